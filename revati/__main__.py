@@ -1,0 +1,5 @@
+"""`python -m revati`: the revati command line."""
+
+from revati.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""Compile revati's native libraries (librevati.so, libcuda.so.1, libnvidia-ml.so.1) with the system C compiler.
+
+Each library is the set of ``.c`` files under its source folders, so adding a file to a folder adds it
+to the build. Headers come from ``native/include`` and, for the CUDA declarations, from the
+``nvidia-cuda-runtime`` wheel (``nvidia/cu13/include``) or ``$REVATI_CUDA_INCLUDE``: no CUDA toolkit
+is needed. ``python -m revati.native.build`` builds into ``revati/native/lib`` and skips libraries whose
+sources are older than the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+NATIVE_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = NATIVE_DIR / "lib"
+
+
+@dataclass(frozen=True)
+class Library:
+    """One shared library: its file name, soname, source folders and extra link arguments."""
+
+    filename: str
+    soname: str
+    source_dirs: tuple[str, ...]
+    link_args: tuple[str, ...] = ()
+    links_core: bool = True
+
+
+LIBRARIES = (
+    Library("librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False),
+    Library("libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen"), ("-ldl", "-lpthread")),
+    Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
+)
+
+CFLAGS = (
+    "-O2",
+    "-g",
+    "-fPIC",
+    "-std=gnu11",
+    "-fvisibility=hidden",
+    "-Wall",
+    "-Wextra",
+    "-Wno-unused-parameter",
+    "-Wno-missing-field-initializers",
+    "-D_GNU_SOURCE",
+)
+
+
+class BuildError(RuntimeError):
+    """The native build failed; the message names the library and the compiler's complaint."""
+
+
+def cuda_include_dir() -> Path:
+    """Where cuda.h lives: $REVATI_CUDA_INCLUDE, else the nvidia-cuda-runtime wheel."""
+    env = os.environ.get("REVATI_CUDA_INCLUDE")
+    candidates = [Path(env)] if env else []
+    try:
+        import nvidia  # namespace package installed by the nvidia-* wheels
+
+        for base in nvidia.__path__:
+            candidates.append(Path(base) / "cu13" / "include")
+    except ImportError:
+        pass
+    for sp in sys.path:
+        candidates.append(Path(sp) / "nvidia" / "cu13" / "include")
+    for c in candidates:
+        if (c / "cuda.h").is_file():
+            return c
+    raise BuildError(
+        "cuda.h not found: pip install nvidia-cuda-runtime==13.0.96 (or torch==2.14.1), "
+        "or set REVATI_CUDA_INCLUDE to a folder holding cuda.h"
+    )
+
+
+def sources(lib: Library) -> list[Path]:
+    out: list[Path] = []
+    for d in lib.source_dirs:
+        out.extend(sorted((NATIVE_DIR / d).glob("*.c")))
+    return out
+
+
+def _headers() -> list[Path]:
+    return sorted(NATIVE_DIR.rglob("*.h")) + sorted(NATIVE_DIR.rglob("*.inc"))
+
+
+def _stale(target: Path, inputs: list[Path]) -> bool:
+    if not target.exists():
+        return True
+    t = target.stat().st_mtime
+    return any(p.stat().st_mtime > t for p in inputs)
+
+
+def build(out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = False) -> Path:
+    """Build every library into out_dir (skipping up-to-date ones); return out_dir."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise BuildError("no C compiler found: install gcc (apt-get install gcc) or set CC")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inc = ["-I", str(NATIVE_DIR / "include"), "-I", str(cuda_include_dir())]
+    headers = _headers()
+    for lib in LIBRARIES:
+        srcs = sources(lib)
+        if not srcs:
+            continue
+        target = out_dir / lib.filename
+        if not force and not _stale(target, srcs + headers + [Path(__file__)]):
+            continue
+        cmd = [cc, *CFLAGS, *inc, "-shared", f"-Wl,-soname,{lib.soname}", "-o", str(target) + ".tmp"]
+        cmd += [str(s) for s in srcs]
+        if lib.links_core:
+            cmd += ["-L", str(out_dir), "-l:librevati.so", "-Wl,-rpath,$ORIGIN"]
+        cmd += list(lib.link_args)
+        if verbose:
+            print(" ".join(cmd), file=sys.stderr)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"building {lib.filename} failed:\n{proc.stderr.strip()}")
+        if verbose and proc.stderr.strip():
+            print(proc.stderr, file=sys.stderr)
+        os.replace(str(target) + ".tmp", target)
+    return out_dir
+
+
+def lib_dir() -> Path:
+    """The folder with the built libraries, building them first if they are missing or stale."""
+    return build(DEFAULT_OUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        out = build(args.out, force=args.force, verbose=args.verbose)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+/* revati virtual clock: the host's virtual time, time jumps and overhead exclusion. */
+#ifndef REVATI_VCLOCK_H
+#define REVATI_VCLOCK_H
+
+#include "revati/types.h"
+
+/* Host virtual now: real host execution time (times REVATI_HOST_SPEED) minus revati's own time,
+ * plus jumps. Inside an rv_enter/rv_leave bracket it stays at its entry value (plus jumps). */
+RV_API rv_vtime_ns rv_vnow(void);
+/* Time warp: if t is later than now, jump the host clock to t and write a sync event. */
+RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
+/* Charge modelled host time (e.g. the host cost of a driver call). */
+RV_API void rv_vcharge(rv_vdur_ns d);
+/* Bracket every interposed entry point: the real time between them is revati's overhead. */
+RV_API void rv_enter(void);
+RV_API void rv_leave(void);
+/* Real monotonic time in ns, never virtualised (for wall figures and overhead accounting). */
+RV_API uint64_t rv_real_ns(void);
+/* Total real time excluded as overhead so far, in ns. */
+RV_API uint64_t rv_overhead_ns(void);
+
+#endif

@@ -1,0 +1,1 @@
+"""Launching emulated runs: the environment (env.py) and the supervised process (supervisor.py)."""

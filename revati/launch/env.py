@@ -1,0 +1,49 @@
+"""The environment of an emulated run: which libraries stand in, where the trace goes, the time model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def run_env(
+    run_dir: str | os.PathLike[str],
+    lib_dir: str | os.PathLike[str],
+    gpus: int = 1,
+    host_speed: float = 1.0,
+    deterministic: bool = False,
+    kernel_table: str | os.PathLike[str] | None = None,
+    base: Mapping[str, str] | None = None,
+    preload: bool = True,
+) -> dict[str, str]:
+    """Return the environment for a process of an emulated run.
+
+    The stand-in libcuda.so.1 / libnvidia-ml.so.1 are found first on LD_LIBRARY_PATH (the runtime and
+    torch dlopen them by soname); librevati.so is preloaded so libc's clocks, sleeps and waits read
+    virtual time. Children inherit all of it.
+    """
+    env = dict(os.environ if base is None else base)
+    lib = str(Path(lib_dir).resolve())
+    env["LD_LIBRARY_PATH"] = _prepend(lib, env.get("LD_LIBRARY_PATH"))
+    if preload:
+        env["LD_PRELOAD"] = _prepend(str(Path(lib) / "librevati.so"), env.get("LD_PRELOAD"), sep=" ")
+    env["REVATI_RUN_DIR"] = str(Path(run_dir).resolve())
+    env["REVATI_GPUS"] = str(int(gpus))
+    env["REVATI_HOST_SPEED"] = repr(float(host_speed))
+    if deterministic:
+        env["REVATI_DETERMINISTIC"] = "1"
+    else:
+        env.pop("REVATI_DETERMINISTIC", None)
+    if kernel_table is not None:
+        env["REVATI_KERNEL_TABLE"] = str(Path(kernel_table).resolve())
+    # the CUDA runtime must not find a real driver through a toolkit's compat folder
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return env
+
+
+def _prepend(item: str, current: str | None, sep: str = ":") -> str:
+    if not current:
+        return item
+    parts = [p for p in current.split(sep) if p and p != item]
+    return sep.join([item, *parts])

@@ -37,8 +37,6 @@ def run_env(
         env.pop("REVATI_DETERMINISTIC", None)
     if kernel_table is not None:
         env["REVATI_KERNEL_TABLE"] = str(Path(kernel_table).resolve())
-    # the CUDA runtime must not find a real driver through a toolkit's compat folder
-    env.pop("CUDA_VISIBLE_DEVICES", None)
     return env
 
 

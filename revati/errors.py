@@ -22,7 +22,9 @@ class UnknownNameError(RevatiError):
 
     def __init__(self, kind: str, name: str, choices: list[str] | tuple[str, ...]) -> None:
         self.kind, self.name, self.choices = kind, name, list(choices)
-        super().__init__(f"unknown {kind} '{name}'; choose one of: {', '.join(sorted(self.choices))}")
+        super().__init__(
+            f"unknown {kind} '{name}'; choose one of: {', '.join(sorted(self.choices))}"
+        )
 
 
 class RunError(RevatiError):

@@ -27,7 +27,9 @@ def run_env(
     lib = str(Path(lib_dir).resolve())
     env["LD_LIBRARY_PATH"] = _prepend(lib, env.get("LD_LIBRARY_PATH"))
     if preload:
-        env["LD_PRELOAD"] = _prepend(str(Path(lib) / "librevati.so"), env.get("LD_PRELOAD"), sep=" ")
+        env["LD_PRELOAD"] = _prepend(
+            str(Path(lib) / "librevati.so"), env.get("LD_PRELOAD"), sep=" "
+        )
     env["REVATI_RUN_DIR"] = str(Path(run_dir).resolve())
     env["REVATI_GPUS"] = str(int(gpus))
     env["REVATI_HOST_SPEED"] = repr(float(host_speed))

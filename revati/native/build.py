@@ -33,7 +33,9 @@ class Library:
 
 
 LIBRARIES = (
-    Library("librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False),
+    Library(
+        "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
+    ),
     Library("libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen"), ("-ldl", "-lpthread")),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
 )
@@ -111,7 +113,15 @@ def build(out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = Fals
         target = out_dir / lib.filename
         if not force and not _stale(target, srcs + headers + [Path(__file__)]):
             continue
-        cmd = [cc, *CFLAGS, *inc, "-shared", f"-Wl,-soname,{lib.soname}", "-o", str(target) + ".tmp"]
+        cmd = [
+            cc,
+            *CFLAGS,
+            *inc,
+            "-shared",
+            f"-Wl,-soname,{lib.soname}",
+            "-o",
+            str(target) + ".tmp",
+        ]
         cmd += [str(s) for s in srcs]
         if lib.links_core:
             cmd += ["-L", str(out_dir), "-l:librevati.so", "-Wl,-rpath,$ORIGIN"]

@@ -1,0 +1,114 @@
+"""`revati record`: run a command on virtual GPUs and write a run directory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from revati.devices import get_profile
+from revati.errors import NativeBuildError, RevatiError
+from revati.launch.supervisor import RunConfig, raise_for
+from revati.launch.supervisor import record as run_record
+from revati.predictors import registry
+
+
+def _default_out(command: list[str]) -> Path:
+    stem = Path(command[0]).name if command else "run"
+    if stem.startswith("python") and len(command) > 1:
+        stem = Path(command[1]).stem if command[1] != "-c" else "python-c"
+    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.option(
+    "--device",
+    "device_name",
+    default="h100",
+    show_default=True,
+    help="Device profile: h100, h200, a100 (or a profile key).",
+)
+@click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
+@click.option(
+    "--predictor",
+    default="analytical",
+    show_default=True,
+    help=f"Kernel-duration predictor: {', '.join(registry.names())}.",
+)
+@click.option(
+    "--kernel-table",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Duration table for --predictor table (TSV: name, grid, block, dur_ns).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory to write (default runs/<time>-<command>).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option(
+    "--host-speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Factor from this host's CPU time to the target host's (see revati calibrate).",
+)
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="Take CPU gaps from a model instead of measuring them: identical traces each run.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled token ids.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def record(
+    device_name: str,
+    gpus: int,
+    predictor: str,
+    kernel_table: Path | None,
+    out: Path | None,
+    overwrite: bool,
+    host_speed: float,
+    deterministic: bool,
+    seed: int,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND with the stand-in CUDA driver and write its trace.
+
+    Example: revati record --gpus 2 -- python examples/llama_decode.py
+    """
+    cmd = list(command)
+    choice = registry.resolve(predictor, kernel_table)
+    cfg = RunConfig(
+        command=cmd,
+        out=out or _default_out(cmd),
+        device=get_profile(device_name),
+        gpus=gpus,
+        predictor=choice.name,
+        predictor_version=choice.version,
+        kernel_table=choice.table,
+        host_speed=host_speed,
+        deterministic=deterministic,
+        seed=seed,
+    )
+    from revati.native import build  # deferred: compiling is only needed to record
+
+    try:
+        lib_dir = build.lib_dir()
+    except build.BuildError as e:
+        raise NativeBuildError(str(e)) from None
+    result = run_record(cfg, lib_dir, overwrite=overwrite)
+    click.echo(
+        f"revati: run written to {result.run_dir} ({len(result.processes)} process(es), "
+        f"exit status {result.exit_status}, wall {result.wall_ns / 1e9:.2f} s)",
+        err=True,
+    )
+    try:
+        raise_for(result)
+    except RevatiError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(result.exit_status or 1)
+    sys.exit(result.exit_status)

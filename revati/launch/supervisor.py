@@ -1,0 +1,219 @@
+"""Run a command as an emulated run: prepare the run directory, supervise the process, write the manifest."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from revati import __version__
+from revati.devices import DeviceProfile
+from revati.errors import RevatiError, RunError
+from revati.launch.env import run_env
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1.0"
+FATAL_EXIT = 86  # what rv_fatal() exits with
+GRACE_S = 5.0  # how long stragglers get after the command ends, before SIGKILL
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What `revati record` was asked to do."""
+
+    command: list[str]
+    out: Path
+    device: DeviceProfile
+    gpus: int = 1
+    predictor: str = "analytical"
+    predictor_version: str = "1"
+    kernel_table: Path | None = None
+    host_speed: float = 1.0
+    deterministic: bool = False
+    seed: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.command:
+            raise RevatiError("no command given: revati record [OPTIONS] -- COMMAND [ARGS]...")
+        if not 1 <= self.gpus <= 64:
+            raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
+        if self.host_speed <= 0:
+            raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+
+
+@dataclass
+class RunResult:
+    """The outcome of an emulated run."""
+
+    run_dir: Path
+    exit_status: int
+    wall_ns: int
+    processes: list[dict]
+    problems: list[str]
+
+
+def prepare_run_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise RevatiError(
+                f"run directory {out} exists and is not empty; pass --overwrite or --out"
+            )
+        shutil.rmtree(out)
+    (out / "events").mkdir(parents=True, exist_ok=True)
+
+
+def _resolve_command(cmd: list[str]) -> list[str]:
+    exe = cmd[0]
+    if os.sep not in exe and shutil.which(exe) is None:
+        raise RevatiError(f"command not found: {exe}")
+    if os.sep in exe and not os.access(exe, os.X_OK):
+        raise RevatiError(f"command is not executable: {exe}")
+    return cmd
+
+
+def scan_streams(run_dir: Path) -> tuple[list[dict], list[str]]:
+    """Read each event stream's first and last line: the process list and what went wrong."""
+    procs: list[dict] = []
+    problems: list[str] = []
+    for path in sorted((run_dir / "events").glob("proc-*.jsonl*")):
+        first, last = _first_last_lines(path)
+        try:
+            head = orjson.loads(first) if first else {}
+        except orjson.JSONDecodeError:
+            head = {}
+        procs.append(
+            {
+                "pid": head.get("pid"),
+                "rank": head.get("rank", -1),
+                "file": str(path.relative_to(run_dir)),
+            }
+        )
+        if path.name.endswith(".tmp"):
+            problems.append(
+                f"process {head.get('pid')} ended without closing its trace (crashed or killed)"
+            )
+        try:
+            tail = orjson.loads(last) if last else {}
+        except orjson.JSONDecodeError:
+            tail = {}
+        if tail.get("k") == "fatal":
+            problems.append(f"process {head.get('pid')}: {tail.get('msg')}")
+    return procs, problems
+
+
+def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
+    with path.open("rb") as f:
+        first = f.readline().strip()
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65536))
+        lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
+    return first, (lines[-1] if lines else b"")
+
+
+def write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "revati_version": __version__,
+        "command": cfg.command,
+        "device": cfg.device.key,
+        "num_gpus": cfg.gpus,
+        "predictor": {"name": cfg.predictor, "version": cfg.predictor_version},
+        "seeds": {"sampling": cfg.seed},
+        "host_speed": cfg.host_speed,
+        "deterministic": cfg.deterministic,
+        "start_time_ns": start_ns,
+        "wall_duration_ns": result.wall_ns,
+        "exit_status": result.exit_status,
+        "processes": result.processes,
+        "problems": result.problems,
+    }
+    tmp = cfg.out / "manifest.json.tmp"
+    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, cfg.out / "manifest.json")
+
+
+def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
+    """Run cfg.command under the stand-in driver; return when it and its stragglers have ended."""
+    cmd = _resolve_command(cfg.command)
+    prepare_run_dir(cfg.out, overwrite)
+    (cfg.out / "device.conf").write_text(cfg.device.device_conf(cfg.gpus))
+    env = run_env(
+        cfg.out,
+        lib_dir,
+        gpus=cfg.gpus,
+        host_speed=cfg.host_speed,
+        deterministic=cfg.deterministic,
+        kernel_table=cfg.kernel_table,
+    )
+    env["REVATI_SEED"] = str(cfg.seed)
+    env.update(cfg.extra_env)
+    start_ns = time.time_ns()
+    t0 = time.monotonic_ns()
+    try:
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    except OSError as e:
+        raise RevatiError(f"cannot start {cmd[0]}: {e.strerror}") from None
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        rc = proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    _end_stragglers(proc.pid)
+    wall_ns = time.monotonic_ns() - t0
+    exit_status = rc if rc >= 0 else 128 - rc
+    procs, problems = scan_streams(cfg.out)
+    if rc == FATAL_EXIT and not problems:
+        problems.append("the command ended with revati's fatal-error status (86); see its stderr")
+    if rc < 0:
+        problems.append(f"the command was killed by signal {-rc}")
+    result = RunResult(cfg.out, exit_status, wall_ns, procs, problems)
+    write_manifest(cfg, result, start_ns)
+    return result
+
+
+def _end_stragglers(pgid: int) -> None:
+    """Processes the command left behind in its session get SIGTERM, then SIGKILL: never a hang."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + GRACE_S
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    print(
+        f"revati: processes of the run were still alive {GRACE_S:.0f} s after it ended; killed",
+        file=sys.stderr,
+    )
+
+
+def raise_for(result: RunResult) -> None:
+    """Turn a failed run into a RunError (the CLI reports it and exits with the command's status)."""
+    if result.problems:
+        raise RunError("; ".join(result.problems), exit_code=result.exit_status)

@@ -1,0 +1,62 @@
+"""Host markers for serving metrics: request arrival, tokens, finish, at the current virtual time.
+
+Outside an emulated run (no librevati.so preloaded) every function here is a no-op, so workloads can
+call them unconditionally.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from functools import cache
+from typing import Any
+
+import orjson
+
+__all__ = ["mark", "request_arrival", "first_token", "token", "request_finish", "vnow_ns", "active"]
+
+
+@cache
+def _lib() -> Any:
+    try:
+        lib = ctypes.CDLL(None)  # the global scope: librevati.so is there when preloaded
+        fn = lib.revati_mark
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    fn.restype = None
+    lib.revati_vnow_ns.restype = ctypes.c_ulonglong
+    return lib
+
+
+def active() -> bool:
+    """Whether this process runs under revati."""
+    return _lib() is not None
+
+
+def mark(name: str, **args: Any) -> None:
+    """Write a `marker` event named `name` with `args` (JSON-serialisable) at the virtual now."""
+    lib = _lib()
+    if lib is not None:
+        lib.revati_mark(name.encode(), orjson.dumps(args))
+
+
+def vnow_ns() -> int:
+    """The host's virtual time in ns (0 outside an emulated run)."""
+    lib = _lib()
+    return int(lib.revati_vnow_ns()) if lib is not None else 0
+
+
+def request_arrival(req: str | int, **args: Any) -> None:
+    mark("request_arrival", req=req, **args)
+
+
+def first_token(req: str | int) -> None:
+    mark("first_token", req=req)
+
+
+def token(req: str | int) -> None:
+    mark("token", req=req)
+
+
+def request_finish(req: str | int, **args: Any) -> None:
+    mark("request_finish", req=req, **args)

@@ -1,0 +1,1 @@
+"""Kernel-duration predictors: the native side times launches; Python predictors write its tables."""

@@ -10,7 +10,7 @@ RV_EXPORT void revati_mark(const char *name, const char *args_json) {
     char esc[512];
     rv_trace_emit("marker", "\"name\":\"%s\",\"ts_ns\":%llu,\"wt_ns\":%llu,\"args\":%s",
                   rv_json_escape(esc, sizeof esc, name), (unsigned long long)rv_vnow(),
-                  (unsigned long long)rv_real_ns(), args_json && *args_json ? args_json : "{}");
+                  (unsigned long long)rv_wall_ns(), args_json && *args_json ? args_json : "{}");
     rv_leave();
 }
 

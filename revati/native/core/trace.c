@@ -36,6 +36,27 @@ static int g_n_unimpl;
 static struct { char *name; uint64_t count; } g_missing[MISSING_SLOTS];
 
 static __thread int t_tid;
+static __thread int t_trace_tid; /* what events carry: the OS tid, or a per-process ordinal */
+static _Atomic int g_thread_ordinal;
+static int g_det = -1;
+static int g_lid = -1; /* logical process id in deterministic mode */
+
+int rv_deterministic(void) {
+    if (g_det < 0) {
+        const char *s = getenv("REVATI_DETERMINISTIC");
+        g_det = s && *s && strcmp(s, "0") != 0;
+    }
+    return g_det;
+}
+
+uint64_t rv_wall_ns(void) { return rv_deterministic() ? 0 : rv_real_ns(); }
+
+/* Deterministic runs name threads by the order they first write an event, so that thread ids are
+ * the same from run to run. */
+static int trace_tid(void) {
+    if (!t_trace_tid) t_trace_tid = rv_deterministic() ? atomic_fetch_add(&g_thread_ordinal, 1) + 1 : rv_tid();
+    return t_trace_tid;
+}
 
 int rv_tid(void) {
     if (!t_tid) t_tid = (int)syscall(SYS_gettid);
@@ -99,6 +120,9 @@ static void atfork_child(void) {
     /* the child owns a fresh stream: the parent's buffered lines are the parent's to write */
     pthread_mutex_init(&g_mu, NULL);
     t_tid = 0;
+    t_trace_tid = 0;
+    atomic_store(&g_thread_ordinal, 0);
+    g_lid = -1;
     if (g_state == 1) {
         if (g_fd >= 0) close(g_fd);
         g_fd = -1;
@@ -161,9 +185,9 @@ static void emit_proc_header_locked(void) {
     int n = snprintf(line, sizeof line,
                      "{\"k\":\"proc\",\"seq\":%llu,\"tid\":%d,\"pid\":%d,\"ppid\":%d,\"rank\":%d,"
                      "\"argv\":%s,\"device\":\"%s\",\"num_gpus\":%d,\"ts_ns\":%llu,\"wt_ns\":%llu}\n",
-                     (unsigned long long)g_seq++, rv_tid(), (int)getpid(), (int)getppid(), env_rank(),
-                     argv_json, prof, c->count, (unsigned long long)rv_vnow(),
-                     (unsigned long long)rv_real_ns());
+                     (unsigned long long)g_seq++, trace_tid(), g_lid >= 0 ? g_lid : (int)getpid(),
+                     g_lid >= 0 ? 0 : (int)getppid(), env_rank(), argv_json, prof, c->count,
+                     (unsigned long long)rv_vnow(), (unsigned long long)rv_wall_ns());
     if (n > 0 && (size_t)n < sizeof line) {
         memcpy(g_buf + g_len, line, (size_t)n);
         g_len += (size_t)n;
@@ -179,9 +203,22 @@ static int open_locked(void) {
     char evdir[4200];
     snprintf(evdir, sizeof evdir, "%s/events", dir);
     mkdir(evdir, 0777);
-    snprintf(g_final_path, sizeof g_final_path, "%s/proc-%d.jsonl", evdir, (int)getpid());
-    snprintf(g_tmp_path, sizeof g_tmp_path, "%s.tmp", g_final_path);
-    g_fd = open(g_tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (rv_deterministic()) {
+        /* pids differ from run to run: number the streams in the order processes open them */
+        g_fd = -1;
+        for (int lid = 0; lid < 100000 && g_fd < 0; ++lid) {
+            snprintf(g_final_path, sizeof g_final_path, "%s/proc-%d.jsonl", evdir, lid);
+            snprintf(g_tmp_path, sizeof g_tmp_path, "%s.tmp", g_final_path);
+            g_fd = open(g_tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (g_fd < 0 && errno != EEXIST) break;
+            if (g_fd >= 0 && access(g_final_path, F_OK) == 0) { close(g_fd); unlink(g_tmp_path); g_fd = -1; continue; }
+            if (g_fd >= 0) g_lid = lid;
+        }
+    } else {
+        snprintf(g_final_path, sizeof g_final_path, "%s/proc-%d.jsonl", evdir, (int)getpid());
+        snprintf(g_tmp_path, sizeof g_tmp_path, "%s.tmp", g_final_path);
+        g_fd = open(g_tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     if (g_fd < 0) {
         g_state = 2;
         rv_error("cannot open trace %s: %s", g_tmp_path, strerror(errno));
@@ -200,7 +237,7 @@ static int open_locked(void) {
 static void emit_locked(const char *kind, const char *fmt, va_list ap) {
     char head[96];
     int hn = snprintf(head, sizeof head, "{\"k\":\"%s\",\"seq\":%llu,\"tid\":%d,", kind,
-                      (unsigned long long)g_seq++, rv_tid());
+                      (unsigned long long)g_seq++, trace_tid());
     if (g_len + (size_t)hn + 4096 > BUF_CAP) flush_locked();
     memcpy(g_buf + g_len, head, (size_t)hn);
     size_t room = BUF_CAP - g_len - (size_t)hn - 2;
@@ -291,8 +328,8 @@ void rv_trace_close(void) {
     char head[256];
     snprintf(head, sizeof head,
              "{\"k\":\"end\",\"seq\":%llu,\"tid\":%d,\"ts_ns\":%llu,\"wt_ns\":%llu,\"overhead_ns\":%llu,\"unimpl\":{",
-             (unsigned long long)g_seq++, rv_tid(), (unsigned long long)rv_vnow(),
-             (unsigned long long)rv_real_ns(), (unsigned long long)rv_overhead_ns());
+             (unsigned long long)g_seq++, trace_tid(), (unsigned long long)rv_vnow(),
+             (unsigned long long)rv_wall_ns(), rv_deterministic() ? 0ULL : (unsigned long long)rv_overhead_ns());
     append_raw_locked(head);
     char esc[2048], item[2200];
     for (int i = 0; i < g_n_unimpl; ++i) {

@@ -26,5 +26,10 @@ RV_API void rv_trace_flush(void);
 RV_API void rv_trace_close(void);
 /* Current thread id (gettid), cached per thread. */
 RV_API int rv_tid(void);
+/* The value for a `wt_ns` field: real monotonic ns, or 0 in deterministic mode (REVATI_DETERMINISTIC=1),
+ * where nothing measured may reach the trace. Use it, not rv_real_ns(), in emitted events. */
+RV_API uint64_t rv_wall_ns(void);
+/* Whether the run is deterministic (REVATI_DETERMINISTIC=1). */
+RV_API int rv_deterministic(void);
 
 #endif

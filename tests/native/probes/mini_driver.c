@@ -1,0 +1,226 @@
+/* A minimal libcuda.so.1 for testing the export tables alone: just enough driver (init, version,
+ * devices, primary contexts) for the real CUDA runtime to initialize, plus revati's
+ * export_tables.c and integrity.c linked in. Built by tests/native/test_export_tables.py; never
+ * shipped. Every entry point the runtime reaches through cuGetProcAddress that is not here is
+ * answered CUDA_ERROR_NOT_FOUND and, with MINI_TRACE=1, printed to stderr.
+ *
+ * MINI_DRIVER_VERSION overrides what cuDriverGetVersion reports (the hash keeps RV_DRIVER_VERSION),
+ * so a test can show that the runtime's check depends on the driver version it was told.
+ */
+/* every ABI version under its exact name (cuDeviceGetUuid and cuDeviceGetUuid_v2, ...) */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "revati/devconf.h"
+#include "revati/export_tables.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct rv_ctx {
+    int dev;
+    unsigned long long id;
+    int refcount;
+};
+
+static struct rv_ctx g_primary[64];
+static __thread struct rv_ctx *t_current;
+
+static int trace_on(void) {
+    const char *e = getenv("MINI_TRACE");
+    return e && *e == '1';
+}
+
+#define TRACE(...)                                      \
+    do {                                                \
+        if (trace_on()) fprintf(stderr, "[mini] " __VA_ARGS__); \
+    } while (0)
+
+static int ndev(void) { return rv_devconf_get()->count; }
+
+EXPORT struct rv_ctx *rv_ctx_current(void) { return t_current; }
+
+EXPORT struct rv_ctx *rv_ctx_primary(int dev) {
+    if (dev < 0 || dev >= ndev()) return NULL;
+    g_primary[dev].dev = dev;
+    g_primary[dev].id = (unsigned long long)dev + 1;
+    return &g_primary[dev];
+}
+
+EXPORT CUresult cuInit(unsigned flags) {
+    TRACE("cuInit(%u)\n", flags);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *v) {
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    const char *e = getenv("MINI_DRIVER_VERSION");
+    *v = e ? atoi(e) : RV_DRIVER_VERSION;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGetExportTable(const void **pp, const CUuuid *id) {
+    CUresult r = rv_export_table(pp, id);
+    if (trace_on()) {
+        const unsigned char *u = (const unsigned char *)id->bytes;
+        fprintf(stderr, "[mini] cuGetExportTable %02x%02x%02x%02x -> %d\n", u[0], u[1], u[2], u[3], (int)r);
+    }
+    return r;
+}
+
+EXPORT CUresult cuDeviceGetCount(int *n) {
+    if (!n) return CUDA_ERROR_INVALID_VALUE;
+    *n = ndev();
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+    if (!d || ordinal < 0 || ordinal >= ndev()) return CUDA_ERROR_INVALID_DEVICE;
+    *d = ordinal;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetUuid(CUuuid *u, CUdevice d) {
+    if (!u || d < 0 || d >= ndev()) return CUDA_ERROR_INVALID_VALUE;
+    rv_dev_uuid(d, (unsigned char *)u->bytes);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *u, CUdevice d) { return cuDeviceGetUuid(u, d); }
+
+EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+    if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+    snprintf(name, (size_t)len, "%s", rv_devconf_get()->name);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
+    if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+    *bytes = rv_devconf_get()->mem_bytes;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
+    if (!v || d < 0 || d >= ndev()) return CUDA_ERROR_INVALID_VALUE;
+    const rv_devconf *c = rv_devconf_get();
+    switch (a) {
+    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *v = c->pci_bus_base + d; break;
+    case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID:
+    case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: *v = 0; break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *v = c->cc_major; break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = c->cc_minor; break;
+    case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = c->sm_count; break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *v = 1024; break;
+    case CU_DEVICE_ATTRIBUTE_WARP_SIZE: *v = 32; break;
+    case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: *v = 1; break;
+    default: *v = 0; break;
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice d) {
+    struct rv_ctx *c = rv_ctx_primary(d);
+    if (!pctx || !c) return CUDA_ERROR_INVALID_VALUE;
+    c->refcount++;
+    *pctx = (CUcontext)c;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
+    struct rv_ctx *c = rv_ctx_primary(d);
+    if (!c) return CUDA_ERROR_INVALID_DEVICE;
+    if (c->refcount > 0 && --c->refcount == 0) rv_cls_context_destroyed((CUcontext)c);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice d) {
+    struct rv_ctx *c = rv_ctx_primary(d);
+    if (!c) return CUDA_ERROR_INVALID_DEVICE;
+    rv_cls_context_destroyed((CUcontext)c);
+    c->refcount = 0;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice d, unsigned *flags, int *active) {
+    struct rv_ctx *c = rv_ctx_primary(d);
+    if (!c) return CUDA_ERROR_INVALID_DEVICE;
+    if (flags) *flags = 0;
+    if (active) *active = c->refcount > 0;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice d, unsigned flags) { return CUDA_SUCCESS; }
+
+EXPORT CUresult cuCtxGetCurrent(CUcontext *pctx) {
+    if (!pctx) return CUDA_ERROR_INVALID_VALUE;
+    *pctx = (CUcontext)t_current;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSetCurrent(CUcontext ctx) {
+    t_current = (struct rv_ctx *)ctx;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetDevice(CUdevice *d) {
+    if (!d) return CUDA_ERROR_INVALID_VALUE;
+    if (!t_current) return CUDA_ERROR_INVALID_CONTEXT;
+    *d = t_current->dev;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetId(CUcontext ctx, unsigned long long *id) {
+    struct rv_ctx *c = ctx ? (struct rv_ctx *)ctx : t_current;
+    if (!id) return CUDA_ERROR_INVALID_VALUE;
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    *id = c->id;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) { return CUDA_SUCCESS; }
+
+EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image) {
+    TRACE("cuModuleLoadData(%p)\n", image);
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+static void *self_handle(void) {
+    static void *h;
+    if (!h) {
+        Dl_info info;
+        if (dladdr((void *)cuInit, &info)) h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    }
+    return h;
+}
+
+/* The names above under their exact spelling, or the _v2 spelling the runtime may ask for. */
+static void *lookup(const char *name) {
+    void *h = self_handle();
+    if (!h) return NULL;
+    void *f = dlsym(h, name);
+    if (!f) {
+        char v2[128];
+        snprintf(v2, sizeof v2, "%s_v2", name);
+        f = dlsym(h, v2);
+    }
+    /* only this file's entry points: rv_ and libc symbols found through the handle do not count */
+    if (f && strncmp(name, "cu", 2) != 0) f = NULL;
+    return f;
+}
+
+EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
+                                    CUdriverProcAddressQueryResult *status) {
+    if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
+    *pfn = lookup(symbol);
+    if (status) *status = *pfn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+    if (!*pfn) TRACE("cuGetProcAddress(%s, %d): not found\n", symbol, version);
+    return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
+EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int version, cuuint64_t flags) {
+    return cuGetProcAddress_v2(symbol, pfn, version, flags, NULL);
+}

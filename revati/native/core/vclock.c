@@ -1,71 +1,314 @@
-/* revati virtual clock (first version: one clock per process; the host-time work extends it). */
+/* revati virtual clock: one world clock for every process of a run, time jumps, overhead exclusion.
+ *
+ * vnow(process p) = (real - epoch - overhead_p) * host_speed + charges_p + J
+ *
+ * epoch and J (the jump offset) live in the world's shared memory ($REVATI_RUN_DIR/clock.shm), so a
+ * jump made by any process (a GPU sync, a sleep once the world is idle) moves every process's clock.
+ * overhead_p (revati's own real time) and charges_p (modelled host costs) are per process: parallel
+ * ranks must not subtract each other's overhead. In deterministic mode the first term is 0: real time
+ * never reaches virtual time. docs/host-time.md explains the choices. */
 #include "revati/vclock.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "revati/hosttime.h"
+#include "revati/log.h"
 #include "revati/trace.h"
 
-static _Atomic uint64_t g_epoch_real;   /* real ns at the virtual epoch */
-static _Atomic uint64_t g_overhead;     /* real ns spent inside rv_enter/rv_leave */
-static _Atomic uint64_t g_jumps;        /* virtual ns added by jumps and charges */
-static double g_speed = -1.0;
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
+
+static rv_world *g_world;
+static clock_gettime_fn g_real_cgt;
+static double g_speed = 1.0;
+static int g_speed_one = 1;
+static int g_det;
+static uint64_t g_gap_ns = 100;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static _Atomic int g_ready;
+
+static _Atomic uint64_t g_overhead; /* real ns spent inside rv_enter/rv_leave (this process) */
+static _Atomic uint64_t g_charge;   /* modelled ns charged by this process */
+static _Atomic uint64_t g_last;     /* last value returned: this process's clock never goes back */
 
 static __thread int t_depth;
 static __thread uint64_t t_entry_real;
 
-uint64_t rv_real_ns(void) {
+static uint64_t raw_mono(void) {
     struct timespec ts;
-    /* the raw syscall: libc's clock_gettime may be interposed by revati itself */
     syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return rv_ts_to_ns(&ts);
+}
+
+int rv_real_clock_gettime(clockid_t id, struct timespec *ts) {
+    clock_gettime_fn f = g_real_cgt;
+    if (f) return f(id, ts);
+    return (int)syscall(SYS_clock_gettime, id, ts);
+}
+
+uint64_t rv_real_ns(void) {
+    clock_gettime_fn f = g_real_cgt;
+    if (!f) return raw_mono();
+    struct timespec ts;
+    f(CLOCK_MONOTONIC, &ts);
+    return rv_ts_to_ns(&ts);
+}
+
+static int64_t real_clock_ns(clockid_t id) {
+    struct timespec ts;
+    if (rv_real_clock_gettime(id, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double env_double(const char *name, double dflt, double lo) {
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo) || v > 1e9) {
+        /* not rv_fatal: that writes a trace line, which reads this clock (not initialised yet) */
+        rv_error("%s=%s is not a valid number (>= %g); fix or unset it", name, s, lo);
+        _exit(2);
+    }
+    return v;
+}
+
+static int pid_alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+static void world_fill(rv_world *w) {
+    memset(w, 0, sizeof *w);
+    if (g_det) {
+        /* fixed bases: the same command shows the same clock values every run */
+        w->epoch_real = 0;
+        w->base_realtime = 1767225600LL * 1000000000LL; /* 2026-01-01T00:00:00Z */
+        w->base_monotonic = 1000LL * 1000000000LL;
+        w->base_boottime = 1000LL * 1000000000LL;
+        w->base_tai = w->base_realtime + 37LL * 1000000000LL;
+    } else {
+        w->epoch_real = rv_real_ns();
+        w->base_realtime = real_clock_ns(CLOCK_REALTIME);
+        w->base_monotonic = (int64_t)w->epoch_real;
+        w->base_boottime = real_clock_ns(CLOCK_BOOTTIME);
+        w->base_tai = real_clock_ns(CLOCK_TAI);
+    }
+    w->version = RV_WORLD_VERSION;
+    atomic_store(&w->jump, 0);
+    w->magic = RV_WORLD_MAGIC;
+}
+
+static int world_has_live_proc(const rv_world *w) {
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load(&((rv_world *)w)->procs[i]);
+        if (pid && pid != getpid() && pid_alive(pid)) return 1;
+    }
+    return 0;
+}
+
+/* Map $REVATI_RUN_DIR/clock.shm, creating it under an flock if this is the run's first process (or
+ * if every process of an earlier world in the same file is gone). */
+static rv_world *map_world_file(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/clock.shm", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rv_warn("cannot open %s (%s): this process keeps a clock of its own", path, strerror(errno));
+        return NULL;
+    }
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {}
+    struct stat st;
+    int fresh = fstat(fd, &st) == 0 && st.st_size == 0;
+    if (fresh && ftruncate(fd, (off_t)sizeof(rv_world)) != 0) {
+        rv_warn("cannot size %s (%s): this process keeps a clock of its own", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!fresh && st.st_size != (off_t)sizeof(rv_world)) {
+        rv_error("%s has %lld bytes, not %zu: a clock from another revati version; use a fresh run directory",
+                 path, (long long)st.st_size, sizeof(rv_world));
+        _exit(2);
+    }
+    rv_world *w = mmap(NULL, sizeof(rv_world), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (w == MAP_FAILED) {
+        rv_warn("cannot map %s (%s): this process keeps a clock of its own", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (fresh || w->magic != RV_WORLD_MAGIC || w->version != RV_WORLD_VERSION || !world_has_live_proc(w))
+        world_fill(w);
+    /* join the world while holding the lock, so a concurrent first process cannot reset it */
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t zero = 0;
+        if (atomic_compare_exchange_strong(&w->procs[i], &zero, (int32_t)getpid())) break;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return w;
 }
 
 static void init_once(void) {
-    if (atomic_load(&g_epoch_real)) return;
-    uint64_t now = rv_real_ns();
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&g_epoch_real, &zero, now);
-    if (g_speed < 0) {
-        const char *s = getenv("REVATI_HOST_SPEED");
-        double v = s && *s ? strtod(s, NULL) : 1.0;
-        g_speed = v > 0 ? v : 1.0;
+    g_real_cgt = (clock_gettime_fn)dlsym(RTLD_NEXT, "clock_gettime");
+    g_det = rv_deterministic();
+    g_speed = env_double("REVATI_HOST_SPEED", 1.0, 1e-6);
+    g_speed_one = g_speed == 1.0;
+    g_gap_ns = (uint64_t)env_double("REVATI_CPU_GAP_NS", 100.0, 0.0);
+    const char *dir = getenv("REVATI_RUN_DIR");
+    rv_world *w = dir && *dir ? map_world_file(dir) : NULL;
+    if (!w) {
+        /* a clock of this process (and of its fork children: the mapping is shared) */
+        w = mmap(NULL, sizeof(rv_world), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (w == MAP_FAILED) rv_fatal("cannot map the virtual clock: %s", strerror(errno));
+        world_fill(w);
+        atomic_store(&w->procs[0], (int32_t)getpid());
     }
+    g_world = w;
+    atomic_store(&g_ready, 1);
+    /* a process started by exec/spawn begins at the world's published high-water mark, so a child
+     * never sees a time earlier than its parent did when it started it */
+    uint64_t v = rv_vnow();
+    uint64_t h = atomic_load(&w->high);
+    if (h > v) atomic_fetch_add(&g_charge, h - v);
+}
+
+static inline void ensure_init(void) {
+    if (__builtin_expect(!atomic_load_explicit(&g_ready, memory_order_acquire), 0)) pthread_once(&g_once, init_once);
+}
+
+rv_world *rv_world_get(void) {
+    ensure_init();
+    return g_world;
+}
+
+double rv_host_speed(void) {
+    ensure_init();
+    return g_speed;
+}
+
+uint64_t rv_cpu_gap_ns(void) {
+    ensure_init();
+    return g_gap_ns;
 }
 
 uint64_t rv_overhead_ns(void) { return atomic_load(&g_overhead); }
 
-rv_vtime_ns rv_vnow(void) {
-    init_once();
+/* This process's own part of the clock: run time since the epoch, less overhead, plus charges. */
+static inline uint64_t own_part(void) {
+    uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed);
+    if (g_det) return c;
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
-    uint64_t epoch = atomic_load(&g_epoch_real);
-    uint64_t over = atomic_load(&g_overhead);
-    uint64_t ran = real > epoch + over ? real - epoch - over : 0;
-    return (rv_vtime_ns)((double)ran * g_speed) + atomic_load(&g_jumps);
+    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed);
+    if (real <= base) return c;
+    uint64_t ran = real - base;
+    return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c;
 }
 
-void rv_vcharge(rv_vdur_ns d) { atomic_fetch_add(&g_jumps, d); }
+static inline uint64_t clamp_last(uint64_t v) {
+    uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
+    while (v > last) {
+        if (atomic_compare_exchange_weak_explicit(&g_last, &last, v, memory_order_relaxed, memory_order_relaxed))
+            return v;
+    }
+    return last;
+}
+
+rv_vtime_ns rv_vnow(void) {
+    ensure_init();
+    uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    return clamp_last(v);
+}
+
+void rv_vcharge(rv_vdur_ns d) {
+    ensure_init();
+    atomic_fetch_add(&g_charge, d);
+}
+
+void rv_vtick(void) {
+    ensure_init();
+    if (g_det && g_gap_ns) atomic_fetch_add_explicit(&g_charge, g_gap_ns, memory_order_relaxed);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+}
 
 void rv_vadvance_to(rv_vtime_ns t, const char *why) {
+    ensure_init();
+    if (t == RV_VTIME_INVALID) return;
+    rv_enter();
     rv_vtime_ns now = rv_vnow();
-    if (t <= now) return;
-    atomic_fetch_add(&g_jumps, t - now);
-    rv_trace_emit("sync", "\"why\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu", why,
-                  (unsigned long long)now, (unsigned long long)t, (unsigned long long)rv_real_ns());
+    if (t > now) {
+        /* absolute target: raise J to at least t - own (a CAS max), so two processes advancing to the
+         * same instant do not add up */
+        uint64_t own = own_part();
+        uint64_t need = t > own ? t - own : 0;
+        uint64_t j = atomic_load(&g_world->jump);
+        while (j < need && !atomic_compare_exchange_weak(&g_world->jump, &j, need)) {}
+        clamp_last(t);
+        atomic_fetch_add(&g_world->jumps_made, 1);
+        atomic_fetch_add(&g_world->gen, 1);
+        futex_wake_all(&g_world->gen);
+        rv_trace_emit("sync", "\"why\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu", why ? why : "?",
+                      (unsigned long long)now, (unsigned long long)t, (unsigned long long)rv_wall_ns());
+    }
+    rv_leave();
+}
+
+void rv_publish_high(void) {
+    ensure_init();
+    uint64_t v = rv_vnow();
+    uint64_t h = atomic_load(&g_world->high);
+    while (h < v && !atomic_compare_exchange_weak(&g_world->high, &h, v)) {}
+}
+
+int rv_clock_base(clockid_t id, int64_t *base) {
+    ensure_init();
+    switch (id) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+        *base = g_world->base_realtime;
+        return 0;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+        *base = g_world->base_monotonic;
+        return 0;
+    case CLOCK_BOOTTIME:
+        *base = g_world->base_boottime;
+        return 0;
+    case CLOCK_TAI:
+        *base = g_world->base_tai;
+        return 0;
+    default:
+        return -1; /* CPU-time clocks and alarm clocks stay real */
+    }
 }
 
 void rv_enter(void) {
     if (t_depth++ == 0) {
-        init_once();
+        ensure_init();
         t_entry_real = rv_real_ns();
     }
 }
 
 void rv_leave(void) {
     if (t_depth <= 0) return;
-    if (--t_depth == 0) atomic_fetch_add(&g_overhead, rv_real_ns() - t_entry_real);
+    if (--t_depth == 0) atomic_fetch_add_explicit(&g_overhead, rv_real_ns() - t_entry_real, memory_order_relaxed);
+}
+
+void rv_leave_discard(void) {
+    if (t_depth > 0) --t_depth;
 }

@@ -1,0 +1,190 @@
+/* revati thread-synchronisation interposers: timed condition, semaphore and mutex waits take their
+ * absolute deadlines on the virtual clock (they were computed from the interposed clock_gettime), so
+ * each is translated to a virtual deadline and waited for in real slices. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+
+#include "revati/hosttime.h"
+#include "revati/vclock.h"
+
+typedef int (*cond_timedwait_fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+typedef int (*cond_clockwait_fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+typedef int (*sem_clockwait_fn)(sem_t *, clockid_t, const struct timespec *);
+typedef int (*sem_timedwait_fn)(sem_t *, const struct timespec *);
+typedef int (*mutex_clocklock_fn)(pthread_mutex_t *, clockid_t, const struct timespec *);
+
+static cond_clockwait_fn real_cond_clockwait;
+static sem_clockwait_fn real_sem_clockwait;
+static mutex_clocklock_fn real_mutex_clocklock;
+
+static void resolve(void) {
+    if (real_cond_clockwait) return;
+    real_sem_clockwait = (sem_clockwait_fn)dlsym(RTLD_NEXT, "sem_clockwait");
+    real_mutex_clocklock = (mutex_clocklock_fn)dlsym(RTLD_NEXT, "pthread_mutex_clocklock");
+    real_cond_clockwait = (cond_clockwait_fn)dlsym(RTLD_NEXT, "pthread_cond_clockwait");
+}
+
+/* The virtual deadline of an absolute time on clock id, or -1 if the clock is not virtualised. */
+static int64_t to_virtual(clockid_t id, const struct timespec *abs) {
+    int64_t base;
+    if (rv_clock_base(id, &base) != 0) return -1;
+    int64_t t = (int64_t)rv_ts_to_ns(abs) - base;
+    return t < 0 ? 0 : t;
+}
+
+/* A real absolute CLOCK_MONOTONIC time slice ns from now. */
+static struct timespec real_after(uint64_t ns) {
+    struct timespec now;
+    rv_real_clock_gettime(CLOCK_MONOTONIC, &now);
+    rv_ns_to_ts(rv_ts_to_ns(&now) + ns, &now);
+    return now;
+}
+
+static int bad_ts(const struct timespec *ts) { return !ts || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L; }
+
+/* glibc keeps a condition variable's clock in bit 1 of __wrefs (set by pthread_condattr_setclock). */
+static clockid_t cond_clock(pthread_cond_t *c) {
+    return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 2) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+/* A condition wait until virtual deadline d. The mutex is held between slices, so a signal sent
+ * under the mutex cannot fall between two slices; a signal or spurious wakeup returns 0 at once. */
+static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const char *why) {
+    rv_wait w;
+    rv_enter();
+    rv_vtick();
+    rv_wait_begin(&w, (rv_vtime_ns)d, why);
+    rv_leave();
+    int rc;
+    for (;;) {
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        struct timespec ts = real_after(slice);
+        rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+    }
+    rv_enter();
+    rv_wait_end(&w);
+    rv_leave();
+    return rc;
+}
+
+// pthread_cond_timedwait: abstime is on the condition's clock, which reads virtual time
+RV_EXPORT int pthread_cond_timedwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
+                                     const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) return EINVAL;
+    return vcond_wait(c, m, to_virtual(cond_clock(c), abstime), "pthread_cond_timedwait");
+}
+
+// pthread_cond_clockwait: abstime on clock id (virtual unless a CPU-time clock, which is invalid here)
+RV_EXPORT int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m, clockid_t id,
+                                     const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) return EINVAL;
+    int64_t d = to_virtual(id, abstime);
+    if (d < 0) return real_cond_clockwait(c, m, id, abstime);
+    return vcond_wait(c, m, d, "pthread_cond_clockwait");
+}
+
+/* A semaphore wait until virtual deadline d (a post is never lost: the count stays). */
+static int vsem_wait(sem_t *s, int64_t d, const char *why) {
+    if (sem_trywait(s) == 0) return 0;
+    if (errno != EAGAIN) return -1;
+    rv_wait w;
+    rv_enter();
+    rv_vtick();
+    rv_wait_begin(&w, (rv_vtime_ns)d, why);
+    rv_leave();
+    int rc, err = 0;
+    for (;;) {
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            rc = sem_trywait(s);
+            err = rc ? (errno == EAGAIN ? ETIMEDOUT : errno) : 0;
+            break;
+        }
+        struct timespec ts = real_after(slice);
+        rc = real_sem_clockwait(s, CLOCK_MONOTONIC, &ts);
+        if (rc == 0) break;
+        if (errno != ETIMEDOUT) {
+            err = errno;
+            break;
+        }
+    }
+    rv_enter();
+    rv_wait_end(&w);
+    rv_leave();
+    if (rc) errno = err;
+    return rc ? -1 : 0;
+}
+
+// sem_timedwait: abstime on CLOCK_REALTIME (virtual)
+RV_EXPORT int sem_timedwait(sem_t *restrict s, const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return vsem_wait(s, to_virtual(CLOCK_REALTIME, abstime), "sem_timedwait");
+}
+
+// sem_clockwait: abstime on clock id (Python's lock acquire with a timeout waits here)
+RV_EXPORT int sem_clockwait(sem_t *restrict s, clockid_t id, const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int64_t d = to_virtual(id, abstime);
+    if (d < 0) return real_sem_clockwait(s, id, abstime);
+    return vsem_wait(s, d, "sem_clockwait");
+}
+
+/* A timed mutex lock until virtual deadline d. */
+static int vmutex_lock(pthread_mutex_t *m, int64_t d, const char *why) {
+    int rc = pthread_mutex_trylock(m);
+    if (rc != EBUSY) return rc;
+    rv_wait w;
+    rv_enter();
+    rv_vtick();
+    rv_wait_begin(&w, (rv_vtime_ns)d, why);
+    rv_leave();
+    for (;;) {
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            rc = pthread_mutex_trylock(m);
+            if (rc == EBUSY) rc = ETIMEDOUT;
+            break;
+        }
+        struct timespec ts = real_after(slice);
+        rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+    }
+    rv_enter();
+    rv_wait_end(&w);
+    rv_leave();
+    return rc;
+}
+
+// pthread_mutex_timedlock: abstime on CLOCK_REALTIME (virtual)
+RV_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m, const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) return EINVAL;
+    return vmutex_lock(m, to_virtual(CLOCK_REALTIME, abstime), "pthread_mutex_timedlock");
+}
+
+// pthread_mutex_clocklock: abstime on clock id
+RV_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t id, const struct timespec *restrict abstime) {
+    resolve();
+    if (bad_ts(abstime)) return EINVAL;
+    int64_t d = to_virtual(id, abstime);
+    if (d < 0) return real_mutex_clocklock(m, id, abstime);
+    return vmutex_lock(m, d, "pthread_mutex_clocklock");
+}

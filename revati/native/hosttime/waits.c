@@ -1,0 +1,228 @@
+/* revati fd-wait interposers: the timeouts of poll, ppoll, select, pselect and epoll_wait(s) run on
+ * the virtual clock. A real event (a ready fd, a signal) always ends the wait at once; an infinite or
+ * zero timeout goes straight to libc. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "revati/hosttime.h"
+#include "revati/vclock.h"
+
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
+typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_t *);
+typedef int (*epoll_pwait2_fn)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+
+#define REAL(name) static name##_fn real_##name; if (!real_##name) real_##name = (name##_fn)dlsym(RTLD_NEXT, #name)
+
+static rv_vtime_ns deadline_after(uint64_t ns) {
+    rv_enter();
+    rv_vtick();
+    rv_vtime_ns d = rv_vnow() + ns;
+    rv_leave();
+    return d;
+}
+
+static void begin(rv_wait *w, rv_vtime_ns deadline, const char *why) {
+    rv_enter();
+    rv_wait_begin(w, deadline, why);
+    rv_leave();
+}
+
+static void end(rv_wait *w) {
+    rv_enter();
+    rv_wait_end(w);
+    rv_leave();
+}
+
+static uint64_t remaining(rv_vtime_ns deadline) {
+    rv_enter();
+    rv_vtime_ns now = rv_vnow();
+    rv_leave();
+    return deadline > now ? deadline - now : 0;
+}
+
+static const struct timespec k_zero = {0, 0};
+
+/* poll and ppoll share this loop: real ppoll in slices until an fd is ready or the deadline passes */
+static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigset_t *mask, const char *why) {
+    REAL(ppoll);
+    int r = real_ppoll(fds, n, &k_zero, mask);
+    if (r != 0) return r;
+    rv_wait w;
+    begin(&w, deadline, why);
+    for (;;) {
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            r = real_ppoll(fds, n, &k_zero, mask); /* a last look: an event that came meanwhile wins */
+            break;
+        }
+        struct timespec ts;
+        rv_ns_to_ts(slice, &ts);
+        r = real_ppoll(fds, n, &ts, mask);
+        if (r != 0) break;
+    }
+    end(&w);
+    return r;
+}
+
+// poll: the millisecond timeout is virtual
+RV_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+    if (timeout_ms <= 0) {
+        REAL(poll);
+        return real_poll(fds, n, timeout_ms);
+    }
+    return vpoll(fds, n, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "poll");
+}
+
+// __poll_chk: the fortified poll
+RV_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fdslen) {
+    (void)fdslen;
+    return poll(fds, n, timeout_ms);
+}
+
+// ppoll: the timespec timeout is virtual (the caller's timespec is not modified, as in glibc)
+RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
+    if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
+        REAL(ppoll);
+        return real_ppoll(fds, n, tmo, mask);
+    }
+    if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
+        errno = EINVAL;
+        return -1;
+    }
+    return vpoll(fds, n, deadline_after(rv_ts_to_ns(tmo)), mask, "ppoll");
+}
+
+/* select and pselect: the fd sets are inputs and outputs, so each slice starts from a copy */
+static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns deadline, const sigset_t *mask,
+                   const char *why) {
+    REAL(pselect);
+    fd_set r0, w0, e0;
+    if (rd) memcpy(&r0, rd, sizeof r0);
+    if (wr) memcpy(&w0, wr, sizeof w0);
+    if (ex) memcpy(&e0, ex, sizeof e0);
+    int r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
+    if (r != 0) return r;
+    rv_wait w;
+    begin(&w, deadline, why);
+    for (;;) {
+        if (rd) memcpy(rd, &r0, sizeof r0);
+        if (wr) memcpy(wr, &w0, sizeof w0);
+        if (ex) memcpy(ex, &e0, sizeof e0);
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
+            break;
+        }
+        struct timespec ts;
+        rv_ns_to_ts(slice, &ts);
+        r = real_pselect(nfds, rd, wr, ex, &ts, mask);
+        if (r != 0) break;
+    }
+    end(&w);
+    return r;
+}
+
+// select: the timeval timeout is virtual; as on Linux, it is updated to the time left
+RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
+    if (!tv || (tv->tv_sec == 0 && tv->tv_usec == 0)) {
+        REAL(select);
+        return real_select(nfds, rd, wr, ex, tv);
+    }
+    if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000) {
+        errno = EINVAL;
+        return -1;
+    }
+    rv_vtime_ns deadline = deadline_after((uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL);
+    int r = vselect(nfds, rd, wr, ex, deadline, NULL, "select");
+    uint64_t left = remaining(deadline);
+    tv->tv_sec = (time_t)(left / 1000000000ULL);
+    tv->tv_usec = (suseconds_t)((left % 1000000000ULL) / 1000);
+    return r;
+}
+
+// pselect: the timespec timeout is virtual
+RV_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
+                      const sigset_t *mask) {
+    if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
+        REAL(pselect);
+        return real_pselect(nfds, rd, wr, ex, tmo, mask);
+    }
+    if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
+        errno = EINVAL;
+        return -1;
+    }
+    return vselect(nfds, rd, wr, ex, deadline_after(rv_ts_to_ns(tmo)), mask, "pselect");
+}
+
+/* epoll: real waits with nanosecond slices through epoll_pwait2 (Linux 5.11); older kernels get
+ * millisecond slices through epoll_pwait. */
+static int real_epoll_slice(int ep, struct epoll_event *ev, int max, const struct timespec *ts, const sigset_t *mask) {
+    static int no_pwait2;
+    if (!no_pwait2) {
+        long r = syscall(SYS_epoll_pwait2, ep, ev, max, ts, mask, (size_t)(_NSIG / 8));
+        if (r >= 0 || errno != ENOSYS) return (int)r;
+        no_pwait2 = 1;
+    }
+    REAL(epoll_pwait);
+    int ms = !ts ? -1 : (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
+    return real_epoll_pwait(ep, ev, max, ms, mask);
+}
+
+static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline, const sigset_t *mask, const char *why) {
+    int r = real_epoll_slice(ep, ev, max, &k_zero, mask);
+    if (r != 0) return r;
+    rv_wait w;
+    begin(&w, deadline, why);
+    for (;;) {
+        uint64_t slice;
+        if (rv_wait_step(&w, &slice)) {
+            r = real_epoll_slice(ep, ev, max, &k_zero, mask);
+            break;
+        }
+        struct timespec ts;
+        rv_ns_to_ts(slice, &ts);
+        r = real_epoll_slice(ep, ev, max, &ts, mask);
+        if (r != 0) break;
+    }
+    end(&w);
+    return r;
+}
+
+// epoll_wait: the millisecond timeout is virtual (asyncio's default loop waits here)
+RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms) {
+    if (timeout_ms <= 0) {
+        REAL(epoll_wait);
+        return real_epoll_wait(ep, ev, max, timeout_ms);
+    }
+    return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "epoll_wait");
+}
+
+// epoll_pwait: as epoll_wait, with a signal mask
+RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *mask) {
+    if (timeout_ms <= 0) {
+        REAL(epoll_pwait);
+        return real_epoll_pwait(ep, ev, max, timeout_ms, mask);
+    }
+    return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), mask, "epoll_pwait");
+}
+
+// epoll_pwait2: the timespec timeout is virtual
+RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
+    if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) return real_epoll_slice(ep, ev, max, tmo, mask);
+    if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
+        errno = EINVAL;
+        return -1;
+    }
+    return vepoll(ep, ev, max, deadline_after(rv_ts_to_ns(tmo)), mask, "epoll_pwait2");
+}

@@ -1,0 +1,325 @@
+/* revati world: which processes share the clock, which threads wait, whether anything runs, and the
+ * wait engine every interposed wait uses (time advances to the earliest deadline once the world is
+ * idle). docs/host-time.md describes the rules. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "revati/hosttime.h"
+#include "revati/trace.h"
+#include "revati/vclock.h"
+
+#define SLICE_MIN_NS 50000ULL     /* first real slice of a wait while the world runs */
+#define SLICE_MAX_NS 2000000ULL   /* slices double up to this */
+#define SLICE_CONFIRM_NS 20000ULL /* real pause between the two idle observations */
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static __thread int t_slot_hint = -1;
+static _Atomic int g_last_busy_pid; /* where the last scan found a running thread: checked first */
+static _Atomic int g_last_busy_tid;
+
+void rv_world_register_self(void) {
+    rv_world *w = rv_world_get();
+    int32_t me = (int32_t)getpid();
+    for (int i = 0; i < RV_MAX_PROCS; ++i)
+        if (atomic_load(&w->procs[i]) == me) return;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t zero = 0;
+        if (atomic_compare_exchange_strong(&w->procs[i], &zero, me)) return;
+    }
+}
+
+static void unregister_self(void) {
+    rv_world *w = rv_world_get();
+    int32_t me = (int32_t)getpid();
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t v = me;
+        atomic_compare_exchange_strong(&w->procs[i], &v, 0);
+    }
+    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+        int32_t v = me;
+        if (atomic_load(&w->waiters[i].pid) == me) {
+            atomic_store(&w->waiters[i].deadline, RV_VTIME_INVALID);
+            atomic_compare_exchange_strong(&w->waiters[i].pid, &v, 0);
+        }
+    }
+    atomic_fetch_add(&w->activity, 1);
+}
+
+static void at_fork_child(void) {
+    t_slot_hint = -1;
+    rv_world_register_self();
+}
+
+__attribute__((constructor)) static void world_load(void) {
+    rv_world_register_self();
+    pthread_atfork(NULL, NULL, at_fork_child);
+}
+
+__attribute__((destructor)) static void world_unload(void) {
+    rv_publish_high();
+    unregister_self();
+}
+
+/* ---- the idle test ---------------------------------------------------------------------------- */
+
+typedef struct waiter_set {
+    int n;
+    int32_t pid[RV_MAX_WAITERS];
+    int32_t tid[RV_MAX_WAITERS];
+} waiter_set;
+
+static void collect_waiters(rv_world *w, waiter_set *s) {
+    s->n = 0;
+    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
+        if (!pid) continue;
+        s->pid[s->n] = pid;
+        s->tid[s->n] = atomic_load_explicit(&w->waiters[i].tid, memory_order_relaxed);
+        s->n++;
+    }
+}
+
+static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
+    for (int i = 0; i < s->n; ++i)
+        if (s->tid[i] == tid && s->pid[i] == pid) return 1;
+    return 0;
+}
+
+/* The scheduler state letter of a thread ('R' running or runnable, 'S' sleeping, 'D' disk wait,
+ * 'T'/'t' stopped, 'Z' zombie), or 0 if it is gone. */
+static char thread_state(int taskfd, const char *tid) {
+    char path[48];
+    snprintf(path, sizeof path, "%s/stat", tid);
+    int fd = openat(taskfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may contain ')' */
+    if (!p || p[1] != ' ') return 0;
+    return p[2];
+}
+
+static int state_runs(char c) { return c == 'R' || c == 'D' || c == 'W'; }
+
+static void forget_proc(rv_world *w, int i, int32_t pid) {
+    int32_t v = pid;
+    atomic_compare_exchange_strong(&w->procs[i], &v, 0);
+    for (int k = 0; k < RV_MAX_WAITERS; ++k) {
+        if (atomic_load(&w->waiters[k].pid) != pid) continue;
+        atomic_store(&w->waiters[k].deadline, RV_VTIME_INVALID);
+        int32_t p = pid;
+        atomic_compare_exchange_strong(&w->waiters[k].pid, &p, 0);
+    }
+}
+
+/* Whether any thread of process pid, other than the registered waiters, runs. */
+static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
+    char path[48];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        if (errno == ENOENT) forget_proc(w, idx, pid); /* the process is gone: reclaim its slots */
+        return 0;
+    }
+    /* the thread that ran last time is likely still running: look at it first */
+    int hint_tid = atomic_load_explicit(&g_last_busy_tid, memory_order_relaxed);
+    if (atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed) == pid && hint_tid &&
+        !is_waiter(ws, pid, hint_tid)) {
+        char t[16];
+        snprintf(t, sizeof t, "%d", hint_tid);
+        if (state_runs(thread_state(dfd, t))) {
+            close(dfd);
+            return 1;
+        }
+    }
+    char buf[4096];
+    int runs = 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+        if (n <= 0) break;
+        for (long off = 0; off < n && !runs;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+            int32_t tid = (int32_t)atoi(d->d_name);
+            if (is_waiter(ws, pid, tid)) continue;
+            char c = thread_state(dfd, d->d_name);
+            if (c == 'Z' && tid == pid) {
+                forget_proc(w, idx, pid); /* a zombie leader: the process has exited */
+                break;
+            }
+            if (state_runs(c)) {
+                atomic_store_explicit(&g_last_busy_pid, pid, memory_order_relaxed);
+                atomic_store_explicit(&g_last_busy_tid, tid, memory_order_relaxed);
+                runs = 1;
+            }
+        }
+        if (runs) break;
+    }
+    close(dfd);
+    return runs;
+}
+
+static int scan_idle(rv_world *w) {
+    static __thread waiter_set *ws;
+    if (!ws) ws = malloc(sizeof *ws);
+    if (!ws) return 0;
+    collect_waiters(w, ws);
+    /* the process where something ran last time first */
+    int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
+    if (busy) {
+        for (int i = 0; i < RV_MAX_PROCS; ++i)
+            if (atomic_load(&w->procs[i]) == busy) {
+                if (proc_runs(w, i, busy, ws)) return 0;
+                break;
+            }
+    }
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
+        if (!pid || pid == busy) continue;
+        if (proc_runs(w, i, pid, ws)) return 0;
+    }
+    return 1;
+}
+
+int rv_world_idle(void) {
+    rv_enter();
+    int idle = scan_idle(rv_world_get());
+    rv_leave();
+    return idle;
+}
+
+/* ---- the wait engine -------------------------------------------------------------------------- */
+
+void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
+    rv_world *w = rv_world_get();
+    wt->deadline = deadline;
+    wt->slice_ns = SLICE_MIN_NS;
+    wt->why = why;
+    wt->idle_seen = 0;
+    wt->gen_seen = atomic_load(&w->gen);
+    wt->slot = -1;
+    int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
+    int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
+    for (int k = 0; k < RV_MAX_WAITERS; ++k) {
+        int i = (start + k) % RV_MAX_WAITERS;
+        int32_t zero = 0;
+        if (atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed) != 0) continue;
+        /* tid and deadline first (a scanner may read the slot as soon as pid is set) */
+        if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
+            atomic_store(&w->waiters[i].tid, tid);
+            atomic_store(&w->waiters[i].deadline, deadline);
+            atomic_store(&w->waiters[i].pid, me);
+            wt->slot = i;
+            t_slot_hint = i;
+            break;
+        }
+    }
+}
+
+void rv_wait_end(rv_wait *wt) {
+    if (wt->slot < 0) return;
+    rv_world *w = rv_world_get();
+    rv_waiter *s = &w->waiters[wt->slot];
+    atomic_store(&s->deadline, RV_VTIME_INVALID);
+    atomic_store(&s->tid, 0);
+    atomic_store(&s->pid, 0);
+    atomic_fetch_add(&w->activity, 1);
+    wt->slot = -1;
+}
+
+/* The earliest registered deadline later than now (RV_VTIME_INVALID if none). Deadlines at or before
+ * now belong to waiters that are due and will return by themselves. */
+static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
+    rv_vtime_ns best = RV_VTIME_INVALID;
+    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+        if (!atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
+        rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        if (d > now && d < best) best = d;
+    }
+    return best;
+}
+
+int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
+    rv_world *w = rv_world_get();
+    rv_enter();
+    rv_vtime_ns now = rv_vnow();
+    if (now >= wt->deadline) {
+        rv_leave();
+        return 1;
+    }
+    uint32_t gen = atomic_load(&w->gen);
+    uint32_t act = atomic_load(&w->activity);
+    if (scan_idle(w)) {
+        /* two idle observations in a row, separated by a short real wait (which releases the
+         * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
+         * leaving in between, before the clock jumps */
+        if (wt->idle_seen && act == wt->activity) {
+            rv_vtime_ns target = earliest_deadline(w, now);
+            if (wt->deadline < target) target = wt->deadline;
+            rv_vadvance_to(target, wt->why);
+            wt->idle_seen = 0;
+            if (rv_vnow() >= wt->deadline) {
+                rv_leave();
+                return 1;
+            }
+            /* another waiter was due first: it returns; look again shortly */
+            gen = atomic_load(&w->gen);
+            act = atomic_load(&w->activity);
+        } else {
+            wt->idle_seen = 1;
+            wt->activity = act;
+        }
+        wt->gen_seen = gen;
+        wt->slice_ns = SLICE_MIN_NS;
+        *real_slice_ns = SLICE_CONFIRM_NS;
+        rv_leave(); /* the world is idle: the check is revati's time */
+        return 0;
+    }
+    wt->idle_seen = 0;
+    wt->gen_seen = gen;
+    uint64_t slice = wt->slice_ns;
+    wt->slice_ns = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
+    if (!rv_deterministic()) {
+        /* the deadline may arrive in real time while the world runs */
+        double speed = rv_host_speed();
+        uint64_t left = (uint64_t)((double)(wt->deadline - now) / speed) + 1;
+        if (left < slice) slice = left;
+    }
+    *real_slice_ns = slice;
+    rv_leave_discard(); /* the world runs: this check ran in parallel with it */
+    return 0;
+}
+
+int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
+    rv_world *w = rv_world_get();
+    struct timespec ts;
+    rv_ns_to_ts(slice_ns, &ts);
+    long r = syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
+    if (r < 0 && errno == EINTR) return -1;
+    return 0;
+}
+
+// revati_world_idle: whether no thread of the world runs (for tests and tools)
+RV_EXPORT int revati_world_idle(void) { return rv_world_idle(); }

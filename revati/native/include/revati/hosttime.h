@@ -1,0 +1,91 @@
+/* revati host time: the world clock shared by every process of a run, and the wait engine that the
+ * libc interposers (revati/native/hosttime/) use. See docs/host-time.md. */
+#ifndef REVATI_HOSTTIME_H
+#define REVATI_HOSTTIME_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "revati/types.h"
+
+#define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
+#define RV_WORLD_VERSION 1u
+#define RV_MAX_PROCS 512
+#define RV_MAX_WAITERS 2048
+
+/* A thread in an interposed timed wait. pid == 0: free slot. */
+typedef struct rv_waiter {
+    _Atomic int32_t pid;
+    _Atomic int32_t tid;
+    _Atomic uint64_t deadline; /* virtual ns in the owner's clock; RV_VTIME_INVALID: none */
+} rv_waiter;
+
+/* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
+ * anonymous shared mapping, still shared with fork children, when REVATI_RUN_DIR is unset). */
+typedef struct rv_world {
+    uint32_t magic, version;
+    uint64_t epoch_real;    /* real CLOCK_MONOTONIC ns at virtual 0 */
+    int64_t base_realtime;  /* CLOCK_REALTIME ns shown at virtual 0 */
+    int64_t base_monotonic; /* CLOCK_MONOTONIC (and _RAW, _COARSE) ns shown at virtual 0 */
+    int64_t base_boottime;  /* CLOCK_BOOTTIME ns shown at virtual 0 */
+    int64_t base_tai;       /* CLOCK_TAI ns shown at virtual 0 */
+    _Atomic uint64_t jump;  /* world jump offset J: every process's clock is its own run time + J */
+    _Atomic uint64_t high;  /* highest virtual time published (at exec/spawn/exit): new processes start there */
+    _Atomic uint32_t gen;   /* futex word: bumped at every jump so sleepers re-check */
+    _Atomic uint32_t activity; /* bumped when a waiter leaves a wait (a thread turned running) */
+    _Atomic uint64_t jumps_made;
+    _Atomic int32_t procs[RV_MAX_PROCS];
+    rv_waiter waiters[RV_MAX_WAITERS];
+} rv_world;
+
+/* The world (mapped on first use; never NULL after it). */
+RV_API rv_world *rv_world_get(void);
+/* Clock bases (ns) for a clock id, or -1 when the clock id is not virtualised (CPU-time clocks). */
+RV_API int rv_clock_base(clockid_t id, int64_t *base);
+/* Real clock_gettime (libc's, through the vDSO), bypassing the interposer. */
+RV_API int rv_real_clock_gettime(clockid_t id, struct timespec *ts);
+/* Deterministic mode: the modelled CPU gap charged per interposed clock read (REVATI_CPU_GAP_NS,
+ * default 100 ns). rv_vtick() charges it when deterministic; otherwise it does nothing. */
+RV_API uint64_t rv_cpu_gap_ns(void);
+RV_API void rv_vtick(void);
+/* Host speed factor (REVATI_HOST_SPEED). */
+RV_API double rv_host_speed(void);
+/* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
+RV_API void rv_publish_high(void);
+/* Leave a bracket without counting its real time as overhead (time that ran in parallel with
+ * running threads of the world, e.g. a waiter's scan that found the world busy). */
+RV_API void rv_leave_discard(void);
+/* Process registry (this pid joins the world at load and in fork children). */
+RV_API void rv_world_register_self(void);
+
+/* Wait engine. A wait is: rv_wait_begin(deadline), then repeatedly rv_wait_step() which returns
+ * 1 when the virtual deadline is reached (jumping the clock if the world is idle) or 0 with the real
+ * slice (ns) to block for in the real call; rv_wait_end() when the wait is over (for any reason). */
+typedef struct rv_wait {
+    rv_vtime_ns deadline;
+    int slot;
+    uint64_t slice_ns;
+    uint32_t gen_seen;  /* the world's futex word when the step decided to block */
+    uint32_t activity;  /* the world's activity count at the first idle observation */
+    int idle_seen;      /* the previous step found the world idle (a jump needs two in a row) */
+    const char *why;
+} rv_wait;
+RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);
+RV_API int rv_wait_step(rv_wait *w, uint64_t *real_slice_ns);
+RV_API void rv_wait_end(rv_wait *w);
+/* Block on the world's futex for at most slice ns (sleep-type waits); returns -1/EINTR on a signal. */
+RV_API int rv_wait_sleep(rv_wait *w, uint64_t slice_ns);
+/* Whether no thread of the world is running (exported for tests through revati_world_idle). */
+RV_API int rv_world_idle(void);
+
+/* Conversions. */
+static inline uint64_t rv_ts_to_ns(const struct timespec *ts) {
+    if (ts->tv_sec < 0) return 0;
+    return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
+static inline void rv_ns_to_ts(uint64_t ns, struct timespec *ts) {
+    ts->tv_sec = (time_t)(ns / 1000000000ULL);
+    ts->tv_nsec = (long)(ns % 1000000000ULL);
+}
+
+#endif

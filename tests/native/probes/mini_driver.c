@@ -1,8 +1,8 @@
 /* A minimal libcuda.so.1 for testing the export tables alone: just enough driver (init, version,
  * devices, primary contexts) for the real CUDA runtime to initialize, plus revati's
  * export_tables.c and integrity.c linked in. Built by tests/native/test_export_tables.py; never
- * shipped. Every entry point the runtime reaches through cuGetProcAddress that is not here is
- * answered CUDA_ERROR_NOT_FOUND and, with MINI_TRACE=1, printed to stderr.
+ * shipped. Every entry point the runtime resolves through cuGetProcAddress that is not here gets
+ * a function answering CUDA_ERROR_NOT_SUPPORTED; MINI_TRACE=1 prints those names to stderr.
  *
  * MINI_DRIVER_VERSION overrides what cuDriverGetVersion reports (the hash keeps RV_DRIVER_VERSION),
  * so a test can show that the runtime's check depends on the driver version it was told.
@@ -188,6 +188,57 @@ EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image) {
     return CUDA_ERROR_NOT_SUPPORTED;
 }
 
+EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode) {
+    if (!mode) return CUDA_ERROR_INVALID_VALUE;
+    *mode = CU_MODULE_EAGER_LOADING;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx) {
+    t_current = (struct rv_ctx *)ctx; /* one level is enough for the runtime's first calls */
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx) {
+    if (pctx) *pctx = (CUcontext)t_current;
+    t_current = NULL;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetFlags(unsigned *flags) {
+    if (!flags) return CUDA_ERROR_INVALID_VALUE;
+    *flags = 0;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned *v) {
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    *v = 3020;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetLimit(size_t *v, CUlimit limit) {
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    *v = 0;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t v) { return CUDA_SUCCESS; }
+
+EXPORT CUresult cuCtxGetStreamPriorityRange(int *least, int *greatest) {
+    if (least) *least = 0;
+    if (greatest) *greatest = -5;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
+    if (free_bytes) *free_bytes = rv_devconf_get()->mem_bytes / 2;
+    if (total) *total = rv_devconf_get()->mem_bytes;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p) { return p ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS; }
+
 static void *self_handle(void) {
     static void *h;
     if (!h) {
@@ -212,13 +263,58 @@ static void *lookup(const char *name) {
     return f;
 }
 
+/* Everything else the runtime resolves gets its own thunk (up to 1024 names) that answers not
+ * supported when called and, with MINI_TRACE=1, names itself. */
+enum { MAX_THUNKS = 1024 };
+static const char *g_thunk_name[MAX_THUNKS];
+static int g_nthunks;
+static pthread_mutex_t g_thunk_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *const g_thunks[MAX_THUNKS];
+
+static CUresult missing(void *self) {
+    for (int i = 0; i < g_nthunks; ++i)
+        if (g_thunks[i] == self) TRACE("called %s, which the mini driver lacks\n", g_thunk_name[i]);
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+/* thunk_<n>: n is a base-4 spelling, unique per thunk; the position in g_thunks names it */
+#define THUNK(i) static CUresult thunk_##i(void) { return missing((void *)thunk_##i); }
+#define THUNK4(i) THUNK(i##0) THUNK(i##1) THUNK(i##2) THUNK(i##3)
+#define THUNK16(i) THUNK4(i##0) THUNK4(i##1) THUNK4(i##2) THUNK4(i##3)
+#define THUNK64(i) THUNK16(i##0) THUNK16(i##1) THUNK16(i##2) THUNK16(i##3)
+#define THUNK256(i) THUNK64(i##0) THUNK64(i##1) THUNK64(i##2) THUNK64(i##3)
+THUNK256(10) THUNK256(11) THUNK256(12) THUNK256(13)
+#define REF(i) (void *)thunk_##i,
+#define REF4(i) REF(i##0) REF(i##1) REF(i##2) REF(i##3)
+#define REF16(i) REF4(i##0) REF4(i##1) REF4(i##2) REF4(i##3)
+#define REF64(i) REF16(i##0) REF16(i##1) REF16(i##2) REF16(i##3)
+#define REF256(i) REF64(i##0) REF64(i##1) REF64(i##2) REF64(i##3)
+static void *const g_thunks[MAX_THUNKS] = {REF256(10) REF256(11) REF256(12) REF256(13)};
+
+static void *thunk_for(const char *name) {
+    void *f = NULL;
+    pthread_mutex_lock(&g_thunk_lock);
+    for (int i = 0; i < g_nthunks && !f; ++i)
+        if (!strcmp(g_thunk_name[i], name)) f = g_thunks[i];
+    if (!f && g_nthunks < MAX_THUNKS) {
+        g_thunk_name[g_nthunks] = strdup(name);
+        f = g_thunks[g_nthunks++];
+    }
+    pthread_mutex_unlock(&g_thunk_lock);
+    return f;
+}
+
 EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
                                     CUdriverProcAddressQueryResult *status) {
     if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
     *pfn = lookup(symbol);
-    if (status) *status = *pfn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
-    if (!*pfn) TRACE("cuGetProcAddress(%s, %d): not found\n", symbol, version);
-    return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+    if (!*pfn) {
+        TRACE("cuGetProcAddress(%s, %d): not here\n", symbol, version);
+        *pfn = thunk_for(symbol);
+    }
+    if (status) *status = CU_GET_PROC_ADDRESS_SUCCESS;
+    return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int version, cuuint64_t flags) {

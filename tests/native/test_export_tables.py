@@ -1,0 +1,655 @@
+"""The driver's private export tables and the runtime's integrity check (HMAC-MD2).
+
+Three layers: the hash itself (integrity.c compiled alone, against RFC 1319's vectors, the
+intermediate states published by the ZLUDA project and a Python reference written here); the
+tables (a test-only mini driver, tests/native/probes/mini_driver.c, linked with export_tables.c and
+integrity.c, driven through ctypes in a child process); and the real CUDA 13 runtime, which loads
+the mini driver (and revati's own libcuda.so.1 once it builds) and must pass its integrity check.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from revati.native import build as native_build
+
+PROBES = Path(__file__).resolve().parent / "probes"
+NATIVE = native_build.NATIVE_DIR
+DRIVER_SRC = [NATIVE / "driver" / "export_tables.c", NATIVE / "driver" / "integrity.c"]
+
+CUDA_SUCCESS = 0
+CUDA_ERROR_INVALID_VALUE = 1
+CUDA_ERROR_INVALID_HANDLE = 400
+CUDA_ERROR_NOT_SUPPORTED = 801
+CUDA_ERROR_SYSTEM_NOT_READY_RT = 103  # cudaErrorSoftwareValidityNotEstablished in CUDA 13
+
+UUIDS = {
+    "CUDART_INTERFACE": "6bd5fb6c5bf4e74a8987d93912fd9df9",
+    "TOOLS_RUNTIME_CALLBACK_HOOKS": "a094798c2e742e7493f20800200c0a66",
+    "TOOLS_TLS": "42d85a8123f6cb478298f6e78a3aecdc",
+    "CONTEXT_LOCAL_STORAGE": "c693336e1121df11a8c368f355d89593",
+    "CONTEXT_CHECKS": "263e88607cd2614392f6bbd5006dfa7e",
+    "INTEGRITY_CHECK": "d4082055bde6704b8d34ba123c66e1f2",
+    "TOOLS_CONTEXT": "21318c60971432488ca641ff7324c8f2",
+    "T1734DC26": "1734dc26800d47458726c0f1e7dd8bca",
+}
+SLOTS = {  # tables that start with their size in bytes: how many words they hold
+    "CUDART_INTERFACE": 13,
+    "TOOLS_RUNTIME_CALLBACK_HOOKS": 7,
+    "TOOLS_TLS": 4,
+    "CONTEXT_CHECKS": 4,
+    "INTEGRITY_CHECK": 3,
+    "TOOLS_CONTEXT": 95,
+    "T1734DC26": 32,
+}
+DECLINED = {
+    "f8cff951": "f8cff95121468b4eb9e2fb469e7c0dd9",
+    "da9151d3": "da9151d33ae6cc41a5c04f26d533e328",
+}
+
+# ------------------------------------------------------------------------------------------------
+# A Python reference: MD2 from RFC 1319 and HMAC from RFC 2104, written independently of the C.
+
+PI_SUBST = bytes(
+    [
+        41, 46, 67, 201, 162, 216, 124, 1, 61, 54, 84, 161, 236, 240, 6, 19, 98, 167, 5, 243, 192,
+        199, 115, 140, 152, 147, 43, 217, 188, 76, 130, 202, 30, 155, 87, 60, 253, 212, 224, 22, 103,
+        66, 111, 24, 138, 23, 229, 18, 190, 78, 196, 214, 218, 158, 222, 73, 160, 251, 245, 142, 187,
+        47, 238, 122, 169, 104, 121, 145, 21, 178, 7, 63, 148, 194, 16, 137, 11, 34, 95, 33, 128,
+        127, 93, 154, 90, 144, 50, 39, 53, 62, 204, 231, 191, 247, 151, 3, 255, 25, 48, 179, 72, 165,
+        181, 209, 215, 94, 146, 42, 172, 86, 170, 198, 79, 184, 56, 210, 150, 164, 125, 182, 118,
+        252, 107, 226, 156, 116, 4, 241, 69, 157, 112, 89, 100, 113, 135, 32, 134, 91, 207, 101, 230,
+        45, 168, 2, 27, 96, 37, 173, 174, 176, 185, 246, 28, 70, 97, 105, 52, 64, 126, 15, 85, 71,
+        163, 35, 221, 81, 175, 58, 195, 92, 249, 206, 186, 197, 234, 38, 44, 83, 13, 110, 133, 40,
+        132, 9, 211, 223, 205, 244, 65, 129, 77, 82, 106, 220, 55, 200, 108, 193, 171, 250, 36, 225,
+        123, 8, 12, 189, 177, 74, 120, 136, 149, 139, 227, 99, 232, 109, 233, 203, 213, 254, 59, 0,
+        29, 57, 242, 239, 183, 14, 102, 88, 208, 228, 166, 119, 114, 248, 235, 117, 75, 10, 49, 68,
+        80, 180, 143, 237, 31, 26, 219, 153, 141, 51, 159, 17, 131, 20,
+    ]
+)  # fmt: skip
+
+
+class Md2:
+    """MD2 as RFC 1319 describes it, with its 48-byte state and checksum exposed for the tests."""
+
+    def __init__(self) -> None:
+        self.x = bytearray(48)
+        self.checksum = bytearray(16)
+        self.pending = bytearray()
+
+    def _compress(self, block: bytes) -> None:
+        x = self.x
+        x[16:32] = block
+        x[32:48] = bytes(a ^ b for a, b in zip(block, x[0:16], strict=True))
+        t = 0
+        for j in range(18):
+            for k in range(48):
+                x[k] ^= PI_SUBST[t]
+                t = x[k]
+            t = (t + j) % 256
+        last = self.checksum[15]
+        for j in range(16):
+            self.checksum[j] ^= PI_SUBST[block[j] ^ last]
+            last = self.checksum[j]
+
+    def update(self, data: bytes) -> Md2:
+        self.pending += data
+        while len(self.pending) >= 16:
+            self._compress(bytes(self.pending[:16]))
+            del self.pending[:16]
+        return self
+
+    def digest(self) -> bytes:
+        pad = 16 - len(self.pending)
+        self._compress(bytes(self.pending) + bytes([pad]) * pad)
+        self._compress(bytes(self.checksum))
+        return bytes(self.x[:16])
+
+
+def md2(data: bytes) -> bytes:
+    return Md2().update(data).digest()
+
+
+def hmac_md2(key: bytes, msg: bytes) -> bytes:
+    key = md2(key) if len(key) > 16 else key.ljust(16, b"\0")
+    inner = Md2().update(bytes(k ^ 0x36 for k in key)).update(msg).digest()
+    return Md2().update(bytes(k ^ 0x5C for k in key)).update(inner).digest()
+
+
+INTEGRITY_KEY = bytes.fromhex("146addae53a9a752aa0841360bf55a9f")
+
+
+def integrity_message(fields: dict, devices: list[tuple[bytes, int, int, int]]) -> bytes:
+    msg = struct.pack(
+        "<IIIIQQQQ",
+        fields["driver_version"],
+        fields["runtime_version"],
+        fields["pid"],
+        fields["thread"],
+        fields["cudart_table"],
+        fields["integrity_table"],
+        fields["check_fn"],
+        fields["unix_seconds"],
+    )
+    for uuid, domain, bus, device in devices:
+        msg += uuid + struct.pack("<iii", domain, bus, device)
+    return msg
+
+
+def integrity_reference(fields: dict, devices) -> tuple[int, int]:
+    digest = hmac_md2(INTEGRITY_KEY, integrity_message(fields, devices))
+    return struct.unpack("<QQ", digest)
+
+
+# ------------------------------------------------------------------------------------------------
+# Builds
+
+
+def _compile(out: Path, sources: list[Path], extra: list[str], shared: bool = True) -> Path:
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, *native_build.CFLAGS, "-I", str(NATIVE / "include")]
+    cmd += ["-I", str(native_build.cuda_include_dir())]
+    if shared:
+        cmd += ["-shared", f"-Wl,-soname,{out.name}"]
+    cmd += ["-o", str(out), *map(str, sources), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def core_dir(tmp_path_factory) -> Path:
+    """A folder holding a fresh librevati.so (the rest of the build may still be in progress)."""
+    out = tmp_path_factory.mktemp("native")
+    try:
+        native_build.build(out, force=True)
+    except native_build.BuildError:
+        pass  # libcuda.so.1 of the driver in progress may not build; librevati.so comes first
+    if not (out / "librevati.so").exists():
+        pytest.fail("librevati.so does not build")
+    return out
+
+
+@pytest.fixture(scope="session")
+def integrity_lib(tmp_path_factory) -> ctypes.CDLL:
+    """integrity.c alone, as a shared library."""
+    out = tmp_path_factory.mktemp("integrity") / "libintegrity.so"
+    _compile(out, [NATIVE / "driver" / "integrity.c"], [])
+    lib = ctypes.CDLL(str(out))
+    lib.rv_md2.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
+    lib.rv_hmac_md2.argtypes = (
+        [ctypes.c_char_p, ctypes.c_size_t]
+        + [ctypes.c_char_p, ctypes.c_size_t] * 2
+        + [ctypes.c_char_p]
+    )
+    return lib
+
+
+@pytest.fixture(scope="session")
+def mini_dir(core_dir, tmp_path_factory) -> Path:
+    """The mini driver (libcuda.so.1) and the runtime probe, in one folder."""
+    out = tmp_path_factory.mktemp("mini")
+    _compile(
+        out / "libcuda.so.1",
+        [PROBES / "mini_driver.c", *DRIVER_SRC],
+        ["-L", str(core_dir), "-l:librevati.so", f"-Wl,-rpath,{core_dir}", "-ldl", "-lpthread"],
+    )
+    _compile(out / "cudart_init_probe", [PROBES / "cudart_init_probe.c"], ["-ldl"], shared=False)
+    return out
+
+
+def _cudart() -> Path:
+    try:
+        import nvidia  # the nvidia-cuda-runtime wheel (a torch dependency)
+    except ImportError:
+        pytest.skip("nvidia-cuda-runtime wheel not installed")
+    for base in nvidia.__path__:
+        p = Path(base) / "cu13" / "lib" / "libcudart.so.13"
+        if p.exists():
+            return p
+    pytest.skip("libcudart.so.13 not found in the nvidia wheels")
+
+
+def _env(lib_dir: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVATI_", "MINI_"))}
+    env["LD_LIBRARY_PATH"] = str(lib_dir)
+    env.update(extra)
+    return env
+
+
+def _run_probe(lib_dir: Path, probe: Path, **extra: str) -> tuple[dict, str]:
+    proc = subprocess.run(
+        [str(probe), str(_cudart())],
+        capture_output=True,
+        text=True,
+        env=_env(lib_dir, **extra),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# The hash
+
+
+def _c_md2(lib, data: bytes) -> bytes:
+    out = ctypes.create_string_buffer(16)
+    lib.rv_md2(data, len(data), out)
+    return out.raw
+
+
+@pytest.mark.parametrize(
+    "message,digest",
+    [
+        (b"", "8350e5a3e24c153df2275c9f80692773"),
+        (b"a", "32ec01ec4a6dac72c0ab96fb34c0b5d1"),
+        (b"abc", "da853b0d3f88d99b30283a69e6ded6bb"),
+        (b"message digest", "ab4f496bfb2a530b219ff33031fe06b0"),
+        (b"abcdefghijklmnopqrstuvwxyz", "4e8ddff3650292ab5a4108c3aa47940b"),
+        (
+            b"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+            "d5976f79d83d3a0dc9806c3c66f3efd8",
+        ),
+    ],
+)
+def test_md2_matches_rfc1319_vectors(integrity_lib, message, digest):
+    """MD2 in C and the Python reference both give RFC 1319's test-suite digests."""
+    assert _c_md2(integrity_lib, message).hex() == digest
+    assert md2(message).hex() == digest
+
+
+def test_reference_reproduces_zludas_published_states():
+    """The reference walks through the intermediate states ZLUDA's tests publish for the check."""
+    m = Md2().update(bytes(k ^ 0x36 for k in INTEGRITY_KEY))  # HMAC inner key block
+    assert m.x[:16].hex() == "8b219a49e86d1aeef237f9b54a8c3c75"
+    fields = dict(
+        driver_version=0x2F30,
+        runtime_version=12082,
+        pid=0x002FA423,
+        thread=0xF79C1000,
+        cudart_table=0x00007FFFF6958240,
+        integrity_table=0x00007FFFF6958220,
+        check_fn=0x00007FFFF2AAF4A0,
+        unix_seconds=0x682B9CEE,
+    )
+    m.update(integrity_message(fields, []))  # 48 bytes: whole blocks, no pending bytes
+    assert m.x[:16].hex() == "0afdabc9ff9ba0be4d303282744fa748"
+    assert m.checksum.hex() == "6428d9e1d434c0a94988c96158dd6674"
+
+
+def test_hmac_md2_c_matches_reference(integrity_lib):
+    """HMAC-MD2 in C equals the Python reference for keys and messages of many lengths."""
+    rng = random.Random(1319)
+    for _ in range(60):
+        key = rng.randbytes(rng.choice([0, 5, 16, 17, 40]))
+        a = rng.randbytes(rng.randrange(0, 70))
+        b = rng.randbytes(rng.randrange(0, 70))
+        out = ctypes.create_string_buffer(16)
+        integrity_lib.rv_hmac_md2(key, len(key), a, len(a), b, len(b), out)
+        assert out.raw == hmac_md2(key, a + b)
+
+
+class IntegrityInput(ctypes.Structure):
+    _fields_ = [
+        ("driver_version", ctypes.c_uint32),
+        ("runtime_version", ctypes.c_uint32),
+        ("pid", ctypes.c_uint32),
+        ("thread", ctypes.c_uint32),
+        ("cudart_table", ctypes.c_uint64),
+        ("integrity_table", ctypes.c_uint64),
+        ("check_fn", ctypes.c_uint64),
+        ("unix_seconds", ctypes.c_uint64),
+    ]
+
+
+class IntegrityDevice(ctypes.Structure):
+    _fields_ = [
+        ("uuid", ctypes.c_ubyte * 16),
+        ("pci_domain", ctypes.c_int32),
+        ("pci_bus", ctypes.c_int32),
+        ("pci_device", ctypes.c_int32),
+    ]
+
+
+def _c_integrity(lib, fields: dict, devices) -> tuple[int, int]:
+    inp = IntegrityInput(**fields)
+    devs = (IntegrityDevice * max(1, len(devices)))()
+    for d, (uuid, domain, bus, device) in zip(devs, devices, strict=False):
+        d.uuid[:] = list(uuid)
+        d.pci_domain, d.pci_bus, d.pci_device = domain, bus, device
+    out = (ctypes.c_uint64 * 2)()
+    lib.rv_integrity_hash(ctypes.byref(inp), devs, len(devices), out)
+    return out[0], out[1]
+
+
+def test_integrity_hash_matches_reference(integrity_lib):
+    """The check's answer is HMAC-MD2 of the 48-byte header and 28 bytes per device."""
+    rng = random.Random(103)
+    for ndev in (0, 1, 2, 8):
+        fields = dict(
+            driver_version=13000,
+            runtime_version=13002 + 10 * rng.randrange(5),
+            pid=rng.getrandbits(22),
+            thread=rng.getrandbits(32),
+            cudart_table=rng.getrandbits(47),
+            integrity_table=rng.getrandbits(47),
+            check_fn=rng.getrandbits(47),
+            unix_seconds=1_795_000_000 + rng.getrandbits(20),
+        )
+        devices = [(rng.randbytes(16), 0, 0x18 + i, 0) for i in range(ndev)]
+        assert _c_integrity(integrity_lib, fields, devices) == integrity_reference(fields, devices)
+
+
+def test_integrity_hash_fixed_answers_for_variants_0_and_1(integrity_lib):
+    """Runtime versions ending in 0 or 1 get the fixed answers, whatever the other inputs."""
+    base = dict(
+        driver_version=13000,
+        pid=1,
+        thread=2,
+        cudart_table=3,
+        integrity_table=4,
+        check_fn=5,
+        unix_seconds=6,
+    )
+    assert _c_integrity(integrity_lib, dict(base, runtime_version=13000), []) == (
+        0x3341181C03CB675C,
+        0x8ED383AA1F4CD1E8,
+    )
+    assert _c_integrity(integrity_lib, dict(base, runtime_version=13001, pid=99), []) == (
+        0x1841181C03CB675C,
+        0x8ED383AA1F4CD1E8,
+    )
+    assert _c_integrity(
+        integrity_lib, dict(base, runtime_version=13002), []
+    ) == integrity_reference(dict(base, runtime_version=13002), [])
+
+
+# ------------------------------------------------------------------------------------------------
+# The tables, through the mini driver, in a child process (a libcuda.so.1 loaded into pytest itself
+# would be the one torch finds later in the same session).
+
+TABLE_SCRIPT = textwrap.dedent(
+    """
+    import ctypes, json, os, sys, threading
+    lib = ctypes.CDLL(sys.argv[1])
+    UUIDS = json.loads(sys.argv[2])
+    P = ctypes.c_void_p
+    def table(hexid, null_args=False):
+        u = (ctypes.c_ubyte * 16).from_buffer_copy(bytes.fromhex(hexid))
+        p = P(12345)
+        if null_args:
+            return lib.cuGetExportTable(None, u), None
+        rc = lib.cuGetExportTable(ctypes.byref(p), u)
+        return rc, p.value
+    def words(addr, n):
+        return list((ctypes.c_uint64 * n).from_address(addr))
+    def fn(addr, restype, *argtypes):
+        return ctypes.CFUNCTYPE(restype, *argtypes)(addr)
+    out = {}
+    tables = {}
+    for name, hexid in UUIDS.items():
+        rc, addr = table(hexid)
+        tables[name] = addr
+        out[name] = {"rc": rc, "null": addr is None}
+        if addr:
+            n = json.loads(sys.argv[3]).get(name, 4)
+            out[name]["words"] = words(addr, n)
+    out["unknown"] = table("00" * 16)
+    out["null_args"] = table(UUIDS["CUDART_INTERFACE"], null_args=True)[0]
+    for name, hexid in json.loads(sys.argv[4]).items():
+        out["declined_" + name] = table(hexid)
+    cudart = words(tables["CUDART_INTERFACE"], 13)
+    primary = fn(cudart[2], ctypes.c_int, ctypes.POINTER(P), ctypes.c_int)
+    ctx = P()
+    out["primary_rc"] = primary(ctypes.byref(ctx), 0)
+    out["primary_bad_rc"] = primary(ctypes.byref(P()), 64)
+    ctx2 = P()
+    primary(ctypes.byref(ctx2), 0)
+    out["primary_stable"] = ctx.value is not None and ctx.value == ctx2.value
+    tls = fn(words(tables["TOOLS_TLS"], 4)[2], ctypes.c_int, ctypes.POINTER(P))
+    cur = P(1)
+    out["tls_before"] = [tls(ctypes.byref(cur)), cur.value]
+    lib.cuCtxSetCurrent(ctx)
+    out["tls_after"] = [tls(ctypes.byref(cur)), cur.value == ctx.value]
+    U32P, U64P, SIZEP = (ctypes.POINTER(t) for t in (ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t))
+    ctx_id = fn(words(tables["TOOLS_CONTEXT"], 5)[4], ctypes.c_int, P, U64P)
+    cid = ctypes.c_uint64(0)
+    out["ctx_id"] = [ctx_id(ctx, ctypes.byref(cid)), cid.value]
+    checks = words(tables["CONTEXT_CHECKS"], 4)
+    wrapped = ctypes.c_uint32(7)
+    check_wrapped = fn(checks[2], ctypes.c_int, P, U32P, P)
+    out["wrapped"] = [check_wrapped(ctx, ctypes.byref(wrapped), None), wrapped.value]
+    out["flag"] = fn(checks[3], ctypes.c_uint32)()
+    hooks = words(tables["TOOLS_RUNTIME_CALLBACK_HOOKS"], 7)
+    sizes = []
+    for slot in (2, 6):
+        buf, size = P(), ctypes.c_size_t(0)
+        fn(hooks[slot], None, ctypes.POINTER(P), SIZEP)(ctypes.byref(buf), ctypes.byref(size))
+        sizes.append([buf.value is not None, size.value])
+    out["hook_buffers"] = sizes
+    # context-local storage: put / get / delete, then a destructor run by a primary-context reset
+    cls = words(tables["CONTEXT_LOCAL_STORAGE"], 4)
+    DTOR = ctypes.CFUNCTYPE(None, P, P, P)
+    calls = []
+    dtor = DTOR(lambda c, k, v: calls.append([c == ctx.value, k, v]))
+    put = fn(cls[0], ctypes.c_int, P, P, P, DTOR)
+    delete = fn(cls[1], ctypes.c_int, P, P)
+    get = fn(cls[2], ctypes.c_int, ctypes.POINTER(P), P, P)
+    val = P()
+    out["cls_get_missing"] = get(ctypes.byref(val), None, P(0x51))
+    out["cls_put"] = put(None, P(0x51), P(0xABC), DTOR(0))
+    out["cls_get_current"] = [get(ctypes.byref(val), None, P(0x51)), val.value]
+    out["cls_get_explicit"] = [get(ctypes.byref(val), ctx, P(0x51)), val.value]
+    rc = put(ctx, P(0x51), P(0xDEF), DTOR(0))
+    out["cls_overwrite"] = [rc, get(ctypes.byref(val), None, P(0x51)), val.value]
+    out["cls_delete"] = [delete(None, P(0x51)), get(ctypes.byref(val), None, P(0x51))]
+    put(ctx, P(0x52), P(0x123), dtor)
+    lib.cuDevicePrimaryCtxReset_v2(0)
+    out["cls_dtor_calls"] = calls
+    out["cls_after_reset"] = get(ctypes.byref(val), ctx, P(0x52))
+    lib.cuCtxSetCurrent(None)
+    out["cls_no_context"] = get(ctypes.byref(val), None, P(0x52))
+    # the integrity slot, with this process's facts
+    integ = words(tables["INTEGRITY_CHECK"], 3)
+    res = (ctypes.c_uint64 * 2)()
+    check = fn(integ[1], ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64, U64P)
+    rc = check(13002, 1795000123, res)
+    uuids = []
+    for i in range(int(os.environ.get("REVATI_GPUS", "1"))):
+        u = (ctypes.c_ubyte * 16)()
+        lib.rv_dev_uuid(i, u)
+        uuids.append(bytes(u).hex())
+    out["integrity"] = dict(
+        rc=rc, result=[res[0], res[1]], pid=os.getpid(), thread=threading.get_ident() & 0xffffffff,
+        cudart_table=tables["CUDART_INTERFACE"], integrity_table=tables["INTEGRITY_CHECK"],
+        check_fn=integ[1], uuids=uuids)
+    # a stub slot answers 0, twice, and warns once
+    stub = fn(words(tables["TOOLS_CONTEXT"], 18)[17], ctypes.c_int)
+    out["stub"] = [stub(), stub()]
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def tables(mini_dir, tmp_path_factory):
+    conf = tmp_path_factory.mktemp("conf") / "device.conf"
+    conf.write_text("count=2\npci_bus_base=0x40\n")
+    env = _env(mini_dir, REVATI_DEVICE_CONF=str(conf), REVATI_GPUS="2")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TABLE_SCRIPT,
+            str(mini_dir / "libcuda.so.1"),
+            json.dumps(UUIDS),
+            json.dumps(SLOTS),
+            json.dumps(DECLINED),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_every_known_table_is_served(tables):
+    """Each known UUID answers CUDA_SUCCESS and a table; sized tables start with their byte size."""
+    out, _ = tables
+    for name in UUIDS:
+        assert out[name]["rc"] == CUDA_SUCCESS, name
+        assert not out[name]["null"], name
+    for name, n in SLOTS.items():
+        words = out[name]["words"]
+        assert words[0] == 8 * n, name
+        assert all(words[1:]), f"{name} has a NULL slot: {words}"
+
+
+def test_context_local_storage_table_has_no_size_and_ends_in_null(tables):
+    """CONTEXT_LOCAL_STORAGE starts directly with put/delete/get and a NULL fourth word."""
+    words = tables[0]["CONTEXT_LOCAL_STORAGE"]["words"]
+    assert all(w > 0x10000 for w in words[:3])
+    assert words[3] == 0
+
+
+def test_unknown_and_declined_tables(tables):
+    """An unknown UUID and the two declined ones answer not supported with a NULL table; the
+    unknown one is warned about by UUID; NULL arguments are invalid."""
+    out, stderr = tables
+    assert out["unknown"] == [CUDA_ERROR_NOT_SUPPORTED, None]
+    for name in DECLINED:
+        assert out["declined_" + name] == [CUDA_ERROR_NOT_SUPPORTED, None]
+    assert out["null_args"] == CUDA_ERROR_INVALID_VALUE
+    assert stderr.count("unknown table {00000000-0000-0000-0000-000000000000}") == 1
+
+
+def test_primary_context_slot(tables):
+    """CUDART_INTERFACE slot 2 hands out the device's primary context, the same one each time."""
+    out, _ = tables
+    assert out["primary_rc"] == CUDA_SUCCESS
+    assert out["primary_stable"]
+    assert out["primary_bad_rc"] != CUDA_SUCCESS
+
+
+def test_tools_tls_and_context_id_slots(tables):
+    """TOOLS_TLS slot 2 answers the current context; TOOLS_CONTEXT slot 4 its id (cuCtxGetId)."""
+    out, _ = tables
+    assert out["tls_before"] == [CUDA_SUCCESS, None]
+    assert out["tls_after"] == [CUDA_SUCCESS, True]
+    assert out["ctx_id"] == [CUDA_SUCCESS, 1]  # the mini driver numbers device d's context d + 1
+
+
+def test_context_checks_and_hook_buffers(tables):
+    """Contexts are never wrapped; the tools buffers are 1024 and 14 bytes."""
+    out, _ = tables
+    assert out["wrapped"] == [CUDA_SUCCESS, 0]
+    assert out["flag"] == 0
+    assert out["hook_buffers"] == [[True, 1024], [True, 14]]
+
+
+def test_context_local_storage(tables):
+    """put/get/delete keyed by (context, key), the current context standing in for NULL; a context
+    reset runs the destructors with (ctx, key, value) and forgets the entries."""
+    out, _ = tables
+    assert out["cls_get_missing"] == CUDA_ERROR_INVALID_HANDLE
+    assert out["cls_put"] == CUDA_SUCCESS
+    assert out["cls_get_current"] == [CUDA_SUCCESS, 0xABC]
+    assert out["cls_get_explicit"] == [CUDA_SUCCESS, 0xABC]
+    assert out["cls_overwrite"] == [CUDA_SUCCESS, CUDA_SUCCESS, 0xDEF]
+    assert out["cls_delete"] == [CUDA_SUCCESS, CUDA_ERROR_INVALID_HANDLE]
+    assert out["cls_dtor_calls"] == [[True, 0x52, 0x123]]
+    assert out["cls_after_reset"] == CUDA_ERROR_INVALID_HANDLE
+    assert out["cls_no_context"] != CUDA_SUCCESS
+
+
+def test_integrity_slot_hashes_this_process(tables):
+    """INTEGRITY_CHECK slot 1 answers HMAC-MD2 of this process's pid and thread, the real table
+    addresses and every device (UUID, PCI domain 0, bus base + i, device 0)."""
+    out, _ = tables
+    it = out["integrity"]
+    assert it["rc"] == CUDA_SUCCESS
+    fields = dict(
+        driver_version=13000,
+        runtime_version=13002,
+        pid=it["pid"],
+        thread=it["thread"],
+        cudart_table=it["cudart_table"],
+        integrity_table=it["integrity_table"],
+        check_fn=it["check_fn"],
+        unix_seconds=1795000123,
+    )
+    assert len(it["uuids"]) == 2
+    devices = [(bytes.fromhex(u), 0, 0x40 + i, 0) for i, u in enumerate(it["uuids"])]
+    assert tuple(it["result"]) == integrity_reference(fields, devices)
+
+
+def test_stub_slot_answers_zero_and_warns_once(tables):
+    """An unknown slot answers 0 on every call and names itself once on stderr."""
+    out, stderr = tables
+    assert out["stub"] == [CUDA_SUCCESS, CUDA_SUCCESS]
+    assert stderr.count("cuGetExportTable tools_ctx[17]") == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The real CUDA runtime
+
+
+def test_real_runtime_passes_integrity_check(mini_dir):
+    """libcudart.so.13 initializes over the tables: cudaGetDeviceCount succeeds, twice, and
+    cudaFree(0) creates the runtime's context through the primary-context and context-local-storage
+    slots."""
+    out, stderr = _run_probe(mini_dir, mini_dir / "cudart_init_probe")
+    assert out["count_rc"] == CUDA_SUCCESS, (out, stderr)
+    assert out["count"] == 1
+    assert out["count2_rc"] == CUDA_SUCCESS
+    assert out["driver_version"] == 13000
+    assert out["free_rc"] == CUDA_SUCCESS, (out, stderr)
+
+
+def test_real_runtime_hashes_every_device(mini_dir, tmp_path):
+    """With four devices (PCI bus base 0x40) the check still passes: each device is hashed as the
+    driver reports it."""
+    conf = tmp_path / "device.conf"
+    conf.write_text("count=4\npci_bus_base=0x40\n")
+    out, stderr = _run_probe(mini_dir, mini_dir / "cudart_init_probe", REVATI_DEVICE_CONF=str(conf))
+    assert out["count_rc"] == CUDA_SUCCESS, (out, stderr)
+    assert out["count"] == 4
+
+
+def test_real_runtime_rejects_a_wrong_answer(mini_dir):
+    """The check is decisive: when the driver reports a version other than the one it hashes, the
+    runtime fails every call with error 103."""
+    out, _ = _run_probe(mini_dir, mini_dir / "cudart_init_probe", MINI_DRIVER_VERSION="13010")
+    assert out["count_rc"] == CUDA_ERROR_SYSTEM_NOT_READY_RT
+    assert out["count2_rc"] == CUDA_ERROR_SYSTEM_NOT_READY_RT
+    assert out["count_err"] == "cudaErrorSoftwareValidityNotEstablished"
+
+
+def test_real_runtime_under_revati_driver(tmp_path_factory, mini_dir):
+    """revati's own libcuda.so.1 (all of revati/native/driver) satisfies the runtime as well."""
+    out_dir = tmp_path_factory.mktemp("revati_lib")
+    try:
+        native_build.build(out_dir, force=True)
+    except native_build.BuildError as e:
+        pytest.skip(f"revati's libcuda.so.1 does not build yet: {str(e).splitlines()[0]}")
+    out, stderr = _run_probe(out_dir, mini_dir / "cudart_init_probe")
+    if out["driver_version"] != 13000:
+        # the runtime never reached the tables: the driver's cuGetProcAddress is not there yet
+        pytest.skip(
+            f"the runtime sees driver version {out['driver_version']} through revati's driver"
+        )
+    assert out["count_rc"] == CUDA_SUCCESS, (out, stderr)
+    assert out["free_rc"] == CUDA_SUCCESS, (out, stderr)

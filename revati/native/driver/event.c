@@ -1,0 +1,148 @@
+/* revati driver: events record a stream's ready time; queries and syncs compare it with host time. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define EVENT_MAGIC 0x52564556u
+
+typedef struct rv_event {
+    uint32_t magic;
+    unsigned flags;
+    int recorded;
+    int dev;
+    rv_vtime_ns t;          /* completion time of the work before the record */
+    rv_graph *capture;      /* recorded in a capturing stream: the graph */
+    unsigned long long capture_id;
+} rv_event;
+
+rv_vdur_ns rv_poll_quantum(void);
+
+static rv_event *event_from(CUevent h) {
+    rv_event *e = (rv_event *)h;
+    return e && e->magic == EVENT_MAGIC ? e : NULL;
+}
+
+rv_graph *rv_event_capture_graph(void *event) {
+    rv_event *e = event_from((CUevent)event);
+    return e ? e->capture : NULL;
+}
+
+// cuEventCreate: a new, never-recorded event
+RV_EXPORT CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags) {
+    API_ENTER();
+    if (!phEvent) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    rv_event *e = calloc(1, sizeof *e);
+    if (!e) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    e->magic = EVENT_MAGIC;
+    e->flags = Flags;
+    e->dev = rv_ctx_current_or_primary()->dev;
+    *phEvent = (CUevent)e;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuEventDestroy_v2: the handle is poisoned and freed
+RV_EXPORT CUresult cuEventDestroy_v2(CUevent hEvent) {
+    API_ENTER();
+    rv_event *e = event_from(hEvent);
+    if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    e->magic = 0;
+    free(e);
+    API_RETURN(CUDA_SUCCESS);
+}
+RV_ALIAS(cuEventDestroy, cuEventDestroy_v2);
+
+static CUresult record(rv_api_call *c, CUevent hEvent, CUstream hStream) {
+    rv_event *e = event_from(hEvent);
+    rv_stream *s = rv_stream_resolve(hStream);
+    if (!e || !s) return CUDA_ERROR_INVALID_HANDLE;
+    snprintf(c->args, sizeof c->args, "stream=%llu", s->id);
+    if (s->capture) {
+        e->capture = s->capture;
+        e->capture_id = s->capture_id;
+        e->recorded = 1;
+        return rv_graph_capture_event(s, e) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
+    /* the event completes when the stream's earlier work does, or now if the stream is idle */
+    rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
+    e->t = ready > now ? ready : now;
+    e->dev = s->dev;
+    e->recorded = 1;
+    e->capture = NULL;
+    return CUDA_SUCCESS;
+}
+
+// cuEventRecord: event time = max(stream ready, host now)
+RV_EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream) {
+    API_ENTER();
+    API_RETURN(record(&rv__call, hEvent, hStream));
+}
+RV_ALIAS(cuEventRecord_ptsz, cuEventRecord);
+
+// cuEventRecordWithFlags: as cuEventRecord (CU_EVENT_RECORD_EXTERNAL only matters in graphs)
+RV_EXPORT CUresult cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigned int flags) {
+    API_ENTER();
+    API_RETURN(record(&rv__call, hEvent, hStream));
+}
+RV_ALIAS(cuEventRecordWithFlags_ptsz, cuEventRecordWithFlags);
+
+// cuEventQuery: not ready until host vtime >= event vtime; a not-ready answer moves the host one poll quantum
+RV_EXPORT CUresult cuEventQuery(CUevent hEvent) {
+    API_ENTER();
+    rv_event *e = event_from(hEvent);
+    if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    if (!e->recorded || e->capture) API_RETURN(CUDA_SUCCESS);
+    rv_vtime_ns now = rv_vnow();
+    if (now >= e->t) API_RETURN(CUDA_SUCCESS);
+    rv_vtime_ns to = e->t - now < rv_poll_quantum() ? e->t : now + rv_poll_quantum();
+    rv_vadvance_to(to, "cuEventQuery");
+    API_RETURN(CUDA_ERROR_NOT_READY);
+}
+
+// cuEventSynchronize: the host jumps to the event's time
+RV_EXPORT CUresult cuEventSynchronize(CUevent hEvent) {
+    API_ENTER();
+    rv_event *e = event_from(hEvent);
+    if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    if (e->recorded && !e->capture) rv_vadvance_to(e->t, "cuEventSynchronize");
+    API_RETURN(CUDA_SUCCESS);
+}
+
+static CUresult elapsed(float *ms, CUevent a, CUevent b) {
+    rv_event *s = event_from(a), *e = event_from(b);
+    if (!ms || !s || !e) return CUDA_ERROR_INVALID_HANDLE;
+    if (!s->recorded || !e->recorded || (s->flags & CU_EVENT_DISABLE_TIMING) || (e->flags & CU_EVENT_DISABLE_TIMING))
+        return CUDA_ERROR_INVALID_HANDLE;
+    rv_vtime_ns now = rv_vnow();
+    if (now < s->t || now < e->t) return CUDA_ERROR_NOT_READY;
+    *ms = (float)(((double)e->t - (double)s->t) / 1e6);
+    return CUDA_SUCCESS;
+}
+
+// cuEventElapsedTime: virtual difference in ms; not ready until both events completed in host vtime
+RV_EXPORT CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd) {
+    API_ENTER();
+    API_RETURN(elapsed(pMilliseconds, hStart, hEnd));
+}
+
+// cuEventElapsedTime_v2: as cuEventElapsedTime
+RV_EXPORT CUresult cuEventElapsedTime_v2(float *pMilliseconds, CUevent hStart, CUevent hEnd) {
+    API_ENTER();
+    API_RETURN(elapsed(pMilliseconds, hStart, hEnd));
+}
+
+// cuStreamWaitEvent: the stream's later work starts no earlier than the event; in capture, the stream joins the capture
+RV_EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags) {
+    API_ENTER();
+    rv_stream *s = rv_stream_resolve(hStream);
+    rv_event *e = event_from(hEvent);
+    if (!s || !e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    API_ARGS("stream=%llu", s->id);
+    if (e->capture) {
+        rv_graph_join_capture(s, e->capture, e->capture_id);
+        API_RETURN(CUDA_SUCCESS);
+    }
+    if (e->recorded) rv_stream_wait_until(s, e->t);
+    API_RETURN(CUDA_SUCCESS);
+}
+RV_ALIAS(cuStreamWaitEvent_ptsz, cuStreamWaitEvent);

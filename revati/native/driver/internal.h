@@ -1,0 +1,185 @@
+/* revati driver internals: the objects behind CUDA handles, shared by the driver's family files. */
+#ifndef REVATI_DRIVER_INTERNAL_H
+#define REVATI_DRIVER_INTERNAL_H
+
+/* Declare every ABI version of every entry point (cuMemAlloc and cuMemAlloc_v2, cuLaunchKernel and
+ * cuLaunchKernel_ptsz, ...) under its exact exported name, as NVIDIA's own build does. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <cuda.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "revati/devconf.h"
+#include "revati/export_tables.h"
+#include "revati/log.h"
+#include "revati/trace.h"
+#include "revati/types.h"
+#include "revati/vclock.h"
+
+#define RV_MAX_DEVICES 64
+#define RV_DRIVER_VERSION 13000
+
+/* An exported alias of a hand-written entry point (the _ptds/_ptsz and re-versioned names). */
+#define RV_ALIAS(name, target) \
+    extern __typeof__(target) name __attribute__((alias(#target), visibility("default")))
+
+/* ---- api bracket: every entry point runs between rv_api_enter and rv_api_leave ---- */
+
+typedef struct rv_api_call {
+    const char *name;
+    rv_vtime_ns ts;
+    uint64_t corr;
+    char args[160];
+} rv_api_call;
+
+/* Opens the bracket: real time from here on is revati's own, not the program's. */
+#define API_ENTER()                   \
+    rv_api_call rv__call;             \
+    rv__call.name = __func__;         \
+    rv__call.corr = 0;                \
+    rv__call.args[0] = 0;             \
+    rv_enter();                       \
+    rv__call.ts = rv_vnow()
+/* Closes the bracket, writes the api event and returns the result. */
+#define API_RETURN(res) return rv_api_leave(&rv__call, (res))
+#define API_ARGS(...) snprintf(rv__call.args, sizeof rv__call.args, __VA_ARGS__)
+
+CUresult rv_api_leave(rv_api_call *c, CUresult res);
+
+/* ---- devices (device.c, init.c) ---- */
+
+typedef struct rv_ctx rv_ctx;
+typedef struct rv_stream rv_stream;
+
+int rv_initialized(void);
+int rv_dev_count(void);              /* visible devices (after CUDA_VISIBLE_DEVICES) */
+int rv_dev_phys(int ordinal);        /* the profile index behind a visible ordinal */
+int rv_dev_valid(CUdevice d);
+const rv_devconf *rv_conf(void);
+
+/* ---- contexts (context.c) ---- */
+
+struct rv_ctx {
+    int dev;
+    int primary;
+    int active;        /* primary: retained at least once and not reset */
+    int refcount;
+    unsigned flags;
+    unsigned long long id;
+    size_t limits[16];
+    rv_stream *null_stream; /* the legacy default stream of this context */
+};
+
+rv_ctx *rv_ctx_current(void);         /* the thread's current context, or NULL */
+rv_ctx *rv_ctx_current_or_primary(void); /* current, else device 0's primary (never NULL) */
+rv_ctx *rv_ctx_primary(int dev);
+int rv_ctx_valid(CUcontext c);
+
+/* ---- streams (stream.c) ---- */
+
+typedef struct rv_graph rv_graph;
+
+struct rv_stream {
+    rv_ctx *ctx;
+    int dev;
+    unsigned flags;
+    int priority;
+    int legacy;               /* the legacy default stream */
+    unsigned long long id;    /* trace id: 0 legacy default, then 1, 2, ... */
+    rv_vtime_ns ready;        /* when all enqueued work completes */
+    rv_graph *capture;        /* the graph being captured into, or NULL */
+    CUstreamCaptureMode capture_mode;
+    unsigned long long capture_id;
+};
+
+/* Resolve a handle (NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD or a created stream). */
+rv_stream *rv_stream_resolve(CUstream s);
+/* Reserve [start, end) for an operation of duration d on s; returns start. */
+rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vtime_ns *end);
+/* When all work enqueued on s completes (including what it must wait for). */
+rv_vtime_ns rv_stream_ready(rv_stream *s);
+/* Completion of all work of a device. */
+rv_vtime_ns rv_device_ready(int dev);
+void rv_stream_wait_until(rv_stream *s, rv_vtime_ns t);
+extern pthread_mutex_t rv_sched_mu; /* guards stream ready times */
+
+/* ---- memory (memory.c, vmm.c) ---- */
+
+enum rv_mem_kind { RV_MEM_DEVICE = 1, RV_MEM_HOST = 2, RV_MEM_VMM = 3, RV_MEM_RESERVED = 4 };
+
+typedef struct rv_alloc {
+    uint64_t base, size;
+    int dev;
+    int kind;
+    unsigned flags;
+    unsigned long long id;
+    void *handle;  /* VMM: the physical allocation mapped here */
+} rv_alloc;
+
+/* Reserve device address space (aligned); returns 0 if the space is exhausted. */
+uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint);
+void rv_va_release(uint64_t base, uint64_t size);
+void rv_alloc_add(const rv_alloc *a);
+int rv_alloc_remove(uint64_t base, rv_alloc *out);
+/* The allocation holding ptr (by value); 0 when ptr is not known. */
+int rv_alloc_find(uint64_t ptr, rv_alloc *out);
+void rv_mem_account(int dev, int64_t delta);
+uint64_t rv_mem_used(int dev);
+/* Bytes an operation may really move/set on the host mirror (REVATI_MATERIALIZE_MAX). */
+uint64_t rv_materialize_max(void);
+/* Give the pages of [base, base+size) back to the OS (values become zero). */
+void rv_mem_discard(uint64_t base, uint64_t size);
+
+/* ---- modules and functions (module.c) ---- */
+
+typedef struct rv_module rv_module;
+
+typedef struct rv_func {
+    uint32_t magic;
+    char *name;
+    char *json_name;  /* the name escaped for the trace, computed once */
+    rv_module *mod;
+    int max_dyn_smem;
+    int static_smem;
+} rv_func;
+
+#define RV_FUNC_MAGIC 0x52564646u
+rv_func *rv_func_from(const void *handle);
+
+/* ---- predictor (predict.c) ---- */
+
+typedef struct rv_pred {
+    rv_vdur_ns dur;
+    const char *pred; /* predictor name */
+    const char *src;  /* how this duration was obtained */
+} rv_pred;
+
+rv_pred rv_predict_kernel(const rv_func *f, const unsigned grid[3], const unsigned block[3], unsigned smem, int dev);
+rv_vdur_ns rv_predict_copy(const char *kind, uint64_t bytes, int dev);
+rv_vdur_ns rv_predict_memset(uint64_t bytes, int dev);
+const char *rv_predictor_name(void);
+
+/* ---- launch and graphs (launch.c, graph.c) ---- */
+
+typedef struct rv_kernel_op {
+    rv_func *f;
+    unsigned grid[3], block[3];
+    unsigned smem;
+} rv_kernel_op;
+
+/* Enqueue one kernel on s (timed, traced) as part of graph exec `graph` (0: a plain launch). */
+void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph);
+/* Enqueue a copy or memset on s; returns its end time. kind is HtoD/DtoH/DtoD/HtoH/PtoP or NULL (memset). */
+rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph);
+
+/* Capturing streams record instead of execute. */
+int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);
+int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes);
+int rv_graph_capture_event(rv_stream *s, void *event);
+rv_graph *rv_event_capture_graph(void *event);
+void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id);
+
+#endif

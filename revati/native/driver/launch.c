@@ -1,0 +1,178 @@
+/* revati driver: kernel launches (timed by the predictor, traced), copy timing, occupancy queries. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
+    rv_pred p = rv_predict_kernel(k->f, k->grid, k->block, k->smem, s->dev);
+    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
+    if (!rv_trace_enabled()) return;
+    rv_trace_emit("kernel",
+                  "\"name\":\"%s\",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],\"smem\":%u,\"dev\":%d,\"stream\":%llu,"
+                  "\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,\"pred\":\"%s\",\"src\":\"%s\",\"graph\":%llu",
+                  k->f && k->f->json_name ? k->f->json_name : "?", k->grid[0], k->grid[1], k->grid[2], k->block[0],
+                  k->block[1], k->block[2], k->smem, s->dev, s->id, (unsigned long long)corr,
+                  (unsigned long long)start, (unsigned long long)end, p.pred, p.src, graph);
+}
+
+rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph) {
+    rv_vdur_ns d = kind ? rv_predict_copy(kind, bytes, s->dev) : rv_predict_memset(bytes, s->dev);
+    rv_vtime_ns end, start = rv_stream_enqueue(s, d, &end);
+    if (rv_trace_enabled()) {
+        if (kind)
+            rv_trace_emit("memcpy",
+                          "\"kind\":\"%s\",\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,"
+                          "\"end_ns\":%llu,\"graph\":%llu",
+                          kind, (unsigned long long)bytes, s->dev, s->id, (unsigned long long)corr,
+                          (unsigned long long)start, (unsigned long long)end, graph);
+        else
+            rv_trace_emit("memset",
+                          "\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,"
+                          "\"graph\":%llu",
+                          (unsigned long long)bytes, s->dev, s->id, (unsigned long long)corr,
+                          (unsigned long long)start, (unsigned long long)end, graph);
+    }
+    return end;
+}
+
+static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                       unsigned bz, unsigned smem, CUstream hStream) {
+    rv_func *fn = rv_func_from(f);
+    if (!fn) return CUDA_ERROR_INVALID_HANDLE;
+    if (!gx || !gy || !gz || !bx || !by || !bz || (uint64_t)bx * by * bz > 1024) return CUDA_ERROR_INVALID_VALUE;
+    if (smem > (unsigned)rv_conf()->smem_per_block_optin) return CUDA_ERROR_INVALID_VALUE;
+    rv_stream *s = rv_stream_resolve(hStream);
+    if (!s) return CUDA_ERROR_INVALID_HANDLE;
+    rv_kernel_op k = {fn, {gx, gy, gz}, {bx, by, bz}, smem};
+    c->corr = rv_next_corr();
+    if (s->capture) return rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    rv_launch_now(s, &k, c->corr, 0);
+    return CUDA_SUCCESS;
+}
+
+// cuLaunchKernel: start = max(stream ready, host now), end = start + predicted; never executes
+RV_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
+                                  unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
+                                  unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra) {
+    API_ENTER();
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+}
+RV_ALIAS(cuLaunchKernel_ptsz, cuLaunchKernel);
+
+// cuLaunchKernelEx: as cuLaunchKernel; cluster dimensions and other attributes do not change timing
+RV_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra) {
+    API_ENTER();
+    if (!config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    API_RETURN(launch(&rv__call, f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
+                      config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream));
+}
+RV_ALIAS(cuLaunchKernelEx_ptsz, cuLaunchKernelEx);
+
+// cuLaunchCooperativeKernel: as cuLaunchKernel
+RV_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                             unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                             unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                             void **kernelParams) {
+    API_ENTER();
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+}
+RV_ALIAS(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel);
+
+/* Resident blocks per SM for a block size and dynamic shared memory, from the profile's limits. */
+static int blocks_per_sm(int block, size_t smem) {
+    const rv_devconf *c = rv_conf();
+    if (block <= 0) return 0;
+    int n = c->max_threads_per_sm / block;
+    if (smem) {
+        int m = (int)((size_t)c->smem_per_sm / (smem + 1024));
+        if (m < n) n = m;
+    }
+    return n > 32 ? 32 : n;
+}
+
+// cuOccupancyMaxActiveBlocksPerMultiprocessor: thread, shared-memory and 32-block limits of the profile
+RV_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize,
+                                                              size_t dynamicSMemSize) {
+    API_ENTER();
+    if (!numBlocks) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    *numBlocks = blocks_per_sm(blockSize, dynamicSMemSize);
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags: as above
+RV_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CUfunction func, int blockSize,
+                                                                       size_t dynamicSMemSize, unsigned int flags) {
+    API_ENTER();
+    if (!numBlocks) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    *numBlocks = blocks_per_sm(blockSize, dynamicSMemSize);
+    API_RETURN(CUDA_SUCCESS);
+}
+
+static CUresult potential(int *minGridSize, int *blockSize, CUoccupancyB2DSize fn, size_t dyn, int limit) {
+    if (!minGridSize || !blockSize) return CUDA_ERROR_INVALID_VALUE;
+    int best = 0, best_bs = 32;
+    int max_bs = limit > 0 && limit < 1024 ? limit : 1024;
+    for (int bs = 32; bs <= max_bs; bs += 32) {
+        size_t smem = fn ? fn(bs) : dyn;
+        int occ = blocks_per_sm(bs, smem) * bs;
+        if (occ > best) best = occ, best_bs = bs;
+    }
+    *blockSize = best_bs;
+    *minGridSize = blocks_per_sm(best_bs, fn ? fn(best_bs) : dyn) * rv_conf()->sm_count;
+    return CUDA_SUCCESS;
+}
+
+// cuOccupancyMaxPotentialBlockSize: the block size with the highest occupancy under the profile's limits
+RV_EXPORT CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+                                                    CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                                    size_t dynamicSMemSize, int blockSizeLimit) {
+    API_ENTER();
+    API_RETURN(potential(minGridSize, blockSize, blockSizeToDynamicSMemSize, dynamicSMemSize, blockSizeLimit));
+}
+
+// cuOccupancyMaxPotentialBlockSizeWithFlags: as above
+RV_EXPORT CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int *blockSize, CUfunction func,
+                                                             CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                                             size_t dynamicSMemSize, int blockSizeLimit,
+                                                             unsigned int flags) {
+    API_ENTER();
+    API_RETURN(potential(minGridSize, blockSize, blockSizeToDynamicSMemSize, dynamicSMemSize, blockSizeLimit));
+}
+
+// cuOccupancyAvailableDynamicSMemPerBlock: what is left of the SM's shared memory for numBlocks blocks
+RV_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSize, CUfunction func, int numBlocks,
+                                                           int blockSize) {
+    API_ENTER();
+    if (!dynamicSmemSize || numBlocks <= 0) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    size_t v = (size_t)rv_conf()->smem_per_sm / (size_t)numBlocks;
+    v = v > 1024 ? v - 1024 : 0;
+    if (v > (size_t)rv_conf()->smem_per_block_optin) v = (size_t)rv_conf()->smem_per_block_optin;
+    *dynamicSmemSize = v;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuOccupancyMaxActiveClusters: SMs grouped by cluster size (a GPC holds up to 16 SMs)
+RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config) {
+    API_ENTER();
+    if (!numClusters || !config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    unsigned cs = 1;
+    for (unsigned i = 0; i < config->numAttrs; ++i)
+        if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
+            cs = config->attrs[i].value.clusterDim.x * config->attrs[i].value.clusterDim.y * config->attrs[i].value.clusterDim.z;
+    if (!cs) cs = 1;
+    if (cs > 16) API_RETURN(CUDA_ERROR_INVALID_CLUSTER_SIZE);
+    int per_sm = blocks_per_sm((int)(config->blockDimX * config->blockDimY * config->blockDimZ), config->sharedMemBytes);
+    if (per_sm < 1) per_sm = 1;
+    *numClusters = (int)((unsigned)(rv_conf()->sm_count / 16 * 16) / cs) * per_sm;
+    if (*numClusters < 1) *numClusters = 1;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuOccupancyMaxPotentialClusterSize: 8 (portable maximum), 16 where non-portable sizes are allowed
+RV_EXPORT CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config) {
+    API_ENTER();
+    if (!clusterSize) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    *clusterSize = rv_conf()->cc_major >= 9 ? 8 : 1;
+    API_RETURN(CUDA_SUCCESS);
+}

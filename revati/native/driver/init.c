@@ -197,3 +197,17 @@ RV_EXPORT CUresult cuProfilerStop(void) {
     API_ENTER();
     API_RETURN(CUDA_SUCCESS);
 }
+
+// cuLogsRegisterCallback: the stand-in emits no driver log records; registration succeeds
+RV_EXPORT CUresult cuLogsRegisterCallback(CUlogsCallback callbackFunc, void *userData, CUlogsCallbackHandle *callback_out) {
+    API_ENTER();
+    if (!callbackFunc) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (callback_out) *callback_out = (CUlogsCallbackHandle)(uintptr_t)1;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuLogsUnregisterCallback: see cuLogsRegisterCallback
+RV_EXPORT CUresult cuLogsUnregisterCallback(CUlogsCallbackHandle callback) {
+    API_ENTER();
+    API_RETURN(CUDA_SUCCESS);
+}

@@ -1,0 +1,247 @@
+"""Host virtual time: clocks, sleeps and timed waits follow the virtual clock; the time warp is fast."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+def timed(stand_in, code: str, **kw):
+    t0 = time.monotonic()
+    r = stand_in(code, **kw)
+    return r, time.monotonic() - t0
+
+
+def test_time_sleep_30_is_virtual(stand_in) -> None:
+    """time.sleep(30) shows 30 s on time.time() and perf_counter() and takes under 3 s of wall time."""
+    code = (
+        "import time, json; t=time.time(); p=time.perf_counter(); m=time.monotonic(); time.sleep(30);"
+        "print('RESULT', json.dumps([time.time()-t, time.perf_counter()-p, time.monotonic()-m]))"
+    )
+    r, wall = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    for v in r.result():
+        assert 30.0 <= v < 30.5
+    assert wall < 3.0
+    syncs = r.of("sync")
+    assert [s["why"] for s in syncs] == ["clock_nanosleep"]
+    assert syncs[0]["end_ns"] - syncs[0]["ts_ns"] > 29_000_000_000
+
+
+def test_asyncio_sleep_and_loop_time(stand_in) -> None:
+    """asyncio.sleep(30) and loop.time() are virtual (the default loop waits in epoll_wait)."""
+    code = (
+        "import asyncio, json, time\n"
+        "async def main():\n"
+        "    loop = asyncio.get_running_loop(); t = loop.time(); w = time.time()\n"
+        "    await asyncio.sleep(30)\n"
+        "    return [loop.time() - t, time.time() - w]\n"
+        "print('RESULT', json.dumps(asyncio.run(main())))\n"
+    )
+    r, wall = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    for v in r.result():
+        assert 30.0 <= v < 30.5
+    assert wall < 3.0
+    assert any(s["why"] == "epoll_wait" for s in r.of("sync"))
+
+
+def test_threading_timeouts(stand_in) -> None:
+    """Event.wait(30), Lock.acquire(timeout=7), select and poll timeouts all elapse in virtual time."""
+    code = (
+        "import threading, time, json, select\n"
+        "out = {}\n"
+        "t = time.monotonic(); ok = threading.Event().wait(30); out['event'] = [ok, time.monotonic() - t]\n"
+        "l = threading.Lock(); l.acquire()\n"
+        "t = time.perf_counter(); ok = l.acquire(timeout=7); out['lock'] = [ok, time.perf_counter() - t]\n"
+        "t = time.time(); select.select([], [], [], 2.5); out['select'] = [0, time.time() - t]\n"
+        "p = select.poll(); t = time.time(); p.poll(1500); out['poll'] = [0, time.time() - t]\n"
+        "c = threading.Condition(); c.acquire(); t = time.time(); c.wait(4); out['cond'] = [0, time.time() - t]\n"
+        "print('RESULT', json.dumps(out))\n"
+    )
+    r, wall = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    out = r.result()
+    assert out["event"][0] is False and 30.0 <= out["event"][1] < 30.5
+    assert out["lock"][0] is False and 7.0 <= out["lock"][1] < 7.5
+    assert 2.5 <= out["select"][1] < 3.0
+    assert 1.5 <= out["poll"][1] < 2.0
+    assert 4.0 <= out["cond"][1] < 4.5
+    assert wall < 3.0
+
+
+def test_clocks_agree(stand_in) -> None:
+    """time(), gettimeofday (datetime.now), REALTIME and MONOTONIC move together; CPU time stays real."""
+    code = (
+        "import time, json, datetime\n"
+        "d0 = time.time() - time.monotonic(); c0 = time.process_time(); b0 = time.clock_gettime(time.CLOCK_BOOTTIME)\n"
+        "time.sleep(100)\n"
+        "d1 = time.time() - time.monotonic(); c1 = time.process_time(); b1 = time.clock_gettime(time.CLOCK_BOOTTIME)\n"
+        "now = datetime.datetime.now().timestamp(); t = time.time(); secs = int(time.time())\n"
+        "print('RESULT', json.dumps([d1 - d0, c1 - c0, b1 - b0, t - now, t - secs]))\n"
+    )
+    r, _ = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    drift, cpu, boot, now_gap, secs_gap = r.result()
+    assert abs(drift) < 1e-3
+    assert cpu < 1.0  # process CPU time is real: the warp spent none
+    assert 100.0 <= boot < 100.5
+    assert 0 <= now_gap < 0.01 and 0 <= secs_gap < 1.0
+
+
+def test_busy_thread_keeps_real_time(stand_in) -> None:
+    """While another thread runs, a sleeper waits in real time: nothing jumps, sleeps end on time."""
+    code = (
+        "import threading, time, json\n"
+        "res = {}\n"
+        "def sleeper():\n"
+        "    t = time.perf_counter(); time.sleep(0.2); res['sleep'] = time.perf_counter() - t\n"
+        "th = threading.Thread(target=sleeper); th.start()\n"
+        "t = time.perf_counter(); c = time.thread_time(); x = 0\n"
+        "while time.thread_time() - c < 0.6: x += 1\n"
+        "busy = time.perf_counter() - t\n"
+        "th.join(); print('RESULT', json.dumps([res['sleep'], busy]))\n"
+    )
+    r, _ = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    slept, busy = r.result()
+    assert 0.2 <= slept < 0.6
+    assert busy >= 0.6
+    assert r.of("sync") == []
+
+
+def test_real_events_win(stand_in) -> None:
+    """A wait with a long timeout ends at a real event: a set Event, a readable pipe, a signal."""
+    code = (
+        "import threading, time, json, os, select, signal\n"
+        "def busy(secs):\n"
+        "    c = time.thread_time()\n"
+        "    while time.thread_time() - c < secs: pass\n"
+        "out = {}\n"
+        "ev = threading.Event()\n"
+        "def setter(): busy(0.1); ev.set()\n"
+        "threading.Thread(target=setter).start()\n"
+        "t = time.time(); ok = ev.wait(30); out['event'] = [ok, time.time() - t]\n"
+        "rd, wr = os.pipe()\n"
+        "def writer(): busy(0.1); os.write(wr, b'x')\n"
+        "threading.Thread(target=writer).start()\n"
+        "p = select.poll(); p.register(rd, select.POLLIN)\n"
+        "t = time.time(); ev2 = p.poll(30000); out['pipe'] = [len(ev2), time.time() - t]\n"
+        "class Woken(Exception): pass\n"
+        "def handler(*a): raise Woken()\n"
+        "signal.signal(signal.SIGUSR1, handler)\n"
+        "main = threading.get_ident()\n"
+        "def killer(): busy(0.1); signal.pthread_kill(main, signal.SIGUSR1)\n"
+        "threading.Thread(target=killer).start()\n"
+        "t = time.time()\n"
+        "try:\n"
+        "    time.sleep(30); out['signal'] = [0, time.time() - t]\n"
+        "except Woken:\n"
+        "    out['signal'] = [1, time.time() - t]\n"
+        "print('RESULT', json.dumps(out))\n"
+    )
+    r, _ = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    out = r.result()
+    for key in ("event", "pipe", "signal"):
+        assert out[key][0], key
+        assert out[key][1] < 5.0, (key, out[key])
+
+
+MP_CHILD = (
+    "import multiprocessing as mp, time, json, sys\n"
+    "def child(q): q.put([time.time(), time.monotonic()])\n"
+    "if __name__ == '__main__':\n"
+    "    out = {}\n"
+    "    for method in ('fork', 'spawn'):\n"
+    "        ctx = mp.get_context(method)\n"
+    "        time.sleep(10)\n"
+    "        t, m = time.time(), time.monotonic()\n"
+    "        q = ctx.Queue(); p = ctx.Process(target=child, args=(q,)); p.start()\n"
+    "        ct, cm = q.get(); p.join()\n"
+    "        out[method] = [t, m, ct, cm, time.time()]\n"
+    "    print('RESULT', json.dumps(out))\n"
+)
+
+
+def test_multiprocessing_children_share_the_clock(stand_in, tmp_path) -> None:
+    """fork and spawn children see one clock with the parent: after the parent slept 10 s, a child's
+    time is at least the parent's, and no later than the parent's after the join."""
+    script = tmp_path / "mp_clock.py"
+    script.write_text(MP_CHILD)
+    r, wall = timed(stand_in, f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')")
+    assert r.returncode == 0, r.stderr
+    out = r.result()
+    for method, (t, m, ct, cm, after) in out.items():
+        assert ct >= t and cm >= m, method
+        assert after >= ct, method
+    assert out["spawn"][0] - out["fork"][0] >= 10.0
+    assert wall < 15.0
+
+
+DET_SCRIPT = (
+    "import time, asyncio, threading, json\n"
+    "out = [time.time(), time.monotonic()]\n"
+    "time.sleep(1.5); out.append(time.perf_counter())\n"
+    "for i in range(1000): time.monotonic()\n"
+    "out.append(time.monotonic())\n"
+    "threading.Event().wait(2); out.append(time.time())\n"
+    "async def m():\n"
+    "    await asyncio.sleep(0.25); return asyncio.get_running_loop().time()\n"
+    "out.append(asyncio.run(m()))\n"
+    "print('RESULT', json.dumps(out))\n"
+)
+
+
+def test_deterministic_runs_repeat(stand_in) -> None:
+    """Under REVATI_DETERMINISTIC=1 the same script prints the same virtual times every run, and a
+    busy loop of clock reads still advances (each read charges the modelled CPU gap)."""
+    runs = [stand_in(DET_SCRIPT, env={"REVATI_DETERMINISTIC": "1"}) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    a, b = (r.result() for r in runs)
+    assert a == b
+    assert a[3] - a[2] >= 1000 * 100e-9  # 1000 reads x 100 ns
+    assert a[4] - a[0] >= 3.5
+    events = [[{k: v for k, v in e.items()} for e in r.events] for r in runs]
+    assert events[0] == events[1]
+
+
+def test_cpu_gap_env(stand_in) -> None:
+    """REVATI_CPU_GAP_NS sets the modelled cost of a clock read in deterministic mode."""
+    code = (
+        "import time, json; a = time.monotonic_ns()\n"
+        "for i in range(999): time.monotonic_ns()\n"
+        "print('RESULT', json.dumps(time.monotonic_ns() - a))\n"
+    )
+    r = stand_in(code, env={"REVATI_DETERMINISTIC": "1", "REVATI_CPU_GAP_NS": "1000"})
+    assert r.returncode == 0, r.stderr
+    assert r.result() == 1000 * 1000
+
+
+@pytest.mark.parametrize("speed", [0.5, 2.0])
+def test_host_speed_scales_cpu_time(stand_in, speed) -> None:
+    """Virtual time advances by real host time (less revati's own) times REVATI_HOST_SPEED."""
+    code = (
+        "import ctypes, os, time, json\n"
+        "lib = ctypes.CDLL(os.environ['LD_PRELOAD'].split()[0])\n"
+        "lib.revati_real_ns.restype = ctypes.c_ulonglong; lib.revati_overhead_ns.restype = ctypes.c_ulonglong\n"
+        "r0, o0, v0 = lib.revati_real_ns(), lib.revati_overhead_ns(), time.perf_counter_ns()\n"
+        "x = 0\n"
+        "for i in range(2_000_000): x += i\n"
+        "v1, o1, r1 = time.perf_counter_ns(), lib.revati_overhead_ns(), lib.revati_real_ns()\n"
+        "print('RESULT', json.dumps([v1 - v0, (r1 - r0) - (o1 - o0)]))\n"
+    )
+    r = stand_in(code, host_speed=speed)
+    assert r.returncode == 0, r.stderr
+    virt, ran = r.result()
+    assert virt / ran == pytest.approx(speed, rel=0.05)
+
+
+def test_bad_host_speed_is_one_line(stand_in) -> None:
+    """A malformed REVATI_HOST_SPEED stops the process with one clear line and a non-zero exit."""
+    r = stand_in("import time; time.time()", env={"REVATI_HOST_SPEED": "fast"})
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if "REVATI_HOST_SPEED" in ln]
+    assert len(lines) == 1 and "fast" in lines[0]

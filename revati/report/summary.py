@@ -1,0 +1,207 @@
+"""`revati report`: the figures of one run, as a dict (for --json) and as text.
+
+Virtual duration runs from the first event to the latest `end` line (or last event); wall duration
+is the manifest's wall_duration_ns, else the spread of the streams' wt_ns. Device busy time is the
+union of the device operations' intervals per (rank, device), so overlapping streams count once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revati.report.metrics import serving_metrics
+from revati.trace.reader import Run
+from revati.trace.schema import DEVICE_KINDS
+from revati.trace.validate import validate_run
+from revati.units import NS_PER_MS, NS_PER_S
+
+
+def union_ns(starts: np.ndarray, ends: np.ndarray) -> int:
+    """Total length of the union of intervals [start, end)."""
+    if len(starts) == 0:
+        return 0
+    o = np.argsort(starts, kind="stable")
+    s = starts[o].astype(np.int64)
+    e = ends[o].astype(np.int64)
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]  # a gap before this interval starts a new merged block
+    block = np.cumsum(new) - 1
+    bstart = s[new]
+    bend = np.zeros(len(bstart), dtype=np.int64)
+    np.maximum.at(bend, block, reach)
+    return int(np.sum(bend - bstart))
+
+
+def time_span(run: Run) -> tuple[int, int]:
+    """(first, last) virtual ns over every event of the run."""
+    lo, hi = [], []
+    for df in run.frames.values():
+        if "ts_ns" in df.columns and len(df):
+            lo.append(int(df["ts_ns"].min()))
+            hi.append(int(df["ts_ns"].max()))
+            if "end_ns" in df.columns:
+                hi.append(int(df["end_ns"].max()))
+    return (min(lo), max(hi)) if lo else (0, 0)
+
+
+def wall_ns(run: Run) -> int | None:
+    if run.manifest.wall_duration_ns:
+        return int(run.manifest.wall_duration_ns)
+    wts = [df["wt_ns"] for df in run.frames.values() if "wt_ns" in df.columns and len(df)]
+    if not wts:
+        return None
+    w = pd.concat(wts)
+    w = w[w > 0]
+    return int(w.max() - w.min()) if len(w) else None
+
+
+def _counts(objs: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for o in objs:
+        if isinstance(o, dict):
+            for k, v in o.items():
+                out[k] = out.get(k, 0) + int(v)
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
+    """Every figure `revati report` shows, as a JSON-ready dict (times in ns unless named)."""
+    first, last = time_span(run)
+    virtual = last - first
+    wall = wall_ns(run)
+    m = run.manifest
+    out: dict[str, Any] = {
+        "run": str(run.path),
+        "device": m.device,
+        "num_gpus": m.num_gpus,
+        "ranks": run.ranks,
+        "predictor": m.predictor,
+        "exit_status": m.exit_status,
+        "virtual_ns": virtual,
+        "wall_ns": wall,
+        # >1: the emulation took longer than the emulated GPU would have
+        "wall_over_virtual": (wall / virtual) if wall and virtual else None,
+        "events": {k: int(len(df)) for k, df in run.frames.items() if len(df)},
+    }
+
+    devs = []
+    parts = [run.frames[k][["rank", "dev", "ts_ns", "end_ns"]].assign(kind=k)
+             for k in DEVICE_KINDS if len(run.frames[k])]
+    ker = run.frames["kernel"]
+    if parts:
+        d = pd.concat(parts, ignore_index=True)
+        for (rank, dev), g in d.groupby(["rank", "dev"], sort=True):
+            busy = union_ns(g["ts_ns"].to_numpy(), g["end_ns"].to_numpy())
+            nk = int((g["kind"] == "kernel").sum())
+            devs.append({"rank": int(rank), "dev": int(dev), "busy_ns": busy,
+                         "busy_pct": 100.0 * busy / virtual if virtual else 0.0,
+                         "kernels": nk,
+                         "memcpy": int((g["kind"] == "memcpy").sum()),
+                         "collectives": int((g["kind"] == "collective").sum())})
+    out["devices"] = devs
+
+    kernels = []
+    if len(ker):
+        k = ker.assign(dur=ker["end_ns"] - ker["ts_ns"])
+        total_all = int(k["dur"].sum())
+        g = k.groupby("name", sort=False)["dur"].agg(["count", "sum", "mean", "min", "max"])
+        g = g.sort_values(["sum", "count"], ascending=[False, False]).head(top)
+        for name, row in g.iterrows():
+            kernels.append({"name": name, "count": int(row["count"]), "total_ns": int(row["sum"]),
+                            "mean_ns": float(row["mean"]), "min_ns": int(row["min"]),
+                            "max_ns": int(row["max"]),
+                            "pct": 100.0 * row["sum"] / total_all if total_all else 0.0})
+    out["top_kernels"] = kernels
+
+    sy = run.frames["sync"]
+    waits = []
+    if len(sy):
+        s = sy.assign(dur=sy["end_ns"] - sy["ts_ns"]).groupby("why", sort=False)["dur"]
+        agg = s.agg(["count", "sum"]).sort_values("sum", ascending=False)
+        for why, row in agg.iterrows():
+            waits.append({"why": why, "count": int(row["count"]), "total_ns": int(row["sum"])})
+    out["sync_waits"] = waits
+    end = run.frames["end"]
+    out["unimplemented"] = _counts(end["unimpl"].tolist()) if len(end) else {}
+    out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
+    out["serving"] = serving_metrics(run.frames["marker"])
+    if check:
+        out["issues"] = [{"code": i.code, "count": i.count, "message": i.message}
+                         for i in validate_run(run)]
+    return out
+
+
+def _ms(ns: float | int | None) -> str:
+    return "-" if ns is None else f"{ns / NS_PER_MS:,.3f} ms"
+
+
+def format_text(s: dict[str, Any]) -> str:
+    """The summary as plain text, one section per figure group."""
+    L: list[str] = []
+    pred = s.get("predictor") or {}
+    L.append(f"run        {s['run']}")
+    L.append(f"device     {s['device']} x{s['num_gpus']}, ranks {s['ranks']}, predictor "
+             f"{pred.get('name', '?')} {pred.get('version', '')}".rstrip())
+    L.append(f"virtual    {_ms(s['virtual_ns'])}")
+    if s["wall_ns"]:
+        L.append(f"wall       {_ms(s['wall_ns'])}  (wall/virtual = {s['wall_over_virtual']:.2f})")
+    else:
+        L.append("wall       unknown")
+    L.append("")
+    L.append("devices    rank dev   busy            busy%   kernels  memcpy  collectives")
+    for d in s["devices"]:
+        L.append(f"           {d['rank']:>4} {d['dev']:>3}  {_ms(d['busy_ns']):>14}  "
+                 f"{d['busy_pct']:6.1f}  {d['kernels']:>8}  {d['memcpy']:>6}  "
+                 f"{d['collectives']:>11}")
+    if s["top_kernels"]:
+        L.append("")
+        L.append("top kernels by total time")
+        for k in s["top_kernels"]:
+            name = k["name"] if len(k["name"]) <= 70 else k["name"][:67] + "..."
+            L.append(f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
+                     f"mean {k['mean_ns'] / 1000:9.2f} us  {name}")
+    if s["sync_waits"]:
+        L.append("")
+        L.append("sync waits (host clock jumps)")
+        for w in s["sync_waits"]:
+            L.append(f"  {_ms(w['total_ns']):>14}  x{w['count']:<6}  {w['why']}")
+    L.append("")
+    if s["unimplemented"]:
+        L.append("unimplemented calls met: " +
+                 ", ".join(f"{k} x{v}" for k, v in s["unimplemented"].items()))
+    else:
+        L.append("unimplemented calls met: none")
+    if s["missing_shapes"]:
+        L.append(f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): " +
+                 ", ".join(f"{k[:50]} x{v}" for k, v in list(s["missing_shapes"].items())[:5]))
+    sv = s.get("serving")
+    if sv:
+        L.append("")
+        L.append(f"serving    {sv['requests']} requests, {sv['completed']} completed, "
+                 f"{sv['output_tokens']} output tokens")
+        if "request_throughput_per_s" in sv:
+            L.append(f"           {sv['request_throughput_per_s']:.2f} req/s, "
+                     f"{sv['output_throughput_tok_per_s']:.1f} tok/s over "
+                     f"{sv['duration_s'] * 1000:.3f} ms")
+        L.append(f"           {'':6} {'count':>6} {'mean':>10} {'p50':>10} {'p90':>10} "
+                 f"{'p99':>10}  (ms)")
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"),
+                           ("e2e_ms", "E2E")):
+            st = sv.get(key)
+            if st:
+                L.append(f"           {label:6} {st['count']:>6} {st['mean']:10.3f} "
+                         f"{st['p50']:10.3f} {st['p90']:10.3f} {st['p99']:10.3f}")
+    issues = s.get("issues")
+    if issues:
+        L.append("")
+        L.append("trace issues")
+        for i in issues:
+            L.append(f"  {i['code']}: {i['message']} ({i['count']})")
+    return "\n".join(L) + "\n"
+
+
+__all__ = ["format_text", "summarize", "union_ns", "NS_PER_S"]

@@ -1,0 +1,403 @@
+"""Load a run directory into pandas DataFrames, one per event kind.
+
+Speed matters (runs reach millions of events). Each stream's lines are grouped by kind from the
+fixed line prefix `{"k":"<kind>"`; the numerous kinds (api, kernel, memcpy, memset, sync,
+collective, graph) are parsed by Arrow's JSON reader against an explicit schema straight into
+columns; the few free-form kinds (proc, marker, end, fatal) by orjson. A stream whose last line was
+cut off, or a `.jsonl.tmp` stream of a process that never finished, loads with a warning; any
+other line that is not valid JSON raises TraceError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from revati.errors import TraceError
+from revati.trace.cache import cache_key, read_cache, write_cache
+from revati.trace.manifest import Manifest, read_manifest
+from revati.trace.schema import (
+    COLUMNAR_KINDS,
+    EVENTS_DIR,
+    INT_FIELDS,
+    KIND_FIELDS,
+    KINDS,
+    LIST_FIELDS,
+    MANIFEST_FILE,
+    REQUIRED_FIELDS,
+    STREAM_PREFIX,
+    STREAM_SUFFIX,
+    STREAM_TMP_SUFFIX,
+    XYZ_FIELDS,
+    columns,
+)
+
+log = logging.getLogger(__name__)
+
+_PREFIX = b'{"k":"'
+# bytes 6..10 of a line name its kind (a kind shorter than 4 letters is followed by its quote)
+_KEY = {(k + '"')[:4].encode(): k for k in KINDS}
+
+
+def _arrow_type(f: str) -> pa.DataType:
+    if f in INT_FIELDS:
+        return pa.int64()
+    if f in LIST_FIELDS:
+        return pa.list_(pa.int64())
+    return pa.string()
+
+
+ARROW_SCHEMAS = {
+    k: pa.schema([(f, _arrow_type(f)) for f in ("seq", "tid", *KIND_FIELDS[k])])
+    for k in COLUMNAR_KINDS
+}
+_PARSE = {
+    k: pj.ParseOptions(explicit_schema=s, unexpected_field_behavior="ignore")
+    for k, s in ARROW_SCHEMAS.items()
+}
+_READ = pj.ReadOptions(block_size=16 << 20)
+
+
+@dataclass
+class Stream:
+    """One process's parsed stream: Arrow tables for columnar kinds, dicts for the others."""
+
+    path: Path
+    pid: int
+    rank: int
+    tables: dict[str, pa.Table]
+    objects: dict[str, list[dict[str, Any]]]
+    finished: bool  # renamed to .jsonl and ended by an `end` line
+    count: int = 0
+
+    def proc(self) -> dict[str, Any]:
+        procs = self.objects.get("proc")
+        return procs[0] if procs else {}
+
+
+@dataclass
+class Run:
+    """A loaded run: `manifest`, and `frames[kind]` (DataFrame with `pid` and `rank` columns)."""
+
+    path: Path
+    manifest: Manifest
+    frames: dict[str, pd.DataFrame]
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        return self.frames[kind]
+
+    @property
+    def ranks(self) -> list[int]:
+        return sorted(int(r) for r in self.frames["proc"]["rank"].unique())
+
+
+def _warn(warnings: list[str], msg: str) -> None:
+    warnings.append(msg)
+    log.warning("%s", msg)
+
+
+def _locate_bad_line(path: Path, data: bytes) -> TraceError:
+    """The error for the first line of `data` that is not a JSON object with a 'k' field."""
+    for i, line in enumerate(data.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            ev = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return TraceError(path, "corrupt event line (not JSON)", line=i + 1)
+        if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
+            return TraceError(path, "event line is not an object with a 'k' field", line=i + 1)
+    return TraceError(path, "corrupt event stream (a field has the wrong type)")
+
+
+def read_stream(path: Path, warnings: list[str]) -> Stream | None:
+    """Parse one JSON Lines stream; None when it is empty."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise TraceError(path, f"cannot read: {e.strerror}") from None
+    if not data.strip():
+        return None
+    if not data.endswith(b"\n"):  # the writer died mid-line, or mid-flush at a line boundary
+        cut = data.rfind(b"\n") + 1
+        try:
+            orjson.loads(data[cut:])
+            data += b"\n"
+        except orjson.JSONDecodeError:
+            nline = data.count(b"\n", 0, cut) + 1
+            _warn(warnings, f"{path}: last line {nline} was cut off (crash mid-write?); dropped")
+            data = data[:cut]
+    lines = data.split(b"\n")
+    lines.pop()  # after the final newline
+    groups: dict[bytes, list[bytes]] = defaultdict(list)
+    for line in lines:
+        groups[line[6:10]].append(line)
+    tables: dict[str, pa.Table] = {}
+    objects: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    strays: list[bytes] = []
+    for key, group in groups.items():
+        kind = _KEY.get(key)
+        if kind is None or not group[0].startswith(_PREFIX):
+            strays += group
+        elif kind in COLUMNAR_KINDS:
+            try:
+                tables[kind] = pj.read_json(pa.BufferReader(b"\n".join(group)), read_options=_READ,
+                                            parse_options=_PARSE[kind])
+            except pa.ArrowInvalid:
+                raise _locate_bad_line(path, data) from None
+        else:
+            objects[kind] = _loads_many(path, data, group)
+    if strays:  # lines not in the writers' layout (blank, reordered keys, unknown kinds)
+        strays = [s for s in strays if s.strip()]
+        for ev in _loads_many(path, data, strays):
+            objects[ev["k"]].append(ev)
+        for kind in COLUMNAR_KINDS:
+            if objects.get(kind):
+                extra = pa.Table.from_pylist(objects.pop(kind), schema=ARROW_SCHEMAS[kind])
+                tables[kind] = pa.concat_tables([tables[kind], extra]) if kind in tables else extra
+    last = next((ln for ln in reversed(lines) if ln.strip()), b"")
+    finished = last.startswith(b'{"k":"end"') or (
+        last.strip() != b"" and orjson.loads(last).get("k") == "end")
+    s = Stream(path, -1, -1, tables, dict(objects), finished, len(lines))
+    _check_required(s)
+    return s
+
+
+def _loads_many(path: Path, data: bytes, group: list[bytes]) -> list[dict[str, Any]]:
+    try:
+        evs = orjson.loads(b"[" + b",".join(group) + b"]")
+    except orjson.JSONDecodeError:
+        raise _locate_bad_line(path, data) from None
+    for ev in evs:
+        if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
+            raise _locate_bad_line(path, data)
+    return evs
+
+
+def _check_required(s: Stream) -> None:
+    for kind, t in s.tables.items():
+        for f in REQUIRED_FIELDS.get(kind, ()):
+            nulls = t.column(f).null_count
+            if nulls:
+                bad = t.filter(pc.is_null(t.column(f))).column("seq")[0].as_py()
+                raise TraceError(s.path, f"'{kind}' event seq {bad} has no '{f}' field "
+                                 f"({nulls} such events)")
+    for kind, evs in s.objects.items():
+        for f in REQUIRED_FIELDS.get(kind, ()):
+            for ev in evs:
+                if f not in ev:
+                    raise TraceError(s.path, f"'{kind}' event seq {ev.get('seq')} has no '{f}' field")
+
+
+def _stream_files(events_dir: Path) -> list[tuple[int, Path]]:
+    """(pid, path) per process; a finished .jsonl wins over a .jsonl.tmp of the same pid."""
+    found: dict[int, Path] = {}
+    for p in sorted(events_dir.iterdir()):
+        name = p.name
+        if not name.startswith(STREAM_PREFIX):
+            continue
+        if name.endswith(STREAM_SUFFIX):
+            stem = name[len(STREAM_PREFIX) : -len(STREAM_SUFFIX)]
+        elif name.endswith(STREAM_TMP_SUFFIX):
+            stem = name[len(STREAM_PREFIX) : -len(STREAM_TMP_SUFFIX)]
+        else:
+            continue
+        if not stem.isdigit():
+            continue
+        pid = int(stem)
+        if pid in found and found[pid].name.endswith(STREAM_SUFFIX):
+            continue
+        found[pid] = p
+    return sorted(found.items())
+
+
+def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
+    """One Arrow table of a columnar kind over all streams, with `pid` and `rank` added."""
+    parts = []
+    for s in streams:
+        t = s.tables.get(kind)
+        if t is None or t.num_rows == 0:
+            continue
+        # the event's own `rank` (a collective's rank in its communicator) becomes coll_rank
+        t = t.rename_columns(["coll_rank" if c == "rank" else c for c in t.column_names])
+        n = t.num_rows
+        t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
+        t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
+        parts.append(t)
+    return pa.concat_tables(parts).combine_chunks() if parts else None
+
+
+def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
+    if t is None:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
+    cols: dict[str, Any] = {}
+    for f in t.column_names:
+        col = t.column(f)
+        if f in XYZ_FIELDS:
+            arr = col.combine_chunks()
+            for i, axis in enumerate("xyz"):
+                try:
+                    v = pc.list_element(arr, i)
+                except pa.ArrowInvalid:  # a list shorter than 3: pad by hand
+                    v = pa.array([(x[i] if x is not None and len(x) > i else 1)
+                                  for x in arr.to_pylist()], pa.int64())
+                cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
+        elif f in INT_FIELDS or f == "coll_rank":
+            cols[f] = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+        elif f in LIST_FIELDS:
+            cols[f] = pd.Series(col.to_pylist(), dtype=object)
+        else:
+            cols[f] = col.to_pandas()
+    df = pd.DataFrame(cols, copy=False)
+    return df[columns(kind)]
+
+
+def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
+    known = kind in KIND_FIELDS
+    if known:
+        fields = [f for f in KIND_FIELDS[kind] if f not in ("pid", "rank")]
+    else:
+        keys: dict[str, None] = {}
+        for s in streams:
+            for ev in s.objects.get(kind, ())[:100]:
+                keys.update(dict.fromkeys(ev))
+        fields = [f for f in keys if f not in ("k", "seq", "tid", "pid", "rank")]
+    cols: dict[str, list[Any]] = {c: [] for c in ["seq", "tid", *fields]}
+    pids: list[int] = []
+    ranks: list[int] = []
+    for s in streams:
+        evs = s.objects.get(kind)
+        if not evs:
+            continue
+        for c, lst in cols.items():
+            default = 0 if c in INT_FIELDS else None
+            lst.extend([ev.get(c, default) for ev in evs])
+        pids += [s.pid] * len(evs)
+        ranks += [s.rank] * len(evs)
+    data: dict[str, Any] = {}
+    for c, lst in cols.items():
+        if c in INT_FIELDS:
+            try:
+                data[c] = np.array(lst, dtype=np.int64)
+                continue
+            except (OverflowError, TypeError, ValueError):
+                pass
+        data[c] = pd.Series(lst, dtype=object)
+    data["pid"] = np.array(pids, dtype=np.int64)
+    data["rank"] = np.array(ranks, dtype=np.int64)
+    df = pd.DataFrame(data, copy=False)
+    return df[columns(kind)] if known else df
+
+
+def _frames(streams: list[Stream], tables: dict[str, pa.Table | None],
+            warnings: list[str]) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for kind in KINDS:
+        if kind in COLUMNAR_KINDS:
+            frames[kind] = _columnar_frame(kind, tables.get(kind))
+        else:
+            frames[kind] = _object_frame(kind, streams)
+    for s in streams:
+        for k in s.objects:
+            if k not in KIND_FIELDS and k not in frames:
+                _warn(warnings, f"{s.path}: unknown event kind '{k}' (kept as frames['{k}'])")
+                frames[k] = _object_frame(k, streams)
+    return frames
+
+
+def load_run(path: Path | str, *, cache: bool = True) -> Run:
+    """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
+
+    With `cache`, the parsed columns are kept in RUN/.cache/ (Arrow IPC) and reused while the
+    event streams and manifest are unchanged (same names, sizes, modification times).
+    """
+    run_dir = Path(path)
+    if not run_dir.exists():
+        raise TraceError(run_dir, "no such run directory")
+    if not run_dir.is_dir():
+        raise TraceError(run_dir, "not a run directory (expected a folder with events/)")
+    warnings: list[str] = []
+    manifest = read_manifest(run_dir)
+    events_dir = run_dir / EVENTS_DIR
+    if not events_dir.is_dir():
+        raise TraceError(run_dir, f"not a revati run: no {EVENTS_DIR}/ folder")
+    files = _stream_files(events_dir)
+    if not files:
+        raise TraceError(events_dir, "no event streams (proc-<pid>.jsonl) in the run")
+
+    key = cache_key(run_dir, files) if cache else None
+    hit = read_cache(run_dir, key) if key is not None else None
+    if hit is not None:
+        streams, tables, cached_warnings = hit
+        for w in cached_warnings:
+            _warn(warnings, w)
+    else:
+        streams = []
+        for pid, p in files:
+            s = read_stream(p, warnings)
+            if s is None:
+                _warn(warnings, f"{p}: empty event stream; skipped")
+                continue
+            s.pid = pid
+            if p.name.endswith(STREAM_TMP_SUFFIX):
+                _warn(warnings, f"{p}: process {pid} never finished its trace (crash or kill); "
+                      f"loaded {s.count} events")
+            elif not s.finished:
+                _warn(warnings, f"{p}: stream has no 'end' line; the process stopped early")
+            streams.append(s)
+        if not streams:
+            raise TraceError(events_dir, "every event stream is empty")
+        _assign_ranks(streams, manifest)
+        tables = {k: concat_columnar(k, streams) for k in COLUMNAR_KINDS}
+        if key is not None:
+            write_cache(run_dir, key, streams, tables, warnings)
+
+    if manifest is None:
+        _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
+        manifest = _synthesize_manifest(streams)
+    return Run(run_dir, manifest, _frames(streams, tables, warnings), warnings)
+
+
+def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:
+    """Rank per stream: the manifest's, else the proc line's, else the next free number."""
+    taken = set()
+    for s in streams:
+        r = manifest.rank_of(s.pid) if manifest is not None else None
+        if r is None:
+            pr = s.proc().get("rank", -1)
+            r = pr if isinstance(pr, int) and pr >= 0 else None
+        if r is not None:
+            s.rank = r
+            taken.add(r)
+    nxt = 0
+    for s in streams:
+        if s.rank < 0:
+            while nxt in taken:
+                nxt += 1
+            s.rank = nxt
+            taken.add(nxt)
+
+
+def _synthesize_manifest(streams: list[Stream]) -> Manifest:
+    first = streams[0].proc()
+    m = Manifest(
+        command=list(first.get("argv") or []),
+        device=str(first.get("device", "")),
+        num_gpus=int(first.get("num_gpus", 0) or 0),
+        processes=[
+            {"pid": s.pid, "rank": s.rank, "file": f"{EVENTS_DIR}/{s.path.name}"} for s in streams
+        ],
+    )
+    m.synthesized = True
+    return m

@@ -1,0 +1,216 @@
+"""Checks a loaded run for what readers and exporters must not paper over.
+
+Exporters never repair data. The nesting rule they share lives here: slices on one track (a host
+thread, or a device stream) must be disjoint or strictly nested; a slice that overlaps another
+partially is moved to an overflow track ("stream 7 (overlap 1)") with its times unchanged, and
+`validate_run` reports how many were moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revati.trace.reader import Run
+from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS
+
+
+@dataclass
+class Issue:
+    """One kind of problem: `code` (stable key), how many events, a one-line message, an example."""
+
+    code: str
+    count: int
+    message: str
+    example: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message} ({self.count})"
+
+
+def nest_order(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Indices sorting slices by start, longer first at equal starts (parents before children)."""
+    return np.lexsort((-ends, starts))
+
+
+def nest_lanes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Lane per slice of one track (inputs in `nest_order`): 0 where it nests, k>0 for overflow.
+
+    A slice goes to the first lane where it is disjoint from or nested in what is open there.
+    """
+    n = len(starts)
+    lanes = np.zeros(n, dtype=np.int64)
+    if n < 2 or bool(np.all(starts[1:] >= ends[:-1])):
+        return lanes  # the usual device stream: back-to-back slices, nothing nested
+    stacks: list[list[int]] = [[]]
+    s_list = starts.tolist()
+    e_list = ends.tolist()
+    for i in range(n):
+        s, e = s_list[i], e_list[i]
+        for lane, stack in enumerate(stacks):
+            while stack and stack[-1] <= s:
+                stack.pop()
+            if not stack or e <= stack[-1]:
+                stack.append(e)
+                lanes[i] = lane
+                break
+        else:
+            stacks.append([e])
+            lanes[i] = len(stacks) - 1
+    return lanes
+
+
+def validate_run(run: Run) -> list[Issue]:
+    """All issues found in a run; an empty list means the trace is consistent."""
+    issues: list[Issue] = []
+    for w in run.warnings:
+        issues.append(Issue("load_warning", 1, w))
+    for kind in KIND_FIELDS:
+        df = run.frames[kind]
+        if "end_ns" in df.columns and len(df):
+            bad = df[df["end_ns"] < df["ts_ns"]]
+            if len(bad):
+                issues.append(Issue("negative_duration", len(bad),
+                                    f"'{kind}' events end before they start",
+                                    _example(bad)))
+    issues += _check_seq(run)
+    issues += _check_nesting(run)
+    issues += _check_correlation(run)
+    issues += _check_collectives(run)
+    return issues
+
+
+def _example(df: pd.DataFrame) -> dict[str, Any]:
+    row = df.iloc[0].to_dict()
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+
+
+def _check_seq(run: Run) -> list[Issue]:
+    parts = [df[["pid", "seq"]] for df in run.frames.values() if len(df)]
+    if not parts:
+        return []
+    allseq = pd.concat(parts, ignore_index=True)
+    out = []
+    for pid, g in allseq.groupby("pid", sort=True):
+        s = np.sort(g["seq"].to_numpy())
+        if len(s) and (s[0] != 0 or np.any(np.diff(s) != 1)):
+            dup = int(np.sum(np.diff(s) == 0))
+            gaps = int(np.sum(np.diff(s) > 1)) + (1 if s[0] != 0 else 0)
+            out.append(Issue("seq_gap", dup + gaps,
+                             f"process {pid}: event sequence numbers have {gaps} gap(s) and "
+                             f"{dup} duplicate(s) (lost or repeated lines)", {"pid": int(pid)}))
+    return out
+
+
+def track_frame(run: Run) -> pd.DataFrame:
+    """Every span of the run with its track: host (pid, tid) or device (rank, dev, stream)."""
+    parts = []
+    for kind in ("graph", *DEVICE_KINDS):
+        df = run.frames[kind]
+        if kind == "graph":
+            df = df[df["what"] == "launch"]
+        if len(df):
+            parts.append(pd.DataFrame({
+                "kind": kind, "row": df.index.to_numpy(), "host": False, "rank": df["rank"].to_numpy(),
+                "pid": df["pid"].to_numpy(), "a": df["dev"].to_numpy(), "b": df["stream"].to_numpy(),
+                "ts": df["ts_ns"].to_numpy(), "end": df["end_ns"].to_numpy(),
+                "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
+            }))  # fmt: skip
+    for kind in ("graph", "api", "sync", "marker"):
+        df = run.frames[kind]
+        if kind == "graph":
+            df = df[df["what"] != "launch"]
+        if len(df):
+            end = df["ts_ns"].to_numpy() if kind == "marker" else df["end_ns"].to_numpy()
+            parts.append(pd.DataFrame({
+                "kind": kind, "row": df.index.to_numpy(), "host": True, "rank": df["rank"].to_numpy(),
+                "pid": df["pid"].to_numpy(), "a": df["pid"].to_numpy(), "b": df["tid"].to_numpy(),
+                "ts": df["ts_ns"].to_numpy(), "end": np.maximum(end, df["ts_ns"].to_numpy()),
+                "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
+            }))  # fmt: skip
+    if not parts:
+        cols = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr", "track", "lane"]
+        return pd.DataFrame({c: [] for c in cols})
+    t = pd.concat(parts, ignore_index=True)
+    # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers
+    t["track"] = t.groupby(["host", "rank", "a", "b"], sort=True).ngroup()
+    order = np.lexsort((-t["end"].to_numpy(), t["ts"].to_numpy(), t["track"].to_numpy()))
+    t = t.iloc[order].reset_index(drop=True)
+    lanes = np.zeros(len(t), dtype=np.int64)
+    tr = t["track"].to_numpy()
+    ts = t["ts"].to_numpy()
+    end = t["end"].to_numpy()
+    bounds = np.flatnonzero(np.diff(tr)) + 1
+    starts_idx = np.concatenate(([0], bounds))
+    ends_idx = np.concatenate((bounds, [len(t)]))
+    # fast global check: tracks where every slice starts after the previous one ended need no work
+    overlap = np.zeros(len(t), dtype=bool)
+    overlap[1:] = (ts[1:] < end[:-1]) & (tr[1:] == tr[:-1])
+    busy_tracks = np.unique(tr[overlap])
+    for k in busy_tracks.tolist():
+        i0, i1 = int(starts_idx[k]), int(ends_idx[k])
+        lanes[i0:i1] = nest_lanes(ts[i0:i1], end[i0:i1])
+    t["lane"] = lanes
+    return t
+
+
+def _check_nesting(run: Run) -> list[Issue]:
+    t = track_frame(run)
+    moved = t[t["lane"] > 0]
+    if not len(moved):
+        return []
+    kinds = ", ".join(f"{k} {n}" for k, n in moved["kind"].value_counts().items())
+    return [Issue("partial_overlap", len(moved),
+                  f"slices overlapping others partially on their track ({kinds}); exporters "
+                  f"put them on overflow tracks", _example(moved))]
+
+
+def _check_correlation(run: Run) -> list[Issue]:
+    api = run.frames["api"]
+    keys = set(zip(api["pid"].tolist(), api["corr"].tolist(), strict=True))
+    orphans = 0
+    example: dict[str, Any] = {}
+    for kind in DEVICE_KINDS:
+        df = run.frames[kind]
+        df = df[df["corr"] != 0]
+        for pid, corr, seq in zip(df["pid"].tolist(), df["corr"].tolist(), df["seq"].tolist(),
+                                  strict=True):
+            if (pid, corr) not in keys:
+                orphans += 1
+                example = example or {"kind": kind, "pid": pid, "corr": corr, "seq": seq}
+    if not orphans:
+        return []
+    return [Issue("orphan_correlation", orphans,
+                  "device operations whose correlation id matches no API call", example)]
+
+
+def collective_groups(run: Run) -> pd.DataFrame:
+    """Collectives with `nth` (index within their process and communicator) and `group` id."""
+    c = run.frames["collective"].sort_values(["pid", "ts_ns", "seq"], kind="stable").copy()
+    c["nth"] = c.groupby(["pid", "comm"], sort=False).cumcount()
+    c["group"] = c.groupby(["comm", "nth"], sort=True).ngroup() if len(c) else []
+    return c
+
+
+def _check_collectives(run: Run) -> list[Issue]:
+    c = collective_groups(run)
+    if not len(c):
+        return []
+    g = c.groupby("group")
+    size = g["pid"].transform("size")
+    bad_size = c[size != c["nranks"]]
+    ops = g["op"].transform("nunique")
+    bad_op = c[ops > 1]
+    out = []
+    if len(bad_size):
+        out.append(Issue("collective_unmatched", len(bad_size),
+                         "collectives whose number of participating ranks differs from nranks",
+                         _example(bad_size)))
+    if len(bad_op):
+        out.append(Issue("collective_mismatch", len(bad_op),
+                         "ranks disagree on the op of the n-th collective of a communicator",
+                         _example(bad_op)))
+    return out

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from revati.devices.profiles import get_profile
 from revati.native import build as native_build
 
 PROBES = Path(__file__).resolve().parent / "probes"
@@ -653,3 +654,49 @@ def test_real_runtime_under_revati_driver(tmp_path_factory, mini_dir):
         )
     assert out["count_rc"] == CUDA_SUCCESS, (out, stderr)
     assert out["free_rc"] == CUDA_SUCCESS, (out, stderr)
+
+
+TORCH_WORKLOAD = textwrap.dedent(
+    """
+    import json, torch, torch.nn.functional as F
+    a = torch.randn(256, 512, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(512, 128, device="cuda", dtype=torch.bfloat16)
+    c = a @ b  # cuBLAS / cuBLASLt, each with its own copy of the runtime
+    lin = F.linear(a, b.t().contiguous(), torch.zeros(128, device="cuda", dtype=torch.bfloat16))
+    q = torch.randn(1, 8, 128, 64, device="cuda", dtype=torch.bfloat16)
+    o = F.scaled_dot_product_attention(q, q, q, is_causal=True)  # cuDNN or flash
+    torch.cuda.synchronize()
+    print("RESULT", json.dumps({"n": torch.cuda.device_count(), "bus": torch.cuda.get_device_properties(0).pci_bus_id,
+                                "shapes": [list(c.shape), list(lin.shape), list(o.shape)]}))
+    """
+)
+
+
+@pytest.mark.torch
+def test_torch_libraries_accept_the_tables(stand_in):
+    """torch, cuBLAS, cuBLASLt and cuDNN each pass the integrity check and find their tables under
+    revati's driver, with the second of two devices made visible (the hash follows the visible
+    mapping); no unknown table is asked for and the only stub slots called are known ones."""
+    pytest.importorskip("torch")
+    run = stand_in(TORCH_WORKLOAD, gpus=2, env={"CUDA_VISIBLE_DEVICES": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = run.result()
+    assert res["n"] == 1
+    assert res["bus"] == get_profile("h100").pci_bus_base + 1  # really the second device
+    assert res["shapes"] == [[256, 128], [256, 128], [1, 8, 128, 64]]
+    asked = {}
+    for e in run.of("api"):
+        if e["name"] == "cuGetExportTable":
+            asked.setdefault(e["args"].replace("-", ""), set()).add(e["res"])
+    served = {u for u in UUIDS.values()}
+    for uuid, results in asked.items():
+        if uuid in DECLINED.values():
+            assert results == {CUDA_ERROR_NOT_SUPPORTED}, uuid
+        else:
+            assert uuid in served, f"unknown table {uuid} was asked for"
+            assert results == {CUDA_SUCCESS}, uuid
+    assert UUIDS["INTEGRITY_CHECK"] in asked and UUIDS["TOOLS_CONTEXT"] in asked
+    unimpl = run.end.get("unimpl", {})
+    assert not [k for k in unimpl if k.startswith("cuGetExportTable {")]
+    stubs = {k for k in unimpl if k.startswith("cuGetExportTable ")}
+    assert stubs <= {"cuGetExportTable t1734dc26[4] (stub slot, answers 0)"}, stubs

@@ -27,6 +27,12 @@ extern struct rv_ctx *rv_ctx_primary(int dev) __attribute__((weak));
 
 static CUcontext current_ctx(void) { return rv_ctx_current ? (CUcontext)rv_ctx_current() : NULL; }
 
+/* device.c's visible-device mapping (CUDA_VISIBLE_DEVICES), referenced weakly like context.c's */
+extern int rv_dev_count(void) __attribute__((weak));
+extern int rv_dev_phys(int ordinal) __attribute__((weak));
+
+static int visible_devices(void) { return rv_dev_count ? rv_dev_count() : rv_devconf_get()->count; }
+
 /* ------------------------------------------------------------------------------------------------
  * Stub slots. Each (table, slot) gets its own function so the warning and the count name it. */
 
@@ -82,6 +88,7 @@ static CUresult cudart_primary_context(CUcontext *pctx, CUdevice dev) {
         rv_unimplemented("rv_ctx_primary (context.c)");
         return CUDA_ERROR_NOT_INITIALIZED;
     }
+    if (dev < 0 || dev >= visible_devices()) return CUDA_ERROR_INVALID_DEVICE;
     rv_enter();
     CUcontext ctx = (CUcontext)rv_ctx_primary((int)dev);
     rv_leave();
@@ -344,15 +351,11 @@ static const void *const INTEGRITY_CHECK[3] = {
     STUB(integrity, 2),
 };
 
-/* device.c's visible-device mapping (CUDA_VISIBLE_DEVICES), referenced weakly like context.c's */
-extern int rv_dev_count(void) __attribute__((weak));
-extern int rv_dev_phys(int ordinal) __attribute__((weak));
-
 int rv_integrity_devices(rv_integrity_device *devs, int max) {
     /* what device.c reports for each visible ordinal: the profile device's UUID, PCI
      * 0000:<base + profile index>:00.0 */
     const rv_devconf *c = rv_devconf_get();
-    int count = rv_dev_count ? rv_dev_count() : c->count;
+    int count = visible_devices();
     int n = count < max ? count : max;
     for (int i = 0; i < n; ++i) {
         int phys = rv_dev_phys ? rv_dev_phys(i) : i;

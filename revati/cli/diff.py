@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -16,8 +17,7 @@ import orjson
               help="Allowed change in percent (end-to-end and per-kernel-name totals).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
-@click.pass_context
-def diff(ctx: click.Context, run_a: Path, run_b: Path, tolerance: float, as_json: bool,
+def diff(run_a: Path, run_b: Path, tolerance: float, as_json: bool,
          top: int) -> None:
     """Compare two runs aligned by (rank, stream, sequence number); exit 1 when they differ."""
     from revati.diff import compare_runs, format_text
@@ -28,4 +28,7 @@ def diff(ctx: click.Context, run_a: Path, run_b: Path, tolerance: float, as_json
         click.echo(orjson.dumps(d, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     else:
         click.echo(format_text(d, top=top), nl=False)
-    ctx.exit(0 if d["passed"] else 1)
+    if not d["passed"]:
+        # SystemExit, not ctx.exit(): the CLI runs click with standalone_mode=False, where a
+        # click Exit's code would be returned and dropped rather than become the exit status
+        sys.exit(1)

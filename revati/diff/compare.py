@@ -77,7 +77,7 @@ def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10) -
     # per-name totals over every device operation of each run
     ta = sa[sa["device"] == True].groupby("name")["dur"].agg(["count", "sum"])  # noqa: E712
     tb = sb[sb["device"] == True].groupby("name")["dur"].agg(["count", "sum"])  # noqa: E712
-    t = ta.join(tb, how="outer", lsuffix="_a", rsuffix="_b").fillna(0)
+    t = ta.add_suffix("_a").join(tb.add_suffix("_b"), how="outer").fillna(0)
     t["delta"] = t["sum_b"] - t["sum_a"]
     t["absd"] = t["delta"].abs()
     t = t.sort_values(["absd", "sum_a"], ascending=[False, False], kind="stable")

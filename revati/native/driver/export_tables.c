@@ -538,11 +538,11 @@ static unsigned char g_seen[64][16];
 static int g_nseen;
 
 static int first_sight(const unsigned char uuid[16]) {
-    int first = 1;
+    int seen = 0;
     pthread_mutex_lock(&g_seen_lock);
-    for (int i = 0; i < g_nseen; ++i)
-        if (!memcmp(g_seen[i], uuid, 16)) first = 0;
-    if (first && g_nseen < 64) memcpy(g_seen[g_nseen++], uuid, 16);
+    for (int i = 0; i < g_nseen && !seen; ++i) seen = !memcmp(g_seen[i], uuid, 16);
+    int first = !seen && g_nseen < 64; /* past 64 distinct UUIDs, stay quiet rather than repeat */
+    if (first) memcpy(g_seen[g_nseen++], uuid, 16);
     pthread_mutex_unlock(&g_seen_lock);
     return first;
 }

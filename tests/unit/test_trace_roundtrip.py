@@ -211,7 +211,7 @@ def test_cache_gives_the_same_frames_and_follows_changes(tmp_path: Path) -> None
 def test_ranks_come_from_the_manifest(tmp_path: Path) -> None:
     """pids differ run to run; the manifest's rank wins over the proc line's."""
     w = RunWriter(tmp_path / "run")
-    for pid, rank in ((10, 0), (11, 1)):
+    for pid in (10, 11):
         s = w.process(pid, -1)
         s.end(1)
     w.finish(processes=[{"pid": 10, "rank": 1, "file": "x"}, {"pid": 11, "rank": 0, "file": "y"}])

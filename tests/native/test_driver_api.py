@@ -49,7 +49,10 @@ def test_every_cuda_h_symbol_is_exported(stand_in):
     """Every name of the generated stub list can be dlsym'd from the stand-in (torch and cuBLASLt dlsym names)."""
     names = [ln[5:-1] for ln in STUBS.read_text().splitlines() if ln.startswith("STUB(")]
     assert len(names) > 600
-    r = stand_in(PRELUDE + f"names = {names!r}\nprint('RESULT', json.dumps([n for n in names if not hasattr(cu, n)]))")
+    r = stand_in(
+        PRELUDE
+        + f"names = {names!r}\nprint('RESULT', json.dumps([n for n in names if not hasattr(cu, n)]))"
+    )
     assert r.result() == []
 
 
@@ -77,7 +80,16 @@ def test_get_proc_address_answers_versioned_names(stand_in):
         """
     )
     res = stand_in(code).result()
-    for key in ("ctx2000", "ctx3020", "ctx11040", "ctx13000", "memcpy_ptds", "memcpy_legacy", "capinfo", "capinfo_old"):
+    for key in (
+        "ctx2000",
+        "ctx3020",
+        "ctx11040",
+        "ctx13000",
+        "memcpy_ptds",
+        "memcpy_legacy",
+        "capinfo",
+        "capinfo_old",
+    ):
         assert res[key] is True, key
     assert res["unknown"] == [500, None, 1]  # CUDA_ERROR_NOT_FOUND, SYMBOL_NOT_FOUND
     assert res["too_new"] == [500, None, 2]  # VERSION_NOT_SUFFICIENT
@@ -85,7 +97,10 @@ def test_get_proc_address_answers_versioned_names(stand_in):
 
 def test_stub_call_is_counted_never_silent(stand_in):
     """An unimplemented call returns CUDA_ERROR_NOT_SUPPORTED, warns once and is counted in the end line."""
-    r = stand_in(PRELUDE + "print('RESULT', json.dumps([cu.cuArrayCreate_v2(None, None), cu.cuArrayCreate_v2(None, None)]))")
+    r = stand_in(
+        PRELUDE
+        + "print('RESULT', json.dumps([cu.cuArrayCreate_v2(None, None), cu.cuArrayCreate_v2(None, None)]))"
+    )
     assert r.result() == [801, 801]
     assert r.end["unimpl"].get("cuArrayCreate_v2") == 2
     assert r.stderr.count("cuArrayCreate_v2") == 1
@@ -209,13 +224,15 @@ def test_event_elapsed_equals_sum_of_predicted_kernels(stand_in):
     kernels = r.of("kernel")
     assert len(kernels) == 41
     timed = kernels[1:]
-    for prev, k in zip(kernels, timed):
+    for prev, k in zip(kernels, timed, strict=False):
         assert k["ts_ns"] == prev["end_ns"]  # back to back on one stream
         assert k["name"] == "rv_test_kernel" and k["src"] == "analytical"
         assert k["stream"] == kernels[0]["stream"] != 0
     total = sum(k["end_ns"] - k["ts_ns"] for k in timed)
     assert abs(res["ms"] * 1e6 - total) <= 1e-6 * total + 1
-    assert res["early"] == 600 and res["after"] == 0  # CUDA_ERROR_NOT_READY until the host reaches it
+    assert (
+        res["early"] == 600 and res["after"] == 0
+    )  # CUDA_ERROR_NOT_READY until the host reaches it
     syncs = [s for s in r.of("sync") if s["why"] == "cuEventSynchronize"]
     assert syncs and syncs[-1]["end_ns"] == timed[-1]["end_ns"]
 
@@ -243,7 +260,7 @@ def test_stream_sync_is_a_time_jump(stand_in):
 
 def test_visible_devices_subset_and_order(stand_in):
     """CUDA_VISIBLE_DEVICES selects and reorders the REVATI_GPUS devices; the list stops at a bad entry."""
-    code = PRELUDE.replace("ok(cu.cuInit(0), \"cuInit\")", "cu.cuInit(0)") + textwrap.dedent(
+    code = PRELUDE.replace('ok(cu.cuInit(0), "cuInit")', "cu.cuInit(0)") + textwrap.dedent(
         """
         n = ctypes.c_int(); ok(cu.cuDeviceGetCount(ctypes.byref(n)))
         buses = []
@@ -275,6 +292,8 @@ def test_table_predictor_and_missing_shapes(stand_in, tmp_path):
     r = stand_in(code, kernel_table=table)
     assert r.result() is True
     hit, miss = r.of("kernel")
-    assert hit["src"] == "table" and hit["pred"] == "table" and hit["end_ns"] - hit["ts_ns"] == 12345
+    assert (
+        hit["src"] == "table" and hit["pred"] == "table" and hit["end_ns"] - hit["ts_ns"] == 12345
+    )
     assert miss["src"] == "analytical" and miss["pred"] == "table"
     assert r.end["missing"] == {"rv_test_kernel": 1}

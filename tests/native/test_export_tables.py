@@ -32,7 +32,7 @@ CUDA_SUCCESS = 0
 CUDA_ERROR_INVALID_VALUE = 1
 CUDA_ERROR_INVALID_HANDLE = 400
 CUDA_ERROR_NOT_SUPPORTED = 801
-CUDA_ERROR_SYSTEM_NOT_READY_RT = 103  # cudaErrorSoftwareValidityNotEstablished in CUDA 13
+CUDART_VALIDITY_NOT_ESTABLISHED = 103  # cudaErrorSoftwareValidityNotEstablished
 
 UUIDS = {
     "CUDART_INTERFACE": "6bd5fb6c5bf4e74a8987d93912fd9df9",
@@ -634,8 +634,8 @@ def test_real_runtime_rejects_a_wrong_answer(mini_dir):
     """The check is decisive: when the driver reports a version other than the one it hashes, the
     runtime fails every call with error 103."""
     out, _ = _run_probe(mini_dir, mini_dir / "cudart_init_probe", MINI_DRIVER_VERSION="13010")
-    assert out["count_rc"] == CUDA_ERROR_SYSTEM_NOT_READY_RT
-    assert out["count2_rc"] == CUDA_ERROR_SYSTEM_NOT_READY_RT
+    assert out["count_rc"] == CUDART_VALIDITY_NOT_ESTABLISHED
+    assert out["count2_rc"] == CUDART_VALIDITY_NOT_ESTABLISHED
     assert out["count_err"] == "cudaErrorSoftwareValidityNotEstablished"
 
 

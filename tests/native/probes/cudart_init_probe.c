@@ -1,6 +1,6 @@
 /* Probe: load the real CUDA runtime (argv[1], e.g. libcudart.so.13) under whatever libcuda.so.1 the
  * library path finds, and print one JSON line with the results of its first calls. An integrity
- * check the runtime rejects shows as error 103 (cudaErrorSystemNotReady) here. */
+ * check the runtime rejects shows as error 103 (cudaErrorSoftwareValidityNotEstablished) here. */
 #include <dlfcn.h>
 #include <stdio.h>
 

@@ -14,7 +14,7 @@
  *   - cuDriverGetVersion must answer RV_DRIVER_VERSION, and cuDeviceGetCount / cuDeviceGetUuid(_v2)
  *     / cuDeviceGetAttribute(PCI_DOMAIN_ID, PCI_BUS_ID, PCI_DEVICE_ID) must agree with
  *     rv_integrity_devices(): the runtime recomputes the integrity hash from those answers and
- *     fails every call with cudaErrorSystemNotReady (103) when they differ.
+ *     fails every call with cudaErrorSoftwareValidityNotEstablished (103) when they differ.
  *   - The module slots of CUDART_INTERFACE call cuModuleLoadData; the context-id slot of the
  *     tools-context table calls cuCtxGetId.
  */

@@ -654,6 +654,12 @@ def test_real_runtime_under_revati_driver(tmp_path_factory, mini_dir):
         )
     assert out["count_rc"] == CUDA_SUCCESS, (out, stderr)
     assert out["free_rc"] == CUDA_SUCCESS, (out, stderr)
+    # four profile devices, two visible in swapped order: the hash follows the visible mapping
+    out, stderr = _run_probe(
+        out_dir, mini_dir / "cudart_init_probe", REVATI_GPUS="4", CUDA_VISIBLE_DEVICES="2,0"
+    )
+    assert (out["count_rc"], out["count"]) == (CUDA_SUCCESS, 2), (out, stderr)
+    assert out["free_rc"] == CUDA_SUCCESS, (out, stderr)
 
 
 TORCH_WORKLOAD = textwrap.dedent(

@@ -104,7 +104,7 @@ void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture
 }
 
 static void trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end) {
-    if (!rv_trace_enabled()) return;
+    if (!rv_tracing()) return;
     rv_trace_emit("graph", "\"what\":\"%s\",\"graph\":%llu,\"stream\":%llu,\"nodes\":%d,\"ts_ns\":%llu,\"end_ns\":%llu",
                   what, id, s ? s->id : 0ULL, nodes, (unsigned long long)ts, (unsigned long long)end);
 }

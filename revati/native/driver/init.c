@@ -67,13 +67,37 @@ int rv_dev_valid(CUdevice d) { return d >= 0 && d < rv_dev_count(); }
 
 const rv_devconf *rv_conf(void) { return rv_devconf_get(); }
 
+int rv_tracing(void) {
+    static int v = -1;
+    if (v < 0) v = rv_trace_enabled();
+    return v;
+}
+
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
     const rv_devconf *conf = rv_devconf_get();
     if (conf->api_host_ns) rv_vcharge(conf->api_host_ns);
-    if (rv_trace_enabled()) {
-        rv_trace_emit("api", "\"name\":\"%s\",\"res\":%d,\"args\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu,\"corr\":%llu",
-                      c->name, (int)res, c->args, (unsigned long long)c->ts, (unsigned long long)rv_vnow(),
-                      (unsigned long long)rv_real_ns(), (unsigned long long)c->corr);
+    if (rv_tracing()) {
+        char buf[512];
+        rv_line l = {buf, buf + sizeof buf - 1};
+        rv_put(&l, "\"name\":\"");
+        rv_put(&l, c->name);
+        rv_put(&l, "\",\"res\":");
+        rv_put_i64(&l, (int)res);
+        rv_put(&l, ",\"args\":\"");
+        if (c->args[0]) {
+            char esc[sizeof c->args * 2];
+            rv_put(&l, rv_json_escape(esc, sizeof esc, c->args));
+        }
+        rv_put(&l, "\",\"ts_ns\":");
+        rv_put_u64(&l, c->ts);
+        rv_put(&l, ",\"end_ns\":");
+        rv_put_u64(&l, rv_vnow());
+        rv_put(&l, ",\"wt_ns\":");
+        rv_put_u64(&l, rv_wall_ns());
+        rv_put(&l, ",\"corr\":");
+        rv_put_u64(&l, c->corr);
+        *l.p = 0;
+        rv_trace_emit("api", "%s", buf);
     }
     if (res != CUDA_SUCCESS && res != CUDA_ERROR_NOT_READY) rv_debug("%s -> %d", c->name, (int)res);
     rv_leave();

@@ -49,6 +49,30 @@ typedef struct rv_api_call {
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res);
 
+/* Whether a trace is written (REVATI_RUN_DIR, read once: the hot path must not call getenv). */
+int rv_tracing(void);
+
+/* ---- a small JSON field builder: printf-free formatting for the per-launch trace lines ---- */
+
+typedef struct rv_line {
+    char *p, *end;
+} rv_line;
+
+static inline void rv_put(rv_line *l, const char *s) {
+    while (*s && l->p < l->end) *l->p++ = *s++;
+}
+static inline void rv_put_u64(rv_line *l, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    while (n && l->p < l->end) *l->p++ = tmp[--n];
+}
+static inline void rv_put_i64(rv_line *l, int64_t v) {
+    if (v < 0 && l->p < l->end) *l->p++ = '-', v = -v;
+    rv_put_u64(l, (uint64_t)v);
+}
+
 /* ---- devices (device.c, init.c) ---- */
 
 typedef struct rv_ctx rv_ctx;

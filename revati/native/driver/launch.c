@@ -7,19 +7,40 @@
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
     rv_pred p = rv_predict_kernel(k->f, k->grid, k->block, k->smem, s->dev);
     rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
-    if (!rv_trace_enabled()) return;
-    rv_trace_emit("kernel",
-                  "\"name\":\"%s\",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],\"smem\":%u,\"dev\":%d,\"stream\":%llu,"
-                  "\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,\"pred\":\"%s\",\"src\":\"%s\",\"graph\":%llu",
-                  k->f && k->f->json_name ? k->f->json_name : "?", k->grid[0], k->grid[1], k->grid[2], k->block[0],
-                  k->block[1], k->block[2], k->smem, s->dev, s->id, (unsigned long long)corr,
-                  (unsigned long long)start, (unsigned long long)end, p.pred, p.src, graph);
+    if (!rv_tracing()) return;
+    /* formatted by hand: this line is written once per launch and printf dominated its cost */
+    char buf[4096];
+    rv_line l = {buf, buf + sizeof buf - 1};
+    rv_put(&l, "\"name\":\"");
+    rv_put(&l, k->f && k->f->json_name ? k->f->json_name : "?");
+    rv_put(&l, "\",\"grid\":[");
+    for (int i = 0; i < 3; ++i) rv_put_u64(&l, k->grid[i]), rv_put(&l, i < 2 ? "," : "],\"block\":[");
+    for (int i = 0; i < 3; ++i) rv_put_u64(&l, k->block[i]), rv_put(&l, i < 2 ? "," : "],\"smem\":");
+    rv_put_u64(&l, k->smem);
+    rv_put(&l, ",\"dev\":");
+    rv_put_i64(&l, s->dev);
+    rv_put(&l, ",\"stream\":");
+    rv_put_u64(&l, s->id);
+    rv_put(&l, ",\"corr\":");
+    rv_put_u64(&l, corr);
+    rv_put(&l, ",\"ts_ns\":");
+    rv_put_u64(&l, start);
+    rv_put(&l, ",\"end_ns\":");
+    rv_put_u64(&l, end);
+    rv_put(&l, ",\"pred\":\"");
+    rv_put(&l, p.pred);
+    rv_put(&l, "\",\"src\":\"");
+    rv_put(&l, p.src);
+    rv_put(&l, "\",\"graph\":");
+    rv_put_u64(&l, graph);
+    *l.p = 0;
+    rv_trace_emit("kernel", "%s", buf);
 }
 
 rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph) {
     rv_vdur_ns d = kind ? rv_predict_copy(kind, bytes, s->dev) : rv_predict_memset(bytes, s->dev);
     rv_vtime_ns end, start = rv_stream_enqueue(s, d, &end);
-    if (rv_trace_enabled()) {
+    if (rv_tracing()) {
         if (kind)
             rv_trace_emit("memcpy",
                           "\"kind\":\"%s\",\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,"

@@ -475,6 +475,25 @@ TABLE_SCRIPT = textwrap.dedent(
         rc=rc, result=[res[0], res[1]], pid=os.getpid(), thread=threading.get_ident() & 0xffffffff,
         cudart_table=tables["CUDART_INTERFACE"], integrity_table=tables["INTEGRITY_CHECK"],
         check_fn=integ[1], uuids=uuids)
+    # module slots: a wrapped fatbin (slot 1), the same with extra arguments (6), a bare one (8)
+    class Wrapper(ctypes.Structure):
+        _fields_ = [("magic", ctypes.c_uint32), ("version", ctypes.c_uint32),
+                    ("fatbin", P), ("filename", P)]
+    image = ctypes.create_string_buffer(bytes.fromhex("50ed55ba") + bytes(60))
+    last = P.in_dll(lib, "mini_last_image")
+    mod = P()
+    slot1 = fn(cudart[1], ctypes.c_int, ctypes.POINTER(P), ctypes.POINTER(Wrapper))
+    slot6 = fn(cudart[6], ctypes.c_int, ctypes.POINTER(P), ctypes.POINTER(Wrapper), P, P, ctypes.c_uint)
+    slot8 = fn(cudart[8], ctypes.c_int, P, ctypes.POINTER(P), P, P, ctypes.c_uint)
+    w = Wrapper(0x466243B1, 1, ctypes.addressof(image), None)
+    out["slot1"] = [slot1(ctypes.byref(mod), ctypes.byref(w)), last.value == ctypes.addressof(image),
+                    mod.value is not None]
+    out["slot1_bad_magic"] = slot1(ctypes.byref(mod), ctypes.byref(Wrapper(0x1234, 1, ctypes.addressof(image), None)))
+    out["slot6"] = [slot6(ctypes.byref(mod), ctypes.byref(w), None, None, 0),
+                    slot6(ctypes.byref(mod), ctypes.byref(w), P(8), None, 0)]
+    last.value = None
+    out["slot8"] = [slot8(ctypes.addressof(image), ctypes.byref(mod), None, None, 0),
+                    last.value == ctypes.addressof(image)]
     # a stub slot answers 0, twice, and warns once
     stub = fn(words(tables["TOOLS_CONTEXT"], 18)[17], ctypes.c_int)
     out["stub"] = [stub(), stub()]
@@ -595,6 +614,16 @@ def test_integrity_slot_hashes_this_process(tables):
     assert len(it["uuids"]) == 2
     devices = [(bytes.fromhex(u), 0, 0x40 + i, 0) for i, u in enumerate(it["uuids"])]
     assert tuple(it["result"]) == integrity_reference(fields, devices)
+
+
+def test_module_slots_load_through_cuModuleLoadData(tables):
+    """CUDART_INTERFACE slots 1 and 6 unwrap a __fatbinwrap (magic checked), slot 8 takes the
+    fatbin itself; all hand the image to cuModuleLoadData. Extra arguments are refused."""
+    out, _ = tables
+    assert out["slot1"] == [CUDA_SUCCESS, True, True]
+    assert out["slot1_bad_magic"] == 200  # CUDA_ERROR_INVALID_IMAGE
+    assert out["slot6"] == [CUDA_SUCCESS, CUDA_ERROR_NOT_SUPPORTED]
+    assert out["slot8"] == [CUDA_SUCCESS, True]
 
 
 def test_stub_slot_answers_zero_and_warns_once(tables):

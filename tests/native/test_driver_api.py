@@ -297,3 +297,36 @@ def test_table_predictor_and_missing_shapes(stand_in, tmp_path):
     )
     assert miss["src"] == "analytical" and miss["pred"] == "table"
     assert r.end["missing"] == {"rv_test_kernel": 1}
+
+
+def test_ipc_memory_handles(stand_in):
+    """An IPC handle opens to the same address in its own process and to a same-sized range in another."""
+    get = PRELUDE + textwrap.dedent(
+        """
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(6 << 20)))
+        class Handle(ctypes.Structure):  # CUipcMemHandle: 64 bytes, passed by value
+            _fields_ = [("b", ctypes.c_char * 64)]
+        h = Handle()
+        ok(cu.cuIpcGetMemHandle(ctypes.byref(h), d), "get handle")
+        same = ctypes.c_uint64()
+        ok(cu.cuIpcOpenMemHandle_v2(ctypes.byref(same), h, 1), "open own")
+        print("RESULT", json.dumps({"handle": ctypes.string_at(ctypes.addressof(h), 64).hex(), "same": same.value == d.value}))
+        """
+    )
+    first = stand_in(get).result()
+    assert first["same"] is True
+    other = PRELUDE + textwrap.dedent(
+        f"""
+        class Handle(ctypes.Structure):
+            _fields_ = [("b", ctypes.c_char * 64)]
+        h = Handle.from_buffer_copy(bytes.fromhex("{first["handle"]}"))
+        p = ctypes.c_uint64(); base = ctypes.c_uint64(); size = ctypes.c_size_t()
+        ok(cu.cuIpcOpenMemHandle_v2(ctypes.byref(p), h, 1), "open other")
+        ok(cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), p))
+        ok(cu.cuIpcCloseMemHandle(p), "close")
+        gone = cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), p)
+        print("RESULT", json.dumps({{"size": size.value, "gone": gone}}))
+        """
+    )
+    res = stand_in(other).result()
+    assert res == {"size": 6 << 20, "gone": 500}

@@ -350,3 +350,17 @@ RV_EXPORT CUresult cuCtxGetExecAffinity(CUexecAffinityParam *pExecAffinity, CUex
     pExecAffinity->param.smCount.val = (unsigned)rv_conf()->sm_count;
     API_RETURN(CUDA_SUCCESS);
 }
+
+// cuCtxGetSharedMemConfig: four-byte banks (the only sm_90 mode)
+RV_EXPORT CUresult cuCtxGetSharedMemConfig(CUsharedconfig *pConfig) {
+    API_ENTER();
+    if (!pConfig) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    *pConfig = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuCtxSetSharedMemConfig: accepted; no effect on sm_90
+RV_EXPORT CUresult cuCtxSetSharedMemConfig(CUsharedconfig config) {
+    API_ENTER();
+    API_RETURN(CUDA_SUCCESS);
+}

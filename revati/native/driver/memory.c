@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -237,10 +238,12 @@ RV_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigne
     API_RETURN(dev_alloc(dptr, bytesize, RV_MEM_DEVICE));
 }
 
-// cuMemFree_v2: pages go back to the OS; the address range may be reused later
+// cuMemFree_v2: synchronizes like the real one (host jumps to the device's idle time); pages go back to the OS
 RV_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
     API_ENTER();
     API_ARGS("ptr=0x%llx", (unsigned long long)dptr);
+    rv_alloc a;
+    if (dptr && rv_alloc_find(dptr, &a) && a.kind == RV_MEM_DEVICE) rv_vadvance_to(rv_device_ready(a.dev), "cuMemFree_v2");
     API_RETURN(dev_free(dptr));
 }
 
@@ -376,6 +379,7 @@ static CUresult do_copy(const char *why, uint64_t dst, uint64_t src, size_t n, C
     int ddev = -1, sdev = -1;
     int dd = is_device(dst, &ddev), sd = is_device(src, &sdev);
     if (!kind) kind = dd && sd ? (ddev != sdev ? "PtoP" : "DtoD") : dd ? "HtoD" : sd ? "DtoH" : "HtoH";
+    if (!strcmp(kind, "DtoD") && dd && sd && ddev != sdev) kind = "PtoP"; /* across devices: NVLink */
     if (!strcmp(kind, "HtoD") || !strcmp(kind, "DtoD") || !strcmp(kind, "PtoP"))
         if (!device_range_ok(dst, n)) return CUDA_ERROR_INVALID_VALUE;
     if (!strcmp(kind, "DtoH") || !strcmp(kind, "DtoD") || !strcmp(kind, "PtoP"))
@@ -624,6 +628,21 @@ RV_EXPORT CUresult cuMemsetD2D8_v2(CUdeviceptr dstDevice, size_t dstPitch, unsig
 }
 RV_ALIAS(cuMemsetD2D8_v2_ptds, cuMemsetD2D8_v2);
 
+// cuMemsetD2D16_v2: pitched rows of 16-bit elements; blocking
+RV_EXPORT CUresult cuMemsetD2D16_v2(CUdeviceptr dstDevice, size_t dstPitch, unsigned short us, size_t Width, size_t Height) {
+    API_ENTER();
+    MEMSET(dstDevice, dstPitch, Width, Height, us, 2, NULL, 0);
+}
+RV_ALIAS(cuMemsetD2D16_v2_ptds, cuMemsetD2D16_v2);
+
+// cuMemsetD2D16Async: pitched rows of 16-bit elements, enqueued on the stream
+RV_EXPORT CUresult cuMemsetD2D16Async(CUdeviceptr dstDevice, size_t dstPitch, unsigned short us, size_t Width,
+                                      size_t Height, CUstream hStream) {
+    API_ENTER();
+    MEMSET(dstDevice, dstPitch, Width, Height, us, 2, hStream, 1);
+}
+RV_ALIAS(cuMemsetD2D16Async_ptsz, cuMemsetD2D16Async);
+
 // cuMemsetD2D32_v2: pitched rows of 32-bit elements; blocking
 RV_EXPORT CUresult cuMemsetD2D32_v2(CUdeviceptr dstDevice, size_t dstPitch, unsigned int ui, size_t Width, size_t Height) {
     API_ENTER();
@@ -722,3 +741,61 @@ RV_EXPORT CUresult cuMemPrefetchAsync_v2(CUdeviceptr devPtr, size_t count, CUmem
     API_RETURN(CUDA_SUCCESS);
 }
 RV_ALIAS(cuMemPrefetchAsync_v2_ptsz, cuMemPrefetchAsync_v2);
+
+/* ---- inter-process handles ----
+ * A handle names (pid, device, base, size). Processes do not share pages here: another process opening
+ * the handle gets its own range of the same size (values written by one side are not seen by the
+ * other; device kernels never run, so only host-written metadata could differ). The same process gets
+ * the original address back. */
+
+#define IPC_MAGIC 0x52564950u
+
+typedef struct ipc_mem {
+    uint32_t magic;
+    int32_t pid, dev;
+    uint64_t base, size;
+} ipc_mem;
+
+// cuIpcGetMemHandle: a handle naming this process's allocation
+RV_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle *pHandle, CUdeviceptr dptr) {
+    API_ENTER();
+    rv_alloc a;
+    if (!pHandle || !rv_alloc_find(dptr, &a) || a.kind == RV_MEM_HOST) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    memset(pHandle, 0, sizeof *pHandle);
+    ipc_mem m = {IPC_MAGIC, (int32_t)getpid(), a.dev, a.base, a.size};
+    memcpy(pHandle->reserved, &m, sizeof m);
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuIpcOpenMemHandle_v2: own process: the original address; another process: a private range of the same size
+RV_EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *pdptr, CUipcMemHandle handle, unsigned int Flags) {
+    API_ENTER();
+    ipc_mem m;
+    memcpy(&m, handle.reserved, sizeof m);
+    if (!pdptr || m.magic != IPC_MAGIC || !m.size) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (m.pid == (int32_t)getpid()) {
+        *pdptr = (CUdeviceptr)m.base;
+        API_RETURN(CUDA_SUCCESS);
+    }
+    int dev = m.dev >= 0 && m.dev < rv_dev_count() ? m.dev : 0;
+    uint64_t p = rv_va_reserve(dev, m.size, PAGE_ALIGN, 0);
+    if (!p) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    rv_alloc a = {.base = p, .size = m.size, .dev = dev, .kind = RV_MEM_DEVICE, .flags = 0x40000000u};
+    rv_alloc_add(&a);
+    *pdptr = (CUdeviceptr)p;
+    API_RETURN(CUDA_SUCCESS);
+}
+RV_ALIAS(cuIpcOpenMemHandle, cuIpcOpenMemHandle_v2);
+
+// cuIpcCloseMemHandle: a range opened from another process is released (own allocations stay)
+RV_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr dptr) {
+    API_ENTER();
+    rv_alloc a;
+    if (!rv_alloc_find(dptr, &a)) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (a.flags & 0x40000000u) {
+        rv_alloc_remove(a.base, NULL);
+        rv_mem_discard(a.base, a.size);
+        rv_va_release(a.base, a.size);
+    }
+    API_RETURN(CUDA_SUCCESS);
+}

@@ -147,13 +147,16 @@ RV_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode) {
     API_RETURN(CUDA_SUCCESS);
 }
 
+/* Whether the image lists name. A name the image lacks is still served (logged at debug level): the
+ * caller got it from the same binary, and refusing it on a reader gap would stop the program. */
 static int image_has(rv_module *m, const char *name) {
     if (!m->img) return 1; /* unreadable image: trust the caller */
     int n = rv_image_function_count(m->img);
     if (n == 0) return 1;
     for (int i = 0; i < n; ++i)
         if (!strcmp(rv_image_function_name(m->img, i), name)) return 1;
-    return 0;
+    rv_debug("kernel %s: not among the image's %d entry functions; served anyway", name, n);
+    return 1;
 }
 
 // cuModuleGetFunction: the kernel name comes from this lookup; names absent from a readable image are not found

@@ -299,3 +299,42 @@ RV_EXPORT CUresult cuStreamAttachMemAsync(CUstream hStream, CUdeviceptr dptr, si
     API_RETURN(CUDA_SUCCESS);
 }
 RV_ALIAS(cuStreamAttachMemAsync_ptsz, cuStreamAttachMemAsync);
+
+/* Stream memory operations act on the host mirror at once (a write is visible, a wait never blocks:
+ * the value it waits for would come from device work, which does not run). */
+
+static CUresult write_value(CUdeviceptr addr, uint64_t value, int bytes) {
+    rv_alloc a;
+    if (!rv_alloc_find(addr, &a) || addr + (uint64_t)bytes > a.base + a.size) return CUDA_ERROR_INVALID_VALUE;
+    if (bytes == 4) *(volatile uint32_t *)addr = (uint32_t)value;
+    else *(volatile uint64_t *)addr = value;
+    return CUDA_SUCCESS;
+}
+
+// cuStreamWriteValue32_v2: the value is written to the host mirror at once
+RV_EXPORT CUresult cuStreamWriteValue32_v2(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags) {
+    API_ENTER();
+    API_RETURN(write_value(addr, value, 4));
+}
+RV_ALIAS(cuStreamWriteValue32_v2_ptsz, cuStreamWriteValue32_v2);
+
+// cuStreamWriteValue64_v2: the value is written to the host mirror at once
+RV_EXPORT CUresult cuStreamWriteValue64_v2(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags) {
+    API_ENTER();
+    API_RETURN(write_value(addr, value, 8));
+}
+RV_ALIAS(cuStreamWriteValue64_v2_ptsz, cuStreamWriteValue64_v2);
+
+// cuStreamWaitValue32_v2: never blocks (device-side producers do not run)
+RV_EXPORT CUresult cuStreamWaitValue32_v2(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags) {
+    API_ENTER();
+    API_RETURN(rv_stream_resolve(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE);
+}
+RV_ALIAS(cuStreamWaitValue32_v2_ptsz, cuStreamWaitValue32_v2);
+
+// cuStreamWaitValue64_v2: never blocks (device-side producers do not run)
+RV_EXPORT CUresult cuStreamWaitValue64_v2(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags) {
+    API_ENTER();
+    API_RETURN(rv_stream_resolve(stream) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE);
+}
+RV_ALIAS(cuStreamWaitValue64_v2_ptsz, cuStreamWaitValue64_v2);

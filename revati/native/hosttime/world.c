@@ -180,7 +180,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
             off += d->d_reclen;
             if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
             int32_t tid = (int32_t)atoi(d->d_name);
-            if (is_waiter(ws, pid, tid)) continue;
+            if (is_waiter(ws, pid, tid) || (tid == rv_tid() && pid == getpid())) continue; /* waiters, and me */
             char c = thread_state(dfd, d->d_name);
             if (c == 'Z' && tid == pid) {
                 forget_proc(w, idx, pid); /* a zombie leader: the process has exited */

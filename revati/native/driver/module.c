@@ -198,13 +198,11 @@ static CUresult global_get(rv_module *m, const char *name, CUdeviceptr *dptr, si
     while (g && !(g->owner == m && !strcmp(g->name, name))) g = g->next;
     if (!g) {
         uint64_t size = 0;
-        if (m->img && !rv_image_global(m->img, name, &size)) {
-            pthread_mutex_unlock(&g_mu);
-            return CUDA_ERROR_NOT_FOUND;
-        }
-        if (!m->img) {
+        if (!m->img || !rv_image_global(m->img, name, &size)) {
+            /* a reader gap must not stop the program: a generous size, and a warning to check it */
             size = FALLBACK_GLOBAL_BYTES;
-            rv_warn("global %s: image unreadable, assuming %llu bytes", name, (unsigned long long)size);
+            rv_warn("global %s: %s; assuming %llu bytes", name, m->img ? "not in the image's symbol table" : "image unreadable",
+                    (unsigned long long)size);
         }
         int dev = rv_ctx_current_or_primary()->dev;
         uint64_t p = rv_va_reserve(dev, size ? size : 1, 256, 0);

@@ -1,0 +1,282 @@
+"""The NVML stand-in (libnvidia-ml.so.1) through pynvml and ctypes, against the profile and the driver."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from revati.devices.profiles import get_profile
+
+pytest.importorskip("pynvml", reason="pip install nvidia-ml-py (the dev extra)")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Reads every device through pynvml and the driver (ctypes on libcuda.so.1) and prints one RESULT.
+DEVICES = textwrap.dedent(
+    """
+    import ctypes, json
+    import pynvml as n
+    n.nvmlInit()
+    out = {"count": n.nvmlDeviceGetCount(), "devices": []}
+    for i in range(out["count"]):
+        h = n.nvmlDeviceGetHandleByIndex(i)
+        m = n.nvmlDeviceGetMemoryInfo(h)
+        m2 = n.nvmlDeviceGetMemoryInfo(h, version=n.nvmlMemory_v2)
+        pci = n.nvmlDeviceGetPciInfo(h)
+        uuid = n.nvmlDeviceGetUUID(h)
+        out["devices"].append({
+            "name": n.nvmlDeviceGetName(h), "uuid": uuid,
+            "total": m.total, "used": m.used, "free": m.free,
+            "v2": [m2.total, m2.reserved, m2.free, m2.used],
+            "bus": pci.bus, "domain": pci.domain, "busId": pci.busId, "legacy": pci.busIdLegacy,
+            "cc": list(n.nvmlDeviceGetCudaComputeCapability(h)),
+            "index": n.nvmlDeviceGetIndex(h), "minor": n.nvmlDeviceGetMinorNumber(h),
+            "by_uuid": n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByUUID(uuid)),
+            "by_bus": n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByPciBusId(pci.busId)),
+            "by_legacy_bus": n.nvmlDeviceGetIndex(n.nvmlDeviceGetHandleByPciBusId(pci.busIdLegacy)),
+            "arch": n.nvmlDeviceGetArchitecture(h), "brand": n.nvmlDeviceGetBrand(h),
+            "links": sum(1 for l in range(64) if _link(n, h, l)),
+            "power_limit": n.nvmlDeviceGetPowerManagementLimit(h),
+            "sm_clock": n.nvmlDeviceGetMaxClockInfo(h, n.NVML_CLOCK_SM),
+            "mig": list(n.nvmlDeviceGetMigMode(h)),
+            "procs": len(n.nvmlDeviceGetComputeRunningProcesses(h)),
+        })
+    hs = [n.nvmlDeviceGetHandleByIndex(i) for i in range(out["count"])]
+    out["p2p_nvlink"] = sorted({n.nvmlDeviceGetP2PStatus(a, b, n.NVML_P2P_CAPS_INDEX_NVLINK)
+                                for a in hs for b in hs if a is not b})
+    out["topo"] = [n.nvmlDeviceGetTopologyCommonAncestor(hs[0], h) for h in hs]
+    out["versions"] = [n.nvmlSystemGetDriverVersion(), n.nvmlSystemGetCudaDriverVersion_v2()]
+    cu = ctypes.CDLL("libcuda.so.1")
+    assert cu.cuInit(0) == 0
+    cnt = ctypes.c_int()
+    cu.cuDeviceGetCount(ctypes.byref(cnt))
+    out["driver"] = []
+    for k in range(cnt.value):
+        d = ctypes.c_int()
+        cu.cuDeviceGet(ctypes.byref(d), k)
+        u = (ctypes.c_ubyte * 16)()
+        assert cu.cuDeviceGetUuid_v2(u, d) == 0
+        bus = ctypes.create_string_buffer(32)
+        assert cu.cuDeviceGetPCIBusId(bus, 32, d) == 0
+        out["driver"].append({"uuid": bytes(u).hex(), "bus": bus.value.decode()})
+    n.nvmlShutdown()
+    print("RESULT " + json.dumps(out))
+    """
+).replace(
+    "import pynvml as n\n",
+    "import pynvml as n\n"
+    "def _link(n, h, l):\n"
+    "    try:\n"
+    "        return n.nvmlDeviceGetNvLinkState(h, l) == 1\n"
+    "    except n.NVMLError_InvalidArgument:\n"
+    "        return False\n",
+)
+
+
+def uuid_hex(nvml_uuid: str) -> str:
+    assert nvml_uuid.startswith("GPU-")
+    parts = nvml_uuid[4:].split("-")
+    assert [len(p) for p in parts] == [8, 4, 4, 4, 12]
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("device", ["h100", "h200", "a100"])
+def test_devices_match_profile_and_driver(stand_in, device: str) -> None:
+    """Count, names, memory, PCI ids and compute capability come from the profile; UUIDs and PCI bus ids
+    agree with the stand-in driver's cuDeviceGetUuid / cuDeviceGetPCIBusId."""
+    prof = get_profile(device)
+    r = stand_in(DEVICES, gpus=4, device=device)
+    out = r.result()
+    assert out["count"] == 4
+    devs = out["devices"]
+    assert len({d["uuid"] for d in devs}) == 4
+    for i, d in enumerate(devs):
+        assert d["name"] == prof.name
+        assert d["total"] == prof.mem_bytes
+        assert (
+            d["used"] == prof.reserved_bytes and d["free"] == prof.mem_bytes - prof.reserved_bytes
+        )
+        assert d["v2"] == [
+            prof.mem_bytes,
+            prof.reserved_bytes,
+            prof.mem_bytes - prof.reserved_bytes,
+            0,
+        ]
+        assert d["cc"] == [prof.cc_major, prof.cc_minor]
+        assert d["index"] == d["minor"] == d["by_uuid"] == d["by_bus"] == d["by_legacy_bus"] == i
+        assert (d["domain"], d["bus"]) == (0, prof.pci_bus_base + i)
+        assert d["busId"] == f"00000000:{prof.pci_bus_base + i:02X}:00.0"
+        assert d["legacy"] == f"0000:{prof.pci_bus_base + i:02X}:00.0"
+        assert d["brand"] == 14 and d["mig"] == [0, 0] and d["procs"] == 0
+        assert d["sm_clock"] == prof.clock_khz // 1000
+        # the driver's device i is NVML's device i when CUDA_VISIBLE_DEVICES is unset
+        assert out["driver"][i]["uuid"] == uuid_hex(d["uuid"])
+        assert out["driver"][i]["bus"] == d["busId"]
+    arch = {9: 9, 8: 7}[prof.cc_major]  # NVML_DEVICE_ARCH_HOPPER / AMPERE
+    assert {d["arch"] for d in devs} == {arch}
+    assert {d["links"] for d in devs} == {18 if prof.cc_major == 9 else 12}
+    assert {d["power_limit"] for d in devs} == {700000 if prof.cc_major == 9 else 400000}
+    assert out["p2p_nvlink"] == [0]  # NVML_P2P_STATUS_OK for every pair: vLLM's is_fully_connected
+    assert out["topo"] == [0, 10, 10, 10]  # INTERNAL, then SINGLE
+    assert out["versions"] == ["580.95.05", 13000]
+    api = {e["name"] for e in r.of("api")}
+    assert {"nvmlInitWithFlags", "nvmlDeviceGetUUID", "nvmlDeviceGetP2PStatus"} <= api
+    assert r.end["unimpl"] == {}
+
+
+def test_uuids_follow_visible_devices(stand_in) -> None:
+    """With CUDA_VISIBLE_DEVICES=2,0 the driver's device 0 is NVML's device 2 (NVML sees all GPUs)."""
+    r = stand_in(DEVICES, gpus=4, env={"CUDA_VISIBLE_DEVICES": "2,0"})
+    out = r.result()
+    assert out["count"] == 4 and len(out["driver"]) == 2
+    nvml = [uuid_hex(d["uuid"]) for d in out["devices"]]
+    assert [d["uuid"] for d in out["driver"]] == [nvml[2], nvml[0]]
+    assert [d["bus"] for d in out["driver"]] == [
+        out["devices"][2]["busId"],
+        out["devices"][0]["busId"],
+    ]
+
+
+def test_uuid_is_rv_dev_uuid(stand_in, lib_dir: Path) -> None:
+    """NVML's UUID string is rv_dev_uuid's 16 bytes (read here through ctypes on librevati.so)."""
+    code = textwrap.dedent(
+        f"""
+        import ctypes, json, pynvml as n
+        rv = ctypes.CDLL({str(lib_dir / "librevati.so")!r})
+        n.nvmlInit()
+        out = []
+        for i in range(n.nvmlDeviceGetCount()):
+            b = (ctypes.c_ubyte * 16)()
+            rv.rv_dev_uuid(i, b)
+            out.append([bytes(b).hex(), n.nvmlDeviceGetUUID(n.nvmlDeviceGetHandleByIndex(i))])
+        print("RESULT " + json.dumps(out))
+        """
+    )
+    pairs = stand_in(code, gpus=3).result()
+    assert len(pairs) == 3
+    for raw, s in pairs:
+        assert uuid_hex(s) == raw
+
+
+def test_unimplemented_calls_are_counted(stand_in) -> None:
+    """A stub answers NOT_SUPPORTED, warns once, and the trace counts every call in the end line."""
+    code = textwrap.dedent(
+        """
+        import json, pynvml as n
+        n.nvmlInit()
+        h = n.nvmlDeviceGetHandleByIndex(0)
+        errs = []
+        for _ in range(3):
+            try:
+                n.nvmlDeviceGetFanSpeed(h)
+            except n.NVMLError as e:
+                errs.append(e.value)
+        try:
+            n.nvmlDeviceGetEncoderUtilization(h)
+        except n.NVMLError as e:
+            errs.append(e.value)
+        print("RESULT " + json.dumps(errs))
+        """
+    )
+    r = stand_in(code, gpus=1)
+    assert r.result() == [3, 3, 3, 3]  # NVML_ERROR_NOT_SUPPORTED
+    assert r.end["unimpl"] == {"nvmlDeviceGetFanSpeed": 3, "nvmlDeviceGetEncoderUtilization": 1}
+    assert r.stderr.count("nvmlDeviceGetFanSpeed is not implemented") == 1
+    fan = [e for e in r.of("api") if e["name"] == "nvmlDeviceGetFanSpeed"]
+    assert len(fan) == 3 and {e["res"] for e in fan} == {3}
+
+
+def test_init_refcount_versions_and_bad_arguments(stand_in) -> None:
+    """Calls before init fail UNINITIALIZED; init is reference-counted; wrong struct versions, unknown
+    handles, short buffers and bad bus ids give NVML's error codes."""
+    code = textwrap.dedent(
+        """
+        import ctypes, json
+        lib = ctypes.CDLL("libnvidia-ml.so.1")
+        c = ctypes.c_uint()
+        r = {"before": lib.nvmlDeviceGetCount_v2(ctypes.byref(c))}
+        r["init"] = [lib.nvmlInit_v2(), lib.nvmlInitWithFlags(0)]
+        r["shutdown1"] = lib.nvmlShutdown()
+        r["after1"] = lib.nvmlDeviceGetCount_v2(ctypes.byref(c))
+        r["count"] = c.value
+        r["shutdown2"] = lib.nvmlShutdown()
+        r["after2"] = lib.nvmlDeviceGetCount_v2(ctypes.byref(c))
+        r["shutdown3"] = lib.nvmlShutdown()
+        lib.nvmlInit_v2()
+        h = ctypes.c_void_p()
+        r["bad_index"] = lib.nvmlDeviceGetHandleByIndex_v2(7, ctypes.byref(h))
+        assert lib.nvmlDeviceGetHandleByIndex_v2(1, ctypes.byref(h)) == 0
+        mem = (ctypes.c_ubyte * 40)()
+        ctypes.c_uint.from_buffer(mem).value = 0x01000028
+        r["mem_v1_word"] = lib.nvmlDeviceGetMemoryInfo_v2(h, mem)
+        ctypes.c_uint.from_buffer(mem).value = 0x02000028
+        r["mem_v2_word"] = lib.nvmlDeviceGetMemoryInfo_v2(h, mem)
+        name = ctypes.create_string_buffer(4)
+        r["short_name"] = lib.nvmlDeviceGetName(h, name, 4)
+        r["bad_handle"] = lib.nvmlDeviceGetName(ctypes.c_void_p(16), ctypes.create_string_buffer(96), 96)
+        r["bad_bus"] = lib.nvmlDeviceGetHandleByPciBusId_v2(b"zz:yy", ctypes.byref(h))
+        r["absent_bus"] = lib.nvmlDeviceGetHandleByPciBusId_v2(b"0000:99:00.0", ctypes.byref(h))
+        lib.nvmlErrorString.restype = ctypes.c_char_p
+        r["strings"] = [lib.nvmlErrorString(k).decode() for k in (0, 3, 25, 12345)]
+        print("RESULT " + json.dumps(r))
+        """
+    )
+    r = stand_in(code, gpus=2).result()
+    assert r["before"] == 1  # NVML_ERROR_UNINITIALIZED
+    assert r["init"] == [0, 0] and r["shutdown1"] == 0 and r["after1"] == 0 and r["count"] == 2
+    assert r["shutdown2"] == 0 and r["after2"] == 1 and r["shutdown3"] == 1
+    assert r["bad_index"] == 2  # INVALID_ARGUMENT
+    assert r["mem_v1_word"] == 25 and r["mem_v2_word"] == 0  # ARGUMENT_VERSION_MISMATCH, then OK
+    assert r["short_name"] == 7  # INSUFFICIENT_SIZE
+    assert r["bad_handle"] == 2 and r["bad_bus"] == 2 and r["absent_bus"] == 6  # NOT_FOUND
+    assert r["strings"] == [
+        "Success",
+        "Not Supported",
+        "Argument version mismatch",
+        "Unknown Error",
+    ]
+
+
+def test_every_listed_name_is_exported(lib_dir: Path) -> None:
+    """Every name of nvml/gen/names.txt resolves in the built library (implemented or stub)."""
+    names = [
+        ln.strip()
+        for ln in (ROOT / "revati" / "native" / "nvml" / "gen" / "names.txt")
+        .read_text()
+        .splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert len(names) > 300
+    lib = ctypes.CDLL(str(lib_dir / "libnvidia-ml.so.1"))
+    missing = [n for n in names if not hasattr(lib, n)]
+    assert missing == []
+
+
+def test_generated_tables_are_fresh() -> None:
+    """tools/gen_nvml_tables.py --check: stubs.c and the coverage in docs/nvml.md match names.txt."""
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_nvml_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+
+
+def test_generator_rejects_bad_source(tmp_path: Path) -> None:
+    """A source with something that is not an NVML name: one error line, non-zero exit."""
+    bad = tmp_path / "names.txt"
+    bad.write_text("nvmlDeviceGetCount\nnot a name\n")
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_nvml_tables.py"), str(bad), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode != 0
+    assert p.stderr.strip().splitlines() == [
+        f"error: {bad}: 'not a name' is not an NVML function name"
+    ]

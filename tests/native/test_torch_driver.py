@@ -167,3 +167,54 @@ def test_expandable_segments_use_virtual_memory(stand_in, lib_dir):
     assert res["ok"] is True and res["reserved"] >= (64 << 20)
     calls = {e["name"] for e in r.of("api")}
     assert {"cuMemCreate", "cuMemAddressReserve", "cuMemMap", "cuMemSetAccess"} <= calls
+
+
+def test_two_devices_and_peer_copies(stand_in):
+    """Work lands on the device that is current; a copy between devices is a PtoP copy."""
+    code = textwrap.dedent(
+        """
+        import json, torch
+        a = torch.ones(1 << 16, device="cuda:0")
+        b = a.to("cuda:1")
+        with torch.cuda.device(1):
+            c = torch.randn(128, 128, device="cuda") @ torch.randn(128, 128, device="cuda")
+        torch.cuda.synchronize(1)
+        print("RESULT", json.dumps({"peer": torch.cuda.can_device_access_peer(0, 1), "dev": b.device.index}))
+        """
+    )
+    r = stand_in(code, gpus=2)
+    assert r.result() == {"peer": True, "dev": 1}
+    assert any(c["kind"] == "PtoP" and c["bytes"] == 4 << 16 for c in r.of("memcpy"))
+    assert {k["dev"] for k in r.of("kernel")} == {0, 1}
+    assert any(
+        k["dev"] == 1 and ("gemm" in k["name"] or k["name"].startswith("nvjet"))
+        for k in r.of("kernel")
+    )
+
+
+def test_triton_kernel_is_named_and_timed(stand_in, tmp_path):
+    """A Triton kernel is compiled, loaded through cuModuleLoadData and traced under its own name."""
+    pytest.importorskip("triton")
+    script = tmp_path / "triton_add.py"  # Triton reads the kernel's source from its file
+    script.write_text(
+        textwrap.dedent(
+            """
+        import json, torch, triton, triton.language as tl
+        @triton.jit
+        def rv_add(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+            offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+            m = offs < n
+            tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
+        x = torch.randn(100000, device="cuda"); y = torch.randn(100000, device="cuda")
+        out = torch.empty_like(x)
+        rv_add[(triton.cdiv(100000, 1024),)](x, y, out, 100000, BLOCK=1024)
+        torch.cuda.synchronize()
+        print("RESULT", json.dumps(True))
+        """
+        )
+    )
+    r = stand_in(f"import runpy; runpy.run_path({str(script)!r})")
+    assert r.result() is True
+    (k,) = [k for k in r.of("kernel") if k["name"] == "rv_add"]
+    assert k["grid"] == [98, 1, 1] and k["block"][0] % 32 == 0 and k["end_ns"] > k["ts_ns"]
+    assert "cuModuleLoadData" in {e["name"] for e in r.of("api")}

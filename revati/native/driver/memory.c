@@ -53,6 +53,8 @@ static int region_init(int dev) {
     return 0;
 }
 
+static void free_push(uint64_t base, uint64_t size);
+
 uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint) {
     if (dev < 0 || dev >= RV_MAX_DEVICES || size == 0) return 0;
     if (align < MIN_ALIGN) align = MIN_ALIGN;
@@ -70,7 +72,7 @@ uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint) {
                 out = a;
                 if (head) {
                     f->size = head;
-                    if (tail) rv_va_release(a + size, tail); /* recursive insert below is lock-free */
+                    if (tail) free_push(a + size, tail);
                 } else if (tail) {
                     f->base = a + size;
                     f->size = tail;
@@ -91,7 +93,7 @@ uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint) {
     return out;
 }
 
-/* Callers hold g_va_mu or are single-threaded in rv_va_reserve; the free list only grows here. */
+/* The caller holds g_va_mu. */
 static void free_push(uint64_t base, uint64_t size) {
     if (g_nfree == g_capfree) {
         int cap = g_capfree ? g_capfree * 2 : 64;
@@ -104,9 +106,9 @@ static void free_push(uint64_t base, uint64_t size) {
 }
 
 void rv_va_release(uint64_t base, uint64_t size) {
-    int locked = pthread_mutex_trylock(&g_va_mu) == 0;
+    pthread_mutex_lock(&g_va_mu);
     free_push(base, size);
-    if (locked) pthread_mutex_unlock(&g_va_mu);
+    pthread_mutex_unlock(&g_va_mu);
 }
 
 void rv_mem_discard(uint64_t base, uint64_t size) {

@@ -1,17 +1,18 @@
-"""What both exporters share: tracks, slice names, categories, args, relative times and flows.
+"""What both exporters share: tracks, slice names and categories, relative times, flows.
 
 Tracks: one process per (rank, host) and one per (rank, device); host threads and device streams
 are threads of those. Chrome ids: a host keeps its OS pid; a device gets 10,000,000 + 1000*rank +
 dev (above any Linux pid); a stream's tid is its stream id. Overflow lanes (see
 revati.trace.validate) get tid + lane * 1,000,000 (device) or + lane * 10,000,000 (host).
-Times: integer ns relative to the run's first event; only the exporter converts them further.
+Times: integer ns relative to the run's first event; only the exporters convert them further.
+Names are dictionary-coded (`name_code` into `names`), so million-slice runs never hold a
+Python string per slice.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ CATEGORY = {
     "sync": "cuda_sync",
     "marker": "user_annotation",
 }
+CATS = ["cuda_driver", "cuda_runtime", *sorted(set(CATEGORY.values()))]
 
 
 def api_category(name: str) -> str:
@@ -49,120 +51,61 @@ def api_category(name: str) -> str:
 class Layout:
     """Slices in track order (`t`), the tracks, processes, flows, and the time base."""
 
-    t: pd.DataFrame  # one row per slice: ftrack, ts (rel ns), end (rel ns), name, cat, args
-    tracks: pd.DataFrame  # one row per final track: cpid, ctid, pname, tname, host, rank, lane
-    processes: pd.DataFrame  # one row per Chrome process: cpid, pname, sort, label
+    t: pd.DataFrame  # per slice: kind, row, ftrack, ts, end (rel ns), name_code, cat_code
+    names: list[str]
+    cats: list[str]
+    tracks: pd.DataFrame  # per final track: ftrack, cpid, ctid, pname, tname, host, rank, lane
+    processes: pd.DataFrame  # per Chrome process: cpid, pname, psort, rank, host
     base_ns: int
-    flows: pd.DataFrame  # src (index in t), dst (index in t), id, kind ("ac2g" | "collective")
+    flows: pd.DataFrame  # src, dst (indices into t), id, kind ("ac2g" | "collective")
     overflow: int  # slices moved to overflow lanes
 
 
-def _rows(df: pd.DataFrame, rows: np.ndarray, col: str) -> list[Any]:
-    return df[col].to_numpy()[rows].tolist()
-
-
-def _names_and_args(run: Run, kind: str, rows: np.ndarray, with_args: bool):
-    """Slice names and (if asked) args dicts for rows of one kind's frame."""
+def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Local name codes and their names for rows of one kind's frame."""
     df = run.frames[kind]
-    if kind == "api":
-        names = _rows(df, rows, "name")
-        cats = [api_category(n) for n in names]
-        args = None
-        if with_args:
-            args = [
-                {"result": r, "args": a, "correlation": c}
-                for r, a, c in zip(_rows(df, rows, "res"), _rows(df, rows, "args"),
-                                   _rows(df, rows, "corr"), strict=True)
-            ]  # fmt: skip
-        return names, cats, args
-    cat = CATEGORY[kind]
-    if kind == "kernel":
-        names = _rows(df, rows, "name")
-        args = None
-        if with_args:
-            cols = [_rows(df, rows, c) for c in
-                    ("dev", "stream", "corr", "grid_x", "grid_y", "grid_z", "block_x", "block_y",
-                     "block_z", "smem", "pred", "src", "graph")]
-            args = [
-                {"device": d, "stream": s, "correlation": c, "grid": [gx, gy, gz],
-                 "block": [bx, by, bz], "shared memory": m, "predictor": p, "source": src,
-                 "graph": gr}
-                for d, s, c, gx, gy, gz, bx, by, bz, m, p, src, gr in zip(*cols, strict=True)
-            ]  # fmt: skip
-    elif kind == "memcpy":
-        names = ["Memcpy " + k for k in _rows(df, rows, "kind")]
-        args = None
-        if with_args:
-            cols = [_rows(df, rows, c) for c in ("dev", "stream", "corr", "bytes", "graph")]
-            args = [
-                {"device": d, "stream": s, "correlation": c, "bytes": b, "graph": g}
-                for d, s, c, b, g in zip(*cols, strict=True)
-            ]
-    elif kind == "memset":
-        names = ["Memset"] * len(rows)
-        args = None
-        if with_args:
-            cols = [_rows(df, rows, c) for c in ("dev", "stream", "corr", "bytes", "graph")]
-            args = [
-                {"device": d, "stream": s, "correlation": c, "bytes": b, "graph": g}
-                for d, s, c, b, g in zip(*cols, strict=True)
-            ]
-    elif kind == "collective":
-        names = ["nccl:" + op for op in _rows(df, rows, "op")]
-        args = None
-        if with_args:
-            cols = [_rows(df, rows, c) for c in
-                    ("op", "dtype", "bytes", "nranks", "peers", "comm", "coll_rank", "corr")]
-            args = [
-                {"Collective name": op, "dtype": dt, "bytes": b, "Group size": n,
-                 "Process Group Ranks": p, "comm": cm, "rank in comm": r, "correlation": c}
-                for op, dt, b, n, p, cm, r, c in zip(*cols, strict=True)
-            ]  # fmt: skip
-    elif kind == "graph":
-        whats = _rows(df, rows, "what")
-        gids = _rows(df, rows, "graph")
-        names = [f"graph {w} {g}" for w, g in zip(whats, gids, strict=True)]
-        args = None
-        if with_args:
-            args = [{"graph": g, "nodes": n, "stream": s} for g, n, s in
-                    zip(gids, _rows(df, rows, "nodes"), _rows(df, rows, "stream"), strict=True)]
-    elif kind == "sync":
-        names = ["sync " + w for w in _rows(df, rows, "why")]
-        args = [{"why": w} for w in _rows(df, rows, "why")] if with_args else None
-    elif kind == "marker":
-        names = _rows(df, rows, "name")
-        args = [a if isinstance(a, dict) else {"value": a} for a in _rows(df, rows, "args")] \
-            if with_args else None
-    else:
-        raise RuntimeError(f"no slice naming for kind {kind}: invariant violated")
-    return names, [cat] * len(rows), args
+    if kind == "graph":
+        sub = df.iloc[rows]
+        vals = [f"graph {w} {g}" for w, g in zip(sub["what"], sub["graph"], strict=True)]
+        codes, uniq = pd.factorize(pd.Series(vals, dtype=object))
+        return codes, [str(u) for u in uniq]
+    if kind == "memset":
+        return np.zeros(len(rows), dtype=np.int64), ["Memset"]
+    col, prefix = {
+        "kernel": ("name", ""), "api": ("name", ""), "marker": ("name", ""),
+        "memcpy": ("kind", "Memcpy "), "collective": ("op", "nccl:"), "sync": ("why", "sync "),
+    }[kind]  # fmt: skip
+    codes, uniq = pd.factorize(df[col].take(rows), use_na_sentinel=False)
+    return codes, [prefix + str(u) for u in uniq]
 
 
-def build_layout(run: Run, *, with_args: bool = True, ranks: list[int] | None = None) -> Layout:
+def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     """Lay a run out as tracks of nested slices, with flows; `ranks` keeps only those ranks."""
     t = track_frame(run)
     if ranks is not None:
         t = t[t["rank"].isin(ranks)].reset_index(drop=True)
     n = len(t)
-    starts = [run.frames[k]["ts_ns"] for k in run.frames if "ts_ns" in run.frames[k].columns]
-    mins = [int(s.min()) for s in starts if len(s)]
+    mins = [int(df["ts_ns"].min()) for df in run.frames.values()
+            if "ts_ns" in df.columns and len(df)]
     base = min(mins) if mins else 0
 
-    # names, categories, args: per kind, scattered back into t's order
-    names = np.empty(n, dtype=object)
-    cats = np.empty(n, dtype=object)
-    args = np.empty(n, dtype=object) if with_args else None
+    names: list[str] = []
+    name_code = np.zeros(n, dtype=np.int64)
+    cat_code = np.zeros(n, dtype=np.int64)
     kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
+    cat_index = {c: i for i, c in enumerate(CATS)}
     for kind in pd.unique(kinds):
         idx = np.flatnonzero(kinds == kind)
-        nm, ct, ar = _names_and_args(run, kind, rows[idx], with_args)
-        names[idx] = nm
-        cats[idx] = ct
-        if args is not None and ar is not None:
-            args[idx] = ar
+        codes, local = _kind_names(run, kind, rows[idx])
+        name_code[idx] = np.asarray(codes, dtype=np.int64) + len(names)
+        if kind == "api":
+            cmap = np.array([cat_index[api_category(nm)] for nm in local], dtype=np.int64)
+            cat_code[idx] = cmap[codes]
+        else:
+            cat_code[idx] = cat_index[CATEGORY[kind]]
+        names += local
 
-    # final tracks: (host, rank, a, b, lane)
     keys = t[["host", "rank", "a", "b", "lane"]]
     ftrack = keys.groupby(["host", "rank", "a", "b", "lane"], sort=True).ngroup().to_numpy()
     tracks = keys.assign(ftrack=ftrack).drop_duplicates("ftrack").sort_values("ftrack")
@@ -193,36 +136,37 @@ def build_layout(run: Run, *, with_args: bool = True, ranks: list[int] | None = 
     processes = tracks.drop_duplicates("cpid")[["cpid", "pname", "psort", "rank", "host"]]
 
     out = pd.DataFrame({
-        "ftrack": ftrack, "ts": t["ts"].to_numpy() - base, "end": t["end"].to_numpy() - base,
-        "name": names, "cat": cats, "kind": kinds,
+        "kind": kinds, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
+        "end": t["end"].to_numpy() - base, "name_code": name_code, "cat_code": cat_code,
     })  # fmt: skip
-    if args is not None:
-        out["args"] = args
     flows = _flows(run, t)
     overflow = int((t["lane"] > 0).sum())
     if overflow:
         log.warning("%d slices overlap others partially on their track; exported on overflow "
                     "tracks (see revati.trace.validate)", overflow)
-    return Layout(out, tracks, processes.reset_index(drop=True), base, flows, overflow)
+    return Layout(out, names, list(CATS), tracks, processes.reset_index(drop=True), base, flows,
+                  overflow)
 
 
 def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     """Launch -> device-op flows (id from the correlation id) and rank -> rank collective flows."""
-    idx = pd.Series(np.arange(len(t)))
+    idx = np.arange(len(t))
     pids = sorted(run.frames["proc"]["pid"].unique().tolist())
     proc_index = {p: i for i, p in enumerate(pids)}
     kinds = t["kind"].to_numpy()
     corr = t["corr"].to_numpy()
+    pid = t["pid"].to_numpy()
+    ts = t["ts"].to_numpy()
     parts = []
     dev_mask = np.isin(kinds, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
     api_mask = (kinds == "api") & (corr != 0)
     if dev_mask.any() and api_mask.any():
-        d = pd.DataFrame({"pid": t["pid"].to_numpy()[dev_mask], "corr": corr[dev_mask],
-                          "ts": t["ts"].to_numpy()[dev_mask], "dst": idx[dev_mask].to_numpy()})
+        d = pd.DataFrame({"pid": pid[dev_mask], "corr": corr[dev_mask], "ts": ts[dev_mask],
+                          "dst": idx[dev_mask]})
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
         d = d.sort_values(["ts", "dst"], kind="stable").drop_duplicates(["pid", "corr"])
-        h = pd.DataFrame({"pid": t["pid"].to_numpy()[api_mask], "corr": corr[api_mask],
-                          "ts": t["ts"].to_numpy()[api_mask], "src": idx[api_mask].to_numpy()})
+        h = pd.DataFrame({"pid": pid[api_mask], "corr": corr[api_mask], "ts": ts[api_mask],
+                          "src": idx[api_mask]})
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
         # the innermost (latest-starting) one launched it
         h = h.sort_values(["ts", "src"], kind="stable").drop_duplicates(["pid", "corr"], keep="last")
@@ -233,7 +177,7 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     cmask = kinds == "collective"
     if cmask.any():
         c = collective_groups(run)
-        pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask].to_numpy()})
+        pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask]})
         c = c.reset_index(names="row").merge(pos, on="row", how="inner")
         c = c.sort_values(["group", "rank"], kind="stable")
         g = c["group"].to_numpy()
@@ -244,5 +188,7 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
                                        "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
                                        "kind": "collective"}))
     if not parts:
-        return pd.DataFrame({"src": [], "dst": [], "id": [], "kind": []})
+        return pd.DataFrame({"src": np.array([], dtype=np.int64),
+                             "dst": np.array([], dtype=np.int64),
+                             "id": np.array([], dtype=np.int64), "kind": []})
     return pd.concat(parts, ignore_index=True)

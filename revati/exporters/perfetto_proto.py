@@ -14,13 +14,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracePacket, TrackEvent
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TracePacket, TrackEvent
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
 
 SEQ_ID = 0x5E7A
+BATCH = 20_000  # packets per Trace message written
 PROCESS_UUID_BASE = 1 << 40
 THREAD_UUID_BASE = 1 << 41
 _CLEARED = TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
@@ -80,10 +81,8 @@ def _descriptors(builder: StreamingTraceProtoBuilder, lay: Layout, names: list[s
 
 def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None) -> dict[str, int]:
     """Write the run as a Perfetto protobuf trace to `out`; returns counts."""
-    lay = build_layout(run, with_args=False, ranks=ranks)
+    lay = build_layout(run, ranks=ranks)
     t = lay.t
-    names_u, name_iid = np.unique(t["name"].to_numpy().astype(str), return_inverse=True)
-    cats_u, cat_iid = np.unique(t["cat"].to_numpy().astype(str), return_inverse=True)
     ts = t["ts"].to_numpy()
     end = t["end"].to_numpy()
     ftrack = t["ftrack"].to_numpy()
@@ -91,34 +90,52 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     in_flows: dict[int, list[int]] = defaultdict(list)
     for s, d, i in zip(lay.flows["src"].tolist(), lay.flows["dst"].tolist(),
                        lay.flows["id"].tolist(), strict=True):
-        out_flows[int(s)].append(int(i))
-        in_flows[int(d)].append(int(i))
+        out_flows[s].append(i)
+        in_flows[d].append(i)
 
     sl, beg, tm = event_order(ts, end, ftrack)
     uuid = (THREAD_UUID_BASE + ftrack).tolist()
-    name_l = (name_iid + 1).tolist()
-    cat_l = (cat_iid + 1).tolist()
+    name_l = (t["name_code"].to_numpy() + 1).tolist()
+    cat_l = (t["cat_code"].to_numpy() + 1).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
-        _descriptors(builder, lay, names_u.tolist(), cats_u.tolist())
-        create, write = builder.create_packet, builder.write_packet
+        _descriptors(builder, lay, lay.names, lay.cats)
+        # Slice packets: the builder wraps each packet in its own Trace message; a Trace holding
+        # many packets encodes to the same bytes (a repeated field is its elements back to
+        # back), so they are built in place in one Trace and written in batches: half the
+        # per-packet cost, same file.
+        batch = Trace()
+        add = batch.packet.add
+        k = 0
+        has_flow = np.zeros(len(t), dtype=bool)
+        has_flow[list(out_flows)] = True
+        has_flow[list(in_flows)] = True
+        flowy = has_flow.tolist()
         for i, b, time in zip(sl.tolist(), beg.tolist(), tm.tolist(), strict=True):
-            p = create()
+            p = add()
             p.timestamp = time
             p.trusted_packet_sequence_id = SEQ_ID
-            p.sequence_flags = _NEEDS
             te = p.track_event
             te.track_uuid = uuid[i]
             if b:
+                p.sequence_flags = _NEEDS  # only a begin uses interned names
                 te.type = _BEGIN
                 te.name_iid = name_l[i]
                 te.category_iids.append(cat_l[i])
-                if i in out_flows:
-                    te.flow_ids.extend(out_flows[i])
-                if i in in_flows:
-                    te.terminating_flow_ids.extend(in_flows[i])
+                if flowy[i]:
+                    if i in out_flows:
+                        te.flow_ids.extend(out_flows[i])
+                    if i in in_flows:
+                        te.terminating_flow_ids.extend(in_flows[i])
             else:
                 te.type = _END
-            write(p)
+            k += 1
+            if k == BATCH:
+                f.write(batch.SerializeToString())
+                batch = Trace()
+                add = batch.packet.add
+                k = 0
+        if k:
+            f.write(batch.SerializeToString())
     return {"slices": len(t), "flows": len(lay.flows), "overflow": lay.overflow,
             "tracks": len(lay.tracks)}

@@ -63,6 +63,28 @@ def nest_lanes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return lanes
 
 
+def nest_parents(starts: np.ndarray, ends: np.ndarray, track: np.ndarray) -> np.ndarray:
+    """Index of each slice's enclosing slice on its track (-1 for none), vectorised.
+
+    Input sorted by (track, start, -end). Each slice's candidate starts as the slice before it;
+    a candidate that ended by this slice's start is replaced by the candidate's own enclosing
+    candidate, all slices at once, until none moves (pointer jumping: O(log n) rounds). Up to
+    the first partial overlap this equals the stack walk, so `end > ends[parent]` anywhere
+    means some slice overlaps partially.
+    """
+    n = len(starts)
+    par = np.arange(n, dtype=np.int64) - 1
+    if n:
+        par[0] = -1
+        par[1:][track[1:] != track[:-1]] = -1
+    while True:
+        cand = np.flatnonzero(par >= 0)
+        closed = cand[ends[par[cand]] <= starts[cand]]
+        if not len(closed):
+            return par
+        par[closed] = par[par[closed]]
+
+
 def validate_run(run: Run) -> list[Issue]:
     """All issues found in a run; an empty list means the trace is consistent."""
     issues: list[Issue] = []
@@ -143,16 +165,15 @@ def track_frame(run: Run) -> pd.DataFrame:
     tr = t["track"].to_numpy()
     ts = t["ts"].to_numpy()
     end = t["end"].to_numpy()
-    bounds = np.flatnonzero(np.diff(tr)) + 1
-    starts_idx = np.concatenate(([0], bounds))
-    ends_idx = np.concatenate((bounds, [len(t)]))
-    # fast global check: tracks where every slice starts after the previous one ended need no work
-    overlap = np.zeros(len(t), dtype=bool)
-    overlap[1:] = (ts[1:] < end[:-1]) & (tr[1:] == tr[:-1])
-    busy_tracks = np.unique(tr[overlap])
-    for k in busy_tracks.tolist():
-        i0, i1 = int(starts_idx[k]), int(ends_idx[k])
-        lanes[i0:i1] = nest_lanes(ts[i0:i1], end[i0:i1])
+    par = nest_parents(ts, end, tr)
+    bad = (par >= 0) & (end > end[np.maximum(par, 0)])
+    if bad.any():  # only tracks with a partial overlap need the exact (sequential) lane pass
+        bounds = np.flatnonzero(np.diff(tr)) + 1
+        first = np.concatenate(([0], bounds))
+        last = np.concatenate((bounds, [len(t)]))
+        for k in np.unique(tr[bad]).tolist():
+            i0, i1 = int(first[k]), int(last[k])
+            lanes[i0:i1] = nest_lanes(ts[i0:i1], end[i0:i1])
     t["lane"] = lanes
     return t
 

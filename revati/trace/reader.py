@@ -127,7 +127,7 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
         data = path.read_bytes()
     except OSError as e:
         raise TraceError(path, f"cannot read: {e.strerror}") from None
-    if not data.strip():
+    if not data or data.isspace():  # isspace scans in place; strip() would copy the stream
         return None
     if not data.endswith(b"\n"):  # the writer died mid-line, or mid-flush at a line boundary
         cut = data.rfind(b"\n") + 1

@@ -53,6 +53,7 @@ typedef struct {
 struct rv_image {
     int sm;              /* arch of the code object read (major*10+minor), 0 if unknown */
     int from_ptx;        /* names came from PTX text, not an ELF symbol table */
+    int compatible;      /* the real driver could load this code object on the device */
     int nfn, nglob;
     char **fn;           /* kernel names, in symbol-table order */
     rv_func_info *fninfo;
@@ -61,6 +62,17 @@ struct rv_image {
     rv_global *glob;     /* sorted by name */
     int fn_cap, glob_cap;
 };
+
+/* SASS runs only within its major version on the same or a newer minor (arch-specific sm_90a only
+ * on exactly sm_90); PTX is JIT-compiled for any newer arch. */
+static int elf_runs_on(int arch, uint64_t flags, int dev) {
+    if (flags & FLAG_ARCH_SPECIFIC) return arch == dev;
+    return arch / 10 == dev / 10 && arch <= dev;
+}
+
+static int ptx_runs_on(int arch, uint64_t flags, int dev) {
+    return (flags & FLAG_ARCH_SPECIFIC) ? arch == dev : arch <= dev;
+}
 
 /* ---- bounds-checked reads ---------------------------------------------------------------- */
 
@@ -144,7 +156,19 @@ static int cmp_glob(const void *a, const void *b) {
     return strcmp(((const rv_global *)a)->name, ((const rv_global *)b)->name);
 }
 
+/* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: the launch bound, further limited by the register file
+ * (64 K registers, allocated per thread in 8s and per warp group of 4; matches an H200 on 1,139 of
+ * 1,140 kernels of cuBLAS, cuBLASLt, cuDNN, NCCL and torch). */
+static int max_threads_per_block(const rv_func_info *fi) {
+    int limit = fi->max_threads > 0 && fi->max_threads < 1024 ? fi->max_threads : 1024;
+    if (fi->regs <= 0 || fi->regs > 255) return limit; /* 255 is the ISA maximum: else a corrupt count */
+    int per_thread = (fi->regs + 7) / 8 * 8;
+    int warps = 65536 / (per_thread * 32) / 4 * 4;
+    return warps * 32 < limit ? warps * 32 : limit;
+}
+
 static int img_finish(rv_image *img) {
+    for (int i = 0; i < img->nfn; ++i) img->fninfo[i].max_threads_per_block = max_threads_per_block(&img->fninfo[i]);
     if (img->nglob > 1) qsort(img->glob, (size_t)img->nglob, sizeof *img->glob, cmp_glob);
     if (img->nfn > 0) {
         img->fn_sorted = malloc((size_t)img->nfn * sizeof *img->fn_sorted);
@@ -312,6 +336,15 @@ static rv_image *parse_elf(span e, int sm) {
     /* e_flags carry the SM: in bits 0-7 up to ELF ABI version 7, in bits 8-15 from version 8 on */
     int esm = eh.e_ident[EI_ABIVERSION] >= 8 ? (int)((eh.e_flags >> 8) & 0xff) : (int)(eh.e_flags & 0xff);
     img->sm = (esm >= 20 && esm < 256) ? esm : sm;
+    img->compatible = elf_runs_on(img->sm, 0, sm); /* a bare cubin: sm is the device's here */
+    /* sm_90 cubins fold the 1 KiB the system reserves per block into .nv.shared.<kernel>; the driver's
+     * CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES leaves it out (checked on an H200) */
+    int reserved_smem = 0;
+    for (size_t i = 1; i < c.shnum; ++i) {
+        shdr(&c, i, &s);
+        const char *n = section_name(&c, &s);
+        if (n && !strncmp(n, ".nv.shared.reserved.", 20)) reserved_smem = 1024;
+    }
     int any_marked = 0;
     for (int pass = 0; pass < 2; ++pass) {
         if (pass == 1 && (any_marked || img->nfn)) break; /* the fallback pass is for unmarked ELFs */
@@ -340,6 +373,7 @@ static rv_image *parse_elf(span e, int sm) {
                     if (!entry) continue;
                     rv_func_info fi;
                     fill_func_info(&c, name, &sec, &fi);
+                    if (fi.static_smem >= (uint64_t)reserved_smem) fi.static_smem -= (uint64_t)reserved_smem;
                     if (add_fn(img, name, &fi, (uint32_t)k) != 0) goto fail;
                 } else if (type == STT_OBJECT && pass == 0) {
                     const char *secname = section_name(&c, &sec);
@@ -373,12 +407,14 @@ static uint64_t ptx_type_bytes(const char *t, size_t n) {
     return 0;
 }
 
-/* `.entry name(` gives a kernel; `.global|.const [.align N] .type name[K]...;` gives a global. */
-static rv_image *parse_ptx(span t, int sm) {
+/* `.entry name(` gives a kernel (`.maxntid`/`.reqntid` after it its bound); `.global|.const [.align N]
+ * .type name[K]...;` gives a global; `.target sm_XX` the arch when the caller does not know it. */
+static rv_image *parse_ptx(span t, int sm, int dev) {
     rv_image *img = img_new();
     if (!img) return NULL;
     img->sm = sm;
     img->from_ptx = 1;
+    int arch_specific = 0;
     size_t i = 0;
     while (i < t.n) {
         size_t eol = i;
@@ -394,7 +430,21 @@ static rv_image *parse_ptx(span t, int sm) {
         if (!strncmp(p, ".visible ", 9) || !strncmp(p, ".weak ", 6) || !strncmp(p, ".extern ", 8))
             p = strchr(p, ' ') + 1;
         while (*p == ' ' || *p == '\t') p++;
-        if (!strncmp(p, ".entry ", 7)) {
+        if (!strncmp(p, ".target sm_", 11) && !sm) {
+            char *q;
+            long a = strtol(p + 11, &q, 10);
+            if (a > 0 && a < 1000) img->sm = (int)a;
+            arch_specific = *q == 'a';
+        } else if ((!strncmp(p, ".maxntid ", 9) || !strncmp(p, ".reqntid ", 9)) && img->nfn > 0) {
+            char *q = p + 9;
+            long n = 1;
+            for (int d = 0; d < 3 && *q; ++d) {
+                long v = strtol(q, &q, 10);
+                if (v > 0 && v <= 1024) n *= v;
+                while (*q == ',' || *q == ' ') q++;
+            }
+            if (n > 0 && n <= 1024) img->fninfo[img->nfn - 1].max_threads = (int)n;
+        } else if (!strncmp(p, ".entry ", 7)) {
             p += 7;
             while (*p == ' ') p++;
             char *q = p;
@@ -441,6 +491,7 @@ static rv_image *parse_ptx(span t, int sm) {
             if (add_global(img, name, elem * count) != 0) goto fail;
         }
     }
+    img->compatible = img->sm > 0 && ptx_runs_on(img->sm, arch_specific ? FLAG_ARCH_SPECIFIC : 0, dev);
     if (img_finish(img) != 0) goto fail;
     return img;
 fail:
@@ -557,16 +608,20 @@ typedef struct {
     span payload;
 } fb_entry;
 
-/* Higher is better; < 0 never picked. The real driver takes arch-specific code (sm_90a) for exactly
- * its arch, then the newest sm <= the device's; anything else is still a source of names. */
+/* Which code object a real driver would run on arch dev (major*10+minor); higher is better. Foreign
+ * code (which the real driver refuses with CUDA_ERROR_NO_BINARY_FOR_GPU) still gives names, and the
+ * image is marked incompatible. */
 static int entry_score(int kind, int arch, uint64_t flags, int dev) {
-    int s;
-    if (arch == dev) s = (flags & FLAG_ARCH_SPECIFIC) ? 3000 : 2900;
-    else if (arch < dev && !(flags & FLAG_ARCH_SPECIFIC)) s = 2000 + arch;
-    else s = 1000 - (arch > dev ? arch - dev : dev - arch); /* foreign code: names only */
-    if (kind == ENTRY_PTX) s -= 5000; /* PTX only when no ELF can be read */
-    return s;
+    int dist = arch > dev ? arch - dev : dev - arch;
+    if (kind == ENTRY_ELF) {
+        if (elf_runs_on(arch, flags, dev)) return arch == dev && (flags & FLAG_ARCH_SPECIFIC) ? 4000 : 3000 + arch;
+        return 1000 - dist;
+    }
+    if (ptx_runs_on(arch, flags, dev)) return 2000 + arch;
+    return 0 - dist;
 }
+
+#define SCORE_COMPATIBLE 2000
 
 static int cmp_entry(const void *a, const void *b) {
     int x = ((const fb_entry *)a)->score, y = ((const fb_entry *)b)->score;
@@ -591,8 +646,12 @@ static rv_image *parse_entry(const fb_entry *en) {
     }
     rv_image *img = NULL;
     if (en->kind == ENTRY_ELF) img = parse_elf(data, en->arch);
-    else if (en->kind == ENTRY_PTX) img = parse_ptx(data, en->arch);
+    else if (en->kind == ENTRY_PTX) img = parse_ptx(data, en->arch, 0);
     free(buf);
+    if (img) {
+        img->sm = en->arch; /* the entry header's arch; the ELF's e_flags say the same */
+        img->compatible = en->score >= SCORE_COMPATIBLE;
+    }
     return img;
 }
 
@@ -649,7 +708,7 @@ static rv_image *parse_span(span s, int dev, int depth) {
         memcpy(&inner, s.p + 8, sizeof inner);
         return rv_image_parse(inner, dev / 10, dev % 10);
     }
-    if (looks_like_ptx(s)) return parse_ptx(s, 0);
+    if (looks_like_ptx(s)) return parse_ptx(s, 0, dev);
     return NULL;
 }
 
@@ -713,7 +772,7 @@ rv_image *rv_image_parse(const void *image, int sm_major, int sm_minor) {
         return s.n ? parse_elf(s, dev) : NULL;
     }
     s.n = text_extent(p);
-    return s.n && looks_like_ptx(s) ? parse_ptx(s, 0) : NULL;
+    return s.n && looks_like_ptx(s) ? parse_ptx(s, 0, dev) : NULL;
 }
 
 rv_image *rv_image_parse_buffer(const void *data, size_t size, int sm_major, int sm_minor) {
@@ -791,3 +850,5 @@ const char *rv_image_global_name(const rv_image *img, int i, uint64_t *size) {
 int rv_image_sm(const rv_image *img) { return img ? img->sm : 0; }
 
 int rv_image_from_ptx(const rv_image *img) { return img ? img->from_ptx : 0; }
+
+int rv_image_compatible(const rv_image *img) { return img ? img->compatible : 0; }

@@ -74,19 +74,19 @@ static int cmd_file(int argc, char **argv) {
         printf("{\"parsed\":false}\n");
         return 0;
     }
-    printf("{\"parsed\":true,\"sm\":%d,\"ptx\":%s,\"kernels\":[", rv_image_sm(img),
-           rv_image_from_ptx(img) ? "true" : "false");
+    printf("{\"parsed\":true,\"sm\":%d,\"ptx\":%s,\"compatible\":%s,\"kernels\":[", rv_image_sm(img),
+           rv_image_from_ptx(img) ? "true" : "false", rv_image_compatible(img) ? "true" : "false");
     for (int i = 0; i < rv_image_function_count(img); ++i) {
         rv_func_info fi;
         rv_image_function_info(img, i, &fi);
         printf("%s{\"name\":", i ? "," : "");
         json_str(stdout, rv_image_function_name(img, i));
         printf(",\"found_at\":%d,\"regs\":%d,\"max_threads\":%d,\"static_smem\":%llu,\"const0\":%llu,"
-               "\"param_bytes\":%llu,\"code_bytes\":%llu,\"local_bytes\":%llu}",
+               "\"param_bytes\":%llu,\"code_bytes\":%llu,\"local_bytes\":%llu,\"max_threads_per_block\":%d}",
                rv_image_find_function(img, rv_image_function_name(img, i)), fi.regs, fi.max_threads,
                (unsigned long long)fi.static_smem, (unsigned long long)fi.const0_bytes,
                (unsigned long long)fi.param_bytes, (unsigned long long)fi.code_bytes,
-               (unsigned long long)fi.local_bytes);
+               (unsigned long long)fi.local_bytes, fi.max_threads_per_block);
     }
     printf("],\"globals\":{");
     for (int i = 0; i < rv_image_global_count(img); ++i) {
@@ -116,7 +116,7 @@ static int cmd_scan(int argc, char **argv) {
         return 2;
     }
     int major = atoi(argv[3]), minor = atoi(argv[4]);
-    long containers = 0, parsed = 0, kernels = 0, globals = 0, ptx = 0;
+    long containers = 0, parsed = 0, kernels = 0, globals = 0, ptx = 0, compatible = 0;
     double worst = 0, t0 = now_ms();
     size_t off = 0;
     /* looked-up globals: the largest size seen in any fatbin */
@@ -144,6 +144,7 @@ static int cmd_scan(int argc, char **argv) {
         if (img) {
             parsed++;
             ptx += rv_image_from_ptx(img);
+            compatible += rv_image_compatible(img);
             kernels += rv_image_function_count(img);
             globals += rv_image_global_count(img);
             for (int i = 0; i < rv_image_function_count(img); ++i) fprintf(names, "%s\n", rv_image_function_name(img, i));
@@ -156,9 +157,9 @@ static int cmd_scan(int argc, char **argv) {
         off += (size_t)hs + body;
     }
     fclose(names);
-    printf("{\"containers\":%ld,\"parsed\":%ld,\"from_ptx\":%ld,\"kernels\":%ld,\"globals\":%ld,"
-           "\"total_ms\":%.1f,\"worst_ms\":%.2f,\"lookups\":{",
-           containers, parsed, ptx, kernels, globals, now_ms() - t0, worst);
+    printf("{\"containers\":%ld,\"parsed\":%ld,\"compatible\":%ld,\"from_ptx\":%ld,\"kernels\":%ld,"
+           "\"globals\":%ld,\"total_ms\":%.1f,\"worst_ms\":%.2f,\"lookups\":{",
+           containers, parsed, compatible, ptx, kernels, globals, now_ms() - t0, worst);
     for (int k = 0; k < nlook; ++k) {
         printf("%s", k ? "," : "");
         json_str(stdout, look[k]);

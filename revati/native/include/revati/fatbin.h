@@ -13,11 +13,12 @@ typedef struct rv_image rv_image;
 typedef struct rv_func_info {
     int regs;              /* registers per thread */
     int max_threads;       /* from __launch_bounds__ / reqntid, else 0 */
-    uint64_t static_smem;  /* bytes of .nv.shared.<kernel> */
+    uint64_t static_smem;  /* static shared memory (CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES) */
     uint64_t local_bytes;  /* stack frame bytes per thread (.nv.info FRAME_SIZE) */
     uint64_t const0_bytes; /* bytes of .nv.constant0.<kernel> (driver area + parameters) */
     uint64_t param_bytes;  /* kernel parameter bytes (.nv.info CBANK_PARAM_SIZE) */
     uint64_t code_bytes;   /* bytes of .text.<kernel> */
+    int max_threads_per_block; /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: bounds and register file */
 } rv_func_info;
 
 /* Parse an image as given to cuModuleLoadData / cuModuleLoadFatBinary / cuLibraryLoadData: a fatbin
@@ -44,6 +45,10 @@ RV_API const char *rv_image_global_name(const rv_image *img, int i, uint64_t *si
 /* SM of the code object that was read (e.g. 90), and whether it was PTX text (no ELF for any arch). */
 RV_API int rv_image_sm(const rv_image *img);
 RV_API int rv_image_from_ptx(const rv_image *img);
+/* Whether a real driver could load the image on the device (a cubin of the device's major version
+ * and an older or equal minor, or PTX to JIT): if 0, the names come from code for another arch and
+ * the real driver would fail with CUDA_ERROR_NO_BINARY_FOR_GPU. */
+RV_API int rv_image_compatible(const rv_image *img);
 RV_API void rv_image_free(rv_image *img);
 
 #endif

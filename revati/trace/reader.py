@@ -11,7 +11,9 @@ other line that is not valid JSON raises TraceError naming the file and line.
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,7 +237,7 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
         t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
         t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
         parts.append(t)
-    return pa.concat_tables(parts).combine_chunks() if parts else None
+    return pa.concat_tables(parts) if parts else None
 
 
 def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
@@ -254,7 +256,7 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
                                   for x in arr.to_pylist()], pa.int64())
                 cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
         elif f in INT_FIELDS or f == "coll_rank":
-            cols[f] = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+            cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
         elif f in LIST_FIELDS:
             cols[f] = pd.Series(col.to_pylist(), dtype=object)
         else:
@@ -344,8 +346,16 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
             _warn(warnings, w)
     else:
         streams = []
-        for pid, p in files:
-            s = read_stream(p, warnings)
+        # streams parse in parallel: Arrow's JSON parser releases the GIL
+        per_file: list[list[str]] = [[] for _ in files]
+        workers = min(len(files), os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as ex:
+                parsed = list(ex.map(read_stream, [p for _, p in files], per_file))
+        else:
+            parsed = [read_stream(p, w) for (_, p), w in zip(files, per_file, strict=True)]
+        for (pid, p), s, w in zip(files, parsed, per_file, strict=True):
+            warnings += w
             if s is None:
                 _warn(warnings, f"{p}: empty event stream; skipped")
                 continue

@@ -309,13 +309,15 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemor
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetBAR1MemoryInfo: a 128 GiB BAR1 aperture with nothing mapped
+// nvmlDeviceGetBAR1MemoryInfo: BAR1 is the power of two above the memory (H200 256 GiB, H100 128 GiB)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t *bar1Memory) {
     NV_ENTER();
     NV_DEVICE(device, i);
     (void)i;
     if (!bar1Memory) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    bar1Memory->bar1Total = 128ULL << 30;
+    uint64_t bar = 1ULL << 30;
+    while (bar < rv_devconf_get()->mem_bytes && bar < (1ULL << 50)) bar <<= 1;
+    bar1Memory->bar1Total = bar;
     bar1Memory->bar1Used = 1ULL << 20;
     bar1Memory->bar1Free = bar1Memory->bar1Total - bar1Memory->bar1Used;
     NV_RETURN(NVML_SUCCESS);

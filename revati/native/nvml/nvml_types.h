@@ -97,7 +97,11 @@ typedef enum nvmlGpuTopologyLevel_enum {
     NVML_TOPOLOGY_SYSTEM = 50
 } nvmlGpuTopologyLevel_t;
 
-typedef enum nvmlGpuP2PStatus_enum { NVML_P2P_STATUS_OK = 0, NVML_P2P_STATUS_UNKNOWN = 6 } nvmlGpuP2PStatus_t;
+typedef enum nvmlGpuP2PStatus_enum {
+    NVML_P2P_STATUS_OK = 0,
+    NVML_P2P_STATUS_NOT_SUPPORTED = 5,
+    NVML_P2P_STATUS_UNKNOWN = 6
+} nvmlGpuP2PStatus_t;
 
 typedef enum nvmlGpuP2PCapsIndex_enum {
     NVML_P2P_CAPS_INDEX_READ = 0,
@@ -127,6 +131,10 @@ typedef enum nvmlIntNvLinkDeviceType_enum {
 #define NVML_NVLINK_VERSION_3_0 4
 #define NVML_NVLINK_VERSION_4_0 6
 #define NVML_NVLINK_VERSION_5_0 7
+
+/* nvmlDeviceGetPcieLinkMaxSpeed answers with these, not with MB/s */
+#define NVML_PCIE_LINK_MAX_SPEED_16000MBPS 4
+#define NVML_PCIE_LINK_MAX_SPEED_32000MBPS 5
 
 typedef enum nvmlAffinityScope_enum { NVML_AFFINITY_SCOPE_NODE = 0, NVML_AFFINITY_SCOPE_SOCKET = 1 } nvmlAffinityScope_t;
 
@@ -185,6 +193,7 @@ typedef struct nvmlProcessInfo_st {
 
 typedef unsigned char nvmlGpuFabricState_t;
 #define NVML_GPU_FABRIC_STATE_NOT_SUPPORTED 0
+#define NVML_GPU_FABRIC_STATE_COMPLETED 3
 
 typedef struct nvmlGpuFabricInfo_st {
     unsigned char clusterUuid[NVML_GPU_FABRIC_UUID_LEN];
@@ -233,7 +242,6 @@ typedef struct nvmlFieldValue_st {
     nvmlValue_t value;
 } nvmlFieldValue_t;
 
-#define NVML_FI_DEV_NVLINK_SPEED_MBPS_COMMON 90
 #define NVML_FI_DEV_NVLINK_LINK_COUNT 91
 #define NVML_FI_DEV_NVLINK_GET_SPEED 164
 #define NVML_FI_DEV_NVLINK_GET_STATE 165

@@ -3,8 +3,8 @@
 
 #include "internal.h"
 
-/* An idle, healthy device: what a serving engine sees before it starts its own work. */
-#define IDLE_POWER_MW 70000u
+/* An idle, healthy device: what a serving engine sees before it starts its own work (an idle H200
+ * draws 110-120 W of its 700 W). */
 #define IDLE_TEMP_C 33u
 
 // nvmlDeviceGetPersistenceMode: enabled, as on serving hosts
@@ -60,13 +60,13 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableState
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetDisplayMode: no display attached
+// nvmlDeviceGetDisplayMode: enabled (a display could be initialised), as H200 boards report
 RV_EXPORT nvmlReturn_t nvmlDeviceGetDisplayMode(nvmlDevice_t device, nvmlEnableState_t *display) {
     NV_ENTER();
     NV_DEVICE(device, i);
     (void)i;
     if (!display) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    *display = NVML_FEATURE_DISABLED;
+    *display = NVML_FEATURE_ENABLED;
     NV_RETURN(NVML_SUCCESS);
 }
 
@@ -107,7 +107,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int
     NV_DEVICE(device, i);
     (void)i;
     if (!power) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    *power = IDLE_POWER_MW;
+    *power = rv_nvml_power_limit_mw() / 6;
     NV_RETURN(NVML_SUCCESS);
 }
 
@@ -168,7 +168,7 @@ static nvmlReturn_t clock_mhz(nvmlDevice_t device, nvmlClockType_t type, unsigne
     case NVML_CLOCK_GRAPHICS:
     case NVML_CLOCK_SM: *clock = (unsigned int)(c->clock_khz / 1000); return NVML_SUCCESS;
     case NVML_CLOCK_MEM: *clock = (unsigned int)(c->mem_clock_khz / 1000); return NVML_SUCCESS;
-    case NVML_CLOCK_VIDEO: *clock = (unsigned int)(c->clock_khz / 1000) * 17 / 20; return NVML_SUCCESS;
+    case NVML_CLOCK_VIDEO: *clock = (unsigned int)(c->clock_khz / 1000) * 78 / 100; return NVML_SUCCESS;
     default: return NVML_ERROR_INVALID_ARGUMENT;
     }
 }
@@ -319,14 +319,15 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t device, unsign
     NV_RETURN(out_u(device, maxLinkWidth, 16));
 }
 
-// nvmlDeviceGetPcieLinkMaxSpeed: per-lane MB/s of the link generation (Gen5 32000, Gen4 16000)
+// nvmlDeviceGetPcieLinkMaxSpeed: the NVML_PCIE_LINK_MAX_SPEED_* code of the generation (Gen5: 5)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPcieLinkMaxSpeed(nvmlDevice_t device, unsigned int *maxSpeed) {
     NV_ENTER();
     NV_NEED_INIT();
-    NV_RETURN(out_u(device, maxSpeed, rv_nvml_pcie_gen() >= 5 ? 32000 : 16000));
+    unsigned int code = rv_nvml_pcie_gen() >= 5 ? NVML_PCIE_LINK_MAX_SPEED_32000MBPS : NVML_PCIE_LINK_MAX_SPEED_16000MBPS;
+    NV_RETURN(out_u(device, maxSpeed, code));
 }
 
-// nvmlDeviceGetPcieSpeed: as the maximum
+// nvmlDeviceGetPcieSpeed: MB/s per lane of the link generation (Gen5 32000, Gen4 16000)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPcieSpeed(nvmlDevice_t device, unsigned int *pcieSpeed) {
     NV_ENTER();
     NV_NEED_INIT();

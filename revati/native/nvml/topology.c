@@ -8,9 +8,7 @@
 
 #include "internal.h"
 
-#define NVSWITCHES 4         /* HGX boards: links spread over four NVSwitch chips */
-#define NVSWITCH_BUS 0xc0    /* their PCI buses, after the GPUs' */
-#define NVSWITCH_DEVICE_ID ((0x22a3u << 16) | 0x10de)
+/* Answers follow what a real HGX H200 node's NVML (driver 580) says; see docs/nvml.md. */
 
 static unsigned int nvlink_version(void) {
     int cc = rv_devconf_get()->cc_major;
@@ -42,35 +40,29 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkVersion(nvmlDevice_t device, unsigned 
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetNvLinkCapability: P2P and P2P atomics yes; system-memory access and SLI no
+// nvmlDeviceGetNvLinkCapability: every capability reported, as on HGX H200
 RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t device, unsigned int link,
                                                      nvmlNvLinkCapability_t capability, unsigned int *capResult) {
     NV_ENTER();
     NV_NEED_INIT();
     NV_ARGS("link=%u cap=%d", link, (int)capability);
     if (!link_ok(device, link) || !capResult) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    switch (capability) {
-    case NVML_NVLINK_CAP_P2P_SUPPORTED:
-    case NVML_NVLINK_CAP_P2P_ATOMICS:
-    case NVML_NVLINK_CAP_VALID: *capResult = 1; break;
-    case NVML_NVLINK_CAP_SYSMEM_ACCESS:
-    case NVML_NVLINK_CAP_SYSMEM_ATOMICS:
-    case NVML_NVLINK_CAP_SLI_BRIDGE: *capResult = 0; break;
-    default: NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    }
+    if ((int)capability < 0 || capability > NVML_NVLINK_CAP_VALID) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    *capResult = 1;
     NV_RETURN(NVML_SUCCESS);
 }
 
+/* NVSwitches are not PCI devices the host sees: the real NVML reports all-ones ids for them. */
 static void switch_pci(unsigned int link, nvmlPciInfo_t *pci) {
     memset(pci, 0, sizeof *pci);
-    pci->bus = NVSWITCH_BUS + link % NVSWITCHES;
-    pci->pciDeviceId = NVSWITCH_DEVICE_ID;
-    pci->pciSubSystemId = NVSWITCH_DEVICE_ID;
-    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "0000:%02X:00.0", pci->bus);
-    snprintf(pci->busId, sizeof pci->busId, "00000000:%02X:00.0", pci->bus);
+    pci->domain = 0xffffffffu;
+    pci->bus = 0xff;
+    pci->device = 0xff;
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "FFFF:FF:FF.0");
+    snprintf(pci->busId, sizeof pci->busId, "FFFFFFFF:FF:FF.0");
 }
 
-// nvmlDeviceGetNvLinkRemotePciInfo_v2: link l ends at NVSwitch l % 4
+// nvmlDeviceGetNvLinkRemotePciInfo_v2: every link ends at an NVSwitch (FFFFFFFF:FF:FF.0)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link,
                                                            nvmlPciInfo_t *pci) {
     NV_ENTER();
@@ -92,9 +84,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, uns
     switch_pci(link, &full);
     memset(pci, 0, sizeof *pci);
     memcpy(pci->busId, full.busIdLegacy, sizeof pci->busId);
-    pci->bus = full.bus;
-    pci->pciDeviceId = full.pciDeviceId;
-    pci->pciSubSystemId = full.pciSubSystemId;
+    pci->domain = full.domain, pci->bus = full.bus, pci->device = full.device;
     NV_RETURN(NVML_SUCCESS);
 }
 
@@ -108,7 +98,7 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t device, 
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetP2PStatus: OK for every pair and every capability (NVSwitch-connected)
+// nvmlDeviceGetP2PStatus: OK for read, write, NVLink and atomics; the PCI index is not supported
 RV_EXPORT nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevice_t device2,
                                               nvmlGpuP2PCapsIndex_t p2pIndex, nvmlGpuP2PStatus_t *p2pStatus) {
     NV_ENTER();
@@ -117,18 +107,19 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevice_t
     if (rv_nvml_index(device1) < 0 || rv_nvml_index(device2) < 0 || !p2pStatus)
         NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
     if ((int)p2pIndex < 0 || p2pIndex >= NVML_P2P_CAPS_INDEX_UNKNOWN) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    *p2pStatus = NVML_P2P_STATUS_OK;
+    *p2pStatus = p2pIndex == NVML_P2P_CAPS_INDEX_PCI ? NVML_P2P_STATUS_NOT_SUPPORTED : NVML_P2P_STATUS_OK;
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetTopologyCommonAncestor: INTERNAL for the same GPU, SINGLE (one switch) otherwise
+// nvmlDeviceGetTopologyCommonAncestor: SINGLE (one PCIe switch) for two GPUs; not supported for one
 RV_EXPORT nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t device1, nvmlDevice_t device2,
                                                            nvmlGpuTopologyLevel_t *pathInfo) {
     NV_ENTER();
     NV_NEED_INIT();
     int a = rv_nvml_index(device1), b = rv_nvml_index(device2);
     if (a < 0 || b < 0 || !pathInfo) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    *pathInfo = a == b ? NVML_TOPOLOGY_INTERNAL : NVML_TOPOLOGY_SINGLE;
+    if (a == b) NV_RETURN(NVML_ERROR_NOT_SUPPORTED); /* what the real NVML answers */
+    *pathInfo = NVML_TOPOLOGY_SINGLE;
     NV_RETURN(NVML_SUCCESS);
 }
 
@@ -197,17 +188,16 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetMemoryAffinity(nvmlDevice_t device, unsigned
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetNumaNodeId: NUMA node 0
+// nvmlDeviceGetNumaNodeId: not supported on x86 hosts (GPU memory is no NUMA node there)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetNumaNodeId(nvmlDevice_t device, unsigned int *node) {
     NV_ENTER();
     NV_DEVICE(device, i);
     (void)i;
     if (!node) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    *node = 0;
-    NV_RETURN(NVML_SUCCESS);
+    NV_RETURN(NVML_ERROR_NOT_SUPPORTED);
 }
 
-// nvmlDeviceGetGpuFabricInfo: no multi-node NVLink fabric (state NOT_SUPPORTED)
+// nvmlDeviceGetGpuFabricInfo: fabric set up (COMPLETED), no multi-node cluster (zero cluster UUID)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfo(nvmlDevice_t device, nvmlGpuFabricInfo_t *gpuFabricInfo) {
     NV_ENTER();
     NV_DEVICE(device, i);
@@ -215,11 +205,11 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfo(nvmlDevice_t device, nvmlGpuFa
     if (!gpuFabricInfo) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
     memset(gpuFabricInfo, 0, sizeof *gpuFabricInfo);
     gpuFabricInfo->status = NVML_SUCCESS;
-    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_NOT_SUPPORTED;
+    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_COMPLETED;
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetGpuFabricInfoV: versioned (v2, v3); no multi-node NVLink fabric
+// nvmlDeviceGetGpuFabricInfoV: versioned (v2, v3); COMPLETED with a zero cluster UUID, as on HGX H200
 RV_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t device,
                                                    nvmlGpuFabricInfo_v3_t *gpuFabricInfo) {
     NV_ENTER();
@@ -231,18 +221,17 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t device,
     memset(gpuFabricInfo, 0, v & 0xffffff); /* the caller's struct is only as large as its version says */
     gpuFabricInfo->version = v;
     gpuFabricInfo->status = NVML_SUCCESS;
-    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_NOT_SUPPORTED;
+    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_COMPLETED;
     NV_RETURN(NVML_SUCCESS);
 }
 
-/* Per-link NVLink speed in MB/s: the profile's per-GPU bandwidth spread over its links. */
+/* Per-link NVLink speed in MB/s by generation (an H200 reports 26562 for NVLink 4). */
 static unsigned int link_speed_mbps(void) {
-    double per_gpu = rv_devconf_get()->nvlink_bw_gbs;
-    int links = rv_nvml_nvlinks();
-    return links > 0 ? (unsigned int)(per_gpu * 1000.0 / links) : 0;
+    unsigned int v = nvlink_version();
+    return v == NVML_NVLINK_VERSION_5_0 ? 53125 : v == NVML_NVLINK_VERSION_4_0 ? 26562 : 25781;
 }
 
-// nvmlDeviceGetFieldValues: NVLink fields from the profile; other fields NOT_SUPPORTED per value
+// nvmlDeviceGetFieldValues: NVLink count, speed, state, version; other fields NOT_SUPPORTED per value
 RV_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
                                                 nvmlFieldValue_t *values) {
     NV_ENTER();
@@ -261,11 +250,13 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesC
         memset(&f->value, 0, sizeof f->value);
         switch (f->fieldId) {
         case NVML_FI_DEV_NVLINK_LINK_COUNT: f->value.uiVal = (unsigned int)rv_nvml_nvlinks(); break;
-        case NVML_FI_DEV_NVLINK_SPEED_MBPS_COMMON:
         case NVML_FI_DEV_NVLINK_GET_SPEED: f->value.uiVal = link_speed_mbps(); break;
         case NVML_FI_DEV_NVLINK_GET_STATE: f->value.uiVal = 1; break; /* active */
         case NVML_FI_DEV_NVLINK_GET_VERSION: f->value.uiVal = nvlink_version(); break;
-        default: f->nvmlReturn = NVML_ERROR_NOT_SUPPORTED; break;
+        default:
+            f->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+            f->valueType = NVML_VALUE_TYPE_DOUBLE;
+            break;
         }
     }
     NV_RETURN(NVML_SUCCESS);

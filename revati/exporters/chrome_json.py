@@ -42,6 +42,11 @@ def _us(ns: np.ndarray) -> pa.Array:
                                        "")
 
 
+def _us_float(ns: int) -> float:
+    q, r = divmod(int(ns), 1000)
+    return float(f"{q}.{r:03d}")
+
+
 def _json_str(values: pa.Array) -> pa.Array:
     """Strings as JSON string text (escaped once per distinct value)."""
     enc = pc.dictionary_encode(values)
@@ -216,10 +221,21 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
             _write_array(f, _join('{"ph":"f","id":', ids, ',"pid":', _num(cpid[dst]), ',"tid":',
                                   _num(ctid[dst]), ',"ts":', _us(ts[dst]),
                                   tail + ',"bp":"e"}' + SEP))
+        # requests: async spans ("b"/"e"), one row each in the viewer, under the host process
+        rq = lay.requests
+        if len(rq):
+            evs = []
+            for i, r in enumerate(rq.itertuples(index=False), start=1):
+                common = {"cat": "request", "name": f"request {r.req}", "id": i,
+                          "pid": int(r.cpid), "tid": int(r.cpid)}
+                evs.append({"ph": "b", **common, "ts": _us_float(r.ts),
+                            "args": {"req": r.req, "rank": int(r.rank)}})
+                evs.append({"ph": "e", **common, "ts": _us_float(r.end)})
+            f.write(b",\n".join(orjson.dumps(e) for e in evs) + SEP.encode())
         # metadata last: it has no trailing separator, so the array closes cleanly
         meta = _metadata(lay) or [{"ph": "M", "name": "process_name", "pid": 0, "tid": 0,
                                    "args": {"name": "empty run"}}]
         f.write(b",\n".join(orjson.dumps(e) for e in meta))
         f.write(b"\n]}")
     return {"slices": len(t), "flows": len(fl), "overflow": lay.overflow,
-            "tracks": len(lay.tracks)}
+            "tracks": len(lay.tracks), "requests": len(lay.requests)}

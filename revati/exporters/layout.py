@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
+from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, SERVING_MARKERS
 from revati.trace.validate import collective_groups, track_frame
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,36 @@ def api_category(name: str) -> str:
     return "cuda_driver"
 
 
+def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.DataFrame:
+    """One span per request from its markers: arrival (or first marker) to finish (or last).
+
+    Columns: req, rank, cpid (its host process), ts, end (relative ns). A request marked by
+    several ranks belongs to the lowest of them.
+    """
+    cols = ["req", "rank", "cpid", "ts", "end"]
+    m = run.frames["marker"]
+    if not len(m):
+        return pd.DataFrame({c: [] for c in cols})
+    reqs = [a.get("req") if isinstance(a, dict) else None for a in m["args"].tolist()]
+    m = m.assign(req=reqs)
+    m = m[m["req"].notna() & m["name"].isin(SERVING_MARKERS)]
+    if ranks is not None:
+        m = m[m["rank"].isin(ranks)]
+    if not len(m):
+        return pd.DataFrame({c: [] for c in cols})
+    m = m.assign(req=m["req"].astype(str))
+    m = m[m["rank"] == m.groupby("req")["rank"].transform("min")]
+    out = []
+    for req, g in m.groupby("req", sort=False):
+        arr = g.loc[g["name"] == MARK_ARRIVAL, "ts_ns"]
+        fin = g.loc[g["name"] == MARK_FINISH, "ts_ns"]
+        start = int(arr.min()) if len(arr) else int(g["ts_ns"].min())
+        end = int(fin.max()) if len(fin) else int(g["ts_ns"].max())
+        out.append((req, int(g["rank"].iloc[0]), int(g["pid"].iloc[0]), start - base, end - base))
+    df = pd.DataFrame(out, columns=cols)
+    return df.sort_values(["ts", "req"], kind="stable", ignore_index=True)
+
+
 @dataclass
 class Layout:
     """Slices in track order (`t`), the tracks, processes, flows, and the time base."""
@@ -59,6 +90,7 @@ class Layout:
     base_ns: int
     flows: pd.DataFrame  # src, dst (indices into t), id, kind ("ac2g" | "collective")
     overflow: int  # slices moved to overflow lanes
+    requests: pd.DataFrame  # per request: req, rank, cpid, ts, end (see request_spans)
 
 
 def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -145,7 +177,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
         log.warning("%d slices overlap others partially on their track; exported on overflow "
                     "tracks (see revati.trace.validate)", overflow)
     return Layout(out, names, list(CATS), tracks, processes.reset_index(drop=True), base, flows,
-                  overflow)
+                  overflow, request_spans(run, base, ranks))
 
 
 def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:

@@ -24,6 +24,7 @@ SEQ_ID = 0x5E7A
 BATCH = 20_000  # packets per Trace message written
 PROCESS_UUID_BASE = 1 << 40
 THREAD_UUID_BASE = 1 << 41
+REQUEST_UUID_BASE = 1 << 42
 _CLEARED = TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
 _NEEDS = TracePacket.SEQ_NEEDS_INCREMENTAL_STATE
 _BEGIN = TrackEvent.TYPE_SLICE_BEGIN
@@ -93,13 +94,33 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         out_flows[s].append(i)
         in_flows[d].append(i)
 
+    # requests: one track each under their host process, one slice arrival -> finish
+    rq = lay.requests
+    nr = len(rq)
+    names = lay.names + [f"request {r}" for r in rq["req"].tolist()]
+    cats = [*lay.cats, "request"]
+    ntr = len(lay.tracks)
+    ts = np.concatenate((ts, rq["ts"].to_numpy(dtype=np.int64)))
+    end = np.concatenate((end, rq["end"].to_numpy(dtype=np.int64)))
+    ftrack = np.concatenate((ftrack, ntr + np.arange(nr, dtype=np.int64)))
+    name_code = np.concatenate((t["name_code"].to_numpy(), len(lay.names) + np.arange(nr)))
+    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(nr, len(cats) - 1)))
+
     sl, beg, tm = event_order(ts, end, ftrack)
-    uuid = (THREAD_UUID_BASE + ftrack).tolist()
-    name_l = (t["name_code"].to_numpy() + 1).tolist()
-    cat_l = (t["cat_code"].to_numpy() + 1).tolist()
+    uuid = np.where(ftrack < ntr, THREAD_UUID_BASE + ftrack,
+                    REQUEST_UUID_BASE + ftrack - ntr).tolist()
+    name_l = (name_code + 1).tolist()
+    cat_l = (cat_code + 1).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
-        _descriptors(builder, lay, lay.names, lay.cats)
+        _descriptors(builder, lay, names, cats)
+        for i, r in enumerate(rq.itertuples(index=False)):
+            p = builder.create_packet()
+            td = p.track_descriptor
+            td.uuid = REQUEST_UUID_BASE + i
+            td.parent_uuid = PROCESS_UUID_BASE + int(r.cpid)
+            td.name = f"request {r.req}"
+            builder.write_packet(p)
         # Slice packets: the builder wraps each packet in its own Trace message; a Trace holding
         # many packets encodes to the same bytes (a repeated field is its elements back to
         # back), so they are built in place in one Trace and written in batches: half the
@@ -107,7 +128,7 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         batch = Trace()
         add = batch.packet.add
         k = 0
-        has_flow = np.zeros(len(t), dtype=bool)
+        has_flow = np.zeros(len(ts), dtype=bool)
         has_flow[list(out_flows)] = True
         has_flow[list(in_flows)] = True
         flowy = has_flow.tolist()
@@ -138,4 +159,4 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         if k:
             f.write(batch.SerializeToString())
     return {"slices": len(t), "flows": len(lay.flows), "overflow": lay.overflow,
-            "tracks": len(lay.tracks)}
+            "tracks": len(lay.tracks), "requests": nr}

@@ -148,3 +148,17 @@ def test_partial_overlap_goes_to_an_overflow_track_and_is_reported(tmp_path: Pat
     names = {e["tid"]: e["args"]["name"] for e in evs if e.get("name") == "thread_name"}
     assert names[xs["b"]["tid"]] == "stream 3 (overlap 1)"
     assert_nested([e for e in evs if e["ph"] == "X"])
+
+
+def test_requests_are_async_spans(sample: Path, tmp_path: Path) -> None:
+    """One b/e pair per request, arrival to finish, in its rank's host process."""
+    j = _export(sample, tmp_path / "t.json")
+    b = {e["id"]: e for e in j["traceEvents"] if e["ph"] == "b"}
+    e = {x["id"]: x for x in j["traceEvents"] if x["ph"] == "e"}
+    assert len(b) == 3 and set(b) == set(e)
+    for i, ev in b.items():
+        assert ev["cat"] == "request" and ev["pid"] == 40000 and e[i]["ts"] >= ev["ts"]
+    run = load_run(sample, cache=False)
+    m = run.frames["marker"]
+    arrivals = sorted(m.loc[m["name"] == "request_arrival", "ts_ns"].tolist())
+    assert sorted(round(ev["ts"] * 1000) for ev in b.values()) == arrivals

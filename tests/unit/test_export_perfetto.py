@@ -24,9 +24,12 @@ def parse_slices(path: Path) -> tuple[Counter, dict, dict]:
     for p in trace.packet:
         for n in p.interned_data.event_names:
             names[n.iid] = n.name
-        if p.HasField("track_descriptor") and p.track_descriptor.HasField("thread"):
-            t = p.track_descriptor.thread
-            threads[p.track_descriptor.uuid] = (t.pid, t.tid)
+        if p.HasField("track_descriptor"):
+            td = p.track_descriptor
+            if td.HasField("thread"):
+                threads[td.uuid] = (td.thread.pid, td.thread.tid)
+            elif td.name:  # a named track (requests): keyed by its name
+                threads[td.uuid] = ("track", td.name)
         if not p.HasField("track_event"):
             continue
         te = p.track_event
@@ -62,7 +65,24 @@ def test_same_slices_as_chrome(sample: Path, tmp_path: Path) -> None:
     chrome = Counter((e["pid"], e["tid"], e["name"], round(e["ts"] * 1000),
                       round(e["dur"] * 1000)) for e in evs if e["ph"] == "X")
     assert sum(chrome.values()) == sum(1 for e in evs if e["ph"] == "X") > 1000
-    assert slices == chrome
+    on_threads = Counter({k: v for k, v in slices.items() if k[0] != "track"})
+    assert on_threads == chrome
+
+
+def test_requests_get_a_track_each(sample: Path, tmp_path: Path) -> None:
+    """Each request is one slice, arrival to finish, on its own named track."""
+    run = load_run(sample, cache=False)
+    export_run(run, "perfetto", tmp_path / "t.pftrace")
+    slices, _, _ = parse_slices(tmp_path / "t.pftrace")
+    req = {k[2]: (k[3], k[4]) for k in slices if k[0] == "track"}
+    m = run.frames["marker"]
+    want = {}
+    for name in ("request_arrival", "request_finish"):
+        for a, ts in zip(m.loc[m["name"] == name, "args"], m.loc[m["name"] == name, "ts_ns"],
+                         strict=True):
+            want.setdefault(f"request {a['req']}", []).append(int(ts))
+    assert req == {k: (v[0], v[1] - v[0]) for k, v in want.items()}
+    assert len(req) == 3
 
 
 def test_flows_link_launches_to_kernels(sample: Path, tmp_path: Path) -> None:
@@ -93,6 +113,6 @@ def test_back_to_back_and_empty_slices_keep_their_order(tmp_path: Path) -> None:
     w.finish()
     export_run(load_run(tmp_path / "run", cache=False), "perfetto", tmp_path / "t.pftrace")
     slices, _, _ = parse_slices(tmp_path / "t.pftrace")
-    got = sorted((n, ts, d) for _, _, n, ts, d in slices.elements())
+    got = sorted((n, ts, d) for p, _, n, ts, d in slices.elements() if p != "track")
     assert got == sorted([("a", 0, 10), ("b", 10, 10), ("z", 20, 0), ("c", 20, 10),
                           ("outer", 0, 50), ("inner", 0, 50), ("token", 50, 0)])

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "revati/hosttime.h"
+#include "revati/log.h"
 #include "revati/vclock.h"
 
 typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
@@ -13,13 +14,15 @@ typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struc
 static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_wait w;
     rv_enter();
+    rv_debug("%s until %llu (now %llu)", why, (unsigned long long)deadline, (unsigned long long)rv_vnow());
     rv_wait_begin(&w, deadline, why);
     rv_leave();
     int rc = 0;
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) break;
-        if (rv_wait_sleep(&w, slice) < 0) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) break;
+        if (st < 0 || rv_wait_sleep(&w, slice) < 0) {
             rc = EINTR;
             break;
         }

@@ -61,8 +61,13 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
     int rc;
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             rc = ETIMEDOUT;
+            break;
+        }
+        if (st < 0) {
+            rc = 0; /* a signal: a spurious wakeup, which callers must accept */
             break;
         }
         struct timespec ts = real_after(slice);
@@ -105,9 +110,15 @@ static int vsem_wait(sem_t *s, int64_t d, const char *why) {
     int rc, err = 0;
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             rc = sem_trywait(s);
             err = rc ? (errno == EAGAIN ? ETIMEDOUT : errno) : 0;
+            break;
+        }
+        if (st < 0) {
+            rc = -1;
+            err = EINTR;
             break;
         }
         struct timespec ts = real_after(slice);
@@ -158,11 +169,13 @@ static int vmutex_lock(pthread_mutex_t *m, int64_t d, const char *why) {
     rv_leave();
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             rc = pthread_mutex_trylock(m);
             if (rc == EBUSY) rc = ETIMEDOUT;
             break;
         }
+        if (st < 0) continue; /* a mutex wait is not interrupted by signals */
         struct timespec ts = real_after(slice);
         rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
         if (rc != ETIMEDOUT) break;

@@ -62,8 +62,14 @@ static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigse
     begin(&w, deadline, why);
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             r = real_ppoll(fds, n, &k_zero, mask); /* a last look: an event that came meanwhile wins */
+            break;
+        }
+        if (st < 0) {
+            r = -1;
+            errno = EINTR;
             break;
         }
         struct timespec ts;
@@ -120,8 +126,14 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
         if (wr) memcpy(wr, &w0, sizeof w0);
         if (ex) memcpy(ex, &e0, sizeof e0);
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
+            break;
+        }
+        if (st < 0) {
+            r = -1;
+            errno = EINTR;
             break;
         }
         struct timespec ts;
@@ -186,8 +198,14 @@ static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline,
     begin(&w, deadline, why);
     for (;;) {
         uint64_t slice;
-        if (rv_wait_step(&w, &slice)) {
+        int st = rv_wait_step(&w, &slice);
+        if (st > 0) {
             r = real_epoll_slice(ep, ev, max, &k_zero, mask);
+            break;
+        }
+        if (st < 0) {
+            r = -1;
+            errno = EINTR;
             break;
         }
         struct timespec ts;

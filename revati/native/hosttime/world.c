@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "revati/hosttime.h"
+#include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/vclock.h"
 
 #define SLICE_MIN_NS 50000ULL     /* first real slice of a wait while the world runs */
 #define SLICE_MAX_NS 2000000ULL   /* slices double up to this */
-#define SLICE_CONFIRM_NS 20000ULL /* real pause between the two idle observations */
+#define SLICE_CONFIRM_NS 100000ULL /* real pause between the two idle observations */
 
 struct linux_dirent64 {
     uint64_t d_ino;
@@ -101,6 +102,9 @@ typedef struct waiter_set {
     int n;
     int32_t pid[RV_MAX_WAITERS];
     int32_t tid[RV_MAX_WAITERS];
+    uint8_t blocking[RV_MAX_WAITERS];
+    rv_vtime_ns deadline[RV_MAX_WAITERS];
+    int slot[RV_MAX_WAITERS];
 } waiter_set;
 
 static void collect_waiters(rv_world *w, waiter_set *s) {
@@ -110,13 +114,17 @@ static void collect_waiters(rv_world *w, waiter_set *s) {
         if (!pid) continue;
         s->pid[s->n] = pid;
         s->tid[s->n] = atomic_load_explicit(&w->waiters[i].tid, memory_order_relaxed);
+        s->blocking[s->n] = (uint8_t)atomic_load_explicit(&w->waiters[i].blocking, memory_order_relaxed);
+        s->deadline[s->n] = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        s->slot[s->n] = i;
         s->n++;
     }
 }
 
+/* 0: not a registered waiter; 1: a waiter in its real blocking call; 2: a waiter doing its checks */
 static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
     for (int i = 0; i < s->n; ++i)
-        if (s->tid[i] == tid && s->pid[i] == pid) return 1;
+        if (s->tid[i] == tid && s->pid[i] == pid) return s->blocking[i] ? 1 : 2;
     return 0;
 }
 
@@ -162,7 +170,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
     /* the thread that ran last time is likely still running: look at it first */
     int hint_tid = atomic_load_explicit(&g_last_busy_tid, memory_order_relaxed);
     if (atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed) == pid && hint_tid &&
-        !is_waiter(ws, pid, hint_tid)) {
+        is_waiter(ws, pid, hint_tid) != 2) {
         char t[16];
         snprintf(t, sizeof t, "%d", hint_tid);
         if (state_runs(thread_state(dfd, t))) {
@@ -180,7 +188,11 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
             off += d->d_reclen;
             if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
             int32_t tid = (int32_t)atoi(d->d_name);
-            if (is_waiter(ws, pid, tid) || (tid == rv_tid() && pid == getpid())) continue; /* waiters, and me */
+            if (tid == rv_tid() && pid == getpid()) continue;
+            /* a waiter doing its checks is revati's bookkeeping, not the program running; a waiter in
+             * its real call that the kernel shows runnable was just woken, maybe by a real event that
+             * it has not handled yet: it runs */
+            if (is_waiter(ws, pid, tid) == 2) continue;
             char c = thread_state(dfd, d->d_name);
             if (c == 'Z' && tid == pid) {
                 forget_proc(w, idx, pid); /* a zombie leader: the process has exited */
@@ -198,11 +210,31 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
     return runs;
 }
 
-static int scan_idle(rv_world *w) {
+/* A waiter whose deadline has passed is about to return: it runs (if its thread still exists; the
+ * slot of a thread that is gone, e.g. cancelled inside a wait, is reclaimed). */
+static int due_waiter_runs(rv_world *w, const waiter_set *ws, rv_vtime_ns now) {
+    int32_t me = (int32_t)rv_tid();
+    for (int i = 0; i < ws->n; ++i) {
+        if (ws->deadline[i] > now || ws->pid[i] <= 0 || ws->tid[i] == me) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d", (int)ws->pid[i], (int)ws->tid[i]);
+        if (access(path, F_OK) == 0) return 1;
+        rv_waiter *s = &w->waiters[ws->slot[i]];
+        int32_t pid = ws->pid[i];
+        if (atomic_load(&s->tid) == ws->tid[i]) {
+            atomic_store(&s->deadline, RV_VTIME_INVALID);
+            atomic_compare_exchange_strong(&s->pid, &pid, 0);
+        }
+    }
+    return 0;
+}
+
+static int scan_idle(rv_world *w, rv_vtime_ns now) {
     static __thread waiter_set *ws;
     if (!ws) ws = malloc(sizeof *ws);
     if (!ws) return 0;
     collect_waiters(w, ws);
+    if (due_waiter_runs(w, ws, now)) return 0;
     /* the process where something ran last time first */
     int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
     if (busy) {
@@ -222,7 +254,7 @@ static int scan_idle(rv_world *w) {
 
 int rv_world_idle(void) {
     rv_enter();
-    int idle = scan_idle(rv_world_get());
+    int idle = scan_idle(rv_world_get(), rv_vnow());
     rv_leave();
     return idle;
 }
@@ -236,6 +268,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->why = why;
     wt->idle_seen = 0;
     wt->gen_seen = atomic_load(&w->gen);
+    wt->signals = rv_signals_handled();
     wt->slot = -1;
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
     int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
@@ -246,6 +279,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
         /* tid and deadline first (a scanner may read the slot as soon as pid is set) */
         if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
             atomic_store(&w->waiters[i].tid, tid);
+            atomic_store(&w->waiters[i].blocking, 0);
             atomic_store(&w->waiters[i].deadline, deadline);
             atomic_store(&w->waiters[i].pid, me);
             wt->slot = i;
@@ -259,6 +293,7 @@ void rv_wait_end(rv_wait *wt) {
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
     rv_waiter *s = &w->waiters[wt->slot];
+    atomic_store(&s->blocking, 0);
     atomic_store(&s->deadline, RV_VTIME_INVALID);
     atomic_store(&s->tid, 0);
     atomic_store(&s->pid, 0);
@@ -266,8 +301,8 @@ void rv_wait_end(rv_wait *wt) {
     wt->slot = -1;
 }
 
-/* The earliest registered deadline later than now (RV_VTIME_INVALID if none). Deadlines at or before
- * now belong to waiters that are due and will return by themselves. */
+/* The earliest registered deadline later than now (RV_VTIME_INVALID if none); waiters already due
+ * count as running (the world is not idle while they exist). */
 static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
     rv_vtime_ns best = RV_VTIME_INVALID;
     for (int i = 0; i < RV_MAX_WAITERS; ++i) {
@@ -278,29 +313,97 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
     return best;
 }
 
+/* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
+static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
+    rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
+    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+        int32_t pid = atomic_load(&w->waiters[i].pid);
+        if (!pid) continue;
+        rv_debug("  waiter pid %d tid %d deadline %llu blocking %u", (int)pid, (int)atomic_load(&w->waiters[i].tid),
+                 (unsigned long long)atomic_load(&w->waiters[i].deadline), (unsigned)atomic_load(&w->waiters[i].blocking));
+    }
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load(&w->procs[i]);
+        if (!pid) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) continue;
+        char buf[4096];
+        long n;
+        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+                off += d->d_reclen;
+                if (d->d_name[0] >= '0' && d->d_name[0] <= '9')
+                    rv_debug("  thread %d/%s state %c", (int)pid, d->d_name, thread_state(dfd, d->d_name));
+            }
+        close(dfd);
+    }
+}
+
+static void set_blocking(rv_wait *wt, uint32_t v) {
+    if (wt->slot >= 0) atomic_store(&rv_world_get()->waiters[wt->slot].blocking, v);
+}
+
+/* Whether a signal that the caller's mask lets through is pending (it arrived during the checks,
+ * while signals were blocked). */
+static int signal_waiting(const sigset_t *callers_mask) {
+    sigset_t pend;
+    if (sigpending(&pend) != 0) return 0;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sigismember(&pend, sig) == 1 && sigismember(callers_mask, sig) != 1) return 1;
+    return 0;
+}
+
+/* End a step: a signal that arrived during the checks ends the wait as it would have ended the real
+ * call (signals are blocked during the checks, so none is handled where no call could report it);
+ * restoring the mask runs its handler. discard: the checks ran while the world ran. */
+static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
+    if (r == 0 && signal_waiting(old)) {
+        rv_debug("signal pending after the checks: the wait ends");
+        r = -1;
+    }
+    wt->signals = rv_signals_handled(); /* a handler that runs from here on ends the wait */
+    if (r == 0) set_blocking(wt, 1);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    if (discard)
+        rv_leave_discard();
+    else
+        rv_leave();
+    return r;
+}
+
 int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     rv_world *w = rv_world_get();
     rv_enter();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    set_blocking(wt, 0);
     rv_vtime_ns now = rv_vnow();
-    if (now >= wt->deadline) {
-        rv_leave();
-        return 1;
+    if (now >= wt->deadline) return step_done(wt, 1, 0, &old);
+    if (rv_signals_handled() != wt->signals) {
+        /* a handler ran since the last slice began (e.g. the signal came as the slice timed out):
+         * natively the one long wait would have been interrupted */
+        rv_debug("a signal handler ran during the wait: it ends");
+        return step_done(wt, -1, 0, &old);
     }
     uint32_t gen = atomic_load(&w->gen);
     uint32_t act = atomic_load(&w->activity);
-    if (scan_idle(w)) {
+    if (scan_idle(w, now)) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
-        if (wt->idle_seen && act == wt->activity) {
+        if (wt->idle_seen && act == wt->activity && !signal_waiting(&old)) {
             rv_vtime_ns target = earliest_deadline(w, now);
             if (wt->deadline < target) target = wt->deadline;
+            if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now, target);
             rv_vadvance_to(target, wt->why);
             wt->idle_seen = 0;
             if (rv_vnow() >= wt->deadline) {
                 settle_after_jump();
-                rv_leave();
-                return 1;
+                return step_done(wt, 1, 0, &old);
             }
             /* another waiter was due first: it returns; look again shortly */
             gen = atomic_load(&w->gen);
@@ -312,8 +415,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         wt->gen_seen = gen;
         wt->slice_ns = SLICE_MIN_NS;
         *real_slice_ns = SLICE_CONFIRM_NS;
-        rv_leave(); /* the world is idle: the check is revati's time */
-        return 0;
+        return step_done(wt, 0, 0, &old); /* the world is idle: the check is revati's time */
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
@@ -326,8 +428,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         if (left < slice) slice = left;
     }
     *real_slice_ns = slice;
-    rv_leave_discard(); /* the world runs: this check ran in parallel with it */
-    return 0;
+    return step_done(wt, 0, 1, &old); /* the world runs: this check ran in parallel with it */
 }
 
 int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
@@ -335,7 +436,10 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
     struct timespec ts;
     rv_ns_to_ts(slice_ns, &ts);
     long r = syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
-    if (r < 0 && errno == EINTR) return -1;
+    if (r < 0 && errno == EINTR) {
+        rv_debug("sleep interrupted by a signal");
+        return -1;
+    }
     return 0;
 }
 

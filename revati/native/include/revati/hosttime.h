@@ -9,7 +9,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 1u
+#define RV_WORLD_VERSION 2u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -18,6 +18,9 @@ typedef struct rv_waiter {
     _Atomic int32_t pid;
     _Atomic int32_t tid;
     _Atomic uint64_t deadline; /* virtual ns in the owner's clock; RV_VTIME_INVALID: none */
+    _Atomic uint32_t blocking; /* 1 while in the real blocking call: if the kernel then shows the
+                                  thread runnable, something (an event, its slice's end) woke it */
+    uint32_t pad;
 } rv_waiter;
 
 /* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
@@ -55,12 +58,16 @@ RV_API void rv_publish_high(void);
 /* Leave a bracket without counting its real time as overhead (time that ran in parallel with
  * running threads of the world, e.g. a waiter's scan that found the world busy). */
 RV_API void rv_leave_discard(void);
+/* Signal handlers (installed through the interposed sigaction/signal) run on this thread so far. */
+RV_API unsigned rv_signals_handled(void);
 /* Process registry (this pid joins the world at load and in fork children). */
 RV_API void rv_world_register_self(void);
 
 /* Wait engine. A wait is: rv_wait_begin(deadline), then repeatedly rv_wait_step() which returns
- * 1 when the virtual deadline is reached (jumping the clock if the world is idle) or 0 with the real
- * slice (ns) to block for in the real call; rv_wait_end() when the wait is over (for any reason). */
+ * 1 when the virtual deadline is reached (jumping the clock if the world is idle), 0 with the real
+ * slice (ns) to block for in the real call, or -1 when a signal arrived during its checks (its
+ * handler has run: end the wait as the interrupted real call would, EINTR or a spurious wakeup);
+ * rv_wait_end() when the wait is over (for any reason). */
 typedef struct rv_wait {
     rv_vtime_ns deadline;
     int slot;
@@ -68,6 +75,7 @@ typedef struct rv_wait {
     uint32_t gen_seen;  /* the world's futex word when the step decided to block */
     uint32_t activity;  /* the world's activity count at the first idle observation */
     int idle_seen;      /* the previous step found the world idle (a jump needs two in a row) */
+    unsigned signals;   /* rv_signals_handled() when the last real slice began */
     const char *why;
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);

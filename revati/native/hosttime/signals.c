@@ -1,0 +1,76 @@
+/* revati signal interposers: handlers the program installs are wrapped so that the wait engine knows
+ * when one ran. A signal that arrives just as a real wait slice ends (timed out, then handled on the
+ * way back) is invisible to the call's result; the program, natively, would have seen EINTR from its
+ * one long wait, so the engine ends the wait as interrupted when the count moved. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "revati/hosttime.h"
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+
+static struct sigaction g_user[NSIG]; /* what the program installed, as it gave it */
+static _Atomic int g_wrapped[NSIG];
+static __thread unsigned t_handled;   /* handlers run on this thread */
+
+unsigned rv_signals_handled(void) { return __atomic_load_n(&t_handled, __ATOMIC_RELAXED); }
+
+static sigaction_fn real_sigaction(void) {
+    static sigaction_fn f;
+    if (!f) f = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+    return f;
+}
+
+static void trampoline(int sig, siginfo_t *info, void *uctx) {
+    __atomic_add_fetch(&t_handled, 1, __ATOMIC_RELAXED);
+    if (sig <= 0 || sig >= NSIG) return;
+    const struct sigaction *u = &g_user[sig];
+    if (u->sa_flags & SA_SIGINFO) {
+        if (u->sa_sigaction) u->sa_sigaction(sig, info, uctx);
+    } else if (u->sa_handler != SIG_DFL && u->sa_handler != SIG_IGN && u->sa_handler) {
+        u->sa_handler(sig);
+    }
+}
+
+// sigaction: handlers are installed behind a counting trampoline; queries answer what the program set
+RV_EXPORT int sigaction(int sig, const struct sigaction *restrict act, struct sigaction *restrict old) {
+    sigaction_fn real = real_sigaction();
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (sig <= 0 || sig >= NSIG) return real(sig, act, old);
+    struct sigaction prev_user = g_user[sig];
+    int was_wrapped = atomic_load(&g_wrapped[sig]);
+    int rc;
+    if (act && !(act->sa_flags & SA_SIGINFO ? act->sa_sigaction == NULL
+                                            : act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)) {
+        struct sigaction mine = *act;
+        mine.sa_flags |= SA_SIGINFO;
+        mine.sa_sigaction = trampoline;
+        g_user[sig] = *act; /* before the kernel can deliver to the trampoline */
+        rc = real(sig, &mine, old);
+        if (rc == 0) atomic_store(&g_wrapped[sig], 1);
+        else g_user[sig] = prev_user;
+    } else {
+        rc = real(sig, act, old);
+        if (rc == 0 && act) atomic_store(&g_wrapped[sig], 0);
+    }
+    if (rc == 0 && old && was_wrapped) *old = prev_user;
+    return rc;
+}
+
+// signal: through the interposed sigaction (BSD semantics, as glibc's signal)
+RV_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
+    struct sigaction act, old;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    if (sig > 0 && sig < NSIG) sigaddset(&act.sa_mask, sig);
+    act.sa_flags = SA_RESTART;
+    if (sigaction(sig, &act, &old) < 0) return SIG_ERR;
+    return old.sa_handler;
+}

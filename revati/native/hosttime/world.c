@@ -269,6 +269,9 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->idle_seen = 0;
     wt->gen_seen = atomic_load(&w->gen);
     wt->signals = rv_signals_handled();
+    wt->real_start = rv_real_ns();
+    rv_vtime_ns now = rv_vnow();
+    wt->length = deadline > now ? deadline - now : 0;
     wt->slot = -1;
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
     int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
@@ -419,6 +422,18 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
+    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length) {
+        /* deterministic mode: other threads keep running without charging time (a busy loop that
+         * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the
+         * GIL): let the wait expire after its length in real time, as natively, rather than hang */
+        static _Atomic int warned;
+        if (!atomic_exchange(&warned, 1))
+            rv_warn("deterministic mode: a %s expired in real time while other threads ran without reading "
+                    "the clock; virtual times may differ between runs",
+                    wt->why);
+        rv_vadvance_to(wt->deadline, wt->why);
+        return step_done(wt, 1, 0, &old);
+    }
     uint64_t slice = wt->slice_ns;
     wt->slice_ns = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
     if (!rv_deterministic()) {

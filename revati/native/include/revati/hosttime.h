@@ -76,6 +76,8 @@ typedef struct rv_wait {
     uint32_t activity;  /* the world's activity count at the first idle observation */
     int idle_seen;      /* the previous step found the world idle (a jump needs two in a row) */
     unsigned signals;   /* rv_signals_handled() when the last real slice began */
+    uint64_t real_start; /* real ns when the wait began (deterministic mode's backstop) */
+    uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     const char *why;
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);

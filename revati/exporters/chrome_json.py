@@ -196,7 +196,10 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
                    "device": m.device, "predictor": m.predictor, "command": m.command},
     }
     with open(out, "wb") as f:
-        f.write(orjson.dumps(head)[:-1] + b',"traceEvents":[\n')
+        # indented like Kineto's files: Holistic Trace Analysis finds the rank with the regex
+        # '"rank":\s+(\d+)', which needs the space after the colon
+        text = orjson.dumps(head, option=orjson.OPT_INDENT_2)
+        f.write(text[: text.rindex(b"}")].rstrip() + b',\n  "traceEvents": [\n')
         for kind in pd.unique(kinds):
             sel = np.flatnonzero(kinds == kind)
             for i0 in range(0, len(sel), CHUNK):

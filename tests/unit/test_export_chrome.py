@@ -162,3 +162,15 @@ def test_requests_are_async_spans(sample: Path, tmp_path: Path) -> None:
     m = run.frames["marker"]
     arrivals = sorted(m.loc[m["name"] == "request_arrival", "ts_ns"].tolist())
     assert sorted(round(ev["ts"] * 1000) for ev in b.values()) == arrivals
+
+
+def test_rank_is_findable_the_way_hta_finds_it(sample: Path, tmp_path: Path) -> None:
+    """Holistic Trace Analysis takes a file's rank from the first line matching this regex."""
+    import re
+
+    export_run(load_run(sample, cache=False), "chrome", tmp_path / "r1.json", ranks=[1])
+    rank_re = re.compile(r'"rank":\s+(\d+)')
+    first = next(m for line in (tmp_path / "r1.json").open() if (m := rank_re.search(line)))
+    assert first.group(1) == "1"
+    j = orjson.loads((tmp_path / "r1.json").read_bytes())
+    assert j["distributedInfo"] == {"backend": "nccl", "rank": 1, "world_size": 2}

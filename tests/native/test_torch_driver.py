@@ -156,9 +156,10 @@ def test_expandable_segments_use_virtual_memory(stand_in, lib_dir):
     code = textwrap.dedent(
         """
         import json, torch
-        x = torch.arange(1 << 20, dtype=torch.float32, device="cuda")
+        h = torch.arange(1 << 20, dtype=torch.float32)
+        x = h.cuda()  # copied in, so the values are real (kernels never run)
         y = torch.empty(64 << 20, dtype=torch.uint8, device="cuda")
-        print("RESULT", json.dumps({"ok": bool(torch.equal(x.cpu(), torch.arange(1 << 20, dtype=torch.float32))),
+        print("RESULT", json.dumps({"ok": bool(torch.equal(x.cpu(), h)),
                                     "reserved": torch.cuda.memory_reserved()}))
         """
     )
@@ -218,3 +219,25 @@ def test_triton_kernel_is_named_and_timed(stand_in, tmp_path):
     (k,) = [k for k in r.of("kernel") if k["name"] == "rv_add"]
     assert k["grid"] == [98, 1, 1] and k["block"][0] % 32 == 0 and k["end_ns"] > k["ts_ns"]
     assert "cuModuleLoadData" in {e["name"] for e in r.of("api")}
+
+
+def test_cuda_malloc_async_backend_uses_pools(stand_in):
+    """torch's cudaMallocAsync backend allocates from the device's pool; its statistics are answered."""
+    code = textwrap.dedent(
+        """
+        import json, torch
+        h = torch.arange(1 << 20, dtype=torch.float32)
+        x = h.cuda()
+        z = torch.randn(1024, 1024, device="cuda")
+        del z
+        torch.cuda.synchronize()
+        print("RESULT", json.dumps({"same": bool(torch.equal(x.cpu(), h)),
+                                    "allocated": torch.cuda.memory_allocated()}))
+        """
+    )
+    r = stand_in(code, env={"PYTORCH_CUDA_ALLOC_CONF": "backend:cudaMallocAsync"})
+    res = r.result()
+    assert res["same"] is True and res["allocated"] >= 4 << 20
+    calls = {e["name"] for e in r.of("api")}
+    assert {"cuMemAllocAsync", "cuMemFreeAsync", "cuMemPoolGetAttribute"} <= calls
+    assert not [n for n in r.end["unimpl"] if not n.startswith("cuGetExportTable")], r.end["unimpl"]

@@ -1,6 +1,8 @@
 /* revati driver: events record a stream's ready time; queries and syncs compare it with host time. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -146,3 +148,46 @@ RV_EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned 
     API_RETURN(CUDA_SUCCESS);
 }
 RV_ALIAS(cuStreamWaitEvent_ptsz, cuStreamWaitEvent);
+
+/* IPC event handles name (pid, event). The owning process gets its event back; another process gets a
+ * fresh, never-recorded event (complete at once): events are not shared across processes here. */
+
+#define IPC_EVENT_MAGIC 0x52564945u
+
+// cuIpcGetEventHandle: a handle naming this process's event (it must be interprocess and untimed)
+RV_EXPORT CUresult cuIpcGetEventHandle(CUipcEventHandle *pHandle, CUevent event) {
+    API_ENTER();
+    rv_event *e = event_from(event);
+    if (!pHandle || !e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    if (!(e->flags & CU_EVENT_INTERPROCESS)) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    memset(pHandle, 0, sizeof *pHandle);
+    uint32_t magic = IPC_EVENT_MAGIC;
+    int32_t pid = (int32_t)getpid();
+    uint64_t ptr = (uint64_t)(uintptr_t)e;
+    memcpy(pHandle->reserved, &magic, 4);
+    memcpy(pHandle->reserved + 4, &pid, 4);
+    memcpy(pHandle->reserved + 8, &ptr, 8);
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuIpcOpenEventHandle: own process: the event; another process: a fresh event
+RV_EXPORT CUresult cuIpcOpenEventHandle(CUevent *phEvent, CUipcEventHandle handle) {
+    API_ENTER();
+    uint32_t magic;
+    int32_t pid;
+    uint64_t ptr;
+    memcpy(&magic, handle.reserved, 4);
+    memcpy(&pid, handle.reserved + 4, 4);
+    memcpy(&ptr, handle.reserved + 8, 8);
+    if (!phEvent || magic != IPC_EVENT_MAGIC) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (pid == (int32_t)getpid() && event_from((CUevent)(uintptr_t)ptr)) {
+        *phEvent = (CUevent)(uintptr_t)ptr;
+        API_RETURN(CUDA_SUCCESS);
+    }
+    rv_event *e = calloc(1, sizeof *e);
+    if (!e) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    e->magic = EVENT_MAGIC;
+    e->flags = CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING;
+    *phEvent = (CUevent)e;
+    API_RETURN(CUDA_SUCCESS);
+}

@@ -150,6 +150,10 @@ void rv_alloc_add(const rv_alloc *a);
 int rv_alloc_remove(uint64_t base, rv_alloc *out);
 /* The allocation holding ptr (by value); 0 when ptr is not known. */
 int rv_alloc_find(uint64_t ptr, rv_alloc *out);
+/* Device memory of bytesize on the current device (pool: the stream-ordered pool it came from). */
+CUresult rv_dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind, void *pool);
+/* Free a device allocation; *freed receives what it was. */
+CUresult rv_dev_free(CUdeviceptr dptr, rv_alloc *freed);
 void rv_mem_account(int dev, int64_t delta);
 uint64_t rv_mem_used(int dev);
 /* Bytes an operation may really move/set on the host mirror (REVATI_MATERIALIZE_MAX). */

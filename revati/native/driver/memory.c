@@ -189,7 +189,9 @@ static uint64_t free_bytes(int dev) {
     return used >= c->mem_bytes ? 0 : c->mem_bytes - used;
 }
 
-static CUresult dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind) {
+static CUresult dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind) { return rv_dev_alloc(dptr, bytesize, kind, NULL); }
+
+CUresult rv_dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind, void *pool) {
     if (!dptr) return CUDA_ERROR_INVALID_VALUE;
     if (bytesize == 0) return CUDA_ERROR_INVALID_VALUE;
     rv_ctx *ctx = rv_ctx_current_or_primary();
@@ -198,17 +200,20 @@ static CUresult dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind) {
     if (charged > free_bytes(ctx->dev)) return CUDA_ERROR_OUT_OF_MEMORY;
     uint64_t p = rv_va_reserve(ctx->dev, charged, bytesize >= PAGE_ALIGN ? PAGE_ALIGN : MIN_ALIGN, 0);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
-    rv_alloc a = {.base = p, .size = charged, .dev = ctx->dev, .kind = kind};
+    rv_alloc a = {.base = p, .size = charged, .dev = ctx->dev, .kind = kind, .handle = pool};
     rv_alloc_add(&a);
     rv_mem_account(ctx->dev, (int64_t)charged);
     *dptr = (CUdeviceptr)p;
     return CUDA_SUCCESS;
 }
 
-static CUresult dev_free(CUdeviceptr dptr) {
+static CUresult dev_free(CUdeviceptr dptr) { return rv_dev_free(dptr, NULL); }
+
+CUresult rv_dev_free(CUdeviceptr dptr, rv_alloc *freed) {
     if (!dptr) return CUDA_SUCCESS;
     rv_alloc a;
     if (!rv_alloc_find(dptr, &a) || a.base != dptr || a.kind != RV_MEM_DEVICE) return CUDA_ERROR_INVALID_VALUE;
+    if (freed) *freed = a;
     rv_alloc_remove(a.base, NULL);
     rv_mem_discard(a.base, a.size);
     rv_mem_account(a.dev, -(int64_t)a.size);
@@ -248,20 +253,6 @@ RV_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
     if (dptr && rv_alloc_find(dptr, &a) && a.kind == RV_MEM_DEVICE) rv_vadvance_to(rv_device_ready(a.dev), "cuMemFree_v2");
     API_RETURN(dev_free(dptr));
 }
-
-// cuMemAllocAsync: stream-ordered allocation, served at once from the device reservation
-RV_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream) {
-    API_ENTER();
-    API_RETURN(dev_alloc(dptr, bytesize, RV_MEM_DEVICE));
-}
-RV_ALIAS(cuMemAllocAsync_ptsz, cuMemAllocAsync);
-
-// cuMemFreeAsync: freed at once (device work never reads the values)
-RV_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream) {
-    API_ENTER();
-    API_RETURN(dev_free(dptr));
-}
-RV_ALIAS(cuMemFreeAsync_ptsz, cuMemFreeAsync);
 
 // cuMemGetInfo_v2: free = total - reserved - allocated on the current device
 RV_EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {

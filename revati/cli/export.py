@@ -17,22 +17,34 @@ from revati.errors import RevatiError
               help="Output file [default: RUN/trace.json or RUN/trace.pftrace].")
 @click.option("--rank", "ranks", type=int, multiple=True,
               help="Export only this rank (repeatable). Default: every rank in one file.")
-def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...]) -> None:
+@click.option("--per-rank", is_flag=True,
+              help="One file per rank, OUT being a folder: rank-<r>.json / rank-<r>.pftrace "
+                   "(the layout Holistic Trace Analysis reads).")
+def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
     from revati.exporters import export_run
     from revati.trace import load_run
 
     r = load_run(run)
+    ext = "json" if fmt == "chrome" else "pftrace"
     if out is None:
-        out = run / ("trace.json" if fmt == "chrome" else "trace.pftrace")
-    if out.parent and not out.parent.exists():
-        raise RevatiError(f"{out.parent}: output folder does not exist")
+        out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
     missing = sorted(set(ranks) - set(r.ranks))
     if missing:
         raise RevatiError(f"rank(s) {missing} not in the run (it has ranks {r.ranks})")
-    counts = export_run(r, fmt, out, ranks=list(ranks) or None)
-    msg = (f"wrote {out} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
-           f"{counts['tracks']} tracks")
-    if counts["overflow"]:
-        msg += f", {counts['overflow']} partially overlapping slices on overflow tracks"
-    click.echo(msg)
+    if per_rank:
+        if out.exists() and not out.is_dir():
+            raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
+        out.mkdir(parents=True, exist_ok=True)
+        jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
+    else:
+        if not out.parent.exists():
+            raise RevatiError(f"{out.parent}: output folder does not exist")
+        jobs = [(out, list(ranks) or None)]
+    for path, sel in jobs:
+        counts = export_run(r, fmt, path, ranks=sel)
+        msg = (f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
+               f"{counts['tracks']} tracks")
+        if counts["overflow"]:
+            msg += f", {counts['overflow']} partially overlapping slices on overflow tracks"
+        click.echo(msg)

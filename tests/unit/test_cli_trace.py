@@ -50,6 +50,16 @@ def test_export_one_rank(runs: Path, tmp_path: Path, capsys) -> None:
     assert code == 0 and names and all(n.startswith("rank 1") for n in names)
 
 
+def test_export_per_rank_folder(runs: Path, tmp_path: Path, capsys) -> None:
+    """--per-rank writes rank-<r>.json into a folder, each with its own distributedInfo rank."""
+    code, out, _ = run_cli(capsys, "export", str(runs / "a"), "--format", "chrome",
+                           "--per-rank", "--out", str(tmp_path / "hta"))
+    assert code == 0 and out.count("wrote") == 2
+    for r in (0, 1):
+        j = orjson.loads((tmp_path / "hta" / f"rank-{r}.json").read_bytes())
+        assert j["distributedInfo"]["rank"] == r
+
+
 def test_report_text_and_json(runs: Path, capsys) -> None:
     """Text by default, JSON with --json."""
     code, out, _ = run_cli(capsys, "report", str(runs / "a"))

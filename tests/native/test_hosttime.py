@@ -245,3 +245,47 @@ def test_bad_host_speed_is_one_line(stand_in) -> None:
     assert r.returncode != 0
     lines = [ln for ln in r.stderr.splitlines() if "REVATI_HOST_SPEED" in ln]
     assert len(lines) == 1 and "fast" in lines[0]
+
+
+def test_other_process_running_keeps_real_time(stand_in) -> None:
+    """The world spans processes: while a child computes, the parent's sleep waits in real time (no
+    jump); once the child blocks, the parent's long sleep jumps."""
+    code = (
+        "import subprocess, sys, time, json\n"
+        "child = subprocess.Popen([sys.executable, '-c',\n"
+        "    'import time, sys\\nc = time.process_time()\\n'\n"
+        "    'while time.process_time() - c < 0.5: pass\\n'\n"
+        "    'sys.stdout.write(\"x\"); sys.stdout.flush(); sys.stdin.read()'],\n"
+        "    stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
+        "t = time.perf_counter(); time.sleep(0.2); short = time.perf_counter() - t\n"
+        "child.stdout.read(1)\n"
+        "t = time.perf_counter(); time.sleep(50); long = time.perf_counter() - t\n"
+        "child.stdin.close(); child.wait()\n"
+        "print('RESULT', json.dumps([short, long]))\n"
+    )
+    r, wall = timed(stand_in, code)
+    assert r.returncode == 0, r.stderr
+    short, long = r.result()
+    assert 0.2 <= short < 0.45
+    assert 50.0 <= long < 50.5
+    assert wall < 5.0
+    syncs = [s for s in r.of("sync") if s["why"] == "clock_nanosleep"]
+    assert len(syncs) == 1 and syncs[0]["end_ns"] - syncs[0]["ts_ns"] > 49_000_000_000
+
+
+def test_deterministic_spin_wait_does_not_hang(stand_in) -> None:
+    """Deterministic mode: a thread spinning on a flag (never reading the clock) while another sleeps
+    to set it finishes (the sleep expires in real time, with one warning) instead of hanging."""
+    code = (
+        "import threading, time\n"
+        "flag = False\n"
+        "def setter():\n"
+        "    global flag\n"
+        "    time.sleep(0.001); flag = True\n"
+        "th = threading.Thread(target=setter); th.start()\n"
+        "while not flag: pass\n"
+        "th.join(); print('RESULT 1')\n"
+    )
+    r = stand_in(code, env={"REVATI_DETERMINISTIC": "1"}, timeout=60)
+    assert r.returncode == 0 and r.result() == 1
+    assert r.stderr.count("expired in real time") == 1

@@ -1,6 +1,8 @@
 /* revati process interposers: before a process image is replaced or a child spawned, this process's
  * virtual now is published to the world, so the new image starts no earlier (fork children share the
- * parent's clock state through memory and need nothing). */
+ * parent's clock state through memory). A new child joins the world's process list at once (parent
+ * side after fork/posix_spawn, child side before exec): otherwise a sleeper could find the world idle
+ * while the child is still loading, and jump. */
 #include <dlfcn.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -16,37 +18,52 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 
 #define REAL(type, name) static type real; if (!real) real = (type)dlsym(RTLD_NEXT, name)
 
+typedef pid_t (*fork_fn)(void);
+
+// fork: the child joins the world before the parent can look for running threads
+RV_EXPORT pid_t fork(void) {
+    REAL(fork_fn, "fork");
+    pid_t pid = real();
+    if (pid > 0) rv_world_register_pid((int32_t)pid);
+    return pid;
+}
+
+static void before_exec(void) {
+    rv_publish_high();
+    rv_world_register_self(); /* a vfork child: its parent resumes when the exec is done */
+}
+
 // execve: publish the virtual now, then exec
 RV_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-    rv_publish_high();
+    before_exec();
     REAL(execve_fn, "execve");
     return real(path, argv, envp);
 }
 
 // execv: publish the virtual now, then exec
 RV_EXPORT int execv(const char *path, char *const argv[]) {
-    rv_publish_high();
+    before_exec();
     REAL(execv_fn, "execv");
     return real(path, argv);
 }
 
 // execvp: publish the virtual now, then exec
 RV_EXPORT int execvp(const char *file, char *const argv[]) {
-    rv_publish_high();
+    before_exec();
     REAL(execv_fn, "execvp");
     return real(file, argv);
 }
 
 // execvpe: publish the virtual now, then exec
 RV_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    rv_publish_high();
+    before_exec();
     REAL(execve_fn, "execvpe");
     return real(file, argv, envp);
 }
 
 // fexecve: publish the virtual now, then exec
 RV_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
-    rv_publish_high();
+    before_exec();
     REAL(fexecve_fn, "fexecve");
     return real(fd, argv, envp);
 }
@@ -56,7 +73,11 @@ RV_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     rv_publish_high();
     REAL(spawn_fn, "posix_spawn");
-    return real(pid, path, fa, attr, argv, envp);
+    pid_t child = 0;
+    int rc = real(&child, path, fa, attr, argv, envp);
+    if (rc == 0) rv_world_register_pid((int32_t)child);
+    if (pid) *pid = child;
+    return rc;
 }
 
 // posix_spawnp: publish the virtual now, then spawn
@@ -64,5 +85,9 @@ RV_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     rv_publish_high();
     REAL(spawn_fn, "posix_spawnp");
-    return real(pid, file, fa, attr, argv, envp);
+    pid_t child = 0;
+    int rc = real(&child, file, fa, attr, argv, envp);
+    if (rc == 0) rv_world_register_pid((int32_t)child);
+    if (pid) *pid = child;
+    return rc;
 }

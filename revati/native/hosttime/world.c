@@ -53,9 +53,11 @@ static __thread int t_slot_hint = -1;
 static _Atomic int g_last_busy_pid; /* where the last scan found a running thread: checked first */
 static _Atomic int g_last_busy_tid;
 
-void rv_world_register_self(void) {
+void rv_world_register_self(void) { rv_world_register_pid((int32_t)getpid()); }
+
+void rv_world_register_pid(int32_t me) {
+    if (me <= 0) return;
     rv_world *w = rv_world_get();
-    int32_t me = (int32_t)getpid();
     for (int i = 0; i < RV_MAX_PROCS; ++i)
         if (atomic_load(&w->procs[i]) == me) return;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {

@@ -60,8 +60,11 @@ RV_API void rv_publish_high(void);
 RV_API void rv_leave_discard(void);
 /* Signal handlers (installed through the interposed sigaction/signal) run on this thread so far. */
 RV_API unsigned rv_signals_handled(void);
-/* Process registry (this pid joins the world at load and in fork children). */
+/* Process registry: a pid joins the world at load, in fork children, and, to leave no gap in
+ * which a starting child is unknown, in the parent right after fork/posix_spawn and in a vfork child
+ * just before it execs. */
 RV_API void rv_world_register_self(void);
+RV_API void rv_world_register_pid(int32_t pid);
 
 /* Wait engine. A wait is: rv_wait_begin(deadline), then repeatedly rv_wait_step() which returns
  * 1 when the virtual deadline is reached (jumping the clock if the world is idle), 0 with the real

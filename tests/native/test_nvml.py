@@ -335,3 +335,69 @@ def test_matches_real_h200_nvml(stand_in, tmp_path: Path) -> None:
     unexplained = {k for k in differing if not any(fnmatchcase(k, p) for p in KNOWN_DIFFERENCES)}
     assert unexplained == set(), {k: (a[k], b[k]) for k in sorted(unexplained)}
     assert len(a) - len(differing) > 300  # most of it agrees exactly
+
+
+def test_pci_info_writes_what_each_abi_version_had(stand_in) -> None:
+    """Each PCI-info ABI writes exactly the bytes the real library writes (measured on an H200 into a
+    buffer of 0xAA): v1 32, v2 36, v3 up to the bus id's NUL; NvLink remote v1 32 with the legacy id
+    cut to 'FFFFFFF:FF:FF.0', v2 all but the subsystem id. NCCL calls the v1 names."""
+    code = textwrap.dedent(
+        """
+        import ctypes as C, json
+        lib = C.CDLL("libnvidia-ml.so.1")
+        lib.nvmlInit_v2()
+        h = C.c_void_p()
+        lib.nvmlDeviceGetHandleByIndex_v2(0, C.byref(h))
+        out = {}
+        for name, extra in [("nvmlDeviceGetPciInfo", ()), ("nvmlDeviceGetPciInfo_v2", ()),
+                            ("nvmlDeviceGetPciInfo_v3", ()), ("nvmlDeviceGetNvLinkRemotePciInfo", (0,)),
+                            ("nvmlDeviceGetNvLinkRemotePciInfo_v2", (0,))]:
+            buf = (C.c_ubyte * 96)(*([0xAA] * 96))
+            r = getattr(lib, name)(h, *[C.c_uint(e) for e in extra], buf)
+            b = bytes(buf)
+            out[name] = [r, max(i for i in range(96) if b[i] != 0xAA) + 1, b[:72].hex()]
+        print("RESULT " + json.dumps(out))
+        """
+    )
+    out = stand_in(code, gpus=1, device="h200").result()
+    aa = "aa"
+    gpu_legacy = b"0000:18:00.0\0".hex() + aa * 3
+    assert out["nvmlDeviceGetPciInfo"][:2] == [0, 32]
+    assert out["nvmlDeviceGetPciInfo"][2].startswith(gpu_legacy + "00000000" + "18000000")
+    assert out["nvmlDeviceGetPciInfo_v2"][:2] == [0, 36]
+    assert out["nvmlDeviceGetPciInfo_v3"][:2] == [0, 36 + len("00000000:18:00.0") + 1]
+    remote_v1 = b"FFFFFFF:FF:FF.0\0".hex() + "ffffffff" + "ff000000" + "ff000000" + "ffffffff"
+    assert out["nvmlDeviceGetNvLinkRemotePciInfo"] == [0, 32, remote_v1 + aa * 40]
+    remote_v2 = remote_v1 + aa * 4 + b"FFFFFFFF:FF:FF.0\0".hex() + aa * 19
+    assert out["nvmlDeviceGetNvLinkRemotePciInfo_v2"] == [0, 53, remote_v2]
+
+
+@pytest.mark.torch
+def test_nccl_topology_through_nvml(stand_in) -> None:
+    """NCCL (single-rank all-reduce through torch.distributed) reads the node through NVML: every NVML
+    call it makes succeeds, and none is a stub."""
+    pytest.importorskip("torch")
+    code = textwrap.dedent(
+        """
+        import json, os, socket, torch, torch.distributed as dist
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        dist.init_process_group("nccl", rank=0, world_size=1, device_id=torch.device("cuda:0"))
+        t = torch.ones(1024, device="cuda")
+        dist.all_reduce(t)
+        torch.cuda.synchronize()
+        dist.destroy_process_group()
+        print("RESULT " + json.dumps("ok"))
+        """
+    )
+    r = stand_in(code, gpus=2)
+    assert r.result() == "ok"
+    nvml = [e for e in r.of("api") if e["name"].startswith("nvml")]
+    names = {e["name"] for e in nvml}
+    assert {
+        "nvmlDeviceGetNvLinkRemotePciInfo",
+        "nvmlDeviceGetP2PStatus",
+        "nvmlDeviceGetFieldValues",
+    } <= names
+    assert {e["res"] for e in nvml} == {0}
+    assert not [k for k in r.end["unimpl"] if k.startswith("nvml")]

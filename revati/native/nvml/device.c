@@ -1,5 +1,6 @@
 /* revati NVML stand-in: device enumeration, identity (name, UUID, PCI, serial) and memory. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,9 +222,9 @@ static void fill_bus_ids(unsigned int i, char *legacy16, char *full32) {
     if (full32) snprintf(full32, NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE, "00000000:%02X:00.0", rv_nvml_bus(i));
 }
 
-static void fill_pci_v2(unsigned int i, nvmlPciInfo_v2_t *p) {
+static void fill_pci(unsigned int i, nvmlPciInfo_t *p) {
     memset(p, 0, sizeof *p);
-    fill_bus_ids(i, p->busId, NULL);
+    fill_bus_ids(i, p->busIdLegacy, p->busId);
     p->bus = rv_nvml_bus(i);
     p->pciDeviceId = rv_nvml_pci_device_id();
     p->pciSubSystemId = rv_nvml_pci_device_id(); /* NVIDIA's own boards: subsystem = device, vendor */
@@ -234,31 +235,36 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_
     NV_ENTER();
     NV_DEVICE(device, i);
     if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    nvmlPciInfo_v2_t v2;
-    fill_pci_v2((unsigned int)i, &v2);
-    memset(pci, 0, sizeof *pci);
-    memcpy(pci->busIdLegacy, v2.busId, sizeof pci->busIdLegacy);
-    pci->domain = v2.domain, pci->bus = v2.bus, pci->device = v2.device;
-    pci->pciDeviceId = v2.pciDeviceId, pci->pciSubSystemId = v2.pciSubSystemId;
-    fill_bus_ids((unsigned int)i, NULL, pci->busId);
+    nvmlPciInfo_t full;
+    fill_pci((unsigned int)i, &full);
+    rv_nvml_put_pci(pci, sizeof *pci, &full);
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetPciInfo_v2: the pre-NVML-9 layout (52 bytes: no 32-byte busId)
+/* The real library writes only the fields each ABI version had: 32 bytes for v1 (no subsystem id),
+ * 36 for v2; the reserved words after them stay as the caller left them (checked on an H200). */
+#define PCI_V1_BYTES offsetof(nvmlPciInfo_v2_t, pciSubSystemId)
+#define PCI_V2_BYTES offsetof(nvmlPciInfo_v2_t, reserved0)
+
+// nvmlDeviceGetPciInfo_v2: the pre-NVML-9 layout, its first 36 bytes
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_v2_t *pci) {
     NV_ENTER();
     NV_DEVICE(device, i);
     if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    fill_pci_v2((unsigned int)i, pci);
+    nvmlPciInfo_t full;
+    fill_pci((unsigned int)i, &full);
+    rv_nvml_put_pci(pci, PCI_V2_BYTES, &full);
     NV_RETURN(NVML_SUCCESS);
 }
 
-// nvmlDeviceGetPciInfo: the NVML 1 name, same layout as _v2
+// nvmlDeviceGetPciInfo: the NVML 1 ABI, its first 32 bytes (NCCL looks this name up)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_v2_t *pci) {
     NV_ENTER();
     NV_DEVICE(device, i);
     if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    fill_pci_v2((unsigned int)i, pci);
+    nvmlPciInfo_t full;
+    fill_pci((unsigned int)i, &full);
+    rv_nvml_put_pci(pci, PCI_V1_BYTES, &full);
     NV_RETURN(NVML_SUCCESS);
 }
 
@@ -268,12 +274,12 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t device, nvmlPciInfoE
     NV_DEVICE(device, i);
     if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
     if (pci->version != nvmlPciInfoExt_v1) NV_RETURN(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
-    nvmlPciInfo_v2_t v2;
-    fill_pci_v2((unsigned int)i, &v2);
+    nvmlPciInfo_t full;
+    fill_pci((unsigned int)i, &full);
     memset(pci, 0, sizeof *pci);
     pci->version = nvmlPciInfoExt_v1;
-    pci->bus = v2.bus;
-    pci->pciDeviceId = v2.pciDeviceId, pci->pciSubSystemId = v2.pciSubSystemId;
+    pci->bus = full.bus;
+    pci->pciDeviceId = full.pciDeviceId, pci->pciSubSystemId = full.pciSubSystemId;
     pci->baseClass = 0x03, pci->subClass = 0x02;
     fill_bus_ids((unsigned int)i, NULL, pci->busId);
     NV_RETURN(NVML_SUCCESS);

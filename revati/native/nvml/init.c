@@ -1,5 +1,6 @@
 /* revati NVML stand-in: init/shutdown, error strings, system queries and the api-event bracket. */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,16 @@ void rv_nvml_uuid_str(unsigned int i, char out[48]) {
     rv_dev_uuid((int)i, u);
     snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
              u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+void rv_nvml_put_pci(void *dst, size_t upto, const nvmlPciInfo_t *src) {
+    unsigned char *d = dst;
+    const size_t nums = offsetof(nvmlPciInfo_t, busIdLegacy) + sizeof src->busIdLegacy;
+    memcpy(d, src->busIdLegacy, strnlen(src->busIdLegacy, sizeof src->busIdLegacy - 1) + 1);
+    size_t end = upto < offsetof(nvmlPciInfo_t, busId) ? upto : offsetof(nvmlPciInfo_t, busId);
+    if (end > nums) memcpy(d + nums, (const unsigned char *)src + nums, end - nums);
+    if (upto > offsetof(nvmlPciInfo_t, busId))
+        memcpy(d + offsetof(nvmlPciInfo_t, busId), src->busId, strnlen(src->busId, sizeof src->busId - 1) + 1);
 }
 
 unsigned int rv_nvml_bus(unsigned int i) { return (unsigned int)rv_devconf_get()->pci_bus_base + i; }

@@ -2,6 +2,7 @@
 #ifndef REVATI_NVML_INTERNAL_H
 #define REVATI_NVML_INTERNAL_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "nvml_types.h"
@@ -64,6 +65,10 @@ void rv_nvml_uuid_str(unsigned int i, char out[48]);
 /* PCI identity of device i: bus = pci_bus_base + i, domain 0, device 0, function 0. */
 unsigned int rv_nvml_bus(unsigned int i);
 unsigned int rv_nvml_pci_device_id(void);
+/* Write src's fields into a caller's PCI-info struct as the real library does: strings only up to
+ * their NUL, numbers up to `upto` bytes (32 for v1, 36 for v2, sizeof(nvmlPciInfo_t) for v3, which
+ * adds the 32-byte bus id). */
+void rv_nvml_put_pci(void *dst, size_t upto, const nvmlPciInfo_t *src);
 /* Per-profile facts NVML reports that the device profile does not carry. */
 int rv_nvml_nvlinks(void);           /* NVLink links per GPU */
 unsigned int rv_nvml_power_limit_mw(void);

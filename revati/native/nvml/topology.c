@@ -3,6 +3,7 @@
  * The node is an SXM board: every GPU's NVLinks go to NVSwitches, so every pair of GPUs is connected
  * at full NVLink bandwidth (P2P OK over NVLink for every pair). */
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -52,39 +53,43 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t device, unsign
     NV_RETURN(NVML_SUCCESS);
 }
 
-/* NVSwitches are not PCI devices the host sees: the real NVML reports all-ones ids for them. */
-static void switch_pci(unsigned int link, nvmlPciInfo_t *pci) {
-    memset(pci, 0, sizeof *pci);
+/* NVSwitches are not PCI devices the host sees: the real NVML reports all-ones ids for them, and, as
+ * for a GPU's own PCI info, writes only the fields of the caller's ABI version (checked on an H200):
+ * v1 the first 32 bytes with a legacy id cut to its 16-byte buffer, v2 all but the subsystem id. */
+static void switch_pci_head(nvmlPciInfo_t *pci) {
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "FFFFFFF:FF:FF.0");
     pci->domain = 0xffffffffu;
     pci->bus = 0xff;
     pci->device = 0xff;
-    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "FFFF:FF:FF.0");
-    snprintf(pci->busId, sizeof pci->busId, "FFFFFFFF:FF:FF.0");
+    pci->pciDeviceId = 0xffffffffu;
 }
 
 // nvmlDeviceGetNvLinkRemotePciInfo_v2: every link ends at an NVSwitch (FFFFFFFF:FF:FF.0)
-RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link,
-                                                           nvmlPciInfo_t *pci) {
-    NV_ENTER();
-    NV_NEED_INIT();
-    NV_ARGS("link=%u", link);
-    if (!link_ok(device, link) || !pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    switch_pci(link, pci);
-    NV_RETURN(NVML_SUCCESS);
-}
-
-// nvmlDeviceGetNvLinkRemotePciInfo: the NVML 1 name, pre-NVML-9 layout (no 32-byte busId)
-RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, unsigned int link,
-                                                        nvmlPciInfo_v2_t *pci) {
+RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci) {
     NV_ENTER();
     NV_NEED_INIT();
     NV_ARGS("link=%u", link);
     if (!link_ok(device, link) || !pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
     nvmlPciInfo_t full;
-    switch_pci(link, &full);
-    memset(pci, 0, sizeof *pci);
-    memcpy(pci->busId, full.busIdLegacy, sizeof pci->busId);
-    pci->domain = full.domain, pci->bus = full.bus, pci->device = full.device;
+    memset(&full, 0, sizeof full);
+    switch_pci_head(&full);
+    snprintf(full.busId, sizeof full.busId, "FFFFFFFF:FF:FF.0");
+    /* all but the subsystem id, which the real library leaves alone */
+    rv_nvml_put_pci(pci, offsetof(nvmlPciInfo_t, pciSubSystemId), &full);
+    memcpy(pci->busId, full.busId, strlen(full.busId) + 1);
+    NV_RETURN(NVML_SUCCESS);
+}
+
+// nvmlDeviceGetNvLinkRemotePciInfo: the NVML 1 ABI (NCCL looks this name up): the first 32 bytes
+RV_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, unsigned int link, nvmlPciInfo_v2_t *pci) {
+    NV_ENTER();
+    NV_NEED_INIT();
+    NV_ARGS("link=%u", link);
+    if (!link_ok(device, link) || !pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
+    nvmlPciInfo_t full;
+    memset(&full, 0, sizeof full);
+    switch_pci_head(&full);
+    rv_nvml_put_pci(pci, offsetof(nvmlPciInfo_t, pciSubSystemId), &full);
     NV_RETURN(NVML_SUCCESS);
 }
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, SERVING_MARKERS
 from revati.trace.validate import collective_groups, track_frame
@@ -108,6 +109,8 @@ def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list
         "memcpy": ("kind", "Memcpy "), "collective": ("op", "nccl:"), "sync": ("why", "sync "),
     }[kind]  # fmt: skip
     codes, uniq = pd.factorize(df[col].take(rows), use_na_sentinel=False)
+    if kind == "kernel":  # shown demangled, as the PyTorch profiler shows them
+        return codes, [demangle(str(u)) for u in uniq]
     return codes, [prefix + str(u) for u in uniq]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from revati.report.metrics import serving_metrics
+from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import DEVICE_KINDS
 from revati.trace.validate import validate_run
@@ -111,7 +112,8 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
         g = k.groupby("name", sort=False)["dur"].agg(["count", "sum", "mean", "min", "max"])
         g = g.sort_values(["sum", "count"], ascending=[False, False]).head(top)
         for name, row in g.iterrows():
-            kernels.append({"name": name, "count": int(row["count"]), "total_ns": int(row["sum"]),
+            kernels.append({"name": name, "demangled": demangle(name),
+                            "count": int(row["count"]), "total_ns": int(row["sum"]),
                             "mean_ns": float(row["mean"]), "min_ns": int(row["min"]),
                             "max_ns": int(row["max"]),
                             "pct": 100.0 * row["sum"] / total_all if total_all else 0.0})
@@ -161,7 +163,8 @@ def format_text(s: dict[str, Any]) -> str:
         L.append("")
         L.append("top kernels by total time")
         for k in s["top_kernels"]:
-            name = k["name"] if len(k["name"]) <= 70 else k["name"][:67] + "..."
+            name = k.get("demangled") or k["name"]
+            name = name if len(name) <= 70 else name[:67] + "..."
             L.append(f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
                      f"mean {k['mean_ns'] / 1000:9.2f} us  {name}")
     if s["sync_waits"]:

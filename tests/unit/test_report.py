@@ -117,3 +117,20 @@ def test_text_output_names_the_figures(hand_run: Path) -> None:
     for word in ("virtual", "wall", "busy", "top kernels", "sync waits", "cuFoo x3", "TTFT",
                  "TPOT", "ITL", "E2E", "missing shapes"):
         assert word in t
+
+
+def test_kernel_names_are_shown_demangled(tmp_path: Path) -> None:
+    """A mangled C++ kernel name keeps its identity in `name` and reads demangled in the text."""
+    from revati.trace.names import demangle
+
+    mangled = "_ZN2at6native13reduce_kernelILi512ELi1EEEvv"
+    assert demangle(mangled) == "void at::native::reduce_kernel<512, 1>()"
+    assert demangle("nvjet_sm90_tst") == "nvjet_sm90_tst"
+    w = RunWriter(tmp_path / "run")
+    s = w.process(1, 0)
+    s.kernel(mangled, 0, 10)
+    s.end(10)
+    w.finish()
+    summary = summarize(load_run(tmp_path / "run", cache=False))
+    assert summary["top_kernels"][0]["name"] == mangled
+    assert "void at::native::reduce_kernel<512, 1>()" in format_text(summary)

@@ -18,6 +18,7 @@ from revati.native import build as native_build
 
 NATIVE = Path(native_build.__file__).resolve().parent
 PROBES = Path(__file__).resolve().parent / "probes"
+FATBIN_SOURCES = sorted((NATIVE / "driver").glob("fatbin*.c"))  # the reader, without the driver
 
 SAMPLE_KERNELS = {"_Z8rv_scalePffi", "rv_plain_c", "_Z8rv_templILi16EEvPd"}
 SAMPLE_GLOBALS = {"rv_table": 148, "rv_scalar": 8, "rv_consts": 20}
@@ -74,7 +75,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cmd = [
         cc, "-O2", "-g", "-std=gnu11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
         "-Wno-unused-parameter", "-I", str(NATIVE / "include"), "-o", str(out),
-        str(PROBES / "fatbin_probe.c"), str(NATIVE / "driver" / "fatbin.c"),
+        str(PROBES / "fatbin_probe.c"), *map(str, FATBIN_SOURCES),
         "-L", str(lib), "-l:librevati.so", f"-Wl,-rpath,{lib}", "-ldl", "-lpthread",
     ]  # fmt: skip
     subprocess.run(cmd, check=True)
@@ -221,7 +222,7 @@ def test_fuzzed_images_under_sanitizers(tmp_path: Path) -> None:
     cmd = [
         cc, "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
         "-std=gnu11", "-D_GNU_SOURCE", "-I", str(NATIVE / "include"), "-o", str(exe),
-        str(PROBES / "fatbin_fuzz.c"), str(NATIVE / "driver" / "fatbin.c"),
+        str(PROBES / "fatbin_fuzz.c"), *map(str, FATBIN_SOURCES),
         "-L", str(lib), "-l:librevati.so", f"-Wl,-rpath,{lib}", "-ldl", "-lpthread",
     ]  # fmt: skip
     if subprocess.run(cmd, capture_output=True).returncode != 0:

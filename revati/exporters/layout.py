@@ -83,7 +83,7 @@ def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.Dat
 class Layout:
     """Slices in track order (`t`), the tracks, processes, flows, and the time base."""
 
-    t: pd.DataFrame  # per slice: kind, row, ftrack, ts, end (rel ns), name_code, cat_code
+    t: pd.DataFrame  # per slice: kind, row, ftrack, ts, end (rel ns), name_code, cat_code, corr
     names: list[str]
     cats: list[str]
     tracks: pd.DataFrame  # per final track: ftrack, cpid, ctid, pname, tname, host, rank, lane
@@ -173,6 +173,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     out = pd.DataFrame({
         "kind": kinds, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
         "end": t["end"].to_numpy() - base, "name_code": name_code, "cat_code": cat_code,
+        "corr": t["corr"].to_numpy(),
     })  # fmt: skip
     flows = _flows(run, t)
     overflow = int((t["lane"] > 0).sum())

@@ -110,6 +110,7 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     uuid = np.where(ftrack < ntr, THREAD_UUID_BASE + ftrack,
                     REQUEST_UUID_BASE + ftrack - ntr).tolist()
     name_l = (name_code + 1).tolist()
+    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(nr, dtype=np.int64))).tolist()
     cat_l = (cat_code + 1).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
@@ -143,6 +144,8 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
                 te.type = _BEGIN
                 te.name_iid = name_l[i]
                 te.category_iids.append(cat_l[i])
+                if corr_l[i]:
+                    te.correlation_id = corr_l[i]
                 if flowy[i]:
                     if i in out_flows:
                         te.flow_ids.extend(out_flows[i])

@@ -92,6 +92,10 @@ def test_flows_link_launches_to_kernels(sample: Path, tmp_path: Path) -> None:
     _, fstart, fend = parse_slices(tmp_path / "t.pftrace")
     assert fstart and set(fstart) == set(fend)
     kernels = set(run.frames["kernel"]["name"])
+    trace = Trace.FromString((tmp_path / "t.pftrace").read_bytes())
+    corrs = [p.track_event.correlation_id for p in trace.packet
+             if p.HasField("track_event") and p.track_event.correlation_id]
+    assert len(corrs) >= sum(int((run.frames[k]["corr"] != 0).sum()) for k in ("api", "kernel"))
     launches = [f for f in fstart if fstart[f][1] == "cuLaunchKernel"]
     assert launches
     for f in launches:

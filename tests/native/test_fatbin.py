@@ -162,6 +162,13 @@ def test_ptx_only_fatbin(probe: Path) -> None:
     assert out["globals"] == SAMPLE_GLOBALS
 
 
+@pytest.mark.parametrize("wrap", [False, True])
+def test_pointer_and_wrapper_inputs(probe: Path, wrap: bool) -> None:
+    """A bare pointer to a fatbin, and a fatbin wrapper pointing at one, read like the file."""
+    args = ["ptr", PROBES / "fatbin_sample_lz4.fatbin", 9, 0] + (["wrap"] if wrap else [])
+    assert run_probe(probe, *args) == {"parsed": True, "kernels": 3, "globals": 3, "sm": 90}
+
+
 def test_bare_cubin_and_ptx_text(probe: Path, tmp_path: Path) -> None:
     """A bare ELF cubin and bare PTX text (cuModuleLoadData's other inputs) are read too."""
     data = (PROBES / "fatbin_sample_plain.fatbin").read_bytes()

@@ -7,8 +7,9 @@
  *       SECTION is a dump of a library's .nv_fatbin section (fatbins back to back). Each fatbin is
  *       handed to rv_image_parse as a bare pointer, as the runtime does; every kernel name goes to
  *       NAMES_OUT (one per line), a summary (counts, timing, looked-up globals) to stdout.
- *   fatbin_probe ptr PATH MAJOR MINOR
- *       parse a whole file's bytes through rv_image_parse (pointer path); print counts.
+ *   fatbin_probe ptr PATH MAJOR MINOR [wrap]
+ *       parse a whole file's bytes through rv_image_parse (pointer path); print counts. With `wrap`,
+ *       hand over a fatbin wrapper {0x466243b1, 1, bytes, NULL} instead, as in .nvFatBinSegment.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -177,9 +178,14 @@ static int cmd_ptr(int argc, char **argv) {
         fprintf(stderr, "fatbin_probe: cannot read %s\n", argv[2]);
         return 2;
     }
-    rv_image *img = rv_image_parse(buf, atoi(argv[3]), atoi(argv[4]));
-    printf("{\"parsed\":%s,\"kernels\":%d,\"globals\":%d}\n", img ? "true" : "false", rv_image_function_count(img),
-           rv_image_global_count(img));
+    struct {
+        int magic, version;
+        const void *data, *filename_or_fatbins;
+    } wrapper = {0x466243b1, 1, buf, NULL};
+    int wrap = argc > 5 && !strcmp(argv[5], "wrap");
+    rv_image *img = rv_image_parse(wrap ? (const void *)&wrapper : buf, atoi(argv[3]), atoi(argv[4]));
+    printf("{\"parsed\":%s,\"kernels\":%d,\"globals\":%d,\"sm\":%d}\n", img ? "true" : "false",
+           rv_image_function_count(img), rv_image_global_count(img), rv_image_sm(img));
     rv_image_free(img);
     free(buf);
     return 0;

@@ -169,6 +169,38 @@ def test_pointer_and_wrapper_inputs(probe: Path, wrap: bool) -> None:
     assert run_probe(probe, *args) == {"parsed": True, "kernels": 3, "globals": 3, "sm": 90}
 
 
+def test_without_zstd_degrades_with_one_warning(probe: Path, tmp_path: Path) -> None:
+    """With a libzstd.so.1 that lacks the API, zstd entries give nothing (NULL, one warning), and
+    the other compressions still read."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    fake = tmp_path / "libzstd.so.1"
+    (tmp_path / "empty.c").write_text("int rv_not_zstd;\n")
+    subprocess.run(
+        [
+            cc,
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libzstd.so.1",
+            "-o",
+            str(fake),
+            str(tmp_path / "empty.c"),
+        ],
+        check=True,
+    )
+    env = {**os.environ, "LD_LIBRARY_PATH": str(tmp_path), "REVATI_LOG": "warn"}
+    for flavour, parsed in [("zstd", False), ("lz4", True), ("plain", True)]:
+        p = subprocess.run(
+            [str(probe), "file", str(PROBES / f"fatbin_sample_{flavour}.fatbin"), "9", "0"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert p.returncode == 0
+        assert json.loads(p.stdout)["parsed"] is parsed
+        warnings = [ln for ln in p.stderr.splitlines() if "libzstd" in ln]
+        assert len(warnings) == (1 if flavour == "zstd" else 0), p.stderr
+
+
 def test_bare_cubin_and_ptx_text(probe: Path, tmp_path: Path) -> None:
     """A bare ELF cubin and bare PTX text (cuModuleLoadData's other inputs) are read too."""
     data = (PROBES / "fatbin_sample_plain.fatbin").read_bytes()

@@ -320,3 +320,24 @@ def test_record_cli_sleep_30(tmp_path, lib_dir) -> None:
     assert 30.0 <= float(r.stdout.strip().splitlines()[-1]) < 30.5
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["wall_duration_ns"] < 3_000_000_000
+
+
+def test_overhead_is_excluded_per_call() -> None:
+    """tools/bench_overhead.py: an interposed clock read costs revati tens of ns, which are excluded;
+    what still reaches virtual time per call (the leak) is a small fraction of that."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "tools" / "bench_overhead.py"
+    r = subprocess.run(
+        [sys.executable, str(bench), "--batches", "10", "--work", "0", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["clock"][0]
+    assert row["excluded_ns"] > 30
+    assert row["leak_ns"] < 40

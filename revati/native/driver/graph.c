@@ -47,6 +47,8 @@ static rv_graph *graph_from(const void *h) {
     return g && g->magic == GRAPH_MAGIC ? g : NULL;
 }
 
+int rv_graph_valid(const void *h) { return graph_from(h) != NULL; }
+
 static rv_exec *exec_from(const void *h) {
     rv_exec *e = (rv_exec *)h;
     return e && e->magic == EXEC_MAGIC ? e : NULL;
@@ -536,89 +538,5 @@ RV_EXPORT CUresult cuGraphDebugDotPrint(CUgraph hGraph, const char *path, unsign
     }
     fprintf(f, "}\n");
     fclose(f);
-    API_RETURN(CUDA_SUCCESS);
-}
-
-/* ---- user objects: reference-counted host resources whose destructor runs at the last release ---- */
-
-#define UOBJ_MAGIC 0x52565551u
-
-typedef struct uobj {
-    uint32_t magic;
-    int refs;
-    void *ptr;
-    CUhostFn destroy;
-} uobj;
-
-static uobj *uobj_from(CUuserObject h) {
-    uobj *u = (uobj *)h;
-    return u && u->magic == UOBJ_MAGIC ? u : NULL;
-}
-
-static void uobj_release(uobj *u, unsigned count) {
-    pthread_mutex_lock(&g_mu);
-    u->refs -= (int)count;
-    int last = u->refs <= 0;
-    pthread_mutex_unlock(&g_mu);
-    if (last) {
-        u->magic = 0;
-        rv_leave(); /* the destructor is program code: its time is the program's */
-        if (u->destroy) u->destroy(u->ptr);
-        rv_enter();
-        free(u);
-    }
-}
-
-// cuUserObjectCreate: an object with initialRefcount references
-RV_EXPORT CUresult cuUserObjectCreate(CUuserObject *object_out, void *ptr, CUhostFn destroy, unsigned int initialRefcount,
-                                      unsigned int flags) {
-    API_ENTER();
-    if (!object_out || !destroy || !initialRefcount) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    uobj *u = calloc(1, sizeof *u);
-    if (!u) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
-    *u = (uobj){UOBJ_MAGIC, (int)initialRefcount, ptr, destroy};
-    *object_out = (CUuserObject)u;
-    API_RETURN(CUDA_SUCCESS);
-}
-
-// cuUserObjectRetain: count more references
-RV_EXPORT CUresult cuUserObjectRetain(CUuserObject object, unsigned int count) {
-    API_ENTER();
-    uobj *u = uobj_from(object);
-    if (!u || !count) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    pthread_mutex_lock(&g_mu);
-    u->refs += (int)count;
-    pthread_mutex_unlock(&g_mu);
-    API_RETURN(CUDA_SUCCESS);
-}
-
-// cuUserObjectRelease: the destructor runs when the count reaches zero
-RV_EXPORT CUresult cuUserObjectRelease(CUuserObject object, unsigned int count) {
-    API_ENTER();
-    uobj *u = uobj_from(object);
-    if (!u || !count) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    uobj_release(u, count);
-    API_RETURN(CUDA_SUCCESS);
-}
-
-// cuGraphRetainUserObject: the graph holds references (CU_GRAPH_USER_OBJECT_MOVE takes the caller's)
-RV_EXPORT CUresult cuGraphRetainUserObject(CUgraph graph, CUuserObject object, unsigned int count, unsigned int flags) {
-    API_ENTER();
-    uobj *u = uobj_from(object);
-    if (!graph_from(graph) || !u || !count) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    if (!(flags & CU_GRAPH_USER_OBJECT_MOVE)) {
-        pthread_mutex_lock(&g_mu);
-        u->refs += (int)count;
-        pthread_mutex_unlock(&g_mu);
-    }
-    API_RETURN(CUDA_SUCCESS);
-}
-
-// cuGraphReleaseUserObject: the graph drops references
-RV_EXPORT CUresult cuGraphReleaseUserObject(CUgraph graph, CUuserObject object, unsigned int count) {
-    API_ENTER();
-    uobj *u = uobj_from(object);
-    if (!graph_from(graph) || !u || !count) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    uobj_release(u, count);
     API_RETURN(CUDA_SUCCESS);
 }

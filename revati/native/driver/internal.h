@@ -208,6 +208,7 @@ int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);
 int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes);
 int rv_graph_capture_event(rv_stream *s, void *event);
 rv_graph *rv_event_capture_graph(void *event);
+int rv_graph_valid(const void *graph);
 void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id);
 
 #endif

@@ -231,7 +231,21 @@ static int due_waiter_runs(rv_world *w, const waiter_set *ws, rv_vtime_ns now) {
     return 0;
 }
 
+#define BUSY_REUSE_NS 200000ULL
+
+static int scan_idle_uncached(rv_world *w, rv_vtime_ns now);
+
+/* Only "busy" answers are shared (a fresh one is as good as a scan for deciding to wait a slice
+ * more); "idle" is always looked at anew, since it leads to a jump. */
 static int scan_idle(rv_world *w, rv_vtime_ns now) {
+    uint64_t real = rv_real_ns();
+    if (real - atomic_load_explicit(&w->busy_seen_real, memory_order_relaxed) < BUSY_REUSE_NS) return 0;
+    int idle = scan_idle_uncached(w, now);
+    if (!idle) atomic_store_explicit(&w->busy_seen_real, rv_real_ns(), memory_order_relaxed);
+    return idle;
+}
+
+static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
     static __thread waiter_set *ws;
     if (!ws) ws = malloc(sizeof *ws);
     if (!ws) return 0;

@@ -9,7 +9,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 2u
+#define RV_WORLD_VERSION 3u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -37,6 +37,8 @@ typedef struct rv_world {
     _Atomic uint32_t gen;   /* futex word: bumped at every jump so sleepers re-check */
     _Atomic uint32_t activity; /* bumped when a waiter leaves a wait (a thread turned running) */
     _Atomic uint64_t jumps_made;
+    _Atomic uint64_t busy_seen_real; /* real ns when a scan last found a running thread: waiters that
+                                        look within 200 us reuse that answer instead of scanning */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
 } rv_world;

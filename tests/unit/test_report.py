@@ -134,3 +134,22 @@ def test_kernel_names_are_shown_demangled(tmp_path: Path) -> None:
     summary = summarize(load_run(tmp_path / "run", cache=False))
     assert summary["top_kernels"][0]["name"] == mangled
     assert "void at::native::reduce_kernel<512, 1>()" in format_text(summary)
+
+
+def test_a_run_with_no_operations_still_reports_exports_and_diffs(tmp_path: Path) -> None:
+    """A process that did nothing: zero durations, well-formed (empty) exports, diff passes."""
+    import orjson
+
+    from revati.diff import compare_runs
+    from revati.exporters import export_run
+
+    w = RunWriter(tmp_path / "run")
+    w.process(5, 0).end(0)
+    w.finish()
+    run = load_run(tmp_path / "run", cache=False)
+    s = summarize(run)
+    assert s["virtual_ns"] == 0 and s["devices"] == [] and s["serving"] is None
+    assert export_run(run, "chrome", tmp_path / "t.json")["slices"] == 0
+    assert orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
+    assert export_run(run, "perfetto", tmp_path / "t.pftrace")["slices"] == 0
+    assert compare_runs(run, run)["passed"]

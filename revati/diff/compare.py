@@ -28,13 +28,18 @@ def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10) -> dict[str, Any]:
-    """Everything `revati diff` reports, as a JSON-ready dict; `passed` is the verdict."""
-    sa, sb = sequences(a), sequences(b)
+def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
+                 host: bool = True) -> dict[str, Any]:
+    """Everything `revati diff` reports, as a JSON-ready dict; `passed` is the verdict.
+
+    `host=False` leaves the host API call sequences out of the structural comparison (device
+    streams only), for runs whose host threads legitimately differ (polling loops).
+    """
+    sa, sb = sequences(a, host=host), sequences(b, host=host)
     m = align(sa, sb)
     div = divergences(m)
     out: dict[str, Any] = {"run_a": str(a.path), "run_b": str(b.path),
-                           "tolerance_pct": tolerance_pct}
+                           "tolerance_pct": tolerance_pct, "host_calls_compared": host}
 
     fa, la = time_span(a)
     fb, lb = time_span(b)

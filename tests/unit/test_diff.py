@@ -76,3 +76,23 @@ def test_ranks_are_matched_by_rank_not_pid(tmp_path: Path) -> None:
     assert compare_runs(a, b)["passed"]
     d = compare_runs(a, c, tolerance_pct=100)
     assert not d["passed"] and d["ranks_only_in_a"] == [1]
+
+
+def test_host_only_differences_pass_with_device_only(tmp_path: Path) -> None:
+    """An extra host poll diverges the host thread; device-only comparison ignores it."""
+    for name, polls in (("p1", 1), ("p2", 3)):
+        w = RunWriter(tmp_path / name)
+        s = w.process(10, 0)
+        c = s.next_corr()
+        s.api("cuLaunchKernel", 0, 5, corr=c)
+        s.kernel("k", 5, 100, stream=1, corr=c)
+        for i in range(polls):
+            s.api("cuEventQuery", 10 + i, 11 + i)
+        s.api("cuStreamSynchronize", 20, 100)
+        s.end(100)
+        w.finish()
+    a, b = load_run(tmp_path / "p1", cache=False), load_run(tmp_path / "p2", cache=False)
+    d = compare_runs(a, b)
+    assert not d["passed"] and d["first_divergence"]["track"] == "thread 0"
+    assert d["first_divergence"]["name_a"] == "cuStreamSynchronize"
+    assert compare_runs(a, b, host=False)["passed"]

@@ -12,6 +12,8 @@ typedef struct {
     const Elf64_Shdr *sh; /* not aligned in general: read through memcpy copies */
     size_t shnum;
     span shstr;
+    rv_named *by_name;    /* sections sorted by name: per-kernel lookups must not scan them all */
+    size_t nnamed;
 } elf_ctx;
 
 static int shdr(const elf_ctx *c, size_t i, Elf64_Shdr *out) {
@@ -30,16 +32,35 @@ static span section_data(const elf_ctx *c, const Elf64_Shdr *s) {
 
 static const char *section_name(const elf_ctx *c, const Elf64_Shdr *s) { return str_at(c->shstr, s->sh_name); }
 
-/* Index of the section named prefix+name, or 0. */
-static size_t find_section(const elf_ctx *c, const char *prefix, const char *name) {
-    size_t pl = strlen(prefix);
+static int cmp_named(const void *a, const void *b) {
+    return strcmp(((const rv_named *)a)->name, ((const rv_named *)b)->name);
+}
+
+/* The by-name index of the sections (NULL when out of memory: lookups then find nothing). */
+static void index_sections(elf_ctx *c) {
+    c->by_name = malloc(c->shnum * sizeof *c->by_name);
+    c->nnamed = 0;
+    if (!c->by_name) return;
     for (size_t i = 1; i < c->shnum; ++i) {
         Elf64_Shdr s;
         shdr(c, i, &s);
         const char *n = section_name(c, &s);
-        if (n && !strncmp(n, prefix, pl) && !strcmp(n + pl, name)) return i;
+        if (n && *n) c->by_name[c->nnamed++] = (rv_named){n, (int)i};
     }
-    return 0;
+    qsort(c->by_name, c->nnamed, sizeof *c->by_name, cmp_named);
+}
+
+/* Index of the section named prefix+name, or 0. */
+static size_t find_section(const elf_ctx *c, const char *prefix, const char *name) {
+    size_t pl = strlen(prefix), nl = strlen(name);
+    char small[512], *key = pl + nl < sizeof small ? small : malloc(pl + nl + 1);
+    if (!key || !c->by_name) return 0;
+    memcpy(key, prefix, pl);
+    memcpy(key + pl, name, nl + 1);
+    rv_named want = {key, 0};
+    const rv_named *hit = bsearch(&want, c->by_name, c->nnamed, sizeof *c->by_name, cmp_named);
+    if (key != small) free(key);
+    return hit ? (size_t)hit->idx : 0;
 }
 
 /* .nv.info.<kernel> attribute records: {u8 format, u8 attribute, u16 value-or-size, [data]}. */
@@ -51,8 +72,18 @@ static size_t find_section(const elf_ctx *c, const char *prefix, const char *nam
 #define EIATTR_FRAME_SIZE 0x11
 #define EIATTR_REGCOUNT 0x2f
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The module-wide .nv.info: per-kernel {symbol index, value} records for registers and frame size. */
 static void read_module_info(const elf_ctx *c, rv_image *img) {
+    /* (symbol index << 32 | kernel index), sorted: records name kernels by symbol */
+    uint64_t *by_sym = malloc((size_t)(img->nfn ? img->nfn : 1) * sizeof *by_sym);
+    if (!by_sym) return;
+    for (int f = 0; f < img->nfn; ++f) by_sym[f] = (uint64_t)img->fnsym[f] << 32 | (uint32_t)f;
+    qsort(by_sym, (size_t)img->nfn, sizeof *by_sym, cmp_u64);
     for (size_t i = 1; i < c->shnum; ++i) {
         Elf64_Shdr s;
         shdr(c, i, &s);
@@ -71,8 +102,14 @@ static void read_module_info(const elf_ctx *c, rv_image *img) {
             if (!in_bounds(d.n, o, v)) break;
             if (v == 8 && (attr == EIATTR_REGCOUNT || attr == EIATTR_FRAME_SIZE)) {
                 uint32_t sym = rd32(d.p + o), val = rd32(d.p + o + 4);
-                for (int f = 0; f < img->nfn; ++f) {
-                    if (img->fnsym[f] != sym) continue;
+                size_t lo = 0, hi = (size_t)img->nfn; /* first entry with this symbol */
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if ((by_sym[mid] >> 32) < sym) lo = mid + 1;
+                    else hi = mid;
+                }
+                for (; lo < (size_t)img->nfn && (by_sym[lo] >> 32) == sym; ++lo) {
+                    int f = (int)(uint32_t)by_sym[lo];
                     if (attr == EIATTR_REGCOUNT) img->fninfo[f].regs = (int)val;
                     else img->fninfo[f].local_bytes = val;
                 }
@@ -80,6 +117,7 @@ static void read_module_info(const elf_ctx *c, rv_image *img) {
             o += v;
         }
     }
+    free(by_sym);
 }
 
 static void read_nv_info(const elf_ctx *c, const char *name, rv_func_info *fi) {
@@ -137,13 +175,14 @@ rv_image *rv_fb_parse_elf(span e, int sm) {
     if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB) return NULL;
     if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0) return NULL;
     if (!in_bounds(e.n, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr))) return NULL;
-    elf_ctx c = {e, (const Elf64_Shdr *)(e.p + eh.e_shoff), eh.e_shnum, {NULL, 0}};
+    elf_ctx c = {e, (const Elf64_Shdr *)(e.p + eh.e_shoff), eh.e_shnum, {NULL, 0}, NULL, 0};
     Elf64_Shdr s;
     if (shdr(&c, eh.e_shstrndx, &s) != 0) return NULL;
     c.shstr = section_data(&c, &s);
 
     rv_image *img = rv_fb_img_new();
     if (!img) return NULL;
+    index_sections(&c);
     /* e_flags carry the SM: in bits 0-7 up to ELF ABI version 7, in bits 8-15 from version 8 on */
     int esm = eh.e_ident[EI_ABIVERSION] >= 8 ? (int)((eh.e_flags >> 8) & 0xff) : (int)(eh.e_flags & 0xff);
     img->sm = (esm >= 20 && esm < 256) ? esm : sm;
@@ -195,9 +234,14 @@ rv_image *rv_fb_parse_elf(span e, int sm) {
         }
     }
     read_module_info(&c, img);
-    if (rv_fb_img_finish(img) != 0) goto fail;
+    free(c.by_name);
+    if (rv_fb_img_finish(img) != 0) {
+        rv_image_free(img);
+        return NULL;
+    }
     return img;
 fail:
+    free(c.by_name);
     rv_image_free(img);
     return NULL;
 }

@@ -101,7 +101,12 @@ class Run:
 
     @property
     def ranks(self) -> list[int]:
-        return sorted(int(r) for r in self.frames["proc"]["rank"].unique())
+        """Every rank that has events (a stream without its proc line still counts)."""
+        seen: set[int] = set()
+        for df in self.frames.values():
+            if len(df):
+                seen.update(int(r) for r in pd.unique(df["rank"]))
+        return sorted(seen)
 
 
 def _warn(warnings: list[str], msg: str) -> None:

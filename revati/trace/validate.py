@@ -191,21 +191,19 @@ def _check_nesting(run: Run) -> list[Issue]:
 
 def _check_correlation(run: Run) -> list[Issue]:
     api = run.frames["api"]
-    keys = set(zip(api["pid"].tolist(), api["corr"].tolist(), strict=True))
-    orphans = 0
-    example: dict[str, Any] = {}
-    for kind in DEVICE_KINDS:
-        df = run.frames[kind]
-        df = df[df["corr"] != 0]
-        for pid, corr, seq in zip(df["pid"].tolist(), df["corr"].tolist(), df["seq"].tolist(),
-                                  strict=True):
-            if (pid, corr) not in keys:
-                orphans += 1
-                example = example or {"kind": kind, "pid": pid, "corr": corr, "seq": seq}
-    if not orphans:
+    keys = api.loc[api["corr"] != 0, ["pid", "corr"]].drop_duplicates()
+    parts = [run.frames[k].loc[run.frames[k]["corr"] != 0, ["pid", "corr", "seq"]].assign(kind=k)
+             for k in DEVICE_KINDS if len(run.frames[k])]
+    if not parts:
         return []
-    return [Issue("orphan_correlation", orphans,
-                  "device operations whose correlation id matches no API call", example)]
+    dev = pd.concat(parts, ignore_index=True)
+    m = dev.merge(keys, on=["pid", "corr"], how="left", indicator=True)
+    orphans = m[m["_merge"] == "left_only"]
+    if not len(orphans):
+        return []
+    return [Issue("orphan_correlation", len(orphans),
+                  "device operations whose correlation id matches no API call",
+                  _example(orphans.drop(columns="_merge")))]
 
 
 def collective_groups(run: Run) -> pd.DataFrame:

@@ -218,3 +218,19 @@ def test_ranks_come_from_the_manifest(tmp_path: Path) -> None:
     run = load_run(tmp_path / "run", cache=False)
     proc = run.frames["proc"].set_index("pid")
     assert proc.loc[10, "rank"] == 1 and proc.loc[11, "rank"] == 0
+
+
+def test_orphan_correlation_is_reported(tmp_path: Path) -> None:
+    """A kernel whose correlation id no API call carries is flagged by validate."""
+    from revati.trace.validate import validate_run
+
+    w = RunWriter(tmp_path / "run")
+    s = w.process(3, 0)
+    s.api("cuLaunchKernel", 0, 5, corr=1)
+    s.kernel("ok", 5, 10, corr=1)
+    s.kernel("orphan", 10, 20, corr=99)
+    s.end(20)
+    w.finish()
+    issues = validate_run(load_run(tmp_path / "run", cache=False))
+    assert [(i.code, i.count) for i in issues] == [("orphan_correlation", 1)]
+    assert issues[0].example["corr"] == 99

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -263,7 +264,8 @@ static inline uint64_t own_part(void) {
     uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed);
     if (g_det) return c;
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
-    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed);
+    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
+                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
     if (real <= base) return c;
     uint64_t ran = real - base;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c;
@@ -282,6 +284,31 @@ rv_vtime_ns rv_vnow(void) {
     ensure_init();
     uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
     return clamp_last(v);
+}
+
+rv_vtime_ns rv_vnow_peek(void) {
+    ensure_init();
+    uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
+    return v > last ? v : last;
+}
+
+void rv_exclude_idle(uint64_t from, uint64_t to) {
+    ensure_init();
+    if (g_det || to <= from) return;
+    rv_world *w = g_world;
+    uint32_t unlocked = 0;
+    while (!atomic_compare_exchange_weak(&w->idle_lock, &unlocked, 1)) {
+        unlocked = 0;
+        sched_yield();
+    }
+    uint64_t upto = atomic_load(&w->idle_upto);
+    if (from < upto) from = upto;
+    if (to > from) {
+        atomic_fetch_add(&w->idle_real, to - from);
+        atomic_store(&w->idle_upto, to);
+    }
+    atomic_store(&w->idle_lock, 0);
 }
 
 void rv_vcharge(rv_vdur_ns d) {

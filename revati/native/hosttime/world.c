@@ -21,7 +21,8 @@
 #include "revati/vclock.h"
 
 #define SLICE_MIN_NS 50000ULL     /* first real slice of a wait while the world runs */
-#define SLICE_MAX_NS 2000000ULL   /* slices double up to this */
+#define SLICE_MAX_NS 250000ULL    /* slices double up to this: a deadline crossed by another process's
+                                     jump is noticed within it (sleeps: at once, by futex) */
 #define SLICE_CONFIRM_NS 100000ULL /* real pause between the two idle observations */
 
 struct linux_dirent64 {
@@ -270,7 +271,7 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
 
 int rv_world_idle(void) {
     rv_enter();
-    int idle = scan_idle(rv_world_get(), rv_vnow());
+    int idle = scan_idle(rv_world_get(), rv_vnow_peek());
     rv_leave();
     return idle;
 }
@@ -286,7 +287,9 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->gen_seen = atomic_load(&w->gen);
     wt->signals = rv_signals_handled();
     wt->real_start = rv_real_ns();
-    rv_vtime_ns now = rv_vnow();
+    wt->step_real = wt->real_start;
+    wt->idle_since = wt->real_start;
+    rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
     wt->slot = -1;
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
@@ -395,13 +398,22 @@ static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
 
 int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     rv_world *w = rv_world_get();
+    uint64_t t0 = rv_real_ns();
     rv_enter();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     set_blocking(wt, 0);
-    rv_vtime_ns now = rv_vnow();
-    if (now >= wt->deadline) return step_done(wt, 1, 0, &old);
+    uint64_t prev_step = wt->step_real;
+    wt->step_real = t0;
+    rv_vtime_ns now = rv_vnow_peek();
+    if (now >= wt->deadline) {
+        /* woken by another waiter's idle jump to this very deadline: the real time until this
+         * thread noticed (at most a slice) was dead time for the whole world */
+        uint64_t wake_real = atomic_load(&w->wake_real);
+        if (atomic_load(&w->wake_target) == wt->deadline && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
+        return step_done(wt, 1, 0, &old);
+    }
     if (rv_signals_handled() != wt->signals) {
         /* a handler ran since the last slice began (e.g. the signal came as the slice timed out):
          * natively the one long wait would have been interrupted */
@@ -415,26 +427,35 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
         if (wt->idle_seen && act == wt->activity && !signal_waiting(&old)) {
-            rv_vtime_ns target = earliest_deadline(w, now);
+            settle_after_jump();
+            /* the world has been idle since the first observation: that real time (checks, the
+             * pause between them, the settle) is excluded from every clock, not from this
+             * process's alone; the bracket is dropped so that it is not excluded twice here */
+            rv_leave_discard();
+            uint64_t t1 = rv_real_ns();
+            rv_exclude_idle(wt->idle_since, t1);
+            rv_vtime_ns now1 = rv_vnow_peek();
+            rv_vtime_ns target = earliest_deadline(w, now1);
             if (wt->deadline < target) target = wt->deadline;
-            if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now, target);
+            if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now1, target);
+            atomic_store(&w->wake_real, t1);
+            atomic_store(&w->wake_target, target);
             rv_vadvance_to(target, wt->why);
+            rv_enter();
             wt->idle_seen = 0;
-            if (rv_vnow() >= wt->deadline) {
-                settle_after_jump();
-                return step_done(wt, 1, 0, &old);
-            }
+            if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);
             /* another waiter was due first: it returns; look again shortly */
             gen = atomic_load(&w->gen);
             act = atomic_load(&w->activity);
         } else {
             wt->idle_seen = 1;
             wt->activity = act;
+            wt->idle_since = t0;
         }
         wt->gen_seen = gen;
         wt->slice_ns = SLICE_MIN_NS;
         *real_slice_ns = SLICE_CONFIRM_NS;
-        return step_done(wt, 0, 0, &old); /* the world is idle: the check is revati's time */
+        return step_done(wt, 0, 1, &old); /* idle time is excluded world-wide once confirmed */
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;

@@ -9,7 +9,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 3u
+#define RV_WORLD_VERSION 4u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -37,6 +37,13 @@ typedef struct rv_world {
     _Atomic uint32_t gen;   /* futex word: bumped at every jump so sleepers re-check */
     _Atomic uint32_t activity; /* bumped when a waiter leaves a wait (a thread turned running) */
     _Atomic uint64_t jumps_made;
+    _Atomic uint64_t idle_real;      /* I: real ns during which the whole world was known idle (idle
+                                        checks, pauses, wake-up latency): excluded from every clock */
+    _Atomic uint64_t idle_upto;      /* real ns up to which idle time has been counted in I */
+    _Atomic uint32_t idle_lock;      /* spinlock over idle_real/idle_upto */
+    _Atomic uint32_t pad0;
+    _Atomic uint64_t wake_target;    /* the last idle jump: its target (a waiter's deadline) */
+    _Atomic uint64_t wake_real;      /* ... and the real ns when it was made */
     _Atomic uint64_t busy_seen_real; /* real ns when a scan last found a running thread: waiters that
                                         look within 200 us reuse that answer instead of scanning */
     _Atomic int32_t procs[RV_MAX_PROCS];
@@ -53,6 +60,12 @@ RV_API int rv_real_clock_gettime(clockid_t id, struct timespec *ts);
  * default 100 ns). rv_vtick() charges it when deterministic; otherwise it does nothing. */
 RV_API uint64_t rv_cpu_gap_ns(void);
 RV_API void rv_vtick(void);
+/* The virtual now without recording it as seen (the wait engine's own reads: the program has not
+ * seen that value, so later exclusions of idle time may still pull the clock below it). */
+RV_API rv_vtime_ns rv_vnow_peek(void);
+/* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
+ * Overlaps with intervals already counted are counted once. */
+RV_API void rv_exclude_idle(uint64_t from_real, uint64_t to_real);
 /* Host speed factor (REVATI_HOST_SPEED). */
 RV_API double rv_host_speed(void);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
@@ -82,6 +95,8 @@ typedef struct rv_wait {
     int idle_seen;      /* the previous step found the world idle (a jump needs two in a row) */
     unsigned signals;   /* rv_signals_handled() when the last real slice began */
     uint64_t real_start; /* real ns when the wait began (deterministic mode's backstop) */
+    uint64_t idle_since; /* real ns of the first of the two idle observations */
+    uint64_t step_real;  /* real ns when the previous step ended */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     const char *why;
 } rv_wait;

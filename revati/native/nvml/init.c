@@ -1,4 +1,5 @@
 /* revati NVML stand-in: init/shutdown, error strings, system queries and the api-event bracket. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -55,9 +56,15 @@ unsigned int rv_nvml_count(void) {
     return (unsigned int)(n < 0 ? 0 : n > RV_NVML_MAX_DEVICES ? RV_NVML_MAX_DEVICES : n);
 }
 
+static pthread_once_t g_devices_once = PTHREAD_ONCE_INIT;
+
+static void devices_init(void) {
+    for (unsigned int i = 0; i < RV_NVML_MAX_DEVICES; ++i) g_devices[i].index = i;
+}
+
 nvmlDevice_t rv_nvml_handle(unsigned int index) {
     if (index >= rv_nvml_count()) return NULL;
-    g_devices[index].index = index; /* same value from every thread: a benign store */
+    pthread_once(&g_devices_once, devices_init);
     return &g_devices[index];
 }
 

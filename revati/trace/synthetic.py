@@ -74,7 +74,8 @@ def make_serving_run(
 ) -> dict[str, Any]:
     """Write a run directory; returns counts (events per kind, steps, requests)."""
     rng = random.Random(seed)
-    w = RunWriter(run_dir, streaming=streaming, device_conf=device_conf or H100_CONF)
+    w = RunWriter(run_dir, streaming=streaming,
+                  device_conf=device_conf or {**H100_CONF, "count": ranks})
     rs = [
         _Rank(w.process(40_000 + 17 * r, r, num_gpus=ranks, argv=["python", "serve.py", f"--tp={ranks}"],
                         ts_ns=0, wt_ns=0), r, 0, 0, 0)

@@ -87,8 +87,11 @@ def test_gemm_linear_mlp_sdpa_graph_kernels_in_trace(stand_in):
     assert res["shapes"] == [[512, 256], [512, 512], [4, 32, 256], [2, 8, 128, 64], [4, 32, 256]]
     kernels = r.of("kernel")
     names = [k["name"] for k in kernels]
-    assert any(n.startswith("nvjet_sm90") for n in names), "cuBLASLt GEMM kernels"
-    assert any("sdpa" in n or "flash" in n or "fmha" in n for n in names), "an attention kernel"
+    distinct = sorted({n[:60] for n in names})
+    assert any(n.startswith("nvjet_sm90") or "gemm" in n for n in names), (
+        distinct
+    )  # cuBLAS(Lt) GEMMs
+    assert any(w in n for n in names for w in ("sdpa", "flash", "fmha", "attention")), distinct
     for k in kernels:
         assert k["name"] and k["name"] != "?"
         assert len(k["grid"]) == 3 and len(k["block"]) == 3 and min(k["grid"] + k["block"]) >= 1

@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: the one error boundary of the CLI."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="revati", standalone_mode=False)
+        # standalone_mode=False returns what a command returned or the code it gave ctx.exit()
+        rv = cli.main(args=argv, prog_name="revati", standalone_mode=False)
+        if isinstance(rv, int):
+            sys.exit(rv)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:

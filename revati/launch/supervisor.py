@@ -14,14 +14,13 @@ from pathlib import Path
 
 import orjson
 
-from revati import __version__
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
+from revati.trace.manifest import Manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.0"
 FATAL_EXIT = 86  # what rv_fatal() exits with
 GRACE_S = 5.0  # how long stragglers get after the command ends, before SIGKILL
 
@@ -121,26 +120,22 @@ def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
     return first, (lines[-1] if lines else b"")
 
 
-def write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "revati_version": __version__,
-        "command": cfg.command,
-        "device": cfg.device.key,
-        "num_gpus": cfg.gpus,
-        "predictor": {"name": cfg.predictor, "version": cfg.predictor_version},
-        "seeds": {"sampling": cfg.seed},
-        "host_speed": cfg.host_speed,
-        "deterministic": cfg.deterministic,
-        "start_time_ns": start_ns,
-        "wall_duration_ns": result.wall_ns,
-        "exit_status": result.exit_status,
-        "processes": result.processes,
-        "problems": result.problems,
-    }
-    tmp = cfg.out / "manifest.json.tmp"
-    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    os.replace(tmp, cfg.out / "manifest.json")
+def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
+    manifest = Manifest(
+        command=cfg.command,
+        device=cfg.device.key,
+        num_gpus=cfg.gpus,
+        predictor={"name": cfg.predictor, "version": cfg.predictor_version},
+        seeds={"sampling": cfg.seed},
+        host_speed=cfg.host_speed,
+        deterministic=cfg.deterministic,
+        start_time_ns=start_ns,
+        wall_duration_ns=result.wall_ns,
+        exit_status=result.exit_status,
+        processes=result.processes,
+        extra={"problems": result.problems},
+    )
+    write_manifest(cfg.out, manifest)
 
 
 def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
@@ -186,8 +181,19 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     if rc < 0:
         problems.append(f"the command was killed by signal {-rc}")
     result = RunResult(cfg.out, exit_status, wall_ns, procs, problems)
-    write_manifest(cfg, result, start_ns)
+    _write_manifest(cfg, result, start_ns)
+    _build_cache(cfg.out)
     return result
+
+
+def _build_cache(run_dir: Path) -> None:
+    """Parse the streams once into the run's columnar cache, so reports and exports load fast."""
+    from revati.trace import load_run  # deferred: pandas/pyarrow are not needed to run the command
+
+    try:
+        load_run(run_dir)
+    except RevatiError as e:
+        log.warning("the run's trace could not be loaded: %s", e)
 
 
 def _end_stragglers(pgid: int) -> None:

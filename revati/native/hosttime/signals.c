@@ -14,7 +14,9 @@ typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
 static struct sigaction g_user[NSIG]; /* what the program installed, as it gave it */
 static _Atomic int g_wrapped[NSIG];
-static __thread unsigned t_handled;   /* handlers run on this thread */
+/* initial-exec: the trampoline runs in signal context, where a first access through __tls_get_addr
+ * could allocate */
+static __thread unsigned t_handled __attribute__((tls_model("initial-exec"))); /* handlers run on this thread */
 
 unsigned rv_signals_handled(void) { return __atomic_load_n(&t_handled, __ATOMIC_RELAXED); }
 

@@ -330,3 +330,28 @@ def test_ipc_memory_handles(stand_in):
     )
     res = stand_in(other).result()
     assert res == {"size": 6 << 20, "gone": 500}
+
+
+def test_spinning_on_a_query_converges(stand_in):
+    """One not-ready query costs nothing extra; a spin loop reaches the ready time in few polls."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        fn = kernel()
+        e = ctypes.c_void_p(); ok(cu.cuEventCreate(ctypes.byref(e), 0))
+        ok(launch(fn, (1 << 24, 1, 1), (1024, 1, 1)))
+        ok(cu.cuEventRecord(e, None))
+        polls = 0
+        while cu.cuEventQuery(e) == 600:
+            polls += 1
+        print("RESULT", json.dumps(polls))
+        """
+    )
+    r = stand_in(code)
+    polls = r.result()
+    (k,) = r.of("kernel")
+    assert 1 < polls < 64
+    jumps = [s for s in r.of("sync") if s["why"] == "cuEventQuery"]
+    assert len(jumps) == polls - 1  # the first not-ready answer does not move the clock
+    assert jumps[-1]["end_ns"] == k["end_ns"]
+    steps = [s["end_ns"] - s["ts_ns"] for s in jumps[:-1]]
+    assert all(b >= a for a, b in zip(steps, steps[1:], strict=False))  # doubling, plus host time

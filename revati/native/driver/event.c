@@ -18,7 +18,6 @@ typedef struct rv_event {
     unsigned long long capture_id;
 } rv_event;
 
-rv_vdur_ns rv_poll_quantum(void);
 
 static rv_event *event_from(CUevent h) {
     rv_event *e = (rv_event *)h;
@@ -88,16 +87,18 @@ RV_EXPORT CUresult cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsi
 }
 RV_ALIAS(cuEventRecordWithFlags_ptsz, cuEventRecordWithFlags);
 
-// cuEventQuery: not ready until host vtime >= event vtime; a not-ready answer moves the host one poll quantum
+// cuEventQuery: not ready until host vtime >= event vtime; repeated polls move the host (stream.c)
 RV_EXPORT CUresult cuEventQuery(CUevent hEvent) {
     API_ENTER();
     rv_event *e = event_from(hEvent);
     if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     if (!e->recorded || e->capture) API_RETURN(CUDA_SUCCESS);
     rv_vtime_ns now = rv_vnow();
-    if (now >= e->t) API_RETURN(CUDA_SUCCESS);
-    rv_vtime_ns to = e->t - now < rv_poll_quantum() ? e->t : now + rv_poll_quantum();
-    rv_vadvance_to(to, "cuEventQuery");
+    if (now >= e->t) {
+        rv_poll_ready(e);
+        API_RETURN(CUDA_SUCCESS);
+    }
+    rv_poll_not_ready(e, e->t, "cuEventQuery");
     API_RETURN(CUDA_ERROR_NOT_READY);
 }
 

@@ -175,18 +175,20 @@ static int find_error(CUresult e) {
 
 // cuGetErrorString: the real driver's wording for the codes the stand-in returns
 RV_EXPORT CUresult cuGetErrorString(CUresult error, const char **pStr) {
-    if (!pStr) return CUDA_ERROR_INVALID_VALUE;
+    API_ENTER();
+    if (!pStr) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     int i = find_error(error);
     *pStr = i >= 0 ? g_errors[i].text : NULL;
-    return i >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    API_RETURN(i >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE);
 }
 
 // cuGetErrorName: the enum name of a result code
 RV_EXPORT CUresult cuGetErrorName(CUresult error, const char **pStr) {
-    if (!pStr) return CUDA_ERROR_INVALID_VALUE;
+    API_ENTER();
+    if (!pStr) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     int i = find_error(error);
     *pStr = i >= 0 ? g_errors[i].name : NULL;
-    return i >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    API_RETURN(i >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE);
 }
 
 /* The private tables live in export_tables.c (another family); a weak reference keeps this file

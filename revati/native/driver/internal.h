@@ -129,6 +129,10 @@ rv_vtime_ns rv_stream_ready(rv_stream *s);
 rv_vtime_ns rv_device_ready(int dev);
 void rv_stream_wait_until(rv_stream *s, rv_vtime_ns t);
 extern pthread_mutex_t rv_sched_mu; /* guards stream ready times */
+/* A query on obj answered not-ready (ready at `ready`): repeated polls move the host clock. */
+void rv_poll_not_ready(const void *obj, rv_vtime_ns ready, const char *why);
+/* A query on obj answered ready: its poll streak ends. */
+void rv_poll_ready(const void *obj);
 
 /* ---- memory (memory.c, vmm.c) ---- */
 

@@ -92,18 +92,38 @@ void rv_stream_wait_until(rv_stream *s, rv_vtime_ns t) {
     pthread_mutex_unlock(&rv_sched_mu);
 }
 
-/* How far one not-ready poll moves the host clock (REVATI_POLL_NS, default 10 us): a program that
- * spins on cuStreamQuery/cuEventQuery reaches the ready time in a bounded number of polls, and a
- * single poll costs about what a real poll loop iteration would. */
-rv_vdur_ns rv_poll_quantum(void);
-rv_vdur_ns rv_poll_quantum(void) {
+/* Polling (cuStreamQuery/cuEventQuery). A not-ready answer costs the host nothing extra the first
+ * time; repeated not-ready answers for the same object on the same thread move the host clock by
+ * REVATI_POLL_NS (default 1 us), then twice that, and so on (never past the ready time). A single
+ * query (an allocator checking its events) is not charged, and a spin loop reaches the ready time in
+ * a logarithmic number of polls instead of burning real time at host speed. */
+static __thread const void *t_poll_obj;
+static __thread unsigned t_poll_n;
+
+static rv_vdur_ns poll_base(void) {
     static rv_vdur_ns q = 0;
     if (!q) {
         const char *s = getenv("REVATI_POLL_NS");
-        long long v = s && *s ? atoll(s) : 10000;
+        long long v = s && *s ? atoll(s) : 1000;
         q = v > 0 ? (rv_vdur_ns)v : 1;
     }
     return q;
+}
+
+void rv_poll_not_ready(const void *obj, rv_vtime_ns ready, const char *why) {
+    if (t_poll_obj != obj) {
+        t_poll_obj = obj;
+        t_poll_n = 0;
+        return;
+    }
+    unsigned n = t_poll_n < 40 ? t_poll_n++ : 40;
+    rv_vdur_ns step = poll_base() << n;
+    rv_vtime_ns now = rv_vnow();
+    rv_vadvance_to(ready - now < step ? ready : now + step, why);
+}
+
+void rv_poll_ready(const void *obj) {
+    if (t_poll_obj == obj) t_poll_obj = NULL;
 }
 
 static CUresult create(CUstream *ph, unsigned flags, int priority) {
@@ -161,7 +181,7 @@ RV_EXPORT CUresult cuStreamSynchronize(CUstream hStream) {
 }
 RV_ALIAS(cuStreamSynchronize_ptsz, cuStreamSynchronize);
 
-// cuStreamQuery: not ready until host vtime >= stream ready time; a not-ready answer moves the host one poll quantum
+// cuStreamQuery: not ready until host vtime >= stream ready time; repeated polls move the host (see above)
 RV_EXPORT CUresult cuStreamQuery(CUstream hStream) {
     API_ENTER();
     rv_stream *s = rv_stream_resolve(hStream);
@@ -169,9 +189,11 @@ RV_EXPORT CUresult cuStreamQuery(CUstream hStream) {
     API_ARGS("stream=%llu", s->id);
     if (s->capture) API_RETURN(CUDA_SUCCESS);
     rv_vtime_ns t = rv_stream_ready(s), now = rv_vnow();
-    if (now >= t) API_RETURN(CUDA_SUCCESS);
-    rv_vtime_ns to = t - now < rv_poll_quantum() ? t : now + rv_poll_quantum();
-    rv_vadvance_to(to, "cuStreamQuery");
+    if (now >= t) {
+        rv_poll_ready(s);
+        API_RETURN(CUDA_SUCCESS);
+    }
+    rv_poll_not_ready(s, t, "cuStreamQuery");
     API_RETURN(CUDA_ERROR_NOT_READY);
 }
 RV_ALIAS(cuStreamQuery_ptsz, cuStreamQuery);

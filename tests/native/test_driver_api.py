@@ -355,3 +355,19 @@ def test_spinning_on_a_query_converges(stand_in):
     assert jumps[-1]["end_ns"] == k["end_ns"]
     steps = [s["end_ns"] - s["ts_ns"] for s in jumps[:-1]]
     assert all(b >= a for a, b in zip(steps, steps[1:], strict=False))  # doubling, plus host time
+
+
+def test_bad_setting_is_one_clear_line(stand_in):
+    """A malformed REVATI_MATERIALIZE_MAX stops the run with one line naming it, never a silent default."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(4096)))
+        src = (ctypes.c_uint8 * 16)()
+        cu.cuMemcpyHtoD_v2(d, src, ctypes.c_size_t(16))
+        print("RESULT", json.dumps("not reached"))
+        """
+    )
+    r = stand_in(code, env={"REVATI_MATERIALIZE_MAX": "64MB"})
+    assert r.returncode != 0 and "RESULT" not in r.stdout
+    lines = [ln for ln in r.stderr.splitlines() if "REVATI_MATERIALIZE_MAX" in ln]
+    assert len(lines) == 1 and "64MB" in lines[0]

@@ -1,4 +1,5 @@
 /* revati driver: initialization, version, error strings, export tables and the api-event bracket. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,16 @@ int rv_dev_phys(int ordinal) {
 int rv_dev_valid(CUdevice d) { return d >= 0 && d < rv_dev_count(); }
 
 const rv_devconf *rv_conf(void) { return rv_devconf_get(); }
+
+uint64_t rv_env_u64(const char *name, uint64_t dflt) {
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end || *s == '-') rv_fatal("%s=%s: expected a non-negative integer", name, s);
+    return v;
+}
 
 int rv_tracing(void) {
     static int v = -1;

@@ -49,6 +49,9 @@ typedef struct rv_api_call {
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res);
 
+/* An unsigned integer setting from the environment (dflt when unset); anything else is fatal, one line. */
+uint64_t rv_env_u64(const char *name, uint64_t dflt);
+
 /* Whether a trace is written (REVATI_RUN_DIR, read once: the hot path must not call getenv). */
 int rv_tracing(void);
 

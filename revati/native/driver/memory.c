@@ -176,10 +176,7 @@ uint64_t rv_mem_used(int dev) {
 
 uint64_t rv_materialize_max(void) {
     static uint64_t v = UINT64_MAX;
-    if (v == UINT64_MAX) {
-        const char *s = getenv("REVATI_MATERIALIZE_MAX");
-        v = s && *s ? strtoull(s, NULL, 0) : (64ULL << 20);
-    }
+    if (v == UINT64_MAX) v = rv_env_u64("REVATI_MATERIALIZE_MAX", 64ULL << 20);
     return v;
 }
 

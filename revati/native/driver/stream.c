@@ -103,9 +103,8 @@ static __thread unsigned t_poll_n;
 static rv_vdur_ns poll_base(void) {
     static rv_vdur_ns q = 0;
     if (!q) {
-        const char *s = getenv("REVATI_POLL_NS");
-        long long v = s && *s ? atoll(s) : 1000;
-        q = v > 0 ? (rv_vdur_ns)v : 1;
+        uint64_t v = rv_env_u64("REVATI_POLL_NS", 1000);
+        q = v > 0 ? v : 1;
     }
     return q;
 }

@@ -185,18 +185,13 @@ def render(inc: Path) -> dict[Path, str]:
         "/* Weak stubs: every driver symbol exists; unimplemented ones count and fail. */",
     ]
     stubs += [
-        '#include "revati/trace.h"',
-        "",
-        "#define RV_STUB_RESULT 801 /* CUDA_ERROR_NOT_SUPPORTED */",
+        "/* rv_stub_call (init.c) counts the call (rv_unimplemented), writes its api event and returns",
+        " * CUDA_ERROR_NOT_SUPPORTED. */",
+        "int rv_stub_call(const char *name);",
         "",
     ]
-    stubs.append("static int stub(const char *name) {")
-    stubs.append("    rv_unimplemented(name);")
-    stubs.append("    return RV_STUB_RESULT;")
-    stubs.append("}")
-    stubs.append("")
     stubs.append(
-        '#define STUB(n) __attribute__((weak, visibility("default"))) int n(void) { return stub(#n); }'
+        '#define STUB(n) __attribute__((weak, visibility("default"))) int n(void) { return rv_stub_call(#n); }'
     )
     stubs += [f"STUB({s})" for s in syms]
     stubs.append("")

@@ -104,6 +104,8 @@ def test_stub_call_is_counted_never_silent(stand_in):
     assert r.result() == [801, 801]
     assert r.end["unimpl"].get("cuArrayCreate_v2") == 2
     assert r.stderr.count("cuArrayCreate_v2") == 1
+    calls = [e for e in r.of("api") if e["name"] == "cuArrayCreate_v2"]
+    assert [e["res"] for e in calls] == [801, 801]
 
 
 def test_memory_round_trip_info_and_materialize_limit(stand_in):

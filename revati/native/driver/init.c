@@ -115,6 +115,17 @@ CUresult rv_api_leave(rv_api_call *c, CUresult res) {
     return res;
 }
 
+/* Every generated stub lands here: the call is counted (warned once), traced, and refused. */
+int rv_stub_call(const char *name);
+int rv_stub_call(const char *name) {
+    rv_api_call c = {.name = name, .corr = 0};
+    c.args[0] = 0;
+    rv_enter();
+    c.ts = rv_vnow();
+    rv_unimplemented(name);
+    return (int)rv_api_leave(&c, CUDA_ERROR_NOT_SUPPORTED);
+}
+
 // cuInit: reads the device profile and CUDA_VISIBLE_DEVICES; no devices -> CUDA_ERROR_NO_DEVICE
 RV_EXPORT CUresult cuInit(unsigned int Flags) {
     API_ENTER();

@@ -11,7 +11,7 @@
 /* Each device owns one MAP_NORESERVE region of address space, reserved on first use. Device pointers
  * are host addresses inside it: pages the program never touches (weights, KV cache) cost nothing;
  * pages it copies into keep their values. */
-#define REGION_BYTES (1ULL << 40)
+#define REGION_BYTES (4ULL << 40) /* 4 TiB: room for torch expandable segments and graph pools */
 #define MIN_ALIGN 512ULL
 #define PAGE_ALIGN (2ULL << 20)
 

@@ -341,3 +341,39 @@ def test_overhead_is_excluded_per_call() -> None:
     row = json.loads(r.stdout)["clock"][0]
     assert row["excluded_ns"] > 30
     assert row["leak_ns"] < 40
+
+
+PRODUCER_CONSUMER = """
+import ctypes, json, os, select, subprocess, sys, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+for f in ("revati_overhead_ns", "revati_foreign_overhead_ns"):
+    getattr(lib, f).restype = ctypes.c_ulonglong
+if len(sys.argv) > 1:  # producer: revati-heavy work (interposed calls), then its clock
+    c = time.process_time()
+    while time.process_time() - c < 0.3:
+        for _ in range(100):
+            time.monotonic()
+    print(json.dumps([time.monotonic(), lib.revati_overhead_ns()]), flush=True)
+    sys.exit(0)
+p = subprocess.Popen([sys.executable, __file__, "produce"], stdout=subprocess.PIPE)
+select.select([p.stdout], [], [])  # untimed wait: this process is idle meanwhile
+theirs, their_overhead = json.loads(p.stdout.readline())
+mine = time.monotonic()
+p.wait()
+print("RESULT", json.dumps([mine - theirs, their_overhead / 1e9, lib.revati_foreign_overhead_ns() / 1e9]))
+"""
+
+
+def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
+    """A process that waits while another does revati-heavy work does not count that work's excluded
+    overhead either: after the message, its clock is not ahead of the producer's by that overhead."""
+    script = tmp_path / "pc.py"
+    script.write_text(PRODUCER_CONSUMER)
+    r = stand_in(
+        f"import runpy, sys; sys.argv = [{str(script)!r}]; runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    assert r.returncode == 0, r.stderr
+    gap, their_overhead, excluded = r.result()
+    assert their_overhead > 0.02
+    assert excluded > 0.8 * their_overhead
+    assert gap < 0.25 * their_overhead  # without the exclusion the consumer is ahead by ~all of it

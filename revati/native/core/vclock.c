@@ -45,6 +45,7 @@ static _Atomic int g_ready;
 static _Atomic uint64_t g_overhead; /* real ns spent inside rv_enter/rv_leave (this process) */
 static _Atomic uint64_t g_charge;   /* modelled ns charged by this process */
 static _Atomic uint64_t g_last;     /* last value returned: this process's clock never goes back */
+static _Atomic uint64_t g_foreign;  /* others' overhead excluded while this process was idle */
 
 static uint64_t g_leak_ns; /* calibrated real cost of a bracket outside its two timestamps */
 static uint64_t g_read_ns;   /* calibrated real cost of one clock read (what a program pays natively) */
@@ -265,6 +266,7 @@ static inline uint64_t own_part(void) {
     if (g_det) return c;
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
+                    atomic_load_explicit(&g_foreign, memory_order_relaxed) +
                     atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
     if (real <= base) return c;
     uint64_t ran = real - base;
@@ -385,10 +387,47 @@ void rv_enter(void) {
     }
 }
 
+/* Merge [a, b] into the world's overhead union U (what lies before the counted edge is not counted
+ * again; intervals end nearly in order, so the union is close to exact). */
+static void union_add(uint64_t a, uint64_t b) {
+    rv_world *w = g_world;
+    uint64_t upto = atomic_load_explicit(&w->ov_upto, memory_order_relaxed);
+    while (b > upto) {
+        uint64_t from = a > upto ? a : upto;
+        if (atomic_compare_exchange_weak_explicit(&w->ov_upto, &upto, b, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            /* plus the bracket's calibrated cost outside its timestamps, as in the overhead */
+            atomic_fetch_add_explicit(&w->ov_union, b - from + g_leak_ns, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
 void rv_leave(void) {
     if (t_depth <= 0) return;
-    if (--t_depth == 0)
-        atomic_fetch_add_explicit(&g_overhead, rv_real_ns() - t_entry_real + g_leak_ns, memory_order_relaxed);
+    if (--t_depth == 0) {
+        uint64_t end = rv_real_ns();
+        atomic_fetch_add_explicit(&g_overhead, end - t_entry_real + g_leak_ns, memory_order_relaxed);
+        if (!g_det) union_add(t_entry_real, end);
+    }
+}
+
+uint64_t rv_overhead_union_ns(void) {
+    ensure_init();
+    return atomic_load_explicit(&g_world->ov_union, memory_order_relaxed);
+}
+
+uint64_t rv_foreign_overhead_ns(void) { return atomic_load(&g_foreign); }
+
+void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
+    if (g_det || !ns) return;
+    uint64_t seen = atomic_load(&g_last);
+    if (floor < seen) floor = seen;
+    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t room = v > floor ? v - floor : 0;
+    if (g_speed != 1.0) room = (uint64_t)((double)room / g_speed); /* in real ns, as the exclusion */
+    if (ns > room) ns = room;
+    if (ns) atomic_fetch_add_explicit(&g_foreign, ns, memory_order_relaxed);
 }
 
 void rv_leave_discard(void) {
@@ -403,6 +442,9 @@ RV_EXPORT unsigned long long revati_read_ns(void) { return (unsigned long long)g
 
 // revati_read_charge_ns: what each interposed read charges (the native cost less what leaks)
 RV_EXPORT unsigned long long revati_read_charge_ns(void) { return (unsigned long long)g_read_charge; }
+
+// revati_foreign_overhead_ns: other processes' overhead excluded from this one while it waited
+RV_EXPORT unsigned long long revati_foreign_overhead_ns(void) { return (unsigned long long)rv_foreign_overhead_ns(); }
 
 // revati_overhead_ns: this process's real time excluded as revati's own (for tools/bench_overhead.py)
 RV_EXPORT unsigned long long revati_overhead_ns(void) { return (unsigned long long)rv_overhead_ns(); }

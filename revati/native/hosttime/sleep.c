@@ -13,6 +13,7 @@ typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struc
 /* Sleep until the virtual deadline. 0, or EINTR (a signal: a real event wins) with *left set. */
 static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_wait w;
+    rv_idle_token idle = rv_idle_begin();
     rv_enter();
     rv_debug("%s until %llu (now %llu)", why, (unsigned long long)deadline, (unsigned long long)rv_vnow());
     rv_wait_begin(&w, deadline, why);
@@ -34,6 +35,7 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     }
     rv_wait_end(&w);
     rv_leave();
+    rv_idle_end(idle, rc ? 0 : deadline);
     return rc;
 }
 

@@ -33,16 +33,30 @@ static rv_vtime_ns deadline_after(uint64_t ns) {
 }
 
 static void begin(rv_wait *w, rv_vtime_ns deadline, const char *why) {
+    w->idle = rv_idle_begin();
     rv_enter();
     rv_wait_begin(w, deadline, why);
     rv_leave();
 }
 
-static void end(rv_wait *w) {
+/* timed_out: the wait reached its deadline (the clock stays at or past it) */
+static void end(rv_wait *w, int timed_out) {
     rv_enter();
     rv_wait_end(w);
     rv_leave();
+    rv_idle_end(w->idle, timed_out ? w->deadline : 0);
 }
+
+/* An untimed wait goes straight to libc; the idle accounting still applies around it. */
+#define UNTIMED(call)                                \
+    do {                                             \
+        rv_idle_token tok_ = rv_idle_begin();        \
+        int r_ = (call);                             \
+        int e_ = errno;                              \
+        rv_idle_end(tok_, 0);                        \
+        errno = e_;                                  \
+        return r_;                                   \
+    } while (0)
 
 static uint64_t remaining(rv_vtime_ns deadline) {
     rv_enter();
@@ -77,7 +91,7 @@ static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigse
         r = real_ppoll(fds, n, &ts, mask);
         if (r != 0) break;
     }
-    end(&w);
+    end(&w, r == 0);
     return r;
 }
 
@@ -85,6 +99,7 @@ static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigse
 RV_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
     if (timeout_ms <= 0) {
         REAL(poll);
+        if (timeout_ms < 0) UNTIMED(real_poll(fds, n, timeout_ms));
         return real_poll(fds, n, timeout_ms);
     }
     return vpoll(fds, n, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "poll");
@@ -100,6 +115,7 @@ RV_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fd
 RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(ppoll);
+        if (!tmo) UNTIMED(real_ppoll(fds, n, tmo, mask));
         return real_ppoll(fds, n, tmo, mask);
     }
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
@@ -141,7 +157,7 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
         r = real_pselect(nfds, rd, wr, ex, &ts, mask);
         if (r != 0) break;
     }
-    end(&w);
+    end(&w, r == 0);
     return r;
 }
 
@@ -149,6 +165,7 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
 RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
     if (!tv || (tv->tv_sec == 0 && tv->tv_usec == 0)) {
         REAL(select);
+        if (!tv) UNTIMED(real_select(nfds, rd, wr, ex, tv));
         return real_select(nfds, rd, wr, ex, tv);
     }
     if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000) {
@@ -168,6 +185,7 @@ RV_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
                       const sigset_t *mask) {
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(pselect);
+        if (!tmo) UNTIMED(real_pselect(nfds, rd, wr, ex, tmo, mask));
         return real_pselect(nfds, rd, wr, ex, tmo, mask);
     }
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
@@ -213,7 +231,7 @@ static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline,
         r = real_epoll_slice(ep, ev, max, &ts, mask);
         if (r != 0) break;
     }
-    end(&w);
+    end(&w, r == 0);
     return r;
 }
 
@@ -221,6 +239,7 @@ static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline,
 RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms) {
     if (timeout_ms <= 0) {
         REAL(epoll_wait);
+        if (timeout_ms < 0) UNTIMED(real_epoll_wait(ep, ev, max, timeout_ms));
         return real_epoll_wait(ep, ev, max, timeout_ms);
     }
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "epoll_wait");
@@ -230,6 +249,7 @@ RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms
 RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *mask) {
     if (timeout_ms <= 0) {
         REAL(epoll_pwait);
+        if (timeout_ms < 0) UNTIMED(real_epoll_pwait(ep, ev, max, timeout_ms, mask));
         return real_epoll_pwait(ep, ev, max, timeout_ms, mask);
     }
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), mask, "epoll_pwait");
@@ -237,7 +257,8 @@ RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_m
 
 // epoll_pwait2: the timespec timeout is virtual
 RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
-    if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) return real_epoll_slice(ep, ev, max, tmo, mask);
+    if (!tmo) UNTIMED(real_epoll_slice(ep, ev, max, tmo, mask));
+    if (tmo->tv_sec == 0 && tmo->tv_nsec == 0) return real_epoll_slice(ep, ev, max, tmo, mask);
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
         errno = EINVAL;
         return -1;

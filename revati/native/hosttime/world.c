@@ -276,6 +276,43 @@ int rv_world_idle(void) {
     return idle;
 }
 
+/* ---- others' overhead while this process waits ------------------------------------------------ */
+
+/* Whether a thread of this process other than the caller is running (or runnable). */
+static int own_others_run(void) {
+    int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 1;
+    int me = rv_tid(), runs = 0;
+    char buf[4096];
+    long n;
+    while (!runs && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n && !runs;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9' || atoi(d->d_name) == me) continue;
+            runs = state_runs(thread_state(dfd, d->d_name));
+        }
+    close(dfd);
+    return runs;
+}
+
+rv_idle_token rv_idle_begin(void) {
+    rv_enter();
+    rv_idle_token t = {rv_overhead_union_ns(), rv_overhead_ns(), 0};
+    t.ok = !rv_deterministic() && !own_others_run();
+    rv_leave();
+    return t;
+}
+
+void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
+    if (!t.ok) return;
+    rv_enter();
+    uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
+    /* the union also holds this process's own brackets, already excluded from its clock */
+    if (du > dself && !own_others_run()) rv_exclude_foreign(du - dself, floor);
+    rv_leave();
+}
+
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
 void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {

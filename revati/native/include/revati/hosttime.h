@@ -9,7 +9,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 4u
+#define RV_WORLD_VERSION 5u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -44,6 +44,9 @@ typedef struct rv_world {
     _Atomic uint32_t pad0;
     _Atomic uint64_t wake_target;    /* the last idle jump: its target (a waiter's deadline) */
     _Atomic uint64_t wake_real;      /* ... and the real ns when it was made */
+    _Atomic uint64_t ov_union;       /* U: real ns covered by some process's overhead bracket (the
+                                        union over processes; intervals are merged as they end) */
+    _Atomic uint64_t ov_upto;        /* real ns up to which U is counted */
     _Atomic uint64_t busy_seen_real; /* real ns when a scan last found a running thread: waiters that
                                         look within 200 us reuse that answer instead of scanning */
     _Atomic int32_t procs[RV_MAX_PROCS];
@@ -66,6 +69,23 @@ RV_API rv_vtime_ns rv_vnow_peek(void);
 /* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
  * Overlaps with intervals already counted are counted once. */
 RV_API void rv_exclude_idle(uint64_t from_real, uint64_t to_real);
+/* A thread of this process starts / ends blocking (a wait). If, when it ends, no other thread of the
+ * process runs, the other processes' overhead that accrued meanwhile is excluded from this
+ * process's clock too: this process was idle, waiting, while revati (not the program) worked
+ * elsewhere. Returns / takes a token. */
+typedef struct rv_idle_token {
+    uint64_t union_ns, own_ns;
+    int ok; /* no other thread of this process ran when the wait began */
+} rv_idle_token;
+RV_API rv_idle_token rv_idle_begin(void);
+/* floor: the clock is not pulled below it (a timed-out wait's deadline), nor below what the program
+ * has already read. */
+RV_API void rv_idle_end(rv_idle_token t, rv_vtime_ns floor);
+/* Others' overhead excluded from this process so far (ns), and the call that adds to it. */
+RV_API uint64_t rv_foreign_overhead_ns(void);
+RV_API void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor);
+/* The world's overhead union U and this process's own overhead (for rv_idle_end). */
+RV_API uint64_t rv_overhead_union_ns(void);
 /* Host speed factor (REVATI_HOST_SPEED). */
 RV_API double rv_host_speed(void);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
@@ -97,6 +117,7 @@ typedef struct rv_wait {
     uint64_t real_start; /* real ns when the wait began (deterministic mode's backstop) */
     uint64_t idle_since; /* real ns of the first of the two idle observations */
     uint64_t step_real;  /* real ns when the previous step ended */
+    rv_idle_token idle;  /* for rv_idle_end at the end of the wait */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     const char *why;
 } rv_wait;

@@ -114,7 +114,7 @@ def test_gemm_linear_mlp_sdpa_graph_kernels_in_trace(stand_in):
     kinds = {c["kind"] for c in r.of("memcpy")}
     assert {"HtoD", "DtoH"} <= kinds
     # torch.cuda.synchronize(): the host leaves cuCtxSynchronize no earlier than the work before it ends
-    sync = [e for e in r.of("api") if e["name"] == "cuCtxSynchronize"][0]
+    sync = [e for e in r.of("api") if e["name"].startswith("cuCtxSynchronize")][0]
     before = [k["end_ns"] for k in kernels if k["seq"] < sync["seq"]]
     assert sync["end_ns"] >= max(before)
     # only the export tables' declared stub slots may appear; no driver entry point is a stub here

@@ -373,3 +373,37 @@ def test_bad_setting_is_one_clear_line(stand_in):
     assert r.returncode != 0 and "RESULT" not in r.stdout
     lines = [ln for ln in r.stderr.splitlines() if "REVATI_MATERIALIZE_MAX" in ln]
     assert len(lines) == 1 and "64MB" in lines[0]
+
+
+def test_explicit_graph_build_instantiate_launch(stand_in):
+    """A graph built node by node replays its kernels in order on the launch stream, tagged with the exec id."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
+            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
+                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
+                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
+                        ("ctx", ctypes.c_void_p)]
+        fa, fb = kernel(b"node_a"), kernel(b"node_b")
+        g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
+        n1 = ctypes.c_void_p(); n2 = ctypes.c_void_p()
+        ok(cu.cuGraphAddKernelNode_v2(ctypes.byref(n1), g, None, ctypes.c_size_t(0), ctypes.byref(KP(fa, 4, 1, 1, 128, 1, 1))))
+        ok(cu.cuGraphAddKernelNode_v2(ctypes.byref(n2), g, ctypes.byref(n1), ctypes.c_size_t(1), ctypes.byref(KP(fb, 8, 2, 1, 256, 1, 1))))
+        count = ctypes.c_size_t(0); ok(cu.cuGraphGetNodes(g, None, ctypes.byref(count)))
+        ex = ctypes.c_void_p(); ok(cu.cuGraphInstantiateWithFlags(ctypes.byref(ex), g, ctypes.c_uint64(0)))
+        s = ctypes.c_void_p(); ok(cu.cuStreamCreate(ctypes.byref(s), 1))
+        ok(cu.cuGraphLaunch(ex, s)); ok(cu.cuGraphLaunch(ex, s))
+        ok(cu.cuStreamSynchronize(s))
+        print("RESULT", json.dumps(count.value))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == 2
+    ks = r.of("kernel")
+    assert [k["name"] for k in ks] == ["node_a", "node_b"] * 2
+    assert ks[1]["grid"] == [8, 2, 1] and ks[1]["block"] == [256, 1, 1]
+    assert len({k["graph"] for k in ks}) == 1 and ks[0]["graph"] > 0
+    for p, n in zip(ks, ks[1:], strict=False):
+        assert n["ts_ns"] >= p["end_ns"]
+    launches = [g for g in r.of("graph") if g["what"] == "launch"]
+    assert len(launches) == 2 and launches[0]["end_ns"] == ks[1]["end_ns"]

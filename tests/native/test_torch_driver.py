@@ -27,7 +27,7 @@ def test_devices_and_properties_match_the_profile(stand_in):
                                     "props": props, "free": free, "total": total}))
         """
     )
-    for device in ("h100", "h200"):
+    for device in ("h100", "h200", "a100"):
         prof = get_profile(device)
         res = stand_in(code, gpus=4, device=device).result()
         assert res["avail"] is True and res["n"] == 4

@@ -377,3 +377,20 @@ def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
     assert their_overhead > 0.02
     assert excluded > 0.8 * their_overhead
     assert gap < 0.25 * their_overhead  # without the exclusion the consumer is ahead by ~all of it
+
+
+def test_shell_sequence_keeps_one_clock(stand_in) -> None:
+    """`bash -c 'a; sleep 5; b'`: b (exec'd in place of bash, the world's last live member) sees the
+    5 s, and no process resets the world's clock."""
+    code = (
+        "import json, subprocess, sys\n"
+        "py = sys.executable + \" -c 'import time; print(time.time())'\"\n"
+        "out = subprocess.run(['bash', '-c', f'{py}; sleep 5; {py}; sleep 2; {py}'],\n"
+        "                     capture_output=True, text=True, check=True).stdout.split()\n"
+        "print('RESULT', json.dumps([float(x) for x in out]))\n"
+    )
+    r = stand_in(code)
+    assert r.returncode == 0, r.stderr
+    a, b, c = r.result()
+    assert 5.0 <= b - a < 6.0
+    assert 2.0 <= c - b < 3.0

@@ -120,7 +120,8 @@ static void world_fill(rv_world *w) {
 static int world_has_live_proc(const rv_world *w) {
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t pid = atomic_load(&((rv_world *)w)->procs[i]);
-        if (pid && pid != getpid() && pid_alive(pid)) return 1;
+        /* this pid itself counts: a member that exec'd (e.g. the last command of `bash -c`) */
+        if (pid && (pid == getpid() || pid_alive(pid))) return 1;
     }
     return 0;
 }
@@ -156,10 +157,13 @@ static rv_world *map_world_file(const char *dir) {
     }
     if (fresh || w->magic != RV_WORLD_MAGIC || w->version != RV_WORLD_VERSION || !world_has_live_proc(w))
         world_fill(w);
-    /* join the world while holding the lock, so a concurrent first process cannot reset it */
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    /* join the world while holding the lock, so a concurrent first process cannot reset it (a pid
+     * that its parent registered at fork, or that exec'd, is there already) */
+    int joined = 0;
+    for (int i = 0; i < RV_MAX_PROCS && !joined; ++i) joined = atomic_load(&w->procs[i]) == (int32_t)getpid();
+    for (int i = 0; i < RV_MAX_PROCS && !joined; ++i) {
         int32_t zero = 0;
-        if (atomic_compare_exchange_strong(&w->procs[i], &zero, (int32_t)getpid())) break;
+        joined = atomic_compare_exchange_strong(&w->procs[i], &zero, (int32_t)getpid());
     }
     flock(fd, LOCK_UN);
     close(fd);

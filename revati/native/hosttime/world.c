@@ -63,7 +63,16 @@ void rv_world_register_pid(int32_t me) {
         if (atomic_load(&w->procs[i]) == me) return;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t zero = 0;
-        if (atomic_compare_exchange_strong(&w->procs[i], &zero, me)) return;
+        if (atomic_compare_exchange_strong(&w->procs[i], &zero, me)) {
+            /* the parent (after fork) and the child (at fork) may both register it: keep one */
+            for (int j = 0; j < i; ++j)
+                if (atomic_load(&w->procs[j]) == me) {
+                    int32_t v = me;
+                    atomic_compare_exchange_strong(&w->procs[i], &v, 0);
+                    break;
+                }
+            return;
+        }
     }
 }
 

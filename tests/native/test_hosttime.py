@@ -128,6 +128,9 @@ def test_real_events_win(stand_in) -> None:
         "threading.Thread(target=writer).start()\n"
         "p = select.poll(); p.register(rd, select.POLLIN)\n"
         "t = time.time(); ev2 = p.poll(30000); out['pipe'] = [len(ev2), time.time() - t]\n"
+        "os.read(rd, 1)\n"
+        "threading.Thread(target=writer).start()\n"
+        "t = time.time(); r_, _, _ = select.select([rd], [], [], 30); out['select'] = [len(r_), time.time() - t]\n"
         "class Woken(Exception): pass\n"
         "def handler(*a): raise Woken()\n"
         "signal.signal(signal.SIGUSR1, handler)\n"
@@ -144,7 +147,7 @@ def test_real_events_win(stand_in) -> None:
     r, _ = timed(stand_in, code)
     assert r.returncode == 0, r.stderr
     out = r.result()
-    for key in ("event", "pipe", "signal"):
+    for key in ("event", "pipe", "select", "signal"):
         assert out[key][0], key
         assert out[key][1] < 5.0, (key, out[key])
 

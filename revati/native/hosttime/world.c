@@ -247,11 +247,18 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now);
 
 /* Only "busy" answers are shared (a fresh one is as good as a scan for deciding to wait a slice
  * more); "idle" is always looked at anew, since it leads to a jump. */
+static _Atomic uint64_t g_scan_cost; /* real ns of this process's last scan */
+
 static int scan_idle(rv_world *w, rv_vtime_ns now) {
     uint64_t real = rv_real_ns();
-    if (real - atomic_load_explicit(&w->busy_seen_real, memory_order_relaxed) < BUSY_REUSE_NS) return 0;
+    /* reuse a recent "busy" for 200 us, or 5x what a scan costs here (hundreds of threads) */
+    uint64_t reuse = 5 * atomic_load_explicit(&g_scan_cost, memory_order_relaxed);
+    if (reuse < BUSY_REUSE_NS) reuse = BUSY_REUSE_NS;
+    if (real - atomic_load_explicit(&w->busy_seen_real, memory_order_relaxed) < reuse) return 0;
     int idle = scan_idle_uncached(w, now);
-    if (!idle) atomic_store_explicit(&w->busy_seen_real, rv_real_ns(), memory_order_relaxed);
+    uint64_t end = rv_real_ns();
+    atomic_store_explicit(&g_scan_cost, end - real, memory_order_relaxed);
+    if (!idle) atomic_store_explicit(&w->busy_seen_real, end, memory_order_relaxed);
     return idle;
 }
 

@@ -407,3 +407,41 @@ def test_explicit_graph_build_instantiate_launch(stand_in):
         assert n["ts_ns"] >= p["end_ns"]
     launches = [g for g in r.of("graph") if g["what"] == "launch"]
     assert len(launches) == 2 and launches[0]["end_ns"] == ks[1]["end_ns"]
+
+
+def test_graph_branches_overlap(stand_in):
+    """A fork/join graph replays its parallel branches side by side; the join waits for the later one."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        class KP(ctypes.Structure):
+            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
+                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
+                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
+                        ("ctx", ctypes.c_void_p)]
+        g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
+        def node(name, grid, deps):
+            n = ctypes.c_void_p()
+            arr = (ctypes.c_void_p * max(1, len(deps)))(*deps)
+            ok(cu.cuGraphAddKernelNode_v2(ctypes.byref(n), g, arr, ctypes.c_size_t(len(deps)),
+                                          ctypes.byref(KP(kernel(name), grid, 1, 1, 1024, 1, 1))))
+            return n.value
+        a = node(b"fork", 1, [])
+        b = node(b"long_branch", 100000, [a])
+        c = node(b"short_branch", 10, [a])
+        d = node(b"join", 1, [])
+        src = (ctypes.c_void_p * 2)(b, c); dst = (ctypes.c_void_p * 2)(d, d)
+        ok(cu.cuGraphAddDependencies(g, src, dst, ctypes.c_size_t(2)))
+        roots = ctypes.c_size_t(0); ok(cu.cuGraphGetRootNodes(g, None, ctypes.byref(roots)))
+        ex = ctypes.c_void_p(); ok(cu.cuGraphInstantiateWithFlags(ctypes.byref(ex), g, ctypes.c_uint64(0)))
+        ok(cu.cuGraphLaunch(ex, None)); ok(cu.cuCtxSynchronize())
+        print("RESULT", json.dumps(roots.value))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == 1
+    k = {e["name"]: e for e in r.of("kernel")}
+    assert k["long_branch"]["ts_ns"] == k["short_branch"]["ts_ns"] == k["fork"]["end_ns"]
+    assert k["short_branch"]["end_ns"] < k["long_branch"]["end_ns"]
+    assert k["join"]["ts_ns"] == k["long_branch"]["end_ns"]
+    (launch,) = [g for g in r.of("graph") if g["what"] == "launch"]
+    assert launch["ts_ns"] == k["fork"]["ts_ns"] and launch["end_ns"] == k["join"]["end_ns"]

@@ -16,17 +16,13 @@ typedef struct rv_event {
     rv_vtime_ns t;          /* completion time of the work before the record */
     rv_graph *capture;      /* recorded in a capturing stream: the graph */
     unsigned long long capture_id;
+    rv_capdeps deps;        /* ... and the nodes it stands for */
 } rv_event;
 
 
 static rv_event *event_from(CUevent h) {
     rv_event *e = (rv_event *)h;
     return e && e->magic == EVENT_MAGIC ? e : NULL;
-}
-
-rv_graph *rv_event_capture_graph(void *event) {
-    rv_event *e = event_from((CUevent)event);
-    return e ? e->capture : NULL;
 }
 
 // cuEventCreate: a new, never-recorded event
@@ -48,6 +44,7 @@ RV_EXPORT CUresult cuEventDestroy_v2(CUevent hEvent) {
     rv_event *e = event_from(hEvent);
     if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     e->magic = 0;
+    free(e->deps.nodes);
     free(e);
     API_RETURN(CUDA_SUCCESS);
 }
@@ -62,7 +59,9 @@ static CUresult record(rv_api_call *c, CUevent hEvent, CUstream hStream) {
         e->capture = s->capture;
         e->capture_id = s->capture_id;
         e->recorded = 1;
-        return rv_graph_capture_event(s, e) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+        free(e->deps.nodes);
+        rv_capdeps_snapshot(s, &e->deps);
+        return CUDA_SUCCESS;
     }
     /* the event completes when the stream's earlier work does, or now if the stream is idle */
     rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
@@ -142,7 +141,7 @@ RV_EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned 
     if (!s || !e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     API_ARGS("stream=%llu", s->id);
     if (e->capture) {
-        rv_graph_join_capture(s, e->capture, e->capture_id);
+        rv_graph_join_capture(s, e->capture, e->capture_id, &e->deps);
         API_RETURN(CUDA_SUCCESS);
     }
     if (e->recorded) rv_stream_wait_until(s, e->t);

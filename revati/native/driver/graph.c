@@ -1,4 +1,5 @@
-/* revati driver: CUDA graphs: capture records nodes instead of timing them; a launch charges them in order. */
+/* revati driver: CUDA graphs: capture records nodes and their dependencies instead of timing them; a
+ * launch charges every node at max(launch start, end of its dependencies), so parallel branches overlap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@ typedef struct gnode {
     const char *kind; /* copies */
     uint64_t bytes;
     rv_graph *g;
+    int index;                 /* position in the graph */
+    struct gnode **deps;       /* nodes this one waits for */
+    int ndeps, capdeps;
+    unsigned long long lane;   /* the stream it was captured on (0: the origin stream or explicit) */
 } gnode;
 
 struct rv_graph {
@@ -28,13 +33,17 @@ struct rv_graph {
     int n, cap;
     rv_stream *joined[MAX_JOINED]; /* streams capturing into this graph */
     int njoined;
+    unsigned long long live_capture; /* the capture id while a capture is open, else 0 */
+    unsigned long long origin;       /* the stream the capture began on */
 };
 
 typedef struct rv_exec {
     uint32_t magic;
     unsigned long long id;
-    gnode *nodes; /* copies, in order */
+    gnode *nodes; /* copies, in a topological order */
     gnode **orig; /* the graph nodes they came from */
+    int **dep_idx; /* per node: indices (into nodes) of its dependencies */
+    int *ndep;
     int n;
 } rv_exec;
 
@@ -66,43 +75,102 @@ static rv_graph *graph_new(void) {
     return g;
 }
 
-static gnode *add_node(rv_graph *g, int type) {
+static void node_add_dep(gnode *n, gnode *d) {
+    if (!d || d == n) return;
+    for (int i = 0; i < n->ndeps; ++i)
+        if (n->deps[i] == d) return;
+    if (n->ndeps == n->capdeps) {
+        n->capdeps = n->capdeps ? n->capdeps * 2 : 4;
+        n->deps = realloc(n->deps, (size_t)n->capdeps * sizeof *n->deps);
+    }
+    n->deps[n->ndeps++] = d;
+}
+
+static gnode *add_node(rv_graph *g, int type, const CUgraphNode *deps, size_t ndeps) {
     gnode *n = calloc(1, sizeof *n);
     n->magic = NODE_MAGIC;
     n->type = type;
     n->g = g;
+    for (size_t i = 0; deps && i < ndeps; ++i) node_add_dep(n, (gnode *)deps[i]);
     pthread_mutex_lock(&g_mu);
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 64;
         g->nodes = realloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
     }
+    n->index = g->n;
     g->nodes[g->n++] = n;
     pthread_mutex_unlock(&g_mu);
     return n;
 }
 
+static void set_stream_deps(rv_stream *s, void *const *nodes, int n) {
+    if (n > s->capture_capdeps) {
+        s->capture_capdeps = n < 4 ? 4 : n;
+        s->capture_deps = realloc(s->capture_deps, (size_t)s->capture_capdeps * sizeof *s->capture_deps);
+    }
+    if (n) memmove(s->capture_deps, nodes, (size_t)n * sizeof *nodes);
+    s->capture_ndeps = n;
+}
+
+static void add_stream_deps(rv_stream *s, void *const *nodes, int n) {
+    for (int i = 0; i < n; ++i) {
+        int seen = 0;
+        for (int j = 0; j < s->capture_ndeps; ++j) seen |= s->capture_deps[j] == nodes[i];
+        if (seen) continue;
+        void *one = nodes[i];
+        int k = s->capture_ndeps;
+        set_stream_deps(s, s->capture_deps, k); /* keeps the array, grows below */
+        if (k + 1 > s->capture_capdeps) {
+            s->capture_capdeps = (k + 1) * 2;
+            s->capture_deps = realloc(s->capture_deps, (size_t)s->capture_capdeps * sizeof *s->capture_deps);
+        }
+        s->capture_deps[k] = one;
+        s->capture_ndeps = k + 1;
+    }
+}
+
+/* A node captured on s depends on what the stream's previous work was; it becomes that work. */
+static gnode *capture_node(rv_stream *s, int type) {
+    rv_graph *g = s->capture;
+    gnode *n = add_node(g, type, (const CUgraphNode *)s->capture_deps, (size_t)s->capture_ndeps);
+    n->lane = s->id == g->origin ? 0 : s->id;
+    void *self = n;
+    set_stream_deps(s, &self, 1);
+    return n;
+}
+
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k) {
-    gnode *n = add_node(s->capture, N_KERNEL);
-    n->k = *k;
+    capture_node(s, N_KERNEL)->k = *k;
     return 1;
 }
 
 int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes) {
-    gnode *n = add_node(s->capture, kind ? N_COPY : N_MEMSET);
+    gnode *n = capture_node(s, kind ? N_COPY : N_MEMSET);
     n->kind = kind;
     n->bytes = bytes;
     return 1;
 }
 
-int rv_graph_capture_event(rv_stream *s, void *event) { return 1; }
+void rv_capdeps_snapshot(const rv_stream *s, rv_capdeps *out) {
+    out->n = s->capture_ndeps;
+    out->nodes = NULL;
+    if (out->n) {
+        out->nodes = malloc((size_t)out->n * sizeof *out->nodes);
+        memcpy(out->nodes, s->capture_deps, (size_t)out->n * sizeof *out->nodes);
+    }
+}
 
-void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id) {
-    if (s->capture == g) return;
-    pthread_mutex_lock(&g_mu);
-    if (g->njoined < MAX_JOINED) g->joined[g->njoined++] = s;
-    pthread_mutex_unlock(&g_mu);
-    s->capture = g;
-    s->capture_id = capture_id;
+void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id, const rv_capdeps *deps) {
+    if (!graph_from(g) || g->live_capture != capture_id) return; /* that capture has ended */
+    if (s->capture != g) {
+        pthread_mutex_lock(&g_mu);
+        if (g->njoined < MAX_JOINED) g->joined[g->njoined++] = s;
+        pthread_mutex_unlock(&g_mu);
+        s->capture = g;
+        s->capture_id = capture_id;
+        s->capture_ndeps = 0;
+    }
+    if (deps) add_stream_deps(s, deps->nodes, deps->n);
 }
 
 static void trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end) {
@@ -118,8 +186,11 @@ static CUresult begin_capture(rv_stream *s, rv_graph *g, CUstreamCaptureMode mod
     s->capture = g;
     s->capture_mode = mode;
     s->capture_id = __atomic_fetch_add(&g_next_capture, 1, __ATOMIC_RELAXED);
+    s->capture_ndeps = 0;
     g->joined[0] = s;
     g->njoined = 1;
+    g->live_capture = s->capture_id;
+    g->origin = s->id;
     rv_vtime_ns now = rv_vnow();
     trace_graph("capture_begin", g->id, s, g->n, now, now);
     return CUDA_SUCCESS;
@@ -146,7 +217,10 @@ RV_EXPORT CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph,
     API_ENTER();
     rv_graph *g = graph_from(hGraph);
     if (!g) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
-    API_RETURN(begin_capture(rv_stream_resolve(hStream), g, mode));
+    rv_stream *s = rv_stream_resolve(hStream);
+    CUresult r = begin_capture(s, g, mode);
+    if (r == CUDA_SUCCESS && dependencies) set_stream_deps(s, (void *const *)dependencies, (int)numDependencies);
+    API_RETURN(r);
 }
 RV_ALIAS(cuStreamBeginCaptureToGraph_ptsz, cuStreamBeginCaptureToGraph);
 
@@ -159,9 +233,11 @@ RV_EXPORT CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph) {
     rv_graph *g = s->capture;
     if (!g) API_RETURN(CUDA_ERROR_ILLEGAL_STATE);
     for (int i = 0; i < g->njoined; ++i)
-        if (g->joined[i]->capture == g) g->joined[i]->capture = NULL;
+        if (g->joined[i]->capture == g) g->joined[i]->capture = NULL, g->joined[i]->capture_ndeps = 0;
     s->capture = NULL;
+    s->capture_ndeps = 0;
     g->njoined = 0;
+    g->live_capture = 0;
     *phGraph = (CUgraph)g;
     rv_vtime_ns now = rv_vnow();
     trace_graph("capture_end", g->id, s, g->n, now, now);
@@ -187,9 +263,10 @@ static CUresult capture_info(CUstream h, CUstreamCaptureStatus *st, cuuint64_t *
     *st = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
     if (id && s->capture) *id = s->capture_id;
     if (graph) *graph = (CUgraph)s->capture;
-    if (deps) *deps = NULL;
+    /* the stream's current dependencies; valid until its next captured operation, as in CUDA */
+    if (deps) *deps = s->capture ? (const CUgraphNode *)s->capture_deps : NULL;
     if (edges) *edges = NULL;
-    if (ndeps) *ndeps = 0;
+    if (ndeps) *ndeps = s->capture ? (size_t)s->capture_ndeps : 0;
     return CUDA_SUCCESS;
 }
 
@@ -200,7 +277,7 @@ RV_EXPORT CUresult cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatu
 }
 RV_ALIAS(cuStreamGetCaptureInfo_ptsz, cuStreamGetCaptureInfo);
 
-// cuStreamGetCaptureInfo_v2: adds the graph; dependencies are not tracked (empty)
+// cuStreamGetCaptureInfo_v2: adds the graph and the stream's current dependency nodes
 RV_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
                                              cuuint64_t *id_out, CUgraph *graph_out,
                                              const CUgraphNode **dependencies_out, size_t *numDependencies_out) {
@@ -209,7 +286,7 @@ RV_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream hStream, CUstreamCaptureSt
 }
 RV_ALIAS(cuStreamGetCaptureInfo_v2_ptsz, cuStreamGetCaptureInfo_v2);
 
-// cuStreamGetCaptureInfo_v3: adds edge data (empty)
+// cuStreamGetCaptureInfo_v3: adds edge data (NULL: all edges are plain)
 RV_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
                                              cuuint64_t *id_out, CUgraph *graph_out,
                                              const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out,
@@ -220,11 +297,20 @@ RV_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureSt
 }
 RV_ALIAS(cuStreamGetCaptureInfo_v3_ptsz, cuStreamGetCaptureInfo_v3);
 
-// cuStreamUpdateCaptureDependencies: dependencies are implicit (capture order); accepted
+static CUresult update_deps(CUstream h, CUgraphNode *deps, size_t n, unsigned flags) {
+    rv_stream *s = rv_stream_resolve(h);
+    if (!s) return CUDA_ERROR_INVALID_HANDLE;
+    if (!s->capture) return CUDA_ERROR_ILLEGAL_STATE;
+    if (flags & CU_STREAM_SET_CAPTURE_DEPENDENCIES) set_stream_deps(s, (void *const *)deps, (int)n);
+    else add_stream_deps(s, (void *const *)deps, (int)n);
+    return CUDA_SUCCESS;
+}
+
+// cuStreamUpdateCaptureDependencies: add to (or, with SET, replace) the stream's capture dependencies
 RV_EXPORT CUresult cuStreamUpdateCaptureDependencies(CUstream hStream, CUgraphNode *dependencies, size_t numDependencies,
                                                      unsigned int flags) {
     API_ENTER();
-    API_RETURN(CUDA_SUCCESS);
+    API_RETURN(update_deps(hStream, dependencies, numDependencies, flags));
 }
 RV_ALIAS(cuStreamUpdateCaptureDependencies_ptsz, cuStreamUpdateCaptureDependencies);
 
@@ -233,7 +319,7 @@ RV_EXPORT CUresult cuStreamUpdateCaptureDependencies_v2(CUstream hStream, CUgrap
                                                         const CUgraphEdgeData *dependencyData, size_t numDependencies,
                                                         unsigned int flags) {
     API_ENTER();
-    API_RETURN(CUDA_SUCCESS);
+    API_RETURN(update_deps(hStream, dependencies, numDependencies, flags));
 }
 RV_ALIAS(cuStreamUpdateCaptureDependencies_v2_ptsz, cuStreamUpdateCaptureDependencies_v2);
 
@@ -273,7 +359,7 @@ static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p)
     return CUDA_SUCCESS;
 }
 
-// cuGraphAddKernelNode_v2: a kernel node (dependencies are not tracked: nodes run in insertion order)
+// cuGraphAddKernelNode_v2: a kernel node after its dependencies
 RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                            size_t numDependencies, const CUDA_KERNEL_NODE_PARAMS *nodeParams) {
     API_ENTER();
@@ -282,7 +368,7 @@ RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGr
     rv_kernel_op k;
     CUresult r = kernel_params(&k, nodeParams);
     if (r != CUDA_SUCCESS) API_RETURN(r);
-    gnode *n = add_node(g, N_KERNEL);
+    gnode *n = add_node(g, N_KERNEL, dependencies, numDependencies);
     n->k = k;
     *phGraphNode = (CUgraphNode)n;
     API_RETURN(CUDA_SUCCESS);
@@ -295,7 +381,7 @@ RV_EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph
     API_ENTER();
     rv_graph *g = graph_from(hGraph);
     if (!g || !phGraphNode || !memsetParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    gnode *n = add_node(g, N_MEMSET);
+    gnode *n = add_node(g, N_MEMSET, dependencies, numDependencies);
     n->bytes = (uint64_t)memsetParams->width * memsetParams->height * memsetParams->elementSize;
     *phGraphNode = (CUgraphNode)n;
     API_RETURN(CUDA_SUCCESS);
@@ -307,7 +393,7 @@ RV_EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph
     API_ENTER();
     rv_graph *g = graph_from(hGraph);
     if (!g || !phGraphNode || !copyParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    gnode *n = add_node(g, N_COPY);
+    gnode *n = add_node(g, N_COPY, dependencies, numDependencies);
     int sh = copyParams->srcMemoryType == CU_MEMORYTYPE_HOST, dh = copyParams->dstMemoryType == CU_MEMORYTYPE_HOST;
     n->kind = sh && dh ? "HtoH" : sh ? "HtoD" : dh ? "DtoH" : "DtoD";
     n->bytes = (uint64_t)copyParams->WidthInBytes * (copyParams->Height ? copyParams->Height : 1) *
@@ -322,22 +408,34 @@ RV_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode *phGraphNode, CUgraph hGraph,
     API_ENTER();
     rv_graph *g = graph_from(hGraph);
     if (!g || !phGraphNode) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    *phGraphNode = (CUgraphNode)add_node(g, N_EMPTY);
+    *phGraphNode = (CUgraphNode)add_node(g, N_EMPTY, dependencies, numDependencies);
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuGraphAddDependencies_v2: edges are accepted; execution order is insertion order
+static CUresult add_edges(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n) {
+    rv_graph *g = graph_from(hGraph);
+    if (!g) return CUDA_ERROR_INVALID_HANDLE;
+    if (n && (!from || !to)) return CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n; ++i) {
+        gnode *a = node_from(from[i]), *b = node_from(to[i]);
+        if (!a || !b || a->g != g || b->g != g) return CUDA_ERROR_INVALID_VALUE;
+        node_add_dep(b, a);
+    }
+    return CUDA_SUCCESS;
+}
+
+// cuGraphAddDependencies_v2: to[i] waits for from[i]
 RV_EXPORT CUresult cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,
                                              const CUgraphEdgeData *edgeData, size_t numDependencies) {
     API_ENTER();
-    API_RETURN(graph_from(hGraph) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE);
+    API_RETURN(add_edges(hGraph, from, to, numDependencies));
 }
 
-// cuGraphAddDependencies: as above
+// cuGraphAddDependencies: to[i] waits for from[i]
 RV_EXPORT CUresult cuGraphAddDependencies(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,
                                           size_t numDependencies) {
     API_ENTER();
-    API_RETURN(graph_from(hGraph) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE);
+    API_RETURN(add_edges(hGraph, from, to, numDependencies));
 }
 
 // cuGraphGetNodes: nodes in insertion order; NULL nodes asks for the count
@@ -355,14 +453,18 @@ RV_EXPORT CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *n
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuGraphGetRootNodes: the first node (nodes form a chain)
+// cuGraphGetRootNodes: the nodes without dependencies; NULL rootNodes asks for the count
 RV_EXPORT CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, size_t *numRootNodes) {
     API_ENTER();
     rv_graph *g = graph_from(hGraph);
     if (!g || !numRootNodes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    size_t n = g->n ? 1 : 0;
-    if (rootNodes && *numRootNodes && n) rootNodes[0] = (CUgraphNode)g->nodes[0];
-    *numRootNodes = n;
+    size_t k = 0;
+    for (int i = 0; i < g->n; ++i) {
+        if (g->nodes[i]->ndeps) continue;
+        if (rootNodes && k < *numRootNodes) rootNodes[k] = (CUgraphNode)g->nodes[i];
+        ++k;
+    }
+    *numRootNodes = rootNodes && k > *numRootNodes ? *numRootNodes : k;
     API_RETURN(CUDA_SUCCESS);
 }
 
@@ -402,16 +504,48 @@ RV_EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_K
 static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
     rv_graph *g = graph_from(hGraph);
     if (!g || !out) return CUDA_ERROR_INVALID_VALUE;
+    int n = g->n;
+    /* a topological order (Kahn; ties in insertion order), so every node follows its dependencies */
+    int *indeg = calloc((size_t)(n ? n : 1), sizeof *indeg), *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    int *pos = malloc((size_t)(n ? n : 1) * sizeof *pos);
+    for (int i = 0; i < n; ++i) indeg[i] = g->nodes[i]->ndeps;
+    int done = 0;
+    for (int pass = 0; done < n && pass <= n; ++pass) {
+        int progressed = 0;
+        for (int i = 0; i < n; ++i) {
+            if (indeg[i] != 0) continue;
+            indeg[i] = -1;
+            pos[i] = done;
+            order[done++] = i;
+            progressed = 1;
+            for (int j = 0; j < n; ++j)
+                for (int d = 0; d < g->nodes[j]->ndeps; ++d)
+                    if (g->nodes[j]->deps[d] == g->nodes[i]) indeg[j]--;
+        }
+        if (!progressed) break;
+    }
+    if (done < n) {
+        free(indeg), free(order), free(pos);
+        return CUDA_ERROR_INVALID_VALUE; /* a cycle */
+    }
     rv_exec *e = calloc(1, sizeof *e);
     e->magic = EXEC_MAGIC;
     e->id = __atomic_fetch_add(&g_next_exec, 1, __ATOMIC_RELAXED);
-    e->n = g->n;
-    e->nodes = calloc((size_t)(g->n ? g->n : 1), sizeof *e->nodes);
-    e->orig = calloc((size_t)(g->n ? g->n : 1), sizeof *e->orig);
-    for (int i = 0; i < g->n; ++i) {
-        e->nodes[i] = *g->nodes[i];
-        e->orig[i] = g->nodes[i];
+    e->n = n;
+    e->nodes = calloc((size_t)(n ? n : 1), sizeof *e->nodes);
+    e->orig = calloc((size_t)(n ? n : 1), sizeof *e->orig);
+    e->dep_idx = calloc((size_t)(n ? n : 1), sizeof *e->dep_idx);
+    e->ndep = calloc((size_t)(n ? n : 1), sizeof *e->ndep);
+    for (int k = 0; k < n; ++k) {
+        gnode *src = g->nodes[order[k]];
+        e->nodes[k] = *src;
+        e->nodes[k].deps = NULL;
+        e->orig[k] = src;
+        e->ndep[k] = src->ndeps;
+        e->dep_idx[k] = malloc((size_t)(src->ndeps ? src->ndeps : 1) * sizeof(int));
+        for (int d = 0; d < src->ndeps; ++d) e->dep_idx[k][d] = pos[src->deps[d]->index];
     }
+    free(indeg), free(order), free(pos);
     *out = (CUgraphExec)e;
     rv_vtime_ns now = rv_vnow();
     trace_graph("instantiate", e->id, NULL, e->n, now, now);
@@ -458,16 +592,17 @@ RV_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUg
     API_RETURN(CUDA_ERROR_INVALID_VALUE);
 }
 
-// cuGraphExecUpdate_v2: the exec takes the graph's current nodes when the node count matches
+// cuGraphExecUpdate_v2: the exec takes the graph's node parameters when the topology matches
 RV_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
     rv_graph *g = graph_from(hGraph);
     if (!e || !g) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     int ok = e->n == g->n;
-    for (int i = 0; ok && i < g->n; ++i) {
-        ok = e->nodes[i].type == g->nodes[i]->type;
-        if (ok) e->nodes[i] = *g->nodes[i], e->orig[i] = g->nodes[i];
+    for (int i = 0; ok && i < e->n; ++i) { /* same topology: node k of the new graph replaces node k */
+        int k = e->orig[i]->index;
+        ok = k < g->n && e->nodes[i].type == g->nodes[k]->type && e->ndep[i] == g->nodes[k]->ndeps;
+        if (ok) e->nodes[i] = *g->nodes[k], e->nodes[i].deps = NULL, e->orig[i] = g->nodes[k];
     }
     if (resultInfo) {
         memset(resultInfo, 0, sizeof *resultInfo);
@@ -476,7 +611,7 @@ RV_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, 
     API_RETURN(ok ? CUDA_SUCCESS : CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE);
 }
 
-// cuGraphLaunch: the exec's nodes are charged in order on the stream, each traced with the exec id
+// cuGraphLaunch: each node starts at max(launch start, end of its dependencies); the stream is ready at the last end
 RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
@@ -485,21 +620,32 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     if (s->capture) API_RETURN(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
     rv__call.corr = rv_next_corr();
     API_ARGS("exec=%llu nodes=%d", e->id, e->n);
-    rv_vtime_ns first = RV_VTIME_INVALID, last = 0;
+    rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
+    rv_vtime_ns t0 = ready > now ? ready : now, last = t0;
+    rv_vtime_ns *end = malloc((size_t)(e->n ? e->n : 1) * sizeof *end);
     for (int i = 0; i < e->n; ++i) {
         gnode *n = &e->nodes[i];
-        rv_vtime_ns before = rv_stream_ready(s);
-        if (n->type == N_KERNEL) rv_launch_now(s, &n->k, rv__call.corr, e->id);
-        else if (n->type == N_COPY) rv_copy_now(s, n->kind, n->bytes, rv__call.corr, e->id);
-        else if (n->type == N_MEMSET) rv_copy_now(s, NULL, n->bytes, rv__call.corr, e->id);
-        else continue;
-        rv_vtime_ns now = rv_vnow();
-        rv_vtime_ns start = before > now ? before : now;
-        if (first == RV_VTIME_INVALID) first = start;
-        last = rv_stream_ready(s);
+        rv_vtime_ns start = t0;
+        for (int d = 0; d < e->ndep[i]; ++d)
+            if (end[e->dep_idx[i][d]] > start) start = end[e->dep_idx[i][d]];
+        /* a branch captured on another stream is shown on that stream's track */
+        unsigned long long track = n->lane ? n->lane : s->id;
+        if (n->type == N_KERNEL) {
+            rv_pred p = rv_predict_kernel(n->k.f, n->k.grid, n->k.block, n->k.smem, s->dev);
+            end[i] = start + p.dur;
+            rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);
+        } else if (n->type == N_COPY || n->type == N_MEMSET) {
+            rv_vdur_ns d = n->type == N_COPY ? rv_predict_copy(n->kind, n->bytes, s->dev) : rv_predict_memset(n->bytes, s->dev);
+            end[i] = start + d;
+            rv_emit_copy(s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i], rv__call.corr, e->id);
+        } else {
+            end[i] = start;
+        }
+        if (end[i] > last) last = end[i];
     }
-    if (first == RV_VTIME_INVALID) first = last = rv_vnow();
-    trace_graph("launch", e->id, s, e->n, first, last);
+    free(end);
+    rv_stream_wait_until(s, last);
+    trace_graph("launch", e->id, s, e->n, t0, last);
     API_RETURN(CUDA_SUCCESS);
 }
 RV_ALIAS(cuGraphLaunch_ptsz, cuGraphLaunch);
@@ -517,6 +663,9 @@ RV_EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec) {
     rv_exec *e = exec_from(hGraphExec);
     if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     e->magic = 0;
+    for (int i = 0; i < e->n; ++i) free(e->dep_idx[i]);
+    free(e->dep_idx);
+    free(e->ndep);
     free(e->nodes);
     free(e->orig);
     free(e);

@@ -120,6 +120,8 @@ struct rv_stream {
     rv_graph *capture;        /* the graph being captured into, or NULL */
     CUstreamCaptureMode capture_mode;
     unsigned long long capture_id;
+    void **capture_deps;      /* the nodes the stream's next captured node depends on */
+    int capture_ndeps, capture_capdeps;
 };
 
 /* Resolve a handle (NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD or a created stream). */
@@ -210,12 +212,24 @@ void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned 
 /* Enqueue a copy or memset on s; returns its end time. kind is HtoD/DtoH/DtoD/HtoH/PtoP or NULL (memset). */
 rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph);
 
+/* Write a kernel / copy (kind NULL: memset) event with given times (launch.c). */
+void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
+                    rv_vtime_ns end, uint64_t corr, unsigned long long graph);
+void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
+                  uint64_t corr, unsigned long long graph);
+
 /* Capturing streams record instead of execute. */
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);
 int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes);
-int rv_graph_capture_event(rv_stream *s, void *event);
-rv_graph *rv_event_capture_graph(void *event);
 int rv_graph_valid(const void *graph);
-void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id);
+
+/* A snapshot of a capturing stream's dependencies (what an event recorded in capture stands for). */
+typedef struct rv_capdeps {
+    void **nodes;
+    int n;
+} rv_capdeps;
+void rv_capdeps_snapshot(const rv_stream *s, rv_capdeps *out);
+/* A stream waits on an event recorded in capture: it joins the capture and depends on the snapshot. */
+void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id, const rv_capdeps *deps);
 
 #endif

@@ -4,9 +4,8 @@
 
 #include "internal.h"
 
-void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
-    rv_pred p = rv_predict_kernel(k->f, k->grid, k->block, k->smem, s->dev);
-    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
+void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
+                    rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
     if (!rv_tracing()) return;
     /* formatted by hand: this line is written once per launch and printf dominated its cost */
     char buf[4096];
@@ -18,9 +17,9 @@ void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned 
     for (int i = 0; i < 3; ++i) rv_put_u64(&l, k->block[i]), rv_put(&l, i < 2 ? "," : "],\"smem\":");
     rv_put_u64(&l, k->smem);
     rv_put(&l, ",\"dev\":");
-    rv_put_i64(&l, s->dev);
+    rv_put_i64(&l, dev);
     rv_put(&l, ",\"stream\":");
-    rv_put_u64(&l, s->id);
+    rv_put_u64(&l, stream);
     rv_put(&l, ",\"corr\":");
     rv_put_u64(&l, corr);
     rv_put(&l, ",\"ts_ns\":");
@@ -37,23 +36,33 @@ void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned 
     rv_trace_emit("kernel", "%s", buf);
 }
 
+void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
+                  uint64_t corr, unsigned long long graph) {
+    if (!rv_tracing()) return;
+    if (kind)
+        rv_trace_emit("memcpy",
+                      "\"kind\":\"%s\",\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,"
+                      "\"end_ns\":%llu,\"graph\":%llu",
+                      kind, (unsigned long long)bytes, dev, stream, (unsigned long long)corr, (unsigned long long)start,
+                      (unsigned long long)end, graph);
+    else
+        rv_trace_emit("memset",
+                      "\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,"
+                      "\"graph\":%llu",
+                      (unsigned long long)bytes, dev, stream, (unsigned long long)corr, (unsigned long long)start,
+                      (unsigned long long)end, graph);
+}
+
+void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
+    rv_pred p = rv_predict_kernel(k->f, k->grid, k->block, k->smem, s->dev);
+    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
+    rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);
+}
+
 rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph) {
     rv_vdur_ns d = kind ? rv_predict_copy(kind, bytes, s->dev) : rv_predict_memset(bytes, s->dev);
     rv_vtime_ns end, start = rv_stream_enqueue(s, d, &end);
-    if (rv_tracing()) {
-        if (kind)
-            rv_trace_emit("memcpy",
-                          "\"kind\":\"%s\",\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,"
-                          "\"end_ns\":%llu,\"graph\":%llu",
-                          kind, (unsigned long long)bytes, s->dev, s->id, (unsigned long long)corr,
-                          (unsigned long long)start, (unsigned long long)end, graph);
-        else
-            rv_trace_emit("memset",
-                          "\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,"
-                          "\"graph\":%llu",
-                          (unsigned long long)bytes, s->dev, s->id, (unsigned long long)corr,
-                          (unsigned long long)start, (unsigned long long)end, graph);
-    }
+    rv_emit_copy(s->dev, s->id, kind, bytes, start, end, corr, graph);
     return end;
 }
 

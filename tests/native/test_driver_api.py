@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -445,3 +446,47 @@ def test_graph_branches_overlap(stand_in):
     assert k["join"]["ts_ns"] == k["long_branch"]["end_ns"]
     (launch,) = [g for g in r.of("graph") if g["what"] == "launch"]
     assert launch["ts_ns"] == k["fork"]["ts_ns"] and launch["end_ns"] == k["join"]["end_ns"]
+
+
+def test_async_copy_to_pageable_memory_blocks(stand_in):
+    """cuMemcpyDtoHAsync into pageable memory returns when done; into pinned memory it only enqueues."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        fn = kernel()
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(1 << 20)))
+        pageable = (ctypes.c_uint8 * 4096)()
+        pinned = ctypes.c_void_p(); ok(cu.cuMemHostAlloc(ctypes.byref(pinned), ctypes.c_size_t(4096), 0))
+        ok(launch(fn, (1 << 22, 1, 1), (1024, 1, 1)))
+        ok(cu.cuMemcpyDtoHAsync_v2(pinned, d, ctypes.c_size_t(4096), None))
+        q_pinned = cu.cuStreamQuery(None)
+        ok(cu.cuMemcpyDtoHAsync_v2(pageable, d, ctypes.c_size_t(4096), None))
+        q_pageable = cu.cuStreamQuery(None)
+        print("RESULT", json.dumps([q_pinned, q_pageable]))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == [600, 0]
+    copies = r.of("memcpy")
+    jump = [s for s in r.of("sync") if s["why"] == "cuMemcpyDtoHAsync_v2"]
+    assert len(copies) == 2 and len(jump) == 1 and jump[0]["end_ns"] == copies[1]["end_ns"]
+
+
+def test_every_proc_table_row_resolves_to_its_symbol(stand_in):
+    """Each generated (name, version, flavour) row is what cuGetProcAddress answers for exactly that version."""
+    table = ROOT / "revati" / "native" / "driver" / "gen" / "proc_table.c"
+    rows = re.findall(r'\{"(\w+)", (\d+), ([01]), \(void \*\)(\w+)\}', table.read_text())
+    assert len(rows) > 600
+    code = PRELUDE + textwrap.dedent(
+        f"""
+        rows = {rows!r}
+        bad = []
+        for name, ver, pt, sym in rows:
+            fn = ctypes.c_void_p(); st = ctypes.c_int(-1)
+            r = cu.cuGetProcAddress_v2(name.encode(), ctypes.byref(fn), int(ver), ctypes.c_uint64(2 if pt == "1" else 0),
+                                       ctypes.byref(st))
+            if r != 0 or fn.value != addr(sym):
+                bad.append([name, ver, pt, sym, r])
+        print("RESULT", json.dumps(bad))
+        """
+    )
+    assert stand_in(code).result() == []

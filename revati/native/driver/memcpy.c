@@ -37,6 +37,9 @@ static CUresult do_copy(const char *why, uint64_t dst, uint64_t src, size_t n, C
         if (!async) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
         return rv_graph_capture_copy(s, kind, n) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
+    /* into pageable (unregistered) host memory, an async copy returns only once it has completed,
+     * as the real driver's does */
+    if (async && !strcmp(kind, "DtoH") && !rv_alloc_find(dst, NULL)) async = 0;
     if (n <= rv_materialize_max()) memmove((void *)dst, (const void *)src, n);
     rv_vtime_ns end = rv_copy_now(s, kind, n, corr, 0);
     if (!async) rv_vadvance_to(end, why);
@@ -86,7 +89,7 @@ RV_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void *srcHo
 }
 RV_ALIAS(cuMemcpyHtoDAsync_v2_ptsz, cuMemcpyHtoDAsync_v2);
 
-// cuMemcpyDtoHAsync_v2: enqueued on the stream; values are copied at once
+// cuMemcpyDtoHAsync_v2: enqueued on the stream (blocking into pageable memory); values are copied at once
 RV_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream) {
     API_ENTER();
     CUresult r;

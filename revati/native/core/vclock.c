@@ -46,6 +46,9 @@ static _Atomic uint64_t g_overhead; /* real ns spent inside rv_enter/rv_leave (t
 static _Atomic uint64_t g_charge;   /* modelled ns charged by this process */
 static _Atomic uint64_t g_last;     /* last value returned: this process's clock never goes back */
 static _Atomic uint64_t g_foreign;  /* others' overhead excluded while this process was idle */
+static _Atomic uint64_t g_adopted;  /* others' charges adopted while this process was idle */
+static rv_charges *g_pub;           /* this process's slot for publishing its charges */
+static int32_t g_pub_pid;
 
 static uint64_t g_leak_ns; /* calibrated real cost of a bracket outside its two timestamps */
 static uint64_t g_read_ns;   /* calibrated real cost of one clock read (what a program pays natively) */
@@ -214,11 +217,19 @@ static void calibrate_leak(void) {
     g_read_charge = best < g_read_ns ? g_read_ns - best : 0;
     /* the calibration itself is revati's time: none of it reaches the clock */
     atomic_store(&g_charge, 0);
+    if (g_pub) atomic_store(&g_pub->ns, 0);
     atomic_store(&g_overhead, rv_real_ns() - cal_start);
     atomic_store(&g_last, 0);
 }
 
+/* A fork child publishes its charges in a slot of its own (claimed at its first charge). */
+static void pub_atfork_child(void) {
+    g_pub = NULL;
+    g_pub_pid = 0;
+}
+
 static void init_once(void) {
+    pthread_atfork(NULL, NULL, pub_atfork_child);
     g_real_cgt = (clock_gettime_fn)dlsym(RTLD_NEXT, "clock_gettime");
     g_det = rv_deterministic();
     g_speed = env_double("REVATI_HOST_SPEED", 1.0, 1e-6);
@@ -240,7 +251,7 @@ static void init_once(void) {
      * never sees a time earlier than its parent did when it started it */
     uint64_t v = rv_vnow();
     uint64_t h = atomic_load(&w->high);
-    if (h > v) atomic_fetch_add(&g_charge, h - v);
+    if (h > v) atomic_fetch_add(&g_adopted, h - v);
 }
 
 static inline void ensure_init(void) {
@@ -266,7 +277,8 @@ uint64_t rv_overhead_ns(void) { return atomic_load(&g_overhead); }
 
 /* This process's own part of the clock: run time since the epoch, less overhead, plus charges. */
 static inline uint64_t own_part(void) {
-    uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed);
+    uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
+                 atomic_load_explicit(&g_adopted, memory_order_relaxed);
     if (g_det) return c;
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
@@ -317,15 +329,48 @@ void rv_exclude_idle(uint64_t from, uint64_t to) {
     atomic_store(&w->idle_lock, 0);
 }
 
+/* This process's publication slot (claimed at first use; a fork child claims its own). */
+static rv_charges *pub_slot(void) {
+    if (__builtin_expect(g_pub != NULL, 1)) return g_pub;
+    int32_t me = (int32_t)getpid();
+    rv_world *w = g_world;
+    int saved_errno = errno; /* a clock read must not change errno */
+    for (int pass = 0; pass < 2; ++pass)
+        for (int i = 0; i < RV_MAX_PROCS; ++i) {
+            int32_t cur = atomic_load(&w->charges[i].pid);
+            /* first pass: a free slot; second: one whose process is gone */
+            if (pass == 0 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
+            if (atomic_compare_exchange_strong(&w->charges[i].pid, &cur, me)) {
+                atomic_store(&w->charges[i].ns, 0);
+                g_pub = &w->charges[i];
+                g_pub_pid = me;
+                errno = saved_errno;
+                return g_pub;
+            }
+        }
+    errno = saved_errno;
+    return NULL;
+}
+
+static inline void charge(uint64_t d) {
+    atomic_fetch_add_explicit(&g_charge, d, memory_order_relaxed);
+    rv_charges *p = pub_slot();
+    if (p) atomic_fetch_add_explicit(&p->ns, d, memory_order_relaxed);
+}
+
 void rv_vcharge(rv_vdur_ns d) {
     ensure_init();
-    atomic_fetch_add(&g_charge, d);
+    if (d) charge(d);
 }
 
 void rv_vtick(void) {
     ensure_init();
     uint64_t d = g_det ? g_gap_ns : g_read_charge;
-    if (d) atomic_fetch_add_explicit(&g_charge, d, memory_order_relaxed);
+    if (d) charge(d);
+}
+
+void rv_adopt_charges(uint64_t ns) {
+    if (ns) atomic_fetch_add_explicit(&g_adopted, ns, memory_order_relaxed);
 }
 
 static void futex_wake_all(_Atomic uint32_t *word) {

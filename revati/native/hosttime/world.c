@@ -312,20 +312,60 @@ static int own_others_run(void) {
     return runs;
 }
 
+/* Each thread's snapshot of the world's published charges at the start of its idle wait. */
+typedef struct charge_snap {
+    int32_t pid[RV_MAX_PROCS];
+    uint64_t ns[RV_MAX_PROCS];
+} charge_snap;
+static __thread charge_snap *t_snap;
+static __thread int t_snap_depth;
+
 rv_idle_token rv_idle_begin(void) {
     rv_enter();
     rv_idle_token t = {rv_overhead_union_ns(), rv_overhead_ns(), 0};
-    t.ok = !rv_deterministic() && !own_others_run();
+    t.ok = !own_others_run();
+    if (t.ok && t_snap_depth++ == 0) {
+        if (!t_snap) t_snap = malloc(sizeof *t_snap);
+        if (t_snap) {
+            rv_world *w = rv_world_get();
+            for (int i = 0; i < RV_MAX_PROCS; ++i) {
+                t_snap->pid[i] = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
+                t_snap->ns[i] = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
+            }
+        }
+    } else if (t.ok) {
+        t.ok = 2; /* a nested wait (in a signal handler): the outer one accounts */
+    }
     rv_leave();
     return t;
 }
 
 void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     if (!t.ok) return;
+    if (t.ok == 2) return;
+    t_snap_depth--;
     rv_enter();
-    uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
-    /* the union also holds this process's own brackets, already excluded from its clock */
-    if (du > dself && !own_others_run()) rv_exclude_foreign(du - dself, floor);
+    if (!own_others_run()) {
+        /* the union also holds this process's own brackets, already excluded from its clock */
+        uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
+        if (du > dself && !rv_deterministic()) rv_exclude_foreign(du - dself, floor);
+        /* others' modelled charges: the largest growth of any one process (parallel processes
+         * charged in parallel); this process's own slot is not counted */
+        if (t_snap) {
+            rv_world *w = rv_world_get();
+            int32_t me = (int32_t)getpid();
+            uint64_t best = 0;
+            for (int i = 0; i < RV_MAX_PROCS; ++i) {
+                int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
+                if (!pid || pid == me) continue;
+                /* a slot claimed during the wait started from 0 then */
+                uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
+                uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
+                if (ns > base && ns - base > best) best = ns - base;
+            }
+            rv_adopt_charges(best);
+        }
+    }
     rv_leave();
 }
 

@@ -9,9 +9,17 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 5u
+#define RV_WORLD_VERSION 6u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
+
+/* One process's published modelled charges (its own, not adopted ones), on its own cache line. */
+typedef struct rv_charges {
+    _Atomic int32_t pid;
+    int32_t pad0;
+    _Atomic uint64_t ns;
+    char pad[48];
+} rv_charges;
 
 /* A thread in an interposed timed wait. pid == 0: free slot. */
 typedef struct rv_waiter {
@@ -51,6 +59,7 @@ typedef struct rv_world {
                                         look within 200 us reuse that answer instead of scanning */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
+    rv_charges charges[RV_MAX_PROCS];
 } rv_world;
 
 /* The world (mapped on first use; never NULL after it). */
@@ -81,6 +90,9 @@ RV_API rv_idle_token rv_idle_begin(void);
 /* floor: the clock is not pulled below it (a timed-out wait's deadline), nor below what the program
  * has already read. */
 RV_API void rv_idle_end(rv_idle_token t, rv_vtime_ns floor);
+/* Charges other processes published meanwhile, adopted at the end of an idle wait: the largest
+ * growth of any one process's charges (processes that ran in parallel charged in parallel). */
+RV_API void rv_adopt_charges(uint64_t ns);
 /* Others' overhead excluded from this process so far (ns), and the call that adds to it. */
 RV_API uint64_t rv_foreign_overhead_ns(void);
 RV_API void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor);

@@ -490,3 +490,22 @@ def test_every_proc_table_row_resolves_to_its_symbol(stand_in):
         """
     )
     assert stand_in(code).result() == []
+
+
+def test_per_thread_default_stream_is_its_own_blocking_stream(stand_in):
+    """CU_STREAM_PER_THREAD is a stream of its own that the legacy stream still waits for."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        fn = kernel()
+        ok(launch(fn, (1 << 20, 1, 1), (1024, 1, 1), ctypes.c_void_p(2)))  # CU_STREAM_PER_THREAD
+        ok(launch(fn, (1, 1, 1), (32, 1, 1), None))                         # the legacy stream
+        bad = cu.cuStreamDestroy_v2(ctypes.c_void_p(2))
+        ok(cu.cuCtxSynchronize())
+        print("RESULT", json.dumps(bad))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == 400  # CUDA_ERROR_INVALID_HANDLE
+    pt, leg = r.of("kernel")
+    assert pt["stream"] != 0 and leg["stream"] == 0
+    assert leg["ts_ns"] == pt["end_ns"]

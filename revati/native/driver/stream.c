@@ -33,10 +33,26 @@ static rv_stream *legacy(int dev) {
     return s;
 }
 
+/* The calling thread's per-thread default stream on dev: a blocking stream of its own. */
+static __thread rv_stream *t_per_thread[RV_MAX_DEVICES];
+
+static rv_stream *per_thread(int dev) {
+    rv_stream *s = t_per_thread[dev];
+    if (!s) {
+        s = calloc(1, sizeof *s); /* lives as long as the process: work may outlive the thread */
+        s->ctx = rv_ctx_primary(dev);
+        s->dev = dev;
+        s->id = __atomic_fetch_add(&g_next_id, 1, __ATOMIC_RELAXED);
+        t_per_thread[dev] = s;
+    }
+    return s;
+}
+
 rv_stream *rv_stream_resolve(CUstream h) {
-    /* NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD all name the current device's default stream:
-     * per-thread default streams are folded into the legacy one (a documented simplification) */
-    if (!h || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) return legacy(rv_ctx_current_or_primary()->dev);
+    /* NULL and CU_STREAM_LEGACY name the current device's legacy default stream; CU_STREAM_PER_THREAD
+     * the thread's own default stream (the _ptsz entry points with a NULL stream still mean legacy) */
+    if (!h || h == CU_STREAM_LEGACY) return legacy(rv_ctx_current_or_primary()->dev);
+    if (h == CU_STREAM_PER_THREAD) return per_thread(rv_ctx_current_or_primary()->dev);
     stream_box *b = (stream_box *)h;
     if ((void *)b >= (void *)g_legacy && (void *)b < (void *)(g_legacy + RV_MAX_DEVICES)) return &b->s;
     if (b->magic != STREAM_MAGIC) return NULL;
@@ -162,7 +178,7 @@ RV_EXPORT CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int f
 RV_EXPORT CUresult cuStreamDestroy_v2(CUstream hStream) {
     API_ENTER();
     rv_stream *s = rv_stream_resolve(hStream);
-    if (!s || s->legacy) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
+    if (!s || s->legacy || hStream == CU_STREAM_PER_THREAD) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     ((stream_box *)hStream)->magic = 0;
     API_RETURN(CUDA_SUCCESS);
 }

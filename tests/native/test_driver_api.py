@@ -186,13 +186,17 @@ def test_virtual_memory_calls(stand_in):
         src = (ctypes.c_uint8 * 64)(*range(64)); dst = (ctypes.c_uint8 * 64)()
         ok(cu.cuMemcpyHtoD_v2(ctypes.c_uint64(va.value + g.value), src, ctypes.c_size_t(64)))
         ok(cu.cuMemcpyDtoH_v2(dst, ctypes.c_uint64(va.value + g.value), ctypes.c_size_t(64)))
+        rb = ctypes.c_uint64(); rs = ctypes.c_size_t()
+        ok(cu.cuMemGetAddressRange_v2(ctypes.byref(rb), ctypes.byref(rs), ctypes.c_uint64(va.value + g.value)))
+        unmapped = cu.cuMemGetAddressRange_v2(ctypes.byref(rb), ctypes.byref(rs), ctypes.c_uint64(va.value + 8 * g.value))
         ok(cu.cuMemUnmap(va, ctypes.c_size_t(4 * g.value)), "unmap")
         ok(cu.cuMemRelease(h), "release")
         ok(cu.cuMemAddressFree(va, ctypes.c_size_t(64 * g.value)), "free va")
         free2 = ctypes.c_size_t()
         ok(cu.cuMemGetInfo_v2(ctypes.byref(free2), ctypes.byref(total)))
         print("RESULT", json.dumps({"g": g.value, "f0": free0.value, "f1": free1.value, "f2": free2.value,
-              "same": bytes(src) == bytes(dst), "aligned": va.value % g.value == 0}))
+              "same": bytes(src) == bytes(dst), "aligned": va.value % g.value == 0,
+              "range": [rb.value - va.value, rs.value], "unmapped": unmapped}))
         """
     )
     res = stand_in(code).result()
@@ -200,6 +204,8 @@ def test_virtual_memory_calls(stand_in):
     assert res["f0"] - res["f1"] == 4 * res["g"]
     assert res["f2"] == res["f0"]
     assert res["same"] and res["aligned"]
+    assert res["range"] == [0, 4 * res["g"]]  # the mapping, not the whole reservation
+    assert res["unmapped"] == 500
 
 
 def test_event_elapsed_equals_sum_of_predicted_kernels(stand_in):

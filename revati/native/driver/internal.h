@@ -164,6 +164,8 @@ CUresult rv_dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind, void *pool);
 /* Free a device allocation; *freed receives what it was. */
 CUresult rv_dev_free(CUdeviceptr dptr, rv_alloc *freed);
 void rv_mem_account(int dev, int64_t delta);
+/* The cuMemMap mapping holding addr (inside a reservation): 1 and its range, else 0. */
+int rv_vmm_mapping(uint64_t addr, uint64_t *base, uint64_t *size);
 uint64_t rv_mem_used(int dev);
 /* Bytes an operation may really move/set on the host mirror (REVATI_MATERIALIZE_MAX). */
 uint64_t rv_materialize_max(void);

@@ -267,6 +267,8 @@ RV_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CU
     API_ENTER();
     rv_alloc a;
     if (!rv_alloc_find(dptr, &a) || a.kind == RV_MEM_HOST) API_RETURN(CUDA_ERROR_NOT_FOUND);
+    /* in a VMM reservation, the range is the mapping (unmapped addresses are not allocations) */
+    if (a.kind == RV_MEM_RESERVED && !rv_vmm_mapping(dptr, &a.base, &a.size)) API_RETURN(CUDA_ERROR_NOT_FOUND);
     if (pbase) *pbase = a.base;
     if (psize) *psize = a.size;
     API_RETURN(CUDA_SUCCESS);
@@ -352,6 +354,7 @@ RV_EXPORT CUresult cuMemHostGetFlags(unsigned int *pFlags, void *p) {
 static CUresult pointer_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, int strict) {
     rv_alloc a;
     int known = rv_alloc_find(ptr, &a);
+    if (known && a.kind == RV_MEM_RESERVED) known = rv_vmm_mapping(ptr, &a.base, &a.size);
     if (!known && strict) return CUDA_ERROR_INVALID_VALUE;
     if (!known) memset(&a, 0, sizeof a);
     int device = known && a.kind != RV_MEM_HOST;

@@ -92,7 +92,8 @@ RV_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t ali
 RV_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
     API_ENTER();
     rv_alloc a;
-    if (!rv_alloc_remove(ptr, &a) || a.kind != RV_MEM_RESERVED) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (!rv_alloc_find(ptr, &a) || a.base != ptr || a.kind != RV_MEM_RESERVED) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    rv_alloc_remove(ptr, NULL);
     rv_mem_discard(a.base, a.size);
     rv_va_release(a.base, a.size);
     API_RETURN(CUDA_SUCCESS);
@@ -174,6 +175,14 @@ static mapping *find_mapping(uint64_t addr) {
     for (mapping *m = g_maps; m; m = m->next)
         if (addr >= m->base && addr < m->base + m->size) return m;
     return NULL;
+}
+
+int rv_vmm_mapping(uint64_t addr, uint64_t *base, uint64_t *size) {
+    pthread_mutex_lock(&g_mu);
+    mapping *m = find_mapping(addr);
+    if (m) *base = m->base, *size = m->size;
+    pthread_mutex_unlock(&g_mu);
+    return m != NULL;
 }
 
 // cuMemRetainAllocationHandle: the handle mapped at addr, with one more reference

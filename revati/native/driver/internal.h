@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,7 +63,10 @@ typedef struct rv_line {
 } rv_line;
 
 static inline void rv_put(rv_line *l, const char *s) {
-    while (*s && l->p < l->end) *l->p++ = *s++;
+    size_t n = strlen(s), room = (size_t)(l->end - l->p);
+    if (n > room) n = room;
+    memcpy(l->p, s, n);
+    l->p += n;
 }
 static inline void rv_put_u64(rv_line *l, uint64_t v) {
     char tmp[24];

@@ -75,3 +75,23 @@ RV_EXPORT int timespec_get(struct timespec *ts, int base_id) {
     rv_ns_to_ts((uint64_t)vread(base), ts);
     return base_id;
 }
+
+/* struct timeb, as <sys/timeb.h> defines it (the header is deprecated; the ABI is stable) */
+struct rv_timeb {
+    time_t time;
+    unsigned short millitm;
+    short timezone;
+    short dstflag;
+};
+
+// ftime: virtual CLOCK_REALTIME in seconds and milliseconds (obsolete, still exported by glibc)
+RV_EXPORT int ftime(struct rv_timeb *tp) {
+    int64_t base;
+    rv_clock_base(CLOCK_REALTIME, &base);
+    int64_t ns = vread(base);
+    tp->time = (time_t)(ns / 1000000000LL);
+    tp->millitm = (unsigned short)((ns % 1000000000LL) / 1000000);
+    tp->timezone = 0;
+    tp->dstflag = 0;
+    return 0;
+}

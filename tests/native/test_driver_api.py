@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
+
+from revati.devices.profiles import get_profile
+from revati.launch.env import run_env
+from revati.native import build as native_build
 
 ROOT = Path(__file__).resolve().parents[2]
 STUBS = ROOT / "revati" / "native" / "driver" / "gen" / "stubs.c"
@@ -141,8 +149,6 @@ def test_memory_round_trip_info_and_materialize_limit(stand_in):
     )
     r = stand_in(code, env={"REVATI_MATERIALIZE_MAX": "65536"})
     res = r.result()
-    from revati.devices.profiles import get_profile
-
     prof = get_profile("h100")
     assert res["total"] == prof.mem_bytes
     assert res["free0"] == prof.mem_bytes - prof.reserved_bytes
@@ -515,3 +521,40 @@ def test_per_thread_default_stream_is_its_own_blocking_stream(stand_in):
     pt, leg = r.of("kernel")
     assert pt["stream"] != 0 and leg["stream"] == 0
     assert leg["ts_ns"] == pt["end_ns"]
+
+
+def test_c_program_links_against_the_stand_in(lib_dir, tmp_path):
+    """A C program built with -lcuda against cuda.h runs on the stand-in; every launch is traced."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler")
+    exe = tmp_path / "launch_probe"
+    probe = ROOT / "tests" / "native" / "probes" / "launch_probe.c"
+    subprocess.run(
+        [cc, "-O2", "-I", str(native_build.cuda_include_dir()), str(probe), "-o", str(exe),
+         "-L", str(lib_dir), "-l:libcuda.so.1", f"-Wl,-rpath,{lib_dir}"],
+        check=True,
+    )  # fmt: skip
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "device.conf").write_text(get_profile("h100").device_conf(1))
+    p = subprocess.run(
+        [str(exe), "3000"],
+        env=run_env(run_dir, lib_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["launches"] == 3000 and 0 < out["median_ns"] <= out["p99_ns"]
+    lines = [
+        json.loads(x)
+        for f in (run_dir / "events").glob("*.jsonl")
+        for x in f.read_text().splitlines()
+    ]
+    assert sum(1 for e in lines if e["k"] == "kernel") == 4000  # 1000 warm-up + 3000 timed
+    bad = subprocess.run(
+        [str(exe), "-5"], env=run_env(run_dir, lib_dir), capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

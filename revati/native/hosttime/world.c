@@ -322,9 +322,8 @@ static __thread int t_snap_depth;
 
 rv_idle_token rv_idle_begin(void) {
     rv_enter();
-    rv_idle_token t = {rv_overhead_union_ns(), rv_overhead_ns(), 0};
-    t.ok = !own_others_run();
-    if (t.ok && t_snap_depth++ == 0) {
+    rv_idle_token t = {rv_overhead_union_ns(), rv_overhead_ns(), 1};
+    if (t_snap_depth++ == 0) {
         if (!t_snap) t_snap = malloc(sizeof *t_snap);
         if (t_snap) {
             rv_world *w = rv_world_get();
@@ -333,7 +332,7 @@ rv_idle_token rv_idle_begin(void) {
                 t_snap->ns[i] = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
             }
         }
-    } else if (t.ok) {
+    } else {
         t.ok = 2; /* a nested wait (in a signal handler): the outer one accounts */
     }
     rv_leave();
@@ -341,30 +340,32 @@ rv_idle_token rv_idle_begin(void) {
 }
 
 void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
-    if (!t.ok) return;
     if (t.ok == 2) return;
     t_snap_depth--;
     rv_enter();
-    if (!own_others_run()) {
-        /* the union also holds this process's own brackets, already excluded from its clock */
-        uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
-        if (du > dself && !rv_deterministic()) rv_exclude_foreign(du - dself, floor);
-        /* others' modelled charges: the largest growth of any one process (parallel processes
-         * charged in parallel); this process's own slot is not counted */
-        if (t_snap) {
-            rv_world *w = rv_world_get();
-            int32_t me = (int32_t)getpid();
-            uint64_t best = 0;
-            for (int i = 0; i < RV_MAX_PROCS; ++i) {
-                int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
-                if (!pid || pid == me) continue;
-                /* a slot claimed during the wait started from 0 then */
-                uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
-                uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
-                if (ns > base && ns - base > best) best = ns - base;
-            }
-            rv_adopt_charges(best);
+    /* the union also holds this process's own brackets, already excluded from its clock */
+    uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
+    uint64_t foreign = du > dself && !rv_deterministic() ? du - dself : 0;
+    /* others' modelled charges: the largest growth of any one process (parallel processes charged
+     * in parallel); this process's own slot is not counted */
+    uint64_t best = 0;
+    if (t_snap) {
+        rv_world *w = rv_world_get();
+        int32_t me = (int32_t)getpid();
+        for (int i = 0; i < RV_MAX_PROCS; ++i) {
+            int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
+            if (!pid || pid == me) continue;
+            /* a slot claimed during the wait started from 0 then */
+            uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
+            uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
+            if (ns > base && ns - base > best) best = ns - base;
         }
+    }
+    /* only a process that was idle: no other thread of it runs now (checked only when there is
+     * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
+    if ((foreign || best) && !own_others_run()) {
+        if (foreign) rv_exclude_foreign(foreign, floor);
+        rv_adopt_charges(best);
     }
     rv_leave();
 }

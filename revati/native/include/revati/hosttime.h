@@ -80,11 +80,11 @@ RV_API rv_vtime_ns rv_vnow_peek(void);
 RV_API void rv_exclude_idle(uint64_t from_real, uint64_t to_real);
 /* A thread of this process starts / ends blocking (a wait). If, when it ends, no other thread of the
  * process runs, the other processes' overhead that accrued meanwhile is excluded from this
- * process's clock too: this process was idle, waiting, while revati (not the program) worked
- * elsewhere. Returns / takes a token. */
+ * process's clock too (this process was idle, waiting, while revati, not the program, worked
+ * elsewhere), and the largest growth of another process's charges is adopted. */
 typedef struct rv_idle_token {
     uint64_t union_ns, own_ns;
-    int ok; /* no other thread of this process ran when the wait began */
+    int ok; /* 2: a nested wait, which the outer one accounts for */
 } rv_idle_token;
 RV_API rv_idle_token rv_idle_begin(void);
 /* floor: the clock is not pulled below it (a timed-out wait's deadline), nor below what the program

@@ -445,13 +445,16 @@ def test_graph_branches_overlap(stand_in):
         src = (ctypes.c_void_p * 2)(b, c); dst = (ctypes.c_void_p * 2)(d, d)
         ok(cu.cuGraphAddDependencies(g, src, dst, ctypes.c_size_t(2)))
         roots = ctypes.c_size_t(0); ok(cu.cuGraphGetRootNodes(g, None, ctypes.byref(roots)))
+        ndeps = ctypes.c_size_t(0); ok(cu.cuGraphNodeGetDependencies_v2(ctypes.c_void_p(d), None, None, ctypes.byref(ndeps)))
+        nout = ctypes.c_size_t(0); ok(cu.cuGraphNodeGetDependentNodes_v2(ctypes.c_void_p(a), None, None, ctypes.byref(nout)))
+        nedges = ctypes.c_size_t(0); ok(cu.cuGraphGetEdges_v2(g, None, None, None, ctypes.byref(nedges)))
         ex = ctypes.c_void_p(); ok(cu.cuGraphInstantiateWithFlags(ctypes.byref(ex), g, ctypes.c_uint64(0)))
         ok(cu.cuGraphLaunch(ex, None)); ok(cu.cuCtxSynchronize())
-        print("RESULT", json.dumps(roots.value))
+        print("RESULT", json.dumps([roots.value, ndeps.value, nout.value, nedges.value]))
         """
     )
     r = stand_in(code)
-    assert r.result() == 1
+    assert r.result() == [1, 2, 2, 4]
     k = {e["name"]: e for e in r.of("kernel")}
     assert k["long_branch"]["ts_ns"] == k["short_branch"]["ts_ns"] == k["fork"]["end_ns"]
     assert k["short_branch"]["end_ns"] < k["long_branch"]["end_ns"]

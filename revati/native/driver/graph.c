@@ -1,41 +1,10 @@
-/* revati driver: CUDA graphs: capture records nodes and their dependencies instead of timing them; a
- * launch charges every node at max(launch start, end of its dependencies), so parallel branches overlap. */
+/* revati driver: CUDA graphs: building, instantiation and replay; a launch charges every node at
+ * max(launch start, end of its dependencies), so parallel branches overlap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define GRAPH_MAGIC 0x52564752u
-#define EXEC_MAGIC 0x52564758u
-#define NODE_MAGIC 0x5256474eu
-#define MAX_JOINED 64
-
-enum { N_KERNEL = 1, N_COPY, N_MEMSET, N_EMPTY };
-
-typedef struct gnode {
-    uint32_t magic;
-    int type;
-    rv_kernel_op k;
-    const char *kind; /* copies */
-    uint64_t bytes;
-    rv_graph *g;
-    int index;                 /* position in the graph */
-    struct gnode **deps;       /* nodes this one waits for */
-    int ndeps, capdeps;
-    unsigned long long lane;   /* the stream it was captured on (0: the origin stream or explicit) */
-} gnode;
-
-struct rv_graph {
-    uint32_t magic;
-    unsigned long long id;
-    gnode **nodes;
-    int n, cap;
-    rv_stream *joined[MAX_JOINED]; /* streams capturing into this graph */
-    int njoined;
-    unsigned long long live_capture; /* the capture id while a capture is open, else 0 */
-    unsigned long long origin;       /* the stream the capture began on */
-};
+#include "graph.h"
 
 typedef struct rv_exec {
     uint32_t magic;
@@ -47,35 +16,34 @@ typedef struct rv_exec {
     int n;
 } rv_exec;
 
-static unsigned long long g_next_graph = 1, g_next_exec = 1, g_next_capture = 1;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static __thread CUstreamCaptureMode t_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+static unsigned long long g_next_graph = 1, g_next_exec = 1;
+pthread_mutex_t rv_graph_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static rv_graph *graph_from(const void *h) {
+rv_graph *rv_graph_from(const void *h) {
     rv_graph *g = (rv_graph *)h;
     return g && g->magic == GRAPH_MAGIC ? g : NULL;
 }
 
-int rv_graph_valid(const void *h) { return graph_from(h) != NULL; }
+int rv_graph_valid(const void *h) { return rv_graph_from(h) != NULL; }
 
 static rv_exec *exec_from(const void *h) {
     rv_exec *e = (rv_exec *)h;
     return e && e->magic == EXEC_MAGIC ? e : NULL;
 }
 
-static gnode *node_from(const void *h) {
+gnode *rv_graph_node_from(const void *h) {
     gnode *n = (gnode *)h;
     return n && n->magic == NODE_MAGIC ? n : NULL;
 }
 
-static rv_graph *graph_new(void) {
+rv_graph *rv_graph_new(void) {
     rv_graph *g = calloc(1, sizeof *g);
     g->magic = GRAPH_MAGIC;
     g->id = __atomic_fetch_add(&g_next_graph, 1, __ATOMIC_RELAXED);
     return g;
 }
 
-static void node_add_dep(gnode *n, gnode *d) {
+void rv_graph_node_add_dep(gnode *n, gnode *d) {
     if (!d || d == n) return;
     for (int i = 0; i < n->ndeps; ++i)
         if (n->deps[i] == d) return;
@@ -86,267 +54,41 @@ static void node_add_dep(gnode *n, gnode *d) {
     n->deps[n->ndeps++] = d;
 }
 
-static gnode *add_node(rv_graph *g, int type, const CUgraphNode *deps, size_t ndeps) {
+gnode *rv_graph_add_node(rv_graph *g, int type, const CUgraphNode *deps, size_t ndeps) {
     gnode *n = calloc(1, sizeof *n);
     n->magic = NODE_MAGIC;
     n->type = type;
     n->g = g;
-    for (size_t i = 0; deps && i < ndeps; ++i) node_add_dep(n, (gnode *)deps[i]);
-    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; deps && i < ndeps; ++i) rv_graph_node_add_dep(n, (gnode *)deps[i]);
+    pthread_mutex_lock(&rv_graph_mu);
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 64;
         g->nodes = realloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
     }
     n->index = g->n;
     g->nodes[g->n++] = n;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&rv_graph_mu);
     return n;
 }
 
-static void set_stream_deps(rv_stream *s, void *const *nodes, int n) {
-    if (n > s->capture_capdeps) {
-        s->capture_capdeps = n < 4 ? 4 : n;
-        s->capture_deps = realloc(s->capture_deps, (size_t)s->capture_capdeps * sizeof *s->capture_deps);
-    }
-    if (n) memmove(s->capture_deps, nodes, (size_t)n * sizeof *nodes);
-    s->capture_ndeps = n;
-}
-
-static void add_stream_deps(rv_stream *s, void *const *nodes, int n) {
-    for (int i = 0; i < n; ++i) {
-        int seen = 0;
-        for (int j = 0; j < s->capture_ndeps; ++j) seen |= s->capture_deps[j] == nodes[i];
-        if (seen) continue;
-        void *one = nodes[i];
-        int k = s->capture_ndeps;
-        set_stream_deps(s, s->capture_deps, k); /* keeps the array, grows below */
-        if (k + 1 > s->capture_capdeps) {
-            s->capture_capdeps = (k + 1) * 2;
-            s->capture_deps = realloc(s->capture_deps, (size_t)s->capture_capdeps * sizeof *s->capture_deps);
-        }
-        s->capture_deps[k] = one;
-        s->capture_ndeps = k + 1;
-    }
-}
-
-/* A node captured on s depends on what the stream's previous work was; it becomes that work. */
-static gnode *capture_node(rv_stream *s, int type) {
-    rv_graph *g = s->capture;
-    gnode *n = add_node(g, type, (const CUgraphNode *)s->capture_deps, (size_t)s->capture_ndeps);
-    n->lane = s->id == g->origin ? 0 : s->id;
-    void *self = n;
-    set_stream_deps(s, &self, 1);
-    return n;
-}
-
-int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k) {
-    capture_node(s, N_KERNEL)->k = *k;
-    return 1;
-}
-
-int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes) {
-    gnode *n = capture_node(s, kind ? N_COPY : N_MEMSET);
-    n->kind = kind;
-    n->bytes = bytes;
-    return 1;
-}
-
-void rv_capdeps_snapshot(const rv_stream *s, rv_capdeps *out) {
-    out->n = s->capture_ndeps;
-    out->nodes = NULL;
-    if (out->n) {
-        out->nodes = malloc((size_t)out->n * sizeof *out->nodes);
-        memcpy(out->nodes, s->capture_deps, (size_t)out->n * sizeof *out->nodes);
-    }
-}
-
-void rv_graph_join_capture(rv_stream *s, rv_graph *g, unsigned long long capture_id, const rv_capdeps *deps) {
-    if (!graph_from(g) || g->live_capture != capture_id) return; /* that capture has ended */
-    if (s->capture != g) {
-        pthread_mutex_lock(&g_mu);
-        if (g->njoined < MAX_JOINED) g->joined[g->njoined++] = s;
-        pthread_mutex_unlock(&g_mu);
-        s->capture = g;
-        s->capture_id = capture_id;
-        s->capture_ndeps = 0;
-    }
-    if (deps) add_stream_deps(s, deps->nodes, deps->n);
-}
-
-static void trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end) {
+void rv_trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end) {
     if (!rv_tracing()) return;
     rv_trace_emit("graph", "\"what\":\"%s\",\"graph\":%llu,\"stream\":%llu,\"nodes\":%d,\"ts_ns\":%llu,\"end_ns\":%llu",
                   what, id, s ? s->id : 0ULL, nodes, (unsigned long long)ts, (unsigned long long)end);
 }
 
-static CUresult begin_capture(rv_stream *s, rv_graph *g, CUstreamCaptureMode mode) {
-    if (!s) return CUDA_ERROR_INVALID_HANDLE;
-    if (s->legacy) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-    if (s->capture) return CUDA_ERROR_ILLEGAL_STATE;
-    s->capture = g;
-    s->capture_mode = mode;
-    s->capture_id = __atomic_fetch_add(&g_next_capture, 1, __ATOMIC_RELAXED);
-    s->capture_ndeps = 0;
-    g->joined[0] = s;
-    g->njoined = 1;
-    g->live_capture = s->capture_id;
-    g->origin = s->id;
-    rv_vtime_ns now = rv_vnow();
-    trace_graph("capture_begin", g->id, s, g->n, now, now);
-    return CUDA_SUCCESS;
-}
-
-// cuStreamBeginCapture_v2: later work on the stream is recorded into a new graph, not timed
-RV_EXPORT CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode) {
-    API_ENTER();
-    API_RETURN(begin_capture(rv_stream_resolve(hStream), graph_new(), mode));
-}
-RV_ALIAS(cuStreamBeginCapture_v2_ptsz, cuStreamBeginCapture_v2);
-
-// cuStreamBeginCapture: the 10000 ABI, global mode
-RV_EXPORT CUresult cuStreamBeginCapture(CUstream hStream) {
-    API_ENTER();
-    API_RETURN(begin_capture(rv_stream_resolve(hStream), graph_new(), CU_STREAM_CAPTURE_MODE_GLOBAL));
-}
-RV_ALIAS(cuStreamBeginCapture_ptsz, cuStreamBeginCapture);
-
-// cuStreamBeginCaptureToGraph: capture appends to an existing graph
-RV_EXPORT CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies,
-                                               const CUgraphEdgeData *dependencyData, size_t numDependencies,
-                                               CUstreamCaptureMode mode) {
-    API_ENTER();
-    rv_graph *g = graph_from(hGraph);
-    if (!g) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
-    rv_stream *s = rv_stream_resolve(hStream);
-    CUresult r = begin_capture(s, g, mode);
-    if (r == CUDA_SUCCESS && dependencies) set_stream_deps(s, (void *const *)dependencies, (int)numDependencies);
-    API_RETURN(r);
-}
-RV_ALIAS(cuStreamBeginCaptureToGraph_ptsz, cuStreamBeginCaptureToGraph);
-
-// cuStreamEndCapture: returns the graph; every stream that joined the capture stops capturing
-RV_EXPORT CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph) {
-    API_ENTER();
-    rv_stream *s = rv_stream_resolve(hStream);
-    if (!s) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
-    if (!phGraph) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    rv_graph *g = s->capture;
-    if (!g) API_RETURN(CUDA_ERROR_ILLEGAL_STATE);
-    for (int i = 0; i < g->njoined; ++i)
-        if (g->joined[i]->capture == g) g->joined[i]->capture = NULL, g->joined[i]->capture_ndeps = 0;
-    s->capture = NULL;
-    s->capture_ndeps = 0;
-    g->njoined = 0;
-    g->live_capture = 0;
-    *phGraph = (CUgraph)g;
-    rv_vtime_ns now = rv_vnow();
-    trace_graph("capture_end", g->id, s, g->n, now, now);
-    API_ARGS("graph=%llu nodes=%d", g->id, g->n);
-    API_RETURN(CUDA_SUCCESS);
-}
-RV_ALIAS(cuStreamEndCapture_ptsz, cuStreamEndCapture);
-
-// cuStreamIsCapturing: active while the stream records into a graph
-RV_EXPORT CUresult cuStreamIsCapturing(CUstream hStream, CUstreamCaptureStatus *captureStatus) {
-    API_ENTER();
-    rv_stream *s = rv_stream_resolve(hStream);
-    if (!s || !captureStatus) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    *captureStatus = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
-    API_RETURN(CUDA_SUCCESS);
-}
-RV_ALIAS(cuStreamIsCapturing_ptsz, cuStreamIsCapturing);
-
-static CUresult capture_info(CUstream h, CUstreamCaptureStatus *st, cuuint64_t *id, CUgraph *graph,
-                             const CUgraphNode **deps, const CUgraphEdgeData **edges, size_t *ndeps) {
-    rv_stream *s = rv_stream_resolve(h);
-    if (!s || !st) return CUDA_ERROR_INVALID_VALUE;
-    *st = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
-    if (id && s->capture) *id = s->capture_id;
-    if (graph) *graph = (CUgraph)s->capture;
-    /* the stream's current dependencies; valid until its next captured operation, as in CUDA */
-    if (deps) *deps = s->capture ? (const CUgraphNode *)s->capture_deps : NULL;
-    if (edges) *edges = NULL;
-    if (ndeps) *ndeps = s->capture ? (size_t)s->capture_ndeps : 0;
-    return CUDA_SUCCESS;
-}
-
-// cuStreamGetCaptureInfo: status and capture id
-RV_EXPORT CUresult cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatus *captureStatus_out, cuuint64_t *id_out) {
-    API_ENTER();
-    API_RETURN(capture_info(hStream, captureStatus_out, id_out, NULL, NULL, NULL, NULL));
-}
-RV_ALIAS(cuStreamGetCaptureInfo_ptsz, cuStreamGetCaptureInfo);
-
-// cuStreamGetCaptureInfo_v2: adds the graph and the stream's current dependency nodes
-RV_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
-                                             cuuint64_t *id_out, CUgraph *graph_out,
-                                             const CUgraphNode **dependencies_out, size_t *numDependencies_out) {
-    API_ENTER();
-    API_RETURN(capture_info(hStream, captureStatus_out, id_out, graph_out, dependencies_out, NULL, numDependencies_out));
-}
-RV_ALIAS(cuStreamGetCaptureInfo_v2_ptsz, cuStreamGetCaptureInfo_v2);
-
-// cuStreamGetCaptureInfo_v3: adds edge data (NULL: all edges are plain)
-RV_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
-                                             cuuint64_t *id_out, CUgraph *graph_out,
-                                             const CUgraphNode **dependencies_out, const CUgraphEdgeData **edgeData_out,
-                                             size_t *numDependencies_out) {
-    API_ENTER();
-    API_RETURN(capture_info(hStream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out,
-                            numDependencies_out));
-}
-RV_ALIAS(cuStreamGetCaptureInfo_v3_ptsz, cuStreamGetCaptureInfo_v3);
-
-static CUresult update_deps(CUstream h, CUgraphNode *deps, size_t n, unsigned flags) {
-    rv_stream *s = rv_stream_resolve(h);
-    if (!s) return CUDA_ERROR_INVALID_HANDLE;
-    if (!s->capture) return CUDA_ERROR_ILLEGAL_STATE;
-    if (flags & CU_STREAM_SET_CAPTURE_DEPENDENCIES) set_stream_deps(s, (void *const *)deps, (int)n);
-    else add_stream_deps(s, (void *const *)deps, (int)n);
-    return CUDA_SUCCESS;
-}
-
-// cuStreamUpdateCaptureDependencies: add to (or, with SET, replace) the stream's capture dependencies
-RV_EXPORT CUresult cuStreamUpdateCaptureDependencies(CUstream hStream, CUgraphNode *dependencies, size_t numDependencies,
-                                                     unsigned int flags) {
-    API_ENTER();
-    API_RETURN(update_deps(hStream, dependencies, numDependencies, flags));
-}
-RV_ALIAS(cuStreamUpdateCaptureDependencies_ptsz, cuStreamUpdateCaptureDependencies);
-
-// cuStreamUpdateCaptureDependencies_v2: as above
-RV_EXPORT CUresult cuStreamUpdateCaptureDependencies_v2(CUstream hStream, CUgraphNode *dependencies,
-                                                        const CUgraphEdgeData *dependencyData, size_t numDependencies,
-                                                        unsigned int flags) {
-    API_ENTER();
-    API_RETURN(update_deps(hStream, dependencies, numDependencies, flags));
-}
-RV_ALIAS(cuStreamUpdateCaptureDependencies_v2_ptsz, cuStreamUpdateCaptureDependencies_v2);
-
-// cuThreadExchangeStreamCaptureMode: the thread's mode is swapped
-RV_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode) {
-    API_ENTER();
-    if (!mode) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    CUstreamCaptureMode old = t_mode;
-    t_mode = *mode;
-    *mode = old;
-    API_RETURN(CUDA_SUCCESS);
-}
-
-/* ---- explicit graph building ---- */
-
 // cuGraphCreate: an empty graph
 RV_EXPORT CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags) {
     API_ENTER();
     if (!phGraph) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    *phGraph = (CUgraph)graph_new();
+    *phGraph = (CUgraph)rv_graph_new();
     API_RETURN(CUDA_SUCCESS);
 }
 
 // cuGraphDestroy: the graph and its nodes are poisoned (instantiated execs keep their own copies)
 RV_EXPORT CUresult cuGraphDestroy(CUgraph hGraph) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     g->magic = 0;
     API_RETURN(CUDA_SUCCESS);
@@ -363,12 +105,12 @@ static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p)
 RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                            size_t numDependencies, const CUDA_KERNEL_NODE_PARAMS *nodeParams) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !phGraphNode || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     rv_kernel_op k;
     CUresult r = kernel_params(&k, nodeParams);
     if (r != CUDA_SUCCESS) API_RETURN(r);
-    gnode *n = add_node(g, N_KERNEL, dependencies, numDependencies);
+    gnode *n = rv_graph_add_node(g, N_KERNEL, dependencies, numDependencies);
     n->k = k;
     *phGraphNode = (CUgraphNode)n;
     API_RETURN(CUDA_SUCCESS);
@@ -379,9 +121,9 @@ RV_EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph
                                         size_t numDependencies, const CUDA_MEMSET_NODE_PARAMS *memsetParams,
                                         CUcontext ctx) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !phGraphNode || !memsetParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    gnode *n = add_node(g, N_MEMSET, dependencies, numDependencies);
+    gnode *n = rv_graph_add_node(g, N_MEMSET, dependencies, numDependencies);
     n->bytes = (uint64_t)memsetParams->width * memsetParams->height * memsetParams->elementSize;
     *phGraphNode = (CUgraphNode)n;
     API_RETURN(CUDA_SUCCESS);
@@ -391,9 +133,9 @@ RV_EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph
 RV_EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                         size_t numDependencies, const CUDA_MEMCPY3D *copyParams, CUcontext ctx) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !phGraphNode || !copyParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    gnode *n = add_node(g, N_COPY, dependencies, numDependencies);
+    gnode *n = rv_graph_add_node(g, N_COPY, dependencies, numDependencies);
     int sh = copyParams->srcMemoryType == CU_MEMORYTYPE_HOST, dh = copyParams->dstMemoryType == CU_MEMORYTYPE_HOST;
     n->kind = sh && dh ? "HtoH" : sh ? "HtoD" : dh ? "DtoH" : "DtoD";
     n->bytes = (uint64_t)copyParams->WidthInBytes * (copyParams->Height ? copyParams->Height : 1) *
@@ -406,20 +148,20 @@ RV_EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph
 RV_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                        size_t numDependencies) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !phGraphNode) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    *phGraphNode = (CUgraphNode)add_node(g, N_EMPTY, dependencies, numDependencies);
+    *phGraphNode = (CUgraphNode)rv_graph_add_node(g, N_EMPTY, dependencies, numDependencies);
     API_RETURN(CUDA_SUCCESS);
 }
 
 static CUresult add_edges(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n) {
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g) return CUDA_ERROR_INVALID_HANDLE;
     if (n && (!from || !to)) return CUDA_ERROR_INVALID_VALUE;
     for (size_t i = 0; i < n; ++i) {
-        gnode *a = node_from(from[i]), *b = node_from(to[i]);
+        gnode *a = rv_graph_node_from(from[i]), *b = rv_graph_node_from(to[i]);
         if (!a || !b || a->g != g || b->g != g) return CUDA_ERROR_INVALID_VALUE;
-        node_add_dep(b, a);
+        rv_graph_node_add_dep(b, a);
     }
     return CUDA_SUCCESS;
 }
@@ -441,7 +183,7 @@ RV_EXPORT CUresult cuGraphAddDependencies(CUgraph hGraph, const CUgraphNode *fro
 // cuGraphGetNodes: nodes in insertion order; NULL nodes asks for the count
 RV_EXPORT CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *numNodes) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !numNodes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     if (!nodes) {
         *numNodes = (size_t)g->n;
@@ -456,7 +198,7 @@ RV_EXPORT CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *n
 // cuGraphGetRootNodes: the nodes without dependencies; NULL rootNodes asks for the count
 RV_EXPORT CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, size_t *numRootNodes) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !numRootNodes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     size_t k = 0;
     for (int i = 0; i < g->n; ++i) {
@@ -471,7 +213,7 @@ RV_EXPORT CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, s
 // cuGraphNodeGetType: kernel, memcpy, memset or empty
 RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) {
     API_ENTER();
-    gnode *n = node_from(hNode);
+    gnode *n = rv_graph_node_from(hNode);
     if (!n || !type) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     *type = n->type == N_KERNEL ? CU_GRAPH_NODE_TYPE_KERNEL
             : n->type == N_COPY ? CU_GRAPH_NODE_TYPE_MEMCPY
@@ -483,7 +225,7 @@ RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) 
 // cuGraphKernelNodeGetParams_v2: function, grid, block and shared memory of a kernel node
 RV_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS *nodeParams) {
     API_ENTER();
-    gnode *n = node_from(hNode);
+    gnode *n = rv_graph_node_from(hNode);
     if (!n || n->type != N_KERNEL || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     memset(nodeParams, 0, sizeof *nodeParams);
     nodeParams->func = (CUfunction)n->k.f;
@@ -496,13 +238,13 @@ RV_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_
 // cuGraphKernelNodeSetParams_v2: replaces a kernel node's launch
 RV_EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERNEL_NODE_PARAMS *nodeParams) {
     API_ENTER();
-    gnode *n = node_from(hNode);
+    gnode *n = rv_graph_node_from(hNode);
     if (!n || n->type != N_KERNEL || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     API_RETURN(kernel_params(&n->k, nodeParams));
 }
 
 static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !out) return CUDA_ERROR_INVALID_VALUE;
     int n = g->n;
     /* a topological order (Kahn; ties in insertion order), so every node follows its dependencies */
@@ -548,7 +290,7 @@ static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
     free(indeg), free(order), free(pos);
     *out = (CUgraphExec)e;
     rv_vtime_ns now = rv_vnow();
-    trace_graph("instantiate", e->id, NULL, e->n, now, now);
+    rv_trace_graph("instantiate", e->id, NULL, e->n, now, now);
     return CUDA_SUCCESS;
 }
 
@@ -596,7 +338,7 @@ RV_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUg
 RV_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!e || !g) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     int ok = e->n == g->n;
     for (int i = 0; ok && i < e->n; ++i) { /* same topology: node k of the new graph replaces node k */
@@ -645,7 +387,7 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     }
     free(end);
     rv_stream_wait_until(s, last);
-    trace_graph("launch", e->id, s, e->n, t0, last);
+    rv_trace_graph("launch", e->id, s, e->n, t0, last);
     API_RETURN(CUDA_SUCCESS);
 }
 RV_ALIAS(cuGraphLaunch_ptsz, cuGraphLaunch);
@@ -675,7 +417,7 @@ RV_EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec) {
 // cuGraphDebugDotPrint: a DOT file listing the nodes in order
 RV_EXPORT CUresult cuGraphDebugDotPrint(CUgraph hGraph, const char *path, unsigned int flags) {
     API_ENTER();
-    rv_graph *g = graph_from(hGraph);
+    rv_graph *g = rv_graph_from(hGraph);
     if (!g || !path) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     FILE *f = fopen(path, "w");
     if (!f) API_RETURN(CUDA_ERROR_OPERATING_SYSTEM);
@@ -688,4 +430,93 @@ RV_EXPORT CUresult cuGraphDebugDotPrint(CUgraph hGraph, const char *path, unsign
     fprintf(f, "}\n");
     fclose(f);
     API_RETURN(CUDA_SUCCESS);
+}
+
+static CUresult node_deps(CUgraphNode h, CUgraphNode *out, CUgraphEdgeData *edges, size_t *num) {
+    gnode *n = rv_graph_node_from(h);
+    if (!n || !num) return CUDA_ERROR_INVALID_VALUE;
+    size_t k = (size_t)n->ndeps;
+    if (out) {
+        if (k > *num) k = *num;
+        for (size_t i = 0; i < k; ++i) out[i] = (CUgraphNode)n->deps[i];
+        if (edges) memset(edges, 0, k * sizeof *edges);
+    }
+    *num = k;
+    return CUDA_SUCCESS;
+}
+
+static CUresult node_dependents(CUgraphNode h, CUgraphNode *out, CUgraphEdgeData *edges, size_t *num) {
+    gnode *n = rv_graph_node_from(h);
+    if (!n || !num) return CUDA_ERROR_INVALID_VALUE;
+    rv_graph *g = n->g;
+    size_t k = 0;
+    for (int i = 0; i < g->n; ++i) {
+        for (int d = 0; d < g->nodes[i]->ndeps; ++d) {
+            if (g->nodes[i]->deps[d] != n) continue;
+            if (out && k < *num) {
+                out[k] = (CUgraphNode)g->nodes[i];
+                if (edges) memset(&edges[k], 0, sizeof *edges);
+            }
+            ++k;
+        }
+    }
+    *num = out && k > *num ? *num : k;
+    return CUDA_SUCCESS;
+}
+
+// cuGraphNodeGetDependencies_v2: the nodes this node waits for (plain edges)
+RV_EXPORT CUresult cuGraphNodeGetDependencies_v2(CUgraphNode hNode, CUgraphNode *dependencies, CUgraphEdgeData *edgeData,
+                                                 size_t *numDependencies) {
+    API_ENTER();
+    API_RETURN(node_deps(hNode, dependencies, edgeData, numDependencies));
+}
+
+// cuGraphNodeGetDependencies: as the _v2 without edge data
+RV_EXPORT CUresult cuGraphNodeGetDependencies(CUgraphNode hNode, CUgraphNode *dependencies, size_t *numDependencies) {
+    API_ENTER();
+    API_RETURN(node_deps(hNode, dependencies, NULL, numDependencies));
+}
+
+// cuGraphNodeGetDependentNodes_v2: the nodes that wait for this one
+RV_EXPORT CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode hNode, CUgraphNode *dependentNodes, CUgraphEdgeData *edgeData,
+                                                   size_t *numDependentNodes) {
+    API_ENTER();
+    API_RETURN(node_dependents(hNode, dependentNodes, edgeData, numDependentNodes));
+}
+
+// cuGraphNodeGetDependentNodes: as the _v2 without edge data
+RV_EXPORT CUresult cuGraphNodeGetDependentNodes(CUgraphNode hNode, CUgraphNode *dependentNodes, size_t *numDependentNodes) {
+    API_ENTER();
+    API_RETURN(node_dependents(hNode, dependentNodes, NULL, numDependentNodes));
+}
+
+static CUresult edges(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *num) {
+    rv_graph *g = rv_graph_from(hGraph);
+    if (!g || !num) return CUDA_ERROR_INVALID_VALUE;
+    size_t k = 0;
+    for (int i = 0; i < g->n; ++i) {
+        for (int d = 0; d < g->nodes[i]->ndeps; ++d) {
+            if (from && to && k < *num) {
+                from[k] = (CUgraphNode)g->nodes[i]->deps[d];
+                to[k] = (CUgraphNode)g->nodes[i];
+                if (data) memset(&data[k], 0, sizeof *data);
+            }
+            ++k;
+        }
+    }
+    *num = from && to && k > *num ? *num : k;
+    return CUDA_SUCCESS;
+}
+
+// cuGraphGetEdges_v2: every (dependency, node) pair
+RV_EXPORT CUresult cuGraphGetEdges_v2(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *edgeData,
+                                      size_t *numEdges) {
+    API_ENTER();
+    API_RETURN(edges(hGraph, from, to, edgeData, numEdges));
+}
+
+// cuGraphGetEdges: as the _v2 without edge data
+RV_EXPORT CUresult cuGraphGetEdges(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, size_t *numEdges) {
+    API_ENTER();
+    API_RETURN(edges(hGraph, from, to, NULL, numEdges));
 }

@@ -1,0 +1,50 @@
+/* revati driver: graph objects shared by graph.c (building, instantiation, replay) and capture.c. */
+#ifndef REVATI_DRIVER_GRAPH_H
+#define REVATI_DRIVER_GRAPH_H
+
+#include "internal.h"
+
+#define GRAPH_MAGIC 0x52564752u
+#define EXEC_MAGIC 0x52564758u
+#define NODE_MAGIC 0x5256474eu
+#define MAX_JOINED 64
+
+enum { N_KERNEL = 1, N_COPY, N_MEMSET, N_EMPTY };
+
+typedef struct gnode {
+    uint32_t magic;
+    int type;
+    rv_kernel_op k;
+    const char *kind; /* copies */
+    uint64_t bytes;
+    rv_graph *g;
+    int index;                 /* position in the graph */
+    struct gnode **deps;       /* nodes this one waits for */
+    int ndeps, capdeps;
+    unsigned long long lane;   /* the stream it was captured on (0: the origin stream or explicit) */
+} gnode;
+
+struct rv_graph {
+    uint32_t magic;
+    unsigned long long id;
+    gnode **nodes;
+    int n, cap;
+    rv_stream *joined[MAX_JOINED]; /* streams capturing into this graph */
+    int njoined;
+    unsigned long long live_capture; /* the capture id while a capture is open, else 0 */
+    unsigned long long origin;       /* the stream the capture began on */
+};
+
+
+extern pthread_mutex_t rv_graph_mu; /* guards graph node lists */
+
+rv_graph *rv_graph_new(void);
+rv_graph *rv_graph_from(const void *h);    /* NULL unless h is a live graph */
+gnode *rv_graph_node_from(const void *h);  /* NULL unless h is a node */
+/* Append a node of type to g after the given dependencies. */
+gnode *rv_graph_add_node(rv_graph *g, int type, const CUgraphNode *deps, size_t ndeps);
+void rv_graph_node_add_dep(gnode *n, gnode *d);
+/* A graph event (capture_begin, capture_end, instantiate, launch). */
+void rv_trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end);
+
+#endif

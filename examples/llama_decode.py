@@ -53,7 +53,9 @@ def build_model(shape: str, device: str) -> LlamaForCausalLM:
 def serve(model: LlamaForCausalLM, args: argparse.Namespace) -> int:
     device = next(model.parameters()).device
     # transformers renamed past_key_values to cache (5.2x); keep both versions working
-    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    cache_kw = (
+        "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    )
     gen = torch.Generator().manual_seed(args.seed)
     vocab = model.config.vocab_size
     tokens = 0
@@ -63,11 +65,15 @@ def serve(model: LlamaForCausalLM, args: argparse.Namespace) -> int:
         prompt = torch.randint(0, vocab, (args.batch, args.prompt_len), generator=gen)
         cache = DynamicCache()
         logits = model(input_ids=prompt.to(device), use_cache=True, **{cache_kw: cache}).logits
-        next_ids = logits[:, -1, :].argmax(dim=-1, keepdim=True).cpu()  # host sync, as an engine does
+        next_ids = (
+            logits[:, -1, :].argmax(dim=-1, keepdim=True).cpu()
+        )  # host sync, as an engine does
         markers.first_token(req)
         tokens += args.batch
         for _ in range(args.decode_steps):
-            logits = model(input_ids=next_ids.to(device), use_cache=True, **{cache_kw: cache}).logits
+            logits = model(
+                input_ids=next_ids.to(device), use_cache=True, **{cache_kw: cache}
+            ).logits
             next_ids = logits[:, -1, :].argmax(dim=-1, keepdim=True).cpu()
             markers.token(req)
             tokens += args.batch

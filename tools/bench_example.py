@@ -26,7 +26,9 @@ def main() -> int:
     ap.add_argument("--requests", default="2")
     ap.add_argument("--decode-steps", default="16")
     ap.add_argument("--prompt-len", default="128")
-    ap.add_argument("--keep", type=Path, default=None, help="write the run here instead of a temp dir")
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="write the run here instead of a temp dir"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run = args.keep or Path(tmp) / "run"
@@ -42,7 +44,9 @@ def main() -> int:
             return 1
         print(r.stdout.strip())
         manifest = orjson.loads((run / "manifest.json").read_bytes())
-        print(f"run wall time: {manifest['wall_duration_ns'] / 1e9:.3f} s (includes Python and torch start-up)")
+        print(
+            f"run wall time: {manifest['wall_duration_ns'] / 1e9:.3f} s (includes Python and torch start-up)"
+        )
         for f in sorted((run / "events").glob("proc-*.jsonl")):
             counts: dict[str, int] = {}
             first_wt = last_wt = None

@@ -38,8 +38,15 @@ def _phase(name: str, run: Path, events: int) -> dict:
 
         # 2 ranks x 32 layers give ~880 events per engine step; the longest output sets the steps
         hi = max(4, events // 880)
-        info = make_serving_run(run, ranks=2, layers=32, requests=12,
-                                output_range=(hi * 17 // 20, hi), prompt_range=(128, 1024), seed=1)
+        info = make_serving_run(
+            run,
+            ranks=2,
+            layers=32,
+            requests=12,
+            output_range=(hi * 17 // 20, hi),
+            prompt_range=(128, 1024),
+            seed=1,
+        )
     elif name in ("load_json", "load_cold", "load"):
         from revati.trace import load_run
 
@@ -62,8 +69,13 @@ def _phase(name: str, run: Path, events: int) -> dict:
     elapsed = time.perf_counter() - t0
     cpu = _cpu() - c0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"phase": name, "seconds": round(elapsed, 3), "cpu_s": round(cpu, 3),
-            "peak_rss_mb": round(rss_mb), **info}
+    return {
+        "phase": name,
+        "seconds": round(elapsed, 3),
+        "cpu_s": round(cpu, 3),
+        "peak_rss_mb": round(rss_mb),
+        **info,
+    }
 
 
 def _cpu() -> float:
@@ -89,24 +101,44 @@ def main() -> int:
     results = []
     ok = True
     for phase in ("write", "load_json", "load_cold", "load", "chrome", "perfetto"):
-        p = subprocess.run([sys.executable, __file__, "--phase", phase, "--dir", str(base),
-                            "--events", str(args.events)], capture_output=True, text=True)
+        p = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                phase,
+                "--dir",
+                str(base),
+                "--events",
+                str(args.events),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if p.returncode != 0:
             print(p.stderr, file=sys.stderr)
             return 1
         res = json.loads(p.stdout.strip().splitlines()[-1])
         results.append(res)
         target = TARGETS_S.get(phase)
-        verdict = "" if target is None else (
-            f"  (target <= {target:g} s: {'ok' if res['seconds'] <= target else 'MISSED'})")
+        verdict = (
+            ""
+            if target is None
+            else (f"  (target <= {target:g} s: {'ok' if res['seconds'] <= target else 'MISSED'})")
+        )
         ok &= target is None or res["seconds"] <= target
-        extra = {k: v for k, v in res.items()
-                 if k not in ("phase", "seconds", "cpu_s", "peak_rss_mb")}
-        print(f"{phase:9} {res['seconds']:7.2f} s wall {res['cpu_s']:7.2f} s cpu  peak RSS "
-              f"{res['peak_rss_mb']:6d} MB{verdict}  {extra}")
+        extra = {
+            k: v for k, v in res.items() if k not in ("phase", "seconds", "cpu_s", "peak_rss_mb")
+        }
+        print(
+            f"{phase:9} {res['seconds']:7.2f} s wall {res['cpu_s']:7.2f} s cpu  peak RSS "
+            f"{res['peak_rss_mb']:6d} MB{verdict}  {extra}"
+        )
     size = sum(f.stat().st_size for f in (base / "run" / "events").iterdir())
-    print(f"event streams: {size / 1e6:.1f} MB on disk; cores: {os.cpu_count()}; load average "
-          f"{os.getloadavg()[0]:.2f} (other work on the machine slows the wall times)")
+    print(
+        f"event streams: {size / 1e6:.1f} MB on disk; cores: {os.cpu_count()}; load average "
+        f"{os.getloadavg()[0]:.2f} (other work on the machine slows the wall times)"
+    )
     if not args.keep:
         shutil.rmtree(base)
     return 0 if ok else 1

@@ -34,16 +34,20 @@ def main() -> int:
     out: Path = args.out
     if out.exists():
         if not (out / "events").is_dir():
-            print(f"Error: {out} exists and is not a run directory; not replacing it",
-                  file=sys.stderr)
+            print(
+                f"Error: {out} exists and is not a run directory; not replacing it", file=sys.stderr
+            )
             return 1
         shutil.rmtree(out)
-    counts = make_serving_run(out, ranks=args.ranks, requests=args.requests,
-                              layers=args.layers, seed=args.seed)
+    counts = make_serving_run(
+        out, ranks=args.ranks, requests=args.requests, layers=args.layers, seed=args.seed
+    )
     (out / ".gitignore").write_text(IGNORE)  # what loading and exporting leave in the run
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"wrote {out}: {counts['events']} events, {counts['steps']} engine steps, "
-          f"{counts['requests']} requests, {counts['ranks']} ranks, {size / 1e6:.2f} MB")
+    print(
+        f"wrote {out}: {counts['events']} events, {counts['steps']} engine steps, "
+        f"{counts['requests']} requests, {counts['ranks']} ranks, {size / 1e6:.2f} MB"
+    )
     return 0
 
 

@@ -11,15 +11,34 @@ from revati.errors import RevatiError
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["chrome", "perfetto"]), default="perfetto",
-              show_default=True, help="chrome: Chrome/PyTorch-profiler JSON; perfetto: protobuf.")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Output file [default: RUN/trace.json or RUN/trace.pftrace].")
-@click.option("--rank", "ranks", type=int, multiple=True,
-              help="Export only this rank (repeatable). Default: every rank in one file.")
-@click.option("--per-rank", is_flag=True,
-              help="One file per rank, OUT being a folder: rank-<r>.json / rank-<r>.pftrace "
-                   "(the layout Holistic Trace Analysis reads).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["chrome", "perfetto"]),
+    default="perfetto",
+    show_default=True,
+    help="chrome: Chrome/PyTorch-profiler JSON; perfetto: protobuf.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file [default: RUN/trace.json or RUN/trace.pftrace].",
+)
+@click.option(
+    "--rank",
+    "ranks",
+    type=int,
+    multiple=True,
+    help="Export only this rank (repeatable). Default: every rank in one file.",
+)
+@click.option(
+    "--per-rank",
+    is_flag=True,
+    help="One file per rank, OUT being a folder: rank-<r>.json / rank-<r>.pftrace "
+    "(the layout Holistic Trace Analysis reads).",
+)
 def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
     from revati.exporters import export_run
@@ -43,8 +62,10 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
         counts = export_run(r, fmt, path, ranks=sel)
-        msg = (f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
-               f"{counts['tracks']} tracks")
+        msg = (
+            f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
+            f"{counts['tracks']} tracks"
+        )
         if counts["overflow"]:
             msg += f", {counts['overflow']} partially overlapping slices on overflow tracks"
         click.echo(msg)

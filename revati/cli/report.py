@@ -11,8 +11,13 @@ import orjson
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many kernels to list by total time.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many kernels to list by total time.",
+)
 def report(run: Path, as_json: bool, top: int) -> None:
     """Durations, device busy time, top kernels, sync waits, unimplemented calls, serving metrics."""
     from revati.report import format_text, summarize

@@ -78,5 +78,4 @@ def divergences(m: pd.DataFrame) -> pd.DataFrame:
         return bad.assign(at=np.array([], dtype=np.int64))
     first = bad.sort_values("n", kind="stable").drop_duplicates(["rank", "track"])
     at = first["ts_a"].where(first["ts_a"].notna(), first["ts_b"])
-    return first.assign(at=at.astype(np.int64)).sort_values(["at", "rank", "track"],
-                                                             kind="stable")
+    return first.assign(at=at.astype(np.int64)).sort_values(["at", "rank", "track"], kind="stable")

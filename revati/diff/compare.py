@@ -28,8 +28,9 @@ def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
-                 host: bool = True) -> dict[str, Any]:
+def compare_runs(
+    a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10, host: bool = True
+) -> dict[str, Any]:
     """Everything `revati diff` reports, as a JSON-ready dict; `passed` is the verdict.
 
     `host=False` leaves the host API call sequences out of the structural comparison (device
@@ -38,14 +39,22 @@ def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
     sa, sb = sequences(a, host=host), sequences(b, host=host)
     m = align(sa, sb)
     div = divergences(m)
-    out: dict[str, Any] = {"run_a": str(a.path), "run_b": str(b.path),
-                           "tolerance_pct": tolerance_pct, "host_calls_compared": host}
+    out: dict[str, Any] = {
+        "run_a": str(a.path),
+        "run_b": str(b.path),
+        "tolerance_pct": tolerance_pct,
+        "host_calls_compared": host,
+    }
 
     fa, la = time_span(a)
     fb, lb = time_span(b)
     va, vb = la - fa, lb - fb
-    out["end_to_end"] = {"virtual_a_ns": va, "virtual_b_ns": vb, "delta_ns": vb - va,
-                         "delta_pct": _pct(va, vb)}
+    out["end_to_end"] = {
+        "virtual_a_ns": va,
+        "virtual_b_ns": vb,
+        "delta_ns": vb - va,
+        "delta_pct": _pct(va, vb),
+    }
 
     out["ranks_only_in_a"] = sorted(set(a.ranks) - set(b.ranks))
     out["ranks_only_in_b"] = sorted(set(b.ranks) - set(a.ranks))
@@ -64,14 +73,21 @@ def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
     first_bad = {(r, t): n for r, t, n in zip(div["rank"], div["track"], div["n"], strict=True)}
     dev = m[m["same"] & (m["device_a"] == True)]  # noqa: E712 (object column after the join)
     if first_bad:
-        limit = np.array([first_bad.get((r, t), np.iinfo(np.int64).max)
-                          for r, t in zip(dev["rank"], dev["track"], strict=True)])
+        limit = np.array(
+            [
+                first_bad.get((r, t), np.iinfo(np.int64).max)
+                for r, t in zip(dev["rank"], dev["track"], strict=True)
+            ]
+        )
         dev = dev[dev["n"].to_numpy() < limit]
     dd = (dev["dur_b"] - dev["dur_a"]).astype(np.int64)
     out["aligned_ops"] = int(len(dev))
     out["changed_ops"] = int((dd != 0).sum())
-    big = dev.assign(delta=dd, absd=dd.abs()).sort_values("absd", ascending=False,
-                                                          kind="stable").head(top)
+    big = (
+        dev.assign(delta=dd, absd=dd.abs())
+        .sort_values("absd", ascending=False, kind="stable")
+        .head(top)
+    )
     out["op_deltas"] = [
         {"rank": int(r["rank"]), "track": r["track"], "n": int(r["n"]), "name": r["name_a"],
          "dur_a_ns": int(r["dur_a"]), "dur_b_ns": int(r["dur_b"]), "delta_ns": int(r["delta"]),
@@ -88,9 +104,17 @@ def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
     t = t.sort_values(["absd", "sum_a"], ascending=[False, False], kind="stable")
     names = []
     for name, r in t.iterrows():
-        names.append({"name": name, "count_a": int(r["count_a"]), "count_b": int(r["count_b"]),
-                      "total_a_ns": int(r["sum_a"]), "total_b_ns": int(r["sum_b"]),
-                      "delta_ns": int(r["delta"]), "delta_pct": _pct(r["sum_a"], r["sum_b"])})
+        names.append(
+            {
+                "name": name,
+                "count_a": int(r["count_a"]),
+                "count_b": int(r["count_b"]),
+                "total_a_ns": int(r["sum_a"]),
+                "total_b_ns": int(r["sum_b"]),
+                "delta_ns": int(r["delta"]),
+                "delta_pct": _pct(r["sum_a"], r["sum_b"]),
+            }
+        )
     out["name_totals"] = names
 
     reasons = []
@@ -101,11 +125,18 @@ def compare_runs(a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10,
     e2e = out["end_to_end"]["delta_pct"]
     if e2e is not None and abs(e2e) > tolerance_pct:
         reasons.append(f"end-to-end virtual time changed {e2e:+.2f}%")
-    over = [n for n in names if n["count_a"] and n["count_b"] and n["delta_pct"] is not None
-            and abs(n["delta_pct"]) > tolerance_pct]
+    over = [
+        n
+        for n in names
+        if n["count_a"]
+        and n["count_b"]
+        and n["delta_pct"] is not None
+        and abs(n["delta_pct"]) > tolerance_pct
+    ]
     if over:
-        reasons.append(f"{len(over)} kernel name(s) changed total time by more than "
-                       f"{tolerance_pct:g}%")
+        reasons.append(
+            f"{len(over)} kernel name(s) changed total time by more than {tolerance_pct:g}%"
+        )
     out["exceeded"] = reasons
     out["passed"] = not reasons
     return out
@@ -125,15 +156,19 @@ def format_text(d: dict[str, Any], *, top: int = 10) -> str:
     L = [f"A  {d['run_a']}", f"B  {d['run_b']}"]
     e = d["end_to_end"]
     pct = "n/a" if e["delta_pct"] is None else f"{e['delta_pct']:+.2f}%"
-    L.append(f"end-to-end virtual time  A {_ms(e['virtual_a_ns'])}  B {_ms(e['virtual_b_ns'])}  "
-             f"delta {_ms(e['delta_ns'])} ({pct})")
+    L.append(
+        f"end-to-end virtual time  A {_ms(e['virtual_a_ns'])}  B {_ms(e['virtual_b_ns'])}  "
+        f"delta {_ms(e['delta_ns'])} ({pct})"
+    )
     if d["ranks_only_in_a"] or d["ranks_only_in_b"]:
         L.append(f"ranks only in A: {d['ranks_only_in_a']}, only in B: {d['ranks_only_in_b']}")
     fd = d["first_divergence"]
     if fd:
-        L.append(f"structure  DIVERGES on {d['divergent_tracks']} track(s); first at rank "
-                 f"{fd['rank']} {fd['track']} #{fd['n']} (t={_ms(fd['at_ns'])}): "
-                 f"A {_short(fd['name_a'])!s} vs B {_short(fd['name_b'])!s}")
+        L.append(
+            f"structure  DIVERGES on {d['divergent_tracks']} track(s); first at rank "
+            f"{fd['rank']} {fd['track']} #{fd['n']} (t={_ms(fd['at_ns'])}): "
+            f"A {_short(fd['name_a'])!s} vs B {_short(fd['name_b'])!s}"
+        )
     else:
         L.append("structure  identical (same call and kernel sequence on every track)")
     L.append(f"aligned device operations: {d['aligned_ops']}, changed duration: {d['changed_ops']}")
@@ -143,14 +178,18 @@ def format_text(d: dict[str, Any], *, top: int = 10) -> str:
         L.append("per-name totals (largest changes)")
         for n in changed[:top]:
             p = "  new" if n["delta_pct"] is None else f"{n['delta_pct']:+6.2f}%"
-            L.append(f"  {p}  {_ms(n['total_a_ns']):>13} -> {_ms(n['total_b_ns']):>13}  "
-                     f"x{n['count_a']}->{n['count_b']}  {_short(n['name'])}")
+            L.append(
+                f"  {p}  {_ms(n['total_a_ns']):>13} -> {_ms(n['total_b_ns']):>13}  "
+                f"x{n['count_a']}->{n['count_b']}  {_short(n['name'])}"
+            )
     if d["op_deltas"]:
         L.append("")
         L.append("largest per-operation deltas")
         for o in d["op_deltas"][:top]:
-            L.append(f"  {o['delta_ns'] / 1000:+10.3f} us  rank {o['rank']} {o['track']} "
-                     f"#{o['n']}  {_short(o['name'])}")
+            L.append(
+                f"  {o['delta_ns'] / 1000:+10.3f} us  rank {o['rank']} {o['track']} "
+                f"#{o['n']}  {_short(o['name'])}"
+            )
     L.append("")
     if d["passed"]:
         L.append(f"PASS (tolerance {d['tolerance_pct']:g}%)")

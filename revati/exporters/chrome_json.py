@@ -38,8 +38,9 @@ def _us(ns: np.ndarray) -> pa.Array:
     """Integer ns as µs text with three decimals: 1234567 -> "1234.567"."""
     ns = np.asarray(ns, dtype=np.int64)
     q, r = np.divmod(ns, 1000)
-    return pc.binary_join_element_wise(_num(q), ".", pc.utf8_lpad(_num(r), width=3, padding="0"),
-                                       "")
+    return pc.binary_join_element_wise(
+        _num(q), ".", pc.utf8_lpad(_num(r), width=3, padding="0"), ""
+    )
 
 
 def _us_float(ns: int) -> float:
@@ -77,32 +78,94 @@ def _col(run: Run, kind: str, name: str, rows: np.ndarray) -> Any:
 
 def _args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     """The args object of each slice of one kind, as JSON text."""
+
     def c(name: str) -> np.ndarray:
         return _col(run, kind, name, rows)
 
     if kind == "kernel":
-        return _join('{"device":', _num(c("dev")), ',"stream":', _num(c("stream")),
-                     ',"correlation":', _num(c("corr")), ',"grid":[', _num(c("grid_x")), ",",
-                     _num(c("grid_y")), ",", _num(c("grid_z")), '],"block":[', _num(c("block_x")),
-                     ",", _num(c("block_y")), ",", _num(c("block_z")), '],"shared memory":',
-                     _num(c("smem")), ',"predictor":', _json_str(c("pred")), ',"source":',
-                     _json_str(c("src")), ',"graph":', _num(c("graph")), "}")
+        return _join(
+            '{"device":',
+            _num(c("dev")),
+            ',"stream":',
+            _num(c("stream")),
+            ',"correlation":',
+            _num(c("corr")),
+            ',"grid":[',
+            _num(c("grid_x")),
+            ",",
+            _num(c("grid_y")),
+            ",",
+            _num(c("grid_z")),
+            '],"block":[',
+            _num(c("block_x")),
+            ",",
+            _num(c("block_y")),
+            ",",
+            _num(c("block_z")),
+            '],"shared memory":',
+            _num(c("smem")),
+            ',"predictor":',
+            _json_str(c("pred")),
+            ',"source":',
+            _json_str(c("src")),
+            ',"graph":',
+            _num(c("graph")),
+            "}",
+        )
     if kind == "api":
-        return _join('{"result":', _num(c("res")), ',"args":', _json_str(c("args")),
-                     ',"correlation":', _num(c("corr")), "}")
+        return _join(
+            '{"result":',
+            _num(c("res")),
+            ',"args":',
+            _json_str(c("args")),
+            ',"correlation":',
+            _num(c("corr")),
+            "}",
+        )
     if kind in ("memcpy", "memset"):
-        return _join('{"device":', _num(c("dev")), ',"stream":', _num(c("stream")),
-                     ',"correlation":', _num(c("corr")), ',"bytes":', _num(c("bytes")),
-                     ',"graph":', _num(c("graph")), "}")
+        return _join(
+            '{"device":',
+            _num(c("dev")),
+            ',"stream":',
+            _num(c("stream")),
+            ',"correlation":',
+            _num(c("corr")),
+            ',"bytes":',
+            _num(c("bytes")),
+            ',"graph":',
+            _num(c("graph")),
+            "}",
+        )
     if kind == "collective":
-        return _join('{"Collective name":', _json_str(c("op")), ',"dtype":', _json_str(c("dtype")),
-                     ',"bytes":', _num(c("bytes")), ',"Group size":', _num(c("nranks")),
-                     ',"Process Group Ranks":', _json_obj([list(p) for p in c("peers")]),
-                     ',"comm":', _num(c("comm")), ',"rank in comm":', _num(c("coll_rank")),
-                     ',"correlation":', _num(c("corr")), "}")
+        return _join(
+            '{"Collective name":',
+            _json_str(c("op")),
+            ',"dtype":',
+            _json_str(c("dtype")),
+            ',"bytes":',
+            _num(c("bytes")),
+            ',"Group size":',
+            _num(c("nranks")),
+            ',"Process Group Ranks":',
+            _json_obj([list(p) for p in c("peers")]),
+            ',"comm":',
+            _num(c("comm")),
+            ',"rank in comm":',
+            _num(c("coll_rank")),
+            ',"correlation":',
+            _num(c("corr")),
+            "}",
+        )
     if kind == "graph":
-        return _join('{"graph":', _num(c("graph")), ',"nodes":', _num(c("nodes")),
-                     ',"stream":', _num(c("stream")), "}")
+        return _join(
+            '{"graph":',
+            _num(c("graph")),
+            ',"nodes":',
+            _num(c("nodes")),
+            ',"stream":',
+            _num(c("stream")),
+            "}",
+        )
     if kind == "sync":
         return _join('{"why":', _json_str(c("why")), "}")
     if kind == "marker":
@@ -145,17 +208,46 @@ def _metadata(lay: Layout) -> list[dict[str, Any]]:
     evs: list[dict[str, Any]] = []
     for p in lay.processes.itertuples(index=False):
         pid = int(p.cpid)
-        evs.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-                    "args": {"name": p.pname}})
-        evs.append({"ph": "M", "name": "process_labels", "pid": pid, "tid": 0,
-                    "args": {"labels": f"rank {p.rank}"}})
-        evs.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
-                    "args": {"sort_index": int(p.psort)}})
+        evs.append(
+            {"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": p.pname}}
+        )
+        evs.append(
+            {
+                "ph": "M",
+                "name": "process_labels",
+                "pid": pid,
+                "tid": 0,
+                "args": {"labels": f"rank {p.rank}"},
+            }
+        )
+        evs.append(
+            {
+                "ph": "M",
+                "name": "process_sort_index",
+                "pid": pid,
+                "tid": 0,
+                "args": {"sort_index": int(p.psort)},
+            }
+        )
     for tr in lay.tracks.itertuples(index=False):
-        evs.append({"ph": "M", "name": "thread_name", "pid": int(tr.cpid), "tid": int(tr.ctid),
-                    "args": {"name": tr.tname}})
-        evs.append({"ph": "M", "name": "thread_sort_index", "pid": int(tr.cpid),
-                    "tid": int(tr.ctid), "args": {"sort_index": int(tr.ctid)}})
+        evs.append(
+            {
+                "ph": "M",
+                "name": "thread_name",
+                "pid": int(tr.cpid),
+                "tid": int(tr.ctid),
+                "args": {"name": tr.tname},
+            }
+        )
+        evs.append(
+            {
+                "ph": "M",
+                "name": "thread_sort_index",
+                "pid": int(tr.cpid),
+                "tid": int(tr.ctid),
+                "args": {"sort_index": int(tr.ctid)},
+            }
+        )
     return evs
 
 
@@ -164,7 +256,9 @@ def _write_array(f: IO[bytes], arr: pa.Array) -> None:
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if len(arr) == 0:
         return
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
     f.write(memoryview(arr.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
 
 
@@ -186,14 +280,21 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
     head = {
         "schemaVersion": SCHEMA_VERSION,
         "deviceProperties": device_properties(run),
-        "distributedInfo": {"backend": "nccl",
-                            "rank": ranks[0] if ranks and len(ranks) == 1 else 0,
-                            "world_size": len(run.ranks)},
+        "distributedInfo": {
+            "backend": "nccl",
+            "rank": ranks[0] if ranks and len(ranks) == 1 else 0,
+            "world_size": len(run.ranks),
+        },
         "displayTimeUnit": "ms",
         "baseTimeNanoseconds": int(m.start_time_ns) + lay.base_ns,
         "traceName": str(Path(run.path).name),
-        "revati": {"schema_version": m.schema_version, "revati_version": m.revati_version,
-                   "device": m.device, "predictor": m.predictor, "command": m.command},
+        "revati": {
+            "schema_version": m.schema_version,
+            "revati_version": m.revati_version,
+            "device": m.device,
+            "predictor": m.predictor,
+            "command": m.command,
+        },
     }
     with open(out, "wb") as f:
         # indented like Kineto's files: Holistic Trace Analysis finds the rank with the regex
@@ -219,26 +320,66 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
             dst = sub["dst"].to_numpy(dtype=np.int64)
             ids = _num(sub["id"].to_numpy())
             tail = f',"cat":"{cat}","name":"{cat}"'
-            _write_array(f, _join('{"ph":"s","id":', ids, ',"pid":', _num(cpid[src]), ',"tid":',
-                                  _num(ctid[src]), ',"ts":', _us(ts[src]), tail + "}" + SEP))
-            _write_array(f, _join('{"ph":"f","id":', ids, ',"pid":', _num(cpid[dst]), ',"tid":',
-                                  _num(ctid[dst]), ',"ts":', _us(ts[dst]),
-                                  tail + ',"bp":"e"}' + SEP))
+            _write_array(
+                f,
+                _join(
+                    '{"ph":"s","id":',
+                    ids,
+                    ',"pid":',
+                    _num(cpid[src]),
+                    ',"tid":',
+                    _num(ctid[src]),
+                    ',"ts":',
+                    _us(ts[src]),
+                    tail + "}" + SEP,
+                ),
+            )
+            _write_array(
+                f,
+                _join(
+                    '{"ph":"f","id":',
+                    ids,
+                    ',"pid":',
+                    _num(cpid[dst]),
+                    ',"tid":',
+                    _num(ctid[dst]),
+                    ',"ts":',
+                    _us(ts[dst]),
+                    tail + ',"bp":"e"}' + SEP,
+                ),
+            )
         # requests: async spans ("b"/"e"), one row each in the viewer, under the host process
         rq = lay.requests
         if len(rq):
             evs = []
             for i, r in enumerate(rq.itertuples(index=False), start=1):
-                common = {"cat": "request", "name": f"request {r.req}", "id": i,
-                          "pid": int(r.cpid), "tid": int(r.cpid)}
-                evs.append({"ph": "b", **common, "ts": _us_float(r.ts),
-                            "args": {"req": r.req, "rank": int(r.rank)}})
+                common = {
+                    "cat": "request",
+                    "name": f"request {r.req}",
+                    "id": i,
+                    "pid": int(r.cpid),
+                    "tid": int(r.cpid),
+                }
+                evs.append(
+                    {
+                        "ph": "b",
+                        **common,
+                        "ts": _us_float(r.ts),
+                        "args": {"req": r.req, "rank": int(r.rank)},
+                    }
+                )
                 evs.append({"ph": "e", **common, "ts": _us_float(r.end)})
             f.write(b",\n".join(orjson.dumps(e) for e in evs) + SEP.encode())
         # metadata last: it has no trailing separator, so the array closes cleanly
-        meta = _metadata(lay) or [{"ph": "M", "name": "process_name", "pid": 0, "tid": 0,
-                                   "args": {"name": "empty run"}}]
+        meta = _metadata(lay) or [
+            {"ph": "M", "name": "process_name", "pid": 0, "tid": 0, "args": {"name": "empty run"}}
+        ]
         f.write(b",\n".join(orjson.dumps(e) for e in meta))
         f.write(b"\n]}")
-    return {"slices": len(t), "flows": len(fl), "overflow": lay.overflow,
-            "tracks": len(lay.tracks), "requests": len(lay.requests)}
+    return {
+        "slices": len(t),
+        "flows": len(fl),
+        "overflow": lay.overflow,
+        "tracks": len(lay.tracks),
+        "requests": len(lay.requests),
+    }

@@ -120,8 +120,9 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     if ranks is not None:
         t = t[t["rank"].isin(ranks)].reset_index(drop=True)
     n = len(t)
-    mins = [int(df["ts_ns"].min()) for df in run.frames.values()
-            if "ts_ns" in df.columns and len(df)]
+    mins = [
+        int(df["ts_ns"].min()) for df in run.frames.values() if "ts_ns" in df.columns and len(df)
+    ]
     base = min(mins) if mins else 0
 
     names: list[str] = []
@@ -154,8 +155,9 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     tracks["ctid"] = np.where(host, b + lane * HOST_LANE_TID, b + lane * DEVICE_LANE_TID)
     device = run.manifest.device or "GPU"
     tnames, pnames, psort = [], [], []
-    for h, r, aa, bb, ln in zip(host.tolist(), rank.tolist(), a.tolist(), b.tolist(),
-                                lane.tolist(), strict=True):
+    for h, r, aa, bb, ln in zip(
+        host.tolist(), rank.tolist(), a.tolist(), b.tolist(), lane.tolist(), strict=True
+    ):
         if h:
             base_name = f"main thread {bb}" if aa == bb else f"thread {bb}"
             pnames.append(f"rank {r} host (pid {aa})")
@@ -178,10 +180,22 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     flows = _flows(run, t)
     overflow = int((t["lane"] > 0).sum())
     if overflow:
-        log.warning("%d slices overlap others partially on their track; exported on overflow "
-                    "tracks (see revati.trace.validate)", overflow)
-    return Layout(out, names, list(CATS), tracks, processes.reset_index(drop=True), base, flows,
-                  overflow, request_spans(run, base, ranks))
+        log.warning(
+            "%d slices overlap others partially on their track; exported on overflow "
+            "tracks (see revati.trace.validate)",
+            overflow,
+        )
+    return Layout(
+        out,
+        names,
+        list(CATS),
+        tracks,
+        processes.reset_index(drop=True),
+        base,
+        flows,
+        overflow,
+        request_spans(run, base, ranks),
+    )
 
 
 def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
@@ -197,19 +211,31 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     dev_mask = np.isin(kinds, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
     api_mask = (kinds == "api") & (corr != 0)
     if dev_mask.any() and api_mask.any():
-        d = pd.DataFrame({"pid": pid[dev_mask], "corr": corr[dev_mask], "ts": ts[dev_mask],
-                          "dst": idx[dev_mask]})
+        d = pd.DataFrame(
+            {"pid": pid[dev_mask], "corr": corr[dev_mask], "ts": ts[dev_mask], "dst": idx[dev_mask]}
+        )
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
         d = d.sort_values(["ts", "dst"], kind="stable").drop_duplicates(["pid", "corr"])
-        h = pd.DataFrame({"pid": pid[api_mask], "corr": corr[api_mask], "ts": ts[api_mask],
-                          "src": idx[api_mask]})
+        h = pd.DataFrame(
+            {"pid": pid[api_mask], "corr": corr[api_mask], "ts": ts[api_mask], "src": idx[api_mask]}
+        )
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
         # the innermost (latest-starting) one launched it
-        h = h.sort_values(["ts", "src"], kind="stable").drop_duplicates(["pid", "corr"], keep="last")
+        h = h.sort_values(["ts", "src"], kind="stable").drop_duplicates(
+            ["pid", "corr"], keep="last"
+        )
         m = h.merge(d, on=["pid", "corr"], how="inner", suffixes=("_h", "_d"))
         pidx = m["pid"].map(proc_index).to_numpy(dtype=np.int64)
-        parts.append(pd.DataFrame({"src": m["src"].to_numpy(), "dst": m["dst"].to_numpy(),
-                                   "id": (pidx << 32) | m["corr"].to_numpy(), "kind": "ac2g"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "src": m["src"].to_numpy(),
+                    "dst": m["dst"].to_numpy(),
+                    "id": (pidx << 32) | m["corr"].to_numpy(),
+                    "kind": "ac2g",
+                }
+            )
+        )
     cmask = kinds == "collective"
     if cmask.any():
         c = collective_groups(run)
@@ -220,11 +246,23 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         ti = c["tidx"].to_numpy()
         link = np.flatnonzero(g[1:] == g[:-1])
         if len(link):
-            parts.append(pd.DataFrame({"src": ti[link], "dst": ti[link + 1],
-                                       "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
-                                       "kind": "collective"}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "src": ti[link],
+                        "dst": ti[link + 1],
+                        "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
+                        "kind": "collective",
+                    }
+                )
+            )
     if not parts:
-        return pd.DataFrame({"src": np.array([], dtype=np.int64),
-                             "dst": np.array([], dtype=np.int64),
-                             "id": np.array([], dtype=np.int64), "kind": []})
+        return pd.DataFrame(
+            {
+                "src": np.array([], dtype=np.int64),
+                "dst": np.array([], dtype=np.int64),
+                "id": np.array([], dtype=np.int64),
+                "kind": [],
+            }
+        )
     return pd.concat(parts, ignore_index=True)

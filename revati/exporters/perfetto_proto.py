@@ -66,8 +66,9 @@ def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
     return p.SerializeToString()
 
 
-def _descriptors(builder: StreamingTraceProtoBuilder, lay: Layout, names: list[str],
-                 cats: list[str]) -> None:
+def _descriptors(
+    builder: StreamingTraceProtoBuilder, lay: Layout, names: list[str], cats: list[str]
+) -> None:
     p = builder.create_packet()
     p.trusted_packet_sequence_id = SEQ_ID
     p.sequence_flags = _CLEARED
@@ -105,8 +106,9 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     ftrack = t["ftrack"].to_numpy()
     out_flows: dict[int, list[int]] = defaultdict(list)
     in_flows: dict[int, list[int]] = defaultdict(list)
-    for s, d, i in zip(lay.flows["src"].tolist(), lay.flows["dst"].tolist(),
-                       lay.flows["id"].tolist(), strict=True):
+    for s, d, i in zip(
+        lay.flows["src"].tolist(), lay.flows["dst"].tolist(), lay.flows["id"].tolist(), strict=True
+    ):
         out_flows[s].append(i)
         in_flows[d].append(i)
 
@@ -134,6 +136,7 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
             td.parent_uuid = PROCESS_UUID_BASE + int(r.cpid)
             td.name = f"request {r.req}"
             builder.write_packet(p)
+
         # Slice packets: the builder wraps each packet in its own Trace message; a Trace holding
         # many packets encodes to the same bytes (a repeated field is its elements back to
         # back), so they are built in place in one Trace and written in batches. Each packet
@@ -145,8 +148,9 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
 
         nn, nc = len(names) + 1, len(cats) + 1
         buniq, bcode = np.unique((ftrack * nn + name_code) * nc + cat_code, return_inverse=True)
-        btmpl = [_template(uuid_of(k // (nn * nc)), k // nc % nn + 1, k % nc + 1)
-                 for k in buniq.tolist()]
+        btmpl = [
+            _template(uuid_of(k // (nn * nc)), k // nc % nn + 1, k % nc + 1) for k in buniq.tolist()
+        ]
         euniq, ecode = np.unique(ftrack, return_inverse=True)
         etmpl = [_template(uuid_of(k)) for k in euniq.tolist()]
         bcode_l = bcode.tolist()
@@ -182,5 +186,10 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
                 k = 0
         if k:
             f.write(batch.SerializeToString())
-    return {"slices": len(t), "flows": len(lay.flows), "overflow": lay.overflow,
-            "tracks": len(lay.tracks), "requests": nr}
+    return {
+        "slices": len(t),
+        "flows": len(lay.flows),
+        "overflow": lay.overflow,
+        "tracks": len(lay.tracks),
+        "requests": nr,
+    }

@@ -71,13 +71,21 @@ def serving_metrics(markers: pd.DataFrame) -> dict[str, Any] | None:
     r = request_table(markers)
     if not len(r):
         return None
-    ttft = [f - a for a, f in zip(r["arrival"], r["first_token"], strict=True)
-            if a is not None and f is not None and not pd.isna(a) and not pd.isna(f)]
-    e2e = [fin - a for a, fin in zip(r["arrival"], r["finish"], strict=True)
-           if a is not None and fin is not None and not pd.isna(a) and not pd.isna(fin)]
-    tpot = [(fin - f) / (n - 1) for f, fin, n in zip(r["first_token"], r["finish"], r["tokens"],
-                                                      strict=True)
-            if n > 1 and not pd.isna(f) and not pd.isna(fin)]
+    ttft = [
+        f - a
+        for a, f in zip(r["arrival"], r["first_token"], strict=True)
+        if a is not None and f is not None and not pd.isna(a) and not pd.isna(f)
+    ]
+    e2e = [
+        fin - a
+        for a, fin in zip(r["arrival"], r["finish"], strict=True)
+        if a is not None and fin is not None and not pd.isna(a) and not pd.isna(fin)
+    ]
+    tpot = [
+        (fin - f) / (n - 1)
+        for f, fin, n in zip(r["first_token"], r["finish"], r["tokens"], strict=True)
+        if n > 1 and not pd.isna(f) and not pd.isna(fin)
+    ]
     itl = [gap for gaps in r["itl"] for gap in gaps]
     done = r[r["finish"].notna()]
     arrivals = r["arrival"].dropna()

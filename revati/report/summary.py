@@ -90,19 +90,28 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
     }
 
     devs = []
-    parts = [run.frames[k][["rank", "dev", "ts_ns", "end_ns"]].assign(kind=k)
-             for k in DEVICE_KINDS if len(run.frames[k])]
+    parts = [
+        run.frames[k][["rank", "dev", "ts_ns", "end_ns"]].assign(kind=k)
+        for k in DEVICE_KINDS
+        if len(run.frames[k])
+    ]
     ker = run.frames["kernel"]
     if parts:
         d = pd.concat(parts, ignore_index=True)
         for (rank, dev), g in d.groupby(["rank", "dev"], sort=True):
             busy = union_ns(g["ts_ns"].to_numpy(), g["end_ns"].to_numpy())
             nk = int((g["kind"] == "kernel").sum())
-            devs.append({"rank": int(rank), "dev": int(dev), "busy_ns": busy,
-                         "busy_pct": 100.0 * busy / virtual if virtual else 0.0,
-                         "kernels": nk,
-                         "memcpy": int((g["kind"] == "memcpy").sum()),
-                         "collectives": int((g["kind"] == "collective").sum())})
+            devs.append(
+                {
+                    "rank": int(rank),
+                    "dev": int(dev),
+                    "busy_ns": busy,
+                    "busy_pct": 100.0 * busy / virtual if virtual else 0.0,
+                    "kernels": nk,
+                    "memcpy": int((g["kind"] == "memcpy").sum()),
+                    "collectives": int((g["kind"] == "collective").sum()),
+                }
+            )
     out["devices"] = devs
 
     kernels = []
@@ -112,11 +121,18 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
         g = k.groupby("name", sort=False)["dur"].agg(["count", "sum", "mean", "min", "max"])
         g = g.sort_values(["sum", "count"], ascending=[False, False]).head(top)
         for name, row in g.iterrows():
-            kernels.append({"name": name, "demangled": demangle(name),
-                            "count": int(row["count"]), "total_ns": int(row["sum"]),
-                            "mean_ns": float(row["mean"]), "min_ns": int(row["min"]),
-                            "max_ns": int(row["max"]),
-                            "pct": 100.0 * row["sum"] / total_all if total_all else 0.0})
+            kernels.append(
+                {
+                    "name": name,
+                    "demangled": demangle(name),
+                    "count": int(row["count"]),
+                    "total_ns": int(row["sum"]),
+                    "mean_ns": float(row["mean"]),
+                    "min_ns": int(row["min"]),
+                    "max_ns": int(row["max"]),
+                    "pct": 100.0 * row["sum"] / total_all if total_all else 0.0,
+                }
+            )
     out["top_kernels"] = kernels
 
     sy = run.frames["sync"]
@@ -132,8 +148,9 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["serving"] = serving_metrics(run.frames["marker"])
     if check:
-        out["issues"] = [{"code": i.code, "count": i.count, "message": i.message}
-                         for i in validate_run(run)]
+        out["issues"] = [
+            {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
+        ]
     return out
 
 
@@ -146,8 +163,10 @@ def format_text(s: dict[str, Any]) -> str:
     L: list[str] = []
     pred = s.get("predictor") or {}
     L.append(f"run        {s['run']}")
-    L.append(f"device     {s['device']} x{s['num_gpus']}, ranks {s['ranks']}, predictor "
-             f"{pred.get('name', '?')} {pred.get('version', '')}".rstrip())
+    L.append(
+        f"device     {s['device']} x{s['num_gpus']}, ranks {s['ranks']}, predictor "
+        f"{pred.get('name', '?')} {pred.get('version', '')}".rstrip()
+    )
     L.append(f"virtual    {_ms(s['virtual_ns'])}")
     if s["wall_ns"]:
         L.append(f"wall       {_ms(s['wall_ns'])}  (wall/virtual = {s['wall_over_virtual']:.2f})")
@@ -156,17 +175,21 @@ def format_text(s: dict[str, Any]) -> str:
     L.append("")
     L.append("devices    rank dev   busy            busy%   kernels  memcpy  collectives")
     for d in s["devices"]:
-        L.append(f"           {d['rank']:>4} {d['dev']:>3}  {_ms(d['busy_ns']):>14}  "
-                 f"{d['busy_pct']:6.1f}  {d['kernels']:>8}  {d['memcpy']:>6}  "
-                 f"{d['collectives']:>11}")
+        L.append(
+            f"           {d['rank']:>4} {d['dev']:>3}  {_ms(d['busy_ns']):>14}  "
+            f"{d['busy_pct']:6.1f}  {d['kernels']:>8}  {d['memcpy']:>6}  "
+            f"{d['collectives']:>11}"
+        )
     if s["top_kernels"]:
         L.append("")
         L.append("top kernels by total time")
         for k in s["top_kernels"]:
             name = k.get("demangled") or k["name"]
             name = name if len(name) <= 70 else name[:67] + "..."
-            L.append(f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
-                     f"mean {k['mean_ns'] / 1000:9.2f} us  {name}")
+            L.append(
+                f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
+                f"mean {k['mean_ns'] / 1000:9.2f} us  {name}"
+            )
     if s["sync_waits"]:
         L.append("")
         L.append("sync waits (host clock jumps)")
@@ -174,30 +197,45 @@ def format_text(s: dict[str, Any]) -> str:
             L.append(f"  {_ms(w['total_ns']):>14}  x{w['count']:<6}  {w['why']}")
     L.append("")
     if s["unimplemented"]:
-        L.append("unimplemented calls met: " +
-                 ", ".join(f"{k} x{v}" for k, v in s["unimplemented"].items()))
+        L.append(
+            "unimplemented calls met: "
+            + ", ".join(f"{k} x{v}" for k, v in s["unimplemented"].items())
+        )
     else:
         L.append("unimplemented calls met: none")
     if s["missing_shapes"]:
-        L.append(f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): " +
-                 ", ".join(f"{k[:50]} x{v}" for k, v in list(s["missing_shapes"].items())[:5]))
+        L.append(
+            f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): "
+            + ", ".join(f"{k[:50]} x{v}" for k, v in list(s["missing_shapes"].items())[:5])
+        )
     sv = s.get("serving")
     if sv:
         L.append("")
-        L.append(f"serving    {sv['requests']} requests, {sv['completed']} completed, "
-                 f"{sv['output_tokens']} output tokens")
+        L.append(
+            f"serving    {sv['requests']} requests, {sv['completed']} completed, "
+            f"{sv['output_tokens']} output tokens"
+        )
         if "request_throughput_per_s" in sv:
-            L.append(f"           {sv['request_throughput_per_s']:.2f} req/s, "
-                     f"{sv['output_throughput_tok_per_s']:.1f} tok/s over "
-                     f"{sv['duration_s'] * 1000:.3f} ms")
-        L.append(f"           {'':6} {'count':>6} {'mean':>10} {'p50':>10} {'p90':>10} "
-                 f"{'p99':>10}  (ms)")
-        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"),
-                           ("e2e_ms", "E2E")):
+            L.append(
+                f"           {sv['request_throughput_per_s']:.2f} req/s, "
+                f"{sv['output_throughput_tok_per_s']:.1f} tok/s over "
+                f"{sv['duration_s'] * 1000:.3f} ms"
+            )
+        L.append(
+            f"           {'':6} {'count':>6} {'mean':>10} {'p50':>10} {'p90':>10} {'p99':>10}  (ms)"
+        )
+        for key, label in (
+            ("ttft_ms", "TTFT"),
+            ("tpot_ms", "TPOT"),
+            ("itl_ms", "ITL"),
+            ("e2e_ms", "E2E"),
+        ):
             st = sv.get(key)
             if st:
-                L.append(f"           {label:6} {st['count']:>6} {st['mean']:10.3f} "
-                         f"{st['p50']:10.3f} {st['p90']:10.3f} {st['p99']:10.3f}")
+                L.append(
+                    f"           {label:6} {st['count']:>6} {st['mean']:10.3f} "
+                    f"{st['p50']:10.3f} {st['p90']:10.3f} {st['p99']:10.3f}"
+                )
     issues = s.get("issues")
     if issues:
         L.append("")

@@ -59,21 +59,29 @@ def read_cache(run_dir: Path, key: dict[str, Any]) -> tuple[list[Stream], dict, 
         tables = {}
         for kind in COLUMNAR_KINDS:
             p = d / f"{kind}.arrow"
-            tables[kind] = pa.ipc.open_file(pa.memory_map(str(p))).read_all() if p.exists() else None
+            tables[kind] = (
+                pa.ipc.open_file(pa.memory_map(str(p))).read_all() if p.exists() else None
+            )
     except (OSError, pa.ArrowInvalid) as e:
         log.debug("cache %s unreadable (%s); parsing the streams", d, e)
         return None
     events_dir = Path(run_dir) / "events"
     streams = [
-        Stream(events_dir / s["file"], s["pid"], s["rank"], {}, s["objects"], s["finished"],
-               s["count"])
+        Stream(
+            events_dir / s["file"], s["pid"], s["rank"], {}, s["objects"], s["finished"], s["count"]
+        )
         for s in meta["streams"]
     ]
     return streams, tables, list(meta.get("warnings", []))
 
 
-def write_cache(run_dir: Path, key: dict[str, Any], streams: list[Stream],
-                tables: dict[str, pa.Table | None], warnings: list[str]) -> None:
+def write_cache(
+    run_dir: Path,
+    key: dict[str, Any],
+    streams: list[Stream],
+    tables: dict[str, pa.Table | None],
+    warnings: list[str],
+) -> None:
     """Write the cache; a run folder that is not writable just goes without one."""
     d = Path(run_dir) / CACHE_DIR
     try:
@@ -90,8 +98,14 @@ def write_cache(run_dir: Path, key: dict[str, Any], streams: list[Stream],
             "key": key,
             "warnings": warnings,
             "streams": [
-                {"file": s.path.name, "pid": s.pid, "rank": s.rank, "finished": s.finished,
-                 "count": s.count, "objects": s.objects}
+                {
+                    "file": s.path.name,
+                    "pid": s.pid,
+                    "rank": s.rank,
+                    "finished": s.finished,
+                    "count": s.count,
+                    "objects": s.objects,
+                }
                 for s in streams
             ],
         }

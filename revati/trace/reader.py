@@ -159,8 +159,11 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
             strays += group
         elif kind in COLUMNAR_KINDS:
             try:
-                tables[kind] = pj.read_json(pa.BufferReader(b"\n".join(group)), read_options=_READ,
-                                            parse_options=_PARSE[kind])
+                tables[kind] = pj.read_json(
+                    pa.BufferReader(b"\n".join(group)),
+                    read_options=_READ,
+                    parse_options=_PARSE[kind],
+                )
             except pa.ArrowInvalid:
                 raise _locate_bad_line(path, data) from None
         else:
@@ -175,7 +178,8 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
                 tables[kind] = pa.concat_tables([tables[kind], extra]) if kind in tables else extra
     last = next((ln for ln in reversed(lines) if ln.strip()), b"")
     finished = last.startswith(b'{"k":"end"') or (
-        last.strip() != b"" and orjson.loads(last).get("k") == "end")
+        last.strip() != b"" and orjson.loads(last).get("k") == "end"
+    )
     s = Stream(path, -1, -1, tables, dict(objects), finished, len(lines))
     _check_required(s)
     return s
@@ -198,13 +202,16 @@ def _check_required(s: Stream) -> None:
             nulls = t.column(f).null_count
             if nulls:
                 bad = t.filter(pc.is_null(t.column(f))).column("seq")[0].as_py()
-                raise TraceError(s.path, f"'{kind}' event seq {bad} has no '{f}' field "
-                                 f"({nulls} such events)")
+                raise TraceError(
+                    s.path, f"'{kind}' event seq {bad} has no '{f}' field ({nulls} such events)"
+                )
     for kind, evs in s.objects.items():
         for f in REQUIRED_FIELDS.get(kind, ()):
             for ev in evs:
                 if f not in ev:
-                    raise TraceError(s.path, f"'{kind}' event seq {ev.get('seq')} has no '{f}' field")
+                    raise TraceError(
+                        s.path, f"'{kind}' event seq {ev.get('seq')} has no '{f}' field"
+                    )
 
 
 def _stream_files(events_dir: Path) -> list[tuple[int, Path]]:
@@ -257,8 +264,10 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
                 try:
                     v = pc.list_element(arr, i)
                 except pa.ArrowInvalid:  # a list shorter than 3: pad by hand
-                    v = pa.array([(x[i] if x is not None and len(x) > i else 1)
-                                  for x in arr.to_pylist()], pa.int64())
+                    v = pa.array(
+                        [(x[i] if x is not None and len(x) > i else 1) for x in arr.to_pylist()],
+                        pa.int64(),
+                    )
                 cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
         elif f in INT_FIELDS or f == "coll_rank":
             cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
@@ -307,8 +316,9 @@ def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
     return df[columns(kind)] if known else df
 
 
-def _frames(streams: list[Stream], tables: dict[str, pa.Table | None],
-            warnings: list[str]) -> dict[str, pd.DataFrame]:
+def _frames(
+    streams: list[Stream], tables: dict[str, pa.Table | None], warnings: list[str]
+) -> dict[str, pd.DataFrame]:
     frames = {}
     for kind in KINDS:
         if kind in COLUMNAR_KINDS:
@@ -366,8 +376,11 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
                 continue
             s.pid = pid
             if p.name.endswith(STREAM_TMP_SUFFIX):
-                _warn(warnings, f"{p}: process {pid} never finished its trace (crash or kill); "
-                      f"loaded {s.count} events")
+                _warn(
+                    warnings,
+                    f"{p}: process {pid} never finished its trace (crash or kill); "
+                    f"loaded {s.count} events",
+                )
             elif not s.finished:
                 _warn(warnings, f"{p}: stream has no 'end' line; the process stopped early")
             streams.append(s)

@@ -27,7 +27,9 @@ HOST_GAP_NS = 1_200  # python between launches
 
 GEMM = "nvjet_sm90_tst_128x256_64x4_2x1_v_bz_coopA_NNT"
 GEMM_SMALL = "nvjet_sm90_tst_64x64_64x8_1x1_h_bz_TNT"
-NORM = "void vllm::rms_norm_kernel<c10::BFloat16, 8, 4>(c10::BFloat16*, long, long, float, int, int)"
+NORM = (
+    "void vllm::rms_norm_kernel<c10::BFloat16, 8, 4>(c10::BFloat16*, long, long, float, int, int)"
+)
 ROPE = "void vllm::rotary_embedding_kernel<c10::BFloat16, true>(long const*, c10::BFloat16*, int)"
 ATTN_PREFILL = "flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4, false, false, bf16>>"
 ATTN_DECODE = "flash_fwd_splitkv_kernel<Flash_fwd_kernel_traits<128, 64, 128, 4, bf16>, true>"
@@ -74,8 +76,9 @@ def make_serving_run(
 ) -> dict[str, Any]:
     """Write a run directory; returns counts (events per kind, steps, requests)."""
     rng = random.Random(seed)
-    w = RunWriter(run_dir, streaming=streaming,
-                  device_conf=device_conf or {**H100_CONF, "count": ranks})
+    w = RunWriter(
+        run_dir, streaming=streaming, device_conf=device_conf or {**H100_CONF, "count": ranks}
+    )
     rs = [
         _Rank(w.process(40_000 + 17 * r, r, num_gpus=ranks, argv=["python", "serve.py", f"--tp={ranks}"],
                         ts_ns=0, wt_ns=0), r, 0, 0, 0)
@@ -101,8 +104,16 @@ def make_serving_run(
         rk.w.api(name, ts, rk.host, args=args, corr=corr, wt_ns=rk.wall)
         return ts
 
-    def launch(rk: _Rank, name: str, dur: int, grid=(132, 1, 1), block=(256, 1, 1),
-               smem: int = 0, graph: int = 0, corr: int | None = None) -> None:
+    def launch(
+        rk: _Rank,
+        name: str,
+        dur: int,
+        grid=(132, 1, 1),
+        block=(256, 1, 1),
+        smem: int = 0,
+        graph: int = 0,
+        corr: int | None = None,
+    ) -> None:
         if corr is None:
             c = rk.w.next_corr()
             rk.host += HOST_GAP_NS
@@ -114,8 +125,20 @@ def make_serving_run(
         pred, src = ("table", "table") if name != ATTN_DECODE else ("table", "analytical")
         if src == "analytical":
             missing[rk.rank] += 1
-        rk.w.kernel(name, start, end, dev=rk.rank, stream=COMPUTE_STREAM, corr=c, grid=grid,
-                    block=block, smem=smem, pred=pred, src=src, graph=graph)
+        rk.w.kernel(
+            name,
+            start,
+            end,
+            dev=rk.rank,
+            stream=COMPUTE_STREAM,
+            corr=c,
+            grid=grid,
+            block=block,
+            smem=smem,
+            pred=pred,
+            src=src,
+            graph=graph,
+        )
         rk.ready = end
 
     def allreduce(nbytes: int, dur: int, graph: int = 0, corr_of: dict[int, int] | None = None):
@@ -128,17 +151,43 @@ def make_serving_run(
                 rk.host += API_NS  # ncclAllReduce encloses its own cuLaunchKernel
                 api(rk, "cuLaunchKernel", "grid=(32, 1, 1) block=(512, 1, 1)", c, cost=API_NS)
                 rk.host += 800
-                rk.w.api("ncclAllReduce", ts, rk.host, args=f"count={nbytes // 2} bf16 sum",
-                         corr=c, wt_ns=rk.wall)
+                rk.w.api(
+                    "ncclAllReduce",
+                    ts,
+                    rk.host,
+                    args=f"count={nbytes // 2} bf16 sum",
+                    corr=c,
+                    wt_ns=rk.wall,
+                )
             else:
                 c = corr_of[rk.rank]
             arrivals.append((rk, c, max(rk.ready, rk.host)))
         done = max(a for _, _, a in arrivals) + max(1, int(dur * kernel_scale))
         for rk, c, a in arrivals:
-            rk.w.collective("allreduce", nbytes, a, done, comm=COMM_ID, rank=rk.rank,
-                            nranks=ranks, dtype="bf16", dev=rk.rank, stream=COMPUTE_STREAM, corr=c)
-            rk.w.kernel(NCCL, a, done, dev=rk.rank, stream=COMPUTE_STREAM, corr=c,
-                        grid=(32, 1, 1), block=(512, 1, 1), graph=graph)
+            rk.w.collective(
+                "allreduce",
+                nbytes,
+                a,
+                done,
+                comm=COMM_ID,
+                rank=rk.rank,
+                nranks=ranks,
+                dtype="bf16",
+                dev=rk.rank,
+                stream=COMPUTE_STREAM,
+                corr=c,
+            )
+            rk.w.kernel(
+                NCCL,
+                a,
+                done,
+                dev=rk.rank,
+                stream=COMPUTE_STREAM,
+                corr=c,
+                grid=(32, 1, 1),
+                block=(512, 1, 1),
+                graph=graph,
+            )
             rk.ready = done
 
     def forward(tokens: int, decode: bool, graph: int = 0, corr_of: dict[int, int] | None = None):
@@ -148,30 +197,71 @@ def make_serving_run(
             for rk in rs:
                 ck = None if corr_of is None else corr_of[rk.rank]
                 launch(rk, NORM, 1_500 + tokens * 2, g, (256, 1, 1), graph=graph, corr=ck)
-                launch(rk, GEMM if tokens > 64 else GEMM_SMALL, 6_000 + tokens * 40, g, (384, 1, 1),
-                       smem=232_448, graph=graph, corr=ck)
+                launch(
+                    rk,
+                    GEMM if tokens > 64 else GEMM_SMALL,
+                    6_000 + tokens * 40,
+                    g,
+                    (384, 1, 1),
+                    smem=232_448,
+                    graph=graph,
+                    corr=ck,
+                )
                 launch(rk, ROPE, 1_200 + tokens, g, (128, 1, 1), graph=graph, corr=ck)
                 attn = ATTN_DECODE if decode else ATTN_PREFILL
-                launch(rk, attn, 8_000 + tokens * (60 if not decode else 900), g, (128, 1, 1),
-                       smem=98_304, graph=graph, corr=ck)
+                launch(
+                    rk,
+                    attn,
+                    8_000 + tokens * (60 if not decode else 900),
+                    g,
+                    (128, 1, 1),
+                    smem=98_304,
+                    graph=graph,
+                    corr=ck,
+                )
                 if extra_kernel == (step, layer):
                     launch(rk, "void extra_planted_kernel()", 5_000, graph=graph, corr=ck)
-                launch(rk, GEMM_SMALL, 3_000 + tokens * 20, g, (384, 1, 1), smem=232_448,
-                       graph=graph, corr=ck)
+                launch(
+                    rk,
+                    GEMM_SMALL,
+                    3_000 + tokens * 20,
+                    g,
+                    (384, 1, 1),
+                    smem=232_448,
+                    graph=graph,
+                    corr=ck,
+                )
             allreduce(hidden, 9_000 + hidden // 200, graph, corr_of)
             for rk in rs:
                 ck = None if corr_of is None else corr_of[rk.rank]
                 launch(rk, NORM, 1_500 + tokens * 2, g, (256, 1, 1), graph=graph, corr=ck)
-                launch(rk, GEMM, 9_000 + tokens * 70, g, (384, 1, 1), smem=232_448, graph=graph,
-                       corr=ck)
+                launch(
+                    rk,
+                    GEMM,
+                    9_000 + tokens * 70,
+                    g,
+                    (384, 1, 1),
+                    smem=232_448,
+                    graph=graph,
+                    corr=ck,
+                )
                 launch(rk, ACT, 2_000 + tokens * 5, g, (256, 1, 1), graph=graph, corr=ck)
-                launch(rk, GEMM, 8_000 + tokens * 60, g, (384, 1, 1), smem=232_448, graph=graph,
-                       corr=ck)
+                launch(
+                    rk,
+                    GEMM,
+                    8_000 + tokens * 60,
+                    g,
+                    (384, 1, 1),
+                    smem=232_448,
+                    graph=graph,
+                    corr=ck,
+                )
             allreduce(hidden, 9_000 + hidden // 200, graph, corr_of)
         for rk in rs:
             ck = None if corr_of is None else corr_of[rk.rank]
-            launch(rk, GEMM, 20_000 + tokens * 30, g, (384, 1, 1), smem=232_448, graph=graph,
-                   corr=ck)
+            launch(
+                rk, GEMM, 20_000 + tokens * 30, g, (384, 1, 1), smem=232_448, graph=graph, corr=ck
+            )
             launch(rk, SAMPLE, 4_000 + tokens * 3, g, (512, 1, 1), graph=graph, corr=ck)
             launch(rk, ARGMAX, 3_000 + tokens * 2, g, (512, 1, 1), graph=graph, corr=ck)
 
@@ -197,8 +287,9 @@ def make_serving_run(
             target = max(rk.ready, ts + API_NS)
             if rk.ready > ts + 600:
                 rk.w.sync("cuStreamSynchronize", ts + 600, rk.ready, wt_ns=rk.wall + 1_800)
-            rk.w.api("cuStreamSynchronize", ts, target, args=f"stream={COMPUTE_STREAM}",
-                     wt_ns=rk.wall)
+            rk.w.api(
+                "cuStreamSynchronize", ts, target, args=f"stream={COMPUTE_STREAM}", wt_ns=rk.wall
+            )
             rk.host = target
             rk.wall += 3 * API_NS
             rk.host += 30_000 + int(rng.random() * 20_000)  # scheduler + detokenize
@@ -228,8 +319,13 @@ def make_serving_run(
             continue
         for r in arrived:
             pending.remove(r)
-            rs[0].w.marker("request_arrival", r.arrival_ns, {"req": r.rid, "prompt": r.prompt},
-                           tid=api_tid, wt_ns=rs[0].wall)
+            rs[0].w.marker(
+                "request_arrival",
+                r.arrival_ns,
+                {"req": r.rid, "prompt": r.prompt},
+                tid=api_tid,
+                wt_ns=rs[0].wall,
+            )
         if arrived:  # prefill the new requests
             ntok = sum(r.prompt for r in arrived)
             copy_in(8 * ntok)
@@ -248,15 +344,35 @@ def make_serving_run(
                     captured[bs] = gid
                     for rk in rs:
                         api(rk, "cuStreamBeginCapture_v2", f"stream={COMPUTE_STREAM}")
-                        rk.w.graph("capture_begin", gid, rk.host, rk.host, dev=rk.rank,
-                                   stream=COMPUTE_STREAM)
+                        rk.w.graph(
+                            "capture_begin",
+                            gid,
+                            rk.host,
+                            rk.host,
+                            dev=rk.rank,
+                            stream=COMPUTE_STREAM,
+                        )
                         rk.host += 400_000  # capture: python runs the model once more
                         api(rk, "cuStreamEndCapture", f"stream={COMPUTE_STREAM}")
-                        rk.w.graph("capture_end", gid, rk.host, rk.host, dev=rk.rank,
-                                   stream=COMPUTE_STREAM, nodes=layers * 14 + 3)
+                        rk.w.graph(
+                            "capture_end",
+                            gid,
+                            rk.host,
+                            rk.host,
+                            dev=rk.rank,
+                            stream=COMPUTE_STREAM,
+                            nodes=layers * 14 + 3,
+                        )
                         t0 = api(rk, "cuGraphInstantiateWithFlags", f"graph={gid}")
-                        rk.w.graph("instantiate", gid, t0, rk.host, dev=rk.rank,
-                                   stream=COMPUTE_STREAM, nodes=layers * 14 + 3)
+                        rk.w.graph(
+                            "instantiate",
+                            gid,
+                            t0,
+                            rk.host,
+                            dev=rk.rank,
+                            stream=COMPUTE_STREAM,
+                            nodes=layers * 14 + 3,
+                        )
                 g = captured[bs]
                 corr_of = {}
                 starts = {}
@@ -267,8 +383,15 @@ def make_serving_run(
                     starts[rk.rank] = max(rk.ready, rk.host)
                 forward(bs, decode=True, graph=g, corr_of=corr_of)
                 for rk in rs:
-                    rk.w.graph("launch", g, starts[rk.rank], rk.ready, dev=rk.rank,
-                               stream=COMPUTE_STREAM, nodes=layers * 14 + 3)
+                    rk.w.graph(
+                        "launch",
+                        g,
+                        starts[rk.rank],
+                        rk.ready,
+                        dev=rk.rank,
+                        stream=COMPUTE_STREAM,
+                        nodes=layers * 14 + 3,
+                    )
             else:
                 forward(bs, decode=True)
             t_done = finish_step(bs)
@@ -276,16 +399,22 @@ def make_serving_run(
                 r.done += 1
                 rs[0].w.marker("token", t_done, {"req": r.rid}, wt_ns=rs[0].wall)
                 if r.done >= r.output:
-                    rs[0].w.marker("request_finish", t_done, {"req": r.rid, "output": r.done},
-                                   wt_ns=rs[0].wall)
+                    rs[0].w.marker(
+                        "request_finish", t_done, {"req": r.rid, "output": r.done}, wt_ns=rs[0].wall
+                    )
                     running.remove(r)
         step += 1
 
     end = max(rk.host for rk in rs)
     for rk in rs:
         unimpl = {"cuCtxSetCacheConfig": 1} if rk.rank == 0 else {}
-        rk.w.end(end, wt_ns=rk.wall, overhead_ns=rk.wall // 7, unimpl=unimpl,
-                 missing={ATTN_DECODE: missing[rk.rank]} if missing[rk.rank] else {})
+        rk.w.end(
+            end,
+            wt_ns=rk.wall,
+            overhead_ns=rk.wall // 7,
+            unimpl=unimpl,
+            missing={ATTN_DECODE: missing[rk.rank]} if missing[rk.rank] else {},
+        )
     for rk in rs:
         counts["events"] = counts.get("events", 0) + rk.w.seq
     w.finish(

@@ -95,9 +95,14 @@ def validate_run(run: Run) -> list[Issue]:
         if "end_ns" in df.columns and len(df):
             bad = df[df["end_ns"] < df["ts_ns"]]
             if len(bad):
-                issues.append(Issue("negative_duration", len(bad),
-                                    f"'{kind}' events end before they start",
-                                    _example(bad)))
+                issues.append(
+                    Issue(
+                        "negative_duration",
+                        len(bad),
+                        f"'{kind}' events end before they start",
+                        _example(bad),
+                    )
+                )
     issues += _check_seq(run)
     issues += _check_nesting(run)
     issues += _check_correlation(run)
@@ -121,9 +126,15 @@ def _check_seq(run: Run) -> list[Issue]:
         if len(s) and (s[0] != 0 or np.any(np.diff(s) != 1)):
             dup = int(np.sum(np.diff(s) == 0))
             gaps = int(np.sum(np.diff(s) > 1)) + (1 if s[0] != 0 else 0)
-            out.append(Issue("seq_gap", dup + gaps,
-                             f"process {pid}: event sequence numbers have {gaps} gap(s) and "
-                             f"{dup} duplicate(s) (lost or repeated lines)", {"pid": int(pid)}))
+            out.append(
+                Issue(
+                    "seq_gap",
+                    dup + gaps,
+                    f"process {pid}: event sequence numbers have {gaps} gap(s) and "
+                    f"{dup} duplicate(s) (lost or repeated lines)",
+                    {"pid": int(pid)},
+                )
+            )
     return out
 
 
@@ -154,7 +165,20 @@ def track_frame(run: Run) -> pd.DataFrame:
                 "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
             }))  # fmt: skip
     if not parts:
-        cols = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr", "track", "lane"]
+        cols = [
+            "kind",
+            "row",
+            "host",
+            "rank",
+            "pid",
+            "a",
+            "b",
+            "ts",
+            "end",
+            "corr",
+            "track",
+            "lane",
+        ]
         return pd.DataFrame({c: [] for c in cols})
     t = pd.concat(parts, ignore_index=True)
     # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers
@@ -184,16 +208,25 @@ def _check_nesting(run: Run) -> list[Issue]:
     if not len(moved):
         return []
     kinds = ", ".join(f"{k} {n}" for k, n in moved["kind"].value_counts().items())
-    return [Issue("partial_overlap", len(moved),
-                  f"slices overlapping others partially on their track ({kinds}); exporters "
-                  f"put them on overflow tracks", _example(moved))]
+    return [
+        Issue(
+            "partial_overlap",
+            len(moved),
+            f"slices overlapping others partially on their track ({kinds}); exporters "
+            f"put them on overflow tracks",
+            _example(moved),
+        )
+    ]
 
 
 def _check_correlation(run: Run) -> list[Issue]:
     api = run.frames["api"]
     keys = api.loc[api["corr"] != 0, ["pid", "corr"]].drop_duplicates()
-    parts = [run.frames[k].loc[run.frames[k]["corr"] != 0, ["pid", "corr", "seq"]].assign(kind=k)
-             for k in DEVICE_KINDS if len(run.frames[k])]
+    parts = [
+        run.frames[k].loc[run.frames[k]["corr"] != 0, ["pid", "corr", "seq"]].assign(kind=k)
+        for k in DEVICE_KINDS
+        if len(run.frames[k])
+    ]
     if not parts:
         return []
     dev = pd.concat(parts, ignore_index=True)
@@ -201,9 +234,14 @@ def _check_correlation(run: Run) -> list[Issue]:
     orphans = m[m["_merge"] == "left_only"]
     if not len(orphans):
         return []
-    return [Issue("orphan_correlation", len(orphans),
-                  "device operations whose correlation id matches no API call",
-                  _example(orphans.drop(columns="_merge")))]
+    return [
+        Issue(
+            "orphan_correlation",
+            len(orphans),
+            "device operations whose correlation id matches no API call",
+            _example(orphans.drop(columns="_merge")),
+        )
+    ]
 
 
 def collective_groups(run: Run) -> pd.DataFrame:
@@ -225,11 +263,21 @@ def _check_collectives(run: Run) -> list[Issue]:
     bad_op = c[ops > 1]
     out = []
     if len(bad_size):
-        out.append(Issue("collective_unmatched", len(bad_size),
-                         "collectives whose number of participating ranks differs from nranks",
-                         _example(bad_size)))
+        out.append(
+            Issue(
+                "collective_unmatched",
+                len(bad_size),
+                "collectives whose number of participating ranks differs from nranks",
+                _example(bad_size),
+            )
+        )
     if len(bad_op):
-        out.append(Issue("collective_mismatch", len(bad_op),
-                         "ranks disagree on the op of the n-th collective of a communicator",
-                         _example(bad_op)))
+        out.append(
+            Issue(
+                "collective_mismatch",
+                len(bad_op),
+                "ranks disagree on the op of the n-th collective of a communicator",
+                _example(bad_op),
+            )
+        )
     return out

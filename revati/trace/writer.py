@@ -72,59 +72,227 @@ class StreamWriter:
         return self._corr
 
     # -- typed helpers (field names per docs/trace-format.md) ------------------------------
-    def api(self, name: str, ts_ns: int, end_ns: int, *, res: int = 0, args: str = "",
-            corr: int = 0, wt_ns: int | None = None, tid: int | None = None) -> dict[str, Any]:
-        return self.emit("api", tid, name=name, res=res, args=args, ts_ns=ts_ns, end_ns=end_ns,
-                         wt_ns=ts_ns if wt_ns is None else wt_ns, corr=corr)
+    def api(
+        self,
+        name: str,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        res: int = 0,
+        args: str = "",
+        corr: int = 0,
+        wt_ns: int | None = None,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "api",
+            tid,
+            name=name,
+            res=res,
+            args=args,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+            wt_ns=ts_ns if wt_ns is None else wt_ns,
+            corr=corr,
+        )
 
-    def kernel(self, name: str, ts_ns: int, end_ns: int, *, dev: int = 0, stream: int = 0,
-               corr: int = 0, grid: Sequence[int] = (1, 1, 1), block: Sequence[int] = (1, 1, 1),
-               smem: int = 0, pred: str = "analytical", src: str = "analytical", graph: int = 0,
-               tid: int | None = None) -> dict[str, Any]:
-        return self.emit("kernel", tid, name=name, grid=list(grid), block=list(block), smem=smem,
-                         dev=dev, stream=stream, corr=corr, ts_ns=ts_ns, end_ns=end_ns, pred=pred,
-                         src=src, graph=graph)
+    def kernel(
+        self,
+        name: str,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        dev: int = 0,
+        stream: int = 0,
+        corr: int = 0,
+        grid: Sequence[int] = (1, 1, 1),
+        block: Sequence[int] = (1, 1, 1),
+        smem: int = 0,
+        pred: str = "analytical",
+        src: str = "analytical",
+        graph: int = 0,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "kernel",
+            tid,
+            name=name,
+            grid=list(grid),
+            block=list(block),
+            smem=smem,
+            dev=dev,
+            stream=stream,
+            corr=corr,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+            pred=pred,
+            src=src,
+            graph=graph,
+        )
 
-    def memcpy(self, kind: str, nbytes: int, ts_ns: int, end_ns: int, *, dev: int = 0,
-               stream: int = 0, corr: int = 0, graph: int = 0,
-               tid: int | None = None) -> dict[str, Any]:
-        return self.emit("memcpy", tid, kind=kind, bytes=nbytes, dev=dev, stream=stream, corr=corr,
-                         ts_ns=ts_ns, end_ns=end_ns, graph=graph)
+    def memcpy(
+        self,
+        kind: str,
+        nbytes: int,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        dev: int = 0,
+        stream: int = 0,
+        corr: int = 0,
+        graph: int = 0,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "memcpy",
+            tid,
+            kind=kind,
+            bytes=nbytes,
+            dev=dev,
+            stream=stream,
+            corr=corr,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+            graph=graph,
+        )
 
-    def memset(self, nbytes: int, ts_ns: int, end_ns: int, *, dev: int = 0, stream: int = 0,
-               corr: int = 0, graph: int = 0, tid: int | None = None) -> dict[str, Any]:
-        return self.emit("memset", tid, bytes=nbytes, dev=dev, stream=stream, corr=corr,
-                         ts_ns=ts_ns, end_ns=end_ns, graph=graph)
+    def memset(
+        self,
+        nbytes: int,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        dev: int = 0,
+        stream: int = 0,
+        corr: int = 0,
+        graph: int = 0,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "memset",
+            tid,
+            bytes=nbytes,
+            dev=dev,
+            stream=stream,
+            corr=corr,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+            graph=graph,
+        )
 
-    def sync(self, why: str, from_ns: int, to_ns: int, *, wt_ns: int | None = None,
-             tid: int | None = None) -> dict[str, Any]:
-        return self.emit("sync", tid, why=why, ts_ns=from_ns, end_ns=to_ns,
-                         wt_ns=from_ns if wt_ns is None else wt_ns)
+    def sync(
+        self,
+        why: str,
+        from_ns: int,
+        to_ns: int,
+        *,
+        wt_ns: int | None = None,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "sync",
+            tid,
+            why=why,
+            ts_ns=from_ns,
+            end_ns=to_ns,
+            wt_ns=from_ns if wt_ns is None else wt_ns,
+        )
 
-    def collective(self, op: str, nbytes: int, ts_ns: int, end_ns: int, *, comm: int,
-                   rank: int, nranks: int, dtype: str = "bf16", peers: Sequence[int] = (),
-                   dev: int = 0, stream: int = 0, corr: int = 0,
-                   tid: int | None = None) -> dict[str, Any]:
-        return self.emit("collective", tid, op=op, bytes=nbytes, dtype=dtype, comm=comm, rank=rank,
-                         nranks=nranks, peers=list(peers), dev=dev, stream=stream, corr=corr,
-                         ts_ns=ts_ns, end_ns=end_ns)
+    def collective(
+        self,
+        op: str,
+        nbytes: int,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        comm: int,
+        rank: int,
+        nranks: int,
+        dtype: str = "bf16",
+        peers: Sequence[int] = (),
+        dev: int = 0,
+        stream: int = 0,
+        corr: int = 0,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "collective",
+            tid,
+            op=op,
+            bytes=nbytes,
+            dtype=dtype,
+            comm=comm,
+            rank=rank,
+            nranks=nranks,
+            peers=list(peers),
+            dev=dev,
+            stream=stream,
+            corr=corr,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+        )
 
-    def graph(self, what: str, graph: int, ts_ns: int, end_ns: int, *, stream: int = 0,
-              nodes: int = 0, dev: int = 0, tid: int | None = None) -> dict[str, Any]:
-        return self.emit("graph", tid, what=what, graph=graph, dev=dev, stream=stream, nodes=nodes,
-                         ts_ns=ts_ns, end_ns=end_ns)
+    def graph(
+        self,
+        what: str,
+        graph: int,
+        ts_ns: int,
+        end_ns: int,
+        *,
+        stream: int = 0,
+        nodes: int = 0,
+        dev: int = 0,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "graph",
+            tid,
+            what=what,
+            graph=graph,
+            dev=dev,
+            stream=stream,
+            nodes=nodes,
+            ts_ns=ts_ns,
+            end_ns=end_ns,
+        )
 
-    def marker(self, name: str, ts_ns: int, args: dict[str, Any] | None = None, *,
-               wt_ns: int | None = None, tid: int | None = None) -> dict[str, Any]:
-        return self.emit("marker", tid, name=name, ts_ns=ts_ns,
-                         wt_ns=ts_ns if wt_ns is None else wt_ns, args=args or {})
+    def marker(
+        self,
+        name: str,
+        ts_ns: int,
+        args: dict[str, Any] | None = None,
+        *,
+        wt_ns: int | None = None,
+        tid: int | None = None,
+    ) -> dict[str, Any]:
+        return self.emit(
+            "marker",
+            tid,
+            name=name,
+            ts_ns=ts_ns,
+            wt_ns=ts_ns if wt_ns is None else wt_ns,
+            args=args or {},
+        )
 
-    def end(self, ts_ns: int, *, wt_ns: int | None = None, overhead_ns: int = 0,
-            unimpl: dict[str, int] | None = None,
-            missing: dict[str, int] | None = None) -> dict[str, Any]:
+    def end(
+        self,
+        ts_ns: int,
+        *,
+        wt_ns: int | None = None,
+        overhead_ns: int = 0,
+        unimpl: dict[str, int] | None = None,
+        missing: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
         """The last line: final virtual time and the unimplemented / missing-shape counts."""
-        ev = self.emit("end", None, ts_ns=ts_ns, wt_ns=ts_ns if wt_ns is None else wt_ns,
-                       overhead_ns=overhead_ns, unimpl=unimpl or {}, missing=missing or {})
+        ev = self.emit(
+            "end",
+            None,
+            ts_ns=ts_ns,
+            wt_ns=ts_ns if wt_ns is None else wt_ns,
+            overhead_ns=overhead_ns,
+            unimpl=unimpl or {},
+            missing=missing or {},
+        )
         self.ended = True
         return ev
 
@@ -210,8 +378,13 @@ class FileStream(StreamWriter):
 class RunWriter:
     """Lays out a run directory; `process()` opens a stream, `finish()` writes the manifest."""
 
-    def __init__(self, run_dir: Path | str, *, streaming: bool = True,
-                 device_conf: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path | str,
+        *,
+        streaming: bool = True,
+        device_conf: dict[str, Any] | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir)
         (self.run_dir / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
         self.streaming = streaming
@@ -239,7 +412,11 @@ class RunWriter:
         fields.setdefault(
             "processes",
             [
-                {"pid": s.pid, "rank": s.rank, "file": f"{EVENTS_DIR}/{self.stream_path(s.pid).name}"}
+                {
+                    "pid": s.pid,
+                    "rank": s.rank,
+                    "file": f"{EVENTS_DIR}/{self.stream_path(s.pid).name}",
+                }
                 for s in self.streams
             ],
         )

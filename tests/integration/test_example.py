@@ -54,11 +54,11 @@ def test_example_runs_and_traces(tmp_path: Path) -> None:
 def test_8b_model_costs_no_host_memory(tmp_path: Path) -> None:
     """An 8B-shaped model allocated on the 80 GB virtual device keeps peak RSS under 3 GB."""
     code = (
-        "import resource, sys, torch; sys.path.insert(0, %r); "
+        f"import resource, sys, torch; sys.path.insert(0, {str(EXAMPLE.parent)!r}); "
         "from llama_decode import build_model; m = build_model('8b', 'cuda'); torch.cuda.synchronize(); "
         "n = sum(p.numel() for p in m.parameters()); "
         "print(n, torch.cuda.memory_allocated(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    ) % str(EXAMPLE.parent)
+    )
     r = record(tmp_path / "run", sys.executable, "-c", code)
     assert r.returncode == 0, r.stderr[-3000:]
     params, allocated, maxrss_kb = (int(x) for x in r.stdout.split())

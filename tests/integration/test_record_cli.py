@@ -32,7 +32,9 @@ def test_exit_status_is_the_commands(tmp_path: Path) -> None:
 def test_markers_and_manifest(tmp_path: Path) -> None:
     """Markers written by revati.markers land in the process's stream; the manifest lists it."""
     code = "import revati.markers as m; assert m.active(); m.request_arrival('r1'); m.request_finish('r1')"
-    r = revati("record", "--gpus", "2", "--device", "a100", "--out", str(tmp_path / "run"), "--", *py(code))
+    r = revati(
+        "record", "--gpus", "2", "--device", "a100", "--out", str(tmp_path / "run"), "--", *py(code)
+    )
     assert r.returncode == 0, r.stderr
     run = tmp_path / "run"
     manifest = orjson.loads((run / "manifest.json").read_bytes())
@@ -58,7 +60,11 @@ def test_command_not_found(tmp_path: Path) -> None:
 def test_unknown_device_and_predictor(tmp_path: Path) -> None:
     """Unknown names list the choices in one line."""
     r = revati("record", "--device", "v100", "--out", str(tmp_path / "a"), "--", "true")
-    assert r.returncode == 1 and "unknown device 'v100'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (
+        r.returncode == 1
+        and "unknown device 'v100'" in r.stderr
+        and len(r.stderr.strip().splitlines()) == 1
+    )
     r = revati("record", "--predictor", "magic", "--out", str(tmp_path / "b"), "--", "true")
     assert r.returncode == 1 and "unknown predictor 'magic'" in r.stderr
 

@@ -32,19 +32,36 @@ def runs(tmp_path_factory) -> Path:
 
 def test_export_both_formats(runs: Path, tmp_path: Path, capsys) -> None:
     """Exports write their files and say what they wrote; exit 0."""
-    code, out, _ = run_cli(capsys, "export", str(runs / "a"), "--format", "chrome", "--out",
-                           str(tmp_path / "t.json"))
+    code, out, _ = run_cli(
+        capsys, "export", str(runs / "a"), "--format", "chrome", "--out", str(tmp_path / "t.json")
+    )
     assert code == 0 and "slices" in out
     assert orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
-    code, out, _ = run_cli(capsys, "export", str(runs / "a"), "--format", "perfetto", "--out",
-                           str(tmp_path / "t.pftrace"))
+    code, out, _ = run_cli(
+        capsys,
+        "export",
+        str(runs / "a"),
+        "--format",
+        "perfetto",
+        "--out",
+        str(tmp_path / "t.pftrace"),
+    )
     assert code == 0 and (tmp_path / "t.pftrace").stat().st_size > 0
 
 
 def test_export_one_rank(runs: Path, tmp_path: Path, capsys) -> None:
     """--rank keeps only that rank's processes."""
-    code, _, _ = run_cli(capsys, "export", str(runs / "a"), "--format", "chrome", "--rank", "1",
-                         "--out", str(tmp_path / "r1.json"))
+    code, _, _ = run_cli(
+        capsys,
+        "export",
+        str(runs / "a"),
+        "--format",
+        "chrome",
+        "--rank",
+        "1",
+        "--out",
+        str(tmp_path / "r1.json"),
+    )
     evs = orjson.loads((tmp_path / "r1.json").read_bytes())["traceEvents"]
     names = {e["args"]["name"] for e in evs if e.get("name") == "process_name"}
     assert code == 0 and names and all(n.startswith("rank 1") for n in names)
@@ -52,8 +69,16 @@ def test_export_one_rank(runs: Path, tmp_path: Path, capsys) -> None:
 
 def test_export_per_rank_folder(runs: Path, tmp_path: Path, capsys) -> None:
     """--per-rank writes rank-<r>.json into a folder, each with its own distributedInfo rank."""
-    code, out, _ = run_cli(capsys, "export", str(runs / "a"), "--format", "chrome",
-                           "--per-rank", "--out", str(tmp_path / "hta"))
+    code, out, _ = run_cli(
+        capsys,
+        "export",
+        str(runs / "a"),
+        "--format",
+        "chrome",
+        "--per-rank",
+        "--out",
+        str(tmp_path / "hta"),
+    )
     assert code == 0 and out.count("wrote") == 2
     for r in (0, 1):
         j = orjson.loads((tmp_path / "hta" / f"rank-{r}.json").read_bytes())
@@ -72,12 +97,12 @@ def test_report_text_and_json(runs: Path, capsys) -> None:
 def test_diff_exit_codes(runs: Path, capsys) -> None:
     """0 for identical runs; 1 beyond the tolerance; 0 within it; --json parses."""
     assert run_cli(capsys, "diff", str(runs / "a"), str(runs / "b"))[0] == 0
-    code, out, _ = run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"),
-                           "--tolerance", "5")
+    code, out, _ = run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "5")
     assert code == 1 and "FAIL" in out
     assert run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "15")[0] == 0
-    code, out, _ = run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"), "--json",
-                           "--tolerance", "5")
+    code, out, _ = run_cli(
+        capsys, "diff", str(runs / "a"), str(runs / "slow"), "--json", "--tolerance", "5"
+    )
     assert code == 1 and orjson.loads(out)["passed"] is False
 
 
@@ -120,8 +145,9 @@ def test_corrupt_stream(runs: Path, tmp_path: Path, capsys) -> None:
     lines = p.read_bytes().split(b"\n")
     lines[5] = b"\x00\x01garbage"
     p.write_bytes(b"\n".join(lines))
-    code, _, err = run_cli(capsys, "export", str(tmp_path / "r"), "--out",
-                           str(tmp_path / "t.pftrace"))
+    code, _, err = run_cli(
+        capsys, "export", str(tmp_path / "r"), "--out", str(tmp_path / "t.pftrace")
+    )
     line = _one_error_line(err)
     assert code == 1 and f"{p.name}:6: corrupt event line" in line
 
@@ -136,8 +162,12 @@ def test_cut_off_run_reports_with_a_warning(runs: Path, tmp_path: Path) -> None:
     p = next((tmp_path / "r" / "events").glob("proc-*.jsonl"))
     data = p.read_bytes()
     p.write_bytes(data[: len(data) - 40])
-    r = subprocess.run([sys.executable, "-m", "revati", "report", str(tmp_path / "r")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "report", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "virtual" in r.stdout
     assert "cut off" in r.stderr and "WARNING" in r.stderr and "Traceback" not in r.stderr
 

@@ -28,8 +28,9 @@ def test_identical_runs_pass(runs) -> None:
     d = compare_runs(runs["a"], runs["a2"], tolerance_pct=0.0)
     assert d["passed"] and d["first_divergence"] is None
     assert d["end_to_end"]["delta_ns"] == 0 and d["changed_ops"] == 0
-    assert d["aligned_ops"] == sum(len(runs["a"].frames[k])
-                                   for k in ("kernel", "memcpy", "memset", "collective"))
+    assert d["aligned_ops"] == sum(
+        len(runs["a"].frames[k]) for k in ("kernel", "memcpy", "memset", "collective")
+    )
     assert "PASS" in format_text(d)
 
 

@@ -44,8 +44,14 @@ def assert_nested(xs: list[dict]) -> None:
 def test_top_level_like_kineto(sample: Path, tmp_path: Path) -> None:
     """The keys the PyTorch profiler writes are there, with revati's values."""
     j = _export(sample, tmp_path / "t.json")
-    for key in ("traceEvents", "displayTimeUnit", "deviceProperties", "distributedInfo",
-                "baseTimeNanoseconds", "schemaVersion"):
+    for key in (
+        "traceEvents",
+        "displayTimeUnit",
+        "deviceProperties",
+        "distributedInfo",
+        "baseTimeNanoseconds",
+        "schemaVersion",
+    ):
         assert key in j
     assert j["distributedInfo"]["world_size"] == 2
     assert j["deviceProperties"][0]["name"] == "NVIDIA H100 80GB HBM3"
@@ -60,12 +66,21 @@ def test_every_slice_is_complete_and_categorised(sample: Path, tmp_path: Path) -
     for e in xs:
         assert {"ts", "dur", "pid", "tid", "cat", "name"} <= set(e)
         assert e["dur"] >= 0
-    n = sum(len(run.frames[k]) for k in ("api", "kernel", "memcpy", "memset", "sync",
-                                          "collective", "graph", "marker"))
+    n = sum(
+        len(run.frames[k])
+        for k in ("api", "kernel", "memcpy", "memset", "sync", "collective", "graph", "marker")
+    )
     assert len(xs) == n
     cats = {e["cat"] for e in xs}
-    assert {"cuda_driver", "kernel", "gpu_memcpy", "gpu_memset", "cuda_sync", "collective_comm",
-            "user_annotation"} <= cats
+    assert {
+        "cuda_driver",
+        "kernel",
+        "gpu_memcpy",
+        "gpu_memset",
+        "cuda_sync",
+        "collective_comm",
+        "user_annotation",
+    } <= cats
 
 
 def test_times_are_relative_microseconds_from_integer_ns(sample: Path, tmp_path: Path) -> None:
@@ -74,21 +89,35 @@ def test_times_are_relative_microseconds_from_integer_ns(sample: Path, tmp_path:
     run = load_run(sample, cache=False)
     k = run.frames["kernel"]
     want = sorted(zip(k["ts_ns"].tolist(), (k["end_ns"] - k["ts_ns"]).tolist(), strict=True))
-    got = sorted((round(e["ts"] * 1000), round(e["dur"] * 1000))
-                 for e in j["traceEvents"] if e.get("cat") == "kernel")
+    got = sorted(
+        (round(e["ts"] * 1000), round(e["dur"] * 1000))
+        for e in j["traceEvents"]
+        if e.get("cat") == "kernel"
+    )
     assert got == want  # this run's virtual epoch is 0, so relative == absolute
 
 
 def test_ranks_get_their_own_pids(sample: Path, tmp_path: Path) -> None:
     """One process per (rank, host) and per (rank, device); names say which."""
     j = _export(sample, tmp_path / "t.json")
-    names = {e["pid"]: e["args"]["name"] for e in j["traceEvents"]
-             if e["ph"] == "M" and e["name"] == "process_name"}
-    assert sorted(names.values()) == sorted([
-        "rank 0 host (pid 40000)", "rank 1 host (pid 40017)",
-        "rank 0 GPU 0 (H100-SXM-80GB)", "rank 1 GPU 1 (H100-SXM-80GB)"])
-    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in j["traceEvents"]
-               if e["ph"] == "M" and e["name"] == "thread_name"}
+    names = {
+        e["pid"]: e["args"]["name"]
+        for e in j["traceEvents"]
+        if e["ph"] == "M" and e["name"] == "process_name"
+    }
+    assert sorted(names.values()) == sorted(
+        [
+            "rank 0 host (pid 40000)",
+            "rank 1 host (pid 40017)",
+            "rank 0 GPU 0 (H100-SXM-80GB)",
+            "rank 1 GPU 1 (H100-SXM-80GB)",
+        ]
+    )
+    threads = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in j["traceEvents"]
+        if e["ph"] == "M" and e["name"] == "thread_name"
+    }
     assert "stream 7" in threads.values()
     for e in j["traceEvents"]:
         if e["ph"] == "X":
@@ -143,7 +172,9 @@ def test_partial_overlap_goes_to_an_overflow_track_and_is_reported(tmp_path: Pat
     evs = orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
     xs = {e["name"]: e for e in evs if e["ph"] == "X"}
     assert (xs["a"]["ts"], xs["a"]["dur"]) == (0.0, 0.1) and (xs["b"]["ts"], xs["b"]["dur"]) == (
-        0.05, 0.1)
+        0.05,
+        0.1,
+    )
     assert xs["a"]["tid"] == xs["c"]["tid"] == 3 and xs["b"]["tid"] != 3
     names = {e["tid"]: e["args"]["name"] for e in evs if e.get("name") == "thread_name"}
     assert names[xs["b"]["tid"]] == "stream 3 (overlap 1)"

@@ -62,8 +62,11 @@ def test_same_slices_as_chrome(sample: Path, tmp_path: Path) -> None:
     export_run(run, "chrome", tmp_path / "t.json")
     slices, _, _ = parse_slices(tmp_path / "t.pftrace")
     evs = orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
-    chrome = Counter((e["pid"], e["tid"], e["name"], round(e["ts"] * 1000),
-                      round(e["dur"] * 1000)) for e in evs if e["ph"] == "X")
+    chrome = Counter(
+        (e["pid"], e["tid"], e["name"], round(e["ts"] * 1000), round(e["dur"] * 1000))
+        for e in evs
+        if e["ph"] == "X"
+    )
     assert sum(chrome.values()) == sum(1 for e in evs if e["ph"] == "X") > 1000
     on_threads = Counter({k: v for k, v in slices.items() if k[0] != "track"})
     assert on_threads == chrome
@@ -78,8 +81,9 @@ def test_requests_get_a_track_each(sample: Path, tmp_path: Path) -> None:
     m = run.frames["marker"]
     want = {}
     for name in ("request_arrival", "request_finish"):
-        for a, ts in zip(m.loc[m["name"] == name, "args"], m.loc[m["name"] == name, "ts_ns"],
-                         strict=True):
+        for a, ts in zip(
+            m.loc[m["name"] == name, "args"], m.loc[m["name"] == name, "ts_ns"], strict=True
+        ):
             want.setdefault(f"request {a['req']}", []).append(int(ts))
     assert req == {k: (v[0], v[1] - v[0]) for k, v in want.items()}
     assert len(req) == 3
@@ -93,8 +97,11 @@ def test_flows_link_launches_to_kernels(sample: Path, tmp_path: Path) -> None:
     assert fstart and set(fstart) == set(fend)
     kernels = set(run.frames["kernel"]["name"])
     trace = Trace.FromString((tmp_path / "t.pftrace").read_bytes())
-    corrs = [p.track_event.correlation_id for p in trace.packet
-             if p.HasField("track_event") and p.track_event.correlation_id]
+    corrs = [
+        p.track_event.correlation_id
+        for p in trace.packet
+        if p.HasField("track_event") and p.track_event.correlation_id
+    ]
     assert len(corrs) >= sum(int((run.frames[k]["corr"] != 0).sum()) for k in ("api", "kernel"))
     launches = [f for f in fstart if fstart[f][1] == "cuLaunchKernel"]
     assert launches
@@ -118,5 +125,14 @@ def test_back_to_back_and_empty_slices_keep_their_order(tmp_path: Path) -> None:
     export_run(load_run(tmp_path / "run", cache=False), "perfetto", tmp_path / "t.pftrace")
     slices, _, _ = parse_slices(tmp_path / "t.pftrace")
     got = sorted((n, ts, d) for p, _, n, ts, d in slices.elements() if p != "track")
-    assert got == sorted([("a", 0, 10), ("b", 10, 10), ("z", 20, 0), ("c", 20, 10),
-                          ("outer", 0, 50), ("inner", 0, 50), ("token", 50, 0)])
+    assert got == sorted(
+        [
+            ("a", 0, 10),
+            ("b", 10, 10),
+            ("z", 20, 0),
+            ("c", 20, 10),
+            ("outer", 0, 50),
+            ("inner", 0, 50),
+            ("token", 50, 0),
+        ]
+    )

@@ -24,10 +24,16 @@ def hand_run(tmp_path: Path) -> Path:
     r0.sync("nanosleep", 1000, 1500)
     # r1: arrival 0, first token 1000, tokens 1500 and 2500, finish 2500 (3 tokens)
     # r2: arrival 500, first token 2000, finish 2000 (1 token)
-    for name, ts, req in (("request_arrival", 0, "r1"), ("request_arrival", 500, "r2"),
-                          ("first_token", 1000, "r1"), ("token", 1500, "r1"),
-                          ("first_token", 2000, "r2"), ("request_finish", 2000, "r2"),
-                          ("token", 2500, "r1"), ("request_finish", 2500, "r1")):
+    for name, ts, req in (
+        ("request_arrival", 0, "r1"),
+        ("request_arrival", 500, "r2"),
+        ("first_token", 1000, "r1"),
+        ("token", 1500, "r1"),
+        ("first_token", 2000, "r2"),
+        ("request_finish", 2000, "r2"),
+        ("token", 2500, "r1"),
+        ("request_finish", 2500, "r1"),
+    ):
         r0.marker(name, ts, {"req": req})
     r0.end(3000, unimpl={"cuFoo": 2}, missing={"B": 4})
     r1 = w.process(200, 1, num_gpus=1)
@@ -114,8 +120,19 @@ def test_no_markers_no_serving_section(tmp_path: Path) -> None:
 def test_text_output_names_the_figures(hand_run: Path) -> None:
     """The text report carries each section."""
     t = format_text(summarize(load_run(hand_run, cache=False)))
-    for word in ("virtual", "wall", "busy", "top kernels", "sync waits", "cuFoo x3", "TTFT",
-                 "TPOT", "ITL", "E2E", "missing shapes"):
+    for word in (
+        "virtual",
+        "wall",
+        "busy",
+        "top kernels",
+        "sync waits",
+        "cuFoo x3",
+        "TTFT",
+        "TPOT",
+        "ITL",
+        "E2E",
+        "missing shapes",
+    ):
         assert word in t
 
 

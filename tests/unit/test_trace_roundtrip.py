@@ -23,21 +23,51 @@ def _all_kinds(run_dir: Path, streaming: bool) -> dict[str, dict]:
     c = s.next_corr()
     out = {
         "api": s.api("cuLaunchKernel", 100, 120, res=0, args="grid=(4,1,1)", corr=c, wt_ns=999),
-        "kernel": s.kernel("gemm_kernel", 130, 530, dev=2, stream=7, corr=c, grid=(4, 2, 1),
-                           block=(128, 1, 1), smem=4096, pred="table", src="recorded", graph=0),
+        "kernel": s.kernel(
+            "gemm_kernel",
+            130,
+            530,
+            dev=2,
+            stream=7,
+            corr=c,
+            grid=(4, 2, 1),
+            block=(128, 1, 1),
+            smem=4096,
+            pred="table",
+            src="recorded",
+            graph=0,
+        ),
         "memcpy": s.memcpy("DtoH", 1 << 20, 600, 700, dev=2, stream=9, corr=s.next_corr()),
         "memset": s.memset(256, 700, 710, dev=2, stream=9, corr=s.next_corr(), graph=5),
         "sync": s.sync("cuStreamSynchronize", 720, 900, wt_ns=1234),
-        "collective": s.collective("allgather", 8192, 900, 1000, comm=77, rank=1, nranks=4,
-                                   dtype="fp32", peers=[0, 2, 3], dev=2, stream=7,
-                                   corr=s.next_corr()),
+        "collective": s.collective(
+            "allgather",
+            8192,
+            900,
+            1000,
+            comm=77,
+            rank=1,
+            nranks=4,
+            dtype="fp32",
+            peers=[0, 2, 3],
+            dev=2,
+            stream=7,
+            corr=s.next_corr(),
+        ),
         "graph": s.graph("launch", 5, 1000, 1100, stream=7, nodes=12, dev=2),
         "marker": s.marker("request_arrival", 1100, {"req": "r-1", "prompt": 17}, tid=4243),
     }
     out["end"] = s.end(1200, wt_ns=5000, overhead_ns=77, unimpl={"cuFoo": 2}, missing={"k": 1})
-    w.finish(device="H200", num_gpus=8, predictor={"name": "table", "version": "3"},
-             seeds={"sampling": 11}, start_time_ns=1_700_000_000_000_000_000,
-             wall_duration_ns=5000, exit_status=0, command=["python", "x.py"])
+    w.finish(
+        device="H200",
+        num_gpus=8,
+        predictor={"name": "table", "version": "3"},
+        seeds={"sampling": 11},
+        start_time_ns=1_700_000_000_000_000_000,
+        wall_duration_ns=5000,
+        exit_status=0,
+        command=["python", "x.py"],
+    )
     return out
 
 
@@ -167,9 +197,20 @@ def test_lines_outside_the_writer_layout_still_load(tmp_path: Path) -> None:
     """A line whose keys come in another order is parsed the slow way, not lost."""
     _all_kinds(tmp_path / "run", True)
     p = tmp_path / "run" / "events" / "proc-4242.jsonl"
-    extra = orjson.dumps({"seq": 99, "k": "kernel", "tid": 1, "name": "late", "dev": 0,
-                          "stream": 3, "ts_ns": 5, "end_ns": 6, "grid": [1, 1, 1],
-                          "block": [32, 1, 1]})
+    extra = orjson.dumps(
+        {
+            "seq": 99,
+            "k": "kernel",
+            "tid": 1,
+            "name": "late",
+            "dev": 0,
+            "stream": 3,
+            "ts_ns": 5,
+            "end_ns": 6,
+            "grid": [1, 1, 1],
+            "block": [32, 1, 1],
+        }
+    )
     lines = p.read_bytes().rstrip(b"\n").split(b"\n")
     lines.insert(2, extra)
     p.write_bytes(b"\n".join(lines) + b"\n")

@@ -18,12 +18,17 @@ def test_sample_run_loads_clean_and_is_small() -> None:
     run = load_run(SAMPLE, cache=False)
     assert run.warnings == [] and validate_run(run) == []
     assert run.ranks == [0, 1]
-    assert set(run.frames["marker"]["name"]) == {"request_arrival", "first_token", "token",
-                                                 "request_finish"}
+    assert set(run.frames["marker"]["name"]) == {
+        "request_arrival",
+        "first_token",
+        "token",
+        "request_finish",
+    }
     s = summarize(run, check=False)
     assert s["serving"]["completed"] == 6 and s["unimplemented"] == {"cuCtxSetCacheConfig": 1}
-    size = sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file()
-               and ".cache" not in p.parts)
+    size = sum(
+        p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file() and ".cache" not in p.parts
+    )
     assert size < 2_000_000
 
 

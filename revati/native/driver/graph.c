@@ -73,8 +73,10 @@ gnode *rv_graph_add_node(rv_graph *g, int type, const CUgraphNode *deps, size_t 
 
 void rv_trace_graph(const char *what, unsigned long long id, rv_stream *s, int nodes, rv_vtime_ns ts, rv_vtime_ns end) {
     if (!rv_tracing()) return;
-    rv_trace_emit("graph", "\"what\":\"%s\",\"graph\":%llu,\"stream\":%llu,\"nodes\":%d,\"ts_ns\":%llu,\"end_ns\":%llu",
-                  what, id, s ? s->id : 0ULL, nodes, (unsigned long long)ts, (unsigned long long)end);
+    int dev = s ? s->dev : rv_ctx_current_or_primary()->dev;
+    rv_trace_emit("graph",
+                  "\"what\":\"%s\",\"graph\":%llu,\"dev\":%d,\"stream\":%llu,\"nodes\":%d,\"ts_ns\":%llu,\"end_ns\":%llu",
+                  what, id, dev, s ? s->id : 0ULL, nodes, (unsigned long long)ts, (unsigned long long)end);
 }
 
 // cuGraphCreate: an empty graph

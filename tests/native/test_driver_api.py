@@ -561,3 +561,26 @@ def test_c_program_links_against_the_stand_in(lib_dir, tmp_path):
         [str(exe), "-5"], env=run_env(run_dir, lib_dir), capture_output=True, text=True
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_tensor_map_encoding(stand_in):
+    """cuTensorMapEncodeTiled fills a descriptor for valid shapes and refuses the documented violations."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(4 << 20)))
+        buf = ctypes.create_string_buffer(128 + 128)
+        tm = ctypes.c_void_p((ctypes.addressof(buf) + 127) & ~127)  # CUtensorMap is 128-byte aligned
+        dims = (ctypes.c_uint64 * 2)(1024, 1024); strides = (ctypes.c_uint64 * 1)(2048)
+        box = (ctypes.c_uint32 * 2)(64, 64); es = (ctypes.c_uint32 * 2)(1, 1)
+        def enc(addr, box=box, strides=strides):
+            return cu.cuTensorMapEncodeTiled(tm, 6, 2, ctypes.c_void_p(addr), dims, strides, box, es, 0, 3, 2, 0)
+        good = enc(d.value)                                       # bf16, 128B swizzle
+        misaligned = enc(d.value + 8)
+        big_box = enc(d.value, box=(ctypes.c_uint32 * 2)(512, 64))
+        odd_stride = enc(d.value, strides=(ctypes.c_uint64 * 1)(2050))
+        ok(enc(d.value)); replaced = cu.cuTensorMapReplaceAddress(tm, ctypes.c_void_p(d.value + 4096))
+        first = ctypes.cast(tm, ctypes.POINTER(ctypes.c_uint64))[0] - d.value
+        print("RESULT", json.dumps([good, misaligned, big_box, odd_stride, replaced, first]))
+        """
+    )
+    assert stand_in(code).result() == [0, 1, 1, 1, 0, 4096]

@@ -584,3 +584,46 @@ def test_tensor_map_encoding(stand_in):
         """
     )
     assert stand_in(code).result() == [0, 1, 1, 1, 0, 4096]
+
+
+def test_batch_and_3d_copies(stand_in):
+    """Batched copies and a 3D copy (host to a pitched device box and back) keep values."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        s = ctypes.c_void_p(); ok(cu.cuStreamCreate(ctypes.byref(s), 0))
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(1 << 20)))
+        a = (ctypes.c_uint8 * 64)(*range(64)); b = (ctypes.c_uint8 * 64)(*range(100, 164))
+        dsts = (ctypes.c_uint64 * 2)(d.value, d.value + 4096)
+        srcs = (ctypes.c_uint64 * 2)(ctypes.addressof(a), ctypes.addressof(b))
+        sizes = (ctypes.c_size_t * 2)(64, 64)
+        ok(cu.cuMemcpyBatchAsync_v2(dsts, srcs, sizes, ctypes.c_size_t(2), None, None, ctypes.c_size_t(0), s), "batch")
+        back = (ctypes.c_uint8 * 64)()
+        ok(cu.cuMemcpyDtoH_v2(back, ctypes.c_uint64(d.value + 4096), ctypes.c_size_t(64)))
+        batch_ok = list(back) == list(b)
+        sz = ctypes.c_size_t; vp = ctypes.c_void_p; u64 = ctypes.c_uint64; i32 = ctypes.c_int
+        class M3(ctypes.Structure):
+            _fields_ = [("srcX", sz), ("srcY", sz), ("srcZ", sz), ("srcLOD", sz), ("srcType", i32), ("srcHost", vp),
+                        ("srcDevice", u64), ("srcArray", vp), ("r0", vp), ("srcPitch", sz), ("srcHeight", sz),
+                        ("dstX", sz), ("dstY", sz), ("dstZ", sz), ("dstLOD", sz), ("dstType", i32), ("dstHost", vp),
+                        ("dstDevice", u64), ("dstArray", vp), ("r1", vp), ("dstPitch", sz), ("dstHeight", sz),
+                        ("W", sz), ("H", sz), ("D", sz)]
+        host = (ctypes.c_uint8 * (4 * 3 * 2))(*range(24))  # width 4, height 3, depth 2, packed
+        up = M3(srcType=1, srcHost=ctypes.addressof(host), srcPitch=4, srcHeight=3,
+                dstType=2, dstDevice=d.value + 65536, dstPitch=512, dstHeight=8, W=4, H=3, D=2)
+        ok(cu.cuMemcpy3D_v2(ctypes.byref(up)), "3d up")
+        out = (ctypes.c_uint8 * 24)()
+        down = M3(srcType=2, srcDevice=d.value + 65536, srcPitch=512, srcHeight=8,
+                  dstType=1, dstHost=ctypes.addressof(out), dstPitch=4, dstHeight=3, W=4, H=3, D=2)
+        ok(cu.cuMemcpy3D_v2(ctypes.byref(down)), "3d down")
+        row = (ctypes.c_uint8 * 4)()
+        ok(cu.cuMemcpyDtoH_v2(row, ctypes.c_uint64(d.value + 65536 + 512 * 8 + 512), ctypes.c_size_t(4)))
+        print("RESULT", json.dumps({"batch": batch_ok, "round": list(out) == list(range(24)), "row": list(row)}))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == {
+        "batch": True,
+        "round": True,
+        "row": [16, 17, 18, 19],
+    }  # z=1, y=1 of the box
+    assert [c["bytes"] for c in r.of("memcpy")][:2] == [64, 64]

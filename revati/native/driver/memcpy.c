@@ -314,3 +314,62 @@ RV_EXPORT CUresult cuMemsetD2D32Async(CUdeviceptr dstDevice, size_t dstPitch, un
     MEMSET(dstDevice, dstPitch, Width, Height, ui, 4, hStream, 1);
 }
 RV_ALIAS(cuMemsetD2D32Async_ptsz, cuMemsetD2D32Async);
+
+static CUresult copy3d(const char *why, const CUDA_MEMCPY3D *p, CUstream hs, int async, uint64_t corr) {
+    if (!p || p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    size_t depth = p->Depth ? p->Depth : 1, height = p->Height ? p->Height : 1;
+    size_t sslice = p->srcPitch * (p->srcHeight ? p->srcHeight : height);
+    size_t dslice = p->dstPitch * (p->dstHeight ? p->dstHeight : height);
+    uint64_t s = copy2d_ptr(p->srcMemoryType, p->srcHost, p->srcDevice) + p->srcZ * sslice + p->srcY * p->srcPitch +
+                 p->srcXInBytes;
+    uint64_t d = copy2d_ptr(p->dstMemoryType, p->dstHost, p->dstDevice) + p->dstZ * dslice + p->dstY * p->dstPitch +
+                 p->dstXInBytes;
+    uint64_t total = (uint64_t)p->WidthInBytes * height * depth;
+    int sdev = p->srcMemoryType != CU_MEMORYTYPE_HOST && is_device(s, NULL);
+    int ddev = p->dstMemoryType != CU_MEMORYTYPE_HOST && is_device(d, NULL);
+    const char *kind = sdev && ddev ? "DtoD" : ddev ? "HtoD" : sdev ? "DtoH" : "HtoH";
+    rv_stream *st = rv_stream_resolve(hs);
+    if (!st) return CUDA_ERROR_INVALID_HANDLE;
+    if (st->capture) return rv_graph_capture_copy(st, kind, total) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    if (total <= rv_materialize_max())
+        for (size_t z = 0; z < depth; ++z)
+            for (size_t y = 0; y < height; ++y)
+                memmove((void *)(d + z * dslice + y * p->dstPitch), (const void *)(s + z * sslice + y * p->srcPitch),
+                        p->WidthInBytes);
+    rv_vtime_ns end = rv_copy_now(st, kind, total, corr, 0);
+    if (!async) rv_vadvance_to(end, why);
+    return CUDA_SUCCESS;
+}
+
+// cuMemcpy3D_v2: slice by slice, row by row on the host mirror; charged as one copy (arrays unsupported)
+RV_EXPORT CUresult cuMemcpy3D_v2(const CUDA_MEMCPY3D *pCopy) {
+    API_ENTER();
+    rv__call.corr = rv_next_corr();
+    API_RETURN(copy3d(rv__call.name, pCopy, NULL, 0, rv__call.corr));
+}
+RV_ALIAS(cuMemcpy3D_v2_ptds, cuMemcpy3D_v2);
+
+// cuMemcpy3DAsync_v2: as cuMemcpy3D_v2, enqueued on the stream
+RV_EXPORT CUresult cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *pCopy, CUstream hStream) {
+    API_ENTER();
+    rv__call.corr = rv_next_corr();
+    API_RETURN(copy3d(rv__call.name, pCopy, hStream, 1, rv__call.corr));
+}
+RV_ALIAS(cuMemcpy3DAsync_v2_ptsz, cuMemcpy3DAsync_v2);
+
+// cuMemcpyBatchAsync_v2: each copy in order on the stream (attributes do not change timing)
+RV_EXPORT CUresult cuMemcpyBatchAsync_v2(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t count,
+                                         CUmemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs, CUstream hStream) {
+    API_ENTER();
+    if (!count || !dsts || !srcs || !sizes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    if (!hStream || hStream == CU_STREAM_LEGACY) API_RETURN(CUDA_ERROR_INVALID_VALUE); /* the legacy stream is refused */
+    rv__call.corr = rv_next_corr();
+    API_ARGS("count=%zu", count);
+    for (size_t i = 0; i < count; ++i) {
+        CUresult r = do_copy(rv__call.name, dsts[i], srcs[i], sizes[i], hStream, 1, NULL, rv__call.corr);
+        if (r != CUDA_SUCCESS) API_RETURN(r);
+    }
+    API_RETURN(CUDA_SUCCESS);
+}
+RV_ALIAS(cuMemcpyBatchAsync_v2_ptsz, cuMemcpyBatchAsync_v2);

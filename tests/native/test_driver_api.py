@@ -627,3 +627,24 @@ def test_batch_and_3d_copies(stand_in):
         "row": [16, 17, 18, 19],
     }  # z=1, y=1 of the box
     assert [c["bytes"] for c in r.of("memcpy")][:2] == [64, 64]
+
+
+def test_host_function_is_captured_and_runs_on_replay(stand_in):
+    """cuLaunchHostFunc in a capture becomes a host node: not run at capture, run once per launch."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        calls = []
+        CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        cb = CB(lambda _: calls.append(1))
+        s = ctypes.c_void_p(); ok(cu.cuStreamCreate(ctypes.byref(s), 0))
+        ok(cu.cuStreamBeginCapture_v2(s, 0))
+        ok(launch(kernel(), (4, 1, 1), (128, 1, 1), s))
+        ok(cu.cuLaunchHostFunc(s, cb, None))
+        g = ctypes.c_void_p(); ok(cu.cuStreamEndCapture(s, ctypes.byref(g)))
+        at_capture = len(calls)
+        ex = ctypes.c_void_p(); ok(cu.cuGraphInstantiateWithFlags(ctypes.byref(ex), g, ctypes.c_uint64(0)))
+        ok(cu.cuGraphLaunch(ex, s)); ok(cu.cuGraphLaunch(ex, s))
+        print("RESULT", json.dumps([at_capture, len(calls)]))
+        """
+    )
+    assert stand_in(code).result() == [0, 2]

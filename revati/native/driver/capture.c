@@ -55,6 +55,13 @@ int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes) {
     return 1;
 }
 
+int rv_graph_capture_host(rv_stream *s, CUhostFn fn, void *data) {
+    gnode *n = capture_node(s, N_HOST);
+    n->host_fn = fn;
+    n->host_data = data;
+    return 1;
+}
+
 void rv_capdeps_snapshot(const rv_stream *s, rv_capdeps *out) {
     out->n = s->capture_ndeps;
     out->nodes = NULL;

@@ -168,6 +168,19 @@ static CUresult add_edges(CUgraph hGraph, const CUgraphNode *from, const CUgraph
     return CUDA_SUCCESS;
 }
 
+// cuGraphAddHostNode: a host function node; it runs on the launching thread when the graph is launched
+RV_EXPORT CUresult cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
+                                      size_t numDependencies, const CUDA_HOST_NODE_PARAMS *nodeParams) {
+    API_ENTER();
+    rv_graph *g = rv_graph_from(hGraph);
+    if (!g || !phGraphNode || !nodeParams || !nodeParams->fn) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    gnode *n = rv_graph_add_node(g, N_HOST, dependencies, numDependencies);
+    n->host_fn = nodeParams->fn;
+    n->host_data = nodeParams->userData;
+    *phGraphNode = (CUgraphNode)n;
+    API_RETURN(CUDA_SUCCESS);
+}
+
 // cuGraphAddDependencies_v2: to[i] waits for from[i]
 RV_EXPORT CUresult cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,
                                              const CUgraphEdgeData *edgeData, size_t numDependencies) {
@@ -212,7 +225,7 @@ RV_EXPORT CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, s
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuGraphNodeGetType: kernel, memcpy, memset or empty
+// cuGraphNodeGetType: kernel, memcpy, memset, host or empty
 RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) {
     API_ENTER();
     gnode *n = rv_graph_node_from(hNode);
@@ -220,6 +233,7 @@ RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) 
     *type = n->type == N_KERNEL ? CU_GRAPH_NODE_TYPE_KERNEL
             : n->type == N_COPY ? CU_GRAPH_NODE_TYPE_MEMCPY
             : n->type == N_MEMSET ? CU_GRAPH_NODE_TYPE_MEMSET
+            : n->type == N_HOST   ? CU_GRAPH_NODE_TYPE_HOST
                                   : CU_GRAPH_NODE_TYPE_EMPTY;
     API_RETURN(CUDA_SUCCESS);
 }
@@ -384,6 +398,11 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
             rv_emit_copy(s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i], rv__call.corr, e->id);
         } else {
             end[i] = start;
+            if (n->type == N_HOST && n->host_fn) { /* program code: outside revati's bracket */
+                rv_leave();
+                n->host_fn(n->host_data);
+                rv_enter();
+            }
         }
         if (end[i] > last) last = end[i];
     }

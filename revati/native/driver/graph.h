@@ -9,7 +9,7 @@
 #define NODE_MAGIC 0x5256474eu
 #define MAX_JOINED 64
 
-enum { N_KERNEL = 1, N_COPY, N_MEMSET, N_EMPTY };
+enum { N_KERNEL = 1, N_COPY, N_MEMSET, N_EMPTY, N_HOST };
 
 typedef struct gnode {
     uint32_t magic;
@@ -17,6 +17,8 @@ typedef struct gnode {
     rv_kernel_op k;
     const char *kind; /* copies */
     uint64_t bytes;
+    CUhostFn host_fn; /* host nodes */
+    void *host_data;
     rv_graph *g;
     int index;                 /* position in the graph */
     struct gnode **deps;       /* nodes this one waits for */

@@ -227,6 +227,7 @@ void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t
 /* Capturing streams record instead of execute. */
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);
 int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes);
+int rv_graph_capture_host(rv_stream *s, CUhostFn fn, void *data);
 int rv_graph_valid(const void *graph);
 
 /* A snapshot of a capturing stream's dependencies (what an event recorded in capture stands for). */

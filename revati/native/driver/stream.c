@@ -274,12 +274,12 @@ RV_EXPORT CUresult cuStreamGetDevice(CUstream hStream, CUdevice *device) {
 }
 RV_ALIAS(cuStreamGetDevice_ptsz, cuStreamGetDevice);
 
-// cuLaunchHostFunc: the function runs at once on the calling thread (device work never produces values to wait for)
+// cuLaunchHostFunc: runs at once on the calling thread (device work produces no values to wait for); captured as a host node
 RV_EXPORT CUresult cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData) {
     API_ENTER();
     rv_stream *s = rv_stream_resolve(hStream);
     if (!s || !fn) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    if (s->capture) API_RETURN(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    if (s->capture) API_RETURN(rv_graph_capture_host(s, fn, userData) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
     rv_leave();
     fn(userData);
     rv_enter();

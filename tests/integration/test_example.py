@@ -65,3 +65,21 @@ def test_8b_model_costs_no_host_memory(tmp_path: Path) -> None:
     assert params > 7.5e9
     assert allocated >= 2 * params  # bf16 on the virtual device
     assert maxrss_kb < 3 * 1024 * 1024
+
+
+def test_deterministic_runs_are_byte_identical(tmp_path: Path) -> None:
+    """Three --deterministic runs of the bundled example give byte-identical event streams."""
+    cmd = (
+        sys.executable, str(EXAMPLE), "--shape", "tiny", "--requests", "1",
+        "--prompt-len", "8", "--decode-steps", "3",
+    )  # fmt: skip
+    streams = []
+    for i in range(3):
+        run = tmp_path / f"run{i}"
+        r = record(run, *cmd, extra=("--deterministic",))
+        assert r.returncode == 0, r.stderr[-3000:]
+        files = sorted((run / "events").glob("proc-*.jsonl"))
+        assert [f.name for f in files] == ["proc-0.jsonl"]
+        streams.append(files[0].read_bytes())
+    assert b'"k":"kernel"' in streams[0]
+    assert streams[0] == streams[1] == streams[2]

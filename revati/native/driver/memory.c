@@ -14,6 +14,13 @@
 #define REGION_BYTES (4ULL << 40) /* 4 TiB: room for torch expandable segments and graph pools */
 #define MIN_ALIGN 512ULL
 #define PAGE_ALIGN (2ULL << 20)
+/* Regions sit at fixed addresses when free (device d at REGION_HINT + d * REGION_BYTES, below where
+ * Linux puts libraries and above the heap), so device pointers are the same from run to run whatever
+ * the address-space randomisation: deterministic traces and diffs need that. */
+#define REGION_HINT 0x100000000000ULL /* 16 TiB */
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 static struct region {
     uint64_t base, size, bump;
@@ -39,8 +46,16 @@ static int region_init(int dev) {
     struct region *r = &g_region[dev];
     if (r->base) return 1;
     for (uint64_t size = REGION_BYTES; size >= (1ULL << 34); size >>= 1) {
-        void *p = mmap(NULL, size + PAGE_ALIGN, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *want = (void *)(REGION_HINT + (uint64_t)dev * (REGION_BYTES + PAGE_ALIGN));
+        void *p = mmap(want, size + PAGE_ALIGN, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED && p != want) { /* a kernel that took the flag as a hint only */
+            munmap(p, size + PAGE_ALIGN);
+            p = MAP_FAILED;
+        }
+        if (p == MAP_FAILED)
+            p = mmap(NULL, size + PAGE_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0);
         if (p == MAP_FAILED) continue;
         r->base = align_up((uint64_t)p, PAGE_ALIGN);
         r->size = size;

@@ -1,0 +1,39 @@
+"""NCCL (torch.distributed, one rank) initialises and all-reduces on the stand-in driver and NVML."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.torch
+
+SCRIPT = """
+import sys, torch, torch.distributed as dist
+dist.init_process_group("nccl", init_method="file://" + sys.argv[1], rank=0, world_size=1)
+x = torch.ones(1024, device="cuda")
+dist.all_reduce(x)
+torch.cuda.synchronize()
+print("ok", dist.get_backend(), dist.get_world_size())
+dist.destroy_process_group()
+"""
+
+
+def test_single_rank_nccl(tmp_path: Path) -> None:
+    """init_process_group('nccl') + all_reduce complete with no unimplemented driver or NVML call."""
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--out", str(run), "--",
+         sys.executable, "-c", SCRIPT, str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "ok nccl 1" in r.stdout
+    (stream,) = sorted((run / "events").glob("proc-*.jsonl"))
+    events = [orjson.loads(x) for x in stream.read_bytes().splitlines()]
+    assert events[-1]["k"] == "end" and events[-1]["unimpl"] == {}
+    api = {e["name"] for e in events if e["k"] == "api"}
+    assert any(n.startswith("nvml") for n in api)  # NCCL asked NVML for the topology

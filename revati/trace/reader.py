@@ -11,6 +11,7 @@ other line that is not valid JSON raises TraceError naming the file and line.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from revati.errors import TraceError
+from revati.trace import scan
 from revati.trace.cache import cache_key, read_cache, write_cache
 from revati.trace.manifest import Manifest, read_manifest
 from revati.trace.schema import (
@@ -46,10 +48,6 @@ from revati.trace.schema import (
 
 log = logging.getLogger(__name__)
 
-_PREFIX = b'{"k":"'
-# bytes 6..10 of a line name its kind (a kind shorter than 4 letters is followed by its quote)
-_KEY = {(k + '"')[:4].encode(): k for k in KINDS}
-
 
 def _arrow_type(f: str) -> pa.DataType:
     if f in INT_FIELDS:
@@ -67,7 +65,21 @@ _PARSE = {
     k: pj.ParseOptions(explicit_schema=s, unexpected_field_behavior="ignore")
     for k, s in ARROW_SCHEMAS.items()
 }
-_READ = pj.ReadOptions(block_size=16 << 20)
+
+
+def _union_schema() -> pa.Schema:
+    fields: dict[str, pa.Field] = {}
+    for sch in ARROW_SCHEMAS.values():
+        for f in sch:
+            if f.name in fields and fields[f.name].type != f.type:
+                raise RuntimeError(f"field {f.name!r} has two types: union invariant violated")
+            fields.setdefault(f.name, f)
+    return pa.schema(list(fields.values()))
+
+
+_PARSE_UNION = pj.ParseOptions(explicit_schema=_union_schema(), unexpected_field_behavior="ignore")
+_COLUMNAR_CODES = np.array([KINDS.index(k) for k in COLUMNAR_KINDS], np.int16)
+_READ = pj.ReadOptions(block_size=8 << 20)
 
 
 @dataclass
@@ -128,71 +140,180 @@ def _locate_bad_line(path: Path, data: bytes) -> TraceError:
     return TraceError(path, "corrupt event stream (a field has the wrong type)")
 
 
+def _original(path: Path, size: int) -> bytes:
+    """The stream's first `size` bytes as on disk (the reader blanks lines in its copy)."""
+    try:
+        return path.read_bytes()[:size]
+    except OSError:
+        return b""
+
+
+def _read(path: Path) -> tuple[bytearray | mmap.mmap, int]:
+    """The file's bytes, writable (the reader blanks lines in place), with the size to use.
+
+    A finished stream that ends in a newline is mapped copy-on-write (no read, no copy: Arrow
+    parses the page cache's pages, and only blanked pages get copied); anything else is read
+    into a buffer with room for one more byte (a final newline).
+    """
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size and path.name.endswith(STREAM_SUFFIX):
+                m = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+                if m[size - 1] == 0x0A:
+                    return m, size
+                m.close()
+            data = bytearray(size + 1)
+            view = memoryview(data)
+            n = 0
+            while n < size:  # a live stream may be shorter than its size was
+                got = f.readinto(view[n:size])
+                if not got:
+                    break
+                n += got
+            view.release()
+    except (OSError, ValueError) as e:
+        raise TraceError(path, f"cannot read: {getattr(e, 'strerror', None) or e}") from None
+    return data, n
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise TraceError(path, f"cannot read: {e.strerror}") from None
-    if not data or data.isspace():  # isspace scans in place; strip() would copy the stream
+    data, size = _read(path)
+    if not size or (not data[:64].strip() and not data[:size].strip()):
         return None
-    if not data.endswith(b"\n"):  # the writer died mid-line, or mid-flush at a line boundary
-        cut = data.rfind(b"\n") + 1
+    if data[size - 1] != 0x0A:  # the writer died mid-line, or mid-flush at a line boundary
+        cut = data.rfind(b"\n", 0, size) + 1
         try:
-            orjson.loads(data[cut:])
-            data += b"\n"
+            orjson.loads(bytes(data[cut:size]))
+            data[size] = 0x0A
+            size += 1
         except orjson.JSONDecodeError:
             nline = data.count(b"\n", 0, cut) + 1
             _warn(warnings, f"{path}: last line {nline} was cut off (crash mid-write?); dropped")
-            data = data[:cut]
-    lines = data.split(b"\n")
-    lines.pop()  # after the final newline
-    groups: dict[bytes, list[bytes]] = defaultdict(list)
-    for line in lines:
-        groups[line[6:10]].append(line)
-    tables: dict[str, pa.Table] = {}
+            size = cut
+    buf = np.frombuffer(data, np.uint8, size)
+    starts, ends = scan.line_bounds(buf)
+    code = scan.classify(buf, starts, ends, KINDS)
+    columnar = np.isin(code, _COLUMNAR_CODES)
+
+    def text(rows: np.ndarray) -> list[bytes]:
+        return [
+            bytes(data[a:b])
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        ]
+
+    nonblank = np.flatnonzero(ends > starts)
+    last = b""
+    for row in nonblank[::-1][:64].tolist():  # the last line that is not blank
+        last = bytes(data[starts[row] : ends[row]])
+        if last.strip():
+            break
+    # the few other lines (proc, marker, end, fatal, lines outside the writers' layout) are
+    # taken out, then blanked, so that one Arrow read parses the rest of the stream in place
+    other = np.flatnonzero(~columnar)
+    other_lines = text(other)
+    other_code = code[other]
+    tables = _parse_columnar(path, data, size, starts, ends, code, columnar, other)
     objects: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    strays: list[bytes] = []
-    for key, group in groups.items():
-        kind = _KEY.get(key)
-        if kind is None or not group[0].startswith(_PREFIX):
-            strays += group
-        elif kind in COLUMNAR_KINDS:
-            try:
-                tables[kind] = pj.read_json(
-                    pa.BufferReader(b"\n".join(group)),
-                    read_options=_READ,
-                    parse_options=_PARSE[kind],
-                )
-            except pa.ArrowInvalid:
-                raise _locate_bad_line(path, data) from None
-        else:
-            objects[kind] = _loads_many(path, data, group)
-    if strays:  # lines not in the writers' layout (blank, reordered keys, unknown kinds)
-        strays = [s for s in strays if s.strip()]
-        for ev in _loads_many(path, data, strays):
+    for i, kind in enumerate(KINDS):
+        if kind not in COLUMNAR_KINDS:
+            lines = [ln for ln, c in zip(other_lines, other_code.tolist(), strict=True) if c == i]
+            if lines:
+                objects[kind] = _loads_many(path, data, size, lines)
+    strays = [
+        ln for ln, c in zip(other_lines, other_code.tolist(), strict=True) if c < 0 and ln.strip()
+    ]
+    if strays:  # lines not in the writers' layout (reordered keys, unknown kinds)
+        for ev in _loads_many(path, data, size, strays):
             objects[ev["k"]].append(ev)
         for kind in COLUMNAR_KINDS:
             if objects.get(kind):
                 extra = pa.Table.from_pylist(objects.pop(kind), schema=ARROW_SCHEMAS[kind])
                 tables[kind] = pa.concat_tables([tables[kind], extra]) if kind in tables else extra
-    last = next((ln for ln in reversed(lines) if ln.strip()), b"")
     finished = last.startswith(b'{"k":"end"') or (
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
     )
-    s = Stream(path, -1, -1, tables, dict(objects), finished, len(lines))
+    s = Stream(path, -1, -1, tables, dict(objects), finished, len(ends))
     _check_required(s)
     return s
 
 
-def _loads_many(path: Path, data: bytes, group: list[bytes]) -> list[dict[str, Any]]:
+def _parse_columnar(
+    path: Path,
+    data: bytearray | mmap.mmap,
+    size: int,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    code: np.ndarray,
+    columnar: np.ndarray,
+    other: np.ndarray,
+) -> dict[str, pa.Table]:
+    """Tables of the columnar kinds' lines, each in file order.
+
+    The kind with the most lines (kernel, in a serving run) is parsed in place: every other
+    line of the stream is blanked and one Arrow JSON read, on Arrow's thread pool, parses the
+    whole buffer against that kind's schema, with no copy of its lines. The other kinds' lines
+    are joined per kind (they are few) and parsed the same way. Arrow's error on a corrupt line
+    is turned into a TraceError naming the line.
+    """
+    counts = np.bincount(code[columnar], minlength=len(KINDS))
+    if not counts.sum():
+        return {}
+    main = int(np.argmax(counts))
+    minor = np.flatnonzero(columnar & (code != main))
+    rows_code = code[minor]
+    tables = _parse_by_kind(path, data, size, starts[minor], ends[minor], rows_code)
+    scan.blank(data, starts[other], ends[other])
+    scan.blank(data, starts[minor], ends[minor])
+    kind = KINDS[main]
+    try:
+        tables[kind] = pj.read_json(
+            pa.BufferReader(pa.py_buffer(data).slice(0, size)),
+            read_options=_READ,
+            parse_options=_PARSE[kind],
+        )
+    except pa.ArrowInvalid:
+        raise _locate_bad_line(path, _original(path, size)) from None
+    return tables
+
+
+def _parse_by_kind(
+    path: Path,
+    data: bytearray | mmap.mmap,
+    size: int,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    rows_code: np.ndarray,
+) -> dict[str, pa.Table]:
+    tables: dict[str, pa.Table] = {}
+    for i, kind in enumerate(KINDS):
+        rows = np.flatnonzero(rows_code == i)
+        if not len(rows):
+            continue
+        joined = b"\n".join(
+            bytes(data[a:b])
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        )
+        try:
+            tables[kind] = pj.read_json(
+                pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind]
+            )
+        except pa.ArrowInvalid:
+            raise _locate_bad_line(path, _original(path, size)) from None
+    return tables
+
+
+def _loads_many(
+    path: Path, data: bytearray | mmap.mmap, size: int, group: list[bytes]
+) -> list[dict[str, Any]]:
     try:
         evs = orjson.loads(b"[" + b",".join(group) + b"]")
     except orjson.JSONDecodeError:
-        raise _locate_bad_line(path, data) from None
+        raise _locate_bad_line(path, _original(path, size)) from None
     for ev in evs:
         if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
-            raise _locate_bad_line(path, data)
+            raise _locate_bad_line(path, _original(path, size))
     return evs
 
 
@@ -252,6 +373,22 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
     return pa.concat_tables(parts) if parts else None
 
 
+def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
+    """(n, 3) int64 of a list column whose every entry is exactly 3 non-null ints, else None."""
+    parts = []
+    for c in col.chunks:
+        if c.null_count or c.values.null_count:
+            return None
+        offs = c.offsets.to_numpy()
+        if len(offs) > 1 and not (np.diff(offs) == 3).all():
+            return None
+        parts.append(c.values.to_numpy()[offs[0] : offs[-1]].reshape(-1, 3))
+    if not parts:
+        return np.zeros((0, 3), np.int64)
+    # column-major, so that each of x, y, z is one contiguous column
+    return np.asfortranarray(np.concatenate(parts) if len(parts) > 1 else parts[0])
+
+
 def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
     if t is None:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
@@ -259,6 +396,11 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
     for f in t.column_names:
         col = t.column(f)
         if f in XYZ_FIELDS:
+            xyz = _xyz_fast(col)
+            if xyz is not None:
+                for i, axis in enumerate("xyz"):
+                    cols[f"{f}_{axis}"] = xyz[:, i]
+                continue
             arr = col.combine_chunks()
             for i, axis in enumerate("xyz"):
                 try:

@@ -14,7 +14,7 @@ PROFILES_FILE = Path(__file__).with_name("profiles.toml")
 
 # keys every profile must define; they are written to device.conf in this order
 NATIVE_KEYS = (
-    "name", "mem_bytes", "reserved_bytes", "sm_count", "cc_major", "cc_minor", "clock_khz",
+    "name", "mem_bytes", "reserved_bytes", "context_bytes", "sm_count", "cc_major", "cc_minor", "clock_khz",
     "mem_clock_khz", "mem_bus_width", "l2_bytes", "smem_per_block_optin", "smem_per_sm",
     "regs_per_sm", "max_threads_per_sm", "peak_bf16_tflops", "peak_fp16_tflops",
     "peak_fp32_tflops", "peak_fp8_tflops", "mem_bw_gbs", "h2d_bw_gbs", "d2d_bw_gbs",

@@ -33,14 +33,14 @@ def test_devices_and_properties_match_the_profile(stand_in):
         assert res["avail"] is True and res["n"] == 4
         for i, p in enumerate(res["props"]):
             assert p["name"] == prof.name
-            assert p["mem"] == prof.mem_bytes
+            assert p["mem"] == prof.mem_bytes - prof.reserved_bytes
             assert p["sms"] == prof.sm_count
             assert p["cc"] == [prof.cc_major, prof.cc_minor]
             assert p["l2"] == prof.l2_bytes
             assert p["bus"] == prof.pci_bus_base + i
         assert len({p["uuid"] for p in res["props"]}) == 4
-        assert res["total"] == prof.mem_bytes
-        assert 0 <= prof.mem_bytes - prof.reserved_bytes - res["free"] < 64 << 20
+        assert res["total"] == prof.mem_bytes - prof.reserved_bytes
+        assert 0 <= res["total"] - prof.context_bytes - res["free"] < 64 << 20
 
 
 WORKLOAD = textwrap.dedent(

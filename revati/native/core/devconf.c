@@ -17,7 +17,8 @@ static void set_defaults(rv_devconf *c) {
     snprintf(c->profile, sizeof c->profile, "H100-SXM-80GB");
     c->count = 1;
     c->mem_bytes = 85520809984ULL;
-    c->reserved_bytes = 536870912ULL;
+    c->reserved_bytes = 491651072ULL;
+    c->context_bytes = 552402944ULL;
     c->sm_count = 132;
     c->cc_major = 9;
     c->cc_minor = 0;
@@ -29,12 +30,12 @@ static void set_defaults(rv_devconf *c) {
     c->smem_per_sm = 233472;
     c->regs_per_sm = 65536;
     c->max_threads_per_sm = 2048;
-    c->peak_bf16_tflops = 989.0;
-    c->peak_fp16_tflops = 989.0;
-    c->peak_fp32_tflops = 67.0;
-    c->peak_fp8_tflops = 1979.0;
-    c->mem_bw_gbs = 3350.0;
-    c->h2d_bw_gbs = 50.0;
+    c->peak_bf16_tflops = 989.4;
+    c->peak_fp16_tflops = 989.4;
+    c->peak_fp32_tflops = 66.9;
+    c->peak_fp8_tflops = 1978.9;
+    c->mem_bw_gbs = 3352.0;
+    c->h2d_bw_gbs = 55.0;
     c->d2d_bw_gbs = 1500.0;
     c->nvlink_bw_gbs = 450.0;
     c->kernel_base_ns = 3000;
@@ -48,7 +49,7 @@ static void apply(rv_devconf *c, const char *k, const char *v) {
 #define INT(field) if (!strcmp(k, #field)) { c->field = (int)strtol(v, NULL, 0); return; }
 #define U64(field) if (!strcmp(k, #field)) { c->field = strtoull(v, NULL, 0); return; }
 #define DBL(field) if (!strcmp(k, #field)) { c->field = strtod(v, NULL); return; }
-    STR(name) STR(profile) INT(count) U64(mem_bytes) U64(reserved_bytes) INT(sm_count)
+    STR(name) STR(profile) INT(count) U64(mem_bytes) U64(reserved_bytes) U64(context_bytes) INT(sm_count)
     INT(cc_major) INT(cc_minor) INT(clock_khz) INT(mem_clock_khz) INT(mem_bus_width) INT(l2_bytes)
     INT(smem_per_block_optin) INT(smem_per_sm) INT(regs_per_sm) INT(max_threads_per_sm)
     DBL(peak_bf16_tflops) DBL(peak_fp16_tflops) DBL(peak_fp32_tflops) DBL(peak_fp8_tflops)
@@ -96,6 +97,10 @@ static void load(void) {
 const rv_devconf *rv_devconf_get(void) {
     pthread_once(&g_once, load);
     return &g_conf;
+}
+
+uint64_t rv_devconf_cuda_total(const rv_devconf *c) {
+    return c->reserved_bytes < c->mem_bytes ? c->mem_bytes - c->reserved_bytes : 0;
 }
 
 void rv_dev_uuid(int i, unsigned char out[16]) {

@@ -229,12 +229,12 @@ RV_EXPORT CUresult cuDeviceGetLuid(char *luid, unsigned int *deviceNodeMask, CUd
     API_RETURN(CUDA_ERROR_NOT_SUPPORTED);
 }
 
-// cuDeviceTotalMem_v2: the profile's memory size
+// cuDeviceTotalMem_v2: the profile's memory less what the driver keeps
 RV_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev) {
     API_ENTER();
     CHECK_DEV(dev);
     if (!bytes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    *bytes = rv_conf()->mem_bytes;
+    *bytes = rv_devconf_cuda_total(rv_conf());
     API_RETURN(CUDA_SUCCESS);
 }
 
@@ -243,7 +243,7 @@ RV_EXPORT CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice_v1 dev) {
     API_ENTER();
     CHECK_DEV(dev);
     if (!bytes) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    uint64_t m = rv_conf()->mem_bytes;
+    uint64_t m = rv_devconf_cuda_total(rv_conf());
     *bytes = m > 0xffffffffu ? 0xffffffffu : (unsigned)m;
     API_RETURN(CUDA_SUCCESS);
 }

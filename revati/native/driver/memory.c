@@ -197,8 +197,8 @@ uint64_t rv_materialize_max(void) {
 
 static uint64_t free_bytes(int dev) {
     const rv_devconf *c = rv_conf();
-    uint64_t used = rv_mem_used(dev) + c->reserved_bytes;
-    return used >= c->mem_bytes ? 0 : c->mem_bytes - used;
+    uint64_t used = rv_mem_used(dev) + c->context_bytes, total = rv_devconf_cuda_total(c);
+    return used >= total ? 0 : total - used;
 }
 
 static CUresult dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind) { return rv_dev_alloc(dptr, bytesize, kind, NULL); }
@@ -272,7 +272,7 @@ RV_EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
     if (!free || !total) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     rv_ctx *ctx = rv_ctx_current_or_primary();
     *free = free_bytes(ctx->dev);
-    *total = rv_conf()->mem_bytes;
+    *total = rv_devconf_cuda_total(rv_conf());
     API_ARGS("free=%zu total=%zu", *free, *total);
     API_RETURN(CUDA_SUCCESS);
 }

@@ -51,7 +51,7 @@ RV_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
     int dev = prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE ? prop->location.id : 0;
     if (!rv_dev_valid(dev)) API_RETURN(CUDA_ERROR_INVALID_DEVICE);
     const rv_devconf *c = rv_conf();
-    if (rv_mem_used(dev) + c->reserved_bytes + size > c->mem_bytes) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    if (rv_mem_used(dev) + c->context_bytes + size > rv_devconf_cuda_total(c)) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
     phys *p = calloc(1, sizeof *p);
     if (!p) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
     p->magic = HANDLE_MAGIC;

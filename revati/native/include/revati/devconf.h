@@ -10,8 +10,9 @@ typedef struct rv_devconf {
     char name[96];            /* e.g. "NVIDIA H100 80GB HBM3" (what the driver and NVML report) */
     char profile[64];         /* profile key, e.g. "H100-SXM-80GB" */
     int count;                /* devices visible to each process */
-    uint64_t mem_bytes;       /* total device memory */
-    uint64_t reserved_bytes;  /* memory the real driver keeps for itself (free = total - reserved - used) */
+    uint64_t mem_bytes;       /* physical device memory: NVML's total */
+    uint64_t reserved_bytes;  /* what the driver keeps: CUDA's total is mem_bytes - reserved_bytes */
+    uint64_t context_bytes;   /* what a fresh context takes: free = CUDA total - context - allocations */
     int sm_count;
     int cc_major, cc_minor;
     int clock_khz;            /* SM clock */
@@ -35,6 +36,8 @@ typedef struct rv_devconf {
 
 /* The configuration (read once; H100-SXM-80GB defaults when no device.conf is found). */
 RV_API const rv_devconf *rv_devconf_get(void);
+/* The memory the CUDA driver reports as total (cuDeviceTotalMem, cuMemGetInfo). */
+RV_API uint64_t rv_devconf_cuda_total(const rv_devconf *c);
 /* A stable 16-byte UUID for device i (driver and NVML agree on it). */
 RV_API void rv_dev_uuid(int i, unsigned char out[16]);
 

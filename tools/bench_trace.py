@@ -74,6 +74,7 @@ def _phase(name: str, run: Path, events: int) -> dict:
         "seconds": round(elapsed, 3),
         "cpu_s": round(cpu, 3),
         "peak_rss_mb": round(rss_mb),
+        "load1": round(os.getloadavg()[0], 2),  # other work slows wall time, not CPU time
         **info,
     }
 

@@ -7,8 +7,6 @@ loop per line, so the reader can route lines to the right parser without splitti
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
 
 _NL, _QUOTE = 10, 34
@@ -53,7 +51,7 @@ def classify(
     return code
 
 
-def blank(data: bytearray | mmap.mmap, starts: np.ndarray, ends: np.ndarray) -> None:
+def blank(data: bytearray, starts: np.ndarray, ends: np.ndarray) -> None:
     """Overwrite lines [starts[i], ends[i]) of `data` with spaces (JSON readers skip them)."""
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         data[a:b] = b" " * (b - a)

@@ -1,11 +1,12 @@
 """Load a run directory into pandas DataFrames, one per event kind.
 
-Speed matters (runs reach millions of events). Each stream's lines are grouped by kind from the
-fixed line prefix `{"k":"<kind>"`; the numerous kinds (api, kernel, memcpy, memset, sync,
-collective, graph) are parsed by Arrow's JSON reader against an explicit schema straight into
-columns; the few free-form kinds (proc, marker, end, fatal) by orjson. A stream whose last line was
-cut off, or a `.jsonl.tmp` stream of a process that never finished, loads with a warning; any
-other line that is not valid JSON raises TraceError naming the file and line.
+Speed matters (runs reach millions of events). Each stream's lines are routed by kind from the
+fixed line prefix `{"k":"<kind>"` (numpy over the bytes, revati/trace/scan.py); the numerous
+kinds (api, kernel, memcpy, memset, sync, collective, graph) are parsed by Arrow's JSON reader
+against an explicit schema straight into columns, the most numerous one in place in the stream's
+buffer; the few free-form kinds (proc, marker, end, fatal) by orjson. A stream whose last line
+was cut off, or a `.jsonl.tmp` stream of a process that never finished, loads with a warning;
+any other line that is not valid JSON raises TraceError naming the file and line.
 """
 
 from __future__ import annotations

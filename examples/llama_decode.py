@@ -90,7 +90,18 @@ def main() -> None:
     ap.add_argument("--decode-steps", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument(
+        "--attention",
+        choices=("flash", "cudnn", "default"),
+        default="flash",
+        help="SDPA backend: flash (as serving engines use), cudnn (builds a cuDNN plan per new KV "
+        "length: host-heavy in decode), or torch's default choice",
+    )
     args = ap.parse_args()
+    if args.attention == "flash":
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    elif args.attention == "cudnn":
+        torch.backends.cuda.enable_flash_sdp(False)
 
     on_gpu = args.device.startswith("cuda")
     model = build_model(args.shape, args.device)

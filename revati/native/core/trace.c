@@ -295,7 +295,7 @@ void rv_unimplemented(const char *name) {
     }
     if (i < MAX_UNIMPL) g_unimpl[i].count++;
     pthread_mutex_unlock(&g_mu);
-    if (first) rv_warn("%s is not implemented by revati's stand-in; returning not-supported", name);
+    if (first) rv_warn("%s is not implemented by revati's stand-in (counted; listed by revati report)", name);
 }
 
 void rv_count_missing(const char *kernel_name) {

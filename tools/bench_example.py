@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import orjson
+from revati.trace import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,29 +43,19 @@ def main() -> int:
             print(r.stderr[-4000:], file=sys.stderr)
             return 1
         print(r.stdout.strip())
-        manifest = orjson.loads((run / "manifest.json").read_bytes())
-        print(
-            f"run wall time: {manifest['wall_duration_ns'] / 1e9:.3f} s (includes Python and torch start-up)"
-        )
-        for f in sorted((run / "events").glob("proc-*.jsonl")):
-            counts: dict[str, int] = {}
-            first_wt = last_wt = None
-            end = {}
-            for line in f.read_bytes().splitlines():
-                e = orjson.loads(line)
-                counts[e["k"]] = counts.get(e["k"], 0) + 1
-                if e["k"] == "proc":
-                    first_wt = e["wt_ns"]
-                if e["k"] == "end":
-                    end = e
-                    last_wt = e["wt_ns"]
-            if not end or first_wt is None or last_wt is None:
-                continue
-            wall = last_wt - first_wt
-            virt = end["ts_ns"]
-            over = end["overhead_ns"]
+        run_data = load_run(run)
+        wall_s = run_data.manifest.wall_duration_ns / 1e9
+        print(f"run wall time: {wall_s:.3f} s (includes Python and torch start-up)")
+        frames = run_data.frames
+        for end in frames["end"].itertuples():
+            proc = frames["proc"][frames["proc"]["pid"] == end.pid].iloc[0]
+            n_api = int((frames["api"]["pid"] == end.pid).sum())
+            n_kernel = int((frames["kernel"]["pid"] == end.pid).sum())
+            wall = end.wt_ns - proc["wt_ns"]
+            virt = end.ts_ns - proc["ts_ns"]  # same span as wall: from the stream's first event
+            over = end.overhead_ns
             print(
-                f"{f.name}: {counts.get('api', 0)} api calls, {counts.get('kernel', 0)} kernels, "
+                f"pid {end.pid}: {n_api} api calls, {n_kernel} kernels, "
                 f"virtual {virt / 1e9:.3f} s, wall {wall / 1e9:.3f} s, wall/virtual {wall / max(virt, 1):.2f}, "
                 f"revati overhead {over / 1e9:.3f} s ({100 * over / max(wall, 1):.1f}% of wall)"
             )

@@ -246,26 +246,27 @@ RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_
 #define PCI_V1_BYTES offsetof(nvmlPciInfo_v2_t, pciSubSystemId)
 #define PCI_V2_BYTES offsetof(nvmlPciInfo_v2_t, reserved0)
 
+/* The old PCI-info ABIs write a prefix of the full record: the bytes their struct had. */
+static nvmlReturn_t put_pci_prefix(int i, nvmlPciInfo_v2_t *pci, size_t bytes) {
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlPciInfo_t full;
+    fill_pci((unsigned int)i, &full);
+    rv_nvml_put_pci(pci, bytes, &full);
+    return NVML_SUCCESS;
+}
+
 // nvmlDeviceGetPciInfo_v2: the pre-NVML-9 layout, its first 36 bytes
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_v2_t *pci) {
     NV_ENTER();
     NV_DEVICE(device, i);
-    if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    nvmlPciInfo_t full;
-    fill_pci((unsigned int)i, &full);
-    rv_nvml_put_pci(pci, PCI_V2_BYTES, &full);
-    NV_RETURN(NVML_SUCCESS);
+    NV_RETURN(put_pci_prefix(i, pci, PCI_V2_BYTES));
 }
 
 // nvmlDeviceGetPciInfo: the NVML 1 ABI, its first 32 bytes (NCCL looks this name up)
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_v2_t *pci) {
     NV_ENTER();
     NV_DEVICE(device, i);
-    if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    nvmlPciInfo_t full;
-    fill_pci((unsigned int)i, &full);
-    rv_nvml_put_pci(pci, PCI_V1_BYTES, &full);
-    NV_RETURN(NVML_SUCCESS);
+    NV_RETURN(put_pci_prefix(i, pci, PCI_V1_BYTES));
 }
 
 // nvmlDeviceGetPciInfoExt: versioned; a 3D controller (class 0x03, subclass 0x02)

@@ -230,30 +230,26 @@ static void fill_pci(unsigned int i, nvmlPciInfo_t *p) {
     p->pciSubSystemId = rv_nvml_pci_device_id(); /* NVIDIA's own boards: subsystem = device, vendor */
 }
 
-// nvmlDeviceGetPciInfo_v3: domain 0, bus pci_bus_base+i, device 0 (the driver's PCI ids)
-RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
-    NV_ENTER();
-    NV_DEVICE(device, i);
-    if (!pci) NV_RETURN(NVML_ERROR_INVALID_ARGUMENT);
-    nvmlPciInfo_t full;
-    fill_pci((unsigned int)i, &full);
-    rv_nvml_put_pci(pci, sizeof *pci, &full);
-    NV_RETURN(NVML_SUCCESS);
-}
-
-/* The real library writes only the fields each ABI version had: 32 bytes for v1 (no subsystem id),
- * 36 for v2; the reserved words after them stay as the caller left them (checked on an H200). */
-#define PCI_V1_BYTES offsetof(nvmlPciInfo_v2_t, pciSubSystemId)
-#define PCI_V2_BYTES offsetof(nvmlPciInfo_v2_t, reserved0)
-
-/* The old PCI-info ABIs write a prefix of the full record: the bytes their struct had. */
-static nvmlReturn_t put_pci_prefix(int i, nvmlPciInfo_v2_t *pci, size_t bytes) {
+/* Each PCI-info ABI writes a prefix of the full record: the bytes its struct has (v3: all of it). */
+static nvmlReturn_t put_pci_prefix(int i, void *pci, size_t bytes) {
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     nvmlPciInfo_t full;
     fill_pci((unsigned int)i, &full);
     rv_nvml_put_pci(pci, bytes, &full);
     return NVML_SUCCESS;
 }
+
+// nvmlDeviceGetPciInfo_v3: domain 0, bus pci_bus_base+i, device 0 (the driver's PCI ids)
+RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    NV_ENTER();
+    NV_DEVICE(device, i);
+    NV_RETURN(put_pci_prefix(i, pci, sizeof *pci));
+}
+
+/* The real library writes only the fields each ABI version had: 32 bytes for v1 (no subsystem id),
+ * 36 for v2; the reserved words after them stay as the caller left them (checked on an H200). */
+#define PCI_V1_BYTES offsetof(nvmlPciInfo_v2_t, pciSubSystemId)
+#define PCI_V2_BYTES offsetof(nvmlPciInfo_v2_t, reserved0)
 
 // nvmlDeviceGetPciInfo_v2: the pre-NVML-9 layout, its first 36 bytes
 RV_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_v2_t *pci) {

@@ -150,7 +150,6 @@ static int env_rank(void) {
     return -1;
 }
 
-static void emit_locked(const char *kind, const char *fmt, va_list ap);
 
 static void emit_proc_header_locked(void) {
     char argv_json[8192];
@@ -179,8 +178,6 @@ static void emit_proc_header_locked(void) {
     const rv_devconf *c = rv_devconf_get();
     char prof[128];
     rv_json_escape(prof, sizeof prof, c->profile);
-    va_list none;
-    (void)none;
     char line[10000];
     int n = snprintf(line, sizeof line,
                      "{\"k\":\"proc\",\"seq\":%llu,\"tid\":%d,\"pid\":%d,\"ppid\":%d,\"rank\":%d,"

@@ -6,8 +6,10 @@ plugin, revati/integrations/vllm/sampled.py) and cross-checks them against the l
 starts at a step whose requests all compute their first prompt chunk; the decode steps that follow
 belong to it. Also prints the run's wall time against the benchmark's virtual time. Usage:
     python tools/vllm_steps.py RUN [--iters N --output-len L] [--json]
-With --iters/--output-len it checks that the last N iterations each took exactly 1 prefill step and
-L-1 decode steps and kept L tokens per request, and exits 1 otherwise.
+With --iters/--output-len it checks the last N iterations: each kept L tokens per request, and says "exact" for 1 prefill + L-1 decode steps, "split"
+when the prompts reached the engine over several steps (vLLM's front end adds requests one by one
+and its engine may start a step after the first: a race that real GPUs have too); exit 1 on a wrong
+iteration (with --strict, on a split one too).
 """
 
 from __future__ import annotations
@@ -45,13 +47,20 @@ def load_steps(run_dir: Path) -> tuple[list[dict], dict]:
 
 
 def split_iterations(steps: list[dict]) -> list[dict]:
-    """Group steps into iterations: a step where every request starts its prompt opens one."""
+    """Group steps into iterations: a step where every request starts its prompt opens one.
+
+    Per iteration: `reqs` (most requests in one step), `prefill` (steps computing a prompt chunk:
+    some request starts its prompt or keeps no token), `decode`, `kept` (tokens kept).
+    """
     iters: list[dict] = []
     for s in steps:
         opens = s["reqs"] > 0 and s["first"] == s["reqs"]
         if opens or not iters:
-            iters.append({"reqs": s["reqs"], "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]})
+            iters.append(
+                {"reqs": 0, "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]}
+            )
         it = iters[-1]
+        it["reqs"] = max(it["reqs"], s["reqs"])
         if s["first"] > 0 or s["kept"] < s["reqs"]:
             it["prefill"] += 1
         else:
@@ -61,11 +70,24 @@ def split_iterations(steps: list[dict]) -> list[dict]:
     return iters
 
 
+def check(it: dict, output_len: int) -> tuple[str, str | None]:
+    """("exact" | "split", None) when the iteration is right, else (verdict, the problem)."""
+    tokens = it["reqs"] * output_len
+    if it["kept"] != tokens:
+        return "wrong", f"{it['kept']} tokens kept (expected {tokens})"
+    if (it["prefill"], it["decode"]) == (1, output_len - 1):
+        return "exact", None
+    return "split", None  # requests reached the engine over several steps (see docs/vllm.md)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--iters", type=int, default=0, help="check the last N iterations")
     ap.add_argument("--output-len", type=int, default=0)
+    ap.add_argument(
+        "--strict", action="store_true", help="also fail an iteration whose prompts split over steps"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not (args.run / "events").is_dir():
@@ -89,18 +111,23 @@ def main() -> int:
         problems.append(
             f"{info['marker_steps']} marked steps but {info['kernel_steps']} {STEP_KERNEL} launches"
         )
+    verdicts = []
     if args.iters:
         if len(iters) < args.iters:
             problems.append(f"only {len(iters)} iterations found, {args.iters} expected")
         for i, it in enumerate(bench):
-            want = (1, args.output_len - 1, it["reqs"] * args.output_len)
-            if (it["prefill"], it["decode"], it["kept"]) != want:
+            verdict, problem = check(it, args.output_len)
+            verdicts.append(verdict)
+            if problem:
+                problems.append(f"checked iteration {i}: {problem}")
+            elif verdict == "split" and args.strict:
                 problems.append(
-                    f"iteration {i}: {it['prefill']} prefill + {it['decode']} decode steps, "
-                    f"{it['kept']} tokens (expected {want[0]} + {want[1]}, {want[2]})"
+                    f"checked iteration {i}: {it['prefill']} prefill + {it['decode']} decode "
+                    f"steps (expected 1 + {args.output_len - 1})"
                 )
     if args.json:
-        print(json.dumps({**info, "iterations": iters, "problems": problems}, indent=1))
+        out = {**info, "iterations": iters, "verdicts": verdicts, "virtual_s": virt_s}
+        print(json.dumps({**out, "problems": problems}, indent=1))
     else:
         print(
             f"{info['marker_steps']} sampler steps ({info['kernel_steps']} {STEP_KERNEL} launches), "
@@ -112,7 +139,11 @@ def main() -> int:
                 f"  iteration {i}: {it['reqs']} requests, {it['prefill']} prefill + "
                 f"{it['decode']} decode steps, {it['kept']} tokens, virtual {span:.1f} ms"
             )
-        print(f"checked iterations: virtual {virt_s:.3f} s (first to last step)")
+        if verdicts:
+            print(
+                f"checked iterations: {', '.join(verdicts)}; virtual {virt_s:.3f} s "
+                f"(first to last step), wall {info['wall_s']:.1f} s for the whole run"
+            )
         for p in problems:
             print(f"MISMATCH: {p}")
     return 1 if problems else 0

@@ -14,7 +14,8 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return  # a real GPU: nothing to do
-    from revati.integrations.vllm import sampled
+    from revati.integrations.vllm import sampled, shutdown
 
     if sampled.install():
         log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
+    shutdown.install()

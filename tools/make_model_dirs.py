@@ -82,7 +82,11 @@ MODELS = {
         "bytes",
         "Qwen2.5-7B-shaped (28 layers, GQA 28/4, QKV bias, vocab 152064)",
     ),
-    "tiny-llama": (TINY_LLAMA, "words", "a 2-layer Llama for smoke tests (hidden 256, vocab 16384)"),
+    "tiny-llama": (
+        TINY_LLAMA,
+        "words",
+        "a 2-layer Llama for smoke tests (hidden 256, vocab 16384)",
+    ),
 }
 
 CONSONANTS = "bdfghklmnprstvz"

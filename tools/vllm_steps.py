@@ -56,9 +56,7 @@ def split_iterations(steps: list[dict]) -> list[dict]:
     for s in steps:
         opens = s["reqs"] > 0 and s["first"] == s["reqs"]
         if opens or not iters:
-            iters.append(
-                {"reqs": 0, "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]}
-            )
+            iters.append({"reqs": 0, "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]})
         it = iters[-1]
         it["reqs"] = max(it["reqs"], s["reqs"])
         if s["first"] > 0 or s["kept"] < s["reqs"]:
@@ -86,7 +84,9 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=0, help="check the last N iterations")
     ap.add_argument("--output-len", type=int, default=0)
     ap.add_argument(
-        "--strict", action="store_true", help="also fail an iteration whose prompts split over steps"
+        "--strict",
+        action="store_true",
+        help="also fail an iteration whose prompts split over steps",
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

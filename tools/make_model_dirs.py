@@ -156,6 +156,8 @@ def model_files(name: str) -> dict[str, str]:
     bos, eos, pad = (tok.token_to_id(t) for t in (BOS, EOS, PAD))
     config = {**cfg, "bos_token_id": bos, "eos_token_id": eos, "initializer_range": 0.02}
     config["use_cache"] = True
+    # as in hub configs; without it transformers 5 suspects an old Mistral tokenizer and warns
+    config["transformers_version"] = "5.0.0"
     generation = {"bos_token_id": bos, "eos_token_id": eos, "do_sample": False}
     tok_config = {
         "tokenizer_class": "PreTrainedTokenizerFast",

@@ -291,25 +291,88 @@ def _json_as_text(kind: str, ev: dict[str, Any]) -> dict[str, Any]:
     return {**ev, **{f: orjson.dumps(ev[f]).decode() for f in fs}}
 
 
+def _tail_pattern(kind: str) -> str | None:
+    """A regular expression for the end of a line in writer order, from the kind's first json
+    field on, capturing each json field's text; None when a field there has no pattern."""
+    fields = KIND_FIELDS[kind]
+    parts = []
+    for f in fields[fields.index(_JSON_FIELDS[kind][0]) :]:
+        t = field_type(kind, f)
+        if t == "json":
+            v = f"(?P<{f}>.+?)"
+        elif t == "str":
+            v = r'"(?:[^"\\]|\\.)*"'
+        elif t == "int":
+            v = r"-?\d+"
+        else:
+            return None
+        parts.append(f'(?:,"{f}":{v})?')
+    return "".join(parts) + r"\}\s*$"
+
+
+_TAIL = {k: _tail_pattern(k) for k in COLUMNAR_KINDS if _JSON_FIELDS[k]}
+# the kind's own other keys, as they would appear inside a cut that ran past its field
+_OTHER_KEYS = {
+    k: ',"(?:' + "|".join(f for f in KIND_FIELDS[k] if f not in _JSON_FIELDS[k]) + ')":'
+    for k in _TAIL
+}
+
+
+def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
+    """The kind's json fields as JSON-text columns, one row per line.
+
+    Arrow cannot type these fields (a kernel's args mix integers, nulls and lists), and decoding
+    every line again with orjson costs four times the Arrow parse. So the text of each field is
+    cut out of the line by one vectorised regular expression over the writers' field order; a
+    line where that cut disagrees with which keys the line holds (another key order) is decoded
+    with orjson instead.
+    """
+    fields = _JSON_FIELDS[kind]
+    arr = pa.array(lines, pa.binary()).cast(pa.string())
+    cols: dict[str, pa.Array] = {}
+    bad = np.zeros(len(lines), bool)
+    pattern = _TAIL.get(kind)
+    if pattern is not None:
+        cut = pc.extract_regex(arr, pattern)
+        for f in fields:
+            col = pc.if_else(pc.equal(cut.field(f), ""), None, cut.field(f))
+            has = pc.match_substring(arr, f'"{f}":').to_numpy(zero_copy_only=False)
+            got = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            # a cut that ran over another of the kind's keys: the line is in another order
+            over = pc.match_substring_regex(col, _OTHER_KEYS[kind]).to_numpy(zero_copy_only=False)
+            bad |= (has != got) | (got & over.astype(bool))
+            cols[f] = col
+    else:
+        bad[:] = True
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        evs = orjson.loads(b"[" + b",".join(lines[i] for i in rows.tolist()) + b"]")
+        for f in fields:
+            fixed = [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs]
+            if f not in cols:
+                cols[f] = pa.nulls(len(lines), pa.string())
+            vals = cols[f].to_pylist()
+            for i, v in zip(rows.tolist(), fixed, strict=True):
+                vals[i] = v
+            cols[f] = pa.array(vals, pa.string())
+    return cols
+
+
 def _attach_json(
     kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
 ) -> pa.Table:
-    """The parsed table `t` with the kind's json fields added as JSON-text columns, in schema
-    order. Arrow cannot type them (a kernel's args mix integers, nulls and lists), so when any
-    line carries one, the kind's lines are decoded once more with orjson for those fields."""
+    """The parsed table `t` with the kind's json fields added as JSON-text columns (null where a
+    line lacks one), in schema order; the lines are read again only when `present`."""
     fields = _JSON_FIELDS[kind]
     if not fields:
         return t
     n = t.num_rows
     cols = {name: t.column(name) for name in t.column_names}
     if present:
-        evs = orjson.loads(b"[" + b",".join(lines()) + b"]")
-        if len(evs) != n:
-            raise RuntimeError(f"{kind}: {len(evs)} lines, {n} rows: reader invariant violated")
-        for f in fields:
-            cols[f] = pa.array(
-                [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs], pa.string()
-            )
+        texts = lines()
+        if len(texts) != n:
+            raise RuntimeError(f"{kind}: {len(texts)} lines, {n} rows: reader invariant violated")
+        cols.update(_json_columns(kind, texts))
     else:
         for f in fields:
             cols[f] = pa.nulls(n, pa.string())

@@ -18,8 +18,10 @@ RV_EXPORT const char *revati_op_context(void) { return t_len ? t_ctx : NULL; }
 
 void rv_opctx_push(const char *json, size_t len, rv_opctx_saved *saved) {
     saved->len = t_len;
-    memcpy(saved->text, t_ctx, t_len + 1 <= sizeof saved->text ? t_len + 1 : 0);
-    if (!len || len >= sizeof t_ctx) return; /* nothing usable: the outer context stays */
+    memcpy(saved->text, t_ctx, t_len + 1);
+    /* the outermost call wins: cuBLAS may or may not route a GEMM through its own cublasLtMatmul
+     * (and then describes it transposed); what the program asked for is stable */
+    if (t_len || !len || len >= sizeof t_ctx) return;
     memcpy(t_ctx, json, len);
     t_ctx[len] = 0;
     t_len = len;

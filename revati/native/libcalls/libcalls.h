@@ -4,7 +4,7 @@
  * librevati_libcalls.so is preloaded into an emulated run (revati/launch/env.py) and into a profiled
  * run on a real GPU. Each interposed entry point describes its call, pushes the description, calls the
  * real library (found with dlsym RTLD_NEXT, or in the already loaded library by soname), and pops.
- * Nested calls (cuBLAS calling cuBLASLt) leave the innermost description in force while it runs.
+ * Nested calls (cuBLAS calling cuBLASLt) keep the outermost description: the call the program made.
  * The describing work is the emulator's own: under revati it is bracketed by rv_enter/rv_leave so it
  * never reaches virtual time; the real library call is not.
  */

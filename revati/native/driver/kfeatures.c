@@ -18,11 +18,28 @@ static void find_op_context(void) { g_op_context = (op_context_fn)dlsym(RTLD_DEF
 
 static int is_devptr(uint64_t v, void *user) { return rv_dev_addr(v); }
 
-/* Per thread: the feature buffers (about 170 KB, allocated on a thread's first launch) and the view. */
+#define NAME_CACHE 256
+
+/* Per thread: the feature buffers (about 170 KB, allocated on a thread's first launch), the view, and
+ * the hash of recent kernels' names (the signature's prefix: hashing a 200-character name is most of
+ * the cost of a small kernel's features). */
 typedef struct tls_feat {
     rv_feat_out out;
     rv_kfeat view;
+    struct {
+        const rv_func *f;
+        uint64_t h;
+    } names[NAME_CACHE];
 } tls_feat;
+
+static uint64_t name_hash(tls_feat *t, const rv_func *f) {
+    size_t slot = ((uintptr_t)f >> 4) % NAME_CACHE;
+    if (t->names[slot].f != f) {
+        t->names[slot].f = f;
+        t->names[slot].h = rv_fnv1a(RV_FNV_OFFSET, f->name, strlen(f->name));
+    }
+    return t->names[slot].h;
+}
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
@@ -31,7 +48,7 @@ static void make_key(void) { pthread_key_create(&g_key, free); }
 static tls_feat *tls(void) {
     pthread_once(&g_key_once, make_key);
     tls_feat *t = pthread_getspecific(g_key);
-    if (!t && (t = malloc(sizeof *t))) pthread_setspecific(g_key, t);
+    if (!t && (t = calloc(1, sizeof *t))) pthread_setspecific(g_key, t);
     return t;
 }
 
@@ -56,6 +73,7 @@ const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op) {
         .is_devptr = is_devptr,
         .user = NULL,
         .op_json = op && op[0] ? op : keep_op,
+        .name_fnv = name_hash(t, f),
     };
     rv_features(&in, &t->out);
     t->view.args = t->out.args;

@@ -18,12 +18,33 @@ static void put_c(wbuf *w, char c) {
     if (w->p < w->end) *w->p++ = c;
 }
 
+static const char DIGITS2[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal text of v into the end of tmp[24]; returns where it starts (two digits per division). */
+static char *u64_text(uint64_t v, char *end) {
+    char *p = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, DIGITS2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, DIGITS2 + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
 static void put_u64(wbuf *w, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10), v /= 10;
-    while (v);
-    while (n && w->p < w->end) *w->p++ = tmp[--n];
+    if (v < 10 && w->p < w->end) { /* the common case: 0 and small flags */
+        *w->p++ = (char)('0' + v);
+        return;
+    }
+    char tmp[24], *s = u64_text(v, tmp + sizeof tmp);
+    put_s(w, s, (size_t)(tmp + sizeof tmp - s));
 }
 
 uint64_t rv_fnv1a(uint64_t h, const void *data, size_t n) {
@@ -82,15 +103,9 @@ static size_t write_args(const rv_feat_in *in, char *dst, size_t cap) {
 }
 
 static uint64_t hash_u(uint64_t h, uint64_t v, char sep) {
-    char tmp[24];
-    int n = 0;
-    tmp[n++] = sep;
-    char d[24];
-    int k = 0;
-    do d[k++] = (char)('0' + v % 10), v /= 10;
-    while (v);
-    while (k) tmp[n++] = d[--k];
-    return rv_fnv1a(h, tmp, (size_t)n);
+    char tmp[25], *s = u64_text(v, tmp + sizeof tmp);
+    *--s = sep;
+    return rv_fnv1a(h, s, (size_t)(tmp + sizeof tmp - s));
 }
 
 int rv_features(const rv_feat_in *in, rv_feat_out *out) {
@@ -108,7 +123,7 @@ int rv_features(const rv_feat_in *in, rv_feat_out *out) {
     out->op_len = on;
 
     /* "name|gx,gy,gz|bx,by,bz|smem|args|op" */
-    uint64_t h = rv_fnv1a(RV_FNV_OFFSET, in->name, strlen(in->name));
+    uint64_t h = in->name_fnv ? in->name_fnv : rv_fnv1a(RV_FNV_OFFSET, in->name, strlen(in->name));
     for (int i = 0; i < 3; ++i) h = hash_u(h, in->grid[i], i ? ',' : '|');
     for (int i = 0; i < 3; ++i) h = hash_u(h, in->block[i], i ? ',' : '|');
     h = hash_u(h, in->smem, '|');

@@ -43,6 +43,8 @@ typedef struct rv_feat_in {
     rv_feat_is_devptr is_devptr;  /* NULL: no value is masked */
     void *user;                   /* passed to is_devptr */
     const char *op_json;          /* library-call context (a JSON object) or NULL */
+    uint64_t name_fnv;            /* optional: rv_fnv1a(RV_FNV_OFFSET, name, strlen(name)), cached by the
+                                     caller per kernel; 0: computed here */
 } rv_feat_in;
 
 /* Largest parameter buffer a launch may pass (CUDA 12.1+: 32764 bytes), and an args size that holds

@@ -280,9 +280,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 
 def field_type(kind: str, name: str) -> FieldType | None:
     """The JSON type of `name` in `kind` (common fields included), or None if undeclared."""
-    for f in COMMON:
-        if f.name == name:
-            return f.type
+    for c in COMMON:
+        if c.name == name:
+            return c.type
     k = EVENT_KINDS.get(kind)
     f = k.field(name) if k is not None else None
     return f.type if f is not None else None

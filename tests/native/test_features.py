@@ -43,6 +43,12 @@ def test_scalars_structs_and_device_pointers(cases: dict[str, dict]) -> None:
     assert cases["no_layout"]["args"] == ""
 
 
+def test_tensor_maps_are_masked_whole(cases: dict[str, dict]) -> None:
+    """A driver-encoded CUtensorMap inside a struct becomes 16 nulls; the words around it stay."""
+    words = json.loads(cases["tensormap"]["args"])[0]
+    assert words == [5, 0, 0, 0, 0, 0, 0, 0] + [None] * 16 + [11]
+
+
 def test_signature_matches_python_and_tracks_the_work(cases: dict[str, dict]) -> None:
     """sig is FNV-1a 64 of the canonical text, as revati.trace.features computes it; N changes it."""
     for name, c in cases.items():

@@ -17,6 +17,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void find_op_context(void) { g_op_context = (op_context_fn)dlsym(RTLD_DEFAULT, "revati_op_context"); }
 
 static int is_devptr(uint64_t v, void *user) { return rv_dev_addr(v); }
+static int is_tensormap(const unsigned char *p, void *user) { return rv_tensormap_is_ours(p); }
 
 #define NAME_CACHE 256
 
@@ -74,6 +75,7 @@ const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op) {
         .user = NULL,
         .op_json = op && op[0] ? op : keep_op,
         .name_fnv = name_hash(t, f),
+        .is_tensormap = is_tensormap,
     };
     rv_features(&in, &t->out);
     t->view.args = t->out.args;

@@ -11,6 +11,14 @@
 #define DEV_LO 0x100000000000ULL
 #define DEV_HI 0x200000000000ULL
 
+/* The probe's tensor maps: word 1 says so (as the stand-in's encoding does, with its own mark). */
+static int is_tmap(const unsigned char *p, void *user) {
+    (void)user;
+    uint64_t w;
+    memcpy(&w, p + 8, 8);
+    return w == 0x746d6170ULL;
+}
+
 static int is_dev(uint64_t v, void *user) {
     (void)user;
     return v >= DEV_LO && v < DEV_HI;
@@ -107,6 +115,14 @@ int main(int argc, char **argv) {
     emit("flash", &f);
     put32(fl, 104, 3); /* h / h_k no longer agrees: the struct is not trusted, name and grid are */
     emit("flash_untrusted", &f);
+    /* a struct of an int, padding, a 128-byte tensor map at offset 64, and one more word */
+    static unsigned char tm[200];
+    uint16_t tm_off[] = {0}, tm_size[] = {200};
+    put32(tm, 0, 5), put64(tm, 64, DEV_LO + 4096), put64(tm, 72, 0x746d6170ULL), put64(tm, 192, 11);
+    rv_feat_in t = {.name = "tma_kernel", .grid = {1, 1, 1}, .block = {128, 1, 1}, .params = tm,
+                    .params_len = sizeof tm, .nparams = 1, .param_off = tm_off, .param_size = tm_size,
+                    .is_devptr = is_dev, .is_tensormap = is_tmap};
+    emit("tensormap", &t);
     rv_feat_in noname = e;
     noname.name = NULL;
     emit("noname", &noname);

@@ -43,6 +43,12 @@ def test_scalars_structs_and_device_pointers(cases: dict[str, dict]) -> None:
     assert cases["no_layout"]["args"] == ""
 
 
+def test_memo_answers_exactly_as_computed(cases: dict[str, dict]) -> None:
+    """rv_features_cached gives rv_features' texts on a miss and on the repeat (pointer vs 0 kept apart)."""
+    assert all(c["memo"] == 1 for c in cases.values() if "error" not in c)
+    assert cases["elementwise_zero_ptr"]["args"] == "[12345,1065353216,[0,null,null]]"
+
+
 def test_tensor_maps_are_masked_whole(cases: dict[str, dict]) -> None:
     """A driver-encoded CUtensorMap inside a struct becomes 16 nulls; the words around it stay."""
     words = json.loads(cases["tensormap"]["args"])[0]

@@ -71,6 +71,14 @@ typedef struct rv_feat_out {
 /* Compute args, op and sig of one launch into out. Returns 0; -1 if in is unusable (no name). */
 int rv_features(const rv_feat_in *in, rv_feat_out *out);
 
+/* A per-thread memo of rv_features (cache.c): launches that repeat an earlier one once device pointers
+ * are masked get its texts copied instead of formatted and hashed again. Not thread-safe: one per
+ * thread. The output is byte for byte what rv_features writes. */
+typedef struct rv_feat_cache rv_feat_cache;
+rv_feat_cache *rv_feat_cache_new(void);
+void rv_feat_cache_free(rv_feat_cache *c);
+int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out);
+
 /* FNV-1a 64 of n bytes continuing from h (start with RV_FNV_OFFSET). */
 #define RV_FNV_OFFSET 14695981039346656037ULL
 uint64_t rv_fnv1a(uint64_t h, const void *data, size_t n);

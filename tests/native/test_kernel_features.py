@@ -1,4 +1,4 @@
-"""Kernel features of a torch run under the stand-in: GEMM shapes, attention shapes, element counts, sig."""
+"""Kernel features of a torch run under the stand-in: GEMM and attention (flash, cuDNN) shapes, element counts, sig."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ SCRIPT = textwrap.dedent(
     q = torch.randn(3, 6, 41, 64, device="cuda", dtype=torch.bfloat16)
     with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
         o = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    kv = torch.randn(2, 4, 57, 128, device="cuda", dtype=torch.bfloat16)
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        o2 = F.scaled_dot_product_attention(kv[:, :, :19], kv, kv)
     x = torch.randn(12345, device="cuda")
     w = torch.randn(54321, device="cuda")
     z1 = x + x
@@ -88,6 +91,15 @@ def test_attention_shapes_in_op(kernels: pd.DataFrame) -> None:
     o = flash[0]
     assert (o["batch"], o["heads"], o["heads_kv"], o["head_dim"]) == (3, 6, 6, 64), o
     assert (o["seqlen_q"], o["seqlen_k"], o["causal"]) == (41, 41, 1), o
+
+
+def test_cudnn_attention_shapes_in_op(kernels: pd.DataFrame) -> None:
+    """cuDNN's SDPA graph, followed from its descriptors, gives the attention shape at execution."""
+    sdpa = [o for _, o in _ops(kernels) if o["lib"] == "cudnn" and o["op"] == "sdpa_fwd"]
+    assert sdpa, [o for _, o in _ops(kernels) if o["lib"] == "cudnn"]
+    o = sdpa[0]
+    assert (o["batch"], o["heads"], o["heads_kv"], o["head_dim"]) == (2, 4, 4, 128), o
+    assert (o["seqlen_q"], o["seqlen_k"], o["dtype"]) == (19, 57, "bf16"), o
 
 
 def _adds(k: pd.DataFrame, numel: int) -> pd.DataFrame:

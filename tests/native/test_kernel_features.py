@@ -63,7 +63,9 @@ def kernels(lib_dir, tmp_path_factory) -> pd.DataFrame:
     (run_dir / "device.conf").write_text(get_profile("h100").device_conf(1))
     env = run_env(run_dir, lib_dir, gpus=1)
     env.pop("CUDA_VISIBLE_DEVICES", None)
-    p = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
     assert p.returncode == 0 and "RESULT" in p.stdout, p.stderr[-3000:]
     k = load_run(run_dir).frames["kernel"]
     assert {"args", "op", "sig"} <= set(k.columns)

@@ -104,9 +104,7 @@ def main() -> None:
         torch.backends.cuda.enable_flash_sdp(False)
 
     on_gpu = args.device.startswith("cuda")
-    # seeds the device's generator too: the weights' random init launches kernels whose arguments
-    # (the trace's `args`) carry the seed, and --deterministic runs must repeat them exactly
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # random weights, the same in every run (deterministic traces)
     model = build_model(args.shape, args.device)
     if on_gpu:
         torch.cuda.synchronize()

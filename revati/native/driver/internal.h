@@ -239,6 +239,8 @@ const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op);
 const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f);
 /* Whether a value points into a device's address space (memory.c): what the features mask. */
 int rv_dev_addr(uint64_t v);
+/* Whether 128 bytes are a tensor map this driver encoded (tensormap.c): masked like pointers. */
+int rv_tensormap_is_ours(const void *p);
 
 /* ---- kernel parameters (kparams.c) ---- */
 

@@ -3,7 +3,7 @@
 Every fact about an event line lives here once: which kinds exist, which fields each kind has (in
 the order writers put them), each field's JSON type, which fields are required and what they mean.
 The reader (reader.py), the Python writer (writer.py), the check of the C writer's output
-(tests/native/test_trace_schema.py) and the field table in docs/trace-format.md
+(tests/native/test_c_writer_schema.py) and the field table in docs/trace-format.md
 (tools/gen_trace_doc.py, checked in CI) are all derived from `EVENT_KINDS`. The C writer writes the
 same names by hand; the test above holds it to this module.
 

@@ -162,6 +162,8 @@ uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint);
 void rv_va_release(uint64_t base, uint64_t size);
 void rv_alloc_add(const rv_alloc *a);
 int rv_alloc_remove(uint64_t base, rv_alloc *out);
+/* Whether v lies within the span of the host allocations made so far (0: surely not a host one). */
+int rv_host_alloc_may_hold(uint64_t v);
 /* The allocation holding ptr (by value); 0 when ptr is not known. */
 int rv_alloc_find(uint64_t ptr, rv_alloc *out);
 /* Device memory of bytesize on the current device (pool: the stream-ordered pool it came from). */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "revati/features.h"
+#include "mask.h"
 
 #define SLOTS 1024
 
@@ -79,9 +79,9 @@ static int mask_params(rv_feat_cache *c, const rv_feat_in *in, size_t *len) {
         if (off + size > plen || size == 0) continue;
         uint64_t v;
         if (size <= 8) {
-            if (size < 8 || !in->is_devptr) continue;
+            if (size < 8) continue;
             memcpy(&v, in->params + off, 8);
-            if (in->is_devptr(v, in->user)) mask_word(m, flags, off, 8);
+            if (rv_feat_masked(in, v)) mask_word(m, flags, off, 8);
             continue;
         }
         for (size_t j = 0; j < size;) {
@@ -92,7 +92,7 @@ static int mask_params(rv_feat_cache *c, const rv_feat_in *in, size_t *len) {
             }
             if (size - j >= 8) {
                 memcpy(&v, in->params + off + j, 8);
-                if (in->is_devptr && in->is_devptr(v, in->user)) mask_word(m, flags, off + j, 8);
+                if (rv_feat_masked(in, v)) mask_word(m, flags, off + j, 8);
             }
             j += 8;
         }

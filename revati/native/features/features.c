@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "mask.h"
+
 typedef struct wbuf {
     char *p, *end; /* end: the last byte, kept for the NUL */
 } wbuf;
@@ -61,7 +63,7 @@ static uint64_t load_le(const unsigned char *p, size_t n) {
 }
 
 static void put_word(wbuf *w, uint64_t v, int may_point, const rv_feat_in *in) {
-    if (may_point && in->is_devptr && in->is_devptr(v, in->user)) put_s(w, "null", 4);
+    if (may_point && rv_feat_masked(in, v)) put_s(w, "null", 4);
     else put_u64(w, v);
 }
 

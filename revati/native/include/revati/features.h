@@ -12,7 +12,9 @@
  *
  * Output (rv_feat_out), each a NUL-terminated JSON text:
  *   args  a list, one entry per parameter in order: a parameter of at most 8 bytes is its unsigned
- *         little-endian value, or null when it is 8 bytes and points into device memory; a larger
+ *         little-endian value, or null when it is 8 bytes and points into device memory (is_devptr)
+ *         or lies in the upper user address range [0x5500'0000'0000, 0x8000'0000'0000) where host
+ *         addresses and stack bytes live (the unit's own rule, features/mask.h); a larger
  *         parameter (a struct) is a list of its 8-byte words (the tail word zero-padded) under the same
  *         rule; a driver-encoded CUtensorMap inside a parameter is 16 nulls. With no layout
  *         (nparams < 0) args is the empty text and the field is left out.

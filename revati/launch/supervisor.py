@@ -18,6 +18,8 @@ from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
 from revati.trace.manifest import Manifest, write_manifest
+from revati.trace.repair import trim_zero_tail
+from revati.trace.schema import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,30 @@ class RunResult:
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
+    """Make an empty run directory at out. --overwrite replaces only a directory that is a revati
+    run (its manifest.json present), never anything else: a user's folder is never deleted."""
+    if out.exists() and not out.is_dir():
+        raise RevatiError(f"--out {out} is a file, not a directory; name a new run directory")
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise RevatiError(
                 f"run directory {out} exists and is not empty; pass --overwrite or --out"
             )
+        if not (out / MANIFEST_FILE).is_file():
+            raise RevatiError(
+                f"--overwrite refused: {out} is not a revati run (no {MANIFEST_FILE}); "
+                "choose another --out"
+            )
+        here = Path.cwd().resolve()
+        if out.resolve() in (here, *here.parents):
+            raise RevatiError(
+                f"--overwrite refused: {out} holds the current directory; choose another --out"
+            )
         shutil.rmtree(out)
-    (out / "events").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "events").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RevatiError(f"cannot create run directory {out}: {e.strerror}") from None
 
 
 def _resolve_command(cmd: list[str]) -> list[str]:
@@ -80,34 +99,77 @@ def _resolve_command(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def scan_streams(run_dir: Path) -> tuple[list[dict], list[str]]:
-    """Read each event stream's first and last line: the process list and what went wrong."""
+def signal_name(sig: int) -> str:
+    """'SIGKILL' for 9; 'signal N' for a number Python does not name."""
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _ending(head: dict, tail: dict, tmp: bool, root: tuple[int, int] | None) -> str:
+    """How one process ended, in words, from its stream's last line and the command's status."""
+    pid = head.get("pid")
+    if tail.get("k") == "end":
+        sig = tail.get("signal")
+        how = f"killed by {signal_name(sig)} (trace closed)" if sig else "exited (trace closed)"
+        if root and pid == root[0] and not sig:
+            how = f"exited with status {root[1]} (trace closed)" if root[1] >= 0 else how
+        if tail.get("dropped"):
+            how += f"; {tail['dropped']} events not written (the disk filled)"
+        return how
+    if tail.get("k") == "fatal":
+        return f"revati fatal error: {tail.get('msg')}"
+    if tail.get("k") == "lost":
+        return f"trace cut short: {tail.get('why')}"
+    if root and pid == root[0] and root[1] < 0:
+        return f"killed by {signal_name(-root[1])} (trace kept up to the kill)"
+    if tmp:
+        return "ended without closing its trace (SIGKILL, or a crash; trace kept up to it)"
+    return "stream ends without an end line"
+
+
+def scan_streams(
+    run_dir: Path, root: tuple[int, int] | None = None
+) -> tuple[list[dict], list[str]]:
+    """Read each event stream's first and last line: the process list, how each process ended, and
+    what went wrong. root: (pid, returncode) of the command itself, as subprocess reports it."""
     procs: list[dict] = []
     problems: list[str] = []
     for path in sorted((run_dir / "events").glob("proc-*.jsonl*")):
+        tmp = path.name.endswith(".tmp")
+        if tmp:
+            trim_zero_tail(path)
         first, last = _first_last_lines(path)
-        try:
-            head = orjson.loads(first) if first else {}
-        except orjson.JSONDecodeError:
+        head = _json_line(first)
+        tail = _json_line(last)
+        if head.get("k") != "proc":
             head = {}
+        pid = head.get("pid")
+        if pid is None:  # no proc line: the stream's name carries the pid
+            stem = path.name.removeprefix("proc-").split(".")[0]
+            pid = int(stem) if stem.isdigit() else None
+            head = {**head, "pid": pid}
+        ended = _ending(head, tail, tmp, root)
         procs.append(
             {
-                "pid": head.get("pid"),
+                "pid": pid,
                 "rank": head.get("rank", -1),
                 "file": str(path.relative_to(run_dir)),
+                "ended": ended,
             }
         )
-        if path.name.endswith(".tmp"):
-            problems.append(
-                f"process {head.get('pid')} ended without closing its trace (crashed or killed)"
-            )
-        try:
-            tail = orjson.loads(last) if last else {}
-        except orjson.JSONDecodeError:
-            tail = {}
-        if tail.get("k") == "fatal":
-            problems.append(f"process {head.get('pid')}: {tail.get('msg')}")
+        if tmp or tail.get("k") in ("fatal", "lost") or tail.get("signal"):
+            problems.append(f"process {pid} {ended}")
     return procs, problems
+
+
+def _json_line(line: bytes) -> dict:
+    try:
+        v = orjson.loads(line) if line else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return v if isinstance(v, dict) else {}
 
 
 def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
@@ -120,7 +182,9 @@ def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
     return first, (lines[-1] if lines else b"")
 
 
-def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
+def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> None:
+    """The run's manifest; result None: the one written at the start (no exit status yet), so that a
+    run whose supervisor was itself killed is still a run (readable, and --overwrite may replace it)."""
     manifest = Manifest(
         command=cfg.command,
         device=cfg.device.key,
@@ -130,10 +194,12 @@ def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
         host_speed=cfg.host_speed,
         deterministic=cfg.deterministic,
         start_time_ns=start_ns,
-        wall_duration_ns=result.wall_ns,
-        exit_status=result.exit_status,
-        processes=result.processes,
-        extra={"problems": result.problems},
+        wall_duration_ns=result.wall_ns if result else None,
+        exit_status=result.exit_status if result else None,
+        processes=result.processes if result else [],
+        extra={
+            "problems": result.problems if result else ["the run did not finish (revati stopped)"]
+        },
     )
     write_manifest(cfg.out, manifest)
 
@@ -154,6 +220,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     env["REVATI_SEED"] = str(cfg.seed)
     env.update(cfg.extra_env)
     start_ns = time.time_ns()
+    _write_manifest(cfg, None, start_ns)
     t0 = time.monotonic_ns()
     try:
         proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -175,11 +242,11 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     _end_stragglers(proc.pid)
     wall_ns = time.monotonic_ns() - t0
     exit_status = rc if rc >= 0 else 128 - rc
-    procs, problems = scan_streams(cfg.out)
+    procs, problems = scan_streams(cfg.out, root=(proc.pid, rc))
     if rc == FATAL_EXIT and not problems:
         problems.append("the command ended with revati's fatal-error status (86); see its stderr")
     if rc < 0:
-        problems.append(f"the command was killed by signal {-rc}")
+        problems.insert(0, f"the command was killed by signal {-rc} ({signal_name(-rc)})")
     result = RunResult(cfg.out, exit_status, wall_ns, procs, problems)
     _write_manifest(cfg, result, start_ns)
     _build_cache(cfg.out)

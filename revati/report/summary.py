@@ -69,6 +69,40 @@ def _counts(objs: list[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def process_endings(run: Run) -> list[dict[str, Any]]:
+    """Per process: pid, rank and how it ended (the manifest's words, else what its stream shows)."""
+    by_pid = {p.get("pid"): p for p in run.manifest.processes if isinstance(p, dict)}
+    ended = set(run.frames["end"]["pid"].tolist()) if len(run.frames["end"]) else set()
+    pids = (
+        sorted(set(run.frames["proc"]["pid"].tolist()) | ended) if len(run.frames["proc"]) else []
+    )
+    out = []
+    for pid, p in sorted(by_pid.items(), key=lambda kv: str(kv[0])):
+        if p.get("ended"):
+            out.append({"pid": pid, "rank": p.get("rank", -1), "ended": p["ended"]})
+    if out:
+        return out
+    for pid in pids:  # a run recorded before endings were kept, or without a manifest
+        how = "exited (trace closed)" if pid in ended else "ended without closing its trace"
+        out.append({"pid": int(pid), "rank": by_pid.get(pid, {}).get("rank", -1), "ended": how})
+    return out
+
+
+def unimplemented_counts(run: Run) -> dict[str, int]:
+    """Unimplemented calls met, by name: the end lines' counts, plus, for a process that never
+    wrote its end line (killed), the last count its `unimpl` events reached (at least half the
+    true count)."""
+    end = run.frames["end"]
+    counts = _counts(end["unimpl"].tolist()) if len(end) else {}
+    ev = run.frames.get("unimpl")
+    if ev is not None and len(ev):
+        closed = set(end["pid"].tolist()) if len(end) else set()
+        open_ = ev[~ev["pid"].isin(closed)]
+        for name, n in open_.groupby(["pid", "name"])["n"].max().groupby(level=1).sum().items():
+            counts[name] = counts.get(name, 0) + int(n)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
     """Every figure `revati report` shows, as a JSON-ready dict (times in ns unless named)."""
     first, last = time_span(run)
@@ -144,7 +178,8 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
             waits.append({"why": why, "count": int(row["count"]), "total_ns": int(row["sum"])})
     out["sync_waits"] = waits
     end = run.frames["end"]
-    out["unimplemented"] = _counts(end["unimpl"].tolist()) if len(end) else {}
+    out["processes"] = process_endings(run)
+    out["unimplemented"] = unimplemented_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["serving"] = serving_metrics(run.frames["marker"])
     if check:
@@ -195,6 +230,12 @@ def format_text(s: dict[str, Any]) -> str:
         L.append("sync waits (host clock jumps)")
         for w in s["sync_waits"]:
             L.append(f"  {_ms(w['total_ns']):>14}  x{w['count']:<6}  {w['why']}")
+    ended = s.get("processes") or []
+    if ended:
+        L.append("")
+        L.append("processes")
+        for p in ended:
+            L.append(f"  pid {p['pid']} rank {p['rank']}: {p['ended']}")
     L.append("")
     if s["unimplemented"]:
         L.append(

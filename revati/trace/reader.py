@@ -169,9 +169,24 @@ def _read(path: Path) -> tuple[bytearray, int]:
     return data, n
 
 
+def _trim_zero_tail(data: bytearray, size: int) -> int:
+    """The stream's length without the zero bytes that follow its last line when its process died
+    with its writer's window mapped (the file is reserved a window ahead)."""
+    step = 1 << 22
+    end = size
+    while end > 0 and data[end - 1] == 0:
+        lo = max(0, end - step)
+        nz = np.flatnonzero(np.frombuffer(data, np.uint8, end - lo, lo))
+        if len(nz):
+            return lo + int(nz[-1]) + 1
+        end = lo
+    return end
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
+    size = _trim_zero_tail(data, size)
     if not size or (not data[:64].strip() and not data[:size].strip()):
         return None
     if data[size - 1] != 0x0A:  # the writer died mid-line, or mid-flush at a line boundary

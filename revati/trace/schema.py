@@ -37,7 +37,13 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "graph": ("what", "graph", "dev", "stream", "nodes", "ts_ns", "end_ns"),
     "marker": ("name", "ts_ns", "wt_ns", "args"),
     "fatal": ("msg", "ts_ns"),
-    "end": ("ts_ns", "wt_ns", "overhead_ns", "unimpl", "missing"),
+    # an unimplemented call met for the 1st, 2nd, 4th, 8th... time (counts survive a kill)
+    "unimpl": ("name", "n"),
+    # the stream could not grow (disk full, file size limit): later events were not written
+    "lost": ("why", "ts_ns"),
+    # signal: the signal that ended the process (its handler wrote this line); dropped: events
+    # not written after a `lost` line
+    "end": ("ts_ns", "wt_ns", "overhead_ns", "signal", "dropped", "unimpl", "missing"),
 }  # fmt: skip
 
 KINDS: tuple[str, ...] = tuple(KIND_FIELDS)
@@ -54,6 +60,8 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "graph": ("what", "graph", "ts_ns"),
     "marker": ("name", "ts_ns"),
     "fatal": ("msg",),
+    "unimpl": ("name", "n"),
+    "lost": ("why",),
     "end": ("ts_ns",),
 }
 
@@ -62,7 +70,7 @@ INT_FIELDS = frozenset(
     {
         "seq", "tid", "pid", "ppid", "rank", "num_gpus", "ts_ns", "end_ns", "wt_ns", "res",
         "corr", "smem", "dev", "stream", "graph", "bytes", "comm", "nranks", "nodes",
-        "overhead_ns",
+        "overhead_ns", "n", "signal", "dropped",
     }
 )  # fmt: skip
 

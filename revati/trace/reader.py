@@ -126,8 +126,34 @@ def _warn(warnings: list[str], msg: str) -> None:
     log.warning("%s", msg)
 
 
+def _type_problem(ev: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a columnar event's fields, or None."""
+    kind = ev.get("k")
+    if kind not in ARROW_SCHEMAS:
+        return None
+    for f in ("seq", "tid", *KIND_FIELDS[kind]):
+        v = ev.get(f)
+        if v is None:
+            continue
+        if f in INT_FIELDS:
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "an integer"
+        elif f in LIST_FIELDS:
+            ok = isinstance(v, list) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v
+            )
+            want = "a list of integers"
+        else:
+            ok, want = isinstance(v, str), "a string"
+        if not ok:
+            return (
+                f"'{kind}' event field '{f}' should be {want}, not {orjson.dumps(v).decode()[:40]}"
+            )
+    return None
+
+
 def _locate_bad_line(path: Path, data: bytes) -> TraceError:
-    """The error for the first line of `data` that is not a JSON object with a 'k' field."""
+    """The error for the first line of `data` that is not a JSON object with a 'k' field, or whose
+    fields have the wrong types; it names the line."""
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
@@ -137,6 +163,9 @@ def _locate_bad_line(path: Path, data: bytes) -> TraceError:
             return TraceError(path, "corrupt event line (not JSON)", line=i + 1)
         if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
             return TraceError(path, "event line is not an object with a 'k' field", line=i + 1)
+        problem = _type_problem(ev)
+        if problem:
+            return TraceError(path, problem, line=i + 1)
     return TraceError(path, "corrupt event stream (a field has the wrong type)")
 
 

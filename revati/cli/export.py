@@ -54,7 +54,10 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
     if per_rank:
         if out.exists() and not out.is_dir():
             raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RevatiError(f"cannot create folder {out}: {e.strerror}") from None
         jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
     else:
         if not out.parent.exists():

@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
+from revati.trace.files import StreamHead, scan_heads
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.repair import trim_zero_tail
-from revati.trace.schema import MANIFEST_FILE
+from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR, MANIFEST_FILE, STREAM_TMP_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def prepare_run_dir(out: Path, overwrite: bool) -> None:
             )
         shutil.rmtree(out)
     try:
-        (out / "events").mkdir(parents=True, exist_ok=True)
+        (out / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RevatiError(f"cannot create run directory {out}: {e.strerror}") from None
 
@@ -107,24 +106,28 @@ def signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _ending(head: dict, tail: dict, tmp: bool, root: tuple[int, int] | None) -> str:
+def _ending(h: StreamHead, root: tuple[int, int] | None) -> str:
     """How one process ended, in words, from its stream's last line and the command's status."""
-    pid = head.get("pid")
+    tail = h.last
+    is_root = root is not None and h.pid == root[0]
     if tail.get("k") == "end":
         sig = tail.get("signal")
-        how = f"killed by {signal_name(sig)} (trace closed)" if sig else "exited (trace closed)"
-        if root and pid == root[0] and not sig:
-            how = f"exited with status {root[1]} (trace closed)" if root[1] >= 0 else how
+        if sig:
+            how = f"killed by {signal_name(sig)} (trace closed)"
+        elif is_root and root is not None and root[1] >= 0:
+            how = f"exited with status {root[1]} (trace closed)"
+        else:
+            how = "exited (trace closed)"
         if tail.get("dropped"):
             how += f"; {tail['dropped']} events not written (the disk filled)"
         return how
-    if tail.get("k") == "fatal":
-        return f"revati fatal error: {tail.get('msg')}"
+    if h.fatal is not None:
+        return f"revati fatal error: {h.fatal}"
     if tail.get("k") == "lost":
         return f"trace cut short: {tail.get('why')}"
-    if root and pid == root[0] and root[1] < 0:
+    if is_root and root is not None and root[1] < 0:
         return f"killed by {signal_name(-root[1])} (trace kept up to the kill)"
-    if tmp:
+    if not h.closed:
         return "ended without closing its trace (SIGKILL, or a crash; trace kept up to it)"
     return "stream ends without an end line"
 
@@ -132,54 +135,25 @@ def _ending(head: dict, tail: dict, tmp: bool, root: tuple[int, int] | None) -> 
 def scan_streams(
     run_dir: Path, root: tuple[int, int] | None = None
 ) -> tuple[list[dict], list[str]]:
-    """Read each event stream's first and last line: the process list, how each process ended, and
-    what went wrong. root: (pid, returncode) of the command itself, as subprocess reports it."""
+    """The process list, how each process ended and what went wrong, from each stream's first and
+    last line. root: (pid, returncode) of the command itself, as subprocess reports it."""
+    for tmp in (run_dir / EVENTS_DIR).glob(f"*{STREAM_TMP_SUFFIX}"):
+        trim_zero_tail(tmp)  # a killed writer's reserved window
     procs: list[dict] = []
     problems: list[str] = []
-    for path in sorted((run_dir / "events").glob("proc-*.jsonl*")):
-        tmp = path.name.endswith(".tmp")
-        if tmp:
-            trim_zero_tail(path)
-        first, last = _first_last_lines(path)
-        head = _json_line(first)
-        tail = _json_line(last)
-        if head.get("k") != "proc":
-            head = {}
-        pid = head.get("pid")
-        if pid is None:  # no proc line: the stream's name carries the pid
-            stem = path.name.removeprefix("proc-").split(".")[0]
-            pid = int(stem) if stem.isdigit() else None
-            head = {**head, "pid": pid}
-        ended = _ending(head, tail, tmp, root)
+    for h in scan_heads(run_dir):
+        ended = _ending(h, root)
         procs.append(
             {
-                "pid": pid,
-                "rank": head.get("rank", -1),
-                "file": str(path.relative_to(run_dir)),
+                "pid": h.pid,
+                "rank": h.rank,
+                "file": str(h.path.relative_to(run_dir)),
                 "ended": ended,
             }
         )
-        if tmp or tail.get("k") in ("fatal", "lost") or tail.get("signal"):
-            problems.append(f"process {pid} {ended}")
+        if not h.closed or h.fatal is not None or h.last.get("k") == "lost" or h.last.get("signal"):
+            problems.append(f"process {h.pid} {ended}")
     return procs, problems
-
-
-def _json_line(line: bytes) -> dict:
-    try:
-        v = orjson.loads(line) if line else {}
-    except orjson.JSONDecodeError:
-        return {}
-    return v if isinstance(v, dict) else {}
-
-
-def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
-    with path.open("rb") as f:
-        first = f.readline().strip()
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 65536))
-        lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
-    return first, (lines[-1] if lines else b"")
 
 
 def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> None:
@@ -208,7 +182,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     """Run cfg.command under the stand-in driver; return when it and its stragglers have ended."""
     cmd = _resolve_command(cfg.command)
     prepare_run_dir(cfg.out, overwrite)
-    (cfg.out / "device.conf").write_text(cfg.device.device_conf(cfg.gpus))
+    (cfg.out / DEVICE_CONF_FILE).write_text(cfg.device.device_conf(cfg.gpus))
     env = run_env(
         cfg.out,
         lib_dir,

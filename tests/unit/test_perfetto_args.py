@@ -75,7 +75,7 @@ def test_every_slice_has_the_chrome_args(sample: Path, tmp_path: Path) -> None:
     assert sum(pf.values()) == sum(ch.values()) > 100
     assert pf == ch
     kinds: dict[str, int] = defaultdict(int)
-    for name, _, a in pf:
+    for _name, _, a in pf:
         kinds[",".join(sorted(orjson.loads(a)))] += 1
     assert any("grid" in k and "block" in k and "stream" in k and "device" in k for k in kinds)
     assert any("req" in k for k in kinds) and any("bytes" in k for k in kinds)

@@ -58,15 +58,20 @@ def diff(
     Exit status: 0 same within the tolerance, 1 they differ, 2 error, 3 not comparable.
     """
     from revati.diff import compare_runs, format_text
+    from revati.progress import step
     from revati.trace import load_run
 
     # SystemExit, not ctx.exit(): the CLI runs click with standalone_mode=False, where a click
     # Exit's code would be returned and dropped rather than become the exit status
     try:
-        a, b = load_run(run_a), load_run(run_b)
-        d = compare_runs(
-            a, b, tolerance_pct=tolerance, top=top, host=not device_only, across=across_devices
-        )
+        with step(f"loading {run_a}"):
+            a = load_run(run_a)
+        with step(f"loading {run_b}"):
+            b = load_run(run_b)
+        with step("comparing"):
+            d = compare_runs(
+                a, b, tolerance_pct=tolerance, top=top, host=not device_only, across=across_devices
+            )
     except RevatiError as e:
         if (ctx.obj or {}).get("debug"):
             raise

@@ -42,9 +42,11 @@ from revati.exporters import FORMATS, export_run, get_format
 )
 def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
+    from revati.progress import step
     from revati.trace import load_run
 
-    r = load_run(run)
+    with step(f"loading {run}"):
+        r = load_run(run)
     ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
@@ -64,7 +66,8 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
             raise RevatiError(f"{out.parent}: output folder does not exist")
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
-        counts = export_run(r, fmt, path, ranks=sel)
+        with step(f"writing {path} ({fmt})"):
+            counts = export_run(r, fmt, path, ranks=sel)
         msg = (
             f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
             f"{counts['tracks']} tracks"

@@ -20,10 +20,14 @@ import orjson
 )
 def report(run: Path, as_json: bool, top: int) -> None:
     """Durations, device busy time, top kernels, sync waits, unimplemented calls, serving metrics."""
+    from revati.progress import step
     from revati.report import format_text, summarize
     from revati.trace import load_run
 
-    s = summarize(load_run(run), top=top)
+    with step(f"loading {run}"):
+        r = load_run(run)
+    with step("computing the report"):
+        s = summarize(r, top=top)
     if as_json:
         click.echo(orjson.dumps(s, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     else:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
     DebugAnnotation,
@@ -99,39 +100,46 @@ def _annotate(da: DebugAnnotation, value: Any) -> None:
         da.string_value = "null"
 
 
-def _args_packet(args: dict[str, Any]) -> bytes:
-    """A packet holding only the track event's debug annotations: merged into a begin's bytes."""
+def _args_packet(args: dict[str, Any], key_iids: dict[str, int]) -> bytes:
+    """A packet holding only the track event's debug annotations (top-level names interned):
+    merged into a begin's bytes."""
     p = TracePacket()
     for k, v in args.items():
         da = p.track_event.debug_annotations.add()
-        da.name = k
+        da.name_iid = key_iids.setdefault(k, len(key_iids) + 1)
         _annotate(da, v)
     return p.SerializeToString()
 
 
 def _args_codes(
-    run: Run, lay: Layout, reqs: list[dict[str, Any]]
+    run: Run, lay: Layout, reqs: list[dict[str, Any]], key_iids: dict[str, int]
 ) -> tuple[np.ndarray, list[bytes]]:
     """Per slice (layout slices, then requests) a code into a list of serialised annotations.
 
     The args are the Chrome export's, less the correlation id (unique per slice, and carried in
-    correlation_id), so that slices with equal args share one serialised form.
+    correlation_id), so that slices with equal args share one serialised form. The texts stay in
+    Arrow (dictionary-encoded), never one Python string per slice.
     """
     t = lay.t
+    n = len(t) + len(reqs)
     kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
-    text = np.empty(len(t) + len(reqs), dtype=object)
+    parts: list[pa.Array] = []
+    where: list[np.ndarray] = []
     for kind in _distinct(kinds):
         idx = np.flatnonzero(kinds == kind)
         a = slice_args(run, kind, rows[idx])
-        a = pc.replace_substring_regex(a, r',?"correlation":-?\d+', "")
-        text[idx] = a.to_numpy(zero_copy_only=False)
-    for i, r in enumerate(reqs):
-        text[len(t) + i] = orjson.dumps(r).decode()
-    if not len(text):
+        parts.append(pc.replace_substring_regex(a, r',?"correlation":-?\d+', ""))
+        where.append(idx)
+    if reqs:
+        parts.append(pa.array([orjson.dumps(r).decode() for r in reqs], pa.string()))
+        where.append(len(t) + np.arange(len(reqs)))
+    if not n:
         return np.zeros(0, np.int64), []
-    uniq, code = np.unique(text.astype(str), return_inverse=True)
-    return code.astype(np.int64), [_args_packet(orjson.loads(u)) for u in uniq.tolist()]
+    enc = pc.dictionary_encode(pa.concat_arrays(parts))
+    code = np.empty(n, np.int64)
+    code[np.concatenate(where)] = enc.indices.to_numpy(zero_copy_only=False)
+    return code, [_args_packet(orjson.loads(u), key_iids) for u in enc.dictionary.to_pylist()]
 
 
 def _distinct(a: np.ndarray) -> list[Any]:
@@ -140,7 +148,11 @@ def _distinct(a: np.ndarray) -> list[Any]:
 
 
 def _descriptors(
-    builder: StreamingTraceProtoBuilder, lay: Layout, names: list[str], cats: list[str]
+    builder: StreamingTraceProtoBuilder,
+    lay: Layout,
+    names: list[str],
+    cats: list[str],
+    keys: dict[str, int],
 ) -> None:
     p = builder.create_packet()
     p.trusted_packet_sequence_id = SEQ_ID
@@ -151,6 +163,9 @@ def _descriptors(
     for i, c in enumerate(cats, start=1):
         e = p.interned_data.event_categories.add()
         e.iid, e.name = i, c
+    for k, i in keys.items():
+        a = p.interned_data.debug_annotation_names.add()
+        a.iid, a.name = i, k
     builder.write_packet(p)
     for pr in lay.processes.itertuples(index=False):
         p = builder.create_packet()
@@ -198,12 +213,13 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(nr, len(cats) - 1)))
 
     reqs = [request_args(r.req, int(r.rank)) for r in rq.itertuples(index=False)]
-    acode, apackets = _args_codes(run, lay, reqs)
+    key_iids: dict[str, int] = {}
+    acode, apackets = _args_codes(run, lay, reqs, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
     corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(nr, dtype=np.int64))).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
-        _descriptors(builder, lay, names, cats)
+        _descriptors(builder, lay, names, cats, key_iids)
         for i, r in enumerate(rq.itertuples(index=False)):
             p = builder.create_packet()
             td = p.track_descriptor

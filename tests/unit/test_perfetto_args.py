@@ -30,13 +30,16 @@ def perfetto_args(path: Path) -> Counter:
     """(slice name, ts, args with the correlation id) of every begin in the protobuf."""
     trace = Trace.FromString(path.read_bytes())
     names: dict[int, str] = {}
+    keys: dict[int, str] = {}
     out: Counter = Counter()
     for p in trace.packet:
         for n in p.interned_data.event_names:
             names[n.iid] = n.name
+        for n in p.interned_data.debug_annotation_names:
+            keys[n.iid] = n.name
         te = p.track_event
         if p.HasField("track_event") and te.type == TrackEvent.TYPE_SLICE_BEGIN:
-            args = {da.name: _value(da) for da in te.debug_annotations}
+            args = {keys[da.name_iid]: _value(da) for da in te.debug_annotations}
             if te.correlation_id:
                 args["correlation"] = te.correlation_id
             out[

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from revati.report.metrics import serving_metrics
+from revati.report.metrics import PERCENTILES, pct_key, serving_metrics
 from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import DEVICE_KINDS
@@ -91,7 +91,9 @@ def unimplemented_counts(run: Run) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
+def summarize(
+    run: Run, *, top: int = 10, check: bool = True, percentiles: tuple[float, ...] = PERCENTILES
+) -> dict[str, Any]:
     """Every figure `revati report` shows, as a JSON-ready dict (times in ns unless named)."""
     first, last = run.span()
     virtual = last - first
@@ -169,7 +171,7 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
     out["processes"] = process_endings(run)
     out["unimplemented"] = unimplemented_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
-    out["serving"] = serving_metrics(run.frames["marker"])
+    out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
@@ -181,8 +183,23 @@ def _ms(ns: float | int | None) -> str:
     return "-" if ns is None else f"{ns / NS_PER_MS:,.3f} ms"
 
 
-def format_text(s: dict[str, Any]) -> str:
-    """The summary as plain text, one section per figure group."""
+def short_names(names: list[str], width: int) -> list[str]:
+    """Names cut to `width` keeping their head and tail (cuBLAS variants differ at the end);
+    names that would then look alike are kept whole, so no two different names print the same."""
+    half = (width - 3) // 2
+
+    def cut(n: str) -> str:
+        return n if len(n) <= width else n[:half] + "..." + n[len(n) - (width - 3 - half) :]
+
+    short = [cut(n) for n in names]
+    seen: dict[str, set[str]] = {}
+    for n, c in zip(names, short, strict=True):
+        seen.setdefault(c, set()).add(n)
+    return [c if len(seen[c]) == 1 else n for n, c in zip(names, short, strict=True)]
+
+
+def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
+    """The summary as plain text, one section per figure group; `wide`: kernel names in full."""
     L: list[str] = []
     pred = s.get("predictor") or {}
     L.append(f"run        {s['run']}")
@@ -206,9 +223,9 @@ def format_text(s: dict[str, Any]) -> str:
     if s["top_kernels"]:
         L.append("")
         L.append("top kernels by total time")
-        for k in s["top_kernels"]:
-            name = k.get("demangled") or k["name"]
-            name = name if len(name) <= 70 else name[:67] + "..."
+        full = [k.get("demangled") or k["name"] for k in s["top_kernels"]]
+        shown = full if wide else short_names(full, 70)
+        for k, name in zip(s["top_kernels"], shown, strict=True):
             L.append(
                 f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
                 f"mean {k['mean_ns'] / 1000:9.2f} us  {name}"
@@ -242,17 +259,19 @@ def format_text(s: dict[str, Any]) -> str:
         L.append("")
         L.append(
             f"serving    {sv['requests']} requests, {sv['completed']} completed, "
-            f"{sv['output_tokens']} output tokens"
+            f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
         )
         if "request_throughput_per_s" in sv:
             L.append(
-                f"           {sv['request_throughput_per_s']:.2f} req/s, "
-                f"{sv['output_throughput_tok_per_s']:.1f} tok/s over "
+                f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
+                f"output {sv['output_throughput_tok_per_s']:.1f}, "
+                f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
+                f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
                 f"{sv['duration_s'] * 1000:.3f} ms"
             )
-        L.append(
-            f"           {'':6} {'count':>6} {'mean':>10} {'p50':>10} {'p90':>10} {'p99':>10}  (ms)"
-        )
+        pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
+        cols = ["mean", "std", "median", *pcts]
+        L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
         for key, label in (
             ("ttft_ms", "TTFT"),
             ("tpot_ms", "TPOT"),
@@ -262,8 +281,8 @@ def format_text(s: dict[str, Any]) -> str:
             st = sv.get(key)
             if st:
                 L.append(
-                    f"           {label:6} {st['count']:>6} {st['mean']:10.3f} "
-                    f"{st['p50']:10.3f} {st['p90']:10.3f} {st['p99']:10.3f}"
+                    f"           {label:6} {st['count']:>6} "
+                    + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
                 )
     issues = s.get("issues")
     if issues:

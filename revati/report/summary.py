@@ -76,19 +76,21 @@ def process_endings(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def unimplemented_counts(run: Run) -> dict[str, int]:
+def unimplemented_counts(run: Run) -> tuple[dict[str, int], list[str]]:
     """Unimplemented calls met, by name: the end lines' counts, plus, for a process that never
     wrote its end line (killed), the last count its `unimpl` events reached (at least half the
-    true count)."""
+    true count); and the names whose count is such a lower bound."""
     end = run.frames["end"]
     counts = _counts(end["unimpl"].tolist()) if len(end) else {}
     ev = run.frames.get("unimpl")
+    lower: list[str] = []
     if ev is not None and len(ev):
         closed = set(end["pid"].tolist()) if len(end) else set()
         open_ = ev[~ev["pid"].isin(closed)]
         for name, n in open_.groupby(["pid", "name"])["n"].max().groupby(level=1).sum().items():
             counts[name] = counts.get(name, 0) + int(n)
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            lower.append(str(name))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(lower)
 
 
 def summarize(
@@ -169,7 +171,7 @@ def summarize(
     out["sync_waits"] = waits
     end = run.frames["end"]
     out["processes"] = process_endings(run)
-    out["unimplemented"] = unimplemented_counts(run)
+    out["unimplemented"], out["unimplemented_lower_bounds"] = unimplemented_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     if check:
@@ -245,7 +247,15 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     if s["unimplemented"]:
         L.append(
             "unimplemented calls met: "
-            + ", ".join(f"{k} x{v}" for k, v in s["unimplemented"].items())
+            + ", ".join(
+                f"{k} x{v}" + ("+" if k in s.get("unimplemented_lower_bounds", ()) else "")
+                for k, v in s["unimplemented"].items()
+            )
+            + (
+                "  (+: at least; a process was killed before its final count)"
+                if s.get("unimplemented_lower_bounds")
+                else ""
+            )
         )
     else:
         L.append("unimplemented calls met: none")

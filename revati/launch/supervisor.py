@@ -23,7 +23,11 @@ from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR, MANIFEST_FILE, STR
 log = logging.getLogger(__name__)
 
 FATAL_EXIT = 86  # what rv_fatal() exits with
-GRACE_S = 5.0  # how long stragglers get after the command ends, before SIGKILL
+GRACE_S = 5.0
+TRACE_LEVELS = (
+    "default",
+    "verbose",
+)  # verbose: every driver call written, queries included  # how long stragglers get after the command ends, before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class RunConfig:
     host_speed: float = 1.0
     deterministic: bool = False
     seed: int = 0
+    trace_level: str = "default"
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +54,10 @@ class RunConfig:
             raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
         if self.host_speed <= 0:
             raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+        if self.trace_level not in TRACE_LEVELS:
+            raise RevatiError(
+                f"--trace-level {self.trace_level!r}: choose one of {', '.join(TRACE_LEVELS)}"
+            )
 
 
 @dataclass
@@ -172,7 +181,8 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
         exit_status=result.exit_status if result else None,
         processes=result.processes if result else [],
         extra={
-            "problems": result.problems if result else ["the run did not finish (revati stopped)"]
+            "problems": result.problems if result else ["the run did not finish (revati stopped)"],
+            "trace_level": cfg.trace_level,
         },
     )
     write_manifest(cfg.out, manifest)
@@ -192,6 +202,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         kernel_table=cfg.kernel_table,
     )
     env["REVATI_SEED"] = str(cfg.seed)
+    env["REVATI_TRACE_LEVEL"] = cfg.trace_level
     env.update(cfg.extra_env)
     start_ns = time.time_ns()
     _write_manifest(cfg, None, start_ns)

@@ -93,6 +93,27 @@ def unimplemented_counts(run: Run) -> tuple[dict[str, int], list[str]]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(lower)
 
 
+def query_counts(run: Run) -> dict[str, int]:
+    """Pure queries counted instead of written (default trace level), by name over threads and
+    processes: the end lines' counts, else the last count a `queries` event reached."""
+    end = run.frames["end"]
+    out: dict[str, int] = {}
+    if len(end) and "queries" in end.columns:
+        for obj in end["queries"].tolist():
+            if isinstance(obj, dict):
+                for key, n in obj.items():
+                    name = str(key).rsplit("@", 1)[0]
+                    out[name] = out.get(name, 0) + int(n)
+    ev = run.frames.get("queries")
+    if ev is not None and len(ev):
+        closed = set(end["pid"].tolist()) if len(end) else set()
+        open_ = ev[~ev["pid"].isin(closed)]
+        last = open_.groupby(["pid", "tid", "name"])["n"].max()
+        for name, n in last.groupby(level=2).sum().items():
+            out[str(name)] = out.get(str(name), 0) + int(n)
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def summarize(
     run: Run, *, top: int = 10, check: bool = True, percentiles: tuple[float, ...] = PERCENTILES
 ) -> dict[str, Any]:
@@ -172,6 +193,7 @@ def summarize(
     end = run.frames["end"]
     out["processes"] = process_endings(run)
     out["unimplemented"], out["unimplemented_lower_bounds"] = unimplemented_counts(run)
+    out["queries_counted"] = query_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     if check:
@@ -259,6 +281,13 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
         )
     else:
         L.append("unimplemented calls met: none")
+    if s.get("queries_counted"):
+        q = s["queries_counted"]
+        L.append(
+            f"driver queries counted, not written ({sum(q.values())} calls): "
+            + ", ".join(f"{k} x{v}" for k, v in list(q.items())[:6])
+            + (", ..." if len(q) > 6 else "")
+        )
     if s["missing_shapes"]:
         L.append(
             f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): "

@@ -258,6 +258,15 @@ EVENT_KINDS: dict[str, EventKind] = {
             ),
         ),
         EventKind(
+            "queries",
+            "a pure query (context, device, attribute lookups) counted, not written, at the default "
+            "trace level: written when its count on this thread reaches 1, 2, 4, 8...",
+            (
+                _req("name", "str", "the call's name"),
+                _req("n", "int", "calls of it on this thread (`tid`) so far"),
+            ),
+        ),
+        EventKind(
             "lost",
             "the stream could not grow (full disk, file size limit): later events are not written",
             (_req("why", "str", "the system's reason"), _f("ts_ns", "int", "virtual time")),
@@ -272,6 +281,7 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _f("signal", "int", "the signal that ended the process, when one did"),
                 _f("dropped", "int", "events not written after a `lost` line"),
                 _f("unimpl", "object", "unimplemented call name -> count"),
+                _f("queries", "object", "`name@tid` -> calls of a counted (unwritten) query"),
                 _f("missing", "object", "kernel name -> launches the duration table lacked"),
             ),
         ),

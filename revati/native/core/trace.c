@@ -20,6 +20,7 @@
 #include "revati/log.h"
 #include "revati/runmode.h"
 #include "revati/vclock.h"
+#include "revati/trace_level.h"
 #include "trace_sink.h"
 
 #define LINE_ROOM 4096 /* room asked of the sink for a line before its length is known */
@@ -109,6 +110,8 @@ static void put_line_locked(const char *line, size_t n) {
     rv_sink_commit(&g_sink, n);
 }
 
+static void query_counts_reset(void);
+
 static void atfork_child(void) {
     /* the child owns a fresh stream: the parent's buffered lines are the parent's to write */
     pthread_mutex_init(&g_mu, NULL);
@@ -122,6 +125,7 @@ static void atfork_child(void) {
     }
     g_seq = 0;
     g_dropped = 0;
+    query_counts_reset();
     g_n_unimpl = 0;
     for (int i = 0; i < MISSING_SLOTS; ++i) { free(g_missing[i].name); g_missing[i].name = NULL; g_missing[i].count = 0; }
 }
@@ -286,6 +290,8 @@ void rv_trace_emit(const char *kind, const char *fmt, ...) {
     pthread_mutex_unlock(&g_mu);
 }
 
+int rv_trace_thread(void) { return trace_tid(); }
+
 void rv_trace_flush(void) {
     /* nothing is buffered: every line is in the file's pages as soon as it is written */
 }
@@ -331,6 +337,47 @@ void rv_count_missing(const char *kernel_name) {
     pthread_mutex_unlock(&g_mu);
 }
 
+#define QUERY_SLOTS 4096
+static pthread_mutex_t g_query_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { const char *name; int tid; uint64_t n; } g_queries[QUERY_SLOTS];
+
+void rv_count_query(const char *name) {
+    int tid = rv_trace_thread();
+    uintptr_t h = (((uintptr_t)name >> 3) ^ ((uintptr_t)tid * 0x9E3779B1u)) * 0x9E3779B97F4A7C15ULL;
+    uint64_t n = 0;
+    pthread_mutex_lock(&g_query_mu);
+    for (int probe = 0; probe < QUERY_SLOTS; ++probe) {
+        size_t s = (size_t)((h >> 20) + (uintptr_t)probe) % QUERY_SLOTS;
+        if (!g_queries[s].name) { g_queries[s].name = name; g_queries[s].tid = tid; }
+        if (g_queries[s].name == name && g_queries[s].tid == tid) { n = ++g_queries[s].n; break; }
+    }
+    pthread_mutex_unlock(&g_query_mu);
+    /* the count also reaches the stream at 1, 2, 4, 8, ...: a killed process keeps its counts
+     * within a factor of two, at a few lines per name and thread */
+    if (n && !(n & (n - 1)))
+        rv_trace_emit("queries", "\"name\":\"%s\",\"n\":%llu", name, (unsigned long long)n);
+}
+
+static size_t query_counts_json(char *dst, size_t cap) {
+    size_t o = 0;
+    int first = 1;
+    pthread_mutex_lock(&g_query_mu);
+    for (int s = 0; s < QUERY_SLOTS && o + 128 < cap; ++s) {
+        if (!g_queries[s].name) continue;
+        o += (size_t)snprintf(dst + o, cap - o, "%s\"%s@%d\":%llu", first ? "" : ",", g_queries[s].name,
+                              g_queries[s].tid, (unsigned long long)g_queries[s].n);
+        first = 0;
+    }
+    pthread_mutex_unlock(&g_query_mu);
+    dst[o] = 0;
+    return o;
+}
+
+static void query_counts_reset(void) {
+    memset(g_queries, 0, sizeof g_queries);
+    pthread_mutex_init(&g_query_mu, NULL);
+}
+
 /* The end line is built here, not on the heap: it may be written from a signal handler. */
 static char g_end_line[1 << 18];
 
@@ -364,6 +411,10 @@ static void close_stream_locked(int sig) {
                  rv_json_escape(esc, sizeof esc, g_unimpl[i].name), (unsigned long long)g_unimpl[i].count);
         o = end_add(o, item);
     }
+    o = end_add(o, "},\"queries\":{");
+    static char queries[1 << 16];
+    query_counts_json(queries, sizeof queries);
+    o = end_add(o, queries);
     o = end_add(o, "},\"missing\":{");
     int first = 1;
     for (int s = 0; s < MISSING_SLOTS; ++s) {

@@ -60,7 +60,9 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RevatiError(f"cannot create folder {out}: {e.strerror}") from None
-        jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
+        jobs: list[tuple[Path, list[int] | None]] = [
+            (out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)
+        ]
     else:
         if not out.parent.exists():
             raise RevatiError(f"{out.parent}: output folder does not exist")

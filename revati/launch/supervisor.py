@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
@@ -67,7 +68,7 @@ class RunResult:
     run_dir: Path
     exit_status: int
     wall_ns: int
-    processes: list[dict]
+    processes: list[dict[str, Any]]
     problems: list[str]
 
 
@@ -143,12 +144,12 @@ def _ending(h: StreamHead, root: tuple[int, int] | None) -> str:
 
 def scan_streams(
     run_dir: Path, root: tuple[int, int] | None = None
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The process list, how each process ended and what went wrong, from each stream's first and
     last line. root: (pid, returncode) of the command itself, as subprocess reports it."""
     for tmp in (run_dir / EVENTS_DIR).glob(f"*{STREAM_TMP_SUFFIX}"):
         trim_zero_tail(tmp)  # a killed writer's reserved window
-    procs: list[dict] = []
+    procs: list[dict[str, Any]] = []
     problems: list[str] = []
     for h in scan_heads(run_dir):
         ended = _ending(h, root)

@@ -162,7 +162,7 @@ def scan_streams(
             }
         )
         if not h.closed or h.fatal is not None or h.last.get("k") == "lost" or h.last.get("signal"):
-            problems.append(f"process {h.pid} {ended}")
+            problems.append(f"process {h.pid}: {ended}")
     return procs, problems
 
 

@@ -124,8 +124,35 @@ def _warn(warnings: list[str], msg: str) -> None:
     log.warning("%s", msg)
 
 
+def _type_problem(ev: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a columnar event's fields, or None."""
+    kind = ev.get("k")
+    if kind not in ARROW_SCHEMAS:
+        return None
+    for f in ("seq", "tid", *KIND_FIELDS[kind]):
+        v = ev.get(f)
+        t = field_type(kind, f)
+        if v is None or t == "json":
+            continue
+        if t == "int":
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "an integer"
+        elif t in ("ints", "int3"):
+            ok = isinstance(v, list) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v
+            )
+            want = "a list of integers"
+        else:
+            ok, want = isinstance(v, str), "a string"
+        if not ok:
+            return (
+                f"'{kind}' event field '{f}' should be {want}, not {orjson.dumps(v).decode()[:40]}"
+            )
+    return None
+
+
 def _locate_bad_line(path: Path, data: bytes) -> TraceError:
-    """The error for the first line of `data` that is not a JSON object with a 'k' field."""
+    """The error for the first line of `data` that is not a JSON object with a 'k' field, or whose
+    fields have the wrong types; it names the line."""
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
@@ -135,6 +162,9 @@ def _locate_bad_line(path: Path, data: bytes) -> TraceError:
             return TraceError(path, "corrupt event line (not JSON)", line=i + 1)
         if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
             return TraceError(path, "event line is not an object with a 'k' field", line=i + 1)
+        problem = _type_problem(ev)
+        if problem:
+            return TraceError(path, problem, line=i + 1)
     return TraceError(path, "corrupt event stream (a field has the wrong type)")
 
 
@@ -167,9 +197,24 @@ def _read(path: Path) -> tuple[bytearray, int]:
     return data, n
 
 
+def _trim_zero_tail(data: bytearray, size: int) -> int:
+    """The stream's length without the zero bytes that follow its last line when its process died
+    with its writer's window mapped (the file is reserved a window ahead)."""
+    step = 1 << 22
+    end = size
+    while end > 0 and data[end - 1] == 0:
+        lo = max(0, end - step)
+        nz = np.flatnonzero(np.frombuffer(data, np.uint8, end - lo, lo))
+        if len(nz):
+            return lo + int(nz[-1]) + 1
+        end = lo
+    return end
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
+    size = _trim_zero_tail(data, size)
     if not size or (not data[:64].strip() and not data[:size].strip()):
         return None
     if data[size - 1] != 0x0A:  # the writer died mid-line, or mid-flush at a line boundary

@@ -76,7 +76,7 @@ def split_iterations(steps: list[dict]) -> list[dict]:
             it["decode"] += 1
         it["kept"] += s["kept"]
         it["t1"] = s["ts_ns"]
-        it["w1"] = s["wt_ns"]
+        it["w1"] = s.get("wt_ns", 0)
     return iters
 
 

@@ -65,7 +65,7 @@ def split_iterations(steps: list[dict]) -> list[dict]:
                     "decode": 0,
                     "kept": 0,
                     "t0": s["ts_ns"],
-                    "w0": s["wt_ns"],
+                    "w0": s.get("wt_ns", 0),
                 }
             )
         it = iters[-1]

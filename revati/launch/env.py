@@ -28,7 +28,7 @@ def run_env(
     lib = str(Path(lib_dir).resolve())
     env["LD_LIBRARY_PATH"] = _prepend(lib, env.get("LD_LIBRARY_PATH"))
     if preload:
-        preloads = env.get("LD_PRELOAD")
+        preloads = env.get("LD_PRELOAD", "")
         for name in ("librevati_libcalls.so", "librevati.so"):  # librevati.so ends up first
             preloads = _prepend(str(Path(lib) / name), preloads, sep=" ")
         env["LD_PRELOAD"] = preloads

@@ -37,6 +37,9 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "graph": ("what", "graph", "dev", "stream", "nodes", "ts_ns", "end_ns"),
     "marker": ("name", "ts_ns", "wt_ns", "args"),
     "fatal": ("msg", "ts_ns"),
+    "value-read": (
+        "ts_ns", "dev", "addr", "bytes", "producer", "producer_seq", "producer_corr", "site", "policy",
+    ),
     "end": ("ts_ns", "wt_ns", "overhead_ns", "unimpl", "missing"),
 }  # fmt: skip
 
@@ -54,6 +57,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "graph": ("what", "graph", "ts_ns"),
     "marker": ("name", "ts_ns"),
     "fatal": ("msg",),
+    "value-read": ("ts_ns", "addr", "bytes", "producer", "site"),
     "end": ("ts_ns",),
 }
 
@@ -62,7 +66,7 @@ INT_FIELDS = frozenset(
     {
         "seq", "tid", "pid", "ppid", "rank", "num_gpus", "ts_ns", "end_ns", "wt_ns", "res",
         "corr", "smem", "dev", "stream", "graph", "bytes", "comm", "nranks", "nodes",
-        "overhead_ns",
+        "overhead_ns", "addr", "producer_seq", "producer_corr",
     }
 )  # fmt: skip
 

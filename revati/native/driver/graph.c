@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "values/values.h"
 
 typedef struct rv_exec {
     uint32_t magic;
@@ -386,6 +387,7 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
         if (n->type == N_KERNEL) {
             rv_pred p = rv_predict_kernel(n->k.f, n->k.grid, n->k.block, n->k.smem, s->dev);
             end[i] = start + p.dur;
+            rv_values_kernel(s->dev, &n->k, rv__call.corr);
             rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);
         } else if (n->type == N_COPY || n->type == N_MEMSET) {
             rv_vdur_ns d = n->type == N_COPY ? rv_predict_copy(n->kind, n->bytes, s->dev) : rv_predict_memset(n->bytes, s->dev);

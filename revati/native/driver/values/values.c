@@ -1,0 +1,82 @@
+/* revati driver: value tracking hooks: which device bytes a kernel that did not run may have written, and
+ * the host reads of such bytes (`value-read` events). See docs/driver.md, "Values the host reads back". */
+#include <stdlib.h>
+
+#include "values.h"
+
+static int g_on = -1;
+static uint64_t g_span;
+static _Atomic uint64_t g_kseq;
+
+int rv_values_on(void) {
+    if (g_on < 0) {
+        g_span = rv_env_u64("REVATI_TAINT_SPAN", 4096);
+        g_on = (int)rv_env_u64("REVATI_VALUES", 1) != 0;
+    }
+    return g_on;
+}
+
+/* The words of a parameter buffer that point into device (or mapped host) memory: each may be written. */
+static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
+    for (uint32_t o = 0; o + 8 <= k->param_bytes; o += 8) {
+        uint64_t w;
+        memcpy(&w, k->params + o, 8);
+        if (w < 4096) continue;
+        rv_alloc a;
+        if (!rv_alloc_find(w, &a)) continue;
+        uint64_t end = a.base + a.size, want = w + g_span;
+        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr};
+        rv_taint_mark(&t);
+    }
+}
+
+static void warn_unknown_params(const rv_func *f) {
+    static _Atomic int warned;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        rv_warn("kernel %s: parameter layout unknown; the bytes it writes are not tracked (values it produces "
+                "are read back unreported)", f && f->name ? f->name : "?");
+}
+
+// not an entry point: every executed kernel passes here (rv_launch_now, cuGraphLaunch)
+void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
+    if (!rv_values_on()) return;
+    uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
+    if (!k->params) {
+        warn_unknown_params(k->f);
+        return;
+    }
+    if (rv_values_compute(k, seq, corr)) return;
+    taint_pointers(k, seq, corr);
+}
+
+static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, const char *site, const char *policy) {
+    if (!rv_tracing()) return;
+    rv_trace_emit("value-read",
+                  "\"ts_ns\":%llu,\"dev\":%d,\"addr\":%llu,\"bytes\":%llu,\"producer\":\"%s\",\"producer_seq\":%llu,"
+                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\"",
+                  (unsigned long long)rv_vnow(), dev, (unsigned long long)addr, (unsigned long long)n,
+                  t->producer && t->producer->json_name ? t->producer->json_name : "?", (unsigned long long)t->seq,
+                  (unsigned long long)t->corr, site, policy);
+}
+
+void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {
+    if (!rv_values_on() || !n) return;
+    if (kind[0] == 'H') { /* HtoD, HtoH: the destination now holds the host's values */
+        rv_taint_clear(dst, dst + n);
+    } else if (!strcmp(kind, "DtoH")) {
+        rv_taint t;
+        if (!rv_taint_find(src, src + n, &t)) return;
+        const char *policy = "stale";
+        rv_tokens_apply(&t, (void *)dst, n, &policy);
+        emit_read(&t, src, n, dev, site, policy);
+    } else { /* DtoD, PtoP */
+        rv_taint_copy(dst, src, n);
+    }
+}
+
+void rv_values_clear(uint64_t dst, uint64_t n) {
+    if (rv_values_on() && n) rv_taint_clear(dst, dst + n);
+}
+
+/* For tests and tools: the number of tainted ranges now. */
+RV_API int rv_values_tainted_ranges(void) { return rv_taint_count(); }

@@ -1,0 +1,52 @@
+/* revati driver: values the host reads back (taint of device bytes, host-executed kernels, token policy). */
+#ifndef REVATI_DRIVER_VALUES_H
+#define REVATI_DRIVER_VALUES_H
+
+#include "../internal.h"
+
+/* ---- hooks called by the launch, graph and copy paths ---- */
+
+/* A kernel runs (a launch or a graph replay's node): computed on the host when its family is known
+ * (values/families.c), else every device range it may write is tainted with it as the producer. */
+void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr);
+/* A copy of n bytes from src to dst of kind HtoD/DtoH/DtoD/PtoP/HtoH happened; site is the API name.
+ * HtoD clears the destination's taint, DtoD/PtoP carry the source's taint over, DtoH of tainted bytes
+ * is a value read (a `value-read` event; the token policy may write the bytes the host receives). */
+void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site);
+/* A memset or a freed allocation: the range holds known values (or none) again. */
+void rv_values_clear(uint64_t dst, uint64_t n);
+/* Whether value tracking is on (REVATI_VALUES, default 1). */
+int rv_values_on(void);
+
+/* ---- taint map (values/taint.c): device ranges last written by a kernel that did not run ---- */
+
+typedef struct rv_taint {
+    uint64_t start, end;  /* [start, end) */
+    uint64_t origin;      /* the pointer the producer received (a tensor's start) */
+    const rv_func *producer;
+    uint64_t seq;         /* the producer's kernel ordinal in this process */
+    uint64_t corr;        /* the producer launch's correlation id */
+} rv_taint;
+
+void rv_taint_mark(const rv_taint *t);
+void rv_taint_clear(uint64_t start, uint64_t end);
+/* The first tainted range overlapping [start, end): 1 and *out, else 0. */
+int rv_taint_find(uint64_t start, uint64_t end, rv_taint *out);
+/* Copy the taint of [src, src+n) onto [dst, dst+n) (the destination's own taint is replaced). */
+void rv_taint_copy(uint64_t dst, uint64_t src, uint64_t n);
+/* Number of tainted ranges (tests, benchmarks). */
+int rv_taint_count(void);
+
+/* ---- host execution (values/families.c) ---- */
+
+/* Compute k on the host into device memory when its family is known and its inputs are readable:
+ * 1 (outputs written; their taint cleared or carried from tainted inputs), 0 (not computed). */
+int rv_values_compute(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+
+/* ---- sampled tokens (values/tokens.c) ---- */
+
+/* The policy's name for value-read events ("stale" when none applies). Writes token ids into the n
+ * host bytes at dst when the producer is a token-producing family and a policy is set: returns 1. */
+int rv_tokens_apply(const rv_taint *t, void *dst, uint64_t n, const char **policy);
+
+#endif

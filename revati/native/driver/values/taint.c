@@ -75,12 +75,13 @@ void rv_taint_clear(uint64_t start, uint64_t end) {
     pthread_mutex_unlock(&g_mu);
 }
 
-int rv_taint_find(uint64_t start, uint64_t end, rv_taint *out) {
+int rv_taint_find(uint64_t start, uint64_t end, int strong, rv_taint *out) {
     int hit = 0;
     pthread_mutex_lock(&g_mu);
-    int i = g_n ? first_after(start) : 0;
-    if (i < g_n && g_r[i].start < end) {
-        if (out) *out = g_r[i];
+    for (int i = g_n ? first_after(start) : 0; i < g_n && g_r[i].start < end && !hit; ++i) {
+        const rv_taint *t = &g_r[i];
+        if (strong && !t->exact && !(t->origin >= start && t->origin < end)) continue;
+        if (out) *out = *t;
         hit = 1;
     }
     pthread_mutex_unlock(&g_mu);

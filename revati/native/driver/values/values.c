@@ -25,7 +25,7 @@ static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         rv_alloc a;
         if (!rv_alloc_find(w, &a)) continue;
         uint64_t end = a.base + a.size, want = w + g_span;
-        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr};
+        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr, 0};
         rv_taint_mark(&t);
     }
 }
@@ -49,14 +49,15 @@ void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
     taint_pointers(k, seq, corr);
 }
 
-static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, const char *site, const char *policy) {
+static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, const char *site, const char *policy,
+                      int certain) {
     if (!rv_tracing()) return;
     rv_trace_emit("value-read",
                   "\"ts_ns\":%llu,\"dev\":%d,\"addr\":%llu,\"bytes\":%llu,\"producer\":\"%s\",\"producer_seq\":%llu,"
-                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\"",
+                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\",\"certain\":%s",
                   (unsigned long long)rv_vnow(), dev, (unsigned long long)addr, (unsigned long long)n,
                   t->producer && t->producer->json_name ? t->producer->json_name : "?", (unsigned long long)t->seq,
-                  (unsigned long long)t->corr, site, policy);
+                  (unsigned long long)t->corr, site, policy, certain ? "true" : "false");
 }
 
 void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {
@@ -65,10 +66,11 @@ void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, in
         rv_taint_clear(dst, dst + n);
     } else if (!strcmp(kind, "DtoH")) {
         rv_taint t;
-        if (!rv_taint_find(src, src + n, &t)) return;
+        int certain = rv_taint_find(src, src + n, 1, &t);
+        if (!certain && !rv_taint_find(src, src + n, 0, &t)) return;
         const char *policy = "stale";
-        rv_tokens_apply(&t, (void *)dst, n, &policy);
-        emit_read(&t, src, n, dev, site, policy);
+        if (certain) rv_tokens_apply(&t, (void *)dst, n, &policy);
+        emit_read(&t, src, n, dev, site, policy, certain);
     } else { /* DtoD, PtoP */
         rv_taint_copy(dst, src, n);
     }

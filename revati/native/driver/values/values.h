@@ -26,12 +26,15 @@ typedef struct rv_taint {
     const rv_func *producer;
     uint64_t seq;         /* the producer's kernel ordinal in this process */
     uint64_t corr;        /* the producer launch's correlation id */
+    int exact;            /* the producer's output extent is known (a family), not guessed */
 } rv_taint;
 
 void rv_taint_mark(const rv_taint *t);
 void rv_taint_clear(uint64_t start, uint64_t end);
-/* The first tainted range overlapping [start, end): 1 and *out, else 0. */
-int rv_taint_find(uint64_t start, uint64_t end, rv_taint *out);
+/* The first tainted range overlapping [start, end): 1 and *out, else 0. With strong set, only a range
+ * that is exact, or whose producer received a pointer inside [start, end), counts: a guessed extent
+ * that merely reaches into the range from a neighbouring tensor does not. */
+int rv_taint_find(uint64_t start, uint64_t end, int strong, rv_taint *out);
 /* Copy the taint of [src, src+n) onto [dst, dst+n) (the destination's own taint is replaced). */
 void rv_taint_copy(uint64_t dst, uint64_t src, uint64_t n);
 /* Number of tainted ranges (tests, benchmarks). */

@@ -26,10 +26,11 @@ int rv_range_ok(uint64_t p, uint64_t n) {
     return rv_alloc_find(p, &a) && p + n <= a.base + a.size;
 }
 
-int rv_range_tainted(uint64_t p, uint64_t n) { return n && rv_taint_find(p, p + n, 1, NULL); }
+int rv_range_tainted(uint64_t p, uint64_t n, rv_taint *t) { return n && rv_taint_find(p, p + n, 1, t); }
 
-void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq, uint64_t corr) {
-    rv_taint t = {p, p + n, p, k->f, seq, corr, 1};
+void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq, uint64_t corr, uint32_t vocab,
+                     uint32_t tok_size) {
+    rv_taint t = {p, p + n, p, k->f, seq, corr, 1, vocab, tok_size};
     rv_taint_mark(&t);
 }
 
@@ -212,13 +213,15 @@ static int run(const rv_kernel_op *k, const efun *e, int64_t n, uint64_t *data, 
     uint64_t obytes = (uint64_t)n * (uint64_t)dt_size(ot);
     if (!rv_range_ok(data[0], obytes)) return FAM_NO;
     int tainted = (uint64_t)n > rv_compute_max();
+    rv_taint in = {0};
     for (int j = 0; j < e->nin && !tainted; ++j) {
         uint64_t ib = (uint64_t)n * (uint64_t)dt_size(it[j]);
         if (!it[j] || !rv_range_ok(data[1 + j], ib)) return FAM_NO;
-        tainted = rv_range_tainted(data[1 + j], ib);
+        tainted = rv_range_tainted(data[1 + j], ib, &in);
     }
-    if (tainted) {
-        rv_taint_output(k, data[0], obytes, seq, corr);
+    if (tainted) { /* a copy or cast of token ids is token ids */
+        int ids = e->op == OP_COPY && in.vocab && !dt_float(ot);
+        rv_taint_output(k, data[0], obytes, seq, corr, ids ? in.vocab : 0, ids ? (uint32_t)dt_size(ot) : 0);
         return FAM_TAINTED;
     }
     int osz = dt_size(ot), s0 = e->nin > 0 ? dt_size(it[0]) : 0, s1 = e->nin > 1 ? dt_size(it[1]) : 0;

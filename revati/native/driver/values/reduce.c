@@ -80,8 +80,10 @@ int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         calc_get(b + out_calc, 2, noutputs - 1, 1) + calc_get(b + in_calc, 1, ninputs - 1, 0);
     if (!rv_range_ok(dst, out_last + (uint64_t)osz)) return FAM_NO;
     if ((uint64_t)ninputs * noutputs > rv_compute_max() || !rv_range_ok(src, in_last + (uint64_t)isz) ||
-        rv_range_tainted(src, in_last + (uint64_t)isz)) {
-        rv_taint_output(k, dst, out_last + (uint64_t)osz, seq, corr);
+        rv_range_tainted(src, in_last + (uint64_t)isz, NULL)) {
+        /* an argmax/argmin's result is an index into its ninputs entries: token ids when that is a vocabulary */
+        int ids = (op == R_ARGMAX || op == R_ARGMIN) && !dt_float(out);
+        rv_taint_output(k, dst, out_last + (uint64_t)osz, seq, corr, ids ? ninputs : 0, ids ? (uint32_t)osz : 0);
         return FAM_TAINTED;
     }
     for (uint32_t o = 0; o < noutputs; ++o) {

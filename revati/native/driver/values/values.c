@@ -25,7 +25,7 @@ static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         rv_alloc a;
         if (!rv_alloc_find(w, &a)) continue;
         uint64_t end = a.base + a.size, want = w + g_span;
-        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr, 0};
+        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr, 0, 0, 0};
         rv_taint_mark(&t);
     }
 }
@@ -69,7 +69,7 @@ void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, in
         int certain = rv_taint_find(src, src + n, 1, &t);
         if (!certain && !rv_taint_find(src, src + n, 0, &t)) return;
         const char *policy = "stale";
-        if (certain) rv_tokens_apply(&t, (void *)dst, n, &policy);
+        if (certain) rv_tokens_apply(&t, src, (void *)dst, n, &policy);
         emit_read(&t, src, n, dev, site, policy, certain);
     } else { /* DtoD, PtoP */
         rv_taint_copy(dst, src, n);

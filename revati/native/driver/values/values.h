@@ -27,6 +27,8 @@ typedef struct rv_taint {
     uint64_t seq;         /* the producer's kernel ordinal in this process */
     uint64_t corr;        /* the producer launch's correlation id */
     int exact;            /* the producer's output extent is known (a family), not guessed */
+    uint32_t vocab;       /* token ids in [0, vocab) (an argmax over vocab entries, or a copy of one); 0: not ids */
+    uint32_t tok_size;    /* bytes per token id (4 or 8) */
 } rv_taint;
 
 void rv_taint_mark(const rv_taint *t);
@@ -48,8 +50,10 @@ int rv_values_compute(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 
 /* ---- sampled tokens (values/tokens.c) ---- */
 
-/* The policy's name for value-read events ("stale" when none applies). Writes token ids into the n
- * host bytes at dst when the producer is a token-producing family and a policy is set: returns 1. */
-int rv_tokens_apply(const rv_taint *t, void *dst, uint64_t n, const char **policy);
+/* The host reads n bytes at device address src (into host dst) that t says are token ids: under the
+ * token policy (REVATI_TOKEN_POLICY) the ids are drawn, written to both the device bytes and the host
+ * copy, and the device range's taint cleared (later reads see the same ids). *policy names what was
+ * done ("stale" when nothing was); returns 1 when ids were written. */
+int rv_tokens_apply(const rv_taint *t, uint64_t src, void *dst, uint64_t n, const char **policy);
 
 #endif

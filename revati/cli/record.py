@@ -63,6 +63,17 @@ def _default_out(command: list[str]) -> Path:
     help="Take CPU gaps from a model instead of measuring them: identical traces each run.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled token ids.")
+@click.option(
+    "--token-policy",
+    default="uniform",
+    show_default=True,
+    help="Token ids the host reads from kernels that did not run: uniform, fixed:ID or stale.",
+)
+@click.option(
+    "--token-exclude",
+    default="",
+    help="Comma-separated ids the uniform policy never draws (EOS, padding).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(
     device_name: str,
@@ -74,6 +85,8 @@ def record(
     host_speed: float,
     deterministic: bool,
     seed: int,
+    token_policy: str,
+    token_exclude: str,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stand-in CUDA driver and write its trace.
@@ -81,6 +94,10 @@ def record(
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
     cmd = list(command)
+    try:
+        exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
+    except ValueError:
+        raise click.BadParameter(f"{token_exclude!r} is not a comma-separated list of ids") from None
     choice = registry.resolve(predictor, kernel_table)
     cfg = RunConfig(
         command=cmd,
@@ -93,6 +110,8 @@ def record(
         host_speed=host_speed,
         deterministic=deterministic,
         seed=seed,
+        token_policy=token_policy,
+        token_exclude=exclude,
     )
     from revati.native import build  # deferred: compiling is only needed to record
 

@@ -39,6 +39,8 @@ class RunConfig:
     host_speed: float = 1.0
     deterministic: bool = False
     seed: int = 0
+    token_policy: str = "uniform"
+    token_exclude: tuple[int, ...] = ()
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -48,6 +50,18 @@ class RunConfig:
             raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
         if self.host_speed <= 0:
             raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+        check_token_policy(self.token_policy)
+        if any(t < 0 for t in self.token_exclude):
+            raise RevatiError(f"--token-exclude {self.token_exclude}: ids must be non-negative")
+
+
+def check_token_policy(policy: str) -> str:
+    """The token policy if valid (uniform, stale, fixed:ID; see docs/driver.md), else RevatiError."""
+    if policy in ("uniform", "stale"):
+        return policy
+    if policy.startswith("fixed:") and policy[6:].isdigit():
+        return policy
+    raise RevatiError(f"--token-policy {policy!r}: expected uniform, stale or fixed:ID (e.g. fixed:42)")
 
 
 @dataclass
@@ -152,6 +166,8 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         kernel_table=cfg.kernel_table,
     )
     env["REVATI_SEED"] = str(cfg.seed)
+    env["REVATI_TOKEN_POLICY"] = cfg.token_policy
+    env["REVATI_TOKEN_EXCLUDE"] = ",".join(str(t) for t in cfg.token_exclude)
     env.update(cfg.extra_env)
     start_ns = time.time_ns()
     t0 = time.monotonic_ns()

@@ -39,6 +39,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "fatal": ("msg", "ts_ns"),
     "value-read": (
         "ts_ns", "dev", "addr", "bytes", "producer", "producer_seq", "producer_corr", "site", "policy",
+        "certain",
     ),
     "end": ("ts_ns", "wt_ns", "overhead_ns", "unimpl", "missing"),
 }  # fmt: skip

@@ -7,7 +7,8 @@
  *   at::native::reduce_kernel<..., ReduceOp<T, ops, uint32 index, out>>(ReduceOp)       (reduce.c)
  * with functors F: FillFunctor<T>, BinaryFunctor/AUnaryFunctor/BUnaryFunctor over BitwiseAnd/Or/Xor,
  * Mul, CompareEq and Compare (ge/gt/le/lt), CUDAFunctor_add, CUDAFunctorOnSelf_add, and the lambdas of
- * bitwise_not_kernel_cuda and direct_copy_kernel_cuda (copies and casts).
+ * bitwise_not_kernel_cuda, direct_copy_kernel_cuda, bfloat16/float16_copy_kernel_cuda (copies and casts)
+ * and compare_scalar_kernel.
  * A launch is computed when its inputs hold no tainted bytes and it has at most REVATI_COMPUTE_MAX
  * elements; otherwise its outputs (known exactly here) are tainted with it as the producer. */
 #include <stdlib.h>
@@ -158,6 +159,10 @@ static int parse_functor(const char *s, const char *end, const uint8_t *fb, uint
     }
     if ((p = strstr(s, "bfloat16_copy_kernel_cuda")) && p < end && na == 1 && args[0] == 'f') {
         e->op = OP_COPY, e->nin = 1, e->in[0] = 'f', e->out = 'B';
+        return 1;
+    }
+    if ((p = strstr(s, "float16_copy_kernel_cuda")) && p < end && na == 1 && args[0] == 'f') {
+        e->op = OP_COPY, e->nin = 1, e->in[0] = 'f', e->out = 'H';
         return 1;
     }
     if ((p = strstr(s, "compare_scalar_kernelI")) && p < end && na == 1 && dt_size(args[0]) == 8 && fsize >= 16) {

@@ -1,8 +1,8 @@
 /* revati driver: the sampled-token policy for token ids the host reads from kernels that did not run.
  *
- * REVATI_TOKEN_POLICY: "uniform" (default): ids drawn uniformly from [0, vocab) less the excluded ids,
- * from a seeded stream (REVATI_TOKEN_SEED, default 0), so a run is repeatable; "fixed:ID": always ID;
- * "stale": leave the bytes as they were. REVATI_TOKEN_EXCLUDE: comma-separated ids never drawn (EOS,
+ * REVATI_TOKEN_POLICY (`revati record --token-policy`): "uniform" (default): ids drawn uniformly from [0, vocab) less the excluded ids,
+ * from a seeded stream (REVATI_SEED, `revati record --seed`, default 0), so a run is repeatable; "fixed:ID": always ID;
+ * "stale": leave the bytes as they were. REVATI_TOKEN_EXCLUDE (`--token-exclude`): comma-separated ids never drawn (EOS,
  * padding, other special tokens), so stop checks behave as under a fixed-length benchmark.
  * vocab comes from the producing family: an argmax/argmin over N entries yields ids in [0, N). */
 #include <stdlib.h>
@@ -34,7 +34,7 @@ static void init(void) {
             rv_fatal("REVATI_TOKEN_POLICY=%s: expected uniform, fixed:ID or stale", p);
         }
     }
-    g_state = rv_env_u64("REVATI_TOKEN_SEED", 0) ^ 0x9e3779b97f4a7c15ULL;
+    g_state = rv_env_u64("REVATI_SEED", 0) ^ 0x9e3779b97f4a7c15ULL;
     const char *x = getenv("REVATI_TOKEN_EXCLUDE");
     while (x && *x && g_nexcl < MAX_EXCLUDE) {
         char *end;

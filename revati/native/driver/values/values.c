@@ -16,16 +16,37 @@ int rv_values_on(void) {
     return g_on;
 }
 
-/* The words of a parameter buffer that point into device (or mapped host) memory: each may be written. */
+static int cmp_ptr(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The words of a parameter buffer that point into device (or mapped host) memory: each may be written,
+ * over a guessed extent (REVATI_TAINT_SPAN bytes, within its allocation, and short of the next pointer
+ * the kernel received: tensors passed together do not overlap, and each keeps its own origin). */
 static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
-    for (uint32_t o = 0; o + 8 <= k->param_bytes; o += 8) {
+    uint64_t ptr[128], lim[128];
+    int n = 0;
+    for (uint32_t o = 0; o + 8 <= k->param_bytes && n < 128; o += 8) {
         uint64_t w;
         memcpy(&w, k->params + o, 8);
-        if (w < 4096) continue;
         rv_alloc a;
-        if (!rv_alloc_find(w, &a)) continue;
-        uint64_t end = a.base + a.size, want = w + g_span;
-        rv_taint t = {w, want < end ? want : end, w, k->f, seq, corr, 0, 0, 0};
+        if (w < 4096 || !rv_alloc_find(w, &a)) continue;
+        ptr[n] = w, lim[n] = a.base + a.size;
+        ++n;
+    }
+    if (n > 1) { /* sort (pointer, limit) pairs by pointer */
+        uint64_t pair[128][2];
+        for (int i = 0; i < n; ++i) pair[i][0] = ptr[i], pair[i][1] = lim[i];
+        qsort(pair, (size_t)n, sizeof pair[0], cmp_ptr);
+        for (int i = 0; i < n; ++i) ptr[i] = pair[i][0], lim[i] = pair[i][1];
+    }
+    for (int i = 0; i < n; ++i) {
+        if (i + 1 < n && ptr[i + 1] == ptr[i]) continue;
+        uint64_t end = ptr[i] + g_span;
+        if (end > lim[i]) end = lim[i];
+        if (i + 1 < n && ptr[i + 1] < end) end = ptr[i + 1];
+        rv_taint t = {ptr[i], end, ptr[i], k->f, seq, corr, 0, 0, 0};
         rv_taint_mark(&t);
     }
 }

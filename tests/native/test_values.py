@@ -106,3 +106,35 @@ def test_bad_token_policy_is_one_line_error(stand_in):
     run = stand_in(TOKENS, env={"REVATI_TOKEN_POLICY": "random"})
     assert run.returncode != 0
     assert "expected uniform, fixed:ID or stale" in run.stderr
+
+
+GRAPH = textwrap.dedent(
+    """
+    import json, torch
+    x = torch.zeros(4, dtype=torch.long, device="cuda")
+    src = torch.zeros(4, dtype=torch.long, device="cuda")
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        x.copy_(src); y = (x + 1) * 2; z = y.max()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        x.copy_(src)          # a captured device-to-device copy
+        y = (x + 1) * 2
+        z = y.max()
+    out = []
+    for v in (1, 5):
+        src.copy_(torch.full((4,), v))  # host-to-device, outside the graph
+        g.replay()
+        out.append(int(z))
+    print("RESULT", json.dumps(out))
+    """
+)
+
+
+def test_graph_replays_compute_their_kernels_and_copies(stand_in):
+    """Kernel and copy nodes of a replayed CUDA graph move and compute values as on the GPU."""
+    run = stand_in(GRAPH)
+    assert run.result() == [4, 12]
+    assert run.of("value-read") == []

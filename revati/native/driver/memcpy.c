@@ -36,7 +36,7 @@ static CUresult do_copy(const char *why, uint64_t dst, uint64_t src, size_t n, C
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     if (s->capture) {
         if (!async) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-        return rv_graph_capture_copy(s, kind, n) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+        return rv_graph_capture_copy_at(s, kind, n, dst, src, 0, 0) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
     /* into pageable (unregistered) host memory, an async copy returns only once it has completed,
      * as the real driver's does */
@@ -199,7 +199,10 @@ static CUresult do_memset(const char *why, uint64_t dst, size_t pitch, size_t wi
     rv_stream *s = rv_stream_resolve(hs);
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     uint64_t total = (uint64_t)bytes * height;
-    if (s->capture) return rv_graph_capture_copy(s, NULL, total) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    if (s->capture) {
+        int ok = height == 1 ? rv_graph_capture_copy_at(s, NULL, total, dst, 0, value, elem) : rv_graph_capture_copy(s, NULL, total);
+        return ok ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
     if (total <= rv_materialize_max() || value == 0) {
         for (size_t y = 0; y < height; ++y) {
             uint8_t *row = (uint8_t *)(dst + y * pitch);

@@ -97,7 +97,9 @@ def record(
     try:
         exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
     except ValueError:
-        raise click.BadParameter(f"{token_exclude!r} is not a comma-separated list of ids") from None
+        raise click.BadParameter(
+            f"{token_exclude!r} is not a comma-separated list of ids"
+        ) from None
     choice = registry.resolve(predictor, kernel_table)
     cfg = RunConfig(
         command=cmd,

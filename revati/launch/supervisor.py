@@ -61,7 +61,9 @@ def check_token_policy(policy: str) -> str:
         return policy
     if policy.startswith("fixed:") and policy[6:].isdigit():
         return policy
-    raise RevatiError(f"--token-policy {policy!r}: expected uniform, stale or fixed:ID (e.g. fixed:42)")
+    raise RevatiError(
+        f"--token-policy {policy!r}: expected uniform, stale or fixed:ID (e.g. fixed:42)"
+    )
 
 
 @dataclass

@@ -36,7 +36,12 @@ LIBRARIES = (
     Library(
         "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
     ),
-    Library("libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen", "driver/values"), ("-ldl", "-lpthread")),
+    Library(
+        "libcuda.so.1",
+        "libcuda.so.1",
+        ("driver", "driver/gen", "driver/values"),
+        ("-ldl", "-lpthread"),
+    ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
 )
 

@@ -77,7 +77,11 @@ def value_reads(vr: pd.DataFrame, *, top: int = 5) -> dict[str, Any]:
     """
     if not len(vr):
         return {"count": 0, "certain": 0, "policies": {}, "top_sites": [], "top_producers": []}
-    certain = vr["certain"].fillna(True).astype(bool) if "certain" in vr else pd.Series(True, index=vr.index)
+    certain = (
+        vr["certain"].fillna(True).astype(bool)
+        if "certain" in vr
+        else pd.Series(True, index=vr.index)
+    )
     sure = vr[certain.to_numpy()]
 
     def top_of(col: str) -> list[dict[str, Any]]:
@@ -89,9 +93,7 @@ def value_reads(vr: pd.DataFrame, *, top: int = 5) -> dict[str, Any]:
         "certain": int(len(sure)),
         "policies": {str(k): int(v) for k, v in sure["policy"].value_counts().items()},
         "top_sites": top_of("site"),
-        "top_producers": [
-            {**p, "demangled": demangle(p["name"])} for p in top_of("producer")
-        ],
+        "top_producers": [{**p, "demangled": demangle(p["name"])} for p in top_of("producer")],
     }
 
 

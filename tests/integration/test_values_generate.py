@@ -61,7 +61,17 @@ def record(tmp_path: Path, code: str, name: str) -> tuple[dict, Path]:
     script = tmp_path / f"{name}.py"
     script.write_text(code)
     p = subprocess.run(
-        [sys.executable, "-m", "revati", "record", "--out", str(run), "--", sys.executable, str(script)],
+        [
+            sys.executable,
+            "-m",
+            "revati",
+            "record",
+            "--out",
+            str(run),
+            "--",
+            sys.executable,
+            str(script),
+        ],
         capture_output=True,
         text=True,
         timeout=1500,
@@ -73,7 +83,10 @@ def record(tmp_path: Path, code: str, name: str) -> tuple[dict, Path]:
 
 def report(run: Path) -> dict:
     p = subprocess.run(
-        [sys.executable, "-m", "revati", "report", str(run), "--json"], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "revati", "report", str(run), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
@@ -82,7 +95,12 @@ def report(run: Path) -> dict:
 def test_generate_returns_prompt_plus_max_new_tokens(tmp_path: Path) -> None:
     """generate(max_new_tokens=64) returns prompt+64 tokens at batch 1 and 8, eager and static cache."""
     res, run = record(tmp_path, GENERATE, "generate")
-    assert res == {"1-dynamic": [1, 72], "1-static": [1, 72], "8-dynamic": [8, 72], "8-static": [8, 72]}
+    assert res == {
+        "1-dynamic": [1, 72],
+        "1-static": [1, 72],
+        "8-dynamic": [8, 72],
+        "8-static": [8, 72],
+    }
     vr = report(run)["value_reads"]
     # the stop checks were computed: no token ids were drawn for them and no stop flag read stale
     assert "token-uniform" not in vr["policies"]

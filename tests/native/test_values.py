@@ -49,7 +49,12 @@ def test_small_torch_ops_are_computed(stand_in):
     assert r["argmax"] == 1 and r["argmin"] == 0  # first index on ties
     assert r["sum"] == 6
     assert r["all_any"] == [False, True]
-    assert r["cmp"] == [[False, True, True], [True, False, True], [False, True, False], [True, False, True]]
+    assert r["cmp"] == [
+        [False, True, True],
+        [True, False, True],
+        [False, True, False],
+        [True, False, True],
+    ]
     assert r["add"] == [[3, 7, 5], [2, 10, 6], [3, 15, 9]]
     assert r["cast"] == [[1, -2], [1.5, 2.25], [1.5, 2.25]]
     reads = run.of("value-read")

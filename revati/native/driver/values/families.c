@@ -296,5 +296,6 @@ int rv_values_compute(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         rv_debug("values: %s %s [%s]", r == FAM_COMPUTED ? "computed" : r == FAM_TAINTED ? "not computed (inputs)" : "unknown",
                  k->f->name, hex);
     }
+    if (r == FAM_COMPUTED) rv_values_count_computed();
     return r != FAM_NO;
 }

@@ -4,16 +4,23 @@
 
 #include "values.h"
 
-static int g_on = -1;
+static int g_on = -1, g_stats;
 static uint64_t g_span;
-static _Atomic uint64_t g_kseq;
+static _Atomic uint64_t g_kseq, g_stat_ns, g_stat_calls, g_stat_computed;
 
 int rv_values_on(void) {
     if (g_on < 0) {
         g_span = rv_env_u64("REVATI_TAINT_SPAN", 4096);
+        g_stats = rv_env_u64("REVATI_VALUES_STATS", 0) != 0;
         g_on = (int)rv_env_u64("REVATI_VALUES", 1) != 0;
     }
     return g_on;
+}
+
+/* For tools/bench_values.py (REVATI_VALUES_STATS=1): real ns spent in value tracking over how many
+ * kernels, and how many were computed. */
+RV_API void rv_values_stats(uint64_t *ns, uint64_t *kernels, uint64_t *computed) {
+    *ns = g_stat_ns, *kernels = g_stat_calls, *computed = g_stat_computed;
 }
 
 static int cmp_ptr(const void *a, const void *b) {
@@ -59,8 +66,9 @@ static void warn_unknown_params(const rv_func *f) {
 }
 
 // not an entry point: every executed kernel passes here (rv_launch_now, cuGraphLaunch)
-void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
-    if (!rv_values_on()) return;
+void rv_values_count_computed(void) { __atomic_add_fetch(&g_stat_computed, 1, __ATOMIC_RELAXED); }
+
+static void track(const rv_kernel_op *k, uint64_t corr) {
     uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
     if (!k->params) {
         warn_unknown_params(k->f);
@@ -68,6 +76,18 @@ void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
     }
     if (rv_values_compute(k, seq, corr)) return;
     taint_pointers(k, seq, corr);
+}
+
+void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
+    if (!rv_values_on()) return;
+    if (!g_stats) {
+        track(k, corr);
+        return;
+    }
+    uint64_t t0 = rv_real_ns();
+    track(k, corr);
+    __atomic_add_fetch(&g_stat_ns, rv_real_ns() - t0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_stat_calls, 1, __ATOMIC_RELAXED);
 }
 
 static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, const char *site, const char *policy,

@@ -17,6 +17,8 @@ void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, in
 void rv_values_clear(uint64_t dst, uint64_t n);
 /* Whether value tracking is on (REVATI_VALUES, default 1). */
 int rv_values_on(void);
+/* Count a kernel computed on the host (for rv_values_stats). */
+void rv_values_count_computed(void);
 
 /* ---- taint map (values/taint.c): device ranges last written by a kernel that did not run ---- */
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from revati.errors import RevatiError
+from revati.exporters import FORMATS, export_run, get_format
 
 
 @click.command()
@@ -14,10 +15,10 @@ from revati.errors import RevatiError
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["chrome", "perfetto"]),
+    type=click.Choice(list(FORMATS)),
     default="perfetto",
     show_default=True,
-    help="chrome: Chrome/PyTorch-profiler JSON; perfetto: protobuf.",
+    help="; ".join(f"{f.name}: {f.help}" for f in FORMATS.values()) + ".",
 )
 @click.option(
     "--out",
@@ -41,11 +42,12 @@ from revati.errors import RevatiError
 )
 def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
-    from revati.exporters import export_run
+    from revati.progress import step
     from revati.trace import load_run
 
-    r = load_run(run)
-    ext = "json" if fmt == "chrome" else "pftrace"
+    with step(f"loading {run}"):
+        r = load_run(run)
+    ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
     missing = sorted(set(ranks) - set(r.ranks))
@@ -54,14 +56,20 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
     if per_rank:
         if out.exists() and not out.is_dir():
             raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
-        out.mkdir(parents=True, exist_ok=True)
-        jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RevatiError(f"cannot create folder {out}: {e.strerror}") from None
+        jobs: list[tuple[Path, list[int] | None]] = [
+            (out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)
+        ]
     else:
         if not out.parent.exists():
             raise RevatiError(f"{out.parent}: output folder does not exist")
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
-        counts = export_run(r, fmt, path, ranks=sel)
+        with step(f"writing {path} ({fmt})"):
+            counts = export_run(r, fmt, path, ranks=sel)
         msg = (
             f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
             f"{counts['tracks']} tracks"

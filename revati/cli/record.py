@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from revati.devices import get_profile
-from revati.errors import NativeBuildError, RevatiError
+from revati.devices import get_profile, profile_keys
+from revati.errors import NativeBuildError
 from revati.launch.supervisor import RunConfig, raise_for
 from revati.launch.supervisor import record as run_record
 from revati.predictors import registry
@@ -28,7 +28,7 @@ def _default_out(command: list[str]) -> Path:
     "device_name",
     default="h100",
     show_default=True,
-    help="Device profile: h100, h200, a100 (or a profile key).",
+    help=f"Device profile: {', '.join(profile_keys())} or an alias (h100, ...).",
 )
 @click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
 @click.option(
@@ -74,6 +74,14 @@ def _default_out(command: list[str]) -> Path:
     default="",
     help="Comma-separated ids the uniform policy never draws (EOS, padding).",
 )
+@click.option(
+    "--trace-level",
+    type=click.Choice(["default", "verbose"]),
+    default="default",
+    show_default=True,
+    help="default: pure driver queries (context, device, attribute lookups) are counted per name "
+    "and thread, not written; verbose: every call is written.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(
     device_name: str,
@@ -87,6 +95,7 @@ def record(
     seed: int,
     token_policy: str,
     token_exclude: str,
+    trace_level: str,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stand-in CUDA driver and write its trace.
@@ -98,13 +107,14 @@ def record(
         exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
     except ValueError:
         raise click.BadParameter(
-            f"{token_exclude!r} is not a comma-separated list of ids"
+            f"{token_exclude!r} is not a comma-separated list of ids", param_hint="--token-exclude"
         ) from None
-    choice = registry.resolve(predictor, kernel_table)
+    choice = registry.resolve(predictor, kernel_table)  # unknown names: one line, exit 1
+    device = get_profile(device_name)
     cfg = RunConfig(
         command=cmd,
         out=out or _default_out(cmd),
-        device=get_profile(device_name),
+        device=device,
         gpus=gpus,
         predictor=choice.name,
         predictor_version=choice.version,
@@ -114,6 +124,7 @@ def record(
         seed=seed,
         token_policy=token_policy,
         token_exclude=exclude,
+        trace_level=trace_level,
     )
     from revati.native import build  # deferred: compiling is only needed to record
 
@@ -127,9 +138,5 @@ def record(
         f"exit status {result.exit_status}, wall {result.wall_ns / 1e9:.2f} s)",
         err=True,
     )
-    try:
-        raise_for(result)
-    except RevatiError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(result.exit_status or 1)
+    raise_for(result)  # a failed run: RunError, reported by the CLI's error boundary
     sys.exit(result.exit_status)

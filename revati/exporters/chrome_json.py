@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_CONF_FILE
 
 SCHEMA_VERSION = 1
 CHUNK = 250_000
@@ -173,15 +172,19 @@ def _args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     raise RuntimeError(f"no args for kind {kind}: invariant violated")
 
 
+def slice_args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
+    """The args of each slice of one kind, as JSON text: the Perfetto export carries the same."""
+    return _args(run, kind, rows)
+
+
+def request_args(req: str, rank: int) -> dict[str, Any]:
+    """The args of a request's span (both exports)."""
+    return {"req": req, "rank": rank}
+
+
 def device_properties(run: Run) -> list[dict[str, Any]]:
     """deviceProperties from the run's device.conf (as Kineto writes them), one per device."""
-    conf: dict[str, str] = {}
-    path = Path(run.path) / DEVICE_CONF_FILE
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                k, v = line.split("=", 1)
-                conf[k.strip()] = v.strip()
+    conf = run.device_conf
 
     def num(key: str, default: int = 0) -> int:
         try:
@@ -365,7 +368,7 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
                         "ph": "b",
                         **common,
                         "ts": _us_float(r.ts),
-                        "args": {"req": r.req, "rank": int(r.rank)},
+                        "args": request_args(r.req, int(r.rank)),
                     }
                 )
                 evs.append({"ph": "e", **common, "ts": _us_float(r.end)})

@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,74 +31,54 @@ import pyarrow.json as pj
 from revati.errors import TraceError
 from revati.trace import scan
 from revati.trace.cache import cache_key, read_cache, write_cache
+from revati.trace.files import read_device_conf, stream_files
+from revati.trace.frames import build_frames, concat_columnar
 from revati.trace.manifest import Manifest, read_manifest
 from revati.trace.schema import (
     COLUMNAR_KINDS,
     EVENTS_DIR,
-    INT_FIELDS,
     KIND_FIELDS,
     KINDS,
-    LIST_FIELDS,
     MANIFEST_FILE,
     REQUIRED_FIELDS,
-    STREAM_PREFIX,
-    STREAM_SUFFIX,
     STREAM_TMP_SUFFIX,
-    XYZ_FIELDS,
-    columns,
+    field_type,
 )
+from revati.trace.stream import Stream
 
 log = logging.getLogger(__name__)
 
 
-def _arrow_type(f: str) -> pa.DataType:
-    if f in INT_FIELDS:
+def _arrow_type(kind: str, f: str) -> pa.DataType:
+    t = field_type(kind, f)
+    if t == "int":
         return pa.int64()
-    if f in LIST_FIELDS:
+    if t in ("ints", "int3"):
         return pa.list_(pa.int64())
-    return pa.string()
+    if t in ("str", "json"):
+        return pa.string()
+    raise RuntimeError(f"{kind}.{f} of type {t} cannot be a column: schema invariant violated")
 
 
+# per columnar kind: the fields Arrow parses (json fields are taken out: their values vary in
+# type), the json fields (added as JSON text by _attach_json), and the loaded table's schema
+_JSON_FIELDS = {
+    k: tuple(f for f in KIND_FIELDS[k] if field_type(k, f) == "json") for k in COLUMNAR_KINDS
+}
 ARROW_SCHEMAS = {
-    k: pa.schema([(f, _arrow_type(f)) for f in ("seq", "tid", *KIND_FIELDS[k])])
+    k: pa.schema([(f, _arrow_type(k, f)) for f in ("seq", "tid", *KIND_FIELDS[k])])
     for k in COLUMNAR_KINDS
 }
 _PARSE = {
-    k: pj.ParseOptions(explicit_schema=s, unexpected_field_behavior="ignore")
+    k: pj.ParseOptions(
+        explicit_schema=pa.schema([f for f in s if f.name not in _JSON_FIELDS[k]]),
+        unexpected_field_behavior="ignore",
+    )
     for k, s in ARROW_SCHEMAS.items()
 }
-
-
-def _union_schema() -> pa.Schema:
-    fields: dict[str, pa.Field] = {}
-    for sch in ARROW_SCHEMAS.values():
-        for f in sch:
-            if f.name in fields and fields[f.name].type != f.type:
-                raise RuntimeError(f"field {f.name!r} has two types: union invariant violated")
-            fields.setdefault(f.name, f)
-    return pa.schema(list(fields.values()))
-
-
-_PARSE_UNION = pj.ParseOptions(explicit_schema=_union_schema(), unexpected_field_behavior="ignore")
+_JSON_KEYS = {k: tuple(b'"%s":' % f.encode() for f in fs) for k, fs in _JSON_FIELDS.items()}
 _COLUMNAR_CODES = np.array([KINDS.index(k) for k in COLUMNAR_KINDS], np.int16)
 _READ = pj.ReadOptions(block_size=8 << 20)
-
-
-@dataclass
-class Stream:
-    """One process's parsed stream: Arrow tables for columnar kinds, dicts for the others."""
-
-    path: Path
-    pid: int
-    rank: int
-    tables: dict[str, pa.Table]
-    objects: dict[str, list[dict[str, Any]]]
-    finished: bool  # renamed to .jsonl and ended by an `end` line
-    count: int = 0
-
-    def proc(self) -> dict[str, Any]:
-        procs = self.objects.get("proc")
-        return procs[0] if procs else {}
 
 
 @dataclass
@@ -110,6 +92,22 @@ class Run:
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
+
+    @cached_property
+    def device_conf(self) -> dict[str, str]:
+        """The run's device.conf as written by the launcher (key -> value text); {} if none."""
+        return read_device_conf(self.path)
+
+    def span(self) -> tuple[int, int]:
+        """(first, last) virtual ns over every event of the run; (0, 0) when none has a time."""
+        lo, hi = [], []
+        for df in self.frames.values():
+            if "ts_ns" in df.columns and len(df):
+                lo.append(int(df["ts_ns"].min()))
+                hi.append(int(df["ts_ns"].max()))
+                if "end_ns" in df.columns:
+                    hi.append(int(df["end_ns"].max()))
+        return (min(lo), max(hi)) if lo else (0, 0)
 
     @property
     def ranks(self) -> list[int]:
@@ -126,8 +124,35 @@ def _warn(warnings: list[str], msg: str) -> None:
     log.warning("%s", msg)
 
 
+def _type_problem(ev: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a columnar event's fields, or None."""
+    kind = ev.get("k")
+    if kind not in ARROW_SCHEMAS:
+        return None
+    for f in ("seq", "tid", *KIND_FIELDS[kind]):
+        v = ev.get(f)
+        t = field_type(kind, f)
+        if v is None or t == "json":
+            continue
+        if t == "int":
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "an integer"
+        elif t in ("ints", "int3"):
+            ok = isinstance(v, list) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v
+            )
+            want = "a list of integers"
+        else:
+            ok, want = isinstance(v, str), "a string"
+        if not ok:
+            return (
+                f"'{kind}' event field '{f}' should be {want}, not {orjson.dumps(v).decode()[:40]}"
+            )
+    return None
+
+
 def _locate_bad_line(path: Path, data: bytes) -> TraceError:
-    """The error for the first line of `data` that is not a JSON object with a 'k' field."""
+    """The error for the first line of `data` that is not a JSON object with a 'k' field, or whose
+    fields have the wrong types; it names the line."""
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
@@ -137,6 +162,9 @@ def _locate_bad_line(path: Path, data: bytes) -> TraceError:
             return TraceError(path, "corrupt event line (not JSON)", line=i + 1)
         if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
             return TraceError(path, "event line is not an object with a 'k' field", line=i + 1)
+        problem = _type_problem(ev)
+        if problem:
+            return TraceError(path, problem, line=i + 1)
     return TraceError(path, "corrupt event stream (a field has the wrong type)")
 
 
@@ -169,9 +197,24 @@ def _read(path: Path) -> tuple[bytearray, int]:
     return data, n
 
 
+def _trim_zero_tail(data: bytearray, size: int) -> int:
+    """The stream's length without the zero bytes that follow its last line when its process died
+    with its writer's window mapped (the file is reserved a window ahead)."""
+    step = 1 << 22
+    end = size
+    while end > 0 and data[end - 1] == 0:
+        lo = max(0, end - step)
+        nz = np.flatnonzero(np.frombuffer(data, np.uint8, end - lo, lo))
+        if len(nz):
+            return lo + int(nz[-1]) + 1
+        end = lo
+    return end
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
+    size = _trim_zero_tail(data, size)
     if not size or (not data[:64].strip() and not data[:size].strip()):
         return None
     if data[size - 1] != 0x0A:  # the writer died mid-line, or mid-flush at a line boundary
@@ -221,7 +264,8 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
             objects[ev["k"]].append(ev)
         for kind in COLUMNAR_KINDS:
             if objects.get(kind):
-                extra = pa.Table.from_pylist(objects.pop(kind), schema=ARROW_SCHEMAS[kind])
+                rows = [_json_as_text(kind, ev) for ev in objects.pop(kind)]
+                extra = pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS[kind])
                 tables[kind] = pa.concat_tables([tables[kind], extra]) if kind in tables else extra
     finished = last.startswith(b'{"k":"end"') or (
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
@@ -260,14 +304,123 @@ def _parse_columnar(
     scan.blank(data, starts[minor], ends[minor])
     kind = KINDS[main]
     try:
-        tables[kind] = pj.read_json(
+        t = pj.read_json(
             pa.BufferReader(pa.py_buffer(data).slice(0, size)),
             read_options=_READ,
             parse_options=_PARSE[kind],
         )
     except pa.ArrowInvalid:
         raise _locate_bad_line(path, _original(path, size)) from None
+    # only the main kind's lines are left unblanked, so a key found in `data` is one of theirs
+    present = any(data.find(key, 0, size) >= 0 for key in _JSON_KEYS[kind])
+    rows = np.flatnonzero(columnar & (code == main))
+    tables[kind] = _attach_json(
+        kind,
+        t,
+        lambda: [
+            bytes(data[a:b])
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        ],
+        present,
+    )
     return tables
+
+
+def _json_as_text(kind: str, ev: dict[str, Any]) -> dict[str, Any]:
+    """`ev` with its json fields as JSON text (the form their columns hold)."""
+    fs = [f for f in _JSON_FIELDS[kind] if f in ev]
+    if not fs:
+        return ev
+    return {**ev, **{f: orjson.dumps(ev[f]).decode() for f in fs}}
+
+
+def _tail_pattern(kind: str) -> str | None:
+    """A regular expression for the end of a line in writer order, from the kind's first json
+    field on, capturing each json field's text; None when a field there has no pattern."""
+    fields = KIND_FIELDS[kind]
+    parts = []
+    for f in fields[fields.index(_JSON_FIELDS[kind][0]) :]:
+        t = field_type(kind, f)
+        if t == "json":
+            v = f"(?P<{f}>.+?)"
+        elif t == "str":
+            v = r'"(?:[^"\\]|\\.)*"'
+        elif t == "int":
+            v = r"-?\d+"
+        else:
+            return None
+        parts.append(f'(?:,"{f}":{v})?')
+    return "".join(parts) + r"\}\s*$"
+
+
+_TAIL = {k: _tail_pattern(k) for k in COLUMNAR_KINDS if _JSON_FIELDS[k]}
+# the kind's own other keys, as they would appear inside a cut that ran past its field
+_OTHER_KEYS = {
+    k: ',"(?:' + "|".join(f for f in KIND_FIELDS[k] if f not in _JSON_FIELDS[k]) + ')":'
+    for k in _TAIL
+}
+
+
+def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
+    """The kind's json fields as JSON-text columns, one row per line.
+
+    Arrow cannot type these fields (a kernel's args mix integers, nulls and lists), and decoding
+    every line again with orjson costs four times the Arrow parse. So the text of each field is
+    cut out of the line by one vectorised regular expression over the writers' field order; a
+    line where that cut disagrees with which keys the line holds (another key order) is decoded
+    with orjson instead.
+    """
+    fields = _JSON_FIELDS[kind]
+    arr = pa.array(lines, pa.binary()).cast(pa.string())
+    cols: dict[str, pa.Array] = {}
+    bad = np.zeros(len(lines), bool)
+    pattern = _TAIL.get(kind)
+    if pattern is not None:
+        cut = pc.extract_regex(arr, pattern)
+        for f in fields:
+            col = pc.if_else(pc.equal(cut.field(f), ""), None, cut.field(f))
+            has = pc.match_substring(arr, f'"{f}":').to_numpy(zero_copy_only=False)
+            got = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            # a cut that ran over another of the kind's keys: the line is in another order
+            over = pc.match_substring_regex(col, _OTHER_KEYS[kind]).to_numpy(zero_copy_only=False)
+            bad |= (has != got) | (got & over.astype(bool))
+            cols[f] = col
+    else:
+        bad[:] = True
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        evs = orjson.loads(b"[" + b",".join(lines[i] for i in rows.tolist()) + b"]")
+        for f in fields:
+            fixed = [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs]
+            if f not in cols:
+                cols[f] = pa.nulls(len(lines), pa.string())
+            vals = cols[f].to_pylist()
+            for i, v in zip(rows.tolist(), fixed, strict=True):
+                vals[i] = v
+            cols[f] = pa.array(vals, pa.string())
+    return cols
+
+
+def _attach_json(
+    kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
+) -> pa.Table:
+    """The parsed table `t` with the kind's json fields added as JSON-text columns (null where a
+    line lacks one), in schema order; the lines are read again only when `present`."""
+    fields = _JSON_FIELDS[kind]
+    if not fields:
+        return t
+    n = t.num_rows
+    cols = {name: t.column(name) for name in t.column_names}
+    if present:
+        texts = lines()
+        if len(texts) != n:
+            raise RuntimeError(f"{kind}: {len(texts)} lines, {n} rows: reader invariant violated")
+        cols.update(_json_columns(kind, texts))
+    else:
+        for f in fields:
+            cols[f] = pa.nulls(n, pa.string())
+    schema = ARROW_SCHEMAS[kind]
+    return pa.table([cols[f.name] for f in schema], schema=schema)
 
 
 def _parse_by_kind(
@@ -288,11 +441,13 @@ def _parse_by_kind(
             for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
         )
         try:
-            tables[kind] = pj.read_json(
+            t = pj.read_json(
                 pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind]
             )
         except pa.ArrowInvalid:
             raise _locate_bad_line(path, _original(path, size)) from None
+        present = any(key in joined for key in _JSON_KEYS[kind])
+        tables[kind] = _attach_json(kind, t, partial(bytes.split, joined, b"\n"), present)
     return tables
 
 
@@ -325,146 +480,6 @@ def _check_required(s: Stream) -> None:
                     )
 
 
-def _stream_files(events_dir: Path) -> list[tuple[int, Path]]:
-    """(pid, path) per process; a finished .jsonl wins over a .jsonl.tmp of the same pid."""
-    found: dict[int, Path] = {}
-    for p in sorted(events_dir.iterdir()):
-        name = p.name
-        if not name.startswith(STREAM_PREFIX):
-            continue
-        if name.endswith(STREAM_SUFFIX):
-            stem = name[len(STREAM_PREFIX) : -len(STREAM_SUFFIX)]
-        elif name.endswith(STREAM_TMP_SUFFIX):
-            stem = name[len(STREAM_PREFIX) : -len(STREAM_TMP_SUFFIX)]
-        else:
-            continue
-        if not stem.isdigit():
-            continue
-        pid = int(stem)
-        if pid in found and found[pid].name.endswith(STREAM_SUFFIX):
-            continue
-        found[pid] = p
-    return sorted(found.items())
-
-
-def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
-    """One Arrow table of a columnar kind over all streams, with `pid` and `rank` added."""
-    parts = []
-    for s in streams:
-        t = s.tables.get(kind)
-        if t is None or t.num_rows == 0:
-            continue
-        # the event's own `rank` (a collective's rank in its communicator) becomes coll_rank
-        t = t.rename_columns(["coll_rank" if c == "rank" else c for c in t.column_names])
-        n = t.num_rows
-        t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
-        t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
-        parts.append(t)
-    return pa.concat_tables(parts) if parts else None
-
-
-def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
-    """(n, 3) int64 of a list column whose every entry is exactly 3 non-null ints, else None."""
-    parts = []
-    for c in col.chunks:
-        if c.null_count or c.values.null_count:
-            return None
-        offs = c.offsets.to_numpy()
-        if len(offs) > 1 and not (np.diff(offs) == 3).all():
-            return None
-        parts.append(c.values.to_numpy()[offs[0] : offs[-1]].reshape(-1, 3))
-    if not parts:
-        return np.zeros((0, 3), np.int64)
-    # column-major, so that each of x, y, z is one contiguous column
-    return np.asfortranarray(np.concatenate(parts) if len(parts) > 1 else parts[0])
-
-
-def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
-    if t is None:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
-    cols: dict[str, Any] = {}
-    for f in t.column_names:
-        col = t.column(f)
-        if f in XYZ_FIELDS:
-            xyz = _xyz_fast(col)
-            if xyz is not None:
-                for i, axis in enumerate("xyz"):
-                    cols[f"{f}_{axis}"] = xyz[:, i]
-                continue
-            arr = col.combine_chunks()
-            for i, axis in enumerate("xyz"):
-                try:
-                    v = pc.list_element(arr, i)
-                except pa.ArrowInvalid:  # a list shorter than 3: pad by hand
-                    v = pa.array(
-                        [(x[i] if x is not None and len(x) > i else 1) for x in arr.to_pylist()],
-                        pa.int64(),
-                    )
-                cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
-        elif f in INT_FIELDS or f == "coll_rank":
-            cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
-        elif f in LIST_FIELDS:
-            cols[f] = pd.Series(col.to_pylist(), dtype=object)
-        else:
-            cols[f] = col.to_pandas()
-    df = pd.DataFrame(cols, copy=False)
-    return df[columns(kind)]
-
-
-def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
-    known = kind in KIND_FIELDS
-    if known:
-        fields = [f for f in KIND_FIELDS[kind] if f not in ("pid", "rank")]
-    else:
-        keys: dict[str, None] = {}
-        for s in streams:
-            for ev in s.objects.get(kind, ())[:100]:
-                keys.update(dict.fromkeys(ev))
-        fields = [f for f in keys if f not in ("k", "seq", "tid", "pid", "rank")]
-    cols: dict[str, list[Any]] = {c: [] for c in ["seq", "tid", *fields]}
-    pids: list[int] = []
-    ranks: list[int] = []
-    for s in streams:
-        evs = s.objects.get(kind)
-        if not evs:
-            continue
-        for c, lst in cols.items():
-            default = 0 if c in INT_FIELDS else None
-            lst.extend([ev.get(c, default) for ev in evs])
-        pids += [s.pid] * len(evs)
-        ranks += [s.rank] * len(evs)
-    data: dict[str, Any] = {}
-    for c, lst in cols.items():
-        if c in INT_FIELDS:
-            try:
-                data[c] = np.array(lst, dtype=np.int64)
-                continue
-            except (OverflowError, TypeError, ValueError):
-                pass
-        data[c] = pd.Series(lst, dtype=object)
-    data["pid"] = np.array(pids, dtype=np.int64)
-    data["rank"] = np.array(ranks, dtype=np.int64)
-    df = pd.DataFrame(data, copy=False)
-    return df[columns(kind)] if known else df
-
-
-def _frames(
-    streams: list[Stream], tables: dict[str, pa.Table | None], warnings: list[str]
-) -> dict[str, pd.DataFrame]:
-    frames = {}
-    for kind in KINDS:
-        if kind in COLUMNAR_KINDS:
-            frames[kind] = _columnar_frame(kind, tables.get(kind))
-        else:
-            frames[kind] = _object_frame(kind, streams)
-    for s in streams:
-        for k in s.objects:
-            if k not in KIND_FIELDS and k not in frames:
-                _warn(warnings, f"{s.path}: unknown event kind '{k}' (kept as frames['{k}'])")
-                frames[k] = _object_frame(k, streams)
-    return frames
-
-
 def load_run(path: Path | str, *, cache: bool = True) -> Run:
     """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
 
@@ -481,7 +496,7 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     events_dir = run_dir / EVENTS_DIR
     if not events_dir.is_dir():
         raise TraceError(run_dir, f"not a revati run: no {EVENTS_DIR}/ folder")
-    files = _stream_files(events_dir)
+    files = stream_files(events_dir)
     if not files:
         raise TraceError(events_dir, "no event streams (proc-<pid>.jsonl) in the run")
 
@@ -489,8 +504,8 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     hit = read_cache(run_dir, key) if key is not None else None
     if hit is not None:
         streams, tables, cached_warnings = hit
-        for w in cached_warnings:
-            _warn(warnings, w)
+        for msg in cached_warnings:
+            _warn(warnings, msg)
     else:
         streams = []
         # streams parse in parallel: Arrow's JSON parser releases the GIL
@@ -526,7 +541,7 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     if manifest is None:
         _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
         manifest = _synthesize_manifest(streams)
-    return Run(run_dir, manifest, _frames(streams, tables, warnings), warnings)
+    return Run(run_dir, manifest, build_frames(streams, tables, warnings), warnings)
 
 
 def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:

@@ -95,10 +95,10 @@ static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, con
     if (!rv_tracing()) return;
     rv_trace_emit("value-read",
                   "\"ts_ns\":%llu,\"dev\":%d,\"addr\":%llu,\"bytes\":%llu,\"producer\":\"%s\",\"producer_seq\":%llu,"
-                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\",\"certain\":%s",
+                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\",\"certain\":%d",
                   (unsigned long long)rv_vnow(), dev, (unsigned long long)addr, (unsigned long long)n,
                   t->producer && t->producer->json_name ? t->producer->json_name : "?", (unsigned long long)t->seq,
-                  (unsigned long long)t->corr, site, policy, certain ? "true" : "false");
+                  (unsigned long long)t->corr, site, policy, certain ? 1 : 0);
 }
 
 void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {

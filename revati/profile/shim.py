@@ -83,7 +83,15 @@ def cupti_library() -> Path:
 
 
 def build_shim(out_dir: Path = DEFAULT_OUT, force: bool = False) -> Path:
-    """Compile the shim if it is missing or older than its sources; return its path."""
+    """Compile the shim if it is missing or older than its sources; return its path.
+
+    $REVATI_PROFILE_SHIM names a prebuilt shim to use instead (e.g. one built on another machine).
+    """
+    prebuilt = os.environ.get("REVATI_PROFILE_SHIM")
+    if prebuilt:
+        if not Path(prebuilt).is_file():
+            raise RevatiError(f"REVATI_PROFILE_SHIM={prebuilt}: no such file")
+        return Path(prebuilt)
     target = out_dir / SHIM_NAME
     srcs = sorted(SOURCE_DIR.glob("*.c"))
     inputs = srcs + sorted(SOURCE_DIR.glob("*.h"))

@@ -36,7 +36,9 @@ def main() -> None:
     dev.zero_()
     back = dev.cpu()
     torch.cuda.synchronize()
-    print(json.dumps({"replays": replays, "d_sum": float(d.float().sum()), "back": float(back.sum())}))
+    print(
+        json.dumps({"replays": replays, "d_sum": float(d.float().sum()), "back": float(back.sum())})
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def _raw(tmp_path: Path) -> Path:
     ]  # fmt: skip
     raw = tmp_path / "prof" / "raw"
     raw.mkdir(parents=True)
-    text = "\n".join(json.dumps(x) for x in lines) + "\n{\"k\":\"api\",\"na"  # a cut-off tail
+    text = "\n".join(json.dumps(x) for x in lines) + '\n{"k":"api","na'  # a cut-off tail
     (raw / "prof-42.jsonl").write_text(text)
     return tmp_path / "prof"
 

@@ -108,3 +108,28 @@ def load_dataset(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]
     path = Path(path)
     meta = json.loads((path / META_FILE).read_text())
     return pd.read_parquet(path / KERNELS_FILE), pd.read_parquet(path / HOSTCOST_FILE), meta
+
+
+def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
+    """One dataset from several `revati profile` directories of the same card (their raw streams)."""
+    from revati.profile.raw import read_raw
+
+    procs: list[RawProcess] = []
+    metas = []
+    for d in dirs:
+        procs += read_raw(Path(d))
+        metas.append(json.loads((Path(d) / META_FILE).read_text()))
+    keep = ("gpu", "driver", "sm_clock_max_mhz", "mem_clock_max_mhz", "memory_mib", "power_limit_w",
+            "torch", "cuda", "timer")  # fmt: skip
+    meta = {k: metas[0][k] for k in keep if k in metas[0]}
+    meta["sources"] = [{"command": m.get("command"), "date": m.get("date")} for m in metas]
+    return write_dataset(procs, out, meta)
+
+
+if __name__ == "__main__":  # python -m revati.profile.dataset OUT PROFILE_DIR...
+    import sys
+
+    if len(sys.argv) < 3:
+        print("usage: python -m revati.profile.dataset OUT PROFILE_DIR...", file=sys.stderr)
+        sys.exit(2)
+    print(merge_profiles([Path(p) for p in sys.argv[2:]], Path(sys.argv[1])))

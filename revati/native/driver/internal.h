@@ -15,6 +15,7 @@
 
 #include "revati/devconf.h"
 #include "revati/export_tables.h"
+#include "revati/fatbin.h"
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/types.h"
@@ -187,6 +188,11 @@ typedef struct rv_func {
     rv_module *mod;
     int max_dyn_smem;
     int static_smem;
+    /* Parameter layout (EIATTR_KPARAM_INFO), in parameter order: nparams -1 when the image does not say */
+    int nparams;
+    uint16_t *param_off;  /* byte offset of parameter i in the parameter buffer */
+    uint16_t *param_size; /* its size in bytes */
+    uint32_t param_bytes; /* the buffer's size (CBANK_PARAM_SIZE, at least the end of the last parameter) */
 } rv_func;
 
 #define RV_FUNC_MAGIC 0x52564646u
@@ -211,7 +217,42 @@ typedef struct rv_kernel_op {
     rv_func *f;
     unsigned grid[3], block[3];
     unsigned smem;
+    const uint8_t *params; /* the launch's parameter buffer (layout: f->param_off), NULL when unknown */
+    uint32_t param_bytes;
+    const struct rv_kfeat *feat; /* its features (kfeatures.c); NULL until computed */
 } rv_kernel_op;
+
+/* ---- kernel features (kfeatures.c, over native/features) ---- */
+
+/* A launch's trace features: args and op as JSON texts ("" when absent), sig as 16 hex digits. */
+typedef struct rv_kfeat {
+    const char *args;
+    const char *op;
+    char sig[17];
+} rv_kfeat;
+
+/* The features of k launched now: op is this thread's library-call context (or, when there is none,
+ * keep_op: a kernel node updated outside the library call keeps the op it was captured with). The
+ * result lives in a per-thread buffer until this thread's next call. */
+const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op);
+/* A copy that lives as long as the process (graph nodes, like their parameters, are never freed). */
+const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f);
+/* Whether a value points into a device's address space (memory.c): what the features mask. */
+int rv_dev_addr(uint64_t v);
+
+/* ---- kernel parameters (kparams.c) ---- */
+
+#define RV_PARAM_STACK 4096 /* the classic parameter limit; larger buffers go to the heap */
+/* Copy f's layout from its image's record (NULL or unknown: nparams -1). */
+void rv_func_set_layout(rv_func *f, const rv_func_info *fi);
+/* A launch's parameters as the flat buffer the kernel reads (from kernelParams through f's layout, or
+ * from extra's CU_LAUNCH_PARAM_BUFFER_POINTER/SIZE) into buf of cap bytes: its size, or -1 when the
+ * layout is unknown or the buffer too small. */
+int rv_launch_params(const rv_func *f, void **kernelParams, void **extra, uint8_t *buf, uint32_t cap);
+/* Give k its own heap copy of its parameters (graph nodes outlive the launch call; never freed, like nodes). */
+void rv_kernel_op_own_params(rv_kernel_op *k);
+/* A kernel node's launch, with its own copy of the parameters. */
+CUresult rv_kernel_op_from_node(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p);
 
 /* Enqueue one kernel on s (timed, traced) as part of graph exec `graph` (0: a plain launch). */
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph);

@@ -1,5 +1,6 @@
 /* revati driver: kernel launches (timed by the predictor, traced), copy timing, occupancy queries. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -8,8 +9,13 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
                     rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
     if (!rv_tracing()) return;
     /* formatted by hand: this line is written once per launch and printf dominated its cost */
-    char buf[4096];
-    rv_line l = {buf, buf + sizeof buf - 1};
+    const rv_kfeat *ft = k->feat;
+    size_t need = 1024 + (k->f && k->f->json_name ? strlen(k->f->json_name) : 0) +
+                  (ft ? strlen(ft->args) + strlen(ft->op) + 64 : 0);
+    char small[4096], *buf = need <= sizeof small ? small : malloc(need);
+    if (!buf) return;
+    size_t cap = buf == small ? sizeof small : need;
+    rv_line l = {buf, buf + cap - 1};
     rv_put(&l, "\"name\":\"");
     rv_put(&l, k->f && k->f->json_name ? k->f->json_name : "?");
     rv_put(&l, "\",\"grid\":[");
@@ -32,8 +38,14 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
     rv_put(&l, p.src);
     rv_put(&l, "\",\"graph\":");
     rv_put_u64(&l, graph);
+    if (ft) {
+        if (ft->args[0]) rv_put(&l, ",\"args\":"), rv_put(&l, ft->args);
+        if (ft->op[0]) rv_put(&l, ",\"op\":"), rv_put(&l, ft->op);
+        rv_put(&l, ",\"sig\":\""), rv_put(&l, ft->sig), rv_put(&l, "\"");
+    }
     *l.p = 0;
     rv_trace_emit("kernel", "%s", buf);
+    if (buf != small) free(buf);
 }
 
 void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
@@ -67,18 +79,25 @@ rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t
 }
 
 static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                       unsigned bz, unsigned smem, CUstream hStream) {
+                       unsigned bz, unsigned smem, CUstream hStream, void **kernelParams, void **extra) {
     rv_func *fn = rv_func_from(f);
     if (!fn) return CUDA_ERROR_INVALID_HANDLE;
     if (!gx || !gy || !gz || !bx || !by || !bz || (uint64_t)bx * by * bz > 1024) return CUDA_ERROR_INVALID_VALUE;
     if (smem > (unsigned)rv_conf()->smem_per_block_optin) return CUDA_ERROR_INVALID_VALUE;
     rv_stream *s = rv_stream_resolve(hStream);
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
-    rv_kernel_op k = {fn, {gx, gy, gz}, {bx, by, bz}, smem};
+    rv_kernel_op k = {fn, {gx, gy, gz}, {bx, by, bz}, smem, NULL, 0};
+    uint8_t small[RV_PARAM_STACK], *buf = small;
+    if (fn->param_bytes > sizeof small && !(buf = malloc(fn->param_bytes))) return CUDA_ERROR_OUT_OF_MEMORY;
+    int np = rv_launch_params(fn, kernelParams, extra, buf, buf == small ? (uint32_t)sizeof small : fn->param_bytes);
+    if (np >= 0) k.params = buf, k.param_bytes = (uint32_t)np;
+    k.feat = rv_kfeat_now(&k, NULL);
     c->corr = rv_next_corr();
-    if (s->capture) return rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    rv_launch_now(s, &k, c->corr, 0);
-    return CUDA_SUCCESS;
+    CUresult r = CUDA_SUCCESS;
+    if (s->capture) r = rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    else rv_launch_now(s, &k, c->corr, 0);
+    if (buf != small) free(buf);
+    return r;
 }
 
 // cuLaunchKernel: start = max(stream ready, host now), end = start + predicted; never executes
@@ -86,7 +105,8 @@ RV_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned 
                                   unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
                                   unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra) {
     API_ENTER();
-    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                      kernelParams, extra));
 }
 RV_ALIAS(cuLaunchKernel_ptsz, cuLaunchKernel);
 
@@ -95,7 +115,7 @@ RV_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, 
     API_ENTER();
     if (!config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     API_RETURN(launch(&rv__call, f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
-                      config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream));
+                      config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream, kernelParams, extra));
 }
 RV_ALIAS(cuLaunchKernelEx_ptsz, cuLaunchKernelEx);
 
@@ -105,7 +125,8 @@ RV_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX
                                              unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
                                              void **kernelParams) {
     API_ENTER();
-    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                      kernelParams, NULL));
 }
 RV_ALIAS(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel);
 

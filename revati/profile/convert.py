@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from revati.profile.raw import RawProcess
-from revati.profile.signature import compact_json, kernel_signature
+from revati.trace.features import signature
 from revati.trace.writer import RunWriter
 
 # CUpti_ActivityMemcpyKind -> the trace's memcpy kinds (array copies count as their device side)
@@ -30,20 +30,27 @@ COPY_KINDS = {
 
 
 def kernel_features(k: dict[str, Any]) -> dict[str, Any]:
-    """name, grid, block, smem, args (list or None), op (dict or None) and sig of one kernel record."""
+    """name, grid, block, smem, args (list or None), op (dict or None) and sig of one kernel record.
+
+    The shim's sig (native/features, as the stand-in computes it) is kept when the launch it came from
+    has the activity's name and shape; otherwise it is recomputed from the activity's.
+    """
     launch = k.get("launch") or {}
-    args = launch.get("args")
-    op = launch.get("op")
+    args, op = launch.get("args"), launch.get("op")
     grid, block, smem = k["grid"], k["block"], int(k["smem"])
-    return {
-        "name": k["name"],
-        "grid": grid,
-        "block": block,
-        "smem": smem,
-        "args": args,
-        "op": op,
-        "sig": kernel_signature(k["name"], grid, block, smem, compact_json(args), compact_json(op)),
-    }
+    same = (launch.get("fname"), launch.get("grid"), launch.get("block"), launch.get("smem")) == (
+        k["name"],
+        grid,
+        block,
+        smem,
+    )
+    sig = (
+        launch["sig"]
+        if same and launch.get("sig")
+        else signature(k["name"], grid, block, smem, args, op)
+    )
+    return {"name": k["name"], "grid": grid, "block": block, "smem": smem, "args": args, "op": op,
+            "sig": sig}  # fmt: skip
 
 
 def origin_ns(procs: list[RawProcess]) -> int:

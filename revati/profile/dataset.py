@@ -18,7 +18,7 @@ import pandas as pd
 
 from revati.profile.convert import kernel_features
 from revati.profile.raw import RawProcess
-from revati.profile.signature import compact_json
+from revati.trace.features import canonical
 
 KERNELS_FILE = "kernels.parquet"
 HOSTCOST_FILE = "hostcost.parquet"
@@ -33,7 +33,7 @@ def kernel_rows(procs: list[RawProcess]) -> pd.DataFrame:
             g, b = f["grid"], f["block"]
             rows.append(
                 (f["sig"], f["name"], g[0], g[1], g[2], b[0], b[1], b[2], f["smem"],
-                 compact_json(f["args"]), compact_json(f["op"]), k["end"] - k["start"],
+                 canonical(f["args"]), canonical(f["op"]), k["end"] - k["start"],
                  1 if k.get("node") else 0)
             )  # fmt: skip
     cols = ["sig", "name", "gx", "gy", "gz", "bx", "by", "bz", "smem", "args", "op", "dur", "g"]

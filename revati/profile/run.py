@@ -56,7 +56,27 @@ def gpu_facts() -> dict[str, Any]:
     return facts
 
 
-def profile_command(command: list[str], out: Path, *, overwrite: bool = False) -> ProfileResult:
+def libcalls_library() -> Path | None:
+    """librevati_libcalls.so (the library-call context for `op`): $REVATI_PROFILE_LIBCALLS or the build's."""
+    env = os.environ.get("REVATI_PROFILE_LIBCALLS")
+    if env:
+        if not Path(env).is_file():
+            raise RevatiError(f"REVATI_PROFILE_LIBCALLS={env}: no such file")
+        return Path(env)
+    from revati.native.build import DEFAULT_OUT, BuildError, build
+
+    lib = DEFAULT_OUT / "librevati_libcalls.so"
+    if not lib.is_file():
+        try:
+            build(DEFAULT_OUT)
+        except BuildError:
+            return None
+    return lib if lib.is_file() else None
+
+
+def profile_command(
+    command: list[str], out: Path, *, overwrite: bool = False, libcalls: bool = True
+) -> ProfileResult:
     out = Path(out)
     if out.exists():
         if not overwrite:
@@ -73,6 +93,11 @@ def profile_command(command: list[str], out: Path, *, overwrite: bool = False) -
     env["LD_LIBRARY_PATH"] = libdir + (
         ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else ""
     )
+    calls_lib = libcalls_library() if libcalls else None
+    if calls_lib is not None:  # the library call in flight, for each kernel's `op`
+        env["LD_PRELOAD"] = str(calls_lib) + (
+            " " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else ""
+        )
     start_ns = time.time_ns()
     t0 = time.monotonic_ns()
     try:
@@ -87,6 +112,7 @@ def profile_command(command: list[str], out: Path, *, overwrite: bool = False) -
         "start_time_ns": start_ns,
         "wall_duration_ns": wall,
         "exit_status": status,
+        "op_context": calls_lib is not None,
         "timer": "CUPTI activity records (kernels, copies, memsets); host cost: CUPTI timestamps "
         "around each real driver call",
     }

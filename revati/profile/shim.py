@@ -93,8 +93,9 @@ def build_shim(out_dir: Path = DEFAULT_OUT, force: bool = False) -> Path:
             raise RevatiError(f"REVATI_PROFILE_SHIM={prebuilt}: no such file")
         return Path(prebuilt)
     target = out_dir / SHIM_NAME
-    srcs = sorted(SOURCE_DIR.glob("*.c"))
-    inputs = srcs + sorted(SOURCE_DIR.glob("*.h"))
+    # the shim's own sources and the shared kernel-features unit (the stand-in's, so both agree)
+    srcs = sorted(SOURCE_DIR.glob("*.c")) + sorted((NATIVE_DIR / "features").glob("*.c"))
+    inputs = srcs + sorted(SOURCE_DIR.glob("*.h")) + sorted((NATIVE_DIR / "include").rglob("*.h"))
     if (
         not force
         and target.exists()
@@ -110,6 +111,8 @@ def build_shim(out_dir: Path = DEFAULT_OUT, force: bool = False) -> Path:
     cmd = [
         cc,
         *CFLAGS,
+        "-I",
+        str(NATIVE_DIR / "include"),
         "-I",
         str(incs[0]),
         "-I",

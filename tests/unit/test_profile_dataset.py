@@ -12,8 +12,8 @@ from revati.profile.answers import write_answers
 from revati.profile.convert import write_run
 from revati.profile.dataset import bytes_bucket, load_dataset, write_dataset
 from revati.profile.raw import read_raw
-from revati.profile.signature import fnv1a64, kernel_signature
 from revati.trace import load_run
+from revati.trace.features import signature
 
 K = "_Z6kernelPfi"
 
@@ -24,7 +24,8 @@ def _raw(tmp_path: Path) -> Path:
         {"k": "api", "name": "cuMemcpyHtoDAsync_v2", "corr": 1, "t0": 1000, "t1": 1500, "tid": 7,
          "res": 0, "bytes": 3000},
         {"k": "launch", "corr": 2, "fname": K, "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0,
-         "args": [None, 1024]},
+         "args": [None, 1024], "op": {"lib": "cublasLt", "op": "matmul", "m": 8},
+         "sig": "00000000000000aa"},
         {"k": "api", "name": "cuLaunchKernel", "corr": 2, "t0": 2000, "t1": 2100, "tid": 7, "res": 0},
         {"k": "launch", "corr": 3, "fname": K, "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0,
          "args": [None, 2048]},
@@ -52,12 +53,6 @@ def _raw(tmp_path: Path) -> Path:
     return tmp_path / "prof"
 
 
-def test_fnv_known_value() -> None:
-    """FNV-1a 64 of the empty text is the offset basis; of 'a' the published value."""
-    assert fnv1a64(b"") == 14695981039346656037
-    assert fnv1a64(b"a") == 0xAF63DC4C8601EC8C
-
-
 def test_graph_kernels_join_their_captured_launch(tmp_path: Path) -> None:
     """A replayed kernel's node (a clone) resolves to the launch captured into the graph."""
     (p,) = read_raw(_raw(tmp_path))
@@ -75,7 +70,12 @@ def test_dataset_rows_and_signature(tmp_path: Path) -> None:
     row = kt[kt["args"] == "[null,2048]"].iloc[0]
     assert (row["n"], row["dur_ns"], row["dur_min_ns"], row["dur_max_ns"]) == (2, 2500, 2000, 3000)
     assert row["in_graph"] == 2
-    assert row["sig"] == kernel_signature(K, [4, 1, 1], [128, 1, 1], 0, "[null,2048]", "")
+    assert row["sig"] == signature(K, [4, 1, 1], [128, 1, 1], 0, "[null,2048]", None)
+    first = kt[kt["args"] == "[null,1024]"].iloc[0]  # the shim's sig is kept: same name and shape
+    assert (first["sig"], first["op"]) == (
+        "00000000000000aa",
+        '{"lib":"cublasLt","op":"matmul","m":8}',
+    )
     launch = hc[hc["call"] == "cuLaunchKernel"].iloc[0]
     assert (launch["bytes"], launch["host_ns"], launch["n"]) == (0, 150, 2)
     assert hc[hc["call"] == "cuMemcpyHtoDAsync_v2"].iloc[0]["bytes"] == 4096

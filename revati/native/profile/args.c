@@ -1,15 +1,17 @@
 /* revati profile shim: a launch's parameters, decoded with the real driver's layout, device pointers masked.
  *
- * Contract (docs/trace-format.md, kernel `args`): one entry per parameter in order; a parameter of at
- * most 8 bytes is its unsigned little-endian value, or null when it points into device memory; a
- * larger one is a list of 8-byte words under the same rule. The layout comes from
- * cuFuncGetParamInfo (cuKernelGetParamInfo for library kernels); whether a word points into device
- * memory from cuPointerGetAttributes, with the ranges it names kept in a small cache. */
+ * The texts (`args`, `op`, `sig`) come from the shared features unit (native/features, the same code the
+ * stand-in runs); what it needs from the real driver is found here: the layout from cuFuncGetParamInfo
+ * (cuKernelGetParamInfo for library kernels), whether a word points into device memory from
+ * cuPointerGetAttributes (the ranges it names kept in a small cache), and the library call in flight
+ * from librevati_libcalls.so when it is preloaded. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "profile.h"
+#include "revati/features.h"
 
 #define MAX_PARAMS 256
 #define LAYOUT_SLOTS 4096 /* open-addressed cache of function layouts */
@@ -110,41 +112,81 @@ static int is_device_ptr(uint64_t v) {
     return 1;
 }
 
-static void put_word(rp_line *l, const unsigned char *p, size_t n) {
-    uint64_t v = 0;
-    memcpy(&v, p, n < 8 ? n : 8); /* little-endian host: the low bytes first */
-    if (n == 8 && is_device_ptr(v))
-        rp_put(l, "null");
-    else
-        rp_put_u64(l, v);
+static int is_devptr_cb(uint64_t v, void *user) { return is_device_ptr(v); }
+
+typedef const char *(*op_context_fn)(void);
+static op_context_fn op_context;
+static pthread_once_t op_once = PTHREAD_ONCE_INIT;
+/* librevati_libcalls.so (preloaded by `revati profile`) keeps the library call in flight */
+static void find_op_context(void) { op_context = (op_context_fn)dlsym(RTLD_DEFAULT, "revati_op_context"); }
+
+/* per thread: the packed parameter buffer and the feature texts (about 200 KB, on first launch) */
+typedef struct {
+    unsigned char params[RV_FEAT_PARAMS_MAX];
+    rv_feat_out out;
+    char line[RV_FEAT_ARGS_MAX + RV_FEAT_OP_MAX + 1024];
+} feat_tls;
+static pthread_key_t feat_key;
+static pthread_once_t feat_key_once = PTHREAD_ONCE_INIT;
+static void make_key(void) { pthread_key_create(&feat_key, free); }
+
+static feat_tls *tls(void) {
+    pthread_once(&feat_key_once, make_key);
+    feat_tls *t = pthread_getspecific(feat_key);
+    if (!t && (t = calloc(1, sizeof *t))) pthread_setspecific(feat_key, t);
+    return t;
 }
 
-void rp_put_args(rp_line *l, CUfunction f, void **kernel_params, void **extra) {
+char *rp_launch_line(size_t *cap) {
+    feat_tls *t = tls();
+    *cap = t ? sizeof t->line : 0;
+    return t ? t->line : NULL;
+}
+
+const rv_feat_out *rp_features(CUfunction f, const char *name, const unsigned grid[3], const unsigned block[3],
+                               unsigned smem, void **kernel_params, void **extra) {
+    pthread_once(&op_once, find_op_context);
+    feat_tls *t = tls();
+    if (!t) return NULL;
     layout *e = f ? get_layout(f) : NULL;
     const unsigned char *buffer = NULL; /* CU_LAUNCH_PARAM_BUFFER_POINTER: params packed at their offsets */
-    for (void **x = extra; !kernel_params && x && *x != CU_LAUNCH_PARAM_END; x += 2)
+    size_t buffer_len = 0;
+    for (void **x = extra; !kernel_params && x && *x != CU_LAUNCH_PARAM_END; x += 2) {
         if (*x == CU_LAUNCH_PARAM_BUFFER_POINTER) buffer = (const unsigned char *)x[1];
-    if (!e || e->n < 0 || (!kernel_params && !buffer)) {
-        rp_put(l, "null");
-        return;
+        if (*x == CU_LAUNCH_PARAM_BUFFER_SIZE && x[1]) buffer_len = *(const size_t *)x[1];
     }
-    rp_put(l, "[");
-    for (int i = 0; i < e->n; ++i) {
-        if (i) rp_put(l, ",");
-        const unsigned char *p = kernel_params ? (const unsigned char *)kernel_params[i] : buffer + e->off[i];
-        size_t n = e->size[i];
-        if (!p) {
-            rp_put(l, "null");
-        } else if (n <= 8) {
-            put_word(l, p, n);
-        } else {
-            rp_put(l, "[");
-            for (size_t w = 0; w < n; w += 8) {
-                if (w) rp_put(l, ",");
-                put_word(l, p + w, n - w < 8 ? n - w : 8);
-            }
-            rp_put(l, "]");
+    int n = e ? e->n : -1;
+    size_t len = 0;
+    if (n >= 0 && kernel_params) { /* an array of pointers: pack each value at its offset */
+        for (int i = 0; i < n; ++i) {
+            size_t end = (size_t)e->off[i] + e->size[i];
+            if (end > sizeof t->params || !kernel_params[i]) continue;
+            memcpy(t->params + e->off[i], kernel_params[i], e->size[i]);
+            if (end > len) len = end;
         }
+    } else if (n >= 0 && buffer) {
+        len = buffer_len < sizeof t->params ? buffer_len : sizeof t->params;
+        memcpy(t->params, buffer, len);
+    } else {
+        n = -1;
     }
-    rp_put(l, "]");
+    const char *op = op_context ? op_context() : NULL;
+    rv_feat_in in = {
+        .name = name,
+        .grid = {grid[0], grid[1], grid[2]},
+        .block = {block[0], block[1], block[2]},
+        .smem = smem,
+        .params = t->params,
+        .params_len = len,
+        .nparams = n,
+        .param_off = e ? e->off : NULL,
+        .param_size = e ? e->size : NULL,
+        .is_devptr = is_devptr_cb,
+        .user = NULL,
+        .op_json = op,
+    };
+    rp_busy++; /* is_devptr asks the driver */
+    rv_features(&in, &t->out);
+    rp_busy--;
+    return &t->out;
 }

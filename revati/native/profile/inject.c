@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "revati/features.h"
 
 
 rp_driver rp_drv;
@@ -95,8 +96,10 @@ static void put_dims(rp_line *l, const char *key, unsigned x, unsigned y, unsign
 static void write_launch(uint32_t corr, CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                          unsigned by, unsigned bz, unsigned smem, const CUlaunchConfig *cfg, void **params,
                          void **extra, int node) {
-    static __thread char buf[1 << 16];
-    rp_line l = {buf, buf + sizeof buf - 1};
+    size_t cap = 0;
+    char *buf = rp_launch_line(&cap);
+    if (!buf) return;
+    rp_line l = {buf, buf + cap - 1};
     rp_put(&l, "{\"k\":\"launch\",\"corr\":");
     rp_put_u64(&l, corr);
     rp_put(&l, ",\"node_add\":");
@@ -114,15 +117,19 @@ static void write_launch(uint32_t corr, CUfunction f, unsigned gx, unsigned gy, 
         else if (a->id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE && a->value.cooperative)
             rp_put(&l, ",\"coop\":1");
     }
-    rp_put(&l, ",\"args\":");
-    rp_put_args(&l, f, params, extra);
-    if (!rp_line_ok(&l)) { /* a huge struct parameter: keep the line valid without its args */
+    const char *name = f ? rp_func_name(f) : "?";
+    unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+    const rv_feat_out *ft = rp_features(f, name, grid, block, smem, params, extra);
+    if (ft && ft->args_len) rp_put(&l, ",\"args\":"), rp_put(&l, ft->args);
+    if (ft && ft->op_len) rp_put(&l, ",\"op\":"), rp_put(&l, ft->op);
+    if (ft) rp_put(&l, ",\"sig\":\""), rp_put(&l, ft->sig), rp_put(&l, "\"");
+    if (!rp_line_ok(&l)) { /* a huge struct parameter: keep the line valid without its features */
         l.p = buf;
         rp_put(&l, "{\"k\":\"launch\",\"corr\":");
         rp_put_u64(&l, corr);
         rp_put(&l, ",\"fname\":");
-        rp_put_str(&l, f ? rp_func_name(f) : "?");
-        rp_put(&l, ",\"args\":null,\"truncated\":1");
+        rp_put_str(&l, name);
+        rp_put(&l, ",\"truncated\":1");
     }
     rp_put(&l, "}");
     rp_out_write(buf, (size_t)(l.p - buf));

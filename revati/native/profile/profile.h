@@ -39,9 +39,12 @@ void rp_put_i64(rp_line *l, int64_t v);
 void rp_put_str(rp_line *l, const char *s); /* a JSON string, quoted and escaped */
 int rp_line_ok(const rp_line *l);
 
-/* args.c: a launch's parameters as the JSON list of the kernel-event contract */
-void rp_put_args(rp_line *l, CUfunction f, void **kernel_params, void **extra);
+/* args.c: a launch's features (args, op, sig texts; NULL when out of memory) via native/features */
+struct rv_feat_out;
+const struct rv_feat_out *rp_features(CUfunction f, const char *name, const unsigned grid[3],
+                                      const unsigned block[3], unsigned smem, void **kernel_params, void **extra);
 const char *rp_func_name(CUfunction f);
+char *rp_launch_line(size_t *cap); /* this thread's buffer for a launch line (NULL when out of memory) */
 
 /* queries.c: device/occupancy/function/memory queries with the real answers */
 void rp_query_exit(CUpti_CallbackId cbid, const CUpti_CallbackData *cb);

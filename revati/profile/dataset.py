@@ -5,6 +5,7 @@ kernels.parquet: one row per distinct launch signature: name, gx..gz, bx..bz, sm
 dur_max_ns, and in_graph (launches of it replayed from a CUDA graph).
 hostcost.parquet: call (driver call name), bytes (power-of-two bucket of the bytes a copy, memset or
 allocation moves; 0 for other calls), host_ns (median real time inside the real driver call), n.
+copies.parquet: kind (HtoD, DtoH, DtoD, HtoH, PtoP, or memset), bytes, dur_ns (median on the GPU), n.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from revati.profile.raw import RawProcess
 from revati.trace.features import canonical
 
 KERNELS_FILE = "kernels.parquet"
+COPIES_FILE = "copies.parquet"
 HOSTCOST_FILE = "hostcost.parquet"
 META_FILE = "meta.json"
 
@@ -83,6 +85,23 @@ def hostcost_table(procs: list[RawProcess]) -> pd.DataFrame:
     return out.sort_values(["call", "bytes"]).reset_index(drop=True)
 
 
+def copies_table(procs: list[RawProcess]) -> pd.DataFrame:
+    from revati.profile.convert import COPY_KINDS
+
+    rows = [
+        (COPY_KINDS.get(c["kind"], "DtoD"), c["bytes"], c["end"] - c["start"])
+        for p in procs
+        for c in p.copies
+    ]
+    rows += [("memset", m["bytes"], m["end"] - m["start"]) for p in procs for m in p.memsets]
+    df = pd.DataFrame(rows, columns=["kind", "bytes", "d"])
+    if df.empty:
+        return pd.DataFrame(columns=["kind", "bytes", "dur_ns", "n"])
+    out = df.groupby(["kind", "bytes"]).agg(dur_ns=("d", "median"), n=("d", "size")).reset_index()
+    out["dur_ns"] = out["dur_ns"].astype(float)
+    return out
+
+
 def write_dataset(procs: list[RawProcess], out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Write the three files into out; return a summary (kernels, distinct signatures, calls)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -90,6 +109,7 @@ def write_dataset(procs: list[RawProcess], out: Path, meta: dict[str, Any]) -> d
     ht = hostcost_table(procs)
     kt.to_parquet(out / KERNELS_FILE, index=False)
     ht.to_parquet(out / HOSTCOST_FILE, index=False)
+    copies_table(procs).to_parquet(out / COPIES_FILE, index=False)
     summary = {
         "kernels": int(kt["n"].sum()) if len(kt) else 0,
         "signatures": len(kt),

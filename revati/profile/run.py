@@ -75,7 +75,12 @@ def libcalls_library() -> Path | None:
 
 
 def profile_command(
-    command: list[str], out: Path, *, overwrite: bool = False, libcalls: bool = True
+    command: list[str],
+    out: Path,
+    *,
+    overwrite: bool = False,
+    libcalls: bool = True,
+    host_only: bool = False,
 ) -> ProfileResult:
     out = Path(out)
     if out.exists():
@@ -93,6 +98,7 @@ def profile_command(
     env["LD_LIBRARY_PATH"] = libdir + (
         ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else ""
     )
+    env["REVATI_PROFILE_HOST_ONLY"] = "1" if host_only else "0"
     calls_lib = libcalls_library() if libcalls else None
     if calls_lib is not None:  # the library call in flight, for each kernel's `op`
         env["LD_PRELOAD"] = str(calls_lib) + (
@@ -113,6 +119,7 @@ def profile_command(
         "wall_duration_ns": wall,
         "exit_status": status,
         "op_context": calls_lib is not None,
+        "host_only": host_only,
         "timer": "CUPTI activity records (kernels, copies, memsets); host cost: CUPTI timestamps "
         "around each real driver call",
     }

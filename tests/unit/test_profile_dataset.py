@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from revati.errors import RevatiError
@@ -80,6 +81,8 @@ def test_dataset_rows_and_signature(tmp_path: Path) -> None:
     assert (launch["bytes"], launch["host_ns"], launch["n"]) == (0, 150, 2)
     assert hc[hc["call"] == "cuMemcpyHtoDAsync_v2"].iloc[0]["bytes"] == 4096
     assert meta["summary"]["copies"] == 1
+    copies = pd.read_parquet(d / "copies.parquet")
+    assert copies.to_dict("records") == [{"kind": "HtoD", "bytes": 3000, "dur_ns": 300.0, "n": 1}]
 
 
 def test_run_directory_loads(tmp_path: Path) -> None:

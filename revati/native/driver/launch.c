@@ -205,7 +205,8 @@ RV_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSi
 
 /* SMs per GPC as cluster placement sees them on a 132-SM Hopper (H100/H200 SXM): the layout that
  * reproduces every cuOccupancyMaxActiveClusters answer of a real H200 for cluster sizes 3..32 (cuBLAS
- * probes them all at start-up and picks its kernels' cluster shapes from them; see docs/driver.md).
+ * and cuDNN probe them all at start-up and pick their kernels' cluster shapes from them; see
+ * docs/driver.md). Sizes 1 and 2 use every SM.
  * TODO(issue 16): move into the device profiles once they carry lists. */
 static const int hopper132_gpc_sms[] = {18, 18, 16, 16, 16, 16, 16, 8};
 
@@ -221,8 +222,8 @@ RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction fun
     int per_sm = blocks_per_sm((int)(config->blockDimX * config->blockDimY * config->blockDimZ), config->sharedMemBytes);
     if (per_sm < 1) per_sm = 1;
     const rv_devconf *c = rv_conf();
-    if (cs == 1) {
-        *numClusters = c->sm_count * per_sm;
+    if (cs <= 2) { /* a pair fits any TPC: every SM, as the real H200 answers (66 pairs) */
+        *numClusters = c->sm_count * per_sm / (int)cs;
     } else if (c->sm_count == 132 && c->cc_major == 9) {
         int n = 0;
         for (size_t g = 0; g < sizeof hopper132_gpc_sms / sizeof hopper132_gpc_sms[0]; ++g)

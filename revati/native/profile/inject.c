@@ -254,13 +254,16 @@ __attribute__((visibility("default"))) int InitializeInjection(void) {
           "cuptiEnableCallback(node created)");
     check(cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED),
           "cuptiEnableCallback(node cloned)");
-    rp_activity_start();
+    /* REVATI_PROFILE_HOST_ONLY=1: no activity records (no kernel times), so that CUPTI's own tracing
+     * work stays out of the host cost measured around each call */
+    const char *host_only = getenv("REVATI_PROFILE_HOST_ONLY");
+    if (!host_only || strcmp(host_only, "1") != 0) rp_activity_start();
     atexit(at_exit);
     char buf[256];
     uint32_t ver = 0;
     cuptiGetVersion(&ver);
-    int n = snprintf(buf, sizeof buf, "{\"k\":\"start\",\"pid\":%d,\"cupti_api\":%u,\"header_api\":%d}", (int)getpid(),
-                     ver, CUPTI_API_VERSION);
+    int n = snprintf(buf, sizeof buf, "{\"k\":\"start\",\"pid\":%d,\"cupti_api\":%u,\"header_api\":%d,\"host_only\":%d}",
+                     (int)getpid(), ver, CUPTI_API_VERSION, host_only && !strcmp(host_only, "1"));
     rp_out_write(buf, (size_t)n);
     return 1;
 }

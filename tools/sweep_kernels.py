@@ -37,7 +37,7 @@ def join(run_dir: Path, sweep_csv: Path) -> pd.DataFrame:
 
 def _is_torch_own(name: str) -> bool:
     """torch's own kernels (input set-up, elementwise glue): their names carry a per-build hash."""
-    return name.startswith("_ZN2at") or "at6native" in name
+    return name.startswith("_ZN2at") or "at6native" in name or "_GLOBAL__N__" in name
 
 
 def _choices(df: pd.DataFrame) -> dict[int, tuple]:

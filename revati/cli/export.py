@@ -55,7 +55,9 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
         if out.exists() and not out.is_dir():
             raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
         out.mkdir(parents=True, exist_ok=True)
-        jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
+        jobs: list[tuple[Path, list[int] | None]] = [
+            (out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)
+        ]
     else:
         if not out.parent.exists():
             raise RevatiError(f"{out.parent}: output folder does not exist")

@@ -21,7 +21,7 @@ def run_env(
 
     The stand-in libcuda.so.1 / libnvidia-ml.so.1 are found first on LD_LIBRARY_PATH (the runtime and
     torch dlopen them by soname); librevati.so is preloaded so libc's clocks, sleeps and waits read
-    virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/NCCL call that
+    virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/cuDNN/NCCL call that
     launched them (the `op` of kernel events). Children inherit all of it.
     """
     env = dict(os.environ if base is None else base)

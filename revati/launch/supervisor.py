@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
@@ -57,7 +58,7 @@ class RunResult:
     run_dir: Path
     exit_status: int
     wall_ns: int
-    processes: list[dict]
+    processes: list[dict[str, Any]]
     problems: list[str]
 
 
@@ -80,9 +81,9 @@ def _resolve_command(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def scan_streams(run_dir: Path) -> tuple[list[dict], list[str]]:
+def scan_streams(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The process list and what went wrong, from each stream's first and last line."""
-    procs: list[dict] = []
+    procs: list[dict[str, Any]] = []
     problems: list[str] = []
     for h in scan_heads(run_dir):
         procs.append({"pid": h.pid, "rank": h.rank, "file": str(h.path.relative_to(run_dir))})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -64,7 +65,7 @@ def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
     return first, (lines[-1] if lines else b"")
 
 
-def _loads(line: bytes) -> dict:
+def _loads(line: bytes) -> dict[str, Any]:
     try:
         ev = orjson.loads(line) if line else {}
     except orjson.JSONDecodeError:

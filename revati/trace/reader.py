@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,7 @@ def _parse_by_kind(
         except pa.ArrowInvalid:
             raise _locate_bad_line(path, _original(path, size)) from None
         present = any(key in joined for key in _JSON_KEYS[kind])
-        tables[kind] = _attach_json(kind, t, lambda j=joined: j.split(b"\n"), present)
+        tables[kind] = _attach_json(kind, t, partial(bytes.split, joined, b"\n"), present)
     return tables
 
 
@@ -518,8 +518,8 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     hit = read_cache(run_dir, key) if key is not None else None
     if hit is not None:
         streams, tables, cached_warnings = hit
-        for w in cached_warnings:
-            _warn(warnings, w)
+        for msg in cached_warnings:
+            _warn(warnings, msg)
     else:
         streams = []
         # streams parse in parallel: Arrow's JSON parser releases the GIL

@@ -37,7 +37,10 @@ LIBRARIES = (
         "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
     ),
     Library(
-        "libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen", "features"), ("-ldl", "-lpthread")
+        "libcuda.so.1",
+        "libcuda.so.1",
+        ("driver", "driver/gen", "driver/values", "features"),
+        ("-ldl", "-lpthread"),
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
     # the library-call context (cuBLASLt, cuBLAS, cuDNN, NCCL): preloaded, needs nothing of revati's own

@@ -228,6 +228,7 @@ static int open_locked(void) {
     static int registered;
     if (!registered) { registered = 1; atexit(at_exit_close); }
     emit_proc_header_locked();
+    flush_locked(); /* the header on disk at once: a process killed before its first flush is still named */
     return 1;
 }
 

@@ -76,23 +76,6 @@ void rv_world_register_pid(int32_t me) {
     }
 }
 
-static void unregister_self(void) {
-    rv_world *w = rv_world_get();
-    int32_t me = (int32_t)getpid();
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
-        int32_t v = me;
-        atomic_compare_exchange_strong(&w->procs[i], &v, 0);
-    }
-    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
-        int32_t v = me;
-        if (atomic_load(&w->waiters[i].pid) == me) {
-            atomic_store(&w->waiters[i].deadline, RV_VTIME_INVALID);
-            atomic_compare_exchange_strong(&w->waiters[i].pid, &v, 0);
-        }
-    }
-    atomic_fetch_add(&w->activity, 1);
-}
-
 static void at_fork_child(void) {
     t_slot_hint = -1;
     rv_world_register_self();
@@ -103,10 +86,10 @@ __attribute__((constructor)) static void world_load(void) {
     pthread_atfork(NULL, NULL, at_fork_child);
 }
 
-__attribute__((destructor)) static void world_unload(void) {
-    rv_publish_high();
-    unregister_self();
-}
+/* The process stays in the world past this point: exit handlers, other libraries' destructors and
+ * other threads may still run host code (an interpreter's teardown, after its trace's end line). It
+ * leaves when the kernel shows it gone (proc_runs). */
+__attribute__((destructor)) static void world_unload(void) { rv_publish_high(); }
 
 /* ---- the idle test ---------------------------------------------------------------------------- */
 
@@ -191,7 +174,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
         }
     }
     char buf[4096];
-    int runs = 0;
+    int runs = 0, leader_gone = 0, others = 0;
     for (;;) {
         long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
         if (n <= 0) break;
@@ -206,10 +189,13 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
              * it has not handled yet: it runs */
             if (is_waiter(ws, pid, tid) == 2) continue;
             char c = thread_state(dfd, d->d_name);
-            if (c == 'Z' && tid == pid) {
-                forget_proc(w, idx, pid); /* a zombie leader: the process has exited */
-                break;
+            if (tid == pid && (c == 'Z' || c == 'X')) {
+                /* a zombie leader: the process has exited, or only its main thread has (pthread_exit
+                 * in main) while others still run: decided once all threads are seen */
+                leader_gone = 1;
+                continue;
             }
+            if (c && c != 'Z' && c != 'X') others++;
             if (state_runs(c)) {
                 atomic_store_explicit(&g_last_busy_pid, pid, memory_order_relaxed);
                 atomic_store_explicit(&g_last_busy_tid, tid, memory_order_relaxed);
@@ -219,6 +205,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
         if (runs) break;
     }
     close(dfd);
+    if (!runs && leader_gone && !others) forget_proc(w, idx, pid);
     return runs;
 }
 

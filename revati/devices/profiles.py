@@ -18,7 +18,7 @@ NATIVE_KEYS = (
     "mem_clock_khz", "mem_bus_width", "l2_bytes", "smem_per_block_optin", "smem_per_sm",
     "regs_per_sm", "max_threads_per_sm", "peak_bf16_tflops", "peak_fp16_tflops",
     "peak_fp32_tflops", "peak_fp8_tflops", "mem_bw_gbs", "h2d_bw_gbs", "d2d_bw_gbs",
-    "nvlink_bw_gbs", "kernel_base_ns", "kernel_wave_ns", "api_host_ns", "pci_bus_base",
+    "nvlink_bw_gbs", "nvlink_latency_ns", "nccl_bw_eff", "kernel_base_ns", "kernel_wave_ns", "api_host_ns", "pci_bus_base",
 )  # fmt: skip
 
 

@@ -38,6 +38,8 @@ static void set_defaults(rv_devconf *c) {
     c->h2d_bw_gbs = 55.0;
     c->d2d_bw_gbs = 1500.0;
     c->nvlink_bw_gbs = 450.0;
+    c->nvlink_latency_ns = 2000;
+    c->nccl_bw_eff = 0.8;
     c->kernel_base_ns = 3000;
     c->kernel_wave_ns = 2000;
     c->api_host_ns = 0;
@@ -53,7 +55,7 @@ static void apply(rv_devconf *c, const char *k, const char *v) {
     INT(cc_major) INT(cc_minor) INT(clock_khz) INT(mem_clock_khz) INT(mem_bus_width) INT(l2_bytes)
     INT(smem_per_block_optin) INT(smem_per_sm) INT(regs_per_sm) INT(max_threads_per_sm)
     DBL(peak_bf16_tflops) DBL(peak_fp16_tflops) DBL(peak_fp32_tflops) DBL(peak_fp8_tflops)
-    DBL(mem_bw_gbs) DBL(h2d_bw_gbs) DBL(d2d_bw_gbs) DBL(nvlink_bw_gbs) U64(kernel_base_ns)
+    DBL(mem_bw_gbs) DBL(h2d_bw_gbs) DBL(d2d_bw_gbs) DBL(nvlink_bw_gbs) U64(nvlink_latency_ns) DBL(nccl_bw_eff) U64(kernel_base_ns)
     U64(kernel_wave_ns) U64(api_host_ns) INT(pci_bus_base)
 #undef STR
 #undef INT

@@ -28,6 +28,8 @@ typedef struct rv_devconf {
     double h2d_bw_gbs;        /* host<->device copy bandwidth, GB/s */
     double d2d_bw_gbs;        /* device-local copy bandwidth, GB/s */
     double nvlink_bw_gbs;     /* per-GPU interconnect bandwidth, GB/s */
+    uint64_t nvlink_latency_ns; /* collectives: cost of one step between GPUs */
+    double nccl_bw_eff;       /* collectives: fraction of nvlink_bw_gbs NCCL achieves */
     uint64_t kernel_base_ns;  /* analytical predictor: per-launch constant */
     uint64_t kernel_wave_ns;  /* analytical predictor: cost per wave of blocks */
     uint64_t api_host_ns;     /* modelled host cost of one driver call */

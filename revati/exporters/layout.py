@@ -241,7 +241,8 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         c = collective_groups(run)
         pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask]})
         c = c.reset_index(names="row").merge(pos, on="row", how="inner")
-        c = c.sort_values(["group", "rank"], kind="stable")
+        # each rank's slice links to the next to arrive: flows go forward in time
+        c = c.sort_values(["group", "ts_ns", "rank"], kind="stable")
         g = c["group"].to_numpy()
         ti = c["tidx"].to_numpy()
         link = np.flatnonzero(g[1:] == g[:-1])

@@ -1,0 +1,176 @@
+"""NCCL across processes: ranks meet at each collective, which ends at the latest arrival plus the
+communication model's duration (docs/coordination.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+
+from revati.exporters import export_run
+from revati.trace import load_run
+
+pytestmark = pytest.mark.torch
+
+ALLREDUCE = """
+import torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(64 * 1024 * 1024, dtype=torch.bfloat16, device="cuda")  # 128 MiB
+dist.all_reduce(x)
+torch.cuda.synchronize()
+print("done", rank, flush=True)
+dist.destroy_process_group()
+"""
+
+# A launcher lighter than torchrun (no torch import of its own): N ranks with the torch.distributed
+# environment.
+LAUNCH = """
+import os, socket, subprocess, sys
+n = int(sys.argv[1])
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+procs = []
+for r in range(n):
+    env = dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(n),
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    procs.append(subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]], env=env))
+sys.exit(max(p.wait() for p in procs))
+"""
+
+SLEEP_THEN_ALLREDUCE = """
+import sys, time, torch, torch.distributed as dist, revati.markers as m
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(1024, device="cuda")
+y = torch.ones(64 * 1024 * 1024, dtype=torch.bfloat16, device="cuda")
+dist.all_reduce(x)  # warm-up: NCCL connects its ranks here
+torch.cuda.synchronize()
+m.mark("before_sleep")
+if rank == 1:
+    time.sleep(0.05)
+dist.all_reduce(y)
+torch.cuda.synchronize()
+dist.destroy_process_group()
+"""
+
+FOUR_RANKS = """
+import torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank, n = dist.get_rank(), dist.get_world_size()
+torch.cuda.set_device(rank)
+x = torch.ones(1 << 20, dtype=torch.bfloat16, device="cuda")
+dist.all_reduce(x)
+out = torch.empty(n << 20, dtype=torch.bfloat16, device="cuda")
+dist.all_gather_into_tensor(out, x)
+dist.reduce_scatter_tensor(x, out)
+dist.broadcast(x, src=0)
+ops = [dist.P2POp(dist.isend, x, (rank + 1) % n), dist.P2POp(dist.irecv, out[: 1 << 20], (rank - 1) % n)]
+for w in dist.batch_isend_irecv(ops):
+    w.wait()
+torch.cuda.synchronize()
+print("done", rank, flush=True)
+dist.destroy_process_group()
+"""
+
+
+def _record(tmp_path: Path, gpus: int, command: list[str], timeout: float = 400) -> Path:
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--gpus", str(gpus), "--out", str(run), "--", *command],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-4000:]
+    return run
+
+
+def _events(run: Path, kind: str) -> list[dict]:
+    out = []
+    for f in sorted((run / "events").glob("proc-*.jsonl")):
+        out += [e for e in map(orjson.loads, f.read_bytes().splitlines()) if e["k"] == kind]
+    return out
+
+
+def _by_match(colls: list[dict]) -> dict[int, list[dict]]:
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for c in colls:
+        groups[c["match"]].append(c)
+    return groups
+
+
+def test_torchrun_two_ranks_allreduce_128mib(tmp_path: Path) -> None:
+    """torchrun --nproc-per-node 2: a 128 MiB bf16 all-reduce completes; both ranks' collective
+    events end together at the later arrival + the model; the exports link them rank to rank."""
+    script = tmp_path / "ar.py"
+    script.write_text(ALLREDUCE)
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    run = _record(tmp_path, 2, [torchrun, "--nproc-per-node", "2", str(script)])
+    colls = [c for c in _events(run, "collective") if c["op"] == "allreduce"]
+    assert len(colls) == 2 and {c["rank"] for c in colls} == {0, 1}
+    a, b = colls
+    assert a["match"] == b["match"] and a["bytes"] == 128 << 20 and a["dtype"] == "bf16"
+    assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
+    # ring all-reduce of 128 MiB over 2 ranks on the H100 profile: B/W (W = 450 GB/s x 0.8) + 2 steps
+    assert a["model_ns"] == round((128 << 20) / 360.0 + 2 * 2000)
+    assert {c["dev"] for c in colls} == {0, 1}
+    for e in _events(run, "end"):
+        assert e["unimpl"] == {}
+
+    j = tmp_path / "t.json"
+    export_run(load_run(run), "chrome", j)
+    evs = json.loads(j.read_text())["traceEvents"]
+    slices = [e for e in evs if e.get("ph") == "X" and e.get("cat") == "collective_comm"]
+    assert len(slices) == 2 and len({e["pid"] for e in slices}) == 2  # one per rank's device
+    ends = {round(e["ts"] + e["dur"], 3) for e in slices}
+    assert len(ends) == 1  # aligned: they end together
+    starts = {e["id"]: e for e in evs if e.get("ph") == "s" and e.get("cat") == "collective_comm"}
+    fins = {e["id"]: e for e in evs if e.get("ph") == "f" and e.get("cat") == "collective_comm"}
+    assert len(starts) == 1 and starts.keys() == fins.keys()
+    (fid,) = starts
+    assert starts[fid]["ts"] <= fins[fid]["ts"]  # forward in time
+    assert export_run(load_run(run), "perfetto", tmp_path / "t.pftrace")["flows"] >= 3
+
+
+def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None:
+    """Rank 1 sleeps 50 ms (virtual) before the all-reduce: rank 0's all-reduce ends at rank 1's
+    arrival + the model, 50 ms (and the host time to issue it) after rank 1 was where rank 0 was."""
+    run = _record(tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", SLEEP_THEN_ALLREDUCE])
+    big = [c for c in _events(run, "collective") if c["bytes"] == 128 << 20]
+    r0 = next(c for c in big if c["rank"] == 0)
+    r1 = next(c for c in big if c["rank"] == 1)
+    assert r0["end_ns"] == r1["end_ns"] == r1["ts_ns"] + r1["model_ns"]  # rank 1 came last
+    marks = {}
+    for f in sorted((run / "events").glob("proc-*.jsonl")):
+        lines = [orjson.loads(x) for x in f.read_bytes().splitlines()]
+        rank = lines[0]["rank"]
+        marks[rank] = next(e for e in lines if e["k"] == "marker" and e["name"] == "before_sleep")
+    waited = r1["ts_ns"] - marks[1]["ts_ns"]
+    assert 50_000_000 <= waited < 50_000_000 + 30_000_000, (
+        waited
+    )  # the sleep, then issuing the call
+    assert r0["end_ns"] - marks[1]["ts_ns"] >= 50_000_000 + r0["model_ns"]
+
+
+def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
+    """4 ranks (one GPU each of --gpus 4): all-reduce, all-gather, reduce-scatter, broadcast and a
+    send/recv ring all complete, each met by its ranks with one end time."""
+    run = _record(tmp_path, 4, [sys.executable, "-c", LAUNCH, "4", FOUR_RANKS], timeout=600)
+    groups = _by_match(_events(run, "collective"))
+    ops = defaultdict(list)
+    for g in groups.values():
+        ops[g[0]["op"]].append(g)
+        assert len({c["end_ns"] for c in g}) == 1
+        assert g[0]["end_ns"] == max(c["ts_ns"] for c in g) + g[0]["model_ns"]
+    for op in ("allreduce", "allgather", "reducescatter", "broadcast"):
+        assert ops[op] and all(len(g) == 4 for g in ops[op]), op
+    # the ring: rank r sends to r+1, which receives from r: four pairs
+    pairs = [g for g in groups.values() if g[0]["op"] in ("send", "recv")]
+    assert len(pairs) == 4 and all({c["op"] for c in g} == {"send", "recv"} for g in pairs)
+    ag = ops["allgather"][0][0]
+    assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import orjson
 import pytest
 
 from revati.exporters import export_run
+from revati.launch.liveness import pid_alive
 from revati.trace import load_run
 
 pytestmark = pytest.mark.torch
@@ -174,3 +176,42 @@ def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
     assert len(pairs) == 4 and all({c["op"] for c in g} == {"send", "recv"} for g in pairs)
     ag = ops["allgather"][0][0]
     assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4
+
+
+
+KILLED_RANK = """
+import ctypes, os, signal, sys, torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(1024, device="cuda")
+dist.all_reduce(x)
+torch.cuda.synchronize()
+if rank == 1:
+    real = ctypes.CDLL(None).revati_real_ns  # CLOCK_MONOTONIC, not virtualised
+    real.restype = ctypes.c_ulonglong
+    with open(sys.argv[1], "w") as f:
+        f.write(str(real()))
+    os.kill(os.getpid(), signal.SIGKILL)
+dist.all_reduce(x)  # rank 0 waits here for a rank that is gone
+torch.cuda.synchronize()
+"""
+
+
+def test_killed_rank_ends_a_waiting_collective(tmp_path: Path) -> None:
+    """Rank 1 is SIGKILLed while rank 0 waits for it in an all-reduce: the run ends within 10 s of
+    the kill with an error naming rank 1, and no process of the run is left."""
+    run, stamp = tmp_path / "run", tmp_path / "killed_at"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--gpus", "2", "--out", str(run), "--",
+         sys.executable, "-c", LAUNCH, "2", KILLED_RANK, str(stamp)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    ended = time.monotonic_ns()
+    assert r.returncode != 0
+    heads = [orjson.loads(f.read_bytes().splitlines()[0]) for f in (run / "events").glob("proc-*")]
+    killed = next(h for h in heads if h.get("rank") == 1)
+    assert f"rank 1 (pid {killed['pid']}) died" in r.stderr, r.stderr[-3000:]
+    took = (ended - int(stamp.read_text())) / 1e9
+    assert took < 10, f"the run ended {took:.1f} s after the kill"
+    assert not any(pid_alive(h["pid"]) for h in heads), "a process of the run is still alive"

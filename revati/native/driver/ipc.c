@@ -24,7 +24,7 @@ typedef struct ipc_mem {
 /* Allocations of this process already moved onto a memfd. */
 #define MAX_SHARED 1024
 static struct {
-    uint64_t base;
+    uint64_t base, size;
     int fd;
     uint64_t map_base;
 } g_shared[MAX_SHARED];
@@ -34,14 +34,14 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int shared_fd(const rv_alloc *a, uint64_t *map_base) {
     pthread_mutex_lock(&g_mu);
     for (int i = 0; i < g_nshared; ++i)
-        if (g_shared[i].base == a->base) {
+        if (g_shared[i].base == a->base && g_shared[i].size == a->size) {
             *map_base = g_shared[i].map_base;
             int fd = g_shared[i].fd;
             pthread_mutex_unlock(&g_mu);
             return fd;
         }
     int fd = g_nshared < MAX_SHARED ? rv_shm_share_range(a->dev, a->base, a->size, map_base) : -1;
-    if (fd >= 0) g_shared[g_nshared++] = (typeof(g_shared[0])){a->base, fd, *map_base};
+    if (fd >= 0) g_shared[g_nshared++] = (typeof(g_shared[0])){a->base, a->size, fd, *map_base};
     pthread_mutex_unlock(&g_mu);
     return fd;
 }

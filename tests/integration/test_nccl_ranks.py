@@ -178,7 +178,6 @@ def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
     assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4
 
 
-
 KILLED_RANK = """
 import ctypes, os, signal, sys, torch, torch.distributed as dist
 dist.init_process_group("nccl")

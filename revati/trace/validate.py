@@ -272,7 +272,7 @@ def _check_collectives(run: Run) -> list[Issue]:
     # point-to-point operations meet their one peer, not every rank
     p2p = c["op"].isin(["send", "recv"])
     bad_size = c[(size != c["nranks"]) & ~p2p | (size != 2) & p2p & (c["peers"].map(len) > 0)]
-    ops = g["op"].transform("nunique")
+    ops = c["op"].replace({"send": "p2p", "recv": "p2p"}).groupby(c["group"]).transform("nunique")
     bad_op = c[ops > 1]
     out = []
     if len(bad_size):

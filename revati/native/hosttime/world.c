@@ -274,7 +274,7 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
 
 int rv_world_idle(void) {
     rv_enter();
-    int idle = scan_idle(rv_world_get(), rv_vnow_peek());
+    int idle = scan_idle(rv_world_get(), rv_world_ref());
     rv_leave();
     return idle;
 }
@@ -359,6 +359,14 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
 
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
+/* A deadline of this process's clock in the world's reference terms (comparable across processes,
+ * whose clocks differ by their own jumps, charges and overhead). */
+static rv_vtime_ns to_reference(rv_vtime_ns d) {
+    if (d == RV_VTIME_INVALID) return d;
+    int64_t v = (int64_t)d - rv_clock_delta();
+    return v < 1 ? 1 : (rv_vtime_ns)v;
+}
+
 void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_world *w = rv_world_get();
     wt->deadline = deadline;
@@ -373,6 +381,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
     wt->slot = -1;
+    wt->reg = to_reference(deadline);
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
     int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
     for (int k = 0; k < RV_MAX_WAITERS; ++k) {
@@ -383,7 +392,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
         if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
             atomic_store(&w->waiters[i].tid, tid);
             atomic_store(&w->waiters[i].blocking, 0);
-            atomic_store(&w->waiters[i].deadline, deadline);
+            atomic_store(&w->waiters[i].deadline, wt->reg);
             atomic_store(&w->waiters[i].pid, me);
             wt->slot = i;
             t_slot_hint = i;
@@ -488,11 +497,16 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;
     rv_vtime_ns now = rv_vnow_peek();
+    rv_vtime_ns ref_now = rv_world_ref();
+    if (wt->slot >= 0) { /* the clock's delta moves (own overhead, jumps): keep the registration current */
+        wt->reg = to_reference(wt->deadline);
+        atomic_store(&w->waiters[wt->slot].deadline, wt->reg);
+    }
     if (now >= wt->deadline) {
         /* woken by another waiter's idle jump to this very deadline: the real time until this
          * thread noticed (at most a slice) was dead time for the whole world */
         uint64_t wake_real = atomic_load(&w->wake_real);
-        if (atomic_load(&w->wake_target) == wt->deadline && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
+        if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
         return step_done(wt, 1, 0, &old);
     }
     if (rv_signals_handled() != wt->signals) {
@@ -503,7 +517,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     uint32_t gen = atomic_load(&w->gen);
     uint32_t act = atomic_load(&w->activity);
-    if (scan_idle(w, now)) {
+    if (scan_idle(w, ref_now)) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
@@ -516,12 +530,15 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             uint64_t t1 = rv_real_ns();
             rv_exclude_idle(wt->idle_since, t1);
             rv_vtime_ns now1 = rv_vnow_peek();
-            rv_vtime_ns target = earliest_deadline(w, now1);
-            if (wt->deadline < target) target = wt->deadline;
+            int64_t delta = rv_clock_delta();
+            rv_vtime_ns ref_target = earliest_deadline(w, (rv_vtime_ns)((int64_t)now1 - delta));
+            if (wt->reg < ref_target) ref_target = wt->reg;
+            /* in this process's clock (the deadline itself when it is this waiter's) */
+            rv_vtime_ns target = ref_target == wt->reg ? wt->deadline : (rv_vtime_ns)((int64_t)ref_target + delta);
             if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now1, target);
             atomic_store(&w->wake_real, t1);
-            atomic_store(&w->wake_target, target);
-            rv_vadvance_to(target, wt->why);
+            atomic_store(&w->wake_target, ref_target);
+            rv_vadvance_world(target, wt->why);
             rv_enter();
             wt->idle_seen = 0;
             if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from revati.devices import get_profile
-from revati.errors import NativeBuildError, RevatiError
+from revati.devices import get_profile, profile_keys
+from revati.errors import NativeBuildError
 from revati.launch.supervisor import RunConfig, raise_for
 from revati.launch.supervisor import record as run_record
 from revati.predictors import registry
@@ -28,7 +28,7 @@ def _default_out(command: list[str]) -> Path:
     "device_name",
     default="h100",
     show_default=True,
-    help="Device profile: h100, h200, a100 (or a profile key).",
+    help=f"Device profile: {', '.join(profile_keys())} or an alias (h100, ...).",
 )
 @click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
 @click.option(
@@ -81,11 +81,12 @@ def record(
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
     cmd = list(command)
-    choice = registry.resolve(predictor, kernel_table)
+    choice = registry.resolve(predictor, kernel_table)  # unknown names: one line, exit 1
+    device = get_profile(device_name)
     cfg = RunConfig(
         command=cmd,
         out=out or _default_out(cmd),
-        device=get_profile(device_name),
+        device=device,
         gpus=gpus,
         predictor=choice.name,
         predictor_version=choice.version,
@@ -106,9 +107,5 @@ def record(
         f"exit status {result.exit_status}, wall {result.wall_ns / 1e9:.2f} s)",
         err=True,
     )
-    try:
-        raise_for(result)
-    except RevatiError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(result.exit_status or 1)
+    raise_for(result)  # a failed run: RunError, reported by the CLI's error boundary
     sys.exit(result.exit_status)

@@ -40,8 +40,12 @@ LIBRARIES = (
         ("-ldl", "-lpthread", "-lrt"),
         False,
     ),
-    Library("libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen"), ("-ldl", "-lpthread")),
+    Library(
+        "libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen", "features"), ("-ldl", "-lpthread")
+    ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
+    # the library-call context (cuBLASLt, cuBLAS, cuDNN, NCCL): preloaded, needs nothing of revati's own
+    Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
 )
 
 CFLAGS = (

@@ -3,7 +3,7 @@
 Every fact about an event line lives here once: which kinds exist, which fields each kind has (in
 the order writers put them), each field's JSON type, which fields are required and what they mean.
 The reader (reader.py), the Python writer (writer.py), the check of the C writer's output
-(tests/native/test_trace_schema.py) and the field table in docs/trace-format.md
+(tests/native/test_c_writer_schema.py) and the field table in docs/trace-format.md
 (tools/gen_trace_doc.py, checked in CI) are all derived from `EVENT_KINDS`. The C writer writes the
 same names by hand; the test above holds it to this module.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_MAJOR = 1
 
 MANIFEST_FILE = "manifest.json"
@@ -292,9 +292,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 
 def field_type(kind: str, name: str) -> FieldType | None:
     """The JSON type of `name` in `kind` (common fields included), or None if undeclared."""
-    for f in COMMON:
-        if f.name == name:
-            return f.type
+    for c in COMMON:
+        if c.name == name:
+            return c.type
     k = EVENT_KINDS.get(kind)
     f = k.field(name) if k is not None else None
     return f.type if f is not None else None

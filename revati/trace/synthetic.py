@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from revati.devices import DEFAULT_PROFILE, default_profile
 from revati.trace.writer import RunWriter, StreamWriter
 
 COMPUTE_STREAM = 7
@@ -77,7 +78,9 @@ def make_serving_run(
     """Write a run directory; returns counts (events per kind, steps, requests)."""
     rng = random.Random(seed)
     w = RunWriter(
-        run_dir, streaming=streaming, device_conf=device_conf or {**H100_CONF, "count": ranks}
+        run_dir,
+        streaming=streaming,
+        device_conf=device_conf or default_profile().conf_values(ranks),
     )
     rs = [
         _Rank(w.process(40_000 + 17 * r, r, num_gpus=ranks, argv=["python", "serve.py", f"--tp={ranks}"],
@@ -108,8 +111,8 @@ def make_serving_run(
         rk: _Rank,
         name: str,
         dur: int,
-        grid=(132, 1, 1),
-        block=(256, 1, 1),
+        grid: tuple[int, int, int] = (132, 1, 1),
+        block: tuple[int, int, int] = (256, 1, 1),
         smem: int = 0,
         graph: int = 0,
         corr: int | None = None,
@@ -141,7 +144,9 @@ def make_serving_run(
         )
         rk.ready = end
 
-    def allreduce(nbytes: int, dur: int, graph: int = 0, corr_of: dict[int, int] | None = None):
+    def allreduce(
+        nbytes: int, dur: int, graph: int = 0, corr_of: dict[int, int] | None = None
+    ) -> None:
         arrivals = []
         for rk in rs:
             if corr_of is None:
@@ -190,7 +195,9 @@ def make_serving_run(
             )
             rk.ready = done
 
-    def forward(tokens: int, decode: bool, graph: int = 0, corr_of: dict[int, int] | None = None):
+    def forward(
+        tokens: int, decode: bool, graph: int = 0, corr_of: dict[int, int] | None = None
+    ) -> None:
         hidden = 4096 * 2 * tokens
         g = (max(1, tokens // 64), 1, 1)
         for layer in range(layers):
@@ -420,7 +427,7 @@ def make_serving_run(
     w.finish(
         manifest=write_manifest,
         command=["python", "serve.py", f"--tp={ranks}"],
-        device="H100-SXM-80GB",
+        device=DEFAULT_PROFILE,
         num_gpus=ranks,
         predictor={"name": "table", "version": "synthetic-1"},
         seeds={"sampling": seed},
@@ -432,16 +439,3 @@ def make_serving_run(
     )
     counts.update(steps=step, requests=requests, ranks=ranks)
     return counts
-
-
-H100_CONF: dict[str, Any] = {
-    "name": "NVIDIA H100 80GB HBM3",
-    "profile": "H100-SXM-80GB",
-    "count": 2,
-    "mem_bytes": 85_520_809_984,
-    "sm_count": 132,
-    "cc_major": 9,
-    "cc_minor": 0,
-    "clock_khz": 1_980_000,
-    "mem_bw_gbs": 3350.0,
-}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from revati.trace.schema import SCHEMA_VERSION
+
 
 def revati(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -26,7 +28,7 @@ def test_exit_status_is_the_commands(tmp_path: Path) -> None:
     assert r.returncode == 3, r.stderr
     manifest = orjson.loads((tmp_path / "run" / "manifest.json").read_bytes())
     assert manifest["exit_status"] == 3
-    assert manifest["schema_version"] == "1.0"
+    assert manifest["schema_version"] == SCHEMA_VERSION
 
 
 def test_markers_and_manifest(tmp_path: Path) -> None:

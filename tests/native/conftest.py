@@ -13,7 +13,6 @@ import pytest
 
 from revati.devices.profiles import get_profile
 from revati.launch.env import run_env
-from revati.native import build as native_build
 
 
 @dataclass
@@ -49,12 +48,6 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
             if line.strip():
                 events.append(json.loads(line))
     return events
-
-
-@pytest.fixture(scope="session")
-def lib_dir() -> Path:
-    """The built native libraries (built once per session if stale)."""
-    return native_build.lib_dir()
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_run_dir_needs_overwrite(tmp_path: Path) -> None:
 
 
 def test_scan_streams_reports_crashes_and_fatal_errors(tmp_path: Path) -> None:
-    """A stream left as .jsonl.tmp and one ending in a fatal line are both problems."""
+    """A stream left as .jsonl.tmp (named by its rank) and one ending in a fatal line are both problems."""
     w = RunWriter(tmp_path / "run")
     ok = w.process(10, 0)
     ok.end(5)
@@ -92,7 +92,7 @@ def test_scan_streams_reports_crashes_and_fatal_errors(tmp_path: Path) -> None:
     assert [(p["pid"], p["rank"]) for p in procs] == [(10, 0), (11, 1), (12, 2)]
     assert procs[1]["file"] == "events/proc-11.jsonl.tmp"
     assert problems == [
-        "process 11 ended without closing its trace (crashed or killed)",
+        "rank 1 (pid 11) ended without closing its trace (crashed or killed)",
         "process 12: REVATI_X=y: expected a non-negative integer",
     ]
 

@@ -121,6 +121,21 @@ static int find_slot(table *t, uint64_t key) {
 
 static uint64_t norm_key(uint64_t k) { return k < 2 ? k + 2 : k; }
 
+/* A freed slot is a tombstone (lookups probe past it) unless the next slot is empty: then it and the
+ * tombstones just before it become empty too, so that probe chains stay short (table locked). */
+static void free_slot(table *t, int i) {
+    if (atomic_load(&t->slots[(i + 1) % SLOTS].key) != 0) {
+        atomic_store(&t->slots[i].key, TOMB);
+        return;
+    }
+    for (int k = 0; k < SLOTS; ++k) {
+        int j = (i - k + SLOTS) % SLOTS;
+        uint64_t key = atomic_load(&t->slots[j].key);
+        if (k > 0 && key != TOMB) break;
+        atomic_store(&t->slots[j].key, 0);
+    }
+}
+
 void rv_rdv_register(uint64_t comm_key, int nranks, int rank) {
     table *t = tab();
     comm_key = norm_key(comm_key);
@@ -209,7 +224,7 @@ uint64_t rv_rdv_wait(int ticket, uint64_t match, uint64_t comm_key, const char *
                 s->nranks = s->arrived = s->readers = 0;
                 s->max_arrival = s->end = 0;
                 atomic_store(&s->done, 0);
-                atomic_store(&s->key, TOMB);
+                free_slot(t, ticket);
             }
             unlock(t);
             return end;

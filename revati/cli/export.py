@@ -40,11 +40,31 @@ from revati.exporters import FORMATS, export_run, get_format
     help="One file per rank, OUT being a folder: rank-<r>.json / rank-<r>.pftrace "
     "(the layout Holistic Trace Analysis reads).",
 )
-def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
+@click.option(
+    "--window",
+    default=None,
+    metavar="START:END",
+    help="Only events starting in this window, in ms of virtual time from the run's first "
+    "event (e.g. 0:500); for long runs the Perfetto UI cannot open whole.",
+)
+def export(
+    run: Path,
+    fmt: str,
+    out: Path | None,
+    ranks: tuple[int, ...],
+    per_rank: bool,
+    window: str | None,
+) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
+    from revati.progress import step
     from revati.trace import load_run
+    from revati.trace.window import parse_window, time_window
 
-    r = load_run(run)
+    win = parse_window(window) if window else None
+    with step(f"loading {run}"):
+        r = load_run(run)
+    if win is not None:
+        r = time_window(r, *win)
     ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
@@ -54,7 +74,10 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
     if per_rank:
         if out.exists() and not out.is_dir():
             raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RevatiError(f"cannot create folder {out}: {e.strerror}") from None
         jobs: list[tuple[Path, list[int] | None]] = [
             (out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)
         ]
@@ -63,7 +86,8 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
             raise RevatiError(f"{out.parent}: output folder does not exist")
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
-        counts = export_run(r, fmt, path, ranks=sel)
+        with step(f"writing {path} ({fmt})"):
+            counts = export_run(r, fmt, path, ranks=sel)
         msg = (
             f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
             f"{counts['tracks']} tracks"

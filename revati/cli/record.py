@@ -63,6 +63,25 @@ def _default_out(command: list[str]) -> Path:
     help="Take CPU gaps from a model instead of measuring them: identical traces each run.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled token ids.")
+@click.option(
+    "--token-policy",
+    default="uniform",
+    show_default=True,
+    help="Token ids the host reads from kernels that did not run: uniform, fixed:ID or stale.",
+)
+@click.option(
+    "--token-exclude",
+    default="",
+    help="Comma-separated ids the uniform policy never draws (EOS, padding).",
+)
+@click.option(
+    "--trace-level",
+    type=click.Choice(["default", "verbose"]),
+    default="default",
+    show_default=True,
+    help="default: pure driver queries (context, device, attribute lookups) are counted per name "
+    "and thread, not written; verbose: every call is written.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(
     device_name: str,
@@ -74,6 +93,9 @@ def record(
     host_speed: float,
     deterministic: bool,
     seed: int,
+    token_policy: str,
+    token_exclude: str,
+    trace_level: str,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stand-in CUDA driver and write its trace.
@@ -81,6 +103,12 @@ def record(
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
     cmd = list(command)
+    try:
+        exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{token_exclude!r} is not a comma-separated list of ids", param_hint="--token-exclude"
+        ) from None
     choice = registry.resolve(predictor, kernel_table)  # unknown names: one line, exit 1
     device = get_profile(device_name)
     cfg = RunConfig(
@@ -94,6 +122,9 @@ def record(
         host_speed=host_speed,
         deterministic=deterministic,
         seed=seed,
+        token_policy=token_policy,
+        token_exclude=exclude,
+        trace_level=trace_level,
     )
     from revati.native import build  # deferred: compiling is only needed to record
 

@@ -53,6 +53,7 @@ class StreamHead:
     rank: int
     closed: bool  # renamed from .jsonl.tmp to .jsonl: the process closed its trace
     fatal: str | None  # the message of a last `fatal` line
+    last: dict[str, Any]  # the last line's event ({} when it is not one)
 
 
 def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
@@ -91,6 +92,7 @@ def scan_heads(run_dir: Path) -> list[StreamHead]:
                 rank if isinstance(rank, int) else -1,
                 path.name.endswith(STREAM_SUFFIX),
                 str(tail.get("msg")) if tail.get("k") == "fatal" else None,
+                tail,
             )
         )
     return heads

@@ -251,9 +251,27 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _req("addr", "int", "device address read"),
                 _req("bytes", "int", "bytes read"),
                 _f("producer", "str", "name of the kernel that last wrote the bytes"),
-                _f("producer_seq", "int", "`seq` of that kernel's event"),
+                _f(
+                    "producer_seq",
+                    "int",
+                    "that kernel's ordinal among this process's executed kernels",
+                ),
+                _f(
+                    "producer_corr",
+                    "int",
+                    "`corr` of that kernel's launch (joins its `kernel` event)",
+                ),
                 _f("site", "str", "the API call that read them, e.g. `cuMemcpyDtoH_v2`"),
-                _f("policy", "str", "how the value was made up (e.g. the sampled-token policy)"),
+                _f(
+                    "policy",
+                    "str",
+                    "what was done: `stale` (bytes left as they were), `token-uniform`, `token-fixed`",
+                ),
+                _f(
+                    "certain",
+                    "int",
+                    "1; 0 when only a guessed extent of an unknown kernel's writes reached the bytes",
+                ),
             ),
         ),
         EventKind(
@@ -262,13 +280,38 @@ EVENT_KINDS: dict[str, EventKind] = {
             (_req("msg", "str", "the message"), _f("ts_ns", "int", "virtual time")),
         ),
         EventKind(
+            "unimpl",
+            "an unimplemented call met for the 1st, 2nd, 4th, 8th... time (counts survive a kill)",
+            (
+                _req("name", "str", "the call's name"),
+                _req("n", "int", "how many times it has been met so far"),
+            ),
+        ),
+        EventKind(
+            "queries",
+            "a pure query (context, device, attribute lookups) counted, not written, at the default "
+            "trace level: written when its count on this thread reaches 1, 2, 4, 8...",
+            (
+                _req("name", "str", "the call's name"),
+                _req("n", "int", "calls of it on this thread (`tid`) so far"),
+            ),
+        ),
+        EventKind(
+            "lost",
+            "the stream could not grow (full disk, file size limit): later events are not written",
+            (_req("why", "str", "the system's reason"), _f("ts_ns", "int", "virtual time")),
+        ),
+        EventKind(
             "end",
-            "last line of a finished stream",
+            "last line of a closed stream (at exit, or from revati's handler of a fatal signal)",
             (
                 _req("ts_ns", "int", "final virtual time"),
                 _WT,
                 _f("overhead_ns", "int", "revati's own real time, excluded from virtual time"),
+                _f("signal", "int", "the signal that ended the process, when one did"),
+                _f("dropped", "int", "events not written after a `lost` line"),
                 _f("unimpl", "object", "unimplemented call name -> count"),
+                _f("queries", "object", "`name@tid` -> calls of a counted (unwritten) query"),
                 _f("missing", "object", "kernel name -> launches the duration table lacked"),
             ),
         ),

@@ -69,6 +69,9 @@ def stand_in(lib_dir: Path, tmp_path: Path):
         (run_dir / "device.conf").write_text(get_profile(device).device_conf(gpus))
         e = run_env(run_dir, lib_dir, gpus=gpus, host_speed=host_speed, kernel_table=kernel_table)
         e.pop("CUDA_VISIBLE_DEVICES", None)
+        # these tests look at individual calls: every call written (the default level counts
+        # pure queries instead; tests/integration/test_trace_level.py covers it)
+        e["REVATI_TRACE_LEVEL"] = "verbose"
         e.update(env or {})
         p = subprocess.run(
             [sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=timeout

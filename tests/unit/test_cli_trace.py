@@ -101,11 +101,12 @@ def _one_error_line(err: str) -> str:
 
 @pytest.mark.parametrize("cmd", ["report", "export", "diff"])
 def test_missing_run(cmd: str, tmp_path: Path, runs: Path, cli) -> None:
-    """A run that does not exist: one 'Error:' line, exit 1."""
+    """A run that does not exist: one 'Error:' line, exit 1 (diff: 2, its error status)."""
     args = [cmd, str(tmp_path / "nope")] + ([str(runs / "a")] if cmd == "diff" else [])
     code, _, err = cli(*args)
     line = _one_error_line(err)
-    assert code == 1 and line.startswith("Error: ") and "no such run directory" in line
+    assert code == (2 if cmd == "diff" else 1)
+    assert line.startswith("Error: ") and "no such run directory" in line
 
 
 def test_wrong_schema_version(runs: Path, tmp_path: Path, cli) -> None:

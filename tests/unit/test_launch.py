@@ -25,12 +25,14 @@ from revati.trace.files import read_device_conf
 
 
 def test_env_puts_the_stand_ins_first(tmp_path: Path) -> None:
-    """The stand-in folder leads LD_LIBRARY_PATH once; librevati.so leads LD_PRELOAD."""
+    """The stand-in folder leads LD_LIBRARY_PATH once; librevati.so leads LD_PRELOAD, then the
+    library-call interposer, then what the caller preloaded."""
     lib = tmp_path / "lib"
     base = {"LD_LIBRARY_PATH": f"/x:{lib.resolve()}:/y", "LD_PRELOAD": "libfoo.so", "KEEP": "1"}
     env = run_env(tmp_path / "run", lib, base=base)
     assert env["LD_LIBRARY_PATH"] == f"{lib.resolve()}:/x:/y"
-    assert env["LD_PRELOAD"] == f"{lib.resolve() / 'librevati.so'} libfoo.so"
+    ours = [lib.resolve() / "librevati.so", lib.resolve() / "librevati_libcalls.so"]
+    assert env["LD_PRELOAD"] == " ".join([*map(str, ours), "libfoo.so"])
     assert env["KEEP"] == "1" and base["LD_PRELOAD"] == "libfoo.so"  # the base is not changed
 
 

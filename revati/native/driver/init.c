@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "revati/trace_level.h"
 
 static int g_init;
 static int g_count;
@@ -87,7 +88,9 @@ int rv_tracing(void) {
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
     const rv_devconf *conf = rv_devconf_get();
     if (conf->api_host_ns) rv_vcharge(conf->api_host_ns);
-    if (rv_tracing()) {
+    if (rv_tracing() && !rv_trace_verbose() && rv_is_query(c->name)) {
+        rv_count_query(c->name); /* default level: pure queries are counted, not written */
+    } else if (rv_tracing()) {
         char buf[512];
         rv_line l = {buf, buf + sizeof buf - 1};
         rv_put(&l, "\"name\":\"");

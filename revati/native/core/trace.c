@@ -250,7 +250,6 @@ static int open_locked(void) {
     if (!registered) { registered = 1; atexit(at_exit_close); }
     take_signals();
     emit_proc_header_locked();
-    flush_locked(); /* the header on disk at once: a process killed before its first flush is still named */
     return 1;
 }
 

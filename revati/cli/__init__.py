@@ -22,6 +22,7 @@ COMMANDS = {
     "report": "revati.cli.report:report",
     "diff": "revati.cli.diff:diff",
     "calibrate": "revati.cli.calibrate:calibrate",
+    "profile": "revati.cli.profile:profile",
 }
 
 

@@ -132,7 +132,11 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _TS,
                 _END,
                 _f("pred", "str", "predictor name"),
-                _f("src", "str", "how it was timed: `analytical`, `table`, `recorded`, ..."),
+                _f(
+                    "src",
+                    "str",
+                    "how it was timed: `analytical`, `table`, `recorded`, ...; `cupti` in a `revati profile` run (pred `measured`)",
+                ),
                 _GRAPH,
                 _f(
                     "args",

@@ -100,7 +100,7 @@ def write_tensor(t: Any, values: np.ndarray) -> None:
         torch.bool: np.bool_,
         torch.float32: np.float32,
     }[t.dtype]
-    arr = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=np_dtype)
+    arr: np.ndarray[Any, Any] = np.ascontiguousarray(np.asarray(values).reshape(-1), dtype=np_dtype)
     if arr.size != t.numel():
         raise ValueError(f"revati: {arr.size} values for a tensor of {t.numel()} elements")
     if not t.is_contiguous():

@@ -205,7 +205,25 @@ RV_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSi
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuOccupancyMaxActiveClusters: SMs grouped by cluster size (a GPC holds up to 16 SMs)
+/* Clusters that fit at once: per GPC, floor(SMs x blocks per SM / cluster size), with the GPC layout
+ * of the profile (`cluster_gpc_sms`; the H200's reproduces every cuOccupancyMaxActiveClusters answer of
+ * the real card for sizes 3..32, which cuBLAS and cuDNN probe at start-up to pick their kernels' cluster
+ * shapes; see docs/driver.md). Sizes 1 and 2 use every SM; no layout: GPCs of 16 SMs. */
+static int max_active_clusters(const rv_devconf *c, int per_sm, unsigned cs) {
+    if (cs <= 2) return c->sm_count * per_sm / (int)cs; /* a pair fits any TPC (the H200 answers 66) */
+    int n = 0, any = 0;
+    for (const char *p = c->cluster_gpc_sms; *p;) {
+        char *end;
+        long sms = strtol(p, &end, 10);
+        if (end == p) break;
+        n += (int)sms * per_sm / (int)cs, any = 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (!any) n = (c->sm_count / 16) * (16 * per_sm / (int)cs);
+    return n;
+}
+
+// cuOccupancyMaxActiveClusters: clusters placed inside GPCs (the profile's layout); sizes past 16 answer too
 RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config) {
     API_ENTER();
     if (!numClusters || !config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
@@ -214,11 +232,9 @@ RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction fun
         if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
             cs = config->attrs[i].value.clusterDim.x * config->attrs[i].value.clusterDim.y * config->attrs[i].value.clusterDim.z;
     if (!cs) cs = 1;
-    if (cs > 16) API_RETURN(CUDA_ERROR_INVALID_CLUSTER_SIZE);
     int per_sm = blocks_per_sm((int)(config->blockDimX * config->blockDimY * config->blockDimZ), config->sharedMemBytes);
     if (per_sm < 1) per_sm = 1;
-    *numClusters = (int)((unsigned)(rv_conf()->sm_count / 16 * 16) / cs) * per_sm;
-    if (*numClusters < 1) *numClusters = 1;
+    *numClusters = max_active_clusters(rv_conf(), per_sm, cs);
     API_RETURN(CUDA_SUCCESS);
 }
 

@@ -1,4 +1,4 @@
-"""Compile revati's native libraries (librevati.so, libcuda.so.1, libnvidia-ml.so.1) with the system C compiler.
+"""Compile revati's native libraries (librevati.so, libcuda.so.1, libnvidia-ml.so.1, librvpredict.so) with the system C compiler.
 
 Each library is the set of ``.c`` files under its source folders, so adding a file to a folder adds it
 to the build. Headers come from ``native/include`` and, for the CUDA declarations, from the
@@ -36,8 +36,12 @@ LIBRARIES = (
     Library(
         "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
     ),
-    Library("libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen"), ("-ldl", "-lpthread")),
+    Library(
+        "libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen", "predict"), ("-ldl", "-lpthread", "-lm")
+    ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
+    # the predictor core alone, for Python (training features through ctypes) and benchmarks
+    Library("librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False),
 )
 
 CFLAGS = (

@@ -26,6 +26,9 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "kernel": (
         "name", "grid", "block", "smem", "dev", "stream", "corr",
         "ts_ns", "end_ns", "pred", "src", "graph",
+        # provenance (optional): predictor version, model hash, exact|interpolated|model|fallback,
+        # 1 when scaled from another device's data
+        "pv", "model", "how", "xdev",
     ),
     "memcpy": ("kind", "bytes", "dev", "stream", "corr", "ts_ns", "end_ns", "graph"),
     "memset": ("bytes", "dev", "stream", "corr", "ts_ns", "end_ns", "graph"),
@@ -62,7 +65,7 @@ INT_FIELDS = frozenset(
     {
         "seq", "tid", "pid", "ppid", "rank", "num_gpus", "ts_ns", "end_ns", "wt_ns", "res",
         "corr", "smem", "dev", "stream", "graph", "bytes", "comm", "nranks", "nodes",
-        "overhead_ns",
+        "overhead_ns", "xdev",
     }
 )  # fmt: skip
 

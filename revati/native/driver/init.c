@@ -85,8 +85,9 @@ int rv_tracing(void) {
 }
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
-    const rv_devconf *conf = rv_devconf_get();
-    if (conf->api_host_ns) rv_vcharge(conf->api_host_ns);
+    /* the real driver's host time for this call (the model's host-cost rows, else the profile's) */
+    rv_vdur_ns host = rv_host_cost(c->name, 0);
+    if (host) rv_vcharge(host);
     if (rv_tracing()) {
         char buf[512];
         rv_line l = {buf, buf + sizeof buf - 1};

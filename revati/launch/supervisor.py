@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,10 @@ class RunConfig:
     deterministic: bool = False
     seed: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # the predictor's driver settings, computed once the run directory exists (it may write files there)
+    predictor_env: Callable[[Path], dict[str, str]] | None = None
+    # the manifest's predictor entry (name, version, model hash, ...); default name + version
+    predictor_info: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -125,7 +130,7 @@ def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
         command=cfg.command,
         device=cfg.device.key,
         num_gpus=cfg.gpus,
-        predictor={"name": cfg.predictor, "version": cfg.predictor_version},
+        predictor=cfg.predictor_info or {"name": cfg.predictor, "version": cfg.predictor_version},
         seeds={"sampling": cfg.seed},
         host_speed=cfg.host_speed,
         deterministic=cfg.deterministic,
@@ -133,7 +138,7 @@ def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
         wall_duration_ns=result.wall_ns,
         exit_status=result.exit_status,
         processes=result.processes,
-        extra={"problems": result.problems},
+        extra={"problems": result.problems, "cwd": os.getcwd()},
     )
     write_manifest(cfg.out, manifest)
 
@@ -152,6 +157,8 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         kernel_table=cfg.kernel_table,
     )
     env["REVATI_SEED"] = str(cfg.seed)
+    if cfg.predictor_env is not None:
+        env.update(cfg.predictor_env(cfg.out))
     env.update(cfg.extra_env)
     start_ns = time.time_ns()
     t0 = time.monotonic_ns()

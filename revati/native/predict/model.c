@@ -23,6 +23,7 @@ typedef struct shaperow { /* a profiled launch shape: exact by (name, grid, bloc
     char *name;
     unsigned grid[3], block[3], smem;
     double dur, x; /* x: log2 roofline ns, else log2 total threads (the interpolation axis) */
+    int exact;     /* 1: the profile had no signatures, so (name, grid, block, smem) identifies a launch */
 } shaperow;
 
 typedef struct hostrow {
@@ -53,6 +54,7 @@ struct rv_model {
     curve curves[RV_FAM_N];
     rv_xgb *xgb;
     void *boosters[RV_FAM_N];
+    int xgb_needs_roof[RV_FAM_N]; /* trained only on launches with known FLOPs/bytes */
     pthread_mutex_t lock;
     cslot *cache;
     long cached;
@@ -68,12 +70,6 @@ static uint64_t hshape(const char *name, const unsigned g[3], const unsigned b[3
     uint64_t h = hstr(name);
     for (int i = 0; i < 3; ++i) h = (h ^ g[i]) * 1099511628211ULL, h = (h ^ b[i]) * 1099511628211ULL;
     return (h ^ smem) * 1099511628211ULL;
-}
-
-static double interp_axis(const rv_pkernel *k, const rv_pdev *d) {
-    double f[RV_PF_N];
-    rv_pf_features(k, d, f);
-    return !isnan(f[RV_PF_LOG_ROOF_NS]) ? f[RV_PF_LOG_ROOF_NS] : f[RV_PF_LOG_THREADS_TOTAL];
 }
 
 static int fail(char *err, int errlen, const char *path, long line, const char *what) {
@@ -107,14 +103,14 @@ static int parse_line(rv_model *m, char *line, const char *dir, const char *path
         r->next = m->sigs[h], m->sigs[h] = r;
         return 0;
     }
-    if (!strcmp(f[0], "shape") && n == 6) {
+    if (!strcmp(f[0], "shape") && n == 8) {
         shaperow *r = calloc(1, sizeof *r);
         if (sscanf(f[2], "%u,%u,%u", &r->grid[0], &r->grid[1], &r->grid[2]) != 3 ||
             sscanf(f[3], "%u,%u,%u", &r->block[0], &r->block[1], &r->block[2]) != 3)
             return free(r), fail(err, errlen, path, ln, "shape row: expected gx,gy,gz and bx,by,bz");
         r->name = strdup(f[1]), r->smem = (unsigned)atoi(f[4]), r->dur = atof(f[5]);
-        rv_pkernel k = {r->name, {r->grid[0], r->grid[1], r->grid[2]}, {r->block[0], r->block[1], r->block[2]}, r->smem, NULL, NULL, NULL};
-        r->x = interp_axis(&k, &m->pdev);
+        r->x = !strcmp(f[6], "nan") ? NAN : atof(f[6]);
+        r->exact = atoi(f[7]);
         uint64_t h = hshape(r->name, r->grid, r->block, r->smem) % SIG_BUCKETS, hn = hstr(r->name) % SIG_BUCKETS;
         r->next_shape = m->shapes[h], m->shapes[h] = r;
         r->next_name = m->names[hn], m->names[hn] = r;
@@ -128,8 +124,9 @@ static int parse_line(rv_model *m, char *line, const char *dir, const char *path
         for (int i = 0; i < pts; ++i) c->x[i] = atof(f[2 + 2 * i]), c->y[i] = atof(f[3 + 2 * i]);
         return 0;
     }
-    if (!strcmp(f[0], "xgb") && n == 3) {
+    if (!strcmp(f[0], "xgb") && n == 4) {
         int fam = atoi(f[1]);
+        if (fam >= 0 && fam < RV_FAM_N) m->xgb_needs_roof[fam] = atoi(f[3]);
         if (fam < 0 || fam >= RV_FAM_N) return fail(err, errlen, path, ln, "bad xgb row");
         if (m->mode != 2) return 0;
         char file[4096];
@@ -239,43 +236,55 @@ static double by_neighbours(const rv_model *m, const rv_pkernel *k, double x) {
     return -1;
 }
 
+/* The profile's own rows: the exact signature (or, for profiles without signatures, the exact
+ * launch shape), else same-kernel neighbours. */
+static rv_pmres by_table(const rv_model *m, const rv_pkernel *k, const double f[RV_PF_N]) {
+    if (k->sig) {
+        uint64_t sig = rv_pf_key(k);
+        for (sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
+            if (s->sig == sig) return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
+    }
+    const char *name = k->name ? k->name : "";
+    for (shaperow *s = m->shapes[hshape(name, k->grid, k->block, k->smem) % SIG_BUCKETS]; s; s = s->next_shape)
+        if (s->exact && !memcmp(s->grid, k->grid, sizeof s->grid) && !memcmp(s->block, k->block, sizeof s->block) &&
+            s->smem == k->smem && !strcmp(s->name, name))
+            return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
+    double x = !isnan(f[RV_PF_LOG_ROOF_NS]) ? f[RV_PF_LOG_ROOF_NS] : f[RV_PF_LOG_THREADS_TOTAL];
+    double d = by_neighbours(m, k, x);
+    return (rv_pmres){d, RV_HOW_INTERPOLATED, "table"};
+}
+
+static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
+    int fam = (int)f[RV_PF_FAMILY];
+    void *b = m->boosters[fam];
+    if (!b || (m->xgb_needs_roof[fam] && isnan(f[RV_PF_LOG_ROOF_NS]))) return (rv_pmres){-1, RV_HOW_MODEL, "xgb"};
+    float row[RV_PF_N];
+    for (int i = 0; i < RV_PF_N; ++i) row[i] = (float)f[i];
+    double y;
+    pthread_mutex_lock(&m->lock);
+    int rc = rv_xgb_predict(m->xgb, b, row, RV_PF_N, &y);
+    pthread_mutex_unlock(&m->lock);
+    /* the model predicts log2(dur / base), base = roofline time or 1 ns where unknown */
+    double base = isnan(f[RV_PF_LOG_ROOF_NS]) ? 1 : exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
+    if (base < 1) base = 1;
+    return (rv_pmres){rc ? -1 : base * exp2(y), RV_HOW_MODEL, "xgb"};
+}
+
+/* The chains (docs/predictors.md): table: table -> curve; roofline: curve -> table; xgb: xgb ->
+ * curve -> table. Whatever answers after the first link is marked fallback. */
 rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k) {
-    rv_pmres r = {-1, RV_HOW_FALLBACK, "none"};
     double f[RV_PF_N];
     rv_pf_features(k, &m->pdev, f);
-    if (m->mode == 0) {
-        if (k->sig) {
-            uint64_t sig = rv_pf_key(k);
-            for (sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
-                if (s->sig == sig) return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
-        }
-        const char *name = k->name ? k->name : "";
-        for (shaperow *s = m->shapes[hshape(name, k->grid, k->block, k->smem) % SIG_BUCKETS]; s; s = s->next_shape)
-            if (!memcmp(s->grid, k->grid, sizeof s->grid) && !memcmp(s->block, k->block, sizeof s->block) &&
-                s->smem == k->smem && !strcmp(s->name, name))
-                return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
-        double x = !isnan(f[RV_PF_LOG_ROOF_NS]) ? f[RV_PF_LOG_ROOF_NS] : f[RV_PF_LOG_THREADS_TOTAL];
-        double d = k->name ? by_neighbours(m, k, x) : -1;
-        if (d > 0) return (rv_pmres){d, RV_HOW_INTERPOLATED, "table"};
-    }
-    if (m->mode == 2) {
-        void *b = m->boosters[(int)f[RV_PF_FAMILY]];
-        if (b) {
-            float row[RV_PF_N];
-            for (int i = 0; i < RV_PF_N; ++i) row[i] = (float)f[i];
-            double y;
-            pthread_mutex_lock(&m->lock);
-            int rc = rv_xgb_predict(m->xgb, b, row, RV_PF_N, &y);
-            pthread_mutex_unlock(&m->lock);
-            /* the model predicts log2(dur / base), base = roofline time or 1 ns where unknown */
-            double base = isnan(f[RV_PF_LOG_ROOF_NS]) ? 1 : exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
-            if (base < 1) base = 1;
-            if (!rc) return (rv_pmres){base * exp2(y), RV_HOW_MODEL, "xgb"};
-        }
-    }
+    rv_pmres r = {-1, RV_HOW_FALLBACK, "none"};
+    if (m->mode == 0 && (r = by_table(m, k, f)).dur_ns > 0) return r;
+    if (m->mode == 2 && (r = by_xgb(m, f)).dur_ns > 0) return r;
     double d = by_curve(m, f);
     if (d > 0) return (rv_pmres){d, m->mode == 1 ? RV_HOW_MODEL : RV_HOW_FALLBACK, "roofline"};
-    return r;
+    if (m->mode != 0 && (r = by_table(m, k, f)).dur_ns > 0) {
+        if (r.how != RV_HOW_EXACT) r.how = RV_HOW_FALLBACK;
+        return r;
+    }
+    return (rv_pmres){-1, RV_HOW_FALLBACK, "none"};
 }
 
 rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k) {

@@ -1,0 +1,56 @@
+"""xgb predictor: an XGBoost model per kernel family over the feature vector, trained on a profile.
+
+The target is log2(duration / base), base = the roofline time (1 ns where FLOPs and bytes are
+unknown): the model learns an efficiency, which carries over to unseen shapes far better than raw
+durations. The driver evaluates the saved boosters through libxgboost.so (native/predict/xgb.c).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from revati.errors import RevatiError
+from revati.predictors import features
+
+PARAMS = {
+    "objective": "reg:squarederror",
+    "max_depth": 6,
+    "eta": 0.1,
+    "subsample": 0.9,
+    "min_child_weight": 1,
+    "nthread": 1,
+    "seed": 0,
+}
+ROUNDS = 200
+MIN_ROWS = 4
+
+
+def lib_path() -> str:
+    """libxgboost.so of the installed xgboost wheel (found without importing xgboost)."""
+    spec = importlib.util.find_spec("xgboost")
+    if spec is None or not spec.submodule_search_locations:
+        raise RevatiError("the xgb predictor needs xgboost: pip install 'revati[predict]'")
+    for base in spec.submodule_search_locations:
+        p = Path(base) / "lib" / "libxgboost.so"
+        if p.is_file():
+            return str(p)
+    raise RevatiError("xgboost is installed without lib/libxgboost.so; reinstall xgboost")
+
+
+def target(feats: np.ndarray, dur_ns: np.ndarray) -> np.ndarray:
+    return np.log2(dur_ns / features.base_ns(feats))
+
+
+def fit(feats: np.ndarray, dur_ns: np.ndarray, out_file: Path) -> bool:
+    """Train one family's booster and save it (XGBoost JSON); False when there are too few rows."""
+    if len(dur_ns) < MIN_ROWS:
+        return False
+    import xgboost as xgb
+
+    m = xgb.DMatrix(feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan)
+    booster = xgb.train(PARAMS, m, num_boost_round=ROUNDS)
+    booster.save_model(str(out_file))
+    return True

@@ -7,7 +7,8 @@ another, e.g. ``.cask_resource``), a ``.fatbin`` file, a ``.cubin`` or PTX text.
 the container and entry headers are listed (kind, SM, flags, stored and uncompressed sizes) in pure
 Python. With ``--names`` each fatbin is handed to the stand-in driver's reader (``rv_image_*`` in
 ``revati/native/lib/libcuda.so.1``, built by ``python -m revati.native.build``), which picks the cubin
-for ``--sm`` and prints its kernels (registers, static shared memory, parameter bytes) and globals.
+for ``--sm`` and prints its kernels (registers, static shared memory, parameter bytes, the parameter
+layout as offset:size pairs) and globals.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class FuncInfo(ctypes.Structure):
         ("param_bytes", ctypes.c_uint64),
         ("code_bytes", ctypes.c_uint64),
         ("max_threads_per_block", ctypes.c_int),
+        ("nparams", ctypes.c_int),
+        ("param_off", ctypes.POINTER(ctypes.c_uint16)),
+        ("param_size", ctypes.POINTER(ctypes.c_uint16)),
     ]
 
 
@@ -132,7 +136,8 @@ class Reader:
         for k in range(lib.rv_image_function_count(img)):
             lib.rv_image_function_info(img, k, ctypes.byref(info))
             name = lib.rv_image_function_name(img, k).decode()
-            kernels.append((name, info.regs, info.static_smem, info.param_bytes))
+            layout = [(info.param_off[p], info.param_size[p]) for p in range(max(info.nparams, 0))]
+            kernels.append((name, info.regs, info.static_smem, info.param_bytes, layout))
         size = ctypes.c_uint64()
         globals_ = []
         for k in range(lib.rv_image_global_count(img)):
@@ -190,8 +195,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  read sm_{img['sm']}: {len(img['kernels'])} kernels, {len(img['globals'])} globals"
                 )
-                for name, regs, smem, params in img["kernels"]:
-                    print(f"    kernel {name}  regs={regs} static_smem={smem} param_bytes={params}")
+                for name, regs, smem, params, layout in img["kernels"]:
+                    lay = " ".join(f"{o}:{n}" for o, n in layout)
+                    print(
+                        f"    kernel {name}  regs={regs} static_smem={smem} param_bytes={params}"
+                        f" params=[{lay}]"
+                    )
                 for name, size in img["globals"]:
                     print(f"    global {name}  {size} bytes")
     except (DumpError, OSError, struct.error) as e:

@@ -10,20 +10,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
-from revati.trace.schema import COLUMNAR_KINDS, MANIFEST_FILE, SCHEMA_VERSION
-
-if TYPE_CHECKING:
-    from revati.trace.reader import Stream
+from revati.trace.schema import COLUMNAR_KINDS, EVENTS_DIR, MANIFEST_FILE, SCHEMA_VERSION
+from revati.trace.stream import Stream
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: json fields (kernel args, op) as JSON text columns
 KEY_FILE = "key.json"
 _OPTS = pa.ipc.IpcWriteOptions(compression="lz4")
 
@@ -46,8 +44,6 @@ def cache_key(run_dir: Path, files: list[tuple[int, Path]]) -> dict[str, Any]:
 
 def read_cache(run_dir: Path, key: dict[str, Any]) -> tuple[list[Stream], dict, list[str]] | None:
     """(streams with their object events, columnar tables, load warnings), or None on a miss."""
-    from revati.trace.reader import Stream
-
     d = Path(run_dir) / CACHE_DIR
     try:
         meta = orjson.loads((d / KEY_FILE).read_bytes())
@@ -65,7 +61,7 @@ def read_cache(run_dir: Path, key: dict[str, Any]) -> tuple[list[Stream], dict, 
     except (OSError, pa.ArrowInvalid) as e:
         log.debug("cache %s unreadable (%s); parsing the streams", d, e)
         return None
-    events_dir = Path(run_dir) / "events"
+    events_dir = Path(run_dir) / EVENTS_DIR
     streams = [
         Stream(
             events_dir / s["file"], s["pid"], s["rank"], {}, s["objects"], s["finished"], s["count"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +34,8 @@ from revati.trace.manifest import Manifest, read_manifest
 from revati.trace.schema import (
     COLUMNAR_KINDS,
     EVENTS_DIR,
-    INT_FIELDS,
     KIND_FIELDS,
     KINDS,
-    LIST_FIELDS,
     MANIFEST_FILE,
     REQUIRED_FIELDS,
     STREAM_PREFIX,
@@ -44,59 +43,44 @@ from revati.trace.schema import (
     STREAM_TMP_SUFFIX,
     XYZ_FIELDS,
     columns,
+    field_type,
+    fields_of_type,
 )
+from revati.trace.stream import Stream
 
 log = logging.getLogger(__name__)
 
 
-def _arrow_type(f: str) -> pa.DataType:
-    if f in INT_FIELDS:
+def _arrow_type(kind: str, f: str) -> pa.DataType:
+    t = field_type(kind, f)
+    if t == "int":
         return pa.int64()
-    if f in LIST_FIELDS:
+    if t in ("ints", "int3"):
         return pa.list_(pa.int64())
-    return pa.string()
+    if t in ("str", "json"):
+        return pa.string()
+    raise RuntimeError(f"{kind}.{f} of type {t} cannot be a column: schema invariant violated")
 
 
+# per columnar kind: the fields Arrow parses (json fields are taken out: their values vary in
+# type), the json fields (added as JSON text by _attach_json), and the loaded table's schema
+_JSON_FIELDS = {
+    k: tuple(f for f in KIND_FIELDS[k] if field_type(k, f) == "json") for k in COLUMNAR_KINDS
+}
 ARROW_SCHEMAS = {
-    k: pa.schema([(f, _arrow_type(f)) for f in ("seq", "tid", *KIND_FIELDS[k])])
+    k: pa.schema([(f, _arrow_type(k, f)) for f in ("seq", "tid", *KIND_FIELDS[k])])
     for k in COLUMNAR_KINDS
 }
 _PARSE = {
-    k: pj.ParseOptions(explicit_schema=s, unexpected_field_behavior="ignore")
+    k: pj.ParseOptions(
+        explicit_schema=pa.schema([f for f in s if f.name not in _JSON_FIELDS[k]]),
+        unexpected_field_behavior="ignore",
+    )
     for k, s in ARROW_SCHEMAS.items()
 }
-
-
-def _union_schema() -> pa.Schema:
-    fields: dict[str, pa.Field] = {}
-    for sch in ARROW_SCHEMAS.values():
-        for f in sch:
-            if f.name in fields and fields[f.name].type != f.type:
-                raise RuntimeError(f"field {f.name!r} has two types: union invariant violated")
-            fields.setdefault(f.name, f)
-    return pa.schema(list(fields.values()))
-
-
-_PARSE_UNION = pj.ParseOptions(explicit_schema=_union_schema(), unexpected_field_behavior="ignore")
+_JSON_KEYS = {k: tuple(b'"%s":' % f.encode() for f in fs) for k, fs in _JSON_FIELDS.items()}
 _COLUMNAR_CODES = np.array([KINDS.index(k) for k in COLUMNAR_KINDS], np.int16)
 _READ = pj.ReadOptions(block_size=8 << 20)
-
-
-@dataclass
-class Stream:
-    """One process's parsed stream: Arrow tables for columnar kinds, dicts for the others."""
-
-    path: Path
-    pid: int
-    rank: int
-    tables: dict[str, pa.Table]
-    objects: dict[str, list[dict[str, Any]]]
-    finished: bool  # renamed to .jsonl and ended by an `end` line
-    count: int = 0
-
-    def proc(self) -> dict[str, Any]:
-        procs = self.objects.get("proc")
-        return procs[0] if procs else {}
 
 
 @dataclass
@@ -221,7 +205,8 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
             objects[ev["k"]].append(ev)
         for kind in COLUMNAR_KINDS:
             if objects.get(kind):
-                extra = pa.Table.from_pylist(objects.pop(kind), schema=ARROW_SCHEMAS[kind])
+                rows = [_json_as_text(kind, ev) for ev in objects.pop(kind)]
+                extra = pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS[kind])
                 tables[kind] = pa.concat_tables([tables[kind], extra]) if kind in tables else extra
     finished = last.startswith(b'{"k":"end"') or (
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
@@ -260,14 +245,60 @@ def _parse_columnar(
     scan.blank(data, starts[minor], ends[minor])
     kind = KINDS[main]
     try:
-        tables[kind] = pj.read_json(
+        t = pj.read_json(
             pa.BufferReader(pa.py_buffer(data).slice(0, size)),
             read_options=_READ,
             parse_options=_PARSE[kind],
         )
     except pa.ArrowInvalid:
         raise _locate_bad_line(path, _original(path, size)) from None
+    # only the main kind's lines are left unblanked, so a key found in `data` is one of theirs
+    present = any(data.find(key, 0, size) >= 0 for key in _JSON_KEYS[kind])
+    rows = np.flatnonzero(columnar & (code == main))
+    tables[kind] = _attach_json(
+        kind,
+        t,
+        lambda: [
+            bytes(data[a:b])
+            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+        ],
+        present,
+    )
     return tables
+
+
+def _json_as_text(kind: str, ev: dict[str, Any]) -> dict[str, Any]:
+    """`ev` with its json fields as JSON text (the form their columns hold)."""
+    fs = [f for f in _JSON_FIELDS[kind] if f in ev]
+    if not fs:
+        return ev
+    return {**ev, **{f: orjson.dumps(ev[f]).decode() for f in fs}}
+
+
+def _attach_json(
+    kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
+) -> pa.Table:
+    """The parsed table `t` with the kind's json fields added as JSON-text columns, in schema
+    order. Arrow cannot type them (a kernel's args mix integers, nulls and lists), so when any
+    line carries one, the kind's lines are decoded once more with orjson for those fields."""
+    fields = _JSON_FIELDS[kind]
+    if not fields:
+        return t
+    n = t.num_rows
+    cols = {name: t.column(name) for name in t.column_names}
+    if present:
+        evs = orjson.loads(b"[" + b",".join(lines()) + b"]")
+        if len(evs) != n:
+            raise RuntimeError(f"{kind}: {len(evs)} lines, {n} rows: reader invariant violated")
+        for f in fields:
+            cols[f] = pa.array(
+                [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs], pa.string()
+            )
+    else:
+        for f in fields:
+            cols[f] = pa.nulls(n, pa.string())
+    schema = ARROW_SCHEMAS[kind]
+    return pa.table([cols[f.name] for f in schema], schema=schema)
 
 
 def _parse_by_kind(
@@ -288,11 +319,13 @@ def _parse_by_kind(
             for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
         )
         try:
-            tables[kind] = pj.read_json(
+            t = pj.read_json(
                 pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind]
             )
         except pa.ArrowInvalid:
             raise _locate_bad_line(path, _original(path, size)) from None
+        present = any(key in joined for key in _JSON_KEYS[kind])
+        tables[kind] = _attach_json(kind, t, lambda j=joined: j.split(b"\n"), present)
     return tables
 
 
@@ -383,6 +416,7 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
     if t is None:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
     cols: dict[str, Any] = {}
+    ints, lists = fields_of_type(kind, "int") | {"seq", "tid"}, fields_of_type(kind, "ints")
     for f in t.column_names:
         col = t.column(f)
         if f in XYZ_FIELDS:
@@ -401,9 +435,9 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
                         pa.int64(),
                     )
                 cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
-        elif f in INT_FIELDS or f == "coll_rank":
+        elif f in ints or f == "coll_rank":
             cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
-        elif f in LIST_FIELDS:
+        elif f in lists:
             cols[f] = pd.Series(col.to_pylist(), dtype=object)
         else:
             cols[f] = col.to_pandas()
@@ -421,6 +455,7 @@ def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
             for ev in s.objects.get(kind, ())[:100]:
                 keys.update(dict.fromkeys(ev))
         fields = [f for f in keys if f not in ("k", "seq", "tid", "pid", "rank")]
+    ints = (fields_of_type(kind, "int") if known else frozenset()) | {"seq", "tid"}
     cols: dict[str, list[Any]] = {c: [] for c in ["seq", "tid", *fields]}
     pids: list[int] = []
     ranks: list[int] = []
@@ -429,13 +464,13 @@ def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
         if not evs:
             continue
         for c, lst in cols.items():
-            default = 0 if c in INT_FIELDS else None
+            default = 0 if c in ints else None
             lst.extend([ev.get(c, default) for ev in evs])
         pids += [s.pid] * len(evs)
         ranks += [s.rank] * len(evs)
     data: dict[str, Any] = {}
     for c, lst in cols.items():
-        if c in INT_FIELDS:
+        if c in ints:
             try:
                 data[c] = np.array(lst, dtype=np.int64)
                 continue

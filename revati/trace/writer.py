@@ -1,8 +1,9 @@
 """Python trace writer for synthetic runs and tests: in-memory or streaming, one interface.
 
 A `RunWriter` lays out a run directory (events/, device.conf, manifest.json); each process gets a
-stream writer whose typed methods write the fields docs/trace-format.md names, with `seq` and `tid`
-filled in. `MemoryStream` keeps events in a list (written on close); `FileStream` streams lines to
+stream writer whose typed methods are conveniences over `emit`, which takes its field names,
+their order and their types from revati/trace/schema.py (an undeclared field or a value of the
+wrong type raises), with `seq` and `tid` filled in. `MemoryStream` keeps events in a list (written on close); `FileStream` streams lines to
 `proc-<pid>.jsonl.tmp` and renames on close, like the native writer.
 """
 
@@ -19,10 +20,12 @@ from revati import __version__
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.schema import (
     DEVICE_CONF_FILE,
+    EVENT_KINDS,
     EVENTS_DIR,
     STREAM_PREFIX,
     STREAM_SUFFIX,
     STREAM_TMP_SUFFIX,
+    check_event,
 )
 
 _FLUSH_AT = 1 << 20
@@ -55,10 +58,22 @@ class StreamWriter:
 
     # -- the one primitive -------------------------------------------------------------------
     def emit(self, k: str, tid: int | None = None, /, **fields: Any) -> dict[str, Any]:
-        """Write one event of kind `k`; `seq` is assigned, `tid` defaults to the process id."""
+        """Write one event of kind `k`; `seq` is assigned, `tid` defaults to the process id.
+
+        Fields are put in the schema's order; a kind or field the schema does not declare, or a
+        value of the wrong type, raises ValueError (required fields are not enforced, so tests
+        can write the broken lines the reader must reject).
+        """
         if self.closed:
             raise RuntimeError("emit on a closed stream: invariant violated")
-        ev = {"k": k, "seq": self.seq, "tid": self.pid if tid is None else tid, **fields}
+        spec = EVENT_KINDS.get(k)
+        if spec is None:
+            raise ValueError(f"unknown event kind '{k}' (declare it in revati/trace/schema.py)")
+        ordered = {f.name: fields.pop(f.name) for f in spec.fields if f.name in fields}
+        ev = {"k": k, "seq": self.seq, "tid": self.pid if tid is None else tid, **ordered, **fields}
+        problems = [p for p in check_event(ev) if "lacks required" not in p]
+        if problems:
+            raise ValueError("; ".join(problems))
         self.seq += 1
         self._put(ev)
         return ev
@@ -71,7 +86,7 @@ class StreamWriter:
         self._corr += 1
         return self._corr
 
-    # -- typed helpers (field names per docs/trace-format.md) ------------------------------
+    # -- typed helpers (conveniences with defaults; emit checks them against the schema) ----
     def api(
         self,
         name: str,

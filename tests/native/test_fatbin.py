@@ -125,6 +125,10 @@ def test_sample_fatbin_names_sizes_and_attributes(probe: Path, flavour: str) -> 
     assert scale["static_smem"] == 64 * 4  # __shared__ float tile[64], without the reserved 1 KiB
     assert ks["rv_plain_c"]["param_bytes"] == 12
     assert ks["_Z8rv_templILi16EEvPd"]["param_bytes"] == 8
+    # EIATTR_KPARAM_INFO: (offset, size) per parameter in declaration order
+    assert scale["nparams"] == 3 and scale["params"] == [[0, 8], [8, 4], [12, 4]]
+    assert ks["_Z8rv_templILi16EEvPd"]["params"] == [[0, 8]]
+    assert ks["rv_plain_c"]["params"] == [[0, 8], [8, 4]]  # int*, int
 
 
 @pytest.mark.parametrize(

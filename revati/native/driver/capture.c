@@ -44,7 +44,9 @@ static gnode *capture_node(rv_stream *s, int type) {
 }
 
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k) {
-    capture_node(s, N_KERNEL)->k = *k;
+    gnode *n = capture_node(s, N_KERNEL);
+    n->k = *k;
+    rv_kernel_op_own_params(&n->k); /* the launch's buffer lives only for the call */
     return 1;
 }
 

@@ -108,7 +108,11 @@ int rv_fb_img_finish(rv_image *img) {
 
 void rv_image_free(rv_image *img) {
     if (!img) return;
-    for (int i = 0; i < img->nfn; ++i) free(img->fn[i]);
+    for (int i = 0; i < img->nfn; ++i) {
+        free(img->fn[i]);
+        free(img->fninfo[i].param_off);
+        free(img->fninfo[i].param_size);
+    }
     for (int i = 0; i < img->nglob; ++i) free(img->glob[i].name);
     free(img->fn);
     free(img->fninfo);

@@ -67,6 +67,7 @@ static size_t find_section(const elf_ctx *c, const char *prefix, const char *nam
 #define EIFMT_HVAL 3
 #define EIFMT_SVAL 4
 #define EIATTR_CBANK_PARAM_SIZE 0x19
+#define EIATTR_KPARAM_INFO 0x17
 #define EIATTR_REQNTID 0x10
 #define EIATTR_MAX_THREADS 0x05
 #define EIATTR_FRAME_SIZE 0x11
@@ -120,6 +121,37 @@ static void read_module_info(const elf_ctx *c, rv_image *img) {
     free(by_sym);
 }
 
+/* EIATTR_KPARAM_INFO data (12 bytes, one record per parameter, in no set order):
+ * {u32 index (0), u16 ordinal, u16 offset, u32 flags}; flags bits 18-31 hold the size in bytes
+ * (bits 0-7 the pointee's log2 alignment, 8-11 the space, 12-16 the constant bank). */
+#define KPARAM_BYTES 12
+#define KPARAM_MAX 4096
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The layout from n records at rec[] (ordinal << 16 | offset, sizes by the same index):
+ * sorted by ordinal; -1 (unknown) when ordinals repeat or leave a gap. */
+static void set_params(rv_func_info *fi, uint32_t *key, const uint16_t *size_by_ord, int n) {
+    qsort(key, (size_t)n, sizeof *key, cmp_u32);
+    for (int i = 0; i < n; ++i)
+        if ((int)(key[i] >> 16) != i) return;
+    fi->param_off = malloc((size_t)(n ? n : 1) * sizeof *fi->param_off);
+    fi->param_size = malloc((size_t)(n ? n : 1) * sizeof *fi->param_size);
+    if (!fi->param_off || !fi->param_size) {
+        free(fi->param_off), free(fi->param_size);
+        fi->param_off = fi->param_size = NULL;
+        return;
+    }
+    for (int i = 0; i < n; ++i) {
+        fi->param_off[i] = (uint16_t)key[i];
+        fi->param_size[i] = size_by_ord[i];
+    }
+    fi->nparams = n;
+}
+
 static void read_nv_info(const elf_ctx *c, const char *name, rv_func_info *fi) {
     size_t idx = find_section(c, ".nv.info.", name);
     if (!idx) return;
@@ -127,6 +159,9 @@ static void read_nv_info(const elf_ctx *c, const char *name, rv_func_info *fi) {
     shdr(c, idx, &s);
     span d = section_data(c, &s);
     size_t o = 0;
+    uint32_t key[KPARAM_MAX];
+    uint16_t size_by_ord[KPARAM_MAX];
+    int nkp = 0, kp_bad = 0;
     while (d.p && o + 4 <= d.n) {
         uint8_t fmt = d.p[o], attr = d.p[o + 1];
         uint16_t v = rd16(d.p + o + 2);
@@ -135,7 +170,11 @@ static void read_nv_info(const elf_ctx *c, const char *name, rv_func_info *fi) {
             if (attr == EIATTR_CBANK_PARAM_SIZE) fi->param_bytes = v;
         } else if (fmt == EIFMT_SVAL) {
             if (!in_bounds(d.n, o, v)) break;
-            if ((attr == EIATTR_REQNTID || attr == EIATTR_MAX_THREADS) && v >= 12) {
+            if (attr == EIATTR_KPARAM_INFO) {
+                uint32_t ord = rd16(d.p + o + 4), off = rd16(d.p + o + 6), sz = rd32(d.p + o + 8) >> 18;
+                if (v < KPARAM_BYTES || ord >= KPARAM_MAX || nkp == KPARAM_MAX) kp_bad = 1;
+                else key[nkp++] = ord << 16 | off, size_by_ord[ord] = (uint16_t)sz;
+            } else if ((attr == EIATTR_REQNTID || attr == EIATTR_MAX_THREADS) && v >= 12) {
                 uint64_t t = (uint64_t)rd32(d.p + o) * rd32(d.p + o + 4) * rd32(d.p + o + 8);
                 if (t > 0 && t <= 1024) fi->max_threads = (int)t;
             }
@@ -144,10 +183,13 @@ static void read_nv_info(const elf_ctx *c, const char *name, rv_func_info *fi) {
             break; /* unknown record format: the rest cannot be framed */
         }
     }
+    fi->nparams = -1;
+    if (!kp_bad && (nkp || !fi->param_bytes)) set_params(fi, key, size_by_ord, nkp);
 }
 
 static void fill_func_info(const elf_ctx *c, const char *name, const Elf64_Shdr *text, rv_func_info *fi) {
     memset(fi, 0, sizeof *fi);
+    fi->nparams = -1;
     fi->regs = (int)(text->sh_info >> 24); /* older cubins; .nv.info's REGCOUNT overrides it */
     fi->code_bytes = text->sh_size;
     size_t sm = find_section(c, ".nv.shared.", name);
@@ -224,7 +266,10 @@ rv_image *rv_fb_parse_elf(span e, int sm) {
                     rv_func_info fi;
                     fill_func_info(&c, name, &sec, &fi);
                     if (fi.static_smem >= (uint64_t)reserved_smem) fi.static_smem -= (uint64_t)reserved_smem;
-                    if (rv_fb_add_fn(img, name, &fi, (uint32_t)k) != 0) goto fail;
+                    if (rv_fb_add_fn(img, name, &fi, (uint32_t)k) != 0) {
+                        free(fi.param_off), free(fi.param_size);
+                        goto fail;
+                    }
                 } else if (type == STT_OBJECT && pass == 0) {
                     const char *secname = section_name(&c, &sec);
                     if (secname && !strncmp(secname, ".nv.shared", 10)) continue;

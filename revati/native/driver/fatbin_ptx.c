@@ -66,6 +66,7 @@ rv_image *rv_fb_parse_ptx(span t, int sm, int dev) {
             *q = 0;
             rv_func_info fi;
             memset(&fi, 0, sizeof fi);
+            fi.nparams = -1; /* PTX gives parameter types, not the cubin's layout: left unknown */
             if (rv_fb_add_fn(img, p, &fi, 0) != 0) goto fail;
         } else if (!strncmp(p, ".global ", 8) || !strncmp(p, ".const ", 7)) {
             p = strchr(p, ' ') + 1;

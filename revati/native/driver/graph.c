@@ -96,12 +96,7 @@ RV_EXPORT CUresult cuGraphDestroy(CUgraph hGraph) {
     API_RETURN(CUDA_SUCCESS);
 }
 
-static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p) {
-    rv_func *f = rv_func_from(p->func ? (void *)p->func : (void *)p->kern);
-    if (!f) return CUDA_ERROR_INVALID_VALUE;
-    *k = (rv_kernel_op){f, {p->gridDimX, p->gridDimY, p->gridDimZ}, {p->blockDimX, p->blockDimY, p->blockDimZ}, p->sharedMemBytes};
-    return CUDA_SUCCESS;
-}
+static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p) { return rv_kernel_op_from_node(k, p); }
 
 // cuGraphAddKernelNode_v2: a kernel node after its dependencies
 RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,

@@ -15,6 +15,7 @@
 
 #include "revati/devconf.h"
 #include "revati/export_tables.h"
+#include "revati/fatbin.h"
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/types.h"
@@ -187,6 +188,11 @@ typedef struct rv_func {
     rv_module *mod;
     int max_dyn_smem;
     int static_smem;
+    /* Parameter layout (EIATTR_KPARAM_INFO), in parameter order: nparams -1 when the image does not say */
+    int nparams;
+    uint16_t *param_off;  /* byte offset of parameter i in the parameter buffer */
+    uint16_t *param_size; /* its size in bytes */
+    uint32_t param_bytes; /* the buffer's size (CBANK_PARAM_SIZE, at least the end of the last parameter) */
 } rv_func;
 
 #define RV_FUNC_MAGIC 0x52564646u
@@ -223,7 +229,23 @@ typedef struct rv_kernel_op {
     rv_func *f;
     unsigned grid[3], block[3];
     unsigned smem;
+    const uint8_t *params; /* the launch's parameter buffer (layout: f->param_off), NULL when unknown */
+    uint32_t param_bytes;
 } rv_kernel_op;
+
+/* ---- kernel parameters (kparams.c) ---- */
+
+#define RV_PARAM_STACK 4096 /* the classic parameter limit; larger buffers go to the heap */
+/* Copy f's layout from its image's record (NULL or unknown: nparams -1). */
+void rv_func_set_layout(rv_func *f, const rv_func_info *fi);
+/* A launch's parameters as the flat buffer the kernel reads (from kernelParams through f's layout, or
+ * from extra's CU_LAUNCH_PARAM_BUFFER_POINTER/SIZE) into buf of cap bytes: its size, or -1 when the
+ * layout is unknown or the buffer too small. */
+int rv_launch_params(const rv_func *f, void **kernelParams, void **extra, uint8_t *buf, uint32_t cap);
+/* Give k its own heap copy of its parameters (graph nodes outlive the launch call; never freed, like nodes). */
+void rv_kernel_op_own_params(rv_kernel_op *k);
+/* A kernel node's launch, with its own copy of the parameters. */
+CUresult rv_kernel_op_from_node(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p);
 
 /* Enqueue one kernel on s (timed, traced) as part of graph exec `graph` (0: a plain launch). */
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph);

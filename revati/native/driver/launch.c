@@ -1,5 +1,6 @@
 /* revati driver: kernel launches (timed by the predictor, traced), copy timing, occupancy queries. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -75,18 +76,24 @@ rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t
 }
 
 static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                       unsigned bz, unsigned smem, CUstream hStream) {
+                       unsigned bz, unsigned smem, CUstream hStream, void **kernelParams, void **extra) {
     rv_func *fn = rv_func_from(f);
     if (!fn) return CUDA_ERROR_INVALID_HANDLE;
     if (!gx || !gy || !gz || !bx || !by || !bz || (uint64_t)bx * by * bz > 1024) return CUDA_ERROR_INVALID_VALUE;
     if (smem > (unsigned)rv_conf()->smem_per_block_optin) return CUDA_ERROR_INVALID_VALUE;
     rv_stream *s = rv_stream_resolve(hStream);
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
-    rv_kernel_op k = {fn, {gx, gy, gz}, {bx, by, bz}, smem};
+    rv_kernel_op k = {fn, {gx, gy, gz}, {bx, by, bz}, smem, NULL, 0};
+    uint8_t small[RV_PARAM_STACK], *buf = small;
+    if (fn->param_bytes > sizeof small && !(buf = malloc(fn->param_bytes))) return CUDA_ERROR_OUT_OF_MEMORY;
+    int np = rv_launch_params(fn, kernelParams, extra, buf, buf == small ? (uint32_t)sizeof small : fn->param_bytes);
+    if (np >= 0) k.params = buf, k.param_bytes = (uint32_t)np;
     c->corr = rv_next_corr();
-    if (s->capture) return rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    rv_launch_now(s, &k, c->corr, 0);
-    return CUDA_SUCCESS;
+    CUresult r = CUDA_SUCCESS;
+    if (s->capture) r = rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    else rv_launch_now(s, &k, c->corr, 0);
+    if (buf != small) free(buf);
+    return r;
 }
 
 // cuLaunchKernel: start = max(stream ready, host now), end = start + predicted; never executes
@@ -94,7 +101,8 @@ RV_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned 
                                   unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
                                   unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra) {
     API_ENTER();
-    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                      kernelParams, extra));
 }
 RV_ALIAS(cuLaunchKernel_ptsz, cuLaunchKernel);
 
@@ -103,7 +111,7 @@ RV_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, 
     API_ENTER();
     if (!config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     API_RETURN(launch(&rv__call, f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
-                      config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream));
+                      config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream, kernelParams, extra));
 }
 RV_ALIAS(cuLaunchKernelEx_ptsz, cuLaunchKernelEx);
 
@@ -113,7 +121,8 @@ RV_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX
                                              unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
                                              void **kernelParams) {
     API_ENTER();
-    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream));
+    API_RETURN(launch(&rv__call, f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                      kernelParams, NULL));
 }
 RV_ALIAS(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel);
 

@@ -69,6 +69,9 @@ static rv_func *func_get(rv_module *m, const char *name) {
     rv_json_escape(f->json_name, jn, name);
     f->mod = m;
     f->max_dyn_smem = 49152;
+    rv_func_info fi;
+    int idx = m->img ? rv_image_find_function(m->img, name) : -1;
+    rv_func_set_layout(f, idx >= 0 && rv_image_function_info(m->img, idx, &fi) ? &fi : NULL);
     e->owner = m;
     e->f = f;
     e->next = g_funcs[h];
@@ -473,4 +476,31 @@ RV_EXPORT CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config, 
 RV_EXPORT CUresult cuFuncSetSharedMemConfig(CUfunction hfunc, CUsharedconfig config) {
     API_ENTER();
     API_RETURN(CUDA_SUCCESS);
+}
+
+/* The parameter layout of the first loaded kernel named name, for tests and tools that hold no handle:
+ * nparams (offsets and sizes of up to cap of them written), -1 when the image does not say, -2 when no
+ * kernel of that name has been looked up. */
+RV_API int rv_kernel_layout(const char *name, uint16_t *off, uint16_t *size, int cap) {
+    int r = -2;
+    pthread_mutex_lock(&g_mu);
+    for (int b = 0; b < FUNC_BUCKETS && r == -2; ++b)
+        for (fentry *e = g_funcs[b]; e && r == -2; e = e->next) {
+            if (strcmp(e->f->name, name)) continue;
+            r = e->f->nparams;
+            for (int i = 0; i < r && i < cap; ++i) off[i] = e->f->param_off[i], size[i] = e->f->param_size[i];
+        }
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+/* The kernels looked up so far (up to cap names and their nparams as rv_kernel_layout says); the count. */
+RV_API int rv_kernels_loaded(const char **names, int *nparams, int cap) {
+    int n = 0;
+    pthread_mutex_lock(&g_mu);
+    for (int b = 0; b < FUNC_BUCKETS; ++b)
+        for (fentry *e = g_funcs[b]; e; e = e->next, ++n)
+            if (n < cap) names[n] = e->f->name, nparams[n] = e->f->nparams;
+    pthread_mutex_unlock(&g_mu);
+    return n;
 }

@@ -83,11 +83,14 @@ static int cmd_file(int argc, char **argv) {
         printf("%s{\"name\":", i ? "," : "");
         json_str(stdout, rv_image_function_name(img, i));
         printf(",\"found_at\":%d,\"regs\":%d,\"max_threads\":%d,\"static_smem\":%llu,\"const0\":%llu,"
-               "\"param_bytes\":%llu,\"code_bytes\":%llu,\"local_bytes\":%llu,\"max_threads_per_block\":%d}",
+               "\"param_bytes\":%llu,\"code_bytes\":%llu,\"local_bytes\":%llu,\"max_threads_per_block\":%d",
                rv_image_find_function(img, rv_image_function_name(img, i)), fi.regs, fi.max_threads,
                (unsigned long long)fi.static_smem, (unsigned long long)fi.const0_bytes,
                (unsigned long long)fi.param_bytes, (unsigned long long)fi.code_bytes,
                (unsigned long long)fi.local_bytes, fi.max_threads_per_block);
+        printf(",\"nparams\":%d,\"params\":[", fi.nparams);
+        for (int p = 0; p < fi.nparams; ++p) printf("%s[%u,%u]", p ? "," : "", fi.param_off[p], fi.param_size[p]);
+        printf("]}");
     }
     printf("],\"globals\":{");
     for (int i = 0; i < rv_image_global_count(img); ++i) {

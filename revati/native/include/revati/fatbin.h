@@ -19,6 +19,11 @@ typedef struct rv_func_info {
     uint64_t param_bytes;  /* kernel parameter bytes (.nv.info CBANK_PARAM_SIZE) */
     uint64_t code_bytes;   /* bytes of .text.<kernel> */
     int max_threads_per_block; /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: bounds and register file */
+    /* Parameter layout from the .nv.info.<kernel> EIATTR_KPARAM_INFO records, in ordinal order:
+     * nparams -1 when the cubin does not say (PTX, stripped); the arrays are owned by the image. */
+    int nparams;
+    uint16_t *param_off;  /* byte offset of parameter i in the parameter buffer */
+    uint16_t *param_size; /* its size in bytes */
 } rv_func_info;
 
 /* Parse an image as given to cuModuleLoadData / cuModuleLoadFatBinary / cuLibraryLoadData: a fatbin

@@ -73,3 +73,17 @@ def write(path: Path, seed: int = 0, gpu: str = "NVIDIA H200") -> Path:
     )
     hc.to_parquet(path / "hostcost.parquet")
     return path
+
+
+def write_rows(path: Path, kernels: list[dict], hostcost: list[dict] | None = None, gpu: str = "NVIDIA H200") -> Path:
+    """A dataset of the given kernel rows (missing columns defaulted) and host-cost rows."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "meta.json").write_text(json.dumps({"gpu": gpu, "driver": "synthetic", "command": "synthetic"}))
+    base = {"gz": 1, "by": 1, "bz": 1, "smem": 0, "args": "", "op": "", "sig": "", "n": 3}
+    df = pd.DataFrame([{**base, **r} for r in kernels])
+    df["dur_min_ns"] = df["dur_ns"]
+    df["dur_max_ns"] = df["dur_ns"]
+    df.to_parquet(path / "kernels.parquet")
+    hc = pd.DataFrame(hostcost or [], columns=["call", "bytes", "host_ns", "n"])
+    hc.to_parquet(path / "hostcost.parquet")
+    return path

@@ -8,6 +8,7 @@ durations. The driver evaluates the saved boosters through libxgboost.so (native
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -53,4 +54,27 @@ def fit(feats: np.ndarray, dur_ns: np.ndarray, out_file: Path) -> bool:
     m = xgb.DMatrix(feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan)
     booster = xgb.train(PARAMS, m, num_boost_round=ROUNDS)
     booster.save_model(str(out_file))
+    write_trees(json.loads(out_file.read_text()), out_file.with_suffix(".trees"))
     return True
+
+
+def write_trees(model: dict, out: Path) -> None:
+    """The booster's trees as the driver walks them (native/predict/trees.c): "base B", "trees N",
+    per tree "t NODES" and per node "left right feature threshold default_left" (a leaf: left -1
+    and its value in place of the threshold, as XGBoost's JSON keeps it)."""
+    learner = model["learner"]
+    base = float(str(learner["learner_model_param"]["base_score"]).strip("[]"))
+    gb = learner["gradient_booster"]
+    if gb.get("name") != "gbtree":
+        raise RevatiError(f"only gbtree boosters can be walked natively, not {gb.get('name')}")
+    trees = gb["model"]["trees"]
+    lines = [f"base {base:.9g}", f"trees {len(trees)}"]
+    for t in trees:
+        left, right = t["left_children"], t["right_children"]
+        lines.append(f"t {len(left)}")
+        for i in range(len(left)):
+            thr = float(np.float32(t["split_conditions"][i]))
+            lines.append(
+                f"{left[i]} {right[i]} {t['split_indices'][i]} {thr:.9g} {int(t['default_left'][i])}"
+            )
+    out.write_text("\n".join(lines) + "\n")

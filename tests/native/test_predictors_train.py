@@ -184,3 +184,24 @@ def test_train_cli_errors_are_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 1
     assert r.stderr.strip().count("\n") == 0 and "not a profile dataset" in r.stderr
+
+
+def test_native_tree_walk_equals_libxgboost(trained, monkeypatch) -> None:
+    """The driver's tree walk gives XGBoost's own predictions (through libxgboost.so, dlopen'ed)."""
+    from revati.predictors import xgb
+
+    ds_path, model, _ = trained
+    k = pd.read_parquet(ds_path / "kernels.parquet").sample(40, random_state=1)
+    launches = features.launches(k.assign(sig=""))
+    walked = native.NativeModel(model, "xgb", xgb.lib_path())
+    monkeypatch.setenv("REVATI_XGB_ENGINE", "libxgboost")
+    lib = native.NativeModel(model, "xgb", xgb.lib_path())
+    try:
+        a = [walked.predict(x, cached=False) for x in launches]
+        b = [lib.predict(x, cached=False) for x in launches]
+    finally:
+        walked.close()
+        lib.close()
+    assert all(x[2] == "xgb" for x in a)
+    for (da, _, _), (db, _, _) in zip(a, b, strict=True):
+        assert da == pytest.approx(db, rel=1e-5)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "revati/predict.h"
+#include "trees.h"
 #include "xgb.h"
 
 #define SIG_BUCKETS 65536
@@ -53,7 +54,8 @@ struct rv_model {
     hostrow *hosts;
     curve curves[RV_FAM_N];
     rv_xgb *xgb;
-    void *boosters[RV_FAM_N];
+    void *boosters[RV_FAM_N];  /* libxgboost boosters (REVATI_XGB_ENGINE=libxgboost) */
+    rv_trees *trees[RV_FAM_N]; /* the same boosters walked natively (the default) */
     int xgb_needs_roof[RV_FAM_N]; /* trained only on launches with known FLOPs/bytes */
     pthread_mutex_t lock;
     cslot *cache;
@@ -131,8 +133,14 @@ static int parse_line(rv_model *m, char *line, const char *dir, const char *path
         if (m->mode != 2) return 0;
         char file[4096];
         snprintf(file, sizeof file, "%s/%s", dir, f[2]);
-        m->boosters[fam] = rv_xgb_load(m->xgb, file, err, errlen);
-        return m->boosters[fam] ? 0 : -1;
+        if (m->xgb) {
+            m->boosters[fam] = rv_xgb_load(m->xgb, file, err, errlen);
+            return m->boosters[fam] ? 0 : -1;
+        }
+        char *dot = strrchr(file, '.');
+        if (dot && (size_t)(dot - file) + 7 < sizeof file) strcpy(dot, ".trees");
+        m->trees[fam] = rv_trees_load(file, err, errlen);
+        return m->trees[fam] ? 0 : -1;
     }
     if (!strcmp(f[0], "host") && n == 4) {
         hostrow *r = calloc(1, sizeof *r);
@@ -163,7 +171,8 @@ rv_model *rv_model_load(const char *dir, const char *mode, const char *xgb_lib, 
     m->names = calloc(SIG_BUCKETS, sizeof *m->names);
     m->cache = calloc(CACHE_SLOTS, sizeof *m->cache);
     pthread_mutex_init(&m->lock, NULL);
-    if (md == 2 && !(m->xgb = rv_xgb_open(xgb_lib, err, errlen))) goto bad;
+    const char *engine = getenv("REVATI_XGB_ENGINE");
+    if (md == 2 && engine && !strcmp(engine, "libxgboost") && !(m->xgb = rv_xgb_open(xgb_lib, err, errlen))) goto bad;
     char *line = NULL;
     size_t cap = 0;
     long ln = 0;
@@ -256,14 +265,19 @@ static rv_pmres by_table(const rv_model *m, const rv_pkernel *k, const double f[
 
 static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
     int fam = (int)f[RV_PF_FAMILY];
-    void *b = m->boosters[fam];
-    if (!b || (m->xgb_needs_roof[fam] && isnan(f[RV_PF_LOG_ROOF_NS]))) return (rv_pmres){-1, RV_HOW_MODEL, "xgb"};
+    if ((!m->trees[fam] && !m->boosters[fam]) || (m->xgb_needs_roof[fam] && isnan(f[RV_PF_LOG_ROOF_NS])))
+        return (rv_pmres){-1, RV_HOW_MODEL, "xgb"};
     float row[RV_PF_N];
     for (int i = 0; i < RV_PF_N; ++i) row[i] = (float)f[i];
     double y;
-    pthread_mutex_lock(&m->lock);
-    int rc = rv_xgb_predict(m->xgb, b, row, RV_PF_N, &y);
-    pthread_mutex_unlock(&m->lock);
+    int rc = 0;
+    if (m->trees[fam]) {
+        y = rv_trees_predict(m->trees[fam], row, RV_PF_N);
+    } else {
+        pthread_mutex_lock(&m->lock);
+        rc = rv_xgb_predict(m->xgb, m->boosters[fam], row, RV_PF_N, &y);
+        pthread_mutex_unlock(&m->lock);
+    }
     /* the model predicts log2(dur / base), base = roofline time or 1 ns where unknown */
     double base = isnan(f[RV_PF_LOG_ROOF_NS]) ? 1 : exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
     if (base < 1) base = 1;

@@ -31,8 +31,11 @@ def model_dir(options: PredictorOptions, name: str) -> Path:
 
 
 def has_host_costs(d: Path) -> bool:
-    with (d / model_file.MODEL_TSV).open() as f:
-        return any(line.startswith("host\t") for line in f)
+    try:
+        with (d / model_file.MODEL_TSV).open() as f:
+            return any(line.startswith("host\t") for line in f)
+    except OSError:
+        raise RevatiError(f"--model {d} is not a model directory (no {model_file.MODEL_TSV})") from None
 
 
 def host_cost_env(options: PredictorOptions, d: Path | None = None) -> dict[str, str]:

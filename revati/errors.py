@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class RevatiError(Exception):
-    """Base of every error revati reports to a user (the CLI prints it as one line, exit 1)."""
+    """Base of every error revati reports to a user: the CLI prints it as one line, `Error: ...`,
+    and exits with `exit_code` (1 unless a subclass carries another)."""
+
+    exit_code: int = 1
 
 
 class TraceError(RevatiError):
@@ -28,10 +31,11 @@ class UnknownNameError(RevatiError):
 
 
 class RunError(RevatiError):
-    """A process of an emulated run failed."""
+    """A process of an emulated run failed; the CLI exits with the command's own status (else 1)."""
 
     def __init__(self, message: str, rank: int | None = None, exit_code: int | None = None) -> None:
-        self.rank, self.exit_code = rank, exit_code
+        self.rank = rank
+        self.exit_code = exit_code or 1
         super().__init__(message)
 
 

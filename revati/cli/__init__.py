@@ -1,4 +1,8 @@
-"""The `revati` command: subcommands are loaded lazily; RevatiError becomes one line and exit 1."""
+"""The `revati` command: subcommands are loaded lazily; `main` is the one error boundary.
+
+A RevatiError becomes one line, `Error: <message>`, and the exit code the error carries (1, or a
+failed run's own status); click's usage errors exit 2; `--debug` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"Error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from revati.errors import RevatiError
+from revati.exporters import FORMATS, export_run, get_format
 
 
 @click.command()
@@ -14,10 +15,10 @@ from revati.errors import RevatiError
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["chrome", "perfetto"]),
+    type=click.Choice(list(FORMATS)),
     default="perfetto",
     show_default=True,
-    help="chrome: Chrome/PyTorch-profiler JSON; perfetto: protobuf.",
+    help="; ".join(f"{f.name}: {f.help}" for f in FORMATS.values()) + ".",
 )
 @click.option(
     "--out",
@@ -41,11 +42,10 @@ from revati.errors import RevatiError
 )
 def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
-    from revati.exporters import export_run
     from revati.trace import load_run
 
     r = load_run(run)
-    ext = "json" if fmt == "chrome" else "pftrace"
+    ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
     missing = sorted(set(ranks) - set(r.ranks))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from revati.devices import get_profile
-from revati.errors import NativeBuildError, RevatiError
+from revati.devices import get_profile, profile_keys
+from revati.errors import NativeBuildError
 from revati.launch import hostspeed
 from revati.launch.supervisor import RunConfig, raise_for
 from revati.launch.supervisor import record as run_record
@@ -30,7 +30,7 @@ def _default_out(command: list[str]) -> Path:
     "device_name",
     default="h100",
     show_default=True,
-    help="Device profile: h100, h200, a100 (or a profile key).",
+    help=f"Device profile: {', '.join(profile_keys())} or an alias (h100, ...).",
 )
 @click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
 @click.option(
@@ -146,9 +146,5 @@ def run_command(
         f"exit status {result.exit_status}, wall {result.wall_ns / 1e9:.2f} s)",
         err=True,
     )
-    try:
-        raise_for(result)
-    except RevatiError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(result.exit_status or 1)
+    raise_for(result)  # a failed run: RunError, reported by the CLI's error boundary
     sys.exit(result.exit_status)

@@ -1,5 +1,25 @@
-"""Device profiles: the GPUs revati can stand in for."""
+"""Device profiles: the GPUs revati can stand in for (the one place Python reads them from)."""
 
-from revati.devices.profiles import DeviceProfile, get_profile, profile_names
+from revati.devices.profiles import (
+    DEFAULT_PROFILE,
+    FIELDS,
+    DeviceProfile,
+    ProfileField,
+    default_profile,
+    get_profile,
+    profile_keys,
+    profile_names,
+    profiles,
+)
 
-__all__ = ["DeviceProfile", "get_profile", "profile_names"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "FIELDS",
+    "DeviceProfile",
+    "ProfileField",
+    "default_profile",
+    "get_profile",
+    "profile_keys",
+    "profile_names",
+    "profiles",
+]

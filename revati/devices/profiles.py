@@ -1,4 +1,10 @@
-"""Device profiles from profiles.toml, and the device.conf the native side reads."""
+"""Device profiles from profiles.toml, and the device.conf the native side reads.
+
+One source for each fact: the values live in profiles.toml; the list of keys, their C types and
+meanings live in `FIELDS` below. The C side (the `rv_devconf` struct, its defaults and the
+device.conf parser) is generated from both by tools/gen_devconf.py, checked in CI. Python code
+reads profiles only through this module.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,68 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from revati.errors import RevatiError, UnknownNameError
 
 PROFILES_FILE = Path(__file__).with_name("profiles.toml")
+# the profile the native side assumes without a device.conf, and `revati record`'s default
+DEFAULT_PROFILE = "H100-SXM-80GB"
 
-# keys every profile must define; they are written to device.conf in this order
-NATIVE_KEYS = (
-    "name", "mem_bytes", "reserved_bytes", "context_bytes", "sm_count", "cc_major", "cc_minor", "clock_khz",
-    "mem_clock_khz", "mem_bus_width", "l2_bytes", "smem_per_block_optin", "smem_per_sm",
-    "regs_per_sm", "max_threads_per_sm", "peak_bf16_tflops", "peak_fp16_tflops",
-    "peak_fp32_tflops", "peak_fp8_tflops", "mem_bw_gbs", "h2d_bw_gbs", "d2d_bw_gbs",
-    "nvlink_bw_gbs", "kernel_base_ns", "kernel_wave_ns", "api_host_ns", "pci_bus_base",
-)  # fmt: skip
+CType = Literal["str", "int", "u64", "double"]
+
+
+@dataclass(frozen=True)
+class ProfileField:
+    """One device.conf key: its C type (str: a char array of `size` bytes), its meaning, and
+    whether profiles.toml gives it (`profile` and `count` are written by the launcher)."""
+
+    name: str
+    ctype: CType
+    doc: str
+    size: int = 0
+    in_profile: bool = True
+
+
+def _f(name: str, ctype: CType, doc: str, size: int = 0, in_profile: bool = True) -> ProfileField:
+    return ProfileField(name, ctype, doc, size, in_profile)
+
+
+# every device.conf key, in the order device.conf and the C struct give them
+FIELDS: tuple[ProfileField, ...] = (
+    _f("name", "str", 'what the driver and NVML report, e.g. "NVIDIA H100 80GB HBM3"', 96),
+    _f("profile", "str", 'profile key, e.g. "H100-SXM-80GB"', 64, in_profile=False),
+    _f("count", "int", "devices visible to each process", in_profile=False),
+    _f("mem_bytes", "u64", "physical device memory: NVML's total"),
+    _f("reserved_bytes", "u64", "kept by the driver: CUDA's total is mem_bytes - reserved_bytes"),
+    _f("context_bytes", "u64", "a fresh context: free = CUDA total - context - allocations"),
+    _f("sm_count", "int", "streaming multiprocessors"),
+    _f("cc_major", "int", "compute capability, major"),
+    _f("cc_minor", "int", "compute capability, minor"),
+    _f("clock_khz", "int", "SM clock, kHz"),
+    _f("mem_clock_khz", "int", "memory clock, kHz"),
+    _f("mem_bus_width", "int", "memory bus width, bits"),
+    _f("l2_bytes", "int", "L2 cache, bytes"),
+    _f("smem_per_block_optin", "int", "shared memory per block with opt-in, bytes"),
+    _f("smem_per_sm", "int", "shared memory per SM, bytes"),
+    _f("regs_per_sm", "int", "32-bit registers per SM"),
+    _f("max_threads_per_sm", "int", "resident threads per SM"),
+    _f("peak_bf16_tflops", "double", "dense BF16 tensor peak, TFLOP/s"),
+    _f("peak_fp16_tflops", "double", "dense FP16 tensor peak, TFLOP/s"),
+    _f("peak_fp32_tflops", "double", "FP32 peak, TFLOP/s"),
+    _f("peak_fp8_tflops", "double", "dense FP8 tensor peak, TFLOP/s (0: none)"),
+    _f("mem_bw_gbs", "double", "HBM bandwidth, GB/s"),
+    _f("h2d_bw_gbs", "double", "host<->device copy bandwidth, GB/s"),
+    _f("d2d_bw_gbs", "double", "device-local copy bandwidth, GB/s"),
+    _f("nvlink_bw_gbs", "double", "per-GPU interconnect bandwidth, GB/s"),
+    _f("kernel_base_ns", "u64", "analytical predictor: per-launch constant, ns"),
+    _f("kernel_wave_ns", "u64", "analytical predictor: cost per wave of blocks, ns"),
+    _f("api_host_ns", "u64", "modelled host cost of one driver call, ns"),
+    _f("pci_bus_base", "int", "PCI bus id of device 0; device i gets base + i"),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+# keys every profile in profiles.toml must define (and the only ones it may, besides aliases)
+NATIVE_KEYS = tuple(f.name for f in FIELDS if f.in_profile)
 
 
 @dataclass(frozen=True)
@@ -36,26 +90,79 @@ class DeviceProfile:
         except KeyError:
             raise AttributeError(name) from None
 
+    def conf_values(self, count: int) -> dict[str, Any]:
+        """Every device.conf key with its value, for `count` devices per process."""
+        return {
+            f.name: (
+                self.key
+                if f.name == "profile"
+                else count
+                if f.name == "count"
+                else self.values[f.name]
+            )
+            for f in FIELDS
+        }
+
     def device_conf(self, count: int) -> str:
         """The key=value text of device.conf for `count` devices per process."""
-        lines = [f"# revati device profile {self.key}", f"profile={self.key}", f"count={count}"]
-        lines += [f"{k}={self.values[k]}" for k in NATIVE_KEYS]
+        lines = [f"# revati device profile {self.key}"]
+        lines += [f"{k}={v}" for k, v in self.conf_values(count).items()]
         return "\n".join(lines) + "\n"
+
+
+def _check_value(path: Path, key: str, f: ProfileField, v: Any) -> None:
+    ok = {
+        "str": isinstance(v, str),
+        "int": isinstance(v, int) and not isinstance(v, bool),
+        "u64": isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "double": isinstance(v, int | float) and not isinstance(v, bool),
+    }[f.ctype]
+    if not ok or (f.ctype == "str" and len(v.encode()) >= f.size):
+        raise RevatiError(f"{path}: profile {key}: {f.name} = {v!r} is not a valid {f.ctype}")
+
+
+def parse_profiles(raw: dict[str, Any], path: Path = PROFILES_FILE) -> dict[str, DeviceProfile]:
+    """Profiles from the decoded TOML; a missing, unknown or mistyped key raises RevatiError."""
+    out: dict[str, DeviceProfile] = {}
+    for key, table in raw.items():
+        if not isinstance(table, dict):
+            raise RevatiError(f"{path}: {key} is not a profile table")
+        missing = [k for k in NATIVE_KEYS if k not in table]
+        if missing:
+            raise RevatiError(f"{path}: profile {key} lacks {', '.join(missing)}")
+        unknown = [k for k in table if k != "aliases" and k not in NATIVE_KEYS]
+        if unknown:
+            raise RevatiError(
+                f"{path}: profile {key} has unknown key(s) {', '.join(unknown)}; "
+                f"declare them in revati/devices/profiles.py FIELDS"
+            )
+        for k in NATIVE_KEYS:
+            _check_value(path, key, FIELD_BY_NAME[k], table[k])
+        values = {
+            k: float(v) if FIELD_BY_NAME[k].ctype == "double" else v
+            for k, v in table.items()
+            if k != "aliases"
+        }
+        out[key] = DeviceProfile(key, values, tuple(table.get("aliases", ())))
+    if DEFAULT_PROFILE not in out and path == PROFILES_FILE:
+        raise RevatiError(f"{path}: the default profile {DEFAULT_PROFILE} is missing")
+    return out
 
 
 @cache
 def _load() -> dict[str, DeviceProfile]:
     with PROFILES_FILE.open("rb") as f:
-        raw = tomllib.load(f)
-    out: dict[str, DeviceProfile] = {}
-    for key, table in raw.items():
-        missing = [k for k in NATIVE_KEYS if k not in table]
-        if missing:
-            raise RevatiError(f"{PROFILES_FILE}: profile {key} lacks {', '.join(missing)}")
-        aliases = tuple(table.get("aliases", ()))
-        values = {k: v for k, v in table.items() if k != "aliases"}
-        out[key] = DeviceProfile(key, values, aliases)
-    return out
+        return parse_profiles(tomllib.load(f))
+
+
+def profiles() -> list[DeviceProfile]:
+    """Every profile, in file order."""
+    return list(_load().values())
+
+
+def profile_keys() -> list[str]:
+    """The profile keys (H100-SXM-80GB, ...), in file order."""
+    return list(_load())
 
 
 def profile_names() -> list[str]:
@@ -73,3 +180,7 @@ def get_profile(name: str) -> DeviceProfile:
         if name.lower() in (n.lower() for n in (p.key, *p.aliases)):
             return p
     raise UnknownNameError("device", name, [p.key for p in _load().values()])
+
+
+def default_profile() -> DeviceProfile:
+    return get_profile(DEFAULT_PROFILE)

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from revati.diff.align import align, divergences, sequences
-from revati.report.summary import time_span
 from revati.trace.reader import Run
 from revati.units import NS_PER_MS
 
@@ -46,8 +45,8 @@ def compare_runs(
         "host_calls_compared": host,
     }
 
-    fa, la = time_span(a)
-    fb, lb = time_span(b)
+    fa, la = a.span()
+    fb, lb = b.span()
     va, vb = la - fa, lb - fb
     out["end_to_end"] = {
         "virtual_a_ns": va,

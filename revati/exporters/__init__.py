@@ -1,25 +1,80 @@
-"""Exporters: Chrome JSON (PyTorch-profiler shaped) and native Perfetto protobuf."""
+"""Exporters: Chrome JSON (PyTorch-profiler shaped) and native Perfetto protobuf.
+
+`FORMATS` is the registry the CLI reads: format name -> the exporter (imported when used), its file
+extension and a one-line description. Add a format by registering it here.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from revati.errors import UnknownNameError
 
-FORMATS = ("chrome", "perfetto")
+if TYPE_CHECKING:
+    from revati.trace.reader import Run
 
 
-def export_run(run: object, fmt: str, out: Path | str, **kw: object) -> dict[str, int]:
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format: `target` is "module:function", function(run, out, *, ranks) -> counts."""
+
+    name: str
+    target: str
+    ext: str
+    help: str
+
+    def exporter(self) -> Callable[..., dict[str, int]]:
+        module, attr = self.target.split(":")
+        return cast(Callable[..., dict[str, int]], getattr(importlib.import_module(module), attr))
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+
+def register(fmt: ExportFormat) -> None:
+    """Add a format; a name registered twice is a programming error."""
+    if fmt.name in FORMATS:
+        raise RuntimeError(f"export format {fmt.name!r} registered twice: invariant violated")
+    FORMATS[fmt.name] = fmt
+
+
+register(
+    ExportFormat(
+        "chrome",
+        "revati.exporters.chrome_json:export_chrome",
+        "json",
+        "Chrome/PyTorch-profiler JSON",
+    )
+)
+register(
+    ExportFormat(
+        "perfetto",
+        "revati.exporters.perfetto_proto:export_perfetto",
+        "pftrace",
+        "Perfetto protobuf",
+    )
+)
+
+
+def format_names() -> list[str]:
+    return list(FORMATS)
+
+
+def get_format(name: str) -> ExportFormat:
+    """The format named `name`; an unknown name raises UnknownNameError listing the choices."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UnknownNameError("export format", name, format_names()) from None
+
+
+def export_run(run: Run, fmt: str, out: Path | str, **kw: Any) -> dict[str, int]:
     """Write `run` in format `fmt` to `out`; returns counts (events, flows, overflow slices)."""
-    if fmt == "chrome":
-        from revati.exporters.chrome_json import export_chrome
-
-        return export_chrome(run, out, **kw)  # type: ignore[arg-type]
-    if fmt == "perfetto":
-        from revati.exporters.perfetto_proto import export_perfetto
-
-        return export_perfetto(run, out, **kw)  # type: ignore[arg-type]
-    raise UnknownNameError("export format", fmt, FORMATS)
+    return get_format(fmt).exporter()(run, out, **kw)
 
 
-__all__ = ["FORMATS", "export_run"]
+__all__ = ["FORMATS", "ExportFormat", "export_run", "format_names", "get_format", "register"]

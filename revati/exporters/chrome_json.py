@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_CONF_FILE
 
 SCHEMA_VERSION = 1
 CHUNK = 250_000
@@ -175,13 +174,7 @@ def _args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
 
 def device_properties(run: Run) -> list[dict[str, Any]]:
     """deviceProperties from the run's device.conf (as Kineto writes them), one per device."""
-    conf: dict[str, str] = {}
-    path = Path(run.path) / DEVICE_CONF_FILE
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                k, v = line.split("=", 1)
-                conf[k.strip()] = v.strip()
+    conf = run.device_conf
 
     def num(key: str, default: int = 0) -> int:
         try:

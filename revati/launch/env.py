@@ -21,15 +21,17 @@ def run_env(
 
     The stand-in libcuda.so.1 / libnvidia-ml.so.1 are found first on LD_LIBRARY_PATH (the runtime and
     torch dlopen them by soname); librevati.so is preloaded so libc's clocks, sleeps and waits read
-    virtual time. Children inherit all of it.
+    virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/NCCL call that
+    launched them (the `op` of kernel events). Children inherit all of it.
     """
     env = dict(os.environ if base is None else base)
     lib = str(Path(lib_dir).resolve())
     env["LD_LIBRARY_PATH"] = _prepend(lib, env.get("LD_LIBRARY_PATH"))
     if preload:
-        env["LD_PRELOAD"] = _prepend(
-            str(Path(lib) / "librevati.so"), env.get("LD_PRELOAD"), sep=" "
-        )
+        preloads = env.get("LD_PRELOAD")
+        for name in ("librevati_libcalls.so", "librevati.so"):  # librevati.so ends up first
+            preloads = _prepend(str(Path(lib) / name), preloads, sep=" ")
+        env["LD_PRELOAD"] = preloads
     env["REVATI_RUN_DIR"] = str(Path(run_dir).resolve())
     env["REVATI_GPUS"] = str(int(gpus))
     env["REVATI_HOST_SPEED"] = repr(float(host_speed))

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
+from revati.trace.files import scan_heads
 from revati.trace.manifest import Manifest, write_manifest
+from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def prepare_run_dir(out: Path, overwrite: bool) -> None:
                 f"run directory {out} exists and is not empty; pass --overwrite or --out"
             )
         shutil.rmtree(out)
-    (out / "events").mkdir(parents=True, exist_ok=True)
+    (out / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
 
 
 def _resolve_command(cmd: list[str]) -> list[str]:
@@ -86,43 +86,16 @@ def _resolve_command(cmd: list[str]) -> list[str]:
 
 
 def scan_streams(run_dir: Path) -> tuple[list[dict], list[str]]:
-    """Read each event stream's first and last line: the process list and what went wrong."""
+    """The process list and what went wrong, from each stream's first and last line."""
     procs: list[dict] = []
     problems: list[str] = []
-    for path in sorted((run_dir / "events").glob("proc-*.jsonl*")):
-        first, last = _first_last_lines(path)
-        try:
-            head = orjson.loads(first) if first else {}
-        except orjson.JSONDecodeError:
-            head = {}
-        procs.append(
-            {
-                "pid": head.get("pid"),
-                "rank": head.get("rank", -1),
-                "file": str(path.relative_to(run_dir)),
-            }
-        )
-        if path.name.endswith(".tmp"):
-            problems.append(
-                f"process {head.get('pid')} ended without closing its trace (crashed or killed)"
-            )
-        try:
-            tail = orjson.loads(last) if last else {}
-        except orjson.JSONDecodeError:
-            tail = {}
-        if tail.get("k") == "fatal":
-            problems.append(f"process {head.get('pid')}: {tail.get('msg')}")
+    for h in scan_heads(run_dir):
+        procs.append({"pid": h.pid, "rank": h.rank, "file": str(h.path.relative_to(run_dir))})
+        if not h.closed:
+            problems.append(f"process {h.pid} ended without closing its trace (crashed or killed)")
+        if h.fatal is not None:
+            problems.append(f"process {h.pid}: {h.fatal}")
     return procs, problems
-
-
-def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
-    with path.open("rb") as f:
-        first = f.readline().strip()
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 65536))
-        lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
-    return first, (lines[-1] if lines else b"")
 
 
 def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
@@ -147,7 +120,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     """Run cfg.command under the stand-in driver; return when it and its stragglers have ended."""
     cmd = _resolve_command(cfg.command)
     prepare_run_dir(cfg.out, overwrite)
-    (cfg.out / "device.conf").write_text(cfg.device.device_conf(cfg.gpus))
+    (cfg.out / DEVICE_CONF_FILE).write_text(cfg.device.device_conf(cfg.gpus))
     env = run_env(
         cfg.out,
         lib_dir,

@@ -37,9 +37,16 @@ LIBRARIES = (
         "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
     ),
     Library(
-        "libcuda.so.1", "libcuda.so.1", ("driver", "driver/gen", "predict"), ("-ldl", "-lpthread", "-lm")
+        "libcuda.so.1",
+        "libcuda.so.1",
+        ("driver", "driver/gen", "features", "predict"),
+        ("-ldl", "-lpthread", "-lm"),
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
+    # the library-call context (cuBLASLt, cuBLAS, NCCL, cuDNN): preloaded, needs nothing of revati's own
+    Library(
+        "librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False
+    ),
     # the predictor core alone, for Python (training features through ctypes) and benchmarks
     Library("librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False),
 )

@@ -37,18 +37,6 @@ def union_ns(starts: np.ndarray, ends: np.ndarray) -> int:
     return int(np.sum(bend - bstart))
 
 
-def time_span(run: Run) -> tuple[int, int]:
-    """(first, last) virtual ns over every event of the run."""
-    lo, hi = [], []
-    for df in run.frames.values():
-        if "ts_ns" in df.columns and len(df):
-            lo.append(int(df["ts_ns"].min()))
-            hi.append(int(df["ts_ns"].max()))
-            if "end_ns" in df.columns:
-                hi.append(int(df["end_ns"].max()))
-    return (min(lo), max(hi)) if lo else (0, 0)
-
-
 def wall_ns(run: Run) -> int | None:
     if run.manifest.wall_duration_ns:
         return int(run.manifest.wall_duration_ns)
@@ -71,7 +59,7 @@ def _counts(objs: list[Any]) -> dict[str, int]:
 
 def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
     """Every figure `revati report` shows, as a JSON-ready dict (times in ns unless named)."""
-    first, last = time_span(run)
+    first, last = run.span()
     virtual = last - first
     wall = wall_ns(run)
     m = run.manifest

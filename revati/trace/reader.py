@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pyarrow.json as pj
 from revati.errors import TraceError
 from revati.trace import scan
 from revati.trace.cache import cache_key, read_cache, write_cache
+from revati.trace.files import read_device_conf, stream_files
 from revati.trace.manifest import Manifest, read_manifest
 from revati.trace.schema import (
     COLUMNAR_KINDS,
@@ -38,8 +40,6 @@ from revati.trace.schema import (
     KINDS,
     MANIFEST_FILE,
     REQUIRED_FIELDS,
-    STREAM_PREFIX,
-    STREAM_SUFFIX,
     STREAM_TMP_SUFFIX,
     XYZ_FIELDS,
     columns,
@@ -94,6 +94,22 @@ class Run:
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
+
+    @cached_property
+    def device_conf(self) -> dict[str, str]:
+        """The run's device.conf as written by the launcher (key -> value text); {} if none."""
+        return read_device_conf(self.path)
+
+    def span(self) -> tuple[int, int]:
+        """(first, last) virtual ns over every event of the run; (0, 0) when none has a time."""
+        lo, hi = [], []
+        for df in self.frames.values():
+            if "ts_ns" in df.columns and len(df):
+                lo.append(int(df["ts_ns"].min()))
+                hi.append(int(df["ts_ns"].max()))
+                if "end_ns" in df.columns:
+                    hi.append(int(df["end_ns"].max()))
+        return (min(lo), max(hi)) if lo else (0, 0)
 
     @property
     def ranks(self) -> list[int]:
@@ -358,28 +374,6 @@ def _check_required(s: Stream) -> None:
                     )
 
 
-def _stream_files(events_dir: Path) -> list[tuple[int, Path]]:
-    """(pid, path) per process; a finished .jsonl wins over a .jsonl.tmp of the same pid."""
-    found: dict[int, Path] = {}
-    for p in sorted(events_dir.iterdir()):
-        name = p.name
-        if not name.startswith(STREAM_PREFIX):
-            continue
-        if name.endswith(STREAM_SUFFIX):
-            stem = name[len(STREAM_PREFIX) : -len(STREAM_SUFFIX)]
-        elif name.endswith(STREAM_TMP_SUFFIX):
-            stem = name[len(STREAM_PREFIX) : -len(STREAM_TMP_SUFFIX)]
-        else:
-            continue
-        if not stem.isdigit():
-            continue
-        pid = int(stem)
-        if pid in found and found[pid].name.endswith(STREAM_SUFFIX):
-            continue
-        found[pid] = p
-    return sorted(found.items())
-
-
 def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
     """One Arrow table of a columnar kind over all streams, with `pid` and `rank` added."""
     parts = []
@@ -516,7 +510,7 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     events_dir = run_dir / EVENTS_DIR
     if not events_dir.is_dir():
         raise TraceError(run_dir, f"not a revati run: no {EVENTS_DIR}/ folder")
-    files = _stream_files(events_dir)
+    files = stream_files(events_dir)
     if not files:
         raise TraceError(events_dir, "no event streams (proc-<pid>.jsonl) in the run")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from revati.devices import DEFAULT_PROFILE, default_profile
 from revati.trace.writer import RunWriter, StreamWriter
 
 COMPUTE_STREAM = 7
@@ -77,7 +78,9 @@ def make_serving_run(
     """Write a run directory; returns counts (events per kind, steps, requests)."""
     rng = random.Random(seed)
     w = RunWriter(
-        run_dir, streaming=streaming, device_conf=device_conf or {**H100_CONF, "count": ranks}
+        run_dir,
+        streaming=streaming,
+        device_conf=device_conf or default_profile().conf_values(ranks),
     )
     rs = [
         _Rank(w.process(40_000 + 17 * r, r, num_gpus=ranks, argv=["python", "serve.py", f"--tp={ranks}"],
@@ -420,7 +423,7 @@ def make_serving_run(
     w.finish(
         manifest=write_manifest,
         command=["python", "serve.py", f"--tp={ranks}"],
-        device="H100-SXM-80GB",
+        device=DEFAULT_PROFILE,
         num_gpus=ranks,
         predictor={"name": "table", "version": "synthetic-1"},
         seeds={"sampling": seed},
@@ -432,16 +435,3 @@ def make_serving_run(
     )
     counts.update(steps=step, requests=requests, ranks=ranks)
     return counts
-
-
-H100_CONF: dict[str, Any] = {
-    "name": "NVIDIA H100 80GB HBM3",
-    "profile": "H100-SXM-80GB",
-    "count": 2,
-    "mem_bytes": 85_520_809_984,
-    "sm_count": 132,
-    "cc_major": 9,
-    "cc_minor": 0,
-    "clock_khz": 1_980_000,
-    "mem_bw_gbs": 3350.0,
-}

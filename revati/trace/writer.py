@@ -17,6 +17,7 @@ from typing import IO, Any
 import orjson
 
 from revati import __version__
+from revati.devices import DEFAULT_PROFILE
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.schema import (
     DEVICE_CONF_FILE,
@@ -39,7 +40,7 @@ class StreamWriter:
         pid: int,
         rank: int,
         *,
-        device: str = "H100-SXM-80GB",
+        device: str = DEFAULT_PROFILE,
         num_gpus: int = 1,
         argv: Sequence[str] = ("python",),
         ppid: int = 1,

@@ -59,3 +59,32 @@ def test_every_line_the_c_writer_emits_matches_the_schema(stand_in):
     assert kinds <= set(EVENT_KINDS)
     nvml = [ev for ev in r.of("api") if ev["name"].startswith("nvml")]
     assert nvml, "no NVML call reached the trace"
+
+
+FATAL_PROBE = textwrap.dedent(
+    """
+    import ctypes
+    cuda = ctypes.CDLL("libcuda.so.1")
+    assert cuda.cuInit(0) == 0
+    ctx = ctypes.c_void_p()
+    assert cuda.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0) == 0
+    assert cuda.cuCtxSetCurrent(ctx) == 0
+    ptr = ctypes.c_uint64()
+    cuda.cuMemAlloc_v2(ctypes.byref(ptr), ctypes.c_size_t(1 << 20))
+    cuda.cuMemsetD8_v2(ptr, 1, ctypes.c_size_t(1 << 20))
+    print("not reached")
+    """
+)
+
+
+def test_fatal_error_reaches_the_trace(stand_in):
+    """rv_fatal (here: a malformed REVATI_MATERIALIZE_MAX) exits 86 with one stderr line and a
+    `fatal` event that matches the schema, the stream closed after it."""
+    r = stand_in(FATAL_PROBE, env={"REVATI_MATERIALIZE_MAX": "lots"})
+    assert r.returncode == 86, r.stderr[-2000:]
+    assert "not reached" not in r.stdout
+    fatal = r.of("fatal")
+    assert len(fatal) == 1 and "REVATI_MATERIALIZE_MAX=lots" in fatal[0]["msg"]
+    assert check_event(fatal[0]) == []
+    assert r.events[-1]["k"] == "end"
+    assert list((r.run_dir / "events").glob("*.jsonl"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from revati.cli.calibrate import DEFAULT_REFERENCE, factors, load_reference
+from revati.calibrate import DEFAULT_REFERENCE, factors, load_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ def test_standalone_measure() -> None:
     r = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "revati" / "cli" / "calibrate.py"),
+            str(ROOT / "revati" / "calibrate" / "workload.py"),
             "--measure",
             "2",
             "--no-torch",

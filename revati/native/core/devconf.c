@@ -12,49 +12,24 @@ static rv_devconf g_conf;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void set_defaults(rv_devconf *c) {
-    /* H100-SXM-80GB; the values the launcher writes from revati/devices/profiles.toml */
-    snprintf(c->name, sizeof c->name, "NVIDIA H100 80GB HBM3");
-    snprintf(c->profile, sizeof c->profile, "H100-SXM-80GB");
-    c->count = 1;
-    c->mem_bytes = 85520809984ULL;
-    c->reserved_bytes = 491651072ULL;
-    c->context_bytes = 552402944ULL;
-    c->sm_count = 132;
-    c->cc_major = 9;
-    c->cc_minor = 0;
-    c->clock_khz = 1980000;
-    c->mem_clock_khz = 2619000;
-    c->mem_bus_width = 5120;
-    c->l2_bytes = 52428800;
-    c->smem_per_block_optin = 232448;
-    c->smem_per_sm = 233472;
-    c->regs_per_sm = 65536;
-    c->max_threads_per_sm = 2048;
-    c->peak_bf16_tflops = 989.4;
-    c->peak_fp16_tflops = 989.4;
-    c->peak_fp32_tflops = 66.9;
-    c->peak_fp8_tflops = 1978.9;
-    c->mem_bw_gbs = 3352.0;
-    c->h2d_bw_gbs = 55.0;
-    c->d2d_bw_gbs = 1500.0;
-    c->nvlink_bw_gbs = 450.0;
-    c->kernel_base_ns = 3000;
-    c->kernel_wave_ns = 2000;
-    c->api_host_ns = 0;
-    c->pci_bus_base = 0x18;
+    /* the default profile's values, generated from revati/devices/profiles.toml */
+#define STR(n, size, value) snprintf(c->n, sizeof c->n, "%s", value);
+#define INT(n, value) c->n = value;
+#define U64(n, value) c->n = value;
+#define DBL(n, value) c->n = value;
+    RV_DEVCONF_FIELDS(STR, INT, U64, DBL)
+#undef STR
+#undef INT
+#undef U64
+#undef DBL
 }
 
 static void apply(rv_devconf *c, const char *k, const char *v) {
-#define STR(field) if (!strcmp(k, #field)) { snprintf(c->field, sizeof c->field, "%s", v); return; }
-#define INT(field) if (!strcmp(k, #field)) { c->field = (int)strtol(v, NULL, 0); return; }
-#define U64(field) if (!strcmp(k, #field)) { c->field = strtoull(v, NULL, 0); return; }
-#define DBL(field) if (!strcmp(k, #field)) { c->field = strtod(v, NULL); return; }
-    STR(name) STR(profile) INT(count) U64(mem_bytes) U64(reserved_bytes) U64(context_bytes) INT(sm_count)
-    INT(cc_major) INT(cc_minor) INT(clock_khz) INT(mem_clock_khz) INT(mem_bus_width) INT(l2_bytes)
-    INT(smem_per_block_optin) INT(smem_per_sm) INT(regs_per_sm) INT(max_threads_per_sm)
-    DBL(peak_bf16_tflops) DBL(peak_fp16_tflops) DBL(peak_fp32_tflops) DBL(peak_fp8_tflops)
-    DBL(mem_bw_gbs) DBL(h2d_bw_gbs) DBL(d2d_bw_gbs) DBL(nvlink_bw_gbs) U64(kernel_base_ns)
-    U64(kernel_wave_ns) U64(api_host_ns) INT(pci_bus_base)
+#define STR(n, size, value) if (!strcmp(k, #n)) { snprintf(c->n, sizeof c->n, "%s", v); return; }
+#define INT(n, value) if (!strcmp(k, #n)) { c->n = (int)strtol(v, NULL, 0); return; }
+#define U64(n, value) if (!strcmp(k, #n)) { c->n = strtoull(v, NULL, 0); return; }
+#define DBL(n, value) if (!strcmp(k, #n)) { c->n = strtod(v, NULL); return; }
+    RV_DEVCONF_FIELDS(STR, INT, U64, DBL)
 #undef STR
 #undef INT
 #undef U64

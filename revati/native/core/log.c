@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "revati/trace.h"
+#include "revati/runmode.h"
 
 static int g_level = -1;
 
@@ -55,6 +55,10 @@ void rv_log_at(int level, const char *file, int line, const char *fmt, ...) {
     if (write(2, buf, (size_t)n) < 0) { /* nothing left to report to */ }
 }
 
+static void (*g_fatal_sink)(const char *msg);
+
+void rv_set_fatal_sink(void (*sink)(const char *msg)) { g_fatal_sink = sink; }
+
 void rv_fatal_at(const char *file, int line, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -66,8 +70,6 @@ void rv_fatal_at(const char *file, int line, const char *fmt, ...) {
                      basename_of(file), line, msg);
     if (n > (int)sizeof buf) n = sizeof buf;
     if (write(2, buf, (size_t)n) < 0) { /* nothing left to report to */ }
-    char esc[1100];
-    rv_trace_emit("fatal", "\"msg\":\"%s\"", rv_json_escape(esc, sizeof esc, msg));
-    rv_trace_close();
+    if (g_fatal_sink) g_fatal_sink(msg);
     _exit(86);
 }

@@ -15,6 +15,7 @@
 
 #include "revati/devconf.h"
 #include "revati/log.h"
+#include "revati/runmode.h"
 #include "revati/vclock.h"
 
 #define BUF_CAP (1 << 20)
@@ -35,32 +36,15 @@ static struct { const char *name; uint64_t count; } g_unimpl[MAX_UNIMPL];
 static int g_n_unimpl;
 static struct { char *name; uint64_t count; } g_missing[MISSING_SLOTS];
 
-static __thread int t_tid;
 static __thread int t_trace_tid; /* what events carry: the OS tid, or a per-process ordinal */
 static _Atomic int g_thread_ordinal;
-static int g_det = -1;
 static int g_lid = -1; /* logical process id in deterministic mode */
-
-int rv_deterministic(void) {
-    if (g_det < 0) {
-        const char *s = getenv("REVATI_DETERMINISTIC");
-        g_det = s && *s && strcmp(s, "0") != 0;
-    }
-    return g_det;
-}
-
-uint64_t rv_wall_ns(void) { return rv_deterministic() ? 0 : rv_real_ns(); }
 
 /* Deterministic runs name threads by the order they first write an event, so that thread ids are
  * the same from run to run. */
 static int trace_tid(void) {
     if (!t_trace_tid) t_trace_tid = rv_deterministic() ? atomic_fetch_add(&g_thread_ordinal, 1) + 1 : rv_tid();
     return t_trace_tid;
-}
-
-int rv_tid(void) {
-    if (!t_tid) t_tid = (int)syscall(SYS_gettid);
-    return t_tid;
 }
 
 int rv_trace_enabled(void) {
@@ -119,7 +103,6 @@ static void flush_locked(void) {
 static void atfork_child(void) {
     /* the child owns a fresh stream: the parent's buffered lines are the parent's to write */
     pthread_mutex_init(&g_mu, NULL);
-    t_tid = 0;
     t_trace_tid = 0;
     atomic_store(&g_thread_ordinal, 0);
     g_lid = -1;

@@ -29,7 +29,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/log.h"
-#include "revati/trace.h"
+#include "revati/runmode.h"
 
 typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
 
@@ -68,6 +68,8 @@ int rv_real_clock_gettime(clockid_t id, struct timespec *ts) {
     if (f) return f(id, ts);
     return (int)syscall(SYS_clock_gettime, id, ts);
 }
+
+uint64_t rv_wall_ns(void) { return rv_deterministic() ? 0 : rv_real_ns(); }
 
 uint64_t rv_real_ns(void) {
     clock_gettime_fn f = g_real_cgt;
@@ -377,11 +379,11 @@ static void futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
-void rv_vadvance_to(rv_vtime_ns t, const char *why) {
+int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) {
     ensure_init();
-    if (t == RV_VTIME_INVALID) return;
-    rv_enter();
+    if (t == RV_VTIME_INVALID) return 0;
     rv_vtime_ns now = rv_vnow();
+    *from = now;
     if (t > now) {
         /* absolute target: raise J to at least t - own (a CAS max), so two processes advancing to the
          * same instant do not add up */
@@ -393,10 +395,9 @@ void rv_vadvance_to(rv_vtime_ns t, const char *why) {
         atomic_fetch_add(&g_world->jumps_made, 1);
         atomic_fetch_add(&g_world->gen, 1);
         futex_wake_all(&g_world->gen);
-        rv_trace_emit("sync", "\"why\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu", why ? why : "?",
-                      (unsigned long long)now, (unsigned long long)t, (unsigned long long)rv_wall_ns());
+        return 1;
     }
-    rv_leave();
+    return 0;
 }
 
 void rv_publish_high(void) {

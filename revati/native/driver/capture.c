@@ -47,6 +47,7 @@ int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k) {
     gnode *n = capture_node(s, N_KERNEL);
     n->k = *k;
     rv_kernel_op_own_params(&n->k); /* the launch's buffer lives only for the call */
+    n->k.feat = rv_kfeat_keep(k->feat); /* features as captured: the op context exists only now */
     return 1;
 }
 

@@ -96,7 +96,14 @@ RV_EXPORT CUresult cuGraphDestroy(CUgraph hGraph) {
     API_RETURN(CUDA_SUCCESS);
 }
 
-static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p) { return rv_kernel_op_from_node(k, p); }
+/* A kernel node's launch and features; keep_op: the op of the node it replaces (NULL for a new node). */
+static CUresult kernel_params(rv_kernel_op *k, const CUDA_KERNEL_NODE_PARAMS *p, const char *keep_op) {
+    CUresult r = rv_kernel_op_from_node(k, p);
+    if (r == CUDA_SUCCESS) k->feat = rv_kfeat_keep(rv_kfeat_now(k, keep_op));
+    return r;
+}
+
+static const char *op_of(const rv_kernel_op *k) { return k->feat ? k->feat->op : NULL; }
 
 // cuGraphAddKernelNode_v2: a kernel node after its dependencies
 RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
@@ -105,7 +112,7 @@ RV_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGr
     rv_graph *g = rv_graph_from(hGraph);
     if (!g || !phGraphNode || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     rv_kernel_op k;
-    CUresult r = kernel_params(&k, nodeParams);
+    CUresult r = kernel_params(&k, nodeParams, NULL);
     if (r != CUDA_SUCCESS) API_RETURN(r);
     gnode *n = rv_graph_add_node(g, N_KERNEL, dependencies, numDependencies);
     n->k = k;
@@ -251,7 +258,7 @@ RV_EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_K
     API_ENTER();
     gnode *n = rv_graph_node_from(hNode);
     if (!n || n->type != N_KERNEL || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
-    API_RETURN(kernel_params(&n->k, nodeParams));
+    API_RETURN(kernel_params(&n->k, nodeParams, op_of(&n->k)));
 }
 
 static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
@@ -341,7 +348,7 @@ RV_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUg
     rv_exec *e = exec_from(hGraphExec);
     if (!e || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     for (int i = 0; i < e->n; ++i)
-        if (e->orig[i] == (gnode *)hNode && e->nodes[i].type == N_KERNEL) API_RETURN(kernel_params(&e->nodes[i].k, nodeParams));
+        if (e->orig[i] == (gnode *)hNode && e->nodes[i].type == N_KERNEL) API_RETURN(kernel_params(&e->nodes[i].k, nodeParams, op_of(&e->nodes[i].k)));
     API_RETURN(CUDA_ERROR_INVALID_VALUE);
 }
 

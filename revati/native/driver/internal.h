@@ -231,7 +231,26 @@ typedef struct rv_kernel_op {
     unsigned smem;
     const uint8_t *params; /* the launch's parameter buffer (layout: f->param_off), NULL when unknown */
     uint32_t param_bytes;
+    const struct rv_kfeat *feat; /* its features (kfeatures.c); NULL until computed */
 } rv_kernel_op;
+
+/* ---- kernel features (kfeatures.c, over native/features) ---- */
+
+/* A launch's trace features: args and op as JSON texts ("" when absent), sig as 16 hex digits. */
+typedef struct rv_kfeat {
+    const char *args;
+    const char *op;
+    char sig[17];
+} rv_kfeat;
+
+/* The features of k launched now: op is this thread's library-call context (or, when there is none,
+ * keep_op: a kernel node updated outside the library call keeps the op it was captured with). The
+ * result lives in a per-thread buffer until this thread's next call. */
+const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op);
+/* A copy that lives as long as the process (graph nodes, like their parameters, are never freed). */
+const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f);
+/* Whether a value points into a device's address space (memory.c): what the features mask. */
+int rv_dev_addr(uint64_t v);
 
 /* ---- kernel parameters (kparams.c) ---- */
 

@@ -9,8 +9,13 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
                     rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
     if (!rv_tracing()) return;
     /* formatted by hand: this line is written once per launch and printf dominated its cost */
-    char buf[4096];
-    rv_line l = {buf, buf + sizeof buf - 1};
+    const rv_kfeat *ft = k->feat;
+    size_t need = 1024 + (k->f && k->f->json_name ? strlen(k->f->json_name) : 0) +
+                  (ft ? strlen(ft->args) + strlen(ft->op) + 64 : 0);
+    char small[4096], *buf = need <= sizeof small ? small : malloc(need);
+    if (!buf) return;
+    size_t cap = buf == small ? sizeof small : need;
+    rv_line l = {buf, buf + cap - 1};
     rv_put(&l, "\"name\":\"");
     rv_put(&l, k->f && k->f->json_name ? k->f->json_name : "?");
     rv_put(&l, "\",\"grid\":[");
@@ -41,8 +46,14 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
     rv_put(&l, p.xdev ? "\",\"xdev\":1" : "\",\"xdev\":0");
     rv_put(&l, ",\"graph\":");
     rv_put_u64(&l, graph);
+    if (ft) {
+        if (ft->args[0]) rv_put(&l, ",\"args\":"), rv_put(&l, ft->args);
+        if (ft->op[0]) rv_put(&l, ",\"op\":"), rv_put(&l, ft->op);
+        rv_put(&l, ",\"sig\":\""), rv_put(&l, ft->sig), rv_put(&l, "\"");
+    }
     *l.p = 0;
     rv_trace_emit("kernel", "%s", buf);
+    if (buf != small) free(buf);
 }
 
 void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
@@ -88,6 +99,7 @@ static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, u
     if (fn->param_bytes > sizeof small && !(buf = malloc(fn->param_bytes))) return CUDA_ERROR_OUT_OF_MEMORY;
     int np = rv_launch_params(fn, kernelParams, extra, buf, buf == small ? (uint32_t)sizeof small : fn->param_bytes);
     if (np >= 0) k.params = buf, k.param_bytes = (uint32_t)np;
+    k.feat = rv_kfeat_now(&k, NULL);
     c->corr = rv_next_corr();
     CUresult r = CUDA_SUCCESS;
     if (s->capture) r = rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;

@@ -26,6 +26,7 @@ static struct region {
     uint64_t base, size, bump;
 } g_region[RV_MAX_DEVICES];
 static pthread_mutex_t g_va_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int g_regions_hi; /* 1 + the highest device whose region is set */
 
 typedef struct span {
     uint64_t base, size;
@@ -57,9 +58,12 @@ static int region_init(int dev) {
             p = mmap(NULL, size + PAGE_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                      -1, 0);
         if (p == MAP_FAILED) continue;
-        r->base = align_up((uint64_t)p, PAGE_ALIGN);
         r->size = size;
-        r->bump = r->base;
+        r->bump = align_up((uint64_t)p, PAGE_ALIGN);
+        r->base = r->bump;
+        int hi = atomic_load(&g_regions_hi);
+        while (hi < dev + 1 && !atomic_compare_exchange_weak(&g_regions_hi, &hi, dev + 1)) {
+        }
         rv_debug("device %d: %llu GiB of address space at 0x%llx", dev, (unsigned long long)(size >> 30),
                  (unsigned long long)r->base);
         return 1;
@@ -69,6 +73,16 @@ static int region_init(int dev) {
 }
 
 static void free_push(uint64_t base, uint64_t size);
+
+/* Regions are set once and never move: readers need no lock (one still being set up reads as absent). */
+int rv_dev_addr(uint64_t v) {
+    int n = atomic_load_explicit(&g_regions_hi, memory_order_acquire);
+    for (int d = 0; d < n; ++d) {
+        const struct region *r = &g_region[d];
+        if (r->base && v >= r->base && v < r->base + r->size) return 1;
+    }
+    return 0;
+}
 
 uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint) {
     if (dev < 0 || dev >= RV_MAX_DEVICES || size == 0) return 0;

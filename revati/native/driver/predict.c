@@ -140,10 +140,16 @@ static rv_vdur_ns analytical(const unsigned grid[3], const unsigned block[3], un
     return c->kernel_base_ns + waves * c->kernel_wave_ns;
 }
 
-/* The launch as the predictor core sees it. args/op/sig join when the launch path records them. */
+/* The launch as the predictor core sees it: with the features the launch path computed (kfeatures.c). */
 static rv_pkernel pkernel(const rv_kernel_op *k) {
     rv_pkernel p = {k->f && k->f->name ? k->f->name : "", {k->grid[0], k->grid[1], k->grid[2]},
                     {k->block[0], k->block[1], k->block[2]}, k->smem, NULL, NULL, NULL};
+    if (k->feat) {
+        p.args = k->feat->args && k->feat->args[0] ? k->feat->args : NULL;
+        p.op = k->feat->op && k->feat->op[0] ? k->feat->op : NULL;
+        /* an all-zero sig stands for "no features" (a launch without a function) */
+        p.sig = strcmp(k->feat->sig, "0000000000000000") ? k->feat->sig : NULL;
+    }
     return p;
 }
 

@@ -4,37 +4,24 @@
 
 #include <stdint.h>
 
+#include "revati/gen/devconf_fields.h"
 #include "revati/types.h"
 
+/* The fields, their types and the default profile's values are generated from
+ * revati/devices/profiles.py and profiles.toml (tools/gen_devconf.py): see gen/devconf_fields.h. */
 typedef struct rv_devconf {
-    char name[96];            /* e.g. "NVIDIA H100 80GB HBM3" (what the driver and NVML report) */
-    char profile[64];         /* profile key, e.g. "H100-SXM-80GB" */
-    int count;                /* devices visible to each process */
-    uint64_t mem_bytes;       /* physical device memory: NVML's total */
-    uint64_t reserved_bytes;  /* what the driver keeps: CUDA's total is mem_bytes - reserved_bytes */
-    uint64_t context_bytes;   /* what a fresh context takes: free = CUDA total - context - allocations */
-    int sm_count;
-    int cc_major, cc_minor;
-    int clock_khz;            /* SM clock */
-    int mem_clock_khz;
-    int mem_bus_width;        /* bits */
-    int l2_bytes;
-    int smem_per_block_optin; /* bytes */
-    int smem_per_sm;          /* bytes */
-    int regs_per_sm;
-    int max_threads_per_sm;
-    double peak_bf16_tflops, peak_fp16_tflops, peak_fp32_tflops, peak_fp8_tflops;
-    double mem_bw_gbs;        /* HBM bandwidth, GB/s */
-    double h2d_bw_gbs;        /* host<->device copy bandwidth, GB/s */
-    double d2d_bw_gbs;        /* device-local copy bandwidth, GB/s */
-    double nvlink_bw_gbs;     /* per-GPU interconnect bandwidth, GB/s */
-    uint64_t kernel_base_ns;  /* analytical predictor: per-launch constant */
-    uint64_t kernel_wave_ns;  /* analytical predictor: cost per wave of blocks */
-    uint64_t api_host_ns;     /* modelled host cost of one driver call */
-    int pci_bus_base;         /* PCI bus id of device 0; device i gets base + i */
+#define RV_DEVCONF_STR(n, size, value) char n[size];
+#define RV_DEVCONF_INT(n, value) int n;
+#define RV_DEVCONF_U64(n, value) uint64_t n;
+#define RV_DEVCONF_DBL(n, value) double n;
+    RV_DEVCONF_FIELDS(RV_DEVCONF_STR, RV_DEVCONF_INT, RV_DEVCONF_U64, RV_DEVCONF_DBL)
+#undef RV_DEVCONF_STR
+#undef RV_DEVCONF_INT
+#undef RV_DEVCONF_U64
+#undef RV_DEVCONF_DBL
 } rv_devconf;
 
-/* The configuration (read once; H100-SXM-80GB defaults when no device.conf is found). */
+/* The configuration (read once; the default profile's values when no device.conf is found). */
 RV_API const rv_devconf *rv_devconf_get(void);
 /* The memory the CUDA driver reports as total (cuDeviceTotalMem, cuMemGetInfo). */
 RV_API uint64_t rv_devconf_cuda_total(const rv_devconf *c);

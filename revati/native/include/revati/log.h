@@ -12,6 +12,9 @@ RV_API void rv_log_at(int level, const char *file, int line, const char *fmt, ..
 /* One line to stderr and to the trace, then _exit(86): the supervisor reports it, never hangs. */
 RV_API void rv_fatal_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
+/* Where rv_fatal_at sends the message before exiting: core/fatal.c installs the trace writer's
+ * `fatal` event at load (log.c sits below the writer, so it calls it through this pointer). */
+RV_API void rv_set_fatal_sink(void (*sink)(const char *msg));
 
 #define rv_error(...) rv_log_at(RV_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define rv_warn(...) rv_log_at(RV_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "revati/runmode.h" /* rv_tid and rv_deterministic, which every writer of events uses */
 #include "revati/types.h"
 
 /* Write {"k":"<kind>","seq":N,"tid":T,<fields>}\n; fmt expands to the remaining fields (no braces,
@@ -27,12 +28,5 @@ RV_API void rv_count_missing(const char *kernel_name);
 RV_API void rv_trace_flush(void);
 /* Write the end line, flush and rename the stream to its final name (called at exit). */
 RV_API void rv_trace_close(void);
-/* Current thread id (gettid), cached per thread. */
-RV_API int rv_tid(void);
-/* The value for a `wt_ns` field: real monotonic ns, or 0 in deterministic mode (REVATI_DETERMINISTIC=1),
- * where nothing measured may reach the trace. Use it, not rv_real_ns(), in emitted events. */
-RV_API uint64_t rv_wall_ns(void);
-/* Whether the run is deterministic (REVATI_DETERMINISTIC=1). */
-RV_API int rv_deterministic(void);
 
 #endif

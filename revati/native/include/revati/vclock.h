@@ -7,8 +7,12 @@
 /* Host virtual now: real host execution time (times REVATI_HOST_SPEED) minus revati's own time,
  * plus jumps. Inside an rv_enter/rv_leave bracket it stays at its entry value (plus jumps). */
 RV_API rv_vtime_ns rv_vnow(void);
-/* Time warp: if t is later than now, jump the host clock to t and write a sync event. */
+/* Time warp: if t is later than now, jump the host clock to t and write a sync event (core/jump.c:
+ * the clock moves in vclock.c, the trace records it, so that the clock does not depend on the trace). */
 RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
+/* The jump alone, inside an rv_enter/rv_leave bracket: if t is later than now, move the world clock to
+ * t, set *from to the time before, and return 1; else return 0. */
+RV_API int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from);
 /* Charge modelled host time (e.g. the host cost of a driver call). */
 RV_API void rv_vcharge(rv_vdur_ns d);
 /* Bracket every interposed entry point: the real time between them is revati's overhead. */
@@ -16,6 +20,9 @@ RV_API void rv_enter(void);
 RV_API void rv_leave(void);
 /* Real monotonic time in ns, never virtualised (for wall figures and overhead accounting). */
 RV_API uint64_t rv_real_ns(void);
+/* The value for a `wt_ns` field: real monotonic ns, or 0 in deterministic mode (REVATI_DETERMINISTIC=1),
+ * where nothing measured may reach the trace. Use it, not rv_real_ns(), in emitted events. */
+RV_API uint64_t rv_wall_ns(void);
 /* Total real time excluded as overhead so far, in ns. */
 RV_API uint64_t rv_overhead_ns(void);
 

@@ -1,0 +1,96 @@
+/* revati driver: each launch's features (args, op, sig) from native/features, with the stand-in's facts:
+ * the parameter layout of rv_func, its device address ranges, and the library-call context that the
+ * preloaded librevati_libcalls.so keeps (found with dlsym, so the driver works without it). */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "revati/features.h"
+
+typedef const char *(*op_context_fn)(void);
+
+static op_context_fn g_op_context;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void find_op_context(void) { g_op_context = (op_context_fn)dlsym(RTLD_DEFAULT, "revati_op_context"); }
+
+static int is_devptr(uint64_t v, void *user) { return rv_dev_addr(v); }
+
+#define NAME_CACHE 256
+
+/* Per thread: the feature buffers (about 170 KB, allocated on a thread's first launch), the view, and
+ * the hash of recent kernels' names (the signature's prefix: hashing a 200-character name is most of
+ * the cost of a small kernel's features). */
+typedef struct tls_feat {
+    rv_feat_out out;
+    rv_kfeat view;
+    struct {
+        const rv_func *f;
+        uint64_t h;
+    } names[NAME_CACHE];
+} tls_feat;
+
+static uint64_t name_hash(tls_feat *t, const rv_func *f) {
+    size_t slot = ((uintptr_t)f >> 4) % NAME_CACHE;
+    if (t->names[slot].f != f) {
+        t->names[slot].f = f;
+        t->names[slot].h = rv_fnv1a(RV_FNV_OFFSET, f->name, strlen(f->name));
+    }
+    return t->names[slot].h;
+}
+
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+static void make_key(void) { pthread_key_create(&g_key, free); }
+
+static tls_feat *tls(void) {
+    pthread_once(&g_key_once, make_key);
+    tls_feat *t = pthread_getspecific(g_key);
+    if (!t && (t = calloc(1, sizeof *t))) pthread_setspecific(g_key, t);
+    return t;
+}
+
+const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op) {
+    static const rv_kfeat none = {"", "", "0000000000000000"};
+    tls_feat *t = tls();
+    if (!t || !k->f) return &none;
+    pthread_once(&g_once, find_op_context);
+    const char *op = g_op_context ? g_op_context() : NULL;
+    const rv_func *f = k->f;
+    int known = k->params && f->nparams >= 0;
+    rv_feat_in in = {
+        .name = f->name,
+        .grid = {k->grid[0], k->grid[1], k->grid[2]},
+        .block = {k->block[0], k->block[1], k->block[2]},
+        .smem = k->smem,
+        .params = k->params,
+        .params_len = k->param_bytes,
+        .nparams = known ? f->nparams : -1,
+        .param_off = f->param_off,
+        .param_size = f->param_size,
+        .is_devptr = is_devptr,
+        .user = NULL,
+        .op_json = op && op[0] ? op : keep_op,
+        .name_fnv = name_hash(t, f),
+    };
+    rv_features(&in, &t->out);
+    t->view.args = t->out.args;
+    t->view.op = t->out.op;
+    memcpy(t->view.sig, t->out.sig, sizeof t->view.sig);
+    return &t->view;
+}
+
+const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f) {
+    if (!f) return NULL;
+    size_t na = strlen(f->args) + 1, no = strlen(f->op) + 1;
+    rv_kfeat *c = malloc(sizeof *c + na + no);
+    if (!c) return NULL;
+    char *a = (char *)(c + 1), *o = a + na;
+    memcpy(a, f->args, na);
+    memcpy(o, f->op, no);
+    c->args = a, c->op = o;
+    memcpy(c->sig, f->sig, sizeof c->sig);
+    return c;
+}

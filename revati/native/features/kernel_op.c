@@ -1,0 +1,109 @@
+/* revati kernel features: the op object of kernels revati decodes from their own parameters.
+ *
+ * torch's flash-attention forward kernels (pytorch_flash::flash_fwd_kernel, flash_fwd_splitkv_kernel,
+ * flash_fwd_splitkv_combine_kernel) take one parameter, a Flash_fwd_params struct. Its field offsets
+ * below were established for torch 2.14.1 (index_t is int64_t) by launching SDPA calls of known
+ * shapes under the stand-in and reading the struct (docs/trace-format.md says how to redo it for
+ * another torch). The struct is only trusted when its fields agree with each other and with the
+ * grid; otherwise the shape comes from the kernel's name (head dim, causal) and grid (batch, heads).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "revati/features.h"
+
+/* Flash_fwd_params (torch 2.14.1): int32 fields at these byte offsets. */
+enum {
+    FP_H = 96,
+    FP_H_K = 100,
+    FP_H_RATIO = 104,
+    FP_B = 176,
+    FP_SEQLEN_Q = 180,
+    FP_SEQLEN_K = 184,
+    FP_D = 192,
+    FP_SEQLEN_Q_ROUNDED = 196,
+    FP_SEQLEN_K_ROUNDED = 200,
+    FP_D_ROUNDED = 204,
+    FP_WINDOW_LEFT = 388,
+    FP_WINDOW_RIGHT = 392,
+    FP_IS_BF16 = 440, /* bool */
+    FP_IS_CAUSAL = 441, /* bool */
+    FP_MIN_SIZE = 448,
+};
+
+static int i32_at(const unsigned char *p, size_t off) {
+    int v;
+    memcpy(&v, p + off, sizeof v);
+    return v;
+}
+
+typedef struct flash_shape {
+    int b, h, h_k, sq, sk, d, causal, bf16, window_left, window_right;
+} flash_shape;
+
+/* Read the struct; 1 when its fields are consistent (so the layout is the one above). */
+static int flash_from_params(const rv_feat_in *in, flash_shape *s) {
+    if (in->nparams != 1 || !in->params || in->param_size[0] < FP_MIN_SIZE ||
+        (size_t)in->param_off[0] + in->param_size[0] > in->params_len)
+        return 0;
+    const unsigned char *p = in->params + in->param_off[0];
+    s->h = i32_at(p, FP_H);
+    s->h_k = i32_at(p, FP_H_K);
+    s->b = i32_at(p, FP_B);
+    s->sq = i32_at(p, FP_SEQLEN_Q);
+    s->sk = i32_at(p, FP_SEQLEN_K);
+    s->d = i32_at(p, FP_D);
+    int ratio = i32_at(p, FP_H_RATIO), sqr = i32_at(p, FP_SEQLEN_Q_ROUNDED), skr = i32_at(p, FP_SEQLEN_K_ROUNDED);
+    int dr = i32_at(p, FP_D_ROUNDED);
+    s->window_left = i32_at(p, FP_WINDOW_LEFT);
+    s->window_right = i32_at(p, FP_WINDOW_RIGHT);
+    s->bf16 = p[FP_IS_BF16];
+    s->causal = p[FP_IS_CAUSAL];
+    if (s->h <= 0 || s->h_k <= 0 || s->h % s->h_k || ratio != s->h / s->h_k) return 0;
+    if (s->b <= 0 || s->sq <= 0 || s->sk <= 0 || s->d <= 0 || s->d > 1024) return 0;
+    if (sqr < s->sq || skr < s->sk || dr < s->d || s->bf16 > 1 || s->causal > 1) return 0;
+    return 1;
+}
+
+/* The first template integer after "Flash_fwd_kernel_traitsILi" (kHeadDim), or 0. */
+static int name_head_dim(const char *name) {
+    const char *t = strstr(name, "Flash_fwd_kernel_traitsILi");
+    return t ? atoi(t + strlen("Flash_fwd_kernel_traitsILi")) : 0;
+}
+
+/* flash_fwd_kernel<Traits, Is_dropout, Is_causal, ...>: the second bool after the traits. */
+static int name_causal(const char *name) {
+    const char *t = strstr(name, "EELb");
+    if (!t) return -1;
+    t = strstr(t + 4, "ELb");
+    return t ? t[3] == '1' : -1;
+}
+
+size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n) {
+    const char *name = in->name;
+    if (!strstr(name, "pytorch_flash")) return 0;
+    const char *op;
+    if (strstr(name, "flash_fwd_splitkv_combine_kernel")) op = "attention_fwd_combine";
+    else if (strstr(name, "flash_fwd_splitkv_kernel")) op = "attention_fwd_splitkv";
+    else if (strstr(name, "flash_fwd_kernel")) op = "attention_fwd";
+    else return 0;
+    flash_shape s;
+    int w;
+    if (flash_from_params(in, &s)) {
+        w = snprintf(dst, n,
+                     "{\"lib\":\"flash\",\"op\":\"%s\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,\"head_dim\":%d,"
+                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"window\":[%d,%d],\"dtype\":\"%s\"}",
+                     op, s.b, s.h, s.h_k, s.d, s.sq, s.sk, s.causal, s.window_left, s.window_right,
+                     s.bf16 ? "bf16" : "f16");
+    } else {
+        /* flash_fwd_kernel's grid is (query blocks, batch, heads); the others' say less */
+        int d = name_head_dim(name), causal = name_causal(name);
+        if (!strcmp(op, "attention_fwd"))
+            w = snprintf(dst, n, "{\"lib\":\"flash\",\"op\":\"%s\",\"batch\":%u,\"heads\":%u,\"head_dim\":%d,\"causal\":%d,"
+                         "\"from\":\"name\"}", op, in->grid[1], in->grid[2], d, causal);
+        else
+            w = snprintf(dst, n, "{\"lib\":\"flash\",\"op\":\"%s\",\"head_dim\":%d,\"from\":\"name\"}", op, d);
+    }
+    return w > 0 && (size_t)w < n ? (size_t)w : 0;
+}

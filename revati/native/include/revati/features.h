@@ -1,0 +1,76 @@
+/* revati kernel features: what one kernel launch does, as the trace's `args`, `op` and `sig` fields.
+ *
+ * One C unit (native/features/) compiled into both the stand-in driver (libcuda.so.1) and the real-GPU
+ * pass-through shim, so that a kernel recorded under revati and the same kernel profiled on a GPU get
+ * the same features and the same signature. It depends on nothing but libc.
+ *
+ * Input (rv_feat_in): the kernel's name, grid, block and dynamic shared memory; its parameter bytes as
+ * one flat buffer with the layout from the cubin (nparams, and each parameter's offset and size in
+ * that buffer); a callback that says whether an 8-byte value points into device memory; and the
+ * library-call context (the JSON object of the public library call that is launching the kernel, as
+ * kept by native/libcalls, or NULL).
+ *
+ * Output (rv_feat_out), each a NUL-terminated JSON text:
+ *   args  a list, one entry per parameter in order: a parameter of at most 8 bytes is its unsigned
+ *         little-endian value, or null when it is 8 bytes and points into device memory; a larger
+ *         parameter (a struct) is a list of its 8-byte words (the tail word zero-padded) under the same
+ *         rule. With no layout (nparams < 0) args is the empty text and the field is left out.
+ *   op    the library-call object when one is given; otherwise an object decoded from the kernel itself
+ *         where revati knows the kernel (torch's flash-attention forward kernels); else empty text.
+ *   sig   16 lowercase hex digits: FNV-1a 64 over "name|gx,gy,gz|bx,by,bz|smem|args|op" (args and op
+ *         as the texts above; empty text where absent).
+ * The cost is one pass over the parameter bytes and one over the output text (see docs/benchmarks.md).
+ * The API is stable: the profile shim builds against it.
+ */
+#ifndef REVATI_FEATURES_H
+#define REVATI_FEATURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether an 8-byte value points into device memory (1) or not (0). */
+typedef int (*rv_feat_is_devptr)(uint64_t value, void *user);
+
+typedef struct rv_feat_in {
+    const char *name;             /* kernel name as the trace's `name` field holds it (mangled) */
+    unsigned grid[3], block[3];
+    unsigned smem;                /* dynamic shared memory bytes */
+    const unsigned char *params;  /* the parameter buffer (may be NULL when nparams <= 0) */
+    size_t params_len;            /* bytes readable at params */
+    int nparams;                  /* number of parameters; < 0: layout unknown */
+    const uint16_t *param_off;    /* offset of parameter i in params */
+    const uint16_t *param_size;   /* size of parameter i in bytes */
+    rv_feat_is_devptr is_devptr;  /* NULL: no value is masked */
+    void *user;                   /* passed to is_devptr */
+    const char *op_json;          /* library-call context (a JSON object) or NULL */
+    uint64_t name_fnv;            /* optional: rv_fnv1a(RV_FNV_OFFSET, name, strlen(name)), cached by the
+                                     caller per kernel; 0: computed here */
+} rv_feat_in;
+
+/* Largest parameter buffer a launch may pass (CUDA 12.1+: 32764 bytes), and an args size that holds
+ * any layout of it (at most 5 characters per parameter byte: "255," per 1-byte parameter, brackets
+ * around a 9-byte struct). The writer is bounded anyway: a full buffer truncates, never overflows. */
+#define RV_FEAT_PARAMS_MAX 32768
+#define RV_FEAT_ARGS_MAX (RV_FEAT_PARAMS_MAX * 5 + 64)
+#define RV_FEAT_OP_MAX 1024
+
+typedef struct rv_feat_out {
+    char args[RV_FEAT_ARGS_MAX];
+    size_t args_len;
+    char op[RV_FEAT_OP_MAX];
+    size_t op_len;
+    char sig[17];
+} rv_feat_out;
+
+/* Compute args, op and sig of one launch into out. Returns 0; -1 if in is unusable (no name). */
+int rv_features(const rv_feat_in *in, rv_feat_out *out);
+
+/* FNV-1a 64 of n bytes continuing from h (start with RV_FNV_OFFSET). */
+#define RV_FNV_OFFSET 14695981039346656037ULL
+uint64_t rv_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* The op object decoded from the kernel itself (flash-attention forward parameters), written to dst
+ * (room n); returns its length, 0 when the kernel is not one revati decodes. Used by rv_features. */
+size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n);
+
+#endif

@@ -37,7 +37,9 @@ from revati.predictors.base import PredictorOptions
     show_default=True,
     help="Charge driver calls the profiled driver's host time (from the model's host-cost rows).",
 )
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory to write.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Run directory to write."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def replay(
     run: Path,

@@ -19,7 +19,9 @@ import click
 )
 @click.option("--no-xgb", is_flag=True, help="Table and roofline curves only (no xgboost needed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the held-out figures as JSON.")
-def train(profiles: tuple[Path, ...], out: Path, holdout: float, no_xgb: bool, as_json: bool) -> None:
+def train(
+    profiles: tuple[Path, ...], out: Path, holdout: float, no_xgb: bool, as_json: bool
+) -> None:
     """Train table, roofline and xgb models on PROFILE dataset(s) and write them to --out.
 
     Example: revati train profiles/h200-llama --out models/h200

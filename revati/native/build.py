@@ -44,11 +44,11 @@ LIBRARIES = (
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
     # the library-call context (cuBLASLt, cuBLAS, NCCL, cuDNN): preloaded, needs nothing of revati's own
-    Library(
-        "librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False
-    ),
+    Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
     # the predictor core alone, for Python (training features through ctypes) and benchmarks
-    Library("librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False),
+    Library(
+        "librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False
+    ),
 )
 
 CFLAGS = (

@@ -14,7 +14,9 @@ class PredictorOptions:
     model: Path | None = None  # a model directory from `revati train` (table, roofline, xgb)
     kernel_table: Path | None = None  # a hand-written (name, grid, block) -> ns table (table)
     recorded_run: Path | None = None  # the run whose durations `recorded` replays
-    host_costs: bool = True  # charge driver calls the profiled driver's host time, if the model has it
+    host_costs: bool = (
+        True  # charge driver calls the profiled driver's host time, if the model has it
+    )
 
 
 class Predictor(Protocol):

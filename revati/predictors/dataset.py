@@ -38,7 +38,11 @@ def device_of(meta: dict, where: Path) -> DeviceProfile:
     """The device profile a dataset was measured on: meta's `gpu` matched against profile names."""
     gpu = str(meta.get("gpu") or meta.get("gpu_name") or meta.get("device") or "")
     for p in _profiles().values():
-        if gpu and gpu.lower() in (p.key.lower(), str(p.name).lower(), *(a.lower() for a in p.aliases)):
+        if gpu and gpu.lower() in (
+            p.key.lower(),
+            str(p.name).lower(),
+            *(a.lower() for a in p.aliases),
+        ):
             return p
     raise RevatiError(
         f"{where}/meta.json: gpu '{gpu}' matches no device profile; add one to "
@@ -83,7 +87,9 @@ def load(paths: list[Path]) -> Dataset:
         k, hc, meta = _read(Path(p))
         dev = device_of(meta, Path(p))
         if device is not None and dev.key != device.key:
-            raise RevatiError(f"{p} is from {dev.key}, the others from {device.key}: train one device at a time")
+            raise RevatiError(
+                f"{p} is from {dev.key}, the others from {device.key}: train one device at a time"
+            )
         device = dev
         for f in sorted(Path(p).glob("*")):
             if f.suffix in (".parquet", ".json"):

@@ -64,7 +64,9 @@ def write(
             continue
         xs = "nan" if not np.isfinite(xv) else f"{xv:.6f}"
         dur = g["dur_ns"].median()
-        lines.append(f"shape\t{name}\t{gx},{gy},{gz}\t{bx},{by},{bz}\t{smem}\t{dur:.1f}\t{xs}\t{exact}")
+        lines.append(
+            f"shape\t{name}\t{gx},{gy},{gz}\t{bx},{by},{bz}\t{smem}\t{dur:.1f}\t{xs}\t{exact}"
+        )
     for fam, pts in sorted(curves.items()):
         lines.append(f"curve\t{fam}\t" + "\t".join(f"{x:.6g}\t{y:.6g}" for x, y in pts))
     for fam, (f, needs_roof) in sorted(xgb_files.items()):

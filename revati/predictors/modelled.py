@@ -35,7 +35,9 @@ def has_host_costs(d: Path) -> bool:
         with (d / model_file.MODEL_TSV).open() as f:
             return any(line.startswith("host\t") for line in f)
     except OSError:
-        raise RevatiError(f"--model {d} is not a model directory (no {model_file.MODEL_TSV})") from None
+        raise RevatiError(
+            f"--model {d} is not a model directory (no {model_file.MODEL_TSV})"
+        ) from None
 
 
 def host_cost_env(options: PredictorOptions, d: Path | None = None) -> dict[str, str]:
@@ -55,7 +57,9 @@ class _Modelled:
 
     def __init__(self, options: PredictorOptions) -> None:
         if options.kernel_table is not None:
-            raise RevatiError(f"--kernel-table is only used with --predictor table, not {self.name}")
+            raise RevatiError(
+                f"--kernel-table is only used with --predictor table, not {self.name}"
+            )
         self.options = options
         self.model = model_dir(options, self.name)
         self.info = model_file.read_info(self.model)

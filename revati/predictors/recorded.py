@@ -33,7 +33,10 @@ def write_sequences(recorded_run: Path, out_dir: Path) -> int:
     total = 0
     for lid, pid in enumerate(process_order(run)):
         rows = k[k["pid"] == pid].sort_values("seq")
-        lines = [f"{int(s)}\t{int(e) - int(t)}" for s, t, e in zip(rows["stream"], rows["ts_ns"], rows["end_ns"], strict=True)]
+        lines = [
+            f"{int(s)}\t{int(e) - int(t)}"
+            for s, t, e in zip(rows["stream"], rows["ts_ns"], rows["end_ns"], strict=True)
+        ]
         (out_dir / f"proc-{lid}.tsv").write_text("".join(x + "\n" for x in lines))
         total += len(lines)
     return total
@@ -45,7 +48,9 @@ class Recorded:
 
     def __init__(self, options: PredictorOptions) -> None:
         if options.recorded_run is None:
-            raise RevatiError("--predictor recorded replays a run: use revati replay RUN --predictor recorded")
+            raise RevatiError(
+                "--predictor recorded replays a run: use revati replay RUN --predictor recorded"
+            )
         if options.kernel_table is not None:
             raise RevatiError("--kernel-table is only used with --predictor table, not recorded")
         self.options = options

@@ -104,9 +104,7 @@ def evaluate(model_dir: Path, k: pd.DataFrame, modes: tuple[str, ...]) -> dict[s
     return out
 
 
-def train(
-    paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = True
-) -> TrainResult:
+def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = True) -> TrainResult:
     """Train on the datasets, evaluate on held-out shapes, write the model to out."""
     if not 0 < holdout < 1:
         raise RevatiError(f"--holdout {holdout} must be between 0 and 1")
@@ -130,7 +128,9 @@ def train(
         keys = [dataset.shape_key(r) for r in k[test].itertuples(index=False)]
         for f in np.unique(tf):
             sel = tf == f
-            s = FamilyScore(features.FAMILIES[f], int(sel.sum()), len({keys[i] for i in np.flatnonzero(sel)}))
+            s = FamilyScore(
+                features.FAMILIES[f], int(sel.sum()), len({keys[i] for i in np.flatnonzero(sel)})
+            )
             for mode, e in errs.items():
                 v = e[sel]
                 v = v[~np.isnan(v)]
@@ -158,7 +158,8 @@ def format_scores(r: TrainResult) -> str:
     lines = [
         f"model {r.out}: {r.rows} rows from {r.device} (data sha256 {r.digest[:16]}), "
         f"{r.test_rows} rows on held-out shapes",
-        f"{'family':<12}{'rows':>6}{'shapes':>7}  " + "  ".join(f"{m + ' MAPE/p90 %':>22}" for m in MODES),
+        f"{'family':<12}{'rows':>6}{'shapes':>7}  "
+        + "  ".join(f"{m + ' MAPE/p90 %':>22}" for m in MODES),
     ]
     for s in r.scores:
         cells = []

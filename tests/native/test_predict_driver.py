@@ -51,7 +51,12 @@ def test_kernel_events_carry_provenance(stand_in, model: Path) -> None:
     assert r.result() is True
     exact, interp, miss = r.of("kernel")
     assert exact["end_ns"] - exact["ts_ns"] == 12345
-    assert (exact["pred"], exact["src"], exact["how"], exact["xdev"]) == ("table", "table", "exact", 0)
+    assert (exact["pred"], exact["src"], exact["how"], exact["xdev"]) == (
+        "table",
+        "table",
+        "exact",
+        0,
+    )
     assert len(exact["model"]) == 16 and exact["pv"] == "1"
     assert interp["how"] == "interpolated" and 12345 < interp["end_ns"] - interp["ts_ns"] < 40000
     assert (miss["src"], miss["how"]) == ("analytical", "fallback")

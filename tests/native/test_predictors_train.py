@@ -38,14 +38,18 @@ def test_family_from_name_and_op() -> None:
 
 def test_gemm_features_have_physical_meaning() -> None:
     """A GEMM's FLOPs are 2mnk and its roofline time is FLOPs over the profile's bf16 peak."""
-    op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192, "dtype": "bf16"})
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192, "dtype": "bf16"}
+    )
     df = pd.DataFrame([{"name": "nvjet_x", "gx": 64, "gy": 64, "gz": 1, "bx": 384, "by": 1, "bz": 1,
                         "smem": 0, "args": "", "op": op, "sig": ""}])  # fmt: skip
     h200 = get_profile("h200")
     f = features.matrix(df, h200)[0]
     flops = 2 * 8192**3
     assert np.exp2(f[1]) - 1 == pytest.approx(flops, rel=1e-9)
-    assert features.roofline_ns(f[None])[0] == pytest.approx(flops / (h200.peak_bf16_tflops * 1e3), rel=1e-6)
+    assert features.roofline_ns(f[None])[0] == pytest.approx(
+        flops / (h200.peak_bf16_tflops * 1e3), rel=1e-6
+    )
     assert f[8] == pytest.approx(np.log2(8193))
 
 
@@ -92,8 +96,12 @@ def test_native_table_is_exact_on_profiled_signatures(trained) -> None:
 def test_native_table_interpolates_unseen_shapes(trained) -> None:
     """An unprofiled GEMM size between two profiled ones is interpolated between them."""
     _, model, _ = trained
-    op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 3000, "n": 4096, "k": 4096, "dtype": "bf16"})
-    k = native.pkernel("nvjet_sm90_tst_128x128", (32, 24, 1), (384, 1, 1), 200704, None, op, "00000000deadbeef")
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 3000, "n": 4096, "k": 4096, "dtype": "bf16"}
+    )
+    k = native.pkernel(
+        "nvjet_sm90_tst_128x128", (32, 24, 1), (384, 1, 1), 200704, None, op, "00000000deadbeef"
+    )
     m = native.NativeModel(model, "table")
     try:
         dur, how, _ = m.predict(k)
@@ -109,7 +117,9 @@ def test_xgb_generalises_to_an_unseen_large_gemm(trained) -> None:
     from revati.predictors import xgb
 
     _, model, _ = trained
-    op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 6000, "n": 6000, "k": 6000, "dtype": "bf16"})
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 6000, "n": 6000, "k": 6000, "dtype": "bf16"}
+    )
     k = native.pkernel("nvjet_sm90_tst_128x128", (47, 47, 1), (384, 1, 1), 200704, None, op, None)
     m = native.NativeModel(model, "xgb", xgb.lib_path())
     try:
@@ -128,7 +138,9 @@ def test_cross_device_factor_follows_the_profiles() -> None:
     compute ratio (equal peaks: factor 1)."""
     so = native.lib()
     h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
-    ew = native.pkernel("vectorized_elementwise_kernel", (1024, 1, 1), (128, 1, 1), 0, "[268435456,null]")
+    ew = native.pkernel(
+        "vectorized_elementwise_kernel", (1024, 1, 1), (128, 1, 1), 0, "[268435456,null]"
+    )
     f = so.rv_pf_cross_factor(ew, h200, h100)
     assert f == pytest.approx(4800.0 / 3352.0, rel=1e-6)
     op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192})
@@ -166,7 +178,9 @@ def test_model_of_another_schema_is_refused(trained, tmp_path: Path) -> None:
     _, model, _ = trained
     bad = tmp_path / "m"
     bad.mkdir()
-    (bad / "model.tsv").write_text((model / "model.tsv").read_text().replace("schema\t1", "schema\t99"))
+    (bad / "model.tsv").write_text(
+        (model / "model.tsv").read_text().replace("schema\t1", "schema\t99")
+    )
     info = json.loads((model / "model.json").read_text())
     info["feature_schema"] = 99
     (bad / "model.json").write_text(json.dumps(info))

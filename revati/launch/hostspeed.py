@@ -19,11 +19,12 @@ def cache_dir() -> Path:
 
 
 def _cache_file(reference: Path) -> Path:
-    from revati.cli import calibrate
+    from revati import calibrate
+    from revati.calibrate.workload import cpu_model
 
     key = hashlib.sha256()
     key.update(reference.read_bytes())
-    key.update(calibrate.cpu_model().encode())
+    key.update(cpu_model().encode())
     key.update(str(os.cpu_count()).encode())
     key.update(str(calibrate.WORKLOAD_VERSION).encode())
     return cache_dir() / f"host-speed-{key.hexdigest()[:16]}.json"
@@ -31,7 +32,7 @@ def _cache_file(reference: Path) -> Path:
 
 def auto(reference: Path | None = None) -> float:
     """This machine's factor against the reference host: measured on first use, then cached."""
-    from revati.cli import calibrate
+    from revati import calibrate
 
     ref_path = reference or calibrate.DEFAULT_REFERENCE
     ref = calibrate.load_reference(ref_path)

@@ -81,6 +81,8 @@ class _Modelled:
             "model_hash": str(self.info.get("data_sha256", ""))[:16],
             "model_device": self.info.get("device"),
             "feature_schema": self.info.get("feature_schema"),
+            # driver calls charged the profiled driver's host time (same model, same hash)
+            "host_costs": bool(host_cost_env(self.options, self.model)),
         }
 
 

@@ -102,3 +102,16 @@ def test_unreadable_model_is_fatal(stand_in, tmp_path: Path) -> None:
     r = stand_in(LAUNCHES, env=_env(tmp_path / "absent"))
     assert r.returncode == 86
     assert "model.tsv cannot be read" in r.stderr
+
+
+def test_report_sums_device_time_by_provenance(stand_in, model: Path) -> None:
+    """revati report's timing section splits kernels by source and how they were timed."""
+    from revati.report.summary import summarize
+    from revati.trace import load_run
+
+    r = stand_in(LAUNCHES, device="h200", env=_env(model))
+    assert r.result() is True
+    timing = summarize(load_run(r.run_dir), check=False)["timing"]
+    got = {(t["src"], t["how"]): t["kernels"] for t in timing}
+    assert got == {("table", "exact"): 1, ("table", "interpolated"): 1, ("analytical", "fallback"): 1}
+    assert sum(t["pct"] for t in timing) == pytest.approx(100.0)

@@ -113,5 +113,9 @@ def test_report_sums_device_time_by_provenance(stand_in, model: Path) -> None:
     assert r.result() is True
     timing = summarize(load_run(r.run_dir), check=False)["timing"]
     got = {(t["src"], t["how"]): t["kernels"] for t in timing}
-    assert got == {("table", "exact"): 1, ("table", "interpolated"): 1, ("analytical", "fallback"): 1}
+    assert got == {
+        ("table", "exact"): 1,
+        ("table", "interpolated"): 1,
+        ("analytical", "fallback"): 1,
+    }
     assert sum(t["pct"] for t in timing) == pytest.approx(100.0)

@@ -219,3 +219,14 @@ def test_native_tree_walk_equals_libxgboost(trained, monkeypatch) -> None:
     assert all(x[2] == "xgb" for x in a)
     for (da, _, _), (db, _, _) in zip(a, b, strict=True):
         assert da == pytest.approx(db, rel=1e-5)
+
+
+def test_host_costs_match_across_abi_versions(trained) -> None:
+    """A call profiled as cuMemcpyHtoDAsync_v2 answers for cuMemcpyHtoDAsync and its _ptsz form."""
+    _, model, _ = trained
+    m = native.NativeModel(model, "roofline")
+    try:
+        for name in ("cuMemcpyHtoDAsync", "cuMemcpyHtoDAsync_v2_ptsz", "cuMemcpyHtoDAsync_v3"):
+            assert m.host_ns(name, 0) == pytest.approx(3000.0)
+    finally:
+        m.close()

@@ -79,6 +79,19 @@ static int fail(char *err, int errlen, const char *path, long line, const char *
     return -1;
 }
 
+/* A driver call's name without its ABI suffixes (_v2, _v3, _ptsz, _ptds): the profile and the
+ * stand-in may name the same call by different versions. */
+static void call_base(const char *call, char *out, size_t n) {
+    snprintf(out, n, "%s", call);
+    for (int again = 1; again;) {
+        again = 0;
+        size_t len = strlen(out);
+        if (len > 5 && (!strcmp(out + len - 5, "_ptsz") || !strcmp(out + len - 5, "_ptds"))) out[len - 5] = 0, again = 1;
+        char *u = strrchr(out, '_');
+        if (u && u[1] == 'v' && u[2] >= '0' && u[2] <= '9' && strspn(u + 2, "0123456789") == strlen(u + 2)) *u = 0, again = 1;
+    }
+}
+
 static int parse_line(rv_model *m, char *line, const char *dir, const char *path, long ln, char *err, int errlen) {
     char *f[24];
     int n = 0;
@@ -144,7 +157,9 @@ static int parse_line(rv_model *m, char *line, const char *dir, const char *path
     }
     if (!strcmp(f[0], "host") && n == 4) {
         hostrow *r = calloc(1, sizeof *r);
-        r->call = strdup(f[1]), r->bytes = atof(f[2]), r->ns = atof(f[3]);
+        char base[256];
+        call_base(f[1], base, sizeof base);
+        r->call = strdup(base), r->bytes = atof(f[2]), r->ns = atof(f[3]);
         r->next = m->hosts, m->hosts = r;
         return 0;
     }
@@ -329,8 +344,10 @@ rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k) {
 
 double rv_model_host_ns(const rv_model *m, const char *call, uint64_t bytes) {
     const hostrow *lo = NULL, *hi = NULL;
+    char base[256];
+    call_base(call, base, sizeof base);
     for (const hostrow *r = m->hosts; r; r = r->next) {
-        if (strcmp(r->call, call)) continue;
+        if (strcmp(r->call, base)) continue;
         if (r->bytes <= (double)bytes && (!lo || r->bytes > lo->bytes)) lo = r;
         if (r->bytes >= (double)bytes && (!hi || r->bytes < hi->bytes)) hi = r;
     }

@@ -35,9 +35,9 @@ def _default_out(command: list[str]) -> Path:
 @click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
 @click.option(
     "--predictor",
-    default="analytical",
-    show_default=True,
-    help=f"Kernel-duration predictor: {', '.join(registry.names())}.",
+    default=None,
+    help=f"Kernel-duration predictor: {', '.join(registry.names())} (default: the bundled "
+    "model's best on held-out shapes, analytical without one).",
 )
 @click.option(
     "--model",
@@ -81,7 +81,7 @@ def _default_out(command: list[str]) -> Path:
 def record(
     device_name: str,
     gpus: int,
-    predictor: str,
+    predictor: str | None,
     model: Path | None,
     kernel_table: Path | None,
     host_costs: bool,
@@ -97,6 +97,8 @@ def record(
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
     opts = PredictorOptions(model=model, kernel_table=kernel_table, host_costs=host_costs)
+    if predictor is None:
+        predictor = "table" if kernel_table is not None else registry.default_name(model)
     run_command(
         list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
         deterministic, seed,

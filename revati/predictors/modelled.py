@@ -94,8 +94,12 @@ class Xgb(_Modelled):
     name = "xgb"
 
     def native_env(self, run_dir: Path) -> dict[str, str]:
+        """The driver walks the trees itself; libxgboost is only needed for REVATI_XGB_ENGINE=libxgboost."""
         from revati.predictors import xgb
 
         env = super().native_env(run_dir)
-        env["REVATI_XGBOOST_LIB"] = xgb.lib_path()
+        try:
+            env["REVATI_XGBOOST_LIB"] = xgb.lib_path()
+        except RevatiError:
+            pass
         return env

@@ -39,6 +39,26 @@ def resolve(name: str, options: PredictorOptions | None = None) -> Predictor:
     return factory(options or PredictorOptions())
 
 
+def default_name(model: Path | None = None) -> str:
+    """What `revati record` uses without --predictor: the model's (--model, else the bundled one's)
+    best predictor on its held-out shapes (mean |error| over all held-out rows); analytical when
+    there is no model."""
+    from revati.predictors import model_file
+
+    d = model if model is not None else bundled_model_dir()
+    if not (d / model_file.MODEL_TSV).is_file():
+        return "analytical"
+    heldout = model_file.read_info(d).get("heldout") or {}
+    score: dict[str, list[float]] = {}
+    for fam in heldout.values():
+        for mode, mape in (fam.get("mape_pct") or {}).items():
+            if mape == mape:  # not NaN
+                score.setdefault(mode, []).append(mape * fam.get("rows", 1))
+    rows = sum(f.get("rows", 1) for f in heldout.values()) or 1
+    best = sorted(score, key=lambda m: (sum(score[m]) / rows, m))
+    return best[0] if best else "table"
+
+
 def bundled_model_dir() -> Path:
     """The model shipped with revati (trained by `revati train`, see its model.json)."""
     return Path(__file__).with_name("models") / "default"

@@ -230,3 +230,16 @@ def test_host_costs_match_across_abi_versions(trained) -> None:
             assert m.host_ns(name, 0) == pytest.approx(3000.0)
     finally:
         m.close()
+
+
+def test_default_predictor_is_the_best_on_heldout_shapes(trained, tmp_path: Path) -> None:
+    """Without --predictor, a model's best predictor on held-out rows is used; no model: analytical."""
+    _, model, _ = trained
+    info = json.loads((model / "model.json").read_text())
+    rows = {f: v["rows"] for f, v in info["heldout"].items()}
+    mean = {
+        m: sum(v["mape_pct"][m] * rows[f] for f, v in info["heldout"].items()) / sum(rows.values())
+        for m in ("table", "roofline", "xgb")
+    }
+    assert registry.default_name(model) == min(mean, key=mean.get)
+    assert registry.default_name(tmp_path) == "analytical"

@@ -2,7 +2,7 @@
 
 model.tsv is tab-separated, one row per fact (the C core's format, docs/predictors.md):
   revati-model 1 | schema N | hash HEX | device KEY | pdev sm threads smem bf16 fp16 fp32 fp8 bw
-  sig SIG DUR | shape NAME gx,gy,gz bx,by,bz SMEM DUR X EXACT | curve FAMILY x y x y ... | xgb FAMILY FILE NEEDS_ROOF
+  sig SIG DUR | shape NAME gx,gy,gz bx,by,bz SMEM DUR X EXACT | curve FAMILY x y x y ... | tcurve FAMILY x y ... | xgb FAMILY FILE NEEDS_ROOF
   host CALL BYTES NS
 model.json carries the same provenance for people and tools (data digest, schema version,
 held-out metrics, source datasets).
@@ -30,6 +30,7 @@ def write(
     kernels: pd.DataFrame,
     hostcost: pd.DataFrame,
     curves: dict[int, list[tuple[float, float]]],
+    tcurves: dict[int, list[tuple[float, float]]],
     xgb_files: dict[int, tuple[str, bool]],
     info: dict,
 ) -> None:
@@ -67,8 +68,9 @@ def write(
         lines.append(
             f"shape\t{name}\t{gx},{gy},{gz}\t{bx},{by},{bz}\t{smem}\t{dur:.1f}\t{xs}\t{exact}"
         )
-    for fam, pts in sorted(curves.items()):
-        lines.append(f"curve\t{fam}\t" + "\t".join(f"{x:.6g}\t{y:.6g}" for x, y in pts))
+    for kind, cs in (("curve", curves), ("tcurve", tcurves)):
+        for fam, pts in sorted(cs.items()):
+            lines.append(f"{kind}\t{fam}\t" + "\t".join(f"{x:.6g}\t{y:.6g}" for x, y in pts))
     for fam, (f, needs_roof) in sorted(xgb_files.items()):
         lines.append(f"xgb\t{fam}\t{f}\t{int(needs_roof)}")
     if len(hostcost):

@@ -64,12 +64,16 @@ def build(out: Path, ds: dataset.Dataset, k: pd.DataFrame, info: dict, with_xgb:
     fams = feats[:, 0].astype(int)
     dur = k["dur_ns"].to_numpy(dtype=float)
     curves: dict[int, list[tuple[float, float]]] = {}
+    tcurves: dict[int, list[tuple[float, float]]] = {}
     files: dict[int, tuple[str, bool]] = {}
     for f in np.unique(fams):
         sel = fams == f
         pts = roofline.fit_curve(feats[sel], dur[sel])
         if pts:
             curves[int(f)] = pts
+        tpts = roofline.fit_thread_curve(feats[sel], dur[sel])
+        if tpts:
+            tcurves[int(f)] = tpts
         if with_xgb:
             name = f"xgb-{features.FAMILIES[f]}.json"
             if xgb.fit(feats[sel], dur[sel], out / name):
@@ -83,6 +87,7 @@ def build(out: Path, ds: dataset.Dataset, k: pd.DataFrame, info: dict, with_xgb:
         kernels=k,
         hostcost=ds.hostcost,
         curves=curves,
+        tcurves=tcurves,
         xgb_files=files,
         info=info,
     )

@@ -243,3 +243,21 @@ def test_default_predictor_is_the_best_on_heldout_shapes(trained, tmp_path: Path
     }
     assert registry.default_name(model) == min(mean, key=mean.get)
     assert registry.default_name(tmp_path) == "analytical"
+
+
+def test_roofline_times_kernels_without_flops_by_their_threads(tmp_path: Path) -> None:
+    """'other' kernels (no FLOPs/bytes) get a duration-over-threads curve: an unseen size lands
+    between its profiled neighbours, marked model."""
+    rows = [
+        {"name": f"custom_{i}", "gx": g, "gy": 1, "bx": 256, "dur_ns": 2000.0 + g * 10.0}
+        for i, g in enumerate((1, 4, 16, 64, 256, 1024, 4096))
+    ]
+    ds = profile_data.write_rows(tmp_path / "ds", rows)
+    train.train([ds], tmp_path / "m", with_xgb=False)
+    m = native.NativeModel(tmp_path / "m", "roofline")
+    try:
+        dur, how, src = m.predict(native.pkernel("custom_new", (512, 1, 1), (256, 1, 1)))
+    finally:
+        m.close()
+    assert (how, src) == ("model", "roofline")
+    assert 2000 + 256 * 10 < dur < 2000 + 1024 * 10

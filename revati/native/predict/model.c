@@ -53,6 +53,7 @@ struct rv_model {
     shaperow **shapes, **names;
     hostrow *hosts;
     curve curves[RV_FAM_N];
+    curve tcurves[RV_FAM_N]; /* launches without FLOPs/bytes: log2(dur) over log2(total threads) */
     rv_xgb *xgb;
     void *boosters[RV_FAM_N];  /* libxgboost boosters (REVATI_XGB_ENGINE=libxgboost) */
     rv_trees *trees[RV_FAM_N]; /* the same boosters walked natively (the default) */
@@ -131,10 +132,10 @@ static int parse_line(rv_model *m, char *line, const char *dir, const char *path
         r->next_name = m->names[hn], m->names[hn] = r;
         return 0;
     }
-    if (!strcmp(f[0], "curve") && n >= 3) {
+    if ((!strcmp(f[0], "curve") || !strcmp(f[0], "tcurve")) && n >= 3) {
         int fam = atoi(f[1]), pts = (n - 2) / 2;
         if (fam < 0 || fam >= RV_FAM_N || pts > MAX_CURVE || (n - 2) % 2) return fail(err, errlen, path, ln, "bad curve row");
-        curve *c = &m->curves[fam];
+        curve *c = f[0][0] == 't' ? &m->tcurves[fam] : &m->curves[fam];
         c->n = pts;
         for (int i = 0; i < pts; ++i) c->x[i] = atof(f[2 + 2 * i]), c->y[i] = atof(f[3 + 2 * i]);
         return 0;
@@ -236,7 +237,11 @@ static double curve_at(const curve *c, double x) {
 /* Roofline with the family's fitted efficiency: dur = roof * 2^curve(log2 roof). */
 static double by_curve(const rv_model *m, const double f[RV_PF_N]) {
     const curve *c = &m->curves[(int)f[RV_PF_FAMILY]];
-    if (!c->n || isnan(f[RV_PF_LOG_ROOF_NS])) return -1;
+    if (isnan(f[RV_PF_LOG_ROOF_NS])) { /* no FLOPs/bytes: time over the launch's thread count */
+        const curve *t = &m->tcurves[(int)f[RV_PF_FAMILY]];
+        return t->n && !isnan(f[RV_PF_LOG_THREADS_TOTAL]) ? exp2(curve_at(t, f[RV_PF_LOG_THREADS_TOTAL])) : -1;
+    }
+    if (!c->n) return -1;
     double roof = exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
     return roof * exp2(curve_at(c, f[RV_PF_LOG_ROOF_NS]));
 }

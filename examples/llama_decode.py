@@ -104,6 +104,7 @@ def main() -> None:
         torch.backends.cuda.enable_flash_sdp(False)
 
     on_gpu = args.device.startswith("cuda")
+    torch.manual_seed(args.seed)  # random weights, the same in every run (deterministic traces)
     model = build_model(args.shape, args.device)
     if on_gpu:
         torch.cuda.synchronize()

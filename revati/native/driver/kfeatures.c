@@ -16,7 +16,18 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void find_op_context(void) { g_op_context = (op_context_fn)dlsym(RTLD_DEFAULT, "revati_op_context"); }
 
-static int is_devptr(uint64_t v, void *user) { return rv_dev_addr(v); }
+/* Masked: device addresses; pinned or registered host memory (a kernel may read it through unified
+ * addressing); and any other value in the upper user address range (0x5500'0000'0000 up to the end of
+ * user space, where PIE heaps, mmap regions and stacks live). Those are host addresses or uninitialised
+ * padding inside struct parameters (a lambda's captures padded to 16 bytes carry stack bytes): they
+ * differ run to run and say nothing about the work. No size or count a kernel takes comes near 9e13. */
+static int is_devptr(uint64_t v, void *user) {
+    if (rv_dev_addr(v)) return 1;
+    if (v >= 0x550000000000ULL && v < 0x800000000000ULL) return 1;
+    if (v < 0x10000ULL || v >= 0x800000000000ULL) return 0;
+    rv_alloc a;
+    return rv_alloc_find(v, &a) && a.kind == RV_MEM_HOST;
+}
 
 #define NAME_CACHE 256
 

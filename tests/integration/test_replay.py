@@ -63,6 +63,27 @@ def test_replay_xgb_on_the_bundled_model(recorded: Path) -> None:
     assert (k["end_ns"] > k["ts_ns"]).all()
 
 
+def test_replay_xgb_on_a_trained_model(recorded: Path, tmp_path: Path) -> None:
+    """revati train on a (synthetic) profile, then replay with xgb on that model: the example's
+    GEMMs are timed by the model from their cuBLASLt M, N, K, the rest by the fallback chain."""
+    sys.path.insert(0, str(ROOT / "tests" / "native"))
+    import profile_data
+
+    model = tmp_path / "model"
+    t = revati("train", str(profile_data.write(tmp_path / "ds")), "--out", str(model))
+    assert t.returncode == 0, t.stderr
+    out = recorded.with_name("xgb-trained")
+    r = revati(
+        "replay", str(recorded), "--predictor", "xgb", "--model", str(model), "--out", str(out)
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    k = load_run(out)["kernel"]
+    assert set(k["pred"]) == {"xgb"}
+    gemm = k[k["op"].fillna("").str.contains('"m":')]
+    assert len(gemm) and set(gemm["src"]) == {"xgb"} and set(gemm["how"]) == {"model"}
+    assert (k["end_ns"] > k["ts_ns"]).all()
+
+
 def test_replay_refuses_a_non_deterministic_run_for_recorded(tmp_path: Path) -> None:
     """recorded needs a deterministic recording: one line, exit 1."""
     run = tmp_path / "run"

@@ -68,6 +68,9 @@ def replay(
             f"{run} was not recorded with --deterministic: its host gaps were measured, so a "
             "replay cannot reproduce its timeline; record it again with --deterministic"
         )
+    if model is None and predictor == "recorded" and m.predictor.get("host_costs"):
+        # the same host costs as the recording, or the timeline could not repeat
+        model = Path(str(m.predictor.get("model")))
     opts = PredictorOptions(
         model=model.resolve() if model else None,
         recorded_run=run.resolve() if predictor == "recorded" else None,

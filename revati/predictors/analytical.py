@@ -24,4 +24,7 @@ class Analytical:
         return env
 
     def provenance(self) -> dict:
-        return {"name": self.name, "version": self.version}
+        out = {"name": self.name, "version": self.version}
+        if host_cost_env(self.options):
+            out.update(model=str(self.options.model), host_costs=True)
+        return out

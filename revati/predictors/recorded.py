@@ -68,4 +68,7 @@ class Recorded:
         return env
 
     def provenance(self) -> dict:
-        return {"name": self.name, "version": self.version, "recorded_run": str(self.run)}
+        out = {"name": self.name, "version": self.version, "recorded_run": str(self.run)}
+        if host_cost_env(self.options):
+            out.update(model=str(self.options.model), host_costs=True)
+        return out

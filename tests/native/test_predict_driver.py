@@ -3,11 +3,15 @@ costs and the recorded predictor (synthetic model data, no torch)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import profile_data
 import pytest
+from conftest import read_events
 from test_driver_api import PRELUDE
 
 from revati.predictors import train
@@ -119,3 +123,26 @@ def test_report_sums_device_time_by_provenance(stand_in, model: Path) -> None:
         ("analytical", "fallback"): 1,
     }
     assert sum(t["pct"] for t in timing) == pytest.approx(100.0)
+
+
+def _revati(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "revati", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_replay_recorded_keeps_the_recordings_host_costs(model: Path, tmp_path: Path) -> None:
+    """A deterministic run charged the model's host costs replays (recorded) to the same timeline:
+    replay takes the host costs from the recording's manifest."""
+    run, rep = tmp_path / "run", tmp_path / "rep"
+    r = _revati("record", "--deterministic", "--device", "h200", "--predictor", "analytical",
+                "--model", str(model), "--out", str(run), "--", sys.executable, "-c", LAUNCHES)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    m = json.loads((run / "manifest.json").read_text())["predictor"]
+    assert m["host_costs"] is True and m["name"] == "analytical"
+    r = _revati("replay", str(run), "--predictor", "recorded", "--out", str(rep))
+    assert r.returncode == 0, r.stderr
+    d = _revati("diff", str(run), str(rep), "--tolerance", "0")
+    assert d.returncode == 0, d.stdout + d.stderr
+    launches = [e for e in read_events(rep) if e["k"] == "api" and e["name"] == "cuLaunchKernel"]
+    assert launches and all(a["end_ns"] - a["ts_ns"] >= 50000 for a in launches)

@@ -86,7 +86,7 @@ int rv_tracing(void) {
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
     /* the real driver's host time for this call (the model's host-cost rows, else the profile's) */
-    rv_vdur_ns host = rv_host_cost(c->name, 0);
+    rv_vdur_ns host = rv_host_cost(c->name, c->bytes);
     if (host) rv_vcharge(host);
     if (rv_tracing()) {
         char buf[512];

@@ -34,6 +34,7 @@ typedef struct rv_api_call {
     const char *name;
     rv_vtime_ns ts;
     uint64_t corr;
+    uint64_t bytes; /* bytes a copy, memset or allocation moves: its host cost depends on it */
     char args[160];
 } rv_api_call;
 
@@ -42,6 +43,7 @@ typedef struct rv_api_call {
     rv_api_call rv__call;             \
     rv__call.name = __func__;         \
     rv__call.corr = 0;                \
+    rv__call.bytes = 0;               \
     rv__call.args[0] = 0;             \
     rv_enter();                       \
     rv__call.ts = rv_vnow()

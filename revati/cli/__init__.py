@@ -24,6 +24,7 @@ COMMANDS = {
     "calibrate": "revati.cli.calibrate:calibrate",
     "replay": "revati.cli.replay:replay",
     "train": "revati.cli.train:train",
+    "profile": "revati.cli.profile:profile",
 }
 
 

@@ -33,7 +33,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
 
 
 def _sig(c: dict) -> str:
-    return signature(c["name"], c["grid"], c["block"], c["smem"], c["args"] or None, c["op"] or None)
+    return signature(
+        c["name"], c["grid"], c["block"], c["smem"], c["args"] or None, c["op"] or None
+    )
 
 
 def test_scalars_structs_and_device_pointers(cases: dict[str, dict]) -> None:
@@ -65,7 +67,10 @@ def test_flash_params_decoded_and_checked(cases: dict[str, dict]) -> None:
     assert (op["seqlen_q"], op["seqlen_k"], op["causal"], op["dtype"]) == (77, 77, 1, "bf16")
     fallback = cases["flash_untrusted"]["op"]
     assert fallback["from"] == "name" and fallback["head_dim"] == 64 and fallback["causal"] == 1
-    assert (fallback["batch"], fallback["heads"]) == (2, 8)  # flash_fwd_kernel's grid: (blocks, b, h)
+    assert (fallback["batch"], fallback["heads"]) == (
+        2,
+        8,
+    )  # flash_fwd_kernel's grid: (blocks, b, h)
 
 
 def test_unusable_input_is_refused(cases: dict[str, dict]) -> None:

@@ -211,7 +211,14 @@ RV_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSi
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuOccupancyMaxActiveClusters: SMs grouped by cluster size (a GPC holds up to 16 SMs)
+/* SMs per GPC as cluster placement sees them on a 132-SM Hopper (H100/H200 SXM): the layout that
+ * reproduces every cuOccupancyMaxActiveClusters answer of a real H200 for cluster sizes 3..32 (cuBLAS
+ * and cuDNN probe them all at start-up and pick their kernels' cluster shapes from them; see
+ * docs/driver.md). Sizes 1 and 2 use every SM.
+ * TODO(issue 16): move into the device profiles once they carry lists. */
+static const int hopper132_gpc_sms[] = {18, 18, 16, 16, 16, 16, 16, 8};
+
+// cuOccupancyMaxActiveClusters: clusters fit inside one GPC; per GPC, floor(SMs x blocks per SM / size)
 RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config) {
     API_ENTER();
     if (!numClusters || !config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
@@ -220,11 +227,19 @@ RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction fun
         if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION)
             cs = config->attrs[i].value.clusterDim.x * config->attrs[i].value.clusterDim.y * config->attrs[i].value.clusterDim.z;
     if (!cs) cs = 1;
-    if (cs > 16) API_RETURN(CUDA_ERROR_INVALID_CLUSTER_SIZE);
     int per_sm = blocks_per_sm((int)(config->blockDimX * config->blockDimY * config->blockDimZ), config->sharedMemBytes);
     if (per_sm < 1) per_sm = 1;
-    *numClusters = (int)((unsigned)(rv_conf()->sm_count / 16 * 16) / cs) * per_sm;
-    if (*numClusters < 1) *numClusters = 1;
+    const rv_devconf *c = rv_conf();
+    if (cs <= 2) { /* a pair fits any TPC: every SM, as the real H200 answers (66 pairs) */
+        *numClusters = c->sm_count * per_sm / (int)cs;
+    } else if (c->sm_count == 132 && c->cc_major == 9) {
+        int n = 0;
+        for (size_t g = 0; g < sizeof hopper132_gpc_sms / sizeof hopper132_gpc_sms[0]; ++g)
+            n += hopper132_gpc_sms[g] * per_sm / (int)cs;
+        *numClusters = n;
+    } else { /* other cards: GPCs of 16 SMs (unmeasured) */
+        *numClusters = (int)((unsigned)(c->sm_count / 16) * (unsigned)(16 * per_sm / (int)cs));
+    }
     API_RETURN(CUDA_SUCCESS);
 }
 

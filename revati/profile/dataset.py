@@ -1,0 +1,155 @@
+"""The profile dataset (the contract `predict` reads): kernels.parquet, hostcost.parquet, meta.json.
+
+kernels.parquet: one row per distinct launch signature: name, gx..gz, bx..bz, smem, args (JSON text,
+"" when the layout was unknown), op (JSON text or ""), sig, dur_ns (median), n, dur_min_ns,
+dur_max_ns, and in_graph (launches of it replayed from a CUDA graph).
+hostcost.parquet: call (driver call name), bytes (power-of-two bucket of the bytes a copy, memset or
+allocation moves; 0 for other calls), host_ns (median real time inside the real driver call), n.
+copies.parquet: kind (HtoD, DtoH, DtoD, HtoH, PtoP, or memset), bytes, dur_ns (median on the GPU), n.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revati.profile.convert import kernel_features
+from revati.profile.raw import RawProcess
+from revati.trace.features import canonical
+
+KERNELS_FILE = "kernels.parquet"
+COPIES_FILE = "copies.parquet"
+HOSTCOST_FILE = "hostcost.parquet"
+META_FILE = "meta.json"
+
+
+def kernel_rows(procs: list[RawProcess]) -> pd.DataFrame:
+    rows = []
+    for p in procs:
+        for k in p.kernels:
+            f = kernel_features(k)
+            g, b = f["grid"], f["block"]
+            rows.append(
+                (f["sig"], f["name"], g[0], g[1], g[2], b[0], b[1], b[2], f["smem"],
+                 canonical(f["args"]), canonical(f["op"]), k["end"] - k["start"],
+                 1 if k.get("node") else 0)
+            )  # fmt: skip
+    cols = ["sig", "name", "gx", "gy", "gz", "bx", "by", "bz", "smem", "args", "op", "dur", "g"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def kernels_table(procs: list[RawProcess]) -> pd.DataFrame:
+    df = kernel_rows(procs)
+    if df.empty:
+        return pd.DataFrame(
+            columns=["name", "gx", "gy", "gz", "bx", "by", "bz", "smem", "args", "op", "sig",
+                     "dur_ns", "n", "dur_min_ns", "dur_max_ns", "in_graph"]
+        )  # fmt: skip
+    keys = ["sig", "name", "gx", "gy", "gz", "bx", "by", "bz", "smem", "args", "op"]
+    agg = df.groupby(keys, sort=False).agg(
+        dur_ns=("dur", "median"),
+        n=("dur", "size"),
+        dur_min_ns=("dur", "min"),
+        dur_max_ns=("dur", "max"),
+        in_graph=("g", "sum"),
+    )
+    out = agg.reset_index()
+    out["dur_ns"] = out["dur_ns"].astype(float)
+    out["dur_min_ns"] = out["dur_min_ns"].astype(float)
+    out["dur_max_ns"] = out["dur_max_ns"].astype(float)
+    order = ["name", "gx", "gy", "gz", "bx", "by", "bz", "smem", "args", "op", "sig"]
+    return out[order + ["dur_ns", "n", "dur_min_ns", "dur_max_ns", "in_graph"]]
+
+
+def bytes_bucket(n: int) -> int:
+    """The power of two at or above n (0 stays 0): host cost is looked up by size class."""
+    return 0 if n <= 0 else 1 << (int(n) - 1).bit_length()
+
+
+def hostcost_table(procs: list[RawProcess]) -> pd.DataFrame:
+    calls, sizes, durs = [], [], []
+    for p in procs:
+        for a in p.apis:
+            calls.append(a["name"])
+            sizes.append(bytes_bucket(a.get("bytes", 0)))
+            durs.append(a["t1"] - a["t0"])
+    df = pd.DataFrame({"call": calls, "bytes": np.array(sizes, dtype=np.int64), "d": durs})
+    if df.empty:
+        return pd.DataFrame(columns=["call", "bytes", "host_ns", "n"])
+    out = df.groupby(["call", "bytes"]).agg(host_ns=("d", "median"), n=("d", "size")).reset_index()
+    out["host_ns"] = out["host_ns"].astype(float)
+    return out.sort_values(["call", "bytes"]).reset_index(drop=True)
+
+
+def copies_table(procs: list[RawProcess]) -> pd.DataFrame:
+    from revati.profile.convert import COPY_KINDS
+
+    rows = [
+        (COPY_KINDS.get(c["kind"], "DtoD"), c["bytes"], c["end"] - c["start"])
+        for p in procs
+        for c in p.copies
+    ]
+    rows += [("memset", m["bytes"], m["end"] - m["start"]) for p in procs for m in p.memsets]
+    df = pd.DataFrame(rows, columns=["kind", "bytes", "d"])
+    if df.empty:
+        return pd.DataFrame(columns=["kind", "bytes", "dur_ns", "n"])
+    out = df.groupby(["kind", "bytes"]).agg(dur_ns=("d", "median"), n=("d", "size")).reset_index()
+    out["dur_ns"] = out["dur_ns"].astype(float)
+    return out
+
+
+def write_dataset(procs: list[RawProcess], out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write the three files into out; return a summary (kernels, distinct signatures, calls)."""
+    out.mkdir(parents=True, exist_ok=True)
+    kt = kernels_table(procs)
+    ht = hostcost_table(procs)
+    kt.to_parquet(out / KERNELS_FILE, index=False)
+    ht.to_parquet(out / HOSTCOST_FILE, index=False)
+    copies_table(procs).to_parquet(out / COPIES_FILE, index=False)
+    summary = {
+        "kernels": int(kt["n"].sum()) if len(kt) else 0,
+        "signatures": len(kt),
+        "kernels_without_features": sum(p.unjoined for p in procs),
+        "dropped_records": sum(p.dropped for p in procs),
+        "api_calls": int(ht["n"].sum()) if len(ht) else 0,
+        "copies": sum(len(p.copies) for p in procs),
+        "memsets": sum(len(p.memsets) for p in procs),
+    }
+    (out / META_FILE).write_text(json.dumps({**meta, "summary": summary}, indent=2) + "\n")
+    return summary
+
+
+def load_dataset(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """kernels, hostcost and meta of a dataset directory."""
+    path = Path(path)
+    meta = json.loads((path / META_FILE).read_text())
+    return pd.read_parquet(path / KERNELS_FILE), pd.read_parquet(path / HOSTCOST_FILE), meta
+
+
+def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
+    """One dataset from several `revati profile` directories of the same card (their raw streams)."""
+    from revati.profile.raw import read_raw
+
+    procs: list[RawProcess] = []
+    metas = []
+    for d in dirs:
+        procs += read_raw(Path(d))
+        metas.append(json.loads((Path(d) / META_FILE).read_text()))
+    keep = ("gpu", "driver", "sm_clock_max_mhz", "mem_clock_max_mhz", "memory_mib", "power_limit_w",
+            "torch", "cuda", "timer")  # fmt: skip
+    meta = {k: metas[0][k] for k in keep if k in metas[0]}
+    meta["sources"] = [{"command": m.get("command"), "date": m.get("date")} for m in metas]
+    return write_dataset(procs, out, meta)
+
+
+if __name__ == "__main__":  # python -m revati.profile.dataset OUT PROFILE_DIR...
+    import sys
+
+    if len(sys.argv) < 3:
+        print("usage: python -m revati.profile.dataset OUT PROFILE_DIR...", file=sys.stderr)
+        sys.exit(2)
+    print(merge_profiles([Path(p) for p in sys.argv[2:]], Path(sys.argv[1])))

@@ -1,0 +1,113 @@
+"""The profile dataset from raw shim streams: launch joins, graph nodes, signature, host cost, answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from revati.errors import RevatiError
+from revati.profile.answers import write_answers
+from revati.profile.convert import write_run
+from revati.profile.dataset import bytes_bucket, load_dataset, write_dataset
+from revati.profile.raw import read_raw
+from revati.trace import load_run
+from revati.trace.features import signature
+
+K = "_Z6kernelPfi"
+
+
+def _raw(tmp_path: Path) -> Path:
+    lines = [
+        {"k": "start", "pid": 42, "cupti_api": 130001, "header_api": 130001},
+        {"k": "api", "name": "cuMemcpyHtoDAsync_v2", "corr": 1, "t0": 1000, "t1": 1500, "tid": 7,
+         "res": 0, "bytes": 3000},
+        {"k": "launch", "corr": 2, "fname": K, "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0,
+         "args": [None, 1024], "op": {"lib": "cublasLt", "op": "matmul", "m": 8},
+         "sig": "00000000000000aa"},
+        {"k": "api", "name": "cuLaunchKernel", "corr": 2, "t0": 2000, "t1": 2100, "tid": 7, "res": 0},
+        {"k": "launch", "corr": 3, "fname": K, "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0,
+         "args": [None, 2048]},
+        {"k": "gnode", "node": 11, "corr": 3},
+        {"k": "gclone", "node": 21, "orig": 11},
+        {"k": "api", "name": "cuLaunchKernel", "corr": 4, "t0": 2200, "t1": 2400, "tid": 7, "res": 0},
+        {"k": "api", "name": "cuGraphLaunch", "corr": 5, "t0": 3000, "t1": 3300, "tid": 7, "res": 0},
+        {"k": "kact", "name": K, "corr": 2, "start": 2500, "end": 3500, "dev": 0, "stream": 7,
+         "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0, "graph": 0, "node": 0},
+        {"k": "kact", "name": K, "corr": 5, "start": 4000, "end": 6000, "dev": 0, "stream": 7,
+         "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0, "graph": 1, "node": 21},
+        {"k": "kact", "name": K, "corr": 5, "start": 7000, "end": 10000, "dev": 0, "stream": 7,
+         "grid": [4, 1, 1], "block": [128, 1, 1], "smem": 0, "graph": 1, "node": 21},
+        {"k": "cpy", "kind": 1, "bytes": 3000, "corr": 1, "start": 1600, "end": 1900, "dev": 0,
+         "stream": 7, "graph": 0, "node": 0},
+        {"k": "q", "call": "cuDeviceGetAttribute", "res": 0, "in": {"attr": 16, "dev": 0},
+         "out": {"v": 132}},
+        {"k": "q", "call": "cuDeviceGetAttribute", "res": 0, "in": {"attr": 16, "dev": 0},
+         "out": {"v": 132}},
+    ]  # fmt: skip
+    raw = tmp_path / "prof" / "raw"
+    raw.mkdir(parents=True)
+    text = "\n".join(json.dumps(x) for x in lines) + '\n{"k":"api","na'  # a cut-off tail
+    (raw / "prof-42.jsonl").write_text(text)
+    return tmp_path / "prof"
+
+
+def test_graph_kernels_join_their_captured_launch(tmp_path: Path) -> None:
+    """A replayed kernel's node (a clone) resolves to the launch captured into the graph."""
+    (p,) = read_raw(_raw(tmp_path))
+    assert p.unjoined == 0
+    assert [k["launch"]["args"][1] for k in p.kernels] == [1024, 2048, 2048]
+
+
+def test_dataset_rows_and_signature(tmp_path: Path) -> None:
+    """One row per signature with the median, count, min and max; sig from the canonical text."""
+    d = _raw(tmp_path)
+    procs = read_raw(d)
+    summary = write_dataset(procs, d, {"gpu": "NVIDIA H200"})
+    kt, hc, meta = load_dataset(d)
+    assert summary["kernels"] == 3 and summary["signatures"] == 2
+    row = kt[kt["args"] == "[null,2048]"].iloc[0]
+    assert (row["n"], row["dur_ns"], row["dur_min_ns"], row["dur_max_ns"]) == (2, 2500, 2000, 3000)
+    assert row["in_graph"] == 2
+    assert row["sig"] == signature(K, [4, 1, 1], [128, 1, 1], 0, "[null,2048]", None)
+    first = kt[kt["args"] == "[null,1024]"].iloc[0]  # the shim's sig is kept: same name and shape
+    assert (first["sig"], first["op"]) == (
+        "00000000000000aa",
+        '{"lib":"cublasLt","op":"matmul","m":8}',
+    )
+    launch = hc[hc["call"] == "cuLaunchKernel"].iloc[0]
+    assert (launch["bytes"], launch["host_ns"], launch["n"]) == (0, 150, 2)
+    assert hc[hc["call"] == "cuMemcpyHtoDAsync_v2"].iloc[0]["bytes"] == 4096
+    assert meta["summary"]["copies"] == 1
+    copies = pd.read_parquet(d / "copies.parquet")
+    assert copies.to_dict("records") == [{"kind": "HtoD", "bytes": 3000, "dur_ns": 300.0, "n": 1}]
+
+
+def test_run_directory_loads(tmp_path: Path) -> None:
+    """The converted run loads with the trace reader: kernel spans relative to the first record."""
+    d = _raw(tmp_path)
+    write_run(read_raw(d), d, device="NVIDIA H200", command=["python", "x.py"], meta={})
+    run = load_run(d, cache=False)
+    k = run.frames["kernel"].sort_values("ts_ns")
+    assert list(k["ts_ns"]) == [1500, 3000, 6000]
+    assert list(k["end_ns"] - k["ts_ns"]) == [1000, 2000, 3000]
+    assert set(run.frames["memcpy"]["kind"]) == {"HtoD"}
+    assert len(run.frames["api"]) == 4
+
+
+def test_answers_deduplicated(tmp_path: Path) -> None:
+    d = _raw(tmp_path)
+    assert write_answers(read_raw(d), d / "answers.json", {"gpu": "NVIDIA H200"}) == 1
+    doc = json.loads((d / "answers.json").read_text())
+    assert doc["queries"][0]["n"] == 2 and doc["queries"][0]["out"] == [{"v": 132}]
+
+
+def test_bytes_bucket() -> None:
+    assert [bytes_bucket(n) for n in (0, 1, 3000, 4096, 4097)] == [0, 1, 4096, 4096, 8192]
+
+
+def test_no_streams_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RevatiError, match="no profile streams"):
+        read_raw(tmp_path)

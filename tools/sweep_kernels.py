@@ -1,0 +1,106 @@
+"""Tie each kernel of a `tools/profile_sweep.py` run to its case, and compare two runs' kernel choices.
+
+    python tools/sweep_kernels.py join RUN SWEEP_CSV --out cases.parquet
+    python tools/sweep_kernels.py compare REAL_RUN SIM_RUN SWEEP_CSV [--family gemm]
+
+RUN is a `revati profile` directory (real GPU) or a `revati record` run (the stand-in) of the sweep.
+The sweep launches one `spin_kernel` marker (torch.cuda._sleep) before each case, so the i-th marker
+in a process's kernel stream starts case i. `compare` lists, per case, whether both runs launched the
+same library kernels (name, grid, block, in order; torch's own kernels, whose names change with
+each torch build, are left out), the check of issue 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from revati.trace import load_run
+
+MARKER = "spin_kernel"
+
+
+def join(run_dir: Path, sweep_csv: Path) -> pd.DataFrame:
+    """One row per kernel launched by a case: case, family, op, dtype, shape, name, grid, block, dur_ns."""
+    k = load_run(run_dir).frames["kernel"].sort_values(["pid", "ts_ns", "corr"])
+    cases = pd.read_csv(sweep_csv)
+    is_marker = k["name"].str.contains(MARKER, regex=False)
+    k = k.assign(case=is_marker.cumsum())
+    k = k[~is_marker & (k["case"] > 0)]
+    k = k.assign(dur_ns=k["end_ns"] - k["ts_ns"])
+    cols = ["case", "name", "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "dur_ns"]
+    return k[cols].merge(cases[["case", "family", "op", "dtype", "shape"]], on="case", how="left")
+
+
+def _is_torch_own(name: str) -> bool:
+    """torch's own kernels (input set-up, elementwise glue): their names carry a per-build hash."""
+    return name.startswith("_ZN2at") or "at6native" in name
+
+
+def _choices(df: pd.DataFrame) -> dict[int, tuple]:
+    """Per case, the library kernels (cuBLAS, cuDNN, flash, CUTLASS) it launched, in order."""
+    df = df[~df["name"].map(_is_torch_own)]
+    out: dict[int, tuple] = {}
+    for case, g in df.groupby("case", sort=False):
+        out[int(case)] = tuple(dict.fromkeys(  # distinct launches, in first-seen order
+            zip(g["name"], g["grid_x"], g["grid_y"], g["grid_z"], g["block_x"], g["block_y"],
+                g["block_z"], strict=True)))  # fmt: skip
+    return out
+
+
+def compare(real: pd.DataFrame, sim: pd.DataFrame, family: str | None) -> pd.DataFrame:
+    if family:
+        real, sim = real[real["family"] == family], sim[sim["family"] == family]
+    rc, sc = _choices(real), _choices(sim)
+    meta = real.drop_duplicates("case").set_index("case")
+    rows = []
+    for case in sorted(set(rc) & set(sc)):
+        same_names = [x[0] for x in rc[case]] == [x[0] for x in sc[case]]
+        m = meta.loc[case]
+        rows.append({"case": case, "family": m["family"], "op": m["op"], "dtype": m["dtype"],
+                     "shape": m["shape"], "same_kernels": same_names,
+                     "same_launch": rc[case] == sc[case],
+                     "real": " ".join(x[0][:60] for x in rc[case]),
+                     "sim": " ".join(x[0][:60] for x in sc[case])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    j = sub.add_parser("join")
+    j.add_argument("run", type=Path)
+    j.add_argument("csv", type=Path)
+    j.add_argument("--out", type=Path, required=True)
+    c = sub.add_parser("compare")
+    c.add_argument("real", type=Path)
+    c.add_argument("sim", type=Path)
+    c.add_argument("csv", type=Path)
+    c.add_argument("--family", default=None)
+    c.add_argument("--out", type=Path, default=None, help="per-case comparison (CSV)")
+    args = ap.parse_args(argv)
+    if args.mode == "join":
+        join(args.run, args.csv).to_parquet(args.out, index=False)
+        return 0
+    df = compare(join(args.real, args.csv), join(args.sim, args.csv), args.family)
+    if args.out:
+        df.to_csv(args.out, index=False)
+    if df.empty:
+        print("error: no case in common", file=sys.stderr)
+        return 1
+    summary = df.groupby(["family", "op", "dtype"]).agg(
+        cases=("case", "size"),
+        same_kernels=("same_kernels", "sum"),
+        same_launch=("same_launch", "sum"),
+    )
+    print(summary.to_string())
+    print(f"total: {int(df['same_kernels'].sum())}/{len(df)} cases launch the same kernels, "
+          f"{int(df['same_launch'].sum())} with the same grid and block")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -57,6 +57,18 @@ def split_by_shape(k: pd.DataFrame, fams: np.ndarray, holdout: float) -> np.ndar
     return test
 
 
+def _score(
+    label: str, sel: np.ndarray, keys: list[str], errs: dict[str, np.ndarray]
+) -> FamilyScore:
+    s = FamilyScore(label, int(sel.sum()), len({keys[i] for i in np.flatnonzero(sel)}))
+    for mode, e in errs.items():
+        v = e[sel]
+        v = v[~np.isnan(v)]
+        s.mape[mode] = float(np.mean(v)) if len(v) else float("nan")
+        s.p90[mode] = float(np.percentile(v, 90)) if len(v) else float("nan")
+    return s
+
+
 def build(out: Path, ds: dataset.Dataset, k: pd.DataFrame, info: dict, with_xgb: bool) -> None:
     """Fit curves and boosters on rows k and write a model directory."""
     out.mkdir(parents=True, exist_ok=True)
@@ -130,22 +142,29 @@ def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = T
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         tf = fams[test]
+        known = ~np.isnan(feats[test][:, features.ROOF])
         keys = [dataset.shape_key(r) for r in k[test].itertuples(index=False)]
         for f in np.unique(tf):
-            sel = tf == f
-            s = FamilyScore(
-                features.FAMILIES[f], int(sel.sum()), len({keys[i] for i in np.flatnonzero(sel)})
-            )
-            for mode, e in errs.items():
-                v = e[sel]
-                v = v[~np.isnan(v)]
-                s.mape[mode] = float(np.mean(v)) if len(v) else float("nan")
-                s.p90[mode] = float(np.percentile(v, 90)) if len(v) else float("nan")
-            scores.append(s)
+            fam = tf == f
+            groups = [(features.FAMILIES[f], fam)]
+            if (fam & known).any() and (fam & ~known).any():
+                # launches with and without FLOPs/bytes (an op context) differ in what can be known
+                groups += [("  with flops", fam & known), ("  no flops", fam & ~known)]
+            for label, sel in groups:
+                scores.append(_score(label, sel, keys, errs))
     info = {
         "heldout": {
             s.family: {"rows": s.rows, "shapes": s.shapes, "mape_pct": s.mape, "p90_pct": s.p90}
             for s in scores
+            if not s.family.startswith(" ")
+        },
+        "heldout_by_flops": {
+            f"{fam.family}/{s.family.strip()}": {
+                "rows": s.rows,
+                "mape_pct": s.mape,
+                "p90_pct": s.p90,
+            }
+            for fam, s in _subgroups(scores)
         },
         "datasets": [str(p) for p in paths],
         "datasets_meta": ds.meta,
@@ -158,12 +177,23 @@ def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = T
     return TrainResult(out, ds.digest, ds.device.key, int(len(k)), int(test.sum()), scores)
 
 
+def _subgroups(scores: list[FamilyScore]) -> list[tuple[FamilyScore, FamilyScore]]:
+    out: list[tuple[FamilyScore, FamilyScore]] = []
+    fam = scores[0] if scores else None
+    for s in scores:
+        if not s.family.startswith(" "):
+            fam = s
+        elif fam is not None:
+            out.append((fam, s))
+    return out
+
+
 def format_scores(r: TrainResult) -> str:
     """The per-family table `revati train` prints."""
     lines = [
         f"model {r.out}: {r.rows} rows from {r.device} (data sha256 {r.digest[:16]}), "
         f"{r.test_rows} rows on held-out shapes",
-        f"{'family':<12}{'rows':>6}{'shapes':>7}  "
+        f"{'family':<14}{'rows':>6}{'shapes':>7}  "
         + "  ".join(f"{m + ' MAPE/p90 %':>22}" for m in MODES),
     ]
     for s in r.scores:
@@ -173,7 +203,7 @@ def format_scores(r: TrainResult) -> str:
                 cells.append(f"{s.mape[m]:>12.1f} / {s.p90[m]:<7.1f}")
             else:
                 cells.append(f"{'-':>22}")
-        lines.append(f"{s.family:<12}{s.rows:>6}{s.shapes:>7}  " + "  ".join(cells))
+        lines.append(f"{s.family:<14}{s.rows:>6}{s.shapes:>7}  " + "  ".join(cells))
     if not r.scores:
         lines.append("(too few shapes to hold any out: no held-out figures)")
     return "\n".join(lines)

@@ -75,6 +75,12 @@ def roofline_ns(feats: np.ndarray) -> np.ndarray:
 
 
 def base_ns(feats: np.ndarray) -> np.ndarray:
-    """What models scale: the roofline time, 1 ns where unknown (the C core's rule)."""
-    roof = roofline_ns(feats)
-    return np.where(np.isnan(roof) | (roof < 1), 1.0, roof)
+    """What xgb models scale (the C core's rv_xgb_base_ns): the roofline time for gemm, attention
+    and comm, whose FLOPs and bytes come from the library call; 1 ns elsewhere and where unknown."""
+    so = native.lib()
+    out = np.empty(len(feats))
+    buf = (ctypes.c_double * native.FEATURE_COUNT)()
+    for i, row in enumerate(feats):
+        buf[:] = row.tolist()
+        out[i] = so.rv_xgb_base_ns(buf)
+    return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from revati.errors import NativeBuildError, RevatiError
 
 FEATURE_COUNT = 16  # RV_PF_N in native/include/revati/predict.h
-SCHEMA_VERSION = 1  # RV_PF_SCHEMA
+SCHEMA_VERSION = 2  # RV_PF_SCHEMA
 
 
 class PDev(ctypes.Structure):
@@ -90,6 +90,8 @@ def lib() -> ctypes.CDLL:
         f.restype = PMRes
     so.rv_model_host_ns.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64]
     so.rv_model_host_ns.restype = ctypes.c_double
+    so.rv_xgb_base_ns.argtypes = [ctypes.POINTER(ctypes.c_double)]
+    so.rv_xgb_base_ns.restype = ctypes.c_double
     so.rv_how_name.argtypes = [ctypes.c_int]
     so.rv_how_name.restype = ctypes.c_char_p
     return so

@@ -1,8 +1,10 @@
 """xgb predictor: an XGBoost model per kernel family over the feature vector, trained on a profile.
 
-The target is log2(duration / base), base = the roofline time (1 ns where FLOPs and bytes are
-unknown): the model learns an efficiency, which carries over to unseen shapes far better than raw
-durations. The driver evaluates the saved boosters through libxgboost.so (native/predict/xgb.c).
+The target is log2(duration / base), base = the roofline time for gemm, attention and comm (FLOPs
+and bytes from the library call: the model learns an efficiency, which carries over to unseen
+shapes far better than raw durations) and 1 ns for the other families, whose element counts are
+guessed from the arguments (`features.base_ns`). The driver walks the saved boosters' trees
+(native/predict/trees.c), or evaluates them through libxgboost.so (native/predict/xgb.c).
 """
 
 from __future__ import annotations

@@ -179,7 +179,9 @@ def test_model_of_another_schema_is_refused(trained, tmp_path: Path) -> None:
     bad = tmp_path / "m"
     bad.mkdir()
     (bad / "model.tsv").write_text(
-        (model / "model.tsv").read_text().replace("schema\t1", "schema\t99")
+        (model / "model.tsv")
+        .read_text()
+        .replace(f"schema\t{features.SCHEMA_VERSION}", "schema\t99")
     )
     info = json.loads((model / "model.json").read_text())
     info["feature_schema"] = 99
@@ -268,6 +270,8 @@ def test_bundled_model_is_trained_on_the_shipped_dataset() -> None:
     root = Path(__file__).resolve().parents[2]
     d = registry.bundled_model_dir()
     info = json.loads((d / "model.json").read_text())
-    assert info["data_sha256"] == dataset.load([root / "revati" / "profiles" / "data" / "h200"]).digest
+    assert (
+        info["data_sha256"] == dataset.load([root / "revati" / "profiles" / "data" / "h200"]).digest
+    )
     assert info["device"] == "H200-SXM-141GB" and info["feature_schema"] == features.SCHEMA_VERSION
     assert registry.default_name() == "xgb"

@@ -92,10 +92,11 @@ static double dtype_bytes(const char *op) {
     return 2; /* bf16/fp16: what LLM serving runs in */
 }
 
-/* The largest top-level non-null scalar argument in [1, 2^36): an element-count proxy. */
-static double max_scalar_arg(const char *args) {
+/* The first top-level non-null scalar argument in [1, 2^36): an element-count proxy. The first, not
+ * the largest: later scalars are often float constants seen as integers (1.0f is 1065353216, an eps
+ * of 1e-5f is 925353388), while torch's elementwise, norm and reduce kernels lead with the count. */
+static double first_scalar_arg(const char *args) {
     if (!args || *args != '[') return NAN;
-    double best = NAN;
     int depth = 0;
     for (const char *p = args; *p; ++p) {
         if (*p == '[') ++depth;
@@ -103,11 +104,11 @@ static double max_scalar_arg(const char *args) {
         else if (depth == 1 && *p >= '0' && *p <= '9' && (p[-1] == '[' || p[-1] == ',' || p[-1] == ' ')) {
             char *end;
             double x = strtod(p, &end);
-            if (x >= 1 && x < 68719476736.0 && (isnan(best) || x > best)) best = x;
+            if (x >= 1 && x < 68719476736.0) return x;
             p = end - 1;
         }
     }
-    return best;
+    return NAN;
 }
 
 static double lg(double x) { return isnan(x) ? NAN : log2(x + 1); }
@@ -119,7 +120,7 @@ static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, dou
     *flops = *bytes = *causal = NAN;
     dims[0] = dims[1] = dims[2] = dims[3] = NAN;
     *dt = op ? dtype_bytes(op) : 2;
-    *elems = max_scalar_arg(k->args);
+    *elems = first_scalar_arg(k->args);
     if (fam == RV_FAM_GEMM && op) {
         double m = json_num(op, "m"), n = json_num(op, "n"), kk = json_num(op, "k"), b = json_num(op, "batch");
         if (isnan(b) || b < 1) b = 1;

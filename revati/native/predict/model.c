@@ -283,6 +283,17 @@ static rv_pmres by_table(const rv_model *m, const rv_pkernel *k, const double f[
     return (rv_pmres){d, RV_HOW_INTERPOLATED, "table"};
 }
 
+/* What an xgb model scales: the roofline time for the families whose FLOPs and bytes come from the
+ * library call (gemm, attention, comm), so the model learns an efficiency that carries over to unseen
+ * sizes; 1 ns elsewhere (the model learns log2 of the duration): an element count guessed from the
+ * arguments is too unreliable a base (a wrong guess would scale the prediction with it). */
+double rv_xgb_base_ns(const double f[RV_PF_N]) {
+    int fam = (int)f[RV_PF_FAMILY];
+    if ((fam != RV_FAM_GEMM && fam != RV_FAM_ATTENTION && fam != RV_FAM_COMM) || isnan(f[RV_PF_LOG_ROOF_NS])) return 1;
+    double base = exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
+    return base < 1 ? 1 : base;
+}
+
 static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
     int fam = (int)f[RV_PF_FAMILY];
     if ((!m->trees[fam] && !m->boosters[fam]) || (m->xgb_needs_roof[fam] && isnan(f[RV_PF_LOG_ROOF_NS])))
@@ -298,10 +309,7 @@ static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
         rc = rv_xgb_predict(m->xgb, m->boosters[fam], row, RV_PF_N, &y);
         pthread_mutex_unlock(&m->lock);
     }
-    /* the model predicts log2(dur / base), base = roofline time or 1 ns where unknown */
-    double base = isnan(f[RV_PF_LOG_ROOF_NS]) ? 1 : exp2(f[RV_PF_LOG_ROOF_NS]) - 1;
-    if (base < 1) base = 1;
-    return (rv_pmres){rc ? -1 : base * exp2(y), RV_HOW_MODEL, "xgb"};
+    return (rv_pmres){rc ? -1 : rv_xgb_base_ns(f) * exp2(y), RV_HOW_MODEL, "xgb"};
 }
 
 /* The chains (docs/predictors.md): table: table -> curve; roofline: curve -> table; xgb: xgb ->

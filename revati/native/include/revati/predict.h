@@ -15,7 +15,7 @@
 
 #include "revati/types.h"
 
-#define RV_PF_SCHEMA 1 /* bump when the feature vector below changes meaning: models record it */
+#define RV_PF_SCHEMA 2 /* bump when the feature vector below changes meaning: models record it */
 #define RV_PF_N 16     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */
@@ -37,7 +37,7 @@ enum {
     RV_PF_LOG_D3,      /* GEMM batch | attention head dim */
     RV_PF_DTYPE_BYTES,
     RV_PF_CAUSAL,
-    RV_PF_LOG_ELEMS, /* largest non-pointer scalar argument: an element-count proxy */
+    RV_PF_LOG_ELEMS, /* first non-pointer scalar argument: an element-count proxy */
     RV_PF_LOG_THREADS_TOTAL,
 };
 
@@ -93,6 +93,8 @@ RV_API const rv_pdev *rv_model_pdev(const rv_model *m);
 RV_API rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k);
 /* Same, bypassing the cache (benchmarks). */
 RV_API rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k);
+/* What an xgb model's log2 output multiplies (see model.c). */
+RV_API double rv_xgb_base_ns(const double f[RV_PF_N]);
 /* Host time (ns) of a driver call on the profiled machine, interpolated over bytes; < 0 if unknown. */
 RV_API double rv_model_host_ns(const rv_model *m, const char *call, uint64_t bytes);
 /* Cross-device factor: predicted time on `to` over time on `from` for this launch (roofline ratio;

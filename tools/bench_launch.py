@@ -2,7 +2,8 @@
 
 Compiles tests/native/probes/launch_probe.c against the stand-in libcuda.so.1, runs it with and without
 a trace being written, and prints the per-launch median, p99 and mean in ns (target: median <= 2 us
-with the trace on).
+with the trace on). Then times the kernel-feature unit alone (tests/native/probes/features_probe.c,
+native/features) on three parameter layouts: what each launch adds for its args, op and sig.
 """
 
 from __future__ import annotations
@@ -57,6 +58,24 @@ def run(exe: Path, lib: Path, work: Path, launches: int, trace: bool) -> dict:
     return out
 
 
+def features_cost(work: Path, calls: int) -> dict:
+    """ns per rv_features call (and per memo hit) for an elementwise kernel, a flash-attention struct
+    and a 1 KB GEMM."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    native = Path(native_build.__file__).resolve().parent
+    exe = work / "features_probe"
+    srcs = [str(p) for p in sorted((native / "features").glob("*.c"))]
+    cmd = [str(cc), "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-I", str(native / "include")]
+    cmd += [str(ROOT / "tests" / "native" / "probes" / "features_probe.c"), *srcs, "-o", str(exe)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"error: compiling the features probe failed:\n{p.stderr}")
+    p = subprocess.run([str(exe), "bench", str(calls)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"error: the features probe failed ({p.returncode}): {p.stderr.strip()}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--launches", type=int, default=200_000, help="timed launches per run")
@@ -75,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{label}: median {r['median_ns']:.0f} ns  p99 {r['p99_ns']:.0f} ns  "
                 f"mean {r['mean_ns']:.0f} ns per cuLaunchKernel over {r['launches']} launches{extra}"
+            )
+        f = features_cost(work, max(args.launches // 4, 1000))
+        for label, suffix in (("first launch", "_ns"), ("repeated launch", "_repeat_ns")):
+            print(
+                f"features, {label}: {f['elementwise' + suffix]:.0f} ns elementwise (3 params, 32 B), "
+                f"{f['flash' + suffix]:.0f} ns flash attention (464 B struct), "
+                f"{f['gemm_1k' + suffix]:.0f} ns GEMM (1 KB struct)"
             )
     return 0
 

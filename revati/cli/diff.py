@@ -1,4 +1,9 @@
-"""`revati diff RUN_A RUN_B [--tolerance PCT] [--json]`: exit 1 on divergence or beyond tolerance."""
+"""`revati diff RUN_A RUN_B [--tolerance PCT] [--json]`.
+
+Exit status: 0 the runs match within the tolerance; 1 they differ (structure, or time beyond the
+tolerance); 2 an error (bad arguments, a missing, corrupt or unsupported run); 3 the runs are not
+comparable (different device profile or GPU count; --across-devices compares them anyway).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ from pathlib import Path
 
 import click
 import orjson
+
+from revati.errors import RevatiError
+
+EXIT_SAME, EXIT_DIFFER, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
 
 
 @click.command()
@@ -28,21 +37,51 @@ import orjson
     is_flag=True,
     help="Compare device streams only, not the host threads' API call sequences.",
 )
+@click.option(
+    "--across-devices",
+    is_flag=True,
+    help="Compare runs of different device profiles or GPU counts (a what-if), exit 0/1.",
+)
+@click.pass_context
 def diff(
-    run_a: Path, run_b: Path, tolerance: float, as_json: bool, top: int, device_only: bool
+    ctx: click.Context,
+    run_a: Path,
+    run_b: Path,
+    tolerance: float,
+    as_json: bool,
+    top: int,
+    device_only: bool,
+    across_devices: bool,
 ) -> None:
-    """Compare two runs aligned by (rank, stream, sequence number); exit 1 when they differ."""
+    """Compare two runs aligned by (rank, stream, sequence number).
+
+    Exit status: 0 same within the tolerance, 1 they differ, 2 error, 3 not comparable.
+    """
     from revati.diff import compare_runs, format_text
+    from revati.progress import step
     from revati.trace import load_run
 
-    d = compare_runs(
-        load_run(run_a), load_run(run_b), tolerance_pct=tolerance, top=top, host=not device_only
-    )
+    # SystemExit, not ctx.exit(): the CLI runs click with standalone_mode=False, where a click
+    # Exit's code would be returned and dropped rather than become the exit status
+    try:
+        with step(f"loading {run_a}"):
+            a = load_run(run_a)
+        with step(f"loading {run_b}"):
+            b = load_run(run_b)
+        with step("comparing"):
+            d = compare_runs(
+                a, b, tolerance_pct=tolerance, top=top, host=not device_only, across=across_devices
+            )
+    except RevatiError as e:
+        if (ctx.obj or {}).get("debug"):
+            raise
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
     if as_json:
         click.echo(orjson.dumps(d, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     else:
         click.echo(format_text(d, top=top), nl=False)
+    if d["not_comparable"] and not across_devices:
+        sys.exit(EXIT_NOT_COMPARABLE)
     if not d["passed"]:
-        # SystemExit, not ctx.exit(): the CLI runs click with standalone_mode=False, where a
-        # click Exit's code would be returned and dropped rather than become the exit status
-        sys.exit(1)
+        sys.exit(EXIT_DIFFER)

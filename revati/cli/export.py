@@ -42,9 +42,11 @@ from revati.exporters import FORMATS, export_run, get_format
 )
 def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
+    from revati.progress import step
     from revati.trace import load_run
 
-    r = load_run(run)
+    with step(f"loading {run}"):
+        r = load_run(run)
     ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")
@@ -54,14 +56,20 @@ def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_ra
     if per_rank:
         if out.exists() and not out.is_dir():
             raise RevatiError(f"{out}: --per-rank writes into a folder, and this is a file")
-        out.mkdir(parents=True, exist_ok=True)
-        jobs = [(out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)]
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RevatiError(f"cannot create folder {out}: {e.strerror}") from None
+        jobs: list[tuple[Path, list[int] | None]] = [
+            (out / f"rank-{k}.{ext}", [k]) for k in (ranks or r.ranks)
+        ]
     else:
         if not out.parent.exists():
             raise RevatiError(f"{out.parent}: output folder does not exist")
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
-        counts = export_run(r, fmt, path, ranks=sel)
+        with step(f"writing {path} ({fmt})"):
+            counts = export_run(r, fmt, path, ranks=sel)
         msg = (
             f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
             f"{counts['tracks']} tracks"

@@ -77,6 +77,14 @@ def _default_out(command: list[str]) -> Path:
     help="Take CPU gaps from a model instead of measuring them: identical traces each run.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled token ids.")
+@click.option(
+    "--trace-level",
+    type=click.Choice(["default", "verbose"]),
+    default="default",
+    show_default=True,
+    help="default: pure driver queries (context, device, attribute lookups) are counted per name "
+    "and thread, not written; verbose: every call is written.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(
     device_name: str,
@@ -90,6 +98,7 @@ def record(
     host_speed: str,
     deterministic: bool,
     seed: int,
+    trace_level: str,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stand-in CUDA driver and write its trace.
@@ -135,6 +144,7 @@ def run_command(
         seed=seed,
         predictor_env=chosen.native_env,
         predictor_info=info,
+        trace_level=trace_level,
     )
     from revati.native import build  # deferred: compiling is only needed to record
 

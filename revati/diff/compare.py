@@ -27,22 +27,50 @@ def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+def setup_differences(a: Run, b: Run) -> tuple[list[str], list[str]]:
+    """(what makes the runs not comparable, what differs but keeps them comparable), in words."""
+    ma, mb = a.manifest, b.manifest
+    hard, soft = [], []
+    if ma.device != mb.device:
+        hard.append(f"device {ma.device or '?'} vs {mb.device or '?'}")
+    if ma.num_gpus != mb.num_gpus:
+        hard.append(f"GPUs per process {ma.num_gpus} vs {mb.num_gpus}")
+    if ma.predictor != mb.predictor:
+        soft.append(f"predictor {ma.predictor.get('name', '?')} vs {mb.predictor.get('name', '?')}")
+    if ma.command != mb.command:
+        soft.append(f"command {' '.join(ma.command)[:80]!r} vs {' '.join(mb.command)[:80]!r}")
+    if ma.host_speed != mb.host_speed:
+        soft.append(f"host speed {ma.host_speed:g} vs {mb.host_speed:g}")
+    return hard, soft
+
+
 def compare_runs(
-    a: Run, b: Run, *, tolerance_pct: float = 0.0, top: int = 10, host: bool = True
+    a: Run,
+    b: Run,
+    *,
+    tolerance_pct: float = 0.0,
+    top: int = 10,
+    host: bool = True,
+    across: bool = False,
 ) -> dict[str, Any]:
     """Everything `revati diff` reports, as a JSON-ready dict; `passed` is the verdict.
 
     `host=False` leaves the host API call sequences out of the structural comparison (device
     streams only), for runs whose host threads legitimately differ (polling loops).
+    `not_comparable` lists what makes the runs different setups (device, GPU count); unless
+    `across`, such runs do not pass. `setup_changes` lists other differences (predictor, command).
     """
     sa, sb = sequences(a, host=host), sequences(b, host=host)
     m = align(sa, sb)
     div = divergences(m)
+    hard, soft = setup_differences(a, b)
     out: dict[str, Any] = {
         "run_a": str(a.path),
         "run_b": str(b.path),
         "tolerance_pct": tolerance_pct,
         "host_calls_compared": host,
+        "not_comparable": hard,
+        "setup_changes": soft,
     }
 
     fa, la = a.span()
@@ -117,6 +145,8 @@ def compare_runs(
     out["name_totals"] = names
 
     reasons = []
+    if hard and not across:
+        reasons.append("not comparable: " + ", ".join(hard))
     if out["ranks_only_in_a"] or out["ranks_only_in_b"]:
         reasons.append("the runs have different ranks")
     if len(div):
@@ -153,6 +183,10 @@ def _short(s: Any, n: int = 60) -> str:
 def format_text(d: dict[str, Any], *, top: int = 10) -> str:
     """The comparison as plain text."""
     L = [f"A  {d['run_a']}", f"B  {d['run_b']}"]
+    if d.get("not_comparable"):
+        L.append("NOT COMPARABLE: " + "; ".join(d["not_comparable"]))
+    if d.get("setup_changes"):
+        L.append("setup differs: " + "; ".join(d["setup_changes"]))
     e = d["end_to_end"]
     pct = "n/a" if e["delta_pct"] is None else f"{e['delta_pct']:+.2f}%"
     L.append(

@@ -7,12 +7,13 @@ extension and a one-line description. Add a format by registering it here.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from revati.errors import UnknownNameError
+from revati.errors import RevatiError, UnknownNameError
 
 if TYPE_CHECKING:
     from revati.trace.reader import Run
@@ -73,8 +74,26 @@ def get_format(name: str) -> ExportFormat:
 
 
 def export_run(run: Run, fmt: str, out: Path | str, **kw: Any) -> dict[str, int]:
-    """Write `run` in format `fmt` to `out`; returns counts (events, flows, overflow slices)."""
-    return get_format(fmt).exporter()(run, out, **kw)
+    """Write `run` in format `fmt` to `out`; returns counts (events, flows, overflow slices).
+
+    The file is written beside `out` and renamed when complete, so a failure (a full disk, an
+    unwritable folder) leaves no partial export; it raises RevatiError in one line.
+    """
+    write = get_format(fmt).exporter()
+    out = Path(out)
+    if out.is_dir():
+        raise RevatiError(f"cannot write {out}: it is a directory; name a file with --out")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        counts = write(run, tmp, **kw)
+        os.replace(tmp, out)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise RevatiError(f"cannot write {out}: {e.strerror or e}") from None
+    return counts
 
 
 __all__ = ["FORMATS", "ExportFormat", "export_run", "format_names", "get_format", "register"]

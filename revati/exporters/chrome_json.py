@@ -172,6 +172,16 @@ def _args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     raise RuntimeError(f"no args for kind {kind}: invariant violated")
 
 
+def slice_args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
+    """The args of each slice of one kind, as JSON text: the Perfetto export carries the same."""
+    return _args(run, kind, rows)
+
+
+def request_args(req: str, rank: int) -> dict[str, Any]:
+    """The args of a request's span (both exports)."""
+    return {"req": req, "rank": rank}
+
+
 def device_properties(run: Run) -> list[dict[str, Any]]:
     """deviceProperties from the run's device.conf (as Kineto writes them), one per device."""
     conf = run.device_conf
@@ -358,7 +368,7 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
                         "ph": "b",
                         **common,
                         "ts": _us_float(r.ts),
-                        "args": {"req": r.req, "rank": int(r.rank)},
+                        "args": request_args(r.req, int(r.rank)),
                     }
                 )
                 evs.append({"ph": "e", **common, "ts": _us_float(r.end)})

@@ -241,7 +241,10 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         c = collective_groups(run)
         pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask]})
         c = c.reset_index(names="row").merge(pos, on="row", how="inner")
-        c = c.sort_values(["group", "rank"], kind="stable")
+        # linked in arrival order (then rank): each arrow runs forward in time, from a rank that
+        # arrived to one that arrived later
+        c = c.assign(ts=t["ts"].to_numpy()[c["tidx"].to_numpy()])
+        c = c.sort_values(["group", "ts", "rank"], kind="stable")
         g = c["group"].to_numpy()
         ti = c["tidx"].to_numpy()
         link = np.flatnonzero(g[1:] == g[:-1])

@@ -3,7 +3,9 @@
 Layout as in layout.py: a process track per (rank, host) and per (rank, device), a thread track per
 host thread and per device stream. Slices are TYPE_SLICE_BEGIN / TYPE_SLICE_END pairs on one
 packet sequence, names and categories interned once in the first packet; launch -> kernel and
-rank -> rank collective links are flow_ids / terminating_flow_ids. Packets go out in time order;
+rank -> rank collective links are flow_ids / terminating_flow_ids. Each begin carries the slice's arguments as debug
+annotations, the same as the Chrome export's args (its correlation id is the event's
+correlation_id field). Packets go out in time order;
 at equal times an end comes before a begin (so back-to-back slices do not nest), except a
 zero-length slice, whose end follows its own begin.
 """
@@ -12,11 +14,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TracePacket, TrackEvent
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
+    DebugAnnotation,
+    Trace,
+    TracePacket,
+    TrackEvent,
+)
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
+from revati.exporters.chrome_json import request_args, slice_args
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
 
@@ -66,8 +78,81 @@ def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
     return p.SerializeToString()
 
 
+def _annotate(da: DebugAnnotation, value: Any) -> None:
+    """Set a debug annotation's value from a JSON value (lists and objects nest)."""
+    if isinstance(value, bool):
+        da.bool_value = value
+    elif isinstance(value, int):
+        da.int_value = value
+    elif isinstance(value, float):
+        da.double_value = value
+    elif isinstance(value, str):
+        da.string_value = value
+    elif isinstance(value, list):
+        for v in value:
+            _annotate(da.array_values.add(), v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            e = da.dict_entries.add()
+            e.name = str(k)
+            _annotate(e, v)
+    else:
+        da.string_value = "null"
+
+
+def _args_packet(args: dict[str, Any], key_iids: dict[str, int]) -> bytes:
+    """A packet holding only the track event's debug annotations (top-level names interned):
+    merged into a begin's bytes."""
+    p = TracePacket()
+    for k, v in args.items():
+        da = p.track_event.debug_annotations.add()
+        da.name_iid = key_iids.setdefault(k, len(key_iids) + 1)
+        _annotate(da, v)
+    return p.SerializeToString()
+
+
+def _args_codes(
+    run: Run, lay: Layout, reqs: list[dict[str, Any]], key_iids: dict[str, int]
+) -> tuple[np.ndarray, list[bytes]]:
+    """Per slice (layout slices, then requests) a code into a list of serialised annotations.
+
+    The args are the Chrome export's, less the correlation id (unique per slice, and carried in
+    correlation_id), so that slices with equal args share one serialised form. The texts stay in
+    Arrow (dictionary-encoded), never one Python string per slice.
+    """
+    t = lay.t
+    n = len(t) + len(reqs)
+    kinds = t["kind"].to_numpy()
+    rows = t["row"].to_numpy()
+    parts: list[pa.Array] = []
+    where: list[np.ndarray] = []
+    for kind in _distinct(kinds):
+        idx = np.flatnonzero(kinds == kind)
+        a = slice_args(run, kind, rows[idx])
+        parts.append(pc.replace_substring_regex(a, r',?"correlation":-?\d+', ""))
+        where.append(idx)
+    if reqs:
+        parts.append(pa.array([orjson.dumps(r).decode() for r in reqs], pa.string()))
+        where.append(len(t) + np.arange(len(reqs)))
+    if not n:
+        return np.zeros(0, np.int64), []
+    enc = pc.dictionary_encode(pa.concat_arrays(parts))
+    code = np.empty(n, np.int64)
+    code[np.concatenate(where)] = enc.indices.to_numpy(zero_copy_only=False)
+    return code, [_args_packet(orjson.loads(u), key_iids) for u in enc.dictionary.to_pylist()]
+
+
+def _distinct(a: np.ndarray) -> list[Any]:
+    """Distinct values in first-seen order."""
+    return list(dict.fromkeys(a.tolist()))
+
+
 def _descriptors(
-    builder: StreamingTraceProtoBuilder, lay: Layout, names: list[str], cats: list[str]
+    builder: StreamingTraceProtoBuilder,
+    lay: Layout,
+    names: list[str],
+    cats: list[str],
+    keys: dict[str, int],
 ) -> None:
     p = builder.create_packet()
     p.trusted_packet_sequence_id = SEQ_ID
@@ -78,6 +163,9 @@ def _descriptors(
     for i, c in enumerate(cats, start=1):
         e = p.interned_data.event_categories.add()
         e.iid, e.name = i, c
+    for k, i in keys.items():
+        a = p.interned_data.debug_annotation_names.add()
+        a.iid, a.name = i, k
     builder.write_packet(p)
     for pr in lay.processes.itertuples(index=False):
         p = builder.create_packet()
@@ -124,11 +212,14 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     name_code = np.concatenate((t["name_code"].to_numpy(), len(lay.names) + np.arange(nr)))
     cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(nr, len(cats) - 1)))
 
+    reqs = [request_args(r.req, int(r.rank)) for r in rq.itertuples(index=False)]
+    key_iids: dict[str, int] = {}
+    acode, apackets = _args_codes(run, lay, reqs, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
     corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(nr, dtype=np.int64))).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
-        _descriptors(builder, lay, names, cats)
+        _descriptors(builder, lay, names, cats, key_iids)
         for i, r in enumerate(rq.itertuples(index=False)):
             p = builder.create_packet()
             td = p.track_descriptor
@@ -146,10 +237,13 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         def uuid_of(track: int) -> int:
             return THREAD_UUID_BASE + track if track < ntr else REQUEST_UUID_BASE + track - ntr
 
-        nn, nc = len(names) + 1, len(cats) + 1
-        buniq, bcode = np.unique((ftrack * nn + name_code) * nc + cat_code, return_inverse=True)
+        nn, nc, na = len(names) + 1, len(cats) + 1, max(1, len(apackets))
+        bkey = ((ftrack * nn + name_code) * nc + cat_code) * na + acode
+        buniq, bcode = np.unique(bkey, return_inverse=True)
         btmpl = [
-            _template(uuid_of(k // (nn * nc)), k // nc % nn + 1, k % nc + 1) for k in buniq.tolist()
+            _template(uuid_of(k // (na * nc * nn)), k // (na * nc) % nn + 1, k // na % nc + 1)
+            + (apackets[k % na] if apackets else b"")
+            for k in buniq.tolist()
         ]
         euniq, ecode = np.unique(ftrack, return_inverse=True)
         etmpl = [_template(uuid_of(k)) for k in euniq.tolist()]

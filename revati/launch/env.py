@@ -21,14 +21,14 @@ def run_env(
 
     The stand-in libcuda.so.1 / libnvidia-ml.so.1 are found first on LD_LIBRARY_PATH (the runtime and
     torch dlopen them by soname); librevati.so is preloaded so libc's clocks, sleeps and waits read
-    virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/NCCL call that
+    virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/cuDNN/NCCL call that
     launched them (the `op` of kernel events). Children inherit all of it.
     """
     env = dict(os.environ if base is None else base)
     lib = str(Path(lib_dir).resolve())
     env["LD_LIBRARY_PATH"] = _prepend(lib, env.get("LD_LIBRARY_PATH"))
     if preload:
-        preloads = env.get("LD_PRELOAD")
+        preloads = env.get("LD_PRELOAD", "")
         for name in ("librevati_libcalls.so", "librevati.so"):  # librevati.so ends up first
             preloads = _prepend(str(Path(lib) / name), preloads, sep=" ")
         env["LD_PRELOAD"] = preloads

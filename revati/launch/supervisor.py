@@ -12,18 +12,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
-from revati.trace.files import scan_heads
+from revati.trace.files import StreamHead, scan_heads
 from revati.trace.manifest import Manifest, write_manifest
-from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR
+from revati.trace.repair import trim_zero_tail
+from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR, MANIFEST_FILE, STREAM_TMP_SUFFIX
 
 log = logging.getLogger(__name__)
 
 FATAL_EXIT = 86  # what rv_fatal() exits with
-GRACE_S = 5.0  # how long stragglers get after the command ends, before SIGKILL
+GRACE_S = 5.0
+TRACE_LEVELS = (
+    "default",
+    "verbose",
+)  # verbose: every driver call written, queries included  # how long stragglers get after the command ends, before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class RunConfig:
     host_speed: float = 1.0
     deterministic: bool = False
     seed: int = 0
+    trace_level: str = "default"
     extra_env: dict[str, str] = field(default_factory=dict)
     # the predictor's driver settings, computed once the run directory exists (it may write files there)
     predictor_env: Callable[[Path], dict[str, str]] | None = None
@@ -53,6 +60,10 @@ class RunConfig:
             raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
         if self.host_speed <= 0:
             raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+        if self.trace_level not in TRACE_LEVELS:
+            raise RevatiError(
+                f"--trace-level {self.trace_level!r}: choose one of {', '.join(TRACE_LEVELS)}"
+            )
 
 
 @dataclass
@@ -62,18 +73,35 @@ class RunResult:
     run_dir: Path
     exit_status: int
     wall_ns: int
-    processes: list[dict]
+    processes: list[dict[str, Any]]
     problems: list[str]
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
+    """Make an empty run directory at out. --overwrite replaces only a directory that is a revati
+    run (its manifest.json present), never anything else: a user's folder is never deleted."""
+    if out.exists() and not out.is_dir():
+        raise RevatiError(f"--out {out} is a file, not a directory; name a new run directory")
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise RevatiError(
                 f"run directory {out} exists and is not empty; pass --overwrite or --out"
             )
+        if not (out / MANIFEST_FILE).is_file():
+            raise RevatiError(
+                f"--overwrite refused: {out} is not a revati run (no {MANIFEST_FILE}); "
+                "choose another --out"
+            )
+        here = Path.cwd().resolve()
+        if out.resolve() in (here, *here.parents):
+            raise RevatiError(
+                f"--overwrite refused: {out} holds the current directory; choose another --out"
+            )
         shutil.rmtree(out)
-    (out / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
+    try:
+        (out / EVENTS_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RevatiError(f"cannot create run directory {out}: {e.strerror}") from None
 
 
 def _resolve_command(cmd: list[str]) -> list[str]:
@@ -85,20 +113,67 @@ def _resolve_command(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def scan_streams(run_dir: Path) -> tuple[list[dict], list[str]]:
-    """The process list and what went wrong, from each stream's first and last line."""
-    procs: list[dict] = []
+def signal_name(sig: int) -> str:
+    """'SIGKILL' for 9; 'signal N' for a number Python does not name."""
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _ending(h: StreamHead, root: tuple[int, int] | None) -> str:
+    """How one process ended, in words, from its stream's last line and the command's status."""
+    tail = h.last
+    is_root = root is not None and h.pid == root[0]
+    if tail.get("k") == "end":
+        sig = tail.get("signal")
+        if sig:
+            how = f"killed by {signal_name(sig)} (trace closed)"
+        elif is_root and root is not None and root[1] >= 0:
+            how = f"exited with status {root[1]} (trace closed)"
+        else:
+            how = "exited (trace closed)"
+        if tail.get("dropped"):
+            how += f"; {tail['dropped']} events not written (the disk filled)"
+        return how
+    if h.fatal is not None:
+        return f"revati fatal error: {h.fatal}"
+    if tail.get("k") == "lost":
+        return f"trace cut short: {tail.get('why')}"
+    if is_root and root is not None and root[1] < 0:
+        return f"killed by {signal_name(-root[1])} (trace kept up to the kill)"
+    if not h.closed:
+        return "ended without closing its trace (SIGKILL, or a crash; trace kept up to it)"
+    return "stream ends without an end line"
+
+
+def scan_streams(
+    run_dir: Path, root: tuple[int, int] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The process list, how each process ended and what went wrong, from each stream's first and
+    last line. root: (pid, returncode) of the command itself, as subprocess reports it."""
+    for tmp in (run_dir / EVENTS_DIR).glob(f"*{STREAM_TMP_SUFFIX}"):
+        trim_zero_tail(tmp)  # a killed writer's reserved window
+    procs: list[dict[str, Any]] = []
     problems: list[str] = []
     for h in scan_heads(run_dir):
-        procs.append({"pid": h.pid, "rank": h.rank, "file": str(h.path.relative_to(run_dir))})
-        if not h.closed:
-            problems.append(f"process {h.pid} ended without closing its trace (crashed or killed)")
-        if h.fatal is not None:
-            problems.append(f"process {h.pid}: {h.fatal}")
+        ended = _ending(h, root)
+        procs.append(
+            {
+                "pid": h.pid,
+                "rank": h.rank,
+                "file": str(h.path.relative_to(run_dir)),
+                "ended": ended,
+            }
+        )
+        if not h.closed or h.fatal is not None or h.last.get("k") == "lost" or h.last.get("signal"):
+            problems.append(f"process {h.pid}: {ended}")
     return procs, problems
 
 
-def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
+def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> None:
+    """The run's manifest; result None: the one written at the start (no exit status yet), so that a
+    run whose supervisor was itself killed is still a run (readable, and --overwrite may replace it)."""
     manifest = Manifest(
         command=cfg.command,
         device=cfg.device.key,
@@ -108,10 +183,14 @@ def _write_manifest(cfg: RunConfig, result: RunResult, start_ns: int) -> None:
         host_speed=cfg.host_speed,
         deterministic=cfg.deterministic,
         start_time_ns=start_ns,
-        wall_duration_ns=result.wall_ns,
-        exit_status=result.exit_status,
-        processes=result.processes,
-        extra={"problems": result.problems, "cwd": os.getcwd()},
+        wall_duration_ns=result.wall_ns if result else None,
+        exit_status=result.exit_status if result else None,
+        processes=result.processes if result else [],
+        extra={
+            "problems": result.problems if result else ["the run did not finish (revati stopped)"],
+            "trace_level": cfg.trace_level,
+            "cwd": os.getcwd(),
+        },
     )
     write_manifest(cfg.out, manifest)
 
@@ -132,8 +211,10 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     env["REVATI_SEED"] = str(cfg.seed)
     if cfg.predictor_env is not None:
         env.update(cfg.predictor_env(cfg.out))
+    env["REVATI_TRACE_LEVEL"] = cfg.trace_level
     env.update(cfg.extra_env)
     start_ns = time.time_ns()
+    _write_manifest(cfg, None, start_ns)
     t0 = time.monotonic_ns()
     try:
         proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -155,11 +236,11 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     _end_stragglers(proc.pid)
     wall_ns = time.monotonic_ns() - t0
     exit_status = rc if rc >= 0 else 128 - rc
-    procs, problems = scan_streams(cfg.out)
+    procs, problems = scan_streams(cfg.out, root=(proc.pid, rc))
     if rc == FATAL_EXIT and not problems:
         problems.append("the command ended with revati's fatal-error status (86); see its stderr")
     if rc < 0:
-        problems.append(f"the command was killed by signal {-rc}")
+        problems.insert(0, f"the command was killed by signal {-rc} ({signal_name(-rc)})")
     result = RunResult(cfg.out, exit_status, wall_ns, procs, problems)
     _write_manifest(cfg, result, start_ns)
     _build_cache(cfg.out)

@@ -43,7 +43,7 @@ LIBRARIES = (
         ("-ldl", "-lpthread", "-lm"),
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
-    # the library-call context (cuBLASLt, cuBLAS, NCCL, cuDNN): preloaded, needs nothing of revati's own
+    # the library-call context (cuBLASLt, cuBLAS, cuDNN, NCCL): preloaded, needs nothing of revati's own
     Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
     # the predictor core alone, for Python (training features through ctypes) and benchmarks
     Library(
@@ -109,7 +109,14 @@ def _stale(target: Path, inputs: list[Path]) -> bool:
     return any(p.stat().st_mtime > t for p in inputs)
 
 
-def build(out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = False) -> Path:
+# written beside libraries built by `pip install` (wheel or sdist): an installed copy is never
+# rebuilt, since its sources' file times say nothing and site-packages may not be writable
+INSTALLED_STAMP = "INSTALLED"
+
+
+def build(
+    out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = False, installed: bool = False
+) -> Path:
     """Build every library into out_dir (skipping up-to-date ones); return out_dir."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -145,11 +152,17 @@ def build(out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = Fals
         if verbose and proc.stderr.strip():
             print(proc.stderr, file=sys.stderr)
         os.replace(str(target) + ".tmp", target)
+    if installed:
+        (out_dir / INSTALLED_STAMP).write_text("built by pip install; not rebuilt from sources\n")
     return out_dir
 
 
 def lib_dir() -> Path:
     """The folder with the built libraries, building them first if they are missing or stale."""
+    if (DEFAULT_OUT / INSTALLED_STAMP).is_file() and all(
+        (DEFAULT_OUT / lib.filename).is_file() for lib in LIBRARIES
+    ):
+        return DEFAULT_OUT
     return build(DEFAULT_OUT)
 
 

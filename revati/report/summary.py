@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from revati.report.metrics import serving_metrics
+from revati.report.metrics import PERCENTILES, pct_key, serving_metrics
 from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import DEVICE_KINDS
@@ -57,7 +57,66 @@ def _counts(objs: list[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
+def process_endings(run: Run) -> list[dict[str, Any]]:
+    """Per process: pid, rank and how it ended (the manifest's words, else what its stream shows)."""
+    by_pid = {p.get("pid"): p for p in run.manifest.processes if isinstance(p, dict)}
+    ended = set(run.frames["end"]["pid"].tolist()) if len(run.frames["end"]) else set()
+    pids = (
+        sorted(set(run.frames["proc"]["pid"].tolist()) | ended) if len(run.frames["proc"]) else []
+    )
+    out = []
+    for pid, p in sorted(by_pid.items(), key=lambda kv: str(kv[0])):
+        if p.get("ended"):
+            out.append({"pid": pid, "rank": p.get("rank", -1), "ended": p["ended"]})
+    if out:
+        return out
+    for pid in pids:  # a run recorded before endings were kept, or without a manifest
+        how = "exited (trace closed)" if pid in ended else "ended without closing its trace"
+        out.append({"pid": int(pid), "rank": by_pid.get(pid, {}).get("rank", -1), "ended": how})
+    return out
+
+
+def unimplemented_counts(run: Run) -> tuple[dict[str, int], list[str]]:
+    """Unimplemented calls met, by name: the end lines' counts, plus, for a process that never
+    wrote its end line (killed), the last count its `unimpl` events reached (at least half the
+    true count); and the names whose count is such a lower bound."""
+    end = run.frames["end"]
+    counts = _counts(end["unimpl"].tolist()) if len(end) else {}
+    ev = run.frames.get("unimpl")
+    lower: list[str] = []
+    if ev is not None and len(ev):
+        closed = set(end["pid"].tolist()) if len(end) else set()
+        open_ = ev[~ev["pid"].isin(closed)]
+        for name, n in open_.groupby(["pid", "name"])["n"].max().groupby(level=1).sum().items():
+            counts[name] = counts.get(name, 0) + int(n)
+            lower.append(str(name))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(lower)
+
+
+def query_counts(run: Run) -> dict[str, int]:
+    """Pure queries counted instead of written (default trace level), by name over threads and
+    processes: the end lines' counts, else the last count a `queries` event reached."""
+    end = run.frames["end"]
+    out: dict[str, int] = {}
+    if len(end) and "queries" in end.columns:
+        for obj in end["queries"].tolist():
+            if isinstance(obj, dict):
+                for key, n in obj.items():
+                    name = str(key).rsplit("@", 1)[0]
+                    out[name] = out.get(name, 0) + int(n)
+    ev = run.frames.get("queries")
+    if ev is not None and len(ev):
+        closed = set(end["pid"].tolist()) if len(end) else set()
+        open_ = ev[~ev["pid"].isin(closed)]
+        last = open_.groupby(["pid", "tid", "name"])["n"].max()
+        for name, n in last.groupby(level=2).sum().items():
+            out[str(name)] = out.get(str(name), 0) + int(n)
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def summarize(
+    run: Run, *, top: int = 10, check: bool = True, percentiles: tuple[float, ...] = PERCENTILES
+) -> dict[str, Any]:
     """Every figure `revati report` shows, as a JSON-ready dict (times in ns unless named)."""
     first, last = run.span()
     virtual = last - first
@@ -133,9 +192,11 @@ def summarize(run: Run, *, top: int = 10, check: bool = True) -> dict[str, Any]:
             waits.append({"why": why, "count": int(row["count"]), "total_ns": int(row["sum"])})
     out["sync_waits"] = waits
     end = run.frames["end"]
-    out["unimplemented"] = _counts(end["unimpl"].tolist()) if len(end) else {}
+    out["processes"] = process_endings(run)
+    out["unimplemented"], out["unimplemented_lower_bounds"] = unimplemented_counts(run)
+    out["queries_counted"] = query_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
-    out["serving"] = serving_metrics(run.frames["marker"])
+    out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
@@ -167,8 +228,23 @@ def _ms(ns: float | int | None) -> str:
     return "-" if ns is None else f"{ns / NS_PER_MS:,.3f} ms"
 
 
-def format_text(s: dict[str, Any]) -> str:
-    """The summary as plain text, one section per figure group."""
+def short_names(names: list[str], width: int) -> list[str]:
+    """Names cut to `width` keeping their head and tail (cuBLAS variants differ at the end);
+    names that would then look alike are kept whole, so no two different names print the same."""
+    half = (width - 3) // 2
+
+    def cut(n: str) -> str:
+        return n if len(n) <= width else n[:half] + "..." + n[len(n) - (width - 3 - half) :]
+
+    short = [cut(n) for n in names]
+    seen: dict[str, set[str]] = {}
+    for n, c in zip(names, short, strict=True):
+        seen.setdefault(c, set()).add(n)
+    return [c if len(seen[c]) == 1 else n for n, c in zip(names, short, strict=True)]
+
+
+def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
+    """The summary as plain text, one section per figure group; `wide`: kernel names in full."""
     L: list[str] = []
     pred = s.get("predictor") or {}
     L.append(f"run        {s['run']}")
@@ -192,9 +268,9 @@ def format_text(s: dict[str, Any]) -> str:
     if s["top_kernels"]:
         L.append("")
         L.append("top kernels by total time")
-        for k in s["top_kernels"]:
-            name = k.get("demangled") or k["name"]
-            name = name if len(name) <= 70 else name[:67] + "..."
+        full = [k.get("demangled") or k["name"] for k in s["top_kernels"]]
+        shown = full if wide else short_names(full, 70)
+        for k, name in zip(s["top_kernels"], shown, strict=True):
             L.append(
                 f"  {k['pct']:5.1f}%  {_ms(k['total_ns']):>14}  x{k['count']:<6}  "
                 f"mean {k['mean_ns'] / 1000:9.2f} us  {name}"
@@ -204,11 +280,25 @@ def format_text(s: dict[str, Any]) -> str:
         L.append("sync waits (host clock jumps)")
         for w in s["sync_waits"]:
             L.append(f"  {_ms(w['total_ns']):>14}  x{w['count']:<6}  {w['why']}")
+    ended = s.get("processes") or []
+    if ended:
+        L.append("")
+        L.append("processes")
+        for p in ended:
+            L.append(f"  pid {p['pid']} rank {p['rank']}: {p['ended']}")
     L.append("")
     if s["unimplemented"]:
         L.append(
             "unimplemented calls met: "
-            + ", ".join(f"{k} x{v}" for k, v in s["unimplemented"].items())
+            + ", ".join(
+                f"{k} x{v}" + ("+" if k in s.get("unimplemented_lower_bounds", ()) else "")
+                for k, v in s["unimplemented"].items()
+            )
+            + (
+                "  (+: at least; a process was killed before its final count)"
+                if s.get("unimplemented_lower_bounds")
+                else ""
+            )
         )
     else:
         L.append("unimplemented calls met: none")
@@ -221,6 +311,13 @@ def format_text(s: dict[str, Any]) -> str:
                 for t in s["timing"][:6]
             )
         )
+    if s.get("queries_counted"):
+        q = s["queries_counted"]
+        L.append(
+            f"driver queries counted, not written ({sum(q.values())} calls): "
+            + ", ".join(f"{k} x{v}" for k, v in list(q.items())[:6])
+            + (", ..." if len(q) > 6 else "")
+        )
     if s["missing_shapes"]:
         L.append(
             f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): "
@@ -231,17 +328,19 @@ def format_text(s: dict[str, Any]) -> str:
         L.append("")
         L.append(
             f"serving    {sv['requests']} requests, {sv['completed']} completed, "
-            f"{sv['output_tokens']} output tokens"
+            f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
         )
         if "request_throughput_per_s" in sv:
             L.append(
-                f"           {sv['request_throughput_per_s']:.2f} req/s, "
-                f"{sv['output_throughput_tok_per_s']:.1f} tok/s over "
+                f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
+                f"output {sv['output_throughput_tok_per_s']:.1f}, "
+                f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
+                f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
                 f"{sv['duration_s'] * 1000:.3f} ms"
             )
-        L.append(
-            f"           {'':6} {'count':>6} {'mean':>10} {'p50':>10} {'p90':>10} {'p99':>10}  (ms)"
-        )
+        pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
+        cols = ["mean", "std", "median", *pcts]
+        L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
         for key, label in (
             ("ttft_ms", "TTFT"),
             ("tpot_ms", "TPOT"),
@@ -251,8 +350,8 @@ def format_text(s: dict[str, Any]) -> str:
             st = sv.get(key)
             if st:
                 L.append(
-                    f"           {label:6} {st['count']:>6} {st['mean']:10.3f} "
-                    f"{st['p50']:10.3f} {st['p90']:10.3f} {st['p99']:10.3f}"
+                    f"           {label:6} {st['count']:>6} "
+                    + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
                 )
     issues = s.get("issues")
     if issues:

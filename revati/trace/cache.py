@@ -42,7 +42,9 @@ def cache_key(run_dir: Path, files: list[tuple[int, Path]]) -> dict[str, Any]:
     }
 
 
-def read_cache(run_dir: Path, key: dict[str, Any]) -> tuple[list[Stream], dict, list[str]] | None:
+def read_cache(
+    run_dir: Path, key: dict[str, Any]
+) -> tuple[list[Stream], dict[str, pa.Table | None], list[str]] | None:
     """(streams with their object events, columnar tables, load warnings), or None on a miss."""
     d = Path(run_dir) / CACHE_DIR
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -52,6 +53,7 @@ class StreamHead:
     rank: int
     closed: bool  # renamed from .jsonl.tmp to .jsonl: the process closed its trace
     fatal: str | None  # the message of a last `fatal` line
+    last: dict  # the last line's event ({} when it is not one)
 
 
 def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
@@ -64,7 +66,7 @@ def _first_last_lines(path: Path) -> tuple[bytes, bytes]:
     return first, (lines[-1] if lines else b"")
 
 
-def _loads(line: bytes) -> dict:
+def _loads(line: bytes) -> dict[str, Any]:
     try:
         ev = orjson.loads(line) if line else {}
     except orjson.JSONDecodeError:
@@ -90,6 +92,7 @@ def scan_heads(run_dir: Path) -> list[StreamHead]:
                 rank if isinstance(rank, int) else -1,
                 path.name.endswith(STREAM_SUFFIX),
                 str(tail.get("msg")) if tail.get("k") == "fatal" else None,
+                tail,
             )
         )
     return heads

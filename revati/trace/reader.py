@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from revati.errors import TraceError
 from revati.trace import scan
 from revati.trace.cache import cache_key, read_cache, write_cache
 from revati.trace.files import read_device_conf, stream_files
+from revati.trace.frames import build_frames, concat_columnar
 from revati.trace.manifest import Manifest, read_manifest
 from revati.trace.schema import (
     COLUMNAR_KINDS,
@@ -41,10 +42,7 @@ from revati.trace.schema import (
     MANIFEST_FILE,
     REQUIRED_FIELDS,
     STREAM_TMP_SUFFIX,
-    XYZ_FIELDS,
-    columns,
     field_type,
-    fields_of_type,
 )
 from revati.trace.stream import Stream
 
@@ -126,8 +124,35 @@ def _warn(warnings: list[str], msg: str) -> None:
     log.warning("%s", msg)
 
 
+def _type_problem(ev: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a columnar event's fields, or None."""
+    kind = ev.get("k")
+    if kind not in ARROW_SCHEMAS:
+        return None
+    for f in ("seq", "tid", *KIND_FIELDS[kind]):
+        v = ev.get(f)
+        t = field_type(kind, f)
+        if v is None or t == "json":
+            continue
+        if t == "int":
+            ok, want = isinstance(v, int) and not isinstance(v, bool), "an integer"
+        elif t in ("ints", "int3"):
+            ok = isinstance(v, list) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v
+            )
+            want = "a list of integers"
+        else:
+            ok, want = isinstance(v, str), "a string"
+        if not ok:
+            return (
+                f"'{kind}' event field '{f}' should be {want}, not {orjson.dumps(v).decode()[:40]}"
+            )
+    return None
+
+
 def _locate_bad_line(path: Path, data: bytes) -> TraceError:
-    """The error for the first line of `data` that is not a JSON object with a 'k' field."""
+    """The error for the first line of `data` that is not a JSON object with a 'k' field, or whose
+    fields have the wrong types; it names the line."""
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
@@ -137,6 +162,9 @@ def _locate_bad_line(path: Path, data: bytes) -> TraceError:
             return TraceError(path, "corrupt event line (not JSON)", line=i + 1)
         if not isinstance(ev, dict) or not isinstance(ev.get("k"), str):
             return TraceError(path, "event line is not an object with a 'k' field", line=i + 1)
+        problem = _type_problem(ev)
+        if problem:
+            return TraceError(path, problem, line=i + 1)
     return TraceError(path, "corrupt event stream (a field has the wrong type)")
 
 
@@ -169,9 +197,24 @@ def _read(path: Path) -> tuple[bytearray, int]:
     return data, n
 
 
+def _trim_zero_tail(data: bytearray, size: int) -> int:
+    """The stream's length without the zero bytes that follow its last line when its process died
+    with its writer's window mapped (the file is reserved a window ahead)."""
+    step = 1 << 22
+    end = size
+    while end > 0 and data[end - 1] == 0:
+        lo = max(0, end - step)
+        nz = np.flatnonzero(np.frombuffer(data, np.uint8, end - lo, lo))
+        if len(nz):
+            return lo + int(nz[-1]) + 1
+        end = lo
+    return end
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
+    size = _trim_zero_tail(data, size)
     if not size or (not data[:64].strip() and not data[:size].strip()):
         return None
     if data[size - 1] != 0x0A:  # the writer died mid-line, or mid-flush at a line boundary
@@ -291,25 +334,88 @@ def _json_as_text(kind: str, ev: dict[str, Any]) -> dict[str, Any]:
     return {**ev, **{f: orjson.dumps(ev[f]).decode() for f in fs}}
 
 
+def _tail_pattern(kind: str) -> str | None:
+    """A regular expression for the end of a line in writer order, from the kind's first json
+    field on, capturing each json field's text; None when a field there has no pattern."""
+    fields = KIND_FIELDS[kind]
+    parts = []
+    for f in fields[fields.index(_JSON_FIELDS[kind][0]) :]:
+        t = field_type(kind, f)
+        if t == "json":
+            v = f"(?P<{f}>.+?)"
+        elif t == "str":
+            v = r'"(?:[^"\\]|\\.)*"'
+        elif t == "int":
+            v = r"-?\d+"
+        else:
+            return None
+        parts.append(f'(?:,"{f}":{v})?')
+    return "".join(parts) + r"\}\s*$"
+
+
+_TAIL = {k: _tail_pattern(k) for k in COLUMNAR_KINDS if _JSON_FIELDS[k]}
+# the kind's own other keys, as they would appear inside a cut that ran past its field
+_OTHER_KEYS = {
+    k: ',"(?:' + "|".join(f for f in KIND_FIELDS[k] if f not in _JSON_FIELDS[k]) + ')":'
+    for k in _TAIL
+}
+
+
+def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
+    """The kind's json fields as JSON-text columns, one row per line.
+
+    Arrow cannot type these fields (a kernel's args mix integers, nulls and lists), and decoding
+    every line again with orjson costs four times the Arrow parse. So the text of each field is
+    cut out of the line by one vectorised regular expression over the writers' field order; a
+    line where that cut disagrees with which keys the line holds (another key order) is decoded
+    with orjson instead.
+    """
+    fields = _JSON_FIELDS[kind]
+    arr = pa.array(lines, pa.binary()).cast(pa.string())
+    cols: dict[str, pa.Array] = {}
+    bad = np.zeros(len(lines), bool)
+    pattern = _TAIL.get(kind)
+    if pattern is not None:
+        cut = pc.extract_regex(arr, pattern)
+        for f in fields:
+            col = pc.if_else(pc.equal(cut.field(f), ""), None, cut.field(f))
+            has = pc.match_substring(arr, f'"{f}":').to_numpy(zero_copy_only=False)
+            got = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            # a cut that ran over another of the kind's keys: the line is in another order
+            over = pc.match_substring_regex(col, _OTHER_KEYS[kind]).to_numpy(zero_copy_only=False)
+            bad |= (has != got) | (got & over.astype(bool))
+            cols[f] = col
+    else:
+        bad[:] = True
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        evs = orjson.loads(b"[" + b",".join(lines[i] for i in rows.tolist()) + b"]")
+        for f in fields:
+            fixed = [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs]
+            if f not in cols:
+                cols[f] = pa.nulls(len(lines), pa.string())
+            vals = cols[f].to_pylist()
+            for i, v in zip(rows.tolist(), fixed, strict=True):
+                vals[i] = v
+            cols[f] = pa.array(vals, pa.string())
+    return cols
+
+
 def _attach_json(
     kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
 ) -> pa.Table:
-    """The parsed table `t` with the kind's json fields added as JSON-text columns, in schema
-    order. Arrow cannot type them (a kernel's args mix integers, nulls and lists), so when any
-    line carries one, the kind's lines are decoded once more with orjson for those fields."""
+    """The parsed table `t` with the kind's json fields added as JSON-text columns (null where a
+    line lacks one), in schema order; the lines are read again only when `present`."""
     fields = _JSON_FIELDS[kind]
     if not fields:
         return t
     n = t.num_rows
     cols = {name: t.column(name) for name in t.column_names}
     if present:
-        evs = orjson.loads(b"[" + b",".join(lines()) + b"]")
-        if len(evs) != n:
-            raise RuntimeError(f"{kind}: {len(evs)} lines, {n} rows: reader invariant violated")
-        for f in fields:
-            cols[f] = pa.array(
-                [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs], pa.string()
-            )
+        texts = lines()
+        if len(texts) != n:
+            raise RuntimeError(f"{kind}: {len(texts)} lines, {n} rows: reader invariant violated")
+        cols.update(_json_columns(kind, texts))
     else:
         for f in fields:
             cols[f] = pa.nulls(n, pa.string())
@@ -341,7 +447,7 @@ def _parse_by_kind(
         except pa.ArrowInvalid:
             raise _locate_bad_line(path, _original(path, size)) from None
         present = any(key in joined for key in _JSON_KEYS[kind])
-        tables[kind] = _attach_json(kind, t, lambda j=joined: j.split(b"\n"), present)
+        tables[kind] = _attach_json(kind, t, partial(bytes.split, joined, b"\n"), present)
     return tables
 
 
@@ -374,126 +480,6 @@ def _check_required(s: Stream) -> None:
                     )
 
 
-def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
-    """One Arrow table of a columnar kind over all streams, with `pid` and `rank` added."""
-    parts = []
-    for s in streams:
-        t = s.tables.get(kind)
-        if t is None or t.num_rows == 0:
-            continue
-        # the event's own `rank` (a collective's rank in its communicator) becomes coll_rank
-        t = t.rename_columns(["coll_rank" if c == "rank" else c for c in t.column_names])
-        n = t.num_rows
-        t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
-        t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
-        parts.append(t)
-    return pa.concat_tables(parts) if parts else None
-
-
-def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
-    """(n, 3) int64 of a list column whose every entry is exactly 3 non-null ints, else None."""
-    parts = []
-    for c in col.chunks:
-        if c.null_count or c.values.null_count:
-            return None
-        offs = c.offsets.to_numpy()
-        if len(offs) > 1 and not (np.diff(offs) == 3).all():
-            return None
-        parts.append(c.values.to_numpy()[offs[0] : offs[-1]].reshape(-1, 3))
-    if not parts:
-        return np.zeros((0, 3), np.int64)
-    # column-major, so that each of x, y, z is one contiguous column
-    return np.asfortranarray(np.concatenate(parts) if len(parts) > 1 else parts[0])
-
-
-def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
-    if t is None:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
-    cols: dict[str, Any] = {}
-    ints, lists = fields_of_type(kind, "int") | {"seq", "tid"}, fields_of_type(kind, "ints")
-    for f in t.column_names:
-        col = t.column(f)
-        if f in XYZ_FIELDS:
-            xyz = _xyz_fast(col)
-            if xyz is not None:
-                for i, axis in enumerate("xyz"):
-                    cols[f"{f}_{axis}"] = xyz[:, i]
-                continue
-            arr = col.combine_chunks()
-            for i, axis in enumerate("xyz"):
-                try:
-                    v = pc.list_element(arr, i)
-                except pa.ArrowInvalid:  # a list shorter than 3: pad by hand
-                    v = pa.array(
-                        [(x[i] if x is not None and len(x) > i else 1) for x in arr.to_pylist()],
-                        pa.int64(),
-                    )
-                cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
-        elif f in ints or f == "coll_rank":
-            cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
-        elif f in lists:
-            cols[f] = pd.Series(col.to_pylist(), dtype=object)
-        else:
-            cols[f] = col.to_pandas()
-    df = pd.DataFrame(cols, copy=False)
-    return df[columns(kind)]
-
-
-def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
-    known = kind in KIND_FIELDS
-    if known:
-        fields = [f for f in KIND_FIELDS[kind] if f not in ("pid", "rank")]
-    else:
-        keys: dict[str, None] = {}
-        for s in streams:
-            for ev in s.objects.get(kind, ())[:100]:
-                keys.update(dict.fromkeys(ev))
-        fields = [f for f in keys if f not in ("k", "seq", "tid", "pid", "rank")]
-    ints = (fields_of_type(kind, "int") if known else frozenset()) | {"seq", "tid"}
-    cols: dict[str, list[Any]] = {c: [] for c in ["seq", "tid", *fields]}
-    pids: list[int] = []
-    ranks: list[int] = []
-    for s in streams:
-        evs = s.objects.get(kind)
-        if not evs:
-            continue
-        for c, lst in cols.items():
-            default = 0 if c in ints else None
-            lst.extend([ev.get(c, default) for ev in evs])
-        pids += [s.pid] * len(evs)
-        ranks += [s.rank] * len(evs)
-    data: dict[str, Any] = {}
-    for c, lst in cols.items():
-        if c in ints:
-            try:
-                data[c] = np.array(lst, dtype=np.int64)
-                continue
-            except (OverflowError, TypeError, ValueError):
-                pass
-        data[c] = pd.Series(lst, dtype=object)
-    data["pid"] = np.array(pids, dtype=np.int64)
-    data["rank"] = np.array(ranks, dtype=np.int64)
-    df = pd.DataFrame(data, copy=False)
-    return df[columns(kind)] if known else df
-
-
-def _frames(
-    streams: list[Stream], tables: dict[str, pa.Table | None], warnings: list[str]
-) -> dict[str, pd.DataFrame]:
-    frames = {}
-    for kind in KINDS:
-        if kind in COLUMNAR_KINDS:
-            frames[kind] = _columnar_frame(kind, tables.get(kind))
-        else:
-            frames[kind] = _object_frame(kind, streams)
-    for s in streams:
-        for k in s.objects:
-            if k not in KIND_FIELDS and k not in frames:
-                _warn(warnings, f"{s.path}: unknown event kind '{k}' (kept as frames['{k}'])")
-                frames[k] = _object_frame(k, streams)
-    return frames
-
-
 def load_run(path: Path | str, *, cache: bool = True) -> Run:
     """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
 
@@ -518,8 +504,8 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     hit = read_cache(run_dir, key) if key is not None else None
     if hit is not None:
         streams, tables, cached_warnings = hit
-        for w in cached_warnings:
-            _warn(warnings, w)
+        for msg in cached_warnings:
+            _warn(warnings, msg)
     else:
         streams = []
         # streams parse in parallel: Arrow's JSON parser releases the GIL
@@ -555,7 +541,7 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     if manifest is None:
         _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
         manifest = _synthesize_manifest(streams)
-    return Run(run_dir, manifest, _frames(streams, tables, warnings), warnings)
+    return Run(run_dir, manifest, build_frames(streams, tables, warnings), warnings)
 
 
 def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:

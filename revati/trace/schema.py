@@ -3,7 +3,7 @@
 Every fact about an event line lives here once: which kinds exist, which fields each kind has (in
 the order writers put them), each field's JSON type, which fields are required and what they mean.
 The reader (reader.py), the Python writer (writer.py), the check of the C writer's output
-(tests/native/test_trace_schema.py) and the field table in docs/trace-format.md
+(tests/native/test_c_writer_schema.py) and the field table in docs/trace-format.md
 (tools/gen_trace_doc.py, checked in CI) are all derived from `EVENT_KINDS`. The C writer writes the
 same names by hand; the test above holds it to this module.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_MAJOR = 1
 
 MANIFEST_FILE = "manifest.json"
@@ -262,13 +262,38 @@ EVENT_KINDS: dict[str, EventKind] = {
             (_req("msg", "str", "the message"), _f("ts_ns", "int", "virtual time")),
         ),
         EventKind(
+            "unimpl",
+            "an unimplemented call met for the 1st, 2nd, 4th, 8th... time (counts survive a kill)",
+            (
+                _req("name", "str", "the call's name"),
+                _req("n", "int", "how many times it has been met so far"),
+            ),
+        ),
+        EventKind(
+            "queries",
+            "a pure query (context, device, attribute lookups) counted, not written, at the default "
+            "trace level: written when its count on this thread reaches 1, 2, 4, 8...",
+            (
+                _req("name", "str", "the call's name"),
+                _req("n", "int", "calls of it on this thread (`tid`) so far"),
+            ),
+        ),
+        EventKind(
+            "lost",
+            "the stream could not grow (full disk, file size limit): later events are not written",
+            (_req("why", "str", "the system's reason"), _f("ts_ns", "int", "virtual time")),
+        ),
+        EventKind(
             "end",
-            "last line of a finished stream",
+            "last line of a closed stream (at exit, or from revati's handler of a fatal signal)",
             (
                 _req("ts_ns", "int", "final virtual time"),
                 _WT,
                 _f("overhead_ns", "int", "revati's own real time, excluded from virtual time"),
+                _f("signal", "int", "the signal that ended the process, when one did"),
+                _f("dropped", "int", "events not written after a `lost` line"),
                 _f("unimpl", "object", "unimplemented call name -> count"),
+                _f("queries", "object", "`name@tid` -> calls of a counted (unwritten) query"),
                 _f("missing", "object", "kernel name -> launches the duration table lacked"),
             ),
         ),
@@ -292,9 +317,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 
 def field_type(kind: str, name: str) -> FieldType | None:
     """The JSON type of `name` in `kind` (common fields included), or None if undeclared."""
-    for f in COMMON:
-        if f.name == name:
-            return f.type
+    for c in COMMON:
+        if c.name == name:
+            return c.type
     k = EVENT_KINDS.get(kind)
     f = k.field(name) if k is not None else None
     return f.type if f is not None else None

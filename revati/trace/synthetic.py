@@ -111,8 +111,8 @@ def make_serving_run(
         rk: _Rank,
         name: str,
         dur: int,
-        grid=(132, 1, 1),
-        block=(256, 1, 1),
+        grid: tuple[int, int, int] = (132, 1, 1),
+        block: tuple[int, int, int] = (256, 1, 1),
         smem: int = 0,
         graph: int = 0,
         corr: int | None = None,
@@ -144,7 +144,9 @@ def make_serving_run(
         )
         rk.ready = end
 
-    def allreduce(nbytes: int, dur: int, graph: int = 0, corr_of: dict[int, int] | None = None):
+    def allreduce(
+        nbytes: int, dur: int, graph: int = 0, corr_of: dict[int, int] | None = None
+    ) -> None:
         arrivals = []
         for rk in rs:
             if corr_of is None:
@@ -193,7 +195,9 @@ def make_serving_run(
             )
             rk.ready = done
 
-    def forward(tokens: int, decode: bool, graph: int = 0, corr_of: dict[int, int] | None = None):
+    def forward(
+        tokens: int, decode: bool, graph: int = 0, corr_of: dict[int, int] | None = None
+    ) -> None:
         hidden = 4096 * 2 * tokens
         g = (max(1, tokens // 64), 1, 1)
         for layer in range(layers):

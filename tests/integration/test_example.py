@@ -67,8 +67,23 @@ def test_8b_model_costs_no_host_memory(tmp_path: Path) -> None:
     assert maxrss_kb < 3 * 1024 * 1024
 
 
+def _without_program_bytes(stream: bytes) -> list[bytes]:
+    """The stream's lines with each kernel's `args` and `sig` taken out: they are the program's own
+    parameter bytes, which include uninitialised padding and unused struct members (torch's
+    OffsetCalculator arrays, empty functors) that differ from run to run whatever revati does."""
+    lines = []
+    for line in stream.splitlines():
+        if line.startswith(b'{"k":"kernel"'):
+            ev = orjson.loads(line)
+            ev.pop("args", None), ev.pop("sig", None)
+            line = orjson.dumps(ev)
+        lines.append(line)
+    return lines
+
+
 def test_deterministic_runs_are_byte_identical(tmp_path: Path) -> None:
-    """Three --deterministic runs of the bundled example give byte-identical event streams."""
+    """Three --deterministic runs of the bundled example give identical event streams (byte for byte
+    but for the kernels' own parameter bytes)."""
     cmd = (
         sys.executable, str(EXAMPLE), "--shape", "tiny", "--requests", "1",
         "--prompt-len", "8", "--decode-steps", "3",
@@ -81,5 +96,6 @@ def test_deterministic_runs_are_byte_identical(tmp_path: Path) -> None:
         files = sorted((run / "events").glob("proc-*.jsonl"))
         assert [f.name for f in files] == ["proc-0.jsonl"]
         streams.append(files[0].read_bytes())
-    assert b'"k":"kernel"' in streams[0]
-    assert streams[0] == streams[1] == streams[2]
+    assert b'"k":"kernel"' in streams[0] and b'"sig":' in streams[0]
+    lines = [_without_program_bytes(s) for s in streams]
+    assert lines[0] == lines[1] == lines[2]

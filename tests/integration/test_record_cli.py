@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from revati.trace.schema import SCHEMA_VERSION
+
 
 def revati(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -26,7 +28,7 @@ def test_exit_status_is_the_commands(tmp_path: Path) -> None:
     assert r.returncode == 3, r.stderr
     manifest = orjson.loads((tmp_path / "run" / "manifest.json").read_bytes())
     assert manifest["exit_status"] == 3
-    assert manifest["schema_version"] == "1.0"
+    assert manifest["schema_version"] == SCHEMA_VERSION
 
 
 def test_markers_and_manifest(tmp_path: Path) -> None:
@@ -79,12 +81,18 @@ def test_existing_run_dir_needs_overwrite(tmp_path: Path) -> None:
 
 
 def test_crash_is_reported(tmp_path: Path) -> None:
-    """A process killed by a signal ends the run with a clear error and a non-zero exit."""
+    """A process killed by a signal ends the run with a clear error and a non-zero exit; what it
+    wrote before the kill is kept, and the manifest has its real pid and how it ended."""
     code = "import os, signal, revati.markers as m; m.mark('before'); os.kill(os.getpid(), signal.SIGKILL)"
     r = revati("record", "--out", str(tmp_path / "run"), "--", *py(code))
     assert r.returncode == 128 + 9
-    assert "killed by signal 9" in r.stderr
-    assert "ended without closing its trace" in r.stderr
+    assert "killed by signal 9 (SIGKILL)" in r.stderr
+    manifest = orjson.loads((tmp_path / "run" / "manifest.json").read_bytes())
+    (p,) = manifest["processes"]
+    assert isinstance(p["pid"], int) and p["pid"] > 0
+    assert p["ended"] == "killed by SIGKILL (trace kept up to the kill)"
+    events = [orjson.loads(x) for x in (tmp_path / "run" / p["file"]).read_bytes().splitlines()]
+    assert [e["name"] for e in events if e["k"] == "marker"] == ["before"]
 
 
 def test_stragglers_are_ended(tmp_path: Path) -> None:

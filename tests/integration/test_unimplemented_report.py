@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,13 +15,7 @@ print("rc", rc)
 """
 
 
-def revati(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "revati", *args], capture_output=True, text=True, timeout=120
-    )
-
-
-def test_unimplemented_call_in_report(tmp_path: Path) -> None:
+def test_unimplemented_call_in_report(tmp_path: Path, revati) -> None:
     """cuArrayCreate_v2 (a stub) answers not-supported (801) and `revati report` lists it."""
     run = tmp_path / "run"
     r = revati("record", "--out", str(run), "--", sys.executable, "-c", CALLER)

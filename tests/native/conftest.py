@@ -13,7 +13,6 @@ import pytest
 
 from revati.devices.profiles import get_profile
 from revati.launch.env import run_env
-from revati.native import build as native_build
 
 
 @dataclass
@@ -51,12 +50,6 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture(scope="session")
-def lib_dir() -> Path:
-    """The built native libraries (built once per session if stale)."""
-    return native_build.lib_dir()
-
-
 @pytest.fixture
 def stand_in(lib_dir: Path, tmp_path: Path):
     """run(code, gpus=1, device="h100", env={}) runs `python -c code` under the stand-in driver."""
@@ -76,6 +69,9 @@ def stand_in(lib_dir: Path, tmp_path: Path):
         (run_dir / "device.conf").write_text(get_profile(device).device_conf(gpus))
         e = run_env(run_dir, lib_dir, gpus=gpus, host_speed=host_speed, kernel_table=kernel_table)
         e.pop("CUDA_VISIBLE_DEVICES", None)
+        # these tests look at individual calls: every call written (the default level counts
+        # pure queries instead; tests/integration/test_trace_level.py covers it)
+        e["REVATI_TRACE_LEVEL"] = "verbose"
         e.update(env or {})
         p = subprocess.run(
             [sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=timeout

@@ -57,6 +57,7 @@ def test_every_line_the_c_writer_emits_matches_the_schema(stand_in):
     expected = {"proc", "api", "kernel", "memcpy", "memset", "sync", "graph", "marker", "end"}
     assert expected <= kinds, f"the program did not exercise {expected - kinds}"
     assert kinds <= set(EVENT_KINDS)
+    assert any("sig" in ev and "args" in ev for ev in r.of("kernel")), "no kernel features"
     nvml = [ev for ev in r.of("api") if ev["name"].startswith("nvml")]
     assert nvml, "no NVML call reached the trace"
 

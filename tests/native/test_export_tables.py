@@ -1,25 +1,23 @@
 """The driver's private export tables and the runtime's integrity check (HMAC-MD2).
 
-Three layers: the hash itself (integrity.c compiled alone, against RFC 1319's vectors, the
-intermediate states published by the ZLUDA project and a Python reference written here); the
-tables (a test-only mini driver, tests/native/probes/mini_driver.c, linked with export_tables.c and
+Three layers: the hash itself (test_integrity_hash.py, against the reference in
+md2_reference.py); the tables (a test-only mini driver, tests/native/probes/mini_driver.c, linked with export_tables.c and
 integrity.c, driven through ctypes in a child process); and the real CUDA 13 runtime, which loads
 the mini driver (and revati's own libcuda.so.1 once it builds) and must pass its integrity check.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import random
-import struct
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from ccompile import compile_c
+from md2_reference import integrity_reference
 
 from revati.devices.profiles import get_profile
 from revati.native import build as native_build
@@ -58,114 +56,9 @@ DECLINED = {
     "da9151d3": "da9151d33ae6cc41a5c04f26d533e328",
 }
 
-# ------------------------------------------------------------------------------------------------
-# A Python reference: MD2 from RFC 1319 and HMAC from RFC 2104, written independently of the C.
-
-PI_SUBST = bytes(
-    [
-        41, 46, 67, 201, 162, 216, 124, 1, 61, 54, 84, 161, 236, 240, 6, 19, 98, 167, 5, 243, 192,
-        199, 115, 140, 152, 147, 43, 217, 188, 76, 130, 202, 30, 155, 87, 60, 253, 212, 224, 22, 103,
-        66, 111, 24, 138, 23, 229, 18, 190, 78, 196, 214, 218, 158, 222, 73, 160, 251, 245, 142, 187,
-        47, 238, 122, 169, 104, 121, 145, 21, 178, 7, 63, 148, 194, 16, 137, 11, 34, 95, 33, 128,
-        127, 93, 154, 90, 144, 50, 39, 53, 62, 204, 231, 191, 247, 151, 3, 255, 25, 48, 179, 72, 165,
-        181, 209, 215, 94, 146, 42, 172, 86, 170, 198, 79, 184, 56, 210, 150, 164, 125, 182, 118,
-        252, 107, 226, 156, 116, 4, 241, 69, 157, 112, 89, 100, 113, 135, 32, 134, 91, 207, 101, 230,
-        45, 168, 2, 27, 96, 37, 173, 174, 176, 185, 246, 28, 70, 97, 105, 52, 64, 126, 15, 85, 71,
-        163, 35, 221, 81, 175, 58, 195, 92, 249, 206, 186, 197, 234, 38, 44, 83, 13, 110, 133, 40,
-        132, 9, 211, 223, 205, 244, 65, 129, 77, 82, 106, 220, 55, 200, 108, 193, 171, 250, 36, 225,
-        123, 8, 12, 189, 177, 74, 120, 136, 149, 139, 227, 99, 232, 109, 233, 203, 213, 254, 59, 0,
-        29, 57, 242, 239, 183, 14, 102, 88, 208, 228, 166, 119, 114, 248, 235, 117, 75, 10, 49, 68,
-        80, 180, 143, 237, 31, 26, 219, 153, 141, 51, 159, 17, 131, 20,
-    ]
-)  # fmt: skip
-
-
-class Md2:
-    """MD2 as RFC 1319 describes it, with its 48-byte state and checksum exposed for the tests."""
-
-    def __init__(self) -> None:
-        self.x = bytearray(48)
-        self.checksum = bytearray(16)
-        self.pending = bytearray()
-
-    def _compress(self, block: bytes) -> None:
-        x = self.x
-        x[16:32] = block
-        x[32:48] = bytes(a ^ b for a, b in zip(block, x[0:16], strict=True))
-        t = 0
-        for j in range(18):
-            for k in range(48):
-                x[k] ^= PI_SUBST[t]
-                t = x[k]
-            t = (t + j) % 256
-        last = self.checksum[15]
-        for j in range(16):
-            self.checksum[j] ^= PI_SUBST[block[j] ^ last]
-            last = self.checksum[j]
-
-    def update(self, data: bytes) -> Md2:
-        self.pending += data
-        while len(self.pending) >= 16:
-            self._compress(bytes(self.pending[:16]))
-            del self.pending[:16]
-        return self
-
-    def digest(self) -> bytes:
-        pad = 16 - len(self.pending)
-        self._compress(bytes(self.pending) + bytes([pad]) * pad)
-        self._compress(bytes(self.checksum))
-        return bytes(self.x[:16])
-
-
-def md2(data: bytes) -> bytes:
-    return Md2().update(data).digest()
-
-
-def hmac_md2(key: bytes, msg: bytes) -> bytes:
-    key = md2(key) if len(key) > 16 else key.ljust(16, b"\0")
-    inner = Md2().update(bytes(k ^ 0x36 for k in key)).update(msg).digest()
-    return Md2().update(bytes(k ^ 0x5C for k in key)).update(inner).digest()
-
-
-INTEGRITY_KEY = bytes.fromhex("146addae53a9a752aa0841360bf55a9f")
-
-
-def integrity_message(fields: dict, devices: list[tuple[bytes, int, int, int]]) -> bytes:
-    msg = struct.pack(
-        "<IIIIQQQQ",
-        fields["driver_version"],
-        fields["runtime_version"],
-        fields["pid"],
-        fields["thread"],
-        fields["cudart_table"],
-        fields["integrity_table"],
-        fields["check_fn"],
-        fields["unix_seconds"],
-    )
-    for uuid, domain, bus, device in devices:
-        msg += uuid + struct.pack("<iii", domain, bus, device)
-    return msg
-
-
-def integrity_reference(fields: dict, devices) -> tuple[int, int]:
-    digest = hmac_md2(INTEGRITY_KEY, integrity_message(fields, devices))
-    return struct.unpack("<QQ", digest)
-
 
 # ------------------------------------------------------------------------------------------------
 # Builds
-
-
-def _compile(out: Path, sources: list[Path], extra: list[str], shared: bool = True) -> Path:
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, *native_build.CFLAGS, "-I", str(NATIVE / "include")]
-    cmd += ["-I", str(native_build.cuda_include_dir())]
-    if shared:
-        cmd += ["-shared", f"-Wl,-soname,{out.name}"]
-    cmd += ["-o", str(out), *map(str, sources), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -182,30 +75,15 @@ def core_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def integrity_lib(tmp_path_factory) -> ctypes.CDLL:
-    """integrity.c alone, as a shared library."""
-    out = tmp_path_factory.mktemp("integrity") / "libintegrity.so"
-    _compile(out, [NATIVE / "driver" / "integrity.c"], [])
-    lib = ctypes.CDLL(str(out))
-    lib.rv_md2.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
-    lib.rv_hmac_md2.argtypes = (
-        [ctypes.c_char_p, ctypes.c_size_t]
-        + [ctypes.c_char_p, ctypes.c_size_t] * 2
-        + [ctypes.c_char_p]
-    )
-    return lib
-
-
-@pytest.fixture(scope="session")
 def mini_dir(core_dir, tmp_path_factory) -> Path:
     """The mini driver (libcuda.so.1) and the runtime probe, in one folder."""
     out = tmp_path_factory.mktemp("mini")
-    _compile(
+    compile_c(
         out / "libcuda.so.1",
         [PROBES / "mini_driver.c", *DRIVER_SRC],
         ["-L", str(core_dir), "-l:librevati.so", f"-Wl,-rpath,{core_dir}", "-ldl", "-lpthread"],
     )
-    _compile(out / "cudart_init_probe", [PROBES / "cudart_init_probe.c"], ["-ldl"], shared=False)
+    compile_c(out / "cudart_init_probe", [PROBES / "cudart_init_probe.c"], ["-ldl"], shared=False)
     return out
 
 
@@ -238,142 +116,6 @@ def _run_probe(lib_dir: Path, probe: Path, **extra: str) -> tuple[dict, str]:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
-
-
-# ------------------------------------------------------------------------------------------------
-# The hash
-
-
-def _c_md2(lib, data: bytes) -> bytes:
-    out = ctypes.create_string_buffer(16)
-    lib.rv_md2(data, len(data), out)
-    return out.raw
-
-
-@pytest.mark.parametrize(
-    "message,digest",
-    [
-        (b"", "8350e5a3e24c153df2275c9f80692773"),
-        (b"a", "32ec01ec4a6dac72c0ab96fb34c0b5d1"),
-        (b"abc", "da853b0d3f88d99b30283a69e6ded6bb"),
-        (b"message digest", "ab4f496bfb2a530b219ff33031fe06b0"),
-        (b"abcdefghijklmnopqrstuvwxyz", "4e8ddff3650292ab5a4108c3aa47940b"),
-        (
-            b"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
-            "d5976f79d83d3a0dc9806c3c66f3efd8",
-        ),
-    ],
-)
-def test_md2_matches_rfc1319_vectors(integrity_lib, message, digest):
-    """MD2 in C and the Python reference both give RFC 1319's test-suite digests."""
-    assert _c_md2(integrity_lib, message).hex() == digest
-    assert md2(message).hex() == digest
-
-
-def test_reference_reproduces_zludas_published_states():
-    """The reference walks through the intermediate states ZLUDA's tests publish for the check."""
-    m = Md2().update(bytes(k ^ 0x36 for k in INTEGRITY_KEY))  # HMAC inner key block
-    assert m.x[:16].hex() == "8b219a49e86d1aeef237f9b54a8c3c75"
-    fields = dict(
-        driver_version=0x2F30,
-        runtime_version=12082,
-        pid=0x002FA423,
-        thread=0xF79C1000,
-        cudart_table=0x00007FFFF6958240,
-        integrity_table=0x00007FFFF6958220,
-        check_fn=0x00007FFFF2AAF4A0,
-        unix_seconds=0x682B9CEE,
-    )
-    m.update(integrity_message(fields, []))  # 48 bytes: whole blocks, no pending bytes
-    assert m.x[:16].hex() == "0afdabc9ff9ba0be4d303282744fa748"
-    assert m.checksum.hex() == "6428d9e1d434c0a94988c96158dd6674"
-
-
-def test_hmac_md2_c_matches_reference(integrity_lib):
-    """HMAC-MD2 in C equals the Python reference for keys and messages of many lengths."""
-    rng = random.Random(1319)
-    for _ in range(60):
-        key = rng.randbytes(rng.choice([0, 5, 16, 17, 40]))
-        a = rng.randbytes(rng.randrange(0, 70))
-        b = rng.randbytes(rng.randrange(0, 70))
-        out = ctypes.create_string_buffer(16)
-        integrity_lib.rv_hmac_md2(key, len(key), a, len(a), b, len(b), out)
-        assert out.raw == hmac_md2(key, a + b)
-
-
-class IntegrityInput(ctypes.Structure):
-    _fields_ = [
-        ("driver_version", ctypes.c_uint32),
-        ("runtime_version", ctypes.c_uint32),
-        ("pid", ctypes.c_uint32),
-        ("thread", ctypes.c_uint32),
-        ("cudart_table", ctypes.c_uint64),
-        ("integrity_table", ctypes.c_uint64),
-        ("check_fn", ctypes.c_uint64),
-        ("unix_seconds", ctypes.c_uint64),
-    ]
-
-
-class IntegrityDevice(ctypes.Structure):
-    _fields_ = [
-        ("uuid", ctypes.c_ubyte * 16),
-        ("pci_domain", ctypes.c_int32),
-        ("pci_bus", ctypes.c_int32),
-        ("pci_device", ctypes.c_int32),
-    ]
-
-
-def _c_integrity(lib, fields: dict, devices) -> tuple[int, int]:
-    inp = IntegrityInput(**fields)
-    devs = (IntegrityDevice * max(1, len(devices)))()
-    for d, (uuid, domain, bus, device) in zip(devs, devices, strict=False):
-        d.uuid[:] = list(uuid)
-        d.pci_domain, d.pci_bus, d.pci_device = domain, bus, device
-    out = (ctypes.c_uint64 * 2)()
-    lib.rv_integrity_hash(ctypes.byref(inp), devs, len(devices), out)
-    return out[0], out[1]
-
-
-def test_integrity_hash_matches_reference(integrity_lib):
-    """The check's answer is HMAC-MD2 of the 48-byte header and 28 bytes per device."""
-    rng = random.Random(103)
-    for ndev in (0, 1, 2, 8):
-        fields = dict(
-            driver_version=13000,
-            runtime_version=13002 + 10 * rng.randrange(5),
-            pid=rng.getrandbits(22),
-            thread=rng.getrandbits(32),
-            cudart_table=rng.getrandbits(47),
-            integrity_table=rng.getrandbits(47),
-            check_fn=rng.getrandbits(47),
-            unix_seconds=1_795_000_000 + rng.getrandbits(20),
-        )
-        devices = [(rng.randbytes(16), 0, 0x18 + i, 0) for i in range(ndev)]
-        assert _c_integrity(integrity_lib, fields, devices) == integrity_reference(fields, devices)
-
-
-def test_integrity_hash_fixed_answers_for_variants_0_and_1(integrity_lib):
-    """Runtime versions ending in 0 or 1 get the fixed answers, whatever the other inputs."""
-    base = dict(
-        driver_version=13000,
-        pid=1,
-        thread=2,
-        cudart_table=3,
-        integrity_table=4,
-        check_fn=5,
-        unix_seconds=6,
-    )
-    assert _c_integrity(integrity_lib, dict(base, runtime_version=13000), []) == (
-        0x3341181C03CB675C,
-        0x8ED383AA1F4CD1E8,
-    )
-    assert _c_integrity(integrity_lib, dict(base, runtime_version=13001, pid=99), []) == (
-        0x1841181C03CB675C,
-        0x8ED383AA1F4CD1E8,
-    )
-    assert _c_integrity(
-        integrity_lib, dict(base, runtime_version=13002), []
-    ) == integrity_reference(dict(base, runtime_version=13002), [])
 
 
 # ------------------------------------------------------------------------------------------------

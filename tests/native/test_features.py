@@ -45,6 +45,18 @@ def test_scalars_structs_and_device_pointers(cases: dict[str, dict]) -> None:
     assert cases["no_layout"]["args"] == ""
 
 
+def test_memo_answers_exactly_as_computed(cases: dict[str, dict]) -> None:
+    """rv_features_cached gives rv_features' texts on a miss and on the repeat (pointer vs 0 kept apart)."""
+    assert all(c["memo"] == 1 for c in cases.values() if "error" not in c)
+    assert cases["elementwise_zero_ptr"]["args"] == "[12345,1065353216,[0,null,null]]"
+
+
+def test_tensor_maps_are_masked_whole(cases: dict[str, dict]) -> None:
+    """A driver-encoded CUtensorMap inside a struct becomes 16 nulls; the words around it stay."""
+    words = json.loads(cases["tensormap"]["args"])[0]
+    assert words == [5, 0, 0, 0, 0, 0, 0, 0] + [None] * 16 + [11]
+
+
 def test_signature_matches_python_and_tracks_the_work(cases: dict[str, dict]) -> None:
     """sig is FNV-1a 64 of the canonical text, as revati.trace.features computes it; N changes it."""
     for name, c in cases.items():
@@ -67,10 +79,8 @@ def test_flash_params_decoded_and_checked(cases: dict[str, dict]) -> None:
     assert (op["seqlen_q"], op["seqlen_k"], op["causal"], op["dtype"]) == (77, 77, 1, "bf16")
     fallback = cases["flash_untrusted"]["op"]
     assert fallback["from"] == "name" and fallback["head_dim"] == 64 and fallback["causal"] == 1
-    assert (fallback["batch"], fallback["heads"]) == (
-        2,
-        8,
-    )  # flash_fwd_kernel's grid: (blocks, b, h)
+    # flash_fwd_kernel's grid is (query blocks, batch, heads)
+    assert (fallback["batch"], fallback["heads"]) == (2, 8)
 
 
 def test_unusable_input_is_refused(cases: dict[str, dict]) -> None:

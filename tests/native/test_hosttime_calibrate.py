@@ -14,12 +14,6 @@ from revati.calibrate import DEFAULT_REFERENCE, factors, load_reference
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def revati(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "revati", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_factor_is_reference_over_here() -> None:
     """A host twice as slow as the reference gets 0.5; overall weighs the parts by their times."""
     f = factors({"python_ns": 200, "torch_ns": 100}, {"python_ns": 100, "torch_ns": 100})
@@ -37,7 +31,7 @@ def test_shipped_reference_loads() -> None:
     assert ref["name"] and ref["python_ns"] > 0 and ref["torch_ns"] > 0
 
 
-def test_save_then_compare(tmp_path: Path) -> None:
+def test_save_then_compare(tmp_path: Path, revati) -> None:
     """--save-reference records this host; comparing with it gives a factor near 1 and the command line."""
     ref = tmp_path / "ref.toml"
     r = revati("calibrate", "--repeat", "2", "--reference", str(ref), "--save-reference", "here")
@@ -52,7 +46,7 @@ def test_save_then_compare(tmp_path: Path) -> None:
     assert "only the pure-Python part" in r.stdout
 
 
-def test_missing_reference_is_one_line(tmp_path: Path) -> None:
+def test_missing_reference_is_one_line(tmp_path: Path, revati) -> None:
     """A missing reference file: exit 1 and one line naming the file and the fix."""
     r = revati("calibrate", "--repeat", "2", "--reference", str(tmp_path / "none.toml"))
     assert r.returncode == 1
@@ -60,7 +54,7 @@ def test_missing_reference_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "none.toml" in lines[0] and "--save-reference" in lines[0]
 
 
-def test_stale_reference_is_refused(tmp_path: Path) -> None:
+def test_stale_reference_is_refused(tmp_path: Path, revati) -> None:
     """A reference recorded with another workload version is refused in one line."""
     ref = tmp_path / "old.toml"
     ref.write_text('[reference]\nname = "old"\nworkload_version = 0\npython_ns = 5\n')

@@ -7,18 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from revati.cli import main
 from revati.trace.synthetic import make_serving_run
 
 KW = {"ranks": 2, "requests": 2, "layers": 1}
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(e.value.code or 0), out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +21,14 @@ def runs(tmp_path_factory) -> Path:
     return d
 
 
-def test_export_both_formats(runs: Path, tmp_path: Path, capsys) -> None:
+def test_export_both_formats(runs: Path, tmp_path: Path, cli) -> None:
     """Exports write their files and say what they wrote; exit 0."""
-    code, out, _ = run_cli(
-        capsys, "export", str(runs / "a"), "--format", "chrome", "--out", str(tmp_path / "t.json")
+    code, out, _ = cli(
+        "export", str(runs / "a"), "--format", "chrome", "--out", str(tmp_path / "t.json")
     )
     assert code == 0 and "slices" in out
     assert orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
-    code, out, _ = run_cli(
-        capsys,
+    code, out, _ = cli(
         "export",
         str(runs / "a"),
         "--format",
@@ -49,10 +39,9 @@ def test_export_both_formats(runs: Path, tmp_path: Path, capsys) -> None:
     assert code == 0 and (tmp_path / "t.pftrace").stat().st_size > 0
 
 
-def test_export_one_rank(runs: Path, tmp_path: Path, capsys) -> None:
+def test_export_one_rank(runs: Path, tmp_path: Path, cli) -> None:
     """--rank keeps only that rank's processes."""
-    code, _, _ = run_cli(
-        capsys,
+    code, _, _ = cli(
         "export",
         str(runs / "a"),
         "--format",
@@ -67,10 +56,9 @@ def test_export_one_rank(runs: Path, tmp_path: Path, capsys) -> None:
     assert code == 0 and names and all(n.startswith("rank 1") for n in names)
 
 
-def test_export_per_rank_folder(runs: Path, tmp_path: Path, capsys) -> None:
+def test_export_per_rank_folder(runs: Path, tmp_path: Path, cli) -> None:
     """--per-rank writes rank-<r>.json into a folder, each with its own distributedInfo rank."""
-    code, out, _ = run_cli(
-        capsys,
+    code, out, _ = cli(
         "export",
         str(runs / "a"),
         "--format",
@@ -85,24 +73,22 @@ def test_export_per_rank_folder(runs: Path, tmp_path: Path, capsys) -> None:
         assert j["distributedInfo"]["rank"] == r
 
 
-def test_report_text_and_json(runs: Path, capsys) -> None:
+def test_report_text_and_json(runs: Path, cli) -> None:
     """Text by default, JSON with --json."""
-    code, out, _ = run_cli(capsys, "report", str(runs / "a"))
+    code, out, _ = cli("report", str(runs / "a"))
     assert code == 0 and "virtual" in out and "TTFT" in out
-    code, out, _ = run_cli(capsys, "report", str(runs / "a"), "--json")
+    code, out, _ = cli("report", str(runs / "a"), "--json")
     d = orjson.loads(out)
     assert code == 0 and d["virtual_ns"] > 0 and d["serving"]["requests"] == 2
 
 
-def test_diff_exit_codes(runs: Path, capsys) -> None:
+def test_diff_exit_codes(runs: Path, cli) -> None:
     """0 for identical runs; 1 beyond the tolerance; 0 within it; --json parses."""
-    assert run_cli(capsys, "diff", str(runs / "a"), str(runs / "b"))[0] == 0
-    code, out, _ = run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "5")
+    assert cli("diff", str(runs / "a"), str(runs / "b"))[0] == 0
+    code, out, _ = cli("diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "5")
     assert code == 1 and "FAIL" in out
-    assert run_cli(capsys, "diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "15")[0] == 0
-    code, out, _ = run_cli(
-        capsys, "diff", str(runs / "a"), str(runs / "slow"), "--json", "--tolerance", "5"
-    )
+    assert cli("diff", str(runs / "a"), str(runs / "slow"), "--tolerance", "15")[0] == 0
+    code, out, _ = cli("diff", str(runs / "a"), str(runs / "slow"), "--json", "--tolerance", "5")
     assert code == 1 and orjson.loads(out)["passed"] is False
 
 
@@ -114,15 +100,16 @@ def _one_error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("cmd", ["report", "export", "diff"])
-def test_missing_run(cmd: str, tmp_path: Path, runs: Path, capsys) -> None:
-    """A run that does not exist: one 'Error:' line, exit 1."""
+def test_missing_run(cmd: str, tmp_path: Path, runs: Path, cli) -> None:
+    """A run that does not exist: one 'Error:' line, exit 1 (diff: 2, its error status)."""
     args = [cmd, str(tmp_path / "nope")] + ([str(runs / "a")] if cmd == "diff" else [])
-    code, _, err = run_cli(capsys, *args)
+    code, _, err = cli(*args)
     line = _one_error_line(err)
-    assert code == 1 and line.startswith("Error: ") and "no such run directory" in line
+    assert code == (2 if cmd == "diff" else 1)
+    assert line.startswith("Error: ") and "no such run directory" in line
 
 
-def test_wrong_schema_version(runs: Path, tmp_path: Path, capsys) -> None:
+def test_wrong_schema_version(runs: Path, tmp_path: Path, cli) -> None:
     """A manifest of schema 9.0: one line naming the version, exit 1."""
     import shutil
 
@@ -131,12 +118,12 @@ def test_wrong_schema_version(runs: Path, tmp_path: Path, capsys) -> None:
     d = orjson.loads(p.read_bytes())
     d["schema_version"] = "9.0"
     p.write_bytes(orjson.dumps(d))
-    code, _, err = run_cli(capsys, "report", str(tmp_path / "r"))
+    code, _, err = cli("report", str(tmp_path / "r"))
     line = _one_error_line(err)
     assert code == 1 and "schema version 9.0 is not supported" in line
 
 
-def test_corrupt_stream(runs: Path, tmp_path: Path, capsys) -> None:
+def test_corrupt_stream(runs: Path, tmp_path: Path, cli) -> None:
     """Garbage in the middle of a stream: one line with file and line number, exit 1."""
     import shutil
 
@@ -145,9 +132,7 @@ def test_corrupt_stream(runs: Path, tmp_path: Path, capsys) -> None:
     lines = p.read_bytes().split(b"\n")
     lines[5] = b"\x00\x01garbage"
     p.write_bytes(b"\n".join(lines))
-    code, _, err = run_cli(
-        capsys, "export", str(tmp_path / "r"), "--out", str(tmp_path / "t.pftrace")
-    )
+    code, _, err = cli("export", str(tmp_path / "r"), "--out", str(tmp_path / "t.pftrace"))
     line = _one_error_line(err)
     assert code == 1 and f"{p.name}:6: corrupt event line" in line
 
@@ -172,7 +157,7 @@ def test_cut_off_run_reports_with_a_warning(runs: Path, tmp_path: Path) -> None:
     assert "cut off" in r.stderr and "WARNING" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_bad_format_is_a_usage_error(runs: Path, capsys) -> None:
+def test_bad_format_is_a_usage_error(runs: Path, cli) -> None:
     """An unknown --format is click's usage error (exit 2)."""
-    code, _, err = run_cli(capsys, "export", str(runs / "a"), "--format", "svg")
+    code, _, err = cli("export", str(runs / "a"), "--format", "svg")
     assert code == 2 and "svg" in err

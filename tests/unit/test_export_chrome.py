@@ -10,15 +10,12 @@ import pytest
 
 from revati.exporters import export_run
 from revati.trace import RunWriter, load_run
-from revati.trace.synthetic import make_serving_run
 from revati.trace.validate import validate_run
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("chrome") / "run"
-    make_serving_run(d, ranks=2, requests=3, layers=2)
-    return d
+def sample(serving_run: Path) -> Path:
+    return serving_run
 
 
 def _export(run_dir: Path, out: Path) -> dict:

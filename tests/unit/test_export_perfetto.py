@@ -11,7 +11,6 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TrackEvent
 
 from revati.exporters import export_run
 from revati.trace import RunWriter, load_run
-from revati.trace.synthetic import make_serving_run
 
 
 def parse_slices(path: Path) -> tuple[Counter, dict, dict]:
@@ -49,10 +48,8 @@ def parse_slices(path: Path) -> tuple[Counter, dict, dict]:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("pf") / "run"
-    make_serving_run(d, ranks=2, requests=3, layers=2)
-    return d
+def sample(serving_run: Path) -> Path:
+    return serving_run
 
 
 def test_same_slices_as_chrome(sample: Path, tmp_path: Path) -> None:

@@ -33,12 +33,14 @@ def test_sample_run_loads_clean_and_is_small() -> None:
 
 
 def test_sample_run_matches_its_generator(tmp_path: Path) -> None:
-    """tools/make_sample_run.py's defaults reproduce the committed streams byte for byte."""
+    """tools/make_sample_run.py's defaults reproduce the committed streams and device.conf byte
+    for byte (device.conf from the profile in revati/devices)."""
     from revati.trace.synthetic import make_serving_run
 
     make_serving_run(tmp_path / "r")
     for p in (SAMPLE / "events").glob("proc-*.jsonl"):
         assert (tmp_path / "r" / "events" / p.name).read_bytes() == p.read_bytes()
+    assert (tmp_path / "r" / "device.conf").read_text() == (SAMPLE / "device.conf").read_text()
 
 
 def test_vectorised_nesting_check_agrees_with_the_stack_walk() -> None:

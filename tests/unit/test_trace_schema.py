@@ -137,3 +137,30 @@ def test_json_fields_of_a_minor_kind_and_a_reordered_line(tmp_path: Path) -> Non
     k = load_run(tmp_path / "run", cache=False).frames["kernel"].set_index("name")
     assert json.loads(k.loc["a", "args"]) == [1]
     assert json.loads(k.loc["b", "args"]) == [None]
+
+
+def test_json_fields_in_another_key_order(tmp_path: Path) -> None:
+    """Kernel lines that begin like the writers' but put args, op and sig elsewhere (and op
+    values that look like keys) still load the exact values."""
+    w = RunWriter(tmp_path / "run")
+    s = w.process(7, 0)
+    s.end(9)
+    w.finish()
+    p = tmp_path / "run" / "events" / "proc-7.jsonl"
+    head, tail = p.read_bytes().splitlines()
+    op = {"lib": "nccl", "op": "allreduce", "k": 3, "name": "x", "dev": 1}
+    base = {"k": "kernel", "seq": 1, "tid": 7, "name": "a", "dev": 0, "stream": 0}
+    rows = [
+        {**base, "op": op, "args": [1, None], "ts_ns": 1, "end_ns": 2},
+        {**base, "name": "b", "ts_ns": 1, "end_ns": 2, "args": [[1, 2], None], "op": op},
+        {**base, "name": "c", "args": [], "sig": "00ff00ff00ff00ff", "ts_ns": 1, "end_ns": 2},
+        {**base, "name": "d", "ts_ns": 1, "end_ns": 2, "sig": "0", "op": {"k": "}"}},
+    ]
+    body = [json.dumps(r, separators=(",", ":")).encode() for r in rows]
+    p.write_bytes(b"\n".join([head, *body, tail]) + b"\n")
+    k = load_run(tmp_path / "run", cache=False).frames["kernel"].set_index("name")
+    for r in rows:
+        for f in ("args", "op"):
+            got = k.loc[r["name"], f]
+            assert (json.loads(got) if isinstance(got, str) else None) == r.get(f), (r, f)
+    assert k.loc["c", "sig"] == "00ff00ff00ff00ff"

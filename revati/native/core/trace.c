@@ -1,9 +1,11 @@
-/* revati trace writer: buffered JSON Lines, one stream per process, renamed on close. */
+/* revati trace writer: JSON Lines, one stream per process, written straight into a shared mapping of
+ * the file (trace_sink.c) so that a crash or a kill loses nothing already emitted; renamed on close. */
 #include "revati/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,11 +16,14 @@
 #include <unistd.h>
 
 #include "revati/devconf.h"
+#include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/runmode.h"
 #include "revati/vclock.h"
+#include "revati/trace_level.h"
+#include "trace_sink.h"
 
-#define BUF_CAP (1 << 20)
+#define LINE_ROOM 4096 /* room asked of the sink for a line before its length is known */
 #define MAX_UNIMPL 1024
 #define MISSING_SLOTS 8192
 
@@ -26,9 +31,9 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_state; /* 0: not opened, 1: open, 2: disabled or closed */
 static int g_fd = -1;
 static char g_tmp_path[4300], g_final_path[4200];
-static char *g_buf;
-static size_t g_len;
+static rv_sink g_sink = {.fd = -1};
 static uint64_t g_seq;
+static uint64_t g_dropped; /* events not written after the disk filled */
 static _Atomic uint64_t g_corr;
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -82,23 +87,30 @@ const char *rv_json_escape(char *dst, size_t n, const char *src) {
     return dst;
 }
 
-static void write_all(const char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(g_fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            rv_error("trace write failed: %s", strerror(errno));
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+/* The disk (or RLIMIT_FSIZE) refused to grow the stream: one last line says so, from the room the
+ * sink keeps for it; later events are counted, not written. */
+static void stream_full_locked(void) {
+    if (g_dropped++) return;
+    char line[320];
+    int n = snprintf(line, sizeof line,
+                     "{\"k\":\"lost\",\"seq\":%llu,\"tid\":%d,\"why\":\"%s\",\"ts_ns\":%llu}\n",
+                     (unsigned long long)g_seq++, trace_tid(), strerror(g_sink.err),
+                     (unsigned long long)rv_vnow());
+    if (n > 0 && (size_t)n < sizeof line) rv_sink_put_reserved(&g_sink, line, (size_t)n);
+    rv_error("trace stream %s cannot grow (%s): later events are not written", g_tmp_path,
+             strerror(g_sink.err));
 }
 
-static void flush_locked(void) {
-    if (g_fd >= 0 && g_len) write_all(g_buf, g_len);
-    g_len = 0;
+/* Copy a complete line into the stream. */
+static void put_line_locked(const char *line, size_t n) {
+    size_t avail;
+    char *dst = rv_sink_room(&g_sink, n, &avail);
+    if (!dst) { stream_full_locked(); return; }
+    memcpy(dst, line, n);
+    rv_sink_commit(&g_sink, n);
 }
+
+static void query_counts_reset(void);
 
 static void atfork_child(void) {
     /* the child owns a fresh stream: the parent's buffered lines are the parent's to write */
@@ -107,12 +119,13 @@ static void atfork_child(void) {
     atomic_store(&g_thread_ordinal, 0);
     g_lid = -1;
     if (g_state == 1) {
-        if (g_fd >= 0) close(g_fd);
+        rv_sink_forget(&g_sink); /* the mapping and the file are the parent's */
         g_fd = -1;
         g_state = 0;
     }
-    g_len = 0;
     g_seq = 0;
+    g_dropped = 0;
+    query_counts_reset();
     g_n_unimpl = 0;
     for (int i = 0; i < MISSING_SLOTS; ++i) { free(g_missing[i].name); g_missing[i].name = NULL; g_missing[i].count = 0; }
 }
@@ -123,6 +136,28 @@ static void atfork_parent(void) { pthread_mutex_unlock(&g_mu); }
 static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
 
 static void at_exit_close(void) { rv_trace_close(); }
+
+static void close_stream_locked(int sig);
+
+/* A fatal or terminating signal: end the stream with an `end` line that names the signal, rename it,
+ * then die of the signal as the program would have. The lock is taken if it can be; the thread that
+ * crashed may hold it (a fault inside the writer), and the process is ending either way. */
+static void on_signal(int sig) {
+    int locked = 0;
+    for (int i = 0; i < 1000 && !locked; ++i) {
+        locked = pthread_mutex_trylock(&g_mu) == 0;
+        if (!locked) usleep(10);
+    }
+    if (g_state == 1) close_stream_locked(sig);
+    if (locked) pthread_mutex_unlock(&g_mu);
+    rv_signal_reset_default(sig);
+    raise(sig); /* pending until this handler returns; a fault re-faults with the default action */
+}
+
+static void take_signals(void) {
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i) rv_signal_take_default(sigs[i], on_signal);
+}
 
 static int env_rank(void) {
     const char *names[] = {"RANK", "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", NULL};
@@ -168,10 +203,7 @@ static void emit_proc_header_locked(void) {
                      (unsigned long long)g_seq++, trace_tid(), g_lid >= 0 ? g_lid : (int)getpid(),
                      g_lid >= 0 ? 0 : (int)getppid(), env_rank(), argv_json, prof, c->count,
                      (unsigned long long)rv_vnow(), (unsigned long long)rv_wall_ns());
-    if (n > 0 && (size_t)n < sizeof line) {
-        memcpy(g_buf + g_len, line, (size_t)n);
-        g_len += (size_t)n;
-    }
+    if (n > 0 && (size_t)n < sizeof line) put_line_locked(line, (size_t)n);
 }
 
 static int open_locked(void) {
@@ -189,7 +221,7 @@ static int open_locked(void) {
         for (int lid = 0; lid < 100000 && g_fd < 0; ++lid) {
             snprintf(g_final_path, sizeof g_final_path, "%s/proc-%d.jsonl", evdir, lid);
             snprintf(g_tmp_path, sizeof g_tmp_path, "%s.tmp", g_final_path);
-            g_fd = open(g_tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            g_fd = open(g_tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
             if (g_fd < 0 && errno != EEXIST) break;
             if (g_fd >= 0 && access(g_final_path, F_OK) == 0) { close(g_fd); unlink(g_tmp_path); g_fd = -1; continue; }
             if (g_fd >= 0) g_lid = lid;
@@ -197,51 +229,54 @@ static int open_locked(void) {
     } else {
         snprintf(g_final_path, sizeof g_final_path, "%s/proc-%d.jsonl", evdir, (int)getpid());
         snprintf(g_tmp_path, sizeof g_tmp_path, "%s.tmp", g_final_path);
-        g_fd = open(g_tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        g_fd = open(g_tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     }
     if (g_fd < 0) {
         g_state = 2;
         rv_error("cannot open trace %s: %s", g_tmp_path, strerror(errno));
         return 0;
     }
-    if (!g_buf) g_buf = malloc(BUF_CAP);
-    if (!g_buf) { close(g_fd); g_fd = -1; g_state = 2; return 0; }
-    g_len = 0;
+    if (rv_sink_open(&g_sink, g_fd) != 0) {
+        rv_error("cannot map trace %s: %s", g_tmp_path, strerror(errno));
+        close(g_fd);
+        unlink(g_tmp_path);
+        g_fd = -1;
+        g_state = 2;
+        return 0;
+    }
     g_state = 1;
+    g_dropped = 0;
     static int registered;
     if (!registered) { registered = 1; atexit(at_exit_close); }
+    take_signals();
     emit_proc_header_locked();
     return 1;
 }
 
 static void emit_locked(const char *kind, const char *fmt, va_list ap) {
+    if (g_dropped) { g_dropped++; return; }
     char head[96];
     int hn = snprintf(head, sizeof head, "{\"k\":\"%s\",\"seq\":%llu,\"tid\":%d,", kind,
-                      (unsigned long long)g_seq++, trace_tid());
-    if (g_len + (size_t)hn + 4096 > BUF_CAP) flush_locked();
-    memcpy(g_buf + g_len, head, (size_t)hn);
-    size_t room = BUF_CAP - g_len - (size_t)hn - 2;
+                      (unsigned long long)g_seq, trace_tid());
+    size_t avail;
+    char *dst = rv_sink_room(&g_sink, LINE_ROOM, &avail);
+    if (!dst) { stream_full_locked(); return; }
     va_list ap2;
     va_copy(ap2, ap);
-    int bn = vsnprintf(g_buf + g_len + hn, room, fmt, ap2);
+    int bn = vsnprintf(dst + hn, avail - (size_t)hn - 2, fmt, ap2);
     va_end(ap2);
     if (bn < 0) bn = 0;
-    if ((size_t)bn >= room) {
-        /* larger than what is left of the buffer: write the head, then the body from the heap */
-        g_len += (size_t)hn;
-        flush_locked();
-        char *big = malloc((size_t)bn + 3);
-        if (!big) return;
-        vsnprintf(big, (size_t)bn + 1, fmt, ap);
-        big[bn] = '}';
-        big[bn + 1] = '\n';
-        write_all(big, (size_t)bn + 2);
-        free(big);
-        return;
+    if ((size_t)bn >= avail - (size_t)hn - 2) {
+        /* longer than the room asked for: ask for its length and format it again */
+        dst = rv_sink_room(&g_sink, (size_t)hn + (size_t)bn + 2, &avail);
+        if (!dst) { stream_full_locked(); return; }
+        vsnprintf(dst + hn, (size_t)bn + 1, fmt, ap);
     }
-    g_len += (size_t)hn + (size_t)bn;
-    g_buf[g_len++] = '}';
-    g_buf[g_len++] = '\n';
+    memcpy(dst, head, (size_t)hn);
+    dst[hn + bn] = '}';
+    dst[hn + bn + 1] = '\n';
+    rv_sink_commit(&g_sink, (size_t)hn + (size_t)bn + 2);
+    g_seq++;
 }
 
 void rv_trace_emit(const char *kind, const char *fmt, ...) {
@@ -255,10 +290,10 @@ void rv_trace_emit(const char *kind, const char *fmt, ...) {
     pthread_mutex_unlock(&g_mu);
 }
 
+int rv_trace_thread(void) { return trace_tid(); }
+
 void rv_trace_flush(void) {
-    pthread_mutex_lock(&g_mu);
-    if (g_state == 1) flush_locked();
-    pthread_mutex_unlock(&g_mu);
+    /* nothing is buffered: every line is in the file's pages as soon as it is written */
 }
 
 void rv_unimplemented(const char *name) {
@@ -273,9 +308,17 @@ void rv_unimplemented(const char *name) {
         g_n_unimpl++;
         first = 1;
     }
-    if (i < MAX_UNIMPL) g_unimpl[i].count++;
+    uint64_t n = 0;
+    if (i < MAX_UNIMPL) n = ++g_unimpl[i].count;
     pthread_mutex_unlock(&g_mu);
     if (first) rv_warn("%s is not implemented by revati's stand-in (counted; listed by revati report)", name);
+    /* the count also reaches the stream at 1, 2, 4, 8, ...: a process that never writes its end line
+     * (killed) still shows each name met, with a count at least half the true one */
+    if (n && !(n & (n - 1))) {
+        char esc[256];
+        rv_trace_emit("unimpl", "\"name\":\"%s\",\"n\":%llu", rv_json_escape(esc, sizeof esc, name),
+                      (unsigned long long)n);
+    }
 }
 
 int rv_trace_proc_id(void) {
@@ -302,43 +345,107 @@ void rv_count_missing(const char *kernel_name) {
     pthread_mutex_unlock(&g_mu);
 }
 
-static void append_raw_locked(const char *s) {
-    size_t n = strlen(s);
-    if (g_len + n > BUF_CAP) flush_locked();
-    if (n > BUF_CAP) { write_all(s, n); return; }
-    memcpy(g_buf + g_len, s, n);
-    g_len += n;
+#define QUERY_SLOTS 4096
+static pthread_mutex_t g_query_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct { const char *name; int tid; uint64_t n; } g_queries[QUERY_SLOTS];
+
+void rv_count_query(const char *name) {
+    int tid = rv_trace_thread();
+    uintptr_t h = (((uintptr_t)name >> 3) ^ ((uintptr_t)tid * 0x9E3779B1u)) * 0x9E3779B97F4A7C15ULL;
+    uint64_t n = 0;
+    pthread_mutex_lock(&g_query_mu);
+    for (int probe = 0; probe < QUERY_SLOTS; ++probe) {
+        size_t s = (size_t)((h >> 20) + (uintptr_t)probe) % QUERY_SLOTS;
+        if (!g_queries[s].name) { g_queries[s].name = name; g_queries[s].tid = tid; }
+        if (g_queries[s].name == name && g_queries[s].tid == tid) { n = ++g_queries[s].n; break; }
+    }
+    pthread_mutex_unlock(&g_query_mu);
+    /* the count also reaches the stream at 1, 2, 4, 8, ...: a killed process keeps its counts
+     * within a factor of two, at a few lines per name and thread */
+    if (n && !(n & (n - 1)))
+        rv_trace_emit("queries", "\"name\":\"%s\",\"n\":%llu", name, (unsigned long long)n);
 }
 
-void rv_trace_close(void) {
-    pthread_mutex_lock(&g_mu);
-    if (g_state != 1) { pthread_mutex_unlock(&g_mu); return; }
-    char head[256];
-    snprintf(head, sizeof head,
-             "{\"k\":\"end\",\"seq\":%llu,\"tid\":%d,\"ts_ns\":%llu,\"wt_ns\":%llu,\"overhead_ns\":%llu,\"unimpl\":{",
+static size_t query_counts_json(char *dst, size_t cap) {
+    size_t o = 0;
+    int first = 1;
+    pthread_mutex_lock(&g_query_mu);
+    for (int s = 0; s < QUERY_SLOTS && o + 128 < cap; ++s) {
+        if (!g_queries[s].name) continue;
+        o += (size_t)snprintf(dst + o, cap - o, "%s\"%s@%d\":%llu", first ? "" : ",", g_queries[s].name,
+                              g_queries[s].tid, (unsigned long long)g_queries[s].n);
+        first = 0;
+    }
+    pthread_mutex_unlock(&g_query_mu);
+    dst[o] = 0;
+    return o;
+}
+
+static void query_counts_reset(void) {
+    memset(g_queries, 0, sizeof g_queries);
+    pthread_mutex_init(&g_query_mu, NULL);
+}
+
+/* The end line is built here, not on the heap: it may be written from a signal handler. */
+static char g_end_line[1 << 18];
+
+static size_t end_add(size_t o, const char *str) {
+    size_t n = strlen(str);
+    if (o + n + 8 >= sizeof g_end_line) return o; /* no room: this item is left out */
+    memcpy(g_end_line + o, str, n);
+    return o + n;
+}
+
+/* The end line (with the signal that ended the process, when one did), then the final name. After a
+ * full disk it goes into the room the sink kept, if it fits. */
+static void close_stream_locked(int sig) {
+    char item[2400], esc[2048];
+    snprintf(item, sizeof item,
+             "{\"k\":\"end\",\"seq\":%llu,\"tid\":%d,\"ts_ns\":%llu,\"wt_ns\":%llu,\"overhead_ns\":%llu,",
              (unsigned long long)g_seq++, trace_tid(), (unsigned long long)rv_vnow(),
              (unsigned long long)rv_wall_ns(), rv_deterministic() ? 0ULL : (unsigned long long)rv_overhead_ns());
-    append_raw_locked(head);
-    char esc[2048], item[2200];
+    size_t o = end_add(0, item);
+    if (sig) {
+        snprintf(item, sizeof item, "\"signal\":%d,", sig);
+        o = end_add(o, item);
+    }
+    if (g_dropped) {
+        snprintf(item, sizeof item, "\"dropped\":%llu,", (unsigned long long)(g_dropped - 1));
+        o = end_add(o, item);
+    }
+    o = end_add(o, "\"unimpl\":{");
     for (int i = 0; i < g_n_unimpl; ++i) {
         snprintf(item, sizeof item, "%s\"%s\":%llu", i ? "," : "",
                  rv_json_escape(esc, sizeof esc, g_unimpl[i].name), (unsigned long long)g_unimpl[i].count);
-        append_raw_locked(item);
+        o = end_add(o, item);
     }
-    append_raw_locked("},\"missing\":{");
+    o = end_add(o, "},\"queries\":{");
+    static char queries[1 << 16];
+    query_counts_json(queries, sizeof queries);
+    o = end_add(o, queries);
+    o = end_add(o, "},\"missing\":{");
     int first = 1;
     for (int s = 0; s < MISSING_SLOTS; ++s) {
         if (!g_missing[s].name) continue;
         snprintf(item, sizeof item, "%s\"%s\":%llu", first ? "" : ",",
                  rv_json_escape(esc, sizeof esc, g_missing[s].name), (unsigned long long)g_missing[s].count);
-        append_raw_locked(item);
+        size_t o2 = end_add(o, item);
+        if (o2 == o) break;
+        o = o2;
         first = 0;
     }
-    append_raw_locked("}}\n");
-    flush_locked();
-    close(g_fd);
+    memcpy(g_end_line + o, "}}\n", 3);
+    o += 3;
+    if (g_sink.full) rv_sink_put_reserved(&g_sink, g_end_line, o);
+    else put_line_locked(g_end_line, o);
+    rv_sink_close(&g_sink);
     g_fd = -1;
     g_state = 2;
     if (rename(g_tmp_path, g_final_path) != 0) rv_error("cannot rename trace: %s", strerror(errno));
+}
+
+void rv_trace_close(void) {
+    pthread_mutex_lock(&g_mu);
+    if (g_state == 1) close_stream_locked(0);
     pthread_mutex_unlock(&g_mu);
 }

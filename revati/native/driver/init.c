@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "revati/trace_level.h"
 
 static int g_init;
 static int g_count;
@@ -88,7 +89,9 @@ CUresult rv_api_leave(rv_api_call *c, CUresult res) {
     /* the real driver's host time for this call (the model's host-cost rows, else the profile's) */
     rv_vdur_ns host = rv_host_cost(c->name, c->bytes);
     if (host) rv_vcharge(host);
-    if (rv_tracing()) {
+    if (rv_tracing() && !rv_trace_verbose() && rv_is_query(c->name)) {
+        rv_count_query(c->name); /* default level: pure queries are counted, not written */
+    } else if (rv_tracing()) {
         char buf[512];
         rv_line l = {buf, buf + sizeof buf - 1};
         rv_put(&l, "\"name\":\"");

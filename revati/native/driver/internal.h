@@ -164,6 +164,8 @@ uint64_t rv_va_reserve(int dev, uint64_t size, uint64_t align, uint64_t hint);
 void rv_va_release(uint64_t base, uint64_t size);
 void rv_alloc_add(const rv_alloc *a);
 int rv_alloc_remove(uint64_t base, rv_alloc *out);
+/* Whether v lies within the span of the host allocations made so far (0: surely not a host one). */
+int rv_host_alloc_may_hold(uint64_t v);
 /* The allocation holding ptr (by value); 0 when ptr is not known. */
 int rv_alloc_find(uint64_t ptr, rv_alloc *out);
 /* Device memory of bytesize on the current device (pool: the stream-ordered pool it came from). */
@@ -253,6 +255,8 @@ const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op);
 const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f);
 /* Whether a value points into a device's address space (memory.c): what the features mask. */
 int rv_dev_addr(uint64_t v);
+/* Whether 128 bytes are a tensor map this driver encoded (tensormap.c): masked like pointers. */
+int rv_tensormap_is_ours(const void *p);
 
 /* ---- kernel parameters (kparams.c) ---- */
 

@@ -16,27 +16,26 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void find_op_context(void) { g_op_context = (op_context_fn)dlsym(RTLD_DEFAULT, "revati_op_context"); }
 
-/* Masked: device addresses; pinned or registered host memory (a kernel may read it through unified
- * addressing); and any other value in the upper user address range (0x5500'0000'0000 up to the end of
- * user space, where PIE heaps, mmap regions and stacks live). Those are host addresses or uninitialised
- * padding inside struct parameters (a lambda's captures padded to 16 bytes carry stack bytes): they
- * differ run to run and say nothing about the work. No size or count a kernel takes comes near 9e13. */
+/* Masked here: device addresses, and pinned or registered host memory (a kernel may read it through
+ * unified addressing). The feature unit itself masks the upper user address range (host addresses,
+ * stack bytes in padding), the same on a real GPU. */
 static int is_devptr(uint64_t v, void *user) {
     if (rv_dev_addr(v)) return 1;
-    if (v >= 0x550000000000ULL && v < 0x800000000000ULL) return 1;
-    if (v < 0x10000ULL || v >= 0x800000000000ULL) return 0;
+    if (v < 0x10000ULL || !rv_host_alloc_may_hold(v)) return 0;
     rv_alloc a;
     return rv_alloc_find(v, &a) && a.kind == RV_MEM_HOST;
 }
+static int is_tensormap(const unsigned char *p, void *user) { return rv_tensormap_is_ours(p); }
 
 #define NAME_CACHE 256
 
 /* Per thread: the feature buffers (about 170 KB, allocated on a thread's first launch), the view, and
- * the hash of recent kernels' names (the signature's prefix: hashing a 200-character name is most of
- * the cost of a small kernel's features). */
+ * the memo of recent launches, and the hash of recent kernels' names (the signature's prefix: hashing
+ * a 200-character name is most of the cost of a small kernel's features). */
 typedef struct tls_feat {
     rv_feat_out out;
     rv_kfeat view;
+    rv_feat_cache *memo;
     struct {
         const rv_func *f;
         uint64_t h;
@@ -54,12 +53,20 @@ static uint64_t name_hash(tls_feat *t, const rv_func *f) {
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
-static void make_key(void) { pthread_key_create(&g_key, free); }
+static void tls_free(void *p) {
+    tls_feat *t = p;
+    rv_feat_cache_free(t->memo);
+    free(t);
+}
+static void make_key(void) { pthread_key_create(&g_key, tls_free); }
 
 static tls_feat *tls(void) {
     pthread_once(&g_key_once, make_key);
     tls_feat *t = pthread_getspecific(g_key);
-    if (!t && (t = calloc(1, sizeof *t))) pthread_setspecific(g_key, t);
+    if (!t && (t = calloc(1, sizeof *t))) {
+        t->memo = rv_feat_cache_new(); /* NULL: every launch computed afresh */
+        pthread_setspecific(g_key, t);
+    }
     return t;
 }
 
@@ -85,8 +92,9 @@ const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op) {
         .user = NULL,
         .op_json = op && op[0] ? op : keep_op,
         .name_fnv = name_hash(t, f),
+        .is_tensormap = is_tensormap,
     };
-    rv_features(&in, &t->out);
+    rv_features_cached(t->memo, &in, &t->out);
     t->view.args = t->out.args;
     t->view.op = t->out.op;
     memcpy(t->view.sig, t->out.sig, sizeof t->view.sig);

@@ -155,7 +155,20 @@ static int reg_lower_bound(uint64_t base) {
     return lo;
 }
 
+/* The span of all host (pinned/registered) allocations ever made: a cheap first test for
+ * rv_host_alloc_may_hold, asked for many parameter words per launch. */
+static _Atomic uint64_t g_host_lo = UINT64_MAX, g_host_hi;
+
+int rv_host_alloc_may_hold(uint64_t v) { return v >= atomic_load(&g_host_lo) && v < atomic_load(&g_host_hi); }
+
 void rv_alloc_add(const rv_alloc *a) {
+    if (a->kind == RV_MEM_HOST) {
+        uint64_t lo = atomic_load(&g_host_lo), hi = atomic_load(&g_host_hi), end = a->base + a->size;
+        while (a->base < lo && !atomic_compare_exchange_weak(&g_host_lo, &lo, a->base)) {
+        }
+        while (end > hi && !atomic_compare_exchange_weak(&g_host_hi, &hi, end)) {
+        }
+    }
     pthread_rwlock_wrlock(&g_reg_mu);
     if (g_nreg == g_capreg) {
         int cap = g_capreg ? g_capreg * 2 : 256;

@@ -12,6 +12,12 @@ static void fill(CUtensorMap *m, void *addr, unsigned dtype, unsigned rank, cons
     for (unsigned i = 0; i < rank && i < 5; ++i) m->opaque[2 + i] = dims[i];
 }
 
+int rv_tensormap_is_ours(const void *p) {
+    uint64_t w[2];
+    memcpy(w, p, sizeof w);
+    return (w[1] >> 48) == 0x5256ULL && rv_dev_addr(w[0]);
+}
+
 static CUresult check_common(CUtensorMap *m, CUtensorMapDataType dtype, cuuint32_t rank, void *addr,
                              const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *estrides,
                              CUtensorMapInterleave interleave, unsigned min_rank) {

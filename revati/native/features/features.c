@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "mask.h"
+
 typedef struct wbuf {
     char *p, *end; /* end: the last byte, kept for the NUL */
 } wbuf;
@@ -61,7 +63,7 @@ static uint64_t load_le(const unsigned char *p, size_t n) {
 }
 
 static void put_word(wbuf *w, uint64_t v, int may_point, const rv_feat_in *in) {
-    if (may_point && in->is_devptr && in->is_devptr(v, in->user)) put_s(w, "null", 4);
+    if (may_point && rv_feat_masked(in, v)) put_s(w, "null", 4);
     else put_u64(w, v);
 }
 
@@ -78,10 +80,16 @@ static void put_param(wbuf *w, const rv_feat_in *in, size_t off, size_t size) {
         return;
     }
     put_c(w, '[');
-    for (size_t i = 0; i < size; i += 8) {
-        size_t n = size - i < 8 ? size - i : 8;
+    for (size_t i = 0; i < size;) {
         if (i) put_c(w, ',');
+        if (in->is_tensormap && (off + i) % 64 == 0 && i + 128 <= size && in->is_tensormap(p + i, in->user)) {
+            put_s(w, "null,null,null,null,null,null,null,null,null,null,null,null,null,null,null,null", 79);
+            i += 128;
+            continue;
+        }
+        size_t n = size - i < 8 ? size - i : 8;
         put_word(w, load_le(p + i, n), n == 8, in);
+        i += 8;
     }
     put_c(w, ']');
 }

@@ -14,6 +14,19 @@ typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
 static struct sigaction g_user[NSIG]; /* what the program installed, as it gave it */
 static _Atomic int g_wrapped[NSIG];
+static _Atomic int g_revati[NSIG]; /* revati's own handler holds the default disposition's place */
+static void (*g_revati_handler[NSIG])(int); /* revati's handler for a signal it has taken, if any */
+
+static int install_revati(sigaction_fn real, int sig) {
+    struct sigaction mine;
+    memset(&mine, 0, sizeof mine);
+    mine.sa_handler = g_revati_handler[sig];
+    sigemptyset(&mine.sa_mask);
+    mine.sa_flags = SA_RESETHAND; /* a second delivery takes the default action */
+    if (real(sig, &mine, NULL) != 0) return 0;
+    atomic_store(&g_revati[sig], 1);
+    return 1;
+}
 /* initial-exec: the trampoline runs in signal context, where a first access through __tls_get_addr
  * could allocate */
 static __thread unsigned t_handled __attribute__((tls_model("initial-exec"))); /* handlers run on this thread */
@@ -57,12 +70,49 @@ RV_EXPORT int sigaction(int sig, const struct sigaction *restrict act, struct si
         rc = real(sig, &mine, old);
         if (rc == 0) atomic_store(&g_wrapped[sig], 1);
         else g_user[sig] = prev_user;
+    } else if (act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL && g_revati_handler[sig]) {
+        /* back to the default (Python does this before dying of SIGINT): revati's handler stands in
+         * for it, closes the trace and then takes the default action */
+        rc = real(sig, NULL, old);
+        if (rc == 0) {
+            atomic_store(&g_wrapped[sig], 0);
+            install_revati(real, sig);
+        }
+        if (rc == 0 && old && was_wrapped) *old = prev_user;
+        return rc;
     } else {
         rc = real(sig, act, old);
         if (rc == 0 && act) atomic_store(&g_wrapped[sig], 0);
     }
     if (rc == 0 && old && was_wrapped) *old = prev_user;
+    if (rc == 0 && old && !was_wrapped && atomic_load(&g_revati[sig])) {
+        memset(old, 0, sizeof *old); /* the program sees the default it never changed */
+        old->sa_handler = SIG_DFL;
+    }
+    if (rc == 0 && act) atomic_store(&g_revati[sig], 0);
     return rc;
+}
+
+int rv_signal_take_default(int sig, void (*handler)(int)) {
+    sigaction_fn real = real_sigaction();
+    if (!real || sig <= 0 || sig >= NSIG) return 0;
+    struct sigaction cur;
+    if (real(sig, NULL, &cur) != 0) return 0;
+    g_revati_handler[sig] = handler; /* also taken later, when the program resets the default */
+    if ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL) return 0;
+    return install_revati(real, sig);
+}
+
+void rv_signal_reset_default(int sig) {
+    sigaction_fn real = real_sigaction();
+    if (!real || sig <= 0 || sig >= NSIG) return;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    g_revati_handler[sig] = NULL;
+    real(sig, &dfl, NULL);
+    atomic_store(&g_revati[sig], 0);
 }
 
 // signal: through the interposed sigaction (BSD semantics, as glibc's signal)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "revati/trace_level.h"
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/vclock.h"
@@ -27,7 +28,9 @@ void rv_nvml_enter(rv_nvml_call *c) {
 }
 
 nvmlReturn_t rv_nvml_leave(rv_nvml_call *c, nvmlReturn_t res) {
-    if (tracing()) {
+    if (tracing() && !rv_trace_verbose() && rv_is_query(c->name)) {
+        rv_count_query(c->name); /* default level: pure queries are counted, not written */
+    } else if (tracing()) {
         char esc[sizeof c->args * 2];
         rv_trace_emit("api",
                       "\"name\":\"%s\",\"res\":%d,\"args\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu,"

@@ -12,9 +12,12 @@
  *
  * Output (rv_feat_out), each a NUL-terminated JSON text:
  *   args  a list, one entry per parameter in order: a parameter of at most 8 bytes is its unsigned
- *         little-endian value, or null when it is 8 bytes and points into device memory; a larger
+ *         little-endian value, or null when it is 8 bytes and points into device memory (is_devptr)
+ *         or lies in the upper user address range [0x5500'0000'0000, 0x8000'0000'0000) where host
+ *         addresses and stack bytes live (the unit's own rule, features/mask.h); a larger
  *         parameter (a struct) is a list of its 8-byte words (the tail word zero-padded) under the same
- *         rule. With no layout (nparams < 0) args is the empty text and the field is left out.
+ *         rule; a driver-encoded CUtensorMap inside a parameter is 16 nulls. With no layout
+ *         (nparams < 0) args is the empty text and the field is left out.
  *   op    the library-call object when one is given; otherwise an object decoded from the kernel itself
  *         where revati knows the kernel (torch's flash-attention forward kernels); else empty text.
  *   sig   16 lowercase hex digits: FNV-1a 64 over "name|gx,gy,gz|bx,by,bz|smem|args|op" (args and op
@@ -30,6 +33,10 @@
 
 /* Whether an 8-byte value points into device memory (1) or not (0). */
 typedef int (*rv_feat_is_devptr)(uint64_t value, void *user);
+/* Whether the 128 bytes at p are a CUtensorMap the driver encoded (1) or not (0). Its bytes are the
+ * driver's own encoding of a device address and shape (the stand-in's differs from NVIDIA's), so they
+ * are written as 16 nulls, like a pointer. Asked at 64-byte aligned offsets inside parameters. */
+typedef int (*rv_feat_is_tensormap)(const unsigned char *p, void *user);
 
 typedef struct rv_feat_in {
     const char *name;             /* kernel name as the trace's `name` field holds it (mangled) */
@@ -45,6 +52,7 @@ typedef struct rv_feat_in {
     const char *op_json;          /* library-call context (a JSON object) or NULL */
     uint64_t name_fnv;            /* optional: rv_fnv1a(RV_FNV_OFFSET, name, strlen(name)), cached by the
                                      caller per kernel; 0: computed here */
+    rv_feat_is_tensormap is_tensormap; /* optional (NULL: none): 128 driver-encoded bytes? */
 } rv_feat_in;
 
 /* Largest parameter buffer a launch may pass (CUDA 12.1+: 32764 bytes), and an args size that holds
@@ -64,6 +72,14 @@ typedef struct rv_feat_out {
 
 /* Compute args, op and sig of one launch into out. Returns 0; -1 if in is unusable (no name). */
 int rv_features(const rv_feat_in *in, rv_feat_out *out);
+
+/* A per-thread memo of rv_features (cache.c): launches that repeat an earlier one once device pointers
+ * are masked get its texts copied instead of formatted and hashed again. Not thread-safe: one per
+ * thread. The output is byte for byte what rv_features writes. */
+typedef struct rv_feat_cache rv_feat_cache;
+rv_feat_cache *rv_feat_cache_new(void);
+void rv_feat_cache_free(rv_feat_cache *c);
+int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out);
 
 /* FNV-1a 64 of n bytes continuing from h (start with RV_FNV_OFFSET). */
 #define RV_FNV_OFFSET 14695981039346656037ULL

@@ -107,6 +107,11 @@ RV_API void rv_publish_high(void);
 RV_API void rv_leave_discard(void);
 /* Signal handlers (installed through the interposed sigaction/signal) run on this thread so far. */
 RV_API unsigned rv_signals_handled(void);
+/* Install revati's own handler for sig only if the program's disposition is the default; the program
+ * keeps seeing the default (queries answer SIG_DFL), any handler it installs replaces revati's, and a
+ * later reset to the default puts revati's back. 1 when installed now. rv_signal_reset_default(sig) puts the default back (before re-raising). */
+RV_API int rv_signal_take_default(int sig, void (*handler)(int));
+RV_API void rv_signal_reset_default(int sig);
 /* Process registry: a pid joins the world at load, in fork children, and, to leave no gap in
  * which a starting child is unknown, in the parent right after fork/posix_spawn and in a vfork child
  * just before it execs. */

@@ -28,5 +28,7 @@ RV_API void rv_count_missing(const char *kernel_name);
 RV_API void rv_trace_flush(void);
 /* Write the end line, flush and rename the stream to its final name (called at exit). */
 RV_API void rv_trace_close(void);
+/* The thread id events of this thread carry (the OS tid, or an ordinal in deterministic runs). */
+RV_API int rv_trace_thread(void);
 
 #endif

@@ -1,0 +1,151 @@
+"""From parsed streams to pandas: one DataFrame per event kind, with `pid` and `rank` columns.
+
+Columns follow revati/trace/schema.py (columns()): grid/block split into _x/_y/_z, a collective's
+own rank as coll_rank, missing integers as 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from revati.trace.schema import (
+    COLUMNAR_KINDS,
+    KIND_FIELDS,
+    KINDS,
+    XYZ_FIELDS,
+    columns,
+    fields_of_type,
+)
+from revati.trace.stream import Stream
+
+log = logging.getLogger(__name__)
+
+
+def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
+    """One Arrow table of a columnar kind over all streams, with `pid` and `rank` added."""
+    parts = []
+    for s in streams:
+        t = s.tables.get(kind)
+        if t is None or t.num_rows == 0:
+            continue
+        # the event's own `rank` (a collective's rank in its communicator) becomes coll_rank
+        t = t.rename_columns(["coll_rank" if c == "rank" else c for c in t.column_names])
+        n = t.num_rows
+        t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
+        t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
+        parts.append(t)
+    return pa.concat_tables(parts) if parts else None
+
+
+def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
+    """(n, 3) int64 of a list column whose every entry is exactly 3 non-null ints, else None."""
+    parts = []
+    for c in col.chunks:
+        if c.null_count or c.values.null_count:
+            return None
+        offs = c.offsets.to_numpy()
+        if len(offs) > 1 and not (np.diff(offs) == 3).all():
+            return None
+        parts.append(c.values.to_numpy()[offs[0] : offs[-1]].reshape(-1, 3))
+    if not parts:
+        return np.zeros((0, 3), np.int64)
+    # column-major, so that each of x, y, z is one contiguous column
+    return np.asfortranarray(np.concatenate(parts) if len(parts) > 1 else parts[0])
+
+
+def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
+    if t is None:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
+    cols: dict[str, Any] = {}
+    ints, lists = fields_of_type(kind, "int") | {"seq", "tid"}, fields_of_type(kind, "ints")
+    for f in t.column_names:
+        col = t.column(f)
+        if f in XYZ_FIELDS:
+            xyz = _xyz_fast(col)
+            if xyz is not None:
+                for i, axis in enumerate("xyz"):
+                    cols[f"{f}_{axis}"] = xyz[:, i]
+                continue
+            arr = col.combine_chunks()
+            for i, axis in enumerate("xyz"):
+                try:
+                    v = pc.list_element(arr, i)
+                except pa.ArrowInvalid:  # a list shorter than 3: pad by hand
+                    v = pa.array(
+                        [(x[i] if x is not None and len(x) > i else 1) for x in arr.to_pylist()],
+                        pa.int64(),
+                    )
+                cols[f"{f}_{axis}"] = pc.fill_null(v, 1).to_numpy(zero_copy_only=False)
+        elif f in ints or f == "coll_rank":
+            cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
+        elif f in lists:
+            cols[f] = pd.Series(col.to_pylist(), dtype=object)
+        else:
+            cols[f] = col.to_pandas()
+    df = pd.DataFrame(cols, copy=False)
+    return df[columns(kind)]
+
+
+def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
+    known = kind in KIND_FIELDS
+    if known:
+        fields = [f for f in KIND_FIELDS[kind] if f not in ("pid", "rank")]
+    else:
+        keys: dict[str, None] = {}
+        for s in streams:
+            for ev in s.objects.get(kind, ())[:100]:
+                keys.update(dict.fromkeys(ev))
+        fields = [f for f in keys if f not in ("k", "seq", "tid", "pid", "rank")]
+    ints = (fields_of_type(kind, "int") if known else frozenset()) | {"seq", "tid"}
+    cols: dict[str, list[Any]] = {c: [] for c in ["seq", "tid", *fields]}
+    pids: list[int] = []
+    ranks: list[int] = []
+    for s in streams:
+        evs = s.objects.get(kind)
+        if not evs:
+            continue
+        for c, lst in cols.items():
+            default = 0 if c in ints else None
+            lst.extend([ev.get(c, default) for ev in evs])
+        pids += [s.pid] * len(evs)
+        ranks += [s.rank] * len(evs)
+    data: dict[str, Any] = {}
+    for c, lst in cols.items():
+        if c in ints:
+            try:
+                data[c] = np.array(lst, dtype=np.int64)
+                continue
+            except (OverflowError, TypeError, ValueError):
+                pass
+        data[c] = pd.Series(lst, dtype=object)
+    data["pid"] = np.array(pids, dtype=np.int64)
+    data["rank"] = np.array(ranks, dtype=np.int64)
+    df = pd.DataFrame(data, copy=False)
+    return df[columns(kind)] if known else df
+
+
+def build_frames(
+    streams: list[Stream], tables: dict[str, pa.Table | None], warnings: list[str]
+) -> dict[str, pd.DataFrame]:
+    """One DataFrame per kind (every declared kind, empty if absent; unknown kinds too, with a
+    warning appended to `warnings`)."""
+    frames = {}
+    for kind in KINDS:
+        if kind in COLUMNAR_KINDS:
+            frames[kind] = _columnar_frame(kind, tables.get(kind))
+        else:
+            frames[kind] = _object_frame(kind, streams)
+    for s in streams:
+        for k in s.objects:
+            if k not in KIND_FIELDS and k not in frames:
+                msg = f"{s.path}: unknown event kind '{k}' (kept as frames['{k}'])"
+                warnings.append(msg)
+                log.warning("%s", msg)
+                frames[k] = _object_frame(k, streams)
+    return frames

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test folder: the CLI (in process and as a command), the built native
+libraries, and a synthetic serving run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from revati.cli import main
+from revati.native import build as native_build
+from revati.trace.synthetic import make_serving_run
+
+CliResult = tuple[int, str, str]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """cli(*argv) runs `revati ARGV` in this process: (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            main(list(argv))
+            raise SystemExit(0)
+        out = capsys.readouterr()
+        return int(e.value.code or 0), out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def revati() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """revati(*args, timeout=120) runs `python -m revati ARGS` as a command (text output)."""
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "revati", *args], capture_output=True, text=True, timeout=timeout
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def lib_dir() -> Path:
+    """The built native libraries (built once per session if stale)."""
+    return native_build.lib_dir()
+
+
+@pytest.fixture(scope="session")
+def serving_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic two-rank serving run (3 requests, 2 layers). Shared: read it, never write in it
+    (load it with cache=False)."""
+    d = tmp_path_factory.mktemp("serving") / "run"
+    make_serving_run(d, ranks=2, requests=3, layers=2)
+    return d

@@ -1,0 +1,122 @@
+"""Benchmark trace volume: a run of N kernel launches (the stand-in driver, a C probe) written at
+the default trace level; events written per second, bytes per launch on disk, then the run's cold
+load, Chrome JSON and Perfetto export times. Also bytes per call of a polling loop of pure queries
+(cuCtxGetDevice) at the default and verbose levels. Usage:
+    python tools/bench_volume.py [--launches 1000000] [--polls 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from revati.devices.profiles import get_profile  # noqa: E402
+from revati.launch.env import run_env  # noqa: E402
+from revati.native import build as native_build  # noqa: E402
+
+POLLER = """
+import ctypes, sys
+cuda = ctypes.CDLL("libcuda.so.1")
+assert cuda.cuInit(0) == 0
+ctx = ctypes.c_void_p()
+assert cuda.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0) == 0
+assert cuda.cuCtxSetCurrent(ctx) == 0
+dev = ctypes.c_int()
+for _ in range(int(sys.argv[1])):
+    cuda.cuCtxGetDevice(ctypes.byref(dev))
+"""
+
+
+def _stream_bytes(run_dir: Path) -> int:
+    return sum(p.stat().st_size for p in (run_dir / "events").glob("proc-*.jsonl*"))
+
+
+def _env(run_dir: Path, lib: Path, level: str) -> dict[str, str]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "events").mkdir(exist_ok=True)
+    (run_dir / "device.conf").write_text(get_profile("h100").device_conf(1))
+    env = run_env(run_dir, lib, gpus=1)
+    env["REVATI_TRACE_LEVEL"] = level
+    return env
+
+
+def launches(work: Path, lib: Path, n: int) -> dict[str, float]:
+    sys.path.insert(0, str(ROOT / "tools"))
+    from bench_launch import compile_probe
+
+    exe = compile_probe(work, lib)
+    run_dir = work / "launches"
+    env = _env(run_dir, lib, "default")
+    t0 = time.monotonic()
+    p = subprocess.run([str(exe), str(n)], env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"error: the probe failed ({p.returncode}): {p.stderr.strip()}")
+    lines = sum(1 for f in (run_dir / "events").glob("*.jsonl") for _ in f.open("rb"))
+    size = _stream_bytes(run_dir)
+    from revati.exporters import export_run
+    from revati.trace import load_run
+
+    t0 = time.monotonic()
+    run = load_run(run_dir, cache=False)
+    load_s = time.monotonic() - t0
+    out = {"launches": n, "lines": lines, "bytes_per_launch": size / n, "write_wall_s": wall}
+    out["events_per_s"] = lines / wall
+    out["load_s"] = load_s
+    for fmt, ext in (("chrome", "json"), ("perfetto", "pftrace")):
+        t0 = time.monotonic()
+        export_run(run, fmt, work / f"t.{ext}")
+        out[f"{fmt}_s"] = time.monotonic() - t0
+    return out
+
+
+def polls(work: Path, lib: Path, n: int) -> dict[str, float]:
+    out = {}
+    for level in ("default", "verbose"):
+        run_dir = work / f"poll-{level}"
+        env = _env(run_dir, lib, level)
+        p = subprocess.run([sys.executable, "-c", POLLER, str(n)], env=env, capture_output=True)
+        if p.returncode != 0:
+            raise SystemExit(f"error: the poller failed: {p.stderr.decode()[-500:]}")
+        out[f"{level}_bytes_per_poll"] = _stream_bytes(run_dir) / n
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--launches", type=int, default=1_000_000)
+    ap.add_argument("--polls", type=int, default=100_000)
+    args = ap.parse_args(argv)
+    if args.launches <= 0 or args.polls <= 0:
+        print("error: --launches and --polls must be positive", file=sys.stderr)
+        return 2
+    lib = native_build.lib_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        r = launches(Path(tmp), lib, args.launches)
+        print(
+            f"{r['launches']} launches: {r['lines']} lines, {r['bytes_per_launch']:.0f} bytes per "
+            f"launch, {r['events_per_s'] / 1e6:.2f} M events/s written ({r['write_wall_s']:.2f} s); "
+            f"cold load {r['load_s']:.2f} s, Chrome export {r['chrome_s']:.2f} s, "
+            f"Perfetto export {r['perfetto_s']:.2f} s"
+        )
+        q = polls(Path(tmp), lib, args.polls)
+        print(
+            f"{args.polls} cuCtxGetDevice polls: {q['default_bytes_per_poll']:.2f} bytes per poll "
+            f"at the default level, {q['verbose_bytes_per_poll']:.0f} verbose"
+        )
+    with open("/proc/loadavg") as f:
+        print(
+            f"load average {f.read().split()[0]} on {len(__import__('os').sched_getaffinity(0))} cores"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

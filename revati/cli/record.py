@@ -110,7 +110,7 @@ def record(
         predictor = "table" if kernel_table is not None else registry.default_name(model)
     run_command(
         list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
-        deterministic, seed,
+        deterministic, seed, trace_level,
     )  # fmt: skip
 
 
@@ -125,6 +125,7 @@ def run_command(
     host_speed: str,
     deterministic: bool,
     seed: int,
+    trace_level: str = "default",
 ) -> None:
     """Record cmd with a predictor (shared by record and replay); exits with the command's status."""
     chosen = registry.resolve(predictor, opts)

@@ -83,5 +83,5 @@ def replay(
     seed = int(m.seeds.get("sampling", 0)) if isinstance(m.seeds, dict) else 0
     run_command(
         list(m.command), target, device_name or m.device, m.num_gpus or 1, predictor, opts,
-        overwrite, "auto", True, seed,
+        overwrite, "auto", True, seed, str(m.extra.get("trace_level") or "default"),
     )  # fmt: skip

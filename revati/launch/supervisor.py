@@ -51,7 +51,7 @@ class RunConfig:
     # the predictor's driver settings, computed once the run directory exists (it may write files there)
     predictor_env: Callable[[Path], dict[str, str]] | None = None
     # the manifest's predictor entry (name, version, model hash, ...); default name + version
-    predictor_info: dict | None = None
+    predictor_info: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.command:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from revati.errors import RevatiError
 from revati.predictors.base import PredictorOptions
@@ -23,8 +24,8 @@ class Analytical:
         env.update(host_cost_env(self.options))
         return env
 
-    def provenance(self) -> dict:
-        out = {"name": self.name, "version": self.version}
+    def provenance(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
         if host_cost_env(self.options):
             out.update(model=str(self.options.model), host_costs=True)
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,6 @@ class Predictor(Protocol):
         """Environment for the stand-in driver (may write files under run_dir first)."""
         ...
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """The manifest's predictor entry: name, version, model hash and source device if any."""
         ...

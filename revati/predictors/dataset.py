@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,10 +32,10 @@ class Dataset:
     hostcost: pd.DataFrame
     device: DeviceProfile
     digest: str  # sha256 over the files' bytes, in path order
-    meta: list[dict]
+    meta: list[dict[str, Any]]
 
 
-def device_of(meta: dict, where: Path) -> DeviceProfile:
+def device_of(meta: dict[str, Any], where: Path) -> DeviceProfile:
     """The device profile a dataset was measured on: meta's `gpu` matched against profile names."""
     gpu = str(meta.get("gpu") or meta.get("gpu_name") or meta.get("device") or "")
     for p in _profiles().values():
@@ -50,7 +51,7 @@ def device_of(meta: dict, where: Path) -> DeviceProfile:
     )
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     if not (path / "kernels.parquet").is_file() or not (path / "meta.json").is_file():
         raise RevatiError(f"{path} is not a profile dataset (needs meta.json and kernels.parquet)")
     try:
@@ -104,7 +105,7 @@ def load(paths: list[Path]) -> Dataset:
     return Dataset(kernels, hostcost, device, h.hexdigest(), metas)
 
 
-def shape_key(row) -> str:
+def shape_key(row: Any) -> str:
     """What "the same shape" means for held-out evaluation: the problem dimensions from op when
     known (every kernel and tile choice of that GEMM/attention shape goes to the same side), else
     the launch geometry and scalar arguments."""

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from revati.devices import DeviceProfile
 from revati.predictors import native
 
 FAMILIES = ("other", "gemm", "attention", "elementwise", "reduce", "comm")
@@ -32,7 +33,7 @@ def family(name: str, op: str | None = None) -> str:
     return FAMILIES[native.lib().rv_pf_family(name.encode(), op.encode() if op else None)]
 
 
-def _text(v) -> str | None:
+def _text(v: object) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     s = str(v)
@@ -57,7 +58,7 @@ def launches(df: pd.DataFrame) -> list[native.PKernel]:
     return out
 
 
-def matrix(df: pd.DataFrame, profile) -> np.ndarray:
+def matrix(df: pd.DataFrame, profile: DeviceProfile) -> np.ndarray:
     """The (rows x 16) feature matrix of a kernels table on a device profile (NaN where unknown)."""
     so = native.lib()
     dev = native.pdev(profile)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from revati.devices import DeviceProfile
 from revati.predictors import features
 
 MODEL_TSV = "model.tsv"
@@ -26,13 +28,13 @@ def write(
     out: Path,
     *,
     digest: str,
-    device,
+    device: DeviceProfile,
     kernels: pd.DataFrame,
     hostcost: pd.DataFrame,
     curves: dict[int, list[tuple[float, float]]],
     tcurves: dict[int, list[tuple[float, float]]],
     xgb_files: dict[int, tuple[str, bool]],
-    info: dict,
+    info: dict[str, Any],
 ) -> None:
     """Write model.tsv and model.json into out (xgb files are already there)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,7 @@ def write(
     (out / MODEL_JSON).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
 
-def read_info(model_dir: Path) -> dict:
+def read_info(model_dir: Path) -> dict[str, Any]:
     """model.json of a model directory (what record/replay put in the manifest)."""
     p = Path(model_dir) / MODEL_JSON
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from revati.errors import RevatiError
 from revati.predictors import model_file
@@ -73,7 +74,7 @@ class _Modelled:
         env.update(host_cost_env(self.options, self.model))
         return env
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,

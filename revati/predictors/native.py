@@ -6,6 +6,7 @@ import ctypes
 from functools import cache
 from pathlib import Path
 
+from revati.devices import DeviceProfile
 from revati.errors import NativeBuildError, RevatiError
 
 FEATURE_COUNT = 16  # RV_PF_N in native/include/revati/predict.h
@@ -97,7 +98,7 @@ def lib() -> ctypes.CDLL:
     return so
 
 
-def pdev(profile) -> PDev:
+def pdev(profile: DeviceProfile) -> PDev:
     """The rv_pdev of a revati.devices profile."""
     return PDev(
         int(profile.sm_count),

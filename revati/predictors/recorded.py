@@ -9,13 +9,15 @@ the recording fall back to the analytical predictor and are counted as missing s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from revati.errors import RevatiError
 from revati.predictors.base import PredictorOptions
 from revati.predictors.modelled import host_cost_env
+from revati.trace import Run
 
 
-def process_order(run) -> list[int]:
+def process_order(run: Run) -> list[int]:
     """The recorded run's stream numbers in the order their processes appeared."""
     procs = run["proc"]
     if len(procs) == 0:
@@ -67,8 +69,12 @@ class Recorded:
         env.update(host_cost_env(self.options))
         return env
 
-    def provenance(self) -> dict:
-        out = {"name": self.name, "version": self.version, "recorded_run": str(self.run)}
+    def provenance(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "recorded_run": str(self.run),
+        }
         if host_cost_env(self.options):
             out.update(model=str(self.options.model), host_costs=True)
         return out

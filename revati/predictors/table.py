@@ -8,6 +8,7 @@ roofline axis; else the family's roofline curve (fallback). With --kernel-table 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from revati.errors import RevatiError
 from revati.predictors.base import PredictorOptions
@@ -37,7 +38,7 @@ class Table(_Modelled):
             "REVATI_KERNEL_TABLE": str(self.kernel_table.resolve()),
         }
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         if self.kernel_table is None:
             return super().provenance()
         return {"name": self.name, "version": self.version, "kernel_table": str(self.kernel_table)}

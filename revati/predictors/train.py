@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,9 @@ def _score(
     return s
 
 
-def build(out: Path, ds: dataset.Dataset, k: pd.DataFrame, info: dict, with_xgb: bool) -> None:
+def build(
+    out: Path, ds: dataset.Dataset, k: pd.DataFrame, info: dict[str, Any], with_xgb: bool
+) -> None:
     """Fit curves and boosters on rows k and write a model directory."""
     out.mkdir(parents=True, exist_ok=True)
     feats = features.matrix(k, ds.device)

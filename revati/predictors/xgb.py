@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def fit(feats: np.ndarray, dur_ns: np.ndarray, out_file: Path) -> bool:
     return True
 
 
-def write_trees(model: dict, out: Path) -> None:
+def write_trees(model: dict[str, Any], out: Path) -> None:
     """The booster's trees as the driver walks them (native/predict/trees.c): "base B", "trees N",
     per tree "t NODES" and per node "left right feature threshold default_left" (a leaf: left -1
     and its value in place of the threshold, as XGBoost's JSON keeps it)."""

@@ -53,7 +53,7 @@ class StreamHead:
     rank: int
     closed: bool  # renamed from .jsonl.tmp to .jsonl: the process closed its trace
     fatal: str | None  # the message of a last `fatal` line
-    last: dict  # the last line's event ({} when it is not one)
+    last: dict[str, Any]  # the last line's event ({} when it is not one)
 
 
 def _first_last_lines(path: Path) -> tuple[bytes, bytes]:

@@ -40,13 +40,31 @@ from revati.exporters import FORMATS, export_run, get_format
     help="One file per rank, OUT being a folder: rank-<r>.json / rank-<r>.pftrace "
     "(the layout Holistic Trace Analysis reads).",
 )
-def export(run: Path, fmt: str, out: Path | None, ranks: tuple[int, ...], per_rank: bool) -> None:
+@click.option(
+    "--window",
+    default=None,
+    metavar="START:END",
+    help="Only events starting in this window, in ms of virtual time from the run's first "
+    "event (e.g. 0:500); for long runs the Perfetto UI cannot open whole.",
+)
+def export(
+    run: Path,
+    fmt: str,
+    out: Path | None,
+    ranks: tuple[int, ...],
+    per_rank: bool,
+    window: str | None,
+) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
     from revati.progress import step
     from revati.trace import load_run
+    from revati.trace.window import parse_window, time_window
 
+    win = parse_window(window) if window else None
     with step(f"loading {run}"):
         r = load_run(run)
+    if win is not None:
+        r = time_window(r, *win)
     ext = get_format(fmt).ext
     if out is None:
         out = run / (f"trace-{fmt}" if per_rank else f"trace.{ext}")

@@ -78,6 +78,17 @@ def _default_out(command: list[str]) -> Path:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampled token ids.")
 @click.option(
+    "--token-policy",
+    default="uniform",
+    show_default=True,
+    help="Token ids the host reads from kernels that did not run: uniform, fixed:ID or stale.",
+)
+@click.option(
+    "--token-exclude",
+    default="",
+    help="Comma-separated ids the uniform policy never draws (EOS, padding).",
+)
+@click.option(
     "--trace-level",
     type=click.Choice(["default", "verbose"]),
     default="default",
@@ -98,6 +109,8 @@ def record(
     host_speed: str,
     deterministic: bool,
     seed: int,
+    token_policy: str,
+    token_exclude: str,
     trace_level: str,
     command: tuple[str, ...],
 ) -> None:
@@ -105,12 +118,18 @@ def record(
 
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
+    try:
+        exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{token_exclude!r} is not a comma-separated list of ids", param_hint="--token-exclude"
+        ) from None
     opts = PredictorOptions(model=model, kernel_table=kernel_table, host_costs=host_costs)
     if predictor is None:
         predictor = "table" if kernel_table is not None else registry.default_name(model)
     run_command(
         list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
-        deterministic, seed, trace_level,
+        deterministic, seed, trace_level, token_policy, exclude,
     )  # fmt: skip
 
 
@@ -126,6 +145,8 @@ def run_command(
     deterministic: bool,
     seed: int,
     trace_level: str = "default",
+    token_policy: str = "uniform",
+    token_exclude: tuple[int, ...] = (),
 ) -> None:
     """Record cmd with a predictor (shared by record and replay); exits with the command's status."""
     chosen = registry.resolve(predictor, opts)
@@ -145,6 +166,8 @@ def run_command(
         seed=seed,
         predictor_env=chosen.native_env,
         predictor_info=info,
+        token_policy=token_policy,
+        token_exclude=token_exclude,
         trace_level=trace_level,
     )
     from revati.native import build  # deferred: compiling is only needed to record

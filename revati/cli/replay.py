@@ -84,4 +84,6 @@ def replay(
     run_command(
         list(m.command), target, device_name or m.device, m.num_gpus or 1, predictor, opts,
         overwrite, "auto", True, seed, str(m.extra.get("trace_level") or "default"),
+        str(m.extra.get("token_policy") or "uniform"),
+        tuple(int(t) for t in m.extra.get("token_exclude") or ()),
     )  # fmt: skip

@@ -70,6 +70,10 @@ FIELDS: tuple[ProfileField, ...] = (
     _f("kernel_wave_ns", "u64", "analytical predictor: cost per wave of blocks, ns"),
     _f("api_host_ns", "u64", "modelled host cost of one driver call, ns"),
     _f("pci_bus_base", "int", "PCI bus id of device 0; device i gets base + i"),
+    _f("pci_device_id", "int", "PCI device id of the product (NVML's pciDeviceId >> 16)"),
+    _f("pcie_gen", "int", "PCIe generation of the host link"),
+    _f("nvlinks", "int", "NVLink links per GPU"),
+    _f("power_limit_mw", "int", "board power limit, mW"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 # keys every profile in profiles.toml must define (and the only ones it may, besides aliases)

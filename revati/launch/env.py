@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from revati.integrations import env_defaults
+
 
 def run_env(
     run_dir: str | os.PathLike[str],
@@ -41,6 +43,8 @@ def run_env(
         env.pop("REVATI_DETERMINISTIC", None)
     if kernel_table is not None:
         env["REVATI_KERNEL_TABLE"] = str(Path(kernel_table).resolve())
+    for key, value in env_defaults().items():  # engines' switches away from GPU-only paths
+        env.setdefault(key, value)
     return env
 
 

@@ -46,6 +46,8 @@ class RunConfig:
     host_speed: float = 1.0
     deterministic: bool = False
     seed: int = 0
+    token_policy: str = "uniform"
+    token_exclude: tuple[int, ...] = ()
     trace_level: str = "default"
     extra_env: dict[str, str] = field(default_factory=dict)
     # the predictor's driver settings, computed once the run directory exists (it may write files there)
@@ -60,10 +62,24 @@ class RunConfig:
             raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
         if self.host_speed <= 0:
             raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+        check_token_policy(self.token_policy)
+        if any(t < 0 for t in self.token_exclude):
+            raise RevatiError(f"--token-exclude {self.token_exclude}: ids must be non-negative")
         if self.trace_level not in TRACE_LEVELS:
             raise RevatiError(
                 f"--trace-level {self.trace_level!r}: choose one of {', '.join(TRACE_LEVELS)}"
             )
+
+
+def check_token_policy(policy: str) -> str:
+    """The token policy if valid (uniform, stale, fixed:ID; see docs/driver.md), else RevatiError."""
+    if policy in ("uniform", "stale"):
+        return policy
+    if policy.startswith("fixed:") and policy[6:].isdigit():
+        return policy
+    raise RevatiError(
+        f"--token-policy {policy!r}: expected uniform, stale or fixed:ID (e.g. fixed:42)"
+    )
 
 
 @dataclass
@@ -190,6 +206,8 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
             "problems": result.problems if result else ["the run did not finish (revati stopped)"],
             "trace_level": cfg.trace_level,
             "cwd": os.getcwd(),
+            "token_policy": cfg.token_policy,
+            "token_exclude": list(cfg.token_exclude),
         },
     )
     write_manifest(cfg.out, manifest)
@@ -211,6 +229,8 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     env["REVATI_SEED"] = str(cfg.seed)
     if cfg.predictor_env is not None:
         env.update(cfg.predictor_env(cfg.out))
+    env["REVATI_TOKEN_POLICY"] = cfg.token_policy
+    env["REVATI_TOKEN_EXCLUDE"] = ",".join(str(t) for t in cfg.token_exclude)
     env["REVATI_TRACE_LEVEL"] = cfg.trace_level
     env.update(cfg.extra_env)
     start_ns = time.time_ns()

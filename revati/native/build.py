@@ -39,7 +39,7 @@ LIBRARIES = (
     Library(
         "libcuda.so.1",
         "libcuda.so.1",
-        ("driver", "driver/gen", "features", "predict"),
+        ("driver", "driver/gen", "driver/values", "features", "predict"),
         ("-ldl", "-lpthread", "-lm"),
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),

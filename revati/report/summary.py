@@ -57,6 +57,34 @@ def _counts(objs: list[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def value_reads(vr: pd.DataFrame, *, top: int = 5) -> dict[str, Any]:
+    """Host reads of device bytes written by kernels that did not run: counts, policies, top sites and producers.
+
+    `certain` reads overlap a kernel's known output (or the tensor it was passed); the others only
+    reach into a guessed extent past a neighbouring tensor's start (see docs/driver.md).
+    """
+    if not len(vr):
+        return {"count": 0, "certain": 0, "policies": {}, "top_sites": [], "top_producers": []}
+    certain = (
+        vr["certain"].fillna(True).astype(bool)
+        if "certain" in vr
+        else pd.Series(True, index=vr.index)
+    )
+    sure = vr[certain.to_numpy()]
+
+    def top_of(col: str) -> list[dict[str, Any]]:
+        c = sure[col].value_counts().head(top)
+        return [{"name": str(k), "count": int(v)} for k, v in c.items()]
+
+    return {
+        "count": int(len(vr)),
+        "certain": int(len(sure)),
+        "policies": {str(k): int(v) for k, v in sure["policy"].value_counts().items()},
+        "top_sites": top_of("site"),
+        "top_producers": [{**p, "demangled": demangle(p["name"])} for p in top_of("producer")],
+    }
+
+
 def process_endings(run: Run) -> list[dict[str, Any]]:
     """Per process: pid, rank and how it ended (the manifest's words, else what its stream shows)."""
     by_pid = {p.get("pid"): p for p in run.manifest.processes if isinstance(p, dict)}
@@ -196,6 +224,7 @@ def summarize(
     out["unimplemented"], out["unimplemented_lower_bounds"] = unimplemented_counts(run)
     out["queries_counted"] = query_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
+    out["value_reads"] = value_reads(run.frames["value-read"], top=top)
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     if check:
         out["issues"] = [
@@ -323,6 +352,21 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
             f"missing shapes ({len(s['missing_shapes'])} kernels, timed by fallback): "
             + ", ".join(f"{k[:50]} x{v}" for k, v in list(s["missing_shapes"].items())[:5])
         )
+    vr = s.get("value_reads") or {}
+    if vr.get("count"):
+        pol = ", ".join(f"{k} x{v}" for k, v in vr["policies"].items())
+        L.append(
+            f"values read back from kernels that did not run: {vr['certain']} "
+            f"(+{vr['count'] - vr['certain']} uncertain); policies: {pol or '-'}"
+        )
+        for p in vr["top_producers"]:
+            name = p.get("demangled") or p["name"]
+            name = name if len(name) <= 90 else name[:87] + "..."
+            L.append(f"  x{p['count']:<6} {name}")
+        if vr["top_sites"]:
+            L.append("  at " + ", ".join(f"{x['name']} x{x['count']}" for x in vr["top_sites"]))
+    else:
+        L.append("values read back from kernels that did not run: none")
     sv = s.get("serving")
     if sv:
         L.append("")

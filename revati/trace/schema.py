@@ -251,9 +251,27 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _req("addr", "int", "device address read"),
                 _req("bytes", "int", "bytes read"),
                 _f("producer", "str", "name of the kernel that last wrote the bytes"),
-                _f("producer_seq", "int", "`seq` of that kernel's event"),
+                _f(
+                    "producer_seq",
+                    "int",
+                    "that kernel's ordinal among this process's executed kernels",
+                ),
+                _f(
+                    "producer_corr",
+                    "int",
+                    "`corr` of that kernel's launch (joins its `kernel` event)",
+                ),
                 _f("site", "str", "the API call that read them, e.g. `cuMemcpyDtoH_v2`"),
-                _f("policy", "str", "how the value was made up (e.g. the sampled-token policy)"),
+                _f(
+                    "policy",
+                    "str",
+                    "what was done: `stale` (bytes left as they were), `token-uniform`, `token-fixed`",
+                ),
+                _f(
+                    "certain",
+                    "int",
+                    "1; 0 when only a guessed extent of an unknown kernel's writes reached the bytes",
+                ),
             ),
         ),
         EventKind(

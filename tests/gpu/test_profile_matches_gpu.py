@@ -60,3 +60,7 @@ def test_profile_matches_real_device() -> None:
     h = pynvml.nvmlDeviceGetHandleByIndex(0)
     assert pynvml.nvmlDeviceGetMemoryInfo(h).total == p.mem_bytes
     assert pynvml.nvmlDeviceGetName(h) == p.name
+    # the product facts NVML answers from the profile (not yet run on the GPU machine)
+    assert pynvml.nvmlDeviceGetPciInfo(h).pciDeviceId >> 16 == p.pci_device_id
+    assert pynvml.nvmlDeviceGetMaxPcieLinkGeneration(h) == p.pcie_gen
+    assert pynvml.nvmlDeviceGetPowerManagementLimit(h) == p.power_limit_mw

@@ -73,10 +73,20 @@ def test_library_context_becomes_op(cases: dict[str, dict]) -> None:
 
 
 def test_flash_params_decoded_and_checked(cases: dict[str, dict]) -> None:
-    """A consistent Flash_fwd_params gives the attention shape; an inconsistent one falls back to the name."""
+    """Flash_fwd_params gives the attention shape: at torch 2.14.1's offsets, else found by the fields'
+    consistency (another torch's layout), else the name and grid say what they can."""
     op = cases["flash"]["op"]
     assert (op["batch"], op["heads"], op["heads_kv"], op["head_dim"]) == (2, 8, 2, 64)
     assert (op["seqlen_q"], op["seqlen_k"], op["causal"], op["dtype"]) == (77, 77, 1, "bf16")
+    scanned = cases["flash_scanned"]["op"]
+    assert scanned["from"] == "scan" and scanned["causal"] == 1  # causal from the name
+    assert (scanned["batch"], scanned["heads"], scanned["heads_kv"], scanned["head_dim"]) == (
+        5,
+        12,
+        4,
+        128,
+    )
+    assert (scanned["seqlen_q"], scanned["seqlen_k"]) == (300, 700)
     fallback = cases["flash_untrusted"]["op"]
     assert fallback["from"] == "name" and fallback["head_dim"] == 64 and fallback["causal"] == 1
     # flash_fwd_kernel's grid is (query blocks, batch, heads)

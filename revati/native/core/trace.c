@@ -366,15 +366,29 @@ void rv_count_query(const char *name) {
         rv_trace_emit("queries", "\"name\":\"%s\",\"n\":%llu", name, (unsigned long long)n);
 }
 
+static int query_before(int a, int b) {
+    int c = strcmp(g_queries[a].name, g_queries[b].name);
+    return c < 0 || (c == 0 && g_queries[a].tid < g_queries[b].tid);
+}
+
+/* The counts as the inside of a JSON object, sorted by name and thread (the table's order follows
+ * name addresses, which differ from run to run); an insertion sort, since this may run in a signal
+ * handler, where qsort could allocate. */
 static size_t query_counts_json(char *dst, size_t cap) {
+    static int order[QUERY_SLOTS];
     size_t o = 0;
-    int first = 1;
+    int n = 0;
     pthread_mutex_lock(&g_query_mu);
-    for (int s = 0; s < QUERY_SLOTS && o + 128 < cap; ++s) {
+    for (int s = 0; s < QUERY_SLOTS; ++s) {
         if (!g_queries[s].name) continue;
-        o += (size_t)snprintf(dst + o, cap - o, "%s\"%s@%d\":%llu", first ? "" : ",", g_queries[s].name,
+        int j = n++;
+        while (j > 0 && query_before(s, order[j - 1])) { order[j] = order[j - 1]; --j; }
+        order[j] = s;
+    }
+    for (int i = 0; i < n && o + 128 < cap; ++i) {
+        int s = order[i];
+        o += (size_t)snprintf(dst + o, cap - o, "%s\"%s@%d\":%llu", i ? "," : "", g_queries[s].name,
                               g_queries[s].tid, (unsigned long long)g_queries[s].n);
-        first = 0;
     }
     pthread_mutex_unlock(&g_query_mu);
     dst[o] = 0;

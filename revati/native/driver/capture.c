@@ -58,6 +58,15 @@ int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes) {
     return 1;
 }
 
+int rv_graph_capture_copy_at(rv_stream *s, const char *kind, uint64_t bytes, uint64_t dst, uint64_t src,
+                             unsigned value, int elem) {
+    gnode *n = capture_node(s, kind ? N_COPY : N_MEMSET);
+    n->kind = kind;
+    n->bytes = bytes;
+    n->dst = dst, n->src = src, n->memset_value = value, n->memset_elem = elem;
+    return 1;
+}
+
 int rv_graph_capture_host(rv_stream *s, CUhostFn fn, void *data) {
     gnode *n = capture_node(s, N_HOST);
     n->host_fn = fn;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "values/values.h"
 
 typedef struct rv_exec {
     uint32_t magic;
@@ -371,6 +372,23 @@ RV_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, 
     API_RETURN(ok ? CUDA_SUCCESS : CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE);
 }
 
+/* A captured 1D copy or memset moves its bytes again at each replay (values, as on the GPU). */
+static void replay_copy(const gnode *n, int dev) {
+    if (!n->dst || (n->type == N_COPY && !n->src) || n->bytes > rv_materialize_max()) return;
+    if (n->type == N_COPY) {
+        memmove((void *)n->dst, (const void *)n->src, n->bytes);
+        rv_values_copy(n->kind, n->dst, n->src, n->bytes, dev, "cuGraphLaunch");
+        return;
+    }
+    uint8_t *p = (uint8_t *)n->dst;
+    if (n->memset_elem == 2)
+        for (uint64_t i = 0; i < n->bytes / 2; ++i) ((uint16_t *)p)[i] = (uint16_t)n->memset_value;
+    else if (n->memset_elem == 4)
+        for (uint64_t i = 0; i < n->bytes / 4; ++i) ((uint32_t *)p)[i] = n->memset_value;
+    else memset(p, (int)(n->memset_value & 0xff), n->bytes);
+    rv_values_clear(n->dst, n->bytes);
+}
+
 // cuGraphLaunch: each node starts at max(launch start, end of its dependencies); the stream is ready at the last end
 RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     API_ENTER();
@@ -393,8 +411,10 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
         if (n->type == N_KERNEL) {
             rv_pred p = rv_predict_kernel(&n->k, track, s->dev);
             end[i] = start + p.dur;
+            rv_values_kernel(s->dev, &n->k, rv__call.corr);
             rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);
         } else if (n->type == N_COPY || n->type == N_MEMSET) {
+            replay_copy(n, s->dev);
             rv_vdur_ns d = n->type == N_COPY ? rv_predict_copy(n->kind, n->bytes, s->dev) : rv_predict_memset(n->bytes, s->dev);
             end[i] = start + d;
             rv_emit_copy(s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i], rv__call.corr, e->id);

@@ -17,6 +17,9 @@ typedef struct gnode {
     rv_kernel_op k;
     const char *kind; /* copies */
     uint64_t bytes;
+    uint64_t dst, src;      /* captured 1D copies and memsets: a replay repeats them (0: not known) */
+    unsigned memset_value;  /* memsets: the value and its element size */
+    int memset_elem;
     CUhostFn host_fn; /* host nodes */
     void *host_data;
     rv_graph *g;

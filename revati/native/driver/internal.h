@@ -286,6 +286,9 @@ void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t
 /* Capturing streams record instead of execute. */
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);
 int rv_graph_capture_copy(rv_stream *s, const char *kind, uint64_t bytes);
+/* A 1D copy (kind set) or memset (kind NULL: value of elem bytes) whose addresses a replay repeats. */
+int rv_graph_capture_copy_at(rv_stream *s, const char *kind, uint64_t bytes, uint64_t dst, uint64_t src,
+                             unsigned value, int elem);
 int rv_graph_capture_host(rv_stream *s, CUhostFn fn, void *data);
 int rv_graph_valid(const void *graph);
 

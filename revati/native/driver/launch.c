@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "values/values.h"
 
 void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
                     rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
@@ -76,6 +77,7 @@ void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
     rv_pred p = rv_predict_kernel(k, s->id, s->dev);
     rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
+    rv_values_kernel(s->dev, k, corr);
     rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);
 }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "values/values.h"
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -35,12 +36,13 @@ static CUresult do_copy(const char *why, uint64_t dst, uint64_t src, size_t n, C
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     if (s->capture) {
         if (!async) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-        return rv_graph_capture_copy(s, kind, n) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+        return rv_graph_capture_copy_at(s, kind, n, dst, src, 0, 0) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
     /* into pageable (unregistered) host memory, an async copy returns only once it has completed,
      * as the real driver's does */
     if (async && !strcmp(kind, "DtoH") && !rv_alloc_find(dst, NULL)) async = 0;
     if (n <= rv_materialize_max()) memmove((void *)dst, (const void *)src, n);
+    rv_values_copy(kind, dst, src, n, s->dev, why);
     rv_vtime_ns end = rv_copy_now(s, kind, n, corr, 0);
     if (!async) rv_vadvance_to(end, why);
     return CUDA_SUCCESS;
@@ -165,6 +167,8 @@ static CUresult copy2d(const char *why, const CUDA_MEMCPY2D *p, CUstream hs, int
     if (total <= rv_materialize_max())
         for (size_t y = 0; y < p->Height; ++y)
             memmove((void *)(d + y * p->dstPitch), (const void *)(s + y * p->srcPitch), p->WidthInBytes);
+    for (size_t y = 0; y < p->Height; ++y)
+        rv_values_copy(kind, d + y * p->dstPitch, s + y * p->srcPitch, p->WidthInBytes, st->dev, why);
     rv_vtime_ns end = rv_copy_now(st, kind, total, corr, 0);
     if (!async) rv_vadvance_to(end, why);
     return CUDA_SUCCESS;
@@ -196,7 +200,10 @@ static CUresult do_memset(const char *why, uint64_t dst, size_t pitch, size_t wi
     rv_stream *s = rv_stream_resolve(hs);
     if (!s) return CUDA_ERROR_INVALID_HANDLE;
     uint64_t total = (uint64_t)bytes * height;
-    if (s->capture) return rv_graph_capture_copy(s, NULL, total) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    if (s->capture) {
+        int ok = height == 1 ? rv_graph_capture_copy_at(s, NULL, total, dst, 0, value, elem) : rv_graph_capture_copy(s, NULL, total);
+        return ok ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
     if (total <= rv_materialize_max() || value == 0) {
         for (size_t y = 0; y < height; ++y) {
             uint8_t *row = (uint8_t *)(dst + y * pitch);
@@ -217,6 +224,7 @@ static CUresult do_memset(const char *why, uint64_t dst, size_t pitch, size_t wi
             }
         }
     }
+    rv_values_clear(dst, pitch * (height - 1) + bytes);
     rv_vtime_ns end = rv_copy_now(s, NULL, total, corr, 0);
     if (!async) rv_vadvance_to(end, why);
     return CUDA_SUCCESS;
@@ -339,6 +347,10 @@ static CUresult copy3d(const char *why, const CUDA_MEMCPY3D *p, CUstream hs, int
             for (size_t y = 0; y < height; ++y)
                 memmove((void *)(d + z * dslice + y * p->dstPitch), (const void *)(s + z * sslice + y * p->srcPitch),
                         p->WidthInBytes);
+    for (size_t z = 0; z < depth; ++z)
+        for (size_t y = 0; y < height; ++y)
+            rv_values_copy(kind, d + z * dslice + y * p->dstPitch, s + z * sslice + y * p->srcPitch, p->WidthInBytes,
+                           st->dev, why);
     rv_vtime_ns end = rv_copy_now(st, kind, total, corr, 0);
     if (!async) rv_vadvance_to(end, why);
     return CUDA_SUCCESS;

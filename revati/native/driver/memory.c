@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "values/values.h"
 
 /* Each device owns one MAP_NORESERVE region of address space, reserved on first use. Device pointers
  * are host addresses inside it: pages the program never touches (weights, KV cache) cost nothing;
@@ -143,6 +144,7 @@ void rv_va_release(uint64_t base, uint64_t size) {
 void rv_mem_discard(uint64_t base, uint64_t size) {
     uint64_t a = align_up(base, 4096), e = (base + size) & ~4095ULL;
     if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+    rv_values_clear(base, size); /* zeros (or nothing): no kernel's output any more */
 }
 
 static int reg_lower_bound(uint64_t base) {

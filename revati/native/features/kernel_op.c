@@ -4,8 +4,9 @@
  * flash_fwd_splitkv_combine_kernel) take one parameter, a Flash_fwd_params struct. Its field offsets
  * below were established for torch 2.14.1 (index_t is int64_t) by launching SDPA calls of known
  * shapes under the stand-in and reading the struct (docs/trace-format.md says how to redo it for
- * another torch). The struct is only trusted when its fields agree with each other and with the
- * grid; otherwise the shape comes from the kernel's name (head dim, causal) and grid (batch, heads).
+ * another torch). The struct is only trusted when its fields agree with each other; otherwise the
+ * fields are searched for by their consistency (another torch's layout), and failing that the shape
+ * comes from the kernel's name (head dim, causal) and grid (batch, heads).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,40 @@ static int flash_from_params(const rv_feat_in *in, flash_shape *s) {
     return 1;
 }
 
+static int round_up(int v, int m) { return (v + m - 1) / m * m; }
+
+/* Another torch's Flash_fwd_params may place the fields elsewhere: find the dimension block by its
+ * own consistency ({b, seqlen_q, seqlen_k, [seqlen_knew,] d, seqlen_q_rounded, seqlen_k_rounded,
+ * d_rounded}, the lengths rounded to 128) and, before it, {h, h_k, h / h_k}. Causal comes from the
+ * name. 1 when both were found. */
+static int flash_scan(const rv_feat_in *in, flash_shape *s) {
+    if (in->nparams != 1 || !in->params || in->param_size[0] < 64 ||
+        (size_t)in->param_off[0] + in->param_size[0] > in->params_len)
+        return 0;
+    const unsigned char *p = in->params + in->param_off[0];
+    size_t n = in->param_size[0];
+    for (size_t off = 0; off + 32 <= n; off += 4) {
+        int v[8];
+        memcpy(v, p + off, sizeof v);
+        for (int knew = 1; knew >= 0; --knew) {
+            int b = v[0], sq = v[1], sk = v[2], d = v[3 + knew], sqr = v[4 + knew], skr = v[5 + knew];
+            int dr = v[6 + knew];
+            if (b < 1 || sq < 1 || sk < 1 || d < 8 || d > 1024 || sqr != round_up(sq, 128) ||
+                skr != round_up(sk, 128) || dr < d || dr - d >= 64 || dr % 8)
+                continue;
+            for (size_t end = off; end >= 12; end -= 4) { /* the nearest {h, h_k, ratio} before */
+                int hv[3];
+                memcpy(hv, p + end - 12, sizeof hv);
+                if (hv[0] >= 1 && hv[1] >= 1 && hv[0] % hv[1] == 0 && hv[2] == hv[0] / hv[1]) {
+                    *s = (flash_shape){b, hv[0], hv[1], sq, sk, d, -1, -1, 0, 0};
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* The first template integer after "Flash_fwd_kernel_traitsILi" (kHeadDim), or 0. */
 static int name_head_dim(const char *name) {
     const char *t = strstr(name, "Flash_fwd_kernel_traitsILi");
@@ -96,6 +131,11 @@ size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n) {
                      "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"window\":[%d,%d],\"dtype\":\"%s\"}",
                      op, s.b, s.h, s.h_k, s.d, s.sq, s.sk, s.causal, s.window_left, s.window_right,
                      s.bf16 ? "bf16" : "f16");
+    } else if (flash_scan(in, &s)) {
+        w = snprintf(dst, n,
+                     "{\"lib\":\"flash\",\"op\":\"%s\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,\"head_dim\":%d,"
+                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"from\":\"scan\"}",
+                     op, s.b, s.h, s.h_k, s.d, s.sq, s.sk, name_causal(name));
     } else {
         /* flash_fwd_kernel's grid is (query blocks, batch, heads); the others' say less */
         int d = name_head_dim(name), causal = name_causal(name);

@@ -44,7 +44,7 @@ static void trampoline(int sig, siginfo_t *info, void *uctx) {
     if (sig <= 0 || sig >= NSIG) return;
     const struct sigaction *u = &g_user[sig];
     if (u->sa_flags & SA_SIGINFO) {
-        if (u->sa_sigaction) u->sa_sigaction(sig, info, uctx);
+        if (u->sa_sigaction && u->sa_sigaction != trampoline) u->sa_sigaction(sig, info, uctx);
     } else if (u->sa_handler != SIG_DFL && u->sa_handler != SIG_IGN && u->sa_handler) {
         u->sa_handler(sig);
     }
@@ -61,6 +61,17 @@ RV_EXPORT int sigaction(int sig, const struct sigaction *restrict act, struct si
     struct sigaction prev_user = g_user[sig];
     int was_wrapped = atomic_load(&g_wrapped[sig]);
     int rc;
+    /* The program reinstalls a disposition that showed the trampoline (LLVM's crash handler, in
+     * Triton, saves what it replaced and restores it before re-raising; SA_RESETHAND resets the
+     * kernel's copy behind our back): keep the program's handler. Storing the trampoline as the
+     * program's own handler would make it call itself forever (vLLM's engine spun at SIGTERM). */
+    if (act && (act->sa_flags & SA_SIGINFO) && act->sa_sigaction == trampoline) {
+        struct sigaction mine = *act;
+        if (was_wrapped) mine.sa_flags = prev_user.sa_flags | SA_SIGINFO;
+        rc = real(sig, was_wrapped ? &mine : NULL, old);
+        if (rc == 0 && old) *old = prev_user;
+        return rc;
+    }
     if (act && !(act->sa_flags & SA_SIGINFO ? act->sa_sigaction == NULL
                                             : act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)) {
         struct sigaction mine = *act;
@@ -84,7 +95,8 @@ RV_EXPORT int sigaction(int sig, const struct sigaction *restrict act, struct si
         rc = real(sig, act, old);
         if (rc == 0 && act) atomic_store(&g_wrapped[sig], 0);
     }
-    if (rc == 0 && old && was_wrapped) *old = prev_user;
+    if (rc == 0 && old && (was_wrapped || ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction == trampoline)))
+        *old = prev_user;
     if (rc == 0 && old && !was_wrapped && atomic_load(&g_revati[sig])) {
         memset(old, 0, sizeof *old); /* the program sees the default it never changed */
         old->sa_handler = SIG_DFL;

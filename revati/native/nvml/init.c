@@ -106,27 +106,17 @@ void rv_nvml_put_pci(void *dst, size_t upto, const nvmlPciInfo_t *src) {
 
 unsigned int rv_nvml_bus(unsigned int i) { return (unsigned int)rv_devconf_get()->pci_bus_base + i; }
 
+/* the product's facts come from the device profile (revati/devices/profiles.toml) */
 unsigned int rv_nvml_pci_device_id(void) {
-    /* PCI device id << 16 | NVIDIA's vendor id, by product: the profile names the product */
-    const char *n = rv_devconf_get()->name;
-    unsigned int dev = 0x2330;                 /* H100 SXM5 80GB */
-    if (strstr(n, "H200")) dev = 0x2335;       /* H200 SXM 141GB */
-    else if (strstr(n, "A100")) dev = 0x20b2;  /* A100 SXM4 80GB */
-    return (dev << 16) | 0x10de;
+    /* PCI device id << 16 | NVIDIA's vendor id */
+    return ((unsigned int)rv_devconf_get()->pci_device_id << 16) | 0x10de;
 }
 
-int rv_nvml_nvlinks(void) {
-    int cc = rv_devconf_get()->cc_major;
-    return cc >= 9 ? 18 : cc == 8 ? 12 : 6; /* Hopper/Blackwell SXM 18, A100 SXM 12 */
-}
+int rv_nvml_nvlinks(void) { return rv_devconf_get()->nvlinks; }
 
-unsigned int rv_nvml_power_limit_mw(void) {
-    const rv_devconf *c = rv_devconf_get();
-    if (c->cc_major >= 10) return 1000000;
-    return c->cc_major == 9 ? 700000 : 400000;
-}
+unsigned int rv_nvml_power_limit_mw(void) { return (unsigned int)rv_devconf_get()->power_limit_mw; }
 
-unsigned int rv_nvml_pcie_gen(void) { return rv_devconf_get()->cc_major >= 9 ? 5 : 4; }
+unsigned int rv_nvml_pcie_gen(void) { return (unsigned int)rv_devconf_get()->pcie_gen; }
 
 /* ---- init ---------------------------------------------------------------------------------- */
 

@@ -133,7 +133,13 @@ int main(int argc, char **argv) {
     ctx.op_json = "{\"lib\":\"cublasLt\",\"op\":\"matmul\",\"m\":1,\"n\":2,\"k\":3}";
     emit("context", &ctx);
     emit("flash", &f);
-    put32(fl, 104, 3); /* h / h_k no longer agrees: the struct is not trusted, name and grid are */
+    /* another torch's layout: no seqlen_knew, the blocks elsewhere: found by their consistency */
+    memset(fl, 0, sizeof fl);
+    put32(fl, 120, 12), put32(fl, 124, 4), put32(fl, 128, 3);
+    put32(fl, 200, 5), put32(fl, 204, 300), put32(fl, 208, 700), put32(fl, 212, 128);
+    put32(fl, 216, 384), put32(fl, 220, 768), put32(fl, 224, 128);
+    emit("flash_scanned", &f);
+    memset(fl, 0, sizeof fl); /* nothing consistent: the name and grid */
     emit("flash_untrusted", &f);
     /* a struct of an int, padding, a 128-byte tensor map at offset 64, and one more word */
     static unsigned char tm[200];

@@ -1,0 +1,21 @@
+"""vLLM general plugin (entry point group `vllm.general_plugins`): active only inside a revati run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+
+def register() -> None:
+    """Called by vLLM in each of its processes; installs the value supply when revati is underneath."""
+    from revati import markers
+
+    if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
+        return  # a real GPU: nothing to do
+    from revati.integrations.vllm import sampled, shutdown
+
+    if sampled.install():
+        log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
+    shutdown.install()

@@ -1,0 +1,125 @@
+/* revati driver: value tracking hooks: which device bytes a kernel that did not run may have written, and
+ * the host reads of such bytes (`value-read` events). See docs/driver.md, "Values the host reads back". */
+#include <stdlib.h>
+
+#include "values.h"
+
+static int g_on = -1, g_stats;
+static uint64_t g_span;
+static _Atomic uint64_t g_kseq, g_stat_ns, g_stat_calls, g_stat_computed;
+
+int rv_values_on(void) {
+    if (g_on < 0) {
+        g_span = rv_env_u64("REVATI_TAINT_SPAN", 4096);
+        g_stats = rv_env_u64("REVATI_VALUES_STATS", 0) != 0;
+        g_on = (int)rv_env_u64("REVATI_VALUES", 1) != 0;
+    }
+    return g_on;
+}
+
+/* For tools/bench_values.py (REVATI_VALUES_STATS=1): real ns spent in value tracking over how many
+ * kernels, and how many were computed. */
+RV_API void rv_values_stats(uint64_t *ns, uint64_t *kernels, uint64_t *computed) {
+    *ns = g_stat_ns, *kernels = g_stat_calls, *computed = g_stat_computed;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The words of a parameter buffer that point into device (or mapped host) memory: each may be written,
+ * over a guessed extent (REVATI_TAINT_SPAN bytes, within its allocation, and short of the next pointer
+ * the kernel received: tensors passed together do not overlap, and each keeps its own origin). */
+static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
+    uint64_t ptr[128], lim[128];
+    int n = 0;
+    for (uint32_t o = 0; o + 8 <= k->param_bytes && n < 128; o += 8) {
+        uint64_t w;
+        memcpy(&w, k->params + o, 8);
+        rv_alloc a;
+        if (w < 4096 || !rv_alloc_find(w, &a)) continue;
+        ptr[n] = w, lim[n] = a.base + a.size;
+        ++n;
+    }
+    if (n > 1) { /* sort (pointer, limit) pairs by pointer */
+        uint64_t pair[128][2];
+        for (int i = 0; i < n; ++i) pair[i][0] = ptr[i], pair[i][1] = lim[i];
+        qsort(pair, (size_t)n, sizeof pair[0], cmp_ptr);
+        for (int i = 0; i < n; ++i) ptr[i] = pair[i][0], lim[i] = pair[i][1];
+    }
+    for (int i = 0; i < n; ++i) {
+        if (i + 1 < n && ptr[i + 1] == ptr[i]) continue;
+        uint64_t end = ptr[i] + g_span;
+        if (end > lim[i]) end = lim[i];
+        if (i + 1 < n && ptr[i + 1] < end) end = ptr[i + 1];
+        rv_taint t = {ptr[i], end, ptr[i], k->f, seq, corr, 0, 0, 0};
+        rv_taint_mark(&t);
+    }
+}
+
+static void warn_unknown_params(const rv_func *f) {
+    static _Atomic int warned;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        rv_warn("kernel %s: parameter layout unknown; the bytes it writes are not tracked (values it produces "
+                "are read back unreported)", f && f->name ? f->name : "?");
+}
+
+// not an entry point: every executed kernel passes here (rv_launch_now, cuGraphLaunch)
+void rv_values_count_computed(void) { __atomic_add_fetch(&g_stat_computed, 1, __ATOMIC_RELAXED); }
+
+static void track(const rv_kernel_op *k, uint64_t corr) {
+    uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
+    if (!k->params) {
+        warn_unknown_params(k->f);
+        return;
+    }
+    if (rv_values_compute(k, seq, corr)) return;
+    taint_pointers(k, seq, corr);
+}
+
+void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
+    if (!rv_values_on()) return;
+    if (!g_stats) {
+        track(k, corr);
+        return;
+    }
+    uint64_t t0 = rv_real_ns();
+    track(k, corr);
+    __atomic_add_fetch(&g_stat_ns, rv_real_ns() - t0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_stat_calls, 1, __ATOMIC_RELAXED);
+}
+
+static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, const char *site, const char *policy,
+                      int certain) {
+    if (!rv_tracing()) return;
+    rv_trace_emit("value-read",
+                  "\"ts_ns\":%llu,\"dev\":%d,\"addr\":%llu,\"bytes\":%llu,\"producer\":\"%s\",\"producer_seq\":%llu,"
+                  "\"producer_corr\":%llu,\"site\":\"%s\",\"policy\":\"%s\",\"certain\":%d",
+                  (unsigned long long)rv_vnow(), dev, (unsigned long long)addr, (unsigned long long)n,
+                  t->producer && t->producer->json_name ? t->producer->json_name : "?", (unsigned long long)t->seq,
+                  (unsigned long long)t->corr, site, policy, certain ? 1 : 0);
+}
+
+void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {
+    if (!rv_values_on() || !n) return;
+    if (kind[0] == 'H') { /* HtoD, HtoH: the destination now holds the host's values */
+        rv_taint_clear(dst, dst + n);
+    } else if (!strcmp(kind, "DtoH")) {
+        rv_taint t;
+        int certain = rv_taint_find(src, src + n, 1, &t);
+        if (!certain && !rv_taint_find(src, src + n, 0, &t)) return;
+        const char *policy = "stale";
+        if (certain) rv_tokens_apply(&t, src, (void *)dst, n, &policy);
+        emit_read(&t, src, n, dev, site, policy, certain);
+    } else { /* DtoD, PtoP */
+        rv_taint_copy(dst, src, n);
+    }
+}
+
+void rv_values_clear(uint64_t dst, uint64_t n) {
+    if (rv_values_on() && n) rv_taint_clear(dst, dst + n);
+}
+
+/* For tests and tools: the number of tainted ranges now. */
+RV_API int rv_values_tainted_ranges(void) { return rv_taint_count(); }

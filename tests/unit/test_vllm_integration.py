@@ -1,0 +1,94 @@
+"""revati's vLLM glue without vLLM: launcher defaults, the sampler values it supplies, step counting."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from revati.integrations.vllm import sampled
+from revati.launch.env import run_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_launcher_turns_off_flashinfer_sampler_unless_the_user_chose(tmp_path):
+    env = run_env(tmp_path, tmp_path, base={})
+    assert env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
+    env = run_env(tmp_path, tmp_path, base={"VLLM_USE_FLASHINFER_SAMPLER": "1"})
+    assert env["VLLM_USE_FLASHINFER_SAMPLER"] == "1"
+
+
+def test_num_sampled_is_zero_only_for_chunked_prefill():
+    batch = SimpleNamespace(
+        num_computed_tokens_np=np.array([0, 0, 40, 100]),
+        num_scheduled_tokens=np.array([32, 16, 1, 8]),
+        prefill_len_np=np.array([32, 64, 40, 200]),
+    )
+    # done prefilling, chunk 1 of 4, decoding, still prefilling
+    assert sampled.num_sampled_host(batch).tolist() == [1, 0, 1, 0]
+
+
+def test_supply_writes_counts_and_valid_token_ids():
+    torch = pytest.importorskip("torch")
+    batch = SimpleNamespace(
+        num_reqs=3,
+        num_computed_tokens_np=np.array([0, 5, 0]),
+        num_scheduled_tokens=np.array([8, 1, 4]),
+        prefill_len_np=np.array([8, 5, 16]),
+        cu_num_logits_np=np.array([0, 1, 2, 3], dtype=np.int32),
+    )
+    out = SimpleNamespace(
+        num_sampled=torch.full((3,), 7, dtype=torch.int32),
+        num_rejected=torch.full((3,), 7, dtype=torch.int32),
+        sampled_token_ids=torch.full((3, 1), -1, dtype=torch.int64),
+    )
+    sampled.supply(out, batch, vocab=50)
+    assert out.num_sampled.tolist() == [1, 1, 0]
+    assert out.num_rejected.tolist() == [0, 0, 0]
+    ids = out.sampled_token_ids.flatten().tolist()
+    assert all(0 <= i < 50 for i in ids)
+
+
+def test_write_tensor_refuses_a_size_mismatch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="3 values"):
+        sampled.write_tensor(torch.zeros(4, dtype=torch.int32), np.array([1, 2, 3]))
+
+
+def _step(reqs, first, kept, t):
+    return {"reqs": reqs, "first": first, "kept": kept, "ts_ns": t}
+
+
+def test_steps_exact_split_and_stalled_iterations():
+    tool = _tool("vllm_steps")
+    L = 4
+    exact = [_step(2, 2, 2, 0)] + [_step(2, 0, 2, i) for i in range(1, L)]
+    # one prompt reached the engine a step late: 2 prefill steps, still L-1 decode steps
+    split = [_step(1, 1, 1, 10), _step(2, 1, 2, 11)] + [_step(2, 0, 2, 12 + i) for i in range(2)]
+    split += [_step(1, 0, 1, 14)]
+    # what stale num_sampled bytes did (issue 12): requests keep no token in some steps
+    stalled = [_step(2, 2, 2, 20)] + [_step(2, 0, 1, 21 + i) for i in range(3)]
+    iters = tool.split_iterations(exact + split + stalled)
+    assert [(it["prefill"], it["decode"]) for it in iters] == [(1, 3), (2, 3), (4, 0)]
+    assert [tool.check(it, L)[0] for it in iters] == ["exact", "split", "wrong"]
+    assert tool.check(iters[2], L)[1] == "5 tokens kept (expected 8)"
+
+
+def test_steps_tool_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
+    tool = _tool("vllm_steps")
+    sys.argv = ["vllm_steps.py", str(tmp_path)]
+    assert tool.main() == 1
+    assert "not a revati run directory" in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""Count vLLM engine steps in a revati run: prefill and decode steps per `generate` iteration.
+
+Reads the engine process's `vllm.sampled` markers (one per sampler call, written by revati's vLLM
+plugin, revati/integrations/vllm/sampled.py) and cross-checks them against the launches of vLLM's own
+`_get_num_sampled_and_rejected_kernel` (one per sampler call, whatever the plugin says). An iteration
+starts at a step whose requests all compute their first prompt chunk; the decode steps that follow
+belong to it. Also prints the run's wall time against the benchmark's virtual time. Usage:
+    python tools/vllm_steps.py RUN [--iters N --output-len L] [--json]
+With --iters/--output-len it checks the last N iterations: each kept L tokens per request, and says "exact" for 1 prefill + L-1 decode steps, "split"
+when the prompts reached the engine over several steps (vLLM's front end adds requests one by one
+and its engine may start a step after the first: a race that real GPUs have too); exit 1 on a wrong
+iteration (with --strict, on a split one too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+STEP_KERNEL = "_get_num_sampled_and_rejected_kernel"
+
+
+def load_steps(run_dir: Path) -> tuple[list[dict], dict]:
+    """The engine's steps (marker args + virtual time) and run-level figures."""
+    import orjson
+
+    from revati.trace import load_run
+
+    run = load_run(run_dir)
+    markers = run["marker"]
+    steps_df = markers[markers["name"] == "vllm.sampled"] if len(markers) else markers
+    kernels = run["kernel"]
+    step_kernels = kernels[kernels["name"].str.contains(STEP_KERNEL, regex=False)]
+    steps = []
+    for row in steps_df.itertuples(index=False):
+        args = row.args if isinstance(row.args, dict) else orjson.loads(row.args or "{}")
+        steps.append({"ts_ns": int(row.ts_ns), "pid": int(row.pid), **args})
+    info = {
+        "marker_steps": len(steps),
+        "kernel_steps": len(step_kernels),
+        "wall_s": run.manifest.wall_duration_ns / 1e9,
+        "exit_status": run.manifest.exit_status,
+    }
+    return steps, info
+
+
+def split_iterations(steps: list[dict]) -> list[dict]:
+    """Group steps into iterations: a step where every request starts its prompt opens one.
+
+    Per iteration: `reqs` (most requests in one step), `prefill` (steps computing a prompt chunk:
+    some request starts its prompt or keeps no token), `decode`, `kept` (tokens kept).
+    """
+    iters: list[dict] = []
+    for s in steps:
+        opens = s["reqs"] > 0 and s["first"] == s["reqs"]
+        if opens or not iters:
+            iters.append({"reqs": 0, "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]})
+        it = iters[-1]
+        it["reqs"] = max(it["reqs"], s["reqs"])
+        if s["first"] > 0 or s["kept"] < s["reqs"]:
+            it["prefill"] += 1
+        else:
+            it["decode"] += 1
+        it["kept"] += s["kept"]
+        it["t1"] = s["ts_ns"]
+    return iters
+
+
+def check(it: dict, output_len: int) -> tuple[str, str | None]:
+    """("exact" | "split", None) when the iteration is right, else (verdict, the problem)."""
+    tokens = it["reqs"] * output_len
+    if it["kept"] != tokens:
+        return "wrong", f"{it['kept']} tokens kept (expected {tokens})"
+    if (it["prefill"], it["decode"]) == (1, output_len - 1):
+        return "exact", None
+    return "split", None  # requests reached the engine over several steps (see docs/vllm.md)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--iters", type=int, default=0, help="check the last N iterations")
+    ap.add_argument("--output-len", type=int, default=0)
+    ap.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail an iteration whose prompts split over steps",
+    )
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if not (args.run / "events").is_dir():
+        print(f"Error: {args.run} is not a revati run directory", file=sys.stderr)
+        return 1
+    if (args.iters > 0) != (args.output_len > 0):
+        print("Error: --iters and --output-len go together", file=sys.stderr)
+        return 1
+    steps, info = load_steps(args.run)
+    if not steps:
+        print(
+            f"Error: no vllm.sampled markers in {args.run} (vLLM without revati's plugin?)",
+            file=sys.stderr,
+        )
+        return 1
+    iters = split_iterations(steps)
+    bench = iters[-args.iters :] if args.iters else iters
+    virt_s = (bench[-1]["t1"] - bench[0]["t0"]) / 1e9 if bench else 0.0
+    problems = []
+    if info["marker_steps"] != info["kernel_steps"]:
+        problems.append(
+            f"{info['marker_steps']} marked steps but {info['kernel_steps']} {STEP_KERNEL} launches"
+        )
+    verdicts = []
+    if args.iters:
+        if len(iters) < args.iters:
+            problems.append(f"only {len(iters)} iterations found, {args.iters} expected")
+        for i, it in enumerate(bench):
+            verdict, problem = check(it, args.output_len)
+            verdicts.append(verdict)
+            if problem:
+                problems.append(f"checked iteration {i}: {problem}")
+            elif verdict == "split" and args.strict:
+                problems.append(
+                    f"checked iteration {i}: {it['prefill']} prefill + {it['decode']} decode "
+                    f"steps (expected 1 + {args.output_len - 1})"
+                )
+    if args.json:
+        out = {**info, "iterations": iters, "verdicts": verdicts, "virtual_s": virt_s}
+        print(json.dumps({**out, "problems": problems}, indent=1))
+    else:
+        print(
+            f"{info['marker_steps']} sampler steps ({info['kernel_steps']} {STEP_KERNEL} launches), "
+            f"{len(iters)} iterations; run wall {info['wall_s']:.1f} s, exit {info['exit_status']}"
+        )
+        for i, it in enumerate(iters):
+            span = (it["t1"] - it["t0"]) / 1e6
+            print(
+                f"  iteration {i}: {it['reqs']} requests, {it['prefill']} prefill + "
+                f"{it['decode']} decode steps, {it['kept']} tokens, virtual {span:.1f} ms"
+            )
+        if verdicts:
+            print(
+                f"checked iterations: {', '.join(verdicts)}; virtual {virt_s:.3f} s "
+                f"(first to last step), wall {info['wall_s']:.1f} s for the whole run"
+            )
+        for p in problems:
+            print(f"MISMATCH: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -135,7 +135,8 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _f(
                     "src",
                     "str",
-                    "what timed it: `analytical`, `table`, `roofline`, `xgb`, `recorded`",
+                    "what timed it: `analytical`, `table`, `roofline`, `xgb`, `recorded`; `cupti` in a "
+                    "`revati profile` run (pred `measured`)",
                 ),
                 _f("pv", "str", "predictor version"),
                 _f(

@@ -69,12 +69,16 @@ def test_run_config_refuses_bad_settings(tmp_path: Path, kw: dict, message: str)
 
 
 def test_run_dir_needs_overwrite(tmp_path: Path) -> None:
-    """A non-empty run directory is kept unless overwrite is asked for."""
+    """A non-empty run directory is kept unless overwrite is asked for, and overwrite replaces
+    only a revati run (manifest.json present)."""
     out = tmp_path / "run"
     prepare_run_dir(out, overwrite=False)
     (out / "old.txt").write_text("x")
     with pytest.raises(RevatiError, match="exists and is not empty"):
         prepare_run_dir(out, overwrite=False)
+    with pytest.raises(RevatiError, match="is not a revati run"):
+        prepare_run_dir(out, overwrite=True)
+    (out / "manifest.json").write_text("{}")
     prepare_run_dir(out, overwrite=True)
     assert not (out / "old.txt").exists() and (out / "events").is_dir()
 
@@ -94,8 +98,8 @@ def test_scan_streams_reports_crashes_and_fatal_errors(tmp_path: Path) -> None:
     assert [(p["pid"], p["rank"]) for p in procs] == [(10, 0), (11, 1), (12, 2)]
     assert procs[1]["file"] == "events/proc-11.jsonl.tmp"
     assert problems == [
-        "process 11 ended without closing its trace (crashed or killed)",
-        "process 12: REVATI_X=y: expected a non-negative integer",
+        "process 11: ended without closing its trace (SIGKILL, or a crash; trace kept up to it)",
+        "process 12: revati fatal error: REVATI_X=y: expected a non-negative integer",
     ]
 
 
@@ -135,12 +139,12 @@ def test_record_reports_a_killed_command(tmp_path: Path, lib_dir: Path) -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     result = record(_cfg(tmp_path, code), lib_dir)
     assert result.exit_status == 128 + 9
-    assert "the command was killed by signal 9" in result.problems
+    assert "the command was killed by signal 9 (SIGKILL)" in result.problems
     with pytest.raises(RunError) as e:
         raise_for(result)
     assert e.value.exit_code == 137
     manifest = orjson.loads((tmp_path / "run" / "manifest.json").read_bytes())
-    assert "the command was killed by signal 9" in manifest["problems"]
+    assert "the command was killed by signal 9 (SIGKILL)" in manifest["problems"]
 
 
 def test_command_not_found(tmp_path: Path, lib_dir: Path) -> None:

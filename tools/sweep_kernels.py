@@ -1,11 +1,11 @@
 """Tie each kernel of a `tools/profile_sweep.py` run to its case, and compare two runs' kernel choices.
 
     python tools/sweep_kernels.py join RUN SWEEP_CSV --out cases.parquet
-    python tools/sweep_kernels.py compare REAL_RUN SIM_RUN SWEEP_CSV [--family gemm]
+    python tools/sweep_kernels.py compare REAL_RUN SIM_RUN SWEEP_CSV [--sim-csv CSV] [--family gemm]
 
 RUN is a `revati profile` directory (real GPU) or a `revati record` run (the stand-in) of the sweep.
-The sweep launches one `spin_kernel` marker (torch.cuda._sleep) before each case, so the i-th marker
-in a process's kernel stream starts case i. `compare` lists, per case, whether both runs launched the
+The sweep launches one `spin_kernel` marker (torch.cuda._sleep) before each case it runs, so the k-th
+marker in a process's kernel stream starts the k-th case the CSV lists as run. `compare` lists, per case, whether both runs launched the
 same library kernels (name, grid, block, in order; torch's own kernels, whose names change with
 each torch build, are left out), the check of issue 16.
 """
@@ -28,7 +28,12 @@ def join(run_dir: Path, sweep_csv: Path) -> pd.DataFrame:
     k = load_run(run_dir).frames["kernel"].sort_values(["pid", "ts_ns", "corr"])
     cases = pd.read_csv(sweep_csv)
     is_marker = k["name"].str.contains(MARKER, regex=False)
-    k = k.assign(case=is_marker.cumsum())
+    # the k-th marker starts the k-th case the sweep ran (rows it did not run launched no marker)
+    ran = cases[~cases["error"].astype("string").fillna("").str.startswith("not run")][
+        "case"
+    ].to_numpy()
+    nth = is_marker.cumsum().to_numpy()
+    k = k.assign(case=[int(ran[n - 1]) if 0 < n <= len(ran) else 0 for n in nth])
     k = k[~is_marker & (k["case"] > 0)]
     k = k.assign(dur_ns=k["end_ns"] - k["ts_ns"])
     cols = ["case", "name", "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "dur_ns"]
@@ -37,7 +42,7 @@ def join(run_dir: Path, sweep_csv: Path) -> pd.DataFrame:
 
 def _is_torch_own(name: str) -> bool:
     """torch's own kernels (input set-up, elementwise glue): their names carry a per-build hash."""
-    return name.startswith("_ZN2at") or "at6native" in name
+    return name.startswith("_ZN2at") or "at6native" in name or "_GLOBAL__N__" in name
 
 
 def _choices(df: pd.DataFrame) -> dict[int, tuple]:
@@ -79,13 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("real", type=Path)
     c.add_argument("sim", type=Path)
     c.add_argument("csv", type=Path)
+    c.add_argument("--sim-csv", type=Path, default=None, help="SIM_RUN's own CSV (a subset run)")
     c.add_argument("--family", default=None)
     c.add_argument("--out", type=Path, default=None, help="per-case comparison (CSV)")
     args = ap.parse_args(argv)
     if args.mode == "join":
         join(args.run, args.csv).to_parquet(args.out, index=False)
         return 0
-    df = compare(join(args.real, args.csv), join(args.sim, args.csv), args.family)
+    df = compare(join(args.real, args.csv), join(args.sim, args.sim_csv or args.csv), args.family)
     if args.out:
         df.to_csv(args.out, index=False)
     if df.empty:

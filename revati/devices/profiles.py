@@ -74,6 +74,12 @@ FIELDS: tuple[ProfileField, ...] = (
     _f("pcie_gen", "int", "PCIe generation of the host link"),
     _f("nvlinks", "int", "NVLink links per GPU"),
     _f("power_limit_mw", "int", "board power limit, mW"),
+    _f(
+        "cluster_gpc_sms",
+        "str",
+        "SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs",
+        64,
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 # keys every profile in profiles.toml must define (and the only ones it may, besides aliases)

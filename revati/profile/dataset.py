@@ -131,19 +131,39 @@ def load_dataset(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]
 
 
 def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
-    """One dataset from several `revati profile` directories of the same card (their raw streams)."""
+    """One dataset from several `revati profile` directories of the same card (their raw streams).
+
+    Host cost comes from the `--host-only` directories where they measured a (call, bytes) pair
+    (CUPTI's tracing work is then outside the calls), else from the traced ones; `mode` says which.
+    """
     from revati.profile.raw import read_raw
 
-    procs: list[RawProcess] = []
+    traced: list[RawProcess] = []
+    host_tables: list[pd.DataFrame] = []  # from the host-only directories' own hostcost.parquet
     metas = []
     for d in dirs:
-        procs += read_raw(Path(d))
-        metas.append(json.loads((Path(d) / META_FILE).read_text()))
+        m = json.loads((Path(d) / META_FILE).read_text())
+        metas.append(m)
+        if m.get("host_only"):
+            host_tables.append(pd.read_parquet(Path(d) / HOSTCOST_FILE))
+        else:
+            traced.extend(read_raw(Path(d)))
     keep = ("gpu", "driver", "sm_clock_max_mhz", "mem_clock_max_mhz", "memory_mib", "power_limit_w",
             "torch", "cuda", "timer")  # fmt: skip
     meta = {k: metas[0][k] for k in keep if k in metas[0]}
-    meta["sources"] = [{"command": m.get("command"), "date": m.get("date")} for m in metas]
-    return write_dataset(procs, out, meta)
+    meta["sources"] = [
+        {"command": m.get("command"), "date": m.get("date"), "host_only": bool(m.get("host_only"))}
+        for m in metas
+    ]
+    summary = write_dataset(traced, out, meta)
+    if host_tables:  # per (call, bytes), the host-only table with the most samples
+        ht = pd.concat(host_tables).sort_values("n", ascending=False).assign(mode="host_only")
+        tt = hostcost_table(traced).assign(mode="traced")
+        both = pd.concat([ht, tt]).drop_duplicates(["call", "bytes"], keep="first")
+        both.sort_values(["call", "bytes"]).reset_index(drop=True).to_parquet(
+            out / HOSTCOST_FILE, index=False
+        )
+    return summary
 
 
 if __name__ == "__main__":  # python -m revati.profile.dataset OUT PROFILE_DIR...

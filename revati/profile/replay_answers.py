@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             f"differs: {d['call']} {json.dumps(d['in'])}: real {d['real']}, stand-in {d['stand_in']}"
         )
     print(
-        f"{r['same']} same, {len(r['differ'])} differ, {r['not_replayed']} not replayed (need the kernel)"
+        f"{r['same']} same, {len(r['differ'])} differ, {r['not_replayed']} not replayed (function-level or identity)"
     )
     return 1 if r["differ"] else 0
 

@@ -111,3 +111,31 @@ def test_bytes_bucket() -> None:
 def test_no_streams_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RevatiError, match="no profile streams"):
         read_raw(tmp_path)
+
+
+def test_profile_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
+    """--overwrite replaces a profile directory only, never some other folder."""
+    from revati.profile.run import profile_command
+
+    (tmp_path / "mine.txt").write_text("keep")
+    with pytest.raises(RevatiError, match="exists"):
+        profile_command(["true"], tmp_path)
+    with pytest.raises(RevatiError, match="not a profile directory"):
+        profile_command(["true"], tmp_path, overwrite=True)
+    assert (tmp_path / "mine.txt").read_text() == "keep"
+
+
+def test_cli_profile_bad_out_is_one_line_error(tmp_path: Path) -> None:
+    """`revati profile --out EXISTING` exits 1 with one `Error:` line and no traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "x").write_text("")
+    p = subprocess.run(
+        [sys.executable, "-m", "revati", "profile", "--out", str(tmp_path), "--", "true"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "exists" in lines[0]

@@ -213,14 +213,25 @@ RV_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSi
     API_RETURN(CUDA_SUCCESS);
 }
 
-/* SMs per GPC as cluster placement sees them on a 132-SM Hopper (H100/H200 SXM): the layout that
- * reproduces every cuOccupancyMaxActiveClusters answer of a real H200 for cluster sizes 3..32 (cuBLAS
- * and cuDNN probe them all at start-up and pick their kernels' cluster shapes from them; see
- * docs/driver.md). Sizes 1 and 2 use every SM.
- * TODO(issue 16): move into the device profiles once they carry lists. */
-static const int hopper132_gpc_sms[] = {18, 18, 16, 16, 16, 16, 16, 8};
+/* Clusters that fit at once: per GPC, floor(SMs x blocks per SM / cluster size), with the GPC layout
+ * of the profile (`cluster_gpc_sms`; the H200's reproduces every cuOccupancyMaxActiveClusters answer of
+ * the real card for sizes 3..32, which cuBLAS and cuDNN probe at start-up to pick their kernels' cluster
+ * shapes; see docs/driver.md). Sizes 1 and 2 use every SM; no layout: GPCs of 16 SMs. */
+static int max_active_clusters(const rv_devconf *c, int per_sm, unsigned cs) {
+    if (cs <= 2) return c->sm_count * per_sm / (int)cs; /* a pair fits any TPC (the H200 answers 66) */
+    int n = 0, any = 0;
+    for (const char *p = c->cluster_gpc_sms; *p;) {
+        char *end;
+        long sms = strtol(p, &end, 10);
+        if (end == p) break;
+        n += (int)sms * per_sm / (int)cs, any = 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (!any) n = (c->sm_count / 16) * (16 * per_sm / (int)cs);
+    return n;
+}
 
-// cuOccupancyMaxActiveClusters: clusters fit inside one GPC; per GPC, floor(SMs x blocks per SM / size)
+// cuOccupancyMaxActiveClusters: clusters placed inside GPCs (the profile's layout); sizes past 16 answer too
 RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config) {
     API_ENTER();
     if (!numClusters || !config) API_RETURN(CUDA_ERROR_INVALID_VALUE);
@@ -231,17 +242,7 @@ RV_EXPORT CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction fun
     if (!cs) cs = 1;
     int per_sm = blocks_per_sm((int)(config->blockDimX * config->blockDimY * config->blockDimZ), config->sharedMemBytes);
     if (per_sm < 1) per_sm = 1;
-    const rv_devconf *c = rv_conf();
-    if (cs <= 2) { /* a pair fits any TPC: every SM, as the real H200 answers (66 pairs) */
-        *numClusters = c->sm_count * per_sm / (int)cs;
-    } else if (c->sm_count == 132 && c->cc_major == 9) {
-        int n = 0;
-        for (size_t g = 0; g < sizeof hopper132_gpc_sms / sizeof hopper132_gpc_sms[0]; ++g)
-            n += hopper132_gpc_sms[g] * per_sm / (int)cs;
-        *numClusters = n;
-    } else { /* other cards: GPCs of 16 SMs (unmeasured) */
-        *numClusters = (int)((unsigned)(c->sm_count / 16) * (unsigned)(16 * per_sm / (int)cs));
-    }
+    *numClusters = max_active_clusters(rv_conf(), per_sm, cs);
     API_RETURN(CUDA_SUCCESS);
 }
 

@@ -275,3 +275,18 @@ def test_bundled_model_is_trained_on_the_shipped_dataset() -> None:
     )
     assert info["device"] == "H200-SXM-141GB" and info["feature_schema"] == features.SCHEMA_VERSION
     assert registry.default_name() == "xgb"
+
+
+def test_xgb_keeps_the_measurement_of_a_profiled_signature(trained) -> None:
+    """xgb answers a launch whose signature the profile measured with that measurement (exact)."""
+    from revati.predictors import xgb
+
+    ds_path, model, _ = trained
+    k = pd.read_parquet(ds_path / "kernels.parquet").iloc[[3]]
+    m = native.NativeModel(model, "xgb", xgb.lib_path())
+    try:
+        dur, how, src = m.predict(features.launches(k)[0])
+    finally:
+        m.close()
+    assert (how, src) == ("exact", "table")
+    assert dur == pytest.approx(float(k["dur_ns"].iloc[0]), abs=0.1)

@@ -312,13 +312,19 @@ static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
     return (rv_pmres){rc ? -1 : rv_xgb_base_ns(f) * exp2(y), RV_HOW_MODEL, "xgb"};
 }
 
-/* The chains (docs/predictors.md): table: table -> curve; roofline: curve -> table; xgb: xgb ->
- * curve -> table. Whatever answers after the first link is marked fallback. */
+/* The chains (docs/predictors.md): table: table -> curve; roofline: curve -> table; xgb: exact
+ * signature -> xgb -> curve -> table. Whatever answers after the first link is marked fallback. */
 rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k) {
     double f[RV_PF_N];
     rv_pf_features(k, &m->pdev, f);
     rv_pmres r = {-1, RV_HOW_FALLBACK, "none"};
     if (m->mode == 0 && (r = by_table(m, k, f)).dur_ns > 0) return r;
+    /* xgb: a launch the profile measured exactly keeps its measurement; the model times the rest */
+    if (m->mode == 2 && k->sig) {
+        uint64_t sig = rv_pf_key(k);
+        for (sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
+            if (s->sig == sig) return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
+    }
     if (m->mode == 2 && (r = by_xgb(m, f)).dur_ns > 0) return r;
     double d = by_curve(m, f);
     if (d > 0) return (rv_pmres){d, m->mode == 1 ? RV_HOW_MODEL : RV_HOW_FALLBACK, "roofline"};

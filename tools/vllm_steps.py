@@ -36,7 +36,9 @@ def load_steps(run_dir: Path) -> tuple[list[dict], dict]:
     steps = []
     for row in steps_df.itertuples(index=False):
         args = row.args if isinstance(row.args, dict) else orjson.loads(row.args or "{}")
-        steps.append({"ts_ns": int(row.ts_ns), "pid": int(row.pid), **args})
+        wt = getattr(row, "wt_ns", 0)
+        wt = 0 if wt is None or wt != wt else int(wt)  # absent or NaN in deterministic runs
+        steps.append({"ts_ns": int(row.ts_ns), "wt_ns": wt, "pid": int(row.pid), **args})
     info = {
         "marker_steps": len(steps),
         "kernel_steps": len(step_kernels),
@@ -56,7 +58,16 @@ def split_iterations(steps: list[dict]) -> list[dict]:
     for s in steps:
         opens = s["reqs"] > 0 and s["first"] == s["reqs"]
         if opens or not iters:
-            iters.append({"reqs": 0, "prefill": 0, "decode": 0, "kept": 0, "t0": s["ts_ns"]})
+            iters.append(
+                {
+                    "reqs": 0,
+                    "prefill": 0,
+                    "decode": 0,
+                    "kept": 0,
+                    "t0": s["ts_ns"],
+                    "w0": s.get("wt_ns", 0),
+                }
+            )
         it = iters[-1]
         it["reqs"] = max(it["reqs"], s["reqs"])
         if s["first"] > 0 or s["kept"] < s["reqs"]:
@@ -65,6 +76,7 @@ def split_iterations(steps: list[dict]) -> list[dict]:
             it["decode"] += 1
         it["kept"] += s["kept"]
         it["t1"] = s["ts_ns"]
+        it["w1"] = s.get("wt_ns", 0)
     return iters
 
 
@@ -106,6 +118,7 @@ def main() -> int:
     iters = split_iterations(steps)
     bench = iters[-args.iters :] if args.iters else iters
     virt_s = (bench[-1]["t1"] - bench[0]["t0"]) / 1e9 if bench else 0.0
+    wall_s = (bench[-1]["w1"] - bench[0]["w0"]) / 1e9 if bench else 0.0
     problems = []
     if info["marker_steps"] != info["kernel_steps"]:
         problems.append(
@@ -127,6 +140,7 @@ def main() -> int:
                 )
     if args.json:
         out = {**info, "iterations": iters, "verdicts": verdicts, "virtual_s": virt_s}
+        out["bench_wall_s"] = wall_s
         print(json.dumps({**out, "problems": problems}, indent=1))
     else:
         print(
@@ -141,8 +155,8 @@ def main() -> int:
             )
         if verdicts:
             print(
-                f"checked iterations: {', '.join(verdicts)}; virtual {virt_s:.3f} s "
-                f"(first to last step), wall {info['wall_s']:.1f} s for the whole run"
+                f"checked iterations: {', '.join(verdicts)}; first to last step: virtual "
+                f"{virt_s:.3f} s, wall {wall_s:.1f} s (whole run: wall {info['wall_s']:.1f} s)"
             )
         for p in problems:
             print(f"MISMATCH: {p}")

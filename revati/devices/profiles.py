@@ -66,6 +66,8 @@ FIELDS: tuple[ProfileField, ...] = (
     _f("h2d_bw_gbs", "double", "host<->device copy bandwidth, GB/s"),
     _f("d2d_bw_gbs", "double", "device-local copy bandwidth, GB/s"),
     _f("nvlink_bw_gbs", "double", "per-GPU interconnect bandwidth, GB/s"),
+    _f("nvlink_latency_ns", "u64", "collectives: cost of one step between GPUs, ns"),
+    _f("nccl_bw_eff", "double", "collectives: fraction of nvlink_bw_gbs NCCL achieves"),
     _f("kernel_base_ns", "u64", "analytical predictor: per-launch constant, ns"),
     _f("kernel_wave_ns", "u64", "analytical predictor: cost per wave of blocks, ns"),
     _f("api_host_ns", "u64", "modelled host cost of one driver call, ns"),

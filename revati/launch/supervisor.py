@@ -17,6 +17,7 @@ from typing import Any
 from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
+from revati.launch.liveness import POLL_S, CrashWatch, die_with_parent, kill_group
 from revati.trace.files import StreamHead, scan_heads
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.repair import trim_zero_tail
@@ -229,6 +230,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     env["REVATI_SEED"] = str(cfg.seed)
     if cfg.predictor_env is not None:
         env.update(cfg.predictor_env(cfg.out))
+    env["REVATI_SUPERVISOR_PID"] = str(os.getpid())  # each process's watchdog ends with us
     env["REVATI_TOKEN_POLICY"] = cfg.token_policy
     env["REVATI_TOKEN_EXCLUDE"] = ",".join(str(t) for t in cfg.token_exclude)
     env["REVATI_TRACE_LEVEL"] = cfg.trace_level
@@ -237,7 +239,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     _write_manifest(cfg, None, start_ns)
     t0 = time.monotonic_ns()
     try:
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=die_with_parent)
     except OSError as e:
         raise RevatiError(f"cannot start {cmd[0]}: {e.strerror}") from None
 
@@ -248,8 +250,9 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
             pass
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    crashed: list[str] = []
     try:
-        rc = proc.wait()
+        rc = _wait(proc, None if cfg.deterministic else CrashWatch(cfg.out), crashed)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -257,6 +260,10 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     wall_ns = time.monotonic_ns() - t0
     exit_status = rc if rc >= 0 else 128 - rc
     procs, problems = scan_streams(cfg.out, root=(proc.pid, rc))
+    if crashed:
+        problems.insert(
+            0, f"{crashed[0]} died without closing its trace (crashed or killed); run ended"
+        )
     if rc == FATAL_EXIT and not problems:
         problems.append("the command ended with revati's fatal-error status (86); see its stderr")
     if rc < 0:
@@ -265,6 +272,25 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     _write_manifest(cfg, result, start_ns)
     _build_cache(cfg.out)
     return result
+
+
+def _wait(proc: subprocess.Popen, watch: CrashWatch | None, crashed: list[str]) -> int:
+    """Wait for the command; a process of the run that dies without closing its trace ends the run."""
+    kill_at = None
+    while True:
+        try:
+            return proc.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            pass
+        if kill_at is not None and time.monotonic() > kill_at:
+            kill_group(proc.pid, signal.SIGKILL)
+            kill_at = None
+        dead = watch.dead() if watch else []
+        if dead and not crashed:
+            crashed.extend(dead)
+            print(f"revati: {dead[0]} died; ending the run", file=sys.stderr)
+            kill_group(proc.pid, signal.SIGTERM)
+            kill_at = time.monotonic() + GRACE_S
 
 
 def _build_cache(run_dir: Path) -> None:

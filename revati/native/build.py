@@ -34,7 +34,11 @@ class Library:
 
 LIBRARIES = (
     Library(
-        "librevati.so", "librevati.so", ("core", "hosttime"), ("-ldl", "-lpthread", "-lrt"), False
+        "librevati.so",
+        "librevati.so",
+        ("core", "hosttime", "nccl"),
+        ("-ldl", "-lpthread", "-lrt"),
+        False,
     ),
     Library(
         "libcuda.so.1",

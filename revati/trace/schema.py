@@ -205,7 +205,13 @@ EVENT_KINDS: dict[str, EventKind] = {
             "a collective operation on a device stream",
             (
                 _req("op", "str", "`allreduce`, `allgather`, ..."),
-                _f("bytes", "int", "bytes per rank"),
+                _f(
+                    "bytes",
+                    "int",
+                    "message size the model uses: the buffer (all-reduce, broadcast, reduce, "
+                    "send/recv) or the whole gathered/scattered buffer (all-gather, "
+                    "reduce-scatter, all-to-all, gather)",
+                ),
                 _f("dtype", "str", "element type"),
                 _req("comm", "int", "communicator id"),
                 _f("rank", "int", "rank in the communicator (loaded as `coll_rank`)"),
@@ -214,8 +220,14 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _DEV,
                 _STREAM,
                 _CORR,
-                _TS,
-                _END,
+                _req(
+                    "ts_ns", "int", "virtual arrival of this rank: its stream reached the operation"
+                ),
+                _req("end_ns", "int", "virtual completion: latest arrival of the ranks + model_ns"),
+                _f("match", "int", "id shared by the events of one rendezvous (all its ranks)"),
+                _f("algo", "str", "`ring`, `tree`, `p2p` or `local` (the model's choice)"),
+                _f("model_ns", "int", "modelled transfer duration, ns"),
+                _WT,
             ),
             columnar=True,
         ),

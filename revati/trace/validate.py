@@ -245,10 +245,21 @@ def _check_correlation(run: Run) -> list[Issue]:
 
 
 def collective_groups(run: Run) -> pd.DataFrame:
-    """Collectives with `nth` (index within their process and communicator) and `group` id."""
+    """Collectives with `nth` (index within their process and communicator) and `group` id.
+
+    Events that carry `match` (the rendezvous id the NCCL interposer writes) are grouped by it;
+    others by their index within their process and communicator.
+    """
     c = run.frames["collective"].sort_values(["pid", "ts_ns", "seq"], kind="stable").copy()
     c["nth"] = c.groupby(["pid", "comm"], sort=False).cumcount()
-    c["group"] = c.groupby(["comm", "nth"], sort=True).ngroup() if len(c) else []
+    if not len(c):
+        c["group"] = []
+        return c
+    key = c["nth"].to_numpy() * -1 - 1  # readers fill an absent match with 0
+    if "match" in c.columns:
+        m = c["match"].fillna(0).to_numpy(dtype="int64")
+        key = np.where(m > 0, m, key)
+    c["group"] = c.assign(_key=key).groupby(["comm", "_key"], sort=True).ngroup()
     return c
 
 
@@ -258,8 +269,10 @@ def _check_collectives(run: Run) -> list[Issue]:
         return []
     g = c.groupby("group")
     size = g["pid"].transform("size")
-    bad_size = c[size != c["nranks"]]
-    ops = g["op"].transform("nunique")
+    # point-to-point operations meet their one peer, not every rank
+    p2p = c["op"].isin(["send", "recv"])
+    bad_size = c[(size != c["nranks"]) & ~p2p | (size != 2) & p2p & (c["peers"].map(len) > 0)]
+    ops = c["op"].replace({"send": "p2p", "recv": "p2p"}).groupby(c["group"]).transform("nunique")
     bad_op = c[ops > 1]
     out = []
     if len(bad_size):

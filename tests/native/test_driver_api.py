@@ -294,7 +294,8 @@ def test_table_predictor_and_missing_shapes(stand_in, tmp_path):
 
 
 def test_ipc_memory_handles(stand_in):
-    """An IPC handle opens to the same address in its own process and to a same-sized range in another."""
+    """An IPC handle opens to the same address in its own process; once its exporter has exited,
+    another process cannot open it (sharing between live processes: tests/native/test_ipc_shared.py)."""
     get = PRELUDE + textwrap.dedent(
         """
         d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(6 << 20)))
@@ -314,16 +315,11 @@ def test_ipc_memory_handles(stand_in):
         class Handle(ctypes.Structure):
             _fields_ = [("b", ctypes.c_char * 64)]
         h = Handle.from_buffer_copy(bytes.fromhex("{first["handle"]}"))
-        p = ctypes.c_uint64(); base = ctypes.c_uint64(); size = ctypes.c_size_t()
-        ok(cu.cuIpcOpenMemHandle_v2(ctypes.byref(p), h, 1), "open other")
-        ok(cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), p))
-        ok(cu.cuIpcCloseMemHandle(p), "close")
-        gone = cu.cuMemGetAddressRange_v2(ctypes.byref(base), ctypes.byref(size), p)
-        print("RESULT", json.dumps({{"size": size.value, "gone": gone}}))
+        p = ctypes.c_uint64()
+        print("RESULT", json.dumps({{"open": cu.cuIpcOpenMemHandle_v2(ctypes.byref(p), h, 1)}}))
         """
     )
-    res = stand_in(other).result()
-    assert res == {"size": 6 << 20, "gone": 500}
+    assert stand_in(other).result() == {"open": 400}  # CUDA_ERROR_INVALID_HANDLE
 
 
 def test_spinning_on_a_query_converges(stand_in):

@@ -44,7 +44,10 @@ def test_derived_tables_agree_with_the_declarations() -> None:
     assert {"args", "op", "sig"} <= set(KIND_FIELDS["kernel"])
     assert not {"args", "op", "sig"} & set(REQUIRED_FIELDS["kernel"])
     vr = set(KIND_FIELDS["value-read"])
-    assert vr == {"ts_ns", "dev", "addr", "bytes", "producer", "producer_seq", "site", "policy"}
+    assert vr == {
+        "ts_ns", "dev", "addr", "bytes", "producer", "producer_seq", "producer_corr", "site",
+        "policy", "certain",
+    }  # fmt: skip
     assert "value-read" not in COLUMNAR_KINDS
     assert columns("collective").count("coll_rank") == 1
 

@@ -313,6 +313,18 @@ rv_vtime_ns rv_vnow_peek(void) {
     return v > last ? v : last;
 }
 
+rv_vtime_ns rv_world_ref(void) {
+    ensure_init();
+    uint64_t j = atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    if (g_det) return j;
+    uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
+    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
+    uint64_t ran = real > base ? real - base : 0;
+    return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + j;
+}
+
+int64_t rv_clock_delta(void) { return (int64_t)rv_vnow_peek() - (int64_t)rv_world_ref(); }
+
 void rv_exclude_idle(uint64_t from, uint64_t to) {
     ensure_init();
     if (g_det || to <= from) return;
@@ -379,18 +391,25 @@ static void futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
-int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) {
+static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
     ensure_init();
     if (t == RV_VTIME_INVALID) return 0;
     rv_vtime_ns now = rv_vnow();
     *from = now;
     if (t > now) {
-        /* absolute target: raise J to at least t - own (a CAS max), so two processes advancing to the
-         * same instant do not add up */
         uint64_t own = own_part();
-        uint64_t need = t > own ? t - own : 0;
-        uint64_t j = atomic_load(&g_world->jump);
-        while (j < need && !atomic_compare_exchange_weak(&g_world->jump, &j, need)) {}
+        if (world) {
+            /* absolute target: raise J to at least t - own (a CAS max), so two processes advancing to
+             * the same instant do not add up */
+            uint64_t need = t > own ? t - own : 0;
+            uint64_t j = atomic_load(&g_world->jump);
+            while (j < need && !atomic_compare_exchange_weak(&g_world->jump, &j, need)) {}
+        } else {
+            /* this process only: the jump is charged (and published like a charge, so that a process
+             * idle meanwhile adopts it); a GPU sync in one rank does not move the others */
+            uint64_t cur = own + atomic_load(&g_world->jump);
+            if (t > cur) charge(t - cur);
+        }
         clamp_last(t);
         atomic_fetch_add(&g_world->jumps_made, 1);
         atomic_fetch_add(&g_world->gen, 1);
@@ -399,6 +418,10 @@ int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) {
     }
     return 0;
 }
+
+int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, 0); }
+
+int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, 1); }
 
 void rv_publish_high(void) {
     ensure_init();

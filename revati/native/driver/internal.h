@@ -181,6 +181,20 @@ uint64_t rv_materialize_max(void);
 /* Give the pages of [base, base+size) back to the OS (values become zero). */
 void rv_mem_discard(uint64_t base, uint64_t size);
 
+/* ---- memory shared between processes (shm_map.c) ---- */
+
+/* A memfd for size bytes of device dev's memory (its name records dev); -1 on failure. */
+int rv_shm_create(int dev, uint64_t size);
+/* The device recorded in a memfd made by rv_shm_create (-1: not one of ours), and its size. */
+int rv_shm_dev_of(int fd);
+uint64_t rv_shm_size(int fd);
+/* Map fd at [addr, addr+size) (MAP_SHARED, replacing what was there) / put private space back. */
+int rv_shm_map_at(uint64_t addr, uint64_t size, int fd, uint64_t offset);
+void rv_shm_unmap_at(uint64_t addr, uint64_t size);
+/* Move [base, base+size) (rounded out to pages) onto a new memfd, keeping its contents; returns the
+ * fd and the mapped start in *map_base, or -1. */
+int rv_shm_share_range(int dev, uint64_t base, uint64_t size, uint64_t *map_base);
+
 /* ---- modules and functions (module.c) ---- */
 
 typedef struct rv_module rv_module;

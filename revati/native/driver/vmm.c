@@ -1,6 +1,8 @@
 /* revati driver: virtual memory management (physical handles, address reservations, mappings). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -12,6 +14,8 @@ typedef struct phys {
     int refs;   /* 1 for the handle + 1 per mapping */
     uint64_t size;
     int dev;
+    int fd;       /* memfd backing a shareable allocation (POSIX file descriptor handles), else -1 */
+    int imported; /* from another process's handle: not charged here */
     CUmemAllocationProp prop;
 } phys;
 
@@ -27,7 +31,8 @@ static void phys_unref(phys *p) {
     int last = --p->refs == 0;
     pthread_mutex_unlock(&g_mu);
     if (last) {
-        rv_mem_account(p->dev, -(int64_t)p->size);
+        if (!p->imported) rv_mem_account(p->dev, -(int64_t)p->size);
+        if (p->fd >= 0) close(p->fd);
         p->magic = 0;
         free(p);
     }
@@ -59,6 +64,15 @@ RV_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
     p->size = size;
     p->dev = dev;
     p->prop = *prop;
+    p->fd = -1;
+    if (prop->requestedHandleTypes & CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+        /* it may be exported: back it with a memfd now, so every mapping of it is shared */
+        p->fd = rv_shm_create(dev, size);
+        if (p->fd < 0) {
+            free(p);
+            API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+        }
+    }
     rv_mem_account(dev, (int64_t)size);
     *handle = (CUmemGenericAllocationHandle)(uintptr_t)p;
     API_RETURN(CUDA_SUCCESS);
@@ -122,6 +136,10 @@ RV_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGe
     m->base = ptr;
     m->size = size;
     m->p = p;
+    if (p->fd >= 0 && rv_shm_map_at(ptr, size, p->fd, offset) != 0) {
+        free(m);
+        API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    }
     pthread_mutex_lock(&g_mu);
     p->refs++;
     m->next = g_maps;
@@ -149,7 +167,10 @@ RV_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
     while (gone) {
         mapping *m = gone;
         gone = m->next;
-        rv_mem_discard(m->base, m->size);
+        if (m->p->fd >= 0)
+            rv_shm_unmap_at(m->base, m->size);
+        else
+            rv_mem_discard(m->base, m->size);
         phys_unref(m->p);
         free(m);
     }
@@ -204,5 +225,51 @@ RV_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *p
     phys *p = phys_from(handle);
     if (!p || !prop) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     *prop = p->prop;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuMemExportToShareableHandle: a POSIX file descriptor (a dup of the allocation's memfd; the caller owns it)
+RV_EXPORT CUresult cuMemExportToShareableHandle(void *shareableHandle, CUmemGenericAllocationHandle handle,
+                                                CUmemAllocationHandleType handleType, unsigned long long flags) {
+    API_ENTER();
+    phys *p = phys_from(handle);
+    if (!p || !shareableHandle) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    API_ARGS("type=%d bytes=%llu", (int)handleType, (unsigned long long)p->size);
+    /* only the type requested at creation (CUDA answers the same for others); fabric handles are not
+     * offered (the device attribute says unsupported) */
+    if (handleType != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR || p->fd < 0) API_RETURN(CUDA_ERROR_NOT_SUPPORTED);
+    int fd = dup(p->fd);
+    if (fd < 0) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    *(int *)shareableHandle = fd;
+    API_RETURN(CUDA_SUCCESS);
+}
+
+// cuMemImportFromShareableHandle: a handle on the same memory as the exporter's (mapped MAP_SHARED)
+RV_EXPORT CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *handle, void *osHandle,
+                                                  CUmemAllocationHandleType shHandleType) {
+    API_ENTER();
+    if (!handle || shHandleType != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) API_RETURN(CUDA_ERROR_INVALID_VALUE);
+    int src = (int)(intptr_t)osHandle;
+    int dev = rv_shm_dev_of(src);
+    uint64_t size = rv_shm_size(src);
+    API_ARGS("fd=%d bytes=%llu", src, (unsigned long long)size);
+    if (dev < 0 || !size) API_RETURN(CUDA_ERROR_INVALID_VALUE); /* not a handle this driver exported */
+    phys *p = calloc(1, sizeof *p);
+    if (!p) API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    p->fd = dup(src); /* the caller may close its descriptor */
+    if (p->fd < 0) {
+        free(p);
+        API_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    }
+    p->magic = HANDLE_MAGIC;
+    p->refs = 1;
+    p->size = size;
+    p->dev = dev;
+    p->imported = 1;
+    p->prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    p->prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    p->prop.location.id = dev;
+    p->prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+    *handle = (CUmemGenericAllocationHandle)(uintptr_t)p;
     API_RETURN(CUDA_SUCCESS);
 }

@@ -76,23 +76,6 @@ void rv_world_register_pid(int32_t me) {
     }
 }
 
-static void unregister_self(void) {
-    rv_world *w = rv_world_get();
-    int32_t me = (int32_t)getpid();
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
-        int32_t v = me;
-        atomic_compare_exchange_strong(&w->procs[i], &v, 0);
-    }
-    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
-        int32_t v = me;
-        if (atomic_load(&w->waiters[i].pid) == me) {
-            atomic_store(&w->waiters[i].deadline, RV_VTIME_INVALID);
-            atomic_compare_exchange_strong(&w->waiters[i].pid, &v, 0);
-        }
-    }
-    atomic_fetch_add(&w->activity, 1);
-}
-
 static void at_fork_child(void) {
     t_slot_hint = -1;
     rv_world_register_self();
@@ -103,10 +86,10 @@ __attribute__((constructor)) static void world_load(void) {
     pthread_atfork(NULL, NULL, at_fork_child);
 }
 
-__attribute__((destructor)) static void world_unload(void) {
-    rv_publish_high();
-    unregister_self();
-}
+/* The process stays in the world past this point: exit handlers, other libraries' destructors and
+ * other threads may still run host code (an interpreter's teardown, after its trace's end line). It
+ * leaves when the kernel shows it gone (proc_runs). */
+__attribute__((destructor)) static void world_unload(void) { rv_publish_high(); }
 
 /* ---- the idle test ---------------------------------------------------------------------------- */
 
@@ -191,7 +174,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
         }
     }
     char buf[4096];
-    int runs = 0;
+    int runs = 0, leader_gone = 0, others = 0;
     for (;;) {
         long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
         if (n <= 0) break;
@@ -206,10 +189,13 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
              * it has not handled yet: it runs */
             if (is_waiter(ws, pid, tid) == 2) continue;
             char c = thread_state(dfd, d->d_name);
-            if (c == 'Z' && tid == pid) {
-                forget_proc(w, idx, pid); /* a zombie leader: the process has exited */
-                break;
+            if (tid == pid && (c == 'Z' || c == 'X')) {
+                /* a zombie leader: the process has exited, or only its main thread has (pthread_exit
+                 * in main) while others still run: decided once all threads are seen */
+                leader_gone = 1;
+                continue;
             }
+            if (c && c != 'Z' && c != 'X') others++;
             if (state_runs(c)) {
                 atomic_store_explicit(&g_last_busy_pid, pid, memory_order_relaxed);
                 atomic_store_explicit(&g_last_busy_tid, tid, memory_order_relaxed);
@@ -219,6 +205,7 @@ static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
         if (runs) break;
     }
     close(dfd);
+    if (!runs && leader_gone && !others) forget_proc(w, idx, pid);
     return runs;
 }
 
@@ -287,7 +274,7 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
 
 int rv_world_idle(void) {
     rv_enter();
-    int idle = scan_idle(rv_world_get(), rv_vnow_peek());
+    int idle = scan_idle(rv_world_get(), rv_world_ref());
     rv_leave();
     return idle;
 }
@@ -372,6 +359,14 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
 
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
+/* A deadline of this process's clock in the world's reference terms (comparable across processes,
+ * whose clocks differ by their own jumps, charges and overhead). */
+static rv_vtime_ns to_reference(rv_vtime_ns d) {
+    if (d == RV_VTIME_INVALID) return d;
+    int64_t v = (int64_t)d - rv_clock_delta();
+    return v < 1 ? 1 : (rv_vtime_ns)v;
+}
+
 void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_world *w = rv_world_get();
     wt->deadline = deadline;
@@ -386,6 +381,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
     wt->slot = -1;
+    wt->reg = to_reference(deadline);
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
     int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
     for (int k = 0; k < RV_MAX_WAITERS; ++k) {
@@ -396,7 +392,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
         if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
             atomic_store(&w->waiters[i].tid, tid);
             atomic_store(&w->waiters[i].blocking, 0);
-            atomic_store(&w->waiters[i].deadline, deadline);
+            atomic_store(&w->waiters[i].deadline, wt->reg);
             atomic_store(&w->waiters[i].pid, me);
             wt->slot = i;
             t_slot_hint = i;
@@ -501,11 +497,16 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;
     rv_vtime_ns now = rv_vnow_peek();
+    rv_vtime_ns ref_now = rv_world_ref();
+    if (wt->slot >= 0) { /* the clock's delta moves (own overhead, jumps): keep the registration current */
+        wt->reg = to_reference(wt->deadline);
+        atomic_store(&w->waiters[wt->slot].deadline, wt->reg);
+    }
     if (now >= wt->deadline) {
         /* woken by another waiter's idle jump to this very deadline: the real time until this
          * thread noticed (at most a slice) was dead time for the whole world */
         uint64_t wake_real = atomic_load(&w->wake_real);
-        if (atomic_load(&w->wake_target) == wt->deadline && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
+        if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
         return step_done(wt, 1, 0, &old);
     }
     if (rv_signals_handled() != wt->signals) {
@@ -516,7 +517,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     uint32_t gen = atomic_load(&w->gen);
     uint32_t act = atomic_load(&w->activity);
-    if (scan_idle(w, now)) {
+    if (scan_idle(w, ref_now)) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
@@ -529,12 +530,15 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             uint64_t t1 = rv_real_ns();
             rv_exclude_idle(wt->idle_since, t1);
             rv_vtime_ns now1 = rv_vnow_peek();
-            rv_vtime_ns target = earliest_deadline(w, now1);
-            if (wt->deadline < target) target = wt->deadline;
+            int64_t delta = rv_clock_delta();
+            rv_vtime_ns ref_target = earliest_deadline(w, (rv_vtime_ns)((int64_t)now1 - delta));
+            if (wt->reg < ref_target) ref_target = wt->reg;
+            /* in this process's clock (the deadline itself when it is this waiter's) */
+            rv_vtime_ns target = ref_target == wt->reg ? wt->deadline : (rv_vtime_ns)((int64_t)ref_target + delta);
             if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now1, target);
             atomic_store(&w->wake_real, t1);
-            atomic_store(&w->wake_target, target);
-            rv_vadvance_to(target, wt->why);
+            atomic_store(&w->wake_target, ref_target);
+            rv_vadvance_world(target, wt->why);
             rv_enter();
             wt->idle_seen = 0;
             if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);

@@ -25,7 +25,8 @@ typedef struct rv_charges {
 typedef struct rv_waiter {
     _Atomic int32_t pid;
     _Atomic int32_t tid;
-    _Atomic uint64_t deadline; /* virtual ns in the owner's clock; RV_VTIME_INVALID: none */
+    _Atomic uint64_t deadline; /* virtual ns in reference terms (rv_world_ref: the owner's deadline less
+                                  its clock delta); RV_VTIME_INVALID: none */
     _Atomic uint32_t blocking; /* 1 while in the real blocking call: if the kernel then shows the
                                   thread runnable, something (an event, its slice's end) woke it */
     uint32_t pad;
@@ -75,6 +76,12 @@ RV_API void rv_vtick(void);
 /* The virtual now without recording it as seen (the wait engine's own reads: the program has not
  * seen that value, so later exclusions of idle time may still pull the clock below it). */
 RV_API rv_vtime_ns rv_vnow_peek(void);
+/* The world's reference clock: run time since the epoch less the world's idle time, plus the world
+ * jumps J, without this process's overhead, charges and own jumps. Processes' clocks differ from it
+ * by rv_clock_delta() (vnow - reference); the wait engine compares deadlines of different processes
+ * in reference terms (deadline - delta of its owner). */
+RV_API rv_vtime_ns rv_world_ref(void);
+RV_API int64_t rv_clock_delta(void);
 /* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
  * Overlaps with intervals already counted are counted once. */
 RV_API void rv_exclude_idle(uint64_t from_real, uint64_t to_real);
@@ -136,6 +143,7 @@ typedef struct rv_wait {
     uint64_t step_real;  /* real ns when the previous step ended */
     rv_idle_token idle;  /* for rv_idle_end at the end of the wait */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
+    rv_vtime_ns reg;     /* the deadline as registered in the world's table: in reference terms */
     const char *why;
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);

@@ -7,12 +7,19 @@
 /* Host virtual now: real host execution time (times REVATI_HOST_SPEED) minus revati's own time,
  * plus jumps. Inside an rv_enter/rv_leave bracket it stays at its entry value (plus jumps). */
 RV_API rv_vtime_ns rv_vnow(void);
-/* Time warp: if t is later than now, jump the host clock to t and write a sync event (core/jump.c:
- * the clock moves in vclock.c, the trace records it, so that the clock does not depend on the trace). */
+/* Time warp: if t is later than now, jump this process's clock to t and write a sync event (core/jump.c:
+ * the clock moves in vclock.c, the trace records it, so that the clock does not depend on the trace).
+ * A GPU sync: other processes are not moved; an idle waiter among them adopts the jump when its wait
+ * ends, as it adopts charges (docs/coordination.md). */
 RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
-/* The jump alone, inside an rv_enter/rv_leave bracket: if t is later than now, move the world clock to
- * t, set *from to the time before, and return 1; else return 0. */
+/* The same for the whole world: every process's clock moves by the jump (the wait engine, once no
+ * thread of the world runs). */
+RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);
+/* The jump alone, inside an rv_enter/rv_leave bracket: if t is later than now, move this process's
+ * clock (rv_vjump_to) or the world clock (rv_vjump_world) to t, set *from to the time before, and
+ * return 1; else return 0. */
 RV_API int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from);
+RV_API int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from);
 /* Charge modelled host time (e.g. the host cost of a driver call). */
 RV_API void rv_vcharge(rv_vdur_ns d);
 /* Bracket every interposed entry point: the real time between them is revati's overhead. */

@@ -34,6 +34,8 @@
     DBL(h2d_bw_gbs, 55.0)                              /* host<->device copy bandwidth, GB/s */ \
     DBL(d2d_bw_gbs, 1500.0)                            /* device-local copy bandwidth, GB/s */ \
     DBL(nvlink_bw_gbs, 450.0)                          /* per-GPU interconnect bandwidth, GB/s */ \
+    U64(nvlink_latency_ns, 2000ULL)                    /* collectives: cost of one step between GPUs, ns */ \
+    DBL(nccl_bw_eff, 0.8)                              /* collectives: fraction of nvlink_bw_gbs NCCL achieves */ \
     U64(kernel_base_ns, 3000ULL)                       /* analytical predictor: per-launch constant, ns */ \
     U64(kernel_wave_ns, 2000ULL)                       /* analytical predictor: cost per wave of blocks, ns */ \
     U64(api_host_ns, 0ULL)                             /* modelled host cost of one driver call, ns */ \

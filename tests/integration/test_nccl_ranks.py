@@ -1,0 +1,224 @@
+"""NCCL across processes: ranks meet at each collective, which ends at the latest arrival plus the
+communication model's duration (docs/coordination.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+
+from revati.exporters import export_run
+from revati.launch.liveness import pid_alive
+from revati.trace import load_run
+
+pytestmark = pytest.mark.torch
+
+ALLREDUCE = """
+import torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(64 * 1024 * 1024, dtype=torch.bfloat16, device="cuda")  # 128 MiB
+dist.all_reduce(x)
+torch.cuda.synchronize()
+print("done", rank, flush=True)
+dist.destroy_process_group()
+"""
+
+# A launcher lighter than torchrun (no torch import of its own): N ranks with the torch.distributed
+# environment.
+LAUNCH = """
+import os, socket, subprocess, sys
+n = int(sys.argv[1])
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+procs = []
+for r in range(n):
+    env = dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(n),
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    procs.append(subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]], env=env))
+sys.exit(max(p.wait() for p in procs))
+"""
+
+SLEEP_THEN_ALLREDUCE = """
+import sys, time, torch, torch.distributed as dist, revati.markers as m
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(1024, device="cuda")
+y = torch.ones(64 * 1024 * 1024, dtype=torch.bfloat16, device="cuda")
+dist.all_reduce(x)  # warm-up: NCCL connects its ranks here
+torch.cuda.synchronize()
+for delay in (0.0, 0.05):  # the same all-reduce without, then with rank 1 sleeping first
+    m.mark("round", delay=delay)
+    if rank == 1 and delay:
+        time.sleep(delay)
+    dist.all_reduce(y)
+    torch.cuda.synchronize()
+dist.destroy_process_group()
+"""
+
+FOUR_RANKS = """
+import torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank, n = dist.get_rank(), dist.get_world_size()
+torch.cuda.set_device(rank)
+x = torch.ones(1 << 20, dtype=torch.bfloat16, device="cuda")
+dist.all_reduce(x)
+out = torch.empty(n << 20, dtype=torch.bfloat16, device="cuda")
+dist.all_gather_into_tensor(out, x)
+dist.reduce_scatter_tensor(x, out)
+dist.broadcast(x, src=0)
+ops = [dist.P2POp(dist.isend, x, (rank + 1) % n), dist.P2POp(dist.irecv, out[: 1 << 20], (rank - 1) % n)]
+for w in dist.batch_isend_irecv(ops):
+    w.wait()
+torch.cuda.synchronize()
+print("done", rank, flush=True)
+dist.destroy_process_group()
+"""
+
+
+def _record(
+    tmp_path: Path, gpus: int, command: list[str], timeout: float = 400, speed: float = 1.0
+) -> Path:
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--gpus", str(gpus), "--host-speed", str(speed),
+         "--out", str(run), "--", *command],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-4000:]
+    return run
+
+
+def _events(run: Path, kind: str) -> list[dict]:
+    out = []
+    for f in sorted((run / "events").glob("proc-*.jsonl")):
+        out += [e for e in map(orjson.loads, f.read_bytes().splitlines()) if e["k"] == kind]
+    return out
+
+
+def _by_match(colls: list[dict]) -> dict[int, list[dict]]:
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for c in colls:
+        groups[c["match"]].append(c)
+    return groups
+
+
+def test_torchrun_two_ranks_allreduce_128mib(tmp_path: Path) -> None:
+    """torchrun --nproc-per-node 2: a 128 MiB bf16 all-reduce completes; both ranks' collective
+    events end together at the later arrival + the model; the exports link them rank to rank."""
+    script = tmp_path / "ar.py"
+    script.write_text(ALLREDUCE)
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    run = _record(tmp_path, 2, [torchrun, "--nproc-per-node", "2", str(script)])
+    colls = [c for c in _events(run, "collective") if c["op"] == "allreduce"]
+    assert len(colls) == 2 and {c["rank"] for c in colls} == {0, 1}
+    a, b = colls
+    assert a["match"] == b["match"] and a["bytes"] == 128 << 20 and a["dtype"] == "bf16"
+    assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
+    # ring all-reduce of 128 MiB over 2 ranks on the H100 profile: B/W (W = 450 GB/s x 0.8) + 2 steps
+    assert a["model_ns"] == round((128 << 20) / 360.0 + 2 * 2000)
+    assert {c["dev"] for c in colls} == {0, 1}
+    for e in _events(run, "end"):
+        assert e["unimpl"] == {}
+
+    j = tmp_path / "t.json"
+    export_run(load_run(run), "chrome", j)
+    evs = json.loads(j.read_text())["traceEvents"]
+    slices = [e for e in evs if e.get("ph") == "X" and e.get("cat") == "collective_comm"]
+    assert len(slices) == 2 and len({e["pid"] for e in slices}) == 2  # one per rank's device
+    ends = {round(e["ts"] + e["dur"], 3) for e in slices}
+    assert len(ends) == 1  # aligned: they end together
+    starts = {e["id"]: e for e in evs if e.get("ph") == "s" and e.get("cat") == "collective_comm"}
+    fins = {e["id"]: e for e in evs if e.get("ph") == "f" and e.get("cat") == "collective_comm"}
+    assert len(starts) == 1 and starts.keys() == fins.keys()
+    (fid,) = starts
+    assert starts[fid]["ts"] <= fins[fid]["ts"]  # forward in time
+    assert export_run(load_run(run), "perfetto", tmp_path / "t.pftrace")["flows"] >= 3
+
+
+def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None:
+    """Rank 1 sleeps 50 ms (virtual) before an all-reduce: rank 0's all-reduce ends 50 ms later than
+    the same all-reduce without the sleep (measured from rank 0's own start of each round; host time
+    is scaled by --host-speed 0.01 so that this loaded host's noise stays far below a millisecond)."""
+    run = _record(
+        tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", SLEEP_THEN_ALLREDUCE], speed=0.01
+    )
+    lines = {}
+    for f in sorted((run / "events").glob("proc-*.jsonl")):
+        evs = [orjson.loads(x) for x in f.read_bytes().splitlines()]
+        lines[evs[0]["rank"]] = evs
+    big = {
+        r: [c for c in evs if c["k"] == "collective" and c["bytes"] == 128 << 20]
+        for r, evs in lines.items()
+    }
+    rounds = [e for e in lines[0] if e["k"] == "marker" and e["name"] == "round"]
+    assert len(big[0]) == len(big[1]) == len(rounds) == 2
+    for a, b in zip(big[0], big[1], strict=True):
+        assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
+    plain, delayed = (c["end_ns"] - r["ts_ns"] for c, r in zip(big[0], rounds, strict=True))
+    assert big[1][1]["ts_ns"] > big[0][1]["ts_ns"]  # with the sleep, rank 1 came last
+    assert abs((delayed - plain) - 50_000_000) < 1_000_000, (plain, delayed)
+
+
+def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
+    """4 ranks (one GPU each of --gpus 4): all-reduce, all-gather, reduce-scatter, broadcast and a
+    send/recv ring all complete, each met by its ranks with one end time."""
+    run = _record(tmp_path, 4, [sys.executable, "-c", LAUNCH, "4", FOUR_RANKS], timeout=600)
+    groups = _by_match(_events(run, "collective"))
+    ops = defaultdict(list)
+    for g in groups.values():
+        ops[g[0]["op"]].append(g)
+        assert len({c["end_ns"] for c in g}) == 1
+        assert g[0]["end_ns"] == max(c["ts_ns"] for c in g) + g[0]["model_ns"]
+    for op in ("allreduce", "allgather", "reducescatter", "broadcast"):
+        assert ops[op] and all(len(g) == 4 for g in ops[op]), op
+    # the ring: rank r sends to r+1, which receives from r: four pairs
+    pairs = [g for g in groups.values() if g[0]["op"] in ("send", "recv")]
+    assert len(pairs) == 4 and all({c["op"] for c in g} == {"send", "recv"} for g in pairs)
+    ag = ops["allgather"][0][0]
+    assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4
+
+
+KILLED_RANK = """
+import ctypes, os, signal, sys, torch, torch.distributed as dist
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(1024, device="cuda")
+dist.all_reduce(x)
+torch.cuda.synchronize()
+if rank == 1:
+    real = ctypes.CDLL(None).revati_real_ns  # CLOCK_MONOTONIC, not virtualised
+    real.restype = ctypes.c_ulonglong
+    with open(sys.argv[1], "w") as f:
+        f.write(str(real()))
+    os.kill(os.getpid(), signal.SIGKILL)
+dist.all_reduce(x)  # rank 0 waits here for a rank that is gone
+torch.cuda.synchronize()
+"""
+
+
+def test_killed_rank_ends_a_waiting_collective(tmp_path: Path) -> None:
+    """Rank 1 is SIGKILLed while rank 0 waits for it in an all-reduce: the run ends within 10 s of
+    the kill with an error naming rank 1, and no process of the run is left."""
+    run, stamp = tmp_path / "run", tmp_path / "killed_at"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--gpus", "2", "--out", str(run), "--",
+         sys.executable, "-c", LAUNCH, "2", KILLED_RANK, str(stamp)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    ended = time.monotonic_ns()
+    assert r.returncode != 0
+    heads = [orjson.loads(f.read_bytes().splitlines()[0]) for f in (run / "events").glob("proc-*")]
+    killed = next(h for h in heads if h.get("rank") == 1)
+    assert f"rank 1 (pid {killed['pid']}) died" in r.stderr, r.stderr[-3000:]
+    took = (ended - int(stamp.read_text())) / 1e9
+    assert took < 10, f"the run ended {took:.1f} s after the kill"
+    assert not any(pid_alive(h["pid"]) for h in heads), "a process of the run is still alive"

@@ -1,0 +1,131 @@
+"""Cost of coordination: one global time advance with N participants, one emulated all-reduce per rank.
+
+    python tools/bench_coord.py [--procs 2,4,8] [--advances 200] [--allreduces 200] [--no-nccl]
+
+Global advance: N processes of one world (librevati.so preloaded, one run directory) each sleep
+1 ms of virtual time, `--advances` times. Every sleep ends by a jump of the world clock once all N
+are blocked (docs/host-time.md): the real time per sleep is the cost of one advance with N
+participants (idle checks of every process's threads, the confirmation pause, the settle pause).
+
+All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
+all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
+per-call figure is what revati's rendezvous plus the real NCCL host path cost per collective;
+`--ranks 1` gives the same loop without a peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SLEEPER = """
+import ctypes, sys, time
+real = ctypes.CDLL(None).revati_real_ns
+real.restype = ctypes.c_ulonglong
+n = int(sys.argv[1])
+time.sleep(0.01)  # all started
+t0 = real()
+for _ in range(n):
+    time.sleep(0.001)
+print((real() - t0) / n)
+"""
+
+ALLREDUCE = """
+import ctypes, sys, torch, torch.distributed as dist
+real = ctypes.CDLL(None).revati_real_ns
+real.restype = ctypes.c_ulonglong
+n = int(sys.argv[1])
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(256, device="cuda")
+for _ in range(5):
+    dist.all_reduce(x)
+torch.cuda.synchronize()
+t0 = real()
+for _ in range(n):
+    dist.all_reduce(x)
+torch.cuda.synchronize()
+print("RESULT", rank, (real() - t0) / n, flush=True)
+dist.destroy_process_group()
+"""
+
+LAUNCH = """
+import os, socket, subprocess, sys
+n = int(sys.argv[1])
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+procs = [subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]],
+                          env=dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(n),
+                                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)))
+         for r in range(n)]
+sys.exit(max(p.wait() for p in procs))
+"""
+
+
+def advance_cost(nprocs: int, advances: int) -> float:
+    """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together."""
+    from revati.devices.profiles import get_profile
+    from revati.launch.env import run_env
+    from revati.native import build
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "device.conf").write_text(get_profile("h100").device_conf(1))
+        env = run_env(d, build.lib_dir())
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", SLEEPER, str(advances)],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(nprocs)
+        ]
+        per = sorted(float(p.communicate()[0].strip()) for p in procs)
+    return per[len(per) // 2]
+
+
+def allreduce_cost(ranks: int, calls: int) -> list[float]:
+    """Real ns per all-reduce, per rank, under revati record."""
+    with tempfile.TemporaryDirectory() as d:
+        cmd = [sys.executable, "-m", "revati", "record", "--gpus", str(ranks), "--out", d,
+               "--overwrite", "--", sys.executable, "-c", LAUNCH, str(ranks), ALLREDUCE, str(calls)]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        if r.returncode != 0:
+            raise SystemExit(f"all-reduce run failed: {r.stderr[-2000:]}")
+        rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("RESULT")]
+    return [float(x[2]) for x in sorted(rows, key=lambda x: int(x[1]))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--procs", default="2,4,8")
+    ap.add_argument("--advances", type=int, default=200)
+    ap.add_argument("--allreduces", type=int, default=200)
+    ap.add_argument("--ranks", default="1,2")
+    ap.add_argument("--no-nccl", action="store_true", help="skip the all-reduce runs (no torch)")
+    args = ap.parse_args()
+    out: dict[str, object] = {"advance_us": {}, "allreduce_us": {}}
+    for n in (int(x) for x in args.procs.split(",")):
+        us = advance_cost(n, args.advances) / 1e3
+        out["advance_us"][n] = round(us, 1)  # type: ignore[index]
+        print(f"global advance, {n} participants: {us:8.1f} us per advance", flush=True)
+    if not args.no_nccl:
+        for n in (int(x) for x in args.ranks.split(",")):
+            per = [x / 1e3 for x in allreduce_cost(n, args.allreduces)]
+            out["allreduce_us"][n] = [round(x, 1) for x in per]  # type: ignore[index]
+            print(
+                f"all-reduce, {n} rank(s): {', '.join(f'{x:.1f}' for x in per)} us per call per rank"
+            )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,8 @@ COMMANDS = {
     "report": "revati.cli.report:report",
     "diff": "revati.cli.diff:diff",
     "calibrate": "revati.cli.calibrate:calibrate",
+    "replay": "revati.cli.replay:replay",
+    "train": "revati.cli.train:train",
     "profile": "revati.cli.profile:profile",
 }
 

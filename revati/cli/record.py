@@ -10,9 +10,11 @@ import click
 
 from revati.devices import get_profile, profile_keys
 from revati.errors import NativeBuildError
+from revati.launch import hostspeed
 from revati.launch.supervisor import RunConfig, raise_for
 from revati.launch.supervisor import record as run_record
 from revati.predictors import registry
+from revati.predictors.base import PredictorOptions
 
 
 def _default_out(command: list[str]) -> Path:
@@ -33,15 +35,27 @@ def _default_out(command: list[str]) -> Path:
 @click.option("--gpus", type=int, default=1, show_default=True, help="Devices each process sees.")
 @click.option(
     "--predictor",
-    default="analytical",
-    show_default=True,
-    help=f"Kernel-duration predictor: {', '.join(registry.names())}.",
+    default=None,
+    help=f"Kernel-duration predictor: {', '.join(registry.names())} (default: the bundled "
+    "model's best on held-out shapes, analytical without one).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model directory from revati train, for table/roofline/xgb (default: the bundled model).",
 )
 @click.option(
     "--kernel-table",
     type=click.Path(path_type=Path),
     default=None,
-    help="Duration table for --predictor table (TSV: name, grid, block, dur_ns).",
+    help="Hand-written duration table for --predictor table (TSV: name, grid, block, dur_ns).",
+)
+@click.option(
+    "--host-costs/--no-host-costs",
+    default=True,
+    show_default=True,
+    help="Charge driver calls the profiled driver's host time (from the model's host-cost rows).",
 )
 @click.option(
     "--out",
@@ -52,10 +66,10 @@ def _default_out(command: list[str]) -> Path:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 @click.option(
     "--host-speed",
-    type=float,
-    default=1.0,
+    default="auto",
     show_default=True,
-    help="Factor from this host's CPU time to the target host's (see revati calibrate).",
+    help="Factor from this host's CPU time to the target host's: a number, or auto (calibrated "
+    "once per machine against the reference host, cached; see revati calibrate).",
 )
 @click.option(
     "--deterministic",
@@ -86,11 +100,13 @@ def _default_out(command: list[str]) -> Path:
 def record(
     device_name: str,
     gpus: int,
-    predictor: str,
+    predictor: str | None,
+    model: Path | None,
     kernel_table: Path | None,
+    host_costs: bool,
     out: Path | None,
     overwrite: bool,
-    host_speed: float,
+    host_speed: str,
     deterministic: bool,
     seed: int,
     token_policy: str,
@@ -102,28 +118,56 @@ def record(
 
     Example: revati record --gpus 2 -- python examples/llama_decode.py
     """
-    cmd = list(command)
     try:
         exclude = tuple(int(t) for t in token_exclude.split(",") if t.strip())
     except ValueError:
         raise click.BadParameter(
             f"{token_exclude!r} is not a comma-separated list of ids", param_hint="--token-exclude"
         ) from None
-    choice = registry.resolve(predictor, kernel_table)  # unknown names: one line, exit 1
+    opts = PredictorOptions(model=model, kernel_table=kernel_table, host_costs=host_costs)
+    if predictor is None:
+        predictor = "table" if kernel_table is not None else registry.default_name(model)
+    run_command(
+        list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
+        deterministic, seed, trace_level, token_policy, exclude,
+    )  # fmt: skip
+
+
+def run_command(
+    cmd: list[str],
+    out: Path | None,
+    device_name: str,
+    gpus: int,
+    predictor: str,
+    opts: PredictorOptions,
+    overwrite: bool,
+    host_speed: str,
+    deterministic: bool,
+    seed: int,
+    trace_level: str = "default",
+    token_policy: str = "uniform",
+    token_exclude: tuple[int, ...] = (),
+) -> None:
+    """Record cmd with a predictor (shared by record and replay); exits with the command's status."""
+    chosen = registry.resolve(predictor, opts)
     device = get_profile(device_name)
+    speed, speed_how = hostspeed.resolve(host_speed, deterministic)
+    info = chosen.provenance()
+    info["host_speed"] = speed_how
     cfg = RunConfig(
         command=cmd,
         out=out or _default_out(cmd),
         device=device,
         gpus=gpus,
-        predictor=choice.name,
-        predictor_version=choice.version,
-        kernel_table=choice.table,
-        host_speed=host_speed,
+        predictor=chosen.name,
+        predictor_version=chosen.version,
+        host_speed=speed,
         deterministic=deterministic,
         seed=seed,
+        predictor_env=chosen.native_env,
+        predictor_info=info,
         token_policy=token_policy,
-        token_exclude=exclude,
+        token_exclude=token_exclude,
         trace_level=trace_level,
     )
     from revati.native import build  # deferred: compiling is only needed to record

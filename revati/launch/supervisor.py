@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ class RunConfig:
     token_exclude: tuple[int, ...] = ()
     trace_level: str = "default"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # the predictor's driver settings, computed once the run directory exists (it may write files there)
+    predictor_env: Callable[[Path], dict[str, str]] | None = None
+    # the manifest's predictor entry (name, version, model hash, ...); default name + version
+    predictor_info: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -190,7 +195,7 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
         command=cfg.command,
         device=cfg.device.key,
         num_gpus=cfg.gpus,
-        predictor={"name": cfg.predictor, "version": cfg.predictor_version},
+        predictor=cfg.predictor_info or {"name": cfg.predictor, "version": cfg.predictor_version},
         seeds={"sampling": cfg.seed},
         host_speed=cfg.host_speed,
         deterministic=cfg.deterministic,
@@ -201,6 +206,9 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
         extra={
             "problems": result.problems if result else ["the run did not finish (revati stopped)"],
             "trace_level": cfg.trace_level,
+            "cwd": os.getcwd(),
+            "token_policy": cfg.token_policy,
+            "token_exclude": list(cfg.token_exclude),
         },
     )
     write_manifest(cfg.out, manifest)
@@ -220,6 +228,8 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         kernel_table=cfg.kernel_table,
     )
     env["REVATI_SEED"] = str(cfg.seed)
+    if cfg.predictor_env is not None:
+        env.update(cfg.predictor_env(cfg.out))
     env["REVATI_SUPERVISOR_PID"] = str(os.getpid())  # each process's watchdog ends with us
     env["REVATI_TOKEN_POLICY"] = cfg.token_policy
     env["REVATI_TOKEN_EXCLUDE"] = ",".join(str(t) for t in cfg.token_exclude)

@@ -1,4 +1,4 @@
-"""Compile revati's native libraries (librevati.so, libcuda.so.1, libnvidia-ml.so.1) with the system C compiler.
+"""Compile revati's native libraries (librevati.so, libcuda.so.1, libnvidia-ml.so.1, librvpredict.so) with the system C compiler.
 
 Each library is the set of ``.c`` files under its source folders, so adding a file to a folder adds it
 to the build. Headers come from ``native/include`` and, for the CUDA declarations, from the
@@ -43,12 +43,16 @@ LIBRARIES = (
     Library(
         "libcuda.so.1",
         "libcuda.so.1",
-        ("driver", "driver/gen", "driver/values", "features"),
-        ("-ldl", "-lpthread"),
+        ("driver", "driver/gen", "driver/values", "features", "predict"),
+        ("-ldl", "-lpthread", "-lm"),
     ),
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
     # the library-call context (cuBLASLt, cuBLAS, cuDNN, NCCL): preloaded, needs nothing of revati's own
     Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
+    # the predictor core alone, for Python (training features through ctypes) and benchmarks
+    Library(
+        "librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False
+    ),
 )
 
 CFLAGS = (

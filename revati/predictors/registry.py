@@ -1,43 +1,64 @@
-"""Predictor names the CLI accepts, mapped to what the native side is told."""
+"""Predictor names the CLI accepts, each mapped to a lazily imported factory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
 from pathlib import Path
 
 from revati.errors import RevatiError, UnknownNameError
+from revati.predictors.base import Predictor, PredictorOptions
+
+# name -> "module:factory"; a factory takes PredictorOptions and returns a Predictor
+_FACTORIES: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class PredictorChoice:
-    """A predictor as the launcher applies it: a name, a version, and the table file if any."""
-
-    name: str
-    version: str
-    table: Path | None = None
+def register(name: str, target: str) -> None:
+    """Add a predictor name; a duplicate is an error, never a silent replacement."""
+    if name in _FACTORIES:
+        raise RevatiError(f"predictor '{name}' is already registered ({_FACTORIES[name]})")
+    _FACTORIES[name] = target
 
 
-# name -> (version, needs a table file)
-_NATIVE = {
-    "analytical": ("1", False),  # built into libcuda.so.1: per-launch constant + per-wave cost
-    "table": ("1", True),  # a TSV of (kernel name, grid, block) -> duration, misses fall back
-}
+register("analytical", "revati.predictors.analytical:Analytical")
+register("table", "revati.predictors.table:Table")
+register("roofline", "revati.predictors.modelled:Roofline")
+register("xgb", "revati.predictors.modelled:Xgb")
+register("recorded", "revati.predictors.recorded:Recorded")
 
 
 def names() -> list[str]:
-    return sorted(_NATIVE)
+    return sorted(_FACTORIES)
 
 
-def resolve(name: str, table: Path | None = None) -> PredictorChoice:
-    """Check a --predictor name (and its --kernel-table) and return what to run with."""
-    if name not in _NATIVE:
+def resolve(name: str, options: PredictorOptions | None = None) -> Predictor:
+    """The predictor called `name`, checked against its options (one-line RevatiError if wrong)."""
+    if name not in _FACTORIES:
         raise UnknownNameError("predictor", name, names())
-    version, needs_table = _NATIVE[name]
-    if needs_table:
-        if table is None:
-            raise RevatiError(f"--predictor {name} needs --kernel-table FILE")
-        if not table.is_file():
-            raise RevatiError(f"kernel table {table} does not exist")
-    elif table is not None:
-        raise RevatiError(f"--kernel-table is only used with --predictor table, not {name}")
-    return PredictorChoice(name, version, table)
+    module, attr = _FACTORIES[name].split(":")
+    factory = getattr(importlib.import_module(module), attr)
+    return factory(options or PredictorOptions())
+
+
+def default_name(model: Path | None = None) -> str:
+    """What `revati record` uses without --predictor: the model's (--model, else the bundled one's)
+    best predictor on its held-out shapes (mean |error| over all held-out rows); analytical when
+    there is no model."""
+    from revati.predictors import model_file
+
+    d = model if model is not None else bundled_model_dir()
+    if not (d / model_file.MODEL_TSV).is_file():
+        return "analytical"
+    heldout = model_file.read_info(d).get("heldout") or {}
+    score: dict[str, list[float]] = {}
+    for fam in heldout.values():
+        for mode, mape in (fam.get("mape_pct") or {}).items():
+            if mape == mape:  # not NaN
+                score.setdefault(mode, []).append(mape * fam.get("rows", 1))
+    rows = sum(f.get("rows", 1) for f in heldout.values()) or 1
+    best = sorted(score, key=lambda m: (sum(score[m]) / rows, m))
+    return best[0] if best else "table"
+
+
+def bundled_model_dir() -> Path:
+    """The model shipped with revati (trained by `revati train`, see its model.json)."""
+    return Path(__file__).with_name("models") / "default"

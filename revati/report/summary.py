@@ -209,6 +209,7 @@ def summarize(
                 }
             )
     out["top_kernels"] = kernels
+    out["timing"] = _timing_provenance(ker)
 
     sy = run.frames["sync"]
     waits = []
@@ -230,6 +231,26 @@ def summarize(
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
         ]
     return out
+
+
+def _timing_provenance(ker: pd.DataFrame) -> list[dict[str, Any]]:
+    """Kernels and their device time by what timed them (src), how (exact, interpolated, model,
+    fallback) and whether scaled from another device: how much of the run rests on measurements."""
+    if not len(ker) or "src" not in ker:
+        return []
+    k = ker.assign(
+        dur=ker["end_ns"] - ker["ts_ns"],
+        how=ker["how"] if "how" in ker else "",
+        xdev=ker["xdev"] if "xdev" in ker else 0,
+    )
+    k["how"] = k["how"].fillna("").astype(str)
+    g = k.groupby(["src", "how", "xdev"], sort=True)["dur"].agg(["count", "sum"])
+    total = int(k["dur"].sum()) or 1
+    return [
+        {"src": src, "how": how, "xdev": int(x), "kernels": int(r["count"]),
+         "total_ns": int(r["sum"]), "pct": 100.0 * r["sum"] / total}
+        for (src, how, x), r in g.sort_values("sum", ascending=False).iterrows()
+    ]  # fmt: skip
 
 
 def _ms(ns: float | int | None) -> str:
@@ -310,6 +331,15 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
         )
     else:
         L.append("unimplemented calls met: none")
+    if s.get("timing"):
+        L.append(
+            "timed by   "
+            + ", ".join(
+                f"{t['src']}{'/' + t['how'] if t['how'] else ''}{' (cross-device)' if t['xdev'] else ''}"
+                f" {t['kernels']} kernels {t['pct']:.0f}%"
+                for t in s["timing"][:6]
+            )
+        )
     if s.get("queries_counted"):
         q = s["queries_counted"]
         L.append(

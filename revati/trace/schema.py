@@ -135,8 +135,17 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _f(
                     "src",
                     "str",
-                    "how it was timed: `analytical`, `table`, `recorded`, ...; `cupti` in a `revati profile` run (pred `measured`)",
+                    "what timed it: `analytical`, `table`, `roofline`, `xgb`, `recorded`; `cupti` in a "
+                    "`revati profile` run (pred `measured`)",
                 ),
+                _f("pv", "str", "predictor version"),
+                _f(
+                    "model",
+                    "str",
+                    "hash of the model's training data (16 hex), empty without a model",
+                ),
+                _f("how", "str", "`exact`, `interpolated`, `model` or `fallback`"),
+                _f("xdev", "int", "1 when scaled from another device's data (what-if hardware)"),
                 _GRAPH,
                 _f(
                     "args",

@@ -321,6 +321,14 @@ void rv_unimplemented(const char *name) {
     }
 }
 
+int rv_trace_proc_id(void) {
+    pthread_mutex_lock(&g_mu);
+    int open = open_locked();
+    pthread_mutex_unlock(&g_mu);
+    if (!open) return -1;
+    return g_lid >= 0 ? g_lid : (int)getpid();
+}
+
 void rv_count_missing(const char *kernel_name) {
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = kernel_name; *p; ++p) h = (h ^ (unsigned char)*p) * 1099511628211ULL;

@@ -409,7 +409,7 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
         /* a branch captured on another stream is shown on that stream's track */
         unsigned long long track = n->lane ? n->lane : s->id;
         if (n->type == N_KERNEL) {
-            rv_pred p = rv_predict_kernel(n->k.f, n->k.grid, n->k.block, n->k.smem, s->dev);
+            rv_pred p = rv_predict_kernel(&n->k, track, s->dev);
             end[i] = start + p.dur;
             rv_values_kernel(s->dev, &n->k, rv__call.corr);
             rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);

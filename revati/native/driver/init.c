@@ -86,8 +86,9 @@ int rv_tracing(void) {
 }
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
-    const rv_devconf *conf = rv_devconf_get();
-    if (conf->api_host_ns) rv_vcharge(conf->api_host_ns);
+    /* the real driver's host time for this call (the model's host-cost rows, else the profile's) */
+    rv_vdur_ns host = rv_host_cost(c->name, c->bytes);
+    if (host) rv_vcharge(host);
     if (rv_tracing() && !rv_trace_verbose() && rv_is_query(c->name)) {
         rv_count_query(c->name); /* default level: pure queries are counted, not written */
     } else if (rv_tracing()) {

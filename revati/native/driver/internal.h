@@ -34,6 +34,7 @@ typedef struct rv_api_call {
     const char *name;
     rv_vtime_ns ts;
     uint64_t corr;
+    uint64_t bytes; /* bytes a copy, memset or allocation moves: its host cost depends on it */
     char args[160];
 } rv_api_call;
 
@@ -42,6 +43,7 @@ typedef struct rv_api_call {
     rv_api_call rv__call;             \
     rv__call.name = __func__;         \
     rv__call.corr = 0;                \
+    rv__call.bytes = 0;               \
     rv__call.args[0] = 0;             \
     rv_enter();                       \
     rv__call.ts = rv_vnow()
@@ -214,18 +216,30 @@ typedef struct rv_func {
 #define RV_FUNC_MAGIC 0x52564646u
 rv_func *rv_func_from(const void *handle);
 
-/* ---- predictor (predict.c) ---- */
+/* ---- predictor (predict.c, predict_recorded.c; the model core is in native/predict/) ---- */
 
 typedef struct rv_pred {
     rv_vdur_ns dur;
-    const char *pred; /* predictor name */
-    const char *src;  /* how this duration was obtained */
+    const char *pred; /* predictor name (REVATI_PREDICTOR) */
+    const char *src;  /* what produced this duration: table, roofline, xgb, recorded, analytical */
+    const char *how;  /* exact, interpolated, model or fallback */
+    int xdev;         /* 1: scaled from another device's data (what-if hardware) */
 } rv_pred;
 
-rv_pred rv_predict_kernel(const rv_func *f, const unsigned grid[3], const unsigned block[3], unsigned smem, int dev);
+struct rv_kernel_op;
+/* Time one kernel launched on `stream` (the trace's stream/track id) of device dev. */
+rv_pred rv_predict_kernel(const struct rv_kernel_op *k, unsigned long long stream, int dev);
 rv_vdur_ns rv_predict_copy(const char *kind, uint64_t bytes, int dev);
 rv_vdur_ns rv_predict_memset(uint64_t bytes, int dev);
 const char *rv_predictor_name(void);
+/* The predictor's version and model hash (provenance written on every kernel event). */
+const char *rv_predictor_version(void);
+const char *rv_predictor_model_hash(void);
+/* Modelled host time of a driver call on the target host (the real driver's, from the model's
+ * host-cost rows, else the profile's api_host_ns); 0 when none is modelled. */
+rv_vdur_ns rv_host_cost(const char *call, uint64_t bytes);
+/* recorded predictor: the duration of the n-th kernel on this stream in the recorded run, or -1. */
+int64_t rv_recorded_next(unsigned long long stream);
 
 /* ---- launch and graphs (launch.c, graph.c) ---- */
 

@@ -37,7 +37,15 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
     rv_put(&l, p.pred);
     rv_put(&l, "\",\"src\":\"");
     rv_put(&l, p.src);
-    rv_put(&l, "\",\"graph\":");
+    /* provenance: predictor version, model hash, how, and whether scaled from another device */
+    rv_put(&l, "\",\"pv\":\"");
+    rv_put(&l, rv_predictor_version());
+    rv_put(&l, "\",\"model\":\"");
+    rv_put(&l, rv_predictor_model_hash());
+    rv_put(&l, "\",\"how\":\"");
+    rv_put(&l, p.how);
+    rv_put(&l, p.xdev ? "\",\"xdev\":1" : "\",\"xdev\":0");
+    rv_put(&l, ",\"graph\":");
     rv_put_u64(&l, graph);
     if (ft) {
         if (ft->args[0]) rv_put(&l, ",\"args\":"), rv_put(&l, ft->args);
@@ -67,7 +75,7 @@ void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t
 }
 
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
-    rv_pred p = rv_predict_kernel(k->f, k->grid, k->block, k->smem, s->dev);
+    rv_pred p = rv_predict_kernel(k, s->id, s->dev);
     rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
     rv_values_kernel(s->dev, k, corr);
     rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);

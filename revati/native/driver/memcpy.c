@@ -51,6 +51,7 @@ static CUresult do_copy(const char *why, uint64_t dst, uint64_t src, size_t n, C
 #define COPY(res, dst, src, n, stream, async, kind) \
     do {                                             \
         rv__call.corr = rv_next_corr();              \
+        rv__call.bytes = (n);                        \
         API_ARGS("bytes=%zu", (size_t)(n));          \
         res = do_copy(rv__call.name, (uint64_t)(dst), (uint64_t)(src), (n), (stream), (async), (kind), rv__call.corr); \
     } while (0)
@@ -232,6 +233,7 @@ static CUresult do_memset(const char *why, uint64_t dst, size_t pitch, size_t wi
 #define MEMSET(dst, pitch, w, h, v, elem, stream, async)                                          \
     do {                                                                                          \
         rv__call.corr = rv_next_corr();                                                           \
+        rv__call.bytes = (uint64_t)(w) * (h) * (elem);                                              \
         API_ARGS("bytes=%zu", (size_t)(w) * (size_t)(h) * (elem));                                 \
         API_RETURN(do_memset(rv__call.name, dst, pitch, w, h, v, elem, stream, async, rv__call.corr)); \
     } while (0)

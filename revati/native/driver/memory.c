@@ -265,6 +265,7 @@ CUresult rv_dev_free(CUdeviceptr dptr, rv_alloc *freed) {
 // cuMemAlloc_v2: unique aligned addresses in the device's reservation; OOM when the profile is full
 RV_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize) {
     API_ENTER();
+    rv__call.bytes = bytesize;
     API_ARGS("bytes=%zu", bytesize);
     CUresult r = dev_alloc(dptr, bytesize, RV_MEM_DEVICE);
     if (r == CUDA_SUCCESS) API_ARGS("bytes=%zu ptr=0x%llx", bytesize, (unsigned long long)*dptr);

@@ -15,6 +15,9 @@ RV_API void rv_trace_emit(const char *kind, const char *fmt, ...) __attribute__(
 RV_API const char *rv_json_escape(char *dst, size_t n, const char *src);
 /* Whether a trace is being written (REVATI_RUN_DIR set). */
 RV_API int rv_trace_enabled(void);
+/* This process's stream number: proc-<n>.jsonl (the order of appearance in deterministic mode, else
+ * the pid); opens the stream if needed; -1 when no trace is written. */
+RV_API int rv_trace_proc_id(void);
 /* Next correlation id (process-wide, from 1). */
 RV_API uint64_t rv_next_corr(void);
 /* Count a call the stand-in does not implement: warn once per name; counts go to the end line. */

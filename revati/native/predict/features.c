@@ -1,0 +1,233 @@
+/* revati predictor core: kernel family and the numeric feature vector (schema RV_PF_SCHEMA). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "revati/predict.h"
+
+static const char *const FAMILY_NAMES[RV_FAM_N] = {"other", "gemm", "attention", "elementwise", "reduce", "comm"};
+
+const char *rv_pf_family_name(int fam) { return fam >= 0 && fam < RV_FAM_N ? FAMILY_NAMES[fam] : "other"; }
+
+static int has_any(const char *s, const char *const *words) {
+    for (; *words; ++words)
+        if (strcasestr(s, *words)) return 1;
+    return 0;
+}
+
+/* The value text after "key": in a flat JSON object, or NULL. Keys are matched whole. */
+static const char *json_value(const char *obj, const char *key) {
+    if (!obj) return NULL;
+    size_t n = strlen(key);
+    for (const char *p = strchr(obj, '"'); p; p = strchr(p + 1, '"')) {
+        if (!strncmp(p + 1, key, n) && p[n + 1] == '"') {
+            const char *v = p + n + 2;
+            while (*v == ' ') ++v;
+            if (*v != ':') continue;
+            ++v;
+            while (*v == ' ') ++v;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static double json_num(const char *obj, const char *key) {
+    const char *v = json_value(obj, key);
+    if (!v) return NAN;
+    if (!strncmp(v, "true", 4)) return 1;
+    if (!strncmp(v, "false", 5)) return 0;
+    char *end;
+    double x = strtod(v, &end);
+    return end == v ? NAN : x;
+}
+
+static double json_num2(const char *obj, const char *a, const char *b) {
+    double x = json_num(obj, a);
+    return isnan(x) ? json_num(obj, b) : x;
+}
+
+static int json_str_is(const char *obj, const char *key, const char *const *words) {
+    const char *v = json_value(obj, key);
+    if (!v || *v != '"') return 0;
+    const char *end = strchr(v + 1, '"');
+    if (!end) return 0;
+    char tmp[64];
+    size_t n = (size_t)(end - v - 1) < sizeof tmp - 1 ? (size_t)(end - v - 1) : sizeof tmp - 1;
+    memcpy(tmp, v + 1, n);
+    tmp[n] = 0;
+    return has_any(tmp, words);
+}
+
+static const char *const W_GEMM[] = {"gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul", "gemv", NULL};
+static const char *const W_ATTN[] = {"flash", "fmha", "attention", "sdpa", "attn", NULL};
+static const char *const W_COMM[] = {"nccl", NULL};
+static const char *const W_REDUCE[] = {"reduce", "softmax", "norm", "argmax", "topk", "scan", NULL};
+static const char *const W_ELEM[] = {"elementwise", "vectorized", "copy", "fill", "cat", "index", "gather",
+                                     "scatter", "embedding", "rotary", "transpose", NULL};
+static const char *const W_LIB_GEMM[] = {"cublas", NULL};
+static const char *const W_OP_ATTN[] = {"attention", "sdpa", "flash", NULL};
+
+// rv_pf_family: the op's library first (the launch came from a known library call), else the name
+int rv_pf_family(const char *name, const char *op) {
+    if (op && *op) {
+        if (json_str_is(op, "lib", W_COMM)) return RV_FAM_COMM;
+        if (json_str_is(op, "lib", W_LIB_GEMM)) return RV_FAM_GEMM;
+        if (json_str_is(op, "op", W_OP_ATTN) || json_str_is(op, "lib", W_OP_ATTN)) return RV_FAM_ATTENTION;
+    }
+    if (!name) return RV_FAM_OTHER;
+    if (has_any(name, W_COMM)) return RV_FAM_COMM;
+    if (has_any(name, W_ATTN)) return RV_FAM_ATTENTION;
+    if (has_any(name, W_GEMM)) return RV_FAM_GEMM;
+    if (has_any(name, W_REDUCE)) return RV_FAM_REDUCE;
+    if (has_any(name, W_ELEM)) return RV_FAM_ELEMENTWISE;
+    return RV_FAM_OTHER;
+}
+
+static double dtype_bytes(const char *op) {
+    static const char *const B1[] = {"fp8", "e4m3", "e5m2", "int8", NULL};
+    static const char *const B4[] = {"fp32", "f32", "float", "tf32", NULL};
+    if (json_str_is(op, "dtype", B1)) return 1;
+    if (json_str_is(op, "dtype", B4)) return 4;
+    return 2; /* bf16/fp16: what LLM serving runs in */
+}
+
+/* The first top-level non-null scalar argument in [1, 2^36): an element-count proxy. The first, not
+ * the largest: later scalars are often float constants seen as integers (1.0f is 1065353216, an eps
+ * of 1e-5f is 925353388), while torch's elementwise, norm and reduce kernels lead with the count. */
+static double first_scalar_arg(const char *args) {
+    if (!args || *args != '[') return NAN;
+    int depth = 0;
+    for (const char *p = args; *p; ++p) {
+        if (*p == '[') ++depth;
+        else if (*p == ']') --depth;
+        else if (depth == 1 && *p >= '0' && *p <= '9' && (p[-1] == '[' || p[-1] == ',' || p[-1] == ' ')) {
+            char *end;
+            double x = strtod(p, &end);
+            if (x >= 1 && x < 68719476736.0) return x;
+            p = end - 1;
+        }
+    }
+    return NAN;
+}
+
+static double lg(double x) { return isnan(x) ? NAN : log2(x + 1); }
+
+/* flops, bytes and dtype size of a launch; NaN where unknown. */
+static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, double *dt, double dims[4],
+                 double *causal, double *elems) {
+    const char *op = k->op && *k->op ? k->op : NULL;
+    *flops = *bytes = *causal = NAN;
+    dims[0] = dims[1] = dims[2] = dims[3] = NAN;
+    *dt = op ? dtype_bytes(op) : 2;
+    *elems = first_scalar_arg(k->args);
+    if (fam == RV_FAM_GEMM && op) {
+        double m = json_num(op, "m"), n = json_num(op, "n"), kk = json_num(op, "k"), b = json_num(op, "batch");
+        if (isnan(b) || b < 1) b = 1;
+        dims[0] = m, dims[1] = n, dims[2] = kk, dims[3] = b;
+        if (!isnan(m) && !isnan(n) && !isnan(kk)) {
+            *flops = 2 * m * n * kk * b;
+            *bytes = (m * kk + kk * n + m * n) * b * *dt;
+        }
+    } else if (fam == RV_FAM_ATTENTION && op) {
+        double b = json_num2(op, "b", "batch"), h = json_num2(op, "h", "heads"), d = json_num2(op, "d", "head_dim");
+        double sq = json_num2(op, "sq", "seqlen_q"), sk = json_num2(op, "sk", "seqlen_k");
+        double c = json_num(op, "causal");
+        *causal = isnan(c) ? 0 : c;
+        dims[0] = b * h, dims[1] = sq, dims[2] = sk, dims[3] = d;
+        if (!isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq) && !isnan(sk)) {
+            double pairs = sq * sk;
+            if (*causal > 0 && sq > 1) pairs = sq * sk - sq * (sq - 1) / 2; /* lower triangle, ragged end */
+            *flops = 4 * b * h * d * pairs;
+            *bytes = b * h * d * (2 * sq + 2 * sk) * *dt;
+        }
+    } else if (fam == RV_FAM_COMM && op) {
+        *bytes = json_num(op, "bytes");
+    } else if (fam == RV_FAM_ELEMENTWISE || fam == RV_FAM_REDUCE) {
+        double e = *elems;
+        if (isnan(e)) e = (double)k->grid[0] * k->grid[1] * k->grid[2] * k->block[0] * k->block[1] * k->block[2];
+        *flops = e;
+        *bytes = e * *dt * (fam == RV_FAM_ELEMENTWISE ? 3 : 1); /* two reads and a write; one read */
+    }
+}
+
+static double peak_flops_per_ns(const rv_pdev *d, double dt, int fam) {
+    double tf = dt == 1 ? d->peak_fp8_tflops : dt == 4 ? d->peak_fp32_tflops : d->peak_bf16_tflops;
+    if (fam == RV_FAM_ELEMENTWISE || fam == RV_FAM_REDUCE) tf = d->peak_fp32_tflops;
+    return tf > 0 ? tf * 1e3 : 1; /* TFLOP/s == 1e3 flop/ns */
+}
+
+static double roofline(double flops, double bytes, double dt, int fam, const rv_pdev *d) {
+    double t = 0;
+    if (!isnan(flops)) t = flops / peak_flops_per_ns(d, dt, fam);
+    if (!isnan(bytes) && d->mem_bw_gbs > 0 && bytes / d->mem_bw_gbs > t) t = bytes / d->mem_bw_gbs; /* GB/s == B/ns */
+    return t;
+}
+
+double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d) {
+    double flops, bytes, dt, dims[4], causal, elems;
+    int fam = rv_pf_family(k->name, k->op);
+    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems);
+    return roofline(flops, bytes, dt, fam, d);
+}
+
+// rv_pf_features: the vector every trained model of schema RV_PF_SCHEMA reads
+void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_PF_N]) {
+    double flops, bytes, dt, dims[4], causal, elems;
+    int fam = rv_pf_family(k->name, k->op);
+    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems);
+    double blocks = (double)k->grid[0] * k->grid[1] * k->grid[2];
+    double threads = (double)k->block[0] * k->block[1] * k->block[2];
+    if (threads < 1) threads = 1;
+    double per_sm = d->max_threads_per_sm > 0 ? floor(d->max_threads_per_sm / threads) : 1;
+    if (k->smem && d->smem_per_sm > 0 && floor((double)d->smem_per_sm / k->smem) < per_sm)
+        per_sm = floor((double)d->smem_per_sm / k->smem);
+    if (per_sm > 32) per_sm = 32;
+    if (per_sm < 1) per_sm = 1;
+    double roof = roofline(flops, bytes, dt, fam, d);
+    out[RV_PF_FAMILY] = fam;
+    out[RV_PF_LOG_FLOPS] = lg(flops);
+    out[RV_PF_LOG_BYTES] = lg(bytes);
+    out[RV_PF_LOG_ROOF_NS] = roof > 0 ? lg(roof) : NAN;
+    out[RV_PF_WAVES] = blocks / (per_sm * (d->sm_count > 0 ? d->sm_count : 1));
+    out[RV_PF_LOG_BLOCKS] = lg(blocks);
+    out[RV_PF_THREADS] = threads;
+    out[RV_PF_SMEM] = k->smem / 1024.0;
+    for (int i = 0; i < 4; ++i) out[RV_PF_LOG_D0 + i] = lg(dims[i]);
+    out[RV_PF_DTYPE_BYTES] = dt;
+    out[RV_PF_CAUSAL] = causal;
+    out[RV_PF_LOG_ELEMS] = lg(elems);
+    out[RV_PF_LOG_THREADS_TOTAL] = lg(blocks * threads);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t rv_pf_key(const rv_pkernel *k) {
+    if (k->sig && strlen(k->sig) == 16) {
+        char *end;
+        uint64_t v = strtoull(k->sig, &end, 16);
+        if (*end == 0) return v;
+    }
+    uint64_t h = 1469598103934665603ULL;
+    if (k->name) h = fnv(h, k->name, strlen(k->name));
+    h = fnv(h, k->grid, sizeof k->grid);
+    h = fnv(h, k->block, sizeof k->block);
+    h = fnv(h, &k->smem, sizeof k->smem);
+    if (k->args) h = fnv(h, k->args, strlen(k->args));
+    if (k->op) h = fnv(h, k->op, strlen(k->op));
+    return h;
+}
+
+double rv_pf_cross_factor(const rv_pkernel *k, const rv_pdev *from, const rv_pdev *to) {
+    double a = rv_pf_roofline_ns(k, from), b = rv_pf_roofline_ns(k, to);
+    if (a > 0 && b > 0) return b / a;
+    int fam = rv_pf_family(k->name, k->op);
+    if (fam == RV_FAM_GEMM || fam == RV_FAM_ATTENTION)
+        return to->peak_bf16_tflops > 0 ? from->peak_bf16_tflops / to->peak_bf16_tflops : 1;
+    if (fam == RV_FAM_COMM) return 1;
+    return to->mem_bw_gbs > 0 ? from->mem_bw_gbs / to->mem_bw_gbs : 1;
+}

@@ -1,0 +1,161 @@
+"""ctypes access to librvpredict.so: the C predictor core that the stand-in driver runs, from Python."""
+
+from __future__ import annotations
+
+import ctypes
+from functools import cache
+from pathlib import Path
+
+from revati.devices import DeviceProfile
+from revati.errors import NativeBuildError, RevatiError
+
+FEATURE_COUNT = 16  # RV_PF_N in native/include/revati/predict.h
+SCHEMA_VERSION = 2  # RV_PF_SCHEMA
+
+
+class PDev(ctypes.Structure):
+    """rv_pdev: what a prediction needs to know about a device."""
+
+    _fields_ = [
+        ("sm_count", ctypes.c_int),
+        ("max_threads_per_sm", ctypes.c_int),
+        ("smem_per_sm", ctypes.c_int),
+        ("peak_bf16_tflops", ctypes.c_double),
+        ("peak_fp16_tflops", ctypes.c_double),
+        ("peak_fp32_tflops", ctypes.c_double),
+        ("peak_fp8_tflops", ctypes.c_double),
+        ("mem_bw_gbs", ctypes.c_double),
+    ]
+
+
+class PKernel(ctypes.Structure):
+    """rv_pkernel: one launch as the predictor sees it."""
+
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("grid", ctypes.c_uint * 3),
+        ("block", ctypes.c_uint * 3),
+        ("smem", ctypes.c_uint),
+        ("args", ctypes.c_char_p),
+        ("op", ctypes.c_char_p),
+        ("sig", ctypes.c_char_p),
+    ]
+
+
+class PMRes(ctypes.Structure):
+    """rv_pmres: a model's answer."""
+
+    _fields_ = [("dur_ns", ctypes.c_double), ("how", ctypes.c_int), ("src", ctypes.c_char_p)]
+
+
+@cache
+def lib() -> ctypes.CDLL:
+    """librvpredict.so, built first if needed."""
+    from revati.native import build
+
+    try:
+        path = Path(build.lib_dir()) / "librvpredict.so"
+    except build.BuildError as e:
+        raise NativeBuildError(str(e)) from None
+    so = ctypes.CDLL(str(path))
+    so.rv_pf_family.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    so.rv_pf_family.restype = ctypes.c_int
+    so.rv_pf_family_name.argtypes = [ctypes.c_int]
+    so.rv_pf_family_name.restype = ctypes.c_char_p
+    so.rv_pf_features.argtypes = [
+        ctypes.POINTER(PKernel),
+        ctypes.POINTER(PDev),
+        ctypes.POINTER(ctypes.c_double),
+    ]
+    so.rv_pf_features.restype = None
+    so.rv_pf_key.argtypes = [ctypes.POINTER(PKernel)]
+    so.rv_pf_key.restype = ctypes.c_uint64
+    so.rv_pf_cross_factor.argtypes = [
+        ctypes.POINTER(PKernel),
+        ctypes.POINTER(PDev),
+        ctypes.POINTER(PDev),
+    ]
+    so.rv_pf_cross_factor.restype = ctypes.c_double
+    so.rv_model_load.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+    ]
+    so.rv_model_load.restype = ctypes.c_void_p
+    so.rv_model_free.argtypes = [ctypes.c_void_p]
+    for fn in ("rv_model_predict", "rv_model_predict_uncached"):
+        f = getattr(so, fn)
+        f.argtypes = [ctypes.c_void_p, ctypes.POINTER(PKernel)]
+        f.restype = PMRes
+    so.rv_model_host_ns.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64]
+    so.rv_model_host_ns.restype = ctypes.c_double
+    so.rv_xgb_base_ns.argtypes = [ctypes.POINTER(ctypes.c_double)]
+    so.rv_xgb_base_ns.restype = ctypes.c_double
+    so.rv_how_name.argtypes = [ctypes.c_int]
+    so.rv_how_name.restype = ctypes.c_char_p
+    return so
+
+
+def pdev(profile: DeviceProfile) -> PDev:
+    """The rv_pdev of a revati.devices profile."""
+    return PDev(
+        int(profile.sm_count),
+        int(profile.max_threads_per_sm),
+        int(profile.smem_per_sm),
+        float(profile.peak_bf16_tflops),
+        float(profile.peak_fp16_tflops),
+        float(profile.peak_fp32_tflops),
+        float(profile.peak_fp8_tflops),
+        float(profile.mem_bw_gbs),
+    )
+
+
+def pkernel(
+    name: str,
+    grid: tuple[int, int, int],
+    block: tuple[int, int, int],
+    smem: int = 0,
+    args: str | None = None,
+    op: str | None = None,
+    sig: str | None = None,
+) -> PKernel:
+    """An rv_pkernel (the strings must outlive it: ctypes keeps the bytes objects alive on it)."""
+    k = PKernel()
+    k.name = name.encode()
+    k.grid[:] = [int(x) for x in grid]
+    k.block[:] = [int(x) for x in block]
+    k.smem = int(smem)
+    k.args = args.encode() if args else None
+    k.op = op.encode() if op else None
+    k.sig = sig.encode() if sig else None
+    return k
+
+
+class NativeModel:
+    """A model directory loaded by the C core, as the driver loads it (evaluation, benchmarks)."""
+
+    def __init__(self, model_dir: Path, mode: str, xgb_lib: str | None = None) -> None:
+        err = ctypes.create_string_buffer(512)
+        so = lib()
+        self._so = so
+        self._h = so.rv_model_load(
+            str(model_dir).encode(), mode.encode(), (xgb_lib or "").encode(), err, 512
+        )
+        if not self._h:
+            raise RevatiError(f"predictor {mode}: {err.value.decode()}")
+
+    def predict(self, k: PKernel, cached: bool = True) -> tuple[float, str, str]:
+        """(duration ns, how, src); duration < 0 when the model has no answer."""
+        fn = self._so.rv_model_predict if cached else self._so.rv_model_predict_uncached
+        r = fn(self._h, ctypes.byref(k))
+        return r.dur_ns, self._so.rv_how_name(r.how).decode(), r.src.decode()
+
+    def host_ns(self, call: str, nbytes: int = 0) -> float:
+        return self._so.rv_model_host_ns(self._h, call.encode(), nbytes)
+
+    def close(self) -> None:
+        if self._h:
+            self._so.rv_model_free(self._h)
+            self._h = None

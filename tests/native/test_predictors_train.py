@@ -1,0 +1,292 @@
+"""Predictor core and training on synthetic profiles (a made-up GPU law, not real-GPU figures)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import profile_data
+import pytest
+
+from revati.devices import get_profile
+from revati.errors import RevatiError, UnknownNameError
+from revati.predictors import dataset, features, native, registry, train
+from revati.predictors.base import PredictorOptions
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, train.TrainResult]:
+    base = tmp_path_factory.mktemp("predict")
+    ds = profile_data.write(base / "ds")
+    r = train.train([ds], base / "model")
+    return ds, base / "model", r
+
+
+def test_family_from_name_and_op() -> None:
+    """Families come from the op's library first, else from the kernel name."""
+    assert features.family("nvjet_sm90_tst_128x128") == "gemm"
+    assert features.family("xyz", '{"lib":"cublasLt","op":"matmul","m":1}') == "gemm"
+    assert features.family("pytorch_flash::flash_fwd_kernel") == "attention"
+    assert features.family("at::native::vectorized_elementwise_kernel<add>") == "elementwise"
+    assert features.family("ncclDevKernel_AllReduce") == "comm"
+    assert features.family("some_custom_kernel") == "other"
+
+
+def test_gemm_features_have_physical_meaning() -> None:
+    """A GEMM's FLOPs are 2mnk and its roofline time is FLOPs over the profile's bf16 peak."""
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192, "dtype": "bf16"}
+    )
+    df = pd.DataFrame([{"name": "nvjet_x", "gx": 64, "gy": 64, "gz": 1, "bx": 384, "by": 1, "bz": 1,
+                        "smem": 0, "args": "", "op": op, "sig": ""}])  # fmt: skip
+    h200 = get_profile("h200")
+    f = features.matrix(df, h200)[0]
+    flops = 2 * 8192**3
+    assert np.exp2(f[1]) - 1 == pytest.approx(flops, rel=1e-9)
+    assert features.roofline_ns(f[None])[0] == pytest.approx(
+        flops / (h200.peak_bf16_tflops * 1e3), rel=1e-6
+    )
+    assert f[8] == pytest.approx(np.log2(8193))
+
+
+def test_heldout_split_keeps_whole_shapes_apart(trained) -> None:
+    """No shape has rows on both sides of the held-out split."""
+    ds_path, _, _ = trained
+    ds = dataset.load([ds_path])
+    k = ds.kernels
+    fams = features.matrix(k, ds.device)[:, 0].astype(int)
+    test = train.split_by_shape(k, fams, 0.2)
+    keys = np.array([dataset.shape_key(r) for r in k.itertuples(index=False)])
+    assert test.any() and (~test).any()
+    assert not set(keys[test]) & set(keys[~test])
+
+
+def test_train_reports_and_records_provenance(trained) -> None:
+    """The model records the data hash and the feature schema; held-out GEMM error is small on a
+    physical law for the learned predictors."""
+    _, model, r = trained
+    info = json.loads((model / "model.json").read_text())
+    assert info["data_sha256"] == r.digest and len(r.digest) == 64
+    assert info["feature_schema"] == features.SCHEMA_VERSION
+    gemm = next(s for s in r.scores if s.family == "gemm")
+    assert gemm.rows > 10
+    assert gemm.mape["xgb"] < 10 and gemm.mape["roofline"] < 10
+    text = train.format_scores(r)
+    assert "gemm" in text and "MAPE" in text
+    assert (model / "xgb-gemm.json").is_file()
+
+
+def test_native_table_is_exact_on_profiled_signatures(trained) -> None:
+    """A profiled signature gets its measured median back, marked exact."""
+    ds_path, model, _ = trained
+    k = pd.read_parquet(ds_path / "kernels.parquet").iloc[[7]]
+    m = native.NativeModel(model, "table")
+    try:
+        dur, how, src = m.predict(features.launches(k)[0])
+    finally:
+        m.close()
+    assert (how, src) == ("exact", "table")
+    assert dur == pytest.approx(float(k["dur_ns"].iloc[0]), abs=0.1)
+
+
+def test_native_table_interpolates_unseen_shapes(trained) -> None:
+    """An unprofiled GEMM size between two profiled ones is interpolated between them."""
+    _, model, _ = trained
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 3000, "n": 4096, "k": 4096, "dtype": "bf16"}
+    )
+    k = native.pkernel(
+        "nvjet_sm90_tst_128x128", (32, 24, 1), (384, 1, 1), 200704, None, op, "00000000deadbeef"
+    )
+    m = native.NativeModel(model, "table")
+    try:
+        dur, how, _ = m.predict(k)
+    finally:
+        m.close()
+    expect = 2 * 3000 * 4096 * 4096 / profile_data.PEAK_FLOP_PER_NS + profile_data.LAUNCH_NS
+    assert how == "interpolated"
+    assert dur == pytest.approx(expect, rel=0.1)
+
+
+def test_xgb_generalises_to_an_unseen_large_gemm(trained) -> None:
+    """xgb (evaluated natively through libxgboost) times an unprofiled GEMM within 10%."""
+    from revati.predictors import xgb
+
+    _, model, _ = trained
+    op = json.dumps(
+        {"lib": "cublasLt", "op": "matmul", "m": 6000, "n": 6000, "k": 6000, "dtype": "bf16"}
+    )
+    k = native.pkernel("nvjet_sm90_tst_128x128", (47, 47, 1), (384, 1, 1), 200704, None, op, None)
+    m = native.NativeModel(model, "xgb", xgb.lib_path())
+    try:
+        dur, how, src = m.predict(k)
+        again = m.predict(k)  # cached
+    finally:
+        m.close()
+    expect = 2 * 6000**3 / profile_data.PEAK_FLOP_PER_NS + profile_data.LAUNCH_NS
+    assert (how, src) == ("model", "xgb")
+    assert dur == pytest.approx(expect, rel=0.1)
+    assert again == (dur, how, src)
+
+
+def test_cross_device_factor_follows_the_profiles() -> None:
+    """H200 -> H100: a memory-bound launch scales by the bandwidth ratio, a large GEMM by the
+    compute ratio (equal peaks: factor 1)."""
+    so = native.lib()
+    h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
+    ew = native.pkernel(
+        "vectorized_elementwise_kernel", (1024, 1, 1), (128, 1, 1), 0, "[268435456,null]"
+    )
+    f = so.rv_pf_cross_factor(ew, h200, h100)
+    assert f == pytest.approx(4800.0 / 3352.0, rel=1e-6)
+    op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192})
+    gemm = native.pkernel("nvjet", (64, 64, 1), (384, 1, 1), 0, None, op)
+    assert so.rv_pf_cross_factor(gemm, h200, h100) == pytest.approx(1.0)
+
+
+def test_host_costs_interpolate_over_bytes(trained) -> None:
+    """Host cost rows: per call, interpolated over bytes; unknown calls have none."""
+    _, model, _ = trained
+    m = native.NativeModel(model, "roofline")
+    try:
+        assert m.host_ns("cuLaunchKernel") == pytest.approx(2100.0)
+        assert m.host_ns("cuMemcpyHtoDAsync_v2", 1 << 19) == pytest.approx(4000.0, rel=0.01)
+        assert m.host_ns("cuNoSuchCall") < 0
+    finally:
+        m.close()
+
+
+def test_registry_names_and_errors(tmp_path: Path) -> None:
+    """Unknown names list the choices; duplicates raise; predictors check their inputs."""
+    assert {"analytical", "table", "roofline", "xgb", "recorded"} <= set(registry.names())
+    with pytest.raises(UnknownNameError, match="choose one of"):
+        registry.resolve("nope")
+    with pytest.raises(RevatiError, match="already registered"):
+        registry.register("xgb", "x:y")
+    with pytest.raises(RevatiError, match="revati replay"):
+        registry.resolve("recorded")
+    with pytest.raises(RevatiError, match="not a model directory"):
+        registry.resolve("xgb", PredictorOptions(model=tmp_path))
+
+
+def test_model_of_another_schema_is_refused(trained, tmp_path: Path) -> None:
+    """A model trained under another feature schema is refused in one line (retrain it)."""
+    _, model, _ = trained
+    bad = tmp_path / "m"
+    bad.mkdir()
+    (bad / "model.tsv").write_text(
+        (model / "model.tsv")
+        .read_text()
+        .replace(f"schema\t{features.SCHEMA_VERSION}", "schema\t99")
+    )
+    info = json.loads((model / "model.json").read_text())
+    info["feature_schema"] = 99
+    (bad / "model.json").write_text(json.dumps(info))
+    with pytest.raises(RevatiError, match="retrain"):
+        registry.resolve("roofline", PredictorOptions(model=bad))
+    with pytest.raises(RevatiError, match="schema"):
+        native.NativeModel(bad, "roofline")
+
+
+def test_train_cli_errors_are_one_line(tmp_path: Path) -> None:
+    """revati train on a folder that is not a dataset: one line, exit 1."""
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "train", str(tmp_path), "--out", str(tmp_path / "m")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "not a profile dataset" in r.stderr
+
+
+def test_native_tree_walk_equals_libxgboost(trained, monkeypatch) -> None:
+    """The driver's tree walk gives XGBoost's own predictions (through libxgboost.so, dlopen'ed)."""
+    from revati.predictors import xgb
+
+    ds_path, model, _ = trained
+    k = pd.read_parquet(ds_path / "kernels.parquet").sample(40, random_state=1)
+    launches = features.launches(k.assign(sig=""))
+    walked = native.NativeModel(model, "xgb", xgb.lib_path())
+    monkeypatch.setenv("REVATI_XGB_ENGINE", "libxgboost")
+    lib = native.NativeModel(model, "xgb", xgb.lib_path())
+    try:
+        a = [walked.predict(x, cached=False) for x in launches]
+        b = [lib.predict(x, cached=False) for x in launches]
+    finally:
+        walked.close()
+        lib.close()
+    assert all(x[2] == "xgb" for x in a)
+    for (da, _, _), (db, _, _) in zip(a, b, strict=True):
+        assert da == pytest.approx(db, rel=1e-5)
+
+
+def test_host_costs_match_across_abi_versions(trained) -> None:
+    """A call profiled as cuMemcpyHtoDAsync_v2 answers for cuMemcpyHtoDAsync and its _ptsz form."""
+    _, model, _ = trained
+    m = native.NativeModel(model, "roofline")
+    try:
+        for name in ("cuMemcpyHtoDAsync", "cuMemcpyHtoDAsync_v2_ptsz", "cuMemcpyHtoDAsync_v3"):
+            assert m.host_ns(name, 0) == pytest.approx(3000.0)
+    finally:
+        m.close()
+
+
+def test_default_predictor_is_the_best_on_heldout_shapes(trained, tmp_path: Path) -> None:
+    """Without --predictor, a model's best predictor on held-out rows is used; no model: analytical."""
+    _, model, _ = trained
+    info = json.loads((model / "model.json").read_text())
+    rows = {f: v["rows"] for f, v in info["heldout"].items()}
+    mean = {
+        m: sum(v["mape_pct"][m] * rows[f] for f, v in info["heldout"].items()) / sum(rows.values())
+        for m in ("table", "roofline", "xgb")
+    }
+    assert registry.default_name(model) == min(mean, key=mean.get)
+    assert registry.default_name(tmp_path) == "analytical"
+
+
+def test_roofline_times_kernels_without_flops_by_their_threads(tmp_path: Path) -> None:
+    """'other' kernels (no FLOPs/bytes) get a duration-over-threads curve: an unseen size lands
+    between its profiled neighbours, marked model."""
+    rows = [
+        {"name": f"custom_{i}", "gx": g, "gy": 1, "bx": 256, "dur_ns": 2000.0 + g * 10.0}
+        for i, g in enumerate((1, 4, 16, 64, 256, 1024, 4096))
+    ]
+    ds = profile_data.write_rows(tmp_path / "ds", rows)
+    train.train([ds], tmp_path / "m", with_xgb=False)
+    m = native.NativeModel(tmp_path / "m", "roofline")
+    try:
+        dur, how, src = m.predict(native.pkernel("custom_new", (512, 1, 1), (256, 1, 1)))
+    finally:
+        m.close()
+    assert (how, src) == ("model", "roofline")
+    assert 2000 + 256 * 10 < dur < 2000 + 1024 * 10
+
+
+def test_bundled_model_is_trained_on_the_shipped_dataset() -> None:
+    """The bundled model records the sha256 of revati/profiles/data/h200 (retrain when it changes)."""
+    root = Path(__file__).resolve().parents[2]
+    d = registry.bundled_model_dir()
+    info = json.loads((d / "model.json").read_text())
+    assert (
+        info["data_sha256"] == dataset.load([root / "revati" / "profiles" / "data" / "h200"]).digest
+    )
+    assert info["device"] == "H200-SXM-141GB" and info["feature_schema"] == features.SCHEMA_VERSION
+    assert registry.default_name() == "xgb"
+
+
+def test_xgb_keeps_the_measurement_of_a_profiled_signature(trained) -> None:
+    """xgb answers a launch whose signature the profile measured with that measurement (exact)."""
+    from revati.predictors import xgb
+
+    ds_path, model, _ = trained
+    k = pd.read_parquet(ds_path / "kernels.parquet").iloc[[3]]
+    m = native.NativeModel(model, "xgb", xgb.lib_path())
+    try:
+        dur, how, src = m.predict(features.launches(k)[0])
+    finally:
+        m.close()
+    assert (how, src) == ("exact", "table")
+    assert dur == pytest.approx(float(k["dur_ns"].iloc[0]), abs=0.1)

@@ -12,6 +12,7 @@ import ctypes
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -36,7 +37,7 @@ def pid_alive(pid: int) -> bool:
     return not tail.startswith((b"Z", b"X"))
 
 
-def _head(path: Path) -> dict:
+def _head(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return orjson.loads(f.readline())
@@ -44,7 +45,7 @@ def _head(path: Path) -> dict:
         return {}
 
 
-def describe(head: dict, pid: int) -> str:
+def describe(head: dict[str, Any], pid: int) -> str:
     """'rank 1 (pid 4242)' or 'process 4242' for a stream's header line."""
     rank = head.get("rank", -1)
     return f"rank {rank} (pid {pid})" if isinstance(rank, int) and rank >= 0 else f"process {pid}"

@@ -274,7 +274,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     return result
 
 
-def _wait(proc: subprocess.Popen, watch: CrashWatch | None, crashed: list[str]) -> int:
+def _wait(proc: subprocess.Popen[bytes], watch: CrashWatch | None, crashed: list[str]) -> int:
     """Wait for the command; a process of the run that dies without closing its trace ends the run."""
     kill_at = None
     while True:

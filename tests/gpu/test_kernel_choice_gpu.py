@@ -24,12 +24,14 @@ SWEEP = ROOT / "tools" / "profile_sweep.py"
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def test_gemm_kernels_match_the_real_card(tmp_path: Path) -> None:
-    """Every quick-sweep GEMM case launches the same library kernels, grids and blocks."""
+@pytest.mark.parametrize(("family", "min_cases"), [("gemm", 50), ("attention", 30), ("memory", 4)])
+def test_kernels_match_the_real_card(tmp_path: Path, family: str, min_cases: int) -> None:
+    """Every quick-sweep case of the family launches the same library kernels, grids and blocks
+    (memory: the cases whose kernels have stable names; torch's anonymous-namespace ones are left out)."""
     from sweep_kernels import compare, join
 
     real_csv, sim_csv = tmp_path / "real.csv", tmp_path / "sim.csv"
-    args = ["--quick", "--families", "gemm"]
+    args = ["--quick", "--families", family]
     r = profile_command(
         [sys.executable, str(SWEEP), *args, "--csv", str(real_csv)], tmp_path / "real"
     )
@@ -37,7 +39,7 @@ def test_gemm_kernels_match_the_real_card(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "revati", "record", "--device", "h200", "--out", str(tmp_path / "sim"),
            "--", sys.executable, str(SWEEP), *args, "--csv", str(sim_csv)]  # fmt: skip
     assert subprocess.run(cmd, timeout=900).returncode == 0
-    df = compare(join(tmp_path / "real", real_csv), join(tmp_path / "sim", sim_csv), "gemm")
-    assert len(df) >= 50
+    df = compare(join(tmp_path / "real", real_csv), join(tmp_path / "sim", sim_csv), family)
+    assert len(df) >= min_cases
     differ = df[~df["same_launch"]]
     assert differ.empty, differ[["op", "dtype", "shape", "real", "sim"]].head().to_string()

@@ -138,10 +138,24 @@ def signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _ending(h: StreamHead, root: tuple[int, int] | None) -> str:
+_SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _shut_down(h: StreamHead, root: tuple[int, int] | None) -> bool:
+    """A process other than the command itself that a shutdown signal ended with its trace closed:
+    a pool terminating its workers (torch's compile workers, for one), or revati's own SIGTERM to
+    what the command left running. How it ended is kept, but it is no failure of the run: the
+    command's own status says whether the run failed."""
+    is_root = root is not None and h.pid == root[0]
+    return not is_root and h.last.get("k") == "end" and h.last.get("signal") in _SHUTDOWN_SIGNALS
+
+
+def _ending(h: StreamHead, root: tuple[int, int] | None, reaped: bool = False) -> str:
     """How one process ended, in words, from its stream's last line and the command's status."""
     tail = h.last
     is_root = root is not None and h.pid == root[0]
+    if reaped and _shut_down(h, root):
+        return "left running by the command; ended by revati's SIGTERM after it (trace closed)"
     if tail.get("k") == "end":
         sig = tail.get("signal")
         if sig:
@@ -165,16 +179,17 @@ def _ending(h: StreamHead, root: tuple[int, int] | None) -> str:
 
 
 def scan_streams(
-    run_dir: Path, root: tuple[int, int] | None = None
+    run_dir: Path, root: tuple[int, int] | None = None, reaped: bool = False
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The process list, how each process ended and what went wrong, from each stream's first and
-    last line. root: (pid, returncode) of the command itself, as subprocess reports it."""
+    last line. root: (pid, returncode) of the command itself, as subprocess reports it; reaped:
+    revati sent the command's leftover processes SIGTERM after it ended."""
     for tmp in (run_dir / EVENTS_DIR).glob(f"*{STREAM_TMP_SUFFIX}"):
         trim_zero_tail(tmp)  # a killed writer's reserved window
     procs: list[dict[str, Any]] = []
     problems: list[str] = []
     for h in scan_heads(run_dir):
-        ended = _ending(h, root)
+        ended = _ending(h, root, reaped)
         procs.append(
             {
                 "pid": h.pid,
@@ -183,6 +198,8 @@ def scan_streams(
                 "ended": ended,
             }
         )
+        if _shut_down(h, root):
+            continue
         if not h.closed or h.fatal is not None or h.last.get("k") == "lost" or h.last.get("signal"):
             problems.append(f"process {h.pid}: {ended}")
     return procs, problems
@@ -256,10 +273,10 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    _end_stragglers(proc.pid)
+    reaped = _end_stragglers(proc.pid)
     wall_ns = time.monotonic_ns() - t0
     exit_status = rc if rc >= 0 else 128 - rc
-    procs, problems = scan_streams(cfg.out, root=(proc.pid, rc))
+    procs, problems = scan_streams(cfg.out, root=(proc.pid, rc), reaped=reaped)
     if crashed:
         problems.insert(
             0, f"{crashed[0]} died without closing its trace (crashed or killed); run ended"
@@ -303,18 +320,19 @@ def _build_cache(run_dir: Path) -> None:
         log.warning("the run's trace could not be loaded: %s", e)
 
 
-def _end_stragglers(pgid: int) -> None:
-    """Processes the command left behind in its session get SIGTERM, then SIGKILL: never a hang."""
+def _end_stragglers(pgid: int) -> bool:
+    """Processes the command left behind in its session get SIGTERM, then SIGKILL: never a hang.
+    True when there were any."""
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
-        return
+        return False
     deadline = time.monotonic() + GRACE_S
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.05)
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -324,6 +342,7 @@ def _end_stragglers(pgid: int) -> None:
         f"revati: processes of the run were still alive {GRACE_S:.0f} s after it ended; killed",
         file=sys.stderr,
     )
+    return True
 
 
 def raise_for(result: RunResult) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -157,3 +159,30 @@ def test_command_not_found(tmp_path: Path, lib_dir: Path) -> None:
     cfg = RunConfig(command=[str(exe)], out=tmp_path / "r2", device=get_profile("h100"))
     with pytest.raises(RevatiError, match="is not executable"):
         record(cfg, lib_dir)
+
+
+def _signal_end(stream: Any, sig: int) -> None:
+    """An end line that a terminating signal wrote (the native writer's form)."""
+    stream.emit("end", None, ts_ns=9, wt_ns=9, overhead_ns=0, unimpl={}, missing={}, signal=sig)
+    stream.ended = True
+
+
+def test_scan_streams_forgives_shutdown_signals_of_other_processes(tmp_path: Path) -> None:
+    """A process other than the command that a shutdown signal ended, trace closed (a pool's worker,
+    or what revati's SIGTERM ended after the command exited), is no failure; a crash signal is."""
+    w = RunWriter(tmp_path / "run")
+    w.process(20, -1).end(5)
+    _signal_end(w.process(21, -1), int(signal.SIGTERM))
+    _signal_end(w.process(22, -1), int(signal.SIGSEGV))
+    w.finish(manifest=False)
+    procs, problems = scan_streams(tmp_path / "run", root=(20, 0), reaped=True)
+    assert "ended by revati's SIGTERM" in procs[1]["ended"]
+    assert problems == ["process 22: killed by SIGSEGV (trace closed)"]
+    procs, problems = scan_streams(tmp_path / "run", root=(20, 0), reaped=False)
+    assert procs[1]["ended"] == "killed by SIGTERM (trace closed)"
+    assert problems == ["process 22: killed by SIGSEGV (trace closed)"]
+    _, problems = scan_streams(tmp_path / "run", root=(21, -15))
+    assert problems == [
+        "process 21: killed by SIGTERM (trace closed)",
+        "process 22: killed by SIGSEGV (trace closed)",
+    ]

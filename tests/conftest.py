@@ -15,6 +15,37 @@ from revati.native import build as native_build
 from revati.trace.synthetic import make_serving_run
 
 CliResult = tuple[int, str, str]
+Graph = dict[str, set[str]]
+
+
+def _find_cycle(graph: Graph) -> list[str] | None:
+    """A dependency cycle as a path [a, b, ..., a], or None (edges to nodes outside the graph are
+    ignored)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(u: str) -> list[str] | None:
+        state[u] = 1
+        stack.append(u)
+        for v in sorted(graph[u] & graph.keys()):
+            if state.get(v) == 1:
+                return stack[stack.index(v) :] + [v]
+            if v not in state and (found := visit(v)):
+                return found
+        stack.pop()
+        state[u] = 2
+        return None
+
+    for u in sorted(graph):
+        if u not in state and (found := visit(u)):
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def find_cycle() -> Callable[[Graph], list[str] | None]:
+    """The layering tests' cycle finder (native units and Python imports alike)."""
+    return _find_cycle
 
 
 @pytest.fixture

@@ -43,27 +43,27 @@ static void put_kernel(rp_line *l, const rp_kernel_record *k) {
     rp_put(l, ","), rp_put_u64(l, k->clusterZ), rp_put(l, "]}");
 }
 
+/* The fields copy and memset records share: correlation, device time, place, graph node. */
+static void put_span(rp_line *l, uint32_t corr, uint64_t start, uint64_t end, uint32_t dev, uint32_t stream,
+                     uint32_t graph, uint64_t node) {
+    rp_put(l, ",\"corr\":"), rp_put_u64(l, corr);
+    rp_put(l, ",\"start\":"), rp_put_u64(l, start);
+    rp_put(l, ",\"end\":"), rp_put_u64(l, end);
+    rp_put(l, ",\"dev\":"), rp_put_u64(l, dev);
+    rp_put(l, ",\"stream\":"), rp_put_u64(l, stream);
+    rp_put(l, ",\"graph\":"), rp_put_u64(l, graph);
+    rp_put(l, ",\"node\":"), rp_put_u64(l, node), rp_put(l, "}");
+}
+
 static void put_memcpy(rp_line *l, const CUpti_ActivityMemcpy6 *m) {
     rp_put(l, "{\"k\":\"cpy\",\"kind\":"), rp_put_u64(l, m->copyKind);
     rp_put(l, ",\"bytes\":"), rp_put_u64(l, m->bytes);
-    rp_put(l, ",\"corr\":"), rp_put_u64(l, m->correlationId);
-    rp_put(l, ",\"start\":"), rp_put_u64(l, m->start);
-    rp_put(l, ",\"end\":"), rp_put_u64(l, m->end);
-    rp_put(l, ",\"dev\":"), rp_put_u64(l, m->deviceId);
-    rp_put(l, ",\"stream\":"), rp_put_u64(l, m->streamId);
-    rp_put(l, ",\"graph\":"), rp_put_u64(l, m->graphId);
-    rp_put(l, ",\"node\":"), rp_put_u64(l, m->graphNodeId), rp_put(l, "}");
+    put_span(l, m->correlationId, m->start, m->end, m->deviceId, m->streamId, m->graphId, m->graphNodeId);
 }
 
 static void put_memset(rp_line *l, const CUpti_ActivityMemset4 *m) {
     rp_put(l, "{\"k\":\"set\",\"bytes\":"), rp_put_u64(l, m->bytes);
-    rp_put(l, ",\"corr\":"), rp_put_u64(l, m->correlationId);
-    rp_put(l, ",\"start\":"), rp_put_u64(l, m->start);
-    rp_put(l, ",\"end\":"), rp_put_u64(l, m->end);
-    rp_put(l, ",\"dev\":"), rp_put_u64(l, m->deviceId);
-    rp_put(l, ",\"stream\":"), rp_put_u64(l, m->streamId);
-    rp_put(l, ",\"graph\":"), rp_put_u64(l, m->graphId);
-    rp_put(l, ",\"node\":"), rp_put_u64(l, m->graphNodeId), rp_put(l, "}");
+    put_span(l, m->correlationId, m->start, m->end, m->deviceId, m->streamId, m->graphId, m->graphNodeId);
 }
 
 static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *buffer, size_t size, size_t valid) {

@@ -1,9 +1,20 @@
 /* revati time warp: jump the world clock (vclock.c) and record the jump as a `sync` event (trace.c). */
+#include <stdatomic.h>
+
 #include "revati/trace.h"
 #include "revati/vclock.h"
 
-static void advance(rv_vtime_ns t, const char *why, int world) {
+/* The conservative hold a process's own jump waits for (hosttime/hold.c installs it). */
+static void (*_Atomic g_hold)(rv_vtime_ns, const char *);
+
+void rv_set_jump_hold(void (*hold)(rv_vtime_ns t, const char *why)) { atomic_store(&g_hold, hold); }
+
+static void advance(rv_vtime_ns t, const char *why, int world, int hold) {
     rv_enter();
+    if (hold) {
+        void (*h)(rv_vtime_ns, const char *) = atomic_load(&g_hold);
+        if (h && t != RV_VTIME_INVALID && t > rv_vnow()) h(t, why ? why : "?");
+    }
     rv_vtime_ns from;
     if (world ? rv_vjump_world(t, &from) : rv_vjump_to(t, &from))
         rv_trace_emit("sync", "\"why\":\"%s\",\"ts_ns\":%llu,\"end_ns\":%llu,\"wt_ns\":%llu", why ? why : "?",
@@ -11,8 +22,12 @@ static void advance(rv_vtime_ns t, const char *why, int world) {
     rv_leave();
 }
 
-// rv_vadvance_to: this process jumps; written as {"k":"sync","why",...,"ts_ns":from,"end_ns":to}
-void rv_vadvance_to(rv_vtime_ns t, const char *why) { advance(t, why, 0); }
+// rv_vadvance_to: this process jumps, once no other process could still act before t (the hold);
+// written as {"k":"sync","why",...,"ts_ns":from,"end_ns":to}
+void rv_vadvance_to(rv_vtime_ns t, const char *why) { advance(t, why, 0, 1); }
+
+// rv_vadvance_unheld: this process jumps at once (a wait that reached its own deadline)
+void rv_vadvance_unheld(rv_vtime_ns t, const char *why) { advance(t, why, 0, 0); }
 
 // rv_vadvance_world: the world jumps (every process's clock); written the same way
-void rv_vadvance_world(rv_vtime_ns t, const char *why) { advance(t, why, 1); }
+void rv_vadvance_world(rv_vtime_ns t, const char *why) { advance(t, why, 1, 0); }

@@ -47,7 +47,7 @@ static _Atomic uint64_t g_charge;   /* modelled ns charged by this process */
 static _Atomic uint64_t g_last;     /* last value returned: this process's clock never goes back */
 static _Atomic uint64_t g_foreign;  /* others' overhead excluded while this process was idle */
 static _Atomic uint64_t g_adopted;  /* others' charges adopted while this process was idle */
-static rv_charges *g_pub;           /* this process's slot for publishing its charges */
+static rv_charges *g_pub;           /* this process's slot for publishing its clock terms */
 static int32_t g_pub_pid;
 
 static uint64_t g_leak_ns; /* calibrated real cost of a bracket outside its two timestamps */
@@ -175,6 +175,18 @@ static rv_world *map_world_file(const char *dir) {
     return w;
 }
 
+static rv_charges *pub_slot(void);
+
+/* Copy this process's clock terms to its slot in the world (others read them: rv_proc_clock). */
+static void publish_terms(void) {
+    rv_charges *p = pub_slot();
+    if (!p) return;
+    atomic_store_explicit(&p->ns, atomic_load(&g_charge), memory_order_relaxed);
+    atomic_store_explicit(&p->adopted, atomic_load(&g_adopted), memory_order_relaxed);
+    atomic_store_explicit(&p->overhead, atomic_load(&g_overhead), memory_order_relaxed);
+    atomic_store_explicit(&p->foreign, atomic_load(&g_foreign), memory_order_relaxed);
+}
+
 static __attribute__((noinline)) void bracket_noop(void) {
     rv_enter();
     rv_leave();
@@ -219,15 +231,16 @@ static void calibrate_leak(void) {
     g_read_charge = best < g_read_ns ? g_read_ns - best : 0;
     /* the calibration itself is revati's time: none of it reaches the clock */
     atomic_store(&g_charge, 0);
-    if (g_pub) atomic_store(&g_pub->ns, 0);
     atomic_store(&g_overhead, rv_real_ns() - cal_start);
     atomic_store(&g_last, 0);
+    publish_terms();
 }
 
 /* A fork child publishes its charges in a slot of its own (claimed at its first charge). */
 static void pub_atfork_child(void) {
     g_pub = NULL;
     g_pub_pid = 0;
+    publish_terms(); /* the child's clock is the parent's: others can read it from now on */
 }
 
 static void init_once(void) {
@@ -254,6 +267,7 @@ static void init_once(void) {
     uint64_t v = rv_vnow();
     uint64_t h = atomic_load(&w->high);
     if (h > v) atomic_fetch_add(&g_adopted, h - v);
+    publish_terms();
 }
 
 static inline void ensure_init(void) {
@@ -313,15 +327,19 @@ rv_vtime_ns rv_vnow_peek(void) {
     return v > last ? v : last;
 }
 
-rv_vtime_ns rv_world_ref(void) {
+static rv_vtime_ns world_ref_at(int frozen) {
     ensure_init();
     uint64_t j = atomic_load_explicit(&g_world->jump, memory_order_acquire);
     if (g_det) return j;
-    uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
+    uint64_t real = frozen && t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
     uint64_t ran = real > base ? real - base : 0;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + j;
 }
+
+rv_vtime_ns rv_world_ref(void) { return world_ref_at(1); }
+
+rv_vtime_ns rv_world_ref_live(void) { return world_ref_at(0); }
 
 int64_t rv_clock_delta(void) { return (int64_t)rv_vnow_peek() - (int64_t)rv_world_ref(); }
 
@@ -355,8 +373,12 @@ static rv_charges *pub_slot(void) {
             /* first pass: a free slot; second: one whose process is gone */
             if (pass == 0 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
             if (atomic_compare_exchange_strong(&w->charges[i].pid, &cur, me)) {
-                atomic_store(&w->charges[i].ns, 0);
-                g_pub = &w->charges[i];
+                rv_charges *c = &w->charges[i];
+                atomic_store(&c->ns, atomic_load(&g_charge));
+                atomic_store(&c->adopted, atomic_load(&g_adopted));
+                atomic_store(&c->overhead, atomic_load(&g_overhead));
+                atomic_store(&c->foreign, atomic_load(&g_foreign));
+                g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
                 return g_pub;
@@ -384,7 +406,10 @@ void rv_vtick(void) {
 }
 
 void rv_adopt_charges(uint64_t ns) {
-    if (ns) atomic_fetch_add_explicit(&g_adopted, ns, memory_order_relaxed);
+    if (!ns) return;
+    uint64_t v = atomic_fetch_add_explicit(&g_adopted, ns, memory_order_relaxed) + ns;
+    rv_charges *p = pub_slot();
+    if (p) atomic_store_explicit(&p->adopted, v, memory_order_relaxed);
 }
 
 static void futex_wake_all(_Atomic uint32_t *word) {
@@ -480,8 +505,10 @@ void rv_leave(void) {
     if (t_depth <= 0) return;
     if (--t_depth == 0) {
         uint64_t end = rv_real_ns();
-        atomic_fetch_add_explicit(&g_overhead, end - t_entry_real + g_leak_ns, memory_order_relaxed);
-        if (!g_det) union_add(t_entry_real, end);
+        uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
+        uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
+        if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+        if (!g_det && end > t_entry_real) union_add(t_entry_real, end);
     }
 }
 
@@ -500,7 +527,41 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
     uint64_t room = v > floor ? v - floor : 0;
     if (g_speed != 1.0) room = (uint64_t)((double)room / g_speed); /* in real ns, as the exclusion */
     if (ns > room) ns = room;
-    if (ns) atomic_fetch_add_explicit(&g_foreign, ns, memory_order_relaxed);
+    if (!ns) return;
+    uint64_t f = atomic_fetch_add_explicit(&g_foreign, ns, memory_order_relaxed) + ns;
+    if (g_pub) atomic_store_explicit(&g_pub->foreign, f, memory_order_relaxed);
+}
+
+void rv_exclude_own(uint64_t ns) {
+    if (!ns) return;
+    ensure_init();
+    if (t_depth > 0) {
+        /* the bracket's span will be measured from a later entry: the hold is not in the union */
+        t_entry_real += ns;
+    }
+    uint64_t v = atomic_fetch_add_explicit(&g_overhead, ns, memory_order_relaxed) + ns;
+    if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+}
+
+int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
+    ensure_init();
+    rv_world *w = g_world;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        rv_charges *c = &w->charges[i];
+        if (atomic_load_explicit(&c->pid, memory_order_relaxed) != pid) continue;
+        int64_t plus = (int64_t)(atomic_load_explicit(&c->ns, memory_order_relaxed) +
+                                 atomic_load_explicit(&c->adopted, memory_order_relaxed));
+        int64_t minus = 0;
+        if (!g_det) {
+            uint64_t ex = atomic_load_explicit(&c->overhead, memory_order_relaxed) +
+                          atomic_load_explicit(&c->foreign, memory_order_relaxed);
+            minus = g_speed_one ? (int64_t)ex : (int64_t)((double)ex * g_speed);
+        }
+        int64_t v = (int64_t)ref_now + plus - minus;
+        *clock = v < 0 ? 0 : (rv_vtime_ns)v;
+        return 1;
+    }
+    return 0;
 }
 
 void rv_leave_discard(void) {

@@ -1,6 +1,8 @@
 /* revati fd-wait interposers: the timeouts of poll, ppoll, select, pselect and epoll_wait(s) run on
- * the virtual clock. A real event (a ready fd, a signal) always ends the wait at once; an infinite or
- * zero timeout goes straight to libc. */
+ * the virtual clock. A real event (a ready fd, a signal) always ends the wait at once; an infinite
+ * timeout goes straight to libc. "Nothing arrived" (a zero timeout that finds nothing, a timeout that
+ * expires) is answered only once no other process could still send before that instant (the
+ * conservative hold, hold.c), then looked at again. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
@@ -67,6 +69,32 @@ static uint64_t remaining(rv_vtime_ns deadline) {
 
 static const struct timespec k_zero = {0, 0};
 
+/* A zero-timeout look found nothing at the caller's now: 1 if it had to wait for other processes
+ * (then look again: what they sent meanwhile was sent before now). */
+static int hold_now(const char *why) {
+    rv_enter();
+    rv_vtime_ns now = rv_vnow_peek();
+    rv_leave();
+    return rv_hold_until(now, why);
+}
+
+/* A timed wait reached its deadline with nothing ready: the same, at the deadline (the wait leaves
+ * the waiter table first: the hold registers this thread itself). */
+static void hold_at_timeout(rv_wait *w) {
+    rv_enter();
+    rv_wait_end(w);
+    rv_leave();
+    rv_hold_until(w->deadline, w->why);
+}
+
+/* A zero-timeout call: if it finds nothing, hold, and look once more if the hold waited. */
+#define ZERO_TIMEOUT(call, why)                  \
+    do {                                         \
+        int r_ = (call);                         \
+        if (r_ != 0 || !hold_now(why)) return r_; \
+        return (call);                           \
+    } while (0)
+
 /* poll and ppoll share this loop: real ppoll in slices until an fd is ready or the deadline passes */
 static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigset_t *mask, const char *why) {
     REAL(ppoll);
@@ -78,6 +106,7 @@ static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigse
         uint64_t slice;
         int st = rv_wait_step(&w, &slice);
         if (st > 0) {
+            hold_at_timeout(&w);
             r = real_ppoll(fds, n, &k_zero, mask); /* a last look: an event that came meanwhile wins */
             break;
         }
@@ -100,7 +129,7 @@ RV_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
     if (timeout_ms <= 0) {
         REAL(poll);
         if (timeout_ms < 0) UNTIMED(real_poll(fds, n, timeout_ms));
-        return real_poll(fds, n, timeout_ms);
+        ZERO_TIMEOUT(real_poll(fds, n, 0), "poll");
     }
     return vpoll(fds, n, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "poll");
 }
@@ -116,7 +145,7 @@ RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(ppoll);
         if (!tmo) UNTIMED(real_ppoll(fds, n, tmo, mask));
-        return real_ppoll(fds, n, tmo, mask);
+        ZERO_TIMEOUT(real_ppoll(fds, n, tmo, mask), "ppoll");
     }
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
         errno = EINVAL;
@@ -144,6 +173,7 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
         uint64_t slice;
         int st = rv_wait_step(&w, &slice);
         if (st > 0) {
+            hold_at_timeout(&w);
             r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
             break;
         }
@@ -161,12 +191,27 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
     return r;
 }
 
+/* select/pselect with a zero timeout: the sets are outputs too, so a second look starts from a copy */
+static int zero_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const sigset_t *mask, const char *why) {
+    REAL(pselect);
+    fd_set r0, w0, e0;
+    if (rd) memcpy(&r0, rd, sizeof r0);
+    if (wr) memcpy(&w0, wr, sizeof w0);
+    if (ex) memcpy(&e0, ex, sizeof e0);
+    int r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
+    if (r != 0 || !hold_now(why)) return r;
+    if (rd) memcpy(rd, &r0, sizeof r0);
+    if (wr) memcpy(wr, &w0, sizeof w0);
+    if (ex) memcpy(ex, &e0, sizeof e0);
+    return real_pselect(nfds, rd, wr, ex, &k_zero, mask);
+}
+
 // select: the timeval timeout is virtual; as on Linux, it is updated to the time left
 RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
     if (!tv || (tv->tv_sec == 0 && tv->tv_usec == 0)) {
         REAL(select);
         if (!tv) UNTIMED(real_select(nfds, rd, wr, ex, tv));
-        return real_select(nfds, rd, wr, ex, tv);
+        return zero_select(nfds, rd, wr, ex, NULL, "select");
     }
     if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000) {
         errno = EINVAL;
@@ -186,7 +231,7 @@ RV_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(pselect);
         if (!tmo) UNTIMED(real_pselect(nfds, rd, wr, ex, tmo, mask));
-        return real_pselect(nfds, rd, wr, ex, tmo, mask);
+        return zero_select(nfds, rd, wr, ex, mask, "pselect");
     }
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
         errno = EINVAL;
@@ -218,6 +263,7 @@ static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline,
         uint64_t slice;
         int st = rv_wait_step(&w, &slice);
         if (st > 0) {
+            hold_at_timeout(&w);
             r = real_epoll_slice(ep, ev, max, &k_zero, mask);
             break;
         }
@@ -240,7 +286,7 @@ RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms
     if (timeout_ms <= 0) {
         REAL(epoll_wait);
         if (timeout_ms < 0) UNTIMED(real_epoll_wait(ep, ev, max, timeout_ms));
-        return real_epoll_wait(ep, ev, max, timeout_ms);
+        ZERO_TIMEOUT(real_epoll_wait(ep, ev, max, 0), "epoll_wait");
     }
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "epoll_wait");
 }
@@ -250,7 +296,7 @@ RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_m
     if (timeout_ms <= 0) {
         REAL(epoll_pwait);
         if (timeout_ms < 0) UNTIMED(real_epoll_pwait(ep, ev, max, timeout_ms, mask));
-        return real_epoll_pwait(ep, ev, max, timeout_ms, mask);
+        ZERO_TIMEOUT(real_epoll_pwait(ep, ev, max, 0, mask), "epoll_pwait");
     }
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), mask, "epoll_pwait");
 }
@@ -258,7 +304,7 @@ RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_m
 // epoll_pwait2: the timespec timeout is virtual
 RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
     if (!tmo) UNTIMED(real_epoll_slice(ep, ev, max, tmo, mask));
-    if (tmo->tv_sec == 0 && tmo->tv_nsec == 0) return real_epoll_slice(ep, ev, max, tmo, mask);
+    if (tmo->tv_sec == 0 && tmo->tv_nsec == 0) ZERO_TIMEOUT(real_epoll_slice(ep, ev, max, tmo, mask), "epoll_pwait2");
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
         errno = EINVAL;
         return -1;

@@ -19,6 +19,7 @@
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/vclock.h"
+#include "world_scan.h"
 
 #define SLICE_MIN_NS 50000ULL     /* first real slice of a wait while the world runs */
 #define SLICE_MAX_NS 250000ULL    /* slices double up to this: a deadline crossed by another process's
@@ -93,16 +94,7 @@ __attribute__((destructor)) static void world_unload(void) { rv_publish_high(); 
 
 /* ---- the idle test ---------------------------------------------------------------------------- */
 
-typedef struct waiter_set {
-    int n;
-    int32_t pid[RV_MAX_WAITERS];
-    int32_t tid[RV_MAX_WAITERS];
-    uint8_t blocking[RV_MAX_WAITERS];
-    rv_vtime_ns deadline[RV_MAX_WAITERS];
-    int slot[RV_MAX_WAITERS];
-} waiter_set;
-
-static void collect_waiters(rv_world *w, waiter_set *s) {
+void rv_collect_waiters(rv_world *w, waiter_set *s) {
     s->n = 0;
     for (int i = 0; i < RV_MAX_WAITERS; ++i) {
         int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
@@ -154,7 +146,7 @@ static void forget_proc(rv_world *w, int i, int32_t pid) {
 }
 
 /* Whether any thread of process pid, other than the registered waiters, runs. */
-static int proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
+int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
     char path[48];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -253,21 +245,21 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
     static __thread waiter_set *ws;
     if (!ws) ws = malloc(sizeof *ws);
     if (!ws) return 0;
-    collect_waiters(w, ws);
+    rv_collect_waiters(w, ws);
     if (due_waiter_runs(w, ws, now)) return 0;
     /* the process where something ran last time first */
     int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
     if (busy) {
         for (int i = 0; i < RV_MAX_PROCS; ++i)
             if (atomic_load(&w->procs[i]) == busy) {
-                if (proc_runs(w, i, busy, ws)) return 0;
+                if (rv_proc_runs(w, i, busy, ws)) return 0;
                 break;
             }
     }
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid || pid == busy) continue;
-        if (proc_runs(w, i, pid, ws)) return 0;
+        if (rv_proc_runs(w, i, pid, ws)) return 0;
     }
     return 1;
 }
@@ -566,7 +558,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             rv_warn("deterministic mode: a %s expired in real time while other threads ran without reading "
                     "the clock; virtual times may differ between runs",
                     wt->why);
-        rv_vadvance_to(wt->deadline, wt->why);
+        rv_vadvance_unheld(wt->deadline, wt->why);
         return step_done(wt, 1, 0, &old);
     }
     uint64_t slice = wt->slice_ns;

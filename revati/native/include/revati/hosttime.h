@@ -9,16 +9,22 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 6u
+#define RV_WORLD_VERSION 7u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
-/* One process's published modelled charges (its own, not adopted ones), on its own cache line. */
+/* One process's published clock terms, on its own cache line: its modelled charges (its own, not
+ * adopted ones: idle processes adopt their growth), and what else separates its clock from the
+ * world's reference clock, so that another process can tell where this one's clock is
+ * (rv_proc_clock: reference + charges + adopted - (overhead + foreign) x host speed). */
 typedef struct rv_charges {
     _Atomic int32_t pid;
     int32_t pad0;
-    _Atomic uint64_t ns;
-    char pad[48];
+    _Atomic uint64_t ns;       /* own modelled charges and own jumps */
+    _Atomic uint64_t adopted;  /* others' charges adopted at the end of idle waits */
+    _Atomic uint64_t overhead; /* revati's own real ns, excluded */
+    _Atomic uint64_t foreign;  /* others' overhead excluded while idle (real ns) */
+    char pad[24];
 } rv_charges;
 
 /* A thread in an interposed timed wait. pid == 0: free slot. */
@@ -81,6 +87,9 @@ RV_API rv_vtime_ns rv_vnow_peek(void);
  * by rv_clock_delta() (vnow - reference); the wait engine compares deadlines of different processes
  * in reference terms (deadline - delta of its owner). */
 RV_API rv_vtime_ns rv_world_ref(void);
+/* The same at the real present, also inside a bracket (where rv_world_ref stays at the bracket's
+ * entry): what another process's running clock is measured against. */
+RV_API rv_vtime_ns rv_world_ref_live(void);
 RV_API int64_t rv_clock_delta(void);
 /* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
  * Overlaps with intervals already counted are counted once. */
@@ -107,6 +116,14 @@ RV_API void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor);
 RV_API uint64_t rv_overhead_union_ns(void);
 /* Host speed factor (REVATI_HOST_SPEED). */
 RV_API double rv_host_speed(void);
+/* The clock of world process pid now, from its published terms (its clock is reference + delta);
+ * 0 with *clock untouched when it has published none. Conservative within a bracket of that process
+ * (its clock is frozen there while this reads it as running). */
+RV_API int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock);
+/* Exclude ns of real time from this process's clock only (not from the world's overhead union): a
+ * hold's wait for other processes, during which this process is blocked in virtual time. Inside a
+ * bracket, the bracket's measured span shrinks by the same amount. */
+RV_API void rv_exclude_own(uint64_t ns);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
 RV_API void rv_publish_high(void);
 /* Leave a bracket without counting its real time as overhead (time that ran in parallel with
@@ -153,6 +170,16 @@ RV_API void rv_wait_end(rv_wait *w);
 RV_API int rv_wait_sleep(rv_wait *w, uint64_t slice_ns);
 /* Whether no thread of the world is running (exported for tests through revati_world_idle). */
 RV_API int rv_world_idle(void);
+
+/* Conservative holds (hold.c). A process must not observe "nothing arrived" at virtual time t, nor
+ * jump past t, while another world process could still act before t: one of its threads runs while
+ * its clock is behind t, or one of its timed waits ends before t. rv_hold_until(t) blocks (in real
+ * time, excluded from this process's clock) until no such process exists; a no-op in a world of one
+ * process. docs/coordination.md gives the rule and why it cannot deadlock. */
+/* Returns 1 if it had to wait. */
+RV_API int rv_hold_until(rv_vtime_ns t, const char *why);
+/* Whether another process of the world could act before t (the test rv_hold_until repeats). */
+RV_API int rv_laggard_before(rv_vtime_ns t);
 
 /* Conversions. */
 static inline uint64_t rv_ts_to_ns(const struct timespec *ts) {

@@ -12,6 +12,10 @@ RV_API rv_vtime_ns rv_vnow(void);
  * A GPU sync: other processes are not moved; an idle waiter among them adopts the jump when its wait
  * ends, as it adopts charges (docs/coordination.md). */
 RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
+/* The same without the conservative hold (a wait that reached its own deadline). */
+RV_API void rv_vadvance_unheld(rv_vtime_ns t, const char *why);
+/* The hold rv_vadvance_to runs before a jump (hosttime/hold.c: rv_hold_until). */
+RV_API void rv_set_jump_hold(void (*hold)(rv_vtime_ns t, const char *why));
 /* The same for the whole world: every process's clock moves by the jump (the wait engine, once no
  * thread of the world runs). */
 RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);

@@ -1,0 +1,193 @@
+/* revati conservative holds: before a process jumps its clock past t (a GPU sync) or observes that
+ * nothing arrived by t (an fd poll with a zero timeout, or a timed fd wait that timed out), it waits,
+ * in real time excluded from its own clock, until no other world process could still act before t.
+ * A process could act before t when one of its threads runs while its clock is behind t, or when one
+ * of its timed waits (a sleep, a poll timeout, another process's hold) ends before t. The hold is
+ * registered in the waiter table with t as its deadline, so that the wait engine's idle jumps (world.c)
+ * reach it in order. docs/coordination.md ("Conservative holds") gives the rule and the arguments for
+ * causality and deadlock freedom. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "revati/hosttime.h"
+#include "revati/log.h"
+#include "revati/runmode.h"
+#include "revati/vclock.h"
+#include "world_scan.h"
+
+#define HOLD_SLICE_MIN_NS 20000ULL  /* first real slice between two looks at the others */
+#define HOLD_SLICE_MAX_NS 250000ULL /* slices double up to this */
+#define DET_BACKSTOP_NS 2000000000ULL /* deterministic mode: a laggard that runs without charging time
+                                         never passes t; give up after this much real time */
+
+static int g_enabled = -1;
+
+static int holds_enabled(void) {
+    if (g_enabled < 0) {
+        const char *s = getenv("REVATI_HOLD");
+        g_enabled = !(s && s[0] == '0');
+    }
+    return g_enabled;
+}
+
+/* Every process's clock now, from the published terms (pid 0: free slot). */
+typedef struct clock_table {
+    int n;
+    int32_t pid[RV_MAX_PROCS];
+    rv_vtime_ns clock[RV_MAX_PROCS];
+} clock_table;
+
+static void read_clocks(rv_world *w, rv_vtime_ns ref, clock_table *ct) {
+    ct->n = 0;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
+        if (!pid) continue;
+        rv_vtime_ns c;
+        if (!rv_proc_clock(pid, ref, &c)) continue;
+        ct->pid[ct->n] = pid;
+        ct->clock[ct->n] = c;
+        ct->n++;
+    }
+}
+
+/* A process without published terms reads as the reference clock. */
+static rv_vtime_ns clock_of(const clock_table *ct, int32_t pid, rv_vtime_ns ref) {
+    for (int i = 0; i < ct->n; ++i)
+        if (ct->pid[i] == pid) return ct->clock[i];
+    return ref;
+}
+
+typedef struct hold_scratch {
+    clock_table clocks;
+    waiter_set waiters;
+} hold_scratch;
+
+static __thread hold_scratch *t_scratch;
+
+static int laggard(rv_world *w, rv_vtime_ns t) {
+    if (!t_scratch) t_scratch = malloc(sizeof *t_scratch);
+    if (!t_scratch) return 0;
+    int32_t me = (int32_t)getpid();
+    rv_vtime_ns ref = rv_world_ref_live();
+    /* who is behind t: cheap (published terms); only those are looked at further */
+    int behind[RV_MAX_PROCS], nb = 0, others = 0;
+    int have_clocks = 0;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
+        if (!pid || pid == me) continue;
+        if (!have_clocks) {
+            read_clocks(w, ref, &t_scratch->clocks);
+            have_clocks = 1;
+        }
+        others++;
+        if (clock_of(&t_scratch->clocks, pid, ref) < t) behind[nb++] = i;
+    }
+    if (!others) return 0;
+    /* a timed wait of another process that ends before t: that process runs again before t */
+    waiter_set *ws = &t_scratch->waiters;
+    rv_collect_waiters(w, ws);
+    for (int k = 0; k < ws->n; ++k) {
+        int32_t pid = ws->pid[k];
+        if (pid <= 0 || pid == me || ws->deadline[k] == RV_VTIME_INVALID) continue;
+        rv_vtime_ns c = clock_of(&t_scratch->clocks, pid, ref);
+        /* registered in reference terms: the owner's deadline is reg + (its clock - reference) */
+        int64_t d = (int64_t)ws->deadline[k] + ((int64_t)c - (int64_t)ref);
+        if (d >= (int64_t)t) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)ws->tid[k]);
+        if (access(path, F_OK) == 0) {
+            rv_debug("hold: waiter %d/%d ends at %lld, before %llu", (int)pid, (int)ws->tid[k], (long long)d,
+                     (unsigned long long)t);
+            return 1; /* (a slot whose thread is gone: the engine reclaims it) */
+        }
+    }
+    /* a process behind t with a running thread */
+    for (int k = 0; k < nb; ++k) {
+        int32_t pid = atomic_load_explicit(&w->procs[behind[k]], memory_order_relaxed);
+        if (pid && pid != me && rv_proc_runs(w, behind[k], pid, ws)) {
+            rv_debug("hold: process %d runs at %llu, before %llu", (int)pid,
+                     (unsigned long long)clock_of(&t_scratch->clocks, pid, ref), (unsigned long long)t);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int rv_laggard_before(rv_vtime_ns t) {
+    rv_enter();
+    int r = laggard(rv_world_get(), t);
+    rv_leave();
+    return r;
+}
+
+/* Whether the world has a process besides this one (a hold is a no-op otherwise). */
+static int world_has_others(rv_world *w) {
+    int32_t me = (int32_t)getpid();
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
+        if (pid && pid != me) return 1;
+    }
+    return 0;
+}
+
+int rv_hold_until(rv_vtime_ns t, const char *why) {
+    if (!holds_enabled()) return 0;
+    rv_enter();
+    rv_world *w = rv_world_get();
+    if (!world_has_others(w) || !laggard(w, t)) {
+        rv_leave();
+        return 0;
+    }
+    uint64_t start = rv_real_ns();
+    rv_vtime_ns v0 = rv_vnow_peek(); /* frozen in this bracket: only a jump of the world moves it */
+    rv_wait wt;
+    rv_wait_begin(&wt, t, why); /* registered: the engine's idle jumps reach t in order */
+    rv_debug("hold at %llu (%s): another process could act before it", (unsigned long long)t, why);
+    uint64_t slice = HOLD_SLICE_MIN_NS;
+    for (;;) {
+        if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 1);
+        struct timespec ts;
+        rv_ns_to_ts(slice, &ts);
+        uint32_t gen = atomic_load(&w->gen);
+        syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
+        if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
+        slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;
+        /* an idle jump of the world (another waiter's engine) may have carried this clock to t */
+        if ((t > v0 && rv_vnow_peek() >= t) || !laggard(w, t)) break;
+        if (rv_deterministic() && rv_real_ns() - start > DET_BACKSTOP_NS) {
+            static _Atomic int warned;
+            if (!atomic_exchange(&warned, 1))
+                rv_warn("deterministic mode: a hold (%s) gave up after %llu s of real time while another process "
+                        "ran without charging time; virtual times may differ between runs",
+                        why, (unsigned long long)(DET_BACKSTOP_NS / 1000000000ULL));
+            break;
+        }
+    }
+    rv_wait_end(&wt);
+    /* this process was blocked in virtual time meanwhile: the hold's real time is not its time */
+    rv_exclude_own(rv_real_ns() - start);
+    rv_leave();
+    return 1;
+}
+
+static void hold_hook(rv_vtime_ns t, const char *why) { (void)rv_hold_until(t, why); }
+
+__attribute__((constructor)) static void hold_load(void) { rv_set_jump_hold(hold_hook); }
+
+// revati_advance_ns: jump this process's clock by ns as a GPU sync does, held (for tests and tools)
+RV_EXPORT void revati_advance_ns(unsigned long long ns) {
+    rv_enter();
+    rv_vtime_ns t = rv_vnow() + ns;
+    rv_vadvance_to(t, "revati_advance_ns");
+    rv_leave();
+}
+
+// revati_charge_ns: charge ns of modelled host time to this process, as a driver call's host cost
+// is charged: the clock moves on without a hold (for tests and tools)
+RV_EXPORT void revati_charge_ns(unsigned long long ns) { rv_vcharge(ns); }

@@ -1,0 +1,25 @@
+/* The wait engine's view of the world (world.c), shared with the conservative hold (hold.c): the
+ * registered waiters, and whether a world process has a running thread. */
+#ifndef REVATI_HOSTTIME_WORLD_SCAN_H
+#define REVATI_HOSTTIME_WORLD_SCAN_H
+
+#include <stdint.h>
+
+#include "revati/hosttime.h"
+
+typedef struct waiter_set {
+    int n;
+    int32_t pid[RV_MAX_WAITERS];
+    int32_t tid[RV_MAX_WAITERS];
+    uint8_t blocking[RV_MAX_WAITERS];
+    rv_vtime_ns deadline[RV_MAX_WAITERS];
+    int slot[RV_MAX_WAITERS];
+} waiter_set;
+
+/* A snapshot of the waiter table. */
+void rv_collect_waiters(rv_world *w, waiter_set *s);
+/* Whether a thread of world process pid (slot idx of w->procs), other than the registered waiters
+ * doing their checks and the caller, runs (kernel state R or D); a process found gone is reclaimed. */
+int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws);
+
+#endif

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,9 @@ class Library:
     source_dirs: tuple[str, ...]
     link_args: tuple[str, ...] = ()
     links_core: bool = True
+    # sonames recorded as dependencies (after librevati.so) without linking against the real file:
+    # an empty stand-in with that soname is linked instead (the real one is loaded at run time)
+    needs: tuple[str, ...] = ()
 
 
 LIBRARIES = (
@@ -49,6 +53,8 @@ LIBRARIES = (
     Library("libnvidia-ml.so.1", "libnvidia-ml.so.1", ("nvml", "nvml/gen"), ("-ldl",)),
     # the library-call context (cuBLASLt, cuBLAS, cuDNN, NCCL): preloaded, needs nothing of revati's own
     Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
+    # what a dlopen of NCCL answers (nccl/dlopen.c): depends on librevati.so, then libnccl.so.2
+    Library("librevati_nccl.so", "librevati_nccl.so", ("nccl_shim",), needs=("libnccl.so.2",)),
     # the predictor core alone, for Python (training features through ctypes) and benchmarks
     Library(
         "librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False
@@ -118,6 +124,18 @@ def _stale(target: Path, inputs: list[Path]) -> bool:
 INSTALLED_STAMP = "INSTALLED"
 
 
+def _stub(cc: str, folder: Path, soname: str) -> str:
+    """An empty shared library with the given soname, to link a dependency on it."""
+    out = folder / soname
+    src = folder / "stub.c"
+    src.write_text("int revati_stub_dependency;\n")
+    cmd = [cc, "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(out), str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"building a stand-in {soname} failed:\n{proc.stderr.strip()}")
+    return str(out)
+
+
 def build(
     out_dir: Path = DEFAULT_OUT, force: bool = False, verbose: bool = False, installed: bool = False
 ) -> Path:
@@ -145,12 +163,16 @@ def build(
             str(target) + ".tmp",
         ]
         cmd += [str(s) for s in srcs]
+        if lib.needs:
+            cmd.append("-Wl,--no-as-needed")  # dependencies whose symbols the library does not use
         if lib.links_core:
             cmd += ["-L", str(out_dir), "-l:librevati.so", "-Wl,-rpath,$ORIGIN"]
         cmd += list(lib.link_args)
-        if verbose:
-            print(" ".join(cmd), file=sys.stderr)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        with tempfile.TemporaryDirectory() as stubs:
+            cmd += [_stub(cc, Path(stubs), soname) for soname in lib.needs]
+            if verbose:
+                print(" ".join(cmd), file=sys.stderr)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"building {lib.filename} failed:\n{proc.stderr.strip()}")
         if verbose and proc.stderr.strip():

@@ -222,3 +222,51 @@ def test_killed_rank_ends_a_waiting_collective(tmp_path: Path) -> None:
     took = (ended - int(stamp.read_text())) / 1e9
     assert took < 10, f"the run ended {took:.1f} s after the kill"
     assert not any(pid_alive(h["pid"]) for h in heads), "a process of the run is still alive"
+
+
+# vLLM's pynccl: NCCL opened with ctypes.CDLL (rank 0 by path, rank 1 by soname) and called through
+# the handle; torch only allocates and gives the stream.
+PYNCCL = """
+import ctypes, os, sys, time, torch
+rank, n = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+torch.cuda.set_device(rank)
+if rank == 0:
+    import nvidia.nccl
+    lib = ctypes.CDLL(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))
+else:
+    lib = ctypes.CDLL("libnccl.so.2")
+class Uid(ctypes.Structure):
+    _fields_ = [("internal", ctypes.c_byte * 128)]
+uid, path = Uid(), sys.argv[1]
+if rank == 0:
+    assert lib.ncclGetUniqueId(ctypes.byref(uid)) == 0
+    open(path + ".tmp", "wb").write(bytes(uid))
+    os.rename(path + ".tmp", path)
+else:
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    uid = Uid.from_buffer_copy(open(path, "rb").read())
+comm = ctypes.c_void_p()
+assert lib.ncclCommInitRank(ctypes.byref(comm), n, uid, rank) == 0
+x = torch.ones(1 << 20, dtype=torch.float32, device="cuda")
+ptr, stream = ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+for _ in range(3):
+    assert lib.ncclAllReduce(ptr, ptr, ctypes.c_size_t(x.numel()), 7, 0, comm, stream) == 0  # fp32 sum
+torch.cuda.synchronize()
+lib.ncclCommDestroy(comm)
+print("through the shim:", hasattr(lib, "revati_nccl_shim"), flush=True)
+"""
+
+
+def test_nccl_opened_by_ctypes_meets(tmp_path: Path) -> None:
+    """NCCL opened with ctypes.CDLL (by path and by soname) and called through the handle, as vLLM's
+    pynccl does: the handle resolves to revati's wrappers, so each all-reduce is met by both ranks."""
+    run = _record(
+        tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", PYNCCL, str(tmp_path / "uid")], timeout=600
+    )
+    groups = _by_match(_events(run, "collective"))
+    assert len(groups) == 3
+    for g in groups.values():
+        assert sorted(c["rank"] for c in g) == [0, 1] and g[0]["op"] == "allreduce"
+        assert g[0]["bytes"] == 4 << 20 and len({c["end_ns"] for c in g}) == 1
+        assert g[0]["end_ns"] == max(c["ts_ns"] for c in g) + g[0]["model_ns"]

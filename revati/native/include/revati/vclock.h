@@ -9,8 +9,9 @@
 RV_API rv_vtime_ns rv_vnow(void);
 /* Time warp: if t is later than now, jump this process's clock to t and write a sync event (core/jump.c:
  * the clock moves in vclock.c, the trace records it, so that the clock does not depend on the trace).
- * A GPU sync: other processes are not moved; an idle waiter among them adopts the jump when its wait
- * ends, as it adopts charges (docs/coordination.md). */
+ * A GPU sync: first the conservative hold (no other process could still act before t), then only
+ * this process moves; an idle waiter among the others adopts the jump when its wait ends, as it
+ * adopts charges (docs/coordination.md). */
 RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
 /* The same without the conservative hold (a wait that reached its own deadline). */
 RV_API void rv_vadvance_unheld(rv_vtime_ns t, const char *why);

@@ -64,7 +64,9 @@ def test_sync_jump_waits_for_a_running_process_behind(stand_in, tmp_path) -> Non
     request 2 and blocked: the engine's next non-blocking look sees it, and the wait is not time."""
     first, got, jump, _ = _engine(stand_in, tmp_path, "sync:select0")
     assert first == "1"
-    assert got == "2", "request 2 (sent 50 ms into the engine's 1 s step) was not there after the step"
+    assert got == "2", (
+        "request 2 (sent 50 ms into the engine's 1 s step) was not there after the step"
+    )
     assert 1.0 <= jump < 1.01  # the hold's real time is not in the engine's clock
 
 

@@ -1,4 +1,4 @@
-"""Conservative holds (docs/coordination.md): a process does not jump past t, nor observe that nothing
+"""Conservative holds (docs/coordination.md; opt-in, REVATI_HOLD=1): a process does not jump past t, nor observe that nothing
 arrived at t, while another process of the world that could still send before t runs behind it;
 busy-polling and spinning processes do not deadlock the world."""
 
@@ -54,7 +54,7 @@ def _engine(stand_in, tmp_path, mode: str, env: dict[str, str] | None = None):
     script = tmp_path / "engine.py"
     script.write_text(ENGINE_FRONTEND)
     code = f"import runpy, sys; sys.argv = [{str(script)!r}, {mode!r}]; runpy.run_path({str(script)!r}, run_name='__main__')"
-    r = stand_in(code, env=env)
+    r = stand_in(code, env={"REVATI_HOLD": "1", **(env or {})})
     assert r.returncode == 0, r.stderr
     return r.result()
 
@@ -117,7 +117,7 @@ def test_spinner_on_shared_memory_does_not_deadlock(stand_in) -> None:
     of the other process waits until the spinner's clock has passed it (about 30 ms of real time),
     then proceeds and releases the spinner."""
     t0 = time.monotonic()
-    r = stand_in(SPINNER)
+    r = stand_in(SPINNER, env={"REVATI_HOLD": "1"})
     assert r.returncode == 0, r.stderr
     jump, real = r.result()
     assert 0.03 <= jump < 0.04
@@ -153,7 +153,7 @@ def test_busy_polling_pair_does_not_deadlock(stand_in) -> None:
     """Two processes that busy-poll each other with zero-timeout selects, one 0.5 s ahead, exchange 50
     round trips: each hold waits only for the other to catch up or block, never for itself."""
     t0 = time.monotonic()
-    r = stand_in(PING_PONG, timeout=120)
+    r = stand_in(PING_PONG, timeout=120, env={"REVATI_HOLD": "1"})
     assert r.returncode == 0, r.stderr
     assert r.result()[0] >= 0
     assert time.monotonic() - t0 < 60

@@ -274,7 +274,7 @@ int rv_world_idle(void) {
 /* ---- others' overhead while this process waits ------------------------------------------------ */
 
 /* Whether a thread of this process other than the caller is running (or runnable). */
-static int own_others_run(void) {
+int rv_own_others_run(void) {
     int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 1;
     int me = rv_tid(), runs = 0;
@@ -342,7 +342,7 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     }
     /* only a process that was idle: no other thread of it runs now (checked only when there is
      * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
-    if ((foreign || best) && !own_others_run()) {
+    if ((foreign || best) && !rv_own_others_run()) {
         if (foreign) rv_exclude_foreign(foreign, floor);
         rv_adopt_charges(best);
     }

@@ -22,4 +22,7 @@ void rv_collect_waiters(rv_world *w, waiter_set *s);
  * doing their checks and the caller, runs (kernel state R or D); a process found gone is reclaimed. */
 int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws);
 
+/* Whether a thread of this process other than the caller runs (or is runnable). */
+int rv_own_others_run(void);
+
 #endif

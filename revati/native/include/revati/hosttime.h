@@ -175,7 +175,7 @@ RV_API int rv_world_idle(void);
  * jump past t, while another world process could still act before t: one of its threads runs while
  * its clock is behind t, or one of its timed waits ends before t. rv_hold_until(t) blocks (in real
  * time, excluded from this process's clock) until no such process exists; a no-op in a world of one
- * process. docs/coordination.md gives the rule and why it cannot deadlock. */
+ * process, and unless REVATI_HOLD=1 (opt-in for now). docs/coordination.md gives the rule and why it cannot deadlock. */
 /* Returns 1 if it had to wait. */
 RV_API int rv_hold_until(rv_vtime_ns t, const char *why);
 /* Whether another process of the world could act before t (the test rv_hold_until repeats). */

@@ -9,7 +9,7 @@
 RV_API rv_vtime_ns rv_vnow(void);
 /* Time warp: if t is later than now, jump this process's clock to t and write a sync event (core/jump.c:
  * the clock moves in vclock.c, the trace records it, so that the clock does not depend on the trace).
- * A GPU sync: first the conservative hold (no other process could still act before t), then only
+ * A GPU sync: first the conservative hold if enabled (REVATI_HOLD=1), then only
  * this process moves; an idle waiter among the others adopts the jump when its wait ends, as it
  * adopts charges (docs/coordination.md). */
 RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);

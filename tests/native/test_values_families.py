@@ -80,7 +80,11 @@ def program(body: str, dev: str) -> str:
 
 def on_cpu(body: str) -> object:
     p = subprocess.run(
-        [sys.executable, "-c", program(body, "cpu")], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", program(body, "cpu")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT ") :])

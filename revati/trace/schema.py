@@ -288,6 +288,22 @@ EVENT_KINDS: dict[str, EventKind] = {
             ),
         ),
         EventKind(
+            "value-supply",
+            "code outside the driver (an engine plugin, `revati.values.supply`) wrote known values into device bytes",
+            (
+                _TS,
+                _DEV,
+                _req("addr", "int", "device address written"),
+                _req("bytes", "int", "bytes written"),
+                _f("by", "str", "who supplied them, e.g. `vllm-plugin:num_sampled`"),
+                _f(
+                    "replaced",
+                    "str",
+                    "the kernel whose uncomputed output the bytes replaced (empty: they held known values)",
+                ),
+            ),
+        ),
+        EventKind(
             "fatal",
             "what `rv_fatal()` reported just before the process exited",
             (_req("msg", "str", "the message"), _f("ts_ns", "int", "virtual time")),

@@ -1,9 +1,10 @@
 """vLLM's online serving benchmark in one command: start `vllm serve`, wait until it answers, run
-`vllm bench serve` against it (random dataset, fixed input and output lengths, a request rate), save
-the client's result, then stop the server. Runs unchanged on a GPU host and under revati:
+`vllm bench serve` against it (random dataset, fixed input and output lengths, a request rate; with
+several rates, one benchmark after another), save the client's results, then stop the server. Runs
+unchanged on a GPU host and under revati:
 
     revati record --out runs/vllm-serve -- python examples/vllm_serve.py \
-        --model examples/models/tiny-llama --request-rate 4 --num-prompts 32 -- --enforce-eager
+        --model examples/models/tiny-llama --request-rate 2,16 --num-prompts 16 -- --enforce-eager
 
 Under revati the result goes to `bench/` in the run directory, where `revati report` finds it
 (elsewhere: `--result-dir`, default ./bench). Arguments after `--` go to `vllm serve`. Exit status:
@@ -36,7 +37,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "--load-format", default="dummy", help="vllm serve --load-format (dummy: no weights)"
     )
     p.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
-    p.add_argument("--request-rate", type=float, default=4.0, help="requests per second (Poisson)")
+    p.add_argument(
+        "--request-rate",
+        default="4",
+        help="requests per second (Poisson); several, comma-separated, run one after another",
+    )
     p.add_argument("--num-prompts", type=int, default=32)
     p.add_argument("--input-len", type=int, default=128, help="prompt tokens per request")
     p.add_argument(
@@ -52,8 +57,16 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "--stop-timeout", type=float, default=300.0, help="seconds to wait for it to stop"
     )
     args = p.parse_args(argv)
-    if args.num_prompts < 1 or args.input_len < 1 or args.output_len < 1 or args.request_rate <= 0:
-        p.error("--num-prompts, --input-len, --output-len and --request-rate must be positive")
+    try:
+        args.rates = [float(x) for x in args.request_rate.split(",") if x.strip()]
+    except ValueError:
+        args.rates = []
+    if not args.rates or min(args.rates) <= 0:
+        p.error(f"--request-rate {args.request_rate!r}: give positive numbers, comma-separated")
+    if args.num_prompts < 1 or args.input_len < 1 or args.output_len < 1:
+        p.error("--num-prompts, --input-len and --output-len must be positive")
+    if args.result_filename and len(args.rates) > 1:
+        p.error("--result-filename names one result: give one --request-rate with it")
     return args, serve_args
 
 
@@ -110,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = os.environ.get("REVATI_RUN_DIR")
     result_dir = args.result_dir or (Path(run_dir) / "bench" if run_dir else Path("bench"))
     result_dir.mkdir(parents=True, exist_ok=True)
-    result_file = args.result_filename or f"serve-rate{args.request_rate:g}.json"
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
     vllm = vllm_command()
@@ -118,20 +130,25 @@ def main(argv: list[str] | None = None) -> int:
              "--load-format", args.load_format, "--seed", str(args.seed), *serve_args]  # fmt: skip
     print("+", " ".join(serve), flush=True)
     server = subprocess.Popen(serve)
+    rc = 0
     try:
         wait_ready(server, url, args.ready_timeout)
-        bench = [
-            *vllm, "bench", "serve", "--backend", "vllm", "--base-url", url,
-            "--model", args.model, "--dataset-name", "random",
-            "--random-input-len", str(args.input_len), "--random-output-len", str(args.output_len),
-            "--ignore-eos", "--request-rate", str(args.request_rate),
-            "--num-prompts", str(args.num_prompts), "--seed", str(args.seed),
-            "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
-            "--save-result", "--save-detailed", "--result-dir", str(result_dir),
-            "--result-filename", result_file, "--disable-tqdm",
-        ]  # fmt: skip
-        print("+", " ".join(bench), flush=True)
-        rc = subprocess.run(bench).returncode
+        for i, rate in enumerate(args.rates):
+            result_file = args.result_filename or f"serve-rate{rate:g}.json"
+            bench = [
+                *vllm, "bench", "serve", "--backend", "vllm", "--base-url", url,
+                "--model", args.model, "--dataset-name", "random",
+                "--random-input-len", str(args.input_len),
+                "--random-output-len", str(args.output_len),
+                "--ignore-eos", "--request-rate", f"{rate:g}",
+                # a seed per rate: other prompts, so the prefix cache does not carry over
+                "--num-prompts", str(args.num_prompts), "--seed", str(args.seed + i),
+                "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
+                "--save-result", "--save-detailed", "--result-dir", str(result_dir),
+                "--result-filename", result_file, "--disable-tqdm",
+            ]  # fmt: skip
+            print("+", " ".join(bench), flush=True)
+            rc = rc or subprocess.run(bench).returncode
     except BaseException:
         stop(server, 30)
         raise

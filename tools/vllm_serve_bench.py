@@ -1,16 +1,17 @@
 """vLLM's serving benchmark under revati at several request rates: TTFT against load, and speed.
 
-For each rate, records `examples/vllm_serve.py` (vllm serve + vllm bench serve, one virtual world)
-with `revati record`, then prints per run what the benchmark client measured (from its saved result,
-as `revati report` reads it) and how fast the emulation ran: the benchmark phase's virtual time (the
-requests' span as vLLM's front end saw them) against the wall time it took here. Usage:
+Records `examples/vllm_serve.py` once (one `vllm serve`, then `vllm bench serve` at each rate in
+turn, all in one virtual world) with `revati record`, then prints per rate what the benchmark
+client measured (its saved result, as `revati report` reads it) and how fast the emulation ran: the
+benchmark's virtual time (its requests' span as vLLM's front end saw them, from revati's request
+markers) against the wall time that span took here. Usage:
 
     python tools/vllm_serve_bench.py --rates 2,16 --num-prompts 16 --out runs/serve-bench \
         [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [-- --enforce-eager]
-    python tools/vllm_serve_bench.py --runs runs/serve-bench/rate-2 runs/serve-bench/rate-16
+    python tools/vllm_serve_bench.py --runs runs/serve-bench
 
-The second form only reads existing runs. Needs a Python with vLLM (docs/vllm.md, "Set up").
-`--json` prints the figures as JSON. Exit 1 when a run failed or lacks the client's result.
+The second form only reads an existing run. Needs a Python with vLLM (docs/vllm.md, "Set up").
+`--json` prints the figures as JSON. Exit 1 when the run failed or lacks a client result.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ REPO = Path(__file__).resolve().parent.parent
 H100_TARGET = 5.0  # issue 10: the emulated benchmark at least 5x faster than a real H100
 
 
-def record(
-    rate: float, out: Path, port: int, a: argparse.Namespace, serve_args: list[str]
-) -> float:
-    """One `revati record` of the example at `rate`; its wall seconds."""
+def record(a: argparse.Namespace, serve_args: list[str]) -> float:
+    """One `revati record` of the example at every rate; its wall seconds."""
     cmd = [
-        sys.executable, "-m", "revati", "record", "--overwrite", "--out", str(out), "--",
+        sys.executable, "-m", "revati", "record", "--overwrite", "--out", str(a.out), "--",
         sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
-        "--port", str(port), "--request-rate", f"{rate:g}", "--num-prompts", str(a.num_prompts),
+        "--port", str(a.port), "--request-rate", a.rates, "--num-prompts", str(a.num_prompts),
         "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *serve_args,
     ]  # fmt: skip
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
@@ -43,35 +42,59 @@ def record(
     return time.monotonic() - t0
 
 
-def figures(run_dir: Path) -> dict[str, Any]:
-    """The client's figures and the benchmark phase's virtual and wall time of one run."""
+def benchmark_phases(markers: Any) -> list[dict[str, float]]:
+    """The server-side span of each `vllm bench serve` run, in the order they ran: requests grouped
+    by their id's prefix (`cmpl-bench-<hex>`, one per client run); virtual and wall seconds from the
+    first arrival to the last finish, and the number of requests."""
+    from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH
+
+    m = markers[markers["name"].isin((MARK_ARRIVAL, MARK_FINISH))] if len(markers) else markers
+    if not len(m) or "wt_ns" not in m.columns or m["wt_ns"].isna().any():
+        return []
+    reqs = [str(a.get("req", "")) if isinstance(a, dict) else "" for a in m["args"].tolist()]
+    m = m.assign(group=[r.rsplit("-", 2)[0] for r in reqs])
+    phases = []
+    for _, g in m.groupby("group", sort=False):
+        phases.append({
+            "first_ns": int(g["ts_ns"].min()),
+            "requests": int((g["name"] == MARK_ARRIVAL).sum()),
+            "virtual_s": float(g["ts_ns"].max() - g["ts_ns"].min()) / 1e9,
+            "wall_s": float(g["wt_ns"].max() - g["wt_ns"].min()) / 1e9,
+        })  # fmt: skip
+    return sorted(phases, key=lambda p: p["first_ns"])
+
+
+def figures(run_dir: Path) -> list[dict[str, Any]]:
+    """Per client result of the run (in the order the benchmarks ran): the client's figures and
+    the benchmark's virtual and wall time."""
     from revati.report import summarize
     from revati.trace import load_run
-    from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH
 
     run = load_run(run_dir)
     s = summarize(run, check=False)
-    clients = s.get("client") or []
-    out: dict[str, Any] = {"run": str(run_dir), "exit_status": s["exit_status"]}
-    out["run_wall_s"] = (s["wall_ns"] or 0) / 1e9
-    if clients:
-        c = clients[-1]
-        out.update({
+    order = sorted(run.client_results, key=lambda r: str(r.summary.get("date", "")))
+    by_name = {c["source"]: c for c in s.get("client") or []}
+    phases = benchmark_phases(run.frames["marker"])
+    rows = []
+    for i, res in enumerate(order):
+        c = by_name[f"{res.client} ({res.name})"]
+        row: dict[str, Any] = {
+            "run": str(run_dir), "result": res.name, "exit_status": s["exit_status"],
+            "run_wall_s": (s["wall_ns"] or 0) / 1e9,
             "request_rate": c.get("request_rate"), "completed": c.get("completed"),
             "failed": c.get("failed"), "duration_s": c.get("duration_s"),
             "ttft_ms": c.get("ttft_ms"), "tpot_ms": c.get("tpot_ms"), "itl_ms": c.get("itl_ms"),
             "e2e_ms": c.get("e2e_ms"), "req_per_s": c.get("request_throughput_per_s"),
             "out_tok_per_s": c.get("output_throughput_tok_per_s"),
             "agreement": (c.get("agreement") or {}).get("max_rel_diff"),
-        })  # fmt: skip
-    m = run.frames["marker"]
-    phase = m[m["name"].isin((MARK_ARRIVAL, MARK_FINISH))] if len(m) else m
-    if len(phase) and "wt_ns" in phase.columns and phase["wt_ns"].notna().all():
-        out["bench_virtual_s"] = float(phase["ts_ns"].max() - phase["ts_ns"].min()) / 1e9
-        out["bench_wall_s"] = float(phase["wt_ns"].max() - phase["wt_ns"].min()) / 1e9
-        if out["bench_wall_s"] > 0:
-            out["speed"] = out["bench_virtual_s"] / out["bench_wall_s"]
-    return out
+        }  # fmt: skip
+        if len(phases) == len(order) and phases[i]["requests"] == c.get("requests"):
+            row["bench_virtual_s"] = phases[i]["virtual_s"]
+            row["bench_wall_s"] = phases[i]["wall_s"]
+            if phases[i]["wall_s"] > 0:
+                row["speed"] = phases[i]["virtual_s"] / phases[i]["wall_s"]
+        rows.append(row)
+    return rows
 
 
 def _st(d: dict[str, Any] | None, k: str) -> str:
@@ -121,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-prompts", type=int, default=16)
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=32)
-    p.add_argument("--port", type=int, default=18100, help="first port (one per rate)")
+    p.add_argument("--port", type=int, default=18100)
     p.add_argument("--out", type=Path, default=Path("runs/serve-bench"))
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
@@ -131,27 +154,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rates = [float(x) for x in a.rates.split(",") if x.strip()]
         except ValueError:
-            p.error(f"--rates {a.rates!r}: give numbers, comma-separated")
+            rates = []
         if not rates or min(rates) <= 0:
-            p.error("--rates must be positive")
-        dirs = []
-        for i, rate in enumerate(rates):
-            d = a.out / f"rate-{rate:g}"
-            record(rate, d, a.port + i, a, serve_args)
-            dirs.append(d)
+            p.error(f"--rates {a.rates!r}: give positive numbers, comma-separated")
+        record(a, serve_args)
+        dirs = [a.out]
     rows = []
     for d in dirs:
         if not (d / "manifest.json").exists():
             print(f"error: {d}: not a revati run", file=sys.stderr)
             return 1
-        rows.append(figures(d))
+        got = figures(d)
+        if not got:
+            print(f"error: {d}: no benchmark client result under bench/", file=sys.stderr)
+            return 1
+        rows.extend(got)
     if a.json:
         print(json.dumps(rows, indent=2))
     else:
         print_table(rows)
-    bad = [r["run"] for r in rows if r["exit_status"] != 0 or "completed" not in r]
+    bad = sorted({r["run"] for r in rows if r["exit_status"] != 0})
     if bad:
-        print(f"failed or without the client's result: {', '.join(bad)}", file=sys.stderr)
+        print(f"run(s) that did not exit 0: {', '.join(bad)}", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -23,6 +23,7 @@ SCHEMA_MAJOR = 1
 MANIFEST_FILE = "manifest.json"
 DEVICE_CONF_FILE = "device.conf"
 EVENTS_DIR = "events"
+CLIENT_DIR = "bench"  # benchmark clients' saved results (revati/trace/client.py)
 STREAM_PREFIX = "proc-"
 STREAM_SUFFIX = ".jsonl"
 STREAM_TMP_SUFFIX = ".jsonl.tmp"

@@ -53,6 +53,8 @@ LIBRARIES = (
     Library(
         "librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False
     ),
+    # the compact trace records' decoder, for the trace reader (ctypes)
+    Library("librvrecords.so", "librvrecords.so", ("records",), (), False),
 )
 
 CFLAGS = (

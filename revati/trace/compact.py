@@ -15,8 +15,10 @@ are decoded with numpy and expanded into the same Arrow tables the JSON lines wo
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -63,36 +65,30 @@ def decode_varints(buf: np.ndarray) -> np.ndarray:
     ends = np.flatnonzero(buf < 0x80)
     if not len(ends):
         return np.zeros(0, np.uint64)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lens = ends - starts + 1
-    low = (buf & 0x7F).astype(np.uint64)
-    vals = low[starts]
+    lens = np.diff(ends, prepend=-1)
+    vals = buf[ends].astype(np.uint64)  # the last byte holds the highest bits
     for k in range(1, int(lens.max())):
         sel = np.flatnonzero(lens > k)
-        vals[sel] |= low[starts[sel] + k] << np.uint64(7 * k)
+        vals[sel] = (vals[sel] << np.uint64(7)) | (buf[ends[sel] - k] & 0x7F).astype(np.uint64)
     return vals
 
 
-def read_records(path: Path, warnings: list[str]) -> np.ndarray:
-    """The file's whole records, (n, 6) uint64; a record cut short by a crash is dropped."""
+def read_records(path: Path) -> np.ndarray:
+    """The records' bytes (uint8) after the magic, without a killed writer's zero tail."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise TraceError(path, f"cannot read: {e.strerror}") from None
     if not data.startswith(RECORDS_MAGIC):
         if not data.strip(b"\0"):
-            return np.zeros((0, FIELDS_PER_RECORD), np.uint64)
+            return np.zeros(0, np.uint8)
         raise TraceError(path, "not a revati records file (bad magic)")
     buf = np.frombuffer(data, np.uint8, offset=len(RECORDS_MAGIC))
-    nz = np.flatnonzero(buf)
-    buf = buf[: int(nz[-1]) + 1] if len(nz) else buf[:0]  # a killed writer's zero tail
-    vals = decode_varints(buf)
-    whole = len(vals) // FIELDS_PER_RECORD * FIELDS_PER_RECORD
-    if whole != len(vals) or (len(buf) and buf[-1] >= 0x80):
-        warnings.append(f"{path}: last record was cut off (crash mid-write?); dropped")
-    return vals[:whole].reshape(-1, FIELDS_PER_RECORD)
+    end = len(buf)
+    while end and not buf[end - 1]:  # the zero tail, a window at a time
+        nz = np.flatnonzero(buf[max(0, end - (1 << 22)) : end])
+        end = max(0, end - (1 << 22)) + int(nz[-1]) + 1 if len(nz) else max(0, end - (1 << 22))
+    return buf[:end]
 
 
 def _unzigzag(u: np.ndarray) -> np.ndarray:
@@ -107,6 +103,9 @@ def _undelta(code: np.ndarray) -> np.ndarray:
     return out
 
 
+Columns = dict[str, np.ndarray]
+
+
 def _free_seqs(json_seqs: np.ndarray, n: int) -> np.ndarray:
     """The first n seq numbers (from 0) that no JSON line holds."""
     size = len(json_seqs) + n
@@ -117,14 +116,87 @@ def _free_seqs(json_seqs: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(~taken)[:n]
 
 
+def _decode_numpy(buf: np.ndarray, lane_of: np.ndarray) -> tuple[Columns, int]:
+    """(ts_ns, end_ns, corr, wt_ns, x, id columns; bytes after the last whole record), in numpy."""
+    vals = decode_varints(buf)
+    whole = len(vals) // FIELDS_PER_RECORD * FIELDS_PER_RECORD
+    rec = vals[:whole].reshape(-1, FIELDS_PER_RECORD)
+    ids = rec[:, 5].astype(np.int64)
+    bad = (ids >= len(lane_of)) | (lane_of[np.minimum(ids, len(lane_of) - 1)] < 0)
+    if bad.any():
+        raise ValueError(int(ids[bad][0]))
+    cols = {
+        "corr": _undelta(rec[:, 2]),
+        "wt_ns": _undelta(rec[:, 3]),
+        "x": rec[:, 4].view(np.int64),
+        "id": ids,
+        "ts_ns": np.zeros(len(rec), np.int64),
+        "end_ns": np.zeros(len(rec), np.int64),
+    }
+    lanes = lane_of[ids]
+    for lane in np.unique(lanes).tolist():
+        sel = np.flatnonzero(lanes == lane)
+        dur = _unzigzag(rec[sel, 1])
+        end = np.cumsum(_unzigzag(rec[sel, 0]) + dur)
+        cols["end_ns"][sel] = end
+        cols["ts_ns"][sel] = end - dur
+    if whole == len(vals) and (not len(buf) or buf[-1] < 0x80):
+        return cols, 0
+    return cols, 1  # a record (or a varint) cut short: its bytes' count is not needed
+
+
+@cache
+def _native() -> ctypes.CDLL | None:
+    """librvrecords.so, or None when the native libraries are not built (numpy decodes then)."""
+    from revati.native import build
+
+    try:  # as built; loading a trace never starts a build
+        so = ctypes.CDLL(str(build.DEFAULT_OUT / "librvrecords.so"))
+    except OSError:
+        return None
+    so.rv_records_decode.restype = ctypes.c_int64
+    return so
+
+
+def _decode_native(so: ctypes.CDLL, buf: np.ndarray, lane_of: np.ndarray) -> tuple[Columns, int]:
+    cap = len(buf) // FIELDS_PER_RECORD + 1
+    out = np.empty((6, cap), np.int64)
+    lanes = np.ascontiguousarray(lane_of, np.int8)
+    rest = ctypes.c_size_t()
+    buf = np.ascontiguousarray(buf)
+    n = so.rv_records_decode(
+        buf.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_size_t(len(buf)),
+        lanes.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_size_t(len(lanes)),
+        out.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_size_t(cap),
+        ctypes.byref(rest),
+    )
+    if n < 0:
+        raise ValueError(-1 - n)
+    names = ("ts_ns", "end_ns", "corr", "wt_ns", "x", "id")
+    return {name: out[i, :n] for i, name in enumerate(names)}, int(rest.value)
+
+
+def decode(buf: np.ndarray, lane_of: np.ndarray, native: bool = True) -> tuple[Columns, int]:
+    """The records' columns (ts_ns, end_ns, corr, wt_ns, x, id) and whether bytes of a record cut
+    short follow them (non-zero). lane_of[id]: the lane of template id, -1 for none; ValueError
+    names a record's unknown template."""
+    so = _native() if native else None
+    return _decode_native(so, buf, lane_of) if so is not None else _decode_numpy(buf, lane_of)
+
+
 def expand(
     path: Path,
     template_lines: list[bytes],
     records: np.ndarray,
     json_seqs: np.ndarray,
     parse: ParseLines,
+    warnings: list[str],
 ) -> dict[str, pa.Table]:
-    """Per kind, the Arrow table of the records' events (in record order, seq assigned)."""
+    """Per kind, the Arrow table of the records' events (in record order, seq assigned);
+    `records` is the records file's bytes (read_records)."""
     by_kind: dict[str, list[tuple[int, bytes]]] = {}
     for line in template_lines:
         m = _TEMPLATE.match(line)
@@ -132,48 +204,40 @@ def expand(
             raise TraceError(path, f"malformed template line: {line[:80]!r}")
         by_kind.setdefault(m.group(3).decode(), []).append((int(m.group(1)), m.group(2)))
     top = max((i for ts in by_kind.values() for i, _ in ts), default=0)
-    lane_of = np.full(top + 2, -1, np.int64)
-    row_of = np.zeros(top + 2, np.int64)
+    lane_of = np.full(top + 1, -1, np.int8)
+    row_of = np.zeros(top + 1, np.int64)
     templates: dict[str, pa.Table] = {}
     for kind, ts in by_kind.items():
         ids = np.array([i for i, _ in ts], np.int64)
         lane_of[ids] = RECORD_LANES.index(kind)
         row_of[ids] = np.arange(len(ids))
         templates[kind] = parse(kind, b"\n".join(line for _, line in ts))
-    if not len(records):
+    try:
+        cols, rest = decode(records, lane_of)
+    except ValueError as e:
+        raise TraceError(path, f"a record names template {e}, which the stream does not define")
+    if rest:
+        warnings.append(f"{path}: last record was cut off (crash mid-write?); dropped")
+    ids = cols["id"]
+    if not len(ids):
         return {}
-    ids = records[:, 5].astype(np.int64)
-    if int(ids.max()) > top or (lane_of[ids] < 0).any():
-        bad = int(ids[(ids > top) | (lane_of[np.minimum(ids, top + 1)] < 0)][0])
-        raise TraceError(path, f"record names template {bad}, which the stream does not define")
     lanes = lane_of[ids]
-    values = {
-        "corr": _undelta(records[:, 2]),
-        "wt_ns": _undelta(records[:, 3]),
-        "ts_ns": np.zeros(len(records), np.int64),
-        "end_ns": np.zeros(len(records), np.int64),
-    }
-    x = records[:, 4].view(np.int64)
-    seqs = _free_seqs(json_seqs, len(records))
-    if len(seqs) < len(records):
+    seqs = _free_seqs(json_seqs, len(ids))
+    if len(seqs) < len(ids):
         raise TraceError(path, "records and JSON lines disagree on seq numbers")
     out: dict[str, pa.Table] = {}
     for lane, kind in enumerate(RECORD_LANES):
         sel = np.flatnonzero(lanes == lane)
         if not len(sel):
             continue
-        dur = _unzigzag(records[sel, 1])
-        end = np.cumsum(_unzigzag(records[sel, 0]) + dur)
-        values["end_ns"][sel] = end
-        values["ts_ns"][sel] = end - dur
         t = templates[kind].take(pa.array(row_of[ids[sel]]))
-        cols = {"seq": seqs[sel]}
+        values = {"seq": seqs[sel]}
         for f in RECORD_VALUE_FIELDS:
             if f in KIND_FIELDS[kind]:
-                cols[f] = values[f][sel]
+                values[f] = cols[f][sel]
         if kind in RECORD_X_FIELD:
-            cols[RECORD_X_FIELD[kind]] = x[sel]
-        for name, arr in cols.items():
+            values[RECORD_X_FIELD[kind]] = cols["x"][sel]
+        for name, arr in values.items():
             t = t.set_column(t.schema.get_field_index(name), name, pa.array(arr, pa.int64()))
         out[kind] = t
     return out

@@ -294,10 +294,7 @@ def _add_records(
     warnings: list[str],
 ) -> int:
     """Merge the stream's compact records (compact.py) into its tables, in seq order; how many."""
-    if rec_path is None:
-        records = np.zeros((0, compact.FIELDS_PER_RECORD), np.uint64)
-    else:
-        records = compact.read_records(rec_path, warnings)
+    records = np.zeros(0, np.uint8) if rec_path is None else compact.read_records(rec_path)
     seqs = [t.column("seq").to_numpy() for t in tables.values()]
     seqs.append(np.array([ev.get("seq", -1) for evs in objects.values() for ev in evs], np.int64))
     json_seqs = np.concatenate(seqs).astype(np.int64)
@@ -310,12 +307,13 @@ def _add_records(
         present = any(key in joined for key in _JSON_KEYS[kind])
         return _attach_json(kind, t, partial(bytes.split, joined, b"\n"), present)
 
-    for kind, t in compact.expand(path, template_lines, records, json_seqs, parse).items():
+    expanded = compact.expand(path, template_lines, records, json_seqs, parse, warnings)
+    for kind, t in expanded.items():
         if kind in tables and tables[kind].num_rows:
             both = pa.concat_tables([tables[kind], t])
             t = both.take(pc.sort_indices(both.column("seq")))
         tables[kind] = t
-    return len(records)
+    return sum(t.num_rows for t in expanded.values())
 
 
 def _parse_columnar(

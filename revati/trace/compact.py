@@ -106,7 +106,7 @@ def _undelta(code: np.ndarray) -> np.ndarray:
 Columns = dict[str, np.ndarray]
 
 
-def _free_seqs(json_seqs: np.ndarray, n: int) -> np.ndarray:
+def free_seqs(json_seqs: np.ndarray, n: int) -> np.ndarray:
     """The first n seq numbers (from 0) that no JSON line holds."""
     size = len(json_seqs) + n
     if len(json_seqs):
@@ -222,7 +222,7 @@ def expand(
     if not len(ids):
         return {}
     lanes = lane_of[ids]
-    seqs = _free_seqs(json_seqs, len(ids))
+    seqs = free_seqs(json_seqs, len(ids))
     if len(seqs) < len(ids):
         raise TraceError(path, "records and JSON lines disagree on seq numbers")
     out: dict[str, pa.Table] = {}

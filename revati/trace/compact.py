@@ -215,7 +215,8 @@ def expand(
     try:
         cols, rest = decode(records, lane_of)
     except ValueError as e:
-        raise TraceError(path, f"a record names template {e}, which the stream does not define")
+        msg = f"a record names template {e}, which the stream does not define"
+        raise TraceError(path, msg) from None
     if rest:
         warnings.append(f"{path}: last record was cut off (crash mid-write?); dropped")
     ids = cols["id"]

@@ -59,8 +59,11 @@ def stream_events(path: Path) -> list[dict[str, Any]]:
     try:
         cols, _ = compact.decode(compact.read_records(rec_path), lane_of)
     except ValueError as e:
-        raise TraceError(rec_path, f"a record names template {e}, which the stream does not define")
-    seqs = compact.free_seqs(np.array([ev.get("seq", -1) for ev in events], np.int64), len(cols["id"]))
+        msg = f"a record names template {e}, which the stream does not define"
+        raise TraceError(rec_path, msg) from None
+    seqs = compact.free_seqs(
+        np.array([ev.get("seq", -1) for ev in events], np.int64), len(cols["id"])
+    )
     values = {f: cols[f].tolist() for f in RECORD_VALUE_FIELDS}
     values["x"] = cols["x"].tolist()
     for i, (tid, seq) in enumerate(zip(cols["id"].tolist(), seqs.tolist(), strict=True)):

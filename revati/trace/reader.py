@@ -301,7 +301,9 @@ def _add_records(
 
     def parse(kind: str, joined: bytes) -> pa.Table:
         try:
-            t = pj.read_json(pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind])
+            t = pj.read_json(
+                pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind]
+            )
         except pa.ArrowInvalid:
             raise TraceError(path, f"a '{kind}' template line is not a valid event") from None
         present = any(key in joined for key in _JSON_KEYS[kind])

@@ -15,8 +15,8 @@ from driver_prelude import PRELUDE
 
 from revati.devices.profiles import get_profile
 from revati.launch.env import run_env
-from revati.trace import run_events
 from revati.native import build as native_build
+from revati.trace import run_events
 
 ROOT = Path(__file__).resolve().parents[2]
 STUBS = ROOT / "revati" / "native" / "driver" / "gen" / "stubs.c"

@@ -69,33 +69,49 @@ int rv_compact_start(rv_sink *bin) {
 
 /* The index (0..3) of a varying common field, 4 for the lane's x field, or -1. */
 static int varying(int lane, const char *key, size_t n) {
-    static const char *const common[] = {"ts_ns", "end_ns", "corr", "wt_ns"};
-    for (int i = 0; i < 4; ++i)
-        if (strlen(common[i]) == n && !memcmp(common[i], key, n)) return i;
+    switch (n) {
+    case 4: return memcmp(key, "corr", 4) ? -1 : 2;
+    case 6: return memcmp(key, "end_ns", 6) ? -1 : 1;
+    case 5:
+        if (!memcmp(key, "ts_ns", 5)) return 0;
+        if (!memcmp(key, "wt_ns", 5)) return 3;
+        break;
+    default: break;
+    }
     const char *x = g_lane_x[lane];
-    if (x && strlen(x) == n && !memcmp(x, key, n)) return 4;
-    return -1;
+    return x && strlen(x) == n && !memcmp(x, key, n) ? 4 : -1;
+}
+
+/* The index just after the string whose opening quote is b[i]; 0 if it does not end. */
+static size_t skip_string(const char *b, size_t n, size_t i) {
+    for (++i; i < n;) {
+        const char *q = memchr(b + i, '"', n - i);
+        if (!q) return 0;
+        size_t at = (size_t)(q - b), bs = 0;
+        while (at - bs > i && b[at - bs - 1] == '\\') ++bs; /* an even run of backslashes: it ends */
+        if (!(bs & 1)) return at + 1;
+        i = at + 1;
+    }
+    return 0;
 }
 
 /* End of the JSON value starting at b[i] (a string, object, array or literal); 0 if malformed. */
 static size_t skip_value(const char *b, size_t n, size_t i) {
-    int depth = 0, in_str = 0;
+    if (i < n && b[i] == '"') return skip_string(b, n, i);
+    int depth = 0;
     for (; i < n; ++i) {
         char c = b[i];
-        if (in_str) {
-            if (c == '\\') ++i;
-            else if (c == '"') {
-                in_str = 0;
-                if (!depth) return i + 1;
-            }
-        } else if (c == '"') in_str = 1;
-        else if (c == '{' || c == '[') ++depth;
+        if (c == '"') {
+            i = skip_string(b, n, i);
+            if (!i) return 0;
+            --i;
+        } else if (c == '{' || c == '[') ++depth;
         else if (c == '}' || c == ']') {
             if (--depth < 0) return 0;
             if (!depth) return i + 1;
         } else if (c == ',' && !depth) return i;
     }
-    return depth || in_str ? 0 : n;
+    return depth ? 0 : n;
 }
 
 /* Copy body into out with the varying values replaced by 0, read into v[]; the template's length,
@@ -138,18 +154,25 @@ static size_t make_template(int lane, const char *b, size_t n, char *out, uint64
     return o;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+/* A hash of n bytes, eight at a time (multiply and fold). */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *c = p;
-    for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ULL;
-    return h;
+    for (; n >= 8; c += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, c, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, c, n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 32);
 }
 
 /* The template's id (from 1), interning it (and writing its line) when new; 0 when the table is full
  * or the line could not be written (-1 through *err). */
 static uint32_t intern(int lane, int tid, const char *t, size_t n, rv_put_line_fn put_line, int *err) {
-    uint64_t h = fnv1a(1469598103934665603ULL, &lane, sizeof lane);
-    h = fnv1a(h, &tid, sizeof tid);
-    h = fnv1a(h, t, n);
+    uint64_t h = hash_bytes(((uint64_t)(unsigned)lane << 32) | (uint32_t)tid, t, n);
     size_t s = (size_t)(h & (SLOTS - 1));
     for (;; s = (s + 1) & (SLOTS - 1)) {
         if (!g_slot[s].id) break;

@@ -34,6 +34,26 @@ def test_family_from_name_and_op() -> None:
     assert features.family("at::native::vectorized_elementwise_kernel<add>") == "elementwise"
     assert features.family("ncclDevKernel_AllReduce") == "comm"
     assert features.family("some_custom_kernel") == "other"
+    sdpa = '{"lib":"cudnn","op":"sdpa_fwd","batch":8,"heads":32,"seqlen_q":1,"seqlen_k":1024}'
+    assert features.family("cudnn_generated_fort_native_sdpa_sm80", sdpa) == "attention"
+    # a helper kernel launched inside the attention call is classified by its own name
+    assert features.family("_ZN5cudnn6fusion21lean_reduction_kernelILb0E", sdpa) == "reduce"
+
+
+def test_attention_bytes_count_kv_heads_once() -> None:
+    """Grouped-query decode reads K and V per KV head: 4x fewer bytes than per query head."""
+
+    def bytes_of(heads_kv: int) -> float:
+        op = json.dumps({"lib": "cudnn", "op": "sdpa_fwd", "batch": 8, "heads": 32,
+                         "heads_kv": heads_kv, "head_dim": 64, "seqlen_q": 1, "seqlen_k": 4096})  # fmt: skip
+        df = pd.DataFrame([{"name": "cudnn_generated_fort_native_sdpa", "gx": 1, "gy": 32, "gz": 8,
+                            "bx": 128, "by": 1, "bz": 1, "smem": 0, "args": "", "op": op,
+                            "sig": ""}])  # fmt: skip
+        return float(np.exp2(features.matrix(df, get_profile("h200"))[0][2]) - 1)
+
+    q_o = 8 * 32 * 64 * 2 * 2  # Q and O, bf16
+    assert bytes_of(32) == pytest.approx(q_o + 8 * 32 * 4096 * 64 * 2 * 2, rel=1e-6)
+    assert bytes_of(8) == pytest.approx(q_o + 8 * 8 * 4096 * 64 * 2 * 2, rel=1e-6)
 
 
 def test_gemm_features_have_physical_meaning() -> None:

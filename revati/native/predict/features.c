@@ -62,7 +62,7 @@ static int json_str_is(const char *obj, const char *key, const char *const *word
 static const char *const W_GEMM[] = {"gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul", "gemv", NULL};
 static const char *const W_ATTN[] = {"flash", "fmha", "attention", "sdpa", "attn", NULL};
 static const char *const W_COMM[] = {"nccl", NULL};
-static const char *const W_REDUCE[] = {"reduce", "softmax", "norm", "argmax", "topk", "scan", NULL};
+static const char *const W_REDUCE[] = {"reduce", "reduction", "softmax", "norm", "argmax", "topk", "scan", NULL};
 static const char *const W_ELEM[] = {"elementwise", "vectorized", "copy", "fill", "cat", "index", "gather",
                                      "scatter", "embedding", "rotary", "transpose", NULL};
 static const char *const W_LIB_GEMM[] = {"cublas", NULL};
@@ -73,7 +73,9 @@ int rv_pf_family(const char *name, const char *op) {
     if (op && *op) {
         if (json_str_is(op, "lib", W_COMM)) return RV_FAM_COMM;
         if (json_str_is(op, "lib", W_LIB_GEMM)) return RV_FAM_GEMM;
-        if (json_str_is(op, "op", W_OP_ATTN) || json_str_is(op, "lib", W_OP_ATTN)) return RV_FAM_ATTENTION;
+        /* an attention call's helper kernels (cuDNN's split-KV reduction) are classified by their name */
+        if ((json_str_is(op, "op", W_OP_ATTN) || json_str_is(op, "lib", W_OP_ATTN)) && (!name || has_any(name, W_ATTN)))
+            return RV_FAM_ATTENTION;
     }
     if (!name) return RV_FAM_OTHER;
     if (has_any(name, W_COMM)) return RV_FAM_COMM;
@@ -132,14 +134,15 @@ static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, dou
     } else if (fam == RV_FAM_ATTENTION && op) {
         double b = json_num2(op, "b", "batch"), h = json_num2(op, "h", "heads"), d = json_num2(op, "d", "head_dim");
         double sq = json_num2(op, "sq", "seqlen_q"), sk = json_num2(op, "sk", "seqlen_k");
-        double c = json_num(op, "causal");
+        double hk = json_num(op, "heads_kv"), c = json_num(op, "causal");
+        if (isnan(hk) || hk < 1) hk = h;
         *causal = isnan(c) ? 0 : c;
         dims[0] = b * h, dims[1] = sq, dims[2] = sk, dims[3] = d;
         if (!isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq) && !isnan(sk)) {
             double pairs = sq * sk;
             if (*causal > 0 && sq > 1) pairs = sq * sk - sq * (sq - 1) / 2; /* lower triangle, ragged end */
             *flops = 4 * b * h * d * pairs;
-            *bytes = b * h * d * (2 * sq + 2 * sk) * *dt;
+            *bytes = b * d * (2 * h * sq + 2 * hk * sk) * *dt; /* Q and O per query head, K and V per KV head */
         }
     } else if (fam == RV_FAM_COMM && op) {
         *bytes = json_num(op, "bytes");

@@ -15,7 +15,7 @@
 
 #include "revati/types.h"
 
-#define RV_PF_SCHEMA 2 /* bump when the feature vector below changes meaning: models record it */
+#define RV_PF_SCHEMA 3 /* bump when the feature vector below changes meaning: models record it */
 #define RV_PF_N 16     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */
@@ -65,6 +65,12 @@ RV_API void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_
 RV_API double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d);
 /* The cache key of a launch: its sig when given, else FNV-1a over name, grid, block, smem, args, op. */
 RV_API uint64_t rv_pf_key(const rv_pkernel *k);
+/* The op the kernel-features unit decodes from a kernel's own parameters (rv_feat_kernel_op), for a
+ * recorded launch whose first parameter (a struct) is given as its 8-byte words, masked words as 0:
+ * profile rows recorded before a decoder existed get the op a new recording would carry. Writes the
+ * object to dst (room n) and returns its length; 0 when the kernel is not one revati decodes. */
+RV_API size_t rv_pf_kernel_op_from_words(const char *name, const unsigned grid[3], const unsigned block[3],
+                                         const uint64_t *words, int nwords, char *dst, size_t n);
 
 /* ---- trained models ---- */
 

@@ -57,6 +57,8 @@ LIBRARIES = (
         ("-ldl", "-lpthread", "-lm"),
         False,
     ),
+    # the compact trace records' decoder, for the trace reader (ctypes)
+    Library("librvrecords.so", "librvrecords.so", ("records",), (), False),
 )
 
 CFLAGS = (

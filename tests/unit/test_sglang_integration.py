@@ -123,3 +123,35 @@ def test_plugin_does_nothing_outside_a_revati_run(monkeypatch):
     monkeypatch.setattr(shutdown, "install", lambda: called.append(1) or True)
     plugin.register()
     assert called == []
+
+
+def test_host_ids_become_valid_ids_of_the_vocabulary():
+    torch = pytest.importorskip("torch")
+    from revati.integrations.sglang import sampled
+
+    ids = torch.full((6,), -7, dtype=torch.int64)  # stale bytes: not ids
+    assert sampled.supply_host_ids(ids, vocab=50) == 6
+    assert all(0 <= i < 50 for i in ids.tolist())
+    floats = torch.zeros(3)
+    assert sampled.supply_host_ids(floats, vocab=50) == 0 and floats.tolist() == [0.0] * 3
+
+
+def test_ids_are_supplied_after_the_copy_only_with_logits_and_no_spec_decoding():
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from revati.integrations.sglang import sampled
+
+    logits = SimpleNamespace(next_token_logits=torch.zeros(4, 30))
+    result = SimpleNamespace(
+        logits_output=logits,
+        next_token_ids=torch.full((4,), 99, dtype=torch.int32),
+        accept_lens=None,
+    )
+    sampled._after_copy(result)
+    assert all(0 <= i < 30 for i in result.next_token_ids.tolist())
+    spec = SimpleNamespace(
+        logits_output=logits, next_token_ids=torch.full((4,), 99, dtype=torch.int32), accept_lens=1
+    )
+    sampled._after_copy(spec)
+    assert spec.next_token_ids.tolist() == [99] * 4

@@ -10,9 +10,9 @@ with `--save-detailed`, per-request lists (`ttfts`, `itls`, `latencies`, `input_
 
 SGLang's `bench_serving` (`--output-file`, one JSON line per run; `examples/sglang_serve.py` saves
 them there) is read too: its summary keys are renamed to vLLM's (`mean_e2e_latency_ms` ->
-`mean_e2el_ms`, `total_throughput` -> `total_token_throughput`). Its `--output-details` saves
-`ttfts`, `itls`, `input_lens` and `output_lens` but no per-request latency, so a SGLang result gives
-the client's own figures only (no per-request recomputation).
+`mean_e2el_ms`, `total_throughput` -> `total_token_throughput`; its median is also the p50). Its
+`--output-details` saves `ttfts`, `itls`, `input_lens` and `output_lens` but no per-request
+latency, so a SGLang result gives the client's own figures only (no per-request recomputation).
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ def _sglang_summary(obj: dict[str, Any]) -> dict[str, Any]:
         elif k == "total_throughput":
             k = "total_token_throughput"
         out[k] = v
+    for k in list(out):  # SGLang prints and saves the median, not a p50
+        if k.startswith("median_"):
+            out.setdefault("p50_" + k[len("median_") :], out[k])
     return out
 
 

@@ -71,6 +71,8 @@ def test_report_shows_what_sglang_printed(tmp_path: Path) -> None:
         got = c[key][stat] if stat else c[key]
         assert got == pytest.approx(want, rel=0.01, abs=0.006), (key, stat)
     assert c["request_rate"] == 2.0
+    assert c["ttft_ms"]["p50"] == c["ttft_ms"]["median"]
+    assert c["input_throughput_tok_per_s"] == pytest.approx(179.95, abs=0.006)
     assert "client     sglang bench_serving (sglang-rate2.json)" in format_text(s)
 
 

@@ -11,8 +11,9 @@ known (`revati.values.supply`, a `value-supply` event by `triton-host:<kernel>`)
   (the kernel event and its modelled time are unchanged). The host run is revati's own time
   (bracketed as overhead), so it never reaches the program's virtual clock.
 - When: not a warm-up, at most REVATI_TRITON_HOST_PROGRAMS programs (default 1024) and
-  REVATI_TRITON_HOST_BYTES bytes over all tensor arguments (default 1 MiB), and no tensor argument
-  tainted before the launch (so inputs are known; outputs are overwritten). Otherwise nothing is done
+  REVATI_TRITON_HOST_BYTES bytes over all tensor arguments' elements (default 1 MiB), and no tensor
+  argument's elements tainted before the launch (so inputs are known; outputs are overwritten). A
+  kernel that reads or writes past its tensors' elements is outside this hook's model. Otherwise nothing is done
   and the driver's taint stands (reads stay reported).
 - Installed only under revati, by `install()`: the vLLM plugin calls it (its motivating case is
   `_get_num_sampled_and_rejected_kernel`); other programs can call it themselves.
@@ -111,16 +112,23 @@ def _plan(
             _stats["skipped"] += 1
             return None
     g = tuple(int(x) for x in grid) + (1,) * (3 - len(grid))
-    nbytes = sum(int(t.untyped_storage().nbytes()) for t in tensors)
-    if g[0] * g[1] * g[2] > limits[0] or nbytes > limits[1]:
+    spans = [_extent(t) for t in tensors]
+    if g[0] * g[1] * g[2] > limits[0] or sum(n for _, n in spans) > limits[1]:
         _stats["skipped"] += 1
         return None
-    for t in tensors:
-        s = t.untyped_storage()
-        if s.nbytes() and values.tainted(int(s.data_ptr()), int(s.nbytes())):
+    for ptr, n in spans:  # a tensor's own elements (a view of a larger buffer: only its part)
+        if n and values.tainted(ptr, n):
             _stats["skipped"] += 1
             return None
     return g
+
+
+def _extent(t: Any) -> tuple[int, int]:
+    """The address and byte length that tensor t's elements span (0 bytes when it has none)."""
+    if t.numel() == 0:
+        return int(t.data_ptr()), 0
+    last = sum((n - 1) * st for n, st in zip(t.shape, t.stride(), strict=True) if n > 0)
+    return int(t.data_ptr()), (int(last) + 1) * int(t.element_size())
 
 
 def _alias(t: Any) -> Any:
@@ -152,7 +160,7 @@ def _host_run(
         return
     for a in list(args) + list(kwargs.values()):
         if hasattr(a, "data_ptr") and hasattr(a, "device"):
-            s = a.untyped_storage()
-            if s.nbytes():
-                values.supply(int(s.data_ptr()), int(s.nbytes()), f"triton-host:{name}")
+            ptr, n = _extent(a)
+            if n:
+                values.supply(ptr, n, f"triton-host:{name}")
     _stats["computed"] += 1

@@ -86,6 +86,24 @@ def value_reads(vr: pd.DataFrame, *, top: int = 5) -> dict[str, Any]:
     }
 
 
+def value_supplies(vs: pd.DataFrame) -> dict[str, Any]:
+    """Device bytes that code outside the driver (an engine plugin) wrote with known values: counts by
+    supplier, and how many of them replaced the output of a kernel that did not run."""
+    if not len(vs):
+        return {"count": 0, "replaced": 0, "by": {}}
+    replaced = (
+        vs["replaced"].fillna("").astype(str) != ""
+        if "replaced" in vs
+        else pd.Series(False, index=vs.index)
+    )
+    by = vs["by"].fillna("?").astype(str) if "by" in vs else pd.Series("?", index=vs.index)
+    return {
+        "count": int(len(vs)),
+        "replaced": int(replaced.sum()),
+        "by": {str(k): int(v) for k, v in by.value_counts().items()},
+    }
+
+
 def process_endings(run: Run) -> list[dict[str, Any]]:
     """Per process: pid, rank and how it ended (the manifest's words, else what its stream shows)."""
     by_pid = {p.get("pid"): p for p in run.manifest.processes if isinstance(p, dict)}
@@ -226,6 +244,7 @@ def summarize(
     out["queries_counted"] = query_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["value_reads"] = value_reads(run.frames["value-read"], top=top)
+    out["value_supplies"] = value_supplies(run.frames["value-supply"])
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     out["client"] = [client_metrics(r, percentiles) for r in run.client_results]
     if check:
@@ -402,6 +421,12 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
             L.append("  at " + ", ".join(f"{x['name']} x{x['count']}" for x in vr["top_sites"]))
     else:
         L.append("values read back from kernels that did not run: none")
+    vs = s.get("value_supplies") or {}
+    if vs.get("count"):
+        L.append(
+            f"values supplied by plugins: {vs['count']} writes ({vs['replaced']} replaced uncomputed outputs): "
+            + ", ".join(f"{k} x{v}" for k, v in vs["by"].items())
+        )
     sv = s.get("serving")
     if sv:
         L.append("")

@@ -66,17 +66,17 @@ def launches(work: Path, lib: Path, n: int, fmt: str) -> dict[str, float]:
     from revati.exporters import export_run
     from revati.trace import load_run
 
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     run = load_run(run_dir, cache=False)
-    load_s = time.monotonic() - t0
+    load_s, load_cpu = time.monotonic() - t0, time.process_time() - c0
     events = sum(len(df) for df in run.frames.values())
     out = {"launches": n, "events": events, "bytes_per_launch": size / n, "write_wall_s": wall}
     out["events_per_s"] = events / wall
-    out["load_s"] = load_s
+    out["load_s"], out["load_cpu"] = load_s, load_cpu
     for fmt, ext in (("chrome", "json"), ("perfetto", "pftrace")):
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         export_run(run, fmt, work / f"t.{ext}")
-        out[f"{fmt}_s"] = time.monotonic() - t0
+        out[f"{fmt}_s"], out[f"{fmt}_cpu"] = time.monotonic() - t0, time.process_time() - c0
     return out
 
 
@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['launches']} launches ({args.format}): {r['events']} events, "
             f"{r['bytes_per_launch']:.1f} bytes per "
             f"launch, {r['events_per_s'] / 1e6:.2f} M events/s written ({r['write_wall_s']:.2f} s); "
-            f"cold load {r['load_s']:.2f} s, Chrome export {r['chrome_s']:.2f} s, "
-            f"Perfetto export {r['perfetto_s']:.2f} s"
+            f"cold load {r['load_s']:.2f} s ({r['load_cpu']:.2f} s CPU), Chrome export "
+            f"{r['chrome_s']:.2f} s ({r['chrome_cpu']:.2f} s CPU), Perfetto export "
+            f"{r['perfetto_s']:.2f} s ({r['perfetto_cpu']:.2f} s CPU)"
         )
         q = polls(Path(tmp), lib, args.polls)
         print(

@@ -75,15 +75,31 @@ def prefill_windows(profile_dir: Path, event_ms: list[float]) -> list[dict]:
         lo, hi = rec[1 + 2 * i], rec[2 + 2 * i]
         w = work[(work[key] > lo) & (work[key] < hi)].sort_values("ts_ns")
         k = kernels[(kernels[key] > lo) & (kernels[key] < hi)].sort_values("ts_ns")
-        busy_ms = float((w["end_ns"] - w["ts_ns"]).sum()) / 1e6
+        sum_ms = float((w["end_ns"] - w["ts_ns"]).sum()) / 1e6
+        busy_ms = _union_ns(w) / 1e6
         span_ms = float(w["end_ns"].max() - w["ts_ns"].min()) / 1e6 if len(w) else 0.0
         gaps = (k["ts_ns"].shift(-1) - k["end_ns"]).dropna()
+        big = gaps.nlargest(3)
         out.append({"prefill": i, "event_ms": ms, "kernels": len(k), "copies_memsets": len(w) - len(k),
-                    "busy_ms": busy_ms, "busy_err": busy_ms / ms - 1, "span_ms": span_ms,
-                    "span_err": span_ms / ms - 1,
+                    "sum_ms": sum_ms, "sum_err": sum_ms / ms - 1, "busy_ms": busy_ms,
+                    "busy_err": busy_ms / ms - 1, "span_ms": span_ms, "span_err": span_ms / ms - 1,
                     "gap_median_ns": float(gaps.median()) if len(gaps) else 0.0,
-                    "gaps_ms": float(gaps.clip(lower=0).sum()) / 1e6})  # fmt: skip
+                    "gaps_ms": float(gaps.clip(lower=0).sum()) / 1e6,
+                    "overlaps": int((gaps < 0).sum()), "overlap_ms": float(gaps.clip(upper=0).abs().sum()) / 1e6,
+                    "largest_gaps_us": [round(float(g) / 1e3, 1) for g in big],
+                    "before_largest": [str(k["name"].iloc[k.index.get_loc(j)])[:50] for j in big.index]})  # fmt: skip
     return out
+
+
+def _union_ns(w: pd.DataFrame) -> float:
+    """GPU time covered by at least one of the intervals (overlapping work counted once)."""
+    total, end = 0, None
+    for s, e in zip(w["ts_ns"], w["end_ns"], strict=True):  # sorted by start
+        if end is None or s > end:
+            total, end = total + (e - s), e
+        elif e > end:
+            total, end = total + (e - end), e
+    return float(total)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,8 +118,8 @@ def replay_inside(answers: dict[str, Any]) -> dict[str, Any]:
             continue
         res, out = _ask(cuda, q)
         want = q["out"][-1] if q["out"] else {}
-        same = _same_layout(want, out) if q["call"] == SM_LAYOUT else out == want
-        if res != q["res"] or (q["res"] == 0 and not same):
+        agrees = _same_layout(want, out) if q["call"] == SM_LAYOUT else out == want
+        if res != q["res"] or (q["res"] == 0 and not agrees):
             diffs.append({"call": q["call"], "in": q["in"], "real": [q["res"], want],
                           "stand_in": [res, out]})  # fmt: skip
         else:

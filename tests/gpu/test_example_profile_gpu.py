@@ -5,8 +5,11 @@ against the CUDA-event times the example measures itself.
   the same kernels, by name and in order.
 - A GPU-bound window: the eager example keeps the GPU a few per cent busy over its whole span, so a
   kernel sum cannot match that span. Its prefills are timed with CUDA events too; a large one
-  (batch 16 x 1024 tokens) fills its window with kernels, and the profiled durations of the work
-  launched inside the warm (second) prefill's window sum to within 2% of its event time.
+  (batch 8 x 4096 tokens) fills its window with kernels, and the profiled durations of the work
+  launched inside the warm (second) prefill's window cover all but 2% of its event time (the time at
+  least one of them runs: kernels that overlap, as programmatic dependent launches do, count once).
+  What they leave out is the ~2 ms of gaps between a prefill's ~665 kernels (docs/accuracy.md): at
+  batch 16 x 1024 (91 ms) that is -2.2%, at 8 x 4096 (204 ms) -1.0%.
 Run with `pytest -m gpu tests/gpu`; $REVATI_GPU_RESULTS names a folder for the figures (text).
 """
 
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "llama_decode.py"
 sys.path.insert(0, str(ROOT / "tools"))
 BIG = ["--batch", "16", "--prompt-len", "1024", "--decode-steps", "2", "--requests", "2"]
+WINDOW = ["--batch", "8", "--prompt-len", "4096", "--decode-steps", "2", "--requests", "2"]
 
 
 def _revati(*args: str, timeout: int = 600) -> str:
@@ -62,7 +66,7 @@ def test_prefill_kernels_sum_to_its_event_time(tmp_path: Path) -> None:
     from example_check import parse_event_ms, prefill_windows
 
     prof = tmp_path / "prof"
-    out = _revati("profile", "--out", str(prof), "--", sys.executable, str(EXAMPLE), *BIG)
+    out = _revati("profile", "--out", str(prof), "--", sys.executable, str(EXAMPLE), *WINDOW)
     rows = prefill_windows(prof, parse_event_ms(out))
     _save("example_window.txt", out + "\n".join(str(r) for r in rows) + "\n")
     warm = rows[-1]

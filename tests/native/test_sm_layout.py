@@ -48,7 +48,9 @@ def _table(args: str | list) -> tuple[int, ...]:
 
 def _keyed(df: pd.DataFrame, gx: str, gy: str) -> pd.Series:
     df = df[df["name"].str.startswith("nvjet")]
-    key = df["name"] + "|" + df["op"].fillna("") + "|" + df[gx].astype(str) + "|" + df[gy].astype(str)
+    key = (
+        df["name"] + "|" + df["op"].fillna("") + "|" + df[gx].astype(str) + "|" + df[gy].astype(str)
+    )
     return pd.Series([_table(a) for a in df["args"]], index=key).groupby(level=0).first()
 
 

@@ -18,5 +18,11 @@ def register() -> None:
 
     if sampled.install():
         log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
+    from revati.integrations import triton_host
+
+    if triton_host.install():  # small Triton kernels with known inputs computed on the host
+        log.info(
+            "revati: small Triton kernels run on the host (revati/integrations/triton_host.py)"
+        )
     shutdown.install()
     requests.install()

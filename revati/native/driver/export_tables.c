@@ -458,20 +458,15 @@ static const void *const TOOLS_CONTEXT[95] = {
 SLOT_STUB(t1734dc26, 1)
 SLOT_STUB(t1734dc26, 2)
 SLOT_STUB(t1734dc26, 3)
-SLOT_STUB(t1734dc26, 5)
-SLOT_STUB(t1734dc26, 6)
-SLOT_STUB(t1734dc26, 7)
-SLOT_STUB(t1734dc26, 8)
-SLOT_STUB(t1734dc26, 9)
-STUBS4(t1734dc26, 10, 11, 12, 14)
-STUBS4(t1734dc26, 15, 16, 17, 18)
-SLOT_STUB(t1734dc26, 19)
-STUBS_10(t1734dc26, 2)
-SLOT_STUB(t1734dc26, 30)
-SLOT_STUB(t1734dc26, 31)
+STUBS4(t1734dc26, 5, 6, 7, 8)
+STUBS4(t1734dc26, 9, 10, 11, 12)
+SLOT_STUB(t1734dc26, 14)
+SLOT_STUB(t1734dc26, 15)
+SLOT_STUB(t1734dc26, 16)
 
-static const void *const T1734DC26[32] = {
-    (const void *)(uintptr_t)(32 * sizeof(void *)),
+/* 17 words: the size the real driver (580.159.04, an H200) gives this table */
+static const void *const T1734DC26[17] = {
+    (const void *)(uintptr_t)(17 * sizeof(void *)),
     STUB(t1734dc26, 1),
     STUB(t1734dc26, 2),
     STUB(t1734dc26, 3),
@@ -488,12 +483,6 @@ static const void *const T1734DC26[32] = {
     STUB(t1734dc26, 14),
     STUB(t1734dc26, 15),
     STUB(t1734dc26, 16),
-    STUB(t1734dc26, 17),
-    STUB(t1734dc26, 18),
-    STUB(t1734dc26, 19),
-    ROW10(t1734dc26, 2),
-    STUB(t1734dc26, 30),
-    STUB(t1734dc26, 31),
 };
 
 /* ------------------------------------------------------------------------------------------------

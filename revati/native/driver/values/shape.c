@@ -11,6 +11,7 @@
  *                 indices, int dstSelectDim, int srcSelectDim, [IndexType totalSize,] IndexType innerSize,
  *                 int64 srcSelectDimSize); TensorInfo<T, I> = {T* data; I sizes[25]; I strides[25]; int dims}
  *                 with element strides, the selected dimension's size set to 1.
+ *   gather, cat:  below, with their layouts.
  * Each is computed when its inputs hold no tainted bytes and are within REVATI_COMPUTE_MAX elements;
  * otherwise its output extent (known exactly) is tainted with it as the producer. */
 #include <stdio.h>

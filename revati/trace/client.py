@@ -146,11 +146,12 @@ def read_client_results(path: Path) -> list[ClientResult]:
 
 
 def client_results(run_dir: Path | str) -> list[ClientResult]:
-    """Every benchmark result saved under the run's `bench/` directory, by file name."""
+    """Every benchmark result saved under the run's `bench/` directory, in the order the client
+    ran them (its `date` field; `vllm bench serve` writes YYYYMMDD-HHMMSS), then by file name."""
     d = Path(run_dir) / CLIENT_DIR
     if not d.is_dir():
         return []
     out: list[ClientResult] = []
     for p in sorted(d.glob("*.json")):
         out.extend(read_client_results(p))
-    return out
+    return sorted(out, key=lambda r: (str(r.summary.get("date", "")), r.name, r.index))

@@ -388,9 +388,83 @@ def memory_more_cases(torch, quick: bool) -> Iterator[Case]:
                 yield Case("memory", name, dname, shape, make(fn, n, dt, hid, arity))
 
 
+def torch_ops_cases(torch, quick: bool) -> Iterator[Case]:
+    """torch's own kernels in fp32, fp16 and bf16: elementwise, reductions, norms, softmax, rotary,
+    index and scatter, cat, embedding, cumsum, topk (the kernel-choice check of issue 16)."""
+    F = torch.nn.functional
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+    def make(name, n, dt):
+        def setup():
+            r, c = (max(1, n // 1024), 1024) if n >= 1024 else (1, n)
+            x = torch.randn(r, c, device="cuda", dtype=dt)
+            y = torch.randn_like(x)
+            ids = torch.randint(0, r, (r,), device="cuda")
+            if name == "add":
+                return lambda: x + y
+            if name == "mul_scalar":
+                return lambda: x * 0.5
+            if name == "exp":
+                return lambda: torch.exp(x)
+            if name == "silu":
+                return lambda: F.silu(x)
+            if name == "where":
+                return lambda: torch.where(x > 0, x, y)
+            if name == "cast":
+                other = torch.float32 if dt != torch.float32 else torch.bfloat16
+                return lambda: x.to(other)
+            if name == "sum_all":
+                return lambda: x.sum()
+            if name == "mean_dim":
+                return lambda: x.mean(dim=-1)
+            if name == "max_dim0":
+                return lambda: x.max(dim=0)
+            if name == "cumsum":
+                return lambda: torch.cumsum(x, dim=-1)
+            if name == "topk":
+                return lambda: torch.topk(x, min(8, c), dim=-1)
+            if name == "log_softmax":
+                return lambda: torch.log_softmax(x, dim=-1)
+            if name == "layer_norm":
+                return lambda: F.layer_norm(x, (c,))
+            if name == "rms_norm":
+                return lambda: F.rms_norm(x, (c,), eps=1e-6)
+            if name == "rotary":
+                half = c // 2
+                cos, sin = torch.randn_like(x), torch.randn_like(x)
+                return lambda: x * cos + torch.cat((-x[:, half:], x[:, :half]), dim=-1) * sin
+            if name == "index_select":
+                return lambda: x.index_select(0, ids)
+            if name == "scatter_add":
+                out = torch.zeros_like(x)
+                idx = ids[:, None].expand(r, c).contiguous()
+                return lambda: out.scatter_add_(0, idx, x)
+            if name == "index_put":
+                return lambda: x.index_put_((ids,), y, accumulate=True)
+            if name == "cat_dim1":
+                return lambda: torch.cat((x, y, x), dim=1)
+            if name == "embedding":
+                table = torch.randn(32000, 256, device="cuda", dtype=dt)
+                tok = torch.randint(0, 32000, (max(1, n // 256),), device="cuda")
+                return lambda: F.embedding(tok, table)
+            raise ValueError(name)
+
+        return setup
+
+    ops = ["add", "mul_scalar", "exp", "silu", "where", "cast", "sum_all", "mean_dim", "max_dim0",
+           "cumsum", "topk", "log_softmax", "layer_norm", "rms_norm", "rotary", "index_select",
+           "scatter_add", "index_put", "cat_dim1", "embedding"]  # fmt: skip
+    for n in [10**3, 10**5, 10**6] if quick else ELEMS[:-1]:
+        for dname, dt in dtypes.items():
+            for name in ops:
+                yield Case("torch_ops", name, dname, {"elements": n}, make(name, n, dt))
+
+
+# case numbers run over the families in this order: a new family goes last, so that the numbers of
+# the shipped dataset's cases (revati/profiles/data/h200/sweep.csv) stay what they were
 FAMILIES = {"gemm": gemm_cases, "attention": attention_cases, "memory": memory_cases,
             "copy": copy_cases, "attention_heads": attention_head_cases,
-            "memory_more": memory_more_cases}  # fmt: skip
+            "memory_more": memory_more_cases, "torch_ops": torch_ops_cases}  # fmt: skip
 
 
 def run(families: list[str], quick: bool, csv_path: Path, warmup: int, budget_s: float) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from revati.devices import DeviceProfile
 from revati.errors import NativeBuildError, RevatiError
 
-FEATURE_COUNT = 16  # RV_PF_N in native/include/revati/predict.h
+FEATURE_COUNT = 18  # RV_PF_N in native/include/revati/predict.h
 SCHEMA_VERSION = 3  # RV_PF_SCHEMA
 
 

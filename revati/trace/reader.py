@@ -31,6 +31,7 @@ import pyarrow.json as pj
 from revati.errors import TraceError
 from revati.trace import compact, scan
 from revati.trace.cache import cache_key, read_cache, write_cache
+from revati.trace.client import ClientResult, client_results
 from revati.trace.files import read_device_conf, stream_files
 from revati.trace.frames import build_frames, concat_columnar
 from revati.trace.manifest import Manifest, read_manifest
@@ -95,6 +96,11 @@ class Run:
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
+
+    @cached_property
+    def client_results(self) -> list[ClientResult]:
+        """Benchmark clients' results saved under the run's `bench/` (revati/trace/client.py)."""
+        return client_results(self.path)
 
     @cached_property
     def device_conf(self) -> dict[str, str]:

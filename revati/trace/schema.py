@@ -23,6 +23,7 @@ SCHEMA_MAJOR = 1
 MANIFEST_FILE = "manifest.json"
 DEVICE_CONF_FILE = "device.conf"
 EVENTS_DIR = "events"
+CLIENT_DIR = "bench"  # benchmark clients' saved results (revati/trace/client.py)
 STREAM_PREFIX = "proc-"
 STREAM_SUFFIX = ".jsonl"
 STREAM_TMP_SUFFIX = ".jsonl.tmp"
@@ -295,6 +296,22 @@ EVENT_KINDS: dict[str, EventKind] = {
                     "certain",
                     "int",
                     "1; 0 when only a guessed extent of an unknown kernel's writes reached the bytes",
+                ),
+            ),
+        ),
+        EventKind(
+            "value-supply",
+            "code outside the driver (an engine plugin, `revati.values.supply`) wrote known values into device bytes",
+            (
+                _TS,
+                _DEV,
+                _req("addr", "int", "device address written"),
+                _req("bytes", "int", "bytes written"),
+                _f("by", "str", "who supplied them, e.g. `vllm-plugin:num_sampled`"),
+                _f(
+                    "replaced",
+                    "str",
+                    "the kernel whose uncomputed output the bytes replaced (empty: they held known values)",
                 ),
             ),
         ),

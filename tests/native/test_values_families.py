@@ -35,6 +35,16 @@ PROGRAMS = {
         r["cols"] = torch.index_select(m, 1, i.to(torch.int32)).tolist()
         r["bool"] = torch.index_select(m > 5, 1, i).tolist()
     """,
+    "gather_cat": """
+        b = torch.arange(3, 6, device=dev)
+        m = torch.arange(12, device=dev).view(3, 4)
+        r["gather"] = torch.gather(b, 0, torch.arange(2, -1, -1, device=dev)).tolist()
+        r["gather_rows"] = torch.gather(m, 1, torch.arange(3, device=dev).view(3, 1).expand(3, 2).contiguous()).tolist()
+        r["cat"] = torch.cat([torch.arange(2, device=dev), b]).tolist()
+        r["cat_int32"] = torch.cat([b.int(), b.int() * 2, b.int()]).tolist()
+        r["cat_bool_dim1"] = torch.cat([m > 3, m < 2], dim=1).tolist()
+        r["cat_bool_dim0"] = torch.cat([m > 3, m[:1] < 2], dim=0).tolist()
+    """,
     "where_masked_fill": """
         b = torch.arange(3, 7, device=dev)
         r["where"] = torch.where(b > 4, b, torch.zeros_like(b)).tolist()
@@ -70,7 +80,11 @@ def program(body: str, dev: str) -> str:
 
 def on_cpu(body: str) -> object:
     p = subprocess.run(
-        [sys.executable, "-c", program(body, "cpu")], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", program(body, "cpu")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT ") :])

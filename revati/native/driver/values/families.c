@@ -164,20 +164,21 @@ int rv_fam_legacy(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
 
 /* The family a kernel's name belongs to, decided once per function. */
 enum { KIND_NONE = -1, KIND_ELEMENTWISE = 1, KIND_REDUCE, KIND_LEGACY, KIND_ARANGE, KIND_CAT, KIND_INDEX_SELECT,
-       KIND_GATHER, KIND_INDEX, KIND_SCAN };
+       KIND_GATHER, KIND_SCAN };
+
+#define STARTS(s, lit) (!strncmp((s), (lit), sizeof(lit) - 1))
 
 static int classify(const char *name) {
-    if (!strncmp(name, VEC_PREFIX, sizeof VEC_PREFIX - 1) || !strncmp(name, UNR_PREFIX, sizeof UNR_PREFIX - 1))
-        return KIND_ELEMENTWISE;
-    if (!strncmp(name, "_ZN2at6native", 13) && strstr(name, "reduce_kernelILi")) return KIND_REDUCE;
-    if (!strncmp(name, "_ZN2at6native18elementwise_kernelILi", 36)) return KIND_LEGACY;
+    if (STARTS(name, VEC_PREFIX) || STARTS(name, UNR_PREFIX)) return KIND_ELEMENTWISE;
+    if (STARTS(name, "_ZN2at6native18elementwise_kernelILi")) return KIND_LEGACY;
+    if (STARTS(name, "_ZN2at6native34_scatter_gather_elementwise_kernel")) return KIND_GATHER;
+    if (STARTS(name, "_ZN14at_cuda_detail3cub6detail4scan16DeviceScanKernel")) return KIND_SCAN;
+    if (STARTS(name, "_ZN2at6native32tensor_kernel_scan_innermost_dim")) return KIND_SCAN;
     if (strstr(name, "elementwise_kernel_with_index") && strstr(name, "arange_cuda_out")) return KIND_ARANGE;
-    if (!strncmp(name, "_ZN2at6native", 13) && strstr(name, "CatArrayBatchedCopy")) return KIND_CAT;
-    if (!strncmp(name, "_ZN2at6native", 13) && strstr(name, "indexSelect")) return KIND_INDEX_SELECT;
-    if (!strncmp(name, "_ZN2at6native34_scatter_gather_elementwise_kernel", 50)) return KIND_GATHER;
-    if (!strncmp(name, "_ZN2at6native24index_elementwise_kernel", 39)) return KIND_INDEX;
-    if (!strncmp(name, "_ZN14at_cuda_detail3cub6detail4scan16DeviceScanKernel", 53)) return KIND_SCAN;
-    if (!strncmp(name, "_ZN2at6native32tensor_kernel_scan_innermost_dim", 47)) return KIND_SCAN;
+    if (!STARTS(name, "_ZN2at6native")) return KIND_NONE;
+    if (strstr(name, "reduce_kernelILi")) return KIND_REDUCE;
+    if (strstr(name, "CatArrayBatchedCopy")) return KIND_CAT;
+    if (strstr(name, "indexSelect")) return KIND_INDEX_SELECT;
     return KIND_NONE;
 }
 
@@ -193,6 +194,8 @@ int rv_values_compute(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     case KIND_ARANGE: r = rv_fam_arange(k, seq, corr); break;
     case KIND_SCAN: r = rv_fam_scan(k, seq, corr); break;
     case KIND_INDEX_SELECT: r = rv_fam_index_select(k, seq, corr); break;
+    case KIND_GATHER: r = rv_fam_gather(k, seq, corr); break;
+    case KIND_CAT: r = rv_fam_cat(k, seq, corr); break;
     case KIND_NONE: return 0;
     default: break;
     }

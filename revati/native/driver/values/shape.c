@@ -11,8 +11,10 @@
  *                 indices, int dstSelectDim, int srcSelectDim, [IndexType totalSize,] IndexType innerSize,
  *                 int64 srcSelectDimSize); TensorInfo<T, I> = {T* data; I sizes[25]; I strides[25]; int dims}
  *                 with element strides, the selected dimension's size set to 1.
+ *   gather, cat:  below, with their layouts.
  * Each is computed when its inputs hold no tainted bytes and are within REVATI_COMPUTE_MAX elements;
  * otherwise its output extent (known exactly) is tainted with it as the producer. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "families.h"
@@ -203,5 +205,119 @@ int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         }
     }
     rv_taint_clear(dst.data, dst.data + dbytes);
+    return FAM_COMPUTED;
+}
+
+/* ---- gather ------------------------------------------------------------------------------------ */
+
+/* _scatter_gather_elementwise_kernel<128, 8, lambda(int)>(int N, closure) of
+ * _cuda_scatter_gather_internal_kernel<false (gather), OpaqueType<S>, long>::operator()<TensorAssign>:
+ * closure {OffsetCalculator<3> oc (self, src, index); char* index_ptr; int64 index_size; TensorAssign f;
+ * char* self_ptr; int64 index_stride; int64 numel; char* src_ptr} (captures in order of first use):
+ * self[oc(i)[0]] = src[oc(i)[1] + index[oc(i)[2]] * index_stride elements]. */
+int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
+    const char *p = strstr(k->f->name, "_cuda_scatter_gather_internal_kernelILb0ENS0_10OpaqueTypeILi");
+    if (!p || !strstr(p, "TensorAssign") || k->f->nparams != 2) return FAM_NO;
+    int sz = atoi(p + 60);
+    uint32_t nsz, csz, base = (RV_CALC_BYTES(3) + 7) & ~7u;
+    int on = rv_param_at(k, 0, &nsz), oc = rv_param_at(k, 1, &csz);
+    if ((sz != 1 && sz != 2 && sz != 4 && sz != 8) || on < 0 || oc < 0 || nsz != 4 || csz != base + 56) return FAM_NO;
+    const uint8_t *c = k->params + oc;
+    int32_t n;
+    memcpy(&n, k->params + on, 4);
+    uint64_t index = rd64(c + base), index_size = rd64(c + base + 8), self = rd64(c + base + 24),
+             stride = rd64(c + base + 32), src = rd64(c + base + 48);
+    if (n <= 0 || rd32u(c) > RV_MAX_DIMS) return n == 0 ? FAM_COMPUTED : FAM_NO;
+    uint64_t obytes = rv_calc_get(c, 3, (uint32_t)n - 1, 0) + (uint64_t)sz,
+             ibytes = rv_calc_get(c, 3, (uint32_t)n - 1, 2) + 8,
+             sbytes = rv_calc_get(c, 3, (uint32_t)n - 1, 1) + ((index_size ? index_size - 1 : 0) * stride + 1) * (uint64_t)sz;
+    if (!rv_range_ok(self, obytes) || !rv_range_ok(index, ibytes) || !rv_range_ok(src, sbytes)) return FAM_NO;
+    if ((uint64_t)n > rv_compute_max() || rv_range_tainted(index, ibytes, NULL) || rv_range_tainted(src, sbytes, NULL)) {
+        rv_taint_output(k, self, obytes, seq, corr, 0, 0);
+        return FAM_TAINTED;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        int64_t idx;
+        memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
+        if (idx < 0 || (uint64_t)idx >= index_size) return FAM_NO; /* the GPU asserts; leave it alone */
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        int64_t idx;
+        memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
+        uint64_t s = src + rv_calc_get(c, 3, (uint32_t)i, 1) + (uint64_t)idx * stride * (uint64_t)sz;
+        memcpy((void *)(self + rv_calc_get(c, 3, (uint32_t)i, 0)), (const void *)s, (size_t)sz);
+    }
+    if (obytes == (uint64_t)n * (uint64_t)sz) rv_taint_clear(self, self + obytes);
+    return FAM_COMPUTED;
+}
+
+/* ---- cat ---------------------------------------------------------------------------------------- */
+
+/* CatArrayBatchedCopy*_contig<OpaqueType<S>, IndexType, Dims, B, 1, ...>(T* out, CatArrInputTensorMetadata
+ * {T* input[B]; I offset[B]; I dimSize[B]; I nElements[B]; bool isContiguous[B]; TensorSizeStride<I, 4>
+ * tensorStride[1]}, TensorSizeStride<I, 4> os {I sizes[4]; I strides[4]}, int concatDim, I dimStride), one
+ * input per gridDim.y: input i's element l goes to out + offset[i] * dimStride + CatArrIndexToOffset(l). */
+int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
+    const char *p = strstr(k->f->name, "CatArrayBatchedCopy"), *q;
+    if (!p || k->f->nparams != 5) return FAM_NO;
+    /* not CatArrayBatchedCopy_vectorized: its sizes and offsets count vectors of elements (not decoded) */
+    if (!(q = strstr(p, "_contigINS1_10OpaqueTypeILj"))) return FAM_NO;
+    q += 27;
+    int sz = atoi(q);
+    while (*q >= '0' && *q <= '9') ++q;
+    if (strncmp(q, "EEE", 3)) return FAM_NO;
+    q += 3;
+    rv_dt xt = dt_parse(&q);
+    int dims, batch;
+    if ((xt != 'j' && xt != 'm') || sscanf(q, "Li%dELi%dE", &dims, &batch) != 2 || dims < 1 || dims > 4 || batch < 1)
+        return FAM_NO;
+    uint32_t xs = (uint32_t)dt_size(xt), s0, s1, s2, s3, s4, B = (uint32_t)batch;
+    int o0 = rv_param_at(k, 0, &s0), o1 = rv_param_at(k, 1, &s1), o2 = rv_param_at(k, 2, &s2),
+        o3 = rv_param_at(k, 3, &s3), o4 = rv_param_at(k, 4, &s4);
+    uint32_t off_at = 8 * B, dim_at = off_at + xs * B, nel_at = dim_at + xs * B, meta = nel_at + xs * B + B;
+    if (o0 < 0 || o1 < 0 || o2 < 0 || o3 < 0 || o4 < 0 || s0 != 8 || s1 < meta || s2 != 8 * xs || s3 != 4 || s4 != xs ||
+        k->grid[1] > B)
+        return FAM_NO;
+    const uint8_t *m = k->params + o1, *os = k->params + o2;
+#define XR(b) (xs == 4 ? (uint64_t)rd32u(b) : rd64(b))
+    uint64_t out = rd64(k->params + o0), dim_stride = XR(k->params + o4), size[4], stride[4];
+    int cdim = (int)rd32u(k->params + o3);
+    for (int d = 0; d < 4; ++d) size[d] = XR(os + xs * (uint32_t)d), stride[d] = XR(os + xs * (uint32_t)(4 + d));
+    if (cdim < 0 || cdim >= dims) return FAM_NO;
+    /* the output's extent: the last element of its sizes; the inputs' elements */
+    uint64_t oext = 1, total = 0;
+    for (int d = 0; d < dims; ++d) oext += (size[d] ? size[d] - 1 : 0) * stride[d];
+    uint64_t obytes = oext * (uint64_t)sz;
+    if (!rv_range_ok(out, obytes)) return FAM_NO;
+    int tainted = 0;
+    for (uint32_t i = 0; i < k->grid[1]; ++i) {
+        uint64_t in = rd64(m + 8 * i), nel = XR(m + nel_at + xs * i);
+        if (!rv_range_ok(in, nel * (uint64_t)sz)) return FAM_NO;
+        tainted |= rv_range_tainted(in, nel * (uint64_t)sz, NULL);
+        total += nel;
+    }
+    if (tainted || total > rv_compute_max()) {
+        rv_taint_output(k, out, obytes, seq, corr, 0, 0);
+        return FAM_TAINTED;
+    }
+    for (uint32_t i = 0; i < k->grid[1]; ++i) {
+        uint64_t in = rd64(m + 8 * i), off = XR(m + off_at + xs * i), dsz = XR(m + dim_at + xs * i),
+                 nel = XR(m + nel_at + xs * i);
+        for (uint64_t l = 0; l < nel; ++l) {
+            uint64_t li = l, eo = 0;
+            for (int d = dims - 1; d >= 1; --d) {
+                uint64_t cur = d == cdim ? dsz : size[d];
+                if (!cur) return FAM_NO;
+                eo += li % cur * stride[d];
+                li /= cur;
+            }
+            eo += li * stride[0];
+            uint64_t at = (off * dim_stride + eo) * (uint64_t)sz;
+            if (at + (uint64_t)sz > obytes) return FAM_NO;
+            memcpy((void *)(out + at), (const void *)(in + l * (uint64_t)sz), (size_t)sz);
+        }
+    }
+#undef XR
+    rv_taint_clear(out, out + obytes);
     return FAM_COMPUTED;
 }

@@ -16,7 +16,7 @@
 #include "revati/types.h"
 
 #define RV_PF_SCHEMA 3 /* bump when the feature vector below changes meaning: models record it */
-#define RV_PF_N 16     /* length of the feature vector */
+#define RV_PF_N 18     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */
 enum { RV_FAM_OTHER, RV_FAM_GEMM, RV_FAM_ATTENTION, RV_FAM_ELEMENTWISE, RV_FAM_REDUCE, RV_FAM_COMM, RV_FAM_N };
@@ -37,8 +37,10 @@ enum {
     RV_PF_LOG_D3,      /* GEMM batch | attention head dim */
     RV_PF_DTYPE_BYTES,
     RV_PF_CAUSAL,
-    RV_PF_LOG_ELEMS, /* first non-pointer scalar argument: an element-count proxy */
+    RV_PF_LOG_ELEMS, /* element count: the first non-pointer scalar argument, or decoded (cat) */
     RV_PF_LOG_THREADS_TOTAL,
+    RV_PF_VEC,                   /* vector width of torch's vectorized elementwise kernels (NaN: other) */
+    RV_PF_LOG_ELEMS_PER_THREAD,  /* log2(elements / total threads): > 0 when threads loop (grid-stride) */
 };
 
 /* What a prediction needs to know about a device (from the device profile). */

@@ -121,7 +121,7 @@ def _export_job(r: Run, fmt: str, path: Path, sel: list[int] | None, max_slices:
     first = parts[0].lo_ns
     for part in parts:
         out = path if len(parts) == 1 else part_path(path, part.index)
-        sub = whole if len(parts) == 1 else window_ns(whole, part.lo_ns, part.hi_ns)
+        sub = r if len(parts) == 1 else window_ns(whole, part.lo_ns, part.hi_ns)
         with step(f"writing {out} ({fmt})"):
             counts = export_run(sub, fmt, out, ranks=sel)
         msg = (
@@ -141,6 +141,7 @@ def _ranks_only(r: Run, ranks: list[int]) -> Run:
     from dataclasses import replace
 
     frames = {
-        k: df[df["rank"].isin(ranks)] if "rank" in df.columns else df for k, df in r.frames.items()
+        k: df[df["rank"].isin(ranks)].reset_index(drop=True) if "rank" in df.columns else df
+        for k, df in r.frames.items()
     }
     return replace(r, frames=frames)

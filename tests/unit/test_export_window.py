@@ -81,3 +81,23 @@ def test_a_run_past_max_slices_is_written_in_time_window_parts(tmp_path: Path, c
     assert sum(len(g) for g in got) == len(full)
     key = sorted((e["name"], e["ts"]) for e in full)
     assert sorted((e["name"], e["ts"]) for g in got for e in g) == key
+
+
+def test_parts_of_one_rank_hold_only_that_rank(tmp_path: Path, cli) -> None:
+    """--rank with --max-slices: the parts together hold exactly the one-rank export's slices."""
+    run = tmp_path / "s"
+    shutil.copytree(SAMPLE, run, ignore=shutil.ignore_patterns(".cache", "trace.*"))
+
+    def slices(p: Path) -> list[tuple[str, float]]:
+        evs = orjson.loads(p.read_bytes())["traceEvents"]
+        return sorted((e["name"], e["ts"]) for e in evs if e.get("ph") == "X")
+
+    code, _, _ = cli("export", str(run), "--format", "chrome", "--rank", "1",
+                     "--out", str(tmp_path / "r1.json"))  # fmt: skip
+    one = slices(tmp_path / "r1.json")
+    code, out, _ = cli("export", str(run), "--format", "chrome", "--rank", "1", "--max-slices",
+                       str(len(one) // 2), "--out", str(tmp_path / "p.json"))  # fmt: skip
+    assert code == 0 and "by time window" in out, out
+    parts = sorted(tmp_path.glob("p.part-*.json"))
+    assert len(parts) >= 2
+    assert sorted(s for p in parts for s in slices(p)) == one

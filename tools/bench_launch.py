@@ -53,8 +53,10 @@ def run(exe: Path, lib: Path, work: Path, launches: int, trace: bool) -> dict:
         raise SystemExit(f"error: the probe failed ({p.returncode}): {p.stderr.strip()}")
     out = json.loads(p.stdout.strip().splitlines()[-1])
     if trace:
-        lines = sum(1 for f in (run_dir / "events").glob("*.jsonl") for _ in f.open())
-        out["trace_lines"] = lines
+        from revati.trace import load_run
+
+        run = load_run(run_dir, cache=False)
+        out["trace_events"] = sum(len(df) for df in run.frames.values())
     return out
 
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for trace in (True, False):
             r = run(exe, lib, work, args.launches, trace)
             label = "trace on " if trace else "trace off"
-            extra = f"  ({r['trace_lines']} trace lines)" if trace else ""
+            extra = f"  ({r['trace_events']} trace events)" if trace else ""
             print(
                 f"{label}: median {r['median_ns']:.0f} ns  p99 {r['p99_ns']:.0f} ns  "
                 f"mean {r['mean_ns']:.0f} ns per cuLaunchKernel over {r['launches']} launches{extra}"

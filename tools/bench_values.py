@@ -4,7 +4,8 @@ Runs a torch loop under the stand-in driver with REVATI_VALUES_STATS=1 and reads
 counters (`rv_values_stats`: real ns spent in value tracking, kernels seen, kernels computed). Each
 iteration launches a small computed kernel (an add on 64 longs), a GEMM the driver cannot run (its
 pointers are tainted) and a sum over the GEMM's result (a family kept from running by its input), plus
-the small stop-check chain of transformers' generate (fill, not, and, max, eq).
+the small stop-check chain of transformers' generate (fill, not, and, max, eq), and the families added
+later: arange, cumsum, where, index_select, gather, cat and a strided (non-contiguous) add.
 
     python tools/bench_values.py [--iters 2000]
 """
@@ -34,7 +35,12 @@ for _ in range(int(sys.argv[1])):
     c = (m @ m).sum()
     done = torch.full((8,), False, device="cuda", dtype=torch.bool)
     stop = (u & ~done).max() == 0
+    i = torch.arange(8, device="cuda")
+    w = torch.where(i.cumsum(0) > 6, i, u)
+    g = torch.cat([torch.index_select(w, 0, i), torch.gather(w, 0, i)])
+    st = m[:, ::2] + 1
 torch.cuda.synchronize()
+assert g.tolist() == [1, 1, 1, 1, 4, 5, 6, 7] * 2, g.tolist()
 lib = ctypes.CDLL("libcuda.so.1")
 ns, k, comp = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
 lib.rv_values_stats(ctypes.byref(ns), ctypes.byref(k), ctypes.byref(comp))

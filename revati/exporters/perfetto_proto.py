@@ -22,13 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
     DebugAnnotation,
-    Trace,
     TracePacket,
     TrackEvent,
 )
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
-from revati.exporters.chrome_json import request_args, slice_args
+from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
 
@@ -60,6 +59,62 @@ def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np
     slice_idx = np.concatenate((idx, idx))[order]
     is_begin = order < n
     return slice_idx, is_begin, time[order]
+
+
+# wire keys of the fields slice packets are written with by hand (perfetto_trace.proto)
+_PACKET_TAG = b"\x0a"  # Trace.packet = 1, length-delimited
+_TS_TAG = b"\x40"  # TracePacket.timestamp = 8, varint
+_TE_TAG = b"\x5a"  # TracePacket.track_event = 11, length-delimited
+_CORR_TAG = b"\xa0\x03"  # TrackEvent.correlation_id = 52, varint
+_FLOW_TAG = b"\xf9\x02"  # TrackEvent.flow_ids = 47, fixed64
+_TFLOW_TAG = b"\x81\x03"  # TrackEvent.terminating_flow_ids = 48, fixed64
+_SMALL = [bytes([i]) for i in range(128)]
+
+
+def _varint(v: int) -> bytes:
+    if v < 128:
+        return _SMALL[v]
+    out = bytearray()
+    while v >= 128:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _varints(values: np.ndarray) -> list[bytes]:
+    """Each non-negative integer as its protobuf varint, computed for all at once."""
+    v = np.asarray(values, dtype=np.uint64)
+    digits = np.zeros((len(v), 10), np.uint8)
+    n = np.ones(len(v), np.int64)
+    rest = v.copy()
+    for k in range(10):
+        digits[:, k] = (rest & np.uint64(0x7F)).astype(np.uint8)
+        rest >>= np.uint64(7)
+        more = rest != 0
+        digits[more, k] |= 0x80
+        n += more
+        if not more.any():
+            break
+    raw = digits.tobytes()
+    return [raw[10 * i : 10 * i + m] for i, m in enumerate(n.tolist())]
+
+
+def _extras(corr: int, out_ids: list[int] | tuple[()], in_ids: list[int] | tuple[()]) -> bytes:
+    """A begin's correlation and flow ids, as TrackEvent fields."""
+    parts = [_CORR_TAG + _varint(corr)] if corr else []
+    parts += [_FLOW_TAG + i.to_bytes(8, "little") for i in out_ids]
+    parts += [_TFLOW_TAG + i.to_bytes(8, "little") for i in in_ids]
+    return b"".join(parts)
+
+
+def _split(packet: bytes) -> tuple[bytes, bytes]:
+    """A serialised packet as (its fields but track_event, the track_event's own bytes): a slice
+    packet is written as the first, its timestamp, then the track_event with its ids added."""
+    p = TracePacket.FromString(packet)
+    te = p.track_event.SerializeToString()
+    p.ClearField("track_event")
+    return p.SerializeToString(), te
 
 
 def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
@@ -200,23 +255,37 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         out_flows[s].append(i)
         in_flows[d].append(i)
 
-    # requests: one track each under their host process, one slice arrival -> finish
+    # requests: one track each under their host process, one slice arrival -> finish and, nested
+    # in it (indexed after it: parents first), arrival -> first token where there is one
     rq = lay.requests
     nr = len(rq)
-    names = lay.names + [f"request {r}" for r in rq["req"].tolist()]
+    names = lay.names + [f"request {r}" for r in rq["req"].tolist()] + [FIRST_TOKEN_SLICE]
     cats = [*lay.cats, "request"]
     ntr = len(lay.tracks)
-    ts = np.concatenate((ts, rq["ts"].to_numpy(dtype=np.int64)))
-    end = np.concatenate((end, rq["end"].to_numpy(dtype=np.int64)))
-    ftrack = np.concatenate((ftrack, ntr + np.arange(nr, dtype=np.int64)))
-    name_code = np.concatenate((t["name_code"].to_numpy(), len(lay.names) + np.arange(nr)))
-    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(nr, len(cats) - 1)))
+    r_ts, r_end, r_track, r_name, r_args = [], [], [], [], []
+    for i, r in enumerate(rq.itertuples(index=False)):
+        r_ts.append(int(r.ts))
+        r_end.append(int(r.end))
+        r_track.append(ntr + i)
+        r_name.append(len(lay.names) + i)
+        r_args.append(request_args(r.req, int(r.rank), int(r.ts), int(r.first)))
+        if r.first >= 0:
+            r_ts.append(int(r.ts))
+            r_end.append(int(r.first))
+            r_track.append(ntr + i)
+            r_name.append(len(names) - 1)
+            r_args.append({"req": r.req})
+    ns = len(r_ts)
+    ts = np.concatenate((ts, np.asarray(r_ts, dtype=np.int64)))
+    end = np.concatenate((end, np.asarray(r_end, dtype=np.int64)))
+    ftrack = np.concatenate((ftrack, np.asarray(r_track, dtype=np.int64)))
+    name_code = np.concatenate((t["name_code"].to_numpy(), np.asarray(r_name, dtype=np.int64)))
+    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(ns, len(cats) - 1)))
 
-    reqs = [request_args(r.req, int(r.rank)) for r in rq.itertuples(index=False)]
     key_iids: dict[str, int] = {}
-    acode, apackets = _args_codes(run, lay, reqs, key_iids)
+    acode, apackets = _args_codes(run, lay, r_args, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
-    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(nr, dtype=np.int64))).tolist()
+    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64))).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
         _descriptors(builder, lay, names, cats, key_iids)
@@ -230,10 +299,12 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
 
         # Slice packets: the builder wraps each packet in its own Trace message; a Trace holding
         # many packets encodes to the same bytes (a repeated field is its elements back to
-        # back), so they are built in place in one Trace and written in batches. Each packet
-        # starts from a serialised template of its constant fields (one per track for ends,
-        # per (track, name, category) for begins), then gets its timestamp and, where it has
-        # them, correlation and flow ids: half the per-packet cost of setting every field.
+        # back), so packets are encoded here by hand as Trace.packet fields and written in
+        # batches. Each starts from a serialised template of its constant fields (one per track
+        # for ends, per (track, name, category, args) for begins), split into the packet's own
+        # fields and its track_event's, so that the timestamp, correlation id and flow ids are
+        # appended without a protobuf message per packet (one track_event field per packet:
+        # perfetto's decoder reads the last occurrence of a non-repeated field).
         def uuid_of(track: int) -> int:
             return THREAD_UUID_BASE + track if track < ntr else REQUEST_UUID_BASE + track - ntr
 
@@ -254,32 +325,23 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         extra[list(in_flows)] = True
         extra |= np.asarray(corr_l, dtype=np.int64) != 0
         extra_l = extra.tolist()
-        batch = Trace()
-        add = batch.packet.add
-        k = 0
-        for i, b, time in zip(sl.tolist(), beg.tolist(), tm.tolist(), strict=True):
-            p = add()
+        bparts = [_split(x) for x in btmpl]
+        eparts = [_split(x) for x in etmpl]
+        times = _varints(tm)
+        chunks: list[bytes] = []
+        for i, b, time in zip(sl.tolist(), beg.tolist(), times, strict=True):
             if b:
-                p.MergeFromString(btmpl[bcode_l[i]])
+                outer, te = bparts[bcode_l[i]]
                 if extra_l[i]:
-                    te = p.track_event
-                    if corr_l[i]:
-                        te.correlation_id = corr_l[i]
-                    if i in out_flows:
-                        te.flow_ids.extend(out_flows[i])
-                    if i in in_flows:
-                        te.terminating_flow_ids.extend(in_flows[i])
+                    te = te + _extras(corr_l[i], out_flows.get(i, ()), in_flows.get(i, ()))
             else:
-                p.MergeFromString(etmpl[ecode_l[i]])
-            p.timestamp = time
-            k += 1
-            if k == BATCH:
-                f.write(batch.SerializeToString())
-                batch = Trace()
-                add = batch.packet.add
-                k = 0
-        if k:
-            f.write(batch.SerializeToString())
+                outer, te = eparts[ecode_l[i]]
+            body = b"".join((outer, _TS_TAG, time, _TE_TAG, _varint(len(te)), te))
+            chunks.append(_PACKET_TAG + _varint(len(body)) + body)
+            if len(chunks) == BATCH:
+                f.write(b"".join(chunks))
+                chunks.clear()
+        f.write(b"".join(chunks))
     return {
         "slices": len(t),
         "flows": len(lay.flows),

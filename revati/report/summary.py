@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revati.report.client import client_metrics
 from revati.report.metrics import PERCENTILES, pct_key, serving_metrics
 from revati.trace.names import demangle
 from revati.trace.reader import Run
@@ -82,6 +83,24 @@ def value_reads(vr: pd.DataFrame, *, top: int = 5) -> dict[str, Any]:
         "policies": {str(k): int(v) for k, v in sure["policy"].value_counts().items()},
         "top_sites": top_of("site"),
         "top_producers": [{**p, "demangled": demangle(p["name"])} for p in top_of("producer")],
+    }
+
+
+def value_supplies(vs: pd.DataFrame) -> dict[str, Any]:
+    """Device bytes that code outside the driver (an engine plugin) wrote with known values: counts by
+    supplier, and how many of them replaced the output of a kernel that did not run."""
+    if not len(vs):
+        return {"count": 0, "replaced": 0, "by": {}}
+    replaced = (
+        vs["replaced"].fillna("").astype(str) != ""
+        if "replaced" in vs
+        else pd.Series(False, index=vs.index)
+    )
+    by = vs["by"].fillna("?").astype(str) if "by" in vs else pd.Series("?", index=vs.index)
+    return {
+        "count": int(len(vs)),
+        "replaced": int(replaced.sum()),
+        "by": {str(k): int(v) for k, v in by.value_counts().items()},
     }
 
 
@@ -225,7 +244,9 @@ def summarize(
     out["queries_counted"] = query_counts(run)
     out["missing_shapes"] = _counts(end["missing"].tolist()) if len(end) else {}
     out["value_reads"] = value_reads(run.frames["value-read"], top=top)
+    out["value_supplies"] = value_supplies(run.frames["value-supply"])
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
+    out["client"] = [client_metrics(r, percentiles) for r in run.client_results]
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
@@ -270,6 +291,39 @@ def short_names(names: list[str], width: int) -> list[str]:
     for n, c in zip(names, short, strict=True):
         seen.setdefault(c, set()).add(n)
     return [c if len(seen[c]) == 1 else n for n, c in zip(names, short, strict=True)]
+
+
+def _serving_lines(title: str, sv: dict[str, Any]) -> list[str]:
+    """A serving-metrics block: counts, throughputs, then TTFT/TPOT/ITL/E2E statistics (ms)."""
+    L = [title]
+    L.append(
+        f"           {sv['requests']} requests, {sv['completed']} completed, "
+        f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
+    )
+    if "request_throughput_per_s" in sv:
+        L.append(
+            f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
+            f"output {sv['output_throughput_tok_per_s']:.1f}, "
+            f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
+            f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
+            f"{sv['duration_s'] * 1000:.3f} ms"
+        )
+    pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
+    cols = ["mean", "std", "median", *pcts]
+    L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
+    for key, label in (
+        ("ttft_ms", "TTFT"),
+        ("tpot_ms", "TPOT"),
+        ("itl_ms", "ITL"),
+        ("e2e_ms", "E2E"),
+    ):
+        st = sv.get(key)
+        if st:
+            L.append(
+                f"           {label:6} {st['count']:>6} "
+                + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
+            )
+    return L
 
 
 def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
@@ -367,36 +421,26 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
             L.append("  at " + ", ".join(f"{x['name']} x{x['count']}" for x in vr["top_sites"]))
     else:
         L.append("values read back from kernels that did not run: none")
+    vs = s.get("value_supplies") or {}
+    if vs.get("count"):
+        L.append(
+            f"values supplied by plugins: {vs['count']} writes ({vs['replaced']} replaced uncomputed outputs): "
+            + ", ".join(f"{k} x{v}" for k, v in vs["by"].items())
+        )
     sv = s.get("serving")
     if sv:
         L.append("")
-        L.append(
-            f"serving    {sv['requests']} requests, {sv['completed']} completed, "
-            f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
-        )
-        if "request_throughput_per_s" in sv:
+        L.extend(_serving_lines("serving    (requests observed in the run: markers)", sv))
+    for cv in s.get("client") or []:
+        L.append("")
+        L.extend(_serving_lines(f"client     {cv['source']}", cv))
+        ag = cv.get("agreement")
+        if ag:
             L.append(
-                f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
-                f"output {sv['output_throughput_tok_per_s']:.1f}, "
-                f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
-                f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
-                f"{sv['duration_s'] * 1000:.3f} ms"
+                f"           {ag['compared']} figures the client saved agree with these within "
+                f"{100 * ag['max_rel_diff']:.3g}%"
+                + (f" (largest: {ag['worst']})" if ag["worst"] else "")
             )
-        pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
-        cols = ["mean", "std", "median", *pcts]
-        L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
-        for key, label in (
-            ("ttft_ms", "TTFT"),
-            ("tpot_ms", "TPOT"),
-            ("itl_ms", "ITL"),
-            ("e2e_ms", "E2E"),
-        ):
-            st = sv.get(key)
-            if st:
-                L.append(
-                    f"           {label:6} {st['count']:>6} "
-                    + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
-                )
     issues = s.get("issues")
     if issues:
         L.append("")

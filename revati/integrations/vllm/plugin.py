@@ -14,8 +14,15 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return  # a real GPU: nothing to do
-    from revati.integrations.vllm import sampled, shutdown
+    from revati.integrations.vllm import requests, sampled, shutdown
 
     if sampled.install():
         log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
+    from revati.integrations import triton_host
+
+    if triton_host.install():  # small Triton kernels with known inputs computed on the host
+        log.info(
+            "revati: small Triton kernels run on the host (revati/integrations/triton_host.py)"
+        )
     shutdown.install()
+    requests.install()

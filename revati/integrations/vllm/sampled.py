@@ -11,7 +11,8 @@ host and steers on them:
 Both are computed here from what the host already holds (the input batch's NumPy mirrors) and written
 into the device tensors' bytes right after the sampler returns, before the runner enqueues its
 device-to-host copies. Device pointers under revati are host addresses of the stand-in's memory
-mapping, so this is a plain memory write: no driver call, nothing added to the modelled GPU time.
+mapping, so this is a plain memory write (then one call of the driver's values API, counted as revati's
+overhead): nothing added to the modelled GPU time.
 
 - `num_sampled[i]` = 0 if the request is still in chunked prefill (`num_computed + num_scheduled <
   prefill_len`, exactly the Triton kernel's rule), else 1; `num_rejected` = logits - sampled (0 without
@@ -20,7 +21,9 @@ mapping, so this is a plain memory write: no driver call, nothing added to the m
   `REVATI_SEED` (`revati record --seed`), so runs repeat and every id is valid for the model's vocab.
   Fixed-length benchmarks (`ignore_eos`, `max_tokens`) then run exactly as on a GPU.
 
-Each supplied step writes a `marker` event `vllm.sampled` to the trace (`reqs`: requests in the step,
+Each write is handed to the driver's values API (`revati.values.supply`): the bytes count as known, so
+the runner's reads of them are not reported as value reads; `value-supply` events name the plugin as
+their source instead (`revati report` counts them). Each supplied step also writes a `marker` event `vllm.sampled` to the trace (`reqs`: requests in the step,
 `first`: those whose first prompt chunk it computes, `kept`: tokens kept), so what revati supplied is
 never silent and `tools/vllm_steps.py` can count steps. Speculative decoding (rejection sampler) is not covered.
 """
@@ -79,20 +82,23 @@ def supply(out: Any, input_batch: Any, vocab: int) -> None:
 
     n = int(input_batch.num_reqs)
     sampled = num_sampled_host(input_batch)[:n]
-    write_tensor(out.num_sampled, sampled)
+    write_tensor(out.num_sampled, sampled, "num_sampled")
     if out.num_rejected is not None:
         cu = np.asarray(input_batch.cu_num_logits_np[: n + 1])
         rejected = np.where(sampled == 0, 0, (cu[1:] - cu[:-1]) - sampled)
-        write_tensor(out.num_rejected, rejected)
+        write_tensor(out.num_rejected, rejected, "num_rejected")
     ids = out.sampled_token_ids
-    write_tensor(ids, _generator().integers(0, vocab, size=ids.numel()))
+    write_tensor(ids, _generator().integers(0, vocab, size=ids.numel()), "sampled_token_ids")
     first = int(np.count_nonzero(np.asarray(input_batch.num_computed_tokens_np[:n]) == 0))
     markers.mark("vllm.sampled", reqs=n, first=first, kept=int(sampled.sum()))
 
 
-def write_tensor(t: Any, values: np.ndarray) -> None:
-    """Write values (cast to t's dtype) into the bytes of device tensor t, which must be contiguous."""
+def write_tensor(t: Any, values: np.ndarray, what: str = "") -> None:
+    """Write values (cast to t's dtype) into the bytes of device tensor t, which must be contiguous, and
+    tell the driver they are known (revati.values.supply: no value read is reported for them)."""
     import torch
+
+    from revati import values as rv_values
 
     np_dtype = {
         torch.int32: np.int32,
@@ -106,3 +112,7 @@ def write_tensor(t: Any, values: np.ndarray) -> None:
     if not t.is_contiguous():
         raise ValueError("revati: cannot supply values into a non-contiguous tensor")
     ctypes.memmove(t.data_ptr(), arr.ctypes.data, arr.nbytes)
+    if arr.nbytes:
+        rv_values.supply(
+            int(t.data_ptr()), int(arr.nbytes), f"vllm-plugin:{what}" if what else "vllm-plugin"
+        )

@@ -211,6 +211,7 @@ typedef struct rv_func {
     uint16_t *param_off;  /* byte offset of parameter i in the parameter buffer */
     uint16_t *param_size; /* its size in bytes */
     uint32_t param_bytes; /* the buffer's size (CBANK_PARAM_SIZE, at least the end of the last parameter) */
+    int values_kind;      /* which host-executed family its name belongs to (values/families.c); 0: not decided */
 } rv_func;
 
 #define RV_FUNC_MAGIC 0x52564646u

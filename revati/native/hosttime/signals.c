@@ -4,9 +4,14 @@
  * one long wait, so the engine ends the wait as interrupted when the count moved. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "revati/hosttime.h"
 
@@ -39,9 +44,60 @@ static sigaction_fn real_sigaction(void) {
     return f;
 }
 
+static _Atomic int g_main_in_check;                /* the main thread is in a wait engine check */
+static _Atomic unsigned long long g_main_prog_mask; /* its program mask meanwhile (bit sig-1) */
+
+void rv_signals_main_check_begin(const sigset_t *program_mask) {
+    if (syscall(SYS_gettid) != getpid()) return;
+    unsigned long long m = 0;
+    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+        if (sigismember(program_mask, sig) == 1) m |= 1ULL << (sig - 1);
+    atomic_store(&g_main_prog_mask, m);
+    atomic_store(&g_main_in_check, 1);
+}
+
+void rv_signals_main_check_end(void) {
+    if (syscall(SYS_gettid) == getpid()) atomic_store(&g_main_in_check, 0);
+}
+
+static int read_status(const char *path, const char *const keys[], unsigned long long out[], int n, char *state);
+
+/* A kill() (SI_USER: process-directed) handled on a thread other than the main one while the main
+ * thread accepts the signal by its program's own mask: the kernel chose this thread only because
+ * the main thread was blocking everything for a moment in revati's wait engine (or the signal was
+ * taken on unmasking), where natively the main thread gets it. Python runs handlers on the main
+ * thread only, and a main thread parked in an untimed wait would never see it: send it to the main
+ * thread (tgkill: the handler then sees SI_TKILL from this process) instead of handling it here. */
+static int forward_to_main(int sig, const siginfo_t *info) {
+    if (!info || info->si_code != SI_USER || sig > 64) return 0;
+    pid_t pid = getpid();
+    if (syscall(SYS_gettid) == pid) return 0;
+    unsigned long long blocked;
+    char state = 0;
+    if (atomic_load(&g_main_in_check)) {
+        blocked = atomic_load(&g_main_prog_mask);
+    } else {
+        static const char *const keys[] = {"SigBlk:"};
+        char path[64] = "/proc/self/task/", digits[16];
+        int n = 0; /* no snprintf in a signal handler */
+        for (unsigned v = (unsigned)pid; v && n < 15; v /= 10) digits[n++] = (char)('0' + v % 10);
+        size_t at = strlen(path);
+        while (n) path[at++] = digits[--n];
+        memcpy(path + at, "/status", 8);
+        if (!read_status(path, keys, &blocked, 1, &state)) return 0;
+    }
+    if (state == 'Z' || state == 'X' || state == 'T' || state == 't') return 0;
+    if (blocked & (1ULL << (sig - 1))) return 0;
+    return syscall(SYS_tgkill, pid, pid, sig) == 0;
+}
+
 static void trampoline(int sig, siginfo_t *info, void *uctx) {
-    __atomic_add_fetch(&t_handled, 1, __ATOMIC_RELAXED);
     if (sig <= 0 || sig >= NSIG) return;
+    int saved = errno;
+    int fwd = forward_to_main(sig, info);
+    errno = saved;
+    if (fwd) return;
+    __atomic_add_fetch(&t_handled, 1, __ATOMIC_RELAXED);
     const struct sigaction *u = &g_user[sig];
     if (u->sa_flags & SA_SIGINFO) {
         if (u->sa_sigaction && u->sa_sigaction != trampoline) u->sa_sigaction(sig, info, uctx);
@@ -137,4 +193,53 @@ RV_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
     act.sa_flags = SA_RESTART;
     if (sigaction(sig, &act, &old) < 0) return SIG_ERR;
     return old.sa_handler;
+}
+
+/* The hex masks of a /proc status file's lines named in keys (bit sig-1 = signal sig); 0 if unreadable.
+ * state: the State letter. */
+static int read_status(const char *path, const char *const keys[], unsigned long long out[], int n, char *state) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[4096];
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0) return 0;
+    buf[len] = 0;
+    for (int i = 0; i < n; ++i) {
+        char *p = strstr(buf, keys[i]);
+        if (!p) return 0;
+        out[i] = strtoull(p + strlen(keys[i]), NULL, 16);
+    }
+    if (state) {
+        char *p = strstr(buf, "State:");
+        *state = p ? p[7] : 0;
+    }
+    return 1;
+}
+
+int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out) {
+    sigemptyset(out);
+    pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+    if (tid == pid) return 0;
+    sigset_t pend;
+    if (sigpending(&pend) != 0) return 0;
+    unsigned long long cand = 0;
+    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+        if (sigismember(&pend, sig) == 1 && sigismember(callers_mask, sig) != 1 && sig != SIGKILL && sig != SIGSTOP)
+            cand |= 1ULL << (sig - 1);
+    if (!cand) return 0;
+    /* process-directed (shared) and not this thread's own; the main thread alive and not blocking it */
+    static const char *const mine_keys[] = {"SigPnd:", "ShdPnd:"};
+    static const char *const main_keys[] = {"SigBlk:"};
+    unsigned long long mine[2], main_blk[1];
+    char path[64], state = 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    if (!read_status(path, mine_keys, mine, 2, NULL)) return 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)pid);
+    if (!read_status(path, main_keys, main_blk, 1, &state)) return 0;
+    if (state == 'Z' || state == 'X' || state == 'T' || state == 't') return 0;
+    unsigned long long theirs = cand & mine[1] & ~mine[0] & ~main_blk[0];
+    for (int sig = 1; sig <= 64; ++sig)
+        if (theirs & (1ULL << (sig - 1))) sigaddset(out, sig);
+    return theirs != 0;
 }

@@ -20,7 +20,56 @@ void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq
 /* A parameter's bytes: its offset in k->params, or -1 when k has fewer parameters or a bad layout. */
 int rv_param_at(const rv_kernel_op *k, int i, uint32_t *size);
 
+/* torch's OffsetCalculator<nargs>: {int dims; IntDivider sizes[25] (12 bytes, divisor first);
+ * uint32 strides[25][nargs]} with byte strides. */
+#define RV_MAX_DIMS 25
+#define RV_CALC_BYTES(nargs) (4 + RV_MAX_DIMS * 12 + RV_MAX_DIMS * (nargs) * 4)
+
+static inline uint32_t rd32u(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Byte offset of linear index idx for argument arg of the OffsetCalculator<nargs> at c. */
+static inline uint64_t rv_calc_get(const uint8_t *c, int nargs, uint32_t idx, int arg) {
+    int dims = (int)rd32u(c);
+    uint64_t off = 0;
+    for (int d = 0; d < dims && d < RV_MAX_DIMS; ++d) {
+        uint32_t div = rd32u(c + 4 + d * 12);
+        if (!div) return off;
+        uint32_t q = idx / div, r = idx % div;
+        off += (uint64_t)r * rd32u(c + 4 + RV_MAX_DIMS * 12 + (d * nargs + arg) * 4);
+        idx = q;
+    }
+    return off;
+}
+
+/* ---- elementwise functors (functors.c) ---- */
+
+enum { OP_FILL = 1, OP_COPY, OP_NOT, OP_AND, OP_OR, OP_XOR, OP_MUL, OP_ADD, OP_SELF_ADD, OP_CMP, OP_LNOT, OP_LAND,
+       OP_LOR, OP_LXOR, OP_WHERE, OP_MASKED_FILL };
+enum { CMP_EQ, CMP_NE, CMP_GE, CMP_GT, CMP_LE, CMP_LT };
+
+typedef struct {
+    int op, nin, cmp;
+    rv_dt in[3], out;  /* the functor's argument and result types */
+    rv_val scalar;     /* fill value, alpha, or a scalar operand */
+    int scalar_side;   /* 0: none, 1: scalar is the left operand (AUnary), 2: the right (BUnary) */
+    uint32_t fbytes;   /* sizeof the functor (0: not known) */
+} efun;
+
+/* Decode functor F (its name text [s, end), its bytes fb of fsize) into e; 0 when not a known functor. */
+int rv_parse_functor(const char *s, const char *end, const uint8_t *fb, uint32_t fsize, efun *e);
+/* e applied to its arguments (a, b, c as many as e->nin; cast to the functor's types by the caller). */
+rv_val rv_apply_functor(const efun *e, rv_val a, rv_val b, rv_val c);
+rv_val rv_as_float(rv_val v);
+
+/* ---- families ---- */
+
 int rv_fam_elementwise(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_legacy(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_arange(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_scan(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 
 #endif

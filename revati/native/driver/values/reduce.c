@@ -10,29 +10,13 @@
  * tail puts src 64 bytes before the end), so a torch build that changes it is left alone. */
 #include "families.h"
 
-#define MAX_DIMS 25
-#define CALC1_BYTES (4 + MAX_DIMS * 12 + MAX_DIMS * 1 * 4)
-#define CALC2_BYTES (4 + MAX_DIMS * 12 + MAX_DIMS * 2 * 4)
+#define CALC1_BYTES RV_CALC_BYTES(1)
+#define CALC2_BYTES RV_CALC_BYTES(2)
 #define CONFIG_BYTES 64
 
 enum { R_MAX = 1, R_MIN, R_SUM, R_ALL, R_ANY, R_ARGMAX, R_ARGMIN };
 
-static uint32_t rd32u(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64u(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-
-/* Byte offset of linear index idx for argument arg of an OffsetCalculator<nargs> at c. */
-static uint64_t calc_get(const uint8_t *c, int nargs, uint32_t idx, int arg) {
-    int dims = (int)rd32u(c);
-    uint64_t off = 0;
-    for (int d = 0; d < dims; ++d) {
-        uint32_t div = rd32u(c + 4 + d * 12);
-        if (!div) return off;
-        uint32_t q = idx / div, r = idx % div;
-        off += (uint64_t)r * rd32u(c + 4 + MAX_DIMS * 12 + (d * nargs + arg) * 4);
-        idx = q;
-    }
-    return off;
-}
 
 int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     const char *p = strstr(k->f->name, "reduce_kernelILi");
@@ -76,8 +60,8 @@ int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     rv_debug("values: reduce op %d, %u inputs, %u outputs, dims %u/%u", op, ninputs, noutputs, rd32u(b + in_calc),
              rd32u(b + out_calc));
     /* the output and input extents (offsets grow with the index in torch's calculators) */
-    uint64_t out_last = calc_get(b + out_calc, 2, noutputs - 1, 0), in_last =
-        calc_get(b + out_calc, 2, noutputs - 1, 1) + calc_get(b + in_calc, 1, ninputs - 1, 0);
+    uint64_t out_last = rv_calc_get(b + out_calc, 2, noutputs - 1, 0), in_last =
+        rv_calc_get(b + out_calc, 2, noutputs - 1, 1) + rv_calc_get(b + in_calc, 1, ninputs - 1, 0);
     if (!rv_range_ok(dst, out_last + (uint64_t)osz)) return FAM_NO;
     if ((uint64_t)ninputs * noutputs > rv_compute_max() || !rv_range_ok(src, in_last + (uint64_t)isz) ||
         rv_range_tainted(src, in_last + (uint64_t)isz, NULL)) {
@@ -87,12 +71,12 @@ int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         return FAM_TAINTED;
     }
     for (uint32_t o = 0; o < noutputs; ++o) {
-        uint64_t base = src + calc_get(b + out_calc, 2, o, 1);
+        uint64_t base = src + rv_calc_get(b + out_calc, 2, o, 1);
         rv_val best = {0, 0, dt_float(acc)};
         int64_t best_i = 0;
         if (op == R_ALL) best.i = 1;
         for (uint32_t i = 0; i < ninputs; ++i) {
-            rv_val v = dt_load(t, (const void *)(base + calc_get(b + in_calc, 1, i, 0)));
+            rv_val v = dt_load(t, (const void *)(base + rv_calc_get(b + in_calc, 1, i, 0)));
             if (dt_float(acc) && !v.isf) v = (rv_val){0, (double)v.i, 1};
             double x = v.isf ? v.f : (double)v.i, y = best.isf ? best.f : (double)best.i;
             switch (op) {
@@ -112,7 +96,7 @@ int rv_fam_reduce(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
             if ((op == R_MAX || op == R_MIN || op == R_ARGMAX || op == R_ARGMIN) && best.isf && best.f != best.f) break;
         }
         rv_val r = op == R_ARGMAX || op == R_ARGMIN ? (rv_val){best_i, 0, 0} : best;
-        dt_store(out, (void *)(dst + calc_get(b + out_calc, 2, o, 0)), r);
+        dt_store(out, (void *)(dst + rv_calc_get(b + out_calc, 2, o, 0)), r);
     }
     rv_taint_clear(dst, dst + out_last + (uint64_t)osz);
     return FAM_COMPUTED;

@@ -123,3 +123,44 @@ void rv_values_clear(uint64_t dst, uint64_t n) {
 
 /* For tests and tools: the number of tainted ranges now. */
 RV_API int rv_values_tainted_ranges(void) { return rv_taint_count(); }
+
+/* ---- the values API for code that writes device bytes itself (engine plugins; revati.values) ---- */
+
+/* The caller wrote known values into [ptr, ptr+len) (a plugin supplying what a kernel that did not run
+ * would have produced): their taint is cleared, so host reads of them are no longer value reads, and a
+ * `value-supply` event names who supplied them. Returns 1 when some of the bytes were tainted, 0 when
+ * none were, -1 when the range is not inside one device allocation (nothing done). */
+static int supply(uint64_t ptr, uint64_t len, const char *by) {
+    rv_alloc a;
+    if (!len || !rv_alloc_find(ptr, &a) || ptr + len > a.base + a.size) return -1;
+    if (!rv_values_on()) return 0;
+    rv_taint t;
+    int was = rv_taint_find(ptr, ptr + len, 1, &t); /* as a read would count it (certain) */
+    rv_taint_clear(ptr, ptr + len);
+    if (rv_tracing()) {
+        char who[128];
+        rv_json_escape(who, sizeof who, by && *by ? by : "?");
+        rv_trace_emit("value-supply",
+                      "\"ts_ns\":%llu,\"dev\":%d,\"addr\":%llu,\"bytes\":%llu,\"by\":\"%s\",\"replaced\":\"%s\"",
+                      (unsigned long long)rv_vnow(), a.dev, (unsigned long long)ptr, (unsigned long long)len, who,
+                      was && t.producer && t.producer->json_name ? t.producer->json_name : "");
+    }
+    return was;
+}
+RV_API int revati_values_supply(uint64_t ptr, uint64_t len, const char *by) {
+    rv_enter(); /* revati's own time, not the program's */
+    int r = supply(ptr, len, by);
+    rv_leave();
+    return r;
+}
+
+/* Whether any byte of [ptr, ptr+len) was last written by a kernel that did not run (1), none (0), or
+ * the range is not device memory (-1). */
+RV_API int revati_values_tainted(uint64_t ptr, uint64_t len) {
+    rv_alloc a;
+    rv_enter();
+    int r = !len || !rv_alloc_find(ptr, &a) || ptr + len > a.base + a.size ? -1
+          : rv_values_on() && rv_taint_find(ptr, ptr + len, 1, NULL);
+    rv_leave();
+    return r;
+}

@@ -12,7 +12,17 @@ from typing import Any
 
 import orjson
 
-__all__ = ["mark", "request_arrival", "first_token", "token", "request_finish", "vnow_ns", "active"]
+__all__ = [
+    "mark",
+    "request_arrival",
+    "first_token",
+    "token",
+    "request_finish",
+    "vnow_ns",
+    "active",
+    "begin_own",
+    "end_own",
+]
 
 
 @cache
@@ -20,10 +30,14 @@ def _lib() -> Any:
     try:
         lib = ctypes.CDLL(None)  # the global scope: librevati.so is there when preloaded
         fn = lib.revati_mark
+        own = (lib.revati_own_begin, lib.revati_own_end)
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     fn.restype = None
+    for f in own:
+        f.argtypes = []
+        f.restype = None
     lib.revati_vnow_ns.restype = ctypes.c_ulonglong
     return lib
 
@@ -38,6 +52,21 @@ def mark(name: str, **args: Any) -> None:
     lib = _lib()
     if lib is not None:
         lib.revati_mark(name.encode(), orjson.dumps(args))
+
+
+def begin_own() -> None:
+    """From here to `end_own()`, this thread's time is revati's own: excluded from virtual time (for
+    observers that run inside the program, such as revati's vLLM plugin). Pairs nest."""
+    lib = _lib()
+    if lib is not None:
+        lib.revati_own_begin()
+
+
+def end_own() -> None:
+    """Close `begin_own()`."""
+    lib = _lib()
+    if lib is not None:
+        lib.revati_own_end()
 
 
 def vnow_ns() -> int:

@@ -1,8 +1,10 @@
 """Benchmark trace volume: a run of N kernel launches (the stand-in driver, a C probe) written at
 the default trace level; events written per second, bytes per launch on disk, then the run's cold
 load, Chrome JSON and Perfetto export times. Also bytes per call of a polling loop of pure queries
-(cuCtxGetDevice) at the default and verbose levels. Usage:
-    python tools/bench_volume.py [--launches 1000000] [--polls 100000]
+(cuCtxGetDevice) at the default and verbose levels. `--format jsonl` writes every event as a JSON
+line (the form before compact records, schema 1.1), `compact` (the default) the hot kinds as
+records. Usage:
+    python tools/bench_volume.py [--launches 1000000] [--polls 100000] [--format compact|jsonl]
 """
 
 from __future__ import annotations
@@ -35,45 +37,46 @@ for _ in range(int(sys.argv[1])):
 
 
 def _stream_bytes(run_dir: Path) -> int:
-    return sum(p.stat().st_size for p in (run_dir / "events").glob("proc-*.jsonl*"))
+    return sum(p.stat().st_size for p in (run_dir / "events").glob("proc-*"))
 
 
-def _env(run_dir: Path, lib: Path, level: str) -> dict[str, str]:
+def _env(run_dir: Path, lib: Path, level: str, fmt: str = "compact") -> dict[str, str]:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "events").mkdir(exist_ok=True)
     (run_dir / "device.conf").write_text(get_profile("h100").device_conf(1))
     env = run_env(run_dir, lib, gpus=1)
     env["REVATI_TRACE_LEVEL"] = level
+    env["REVATI_TRACE_FORMAT"] = fmt
     return env
 
 
-def launches(work: Path, lib: Path, n: int) -> dict[str, float]:
+def launches(work: Path, lib: Path, n: int, fmt: str) -> dict[str, float]:
     sys.path.insert(0, str(ROOT / "tools"))
     from bench_launch import compile_probe
 
     exe = compile_probe(work, lib)
     run_dir = work / "launches"
-    env = _env(run_dir, lib, "default")
+    env = _env(run_dir, lib, "default", fmt)
     t0 = time.monotonic()
     p = subprocess.run([str(exe), str(n)], env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
     if p.returncode != 0:
         raise SystemExit(f"error: the probe failed ({p.returncode}): {p.stderr.strip()}")
-    lines = sum(1 for f in (run_dir / "events").glob("*.jsonl") for _ in f.open("rb"))
     size = _stream_bytes(run_dir)
     from revati.exporters import export_run
     from revati.trace import load_run
 
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     run = load_run(run_dir, cache=False)
-    load_s = time.monotonic() - t0
-    out = {"launches": n, "lines": lines, "bytes_per_launch": size / n, "write_wall_s": wall}
-    out["events_per_s"] = lines / wall
-    out["load_s"] = load_s
+    load_s, load_cpu = time.monotonic() - t0, time.process_time() - c0
+    events = sum(len(df) for df in run.frames.values())
+    out = {"launches": n, "events": events, "bytes_per_launch": size / n, "write_wall_s": wall}
+    out["events_per_s"] = events / wall
+    out["load_s"], out["load_cpu"] = load_s, load_cpu
     for fmt, ext in (("chrome", "json"), ("perfetto", "pftrace")):
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         export_run(run, fmt, work / f"t.{ext}")
-        out[f"{fmt}_s"] = time.monotonic() - t0
+        out[f"{fmt}_s"], out[f"{fmt}_cpu"] = time.monotonic() - t0, time.process_time() - c0
     return out
 
 
@@ -93,18 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--launches", type=int, default=1_000_000)
     ap.add_argument("--polls", type=int, default=100_000)
+    ap.add_argument("--format", choices=("compact", "jsonl"), default="compact")
     args = ap.parse_args(argv)
     if args.launches <= 0 or args.polls <= 0:
         print("error: --launches and --polls must be positive", file=sys.stderr)
         return 2
     lib = native_build.lib_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        r = launches(Path(tmp), lib, args.launches)
+        r = launches(Path(tmp), lib, args.launches, args.format)
         print(
-            f"{r['launches']} launches: {r['lines']} lines, {r['bytes_per_launch']:.0f} bytes per "
+            f"{r['launches']} launches ({args.format}): {r['events']} events, "
+            f"{r['bytes_per_launch']:.1f} bytes per "
             f"launch, {r['events_per_s'] / 1e6:.2f} M events/s written ({r['write_wall_s']:.2f} s); "
-            f"cold load {r['load_s']:.2f} s, Chrome export {r['chrome_s']:.2f} s, "
-            f"Perfetto export {r['perfetto_s']:.2f} s"
+            f"cold load {r['load_s']:.2f} s ({r['load_cpu']:.2f} s CPU), Chrome export "
+            f"{r['chrome_s']:.2f} s ({r['chrome_cpu']:.2f} s CPU), Perfetto export "
+            f"{r['perfetto_s']:.2f} s ({r['perfetto_cpu']:.2f} s CPU)"
         )
         q = polls(Path(tmp), lib, args.polls)
         print(

@@ -297,8 +297,174 @@ def copy_cases(torch, quick: bool) -> Iterator[Case]:
             yield Case("copy", kind, "bytes", {"bytes": nbytes}, copy(kind, nbytes))
 
 
+# (model, heads, kv_heads, head_dim): attention head layouts of several models, GQA given natively
+HEAD_CONFIGS = [("llama-1b", 32, 8, 64), ("qwen2.5-7b", 28, 4, 128), ("llama-8b", 32, 8, 128),
+                ("llama-70b-tp8", 8, 1, 128), ("mha-16", 16, 16, 128), ("qwen2.5-1.5b", 12, 2, 128)]  # fmt: skip
+
+
+def attention_head_cases(torch, quick: bool) -> Iterator[Case]:
+    """SDPA over several models' head layouts (grouped-query heads passed as such, `enable_gqa`),
+    prefill (causal, and one non-causal) and decode, through flash, memory-efficient and cuDNN."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    F = torch.nn.functional
+    backends = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+                "cudnn": SDPBackend.CUDNN_ATTENTION}  # fmt: skip
+
+    def sdpa(b, lq, lk, h, hk, d, causal, backend):
+        def setup():
+            q = torch.randn(b, h, lq, d, device="cuda", dtype=torch.bfloat16)
+            k = torch.randn(b, hk, lk, d, device="cuda", dtype=torch.bfloat16)
+            v = torch.randn_like(k)
+
+            def run():
+                with sdpa_kernel([backends[backend]]):
+                    return F.scaled_dot_product_attention(
+                        q, k, v, is_causal=causal, enable_gqa=hk != h
+                    )
+
+            run()  # raises here when the backend refuses the shape: the case is skipped
+            return run
+
+        return setup
+
+    prefill = [(1, 256, True), (1, 1024, True), (1, 4096, True), (2, 2048, True), (8, 512, True),
+               (1, 1024, False)]  # fmt: skip
+    decode = [(b, kv) for b in (1, 8, 32, 128) for kv in (512, 2048, 8192) if b * kv <= 1 << 19]
+    configs = HEAD_CONFIGS[:2] if quick else HEAD_CONFIGS
+    for model, h, hk, d in configs:
+        for name in backends:
+            for b, n, causal in prefill[:2] if quick else prefill:
+                shape = {"batch": b, "q_len": n, "kv_len": n, "heads": h, "kv_heads": hk,
+                         "head_dim": d, "causal": causal, "model": model}  # fmt: skip
+                yield Case(
+                    "attention",
+                    f"sdpa_{name}",
+                    "bf16",
+                    shape,
+                    sdpa(b, n, n, h, hk, d, causal, name),
+                )
+            for b, kv in decode[:2] if quick else decode:
+                shape = {"batch": b, "q_len": 1, "kv_len": kv, "heads": h, "kv_heads": hk,
+                         "head_dim": d, "causal": False, "model": model}  # fmt: skip
+                yield Case(
+                    "attention",
+                    f"sdpa_{name}",
+                    "bf16",
+                    shape,
+                    sdpa(b, 1, kv, h, hk, d, False, name),
+                )
+
+
+def memory_more_cases(torch, quick: bool) -> Iterator[Case]:
+    """Memory-bound kernels between memory_cases' decades (2 and 5 x 10^k elements), in bf16 and fp32,
+    with rows of several models' hidden sizes: other element counts, dtypes and vector widths."""
+    F = torch.nn.functional
+    hidden = [2048, 3584, 4096, 8192]
+
+    def make(fn, n, dt, hid, arity=1):
+        def setup():
+            x = torch.randn(max(1, n // hid), hid, device="cuda", dtype=dt)
+            y = torch.randn_like(x)
+            return (lambda: fn(x)) if arity == 1 else (lambda: fn(x, y))
+
+        return setup
+
+    def rms(x):
+        return F.rms_norm(x, (x.shape[-1],), None, 1e-6)
+
+    ops = {"add": (torch.add, 2), "mul": (torch.mul, 2), "silu_mul": (lambda x, y: F.silu(x) * y, 2),
+           "copy": (torch.clone, 1), "to_other": (lambda x: x.to(torch.float16 if x.dtype == torch.float32 else torch.float32), 1),
+           "sum": (lambda x: x.sum(dim=-1), 1), "amax": (lambda x: x.amax(dim=-1), 1),
+           "softmax": (lambda x: torch.softmax(x, dim=-1), 1), "rms_norm": (rms, 1),
+           "exp": (torch.exp, 1), "where": (lambda x, y: torch.where(x > 0, x, y), 2),
+           "cat": (lambda x, y: torch.cat((x, y), dim=-1), 2)}  # fmt: skip
+    sizes = [m * 10**e for e in range(3, 9) for m in (2, 5)]
+    for i, n in enumerate(sizes[:4] if quick else sizes):
+        for dname, dt in (("bf16", torch.bfloat16), ("f32", torch.float32)):
+            hid = hidden[i % len(hidden)] if n >= 8192 else n
+            for name, (fn, arity) in ops.items():
+                shape = {"elements": n, "hidden": hid}
+                yield Case("memory", name, dname, shape, make(fn, n, dt, hid, arity))
+
+
+def torch_ops_cases(torch, quick: bool) -> Iterator[Case]:
+    """torch's own kernels in fp32, fp16 and bf16: elementwise, reductions, norms, softmax, rotary,
+    index and scatter, cat, embedding, cumsum, topk (the kernel-choice check of issue 16)."""
+    F = torch.nn.functional
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+    def make(name, n, dt):
+        def setup():
+            r, c = (max(1, n // 1024), 1024) if n >= 1024 else (1, n)
+            x = torch.randn(r, c, device="cuda", dtype=dt)
+            y = torch.randn_like(x)
+            ids = torch.randint(0, r, (r,), device="cuda")
+            if name == "add":
+                return lambda: x + y
+            if name == "mul_scalar":
+                return lambda: x * 0.5
+            if name == "exp":
+                return lambda: torch.exp(x)
+            if name == "silu":
+                return lambda: F.silu(x)
+            if name == "where":
+                return lambda: torch.where(x > 0, x, y)
+            if name == "cast":
+                other = torch.float32 if dt != torch.float32 else torch.bfloat16
+                return lambda: x.to(other)
+            if name == "sum_all":
+                return lambda: x.sum()
+            if name == "mean_dim":
+                return lambda: x.mean(dim=-1)
+            if name == "max_dim0":
+                return lambda: x.max(dim=0)
+            if name == "cumsum":
+                return lambda: torch.cumsum(x, dim=-1)
+            if name == "topk":
+                return lambda: torch.topk(x, min(8, c), dim=-1)
+            if name == "log_softmax":
+                return lambda: torch.log_softmax(x, dim=-1)
+            if name == "layer_norm":
+                return lambda: F.layer_norm(x, (c,))
+            if name == "rms_norm":
+                return lambda: F.rms_norm(x, (c,), eps=1e-6)
+            if name == "rotary":
+                half = c // 2
+                cos, sin = torch.randn_like(x), torch.randn_like(x)
+                return lambda: x * cos + torch.cat((-x[:, half:], x[:, :half]), dim=-1) * sin
+            if name == "index_select":
+                return lambda: x.index_select(0, ids)
+            if name == "scatter_add":
+                out = torch.zeros_like(x)
+                idx = ids[:, None].expand(r, c).contiguous()
+                return lambda: out.scatter_add_(0, idx, x)
+            if name == "index_put":
+                return lambda: x.index_put_((ids,), y, accumulate=True)
+            if name == "cat_dim1":
+                return lambda: torch.cat((x, y, x), dim=1)
+            if name == "embedding":
+                table = torch.randn(32000, 256, device="cuda", dtype=dt)
+                tok = torch.randint(0, 32000, (max(1, n // 256),), device="cuda")
+                return lambda: F.embedding(tok, table)
+            raise ValueError(name)
+
+        return setup
+
+    ops = ["add", "mul_scalar", "exp", "silu", "where", "cast", "sum_all", "mean_dim", "max_dim0",
+           "cumsum", "topk", "log_softmax", "layer_norm", "rms_norm", "rotary", "index_select",
+           "scatter_add", "index_put", "cat_dim1", "embedding"]  # fmt: skip
+    for n in [10**3, 10**5, 10**6] if quick else ELEMS[:-1]:
+        for dname, dt in dtypes.items():
+            for name in ops:
+                yield Case("torch_ops", name, dname, {"elements": n}, make(name, n, dt))
+
+
+# case numbers run over the families in this order: a new family goes last, so that the numbers of
+# the shipped dataset's cases (revati/profiles/data/h200/sweep.csv) stay what they were
 FAMILIES = {"gemm": gemm_cases, "attention": attention_cases, "memory": memory_cases,
-            "copy": copy_cases}  # fmt: skip
+            "copy": copy_cases, "attention_heads": attention_head_cases,
+            "memory_more": memory_more_cases, "torch_ops": torch_ops_cases}  # fmt: skip
 
 
 def run(families: list[str], quick: bool, csv_path: Path, warmup: int, budget_s: float) -> int:

@@ -2,12 +2,14 @@
 
     python tools/sweep_kernels.py join RUN SWEEP_CSV --out cases.parquet
     python tools/sweep_kernels.py compare REAL_RUN SIM_RUN SWEEP_CSV [--sim-csv CSV] [--family gemm]
+                                          [--all-kernels]
 
 RUN is a `revati profile` directory (real GPU) or a `revati record` run (the stand-in) of the sweep.
 The sweep launches one `spin_kernel` marker (torch.cuda._sleep) before each case it runs, so the k-th
 marker in a process's kernel stream starts the k-th case the CSV lists as run. `compare` lists, per case, whether both runs launched the
 same library kernels (name, grid, block, in order; torch's own kernels, whose names change with
-each torch build, are left out), the check of issue 16.
+each torch build, are left out unless --all-kernels: with the same torch on both sides their names
+are the same too), the check of issue 16.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ def _is_torch_own(name: str) -> bool:
     return name.startswith("_ZN2at") or "at6native" in name or "_GLOBAL__N__" in name
 
 
-def _choices(df: pd.DataFrame) -> dict[int, tuple]:
-    """Per case, the library kernels (cuBLAS, cuDNN, flash, CUTLASS) it launched, in order."""
-    df = df[~df["name"].map(_is_torch_own)]
+def _choices(df: pd.DataFrame, torch_own: bool) -> dict[int, tuple]:
+    """Per case, the kernels it launched, in order: library kernels (cuBLAS, cuDNN, flash, CUTLASS),
+    and torch's own when torch_own."""
+    if not torch_own:
+        df = df[~df["name"].map(_is_torch_own)]
     out: dict[int, tuple] = {}
     for case, g in df.groupby("case", sort=False):
         out[int(case)] = tuple(dict.fromkeys(  # distinct launches, in first-seen order
@@ -56,10 +60,23 @@ def _choices(df: pd.DataFrame) -> dict[int, tuple]:
     return out
 
 
-def compare(real: pd.DataFrame, sim: pd.DataFrame, family: str | None) -> pd.DataFrame:
+def _first_diff(real: tuple, sim: tuple) -> str:
+    """The first launch where the two sides differ (name, grid, block), or ''."""
+    for i in range(max(len(real), len(sim))):
+        r = real[i] if i < len(real) else None
+        s = sim[i] if i < len(sim) else None
+        if r != s:
+            show = lambda x: "none" if x is None else f"{x[0][:90]} grid{x[1:4]} block{x[4:7]}"  # noqa: E731
+            return f"#{i}: real {show(r)} | sim {show(s)}"
+    return ""
+
+
+def compare(
+    real: pd.DataFrame, sim: pd.DataFrame, family: str | None, torch_own: bool = False
+) -> pd.DataFrame:
     if family:
         real, sim = real[real["family"] == family], sim[sim["family"] == family]
-    rc, sc = _choices(real), _choices(sim)
+    rc, sc = _choices(real, torch_own), _choices(sim, torch_own)
     meta = real.drop_duplicates("case").set_index("case")
     rows = []
     for case in sorted(set(rc) & set(sc)):
@@ -69,7 +86,8 @@ def compare(real: pd.DataFrame, sim: pd.DataFrame, family: str | None) -> pd.Dat
                      "shape": m["shape"], "same_kernels": same_names,
                      "same_launch": rc[case] == sc[case],
                      "real": " ".join(x[0][:60] for x in rc[case]),
-                     "sim": " ".join(x[0][:60] for x in sc[case])})  # fmt: skip
+                     "sim": " ".join(x[0][:60] for x in sc[case]),
+                     "first_diff": _first_diff(rc[case], sc[case])})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -86,12 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("csv", type=Path)
     c.add_argument("--sim-csv", type=Path, default=None, help="SIM_RUN's own CSV (a subset run)")
     c.add_argument("--family", default=None)
+    c.add_argument(
+        "--all-kernels", action="store_true", help="torch's own kernels too (same torch)"
+    )
     c.add_argument("--out", type=Path, default=None, help="per-case comparison (CSV)")
     args = ap.parse_args(argv)
     if args.mode == "join":
         join(args.run, args.csv).to_parquet(args.out, index=False)
         return 0
-    df = compare(join(args.real, args.csv), join(args.sim, args.sim_csv or args.csv), args.family)
+    df = compare(join(args.real, args.csv), join(args.sim, args.sim_csv or args.csv), args.family,
+                 args.all_kernels)  # fmt: skip
     if args.out:
         df.to_csv(args.out, index=False)
     if df.empty:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from revati.errors import RevatiError
 from revati.exporters import FORMATS, export_run, get_format
+from revati.exporters.parts import MAX_SLICES
+from revati.units import NS_PER_MS
+
+if TYPE_CHECKING:
+    from revati.trace.reader import Run
 
 
 @click.command()
@@ -47,6 +53,14 @@ from revati.exporters import FORMATS, export_run, get_format
     help="Only events starting in this window, in ms of virtual time from the run's first "
     "event (e.g. 0:500); for long runs the Perfetto UI cannot open whole.",
 )
+@click.option(
+    "--max-slices",
+    type=int,
+    default=MAX_SLICES,
+    show_default=True,
+    help="Past this many events a file is cut into consecutive time windows of about this "
+    "many each (OUT.part-1.EXT, ...), so that each opens in the Perfetto UI; 0: one file.",
+)
 def export(
     run: Path,
     fmt: str,
@@ -54,6 +68,7 @@ def export(
     ranks: tuple[int, ...],
     per_rank: bool,
     window: str | None,
+    max_slices: int,
 ) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
     from revati.progress import step
@@ -86,12 +101,46 @@ def export(
             raise RevatiError(f"{out.parent}: output folder does not exist")
         jobs = [(out, list(ranks) or None)]
     for path, sel in jobs:
-        with step(f"writing {path} ({fmt})"):
-            counts = export_run(r, fmt, path, ranks=sel)
+        _export_job(r, fmt, path, sel, max_slices)
+
+
+def _export_job(r: Run, fmt: str, path: Path, sel: list[int] | None, max_slices: int) -> None:
+    """One file, or its parts when the run is over max_slices events."""
+    from revati.exporters.parts import part_path, plan, window_ns
+    from revati.progress import step
+
+    whole = r if sel is None else _ranks_only(r, sel)
+    parts = plan(whole, max_slices)
+    if len(parts) > 1:
+        total = sum(p.events for p in parts)
+        click.echo(
+            f"{path}: {total} events, over the {max_slices} one Perfetto UI tab holds; writing "
+            f"{len(parts)} files by time window ({part_path(path, 1).name}, ...; "
+            "--max-slices 0 writes one file)"
+        )
+    first = parts[0].lo_ns
+    for part in parts:
+        out = path if len(parts) == 1 else part_path(path, part.index)
+        sub = whole if len(parts) == 1 else window_ns(whole, part.lo_ns, part.hi_ns)
+        with step(f"writing {out} ({fmt})"):
+            counts = export_run(sub, fmt, out, ranks=sel)
         msg = (
             f"wrote {path} ({fmt}): {counts['slices']} slices, {counts['flows']} flows, "
             f"{counts['tracks']} tracks"
         )
         if counts["overflow"]:
             msg += f", {counts['overflow']} partially overlapping slices on overflow tracks"
+        if len(parts) > 1:
+            lo, hi = (part.lo_ns - first) / NS_PER_MS, (part.hi_ns - first) / NS_PER_MS
+            msg += f"; events starting {lo:.3f}-{hi:.3f} ms after the first"
         click.echo(msg)
+
+
+def _ranks_only(r: Run, ranks: list[int]) -> Run:
+    """The run's events of these ranks only (to count what a file of them holds)."""
+    from dataclasses import replace
+
+    frames = {
+        k: df[df["rank"].isin(ranks)] if "rank" in df.columns else df for k, df in r.frames.items()
+    }
+    return replace(r, frames=frames)

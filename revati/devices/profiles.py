@@ -82,6 +82,13 @@ FIELDS: tuple[ProfileField, ...] = (
         "SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs",
         64,
     ),
+    _f(
+        "tpc_gpc",
+        "str",
+        "the GPC of each TPC in the driver's order, comma-separated (export table 1734dc26[4], "
+        "which cuBLASLt reads); empty: not known, answered NULL",
+        256,
+    ),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 # keys every profile in profiles.toml must define (and the only ones it may, besides aliases)

@@ -177,9 +177,15 @@ def slice_args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     return _args(run, kind, rows)
 
 
-def request_args(req: str, rank: int) -> dict[str, Any]:
-    """The args of a request's span (both exports)."""
-    return {"req": req, "rank": rank}
+FIRST_TOKEN_SLICE = "until first token"  # a request's child slice: arrival -> first token
+
+
+def request_args(req: str, rank: int, ts: int = 0, first: int = -1) -> dict[str, Any]:
+    """The args of a request's span (both exports): its TTFT when it has a first token."""
+    out: dict[str, Any] = {"req": req, "rank": rank}
+    if first >= 0:
+        out["ttft_ms"] = round((first - ts) / 1e6, 6)
+    return out
 
 
 def device_properties(run: Run) -> list[dict[str, Any]]:
@@ -368,9 +374,13 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
                         "ph": "b",
                         **common,
                         "ts": _us_float(r.ts),
-                        "args": request_args(r.req, int(r.rank)),
+                        "args": request_args(r.req, int(r.rank), int(r.ts), int(r.first)),
                     }
                 )
+                if r.first >= 0:  # nested: arrival -> first token
+                    child = {**common, "name": FIRST_TOKEN_SLICE}
+                    evs.append({"ph": "b", **child, "ts": _us_float(r.ts), "args": {"req": r.req}})
+                    evs.append({"ph": "e", **child, "ts": _us_float(r.first)})
                 evs.append({"ph": "e", **common, "ts": _us_float(r.end)})
             f.write(b",\n".join(orjson.dumps(e) for e in evs) + SEP.encode())
         # metadata last: it has no trailing separator, so the array closes cleanly

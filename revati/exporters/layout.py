@@ -19,7 +19,7 @@ import pandas as pd
 
 from revati.trace.names import demangle
 from revati.trace.reader import Run
-from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, SERVING_MARKERS
+from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, MARK_FIRST_TOKEN, SERVING_MARKERS
 from revati.trace.validate import collective_groups, track_frame
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ def api_category(name: str) -> str:
 def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.DataFrame:
     """One span per request from its markers: arrival (or first marker) to finish (or last).
 
-    Columns: req, rank, cpid (its host process), ts, end (relative ns). A request marked by
-    several ranks belongs to the lowest of them.
+    Columns: req, rank, cpid (its host process), ts, end, first (its first token, -1 if none)
+    (relative ns). A request marked by several ranks belongs to the lowest of them.
     """
-    cols = ["req", "rank", "cpid", "ts", "end"]
+    cols = ["req", "rank", "cpid", "ts", "end", "first"]
     m = run.frames["marker"]
     if not len(m):
         return pd.DataFrame({c: [] for c in cols})
@@ -74,7 +74,11 @@ def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.Dat
         fin = g.loc[g["name"] == MARK_FINISH, "ts_ns"]
         start = int(arr.min()) if len(arr) else int(g["ts_ns"].min())
         end = int(fin.max()) if len(fin) else int(g["ts_ns"].max())
-        out.append((req, int(g["rank"].iloc[0]), int(g["pid"].iloc[0]), start - base, end - base))
+        ft = g.loc[g["name"] == MARK_FIRST_TOKEN, "ts_ns"]
+        first = int(ft.min()) - base if len(ft) and start <= int(ft.min()) <= end else -1
+        out.append(
+            (req, int(g["rank"].iloc[0]), int(g["pid"].iloc[0]), start - base, end - base, first)
+        )
     df = pd.DataFrame(out, columns=cols)
     return df.sort_values(["ts", "req"], kind="stable", ignore_index=True)
 
@@ -91,7 +95,7 @@ class Layout:
     base_ns: int
     flows: pd.DataFrame  # src, dst (indices into t), id, kind ("ac2g" | "collective")
     overflow: int  # slices moved to overflow lanes
-    requests: pd.DataFrame  # per request: req, rank, cpid, ts, end (see request_spans)
+    requests: pd.DataFrame  # per request: req, rank, cpid, ts, end, first (see request_spans)
 
 
 def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -28,7 +28,7 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
 )
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
-from revati.exporters.chrome_json import request_args, slice_args
+from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
 from revati.exporters.layout import Layout, build_layout
 from revati.trace.reader import Run
 
@@ -200,23 +200,37 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         out_flows[s].append(i)
         in_flows[d].append(i)
 
-    # requests: one track each under their host process, one slice arrival -> finish
+    # requests: one track each under their host process, one slice arrival -> finish and, nested
+    # in it (indexed after it: parents first), arrival -> first token where there is one
     rq = lay.requests
     nr = len(rq)
-    names = lay.names + [f"request {r}" for r in rq["req"].tolist()]
+    names = lay.names + [f"request {r}" for r in rq["req"].tolist()] + [FIRST_TOKEN_SLICE]
     cats = [*lay.cats, "request"]
     ntr = len(lay.tracks)
-    ts = np.concatenate((ts, rq["ts"].to_numpy(dtype=np.int64)))
-    end = np.concatenate((end, rq["end"].to_numpy(dtype=np.int64)))
-    ftrack = np.concatenate((ftrack, ntr + np.arange(nr, dtype=np.int64)))
-    name_code = np.concatenate((t["name_code"].to_numpy(), len(lay.names) + np.arange(nr)))
-    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(nr, len(cats) - 1)))
+    r_ts, r_end, r_track, r_name, r_args = [], [], [], [], []
+    for i, r in enumerate(rq.itertuples(index=False)):
+        r_ts.append(int(r.ts))
+        r_end.append(int(r.end))
+        r_track.append(ntr + i)
+        r_name.append(len(lay.names) + i)
+        r_args.append(request_args(r.req, int(r.rank), int(r.ts), int(r.first)))
+        if r.first >= 0:
+            r_ts.append(int(r.ts))
+            r_end.append(int(r.first))
+            r_track.append(ntr + i)
+            r_name.append(len(names) - 1)
+            r_args.append({"req": r.req})
+    ns = len(r_ts)
+    ts = np.concatenate((ts, np.asarray(r_ts, dtype=np.int64)))
+    end = np.concatenate((end, np.asarray(r_end, dtype=np.int64)))
+    ftrack = np.concatenate((ftrack, np.asarray(r_track, dtype=np.int64)))
+    name_code = np.concatenate((t["name_code"].to_numpy(), np.asarray(r_name, dtype=np.int64)))
+    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(ns, len(cats) - 1)))
 
-    reqs = [request_args(r.req, int(r.rank)) for r in rq.itertuples(index=False)]
     key_iids: dict[str, int] = {}
-    acode, apackets = _args_codes(run, lay, reqs, key_iids)
+    acode, apackets = _args_codes(run, lay, r_args, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
-    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(nr, dtype=np.int64))).tolist()
+    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64))).tolist()
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
         _descriptors(builder, lay, names, cats, key_iids)

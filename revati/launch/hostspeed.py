@@ -20,6 +20,7 @@ def cache_dir() -> Path:
 
 def _cache_file(reference: Path) -> Path:
     from revati import calibrate
+    from revati.calibrate import workload
     from revati.calibrate.workload import cpu_model
 
     key = hashlib.sha256()
@@ -27,6 +28,7 @@ def _cache_file(reference: Path) -> Path:
     key.update(cpu_model().encode())
     key.update(str(os.cpu_count()).encode())
     key.update(str(calibrate.WORKLOAD_VERSION).encode())
+    key.update(workload.CLOCK.encode())
     return cache_dir() / f"host-speed-{key.hexdigest()[:16]}.json"
 
 

@@ -21,7 +21,13 @@ from revati.launch.liveness import POLL_S, CrashWatch, die_with_parent, kill_gro
 from revati.trace.files import StreamHead, scan_heads
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.repair import trim_zero_tail
-from revati.trace.schema import DEVICE_CONF_FILE, EVENTS_DIR, MANIFEST_FILE, STREAM_TMP_SUFFIX
+from revati.trace.schema import (
+    DEVICE_CONF_FILE,
+    EVENTS_DIR,
+    MANIFEST_FILE,
+    RECORDS_TMP_SUFFIX,
+    STREAM_TMP_SUFFIX,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +190,9 @@ def scan_streams(
     """The process list, how each process ended and what went wrong, from each stream's first and
     last line. root: (pid, returncode) of the command itself, as subprocess reports it; reaped:
     revati sent the command's leftover processes SIGTERM after it ended."""
-    for tmp in (run_dir / EVENTS_DIR).glob(f"*{STREAM_TMP_SUFFIX}"):
-        trim_zero_tail(tmp)  # a killed writer's reserved window
+    for suffix in (STREAM_TMP_SUFFIX, RECORDS_TMP_SUFFIX):
+        for tmp in (run_dir / EVENTS_DIR).glob(f"*{suffix}"):
+            trim_zero_tail(tmp)  # a killed writer's reserved window
     procs: list[dict[str, Any]] = []
     problems: list[str] = []
     for h in scan_heads(run_dir):

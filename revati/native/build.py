@@ -51,8 +51,14 @@ LIBRARIES = (
     Library("librevati_libcalls.so", "librevati_libcalls.so", ("libcalls",), ("-ldl",), False),
     # the predictor core alone, for Python (training features through ctypes) and benchmarks
     Library(
-        "librvpredict.so", "librvpredict.so", ("predict",), ("-ldl", "-lpthread", "-lm"), False
+        "librvpredict.so",
+        "librvpredict.so",
+        ("predict", "features"),
+        ("-ldl", "-lpthread", "-lm"),
+        False,
     ),
+    # the compact trace records' decoder, for the trace reader (ctypes)
+    Library("librvrecords.so", "librvrecords.so", ("records",), (), False),
 )
 
 CFLAGS = (

@@ -74,7 +74,27 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     if "n" not in k.columns:
         k["n"] = 1
     k = k[k["dur_ns"] > 0].reset_index(drop=True)
-    return k, hc, meta
+    return decode_missing_ops(k), hc, meta
+
+
+# kernels whose op the features unit decodes from their own parameters (native/features/attn_params.c)
+_SELF_DESCRIBING = r"fmha_cutlassF_|^cudnn_generated_fort_native_sdpa"
+
+
+def decode_missing_ops(k: pd.DataFrame) -> pd.DataFrame:
+    """Rows recorded before revati decoded a kernel's own shape get the op a new recording would
+    carry, decoded by the same C unit from their recorded args (the struct's words)."""
+    from revati.predictors import native
+
+    todo = (k["op"] == "") & k["name"].str.contains(_SELF_DESCRIBING, regex=True)
+    for i in k.index[todo]:
+        r = k.loc[i]
+        op = native.kernel_op_from_args(
+            r["name"], (r["gx"], r["gy"], r["gz"]), (r["bx"], r["by"], r["bz"]), r["args"]
+        )
+        if op:
+            k.at[i, "op"] = op
+    return k
 
 
 def load(paths: list[Path]) -> Dataset:

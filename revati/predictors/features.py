@@ -3,7 +3,8 @@
 A launch is classified into a family (gemm, attention, elementwise, reduce, comm, other) from its
 library-call context (`op`) or its name, and described by 16 numbers with physical meaning: FLOPs,
 bytes, roofline time on the profiled device, waves over the SMs, GEMM m/n/k/batch or attention
-batch*heads/query/key lengths/head dim, dtype size, an element-count proxy from the scalar arguments.
+batch*heads/query/key lengths/head dim, dtype size, an element-count proxy from the scalar arguments
+(decoded for cat), the vector width of vectorized elementwise kernels and elements per thread.
 Models learn log2(duration / roofline time), an efficiency, so they carry over to shapes they never saw.
 """
 
@@ -22,7 +23,7 @@ FAMILIES = ("other", "gemm", "attention", "elementwise", "reduce", "comm")
 FEATURE_NAMES = (
     "family", "log_flops", "log_bytes", "log_roof_ns", "waves", "log_blocks", "threads",
     "smem_kib", "log_d0", "log_d1", "log_d2", "log_d3", "dtype_bytes", "causal", "log_elems",
-    "log_threads_total",
+    "log_threads_total", "vec", "log_elems_per_thread",
 )  # fmt: skip
 SCHEMA_VERSION = native.SCHEMA_VERSION
 ROOF = FEATURE_NAMES.index("log_roof_ns")

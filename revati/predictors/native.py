@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import json
 from functools import cache
 from pathlib import Path
 
 from revati.devices import DeviceProfile
 from revati.errors import NativeBuildError, RevatiError
 
-FEATURE_COUNT = 16  # RV_PF_N in native/include/revati/predict.h
-SCHEMA_VERSION = 2  # RV_PF_SCHEMA
+FEATURE_COUNT = 18  # RV_PF_N in native/include/revati/predict.h
+SCHEMA_VERSION = 3  # RV_PF_SCHEMA
 
 
 class PDev(ctypes.Structure):
@@ -93,6 +94,16 @@ def lib() -> ctypes.CDLL:
     so.rv_model_host_ns.restype = ctypes.c_double
     so.rv_xgb_base_ns.argtypes = [ctypes.POINTER(ctypes.c_double)]
     so.rv_xgb_base_ns.restype = ctypes.c_double
+    so.rv_pf_kernel_op_from_words.argtypes = [
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.POINTER(ctypes.c_uint64),
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+    ]
+    so.rv_pf_kernel_op_from_words.restype = ctypes.c_size_t
     so.rv_how_name.argtypes = [ctypes.c_int]
     so.rv_how_name.restype = ctypes.c_char_p
     return so
@@ -131,6 +142,31 @@ def pkernel(
     k.op = op.encode() if op else None
     k.sig = sig.encode() if sig else None
     return k
+
+
+def kernel_op_from_args(
+    name: str, grid: tuple[int, int, int], block: tuple[int, int, int], args: str
+) -> str:
+    """The op the kernel-features unit decodes from the kernel's first (struct) parameter, given the
+    recorded `args` text (masked words read as 0); "" when it decodes none."""
+    try:
+        first = json.loads(args)[0] if args else None
+    except (ValueError, IndexError):
+        return ""
+    if not isinstance(first, list) or not first:
+        return ""
+    words = (ctypes.c_uint64 * len(first))(*[int(w) if isinstance(w, int) else 0 for w in first])
+    out = ctypes.create_string_buffer(1024)
+    n = lib().rv_pf_kernel_op_from_words(
+        name.encode(),
+        (ctypes.c_uint * 3)(*[int(x) for x in grid]),
+        (ctypes.c_uint * 3)(*[int(x) for x in block]),
+        words,
+        len(first),
+        out,
+        len(out),
+    )
+    return out.raw[:n].decode() if n else ""
 
 
 class NativeModel:

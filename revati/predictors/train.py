@@ -22,6 +22,7 @@ from revati.errors import RevatiError
 from revati.predictors import dataset, features, model_file, native, roofline, xgb
 
 MODES = ("table", "roofline", "xgb")
+SHORT_NS = 3000  # held-out launches shorter than this are also reported apart (docs/accuracy.md)
 
 
 @dataclass
@@ -31,6 +32,9 @@ class FamilyScore:
     shapes: int
     mape: dict[str, float] = field(default_factory=dict)  # mode -> mean |error| %
     p90: dict[str, float] = field(default_factory=dict)  # mode -> 90th percentile |error| %
+    wmape: dict[str, float] = field(
+        default_factory=dict
+    )  # mode -> duration-weighted mean |error| %
 
 
 @dataclass
@@ -59,14 +63,17 @@ def split_by_shape(k: pd.DataFrame, fams: np.ndarray, holdout: float) -> np.ndar
 
 
 def _score(
-    label: str, sel: np.ndarray, keys: list[str], errs: dict[str, np.ndarray]
+    label: str, sel: np.ndarray, keys: list[str], errs: dict[str, np.ndarray], dur: np.ndarray
 ) -> FamilyScore:
     s = FamilyScore(label, int(sel.sum()), len({keys[i] for i in np.flatnonzero(sel)}))
     for mode, e in errs.items():
-        v = e[sel]
-        v = v[~np.isnan(v)]
+        v, w = e[sel], dur[sel]
+        ok = ~np.isnan(v)
+        v, w = v[ok], w[ok]
         s.mape[mode] = float(np.mean(v)) if len(v) else float("nan")
         s.p90[mode] = float(np.percentile(v, 90)) if len(v) else float("nan")
+        # weighted by duration: the error's share of the GPU time these launches take
+        s.wmape[mode] = float(np.sum(v * w) / np.sum(w)) if len(v) else float("nan")
     return s
 
 
@@ -146,6 +153,7 @@ def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = T
             shutil.rmtree(tmp, ignore_errors=True)
         tf = fams[test]
         known = ~np.isnan(feats[test][:, features.ROOF])
+        short = k["dur_ns"].to_numpy(dtype=float)[test] < SHORT_NS
         keys = [dataset.shape_key(r) for r in k[test].itertuples(index=False)]
         for f in np.unique(tf):
             fam = tf == f
@@ -153,19 +161,30 @@ def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = T
             if (fam & known).any() and (fam & ~known).any():
                 # launches with and without FLOPs/bytes (an op context) differ in what can be known
                 groups += [("  with flops", fam & known), ("  no flops", fam & ~known)]
+            if (fam & short).any() and (fam & ~short).any():
+                # launches near the timer's and the launch path's resolution, apart from the rest
+                groups += [(f"  < {SHORT_NS // 1000} us", fam & short),
+                           (f"  >= {SHORT_NS // 1000} us", fam & ~short)]  # fmt: skip
             for label, sel in groups:
-                scores.append(_score(label, sel, keys, errs))
+                scores.append(_score(label, sel, keys, errs, k["dur_ns"].to_numpy(float)[test]))
     info = {
         "heldout": {
-            s.family: {"rows": s.rows, "shapes": s.shapes, "mape_pct": s.mape, "p90_pct": s.p90}
+            s.family: {
+                "rows": s.rows,
+                "shapes": s.shapes,
+                "mape_pct": s.mape,
+                "p90_pct": s.p90,
+                "weighted_mape_pct": s.wmape,
+            }  # fmt: skip
             for s in scores
             if not s.family.startswith(" ")
         },
-        "heldout_by_flops": {
+        "heldout_subgroups": {
             f"{fam.family}/{s.family.strip()}": {
                 "rows": s.rows,
                 "mape_pct": s.mape,
                 "p90_pct": s.p90,
+                "weighted_mape_pct": s.wmape,
             }
             for fam, s in _subgroups(scores)
         },
@@ -197,7 +216,8 @@ def format_scores(r: TrainResult) -> str:
         f"model {r.out}: {r.rows} rows from {r.device} (data sha256 {r.digest[:16]}), "
         f"{r.test_rows} rows on held-out shapes",
         f"{'family':<14}{'rows':>6}{'shapes':>7}  "
-        + "  ".join(f"{m + ' MAPE/p90 %':>22}" for m in MODES),
+        + "  ".join(f"{m + ' MAPE/p90 %':>22}" for m in MODES)
+        + "  xgb time-weighted %",
     ]
     for s in r.scores:
         cells = []
@@ -206,7 +226,8 @@ def format_scores(r: TrainResult) -> str:
                 cells.append(f"{s.mape[m]:>12.1f} / {s.p90[m]:<7.1f}")
             else:
                 cells.append(f"{'-':>22}")
-        lines.append(f"{s.family:<14}{s.rows:>6}{s.shapes:>7}  " + "  ".join(cells))
+        w = f"{s.wmape['xgb']:>21.1f}" if "xgb" in s.wmape else f"{'-':>21}"
+        lines.append(f"{s.family:<14}{s.rows:>6}{s.shapes:>7}  " + "  ".join(cells) + w)
     if not r.scores:
         lines.append("(too few shapes to hold any out: no held-out figures)")
     return "\n".join(lines)

@@ -20,8 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+SM_LAYOUT = (
+    "cuGetExportTable 1734dc26[4]"  # the TPC layout cuBLASLt reads (export_probe.c, sm_layout.c)
+)
 DEVICE_CALLS = {"cuDeviceGetAttribute", "cuDeviceTotalMem_v2", "cuDeviceGetName", "cuDeviceGetCount",
-                "cuDriverGetVersion", "cuOccupancyMaxActiveClusters"}  # fmt: skip
+                "cuDriverGetVersion", "cuOccupancyMaxActiveClusters", SM_LAYOUT}  # fmt: skip
+SM_COUNT_ATTR = 16  # CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+T1734DC26 = bytes.fromhex("1734dc26800d47458726c0f1e7dd8bca")
 CLUSTER_DIMENSION = 4  # CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
 # the machine's identity, not a capability: PCI bus, device, domain and subsystem ids (the stand-in
 # keeps its own, consistent with its NVML and the runtime's integrity check)
@@ -41,6 +46,30 @@ class _LaunchConfig(ctypes.Structure):
         ("attrs", ctypes.POINTER(_LaunchAttr)),
         ("num_attrs", ctypes.c_uint),
     ]
+
+
+def _sm_layout(cuda: Any) -> tuple[int, dict[str, Any]]:
+    """Slot 4 of `1734dc26`: the bytes cuBLASLt reads (one per TPC: sm_count / 2 of them), as hex."""
+    tbl = ctypes.c_void_p()
+    r = cuda.cuGetExportTable(ctypes.byref(tbl), ctypes.c_char_p(T1734DC26))
+    if r != 0 or not tbl.value:
+        return r, {}
+    slot = ctypes.CFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)
+    )(ctypes.c_uint64.from_address(tbl.value + 4 * 8).value)
+    data, handle = ctypes.c_void_p(), ctypes.c_void_p()
+    r = slot(ctypes.byref(data), ctypes.byref(handle))
+    if r != 0 or not data.value:
+        return r, {"bytes": "", "null": 1}
+    sms = ctypes.c_int(0)
+    cuda.cuDeviceGetAttribute(ctypes.byref(sms), SM_COUNT_ATTR, 0)
+    return r, {"bytes": ctypes.string_at(data.value, sms.value // 2).hex(), "null": 0}
+
+
+def _same_layout(real: dict[str, Any], stand_in: dict[str, Any]) -> bool:
+    """The stand-in's bytes are the start of what the real driver answered (the probe reads past the
+    array's end, so the real answer carries whatever followed it)."""
+    return bool(stand_in.get("bytes")) and real.get("bytes", "").startswith(stand_in["bytes"])
 
 
 def _ask(cuda: Any, q: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -69,6 +98,8 @@ def _ask(cuda: Any, q: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         cfg.block[:] = a["block"]
         r = cuda.cuOccupancyMaxActiveClusters(ctypes.byref(i), None, ctypes.byref(cfg))
         return r, {"v": i.value}
+    if call == SM_LAYOUT:
+        return _sm_layout(cuda)
     raise ValueError(call)
 
 
@@ -87,7 +118,8 @@ def replay_inside(answers: dict[str, Any]) -> dict[str, Any]:
             continue
         res, out = _ask(cuda, q)
         want = q["out"][-1] if q["out"] else {}
-        if res != q["res"] or (q["res"] == 0 and out != want):
+        agrees = _same_layout(want, out) if q["call"] == SM_LAYOUT else out == want
+        if res != q["res"] or (q["res"] == 0 and not agrees):
             diffs.append({"call": q["call"], "in": q["in"], "real": [q["res"], want],
                           "stand_in": [res, out]})  # fmt: skip
         else:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revati.report.client import client_metrics
 from revati.report.metrics import PERCENTILES, pct_key, serving_metrics
 from revati.trace.names import demangle
 from revati.trace.reader import Run
@@ -245,6 +246,7 @@ def summarize(
     out["value_reads"] = value_reads(run.frames["value-read"], top=top)
     out["value_supplies"] = value_supplies(run.frames["value-supply"])
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
+    out["client"] = [client_metrics(r, percentiles) for r in run.client_results]
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
@@ -289,6 +291,39 @@ def short_names(names: list[str], width: int) -> list[str]:
     for n, c in zip(names, short, strict=True):
         seen.setdefault(c, set()).add(n)
     return [c if len(seen[c]) == 1 else n for n, c in zip(names, short, strict=True)]
+
+
+def _serving_lines(title: str, sv: dict[str, Any]) -> list[str]:
+    """A serving-metrics block: counts, throughputs, then TTFT/TPOT/ITL/E2E statistics (ms)."""
+    L = [title]
+    L.append(
+        f"           {sv['requests']} requests, {sv['completed']} completed, "
+        f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
+    )
+    if "request_throughput_per_s" in sv:
+        L.append(
+            f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
+            f"output {sv['output_throughput_tok_per_s']:.1f}, "
+            f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
+            f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
+            f"{sv['duration_s'] * 1000:.3f} ms"
+        )
+    pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
+    cols = ["mean", "std", "median", *pcts]
+    L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
+    for key, label in (
+        ("ttft_ms", "TTFT"),
+        ("tpot_ms", "TPOT"),
+        ("itl_ms", "ITL"),
+        ("e2e_ms", "E2E"),
+    ):
+        st = sv.get(key)
+        if st:
+            L.append(
+                f"           {label:6} {st['count']:>6} "
+                + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
+            )
+    return L
 
 
 def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
@@ -395,33 +430,17 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     sv = s.get("serving")
     if sv:
         L.append("")
-        L.append(
-            f"serving    {sv['requests']} requests, {sv['completed']} completed, "
-            f"{sv.get('input_tokens', 0)} input tokens, {sv['output_tokens']} output tokens"
-        )
-        if "request_throughput_per_s" in sv:
+        L.extend(_serving_lines("serving    (requests observed in the run: markers)", sv))
+    for cv in s.get("client") or []:
+        L.append("")
+        L.extend(_serving_lines(f"client     {cv['source']}", cv))
+        ag = cv.get("agreement")
+        if ag:
             L.append(
-                f"           {sv['request_throughput_per_s']:.2f} req/s; tokens/s: "
-                f"output {sv['output_throughput_tok_per_s']:.1f}, "
-                f"input {sv.get('input_throughput_tok_per_s', 0.0):.1f}, "
-                f"total {sv.get('total_throughput_tok_per_s', 0.0):.1f}; over "
-                f"{sv['duration_s'] * 1000:.3f} ms"
+                f"           {ag['compared']} figures the client saved agree with these within "
+                f"{100 * ag['max_rel_diff']:.3g}%"
+                + (f" (largest: {ag['worst']})" if ag["worst"] else "")
             )
-        pcts = [pct_key(p) for p in sv.get("percentiles", PERCENTILES)]
-        cols = ["mean", "std", "median", *pcts]
-        L.append(f"           {'':6} {'count':>6} " + " ".join(f"{c:>10}" for c in cols) + "  (ms)")
-        for key, label in (
-            ("ttft_ms", "TTFT"),
-            ("tpot_ms", "TPOT"),
-            ("itl_ms", "ITL"),
-            ("e2e_ms", "E2E"),
-        ):
-            st = sv.get(key)
-            if st:
-                L.append(
-                    f"           {label:6} {st['count']:>6} "
-                    + " ".join(f"{st.get(c, float('nan')):10.3f}" for c in cols)
-                )
     issues = s.get("issues")
     if issues:
         L.append("")

@@ -15,13 +15,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from revati.trace.compact import records_path
 from revati.trace.schema import COLUMNAR_KINDS, EVENTS_DIR, MANIFEST_FILE, SCHEMA_VERSION
 from revati.trace.stream import Stream
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-CACHE_VERSION = 2  # 2: json fields (kernel args, op) as JSON text columns
+CACHE_VERSION = 3  # 2: json fields (kernel args, op) as JSON text columns; 3: compact records
 KEY_FILE = "key.json"
 _OPTS = pa.ipc.IpcWriteOptions(compression="lz4")
 
@@ -38,6 +39,7 @@ def cache_key(run_dir: Path, files: list[tuple[int, Path]]) -> dict[str, Any]:
         "cache_version": CACHE_VERSION,
         "schema_version": SCHEMA_VERSION,
         "streams": [[p.name, *(stat(p) or [])] for _, p in files],
+        "records": [[r.name, *(stat(r) or [])] for _, p in files if (r := records_path(p))],
         "manifest": stat(Path(run_dir) / MANIFEST_FILE),
     }
 

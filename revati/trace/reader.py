@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from revati.errors import TraceError
-from revati.trace import scan
+from revati.trace import compact, scan
 from revati.trace.cache import cache_key, read_cache, write_cache
+from revati.trace.client import ClientResult, client_results
 from revati.trace.files import read_device_conf, stream_files
 from revati.trace.frames import build_frames, concat_columnar
 from revati.trace.manifest import Manifest, read_manifest
@@ -42,6 +43,7 @@ from revati.trace.schema import (
     MANIFEST_FILE,
     REQUIRED_FIELDS,
     STREAM_TMP_SUFFIX,
+    TEMPLATE_KIND,
     field_type,
 )
 from revati.trace.stream import Stream
@@ -78,6 +80,8 @@ _PARSE = {
 }
 _JSON_KEYS = {k: tuple(b'"%s":' % f.encode() for f in fs) for k, fs in _JSON_FIELDS.items()}
 _COLUMNAR_CODES = np.array([KINDS.index(k) for k in COLUMNAR_KINDS], np.int16)
+_LINE_KINDS = (*KINDS, TEMPLATE_KIND)  # what a line's prefix may name; tmpl: compact.py
+_TEMPLATE_CODE = len(KINDS)
 _READ = pj.ReadOptions(block_size=8 << 20)
 
 
@@ -92,6 +96,11 @@ class Run:
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
+
+    @cached_property
+    def client_results(self) -> list[ClientResult]:
+        """Benchmark clients' results saved under the run's `bench/` (revati/trace/client.py)."""
+        return client_results(self.path)
 
     @cached_property
     def device_conf(self) -> dict[str, str]:
@@ -229,7 +238,7 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
             size = cut
     buf = np.frombuffer(data, np.uint8, size)
     starts, ends = scan.line_bounds(buf)
-    code = scan.classify(buf, starts, ends, KINDS)
+    code = scan.classify(buf, starts, ends, _LINE_KINDS)
     columnar = np.isin(code, _COLUMNAR_CODES)
 
     def text(rows: np.ndarray) -> list[bytes]:
@@ -249,6 +258,9 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     other = np.flatnonzero(~columnar)
     other_lines = text(other)
     other_code = code[other]
+    template_lines = [
+        ln for ln, c in zip(other_lines, other_code.tolist(), strict=True) if c == _TEMPLATE_CODE
+    ]
     tables = _parse_columnar(path, data, size, starts, ends, code, columnar, other)
     objects: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for i, kind in enumerate(KINDS):
@@ -270,9 +282,46 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     finished = last.startswith(b'{"k":"end"') or (
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
     )
-    s = Stream(path, -1, -1, tables, dict(objects), finished, len(ends))
+    count = len(ends) - len(template_lines)
+    rec_path = compact.records_path(path)
+    if rec_path is not None or template_lines:
+        count += _add_records(path, rec_path, template_lines, tables, objects, warnings)
+    s = Stream(path, -1, -1, tables, dict(objects), finished, count)
     _check_required(s)
     return s
+
+
+def _add_records(
+    path: Path,
+    rec_path: Path | None,
+    template_lines: list[bytes],
+    tables: dict[str, pa.Table],
+    objects: dict[str, list[dict[str, Any]]],
+    warnings: list[str],
+) -> int:
+    """Merge the stream's compact records (compact.py) into its tables, in seq order; how many."""
+    records = np.zeros(0, np.uint8) if rec_path is None else compact.read_records(rec_path)
+    seqs = [t.column("seq").to_numpy() for t in tables.values()]
+    seqs.append(np.array([ev.get("seq", -1) for evs in objects.values() for ev in evs], np.int64))
+    json_seqs = np.concatenate(seqs).astype(np.int64)
+
+    def parse(kind: str, joined: bytes) -> pa.Table:
+        try:
+            t = pj.read_json(
+                pa.BufferReader(joined), read_options=_READ, parse_options=_PARSE[kind]
+            )
+        except pa.ArrowInvalid:
+            raise TraceError(path, f"a '{kind}' template line is not a valid event") from None
+        present = any(key in joined for key in _JSON_KEYS[kind])
+        return _attach_json(kind, t, partial(bytes.split, joined, b"\n"), present)
+
+    expanded = compact.expand(path, template_lines, records, json_seqs, parse, warnings)
+    for kind, t in expanded.items():
+        if kind in tables and tables[kind].num_rows:
+            both = pa.concat_tables([tables[kind], t])
+            t = both.take(pc.sort_indices(both.column("seq")))
+        tables[kind] = t
+    return sum(t.num_rows for t in expanded.values())
 
 
 def _parse_columnar(

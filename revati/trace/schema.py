@@ -17,15 +17,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCHEMA_MAJOR = 1
 
 MANIFEST_FILE = "manifest.json"
 DEVICE_CONF_FILE = "device.conf"
 EVENTS_DIR = "events"
+CLIENT_DIR = "bench"  # benchmark clients' saved results (revati/trace/client.py)
 STREAM_PREFIX = "proc-"
 STREAM_SUFFIX = ".jsonl"
 STREAM_TMP_SUFFIX = ".jsonl.tmp"
+# compact records of the hot kinds beside a stream (schema 1.2; docs/trace-format.md, "Compact
+# records"): proc-<pid>.bin (.bin.tmp while open), and the `tmpl` lines of the JSON stream
+RECORDS_SUFFIX = ".bin"
+RECORDS_TMP_SUFFIX = ".bin.tmp"
+RECORDS_MAGIC = b"RVBIN01\n"
+TEMPLATE_KIND = "tmpl"
+# the record lanes in the C writer's order (native/core/trace_compact.c), and each lane's one other
+# varying integer field (stored in the record, 0 in the template)
+RECORD_LANES = ("api", "kernel", "memcpy", "memset", "sync", "collective", "graph")
+RECORD_X_FIELD = {"memcpy": "bytes", "memset": "bytes", "collective": "match"}
+RECORD_VALUE_FIELDS = ("ts_ns", "end_ns", "corr", "wt_ns")
 
 # JSON types of fields. int: an integer; str: a string; ints: a list of integers; int3: a list of
 # three integers (loaded as <field>_x/_y/_z columns); object: a JSON object (kept as a dict);

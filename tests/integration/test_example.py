@@ -9,6 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from revati.trace import run_events, stream_events
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "llama_decode.py"
 
@@ -25,10 +27,7 @@ def record(out: Path, *cmd: str, extra: tuple[str, ...] = (), timeout: float = 6
 
 
 def events(run: Path) -> list[dict]:
-    out: list[dict] = []
-    for f in sorted((run / "events").glob("proc-*.jsonl")):
-        out.extend(orjson.loads(x) for x in f.read_bytes().splitlines())
-    return out
+    return run_events(run)
 
 
 def test_example_runs_and_traces(tmp_path: Path) -> None:
@@ -67,17 +66,15 @@ def test_8b_model_costs_no_host_memory(tmp_path: Path) -> None:
     assert maxrss_kb < 3 * 1024 * 1024
 
 
-def _without_program_bytes(stream: bytes) -> list[bytes]:
-    """The stream's lines with each kernel's `args` and `sig` taken out: they are the program's own
+def _without_program_bytes(stream: Path) -> list[bytes]:
+    """The stream's events with each kernel's `args` and `sig` taken out: they are the program's own
     parameter bytes, which include uninitialised padding and unused struct members (torch's
     OffsetCalculator arrays, empty functors) that differ from run to run whatever revati does."""
     lines = []
-    for line in stream.splitlines():
-        if line.startswith(b'{"k":"kernel"'):
-            ev = orjson.loads(line)
+    for ev in stream_events(stream):
+        if ev["k"] == "kernel":
             ev.pop("args", None), ev.pop("sig", None)
-            line = orjson.dumps(ev)
-        lines.append(line)
+        lines.append(orjson.dumps(ev))
     return lines
 
 
@@ -95,7 +92,7 @@ def test_deterministic_runs_are_byte_identical(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr[-3000:]
         files = sorted((run / "events").glob("proc-*.jsonl"))
         assert [f.name for f in files] == ["proc-0.jsonl"]
-        streams.append(files[0].read_bytes())
-    assert b'"k":"kernel"' in streams[0] and b'"sig":' in streams[0]
+        streams.append(files[0])
+    assert any(ev["k"] == "kernel" and "sig" in ev for ev in stream_events(streams[0]))
     lines = [_without_program_bytes(s) for s in streams]
     assert lines[0] == lines[1] == lines[2]

@@ -15,7 +15,7 @@ import pytest
 
 from revati.exporters import export_run
 from revati.launch.liveness import pid_alive
-from revati.trace import load_run
+from revati.trace import load_run, run_events, stream_events
 
 pytestmark = pytest.mark.torch
 
@@ -97,10 +97,7 @@ def _record(
 
 
 def _events(run: Path, kind: str) -> list[dict]:
-    out = []
-    for f in sorted((run / "events").glob("proc-*.jsonl")):
-        out += [e for e in map(orjson.loads, f.read_bytes().splitlines()) if e["k"] == kind]
-    return out
+    return [e for e in run_events(run) if e["k"] == kind]
 
 
 def _by_match(colls: list[dict]) -> dict[int, list[dict]]:
@@ -152,7 +149,7 @@ def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None
     )
     lines = {}
     for f in sorted((run / "events").glob("proc-*.jsonl")):
-        evs = [orjson.loads(x) for x in f.read_bytes().splitlines()]
+        evs = stream_events(f)
         lines[evs[0]["rank"]] = evs
     big = {
         r: [c for c in evs if c["k"] == "collective" and c["bytes"] == 128 << 20]

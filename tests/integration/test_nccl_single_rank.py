@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
+
+from revati.trace import stream_events
 
 pytestmark = pytest.mark.torch
 
@@ -33,7 +34,7 @@ def test_single_rank_nccl(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ok nccl 1" in r.stdout
     (stream,) = sorted((run / "events").glob("proc-*.jsonl"))
-    events = [orjson.loads(x) for x in stream.read_bytes().splitlines()]
+    events = stream_events(stream)
     assert events[-1]["k"] == "end" and events[-1]["unimpl"] == {}
     api = {e["name"] for e in events if e["k"] == "api"}
     assert any(n.startswith("nvml") for n in api)  # NCCL asked NVML for the topology

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from revati.trace import stream_events
 from revati.trace.schema import SCHEMA_VERSION
 
 
@@ -113,6 +114,6 @@ def test_deterministic_stream_names(tmp_path: Path) -> None:
     r = revati("record", "--deterministic", "--out", str(tmp_path / "run"), "--", *py(code))
     assert r.returncode == 0, r.stderr
     stream = tmp_path / "run" / "events" / "proc-0.jsonl"
-    events = [orjson.loads(x) for x in stream.read_bytes().splitlines()]
+    events = stream_events(stream)
     assert events[0]["pid"] == 0 and events[0]["tid"] == 1
     assert all(e.get("wt_ns", 0) == 0 for e in events)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
+from revati.trace import stream_events
 
 POLLER = """
 import ctypes
@@ -36,7 +36,7 @@ def _record(tmp: Path, *level: str) -> list[dict]:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     (stream,) = (run / "events").glob("proc-*.jsonl")
-    return [orjson.loads(x) for x in stream.read_bytes().splitlines()]
+    return stream_events(stream)
 
 
 def test_default_counts_queries(tmp_path: Path) -> None:

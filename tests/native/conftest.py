@@ -13,6 +13,7 @@ import pytest
 
 from revati.devices.profiles import get_profile
 from revati.launch.env import run_env
+from revati.trace.events import run_events
 
 
 @dataclass
@@ -42,12 +43,8 @@ class StandInRun:
 
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for f in sorted((run_dir / "events").glob("proc-*.jsonl*")):
-        for line in f.read_text().splitlines():
-            if line.strip():
-                events.append(json.loads(line))
-    return events
+    """Every event as written (JSON lines and compact records alike), stream by stream."""
+    return run_events(run_dir)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from driver_prelude import PRELUDE
 from revati.devices.profiles import get_profile
 from revati.launch.env import run_env
 from revati.native import build as native_build
+from revati.trace import run_events
 
 ROOT = Path(__file__).resolve().parents[2]
 STUBS = ROOT / "revati" / "native" / "driver" / "gen" / "stubs.c"
@@ -428,11 +429,7 @@ def test_c_program_links_against_the_stand_in(lib_dir, tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["launches"] == 3000 and 0 < out["median_ns"] <= out["p99_ns"]
-    lines = [
-        json.loads(x)
-        for f in (run_dir / "events").glob("*.jsonl")
-        for x in f.read_text().splitlines()
-    ]
+    lines = run_events(run_dir)
     assert sum(1 for e in lines if e["k"] == "kernel") == 4000  # 1000 warm-up + 3000 timed
     bad = subprocess.run(
         [str(exe), "-5"], env=run_env(run_dir, lib_dir), capture_output=True, text=True

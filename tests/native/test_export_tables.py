@@ -24,7 +24,7 @@ from revati.native import build as native_build
 
 PROBES = Path(__file__).resolve().parent / "probes"
 NATIVE = native_build.NATIVE_DIR
-DRIVER_SRC = [NATIVE / "driver" / "export_tables.c", NATIVE / "driver" / "integrity.c"]
+DRIVER_SRC = [NATIVE / "driver" / f for f in ("export_tables.c", "sm_layout.c", "integrity.c")]
 
 CUDA_SUCCESS = 0
 CUDA_ERROR_INVALID_VALUE = 1

@@ -79,3 +79,19 @@ def test_standalone_measure() -> None:
     assert r.returncode == 0, r.stderr
     fig = json.loads(r.stdout)
     assert fig["workload_version"] == 1 and fig["python_ns"] > 0
+
+
+def test_calibration_counts_cpu_time_not_time_off_the_cpu() -> None:
+    """The workload is timed in thread CPU time: time the host spent elsewhere (here a sleep; on a
+    loaded host, other processes holding the core) does not make this host look slower."""
+    import time
+
+    from revati.calibrate.workload import _best
+
+    def work_then_wait() -> None:
+        sum(range(20_000))
+        time.sleep(0.05)
+
+    cpu, _spread, wall = _best(work_then_wait, 3)
+    assert wall >= 50_000_000
+    assert cpu < 25_000_000, cpu

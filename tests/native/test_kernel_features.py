@@ -28,6 +28,11 @@ SCRIPT = textwrap.dedent(
     kv = torch.randn(2, 4, 57, 128, device="cuda", dtype=torch.bfloat16)
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         o2 = F.scaled_dot_product_attention(kv[:, :, :19], kv, kv)
+    mq = torch.randn(2, 5, 70, 64, device="cuda", dtype=torch.bfloat16)
+    mk = torch.randn(2, 5, 90, 64, device="cuda", dtype=torch.bfloat16)
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+        F.scaled_dot_product_attention(mq, mk, mk)
+        F.scaled_dot_product_attention(mq, mk, mk, is_causal=True)   # same bytes but the mask type
     x = torch.randn(12345, device="cuda")
     w = torch.randn(54321, device="cuda")
     z1 = x + x
@@ -96,12 +101,35 @@ def test_attention_shapes_in_op(kernels: pd.DataFrame) -> None:
 
 
 def test_cudnn_attention_shapes_in_op(kernels: pd.DataFrame) -> None:
-    """cuDNN's SDPA graph, followed from its descriptors, gives the attention shape at execution."""
-    sdpa = [o for _, o in _ops(kernels) if o["lib"] == "cudnn" and o["op"] == "sdpa_fwd"]
+    """cuDNN's SDPA kernel says its shape in its first parameter (decoded whether or not the library
+    call was seen, as on a real GPU); its helper kernels keep the call's context from the descriptors."""
+    sdpa = [(i, o) for i, o in _ops(kernels) if o["lib"] == "cudnn" and o["op"] == "sdpa_fwd"]
     assert sdpa, [o for _, o in _ops(kernels) if o["lib"] == "cudnn"]
-    o = sdpa[0]
+    own = [
+        o for i, o in sdpa if kernels.at[i, "name"].startswith("cudnn_generated_fort_native_sdpa")
+    ]
+    assert own and all(o.get("from") == "params" for o in own), own
+    o = own[0]
     assert (o["batch"], o["heads"], o["heads_kv"], o["head_dim"]) == (2, 4, 4, 128), o
-    assert (o["seqlen_q"], o["seqlen_k"], o["dtype"]) == (19, 57, "bf16"), o
+    assert (o["seqlen_q"], o["seqlen_k"]) == (19, 57), o
+    ctx = [o for i, o in sdpa if o.get("from") != "params"]
+    assert all((o["seqlen_q"], o["seqlen_k"], o["dtype"]) == (19, 57, "bf16") for o in ctx), ctx
+
+
+def test_memory_efficient_attention_shapes_in_op(kernels: pd.DataFrame) -> None:
+    """PyTorch's memory-efficient kernel's Params struct gives the shape and the causal mask type, and
+    two launches that differ only in the mask type (a byte beside padding) are told apart."""
+    me = [o for _, o in _ops(kernels) if o["lib"] == "mem_efficient"]
+    assert len(me) == 2, me
+    for o in me:
+        assert (o["batch"], o["heads"], o["head_dim"], o["seqlen_q"], o["seqlen_k"]) == (
+            2,
+            5,
+            64,
+            70,
+            90,
+        )
+    assert sorted(o["causal"] for o in me) == [0, 1], me
 
 
 def _adds(k: pd.DataFrame, numel: int) -> pd.DataFrame:

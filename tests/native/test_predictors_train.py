@@ -34,6 +34,54 @@ def test_family_from_name_and_op() -> None:
     assert features.family("at::native::vectorized_elementwise_kernel<add>") == "elementwise"
     assert features.family("ncclDevKernel_AllReduce") == "comm"
     assert features.family("some_custom_kernel") == "other"
+    sdpa = '{"lib":"cudnn","op":"sdpa_fwd","batch":8,"heads":32,"seqlen_q":1,"seqlen_k":1024}'
+    assert features.family("cudnn_generated_fort_native_sdpa_sm80", sdpa) == "attention"
+    # a helper kernel launched inside the attention call is classified by its own name
+    assert features.family("_ZN5cudnn6fusion21lean_reduction_kernelILb0E", sdpa) == "reduce"
+
+
+def _feature(name: str, args: str, feature: str, grid=(264, 2, 1), block=(512, 1, 1)) -> float:
+    df = pd.DataFrame([{"name": name, "gx": grid[0], "gy": grid[1], "gz": grid[2], "bx": block[0],
+                        "by": block[1], "bz": block[2], "smem": 0, "args": args, "op": "",
+                        "sig": ""}])  # fmt: skip
+    return float(features.matrix(df, get_profile("h200"))[0][features.FEATURE_NAMES.index(feature)])
+
+
+def test_elementwise_work_features() -> None:
+    """cat's element count comes from its output's TensorSizeStride (Dims sizes, 32-bit, two to a
+    word); a vectorized kernel's width gives its element size; elements per thread are logged."""
+    cat = ("_ZN2at6native40_GLOBAL__N__0f1a8107_8_Shape_cu_49f7391c19CatArrayBatchedCopyINS1_10"
+           "OpaqueTypeILj2EEEjLi4ELi64ELi64EEEvPT_NS1_25CatArrInputTensorMetadataIS5_T0_XT2_EXT3_EEE")  # fmt: skip
+    sizes = [16 | 32 << 32, 1024 | 64 << 32, 2097152 | 65536 << 32, 64 | 1 << 32]  # [16,32,1024,64]
+    args = json.dumps([None, [None, 7, 7], sizes, 3, 1])
+    assert np.exp2(_feature(cat, args, "log_elems")) - 1 == pytest.approx(16 * 32 * 1024 * 64)
+    assert _feature(cat, args, "dtype_bytes") == 2
+    per_thread = _feature(cat, args, "log_elems_per_thread")
+    assert per_thread == pytest.approx(np.log2(16 * 32 * 1024 * 64 / (264 * 2 * 512)))
+    vec = "_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_13AUnaryFunctorIfffNS0_15MulFunctorIfEEEE"
+    assert _feature(vec, "[1000000,0,[null,null]]", "vec") == 4
+    assert _feature(vec, "[1000000,0,[null,null]]", "dtype_bytes") == 4  # 16-byte vectors of floats
+    assert np.isnan(_feature(cat, args, "vec"))
+    # a bit mask (2^36 - 1) is no element count: the next scalar is taken
+    assert np.exp2(
+        _feature("randperm_kernel", "[null,null,68719476735,97656]", "log_elems")
+    ) - 1 == (pytest.approx(97656))
+
+
+def test_attention_bytes_count_kv_heads_once() -> None:
+    """Grouped-query decode reads K and V per KV head: 4x fewer bytes than per query head."""
+
+    def bytes_of(heads_kv: int) -> float:
+        op = json.dumps({"lib": "cudnn", "op": "sdpa_fwd", "batch": 8, "heads": 32,
+                         "heads_kv": heads_kv, "head_dim": 64, "seqlen_q": 1, "seqlen_k": 4096})  # fmt: skip
+        df = pd.DataFrame([{"name": "cudnn_generated_fort_native_sdpa", "gx": 1, "gy": 32, "gz": 8,
+                            "bx": 128, "by": 1, "bz": 1, "smem": 0, "args": "", "op": op,
+                            "sig": ""}])  # fmt: skip
+        return float(np.exp2(features.matrix(df, get_profile("h200"))[0][2]) - 1)
+
+    q_o = 8 * 32 * 64 * 2 * 2  # Q and O, bf16
+    assert bytes_of(32) == pytest.approx(q_o + 8 * 32 * 4096 * 64 * 2 * 2, rel=1e-6)
+    assert bytes_of(8) == pytest.approx(q_o + 8 * 8 * 4096 * 64 * 2 * 2, rel=1e-6)
 
 
 def test_gemm_features_have_physical_meaning() -> None:

@@ -70,19 +70,27 @@ def test_same_slices_as_chrome(sample: Path, tmp_path: Path) -> None:
 
 
 def test_requests_get_a_track_each(sample: Path, tmp_path: Path) -> None:
-    """Each request is one slice, arrival to finish, on its own named track."""
+    """Each request is a slice from arrival to finish on its own named track, with a nested slice
+    from arrival to its first token."""
     run = load_run(sample, cache=False)
     export_run(run, "perfetto", tmp_path / "t.pftrace")
     slices, _, _ = parse_slices(tmp_path / "t.pftrace")
-    req = {k[2]: (k[3], k[4]) for k in slices if k[0] == "track"}
+    req = {k[1]: (k[3], k[4]) for k in slices if k[0] == "track" and k[2] == k[1]}
+    first = {k[1]: (k[3], k[4]) for k in slices if k[0] == "track" and k[2] == "until first token"}
     m = run.frames["marker"]
-    want = {}
-    for name in ("request_arrival", "request_finish"):
+    want: dict[str, dict[str, int]] = {}
+    for name in ("request_arrival", "first_token", "request_finish"):
         for a, ts in zip(
             m.loc[m["name"] == name, "args"], m.loc[m["name"] == name, "ts_ns"], strict=True
         ):
-            want.setdefault(f"request {a['req']}", []).append(int(ts))
-    assert req == {k: (v[0], v[1] - v[0]) for k, v in want.items()}
+            want.setdefault(f"request {a['req']}", {}).setdefault(name, int(ts))
+    assert req == {
+        k: (v["request_arrival"], v["request_finish"] - v["request_arrival"])
+        for k, v in want.items()
+    }
+    assert first == {
+        k: (v["request_arrival"], v["first_token"] - v["request_arrival"]) for k, v in want.items()
+    }
     assert len(req) == 3
 
 

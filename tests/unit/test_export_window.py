@@ -51,3 +51,33 @@ def test_bad_window_is_one_line(tmp_path: Path, cli) -> None:
             "export", str(SAMPLE), "--window", bad, "--out", str(tmp_path / "x.json")
         )
         assert code == 1 and err.count("\n") == 1 and "--window" in err
+
+
+def test_a_run_past_max_slices_is_written_in_time_window_parts(tmp_path: Path, cli) -> None:
+    """--max-slices below the run's size: several files, each within the limit, whose slices
+    together are the whole export's, in consecutive windows; the message says so."""
+    run = tmp_path / "s"
+    shutil.copytree(SAMPLE, run, ignore=shutil.ignore_patterns(".cache", "trace.*"))
+    code, out, _ = cli("export", str(run), "--format", "chrome", "--out", str(tmp_path / "a.json"))
+    assert code == 0 and "part" not in out
+    full = [
+        e
+        for e in orjson.loads((tmp_path / "a.json").read_bytes())["traceEvents"]
+        if e.get("ph") == "X"
+    ]
+    limit = len(full) // 3
+    code, out, _ = cli(
+        "export", str(run), "--format", "chrome", "--max-slices", str(limit),
+        "--out", str(tmp_path / "p.json"),
+    )  # fmt: skip
+    assert code == 0 and "by time window" in out, out
+    parts = sorted(tmp_path.glob("p.part-*.json"))
+    assert len(parts) >= 3 and not (tmp_path / "p.json").exists()
+    got = []
+    for p in parts:
+        evs = [e for e in orjson.loads(p.read_bytes())["traceEvents"] if e.get("ph") == "X"]
+        assert len(evs) <= limit * 1.1 + 50
+        got.append(evs)
+    assert sum(len(g) for g in got) == len(full)
+    key = sorted((e["name"], e["ts"]) for e in full)
+    assert sorted((e["name"], e["ts"]) for g in got for e in g) == key

@@ -92,3 +92,24 @@ def test_steps_tool_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
     sys.argv = ["vllm_steps.py", str(tmp_path)]
     assert tool.main() == 1
     assert "not a revati run directory" in capsys.readouterr().err
+
+
+def test_kill_waits_for_a_process_that_ends_within_the_grace():
+    """The engine's kill first waits for it to end by itself (vLLM's finalizer kills after 5 s)."""
+    import subprocess
+    import time
+
+    from revati.integrations.vllm import shutdown
+
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    t0 = time.monotonic()
+    assert shutdown.wait_for_exit(p.pid, 30)
+    assert time.monotonic() - t0 < 10
+    p.wait()
+    assert not shutdown.alive(p.pid)
+    q = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not shutdown.wait_for_exit(q.pid, 0.2)
+    finally:
+        q.kill()
+        q.wait()

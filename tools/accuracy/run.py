@@ -19,7 +19,14 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = ["gemm_loop", "graph_decode", "prefill", "eager_decode"]
+WORKLOADS = [
+    "gemm_loop",
+    "graph_decode",
+    "prefill",
+    "eager_decode",
+    "graph_decode_qwen",
+    "prefill_qwen",
+]
 HOST_BOUND = {"eager_decode"}
 
 

@@ -6,6 +6,9 @@ clock are virtual); tools/accuracy/run.py compares the two. Workloads:
   graph_decode  a Llama-1B-shaped decode step (batch 8, KV 1024) captured in a CUDA graph; ms per replay
   prefill       the bundled example's 1B model, one prefill of 2048 tokens; ms
   eager_decode  the bundled example's 1B model, eager decode steps after a 128-token prefill; ms per step
+  graph_decode_qwen  a Qwen2.5-7B-shaped decode step (batch 16, KV 2048, 28 heads / 4 KV heads), CUDA graph;
+                ms per replay
+  prefill_qwen  a Qwen2.5-7B-shaped forward over 4096 tokens (causal SDPA, no KV cache); ms
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class DecodeStep:
     """A Llama-1B-shaped decode step over static KV caches: graph-capturable (no host decisions)."""
 
     def __init__(self, batch=8, kv_len=1024, hidden=2048, layers=16, heads=32, kv_heads=8,
-                 inter=8192, vocab=128256):  # fmt: skip
+                 inter=8192, vocab=128256, q_len=1):  # fmt: skip
         dt, dev = torch.bfloat16, "cuda"
         self.heads, self.kv_heads, self.d = heads, kv_heads, hidden // heads
         self.layers = []
@@ -60,30 +63,66 @@ class DecodeStep:
                 "v": torch.randn(batch, kv_heads, kv_len, self.d, device=dev, dtype=dt),
             })  # fmt: skip
         self.lm_head = torch.randn(vocab, hidden, device=dev, dtype=dt) * 0.02
-        self.x = torch.randn(batch, 1, hidden, device=dev, dtype=dt)
+        self.x = torch.randn(batch, q_len, hidden, device=dev, dtype=dt)
 
     def __call__(self) -> torch.Tensor:
+        """One decode step (q_len 1, into the KV caches) or, for q_len > 1, a causal prefill."""
         x = self.x
-        b = x.shape[0]
+        b, t = x.shape[0], x.shape[1]
         for L in self.layers:
             h = F.rms_norm(x, (x.shape[-1],), L["n1"], 1e-5)
             qkv = F.linear(h, L["qkv"])
             q, k, v = qkv.split(
                 [self.heads * self.d, self.kv_heads * self.d, self.kv_heads * self.d], -1
             )
-            q = q.view(b, 1, self.heads, self.d).transpose(1, 2)
-            L["k"][:, :, -1:].copy_(k.view(b, 1, self.kv_heads, self.d).transpose(1, 2))
-            L["v"][:, :, -1:].copy_(v.view(b, 1, self.kv_heads, self.d).transpose(1, 2))
-            a = F.scaled_dot_product_attention(q, L["k"], L["v"], enable_gqa=True)
-            x = x + F.linear(a.transpose(1, 2).reshape(b, 1, -1), L["o"])
+            q = q.view(b, t, self.heads, self.d).transpose(1, 2)
+            k = k.view(b, t, self.kv_heads, self.d).transpose(1, 2)
+            v = v.view(b, t, self.kv_heads, self.d).transpose(1, 2)
+            if t == 1:
+                L["k"][:, :, -1:].copy_(k)
+                L["v"][:, :, -1:].copy_(v)
+                a = F.scaled_dot_product_attention(q, L["k"], L["v"], enable_gqa=True)
+            else:
+                a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+            x = x + F.linear(a.transpose(1, 2).reshape(b, t, -1), L["o"])
             h = F.rms_norm(x, (x.shape[-1],), L["n2"], 1e-5)
             g, u = F.linear(h, L["gate_up"]).chunk(2, -1)
             x = x + F.linear(F.silu(g) * u, L["down"])
         return F.linear(x, self.lm_head).argmax(-1)
 
 
+QWEN_7B = {
+    "hidden": 3584,
+    "layers": 28,
+    "heads": 28,
+    "kv_heads": 4,
+    "inter": 18944,
+    "vocab": 152064,
+}
+
+
 def graph_decode() -> dict:
-    step = DecodeStep()
+    return _graph_replays(DecodeStep())
+
+
+def graph_decode_qwen() -> dict:
+    return _graph_replays(DecodeStep(batch=16, kv_len=2048, **QWEN_7B))
+
+
+@torch.inference_mode()
+def prefill_qwen() -> dict:
+    step = DecodeStep(batch=1, kv_len=1, q_len=4096, **QWEN_7B)
+    step()
+    torch.cuda.synchronize()
+    b, e = _events()
+    b.record()
+    step()
+    e.record()
+    torch.cuda.synchronize()
+    return {"ms": b.elapsed_time(e), "tokens": 4096}
+
+
+def _graph_replays(step: DecodeStep) -> dict:
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
@@ -154,7 +193,8 @@ def eager_decode() -> dict:
 
 
 WORKLOADS = {"gemm_loop": gemm_loop, "graph_decode": graph_decode, "prefill": prefill,
-             "eager_decode": eager_decode}  # fmt: skip
+             "eager_decode": eager_decode, "graph_decode_qwen": graph_decode_qwen,
+             "prefill_qwen": prefill_qwen}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,18 @@ torch and NCCL teardown) runs on this host in real time, which on a small, share
 and `revati record` exits 1. Under revati the front end's wait gets `REVATI_VLLM_SHUTDOWN_GRACE_S`
 (default 120 s; an engine that is blocked rather than working still costs no real time, since the
 world's clock jumps). Nothing measured by a benchmark runs after this point.
+
+A process manager's finalizer can hold vLLM's own `shutdown` from before the plugin loaded (a
+`weakref.finalize` made at construction, run at interpreter exit: `vllm bench latency` killed its
+engine after 5 s that way), so `kill_process_tree`, which that `shutdown` calls for processes still
+alive, also waits out the rest of the grace for the process to end before it kills it.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 
@@ -37,4 +44,31 @@ def install() -> bool:
     v1_utils.shutdown = shutdown
     if getattr(engine_utils, "shutdown", None) is original:
         engine_utils.shutdown = shutdown
+    kill = getattr(v1_utils, "kill_process_tree", None)
+    if kill is not None:
+
+        def kill_process_tree(pid: int) -> None:
+            wait_for_exit(pid, grace_s())
+            kill(pid)
+
+        v1_utils.kill_process_tree = kill_process_tree
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait (virtual time: jumps while the world is idle) up to timeout s for pid to end."""
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
     return True

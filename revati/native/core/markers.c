@@ -16,3 +16,11 @@ RV_EXPORT void revati_mark(const char *name, const char *args_json) {
 
 // revati_vnow_ns: the host's virtual time, for Python code that wants it without a libc clock
 RV_EXPORT unsigned long long revati_vnow_ns(void) { return (unsigned long long)rv_vnow(); }
+
+// revati_own_begin: from here to revati_own_end, this thread's real time is revati's own (excluded
+// from virtual time, as any interposed call's); for Python-side bookkeeping such as the vLLM
+// plugin's request observer. Pairs nest.
+RV_EXPORT void revati_own_begin(void) { rv_enter(); }
+
+// revati_own_end: closes revati_own_begin
+RV_EXPORT void revati_own_end(void) { rv_leave(); }

@@ -21,6 +21,7 @@
 #include "revati/runmode.h"
 #include "revati/vclock.h"
 #include "revati/trace_level.h"
+#include "trace_compact.h"
 #include "trace_sink.h"
 
 #define LINE_ROOM 4096 /* room asked of the sink for a line before its length is known */
@@ -32,6 +33,10 @@ static int g_state; /* 0: not opened, 1: open, 2: disabled or closed */
 static int g_fd = -1;
 static char g_tmp_path[4300], g_final_path[4200];
 static rv_sink g_sink = {.fd = -1};
+/* the compact records of the hot kinds (trace_compact.c), beside the JSON stream */
+static rv_sink g_bin = {.fd = -1};
+static int g_bin_open;
+static char g_bin_tmp[4300], g_bin_final[4200];
 static uint64_t g_seq;
 static uint64_t g_dropped; /* events not written after the disk filled */
 static _Atomic uint64_t g_corr;
@@ -91,6 +96,7 @@ const char *rv_json_escape(char *dst, size_t n, const char *src) {
  * sink keeps for it; later events are counted, not written. */
 static void stream_full_locked(void) {
     if (g_dropped++) return;
+    if (!g_sink.full && g_bin.full) g_sink.err = g_bin.err;
     char line[320];
     int n = snprintf(line, sizeof line,
                      "{\"k\":\"lost\",\"seq\":%llu,\"tid\":%d,\"why\":\"%s\",\"ts_ns\":%llu}\n",
@@ -101,13 +107,14 @@ static void stream_full_locked(void) {
              strerror(g_sink.err));
 }
 
-/* Copy a complete line into the stream. */
-static void put_line_locked(const char *line, size_t n) {
+/* Copy a complete line into the stream; 0, or -1 when the stream could not grow. */
+static int put_line_locked(const char *line, size_t n) {
     size_t avail;
     char *dst = rv_sink_room(&g_sink, n, &avail);
-    if (!dst) { stream_full_locked(); return; }
+    if (!dst) { stream_full_locked(); return -1; }
     memcpy(dst, line, n);
     rv_sink_commit(&g_sink, n);
+    return 0;
 }
 
 static void query_counts_reset(void);
@@ -120,12 +127,15 @@ static void atfork_child(void) {
     g_lid = -1;
     if (g_state == 1) {
         rv_sink_forget(&g_sink); /* the mapping and the file are the parent's */
+        rv_sink_forget(&g_bin);
+        g_bin_open = 0;
         g_fd = -1;
         g_state = 0;
     }
     g_seq = 0;
     g_dropped = 0;
     query_counts_reset();
+    rv_compact_reset();
     g_n_unimpl = 0;
     for (int i = 0; i < MISSING_SLOTS; ++i) { free(g_missing[i].name); g_missing[i].name = NULL; g_missing[i].count = 0; }
 }
@@ -206,6 +216,24 @@ static void emit_proc_header_locked(void) {
     if (n > 0 && (size_t)n < sizeof line) put_line_locked(line, (size_t)n);
 }
 
+/* The .bin stream beside the JSON one (same name, .bin for .jsonl); without it every event is a
+ * JSON line. */
+static void open_compact_locked(void) {
+    g_bin_open = 0;
+    if (!rv_compact_enabled()) return;
+    size_t stem = strlen(g_final_path) - strlen(".jsonl");
+    snprintf(g_bin_final, sizeof g_bin_final, "%.*s.bin", (int)stem, g_final_path);
+    snprintf(g_bin_tmp, sizeof g_bin_tmp, "%s.tmp", g_bin_final);
+    int fd = open(g_bin_tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || rv_sink_open(&g_bin, fd) != 0 || rv_compact_start(&g_bin) != 0) {
+        rv_warn("cannot write compact trace records to %s (%s): events are written as JSON lines",
+                g_bin_tmp, strerror(errno));
+        if (fd >= 0) { rv_sink_forget(&g_bin); unlink(g_bin_tmp); }
+        return;
+    }
+    g_bin_open = 1;
+}
+
 static int open_locked(void) {
     if (g_state == 1) return 1;
     if (g_state == 2) return 0;
@@ -246,6 +274,7 @@ static int open_locked(void) {
     }
     g_state = 1;
     g_dropped = 0;
+    open_compact_locked();
     static int registered;
     if (!registered) { registered = 1; atexit(at_exit_close); }
     take_signals();
@@ -253,8 +282,30 @@ static int open_locked(void) {
     return 1;
 }
 
+static int put_line_cb(const char *line, size_t n) { return put_line_locked(line, n); }
+
+/* A hot kind as a compact record; 1 when written (or lost to a full disk), 0 to write the line. */
+static int emit_compact_locked(const char *kind, const char *fmt, va_list ap) {
+    int lane = rv_compact_lane(kind);
+    if (lane < 0) return 0;
+    static char body[16384];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(body, sizeof body, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || (size_t)n >= sizeof body) return 0;
+    int rc = rv_compact_put(&g_bin, lane, trace_tid(), body, (size_t)n, put_line_cb);
+    if (rc < 0) {
+        stream_full_locked();
+        return 1;
+    }
+    if (rc > 0) g_seq++;
+    return rc;
+}
+
 static void emit_locked(const char *kind, const char *fmt, va_list ap) {
     if (g_dropped) { g_dropped++; return; }
+    if (g_bin_open && emit_compact_locked(kind, fmt, ap)) return;
     char head[96];
     int hn = snprintf(head, sizeof head, "{\"k\":\"%s\",\"seq\":%llu,\"tid\":%d,", kind,
                       (unsigned long long)g_seq, trace_tid());
@@ -452,6 +503,12 @@ static void close_stream_locked(int sig) {
     o += 3;
     if (g_sink.full) rv_sink_put_reserved(&g_sink, g_end_line, o);
     else put_line_locked(g_end_line, o);
+    if (g_bin_open) {
+        /* the records first: a stream renamed .jsonl has its .bin renamed too */
+        rv_sink_close(&g_bin);
+        g_bin_open = 0;
+        if (rename(g_bin_tmp, g_bin_final) != 0) rv_error("cannot rename trace: %s", strerror(errno));
+    }
     rv_sink_close(&g_sink);
     g_fd = -1;
     g_state = 2;

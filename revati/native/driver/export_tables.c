@@ -452,38 +452,37 @@ static const void *const TOOLS_CONTEXT[95] = {
 
 /* ------------------------------------------------------------------------------------------------
  * {1734dc26-800d-4745-8726-c0f1e7dd8bca}: asked for by cuBLASLt, cuDNN, cuSPARSELt, NVRTC, CUPTI;
- * layout not public. It must exist (answering "not supported" breaks cuBLASLt): a size word and
- * 31 stub slots answering 0. */
+ * layout not public. It must exist (answering "not supported" breaks cuBLASLt): a size word, slots 4
+ * and 13 (the TPC layout cuBLASLt reads and its release, sm_layout.c) and stubs answering 0. */
 
 SLOT_STUB(t1734dc26, 1)
 SLOT_STUB(t1734dc26, 2)
 SLOT_STUB(t1734dc26, 3)
-SLOT_STUB(t1734dc26, 4)
-SLOT_STUB(t1734dc26, 5)
-SLOT_STUB(t1734dc26, 6)
-SLOT_STUB(t1734dc26, 7)
-SLOT_STUB(t1734dc26, 8)
-SLOT_STUB(t1734dc26, 9)
-STUBS_10(t1734dc26, 1)
-STUBS_10(t1734dc26, 2)
-SLOT_STUB(t1734dc26, 30)
-SLOT_STUB(t1734dc26, 31)
+STUBS4(t1734dc26, 5, 6, 7, 8)
+STUBS4(t1734dc26, 9, 10, 11, 12)
+SLOT_STUB(t1734dc26, 14)
+SLOT_STUB(t1734dc26, 15)
+SLOT_STUB(t1734dc26, 16)
 
-static const void *const T1734DC26[32] = {
-    (const void *)(uintptr_t)(32 * sizeof(void *)),
+/* 17 words: the size the real driver (580.159.04, an H200) gives this table */
+static const void *const T1734DC26[17] = {
+    (const void *)(uintptr_t)(17 * sizeof(void *)),
     STUB(t1734dc26, 1),
     STUB(t1734dc26, 2),
     STUB(t1734dc26, 3),
-    STUB(t1734dc26, 4),
+    (const void *)rv_sm_layout_get,
     STUB(t1734dc26, 5),
     STUB(t1734dc26, 6),
     STUB(t1734dc26, 7),
     STUB(t1734dc26, 8),
     STUB(t1734dc26, 9),
-    ROW10(t1734dc26, 1),
-    ROW10(t1734dc26, 2),
-    STUB(t1734dc26, 30),
-    STUB(t1734dc26, 31),
+    STUB(t1734dc26, 10),
+    STUB(t1734dc26, 11),
+    STUB(t1734dc26, 12),
+    (const void *)rv_sm_layout_release,
+    STUB(t1734dc26, 14),
+    STUB(t1734dc26, 15),
+    STUB(t1734dc26, 16),
 };
 
 /* ------------------------------------------------------------------------------------------------

@@ -107,8 +107,18 @@ static char *dup_n(const char *s, size_t n) {
     return d;
 }
 
+/* Kernels whose op is decoded from bytes the mask may hide (the memory-efficient attention struct's
+ * causal flag shares a word with uninitialised padding): never memoised. Mangled names start
+ * "_Z<length>", so the test is a few byte compares. */
+static int reads_masked_bytes(const char *name) {
+    if (name[0] != '_' || name[1] != 'Z') return 0;
+    const char *p = name + 2;
+    while (*p >= '0' && *p <= '9') ++p;
+    return !strncmp(p, "fmha_cutlassF", 13);
+}
+
 int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out) {
-    if (!c || !in || !in->name) return rv_features(in, out);
+    if (!c || !in || !in->name || reads_masked_bytes(in->name)) return rv_features(in, out);
     size_t mlen;
     if (!mask_params(c, in, &mlen)) return rv_features(in, out);
     const char *op_in = in->op_json ? in->op_json : "";

@@ -117,7 +117,7 @@ static int name_causal(const char *name) {
 
 size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n) {
     const char *name = in->name;
-    if (!strstr(name, "pytorch_flash")) return 0;
+    if (!strstr(name, "pytorch_flash")) return rv_feat_attn_params_op(in, dst, n);
     const char *op;
     if (strstr(name, "flash_fwd_splitkv_combine_kernel")) op = "attention_fwd_combine";
     else if (strstr(name, "flash_fwd_splitkv_kernel")) op = "attention_fwd_splitkv";

@@ -4,9 +4,14 @@
  * one long wait, so the engine ends the wait as interrupted when the count moved. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "revati/hosttime.h"
 
@@ -137,4 +142,53 @@ RV_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
     act.sa_flags = SA_RESTART;
     if (sigaction(sig, &act, &old) < 0) return SIG_ERR;
     return old.sa_handler;
+}
+
+/* The hex masks of a /proc status file's lines named in keys (bit sig-1 = signal sig); 0 if unreadable.
+ * state: the State letter. */
+static int read_status(const char *path, const char *const keys[], unsigned long long out[], int n, char *state) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[4096];
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0) return 0;
+    buf[len] = 0;
+    for (int i = 0; i < n; ++i) {
+        char *p = strstr(buf, keys[i]);
+        if (!p) return 0;
+        out[i] = strtoull(p + strlen(keys[i]), NULL, 16);
+    }
+    if (state) {
+        char *p = strstr(buf, "State:");
+        *state = p ? p[7] : 0;
+    }
+    return 1;
+}
+
+int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out) {
+    sigemptyset(out);
+    pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+    if (tid == pid) return 0;
+    sigset_t pend;
+    if (sigpending(&pend) != 0) return 0;
+    unsigned long long cand = 0;
+    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+        if (sigismember(&pend, sig) == 1 && sigismember(callers_mask, sig) != 1 && sig != SIGKILL && sig != SIGSTOP)
+            cand |= 1ULL << (sig - 1);
+    if (!cand) return 0;
+    /* process-directed (shared) and not this thread's own; the main thread alive and not blocking it */
+    static const char *const mine_keys[] = {"SigPnd:", "ShdPnd:"};
+    static const char *const main_keys[] = {"SigBlk:"};
+    unsigned long long mine[2], main_blk[1];
+    char path[64], state = 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    if (!read_status(path, mine_keys, mine, 2, NULL)) return 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)pid);
+    if (!read_status(path, main_keys, main_blk, 1, &state)) return 0;
+    if (state == 'Z' || state == 'X' || state == 'T' || state == 't') return 0;
+    unsigned long long theirs = cand & mine[1] & ~mine[0] & ~main_blk[0];
+    for (int sig = 1; sig <= 64; ++sig)
+        if (theirs & (1ULL << (sig - 1))) sigaddset(out, sig);
+    return theirs != 0;
 }

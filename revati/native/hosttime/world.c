@@ -468,10 +468,41 @@ static int signal_waiting(const sigset_t *callers_mask) {
     return 0;
 }
 
+#define MAIN_THREAD_HOLD_NS 200000000ULL /* at most this long for the main thread to take its signal */
+
+/* Leave a process-directed signal to the main thread, as the kernel would natively. Unblocking
+ * signals (the end of every step) makes the kernel re-check this thread for the process's pending
+ * signals, so a thread in an interposed wait took, at the end of a step, a SIGTERM the kernel had
+ * queued for the main thread and woken it for, before the main thread was scheduled: Python's C-level
+ * handler then ran on this thread and the main thread, parked in an untimed lock wait (vLLM's
+ * engine in Queue.get), never ran the Python handler. While such a signal is pending, this thread
+ * keeps its signals blocked and waits (briefly, in real time) until the main thread has taken it.
+ * Returns whether it waited: the main thread ran meanwhile, so that time is not revati's. */
+static int leave_to_main_thread(const sigset_t *callers_mask) {
+    sigset_t theirs, pend;
+    if (!rv_signals_for_main_thread(callers_mask, &theirs)) return 0;
+    uint64_t t0 = rv_real_ns();
+    for (;;) {
+        struct timespec ts = {0, 20000};
+        syscall(SYS_nanosleep, &ts, NULL);
+        if (sigpending(&pend) != 0) break;
+        int left = 0;
+        for (int sig = 1; sig < NSIG && !left; ++sig) left = sigismember(&theirs, sig) == 1 && sigismember(&pend, sig) == 1;
+        if (!left) break;
+        if (rv_real_ns() - t0 > MAIN_THREAD_HOLD_NS) {
+            rv_debug("the main thread did not take its signal within %llu ms: this thread takes it",
+                     MAIN_THREAD_HOLD_NS / 1000000ULL);
+            break;
+        }
+    }
+    return 1;
+}
+
 /* End a step: a signal that arrived during the checks ends the wait as it would have ended the real
  * call (signals are blocked during the checks, so none is handled where no call could report it);
  * restoring the mask runs its handler. discard: the checks ran while the world ran. */
 static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
+    if (leave_to_main_thread(old)) discard = 1;
     if (r == 0 && signal_waiting(old)) {
         rv_debug("signal pending after the checks: the wait ends");
         r = -1;

@@ -62,7 +62,7 @@ static int json_str_is(const char *obj, const char *key, const char *const *word
 static const char *const W_GEMM[] = {"gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul", "gemv", NULL};
 static const char *const W_ATTN[] = {"flash", "fmha", "attention", "sdpa", "attn", NULL};
 static const char *const W_COMM[] = {"nccl", NULL};
-static const char *const W_REDUCE[] = {"reduce", "softmax", "norm", "argmax", "topk", "scan", NULL};
+static const char *const W_REDUCE[] = {"reduce", "reduction", "softmax", "norm", "argmax", "topk", "scan", NULL};
 static const char *const W_ELEM[] = {"elementwise", "vectorized", "copy", "fill", "cat", "index", "gather",
                                      "scatter", "embedding", "rotary", "transpose", NULL};
 static const char *const W_LIB_GEMM[] = {"cublas", NULL};
@@ -73,7 +73,9 @@ int rv_pf_family(const char *name, const char *op) {
     if (op && *op) {
         if (json_str_is(op, "lib", W_COMM)) return RV_FAM_COMM;
         if (json_str_is(op, "lib", W_LIB_GEMM)) return RV_FAM_GEMM;
-        if (json_str_is(op, "op", W_OP_ATTN) || json_str_is(op, "lib", W_OP_ATTN)) return RV_FAM_ATTENTION;
+        /* an attention call's helper kernels (cuDNN's split-KV reduction) are classified by their name */
+        if ((json_str_is(op, "op", W_OP_ATTN) || json_str_is(op, "lib", W_OP_ATTN)) && (!name || has_any(name, W_ATTN)))
+            return RV_FAM_ATTENTION;
     }
     if (!name) return RV_FAM_OTHER;
     if (has_any(name, W_COMM)) return RV_FAM_COMM;
@@ -92,9 +94,10 @@ static double dtype_bytes(const char *op) {
     return 2; /* bf16/fp16: what LLM serving runs in */
 }
 
-/* The first top-level non-null scalar argument in [1, 2^36): an element-count proxy. The first, not
- * the largest: later scalars are often float constants seen as integers (1.0f is 1065353216, an eps
- * of 1e-5f is 925353388), while torch's elementwise, norm and reduce kernels lead with the count. */
+/* The first top-level non-null scalar argument in [1, 2^35): an element-count proxy (no tensor on a
+ * GPU of today has 2^35 elements; randperm passes 2^36 - 1 as a mask). The first, not the largest:
+ * later scalars are often float constants seen as integers (1.0f is 1065353216, an eps of 1e-5f is
+ * 925353388), while torch's elementwise, norm and reduce kernels lead with the count. */
 static double first_scalar_arg(const char *args) {
     if (!args || *args != '[') return NAN;
     int depth = 0;
@@ -104,7 +107,7 @@ static double first_scalar_arg(const char *args) {
         else if (depth == 1 && *p >= '0' && *p <= '9' && (p[-1] == '[' || p[-1] == ',' || p[-1] == ' ')) {
             char *end;
             double x = strtod(p, &end);
-            if (x >= 1 && x < 68719476736.0) return x;
+            if (x >= 1 && x < 34359738368.0) return x;
             p = end - 1;
         }
     }
@@ -113,14 +116,71 @@ static double first_scalar_arg(const char *args) {
 
 static double lg(double x) { return isnan(x) ? NAN : log2(x + 1); }
 
+/* The integer after `tag` in s (a mangled template argument, "...ILi8E..."), or 0. */
+static long tmpl_int(const char *s, const char *tag) {
+    const char *t = s ? strstr(s, tag) : NULL;
+    return t ? strtol(t + strlen(tag), NULL, 10) : 0;
+}
+
+/* The i-th top-level entry of an args list when it is a list: its first word's text, or NULL. */
+static const char *nth_list(const char *args, int i) {
+    if (!args || *args != '[') return NULL;
+    int depth = 0, idx = 0;
+    for (const char *p = args; *p; ++p) {
+        if (*p == '[') {
+            if (++depth == 2 && idx == i) return p + 1;
+        } else if (*p == ']') {
+            --depth;
+        } else if (*p == ',' && depth == 1) {
+            ++idx;
+        }
+    }
+    return NULL;
+}
+
+/* torch's CatArrayBatchedCopy[_vectorized]<OpaqueType<B>, IndexType, Dims, ...>(out, inputs,
+ * TensorSizeStride<IndexType, 4> os, dim, dimStride): the output's element count is the product of
+ * os.tensorSize[0..Dims) (IndexType j: 32-bit sizes packed two to a word; m: one per word). Sets the
+ * element size B too. NaN when the name or the arguments do not fit. */
+static double cat_elems(const char *name, const char *args, double *dt) {
+    const char *t = strstr(name, "OpaqueTypeILj");
+    if (!t) return NAN;
+    char *end;
+    long bytes = strtol(t + strlen("OpaqueTypeILj"), &end, 10);
+    if (strncmp(end, "EEE", 3) || (end[3] != 'j' && end[3] != 'm')) return NAN;
+    int wide = end[3] == 'm';
+    long dims = strncmp(end + 4, "Li", 2) ? 0 : strtol(end + 6, NULL, 10);
+    if (dims < 1 || dims > 4 || bytes < 1 || bytes > 16) return NAN;
+    const char *p = nth_list(args, 2);
+    if (!p) return NAN;
+    double n = 1;
+    for (long i = 0; i < (wide ? dims : (dims + 1) / 2); ++i) {
+        if (!strncmp(p, "null", 4)) return NAN;
+        unsigned long long w = strtoull(p, &end, 10);
+        if (end == p) return NAN;
+        if (wide) n *= (double)w;
+        else n *= (double)(w & 0xffffffffULL) * (2 * i + 1 < dims ? (double)(w >> 32) : 1);
+        p = *end == ',' ? end + 1 : end;
+    }
+    *dt = (double)bytes;
+    return n >= 1 ? n : NAN;
+}
+
 /* flops, bytes and dtype size of a launch; NaN where unknown. */
 static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, double *dt, double dims[4],
-                 double *causal, double *elems) {
+                 double *causal, double *elems, double *vec) {
     const char *op = k->op && *k->op ? k->op : NULL;
-    *flops = *bytes = *causal = NAN;
+    *flops = *bytes = *causal = *vec = NAN;
     dims[0] = dims[1] = dims[2] = dims[3] = NAN;
     *dt = op ? dtype_bytes(op) : 2;
-    *elems = first_scalar_arg(k->args);
+    *elems = NAN;
+    if (!op && k->name && strstr(k->name, "CatArrayBatchedCopy")) *elems = cat_elems(k->name, k->args, dt);
+    if (isnan(*elems)) *elems = first_scalar_arg(k->args);
+    long v = k->name ? tmpl_int(k->name, "vectorized_elementwise_kernelILi") : 0;
+    if (v > 0 && v <= 16) {
+        *vec = (double)v;
+        if (!op) *dt = v >= 16 ? 1 : 16.0 / (double)v > 8 ? 8 : 16.0 / (double)v; /* 16-byte vectors */
+    }
     if (fam == RV_FAM_GEMM && op) {
         double m = json_num(op, "m"), n = json_num(op, "n"), kk = json_num(op, "k"), b = json_num(op, "batch");
         if (isnan(b) || b < 1) b = 1;
@@ -132,14 +192,15 @@ static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, dou
     } else if (fam == RV_FAM_ATTENTION && op) {
         double b = json_num2(op, "b", "batch"), h = json_num2(op, "h", "heads"), d = json_num2(op, "d", "head_dim");
         double sq = json_num2(op, "sq", "seqlen_q"), sk = json_num2(op, "sk", "seqlen_k");
-        double c = json_num(op, "causal");
+        double hk = json_num(op, "heads_kv"), c = json_num(op, "causal");
+        if (isnan(hk) || hk < 1) hk = h;
         *causal = isnan(c) ? 0 : c;
         dims[0] = b * h, dims[1] = sq, dims[2] = sk, dims[3] = d;
         if (!isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq) && !isnan(sk)) {
             double pairs = sq * sk;
             if (*causal > 0 && sq > 1) pairs = sq * sk - sq * (sq - 1) / 2; /* lower triangle, ragged end */
             *flops = 4 * b * h * d * pairs;
-            *bytes = b * h * d * (2 * sq + 2 * sk) * *dt;
+            *bytes = b * d * (2 * h * sq + 2 * hk * sk) * *dt; /* Q and O per query head, K and V per KV head */
         }
     } else if (fam == RV_FAM_COMM && op) {
         *bytes = json_num(op, "bytes");
@@ -165,17 +226,17 @@ static double roofline(double flops, double bytes, double dt, int fam, const rv_
 }
 
 double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d) {
-    double flops, bytes, dt, dims[4], causal, elems;
+    double flops, bytes, dt, dims[4], causal, elems, vec;
     int fam = rv_pf_family(k->name, k->op);
-    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems);
+    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems, &vec);
     return roofline(flops, bytes, dt, fam, d);
 }
 
 // rv_pf_features: the vector every trained model of schema RV_PF_SCHEMA reads
 void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_PF_N]) {
-    double flops, bytes, dt, dims[4], causal, elems;
+    double flops, bytes, dt, dims[4], causal, elems, vec;
     int fam = rv_pf_family(k->name, k->op);
-    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems);
+    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems, &vec);
     double blocks = (double)k->grid[0] * k->grid[1] * k->grid[2];
     double threads = (double)k->block[0] * k->block[1] * k->block[2];
     if (threads < 1) threads = 1;
@@ -198,6 +259,8 @@ void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_PF_N]) 
     out[RV_PF_CAUSAL] = causal;
     out[RV_PF_LOG_ELEMS] = lg(elems);
     out[RV_PF_LOG_THREADS_TOTAL] = lg(blocks * threads);
+    out[RV_PF_VEC] = vec;
+    out[RV_PF_LOG_ELEMS_PER_THREAD] = isnan(elems) || blocks * threads < 1 ? NAN : log2(elems / (blocks * threads));
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {

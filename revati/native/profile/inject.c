@@ -22,6 +22,7 @@ __thread int rp_busy;
 static __thread uint32_t cur_launch_corr; /* the launch in flight on this thread, for graph nodes */
 static CUpti_SubscriberHandle subscriber;
 static int started;
+static int export_probed; /* the export-table probe ran (once per process, at the first launch) */
 
 static void check(CUptiResult r, const char *what) {
     if (r == CUPTI_SUCCESS) return;
@@ -235,6 +236,12 @@ static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain domain, CUpti_
     rp_put(&l, "}");
     rp_out_write(buf, (size_t)(l.p - buf));
     rp_query_exit(id, cb);
+    if ((id == CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel || id == CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel_ptsz ||
+         id == CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx || id == CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx_ptsz) &&
+        !__atomic_exchange_n(&export_probed, 1, __ATOMIC_ACQ_REL)) {
+        const char *off = getenv("REVATI_PROFILE_NO_EXPORT_PROBE"); /* =1: leave the slots alone */
+        if (!off || strcmp(off, "1") != 0) rp_probe_export_tables();
+    }
 }
 
 static void at_exit(void) {

@@ -49,6 +49,9 @@ char *rp_launch_line(size_t *cap); /* this thread's buffer for a launch line (NU
 /* queries.c: device/occupancy/function/memory queries with the real answers */
 void rp_query_exit(CUpti_CallbackId cbid, const CUpti_CallbackData *cb);
 
+/* export_probe.c: the real answer of export-table slots whose answers reach kernels (a `q` line) */
+void rp_probe_export_tables(void);
+
 /* activity.c: CUPTI activity records (kernels, copies, memsets) */
 int rp_activity_start(void);
 void rp_activity_flush(void);

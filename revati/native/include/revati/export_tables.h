@@ -41,6 +41,11 @@ RV_API CUresult rv_export_table(const void **ppExportTable, const CUuuid *pExpor
  * (ctx, key, value)). Called by context.c when ctx is destroyed or a primary context is reset. */
 RV_API void rv_cls_context_destroyed(CUcontext ctx);
 
+/* `1734dc26` slots 4 and 13 (sm_layout.c): the TPC -> GPC bytes cuBLASLt orders its GEMM clusters by,
+ * from the profile's `tpc_gpc` (NULL without one), and their release. */
+RV_API CUresult rv_sm_layout_get(void **bytes, void **handle);
+RV_API CUresult rv_sm_layout_release(void *bytes, void *handle);
+
 /* ---- provided by context.c (driver/internal.h; referenced weakly until it is linked) ----
  *   struct rv_ctx *rv_ctx_current(void);    the thread's current context, or NULL
  *   struct rv_ctx *rv_ctx_primary(int dev); dev's primary context object (created if needed, not

@@ -18,8 +18,9 @@
  *         parameter (a struct) is a list of its 8-byte words (the tail word zero-padded) under the same
  *         rule; a driver-encoded CUtensorMap inside a parameter is 16 nulls. With no layout
  *         (nparams < 0) args is the empty text and the field is left out.
- *   op    the library-call object when one is given; otherwise an object decoded from the kernel itself
- *         where revati knows the kernel (torch's flash-attention forward kernels); else empty text.
+ *   op    an object decoded from the kernel itself where revati knows the kernel (torch's flash and
+ *         memory-efficient attention forward kernels, cuDNN's SDPA forward kernels); otherwise the
+ *         library-call object when one is given; else empty text.
  *   sig   16 lowercase hex digits: FNV-1a 64 over "name|gx,gy,gz|bx,by,bz|smem|args|op" (args and op
  *         as the texts above; empty text where absent).
  * The cost is one pass over the parameter bytes and one over the output text (see docs/benchmarks.md).
@@ -85,8 +86,12 @@ int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out)
 #define RV_FNV_OFFSET 14695981039346656037ULL
 uint64_t rv_fnv1a(uint64_t h, const void *data, size_t n);
 
-/* The op object decoded from the kernel itself (flash-attention forward parameters), written to dst
- * (room n); returns its length, 0 when the kernel is not one revati decodes. Used by rv_features. */
+/* The op object decoded from the kernel itself (flash-attention forward parameters, memory-efficient
+ * and cuDNN SDPA attention structs), written to dst (room n); returns its length, 0 when the kernel is
+ * not one revati decodes. Used by rv_features, before the library-call context: a kernel that says
+ * its own shape is described the same on a real GPU and under the stand-in. */
 size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n);
+/* The memory-efficient and cuDNN SDPA part of rv_feat_kernel_op (features/attn_params.c). */
+size_t rv_feat_attn_params_op(const rv_feat_in *in, char *dst, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef REVATI_HOSTTIME_H
 #define REVATI_HOSTTIME_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -119,6 +120,11 @@ RV_API unsigned rv_signals_handled(void);
  * later reset to the default puts revati's back. 1 when installed now. rv_signal_reset_default(sig) puts the default back (before re-raising). */
 RV_API int rv_signal_take_default(int sig, void (*handler)(int));
 RV_API void rv_signal_reset_default(int sig);
+/* On a thread other than the main one: the pending signals that callers_mask lets through which the
+ * kernel queued for the whole process (kill) and the live main thread does not block, i.e. those the
+ * kernel hands to the main thread natively (it prefers the main thread when it accepts the signal).
+ * Returns whether there is any; reads /proc only when a signal is pending. */
+RV_API int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out);
 /* Process registry: a pid joins the world at load, in fork children, and, to leave no gap in
  * which a starting child is unknown, in the parent right after fork/posix_spawn and in a vfork child
  * just before it execs. */

@@ -15,8 +15,8 @@
 
 #include "revati/types.h"
 
-#define RV_PF_SCHEMA 2 /* bump when the feature vector below changes meaning: models record it */
-#define RV_PF_N 16     /* length of the feature vector */
+#define RV_PF_SCHEMA 3 /* bump when the feature vector below changes meaning: models record it */
+#define RV_PF_N 18     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */
 enum { RV_FAM_OTHER, RV_FAM_GEMM, RV_FAM_ATTENTION, RV_FAM_ELEMENTWISE, RV_FAM_REDUCE, RV_FAM_COMM, RV_FAM_N };
@@ -37,8 +37,10 @@ enum {
     RV_PF_LOG_D3,      /* GEMM batch | attention head dim */
     RV_PF_DTYPE_BYTES,
     RV_PF_CAUSAL,
-    RV_PF_LOG_ELEMS, /* first non-pointer scalar argument: an element-count proxy */
+    RV_PF_LOG_ELEMS, /* element count: the first non-pointer scalar argument, or decoded (cat) */
     RV_PF_LOG_THREADS_TOTAL,
+    RV_PF_VEC,                   /* vector width of torch's vectorized elementwise kernels (NaN: other) */
+    RV_PF_LOG_ELEMS_PER_THREAD,  /* log2(elements / total threads): > 0 when threads loop (grid-stride) */
 };
 
 /* What a prediction needs to know about a device (from the device profile). */
@@ -65,6 +67,12 @@ RV_API void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_
 RV_API double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d);
 /* The cache key of a launch: its sig when given, else FNV-1a over name, grid, block, smem, args, op. */
 RV_API uint64_t rv_pf_key(const rv_pkernel *k);
+/* The op the kernel-features unit decodes from a kernel's own parameters (rv_feat_kernel_op), for a
+ * recorded launch whose first parameter (a struct) is given as its 8-byte words, masked words as 0:
+ * profile rows recorded before a decoder existed get the op a new recording would carry. Writes the
+ * object to dst (room n) and returns its length; 0 when the kernel is not one revati decodes. */
+RV_API size_t rv_pf_kernel_op_from_words(const char *name, const unsigned grid[3], const unsigned block[3],
+                                         const uint64_t *words, int nwords, char *dst, size_t n);
 
 /* ---- trained models ---- */
 

@@ -44,6 +44,7 @@
     INT(pcie_gen, 5)                                   /* PCIe generation of the host link */ \
     INT(nvlinks, 18)                                   /* NVLink links per GPU */ \
     INT(power_limit_mw, 700000)                        /* board power limit, mW */ \
-    STR(cluster_gpc_sms, 64, "18,18,16,16,16,16,16,8") /* SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs */
+    STR(cluster_gpc_sms, 64, "18,18,16,16,16,16,16,8") /* SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs */ \
+    STR(tpc_gpc, 256, "")                              /* the GPC of each TPC in the driver's order, comma-separated (export table 1734dc26[4], which cuBLASLt reads); empty: not known, answered NULL */
 
 #endif

@@ -1,0 +1,76 @@
+"""Exports of long runs in parts that the Perfetto UI can open.
+
+The UI runs in a browser tab with about 2 GB of memory (more in 64-bit builds with the native
+trace processor, `trace_processor --httpd`). A slice there costs a few hundred bytes with its
+arguments, so one file is kept to MAX_SLICES slices by default: a run with more is cut into
+consecutive time windows of about equal slice counts, one file each (`trace.part-1.pftrace`, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from revati.trace.reader import Run
+
+MAX_SLICES = 2_000_000  # per file by default; `revati export --max-slices`
+
+
+@dataclass(frozen=True)
+class Part:
+    """One time window of a run: events starting in [lo_ns, hi_ns) of virtual time."""
+
+    index: int  # from 1
+    lo_ns: int
+    hi_ns: int
+    events: int
+
+
+def timed_starts(run: Run) -> np.ndarray:
+    """The start time of every event that has one (what becomes a slice or an instant), sorted."""
+    parts = [
+        df["ts_ns"].to_numpy(np.int64)
+        for kind, df in run.frames.items()
+        if kind != "proc" and "ts_ns" in df.columns and len(df)
+    ]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
+def plan(run: Run, max_slices: int) -> list[Part]:
+    """Windows of at most about `max_slices` events each, covering the run; one part when it fits
+    (or max_slices <= 0). A window never cuts between events of the same start time."""
+    ts = timed_starts(run)
+    if max_slices <= 0 or len(ts) <= max_slices:
+        return [Part(1, int(ts[0]) if len(ts) else 0, int(ts[-1]) + 1 if len(ts) else 1, len(ts))]
+    n = -(-len(ts) // max_slices)
+    cuts = [int(ts[len(ts) * i // n]) for i in range(1, n)]
+    edges = [int(ts[0]), *sorted(set(cuts)), int(ts[-1]) + 1]
+    counts = np.diff(np.searchsorted(ts, edges))
+    return [
+        Part(i + 1, edges[i], edges[i + 1], int(counts[i]))
+        for i in range(len(edges) - 1)
+        if counts[i]
+    ]
+
+
+def window_ns(run: Run, lo_ns: int, hi_ns: int) -> Run:
+    """The run with only the events that start in [lo_ns, hi_ns) (kinds without a time kept)."""
+    frames: dict[str, pd.DataFrame] = {}
+    for kind, df in run.frames.items():
+        if kind == "proc" or "ts_ns" not in df.columns or not len(df):
+            frames[kind] = df
+            continue
+        ts = df["ts_ns"].to_numpy()
+        frames[kind] = df[(ts >= lo_ns) & (ts < hi_ns)].reset_index(drop=True)
+    return replace(run, frames=frames)
+
+
+def part_path(out: Path, index: int) -> Path:
+    """trace.pftrace -> trace.part-<index>.pftrace."""
+    return out.with_name(f"{out.stem}.part-{index}{out.suffix}")

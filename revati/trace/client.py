@@ -1,0 +1,125 @@
+"""Benchmark clients' saved results in a run directory: what the client measured, per request.
+
+A serving benchmark run under revati has its client (e.g. `vllm bench serve --save-result
+--save-detailed`) in the same virtual world, so its saved times are virtual. A launcher saves them
+under `bench/` in the run directory (`examples/vllm_serve.py` does); `revati report` reads them from
+there. The format read is `vllm bench serve`'s JSON (one object, or one per line with
+`--append-result`): the client's own summary (`duration`, `completed`, `mean_ttft_ms`, ...) and,
+with `--save-detailed`, per-request lists (`ttfts`, `itls`, `latencies`, `input_lens`,
+`output_lens`, `errors`, `start_times`; times in seconds). Other files there are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from revati.errors import TraceError
+from revati.trace.schema import CLIENT_DIR
+
+DETAIL_KEYS = ("ttfts", "itls", "latencies", "output_lens")
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """One request as the client saw it (seconds of the client's clock; virtual under revati)."""
+
+    ok: bool
+    ttft_s: float
+    latency_s: float
+    itl_s: tuple[float, ...]
+    input_len: int
+    output_len: int
+    start_s: float | None  # when the client sent it (its perf_counter), if saved
+
+
+@dataclass(frozen=True)
+class ClientResult:
+    """One saved benchmark result: the client's own figures, and its requests if saved."""
+
+    path: Path
+    index: int  # the result's position in its file (several with --append-result)
+    client: str
+    summary: dict[str, Any]
+    requests: tuple[ClientRequest, ...] | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.index == 0 else f"{self.path.name}#{self.index}"
+
+
+def _looks_like_result(obj: object) -> bool:
+    return isinstance(obj, dict) and "duration" in obj and "completed" in obj
+
+
+def _requests(obj: dict[str, Any], path: Path) -> tuple[ClientRequest, ...] | None:
+    if not all(isinstance(obj.get(k), list) for k in DETAIL_KEYS):
+        return None
+    n = len(obj["ttfts"])
+    cols = {
+        k: obj.get(k)
+        for k in (
+            "ttfts",
+            "itls",
+            "latencies",
+            "output_lens",
+            "input_lens",
+            "errors",
+            "start_times",
+        )
+    }
+    for k, v in cols.items():
+        if v is not None and (not isinstance(v, list) or len(v) != n):
+            raise TraceError(
+                path, f"`{k}` has {len(v) if isinstance(v, list) else 'no'} entries, `ttfts` {n}"
+            )
+    errors = cols["errors"] or [""] * n
+    inputs = cols["input_lens"] or [0] * n
+    starts = cols["start_times"]
+    try:
+        return tuple(
+            ClientRequest(
+                ok=not errors[i],
+                ttft_s=float(obj["ttfts"][i]),
+                latency_s=float(obj["latencies"][i]),
+                itl_s=tuple(float(x) for x in (obj["itls"][i] or ())),
+                input_len=int(inputs[i]),
+                output_len=int(obj["output_lens"][i]),
+                start_s=float(starts[i]) if starts is not None else None,
+            )
+            for i in range(n)
+        )
+    except (TypeError, ValueError) as e:
+        raise TraceError(path, f"a per-request value is not a number ({e})") from None
+
+
+def read_client_results(path: Path) -> list[ClientResult]:
+    """The benchmark results in one file; [] when it holds none (another kind of JSON)."""
+    data = path.read_bytes()
+    try:
+        objs = [orjson.loads(data)]
+    except orjson.JSONDecodeError:
+        try:  # --append-result: one object per line
+            objs = [orjson.loads(ln) for ln in data.splitlines() if ln.strip()]
+        except orjson.JSONDecodeError as e:
+            raise TraceError(path, f"not JSON ({e})") from None
+    out = []
+    for i, obj in enumerate(o for o in objs if _looks_like_result(o)):
+        summary = {k: v for k, v in obj.items() if not isinstance(v, list)}
+        client = "vllm bench serve" if "backend" in obj or "model_id" in obj else "benchmark client"
+        out.append(ClientResult(path, i, client, summary, _requests(obj, path)))
+    return out
+
+
+def client_results(run_dir: Path | str) -> list[ClientResult]:
+    """Every benchmark result saved under the run's `bench/` directory, by file name."""
+    d = Path(run_dir) / CLIENT_DIR
+    if not d.is_dir():
+        return []
+    out: list[ClientResult] = []
+    for p in sorted(d.glob("*.json")):
+        out.extend(read_client_results(p))
+    return out

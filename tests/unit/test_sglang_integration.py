@@ -1,0 +1,91 @@
+"""revati's SGLang glue without SGLang: the CUDA toolkit view for its JIT kernels, the serving launcher."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from revati.errors import RevatiError
+from revati.integrations.sglang import cuda_home
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fake_wheels(tmp_path: Path) -> Path:
+    top = tmp_path / "site" / "nvidia" / "cu13"
+    for d in ("bin", "include", "nvvm/bin", "lib"):
+        (top / d).mkdir(parents=True)
+    (top / "bin" / "nvcc").write_text("#!/bin/sh\n")
+    (top / "include" / "cuda_runtime.h").write_text("")
+    (top / "lib" / "libcudart.so.13").write_text("cudart")
+    (top / "lib" / "libcudadevrt.a").write_text("")
+    return top
+
+
+def test_view_is_a_toolkit_with_lib64_and_unversioned_names(tmp_path):
+    """SGLang links with -L$CUDA_HOME/lib64 -lcudart: the view needs lib64/libcudart.so."""
+    top = _fake_wheels(tmp_path)
+    view = cuda_home.toolkit_view(top, tmp_path / "cache")
+    assert (view / "bin" / "nvcc").is_file()
+    assert (view / "include" / "cuda_runtime.h").is_file()
+    assert (view / "lib64" / "libcudart.so").read_text() == "cudart"
+    assert (view / "lib64" / "libcudart.so.13").read_text() == "cudart"
+    assert (view / "lib64" / "libcudadevrt.a").exists()
+    assert not (view / "lib64" / "libcudadevrt.so").exists()
+
+
+def test_view_is_made_once_per_wheel_directory(tmp_path):
+    top = _fake_wheels(tmp_path)
+    first = cuda_home.toolkit_view(top, tmp_path / "cache")
+    again = cuda_home.toolkit_view(top, tmp_path / "cache")
+    assert first == again
+    assert os.readlink(again / "bin") == str(top / "bin")
+    assert not list(again.glob("*.tmp*")) and not list((again / "lib64").glob("*.tmp*"))
+
+
+def test_no_nvcc_in_the_wheels_is_a_one_line_error(monkeypatch, tmp_path):
+    (tmp_path / "nvidia").mkdir()
+    spec = importlib.util.spec_from_loader("nvidia", loader=None, is_package=True)
+    assert spec is not None
+    spec.submodule_search_locations = [str(tmp_path / "nvidia")]
+    monkeypatch.setattr(cuda_home.importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(RevatiError, match="no nvcc in this interpreter's NVIDIA wheels"):
+        cuda_home.wheel_toolkit()
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location(
+        "sglang_serve", ROOT / "examples" / "sglang_serve.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["sglang_serve"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_serving_launcher_passes_server_args_and_asks_for_per_request_detail(tmp_path):
+    ex = _example()
+    args, extra = ex.parse_args(["--request-rate", "2", "8", "--", "--cuda-graph-max-bs", "8"])
+    assert args.request_rate == [2.0, 8.0] and extra == ["--cuda-graph-max-bs", "8"]
+    server = ex.server_command(args, 18200, extra)
+    assert server[1:3] == ["-m", "sglang.launch_server"] and server[-2:] == [
+        "--cuda-graph-max-bs",
+        "8",
+    ]
+    client = ex.client_command(args, 18200, 8.0, tmp_path / "r.json")
+    assert client[client.index("--dataset-name") + 1] == "random-ids"  # no ShareGPT download
+    assert client[client.index("--request-rate") + 1] == "8"
+    assert "--output-details" in client
+
+
+def test_serving_launcher_refuses_a_non_positive_rate(capsys):
+    ex = _example()
+    with pytest.raises(SystemExit) as e:
+        ex.parse_args(["--request-rate", "2", "0"])
+    assert e.value.code == 2
+    assert "must be positive" in capsys.readouterr().err

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The full SGLang runs under revati (docs/sglang.md); CI runs only tests/unit/test_sglang_integration.py.
+#   SGLANG_PY=~/venv-sglang/bin/python bash tools/sglang_runs.sh [OUT_DIR] [STAGE...]
+# STAGE: eager graphs 8b serve (default: all). Each stage is one `revati record`; a table of exit
+# status, wall and virtual time follows. SGLANG_PY is the interpreter of a venv with sglang==0.5.23
+# (`pip install -e '.[sglang]'`); revati itself runs from that venv too (or set REVATI="python -m revati"
+# with PYTHONPATH naming this tree). Long: ~2-7 min a stage on 2 cores, plus SGLang's first JIT builds.
+set -u
+cd "$(dirname "$0")/.."
+PY=${SGLANG_PY:-python}
+REVATI=${REVATI:-"$PY -m revati"}
+OUT=${1:-runs/sglang}
+shift || true
+STAGES=${*:-eager graphs 8b serve}
+mkdir -p "$OUT"
+# SGLang JIT-compiles some kernels with nvcc: without a toolkit, lay one out from its NVIDIA wheels
+if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
+    CUDA_HOME=$("$PY" -m revati.integrations.sglang.cuda_home) || exit 1
+    export CUDA_HOME
+fi
+ONE_BATCH=(-m sglang.benchmark.one_batch --load-format dummy --batch-size 4 --input-len 32 --output-len 32)
+
+record() {  # record NAME -- COMMAND...
+    local name=$1; shift 2
+    echo "== $name: $*"
+    $REVATI record --out "$OUT/$name" --overwrite -- "$@" >"$OUT/$name.log" 2>&1
+    echo "   exit $? (log $OUT/$name.log)"
+}
+
+for stage in $STAGES; do
+    case $stage in
+        eager) record tiny-eager -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/tiny-llama --disable-cuda-graph ;;
+        graphs) record tiny-graphs -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/tiny-llama ;;
+        8b) record llama8b-graphs -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/llama-3-8b ;;
+        serve) record tiny-serve -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
+            --port 18200 --request-rate 2 8 --num-prompts 16 --input-len 128 --output-len 32 ;;
+        *) echo "unknown stage '$stage' (eager graphs 8b serve)" >&2; exit 2 ;;
+    esac
+done
+
+printf '\n%-16s %6s %10s %10s %8s\n' run exit wall_s virtual_s wall/virt
+for stage in "$OUT"/*/; do
+    $REVATI report "$stage" --json 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print("{:<16} {!s:>6} {:10.1f} {:10.1f} {:8.2f}".format(
+    sys.argv[1], d["exit_status"], d["wall_ns"] / 1e9, d["virtual_ns"] / 1e9, d["wall_over_virtual"]))
+' "$(basename "$stage")"
+done

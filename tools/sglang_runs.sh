@@ -20,7 +20,7 @@ if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
 fi
 ONE_BATCH=(-m sglang.benchmark.one_batch --load-format dummy --batch-size 4 --input-len 32 --output-len 32)
 
-record() {  # record NAME -- COMMAND...
+record() {  # record NAME -- COMMAND...  (one_batch also appends its result to OUT/NAME.jsonl)
     local name=$1; shift 2
     echo "== $name: $*"
     $REVATI record --out "$OUT/$name" --overwrite -- "$@" >"$OUT/$name.log" 2>&1
@@ -29,11 +29,11 @@ record() {  # record NAME -- COMMAND...
 
 for stage in $STAGES; do
     case $stage in
-        eager) record tiny-eager -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/tiny-llama --disable-cuda-graph ;;
-        graphs) record tiny-graphs -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/tiny-llama ;;
-        8b) record llama8b-graphs -- "$PY" "${ONE_BATCH[@]}" --model-path examples/models/llama-3-8b ;;
+        eager) record tiny-eager -- "$PY" "${ONE_BATCH[@]}" --result-filename "$OUT/tiny-eager.jsonl" --model-path examples/models/tiny-llama --disable-cuda-graph ;;
+        graphs) record tiny-graphs -- "$PY" "${ONE_BATCH[@]}" --result-filename "$OUT/tiny-graphs.jsonl" --model-path examples/models/tiny-llama ;;
+        8b) record llama8b-graphs -- "$PY" "${ONE_BATCH[@]}" --result-filename "$OUT/llama8b-graphs.jsonl" --model-path examples/models/llama-3-8b ;;
         serve) record tiny-serve -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
-            --port 18200 --request-rate 2 8 --num-prompts 16 --input-len 128 --output-len 32 ;;
+            --port 18200 --request-rate 4 32 --num-prompts 32 --input-len 128 --output-len 32 ;;
         *) echo "unknown stage '$stage' (eager graphs 8b serve)" >&2; exit 2 ;;
     esac
 done

@@ -118,12 +118,19 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
     print("(times in ms unless named; virtual = the emulated GPU server's time; client figures "
           "from vllm bench serve's saved result)")  # fmt: skip
-    ttft = [(r.get("request_rate") or 0, (r.get("ttft_ms") or {}).get("mean")) for r in rows]
-    ttft = sorted((x, y) for x, y in ttft if y is not None)
-    if len(ttft) >= 2:
-        grows = all(b[1] > a[1] for a, b in zip(ttft, ttft[1:], strict=False))
-        print(f"TTFT grows with load: {'yes' if grows else 'no'} "
-              f"({', '.join(f'{y:.2f} ms at {x:g}/s' for x, y in ttft)})")  # fmt: skip
+    for run in dict.fromkeys(r["run"] for r in rows):  # per run: its rates against each other
+        pts = [
+            (r.get("request_rate") or 0, (r.get("ttft_ms") or {}).get("mean"))
+            for r in rows
+            if r["run"] == run
+        ]
+        ttft = sorted((x, y) for x, y in pts if y is not None)
+        if len(ttft) >= 2:
+            grows = all(b[1] > a[1] for a, b in zip(ttft, ttft[1:], strict=False))
+            print(
+                f"{run}: TTFT grows with load: {'yes' if grows else 'no'} "
+                f"({', '.join(f'{y:.2f} ms at {x:g}/s' for x, y in ttft)})"
+            )
     speeds = [r["speed"] for r in rows if r.get("speed")]
     if speeds:
         print(f"speed: the emulated benchmark ran {min(speeds):.3f}-{max(speeds):.3f}x its virtual "

@@ -166,10 +166,50 @@ def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
     return summary
 
 
-if __name__ == "__main__":  # python -m revati.profile.dataset OUT PROFILE_DIR...
+def merge_datasets(base: Path, more: list[Path]) -> dict[str, Any]:
+    """Add datasets (written by merge_profiles) to the dataset `base`, in place.
+
+    A signature measured again replaces the older row (the newer run carries the newer features);
+    host costs and copy times the base has keep their values (its host-only figures are the better
+    ones), pairs it lacks are added; the sources are appended to meta.json.
+    """
+    k, hc, meta = load_dataset(base)
+    copies = pd.read_parquet(Path(base) / COPIES_FILE)
+    for d in more:
+        k2, hc2, m2 = load_dataset(d)
+        k = pd.concat([k[~k["sig"].isin(set(k2["sig"]))], k2], ignore_index=True)
+        hc = pd.concat([hc, hc2], ignore_index=True).drop_duplicates(
+            ["call", "bytes"], keep="first"
+        )
+        c2 = pd.read_parquet(Path(d) / COPIES_FILE)
+        copies = pd.concat([copies, c2], ignore_index=True).drop_duplicates(["kind", "bytes"])
+        meta["sources"] = meta.get("sources", []) + m2.get("sources", [])
+    k.to_parquet(Path(base) / KERNELS_FILE, index=False)
+    hc.sort_values(["call", "bytes"]).reset_index(drop=True).to_parquet(
+        Path(base) / HOSTCOST_FILE, index=False
+    )
+    copies.to_parquet(Path(base) / COPIES_FILE, index=False)
+    summary = dict(meta.get("summary", {}))
+    summary.update({"kernels": int(k["n"].sum()), "signatures": len(k),
+                    "api_calls": int(hc["n"].sum())})  # fmt: skip
+    meta["summary"] = summary
+    (Path(base) / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return summary
+
+
+if __name__ == "__main__":
+    # python -m revati.profile.dataset OUT PROFILE_DIR...       (raw profile directories -> dataset)
+    # python -m revati.profile.dataset --add BASE DATASET...    (datasets added to BASE in place)
     import sys
 
-    if len(sys.argv) < 3:
-        print("usage: python -m revati.profile.dataset OUT PROFILE_DIR...", file=sys.stderr)
+    if len(sys.argv) < 3 or (sys.argv[1] == "--add" and len(sys.argv) < 4):
+        print(
+            "usage: python -m revati.profile.dataset OUT PROFILE_DIR...\n"
+            "       python -m revati.profile.dataset --add BASE DATASET...",
+            file=sys.stderr,
+        )
         sys.exit(2)
-    print(merge_profiles([Path(p) for p in sys.argv[2:]], Path(sys.argv[1])))
+    if sys.argv[1] == "--add":
+        print(merge_datasets(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]))
+    else:
+        print(merge_profiles([Path(p) for p in sys.argv[2:]], Path(sys.argv[1])))

@@ -96,7 +96,7 @@ def _from_summary(s: dict[str, Any], percentiles: tuple[float, ...]) -> dict[str
     dur = s.get("duration")
     if isinstance(dur, int | float) and dur > 0:
         out["duration_s"] = float(dur)
-        for ck, key in THROUGHPUTS:
+        for ck, key in (*THROUGHPUTS, ("input_throughput", "input_throughput_tok_per_s")):
             if isinstance(s.get(ck), int | float):
                 out[key] = float(s[ck])
     return out

@@ -7,6 +7,12 @@ there. The format read is `vllm bench serve`'s JSON (one object, or one per line
 `--append-result`): the client's own summary (`duration`, `completed`, `mean_ttft_ms`, ...) and,
 with `--save-detailed`, per-request lists (`ttfts`, `itls`, `latencies`, `input_lens`,
 `output_lens`, `errors`, `start_times`; times in seconds). Other files there are ignored.
+
+SGLang's `bench_serving` (`--output-file`, one JSON line per run; `examples/sglang_serve.py` saves
+them there) is read too: its summary keys are renamed to vLLM's (`mean_e2e_latency_ms` ->
+`mean_e2el_ms`, `total_throughput` -> `total_token_throughput`; its median is also the p50). Its
+`--output-details` saves `ttfts`, `itls`, `input_lens` and `output_lens` but no per-request
+latency, so a SGLang result gives the client's own figures only (no per-request recomputation).
 """
 
 from __future__ import annotations
@@ -49,6 +55,28 @@ class ClientResult:
     @property
     def name(self) -> str:
         return self.path.name if self.index == 0 else f"{self.path.name}#{self.index}"
+
+
+def _is_sglang(obj: dict[str, Any]) -> bool:
+    """SGLang's bench_serving: its own E2E key and the server_info it fetches after a run."""
+    return "mean_e2e_latency_ms" in obj or "server_info" in obj
+
+
+def _sglang_summary(obj: dict[str, Any]) -> dict[str, Any]:
+    """SGLang's summary with vLLM's names for the figures both clients save."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, list):
+            continue
+        if "_e2e_latency_ms" in k:
+            k = k.replace("_e2e_latency_ms", "_e2el_ms")
+        elif k == "total_throughput":
+            k = "total_token_throughput"
+        out[k] = v
+    for k in list(out):  # SGLang prints and saves the median, not a p50
+        if k.startswith("median_"):
+            out.setdefault("p50_" + k[len("median_") :], out[k])
+    return out
 
 
 def _looks_like_result(obj: object) -> bool:
@@ -108,6 +136,9 @@ def read_client_results(path: Path) -> list[ClientResult]:
             raise TraceError(path, f"not JSON ({e})") from None
     out = []
     for i, obj in enumerate(o for o in objs if _looks_like_result(o)):
+        if _is_sglang(obj):
+            out.append(ClientResult(path, i, "sglang bench_serving", _sglang_summary(obj), None))
+            continue
         summary = {k: v for k, v in obj.items() if not isinstance(v, list)}
         client = "vllm bench serve" if "backend" in obj or "model_id" in obj else "benchmark client"
         out.append(ClientResult(path, i, client, summary, _requests(obj, path)))
@@ -115,11 +146,12 @@ def read_client_results(path: Path) -> list[ClientResult]:
 
 
 def client_results(run_dir: Path | str) -> list[ClientResult]:
-    """Every benchmark result saved under the run's `bench/` directory, by file name."""
+    """Every benchmark result saved under the run's `bench/` directory, in the order the client
+    ran them (its `date` field; `vllm bench serve` writes YYYYMMDD-HHMMSS), then by file name."""
     d = Path(run_dir) / CLIENT_DIR
     if not d.is_dir():
         return []
     out: list[ClientResult] = []
     for p in sorted(d.glob("*.json")):
         out.extend(read_client_results(p))
-    return out
+    return sorted(out, key=lambda r: (str(r.summary.get("date", "")), r.name, r.index))

@@ -49,7 +49,7 @@ SLOTS = {  # tables that start with their size in bytes: how many words they hol
     "CONTEXT_CHECKS": 4,
     "INTEGRITY_CHECK": 3,
     "TOOLS_CONTEXT": 95,
-    "T1734DC26": 32,
+    "T1734DC26": 17,  # the size the real driver (580.159.04) gives
 }
 DECLINED = {
     "f8cff951": "f8cff95121468b4eb9e2fb469e7c0dd9",
@@ -476,4 +476,7 @@ def test_torch_libraries_accept_the_tables(stand_in):
     unimpl = run.end.get("unimpl", {})
     assert not [k for k in unimpl if k.startswith("cuGetExportTable {")]
     stubs = {k for k in unimpl if k.startswith("cuGetExportTable ")}
-    assert stubs <= {"cuGetExportTable t1734dc26[4] (stub slot, answers 0)"}, stubs
+    # the H100 profile has no measured TPC layout: cuBLASLt's slot answers NULL and is counted
+    assert stubs <= {"cuGetExportTable 1734dc26[4] (no tpc_gpc in the profile: answers NULL)"}, (
+        stubs
+    )

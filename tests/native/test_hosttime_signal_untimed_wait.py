@@ -41,6 +41,7 @@ print("RESULT", done[0], flush=True)
 
 BLOCKED_ON_MAIN = """
 import os, signal, threading, time
+from revati import markers
 
 got = []
 signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
@@ -52,6 +53,7 @@ t0 = time.monotonic()
 while not got and time.monotonic() - t0 < 5:
     sum(range(1000))  # Python code runs: the handler runs here once another thread took the signal
 print("RESULT", got, flush=True)
+markers.mark("done")  # the run has a trace even though nothing else here writes an event
 """
 
 

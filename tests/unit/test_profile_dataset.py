@@ -139,3 +139,31 @@ def test_cli_profile_bad_out_is_one_line_error(tmp_path: Path) -> None:
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and "exists" in lines[0]
+
+
+def test_datasets_added_in_place(tmp_path: Path) -> None:
+    """--add: a signature measured again replaces the older row, new signatures join, the base's host
+    costs keep their values, and the sources are appended."""
+    from revati.profile.dataset import merge_datasets
+
+    def ds(d: Path, rows: list[tuple[str, float]], host_ns: float, source: str) -> Path:
+        d.mkdir()
+        k = pd.DataFrame([{"name": "k", "gx": 1, "gy": 1, "gz": 1, "bx": 32, "by": 1, "bz": 1,
+                           "smem": 0, "args": "[1]", "op": "", "sig": sig, "dur_ns": dur, "n": 2,
+                           "dur_min_ns": dur, "dur_max_ns": dur, "in_graph": 0}
+                          for sig, dur in rows])  # fmt: skip
+        k.to_parquet(d / "kernels.parquet", index=False)
+        pd.DataFrame(
+            [{"call": "cuLaunchKernel", "bytes": 0, "host_ns": host_ns, "n": 5}]
+        ).to_parquet(d / "hostcost.parquet", index=False)
+        pd.DataFrame(columns=["kind", "bytes", "dur_ns", "n"]).to_parquet(d / "copies.parquet")
+        (d / "meta.json").write_text(json.dumps({"gpu": "NVIDIA H200", "sources": [source]}))
+        return d
+
+    base = ds(tmp_path / "base", [("a", 100.0), ("b", 200.0)], 5000.0, "first")
+    more = ds(tmp_path / "more", [("b", 250.0), ("c", 300.0)], 9000.0, "second")
+    summary = merge_datasets(base, [more])
+    k, hc, meta = load_dataset(base)
+    assert dict(zip(k["sig"], k["dur_ns"], strict=True)) == {"a": 100.0, "b": 250.0, "c": 300.0}
+    assert hc["host_ns"].tolist() == [5000.0]
+    assert meta["sources"] == ["first", "second"] and summary["signatures"] == 3

@@ -89,3 +89,69 @@ def test_serving_launcher_refuses_a_non_positive_rate(capsys):
         ex.parse_args(["--request-rate", "2", "0"])
     assert e.value.code == 2
     assert "must be positive" in capsys.readouterr().err
+
+
+def test_children_get_sigterm_before_sglangs_sigkill(monkeypatch):
+    """Under revati SGLang's kill_process_tree first SIGTERMs the children and waits for them."""
+    import signal
+    import subprocess
+
+    from revati.integrations.sglang import shutdown
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert child.pid in shutdown.descendants(os.getpid())
+    seen: dict[str, object] = {}
+
+    def sglang_kill(parent_pid, include_parent=True, skip_pid=None, wait_timeout=60):
+        seen["alive"] = child.pid in shutdown.descendants(os.getpid())
+        seen["args"] = (parent_pid, include_parent, skip_pid, wait_timeout)
+
+    monkeypatch.setenv("REVATI_SGLANG_SHUTDOWN_GRACE_S", "20")
+    try:
+        shutdown.terminate_then(sglang_kill)(os.getpid(), include_parent=False, wait_timeout=5)
+        assert child.wait(timeout=5) == -signal.SIGTERM  # ended by the SIGTERM, not SIGKILL
+    finally:
+        child.kill()
+    assert seen == {"alive": False, "args": (os.getpid(), False, None, 5)}
+
+
+def test_plugin_does_nothing_outside_a_revati_run(monkeypatch):
+    from revati.integrations.sglang import plugin, shutdown
+
+    monkeypatch.delenv("REVATI_RUN_DIR", raising=False)
+    called = []
+    monkeypatch.setattr(shutdown, "install", lambda: called.append(1) or True)
+    plugin.register()
+    assert called == []
+
+
+def test_host_ids_become_valid_ids_of_the_vocabulary():
+    torch = pytest.importorskip("torch")
+    from revati.integrations.sglang import sampled
+
+    ids = torch.full((6,), -7, dtype=torch.int64)  # stale bytes: not ids
+    assert sampled.supply_host_ids(ids, vocab=50) == 6
+    assert all(0 <= i < 50 for i in ids.tolist())
+    floats = torch.zeros(3)
+    assert sampled.supply_host_ids(floats, vocab=50) == 0 and floats.tolist() == [0.0] * 3
+
+
+def test_ids_are_supplied_after_the_copy_only_with_logits_and_no_spec_decoding():
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from revati.integrations.sglang import sampled
+
+    logits = SimpleNamespace(next_token_logits=torch.zeros(4, 30))
+    result = SimpleNamespace(
+        logits_output=logits,
+        next_token_ids=torch.full((4,), 99, dtype=torch.int32),
+        accept_lens=None,
+    )
+    sampled._after_copy(result)
+    assert all(0 <= i < 30 for i in result.next_token_ids.tolist())
+    spec = SimpleNamespace(
+        logits_output=logits, next_token_ids=torch.full((4,), 99, dtype=torch.int32), accept_lens=1
+    )
+    sampled._after_copy(spec)
+    assert spec.next_token_ids.tolist() == [99] * 4

@@ -4,14 +4,16 @@
     python tools/accuracy/run.py revati --device h200 --out rev.json  # here, no GPU
     python tools/accuracy/run.py table gpu.json rev.json              # the table in docs/accuracy.md
 
-GPU-bound rows (gemm_loop, graph_decode, prefill) compare revati with the median of the real runs;
-the host-bound row (eager_decode) with the band the real runs span (inside the band: error 0).
+GPU-bound rows (gemm_loop, graph_decode, graph_decode_qwen, prefill_qwen) compare revati with the
+median of the real runs; the host-bound rows (eager_decode, prefill) with the band the real runs span
+(inside the band: error 0). `table` pools the runs of several real-GPU result files.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +29,9 @@ WORKLOADS = [
     "graph_decode_qwen",
     "prefill_qwen",
 ]
-HOST_BOUND = {"eager_decode"}
+# host-bound on the real H200 too: eager steps of small batches, and the eager 1B prefill of 2048
+# tokens (about 6 ms of GEMM work in runs of 17.5-26 ms: the rest is torch's dispatch on the host)
+HOST_BOUND = {"eager_decode", "prefill"}
 
 
 def _last_json(text: str) -> dict:
@@ -54,17 +58,24 @@ def run_gpu(reps: int, workloads: list[str]) -> dict:
     return {"where": "gpu", "results": results}
 
 
-def run_revati(device: str, host_speed: float, workloads: list[str]) -> dict:
+def run_revati(
+    device: str, host_speed: str, workloads: list[str], model: str | None = None
+) -> dict:
     results: dict[str, list[dict]] = {}
     for w in workloads:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "revati", "record", "--device", device, "--host-speed",
                    str(host_speed), "--out", f"{tmp}/run", "--", sys.executable,
                    str(HERE / "workloads.py"), w]  # fmt: skip
+            if model:
+                cmd[4:4] = ["--model", model]
+            load = os.getloadavg()[0]
             r = _run(cmd)
+        r["load_before"], r["load_after"] = round(load, 2), round(os.getloadavg()[0], 2)
         results.setdefault(w, []).append(r)
         print(f"{w}: {r['ms']:.3f} virtual ms", file=sys.stderr)
-    return {"where": "revati", "device": device, "host_speed": host_speed, "results": results}
+    return {"where": "revati", "device": device, "host_speed": host_speed, "model": model,
+            "results": results}  # fmt: skip
 
 
 def table(gpu: dict, rev: dict) -> str:
@@ -98,15 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--workloads", default=",".join(WORKLOADS))
     r = sub.add_parser("revati")
     r.add_argument("--device", default="h200")
-    r.add_argument("--host-speed", type=float, default=1.0)
+    r.add_argument("--host-speed", default="auto", help="a number, or auto (calibrated, cached)")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--workloads", default=",".join(WORKLOADS))
+    r.add_argument("--model", help="model directory (default: the bundled model)")
     t = sub.add_parser("table")
-    t.add_argument("gpu", type=Path)
+    t.add_argument("gpu", type=Path, nargs="+", help="real-GPU result files (their runs pooled)")
     t.add_argument("revati", type=Path)
     args = ap.parse_args(argv)
     if args.mode == "table":
-        print(table(json.loads(args.gpu.read_text()), json.loads(args.revati.read_text())))
+        gpu: dict = {"results": {}}
+        for p in args.gpu:
+            for w, runs in json.loads(p.read_text())["results"].items():
+                gpu["results"].setdefault(w, []).extend(runs)
+        print(table(gpu, json.loads(args.revati.read_text())))
         return 0
     ws = [w for w in args.workloads.split(",") if w]
     unknown = [w for w in ws if w not in WORKLOADS]
@@ -119,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = (
         run_gpu(args.reps, ws)
         if args.mode == "gpu"
-        else run_revati(args.device, args.host_speed, ws)
+        else run_revati(args.device, args.host_speed, ws, args.model)
     )
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     return 0

@@ -44,9 +44,60 @@ static sigaction_fn real_sigaction(void) {
     return f;
 }
 
+static _Atomic int g_main_in_check;                /* the main thread is in a wait engine check */
+static _Atomic unsigned long long g_main_prog_mask; /* its program mask meanwhile (bit sig-1) */
+
+void rv_signals_main_check_begin(const sigset_t *program_mask) {
+    if (syscall(SYS_gettid) != getpid()) return;
+    unsigned long long m = 0;
+    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+        if (sigismember(program_mask, sig) == 1) m |= 1ULL << (sig - 1);
+    atomic_store(&g_main_prog_mask, m);
+    atomic_store(&g_main_in_check, 1);
+}
+
+void rv_signals_main_check_end(void) {
+    if (syscall(SYS_gettid) == getpid()) atomic_store(&g_main_in_check, 0);
+}
+
+static int read_status(const char *path, const char *const keys[], unsigned long long out[], int n, char *state);
+
+/* A kill() (SI_USER: process-directed) handled on a thread other than the main one while the main
+ * thread accepts the signal by its program's own mask: the kernel chose this thread only because
+ * the main thread was blocking everything for a moment in revati's wait engine (or the signal was
+ * taken on unmasking), where natively the main thread gets it. Python runs handlers on the main
+ * thread only, and a main thread parked in an untimed wait would never see it: send it to the main
+ * thread (tgkill: the handler then sees SI_TKILL from this process) instead of handling it here. */
+static int forward_to_main(int sig, const siginfo_t *info) {
+    if (!info || info->si_code != SI_USER || sig > 64) return 0;
+    pid_t pid = getpid();
+    if (syscall(SYS_gettid) == pid) return 0;
+    unsigned long long blocked;
+    char state = 0;
+    if (atomic_load(&g_main_in_check)) {
+        blocked = atomic_load(&g_main_prog_mask);
+    } else {
+        static const char *const keys[] = {"SigBlk:"};
+        char path[64] = "/proc/self/task/", digits[16];
+        int n = 0; /* no snprintf in a signal handler */
+        for (unsigned v = (unsigned)pid; v && n < 15; v /= 10) digits[n++] = (char)('0' + v % 10);
+        size_t at = strlen(path);
+        while (n) path[at++] = digits[--n];
+        memcpy(path + at, "/status", 8);
+        if (!read_status(path, keys, &blocked, 1, &state)) return 0;
+    }
+    if (state == 'Z' || state == 'X' || state == 'T' || state == 't') return 0;
+    if (blocked & (1ULL << (sig - 1))) return 0;
+    return syscall(SYS_tgkill, pid, pid, sig) == 0;
+}
+
 static void trampoline(int sig, siginfo_t *info, void *uctx) {
-    __atomic_add_fetch(&t_handled, 1, __ATOMIC_RELAXED);
     if (sig <= 0 || sig >= NSIG) return;
+    int saved = errno;
+    int fwd = forward_to_main(sig, info);
+    errno = saved;
+    if (fwd) return;
+    __atomic_add_fetch(&t_handled, 1, __ATOMIC_RELAXED);
     const struct sigaction *u = &g_user[sig];
     if (u->sa_flags & SA_SIGINFO) {
         if (u->sa_sigaction && u->sa_sigaction != trampoline) u->sa_sigaction(sig, info, uctx);

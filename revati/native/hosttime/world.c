@@ -503,6 +503,7 @@ static int leave_to_main_thread(const sigset_t *callers_mask) {
  * restoring the mask runs its handler. discard: the checks ran while the world ran. */
 static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
     if (leave_to_main_thread(old)) discard = 1;
+    rv_signals_main_check_end();
     if (r == 0 && signal_waiting(old)) {
         rv_debug("signal pending after the checks: the wait ends");
         r = -1;
@@ -524,6 +525,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    rv_signals_main_check_begin(&old);
     set_blocking(wt, 0);
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;

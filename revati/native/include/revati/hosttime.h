@@ -125,6 +125,11 @@ RV_API void rv_signal_reset_default(int sig);
  * kernel hands to the main thread natively (it prefers the main thread when it accepts the signal).
  * Returns whether there is any; reads /proc only when a signal is pending. */
 RV_API int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out);
+/* The main thread brackets its wait engine's checks (all signals blocked) with these, publishing
+ * the program's own mask meanwhile: a kill() the kernel handed to another thread because the main
+ * thread was in revati's check is forwarded to the main thread by the handler trampoline. */
+RV_API void rv_signals_main_check_begin(const sigset_t *program_mask);
+RV_API void rv_signals_main_check_end(void);
 /* Process registry: a pid joins the world at load, in fork children, and, to leave no gap in
  * which a starting child is unknown, in the parent right after fork/posix_spawn and in a vfork child
  * just before it execs. */

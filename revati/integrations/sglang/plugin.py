@@ -1,0 +1,22 @@
+"""SGLang general plugin (entry point group `sglang.srt.plugins`): active only inside a revati run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+
+def register() -> None:
+    """Called by SGLang's `load_plugins()` in its server processes; a no-op on a real GPU host."""
+    from revati import markers
+
+    if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
+        return
+    from revati.integrations.sglang import sampled, shutdown
+
+    if sampled.install():
+        log.info("revati: SGLang's sampled ids on the host supplied by revati (docs/sglang.md)")
+    if shutdown.install():
+        log.info("revati: SGLang's child processes get SIGTERM before SIGKILL (docs/sglang.md)")

@@ -43,7 +43,10 @@ class StandInRun:
 
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    """Every event as written (JSON lines and compact records alike), stream by stream."""
+    """Every event as written (JSON lines and compact records alike), stream by stream; none when
+    the program wrote no trace (with the trace off, only the host-time layer loaded)."""
+    if not (Path(run_dir) / "events").is_dir():
+        return []
     return run_events(run_dir)
 
 

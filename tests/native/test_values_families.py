@@ -44,6 +44,11 @@ PROGRAMS = {
         r["cat_int32"] = torch.cat([b.int(), b.int() * 2, b.int()]).tolist()
         r["cat_bool_dim1"] = torch.cat([m > 3, m < 2], dim=1).tolist()
         r["cat_bool_dim0"] = torch.cat([m > 3, m[:1] < 2], dim=0).tolist()
+        i = torch.arange(8, device=dev)  # sizes that take the vectorised copy
+        r["cat_vec"] = torch.cat([i, i * 2]).tolist()
+        r["cat_vec_dim1"] = torch.cat([m, m[:, :2] * 2], dim=1).tolist()
+        r["cat_vec_dim0"] = torch.cat([m, m[:1]], dim=0).tolist()
+        r["stack"] = torch.stack([i[:2], i[:2] + 1]).tolist()
     """,
     "where_masked_fill": """
         b = torch.arange(3, 7, device=dev)

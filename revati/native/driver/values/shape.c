@@ -256,21 +256,28 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
 /* CatArrayBatchedCopy*_contig<OpaqueType<S>, IndexType, Dims, B, 1, ...>(T* out, CatArrInputTensorMetadata
  * {T* input[B]; I offset[B]; I dimSize[B]; I nElements[B]; bool isContiguous[B]; TensorSizeStride<I, 4>
  * tensorStride[1]}, TensorSizeStride<I, 4> os {I sizes[4]; I strides[4]}, int concatDim, I dimStride), one
- * input per gridDim.y: input i's element l goes to out + offset[i] * dimStride + CatArrIndexToOffset(l). */
+ * input per gridDim.y: input i's element l goes to out + offset[i] * dimStride + CatArrIndexToOffset(l).
+ * CatArrayBatchedCopy_vectorized<..., alignment A, elems_per_vec E>(char* out, the same metadata, os,
+ * concatDim, I trailingSize) moves units of A bytes: os counts units, and input i's offset, dimSize and
+ * nElements (in elements) become offset * trailingSize / E, dimSize * trailingSize / E, nElements / E. */
 int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     const char *p = strstr(k->f->name, "CatArrayBatchedCopy"), *q;
     if (!p || k->f->nparams != 5) return FAM_NO;
-    /* not CatArrayBatchedCopy_vectorized: its sizes and offsets count vectors of elements (not decoded) */
-    if (!(q = strstr(p, "_contigINS1_10OpaqueTypeILj"))) return FAM_NO;
-    q += 27;
+    int vec = 0;
+    if ((q = strstr(p, "_contigINS1_10OpaqueTypeILj"))) q += 27;
+    else if ((q = strstr(p, "_vectorizedINS1_10OpaqueTypeILj"))) q += 31, vec = 1;
+    else return FAM_NO;
     int sz = atoi(q);
     while (*q >= '0' && *q <= '9') ++q;
     if (strncmp(q, "EEE", 3)) return FAM_NO;
     q += 3;
     rv_dt xt = dt_parse(&q);
-    int dims, batch;
-    if ((xt != 'j' && xt != 'm') || sscanf(q, "Li%dELi%dE", &dims, &batch) != 2 || dims < 1 || dims > 4 || batch < 1)
+    int dims, batch, nstride = 1, align = 0, epv = 1;
+    if (xt != 'j' && xt != 'm') return FAM_NO;
+    if (vec ? sscanf(q, "Li%dELi%dELi%dELi%dELi%dE", &dims, &batch, &nstride, &align, &epv) != 5
+            : sscanf(q, "Li%dELi%dE", &dims, &batch) != 2)
         return FAM_NO;
+    if (dims < 1 || dims > 4 || batch < 1 || epv < 1 || (vec && align != sz * epv)) return FAM_NO;
     uint32_t xs = (uint32_t)dt_size(xt), s0, s1, s2, s3, s4, B = (uint32_t)batch;
     int o0 = rv_param_at(k, 0, &s0), o1 = rv_param_at(k, 1, &s1), o2 = rv_param_at(k, 2, &s2),
         o3 = rv_param_at(k, 3, &s3), o4 = rv_param_at(k, 4, &s4);
@@ -280,14 +287,14 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         return FAM_NO;
     const uint8_t *m = k->params + o1, *os = k->params + o2;
 #define XR(b) (xs == 4 ? (uint64_t)rd32u(b) : rd64(b))
-    uint64_t out = rd64(k->params + o0), dim_stride = XR(k->params + o4), size[4], stride[4];
+    /* unit: the bytes one index moves (an element, or a vector of epv elements) */
+    uint64_t out = rd64(k->params + o0), last = XR(k->params + o4), size[4], stride[4], unit = (uint64_t)sz * (uint64_t)epv;
     int cdim = (int)rd32u(k->params + o3);
     for (int d = 0; d < 4; ++d) size[d] = XR(os + xs * (uint32_t)d), stride[d] = XR(os + xs * (uint32_t)(4 + d));
     if (cdim < 0 || cdim >= dims) return FAM_NO;
-    /* the output's extent: the last element of its sizes; the inputs' elements */
     uint64_t oext = 1, total = 0;
     for (int d = 0; d < dims; ++d) oext += (size[d] ? size[d] - 1 : 0) * stride[d];
-    uint64_t obytes = oext * (uint64_t)sz;
+    uint64_t obytes = oext * unit;
     if (!rv_range_ok(out, obytes)) return FAM_NO;
     int tainted = 0;
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
@@ -302,7 +309,13 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     }
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
         uint64_t in = rd64(m + 8 * i), off = XR(m + off_at + xs * i), dsz = XR(m + dim_at + xs * i),
-                 nel = XR(m + nel_at + xs * i);
+                 nel = XR(m + nel_at + xs * i), base;
+        if (vec) { /* units of epv elements; last is trailingSize */
+            if (nel % (uint64_t)epv || (off * last) % (uint64_t)epv || (dsz * last) % (uint64_t)epv) return FAM_NO;
+            nel /= (uint64_t)epv, base = off * last / (uint64_t)epv, dsz = dsz * last / (uint64_t)epv;
+        } else { /* last is dimStride */
+            base = off * last;
+        }
         for (uint64_t l = 0; l < nel; ++l) {
             uint64_t li = l, eo = 0;
             for (int d = dims - 1; d >= 1; --d) {
@@ -312,9 +325,9 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
                 li /= cur;
             }
             eo += li * stride[0];
-            uint64_t at = (off * dim_stride + eo) * (uint64_t)sz;
-            if (at + (uint64_t)sz > obytes) return FAM_NO;
-            memcpy((void *)(out + at), (const void *)(in + l * (uint64_t)sz), (size_t)sz);
+            uint64_t at = (base + eo) * unit;
+            if (at + unit > obytes) return FAM_NO;
+            memcpy((void *)(out + at), (const void *)(in + l * unit), (size_t)unit);
         }
     }
 #undef XR

@@ -106,8 +106,9 @@ def export(
 
 def _export_job(r: Run, fmt: str, path: Path, sel: list[int] | None, max_slices: int) -> None:
     """One file, or its parts when the run is over max_slices events."""
-    from revati.exporters.parts import part_path, plan, window_ns
+    from revati.exporters.parts import part_path, plan
     from revati.progress import step
+    from revati.trace.window import window_ns
 
     whole = r if sel is None else _ranks_only(r, sel)
     parts = plan(whole, max_slices)

@@ -8,15 +8,13 @@ consecutive time windows of about equal slice counts, one file each (`trace.part
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from revati.trace.reader import Run
 
 MAX_SLICES = 2_000_000  # per file by default; `revati export --max-slices`
@@ -57,18 +55,6 @@ def plan(run: Run, max_slices: int) -> list[Part]:
         for i in range(len(edges) - 1)
         if counts[i]
     ]
-
-
-def window_ns(run: Run, lo_ns: int, hi_ns: int) -> Run:
-    """The run with only the events that start in [lo_ns, hi_ns) (kinds without a time kept)."""
-    frames: dict[str, pd.DataFrame] = {}
-    for kind, df in run.frames.items():
-        if kind == "proc" or "ts_ns" not in df.columns or not len(df):
-            frames[kind] = df
-            continue
-        ts = df["ts_ns"].to_numpy()
-        frames[kind] = df[(ts >= lo_ns) & (ts < hi_ns)].reset_index(drop=True)
-    return replace(run, frames=frames)
 
 
 def part_path(out: Path, index: int) -> Path:

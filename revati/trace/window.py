@@ -30,8 +30,12 @@ def time_window(run: Run, lo_ms: float, hi_ms: float) -> Run:
     """The run with only the events that start in [lo, hi) ms after its first event (spans keep
     their full length; process, marker-free kinds without a time are kept)."""
     first, _ = run.span()
-    lo = first + lo_ms * NS_PER_MS
-    hi = first + hi_ms * NS_PER_MS
+    return window_ns(run, first + lo_ms * NS_PER_MS, first + hi_ms * NS_PER_MS)
+
+
+def window_ns(run: Run, lo: float, hi: float) -> Run:
+    """The run with only the events that start in [lo, hi) ns of virtual time (kinds without a
+    time kept)."""
     frames: dict[str, pd.DataFrame] = {}
     for kind, df in run.frames.items():
         if kind == "proc" or "ts_ns" not in df.columns or not len(df):

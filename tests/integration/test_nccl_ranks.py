@@ -10,12 +10,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import orjson
 import pytest
 
 from revati.exporters import export_run
 from revati.launch.liveness import pid_alive
 from revati.trace import load_run, run_events, stream_events
+from revati.trace.files import stream_files
 
 pytestmark = pytest.mark.torch
 
@@ -213,7 +213,7 @@ def test_killed_rank_ends_a_waiting_collective(tmp_path: Path) -> None:
     )  # fmt: skip
     ended = time.monotonic_ns()
     assert r.returncode != 0
-    heads = [orjson.loads(f.read_bytes().splitlines()[0]) for f in (run / "events").glob("proc-*")]
+    heads = [stream_events(f)[0] for _, f in stream_files(run / "events")]
     killed = next(h for h in heads if h.get("rank") == 1)
     assert f"rank 1 (pid {killed['pid']}) died" in r.stderr, r.stderr[-3000:]
     took = (ended - int(stamp.read_text())) / 1e9

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from client_printed import printed_figures
 
 from revati.errors import TraceError
 from revati.report import format_text, summarize
@@ -37,21 +38,6 @@ TOTALS = {
 }
 
 
-def printed_figures(text: str) -> list[tuple[str, str | None, float]]:
-    """(report key, statistic or None, value) of every figure the client printed."""
-    out: list[tuple[str, str | None, float]] = []
-    for line in text.splitlines():
-        m = PRINTED.match(line.strip())
-        if m:
-            stat = "mean" if m[1] == "Mean" else "median" if m[1] == "Median" else f"p{m[2]}"
-            out.append((KEYS[m[3]], stat, float(m[4])))
-            continue
-        for label, key in TOTALS.items():
-            if line.startswith(label):
-                out.append((key, None, float(line[len(label) :].split()[0])))
-    return out
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Path:
     """A synthetic serving run with the real client result saved under bench/."""
@@ -67,7 +53,7 @@ def test_report_agrees_with_what_the_client_printed(served: Path) -> None:
     printed figures have two decimals) of the report's, computed from the per-request times."""
     s = summarize(load_run(served, cache=False), percentiles=(50, 90, 99))
     (c,) = s["client"]
-    figures = printed_figures((DATA / "printed.txt").read_text())
+    figures = printed_figures((DATA / "printed.txt").read_text(), PRINTED, KEYS, TOTALS)
     assert len(figures) >= 20
     for key, stat, want in figures:
         got = c[key][stat] if stat else c[key]

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from client_printed import printed_figures
 
 from revati.report import format_text, summarize
 from revati.report.client import client_metrics
@@ -35,20 +36,6 @@ TOTALS = {
 }
 
 
-def printed_figures(text: str) -> list[tuple[str, str | None, float]]:
-    out: list[tuple[str, str | None, float]] = []
-    for line in text.splitlines():
-        m = PRINTED.match(line.strip())
-        if m:
-            stat = "mean" if m[1] == "Mean" else "median" if m[1] == "Median" else f"p{m[2]}"
-            out.append((KEYS[m[3]], stat, float(m[4])))
-            continue
-        for label, key in TOTALS.items():
-            if line.startswith(label):
-                out.append((key, None, float(line[len(label) :].split()[0])))
-    return out
-
-
 def test_sglang_result_is_recognised_and_renamed():
     (res,) = read_client_results(RESULT)
     assert res.client == "sglang bench_serving"
@@ -65,7 +52,7 @@ def test_report_shows_what_sglang_printed(tmp_path: Path) -> None:
     shutil.copy(RESULT, run / "bench" / RESULT.name)
     s = summarize(load_run(run, cache=False), percentiles=(50, 90, 95, 99))
     (c,) = s["client"]
-    figures = printed_figures((DATA / "printed.txt").read_text())
+    figures = printed_figures((DATA / "printed.txt").read_text(), PRINTED, KEYS, TOTALS)
     assert len(figures) >= 25
     for key, stat, want in figures:
         got = c[key][stat] if stat else c[key]

@@ -154,22 +154,35 @@ RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
     return vpoll(fds, n, deadline_after(rv_ts_to_ns(tmo)), mask, "ppoll");
 }
 
+/* select's fd sets are inputs and outputs: a second look at them starts from a copy of the inputs */
+typedef struct {
+    fd_set *sets[3];
+    fd_set copy[3];
+} fdset_copy;
+
+static void fdsets_save(fdset_copy *c, fd_set *rd, fd_set *wr, fd_set *ex) {
+    c->sets[0] = rd, c->sets[1] = wr, c->sets[2] = ex;
+    for (int i = 0; i < 3; i++)
+        if (c->sets[i]) memcpy(&c->copy[i], c->sets[i], sizeof(fd_set));
+}
+
+static void fdsets_restore(const fdset_copy *c) {
+    for (int i = 0; i < 3; i++)
+        if (c->sets[i]) memcpy(c->sets[i], &c->copy[i], sizeof(fd_set));
+}
+
 /* select and pselect: the fd sets are inputs and outputs, so each slice starts from a copy */
 static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns deadline, const sigset_t *mask,
                    const char *why) {
     REAL(pselect);
-    fd_set r0, w0, e0;
-    if (rd) memcpy(&r0, rd, sizeof r0);
-    if (wr) memcpy(&w0, wr, sizeof w0);
-    if (ex) memcpy(&e0, ex, sizeof e0);
+    fdset_copy c;
+    fdsets_save(&c, rd, wr, ex);
     int r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
     if (r != 0) return r;
     rv_wait w;
     begin(&w, deadline, why);
     for (;;) {
-        if (rd) memcpy(rd, &r0, sizeof r0);
-        if (wr) memcpy(wr, &w0, sizeof w0);
-        if (ex) memcpy(ex, &e0, sizeof e0);
+        fdsets_restore(&c);
         uint64_t slice;
         int st = rv_wait_step(&w, &slice);
         if (st > 0) {
@@ -194,15 +207,11 @@ static int vselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, rv_vtime_ns dea
 /* select/pselect with a zero timeout: the sets are outputs too, so a second look starts from a copy */
 static int zero_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const sigset_t *mask, const char *why) {
     REAL(pselect);
-    fd_set r0, w0, e0;
-    if (rd) memcpy(&r0, rd, sizeof r0);
-    if (wr) memcpy(&w0, wr, sizeof w0);
-    if (ex) memcpy(&e0, ex, sizeof e0);
+    fdset_copy c;
+    fdsets_save(&c, rd, wr, ex);
     int r = real_pselect(nfds, rd, wr, ex, &k_zero, mask);
     if (r != 0 || !hold_now(why)) return r;
-    if (rd) memcpy(rd, &r0, sizeof r0);
-    if (wr) memcpy(wr, &w0, sizeof w0);
-    if (ex) memcpy(ex, &e0, sizeof e0);
+    fdsets_restore(&c);
     return real_pselect(nfds, rd, wr, ex, &k_zero, mask);
 }
 

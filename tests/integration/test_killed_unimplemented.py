@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,41 +16,15 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_killed_process_unimplemented_counts(tmp_path: Path) -> None:
+def test_killed_process_unimplemented_counts(tmp_path: Path, revati) -> None:
     """5 calls, then SIGKILL (no end line): the report lists the name with at least 4, marked +."""
     run = tmp_path / "run"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "revati",
-            "record",
-            "--out",
-            str(run),
-            "--",
-            sys.executable,
-            "-c",
-            CALLER,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = revati("record", "--out", str(run), "--", sys.executable, "-c", CALLER)
     assert r.returncode == 128 + 9, r.stderr
-    js = subprocess.run(
-        [sys.executable, "-m", "revati", "report", str(run), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    js = revati("report", str(run), "--json")
     d = json.loads(js.stdout)
     assert d["unimplemented"] == {"cuArrayCreate_v2": 4}
     assert d["unimplemented_lower_bounds"] == ["cuArrayCreate_v2"]
     assert d["processes"][0]["ended"].startswith("killed by SIGKILL")
-    text = subprocess.run(
-        [sys.executable, "-m", "revati", "report", str(run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    text = revati("report", str(run)).stdout
     assert "unimplemented calls met: cuArrayCreate_v2 x4+" in text

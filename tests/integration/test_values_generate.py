@@ -4,7 +4,6 @@ revati computes (issue 12). A tiny random-weight Llama, EOS disabled, no GPU."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -56,62 +55,42 @@ GENERATE_BATCH = MODEL + textwrap.dedent(
 )
 
 
-def record(tmp_path: Path, code: str, name: str) -> tuple[dict, Path]:
+def record(revati, tmp_path: Path, code: str, name: str) -> tuple[dict, Path]:
     run = tmp_path / name
     script = tmp_path / f"{name}.py"
     script.write_text(code)
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "revati",
-            "record",
-            "--out",
-            str(run),
-            "--",
-            sys.executable,
-            str(script),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    p = revati("record", "--out", str(run), "--", sys.executable, str(script), timeout=1500)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
     assert p.returncode == 0 and lines, p.stderr[-3000:]
     return json.loads(lines[-1][7:]), run
 
 
-def report(run: Path) -> dict:
-    p = subprocess.run(
-        [sys.executable, "-m", "revati", "report", str(run), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def report(revati, run: Path) -> dict:
+    p = revati("report", str(run), "--json", timeout=300)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
 
-def test_generate_returns_prompt_plus_max_new_tokens(tmp_path: Path) -> None:
+def test_generate_returns_prompt_plus_max_new_tokens(tmp_path: Path, revati) -> None:
     """generate(max_new_tokens=64) returns prompt+64 tokens at batch 1 and 8, eager and static cache."""
-    res, run = record(tmp_path, GENERATE, "generate")
+    res, run = record(revati, tmp_path, GENERATE, "generate")
     assert res == {
         "1-dynamic": [1, 72],
         "1-static": [1, 72],
         "8-dynamic": [8, 72],
         "8-static": [8, 72],
     }
-    vr = report(run)["value_reads"]
+    vr = report(revati, run)["value_reads"]
     # the stop checks were computed: no token ids were drawn for them and no stop flag read stale
     assert "token-uniform" not in vr["policies"]
 
 
-def test_generate_batch_finishes_every_request(tmp_path: Path) -> None:
+def test_generate_batch_finishes_every_request(tmp_path: Path, revati) -> None:
     """Continuous batching with 16 and 48 requests ends with every request at its 32 new tokens."""
-    res, run = record(tmp_path, GENERATE_BATCH, "generate_batch")
+    res, run = record(revati, tmp_path, GENERATE_BATCH, "generate_batch")
     for n in ("16", "48"):
         assert res[n]["requests"] == int(n) and res[n]["lengths"] == [32] and res[n]["ids_ok"], res
-    vr = report(run)["value_reads"]
+    vr = report(revati, run)["value_reads"]
     # the sampled ids the scheduler reads come from the token policy, and the report says so
     assert vr["policies"].get("token-uniform", 0) >= 2 * 32
     assert any("direct_copy" in p["name"] or "ArgMax" in p["name"] for p in vr["top_producers"])

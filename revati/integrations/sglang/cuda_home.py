@@ -69,8 +69,10 @@ def _link(path: Path, target: Path) -> None:
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "revati" / "cuda-home"
+    """cuda-home/ in revati's cache directory (the one the host-speed calibration uses)."""
+    from revati.launch.hostspeed import cache_dir
+
+    return cache_dir() / "cuda-home"
 
 
 def main() -> int:

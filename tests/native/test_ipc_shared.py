@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import textwrap
 
-SETUP = textwrap.dedent(
+from driver_prelude import PRELUDE
+
+# the driver probes' prelude (stand-in, current context, ok()), then what both sides share here
+SETUP = PRELUDE + textwrap.dedent(
     """
-    import ctypes, json, os, subprocess, sys
-    cu = ctypes.CDLL("libcuda.so.1")
-    def ok(r, what=""):
-        assert r == 0, f"{what} -> {r}"
-    ok(cu.cuInit(0), "cuInit")
-    ctx = ctypes.c_void_p()
-    ok(cu.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0), "retain")
-    ok(cu.cuCtxSetCurrent(ctx), "set current")
+    import os, subprocess, sys
     N = 4 << 20
     def put(ptr, data):
         buf = ctypes.create_string_buffer(data, len(data))

@@ -294,31 +294,14 @@ def test_deterministic_spin_wait_does_not_hang(stand_in) -> None:
     assert r.stderr.count("expired in real time") == 1
 
 
-def test_record_cli_sleep_30(tmp_path, lib_dir) -> None:
+def test_record_cli_sleep_30(tmp_path, lib_dir, revati) -> None:
     """`revati record -- python -c "...time.sleep(30)..."` prints about 30; the run takes under 3 s."""
     import json
-    import subprocess
     import sys
 
     out = tmp_path / "run"
     code = "import time; t=time.time(); time.sleep(30); print(time.time()-t)"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "revati",
-            "record",
-            "--out",
-            str(out),
-            "--",
-            sys.executable,
-            "-c",
-            code,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = revati("record", "--out", str(out), "--", sys.executable, "-c", code)
     assert r.returncode == 0, r.stderr
     assert 30.0 <= float(r.stdout.strip().splitlines()[-1]) < 30.5
     manifest = json.loads((out / "manifest.json").read_text())

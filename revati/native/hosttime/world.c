@@ -103,6 +103,9 @@ void rv_collect_waiters(rv_world *w, waiter_set *s) {
         s->tid[s->n] = atomic_load_explicit(&w->waiters[i].tid, memory_order_relaxed);
         s->blocking[s->n] = (uint8_t)atomic_load_explicit(&w->waiters[i].blocking, memory_order_relaxed);
         s->deadline[s->n] = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        s->target[s->n] = atomic_load_explicit(&w->waiters[i].hold, memory_order_relaxed)
+                              ? atomic_load_explicit(&w->waiters[i].target, memory_order_relaxed)
+                              : RV_VTIME_INVALID;
         s->slot[s->n] = i;
         s->n++;
     }
@@ -384,6 +387,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
         if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
             atomic_store(&w->waiters[i].tid, tid);
             atomic_store(&w->waiters[i].blocking, 0);
+            atomic_store(&w->waiters[i].hold, 0);
             atomic_store(&w->waiters[i].deadline, wt->reg);
             atomic_store(&w->waiters[i].pid, me);
             wt->slot = i;
@@ -398,6 +402,7 @@ void rv_wait_end(rv_wait *wt) {
     rv_world *w = rv_world_get();
     rv_waiter *s = &w->waiters[wt->slot];
     atomic_store(&s->blocking, 0);
+    atomic_store(&s->hold, 0);
     atomic_store(&s->deadline, RV_VTIME_INVALID);
     atomic_store(&s->tid, 0);
     atomic_store(&s->pid, 0);

@@ -345,6 +345,9 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     }
     /* only a process that was idle: no other thread of it runs now (checked only when there is
      * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
+    /* a wait that timed out (floor: its deadline) ends at its deadline: nothing came from the others,
+     * so their charges meanwhile ran beside it (adopted, a 50 ms sleep would end later by them) */
+    if (floor) best = 0;
     if ((foreign || best) && !rv_own_others_run()) {
         if (foreign) rv_exclude_foreign(foreign, floor);
         rv_adopt_charges(best);

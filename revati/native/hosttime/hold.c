@@ -30,9 +30,9 @@ static int g_enabled = -1;
 
 static int holds_enabled(void) {
     if (g_enabled < 0) {
-        /* opt-in for now: with 4 torch NCCL ranks on 2 cores the run stalled (docs/coordination.md) */
+        /* on unless REVATI_HOLD=0 (which shows what a run does without them) */
         const char *s = getenv("REVATI_HOLD");
-        g_enabled = s && s[0] == '1';
+        g_enabled = !(s && s[0] == '0');
     }
     return g_enabled;
 }

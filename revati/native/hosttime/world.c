@@ -428,6 +428,19 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
     return best;
 }
 
+#define DET_ORDER_BACKSTOP_NS 2000000000ULL
+
+/* Deterministic mode, a wait past its length in real time: it expires only once no other waiter of
+ * the world has an earlier deadline (those expire first, by the same rule), so that a long wait of
+ * one thread (torch's watchdog) expiring in real time does not carry its process past the earlier
+ * deadline of another (a 50 ms sleep), in whatever order real time ran them. A waiter that never
+ * steps (its process stopped) holds the order for at most DET_ORDER_BACKSTOP_NS more. */
+static int det_expiry_turn(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
+    if (rv_real_ns() - wt->real_start >= wt->length + DET_ORDER_BACKSTOP_NS) return 1;
+    rv_vtime_ns first = earliest_deadline(w, ref_now);
+    return first == RV_VTIME_INVALID || wt->reg <= first;
+}
+
 /* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
 static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
     rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
@@ -593,7 +606,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
-    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length) {
+    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length && det_expiry_turn(w, wt, ref_now)) {
         /* deterministic mode: other threads keep running without charging time (a busy loop that
          * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the
          * GIL): let the wait expire after its length in real time, as natively, rather than hang */

@@ -428,13 +428,13 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
     return best;
 }
 
-#define DET_ORDER_BACKSTOP_NS 2000000000ULL
+#define DET_ORDER_BACKSTOP_NS 10000000000ULL
 
 /* Deterministic mode, a wait past its length in real time: it expires only once no other waiter of
  * the world has an earlier deadline (those expire first, by the same rule), so that a long wait of
  * one thread (torch's watchdog) expiring in real time does not carry its process past the earlier
  * deadline of another (a 50 ms sleep), in whatever order real time ran them. A waiter that never
- * steps (its process stopped) holds the order for at most DET_ORDER_BACKSTOP_NS more. */
+ * steps (its process stopped) holds the order for at most DET_ORDER_BACKSTOP_NS (10 s) more. */
 static int det_expiry_turn(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
     if (rv_real_ns() - wt->real_start >= wt->length + DET_ORDER_BACKSTOP_NS) return 1;
     rv_vtime_ns first = earliest_deadline(w, ref_now);

@@ -44,13 +44,15 @@ static inline uint64_t rv_calc_get(const uint8_t *c, int nargs, uint32_t idx, in
 /* ---- elementwise functors (functors.c) ---- */
 
 enum { OP_FILL = 1, OP_COPY, OP_NOT, OP_AND, OP_OR, OP_XOR, OP_MUL, OP_ADD, OP_SELF_ADD, OP_CMP, OP_LNOT, OP_LAND,
-       OP_LOR, OP_LXOR, OP_WHERE, OP_MASKED_FILL };
+       OP_LOR, OP_LXOR, OP_WHERE, OP_MASKED_FILL, OP_CLAMP, OP_REM, OP_DIV_TRUNC, OP_DIV_FLOOR };
 enum { CMP_EQ, CMP_NE, CMP_GE, CMP_GT, CMP_LE, CMP_LT };
 
 typedef struct {
     int op, nin, cmp;
     rv_dt in[3], out;  /* the functor's argument and result types */
-    rv_val scalar;     /* fill value, alpha, or a scalar operand */
+    rv_val scalar;     /* fill value, alpha, a scalar operand, or clamp's lower limit */
+    rv_val scalar2;    /* clamp's upper limit */
+    int mode;          /* clamp: 0 min only, 1 max only, 2 both (ClampLimits) */
     int scalar_side;   /* 0: none, 1: scalar is the left operand (AUnary), 2: the right (BUnary) */
     uint32_t fbytes;   /* sizeof the functor (0: not known) */
 } efun;
@@ -71,5 +73,6 @@ int rv_fam_scan(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 
 #endif

@@ -1,6 +1,6 @@
 """More kernel families computed on the host: arange, cumsum, index_select, gather, cat, where, masked_fill,
-logical ops, clamp/remainder/division, advanced indexing (x[idx], x[idx] = v) and strided (non-contiguous)
-elementwise kernels. Each program's host reads under revati equal
+logical ops, clamp/remainder/division, advanced indexing (x[idx], x[idx] = v), cat of non-contiguous inputs
+and strided (non-contiguous) elementwise kernels. Each program's host reads under revati equal
 what torch computes on the CPU, and none of them is a value read of uncomputed bytes."""
 
 from __future__ import annotations
@@ -100,6 +100,17 @@ PROGRAMS = {
         r["div_trunc"] = torch.div(b, 2, rounding_mode="trunc").tolist()
         r["div_floor"] = torch.div(b, 2, rounding_mode="floor").tolist()
         r["floordiv"] = (b // torch.full_like(b, -3)).tolist()
+    """,
+    "cat_strided": """
+        a = torch.arange(12, device=dev).view(3, 4)
+        b = torch.arange(9, device=dev).view(3, 3) * 10
+        r["rows"] = torch.cat([a[:, :3], b.t()]).tolist()
+        r["cols"] = torch.cat([a[:, ::2], b, a[:, 1:2]], dim=1).tolist()
+        r["int32"] = torch.cat([a.int().t(), b.int()[:, :1].t()]).tolist()
+        r["bool"] = torch.cat([(a > 5)[::2, :3], (b > 20).t()[:1]]).tolist()
+        c = torch.arange(24, device=dev).view(2, 3, 4)
+        r["3d"] = torch.cat([c.transpose(1, 2), c[:, :2].permute(0, 2, 1)], dim=2).tolist()
+        r["stack"] = torch.stack([a[0, ::2], a[1:, 0]]).tolist()
     """,
     "strided": """
         m = torch.arange(12, device=dev).view(3, 4)

@@ -35,6 +35,30 @@ void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq
     rv_taint_mark(&t);
 }
 
+int rv_range_token_ids(uint64_t p, uint64_t n, uint32_t tok_size) {
+    rv_taint t;
+    int any = 0;
+    for (uint64_t at = p; at < p + n && rv_taint_find(at, p + n, 0, &t); at = t.end, any = 1)
+        if (!t.exact || !t.vocab || t.tok_size != tok_size) return 0;
+    return any;
+}
+
+void rv_carry_flush(rv_carry *c) {
+    if (c->n) rv_taint_copy(c->dst, c->src, c->n);
+    c->n = 0;
+}
+
+int rv_carry_copy(rv_carry *c, uint64_t dst, uint64_t src, uint64_t n) {
+    memmove((void *)dst, (const void *)src, (size_t)n);
+    if (c->n && c->dst + c->n == dst && c->src + c->n == src) {
+        c->n += n;
+        return 1;
+    }
+    rv_carry_flush(c);
+    c->dst = dst, c->src = src, c->n = n;
+    return ++c->runs <= RV_CARRY_MAX_RUNS;
+}
+
 int rv_param_at(const rv_kernel_op *k, int i, uint32_t *size) {
     const rv_func *f = k->f;
     if (i >= f->nparams || (uint32_t)f->param_off[i] + f->param_size[i] > k->param_bytes) return -1;

@@ -89,7 +89,8 @@ int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     if (o.put) oext += (uint64_t)span;
     else iext += (uint64_t)span;
     if (!rv_range_ok(o.out, oext) || !rv_range_ok(o.in, iext)) return FAM_NO;
-    int tainted = (uint64_t)n > rv_compute_max() || rv_range_tainted(o.in, iext, NULL);
+    int ids = rv_range_tainted(o.in, iext, NULL); /* token ids only: carried (rv_carry_copy) */
+    int tainted = (uint64_t)n > rv_compute_max() || (ids && !rv_range_token_ids(o.in, iext, (uint32_t)o.sz));
     for (int j = 0; j < o.nidx; ++j) {
         if (!rv_range_ok(o.idx[j], xext)) return FAM_NO;
         tainted = tainted || rv_range_tainted(o.idx[j], xext, NULL);
@@ -105,15 +106,25 @@ int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         int64_t off;
         if (!index_offset(&o, i, &off)) return FAM_NO;
     }
+    rv_carry carry = {0};
+    if (ids && dense) rv_taint_clear(o.out, o.out + oext); /* before the carried ids land */
     for (uint32_t i = 0; i <= last; ++i) {
         int64_t off;
         index_offset(&o, i, &off);
         uint64_t d = o.out + rv_calc_get(c, 3, i, 0), s = o.in + rv_calc_get(c, 3, i, 1);
         if (o.put) d += (uint64_t)off;
         else s += (uint64_t)off;
+        if (ids) {
+            if (!rv_carry_copy(&carry, d, s, (uint64_t)o.sz)) {
+                rv_taint_output(k, o.out, oext, seq, corr, 0, 0);
+                return FAM_TAINTED;
+            }
+            continue;
+        }
         memmove((void *)d, (const void *)s, (size_t)o.sz);
         if (!dense) rv_taint_clear(d, d + (uint64_t)o.sz);
     }
-    if (dense) rv_taint_clear(o.out, o.out + oext);
+    if (ids) rv_carry_flush(&carry);
+    else if (dense) rv_taint_clear(o.out, o.out + oext);
     return FAM_COMPUTED;
 }

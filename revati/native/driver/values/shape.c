@@ -193,18 +193,27 @@ int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     }
     uint64_t sbytes = (tinfo_extent(&src) + srows * src.strides[ssel]) * (uint64_t)tsz;
     if (!rv_range_ok(src.data, sbytes)) return FAM_NO;
-    if (rv_range_tainted(src.data, sbytes, NULL)) {
+    int ids = rv_range_tainted(src.data, sbytes, NULL);
+    if (ids && !rv_range_token_ids(src.data, sbytes, (uint32_t)tsz)) {
         rv_taint_output(k, dst.data, dbytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
+    rv_carry carry = {0};
+    if (ids) rv_taint_clear(dst.data, dst.data + dbytes); /* before the carried ids land */
     for (uint64_t j = 0; j < nidx; ++j) {
         uint64_t si = (uint64_t)dt_load(it, (const void *)(idx.data + tinfo_off(&idx, j) * (uint64_t)isz)).i;
         for (uint64_t e = 0; e < inner; ++e) {
             uint64_t d = tinfo_off(&dst, e) + j * dst.strides[dsel], s = tinfo_off(&src, e) + si * src.strides[ssel];
-            memcpy((void *)(dst.data + d * (uint64_t)tsz), (const void *)(src.data + s * (uint64_t)tsz), (size_t)tsz);
+            uint64_t da = dst.data + d * (uint64_t)tsz, sa = src.data + s * (uint64_t)tsz;
+            if (!ids) memcpy((void *)da, (const void *)sa, (size_t)tsz);
+            else if (!rv_carry_copy(&carry, da, sa, (uint64_t)tsz)) {
+                rv_taint_output(k, dst.data, dbytes, seq, corr, 0, 0);
+                return FAM_TAINTED;
+            }
         }
     }
-    rv_taint_clear(dst.data, dst.data + dbytes);
+    if (ids) rv_carry_flush(&carry);
+    else rv_taint_clear(dst.data, dst.data + dbytes);
     return FAM_COMPUTED;
 }
 
@@ -232,7 +241,9 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
              ibytes = rv_calc_get(c, 3, (uint32_t)n - 1, 2) + 8,
              sbytes = rv_calc_get(c, 3, (uint32_t)n - 1, 1) + ((index_size ? index_size - 1 : 0) * stride + 1) * (uint64_t)sz;
     if (!rv_range_ok(self, obytes) || !rv_range_ok(index, ibytes) || !rv_range_ok(src, sbytes)) return FAM_NO;
-    if ((uint64_t)n > rv_compute_max() || rv_range_tainted(index, ibytes, NULL) || rv_range_tainted(src, sbytes, NULL)) {
+    int ids = rv_range_tainted(src, sbytes, NULL);
+    if ((uint64_t)n > rv_compute_max() || rv_range_tainted(index, ibytes, NULL) ||
+        (ids && !rv_range_token_ids(src, sbytes, (uint32_t)sz))) {
         rv_taint_output(k, self, obytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
@@ -241,13 +252,22 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
         if (idx < 0 || (uint64_t)idx >= index_size) return FAM_NO; /* the GPU asserts; leave it alone */
     }
+    int dense = obytes == (uint64_t)n * (uint64_t)sz;
+    rv_carry carry = {0};
+    if (ids && dense) rv_taint_clear(self, self + obytes); /* before the carried ids land */
     for (int32_t i = 0; i < n; ++i) {
         int64_t idx;
         memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
-        uint64_t s = src + rv_calc_get(c, 3, (uint32_t)i, 1) + (uint64_t)idx * stride * (uint64_t)sz;
-        memcpy((void *)(self + rv_calc_get(c, 3, (uint32_t)i, 0)), (const void *)s, (size_t)sz);
+        uint64_t s = src + rv_calc_get(c, 3, (uint32_t)i, 1) + (uint64_t)idx * stride * (uint64_t)sz,
+                 d = self + rv_calc_get(c, 3, (uint32_t)i, 0);
+        if (!ids) memcpy((void *)d, (const void *)s, (size_t)sz);
+        else if (!rv_carry_copy(&carry, d, s, (uint64_t)sz)) {
+            rv_taint_output(k, self, obytes, seq, corr, 0, 0);
+            return FAM_TAINTED;
+        }
     }
-    if (obytes == (uint64_t)n * (uint64_t)sz) rv_taint_clear(self, self + obytes);
+    if (ids) rv_carry_flush(&carry);
+    else if (dense) rv_taint_clear(self, self + obytes);
     return FAM_COMPUTED;
 }
 
@@ -281,7 +301,7 @@ static int cat_offset(const uint64_t *size, const uint64_t *stride, int dims, in
 
 typedef struct {
     uint64_t ptr, off, dsz, nel, ext; /* ext: the bytes it spans */
-    int contig;
+    int contig, ids;                  /* ids: tainted by token ids only (carried, rv_carry_copy) */
     uint64_t size[4], stride[4];
 } cat_input;
 
@@ -326,7 +346,7 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     uint64_t obytes = oext * unit;
     if (!rv_range_ok(out, obytes)) return FAM_NO;
     cat_input in[128]; /* batch <= 128: torch's CAT_ARRAY_BATCH_SIZE */
-    int tainted = 0;
+    int tainted = 0, ids = 0;
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
         cat_input *c = &in[i];
         c->ptr = rd64(m + 8 * i), c->off = XR(m + off_at + xs * i), c->dsz = XR(m + dim_at + xs * i);
@@ -340,13 +360,17 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
             c->ext = c->nel ? (eo + 1) * (uint64_t)sz : 0;
         }
         if (!rv_range_ok(c->ptr, c->ext)) return FAM_NO;
-        tainted |= rv_range_tainted(c->ptr, c->ext, NULL);
+        c->ids = rv_range_tainted(c->ptr, c->ext, NULL);
+        if (c->ids && !rv_range_token_ids(c->ptr, c->ext, (uint32_t)sz)) tainted = 1;
+        ids |= c->ids;
         total += c->nel;
     }
     if (tainted || total > rv_compute_max()) {
         rv_taint_output(k, out, obytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
+    rv_carry carry = {0};
+    if (ids) rv_taint_clear(out, out + obytes); /* before the carried ids land */
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
         const cat_input *c = &in[i];
         uint64_t nel = c->nel, dsz = c->dsz, base;
@@ -362,10 +386,15 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
             if (!c->contig) cat_offset(c->size, c->stride, dims, cdim, dsz, l, &from);
             uint64_t at = (base + eo) * unit;
             if (at + unit > obytes) return FAM_NO;
-            memcpy((void *)(out + at), (const void *)(c->ptr + from * unit), (size_t)unit);
+            if (!c->ids) memcpy((void *)(out + at), (const void *)(c->ptr + from * unit), (size_t)unit);
+            else if (!rv_carry_copy(&carry, out + at, c->ptr + from * unit, unit)) goto too_many_runs;
         }
     }
 #undef XR
-    rv_taint_clear(out, out + obytes);
+    if (ids) rv_carry_flush(&carry);
+    else rv_taint_clear(out, out + obytes);
     return FAM_COMPUTED;
+too_many_runs:
+    rv_taint_output(k, out, obytes, seq, corr, 0, 0);
+    return FAM_TAINTED;
 }

@@ -69,9 +69,9 @@ def write_packets(
 ) -> None:
     """Slice packets in event order (slice, is_begin, time); begin b uses templates[bcode[b]], an
     end templates[ecode[s]]; flows are (src, dst, id) slice indices."""
-    sl, beg, tm = (
-        np.ascontiguousarray(a, t) for a, t in zip(order, (np.int64, np.uint8, np.int64))
-    )
+    sl = np.ascontiguousarray(order[0], np.int64)
+    beg = np.ascontiguousarray(order[1], np.uint8)
+    tm = np.ascontiguousarray(order[2], np.int64)
     n = len(bcode)
     src, dst, ids = (np.asarray(a, np.int64) for a in flows)
     fo_off, fo_ids = _csr(src, ids, n)

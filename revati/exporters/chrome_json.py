@@ -39,7 +39,7 @@ def _ints(run: Run, kind: str, name: str, rows: np.ndarray) -> np.ndarray:
 
 
 def _strs(run: Run, kind: str, name: str, rows: np.ndarray) -> Coded:
-    return coded_strings(pa.array(run.frames[kind][name].to_numpy()[rows]))
+    return coded_strings(pa.array(run.frames[kind][name])).take(rows)
 
 
 def _kv(run: Run, kind: str, rows: np.ndarray, fields: list[tuple[str, str, str]]) -> list[Seg]:

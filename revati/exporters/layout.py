@@ -20,7 +20,7 @@ import pandas as pd
 from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, MARK_FIRST_TOKEN, SERVING_MARKERS
-from revati.trace.validate import collective_groups, track_frame
+from revati.trace.validate import collective_groups, group_codes, track_frame
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,11 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
             cat_code[idx] = cat_index[CATEGORY[kind]]
         names += local
 
-    keys = t[["host", "rank", "a", "b", "lane"]]
-    ftrack = keys.groupby(["host", "rank", "a", "b", "lane"], sort=True).ngroup().to_numpy()
-    tracks = keys.assign(ftrack=ftrack).drop_duplicates("ftrack").sort_values("ftrack")
-    tracks = tracks.reset_index(drop=True)
+    keys = ["host", "rank", "a", "b", "lane"]
+    ftrack = group_codes([t[k].to_numpy() for k in keys])
+    _, first = np.unique(ftrack, return_index=True)
+    tracks = pd.DataFrame({k: t[k].to_numpy()[first] for k in keys})
+    tracks["ftrack"] = np.arange(len(first))
     host = tracks["host"].to_numpy(dtype=bool)
     rank = tracks["rank"].to_numpy()
     a = tracks["a"].to_numpy()

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 import pyarrow as pa
 
 from revati.exporters import rows as rows_mod
-from revati.exporters.layout import Layout, build_layout
+from revati.exporters.layout import Layout, build_layout, kind_rows
 from revati.exporters.rows import Coded, Seg, coded_json, coded_strings, render, take, write_rows
 from revati.trace.reader import Run
 
@@ -214,7 +213,6 @@ def export_chrome(
     dur = t["end"].to_numpy() - ts
     name_json = Coded(t["name_code"].to_numpy(), [orjson.dumps(n) for n in lay.names])
     cat_json = Coded(t["cat_code"].to_numpy(), [orjson.dumps(c) for c in lay.cats])
-    kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
 
     m = run.manifest
@@ -242,8 +240,7 @@ def export_chrome(
         # '"rank":\s+(\d+)', which needs the space after the colon
         text = orjson.dumps(head, option=orjson.OPT_INDENT_2)
         f.write(text[: text.rindex(b"}")].rstrip() + b',\n  "traceEvents": [\n')
-        for kind in pd.unique(kinds):
-            sel = np.flatnonzero(kinds == kind)
+        for kind, sel in kind_rows(t):
             args = slice_arg_segs(run, kind, rows[sel])
             for i0 in range(0, len(sel), CHUNK):
                 idx = sel[i0 : i0 + CHUNK]

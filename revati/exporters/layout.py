@@ -83,6 +83,28 @@ def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.Dat
     return df.sort_values(["ts", "req"], kind="stable", ignore_index=True)
 
 
+def kind_rows(t: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """(kind, indices of its rows in t) per kind of span, kinds in first-seen order; from the
+    kind column's codes, never a string per row."""
+    col = t["kind"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        names = [str(c) for c in col.cat.categories]
+    else:
+        codes, uniq = pd.factorize(col.to_numpy())
+        names = [str(c) for c in uniq]
+    return [(names[k], np.flatnonzero(codes == k)) for k in pd.unique(codes).tolist()]
+
+
+def kind_mask(t: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """Rows of t of the given kinds."""
+    mask = np.zeros(len(t), dtype=bool)
+    for kind, idx in kind_rows(t):
+        if kind in kinds:
+            mask[idx] = True
+    return mask
+
+
 @dataclass
 class Layout:
     """Slices in track order (`t`), the tracks, processes, flows, and the time base."""
@@ -132,11 +154,9 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     names: list[str] = []
     name_code = np.zeros(n, dtype=np.int64)
     cat_code = np.zeros(n, dtype=np.int64)
-    kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
     cat_index = {c: i for i, c in enumerate(CATS)}
-    for kind in pd.unique(kinds):
-        idx = np.flatnonzero(kinds == kind)
+    for kind, idx in kind_rows(t):
         codes, local = _kind_names(run, kind, rows[idx])
         name_code[idx] = np.asarray(codes, dtype=np.int64) + len(names)
         if kind == "api":
@@ -178,7 +198,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     processes = tracks.drop_duplicates("cpid")[["cpid", "pname", "psort", "rank", "host"]]
 
     out = pd.DataFrame({
-        "kind": kinds, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
+        "kind": t["kind"].array, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
         "end": t["end"].to_numpy() - base, "name_code": name_code, "cat_code": cat_code,
         "corr": t["corr"].to_numpy(),
     })  # fmt: skip
@@ -207,41 +227,42 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     """Launch -> device-op flows (id from the correlation id) and rank -> rank collective flows."""
     idx = np.arange(len(t))
     pids = sorted(run.frames["proc"]["pid"].unique().tolist())
-    proc_index = {p: i for i, p in enumerate(pids)}
-    kinds = t["kind"].to_numpy()
     corr = t["corr"].to_numpy()
     pid = t["pid"].to_numpy()
     ts = t["ts"].to_numpy()
-    parts = []
-    dev_mask = np.isin(kinds, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
-    api_mask = (kinds == "api") & (corr != 0)
+    parts: list[dict[str, object]] = []
+    dev_mask = kind_mask(t, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
+    api_mask = kind_mask(t, ("api",)) & (corr != 0)
     if dev_mask.any() and api_mask.any():
-        d = pd.DataFrame(
-            {"pid": pid[dev_mask], "corr": corr[dev_mask], "ts": ts[dev_mask], "dst": idx[dev_mask]}
-        )
+        d, h = np.flatnonzero(dev_mask), np.flatnonzero(api_mask)
+        key = group_codes([np.concatenate((pid[d], pid[h])), np.concatenate((corr[d], corr[h]))])
+        dkey, hkey = key[: len(d)], key[len(d) :]
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
-        d = d.sort_values(["ts", "dst"], kind="stable").drop_duplicates(["pid", "corr"])
-        h = pd.DataFrame(
-            {"pid": pid[api_mask], "corr": corr[api_mask], "ts": ts[api_mask], "src": idx[api_mask]}
-        )
+        d = d[np.lexsort((d, ts[d]))]
+        dkey = _key_of(dkey, np.flatnonzero(dev_mask), d)
+        first = np.full(int(key.max()) + 1, -1, np.int64)
+        u, at = np.unique(dkey, return_index=True)
+        first[u] = d[at]
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
-        # the innermost (latest-starting) one launched it
-        h = h.sort_values(["ts", "src"], kind="stable").drop_duplicates(
-            ["pid", "corr"], keep="last"
-        )
-        m = h.merge(d, on=["pid", "corr"], how="inner", suffixes=("_h", "_d"))
-        pidx = m["pid"].map(proc_index).to_numpy(dtype=np.int64)
+        # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
+        h_sorted = h[np.lexsort((h, ts[h]))]
+        hkey_s = _key_of(hkey, h, h_sorted)
+        _, rev_at = np.unique(hkey_s[::-1], return_index=True)
+        keep = np.sort(len(h_sorted) - 1 - rev_at)
+        src, skey = h_sorted[keep], hkey_s[keep]
+        dst = first[skey]
+        ok = dst >= 0
+        src, dst = src[ok], dst[ok]
+        pidx = np.searchsorted(np.asarray(pids, dtype=np.int64), pid[src])
         parts.append(
-            pd.DataFrame(
-                {
-                    "src": m["src"].to_numpy(),
-                    "dst": m["dst"].to_numpy(),
-                    "id": (pidx << 32) | m["corr"].to_numpy(),
-                    "kind": "ac2g",
-                }
-            )
+            {
+                "src": src,
+                "dst": dst,
+                "id": (pidx.astype(np.int64) << 32) | corr[src],
+                "kind": "ac2g",
+            }
         )
-    cmask = kinds == "collective"
+    cmask = kind_mask(t, ("collective",))
     if cmask.any():
         c = collective_groups(run)
         pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask]})
@@ -255,22 +276,31 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         link = np.flatnonzero(g[1:] == g[:-1])
         if len(link):
             parts.append(
-                pd.DataFrame(
-                    {
-                        "src": ti[link],
-                        "dst": ti[link + 1],
-                        "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
-                        "kind": "collective",
-                    }
-                )
+                {
+                    "src": ti[link],
+                    "dst": ti[link + 1],
+                    "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
+                    "kind": "collective",
+                }
             )
-    if not parts:
-        return pd.DataFrame(
-            {
-                "src": np.array([], dtype=np.int64),
-                "dst": np.array([], dtype=np.int64),
-                "id": np.array([], dtype=np.int64),
-                "kind": [],
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+    sizes = [len(p["src"]) for p in parts]
+    kinds = ["ac2g", "collective"]
+    return pd.DataFrame(
+        {
+            **{
+                c: np.concatenate(
+                    [np.asarray(p[c], np.int64) for p in parts] or [np.zeros(0, np.int64)]
+                )
+                for c in ("src", "dst", "id")
+            },
+            "kind": pd.Categorical.from_codes(
+                np.repeat([kinds.index(str(p["kind"])) for p in parts], sizes).astype(np.int8),
+                kinds,
+            ),
+        }
+    )
+
+
+def _key_of(keys: np.ndarray, rows: np.ndarray, reordered: np.ndarray) -> np.ndarray:
+    """keys (one per entry of the sorted array rows) for the same rows in another order."""
+    return keys[np.searchsorted(rows, reordered)]

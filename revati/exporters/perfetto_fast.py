@@ -32,14 +32,13 @@ def _combos(segs: list[Seg], n: int) -> np.ndarray:
 
 
 def args_texts(
-    run: Run, kinds: np.ndarray, rows: np.ndarray, extra: list[dict[str, Any]]
+    run: Run, kinds: list[tuple[str, np.ndarray]], rows: np.ndarray, extra: list[dict[str, Any]]
 ) -> tuple[np.ndarray, list[str]]:
     """Per slice (then per extra args object) a code into distinct args texts (JSON, less the
     correlation id), in first-seen order; each text is built once, from one row that has it."""
-    code = np.empty(len(kinds) + len(extra), np.int64)
+    code = np.empty(len(rows) + len(extra), np.int64)
     index: dict[str, int] = {}
-    for kind in dict.fromkeys(kinds.tolist()):
-        idx = np.flatnonzero(kinds == kind)
+    for kind, idx in kinds:
         segs = slice_arg_segs(run, kind, rows[idx])
         combo = _combos(segs, len(idx))
         _, first = np.unique(combo, return_index=True)  # combo codes are first-seen ordered
@@ -47,7 +46,7 @@ def args_texts(
         glob = np.array([index.setdefault(CORRELATION.sub("", s), len(index)) for s in texts])
         code[idx] = glob[combo]
     for i, a in enumerate(extra):
-        code[len(kinds) + i] = index.setdefault(orjson.dumps(a).decode(), len(index))
+        code[len(rows) + i] = index.setdefault(orjson.dumps(a).decode(), len(index))
     return code, list(index)
 
 

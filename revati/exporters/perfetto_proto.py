@@ -29,7 +29,7 @@ from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
 from revati.exporters import rows as rows_mod
 from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
-from revati.exporters.layout import Layout, build_layout
+from revati.exporters.layout import Layout, build_layout, kind_rows
 from revati.exporters.perfetto_fast import args_texts, write_packets
 from revati.trace.reader import Run
 
@@ -179,12 +179,10 @@ def _args_codes(
     """
     t = lay.t
     n = len(t) + len(reqs)
-    kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
     parts: list[pa.Array] = []
     where: list[np.ndarray] = []
-    for kind in _distinct(kinds):
-        idx = np.flatnonzero(kinds == kind)
+    for kind, idx in kind_rows(t):
         a = slice_args(run, kind, rows[idx])
         parts.append(pc.replace_substring_regex(a, r',?"correlation":-?\d+', ""))
         where.append(idx)
@@ -281,7 +279,7 @@ def export_perfetto(
 
     key_iids: dict[str, int] = {}
     if so is not None:
-        acode, texts = args_texts(run, t["kind"].to_numpy(), t["row"].to_numpy(), r_args)
+        acode, texts = args_texts(run, kind_rows(t), t["row"].to_numpy(), r_args)
         apackets = [_args_packet(orjson.loads(u), key_iids) for u in texts]
     else:
         acode, apackets = _args_codes(run, lay, r_args, key_iids)

@@ -147,14 +147,22 @@ def _check_seq(run: Run) -> list[Issue]:
     return out
 
 
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of values numbered in sorted order of the distinct values, and how many there are."""
+    codes, uniq = pd.factorize(values)  # hashing: the few distinct values are sorted after
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
+    return rank[codes], len(uniq)
+
+
 def group_codes(columns: list[np.ndarray]) -> np.ndarray:
     """Per row the number of its group of equal values, groups in sorted order (as a sorted
     groupby's ngroup)."""
     key = np.zeros(len(columns[0]) if columns else 0, np.int64)
     for c in columns:
-        codes, uniq = pd.factorize(c, sort=True)
-        key = key * len(uniq) + codes
-    return np.asarray(pd.factorize(key, sort=True)[0], np.int64)
+        codes, n = _sorted_codes(c)
+        key = key * n + codes
+    return _sorted_codes(key)[0]
 
 
 TRACK_COLUMNS = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr"]

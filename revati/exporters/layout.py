@@ -235,30 +235,26 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     api_mask = kind_mask(t, ("api",)) & (corr != 0)
     if dev_mask.any() and api_mask.any():
         d, h = np.flatnonzero(dev_mask), np.flatnonzero(api_mask)
-        key = group_codes([np.concatenate((pid[d], pid[h])), np.concatenate((corr[d], corr[h]))])
-        dkey, hkey = key[: len(d)], key[len(d) :]
+        pids_a = np.asarray(pids, dtype=np.int64)
+        # the flow id: the process's index among the run's, then the correlation id
+        fid = (np.searchsorted(pids_a, pid).astype(np.int64) << 32) | corr
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
         d = d[np.lexsort((d, ts[d]))]
-        dkey = _key_of(dkey, np.flatnonzero(dev_mask), d)
-        first = np.full(int(key.max()) + 1, -1, np.int64)
-        u, at = np.unique(dkey, return_index=True)
-        first[u] = d[at]
+        dkeys, at = np.unique(fid[d], return_index=True)
+        dfirst = d[at]
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
         # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
-        h_sorted = h[np.lexsort((h, ts[h]))]
-        hkey_s = _key_of(hkey, h, h_sorted)
-        _, rev_at = np.unique(hkey_s[::-1], return_index=True)
-        keep = np.sort(len(h_sorted) - 1 - rev_at)
-        src, skey = h_sorted[keep], hkey_s[keep]
-        dst = first[skey]
-        ok = dst >= 0
-        src, dst = src[ok], dst[ok]
-        pidx = np.searchsorted(np.asarray(pids, dtype=np.int64), pid[src])
+        h = h[np.lexsort((h, ts[h]))]
+        _, rev_at = np.unique(fid[h][::-1], return_index=True)
+        src = h[np.sort(len(h) - 1 - rev_at)]
+        pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
+        ok = dkeys[pos] == fid[src]
+        src, dst = src[ok], dfirst[pos[ok]]
         parts.append(
             {
                 "src": src,
                 "dst": dst,
-                "id": (pidx.astype(np.int64) << 32) | corr[src],
+                "id": fid[src],
                 "kind": "ac2g",
             }
         )
@@ -299,8 +295,3 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
             ),
         }
     )
-
-
-def _key_of(keys: np.ndarray, rows: np.ndarray, reordered: np.ndarray) -> np.ndarray:
-    """keys (one per entry of the sorted array rows) for the same rows in another order."""
-    return keys[np.searchsorted(rows, reordered)]

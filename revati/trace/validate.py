@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS
+from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS, SPAN_BEGIN
 
 
 @dataclass
@@ -138,6 +138,19 @@ def _check_seq(run: Run) -> list[Issue]:
     return out
 
 
+def marker_begins(m: pd.DataFrame) -> np.ndarray:
+    """Each marker's start: its args' `begin_ns` for a span marker, else its own time."""
+    begins = [a.get(SPAN_BEGIN) if isinstance(a, dict) else None for a in m["args"].tolist()]
+    ts = m["ts_ns"].to_numpy()
+    return np.array(
+        [
+            int(b) if isinstance(b, int) and b >= 0 else int(t)
+            for b, t in zip(begins, ts, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def track_frame(run: Run) -> pd.DataFrame:
     """Every span of the run with its track: host (pid, tid) or device (rank, dev, stream)."""
     parts = []
@@ -157,11 +170,14 @@ def track_frame(run: Run) -> pd.DataFrame:
         if kind == "graph":
             df = df[df["what"] != "launch"]
         if len(df):
-            end = df["ts_ns"].to_numpy() if kind == "marker" else df["end_ns"].to_numpy()
+            ts = df["ts_ns"].to_numpy()
+            end = ts if kind == "marker" else df["end_ns"].to_numpy()
+            if kind == "marker":  # a span marker (revati.markers.span) starts at its begin_ns
+                end, ts = ts, np.minimum(ts, marker_begins(df))
             parts.append(pd.DataFrame({
                 "kind": kind, "row": df.index.to_numpy(), "host": True, "rank": df["rank"].to_numpy(),
                 "pid": df["pid"].to_numpy(), "a": df["pid"].to_numpy(), "b": df["tid"].to_numpy(),
-                "ts": df["ts_ns"].to_numpy(), "end": np.maximum(end, df["ts_ns"].to_numpy()),
+                "ts": ts, "end": np.maximum(end, ts),
                 "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
             }))  # fmt: skip
     if not parts:

@@ -13,8 +13,7 @@ from revati import markers
 from revati.exporters import export_run
 from revati.report import format_text, summarize
 from revati.report.host_markers import merged_intervals, overlap_ns
-from revati.trace import RunWriter, load_run
-from revati.trace import schema
+from revati.trace import RunWriter, load_run, schema
 
 
 @pytest.fixture

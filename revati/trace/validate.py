@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS
+from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS, SPAN_BEGIN
 
 
 @dataclass
@@ -147,6 +147,19 @@ def _check_seq(run: Run) -> list[Issue]:
     return out
 
 
+def marker_begins(m: pd.DataFrame) -> np.ndarray:
+    """Each marker's start: its args' `begin_ns` for a span marker, else its own time."""
+    begins = [a.get(SPAN_BEGIN) if isinstance(a, dict) else None for a in m["args"].tolist()]
+    ts = m["ts_ns"].to_numpy()
+    return np.array(
+        [
+            int(b) if isinstance(b, int) and b >= 0 else int(t)
+            for b, t in zip(begins, ts, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Codes of values numbered in sorted order of the distinct values, and how many there are."""
     codes, uniq = pd.factorize(values)  # hashing: the few distinct values are sorted after
@@ -187,6 +200,8 @@ def _track_parts(run: Run) -> list[dict[str, object]]:
                 continue
             ts = col(df, "ts_ns")
             end = ts if kind == "marker" else col(df, "end_ns")
+            if kind == "marker":  # a span marker (revati.markers.span) starts at its begin_ns
+                ts = np.minimum(ts, marker_begins(df))
             parts.append({
                 "kind": kind, "row": df.index.to_numpy(), "host": host, "rank": col(df, "rank"),
                 "pid": col(df, "pid"), "a": col(df, "pid" if host else "dev"),

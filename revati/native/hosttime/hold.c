@@ -159,7 +159,7 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         struct timespec ts;
         rv_ns_to_ts(slice, &ts);
         uint32_t gen = atomic_load(&w->gen);
-        syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
+        rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
         slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;
         /* an idle jump of the world (another waiter's engine) may have carried this clock to t */

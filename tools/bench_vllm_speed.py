@@ -6,10 +6,15 @@ already recorded (a latency run, or a serving run of `examples/vllm_serve.py`), 
 the benchmark's phases (each `generate` iteration of the latency benchmark, each request rate of the
 serving one) as virtual and wall seconds, and their ratio: how many times faster than a real H100
 the emulation ran them (issue 10's target: >= 5x). Start-up (vLLM's compile and graph capture) is
-shown apart; it is not part of the benchmark. Usage:
+shown apart; it is not part of the benchmark. A run this script recorded also has its processes' CPU
+time sampled (`cpu_samples.json`): per phase the CPU seconds of all of them and of the busiest one,
+and from those the wall time an idle host with as many cores would need at least, so a figure taken
+on a loaded shared host can be told from the emulator's own speed. Usage:
 
     python tools/bench_vllm_speed.py --model examples/models/llama-3-8b --batch-size 8 \
         --input-len 512 --output-len 128 --out runs/speed-8b [-- --enforce-eager]
+    python tools/bench_vllm_speed.py --serve 4,32 --num-prompts 32 --model examples/models/llama-3-8b \
+        --input-len 512 --output-len 128 --out runs/speed-8b-serve
     python tools/bench_vllm_speed.py --runs runs/speed-8b runs/serve-bench
 
 Needs a Python with vLLM for recording (docs/vllm.md, "Set up"); reading needs only revati.
@@ -30,21 +35,30 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vllm_serve_bench import H100_TARGET, benchmark_phases  # noqa: E402
 
+REPO = Path(__file__).resolve().parent.parent
 CPU_FILE = "cpu_samples.json"  # written next to the trace by the recording mode
 SAMPLE_S = 0.5
 
 
 def record(a: argparse.Namespace, vllm_args: list[str]) -> None:
-    """One `revati record` of `vllm bench latency` into a.out."""
-    vllm = Path(sys.executable).parent / "vllm"
-    cmd = [
-        sys.executable, "-m", "revati", "record", "--overwrite", "--predictor", "xgb",
-        "--device", a.device, "--out", str(a.out), "--",
-        str(vllm), "bench", "latency", "--model", a.model, "--load-format", "dummy",
-        "--batch-size", str(a.batch_size), "--input-len", str(a.input_len),
-        "--output-len", str(a.output_len), "--num-iters-warmup", str(a.warmup),
-        "--num-iters", str(a.iters), "--output-json", str(a.out / "latency.json"), *vllm_args,
-    ]  # fmt: skip
+    """One `revati record` of `vllm bench latency`, or with --serve of examples/vllm_serve.py, into
+    a.out, sampling the CPU time of its processes."""
+    rv = [sys.executable, "-m", "revati", "record", "--overwrite", "--predictor", "xgb",
+          "--device", a.device, "--out", str(a.out), "--"]  # fmt: skip
+    if a.serve:
+        cmd = [
+            *rv, sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
+            "--request-rate", a.serve, "--num-prompts", str(a.num_prompts),
+            "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *vllm_args,
+        ]  # fmt: skip
+    else:
+        cmd = [
+            *rv, str(Path(sys.executable).parent / "vllm"), "bench", "latency",
+            "--model", a.model, "--load-format", "dummy",
+            "--batch-size", str(a.batch_size), "--input-len", str(a.input_len),
+            "--output-len", str(a.output_len), "--num-iters-warmup", str(a.warmup),
+            "--num-iters", str(a.iters), "--output-json", str(a.out / "latency.json"), *vllm_args,
+        ]  # fmt: skip
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd)
     samples = sample_cpu(proc)
@@ -219,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", nargs="+", type=Path, help="read these runs instead of recording")
     p.add_argument("--model", default="examples/models/llama-3-8b")
     p.add_argument("--device", default="h100")
+    p.add_argument(
+        "--serve", metavar="RATES", help="record the serving benchmark at these rates instead"
+    )
+    p.add_argument("--num-prompts", type=int, default=32, help="with --serve: per rate")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--input-len", type=int, default=512)
     p.add_argument("--output-len", type=int, default=128)

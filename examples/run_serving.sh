@@ -5,7 +5,7 @@
 # and ends with the report (the client's TTFT/TPOT/ITL/E2E/throughput, checked against what it saved)
 # and the paths of the trace and its Perfetto export.
 #
-#   bash examples/run_serving.sh [--model DIR] [--rates R1,R2] [--num-prompts N] [--input-len I]
+#   bash examples/run_serving.sh [--help] [--model DIR] [--rates R1,R2] [--num-prompts N] [--input-len I]
 #                                [--output-len O] [--out RUN] [--timeout S] [-- VLLM_SERVE_ARGS...]
 #
 # Defaults: tiny-llama, rates 2,16, 16 prompts, input 128, output 32, runs/serving, vLLM eager
@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
     --out) RUN=${2:?}; shift 2 ;;
     --timeout) LIMIT=${2:?}; shift 2 ;;
     --) shift; SERVE_ARGS=("$@"); break ;;
-    *) die "unknown argument $1 (see the header of $0)" ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (--help lists them)" ;;
   esac
 done
 [ -f "$MODEL/config.json" ] || [[ $MODEL != */* ]] || die "$MODEL: no config.json (a model directory)"

@@ -2,8 +2,10 @@
 # Create the vLLM venv (default .venv-vllm; first argument or REVATI_VLLM_VENV to put it elsewhere)
 # and install revati[vllm] into it: vLLM 0.33.0 with the torch it pins (2.14.0, CUDA build, no GPU
 # needed), revati editable from this tree, and revati's native libraries. A venv that already has
-# vLLM 0.33.0 and this tree's revati is reused as it is. pip's output goes to VENV/install.log; its
-# last lines are printed if the install fails.
+# vLLM 0.33.0 and revati's dependencies is reused as it is, with nothing installed into it: also one
+# made elsewhere (an editable revati of another checkout in it does not matter, this tree's revati
+# is put first on PYTHONPATH by the scripts that use the venv). pip's output goes to
+# VENV/install.log; its last lines are printed if the install fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${1:-${REVATI_VLLM_VENV:-.venv-vllm}}
@@ -14,20 +16,20 @@ VLLM_VERSION=0.33.0
 say() { printf '[%s] revati: %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'revati: error: %s\n' "$*" >&2; exit 1; }
 
-ready() {  # vLLM at the pinned version and revati from this tree, importable from the venv
+ready() {  # vLLM at the pinned version, and this tree's revati importable from the venv
   [ -x "$VENV/bin/python" ] || return 1
-  "$VENV/bin/python" - "$VLLM_VERSION" "$PWD" <<'EOF' >/dev/null 2>&1
+  PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" - "$VLLM_VERSION" "$PWD" <<'EOF' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
 from pathlib import Path
-import revati
+import revati, revati.cli.record, revati.report.summary  # revati's own dependencies too
 assert version("vllm") == sys.argv[1], version("vllm")
 assert Path(revati.__file__).resolve().parent == Path(sys.argv[2]).resolve() / "revati"
 EOF
 }
 
 if ready; then
-  say "reusing $VENV (vllm $VLLM_VERSION, revati from this tree)"
+  say "reusing $VENV (vllm $VLLM_VERSION; revati from this tree through PYTHONPATH)"
 else
   "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$PY is Python $("$PY" -c 'import sys; print(sys.version.split()[0])'); revati needs 3.11+ (set PYTHON=...)"
@@ -56,5 +58,6 @@ else
   fi
   ready || die "$VENV: vllm $VLLM_VERSION or this tree's revati is not importable after the install (log: $log)"
 fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 "$VENV/bin/python" -m revati.native.build >/dev/null || die "building revati's native libraries failed"
 "$VENV/bin/python" -c "import revati, torch, vllm; print('revati', revati.__version__, '| vllm', vllm.__version__, '| torch', torch.__version__)" 2>/dev/null

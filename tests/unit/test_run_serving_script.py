@@ -18,12 +18,17 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_options() -> None:
     r = run("--help")
     assert r.returncode == 0
-    for opt in ("--model", "--rates", "--timeout", "REVATI_VLLM_VENV"):
+    for opt in ("--model", "--rates", "--warmups", "--timeout", "REVATI_VLLM_VENV"):
         assert opt in r.stdout
 
 
 def test_bad_arguments_fail_in_one_line_before_set_up() -> None:
-    for args in (("--bogus",), ("--timeout", "soon"), ("--model", "no/such/model")):
+    for args in (
+        ("--bogus",),
+        ("--timeout", "soon"),
+        ("--warmups", "-1"),
+        ("--model", "no/such/model"),
+    ):
         r = run(*args)
         assert r.returncode != 0, args
         assert r.stderr.startswith("revati: error: ") and r.stderr.count("\n") == 1, r.stderr

@@ -44,6 +44,24 @@ def test_iterations_are_batches_of_overlapping_requests(speed) -> None:  # type:
     assert it[1]["wall_first_ns"] == 120 * s
 
 
+def test_serving_phases_are_the_client_runs_without_warm_ups(speed) -> None:  # type: ignore[no-untyped-def]
+    """One phase per `vllm bench serve` run (its `cmpl-bench-<hex>` ids); warm-up requests, which
+    the server names itself, belong to no phase."""
+    s = 1_000_000_000
+    a, b = "cmpl-bench-aaaa", "cmpl-bench-bbbb"
+    m = markers([
+        ("request_arrival", "cmpl-0f3e-0", 0, 0), ("request_finish", "cmpl-0f3e-0", s, s),
+        ("request_arrival", f"{a}-0-0", 2 * s, 2 * s), ("request_arrival", f"{a}-1-0", 3 * s, 4 * s),
+        ("request_finish", f"{a}-0-0", 5 * s, 7 * s), ("request_finish", f"{a}-1-0", 6 * s, 8 * s),
+        ("request_arrival", "cmpl-77aa-0", 9 * s, 9 * s), ("request_finish", "cmpl-77aa-0", 10 * s, 10 * s),
+        ("request_arrival", f"{b}-0-0", 11 * s, 11 * s), ("request_finish", f"{b}-0-0", 12 * s, 14 * s),
+    ])  # fmt: skip
+    ph = speed.benchmark_phases(m)
+    assert [p["requests"] for p in ph] == [2, 1]
+    assert ph[0]["virtual_s"] == pytest.approx(4.0) and ph[0]["wall_s"] == pytest.approx(6.0)
+    assert ph[1]["first_ns"] == 11 * s and ph[1]["wall_s"] == pytest.approx(3.0)
+
+
 def test_phase_cpu_takes_the_nearest_samples(speed) -> None:  # type: ignore[no-untyped-def]
     samples = [[0, {1: 1.0, 2: 0.5}], [10, {1: 2.0, 2: 0.5, 3: 0.25}], [20, {1: 5.0, 2: 1.5}]]
     got = speed.phase_cpu(samples, 9, 21)

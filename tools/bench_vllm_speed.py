@@ -49,7 +49,8 @@ def record(a: argparse.Namespace, vllm_args: list[str]) -> None:
         cmd = [
             *rv, sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
             "--request-rate", a.serve, "--num-prompts", str(a.num_prompts),
-            "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *vllm_args,
+            "--input-len", str(a.input_len), "--output-len", str(a.output_len),
+            "--num-warmups", str(a.num_warmups), "--", *vllm_args,
         ]  # fmt: skip
     else:
         cmd = [
@@ -237,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         "--serve", metavar="RATES", help="record the serving benchmark at these rates instead"
     )
     p.add_argument("--num-prompts", type=int, default=32, help="with --serve: per rate")
+    p.add_argument(
+        "--num-warmups", type=int, default=8, help="with --serve: warm-up requests before each rate"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--input-len", type=int, default=512)
     p.add_argument("--output-len", type=int, default=128)

@@ -77,23 +77,29 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     return decode_missing_ops(k), hc, meta
 
 
-# kernels whose op the features unit decodes from their own parameters (native/features/attn_params.c)
-_SELF_DESCRIBING = r"fmha_cutlassF_|^cudnn_generated_fort_native_sdpa"
+# kernels whose op the features unit decodes from their own parameters (native/features/attn_params.c,
+# kernel_op.c): torch's memory-efficient and flash attention, cuDNN's SDPA, FlashAttention-3
+_SELF_DESCRIBING = (
+    r"fmha_cutlassF_|^cudnn_generated_fort_native_sdpa|pytorch_flash"
+    r"|flash20enable_sm90_or_laterINS1_16FlashAttnFwdSm90"
+)
 
 
 def decode_missing_ops(k: pd.DataFrame) -> pd.DataFrame:
-    """Rows recorded before revati decoded a kernel's own shape get the op a new recording would
-    carry, decoded by the same C unit from their recorded args (the struct's words)."""
+    """Rows of kernels that describe themselves get the op (and so the sig) a recording made now
+    would carry, decoded by the same C unit from their recorded args: rows recorded before a decoder
+    existed, or before it read more (cuDNN's causal flag, flash's split count)."""
     from revati.predictors import native
 
-    todo = (k["op"] == "") & k["name"].str.contains(_SELF_DESCRIBING, regex=True)
+    todo = k["name"].str.contains(_SELF_DESCRIBING, regex=True) & (k["args"] != "")
     for i in k.index[todo]:
         r = k.loc[i]
-        op = native.kernel_op_from_args(
-            r["name"], (r["gx"], r["gy"], r["gz"]), (r["bx"], r["by"], r["bz"]), r["args"]
-        )
-        if op:
+        grid, block = (r["gx"], r["gy"], r["gz"]), (r["bx"], r["by"], r["bz"])
+        op = native.kernel_op_from_args(r["name"], grid, block, r["args"])
+        if op and op != r["op"]:
             k.at[i, "op"] = op
+            if r["sig"]:
+                k.at[i, "sig"] = native.signature(r["name"], grid, block, r["smem"], r["args"], op)
     return k
 
 

@@ -118,9 +118,21 @@ def _headers() -> list[Path]:
     return sorted(NATIVE_DIR.rglob("*.h")) + sorted(NATIVE_DIR.rglob("*.inc"))
 
 
+def _inputs_record(target: Path) -> Path:
+    """Beside each library: the list of files it was built from, to notice a removed source."""
+    return target.with_name(target.name + ".inputs")
+
+
+def _listing(inputs: list[Path]) -> str:
+    return "\n".join(sorted(os.path.relpath(p, NATIVE_DIR) for p in inputs))
+
+
 def _stale(target: Path, inputs: list[Path]) -> bool:
     if not target.exists():
         return True
+    record = _inputs_record(target)
+    if not record.is_file() or record.read_text() != _listing(inputs):
+        return True  # a source added, removed or renamed since the last build
     t = target.stat().st_mtime
     return any(p.stat().st_mtime > t for p in inputs)
 
@@ -157,7 +169,8 @@ def build(
         if not srcs:
             continue
         target = out_dir / lib.filename
-        if not force and not _stale(target, srcs + headers + [Path(__file__)]):
+        inputs = srcs + headers + [Path(__file__)]
+        if not force and not _stale(target, inputs):
             continue
         cmd = [
             cc,
@@ -184,6 +197,7 @@ def build(
         if verbose and proc.stderr.strip():
             print(proc.stderr, file=sys.stderr)
         os.replace(str(target) + ".tmp", target)
+        _inputs_record(target).write_text(_listing(inputs))
     if installed:
         (out_dir / INSTALLED_STAMP).write_text("built by pip install; not rebuilt from sources\n")
     return out_dir

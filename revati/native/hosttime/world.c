@@ -17,6 +17,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/log.h"
+#include "revati/stall.h"
 #include "revati/trace.h"
 #include "revati/vclock.h"
 #include "world_scan.h"
@@ -361,6 +362,7 @@ static rv_vtime_ns to_reference(rv_vtime_ns d) {
 
 void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_world *w = rv_world_get();
+    rv_stall_wait_enter(); /* the CPU host clock: a waiter's slices are not the program's stalls */
     wt->deadline = deadline;
     wt->slice_ns = SLICE_MIN_NS;
     wt->why = why;
@@ -394,6 +396,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
 }
 
 void rv_wait_end(rv_wait *wt) {
+    rv_stall_wait_leave(wt->deadline); /* ... but the wake that ends the wait is */
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
     rv_waiter *s = &w->waiters[wt->slot];

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from revati.devices import DeviceProfile
@@ -145,3 +146,18 @@ def shape_key(row: Any) -> str:
         if dims:
             return json.dumps(dims, sort_keys=True)
     return f"{row.gx},{row.gy},{row.gz}|{row.bx},{row.by},{row.bz}|{row.smem}|{row.args}"
+
+
+def launch_key(row: Any) -> str:
+    """What "the same launch" means for training weights: name, geometry and op, else args. Some
+    kernels pass per-call values in their parameters (FlashAttention-3's Params carry addresses and
+    counters that change every call), so one launch configuration can fill many signature rows of
+    one measurement each; `launch_weights` gives each configuration the weight of one."""
+    what = row.op if isinstance(row.op, str) and row.op else row.args
+    return f"{row.name}|{row.gx},{row.gy},{row.gz}|{row.bx},{row.by},{row.bz}|{row.smem}|{what}"
+
+
+def launch_weights(k: pd.DataFrame) -> np.ndarray:
+    """Per row, 1 / the number of rows of its launch configuration (`launch_key`)."""
+    keys = pd.Series([launch_key(r) for r in k.itertuples(index=False)], dtype=object)
+    return 1.0 / keys.map(keys.value_counts()).to_numpy(dtype=float)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rendezvous.h"
+#include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/types.h"
@@ -118,7 +119,12 @@ static void finish(op_rec *o) {
     if (o->skip || o->ticket < 0) return;
     char what[64];
     snprintf(what, sizeof what, "%s #%llu", o->op, (unsigned long long)(o->match & 0xffff));
-    uint64_t end = rv_rdv_wait(o->ticket, o->match, o->key, what); /* a real wait: not revati's overhead */
+    /* the rank is blocked for its peers: that real time is not its host's time (while no other
+     * thread of it runs), so a rank that waits for a late peer does not run ahead of its arrival */
+    rv_blocked blk;
+    rv_blocked_begin(&blk);
+    uint64_t end = rv_rdv_wait(o->ticket, o->match, o->key, what);
+    rv_blocked_end(&blk);
     rv_enter();
     g_hold(o->stream, end);
     char peers[32] = "[]";

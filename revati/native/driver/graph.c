@@ -395,7 +395,8 @@ static void replay_copy(const gnode *n, int dev) {
     rv_values_clear(n->dst, n->bytes);
 }
 
-// cuGraphLaunch: each node starts at max(launch start, end of its dependencies); the stream is ready at the last end
+// cuGraphLaunch: each node starts at max(launch start, end of its dependencies + the device's graph gap);
+// the stream is ready at the last end
 RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
@@ -407,11 +408,18 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
     rv_vtime_ns t0 = ready > now ? ready : now, last = t0;
     rv_vtime_ns *end = malloc((size_t)(e->n ? e->n : 1) * sizeof *end);
+    /* a node that waits for another starts graph_gap_ns after it ends on a real GPU (the work
+     * distributor's latency between dependent nodes, docs/predictors.md); empty and host nodes pass
+     * their dependencies' ends on unchanged, so a chain through them pays the gap once */
+    const rv_vdur_ns gap = rv_conf()->graph_gap_ns;
     for (int i = 0; i < e->n; ++i) {
         gnode *n = &e->nodes[i];
+        int gpu_work = n->type == N_KERNEL || n->type == N_COPY || n->type == N_MEMSET;
         rv_vtime_ns start = t0;
-        for (int d = 0; d < e->ndep[i]; ++d)
-            if (end[e->dep_idx[i][d]] > start) start = end[e->dep_idx[i][d]];
+        for (int d = 0; d < e->ndep[i]; ++d) {
+            rv_vtime_ns after = end[e->dep_idx[i][d]] + (gpu_work ? gap : 0);
+            if (after > start) start = after;
+        }
         /* a branch captured on another stream is shown on that stream's track */
         unsigned long long track = n->lane ? n->lane : s->id;
         if (n->type == N_KERNEL) {

@@ -81,3 +81,25 @@ def test_wake_before_the_deadline_when_virtual_lags_real(stand_in) -> None:
     assert timeout > 0.2  # virtual lags real by more than the timeout: the case under test
     assert rc == 0, f"the wait ended with errno {err} after {dt} s of {timeout} s"
     assert timeout / 4 - 0.01 <= dt < timeout  # the waker started its sleep just before m
+
+
+def test_other_futex_operations_pass_through(stand_in) -> None:
+    """Only FUTEX_WAIT/FUTEX_WAIT_BITSET take a timeout in the fourth argument: a FUTEX_REQUEUE or
+    FUTEX_WAKE_OP puts a count there (Rust's rayon does), which must reach the kernel unread. (Reading
+    it as a timespec crashed SGLang's tokenizer.) An untimed wait on a changed word returns EAGAIN."""
+    code = PRELUDE + (
+        "other = ctypes.c_uint32(0)\n"
+        "REQUEUE, WAKE_OP = 3, 5\n"
+        "rq = libc.syscall(FUTEX, ctypes.byref(word), REQUEUE | PRIVATE, 1, ctypes.c_void_p(7),\n"
+        "                  ctypes.byref(other), 0)\n"
+        "op = libc.syscall(FUTEX, ctypes.byref(word), WAKE_OP | PRIVATE, 1, ctypes.c_void_p(1),\n"
+        "                  ctypes.byref(other), 0)\n"
+        "word.value = 1\n"
+        "r = libc.syscall(FUTEX, ctypes.byref(word), WAIT | PRIVATE, 0, None, None, 0)\n"
+        "print('RESULT', json.dumps([rq, op, r, ctypes.get_errno()]))\n"
+    )
+    r = stand_in(code)
+    assert r.returncode == 0, r.stderr
+    rq, op, rc, err = r.result()
+    assert rq == 0 and op == 0  # nobody waiting: nothing woken or requeued
+    assert (rc, err) == (-1, 11)  # EAGAIN: the word is no longer 0

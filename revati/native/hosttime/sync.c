@@ -280,16 +280,17 @@ RV_EXPORT long syscall(long nr, ...) {
     long a[6];
     for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
     va_end(ap);
-    if (nr == SYS_futex) {
-        int op = (int)a[1];
+    int op = (int)a[1], cmd = op & FUTEX_CMD_MASK;
+    /* the fourth argument is a timeout only for these (FUTEX_WAKE_OP, FUTEX_REQUEUE: a count) */
+    if (nr == SYS_futex && a[3] && (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)) {
         const struct timespec *t = (const struct timespec *)a[3];
-        if (t && bad_ts(t)) {
+        if (bad_ts(t)) {
             errno = EINVAL;
             return -1;
         }
         int64_t d = futex_deadline(op, t);
         if (d >= 0) {
-            uint32_t bitset = (op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET ? (uint32_t)a[5] : FUTEX_BITSET_MATCH_ANY;
+            uint32_t bitset = cmd == FUTEX_WAIT_BITSET ? (uint32_t)a[5] : FUTEX_BITSET_MATCH_ANY;
             return vfutex_wait((uint32_t *)a[0], op, (uint32_t)a[2], bitset, d);
         }
     }

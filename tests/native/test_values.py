@@ -125,6 +125,7 @@ CARRIED = textwrap.dedent(
     r["index"] = flat[idx(0, 6, 7, 1)].tolist()
     r["index_select"] = torch.index_select(flat, 0, idx(7, 2)).tolist()
     r["gather"] = torch.gather(flat, 0, idx(6, 5)).tolist()
+    r["rows"] = torch.cat([ids, nxt[:, None]], dim=-1)[idx(1, 0)].tolist()  # whole rows: vectorized gather
     r["cat1d"] = flat.tolist()
     r["not_ids"] = torch.cat([ids.view(-1), logits.long()[:, 0]]).tolist()  # a cast of logits: not ids
     print("RESULT", json.dumps(r))
@@ -133,9 +134,9 @@ CARRIED = textwrap.dedent(
 
 
 def test_token_ids_carried_through_cat_and_indexing(stand_in):
-    """Known ids joined with uncomputed token ids by cat, index, index_select and gather read back as
-    themselves, the uncomputed ones as valid ids under the policy (not stale); other uncomputed bytes
-    still make the whole result stale."""
+    """Known ids joined with uncomputed token ids by cat, index (and its whole-row gather), index_select
+    and gather read back as themselves, the uncomputed ones as valid ids under the policy (not stale);
+    other uncomputed bytes still make the whole result stale."""
     run = stand_in(CARRIED)
     r = run.result()
     tok = lambda v: 0 <= v < 50  # noqa: E731
@@ -144,10 +145,13 @@ def test_token_ids_carried_through_cat_and_indexing(stand_in):
     assert r["index"][0] == 5 and r["index"][3] == 6 and all(tok(v) for v in r["index"][1:3])
     assert tok(r["index_select"][0]) and r["index_select"][1] == 7
     assert tok(r["gather"][0]) and r["gather"][1] == 10
+    assert [row[:3] for row in r["rows"]] == [[8, 9, 10], [5, 6, 7]] and all(
+        tok(row[3]) for row in r["rows"]
+    )
     assert r["cat1d"][:6] == [5, 6, 7, 8, 9, 10] and all(tok(v) for v in r["cat1d"][6:])
     reads = run.of("value-read")
-    assert [e["policy"] for e in reads] == ["token-uniform"] * 5 + ["stale"]
-    assert all("reduce_kernel" in e["producer"] for e in reads[:5])
+    assert [e["policy"] for e in reads] == ["token-uniform"] * 6 + ["stale"]
+    assert all("reduce_kernel" in e["producer"] for e in reads[:6])
 
 
 GRAPH = textwrap.dedent(

@@ -1,7 +1,7 @@
 """More kernel families computed on the host: arange, cumsum, index_select, gather, cat, where, masked_fill,
-logical ops, clamp/remainder/division, advanced indexing (x[idx], x[idx] = v), cat of non-contiguous inputs
-and strided (non-contiguous) elementwise kernels. Each program's host reads under revati equal
-what torch computes on the CPU, and none of them is a value read of uncomputed bytes."""
+logical ops, clamp/remainder/division, advanced indexing (x[idx], x[idx] = v, x[mask] through nonzero), cat of
+non-contiguous inputs and strided (non-contiguous) elementwise kernels. Each program's host reads under revati
+equal what torch computes on the CPU, and none of them is a value read of uncomputed bytes."""
 
 from __future__ import annotations
 
@@ -75,6 +75,22 @@ PROGRAMS = {
         r["cols"] = m[:, torch.tensor([2, 0], device=dev)].tolist()
         r["bool"] = (m > 4)[torch.tensor([2, 0], device=dev)].tolist()
         r["int32"] = m.int()[torch.tensor([1], device=dev)].tolist()
+        r["whole_rows"] = m[torch.tensor([2, -3, 1], device=dev)].tolist()  # torch's vectorized gather
+        r["whole_rows_f"] = (m.float() / 2)[torch.tensor([1], device=dev, dtype=torch.int32)].tolist()
+    """,
+    "mask": """
+        x = torch.arange(10, device=dev)
+        m = torch.arange(12, device=dev).view(3, 4)
+        r["mask"] = x[(x > 6) | (x == 2)].tolist()
+        r["none"] = x[x > 20].tolist()
+        r["nonzero"] = torch.nonzero(x % 3 == 0).tolist()
+        r["nonzero_f"] = (torch.arange(6, device=dev, dtype=torch.float) - 2).nonzero().view(-1).tolist()
+        r["mask2d"] = m[m > 4].tolist()
+        r["nonzero2d"] = (m % 5 == 0).nonzero().tolist()
+        r["row_mask"] = m[torch.tensor([True, False, True], device=dev)].tolist()
+        y = x.clone()
+        y[x < 3] = -1
+        r["put"] = y.tolist()
     """,
     "index_put": """
         i = torch.tensor([3, 1, 4, -1], device=dev)
@@ -171,3 +187,20 @@ def test_tainted_input_taints_the_new_families(stand_in):
     # the scan's input was not computed, so neither was the scan: it is the bytes' producer
     assert "scan" in reads[0]["producer"].lower()
     assert any("indexSelect" in k["name"] for k in run.of("kernel"))
+
+
+def test_mask_of_uncomputed_values_is_reported(stand_in):
+    """x[mask] with a mask computed from an uncomputed matmul: nonzero's count, which sizes the result,
+    is not computed, and its read is a value read naming nonzero's count kernel."""
+    code = textwrap.dedent(
+        """
+        import json, torch
+        x = torch.arange(4, device="cuda")
+        s = (torch.ones(2, 2, device="cuda") @ torch.ones(2, 2, device="cuda")).view(-1)  # not computed
+        print("RESULT", json.dumps(len(x[s > 1].tolist())))
+        """
+    )
+    run = stand_in(code)
+    assert isinstance(run.result(), int)
+    reads = run.of("value-read")
+    assert reads and reads[0]["bytes"] == 4 and "NonZeroOp" in reads[0]["producer"]

@@ -20,7 +20,8 @@ void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq
 /* Token ids through element copies (cat, index_select, gather, index): a family whose copied input holds
  * no tainted bytes but exact token ids of its element size still runs, copying the known elements and
  * carrying each copied id's taint (its vocab) to where it lands; a host read then draws ids for those
- * elements only. rv_range_token_ids: whether [p, p+n) is tainted only so (and at all). */
+ * elements only. rv_range_token_ids: whether [p, p+n) is tainted only so (and at all); tok_size 0: ids
+ * of any size (a copy of whole rows). */
 int rv_range_token_ids(uint64_t p, uint64_t n, uint32_t tok_size);
 #define RV_CARRY_MAX_RUNS 4096
 typedef struct {
@@ -88,5 +89,6 @@ int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_nonzero(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 
 #endif

@@ -8,7 +8,11 @@
  *   index_j[oc(i)[2]] (int64, wrapped when negative by sizes[j]) * strides[j]:
  *     index:     out[oc(i)[0]] = in[oc(i)[1] + offset]
  *     index_put: out[oc(i)[0] + offset] = in[oc(i)[1]]
- *   A bool mask reaches these kernels as the int64 indices of its nonzero elements (torch's nonzero). */
+ *   A bool mask reaches these kernels as the int64 indices of its nonzero elements (torch's nonzero).
+ * and x[idx] along the first dimension of a tensor whose rows are whole vectors, torch's fast path:
+ *   vectorized_gather_kernel<A, I>(char* out, char* inp, I* idx, int num_ind, int64 slice_size, int64
+ *   ind_dim_size, int64 inp_stride, int64 out_stride, bool allow_neg_indices) (sizes and strides in bytes):
+ *   slice j, slice_size bytes, is copied from inp + idx[j] * inp_stride to out + j * out_stride. */
 #include <stdlib.h>
 
 #include "families.h"
@@ -55,9 +59,65 @@ static int64_t indexed_span(const index_op *o) {
     return span;
 }
 
+static int vectorized_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
+    const char *p = k->f->name + sizeof "_ZN2at6native24vectorized_gather_kernelILi" - 1;
+    while (*p >= '0' && *p <= '9') ++p;
+    if (*p++ != 'E') return FAM_NO;
+    rv_dt it = dt_parse(&p);
+    uint32_t sz[9];
+    int off[9];
+    static const uint32_t want[9] = {8, 8, 8, 4, 8, 8, 8, 8, 1};
+    if ((it != 'l' && it != 'i') || k->f->nparams != 9) return FAM_NO;
+    for (int i = 0; i < 9; ++i)
+        if ((off[i] = rv_param_at(k, i, &sz[i])) < 0 || sz[i] != want[i]) return FAM_NO;
+#define P64(i) ((int64_t)rd64(k->params + off[i]))
+    uint64_t out = (uint64_t)P64(0), inp = (uint64_t)P64(1), idx = (uint64_t)P64(2);
+    int32_t nind;
+    memcpy(&nind, k->params + off[3], 4);
+    int64_t slice = P64(4), dim = P64(5), istride = P64(6), ostride = P64(7);
+    int neg = k->params[off[8]] != 0, isz = dt_size(it);
+#undef P64
+    if (nind < 0 || slice < 0 || dim < 0 || istride < 0 || ostride < 0) return FAM_NO;
+    if (!nind || !slice) return FAM_COMPUTED;
+    uint64_t oext = (uint64_t)(nind - 1) * (uint64_t)ostride + (uint64_t)slice,
+             iext = (uint64_t)(dim ? dim - 1 : 0) * (uint64_t)istride + (uint64_t)slice, xext = (uint64_t)nind * (uint64_t)isz;
+    if (!rv_range_ok(out, oext) || !rv_range_ok(idx, xext) || (dim && !rv_range_ok(inp, iext))) return FAM_NO;
+    int ids = rv_range_tainted(inp, iext, NULL);
+    /* the element type is not in the name: the bound is REVATI_COMPUTE_MAX 8-byte elements */
+    if ((uint64_t)nind * (uint64_t)slice > 8 * rv_compute_max() || rv_range_tainted(idx, xext, NULL) ||
+        (ids && !rv_range_token_ids(inp, iext, 0))) {
+        rv_taint_output(k, out, oext, seq, corr, 0, 0);
+        return FAM_TAINTED;
+    }
+    for (int32_t j = 0; j < nind; ++j) { /* every index checked before anything is written */
+        int64_t v = dt_load(it, (const void *)(idx + (uint64_t)j * (uint64_t)isz)).i;
+        if (neg && v < 0) v += dim;
+        if (v < 0 || v >= dim) return FAM_NO; /* the GPU asserts; leave it alone */
+    }
+    int dense = (uint64_t)ostride == (uint64_t)slice;
+    rv_carry carry = {0};
+    if (ids && dense) rv_taint_clear(out, out + oext); /* before the carried ids land */
+    for (int32_t j = 0; j < nind; ++j) {
+        int64_t v = dt_load(it, (const void *)(idx + (uint64_t)j * (uint64_t)isz)).i;
+        if (neg && v < 0) v += dim;
+        uint64_t d = out + (uint64_t)j * (uint64_t)ostride, s = inp + (uint64_t)v * (uint64_t)istride;
+        if (!ids) {
+            memmove((void *)d, (const void *)s, (size_t)slice);
+            if (!dense) rv_taint_clear(d, d + (uint64_t)slice);
+        } else if (!rv_carry_copy(&carry, d, s, (uint64_t)slice)) {
+            rv_taint_output(k, out, oext, seq, corr, 0, 0);
+            return FAM_TAINTED;
+        }
+    }
+    if (ids) rv_carry_flush(&carry);
+    else if (dense) rv_taint_clear(out, out + oext);
+    return FAM_COMPUTED;
+}
+
 int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     const char *name = k->f->name, *p;
     index_op o = {0};
+    if (strstr(name, "vectorized_gather_kernel")) return vectorized_gather(k, seq, corr);
     if ((p = strstr(name, "gpu_index_kernelIZNS0_17index_kernel_implINS0_10OpaqueTypeILi"))) p += 61;
     else if ((p = strstr(name, "gpu_index_kernelIZNS0_21index_put_kernel_implINS0_10OpaqueTypeILi"))) p += 65, o.put = 1;
     else return FAM_NO;

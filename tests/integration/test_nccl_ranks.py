@@ -174,6 +174,70 @@ def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None
     assert abs((delayed - plain) - 50_000_000) < 20_000, (plain, delayed)
 
 
+GRAPH_REPLAY = """
+import time, torch, torch.distributed as dist, revati.markers as m
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(16 << 20, dtype=torch.bfloat16, device="cuda")  # 32 MiB
+dist.all_reduce(x)  # eager: NCCL connects its ranks here
+torch.cuda.synchronize()
+g = torch.cuda.CUDAGraph()
+with torch.cuda.graph(g):
+    x.mul_(2)
+    dist.all_reduce(x)
+    x.add_(1)
+for delay in (0.0, 0.0, 0.05):  # replays; before the last one rank 1 sleeps first
+    m.mark("replay", delay=delay)
+    if rank == 1 and delay:
+        time.sleep(delay)
+    g.replay()
+    torch.cuda.synchronize()
+dist.all_reduce(x)  # eager again: the replays kept the ranks' sequence in step
+torch.cuda.synchronize()
+del g  # NCCL frees what it captured, and its communicator can be destroyed, once the graph is gone
+dist.destroy_process_group()
+"""
+
+
+def test_allreduce_captured_in_cuda_graph_meets_at_each_replay(tmp_path: Path) -> None:
+    """An all-reduce captured in a torch CUDA graph: capturing meets no rank, each replay meets the
+    other rank at the graph's all-reduce node as an eager call does (one end for both, the later
+    arrival + the model), the node after it starts at that end, and a rank sleeping 50 ms before a
+    replay delays the other's all-reduce by 50 ms. Eager all-reduces before and after stay matched;
+    destroying the process group after the graph ends the run (NCCL's user objects are released)."""
+    run = _record(tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", GRAPH_REPLAY], speed=0.01)
+    lines = {}
+    for _, f in stream_files(run / "events"):
+        evs = stream_events(f)
+        lines[evs[0]["rank"]] = evs
+    colls = {r: [e for e in evs if e["k"] == "collective"] for r, evs in lines.items()}
+    assert [len(colls[0]), len(colls[1])] == [5, 5]  # eager, 3 replays, eager: none at capture
+    for a, b in zip(colls[0], colls[1], strict=True):
+        assert a["op"] == b["op"] == "allreduce" and a["bytes"] == 32 << 20
+        assert a["match"] == b["match"]
+        assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
+    replays = [e for e in lines[0] if e["k"] == "marker" and e["name"] == "replay"]
+    launches = [e for e in lines[0] if e["k"] == "graph" and e["what"] == "launch"]
+    assert len(replays) == len(launches) == 3
+    replayed = colls[0][1:4]
+    for c, launch in zip(replayed, launches, strict=True):
+        after = [
+            k
+            for k in lines[0]
+            if k["k"] == "kernel" and k.get("graph") and k["ts_ns"] >= c["end_ns"]
+        ]
+        assert after and after[0]["ts_ns"] == c["end_ns"]  # x.add_(1) waits for the all-reduce
+        assert launch["end_ns"] > c["end_ns"]
+    plain, delayed = (
+        c["end_ns"] - r["ts_ns"] for c, r in zip(replayed[1:], replays[1:], strict=True)
+    )
+    assert colls[1][3]["ts_ns"] > colls[0][3]["ts_ns"]  # with the sleep, rank 1 came last
+    assert abs((delayed - plain) - 50_000_000) < 1_000_000, (plain, delayed)
+    for e in _events(run, "end"):
+        assert e["unimpl"] == {}
+
+
 def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
     """4 ranks (one GPU each of --gpus 4): all-reduce, all-gather, reduce-scatter, broadcast and a
     send/recv ring all complete, each met by its ranks with one end time."""

@@ -217,7 +217,7 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         struct timespec ts;
         rv_ns_to_ts(slice, &ts);
         uint32_t gen = atomic_load(&w->gen);
-        syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
+        rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
         rv_blocked_mark(&blk);
         slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;

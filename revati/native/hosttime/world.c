@@ -634,7 +634,7 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
     rv_world *w = rv_world_get();
     struct timespec ts;
     rv_ns_to_ts(slice_ns, &ts);
-    long r = syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
+    long r = rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
     if (r < 0 && errno == EINTR) {
         rv_debug("sleep interrupted by a signal");
         return -1;

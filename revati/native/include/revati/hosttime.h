@@ -80,6 +80,10 @@ RV_API rv_world *rv_world_get(void);
 RV_API int rv_clock_base(clockid_t id, int64_t *base);
 /* Real clock_gettime (libc's, through the vDSO), bypassing the interposer. */
 RV_API int rv_real_clock_gettime(clockid_t id, struct timespec *ts);
+/* A futex call of revati's own, in real time: libc's syscall(SYS_futex, ...), bypassing the
+ * interposed syscall (which waits out timed futex waits in virtual time). */
+RV_API long rv_real_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout,
+                          uint32_t *uaddr2, uint32_t val3);
 /* Deterministic mode: the modelled CPU gap charged per interposed clock read (REVATI_CPU_GAP_NS,
  * default 100 ns). rv_vtick() charges it when deterministic; otherwise it does nothing. */
 RV_API uint64_t rv_cpu_gap_ns(void);

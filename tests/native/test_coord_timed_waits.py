@@ -39,9 +39,9 @@ def test_sleep_ends_at_its_deadline_beside_charges(stand_in, tmp_path, charges: 
 
 
 # Deterministic mode beside a process that spins without reading the clock (so the world is never
-# idle and waits expire after their length in real time): a thread's 89 ms condition wait starts
-# first; the main thread runs 60 ms of real time without charging anything, then sleeps 50 ms. In
-# real time the 89 ms wait is due first (at 89 ms; the sleep at 110 ms), in virtual time the sleep.
+# idle and waits expire after their length in real time): a thread's 300 ms condition wait starts
+# first; the main thread runs 200 ms of real time without charging anything, then sleeps 150 ms. In
+# real time the 300 ms wait is due first (at 300 ms; the sleep at 350 ms), in virtual time the sleep.
 ORDER = r"""
 import ctypes, json, os, subprocess, sys, threading, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
@@ -49,12 +49,12 @@ lib.revati_real_ns.restype = ctypes.c_ulonglong
 spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
 time.sleep(0.01)
 t0 = time.monotonic_ns()
-th = threading.Thread(target=threading.Event().wait, args=(0.089,))
+th = threading.Thread(target=threading.Event().wait, args=(0.3,))
 th.start()
 r0 = lib.revati_real_ns()
-while lib.revati_real_ns() - r0 < 60_000_000:
+while lib.revati_real_ns() - r0 < 200_000_000:
     pass
-time.sleep(0.05)
+time.sleep(0.15)
 t1 = time.monotonic_ns()
 th.join()
 spin.kill()
@@ -68,4 +68,4 @@ def test_waits_expiring_in_real_time_keep_their_virtual_order(stand_in) -> None:
     expires in real time waits for the earlier deadlines of the world to expire first."""
     r = stand_in(ORDER, env={"REVATI_DETERMINISTIC": "1"})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert 50_000_000 <= r.result() < 50_100_000
+    assert 150_000_000 <= r.result() < 150_100_000

@@ -25,6 +25,22 @@ static int is_channel(int fd) {
     return r;
 }
 
+/* what this process saw at its last look: the world's send count, its own, and each slot's (a slot's
+ * owner may change) */
+static _Atomic uint32_t g_seen_total;
+static _Atomic uint32_t g_own_sends, g_own_seen;
+static int32_t g_seen_pid[RV_MAX_PROCS];
+static uint32_t g_seen_sends[RV_MAX_PROCS];
+
+/* Whether another process sent since the last look (the world's count grew by more than this
+ * process's own sends). */
+static int others_sent(void) {
+    uint32_t total = atomic_load_explicit(&rv_world_get()->sends, memory_order_acquire);
+    uint32_t own = atomic_load_explicit(&g_own_sends, memory_order_relaxed);
+    uint32_t grew = total - atomic_load_explicit(&g_seen_total, memory_order_relaxed);
+    return grew != own - atomic_load_explicit(&g_own_seen, memory_order_relaxed);
+}
+
 /* Before a write to fd: publish this process's now (before, so that a receiver woken by the data
  * finds it). */
 static void sending(int fd) {
@@ -36,24 +52,17 @@ static void sending(int fd) {
         uint64_t prev = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
         while (now > prev && !atomic_compare_exchange_weak(&c->sent_at, &prev, now)) {}
         atomic_fetch_add_explicit(&c->sends, 1, memory_order_release);
+        atomic_fetch_add_explicit(&g_own_sends, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&rv_world_get()->sends, 1, memory_order_release);
     }
     rv_leave();
 }
 
-/* what this process saw of each slot at its last look (a slot's owner may change) */
-static _Atomic uint32_t g_seen_total;
-static int32_t g_seen_pid[RV_MAX_PROCS];
-static uint32_t g_seen_sends[RV_MAX_PROCS];
-
-void rv_msg_received(void) {
-    if (!rv_clock_ready()) return;
+/* The look itself (in a bracket): the latest stamp of every other process that sent since. */
+static void look(void) {
     rv_world *w = rv_world_get();
-    uint32_t total = atomic_load_explicit(&w->sends, memory_order_acquire);
-    if (total == atomic_load_explicit(&g_seen_total, memory_order_relaxed)) return; /* nobody sent */
-    int e = errno;
-    rv_enter();
-    atomic_store_explicit(&g_seen_total, total, memory_order_relaxed);
+    atomic_store_explicit(&g_seen_total, atomic_load_explicit(&w->sends, memory_order_acquire), memory_order_relaxed);
+    atomic_store_explicit(&g_own_seen, atomic_load_explicit(&g_own_sends, memory_order_relaxed), memory_order_relaxed);
     rv_charges *mine = rv_own_charges();
     rv_vtime_ns latest = 0;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
@@ -70,17 +79,25 @@ void rv_msg_received(void) {
     }
     rv_vtime_ns now = rv_vnow_peek();
     if (latest > now) rv_adopt_charges(latest - now);
+}
+
+void rv_msg_received(void) {
+    if (!rv_clock_ready() || !others_sent()) return; /* nobody else sent: one comparison */
+    int e = errno;
+    rv_enter();
+    look();
     rv_leave();
     errno = e;
 }
 
 /* after a read of fd that returned r */
 static void received(int fd, ssize_t r) {
-    if (r > 0 && rv_clock_ready() &&
-        atomic_load_explicit(&rv_world_get()->sends, memory_order_relaxed) !=
-            atomic_load_explicit(&g_seen_total, memory_order_relaxed) &&
-        is_channel(fd))
-        rv_msg_received();
+    if (r <= 0 || !rv_clock_ready() || !others_sent()) return;
+    int e = errno;
+    rv_enter();
+    if (is_channel(fd)) look();
+    rv_leave();
+    errno = e;
 }
 
 typedef ssize_t (*write_fn)(int, const void *, size_t);

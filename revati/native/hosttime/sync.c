@@ -55,6 +55,24 @@ static clockid_t cond_clock(pthread_cond_t *c) {
     return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 2) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
+/* After a slice, this thread holds the mutex again for its next step. If another thread waits for
+ * the mutex (glibc's lock word 2: locked, with waiters), it was woken when the slice released it but
+ * may not have run yet: on a loaded host this thread's reacquisitions then starve it for the whole
+ * wait (torch's watchdog holds its work-list mutex so while the main thread waits to enqueue an
+ * all-reduce). Wait a little more on the condition (which releases the mutex, and keeps a signal sent
+ * meanwhile) until nobody waits for the mutex, at most CONTEND_ROUNDS times. */
+#define CONTEND_ROUNDS 20
+#define CONTEND_WAIT_NS 200000LL
+static int let_contenders_in(pthread_cond_t *c, pthread_mutex_t *m) {
+    int rc = ETIMEDOUT;
+    for (int k = 0; k < CONTEND_ROUNDS && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 2; ++k) {
+        struct timespec ts = real_after(CONTEND_WAIT_NS);
+        rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+    }
+    return rc;
+}
+
 /* A condition wait until virtual deadline d. The mutex is held between slices, so a signal sent
  * under the mutex cannot fall between two slices; a signal or spurious wakeup returns 0 at once. */
 static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const char *why) {
@@ -77,6 +95,8 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
         }
         struct timespec ts = real_after(slice);
         rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+        rc = let_contenders_in(c, m);
         if (rc != ETIMEDOUT) break;
     }
     rv_enter();

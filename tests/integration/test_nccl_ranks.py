@@ -263,6 +263,22 @@ def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
     assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4
 
 
+def test_torchrun_four_ranks_with_holds(tmp_path: Path) -> None:
+    """torchrun --nproc-per-node 4 under --gpus 4 on this 2-core host, conservative holds on (the
+    default): three all-reduces complete, each met by the four ranks with one end time."""
+    script = tmp_path / "ar4.py"
+    script.write_text(
+        ALLREDUCE.replace("dist.all_reduce(x)", "for _ in range(3):\n    dist.all_reduce(x)")
+    )
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    run = _record(tmp_path, 4, [torchrun, "--nproc-per-node", "4", str(script)], timeout=600)
+    groups = _by_match([c for c in _events(run, "collective") if c["op"] == "allreduce"])
+    assert len(groups) == 3
+    for g in groups.values():
+        assert sorted(c["rank"] for c in g) == [0, 1, 2, 3]
+        assert len({c["end_ns"] for c in g}) == 1
+
+
 KILLED_RANK = """
 import ctypes, os, signal, sys, torch, torch.distributed as dist
 dist.init_process_group("nccl")

@@ -35,7 +35,7 @@ for stage in $STAGES; do
         serve) record tiny-serve -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
             --port 18200 --request-rate 4 32 --num-prompts 32 --input-len 128 --output-len 32 ;;
         prefix) record tiny-prefix -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
-            --port 18201 --request-rate 4 32 --dataset shared-prefix --num-prompts 32 --prefix-groups 4 \
+            --port 18201 --request-rate 4 64 --dataset shared-prefix --num-prompts 64 --prefix-groups 8 \
             --prefix-len 512 --input-len 64 --output-len 32 ;;
         *) echo "unknown stage '$stage' (eager graphs 8b serve prefix)" >&2; exit 2 ;;
     esac

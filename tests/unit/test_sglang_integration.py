@@ -142,6 +142,39 @@ def test_children_get_sigterm_before_sglangs_sigkill(monkeypatch):
     assert seen == {"alive": False, "args": (os.getpid(), False, None, 5)}
 
 
+def test_a_child_that_ignores_sigterm_is_not_waited_for(monkeypatch):
+    """Python's resource tracker (a child of SGLang's server) ignores SIGTERM: the wait before
+    SGLang's SIGKILL ends with the children that do end, not after the whole grace."""
+    import signal
+    import subprocess
+    import time
+
+    from revati.integrations.sglang import shutdown
+
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)"
+    deaf = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    plain = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    seen = {}
+
+    def sglang_kill(parent_pid, include_parent=True, skip_pid=None, **kw):
+        seen["deaf alive"] = deaf.poll() is None
+        deaf.kill()
+
+    monkeypatch.setenv("REVATI_SGLANG_SHUTDOWN_GRACE_S", "30")
+    try:
+        assert deaf.stdout is not None and deaf.stdout.readline().strip() == b"1"  # handler set
+        assert shutdown.ignores_sigterm(deaf.pid) and not shutdown.ignores_sigterm(plain.pid)
+        t0 = time.monotonic()
+        shutdown.terminate_then(sglang_kill)(os.getpid(), include_parent=False)
+        assert time.monotonic() - t0 < 10.0  # not the 30 s grace
+        assert plain.wait(timeout=5) == -signal.SIGTERM
+        assert seen == {"deaf alive": True}
+    finally:
+        for p in (deaf, plain):
+            p.kill()
+            p.wait()
+
+
 def test_plugin_does_nothing_outside_a_revati_run(monkeypatch):
     from revati.integrations.sglang import plugin, shutdown
 

@@ -329,6 +329,8 @@ def _check_collectives(run: Run) -> list[Issue]:
     bad_size = c[(size != c["nranks"]) & ~p2p | (size != 2) & p2p & (c["peers"].map(len) > 0)]
     ops = c["op"].replace({"send": "p2p", "recv": "p2p"}).groupby(c["group"]).transform("nunique")
     bad_op = c[ops > 1]
+    # the ranks of one collective meet: each ends at the same virtual time (docs/coordination.md)
+    bad_end = c[(g["end_ns"].transform("nunique") > 1) & (size > 1)]
     out = []
     if len(bad_size):
         out.append(
@@ -346,6 +348,15 @@ def _check_collectives(run: Run) -> list[Issue]:
                 len(bad_op),
                 "ranks disagree on the op of the n-th collective of a communicator",
                 _example(bad_op),
+            )
+        )
+    if len(bad_end):
+        out.append(
+            Issue(
+                "collective_misaligned",
+                len(bad_end),
+                "ranks of one collective end at different virtual times",
+                _example(bad_end),
             )
         )
     return out

@@ -11,7 +11,7 @@ import click
 from revati.devices import get_profile, profile_keys
 from revati.errors import NativeBuildError
 from revati.launch import hostspeed
-from revati.launch.supervisor import RunConfig, raise_for
+from revati.launch.supervisor import HOST_CLOCKS, RunConfig, raise_for
 from revati.launch.supervisor import record as run_record
 from revati.predictors import registry
 from revati.predictors.base import PredictorOptions
@@ -72,6 +72,14 @@ def _default_out(command: list[str]) -> Path:
     "once per machine against the reference host, cached; see revati calibrate).",
 )
 @click.option(
+    "--host-clock",
+    type=click.Choice(HOST_CLOCKS),
+    default="cpu",
+    show_default=True,
+    help="What host code's time is measured in: cpu (real time less the time its threads waited for "
+    "a core, so other processes' load does not leak in) or wall (real time).",
+)
+@click.option(
     "--deterministic",
     is_flag=True,
     help="Take CPU gaps from a model instead of measuring them: identical traces each run.",
@@ -107,6 +115,7 @@ def record(
     out: Path | None,
     overwrite: bool,
     host_speed: str,
+    host_clock: str,
     deterministic: bool,
     seed: int,
     token_policy: str,
@@ -129,7 +138,7 @@ def record(
         predictor = "table" if kernel_table is not None else registry.default_name(model)
     run_command(
         list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
-        deterministic, seed, trace_level, token_policy, exclude,
+        deterministic, seed, trace_level, token_policy, exclude, host_clock,
     )  # fmt: skip
 
 
@@ -147,6 +156,7 @@ def run_command(
     trace_level: str = "default",
     token_policy: str = "uniform",
     token_exclude: tuple[int, ...] = (),
+    host_clock: str = "cpu",
 ) -> None:
     """Record cmd with a predictor (shared by record and replay); exits with the command's status."""
     chosen = registry.resolve(predictor, opts)
@@ -163,6 +173,7 @@ def run_command(
         predictor_version=chosen.version,
         host_speed=speed,
         deterministic=deterministic,
+        host_clock=host_clock,
         seed=seed,
         predictor_env=chosen.native_env,
         predictor_info=info,

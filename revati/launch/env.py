@@ -15,6 +15,7 @@ def run_env(
     gpus: int = 1,
     host_speed: float = 1.0,
     deterministic: bool = False,
+    host_clock: str | None = None,
     kernel_table: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
     preload: bool = True,
@@ -37,6 +38,8 @@ def run_env(
     env["REVATI_RUN_DIR"] = str(Path(run_dir).resolve())
     env["REVATI_GPUS"] = str(int(gpus))
     env["REVATI_HOST_SPEED"] = repr(float(host_speed))
+    if host_clock is not None:  # None: the environment's REVATI_HOST_CLOCK, else cpu
+        env["REVATI_HOST_CLOCK"] = host_clock  # cpu: time waiting for a core is not host time
     if deterministic:
         env["REVATI_DETERMINISTIC"] = "1"
     else:

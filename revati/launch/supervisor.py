@@ -37,6 +37,9 @@ TRACE_LEVELS = (
     "default",
     "verbose",
 )  # verbose: every driver call written, queries included  # how long stragglers get after the command ends, before SIGKILL
+# what host code's time is measured in (REVATI_HOST_CLOCK, docs/host-time.md "The host clock"): cpu
+# excludes the time its threads waited for a core; wall is real time
+HOST_CLOCKS = ("cpu", "wall")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class RunConfig:
     kernel_table: Path | None = None
     host_speed: float = 1.0
     deterministic: bool = False
+    host_clock: str = "cpu"
     seed: int = 0
     token_policy: str = "uniform"
     token_exclude: tuple[int, ...] = ()
@@ -69,6 +73,10 @@ class RunConfig:
             raise RevatiError(f"--gpus {self.gpus} is out of range; use 1 to 64")
         if self.host_speed <= 0:
             raise RevatiError(f"--host-speed {self.host_speed} must be positive")
+        if self.host_clock not in HOST_CLOCKS:
+            raise RevatiError(
+                f"--host-clock {self.host_clock!r}: choose one of {', '.join(HOST_CLOCKS)}"
+            )
         check_token_policy(self.token_policy)
         if any(t < 0 for t in self.token_exclude):
             raise RevatiError(f"--token-exclude {self.token_exclude}: ids must be non-negative")
@@ -230,6 +238,7 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
         extra={
             "problems": result.problems if result else ["the run did not finish (revati stopped)"],
             "trace_level": cfg.trace_level,
+            "host_clock": cfg.host_clock,
             "cwd": os.getcwd(),
             "token_policy": cfg.token_policy,
             "token_exclude": list(cfg.token_exclude),
@@ -249,6 +258,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         gpus=cfg.gpus,
         host_speed=cfg.host_speed,
         deterministic=cfg.deterministic,
+        host_clock=cfg.host_clock,
         kernel_table=cfg.kernel_table,
     )
     env["REVATI_SEED"] = str(cfg.seed)

@@ -225,15 +225,18 @@ def test_cpu_gap_env(stand_in) -> None:
 
 @pytest.mark.parametrize("speed", [0.5, 2.0])
 def test_host_speed_scales_cpu_time(stand_in, speed) -> None:
-    """Virtual time advances by real host time (less revati's own) times REVATI_HOST_SPEED."""
+    """Virtual time advances by host time (real, less revati's own and less the time spent waiting
+    for a core) times REVATI_HOST_SPEED."""
     code = (
         "import ctypes, os, time, json\n"
         "lib = ctypes.CDLL(os.environ['LD_PRELOAD'].split()[0])\n"
-        "lib.revati_real_ns.restype = ctypes.c_ulonglong; lib.revati_overhead_ns.restype = ctypes.c_ulonglong\n"
-        "r0, o0, v0 = lib.revati_real_ns(), lib.revati_overhead_ns(), time.perf_counter_ns()\n"
+        "for f in ('revati_real_ns', 'revati_overhead_ns', 'revati_stall_ns'):\n"
+        "    getattr(lib, f).restype = ctypes.c_ulonglong\n"
+        "def ex(): return lib.revati_overhead_ns() + lib.revati_stall_ns()\n"
+        "r0, o0, v0 = lib.revati_real_ns(), ex(), time.perf_counter_ns()\n"
         "x = 0\n"
         "for i in range(2_000_000): x += i\n"
-        "v1, o1, r1 = time.perf_counter_ns(), lib.revati_overhead_ns(), lib.revati_real_ns()\n"
+        "v1, o1, r1 = time.perf_counter_ns(), ex(), lib.revati_real_ns()\n"
         "print('RESULT', json.dumps([v1 - v0, (r1 - r0) - (o1 - o0)]))\n"
     )
     r = stand_in(code, host_speed=speed)

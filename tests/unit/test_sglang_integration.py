@@ -83,6 +83,33 @@ def test_serving_launcher_passes_server_args_and_asks_for_per_request_detail(tmp
     assert "--output-details" in client
 
 
+def test_serving_launcher_shared_prefix_and_a_seed_per_rate(tmp_path, capsys):
+    """--dataset shared-prefix asks bench_serving for its generated-shared-prefix dataset (groups x
+    prompts per group = --num-prompts); each rate's run has its own seed, so the radix cache holds
+    no prompt of an earlier rate."""
+    ex = _example()
+    args, _ = ex.parse_args(
+        ["--request-rate", "4", "32", "--dataset", "shared-prefix", "--num-prompts", "32",
+         "--prefix-groups", "4", "--prefix-len", "512", "--input-len", "64", "--seed", "7"]
+    )  # fmt: skip
+    first = ex.client_command(args, 18200, 4.0, tmp_path / "a.json", 0)
+    second = ex.client_command(args, 18200, 32.0, tmp_path / "b.json", 1)
+
+    def opt(cmd, name):
+        return cmd[cmd.index(name) + 1]
+
+    assert opt(first, "--dataset-name") == "generated-shared-prefix"
+    assert (opt(first, "--gsp-num-groups"), opt(first, "--gsp-prompts-per-group")) == ("4", "8")
+    assert (opt(first, "--gsp-system-prompt-len"), opt(first, "--gsp-question-len")) == (
+        "512",
+        "64",
+    )
+    assert (opt(first, "--seed"), opt(second, "--seed")) == ("7", "8")
+    with pytest.raises(SystemExit):
+        ex.parse_args(["--dataset", "shared-prefix", "--num-prompts", "30", "--prefix-groups", "4"])
+    assert "not a multiple of --prefix-groups" in capsys.readouterr().err
+
+
 def test_serving_launcher_refuses_a_non_positive_rate(capsys):
     ex = _example()
     with pytest.raises(SystemExit) as e:

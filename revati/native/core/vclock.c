@@ -1,12 +1,14 @@
 /* revati virtual clock: one world clock for every process of a run, time jumps, overhead exclusion.
  *
- * vnow(process p) = (real - epoch - overhead_p) * host_speed + charges_p + J
+ * vnow(process p) = (real - epoch - overhead_p - stall_p) * host_speed + charges_p + J
  *
  * epoch and J (the jump offset) live in the world's shared memory ($REVATI_RUN_DIR/clock.shm), so a
  * jump made by any process (a GPU sync, a sleep once the world is idle) moves every process's clock.
  * overhead_p (revati's own real time) and charges_p (modelled host costs) are per process: parallel
  * ranks must not subtract each other's overhead. In deterministic mode the first term is 0: real time
- * never reaches virtual time. docs/host-time.md explains the choices. */
+ * never reaches virtual time. stall_p (the CPU host clock, REVATI_HOST_CLOCK=cpu, the default) is the
+ * real time the program's threads spent waiting for a core outside revati's brackets (stall.c): with
+ * it, a loaded host's preemptions do not reach virtual time. docs/host-time.md explains the choices. */
 #include "revati/vclock.h"
 
 #include <dlfcn.h>
@@ -30,6 +32,7 @@
 #include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/runmode.h"
+#include "revati/stall.h"
 
 typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
 
@@ -56,6 +59,15 @@ static uint64_t g_read_charge; /* charged per interposed read: g_read_ns less th
 
 static __thread int t_depth;
 static __thread uint64_t t_entry_real;
+
+/* The CPU host clock: a gap of host code (between a thread's brackets) or a bracket at least this long
+ * reads the thread's run delay; shorter ones leave theirs to the next reading (a preemption makes the
+ * gap it falls in at least a scheduler slice long, so it is not missed). */
+#define STALL_MIN_GAP_NS 50000ULL
+static int g_cpu_clock;                /* 1: stalls are excluded (REVATI_HOST_CLOCK=cpu, not deterministic) */
+static _Atomic uint64_t g_stall;       /* real ns of stalls excluded (this process; part of g_overhead) */
+static _Atomic uint64_t g_stall_upto;  /* real ns up to which this process's stalls are counted */
+static __thread uint64_t t_leave_real; /* real ns when this thread last left a bracket (0: never) */
 
 static uint64_t raw_mono(void) {
     struct timespec ts;
@@ -243,6 +255,28 @@ static void pub_atfork_child(void) {
     publish_terms(); /* the child's clock is the parent's: others can read it from now on */
 }
 
+/* The CPU host clock, in a process started by exec or spawn: real time since the world's epoch holds
+ * what its parent excluded (the parent's stalls and overhead), so that would put it ahead of its
+ * parent. It starts instead where the world's published high-water mark h is (its parent published
+ * its now there when it started it) plus the CPU time it has used so far (its start-up). */
+static inline uint64_t own_part(void);
+static void union_add_plus(uint64_t a, uint64_t b, uint64_t extra);
+
+static void start_after_parent(uint64_t h) {
+    struct timespec ts;
+    if (rv_real_clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return;
+    uint64_t target = h + (uint64_t)((double)rv_ts_to_ns(&ts) * g_speed);
+    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    if (v <= target) return;
+    uint64_t ns = (uint64_t)((double)(v - target) / g_speed);
+    atomic_fetch_add(&g_foreign, ns); /* others' exclusions: published as foreign */
+    /* the part since the parent started it, less its CPU time, was this process waiting for a core
+     * while loading: a parent idle meanwhile (waiting for its output) excludes it through U (the
+     * union skips what the parent's own brackets already counted) */
+    uint64_t now = rv_real_ns(), cpu = rv_ts_to_ns(&ts);
+    if (now > ns && now > cpu) union_add_plus(now - ns, now - cpu, 0);
+}
+
 static void init_once(void) {
     pthread_atfork(NULL, NULL, pub_atfork_child);
     g_real_cgt = (clock_gettime_fn)dlsym(RTLD_NEXT, "clock_gettime");
@@ -250,6 +284,12 @@ static void init_once(void) {
     g_speed = env_double("REVATI_HOST_SPEED", 1.0, 1e-6);
     g_speed_one = g_speed == 1.0;
     g_gap_ns = (uint64_t)env_double("REVATI_CPU_GAP_NS", 100.0, 0.0);
+    const char *hc = getenv("REVATI_HOST_CLOCK");
+    if (hc && *hc && strcmp(hc, "cpu") != 0 && strcmp(hc, "wall") != 0) {
+        rv_error("REVATI_HOST_CLOCK=%s is neither cpu nor wall; fix or unset it", hc);
+        _exit(2);
+    }
+    g_cpu_clock = !g_det && !(hc && strcmp(hc, "wall") == 0);
     const char *dir = getenv("REVATI_RUN_DIR");
     rv_world *w = dir && *dir ? map_world_file(dir) : NULL;
     if (!w) {
@@ -264,8 +304,9 @@ static void init_once(void) {
     if (!g_det) calibrate_leak();
     /* a process started by exec/spawn begins at the world's published high-water mark, so a child
      * never sees a time earlier than its parent did when it started it */
-    uint64_t v = rv_vnow();
     uint64_t h = atomic_load(&w->high);
+    if (g_cpu_clock && h) start_after_parent(h);
+    uint64_t v = rv_vnow();
     if (h > v) atomic_fetch_add(&g_adopted, h - v);
     publish_terms();
 }
@@ -378,6 +419,8 @@ static rv_charges *pub_slot(void) {
                 atomic_store(&c->adopted, atomic_load(&g_adopted));
                 atomic_store(&c->overhead, atomic_load(&g_overhead));
                 atomic_store(&c->foreign, atomic_load(&g_foreign));
+                atomic_store(&c->sent_at, 0); /* a previous owner's sends are not this process's */
+                atomic_store(&c->sends, 0);
                 g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
@@ -404,6 +447,13 @@ void rv_vtick(void) {
     uint64_t d = g_det ? g_gap_ns : g_read_charge;
     if (d) charge(d);
 }
+
+rv_charges *rv_own_charges(void) {
+    ensure_init();
+    return pub_slot();
+}
+
+int rv_clock_ready(void) { return atomic_load_explicit(&g_ready, memory_order_acquire); }
 
 void rv_adopt_charges(uint64_t ns) {
     if (!ns) return;
@@ -478,16 +528,25 @@ int rv_clock_base(clockid_t id, int64_t *base) {
     }
 }
 
+static void commit_stall(uint64_t a, uint64_t b);
+
 void rv_enter(void) {
     if (t_depth++ == 0) {
         ensure_init();
         t_entry_real = rv_real_ns();
+        /* the gap of host code that ends here: the part of it that this thread spent waiting for a
+         * core is not host time (read inside the bracket, so the reading's cost is overhead too) */
+        if (g_cpu_clock && t_leave_real && t_entry_real - t_leave_real >= STALL_MIN_GAP_NS) {
+            uint64_t s = rv_stall_gap(t_entry_real - t_leave_real);
+            if (s) commit_stall(t_entry_real - s, t_entry_real);
+        }
     }
 }
 
 /* Merge [a, b] into the world's overhead union U (what lies before the counted edge is not counted
- * again; intervals end nearly in order, so the union is close to exact). */
-static void union_add(uint64_t a, uint64_t b) {
+ * again; intervals end nearly in order, so the union is close to exact); extra: real ns that belong
+ * to the interval but fall outside it (a bracket's calibrated cost). */
+static void union_add_plus(uint64_t a, uint64_t b, uint64_t extra) {
     rv_world *w = g_world;
     uint64_t upto = atomic_load_explicit(&w->ov_upto, memory_order_relaxed);
     while (b > upto) {
@@ -495,9 +554,52 @@ static void union_add(uint64_t a, uint64_t b) {
         if (atomic_compare_exchange_weak_explicit(&w->ov_upto, &upto, b, memory_order_relaxed,
                                                   memory_order_relaxed)) {
             /* plus the bracket's calibrated cost outside its timestamps, as in the overhead */
-            atomic_fetch_add_explicit(&w->ov_union, b - from + g_leak_ns, memory_order_relaxed);
+            atomic_fetch_add_explicit(&w->ov_union, b - from + extra, memory_order_relaxed);
             return;
         }
+    }
+}
+
+static void union_add(uint64_t a, uint64_t b) { union_add_plus(a, b, g_leak_ns); }
+
+/* Exclude the stall [a, b] (real ns) from this process's clock as overhead, once even when threads
+ * of the process stalled at the same time (a union, as U), and from idle processes' clocks through U
+ * (they were waiting for this one, which the load held back). */
+static void commit_stall(uint64_t a, uint64_t b) {
+    uint64_t upto = atomic_load_explicit(&g_stall_upto, memory_order_relaxed);
+    while (b > upto) {
+        uint64_t from = a > upto ? a : upto;
+        if (atomic_compare_exchange_weak_explicit(&g_stall_upto, &upto, b, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            uint64_t d = b - from;
+            atomic_fetch_add_explicit(&g_stall, d, memory_order_relaxed);
+            uint64_t v = atomic_fetch_add_explicit(&g_overhead, d, memory_order_relaxed) + d;
+            if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+            union_add_plus(from, b, 0);
+            return;
+        }
+    }
+}
+
+void rv_stall_wait_enter(void) {
+    if (g_cpu_clock) rv_stall_wait_begin();
+}
+
+void rv_stall_wait_leave(rv_vtime_ns deadline) {
+    if (!g_cpu_clock) return;
+    uint64_t s = rv_stall_wait_end();
+    if (!s) return;
+    /* not below what the program has read, nor below the deadline of a wait that reached it: the
+     * wake's delay is excluded from the time after the deadline, not from the wait's length */
+    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t floor = atomic_load(&g_last);
+    if (deadline != RV_VTIME_INVALID && deadline <= v && deadline > floor) floor = deadline;
+    uint64_t room = v > floor ? v - floor : 0;
+    if (!g_speed_one) room = (uint64_t)((double)room / g_speed); /* in real ns, as the stall */
+    if (s > room) s = room;
+    if (s) {
+        uint64_t now = rv_real_ns();
+        commit_stall(now - s, now);
     }
 }
 
@@ -505,6 +607,12 @@ void rv_leave(void) {
     if (t_depth <= 0) return;
     if (--t_depth == 0) {
         uint64_t end = rv_real_ns();
+        if (g_cpu_clock && end - t_entry_real >= STALL_MIN_GAP_NS) {
+            /* a long bracket: its run delay is overhead already, not the next gap's */
+            rv_stall_rebase();
+            end = rv_real_ns();
+        }
+        t_leave_real = end;
         uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
         uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
         if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
@@ -530,6 +638,10 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
     if (!ns) return;
     uint64_t f = atomic_fetch_add_explicit(&g_foreign, ns, memory_order_relaxed) + ns;
     if (g_pub) atomic_store_explicit(&g_pub->foreign, f, memory_order_relaxed);
+}
+
+void rv_bracket_skip(uint64_t ns) {
+    if (ns && t_depth > 0) t_entry_real += ns;
 }
 
 void rv_exclude_own(uint64_t ns) {
@@ -565,8 +677,25 @@ int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
 }
 
 void rv_leave_discard(void) {
-    if (t_depth > 0) --t_depth;
+    if (t_depth > 0 && --t_depth == 0 && g_cpu_clock) {
+        uint64_t end = rv_real_ns();
+        if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
+        t_leave_real = end;
+    }
 }
+
+uint64_t rv_stall_ns(void) { return atomic_load(&g_stall); }
+
+int rv_host_clock_cpu(void) {
+    ensure_init();
+    return g_cpu_clock;
+}
+
+// revati_stall_ns: real ns this process's threads waited for a core, excluded by the CPU host clock
+RV_EXPORT unsigned long long revati_stall_ns(void) { return (unsigned long long)rv_stall_ns(); }
+
+// revati_host_clock_cpu: 1 when the CPU host clock is on (REVATI_HOST_CLOCK=cpu, the default), else 0
+RV_EXPORT int revati_host_clock_cpu(void) { return rv_host_clock_cpu(); }
 
 // revati_leak_ns: the calibrated per-bracket cost charged to overhead besides the measured time
 RV_EXPORT unsigned long long revati_leak_ns(void) { return (unsigned long long)g_leak_ns; }
@@ -581,7 +710,9 @@ RV_EXPORT unsigned long long revati_read_charge_ns(void) { return (unsigned long
 RV_EXPORT unsigned long long revati_foreign_overhead_ns(void) { return (unsigned long long)rv_foreign_overhead_ns(); }
 
 // revati_overhead_ns: this process's real time excluded as revati's own (for tools/bench_overhead.py)
-RV_EXPORT unsigned long long revati_overhead_ns(void) { return (unsigned long long)rv_overhead_ns(); }
+RV_EXPORT unsigned long long revati_overhead_ns(void) {
+    return (unsigned long long)(rv_overhead_ns() - rv_stall_ns()); /* revati's own: stalls are not */
+}
 
 // revati_real_ns: real monotonic ns, never virtualised (for tests and tools)
 RV_EXPORT unsigned long long revati_real_ns(void) { return (unsigned long long)rv_real_ns(); }

@@ -1,0 +1,31 @@
+/* revati host stalls: time a thread of the program waited for a core (its kernel run delay), which the
+ * CPU host clock excludes from virtual time (core/stall.c, committed by core/vclock.c). */
+#ifndef REVATI_STALL_H
+#define REVATI_STALL_H
+
+#include <stdint.h>
+
+#include "revati/types.h"
+
+/* The calling thread's run delay since its last reading, for a gap of host code of gap_ns that ends
+ * now (at most gap_ns); 0 inside a wait (the slice's delay is kept: rv_stall_wait_end), or when the
+ * kernel's figure cannot be read. Reads /proc/thread-self/schedstat (about 1 us). */
+RV_API uint64_t rv_stall_gap(uint64_t gap_ns);
+/* Take a new reading without counting the delay since the last one (it fell inside a bracket, whose
+ * whole real time is excluded already). */
+RV_API void rv_stall_rebase(void);
+/* The wait engine's waits (rv_wait_begin .. rv_wait_end): the delays of a waiter's intermediate
+ * slices are its own bookkeeping; only the last one, the wake that ends the wait, is host time lost
+ * to load. rv_stall_wait_end returns it. */
+RV_API void rv_stall_wait_begin(void);
+RV_API uint64_t rv_stall_wait_end(void);
+
+/* vclock.c: the same around the wait engine's waits, committing the last wake's delay (called by
+ * rv_wait_begin / rv_wait_end; never below the wait's deadline once reached); the stalls excluded so far (real ns, part of rv_overhead_ns); whether
+ * the CPU host clock is on. */
+RV_API void rv_stall_wait_enter(void);
+RV_API void rv_stall_wait_leave(rv_vtime_ns deadline);
+RV_API uint64_t rv_stall_ns(void);
+RV_API int rv_host_clock_cpu(void);
+
+#endif

@@ -1,0 +1,111 @@
+"""The CPU host clock: host code's virtual time is its real time less the time its threads waited for
+a core, so other processes' load does not leak into virtual time (docs/host-time.md, "The host clock").
+
+The competitors and the measured program share one core (affinity) at the same niceness, so the
+program gets at most a third of it whatever else runs on the machine; the wall-clock control run
+shows that they did compete."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/proc/thread-self/schedstat"),
+    reason="needs the kernel's per-thread schedstat",
+)
+
+NICE = 10  # competitors and the measured program alike: polite to the rest of the machine
+CORE = min(os.sched_getaffinity(0))
+
+# fixed CPU work, timed three times by the virtual clock and by the thread's CPU clock; the least of each
+WORK = f"""
+import json, os, time
+os.sched_setaffinity(0, {{{CORE}}}); os.nice({NICE})
+def work():
+    s = 0
+    for i in range(400_000): s += i * i % 7
+    return s
+work()
+v, c = [], []
+for _ in range(3):
+    t0, c0 = time.perf_counter(), time.thread_time()
+    work()
+    v.append(time.perf_counter() - t0); c.append(time.thread_time() - c0)
+print('RESULT', json.dumps([min(v), min(c)]))
+"""
+
+
+@contextmanager
+def competitors(n: int = 2) -> Iterator[None]:
+    """n busy processes on the measured program's core, at its niceness."""
+
+    def pin() -> None:
+        os.sched_setaffinity(0, {CORE})
+        os.nice(NICE)
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=pin)
+        for _ in range(n)
+    ]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def measure(stand_in, clock: str) -> tuple[float, float]:
+    r = stand_in(WORK, env={"REVATI_HOST_CLOCK": clock})
+    assert r.returncode == 0, r.stderr
+    virt, cpu = r.result()
+    return virt, cpu
+
+
+def test_load_does_not_leak_into_virtual_time(stand_in) -> None:
+    """Fixed CPU work reads the same virtual duration alone and beside two busy processes on its core;
+    with --host-clock wall the same work reads about three times longer beside them."""
+    alone, alone_cpu = measure(stand_in, "cpu")
+    with competitors():
+        loaded, loaded_cpu = measure(stand_in, "cpu")
+        wall, wall_cpu = measure(stand_in, "wall")
+    # virtual time is the CPU time the work used, loaded or not (within what context switches on a
+    # contended core cost, which neither figure holds)
+    assert alone == pytest.approx(alone_cpu, rel=0.1)
+    assert loaded == pytest.approx(loaded_cpu, rel=0.1)
+    # and the same work reads the same duration (the CPU time itself moves a little with the cache
+    # sharing on the core)
+    assert loaded == pytest.approx(alone, rel=0.15)
+    # the control: the competitors held the core (wall time leaks their share)
+    assert wall > 1.8 * wall_cpu
+
+
+def test_blocking_in_an_uninterposed_call_counts(stand_in) -> None:
+    """A thread blocked in a call revati does not interpose (a raw nanosleep system call here, like a
+    read of a pipe or a file) advances virtual time by the time it blocked: only waiting for a core
+    is excluded, not blocking."""
+    code = (
+        "import ctypes, json, time\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "ts = (ctypes.c_long * 2)(0, 200_000_000)\n"
+        "t = time.perf_counter(); libc.syscall(35, ts, None); d = time.perf_counter() - t\n"
+        "print('RESULT', json.dumps(d))\n"
+    )
+    with competitors():
+        r = stand_in(code, env={"REVATI_HOST_CLOCK": "cpu"})
+    assert r.returncode == 0, r.stderr
+    assert 0.19 <= r.result() < 0.3
+
+
+def test_bad_host_clock_is_one_line(stand_in) -> None:
+    """A REVATI_HOST_CLOCK other than cpu or wall stops the process with one line and exit 2."""
+    r = stand_in("import time; time.time()", env={"REVATI_HOST_CLOCK": "gpu"})
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if "REVATI_HOST_CLOCK" in ln]
+    assert len(lines) == 1 and "gpu" in lines[0]

@@ -70,7 +70,7 @@ static int count_kernel(const rv_kernel_op *k, rv_dt t, uint64_t seq, uint64_t c
 static int init_kernel(const rv_kernel_op *k) {
     uint32_t s2;
     int o2 = rv_param_at(k, 2, &s2);
-    if (k->f->nparams != 3 || o2 < 0 || s2 != 8) return FAM_NO;
+    if (k->f->nparams != 3 || o2 < 0 || s2 != 8 || !strstr(k->f->name, "EEEPiEEvT_iT0_")) return FAM_NO; /* int* */
     uint64_t sel = rd64(k->params + o2);
     if (!rv_range_ok(sel, 4)) return FAM_NO;
     memset((void *)sel, 0, 4);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -230,7 +231,7 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     corr = t["corr"].to_numpy()
     pid = t["pid"].to_numpy()
     ts = t["ts"].to_numpy()
-    parts: list[dict[str, object]] = []
+    parts: list[dict[str, Any]] = []
     dev_mask = kind_mask(t, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
     api_mask = kind_mask(t, ("api",)) & (corr != 0)
     if dev_mask.any() and api_mask.any():

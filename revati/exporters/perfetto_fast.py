@@ -86,13 +86,25 @@ def write_packets(
     used = ctypes.c_int64()
     i = 0
     while i < len(sl):
-        ptrs = [ctypes.c_void_p(a.ctypes.data) for a in (sl, beg, tm, *cols, fo_off, fo_ids)]
-        ptrs += [ctypes.c_void_p(a.ctypes.data) for a in (fi_off, fi_ids, tmpl, off, out)]
+        arrays: list[np.ndarray] = [
+            sl,
+            beg,
+            tm,
+            *cols,
+            fo_off,
+            fo_ids,
+            fi_off,
+            fi_ids,
+            tmpl,
+            off,
+            out,
+        ]
+        ptrs = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
         nxt = so.rv_perfetto_packets(
             ctypes.c_int64(i), ctypes.c_int64(len(sl)), *ptrs[:12], ptrs[12],
             ctypes.c_int64(cap), ctypes.byref(used),
         )  # fmt: skip
         if nxt == i:
             raise RuntimeError("a slice packet larger than the buffer: invariant violated")
-        f.write(memoryview(out)[: used.value])
+        f.write(out.data[: used.value])
         i = int(nxt)

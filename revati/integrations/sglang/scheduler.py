@@ -90,6 +90,9 @@ def install() -> bool:
         log.warning("revati: SGLang's scheduler not found (%s); its steps are not marked", e)
         return False
     ok = all(
-        [_wrap(Scheduler, m, lambda f, n=n: span_wrapper(f, n)) for m, n in STEP_SPANS.items()]
+        [
+            _wrap(Scheduler, m, functools.partial(span_wrapper, name=n))
+            for m, n in STEP_SPANS.items()
+        ]
     )
     return _wrap(SchedulerMetricsReporter, "report_prefill_stats", report_prefill_wrapper) and ok

@@ -138,7 +138,8 @@ def write_rows(f: IO[bytes], segs: list[Seg], n: int, so: ctypes.CDLL | None) ->
     lit_off = np.zeros(len(segs) + 1, np.int64)
     lit_off[1:] = np.cumsum([len(x) for x in lits])
     kinds = np.array([_HOW[how] for _, how, _ in segs], np.int32)
-    cols, texts = [], []
+    cols: list[np.ndarray] = []
+    texts: list[bytes] = []
     for _, how, v in segs:
         if how == "json":
             cols.append(np.ascontiguousarray(v.codes + len(texts), np.int64))
@@ -167,5 +168,5 @@ def write_rows(f: IO[bytes], segs: list[Seg], n: int, so: ctypes.CDLL | None) ->
         )  # fmt: skip
         if nxt < 0:
             raise RuntimeError(f"segment {-1 - nxt} names a text out of range: invariant violated")
-        f.write(memoryview(out)[: used.value])
+        f.write(out.data[: used.value])
         r = int(nxt)

@@ -97,6 +97,14 @@ def kind_rows(t: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     return [(names[k], np.flatnonzero(codes == k)) for k in pd.unique(codes).tolist()]
 
 
+def first_rows(codes: np.ndarray, k: int) -> np.ndarray:
+    """Per code 0..k-1 the first row that has it (len(codes) for a code no row has); one pass,
+    no sort."""
+    first = np.full(k, len(codes), np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
+
+
 def kind_mask(t: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
     """Rows of t of the given kinds."""
     mask = np.zeros(len(t), dtype=bool)
@@ -169,7 +177,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
 
     keys = ["host", "rank", "a", "b", "lane"]
     ftrack = group_codes([t[k].to_numpy() for k in keys])
-    _, first = np.unique(ftrack, return_index=True)
+    first = first_rows(ftrack, int(ftrack.max()) + 1 if n else 0)
     tracks = pd.DataFrame({k: t[k].to_numpy()[first] for k in keys})
     tracks["ftrack"] = np.arange(len(first))
     host = tracks["host"].to_numpy(dtype=bool)
@@ -202,7 +210,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
         "kind": t["kind"].array, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
         "end": t["end"].to_numpy() - base, "name_code": name_code, "cat_code": cat_code,
         "corr": t["corr"].to_numpy(),
-    })  # fmt: skip
+    }, copy=False)  # fmt: skip
     flows = _flows(run, t)
     overflow = int((t["lane"] > 0).sum())
     if overflow:
@@ -240,14 +248,15 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         # the flow id: the process's index among the run's, then the correlation id
         fid = (np.searchsorted(pids_a, pid).astype(np.int64) << 32) | corr
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
-        d = d[np.lexsort((d, ts[d]))]
-        dkeys, at = np.unique(fid[d], return_index=True)
-        dfirst = d[at]
+        d = d[np.argsort(ts[d], kind="stable")]  # d ascending: ties stay in index order
+        dcode = group_codes([fid[d]])
+        at = first_rows(dcode, int(dcode.max()) + 1)
+        dkeys, dfirst = fid[d][at], d[at]
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
         # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
-        h = h[np.lexsort((h, ts[h]))]
-        _, rev_at = np.unique(fid[h][::-1], return_index=True)
-        src = h[np.sort(len(h) - 1 - rev_at)]
+        h = h[np.argsort(ts[h], kind="stable")]
+        hcode = group_codes([fid[h]])
+        src = h[np.sort(len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1))]
         pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
         ok = dkeys[pos] == fid[src]
         src, dst = src[ok], dfirst[pos[ok]]

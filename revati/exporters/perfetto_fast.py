@@ -11,24 +11,33 @@ from typing import IO, Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from revati.exporters.chrome_json import slice_arg_segs
+from revati.exporters.layout import first_rows
 from revati.exporters.rows import BUFFER, Seg, render, take
 from revati.trace.reader import Run
+from revati.trace.validate import group_codes
 
 CORRELATION = re.compile(r',?"correlation":-?\d+')  # the args keep it in correlation_id instead
 
 
-def _combos(segs: list[Seg], n: int) -> np.ndarray:
-    """Per row a code of its distinct value combination over the segments (first-seen order)."""
-    key = np.zeros(n, np.int64)
-    for lit, how, v in segs:
-        if not how or lit.endswith('"correlation":'):
-            continue
-        codes = v.codes if how == "json" else pd.factorize(np.asarray(v))[0]
-        key = pd.factorize(key * (int(codes.max()) + 1 if n else 1) + codes)[0]
-    return np.asarray(key, np.int64)
+def _combos(segs: list[Seg], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row a code of its distinct value combination over the segments (first-seen order),
+    and per code its first row."""
+    cols = [
+        v.codes if how == "json" else np.asarray(v)
+        for lit, how, v in segs
+        if how and not lit.endswith('"correlation":')
+    ]
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    code = group_codes(cols) if cols else np.zeros(n, np.int64)  # combos in sorted order
+    k = int(code.max()) + 1
+    first = first_rows(code, k)
+    seen = np.argsort(first)  # the combos in first-seen order
+    rank = np.empty(k, np.int64)
+    rank[seen] = np.arange(k)
+    return rank[code], first[seen]
 
 
 def args_texts(
@@ -40,8 +49,7 @@ def args_texts(
     index: dict[str, int] = {}
     for kind, idx in kinds:
         segs = slice_arg_segs(run, kind, rows[idx])
-        combo = _combos(segs, len(idx))
-        _, first = np.unique(combo, return_index=True)  # combo codes are first-seen ordered
+        combo, first = _combos(segs, len(idx))
         texts = render(take(segs, first), len(first)).to_pylist()
         glob = np.array([index.setdefault(CORRELATION.sub("", s), len(index)) for s in texts])
         code[idx] = glob[combo]
@@ -52,7 +60,8 @@ def args_texts(
 
 def _csr(at: np.ndarray, ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(at, kind="stable")
-    off = np.searchsorted(at[order], np.arange(n + 1)).astype(np.int64)
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(at, minlength=n), out=off[1:])
     return off, np.ascontiguousarray(ids[order], np.uint64)
 
 
@@ -84,22 +93,10 @@ def write_packets(
     cap = max(BUFFER, 4 * (int(max((len(p) for p in parts), default=0)) + 64 + 10 * most_flows))
     out = np.empty(cap, np.uint8)
     used = ctypes.c_int64()
+    arrays: list[np.ndarray] = [sl, beg, tm, *cols, fo_off, fo_ids, fi_off, fi_ids, tmpl, off, out]
+    ptrs = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
     i = 0
     while i < len(sl):
-        arrays: list[np.ndarray] = [
-            sl,
-            beg,
-            tm,
-            *cols,
-            fo_off,
-            fo_ids,
-            fi_off,
-            fi_ids,
-            tmpl,
-            off,
-            out,
-        ]
-        ptrs = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
         nxt = so.rv_perfetto_packets(
             ctypes.c_int64(i), ctypes.c_int64(len(sl)), *ptrs[:12], ptrs[12],
             ctypes.c_int64(cap), ctypes.byref(used),

@@ -29,9 +29,10 @@ from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
 from revati.exporters import rows as rows_mod
 from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
-from revati.exporters.layout import Layout, build_layout, kind_rows
+from revati.exporters.layout import Layout, build_layout, first_rows, kind_rows
 from revati.exporters.perfetto_fast import args_texts, write_packets
 from revati.trace.reader import Run
+from revati.trace.validate import group_codes
 
 SEQ_ID = 0x5E7A
 BATCH = 20_000  # packets per Trace message written
@@ -309,13 +310,16 @@ def export_perfetto(
 
         nn, nc, na = len(names) + 1, len(cats) + 1, max(1, len(apackets))
         bkey = ((ftrack * nn + name_code) * nc + cat_code) * na + acode
-        buniq, bcode = np.unique(bkey, return_inverse=True)
+        # the distinct begin keys in sorted order (np.unique's), without sorting every slice
+        bcode = group_codes([ftrack, name_code, cat_code, acode])
+        buniq = bkey[first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)]
         btmpl = [
             _template(uuid_of(k // (na * nc * nn)), k // (na * nc) % nn + 1, k // na % nc + 1)
             + (apackets[k % na] if apackets else b"")
             for k in buniq.tolist()
         ]
-        euniq, ecode = np.unique(ftrack, return_inverse=True)
+        ecode = group_codes([ftrack])
+        euniq = ftrack[first_rows(ecode, int(ecode.max()) + 1 if len(ecode) else 0)]
         etmpl = [_template(uuid_of(k)) for k in euniq.tolist()]
         bparts = [_split(x) for x in btmpl]
         eparts = [_split(x) for x in etmpl]

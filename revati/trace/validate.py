@@ -162,6 +162,16 @@ def marker_begins(m: pd.DataFrame) -> np.ndarray:
 
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Codes of values numbered in sorted order of the distinct values, and how many there are."""
+    if values.dtype == bool:
+        values = values.view(np.uint8)
+    if len(values) and values.dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < max(len(values), 1 << 16):  # a narrow range: mark the values present
+            off = values - lo if lo else values
+            present = np.zeros(hi - lo + 1, bool)
+            present[off] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return rank[off], int(rank[-1]) + 1
     codes, uniq = pd.factorize(values)  # hashing: the few distinct values are sorted after
     rank = np.empty(len(uniq), np.int64)
     rank[np.argsort(np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
@@ -172,9 +182,13 @@ def group_codes(columns: list[np.ndarray]) -> np.ndarray:
     """Per row the number of its group of equal values, groups in sorted order (as a sorted
     groupby's ngroup)."""
     key = np.zeros(len(columns[0]) if columns else 0, np.int64)
+    span = 1  # key < span
     for c in columns:
         codes, n = _sorted_codes(c)
+        if span * n >= 1 << 62:  # renumber the key densely before it could overflow
+            key, span = _sorted_codes(key)
         key = key * n + codes
+        span *= n
     return _sorted_codes(key)[0]
 
 
@@ -228,7 +242,9 @@ def track_frame(run: Run) -> pd.DataFrame:
     # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers,
     # numbered in sorted (host, rank, a, b) order
     track = group_codes([cols[c] for c in ("host", "rank", "a", "b")])
-    order = np.lexsort((-cols["end"], cols["ts"], track))
+    lex = np.lexsort((-cols["end"], cols["ts"], track))
+    # already in order (one kind per track, in time order): no copies
+    order: np.ndarray | slice = slice(None) if bool(np.all(lex[1:] > lex[:-1])) else lex
     part_kinds = [str(p["kind"]) for p in parts]
     names = list(dict.fromkeys(part_kinds))  # the kind column is categorical: no string per row
     t = pd.DataFrame(
@@ -238,7 +254,8 @@ def track_frame(run: Run) -> pd.DataFrame:
             ),
             **{c: v[order] for c, v in cols.items()},
             "track": track[order],
-        }
+        },
+        copy=False,  # the columns are this frame's own arrays: no consolidated copy
     )
     lanes = np.zeros(len(t), dtype=np.int64)
     tr = t["track"].to_numpy()

@@ -38,7 +38,9 @@ def _fa() -> Any:
     return fa
 
 
-def _setup(torch: Any, q_lens: list[int], kv_lens: list[int], h: int, hk: int, graph: bool) -> Callable:
+def _setup(
+    torch: Any, q_lens: list[int], kv_lens: list[int], h: int, hk: int, graph: bool
+) -> Callable:
     """A closure running one FA3 call over sequences with these query and KV lengths (KV includes
     the queries, as in vLLM: a prefill's keys are written to the cache before attention)."""
 
@@ -57,7 +59,9 @@ def _setup(torch: Any, q_lens: list[int], kv_lens: list[int], h: int, hk: int, g
             at += nb
         q = torch.randn(sum(q_lens), h, HEAD_DIM, device=dev, dtype=dt)
         out = torch.empty_like(q)
-        cu_q = torch.tensor([0, *torch.tensor(q_lens).cumsum(0).tolist()], device=dev, dtype=torch.int32)
+        cu_q = torch.tensor(
+            [0, *torch.tensor(q_lens).cumsum(0).tolist()], device=dev, dtype=torch.int32
+        )
         seqused = torch.tensor(kv_lens, device=dev, dtype=torch.int32)
         max_q, max_k = max(q_lens), max(kv_lens)
         meta, splits = None, 0
@@ -93,11 +97,23 @@ def fa3_cases(torch: Any, quick: bool) -> Iterator[Any]:
                         continue
                     shape = {"batch": b, "q_len": 1, "kv_len": kv, "heads": h, "kv_heads": hk,
                              "head_dim": HEAD_DIM, "causal": True, "graph": graph}  # fmt: skip
-                    yield Case("attention", "fa3_decode", "bf16", shape, _setup(torch, [1] * b, [kv] * b, h, hk, graph))
+                    yield Case(
+                        "attention",
+                        "fa3_decode",
+                        "bf16",
+                        shape,
+                        _setup(torch, [1] * b, [kv] * b, h, hk, graph),
+                    )
         for b, s in PREFILL[:2] if quick else PREFILL:
             shape = {"batch": b, "q_len": s, "kv_len": s, "heads": h, "kv_heads": hk,
                      "head_dim": HEAD_DIM, "causal": True}  # fmt: skip
-            yield Case("attention", "fa3_prefill", "bf16", shape, _setup(torch, [s] * b, [s] * b, h, hk, False))
+            yield Case(
+                "attention",
+                "fa3_prefill",
+                "bf16",
+                shape,
+                _setup(torch, [s] * b, [s] * b, h, hk, False),
+            )
         for chunk, ctx, nd, kv in MIXED[:1] if quick else MIXED:
             shape = {"chunk": chunk, "context": ctx, "decodes": nd, "decode_kv": kv, "heads": h,
                      "kv_heads": hk, "head_dim": HEAD_DIM, "causal": True}  # fmt: skip

@@ -12,15 +12,15 @@ flows of cat "collective_comm". Event text is assembled column-wise with Arrow s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from revati.exporters.layout import Layout, build_layout
+from revati.exporters import rows as rows_mod
+from revati.exporters.layout import Layout, build_layout, kind_rows
+from revati.exporters.rows import Coded, Seg, coded_json, coded_strings, render, take, write_rows
 from revati.trace.reader import Run
 
 SCHEMA_VERSION = 1
@@ -28,153 +28,91 @@ CHUNK = 250_000
 SEP = ",\n"
 
 
-def _num(values: Any) -> pa.Array:
-    """Integers as JSON number text."""
-    return pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
-
-
-def _us(ns: np.ndarray) -> pa.Array:
-    """Integer ns as µs text with three decimals: 1234567 -> "1234.567"."""
-    ns = np.asarray(ns, dtype=np.int64)
-    q, r = np.divmod(ns, 1000)
-    return pc.binary_join_element_wise(
-        _num(q), ".", pc.utf8_lpad(_num(r), width=3, padding="0"), ""
-    )
-
-
 def _us_float(ns: int) -> float:
     q, r = divmod(int(ns), 1000)
     return float(f"{q}.{r:03d}")
 
 
-def _json_str(values: pa.Array) -> pa.Array:
-    """Strings as JSON string text (escaped once per distinct value)."""
-    enc = pc.dictionary_encode(values)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    text = pa.array([orjson.dumps(u).decode() for u in enc.dictionary.to_pylist()], pa.string())
-    out = text.take(enc.indices)
-    return pc.fill_null(out, "null") if out.null_count else out
+def _ints(run: Run, kind: str, name: str, rows: np.ndarray) -> np.ndarray:
+    return run.frames[kind][name].to_numpy(dtype=np.int64)[rows]
 
 
-def _json_obj(values: list[Any]) -> pa.Array:
-    return pa.array([orjson.dumps(v).decode() for v in values], pa.string())
+def _strs(run: Run, kind: str, name: str, rows: np.ndarray) -> Coded:
+    return coded_strings(pa.array(run.frames[kind][name])).take(rows)
 
 
-def _join(*pieces: Any) -> pa.Array:
-    return pc.binary_join_element_wise(*pieces, "")
+def _kv(run: Run, kind: str, rows: np.ndarray, fields: list[tuple[str, str, str]]) -> list[Seg]:
+    """An args object of (key, how, column) fields: how "int" or "str" (a JSON string)."""
+    segs: list[Seg] = []
+    for i, (key, how, col) in enumerate(fields):
+        lit = ("{" if i == 0 else ",") + orjson.dumps(key).decode() + ":"
+        if how == "int":
+            segs.append((lit, "int", _ints(run, kind, col, rows)))
+        else:
+            segs.append((lit, "json", _strs(run, kind, col, rows)))
+    return segs
 
 
-def _col(run: Run, kind: str, name: str, rows: np.ndarray) -> Any:
-    """A column's values at `rows`: numpy for numbers, Arrow for strings (no Python objects)."""
-    s = run.frames[kind][name]
-    if s.dtype.kind in "iufb":
-        return s.to_numpy()[rows]
-    if s.dtype == object:
-        return s.to_numpy()[rows]
-    return pa.array(s).take(pa.array(rows))
+KERNEL_ARGS = [
+    ("device", "int", "dev"),
+    ("stream", "int", "stream"),
+    ("correlation", "int", "corr"),
+]
+API_ARGS = [("result", "int", "res"), ("args", "str", "args"), ("correlation", "int", "corr")]
+COPY_ARGS = [
+    ("device", "int", "dev"), ("stream", "int", "stream"), ("correlation", "int", "corr"),
+    ("bytes", "int", "bytes"), ("graph", "int", "graph"),
+]  # fmt: skip
+GRAPH_ARGS = [("graph", "int", "graph"), ("nodes", "int", "nodes"), ("stream", "int", "stream")]
 
 
-def _args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
-    """The args object of each slice of one kind, as JSON text."""
-
-    def c(name: str) -> np.ndarray:
-        return _col(run, kind, name, rows)
-
+def slice_arg_segs(run: Run, kind: str, rows: np.ndarray) -> list[Seg]:
+    """The args object of each slice of one kind, as segments of JSON text (see rows.py)."""
     if kind == "kernel":
-        return _join(
-            '{"device":',
-            _num(c("dev")),
-            ',"stream":',
-            _num(c("stream")),
-            ',"correlation":',
-            _num(c("corr")),
-            ',"grid":[',
-            _num(c("grid_x")),
-            ",",
-            _num(c("grid_y")),
-            ",",
-            _num(c("grid_z")),
-            '],"block":[',
-            _num(c("block_x")),
-            ",",
-            _num(c("block_y")),
-            ",",
-            _num(c("block_z")),
-            '],"shared memory":',
-            _num(c("smem")),
-            ',"predictor":',
-            _json_str(c("pred")),
-            ',"source":',
-            _json_str(c("src")),
-            ',"graph":',
-            _num(c("graph")),
-            "}",
-        )
+
+        def i(col: str) -> np.ndarray:
+            return _ints(run, kind, col, rows)
+
+        return [
+            *_kv(run, kind, rows, KERNEL_ARGS[:3]),
+            (',"grid":[', "int", i("grid_x")), (",", "int", i("grid_y")), (",", "int", i("grid_z")),
+            ('],"block":[', "int", i("block_x")), (",", "int", i("block_y")),
+            (",", "int", i("block_z")), ('],"shared memory":', "int", i("smem")),
+            (',"predictor":', "json", _strs(run, kind, "pred", rows)),
+            (',"source":', "json", _strs(run, kind, "src", rows)),
+            (',"graph":', "int", i("graph")), ("}", "", None),
+        ]  # fmt: skip
     if kind == "api":
-        return _join(
-            '{"result":',
-            _num(c("res")),
-            ',"args":',
-            _json_str(c("args")),
-            ',"correlation":',
-            _num(c("corr")),
-            "}",
-        )
+        return [*_kv(run, kind, rows, API_ARGS), ("}", "", None)]
     if kind in ("memcpy", "memset"):
-        return _join(
-            '{"device":',
-            _num(c("dev")),
-            ',"stream":',
-            _num(c("stream")),
-            ',"correlation":',
-            _num(c("corr")),
-            ',"bytes":',
-            _num(c("bytes")),
-            ',"graph":',
-            _num(c("graph")),
-            "}",
-        )
+        return [*_kv(run, kind, rows, COPY_ARGS), ("}", "", None)]
     if kind == "collective":
-        return _join(
-            '{"Collective name":',
-            _json_str(c("op")),
-            ',"dtype":',
-            _json_str(c("dtype")),
-            ',"bytes":',
-            _num(c("bytes")),
-            ',"Group size":',
-            _num(c("nranks")),
-            ',"Process Group Ranks":',
-            _json_obj([list(p) for p in c("peers")]),
-            ',"comm":',
-            _num(c("comm")),
-            ',"rank in comm":',
-            _num(c("coll_rank")),
-            ',"correlation":',
-            _num(c("corr")),
-            "}",
-        )
+        c = run.frames[kind]
+        return [
+            *_kv(run, kind, rows, [("Collective name", "str", "op"), ("dtype", "str", "dtype"),
+                                   ("bytes", "int", "bytes"), ("Group size", "int", "nranks")]),
+            (',"Process Group Ranks":', "json",
+             coded_json([list(p) for p in c["peers"].to_numpy()[rows]])),
+            *[("," + lit[1:], how, v) for lit, how, v in _kv(
+                run, kind, rows, [("comm", "int", "comm"), ("rank in comm", "int", "coll_rank"),
+                                  ("correlation", "int", "corr")])],
+            ("}", "", None),
+        ]  # fmt: skip
     if kind == "graph":
-        return _join(
-            '{"graph":',
-            _num(c("graph")),
-            ',"nodes":',
-            _num(c("nodes")),
-            ',"stream":',
-            _num(c("stream")),
-            "}",
-        )
+        return [*_kv(run, kind, rows, GRAPH_ARGS), ("}", "", None)]
     if kind == "sync":
-        return _join('{"why":', _json_str(c("why")), "}")
+        return [*_kv(run, kind, rows, [("why", "str", "why")]), ("}", "", None)]
     if kind == "marker":
-        return _json_obj([a if isinstance(a, dict) else {"value": a} for a in c("args")])
+        args = run.frames[kind]["args"].to_numpy()[rows]
+        return [
+            ("", "json", coded_json([a if isinstance(a, dict) else {"value": a} for a in args]))
+        ]
     raise RuntimeError(f"no args for kind {kind}: invariant violated")
 
 
 def slice_args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     """The args of each slice of one kind, as JSON text: the Perfetto export carries the same."""
-    return _args(run, kind, rows)
+    return render(slice_arg_segs(run, kind, rows), len(rows))
 
 
 FIRST_TOKEN_SLICE = "until first token"  # a request's child slice: arrival -> first token
@@ -260,19 +198,12 @@ def _metadata(lay: Layout) -> list[dict[str, Any]]:
     return evs
 
 
-def _write_array(f: IO[bytes], arr: pa.Array) -> None:
-    """Write the bytes of a string array's values back to back (each already ends in SEP)."""
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    if len(arr) == 0:
-        return
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
-        arr.offset : arr.offset + len(arr) + 1
-    ]
-    f.write(memoryview(arr.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
-
-
-def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) -> dict[str, int]:
-    """Write the run as Chrome JSON to `out`; returns counts."""
+def export_chrome(
+    run: Run, out: Path | str, *, ranks: list[int] | None = None, native: bool = True
+) -> dict[str, int]:
+    """Write the run as Chrome JSON to `out`; returns counts. `native` False formats the text
+    with Arrow instead of librvrecords (the reference path: the same bytes)."""
+    so = rows_mod.native() if native else None
     lay = build_layout(run, ranks=ranks)
     t = lay.t
     ft = t["ftrack"].to_numpy()
@@ -280,9 +211,8 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
     ctid = lay.tracks["ctid"].to_numpy()[ft]
     ts = t["ts"].to_numpy()
     dur = t["end"].to_numpy() - ts
-    name_json = pa.array([orjson.dumps(n).decode() for n in lay.names], pa.string())
-    cat_json = pa.array([orjson.dumps(c).decode() for c in lay.cats], pa.string())
-    kinds = t["kind"].to_numpy()
+    name_json = Coded(t["name_code"].to_numpy(), [orjson.dumps(n) for n in lay.names])
+    cat_json = Coded(t["cat_code"].to_numpy(), [orjson.dumps(c) for c in lay.cats])
     rows = t["row"].to_numpy()
 
     m = run.manifest
@@ -310,16 +240,18 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
         # '"rank":\s+(\d+)', which needs the space after the colon
         text = orjson.dumps(head, option=orjson.OPT_INDENT_2)
         f.write(text[: text.rindex(b"}")].rstrip() + b',\n  "traceEvents": [\n')
-        for kind in pd.unique(kinds):
-            sel = np.flatnonzero(kinds == kind)
+        for kind, sel in kind_rows(t):
+            args = slice_arg_segs(run, kind, rows[sel])
             for i0 in range(0, len(sel), CHUNK):
                 idx = sel[i0 : i0 + CHUNK]
-                _write_array(f, _join(
-                    '{"ph":"X","cat":', cat_json.take(pa.array(t["cat_code"].to_numpy()[idx])),
-                    ',"name":', name_json.take(pa.array(t["name_code"].to_numpy()[idx])),
-                    ',"pid":', _num(cpid[idx]), ',"tid":', _num(ctid[idx]), ',"ts":',
-                    _us(ts[idx]), ',"dur":', _us(dur[idx]), ',"args":',
-                    _args(run, kind, rows[idx]), "}" + SEP))  # fmt: skip
+                segs: list[Seg] = [
+                    ('{"ph":"X","cat":', "json", cat_json), (',"name":', "json", name_json),
+                    (',"pid":', "int", cpid), (',"tid":', "int", ctid), (',"ts":', "us", ts),
+                    (',"dur":', "us", dur),
+                ]  # fmt: skip
+                segs = take(segs, idx) + take(args, np.arange(i0, i0 + len(idx)))
+                segs[len(segs) - len(args)] = (',"args":' + args[0][0], *args[0][1:])
+                write_rows(f, [*segs, ("}" + SEP, "", None)], len(idx), so)
         fl = lay.flows
         for fk, cat in (("ac2g", "ac2g"), ("collective", "collective_comm")):
             sub = fl[fl["kind"] == fk]
@@ -327,36 +259,14 @@ def export_chrome(run: Run, out: Path | str, *, ranks: list[int] | None = None) 
                 continue
             src = sub["src"].to_numpy(dtype=np.int64)
             dst = sub["dst"].to_numpy(dtype=np.int64)
-            ids = _num(sub["id"].to_numpy())
+            ids = sub["id"].to_numpy(dtype=np.int64)
             tail = f',"cat":"{cat}","name":"{cat}"'
-            _write_array(
-                f,
-                _join(
-                    '{"ph":"s","id":',
-                    ids,
-                    ',"pid":',
-                    _num(cpid[src]),
-                    ',"tid":',
-                    _num(ctid[src]),
-                    ',"ts":',
-                    _us(ts[src]),
-                    tail + "}" + SEP,
-                ),
-            )
-            _write_array(
-                f,
-                _join(
-                    '{"ph":"f","id":',
-                    ids,
-                    ',"pid":',
-                    _num(cpid[dst]),
-                    ',"tid":',
-                    _num(ctid[dst]),
-                    ',"ts":',
-                    _us(ts[dst]),
-                    tail + ',"bp":"e"}' + SEP,
-                ),
-            )
+            for ph, at, end in (("s", src, "}"), ("f", dst, ',"bp":"e"}')):
+                segs = [
+                    ('{"ph":"' + ph + '","id":', "int", ids), (',"pid":', "int", cpid[at]),
+                    (',"tid":', "int", ctid[at]), (',"ts":', "us", ts[at]), (tail + end + SEP, "", None),
+                ]  # fmt: skip
+                write_rows(f, segs, len(ids), so)
         # requests: async spans ("b"/"e"), one row each in the viewer, under the host process
         rq = lay.requests
         if len(rq):

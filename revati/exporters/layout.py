@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import pandas as pd
 from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, MARK_FIRST_TOKEN, SERVING_MARKERS
-from revati.trace.validate import collective_groups, track_frame
+from revati.trace.validate import collective_groups, group_codes, track_frame
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,28 @@ def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.Dat
     return df.sort_values(["ts", "req"], kind="stable", ignore_index=True)
 
 
+def kind_rows(t: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """(kind, indices of its rows in t) per kind of span, kinds in first-seen order; from the
+    kind column's codes, never a string per row."""
+    col = t["kind"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        names = [str(c) for c in col.cat.categories]
+    else:
+        codes, uniq = pd.factorize(col.to_numpy())
+        names = [str(c) for c in uniq]
+    return [(names[k], np.flatnonzero(codes == k)) for k in pd.unique(codes).tolist()]
+
+
+def kind_mask(t: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """Rows of t of the given kinds."""
+    mask = np.zeros(len(t), dtype=bool)
+    for kind, idx in kind_rows(t):
+        if kind in kinds:
+            mask[idx] = True
+    return mask
+
+
 @dataclass
 class Layout:
     """Slices in track order (`t`), the tracks, processes, flows, and the time base."""
@@ -132,11 +155,9 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     names: list[str] = []
     name_code = np.zeros(n, dtype=np.int64)
     cat_code = np.zeros(n, dtype=np.int64)
-    kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
     cat_index = {c: i for i, c in enumerate(CATS)}
-    for kind in pd.unique(kinds):
-        idx = np.flatnonzero(kinds == kind)
+    for kind, idx in kind_rows(t):
         codes, local = _kind_names(run, kind, rows[idx])
         name_code[idx] = np.asarray(codes, dtype=np.int64) + len(names)
         if kind == "api":
@@ -146,10 +167,11 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
             cat_code[idx] = cat_index[CATEGORY[kind]]
         names += local
 
-    keys = t[["host", "rank", "a", "b", "lane"]]
-    ftrack = keys.groupby(["host", "rank", "a", "b", "lane"], sort=True).ngroup().to_numpy()
-    tracks = keys.assign(ftrack=ftrack).drop_duplicates("ftrack").sort_values("ftrack")
-    tracks = tracks.reset_index(drop=True)
+    keys = ["host", "rank", "a", "b", "lane"]
+    ftrack = group_codes([t[k].to_numpy() for k in keys])
+    _, first = np.unique(ftrack, return_index=True)
+    tracks = pd.DataFrame({k: t[k].to_numpy()[first] for k in keys})
+    tracks["ftrack"] = np.arange(len(first))
     host = tracks["host"].to_numpy(dtype=bool)
     rank = tracks["rank"].to_numpy()
     a = tracks["a"].to_numpy()
@@ -177,7 +199,7 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     processes = tracks.drop_duplicates("cpid")[["cpid", "pname", "psort", "rank", "host"]]
 
     out = pd.DataFrame({
-        "kind": kinds, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
+        "kind": t["kind"].array, "row": rows, "ftrack": ftrack, "ts": t["ts"].to_numpy() - base,
         "end": t["end"].to_numpy() - base, "name_code": name_code, "cat_code": cat_code,
         "corr": t["corr"].to_numpy(),
     })  # fmt: skip
@@ -206,41 +228,38 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     """Launch -> device-op flows (id from the correlation id) and rank -> rank collective flows."""
     idx = np.arange(len(t))
     pids = sorted(run.frames["proc"]["pid"].unique().tolist())
-    proc_index = {p: i for i, p in enumerate(pids)}
-    kinds = t["kind"].to_numpy()
     corr = t["corr"].to_numpy()
     pid = t["pid"].to_numpy()
     ts = t["ts"].to_numpy()
-    parts = []
-    dev_mask = np.isin(kinds, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
-    api_mask = (kinds == "api") & (corr != 0)
+    parts: list[dict[str, Any]] = []
+    dev_mask = kind_mask(t, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
+    api_mask = kind_mask(t, ("api",)) & (corr != 0)
     if dev_mask.any() and api_mask.any():
-        d = pd.DataFrame(
-            {"pid": pid[dev_mask], "corr": corr[dev_mask], "ts": ts[dev_mask], "dst": idx[dev_mask]}
-        )
+        d, h = np.flatnonzero(dev_mask), np.flatnonzero(api_mask)
+        pids_a = np.asarray(pids, dtype=np.int64)
+        # the flow id: the process's index among the run's, then the correlation id
+        fid = (np.searchsorted(pids_a, pid).astype(np.int64) << 32) | corr
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
-        d = d.sort_values(["ts", "dst"], kind="stable").drop_duplicates(["pid", "corr"])
-        h = pd.DataFrame(
-            {"pid": pid[api_mask], "corr": corr[api_mask], "ts": ts[api_mask], "src": idx[api_mask]}
-        )
+        d = d[np.lexsort((d, ts[d]))]
+        dkeys, at = np.unique(fid[d], return_index=True)
+        dfirst = d[at]
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
-        # the innermost (latest-starting) one launched it
-        h = h.sort_values(["ts", "src"], kind="stable").drop_duplicates(
-            ["pid", "corr"], keep="last"
-        )
-        m = h.merge(d, on=["pid", "corr"], how="inner", suffixes=("_h", "_d"))
-        pidx = m["pid"].map(proc_index).to_numpy(dtype=np.int64)
+        # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
+        h = h[np.lexsort((h, ts[h]))]
+        _, rev_at = np.unique(fid[h][::-1], return_index=True)
+        src = h[np.sort(len(h) - 1 - rev_at)]
+        pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
+        ok = dkeys[pos] == fid[src]
+        src, dst = src[ok], dfirst[pos[ok]]
         parts.append(
-            pd.DataFrame(
-                {
-                    "src": m["src"].to_numpy(),
-                    "dst": m["dst"].to_numpy(),
-                    "id": (pidx << 32) | m["corr"].to_numpy(),
-                    "kind": "ac2g",
-                }
-            )
+            {
+                "src": src,
+                "dst": dst,
+                "id": fid[src],
+                "kind": "ac2g",
+            }
         )
-    cmask = kinds == "collective"
+    cmask = kind_mask(t, ("collective",))
     if cmask.any():
         c = collective_groups(run)
         pos = pd.DataFrame({"row": t["row"].to_numpy()[cmask], "tidx": idx[cmask]})
@@ -254,22 +273,26 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         link = np.flatnonzero(g[1:] == g[:-1])
         if len(link):
             parts.append(
-                pd.DataFrame(
-                    {
-                        "src": ti[link],
-                        "dst": ti[link + 1],
-                        "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
-                        "kind": "collective",
-                    }
-                )
+                {
+                    "src": ti[link],
+                    "dst": ti[link + 1],
+                    "id": COLLECTIVE_FLOW_BASE + np.arange(len(link)),
+                    "kind": "collective",
+                }
             )
-    if not parts:
-        return pd.DataFrame(
-            {
-                "src": np.array([], dtype=np.int64),
-                "dst": np.array([], dtype=np.int64),
-                "id": np.array([], dtype=np.int64),
-                "kind": [],
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+    sizes = [len(p["src"]) for p in parts]
+    kinds = ["ac2g", "collective"]
+    return pd.DataFrame(
+        {
+            **{
+                c: np.concatenate(
+                    [np.asarray(p[c], np.int64) for p in parts] or [np.zeros(0, np.int64)]
+                )
+                for c in ("src", "dst", "id")
+            },
+            "kind": pd.Categorical.from_codes(
+                np.repeat([kinds.index(str(p["kind"])) for p in parts], sizes).astype(np.int8),
+                kinds,
+            ),
+        }
+    )

@@ -27,8 +27,10 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
 )
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
+from revati.exporters import rows as rows_mod
 from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
-from revati.exporters.layout import Layout, build_layout
+from revati.exporters.layout import Layout, build_layout, kind_rows
+from revati.exporters.perfetto_fast import args_texts, write_packets
 from revati.trace.reader import Run
 
 SEQ_ID = 0x5E7A
@@ -177,12 +179,10 @@ def _args_codes(
     """
     t = lay.t
     n = len(t) + len(reqs)
-    kinds = t["kind"].to_numpy()
     rows = t["row"].to_numpy()
     parts: list[pa.Array] = []
     where: list[np.ndarray] = []
-    for kind in _distinct(kinds):
-        idx = np.flatnonzero(kinds == kind)
+    for kind, idx in kind_rows(t):
         a = slice_args(run, kind, rows[idx])
         parts.append(pc.replace_substring_regex(a, r',?"correlation":-?\d+', ""))
         where.append(idx)
@@ -240,25 +240,20 @@ def _descriptors(
         builder.write_packet(p)
 
 
-def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None) -> dict[str, int]:
-    """Write the run as a Perfetto protobuf trace to `out`; returns counts."""
+def export_perfetto(
+    run: Run, out: Path | str, *, ranks: list[int] | None = None, native: bool = True
+) -> dict[str, int]:
+    """Write the run as a Perfetto protobuf trace to `out`; returns counts. `native` False writes
+    the slice packets one by one in Python (the reference path: the same bytes)."""
+    so = rows_mod.native() if native else None
     lay = build_layout(run, ranks=ranks)
     t = lay.t
     ts = t["ts"].to_numpy()
     end = t["end"].to_numpy()
     ftrack = t["ftrack"].to_numpy()
-    out_flows: dict[int, list[int]] = defaultdict(list)
-    in_flows: dict[int, list[int]] = defaultdict(list)
-    for s, d, i in zip(
-        lay.flows["src"].tolist(), lay.flows["dst"].tolist(), lay.flows["id"].tolist(), strict=True
-    ):
-        out_flows[s].append(i)
-        in_flows[d].append(i)
-
     # requests: one track each under their host process, one slice arrival -> finish and, nested
     # in it (indexed after it: parents first), arrival -> first token where there is one
     rq = lay.requests
-    nr = len(rq)
     names = lay.names + [f"request {r}" for r in rq["req"].tolist()] + [FIRST_TOKEN_SLICE]
     cats = [*lay.cats, "request"]
     ntr = len(lay.tracks)
@@ -283,9 +278,13 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
     cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(ns, len(cats) - 1)))
 
     key_iids: dict[str, int] = {}
-    acode, apackets = _args_codes(run, lay, r_args, key_iids)
+    if so is not None:
+        acode, texts = args_texts(run, kind_rows(t), t["row"].to_numpy(), r_args)
+        apackets = [_args_packet(orjson.loads(u), key_iids) for u in texts]
+    else:
+        acode, apackets = _args_codes(run, lay, r_args, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
-    corr_l = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64))).tolist()
+    corr = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64)))
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
         _descriptors(builder, lay, names, cats, key_iids)
@@ -318,6 +317,25 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         ]
         euniq, ecode = np.unique(ftrack, return_inverse=True)
         etmpl = [_template(uuid_of(k)) for k in euniq.tolist()]
+        bparts = [_split(x) for x in btmpl]
+        eparts = [_split(x) for x in etmpl]
+        if so is not None:
+            flows = tuple(lay.flows[c].to_numpy(dtype=np.int64) for c in ("src", "dst", "id"))
+            write_packets(
+                f, so, (sl, beg, tm), bcode, ecode + len(bparts), corr, flows, bparts + eparts
+            )
+            return _counts(lay)
+        out_flows: dict[int, list[int]] = defaultdict(list)
+        in_flows: dict[int, list[int]] = defaultdict(list)
+        for s, d, i in zip(
+            lay.flows["src"].tolist(),
+            lay.flows["dst"].tolist(),
+            lay.flows["id"].tolist(),
+            strict=True,
+        ):
+            out_flows[s].append(i)
+            in_flows[d].append(i)
+        corr_l = corr.tolist()
         bcode_l = bcode.tolist()
         ecode_l = ecode.tolist()
         extra = np.zeros(len(ts), dtype=bool)
@@ -325,8 +343,6 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
         extra[list(in_flows)] = True
         extra |= np.asarray(corr_l, dtype=np.int64) != 0
         extra_l = extra.tolist()
-        bparts = [_split(x) for x in btmpl]
-        eparts = [_split(x) for x in etmpl]
         times = _varints(tm)
         chunks: list[bytes] = []
         for i, b, time in zip(sl.tolist(), beg.tolist(), times, strict=True):
@@ -342,10 +358,14 @@ def export_perfetto(run: Run, out: Path | str, *, ranks: list[int] | None = None
                 f.write(b"".join(chunks))
                 chunks.clear()
         f.write(b"".join(chunks))
+    return _counts(lay)
+
+
+def _counts(lay: Layout) -> dict[str, int]:
     return {
-        "slices": len(t),
+        "slices": len(lay.t),
         "flows": len(lay.flows),
         "overflow": lay.overflow,
         "tracks": len(lay.tracks),
-        "requests": nr,
+        "requests": len(lay.requests),
     }

@@ -204,7 +204,12 @@ def kernel_op_from_args(
 
 
 def signature(
-    name: str, grid: tuple[int, int, int], block: tuple[int, int, int], smem: int, args: str, op: str
+    name: str,
+    grid: tuple[int, int, int],
+    block: tuple[int, int, int],
+    smem: int,
+    args: str,
+    op: str,
 ) -> str:
     """The features unit's `sig` of a launch from its recorded texts."""
     out = ctypes.create_string_buffer(17)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS
+from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS, SPAN_BEGIN
 
 
 @dataclass
@@ -77,6 +77,15 @@ def nest_parents(starts: np.ndarray, ends: np.ndarray, track: np.ndarray) -> np.
     if n:
         par[0] = -1
         par[1:][track[1:] != track[:-1]] = -1
+        # a slice that starts when every earlier slice of its track has ended has no parent
+        # (the usual case: back-to-back launches and calls); only the others need the jumps
+        bounds = np.flatnonzero(np.diff(track)) + 1
+        open_end = np.empty(n, dtype=ends.dtype)
+        for i0, i1 in zip(np.r_[0, bounds].tolist(), np.r_[bounds, n].tolist(), strict=True):
+            open_end[i0:i1] = np.maximum.accumulate(ends[i0:i1])
+        free = np.zeros(n, dtype=bool)
+        free[1:] = starts[1:] >= open_end[:-1]
+        par[free] = -1
     while True:
         cand = np.flatnonzero(par >= 0)
         closed = cand[ends[par[cand]] <= starts[cand]]
@@ -138,53 +147,99 @@ def _check_seq(run: Run) -> list[Issue]:
     return out
 
 
+def marker_begins(m: pd.DataFrame) -> np.ndarray:
+    """Each marker's start: its args' `begin_ns` for a span marker, else its own time."""
+    begins = [a.get(SPAN_BEGIN) if isinstance(a, dict) else None for a in m["args"].tolist()]
+    ts = m["ts_ns"].to_numpy()
+    return np.array(
+        [
+            int(b) if isinstance(b, int) and b >= 0 else int(t)
+            for b, t in zip(begins, ts, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of values numbered in sorted order of the distinct values, and how many there are."""
+    codes, uniq = pd.factorize(values)  # hashing: the few distinct values are sorted after
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
+    return rank[codes], len(uniq)
+
+
+def group_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """Per row the number of its group of equal values, groups in sorted order (as a sorted
+    groupby's ngroup)."""
+    key = np.zeros(len(columns[0]) if columns else 0, np.int64)
+    for c in columns:
+        codes, n = _sorted_codes(c)
+        key = key * n + codes
+    return _sorted_codes(key)[0]
+
+
+TRACK_COLUMNS = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr"]
+
+
+def _track_parts(run: Run) -> list[dict[str, object]]:
+    """Per kind of span, its columns of `track_frame` as numpy arrays (kind a scalar)."""
+    parts: list[dict[str, object]] = []
+
+    def col(df: pd.DataFrame, name: str) -> np.ndarray:
+        return df[name].to_numpy(dtype=np.int64)
+
+    for host, kinds in (
+        (False, ("graph", *DEVICE_KINDS)),
+        (True, ("graph", "api", "sync", "marker")),
+    ):
+        for kind in kinds:
+            df = run.frames[kind]
+            if kind == "graph":
+                df = df[(df["what"] == "launch") != host]
+            if not len(df):
+                continue
+            ts = col(df, "ts_ns")
+            end = ts if kind == "marker" else col(df, "end_ns")
+            if kind == "marker":  # a span marker (revati.markers.span) starts at its begin_ns
+                ts = np.minimum(ts, marker_begins(df))
+            parts.append({
+                "kind": kind, "row": df.index.to_numpy(), "host": host, "rank": col(df, "rank"),
+                "pid": col(df, "pid"), "a": col(df, "pid" if host else "dev"),
+                "b": col(df, "tid" if host else "stream"), "ts": ts,
+                "end": np.maximum(end, ts) if host else end,
+                "corr": col(df, "corr") if "corr" in df.columns else np.zeros(len(df), np.int64),
+            })  # fmt: skip
+    return parts
+
+
 def track_frame(run: Run) -> pd.DataFrame:
     """Every span of the run with its track: host (pid, tid) or device (rank, dev, stream)."""
-    parts = []
-    for kind in ("graph", *DEVICE_KINDS):
-        df = run.frames[kind]
-        if kind == "graph":
-            df = df[df["what"] == "launch"]
-        if len(df):
-            parts.append(pd.DataFrame({
-                "kind": kind, "row": df.index.to_numpy(), "host": False, "rank": df["rank"].to_numpy(),
-                "pid": df["pid"].to_numpy(), "a": df["dev"].to_numpy(), "b": df["stream"].to_numpy(),
-                "ts": df["ts_ns"].to_numpy(), "end": df["end_ns"].to_numpy(),
-                "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
-            }))  # fmt: skip
-    for kind in ("graph", "api", "sync", "marker"):
-        df = run.frames[kind]
-        if kind == "graph":
-            df = df[df["what"] != "launch"]
-        if len(df):
-            end = df["ts_ns"].to_numpy() if kind == "marker" else df["end_ns"].to_numpy()
-            parts.append(pd.DataFrame({
-                "kind": kind, "row": df.index.to_numpy(), "host": True, "rank": df["rank"].to_numpy(),
-                "pid": df["pid"].to_numpy(), "a": df["pid"].to_numpy(), "b": df["tid"].to_numpy(),
-                "ts": df["ts_ns"].to_numpy(), "end": np.maximum(end, df["ts_ns"].to_numpy()),
-                "corr": df["corr"].to_numpy() if "corr" in df.columns else 0,
-            }))  # fmt: skip
+    parts = _track_parts(run)
     if not parts:
-        cols = [
-            "kind",
-            "row",
-            "host",
-            "rank",
-            "pid",
-            "a",
-            "b",
-            "ts",
-            "end",
-            "corr",
-            "track",
-            "lane",
-        ]
-        return pd.DataFrame({c: [] for c in cols})
-    t = pd.concat(parts, ignore_index=True)
-    # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers
-    t["track"] = t.groupby(["host", "rank", "a", "b"], sort=True).ngroup()
-    order = np.lexsort((-t["end"].to_numpy(), t["ts"].to_numpy(), t["track"].to_numpy()))
-    t = t.iloc[order].reset_index(drop=True)
+        return pd.DataFrame({c: [] for c in [*TRACK_COLUMNS, "track", "lane"]})
+    sizes = [len(p["ts"]) for p in parts]  # type: ignore[arg-type]
+    cols: dict[str, np.ndarray] = {}
+    for c in TRACK_COLUMNS[1:]:
+        if c == "host":
+            cols[c] = np.repeat([bool(p["host"]) for p in parts], sizes)
+        else:
+            cols[c] = np.concatenate([np.asarray(p[c]) for p in parts])
+    kind_code = np.repeat(np.arange(len(parts)), sizes)
+    # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers,
+    # numbered in sorted (host, rank, a, b) order
+    track = group_codes([cols[c] for c in ("host", "rank", "a", "b")])
+    order = np.lexsort((-cols["end"], cols["ts"], track))
+    part_kinds = [str(p["kind"]) for p in parts]
+    names = list(dict.fromkeys(part_kinds))  # the kind column is categorical: no string per row
+    t = pd.DataFrame(
+        {
+            "kind": pd.Categorical.from_codes(
+                np.array([names.index(k) for k in part_kinds])[kind_code[order]], names
+            ),
+            **{c: v[order] for c, v in cols.items()},
+            "track": track[order],
+        }
+    )
     lanes = np.zeros(len(t), dtype=np.int64)
     tr = t["track"].to_numpy()
     ts = t["ts"].to_numpy()
@@ -207,7 +262,7 @@ def _check_nesting(run: Run) -> list[Issue]:
     moved = t[t["lane"] > 0]
     if not len(moved):
         return []
-    kinds = ", ".join(f"{k} {n}" for k, n in moved["kind"].value_counts().items())
+    kinds = ", ".join(f"{k} {n}" for k, n in moved["kind"].value_counts().items() if n)
     return [
         Issue(
             "partial_overlap",
@@ -274,6 +329,8 @@ def _check_collectives(run: Run) -> list[Issue]:
     bad_size = c[(size != c["nranks"]) & ~p2p | (size != 2) & p2p & (c["peers"].map(len) > 0)]
     ops = c["op"].replace({"send": "p2p", "recv": "p2p"}).groupby(c["group"]).transform("nunique")
     bad_op = c[ops > 1]
+    # the ranks of one collective meet: each ends at the same virtual time (docs/coordination.md)
+    bad_end = c[(g["end_ns"].transform("nunique") > 1) & (size > 1)]
     out = []
     if len(bad_size):
         out.append(
@@ -291,6 +348,15 @@ def _check_collectives(run: Run) -> list[Issue]:
                 len(bad_op),
                 "ranks disagree on the op of the n-th collective of a communicator",
                 _example(bad_op),
+            )
+        )
+    if len(bad_end):
+        out.append(
+            Issue(
+                "collective_misaligned",
+                len(bad_end),
+                "ranks of one collective end at different virtual times",
+                _example(bad_end),
             )
         )
     return out

@@ -101,6 +101,18 @@ static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, con
                   (unsigned long long)t->corr, site, policy, certain ? 1 : 0);
 }
 
+/* The token policy over every tainted range of a read (token ids carried through cat or an index
+ * may lie in several, between known elements): its name when every range took it, else "stale". */
+static const char *apply_tokens(rv_taint t, uint64_t src, uint64_t dst, uint64_t n) {
+    const char *policy = NULL, *p;
+    for (;;) {
+        if (!rv_tokens_apply(&t, src, (void *)dst, n, &p)) policy = "stale";
+        else if (!policy) policy = p;
+        if (t.end >= src + n || !rv_taint_find(t.end, src + n, 1, &t)) break;
+    }
+    return policy;
+}
+
 void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {
     if (!rv_values_on() || !n) return;
     if (kind[0] == 'H') { /* HtoD, HtoH: the destination now holds the host's values */
@@ -110,7 +122,7 @@ void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, in
         int certain = rv_taint_find(src, src + n, 1, &t);
         if (!certain && !rv_taint_find(src, src + n, 0, &t)) return;
         const char *policy = "stale";
-        if (certain) rv_tokens_apply(&t, src, (void *)dst, n, &policy);
+        if (certain) policy = apply_tokens(t, src, dst, n);
         emit_read(&t, src, n, dev, site, policy, certain);
     } else { /* DtoD, PtoP */
         rv_taint_copy(dst, src, n);

@@ -1,0 +1,77 @@
+"""The exporters' fast path (text and packets written by librvrecords, args sets found from their
+columns) against the reference path (Arrow text, a Python packet loop): the same bytes, on runs
+with every kind of slice, graph launches, collectives across ranks, requests and overflow lanes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from revati.exporters import chrome_json, perfetto_proto, rows
+from revati.trace import load_run
+from revati.trace.synthetic import make_serving_run
+
+
+@pytest.fixture(
+    scope="module", params=[(2, True, 0), (3, False, 5)], ids=["2ranks-graphs", "3ranks"]
+)
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, lib_dir: Path):
+    ranks, graphs, seed = request.param
+    d = tmp_path_factory.mktemp("fast") / "run"
+    make_serving_run(d, ranks=ranks, requests=5, layers=3, graphs=graphs, seed=seed)
+    return load_run(d, cache=False)
+
+
+def test_native_writer_is_built(lib_dir: Path) -> None:
+    assert rows.native() is not None, "librvrecords lacks rv_format_rows: rebuild the natives"
+
+
+def test_chrome_fast_equals_reference(run, tmp_path: Path) -> None:
+    fast, ref = tmp_path / "fast.json", tmp_path / "ref.json"
+    cf = chrome_json.export_chrome(run, fast)
+    cr = chrome_json.export_chrome(run, ref, native=False)
+    assert cf == cr
+    assert fast.read_bytes() == ref.read_bytes()
+    evs = orjson.loads(fast.read_bytes())["traceEvents"]
+    cats = {e.get("cat") for e in evs if e["ph"] == "X"}
+    assert {"kernel", "gpu_memcpy", "collective_comm", "cuda_driver"} <= cats
+    assert sum(e["ph"] == "s" for e in evs) == cf["flows"] > 0
+    assert any(e["ph"] == "b" for e in evs)  # requests
+
+
+def test_chrome_ranks_subset(run, tmp_path: Path) -> None:
+    fast, ref = tmp_path / "fast.json", tmp_path / "ref.json"
+    chrome_json.export_chrome(run, fast, ranks=[1])
+    chrome_json.export_chrome(run, ref, ranks=[1], native=False)
+    assert fast.read_bytes() == ref.read_bytes()
+
+
+def test_perfetto_fast_equals_reference(run, tmp_path: Path) -> None:
+    fast, ref = tmp_path / "fast.pftrace", tmp_path / "ref.pftrace"
+    cf = perfetto_proto.export_perfetto(run, fast)
+    cr = perfetto_proto.export_perfetto(run, ref, native=False)
+    assert cf == cr and cf["slices"] > 0 and cf["flows"] > 0
+    assert fast.read_bytes() == ref.read_bytes()
+
+
+def test_format_rows_numbers(tmp_path: Path, lib_dir: Path) -> None:
+    """Negative and large integers, µs from negative ns (floor, as numpy's divmod), empty texts."""
+    vals = np.array([0, -1, 999, -1000, 2**62, -(2**63) + 1, 1234567], np.int64)
+    texts = rows.coded_strings(["a", None, "", 'q"uote', "é", "a", None])
+    segs: list[rows.Seg] = [
+        ("[", "int", vals),
+        (",", "us", vals),
+        (",", "json", texts),
+        ("]\n", "", None),
+    ]
+    out = {}
+    for name, so in (("fast", rows.native()), ("ref", None)):
+        with open(tmp_path / name, "wb") as f:
+            rows.write_rows(f, segs, len(vals), so)
+        out[name] = (tmp_path / name).read_bytes()
+    assert out["fast"] == out["ref"]
+    assert out["fast"].splitlines()[1] == b"[-1,-1.999,null]"
+    assert out["fast"].splitlines()[3] == b'[-1000,-1.000,"q\\"uote"]'

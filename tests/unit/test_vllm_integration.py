@@ -167,3 +167,20 @@ def test_custom_all_reduce_is_turned_off_where_the_worker_calls_it(monkeypatch):
     for f in (ps.set_custom_all_reduce, dist.set_custom_all_reduce, worker.set_custom_all_reduce):
         f(True)
     assert seen == [False, False, False]
+
+
+def test_allreduce_rms_fusion_defaults_off():
+    """vLLM's per-level defaults: `fuse_allreduce_rms` (a callable deciding it, or True) becomes
+    False; levels that already had it off, or lack it, are left alone."""
+    from revati.integrations.vllm import allreduce
+
+    levels = {
+        0: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": False}}},
+        2: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": lambda cfg: True}}},
+        3: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": True, "other": 1}}},
+        4: {"kernel_config": {}},
+    }
+    assert allreduce.no_allreduce_fusion(levels) == 2
+    passes = [lv.get("compilation_config", {}).get("pass_config", {}) for lv in levels.values()]
+    assert [p.get("fuse_allreduce_rms") for p in passes] == [False, False, False, None]
+    assert passes[2]["other"] == 1

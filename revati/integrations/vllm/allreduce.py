@@ -17,7 +17,12 @@ communication model), so under revati vLLM is told to use NCCL for every all-red
 - `install()` turns custom all-reduce off as `--disable-custom-all-reduce` does: the worker's
   `set_custom_all_reduce(...)` is made to pass False (the user's flag cannot be set from the
   environment). The IPC memory handles it needs do work under revati (`native/driver/ipc.c`: both
-  processes map the same host memory), only the GPU-side rendezvous of its kernels is not modelled.
+  processes map the same host memory), only the GPU-side rendezvous of its kernels is not modelled;
+- `install()` also turns off, as a default a user's `-cc.pass_config.fuse_allreduce_rms` still
+  overrides, torch.compile's fusion of all-reduce + RMSNorm (`fuse_allreduce_rms`, on by default from
+  -O2 with TP > 1 on Hopper when FlashInfer is installed): it replaces the all-reduce with FlashInfer's
+  TRT-LLM fused kernel, another GPU-side rendezvous, whose set-up JIT-compiles `trtllm_comm` with nvcc
+  (more than 6 minutes of compiling on 2 cores, and a failure where there is no toolkit).
 """
 
 from __future__ import annotations
@@ -34,8 +39,26 @@ ENV_DEFAULTS: dict[str, str] = {
 }
 
 
+def no_allreduce_fusion(levels: dict[Any, Any]) -> int:
+    """Set `fuse_allreduce_rms` False in vLLM's per-optimization-level defaults; how many changed."""
+    changed = 0
+    for level in levels.values():
+        passes = level.get("compilation_config", {}).get("pass_config", {})
+        if passes.get("fuse_allreduce_rms", False) is not False:
+            passes["fuse_allreduce_rms"] = False
+            changed += 1
+    return changed
+
+
 def install() -> bool:
-    """Make vLLM's `set_custom_all_reduce` always disable custom all-reduce; False without vLLM."""
+    """Make vLLM's `set_custom_all_reduce` always disable custom all-reduce and its all-reduce +
+    RMSNorm fusion default to off; False without vLLM."""
+    try:
+        import vllm.config.vllm as config
+
+        no_allreduce_fusion(getattr(config, "OPTIMIZATION_LEVEL_TO_CONFIG", {}))
+    except ImportError:
+        pass  # a vLLM without per-level defaults
     try:
         import vllm.distributed as dist
         import vllm.distributed.parallel_state as ps

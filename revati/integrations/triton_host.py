@@ -92,7 +92,10 @@ def install() -> bool:
                 tag = len(captured) + 1
                 captured[tag] = (self, g, args, kwargs)
                 values.tag_next_launch(tag)
-            return original(self, *args, grid=grid, warmup=warmup, **kwargs)
+            try:
+                return original(self, *args, grid=grid, warmup=warmup, **kwargs)
+            finally:
+                values.tag_next_launch(0)  # a launch that did not happen leaves no tag behind
         plan = _plan(self, args, kwargs, grid, limits) if on else None
         ret = original(self, *args, grid=grid, warmup=warmup, **kwargs)
         if plan is not None:

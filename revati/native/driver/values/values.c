@@ -68,8 +68,30 @@ static void warn_unknown_params(const rv_func *f) {
 // not an entry point: every executed kernel passes here (rv_launch_now, cuGraphLaunch)
 void rv_values_count_computed(void) { __atomic_add_fetch(&g_stat_computed, 1, __ATOMIC_RELAXED); }
 
+/* ---- host runners: code outside the driver that computes launches it tagged when they were captured
+ * (Triton's, through revati.integrations.triton_host, which runs them in Triton's interpreter) ---- */
+
+static int (*g_runner)(uint64_t tag);
+static __thread uint64_t t_next_tag;
+
+/* The runner the driver calls at each graph replay of a tagged launch, before the launch's outputs are
+ * tainted: 1 when it computed them (and supplied their bytes), else 0 (the launch is tracked as any). */
+RV_API void revati_values_set_replay_runner(int (*runner)(uint64_t tag)) { g_runner = runner; }
+/* Tag this thread's next kernel launch (one being captured into a graph) for the runner. */
+RV_API void revati_values_tag_next_launch(uint64_t tag) { t_next_tag = tag; }
+
+uint64_t rv_values_take_tag(void) {
+    uint64_t t = t_next_tag;
+    t_next_tag = 0;
+    return t;
+}
+
 static void track(const rv_kernel_op *k, uint64_t corr) {
     uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
+    if (k->host_tag && g_runner && g_runner(k->host_tag) == 1) { /* the runner computed it */
+        rv_values_count_computed();
+        return;
+    }
     if (!k->params) {
         warn_unknown_params(k->f);
         return;

@@ -7,10 +7,13 @@ import textwrap
 
 from driver_prelude import PRELUDE
 
+from revati.devices.profiles import get_profile
+
 
 def test_event_wait_node_starts_after_the_record_node_of_another_graph(stand_in):
     """Graph A records an event after a long kernel; graph B waits for it before a kernel: replayed on
-    two streams, B's kernel starts at A's kernel's end, not at B's launch."""
+    two streams, B's kernel starts at A's kernel's end (plus the device's gap between dependent graph
+    nodes), not at B's launch."""
     code = PRELUDE + textwrap.dedent(
         """
         class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
@@ -47,7 +50,7 @@ def test_event_wait_node_starts_after_the_record_node_of_another_graph(stand_in)
     assert r.result() == [7, 6, True, True]
     k = {e["name"]: e for e in r.of("kernel")}
     assert k["producer"]["end_ns"] > k["producer"]["ts_ns"]
-    assert k["consumer"]["ts_ns"] == k["producer"]["end_ns"]
+    assert k["consumer"]["ts_ns"] == k["producer"]["end_ns"] + get_profile("h100").graph_gap_ns
     launch_b = [g for g in r.of("graph") if g["what"] == "launch"][1]
     assert launch_b["ts_ns"] < k["producer"]["end_ns"]  # B was launched before A's kernel ended
 

@@ -18,5 +18,9 @@ rc=0
     --num-iters 2 || rc=$?
 echo "revati record: exit $rc"
 "$py" tools/vllm_steps.py "$out" --iters 3 --output-len 32 || rc=$((rc ? rc : $?))
-"$py" -m revati report "$out" | grep -iE "collective|rank|issue" || true
+"$py" -m revati report "$out" | tee "$out/report.txt"
+if grep -qE "collective_(unmatched|mismatch|misaligned)" "$out/report.txt"; then
+    echo "collectives: some not met by every rank, or not aligned (trace issues above)" >&2
+    rc=${rc/#0/1}
+fi
 exit $rc

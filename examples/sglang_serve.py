@@ -1,10 +1,15 @@
 """SGLang's online serving benchmark in one command: start `sglang.launch_server`, run SGLang's own
 `bench_serving` client against it at one or more request rates (random token ids, fixed input and
-output lengths, EOS ignored), save the client's results, then stop the server. Runs unchanged on a
-GPU host and under revati:
+output lengths, EOS ignored; or `--dataset shared-prefix`: SGLang's generated-shared-prefix dataset,
+groups of prompts that share a system prompt, for the radix cache), save the client's results, then
+stop the server. Each rate gets its own seed (seed + its index), so no prompt of one rate is in the
+server's cache from an earlier one. Runs unchanged on a GPU host and under revati:
 
     revati record --out runs/sglang-serve -- python examples/sglang_serve.py \
         --model examples/models/tiny-llama --request-rate 2 8 --num-prompts 32
+    revati record --out runs/sglang-prefix -- python examples/sglang_serve.py \
+        --model examples/models/tiny-llama --request-rate 4 32 --dataset shared-prefix \
+        --prefix-groups 4 --num-prompts 32 --prefix-len 512 --input-len 64
 
 Under revati the results go to `bench/` in the run directory (elsewhere: `--result-dir`, default
 ./bench), one file per rate, `sglang-rate<R>.json` (the client's JSON line, with per-request detail).
@@ -22,6 +27,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+
+DATASETS = ("random-ids", "shared-prefix")
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -42,8 +49,28 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         default=[4.0],
         help="requests per second, one run each",
     )
-    p.add_argument("--num-prompts", type=int, default=32)
-    p.add_argument("--input-len", type=int, default=128, help="prompt tokens per request")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="random-ids",
+        help="random-ids: random token ids; shared-prefix: SGLang's generated-shared-prefix",
+    )
+    p.add_argument("--num-prompts", type=int, default=32, help="per rate")
+    p.add_argument(
+        "--input-len",
+        type=int,
+        default=128,
+        help="prompt tokens per request (shared-prefix: the question after the shared prefix)",
+    )
+    p.add_argument(
+        "--prefix-groups",
+        type=int,
+        default=4,
+        help="shared-prefix: groups of prompts sharing one system prompt (divides --num-prompts)",
+    )
+    p.add_argument(
+        "--prefix-len", type=int, default=512, help="shared-prefix: system prompt tokens"
+    )
     p.add_argument(
         "--output-len", type=int, default=32, help="output tokens per request (EOS ignored)"
     )
@@ -61,8 +88,15 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         or args.input_len < 1
         or args.output_len < 1
         or min(args.request_rate) <= 0
+        or args.prefix_groups < 1
+        or args.prefix_len < 1
     ):
-        p.error("--num-prompts, --input-len, --output-len and --request-rate must be positive")
+        p.error(
+            "--num-prompts, --input-len, --output-len, --request-rate, --prefix-groups and "
+            "--prefix-len must be positive"
+        )
+    if args.dataset == "shared-prefix" and args.num_prompts % args.prefix_groups:
+        p.error(f"--num-prompts {args.num_prompts} is not a multiple of --prefix-groups")
     return args, server_args
 
 
@@ -80,13 +114,31 @@ def server_command(args: argparse.Namespace, port: int, extra: list[str]) -> lis
     ]  # fmt: skip
 
 
-def client_command(args: argparse.Namespace, port: int, rate: float, out: Path) -> list[str]:
+def dataset_args(args: argparse.Namespace) -> list[str]:
+    """bench_serving's dataset arguments: fixed lengths, no download."""
+    if args.dataset == "shared-prefix":
+        return [
+            "--dataset-name", "generated-shared-prefix",
+            "--gsp-num-groups", str(args.prefix_groups),
+            "--gsp-prompts-per-group", str(args.num_prompts // args.prefix_groups),
+            "--gsp-system-prompt-len", str(args.prefix_len), "--gsp-question-len", str(args.input_len),
+            "--gsp-output-len", str(args.output_len), "--gsp-range-ratio", "1.0",
+        ]  # fmt: skip
+    return [
+        "--dataset-name", "random-ids", "--random-input-len", str(args.input_len),
+        "--random-output-len", str(args.output_len), "--random-range-ratio", "1.0",
+        "--num-prompts", str(args.num_prompts),
+    ]  # fmt: skip
+
+
+def client_command(
+    args: argparse.Namespace, port: int, rate: float, out: Path, index: int = 0
+) -> list[str]:
+    """bench_serving at one rate, the index-th run: its seed is the launcher's + index."""
     return [
         sys.executable, "-m", "sglang.benchmark.serving", "--backend", "sglang",
         "--host", "127.0.0.1", "--port", str(port), "--model", args.model, "--tokenizer", args.model,
-        "--dataset-name", "random-ids", "--random-input-len", str(args.input_len),
-        "--random-output-len", str(args.output_len), "--random-range-ratio", "1.0",
-        "--num-prompts", str(args.num_prompts), "--request-rate", f"{rate:g}", "--seed", str(args.seed),
+        *dataset_args(args), "--request-rate", f"{rate:g}", "--seed", str(args.seed + index),
         "--ready-check-timeout-sec", str(int(args.ready_timeout)), "--disable-tqdm",
         "--output-file", str(out), "--output-details",
     ]  # fmt: skip
@@ -116,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     server = subprocess.Popen(cmd)
     status = 0
     try:
-        for rate in args.request_rate:
+        for i, rate in enumerate(args.request_rate):
             out = result_dir / f"sglang-rate{rate:g}.json"
             out.unlink(missing_ok=True)  # the client appends
-            cmd = client_command(args, port, rate, out)
+            cmd = client_command(args, port, rate, out, i)
             print("+", " ".join(cmd), flush=True)
             rc = subprocess.call(cmd)
             if server.poll() is not None:

@@ -47,6 +47,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument(
         "--output-len", type=int, default=32, help="output tokens per request (EOS ignored)"
     )
+    p.add_argument(
+        "--num-warmups",
+        type=int,
+        default=0,
+        help="vllm bench serve --num-warmups: requests sent before each measured benchmark",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--result-dir", type=Path, default=None)
     p.add_argument("--result-filename", default=None, help="default: serve-rate<R>.json")
@@ -65,6 +71,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         p.error(f"--request-rate {args.request_rate!r}: give positive numbers, comma-separated")
     if args.num_prompts < 1 or args.input_len < 1 or args.output_len < 1:
         p.error("--num-prompts, --input-len and --output-len must be positive")
+    if args.num_warmups < 0:
+        p.error("--num-warmups must not be negative")
     if args.result_filename and len(args.rates) > 1:
         p.error("--result-filename names one result: give one --request-rate with it")
     return args, serve_args
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--ignore-eos", "--request-rate", f"{rate:g}",
                 # a seed per rate: other prompts, so the prefix cache does not carry over
                 "--num-prompts", str(args.num_prompts), "--seed", str(args.seed + i),
+                "--num-warmups", str(args.num_warmups),
                 "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
                 "--save-result", "--save-detailed", "--result-dir", str(result_dir),
                 "--result-filename", result_file, "--disable-tqdm",

@@ -7,10 +7,17 @@ call them unconditionally.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import orjson
+
+# the same names as revati.trace.schema's (a test checks); not imported from there, so that a serving
+# process loading this module does not import the trace reader's dependencies
+MARK_PREFIX_CACHE = "prefix_cache"
+SPAN_BEGIN = "begin_ns"
 
 __all__ = [
     "mark",
@@ -22,6 +29,8 @@ __all__ = [
     "active",
     "begin_own",
     "end_own",
+    "span",
+    "prefix_cache",
 ]
 
 
@@ -73,6 +82,34 @@ def vnow_ns() -> int:
     """The host's virtual time in ns (0 outside an emulated run)."""
     lib = _lib()
     return int(lib.revati_vnow_ns()) if lib is not None else 0
+
+
+@contextmanager
+def span(name: str, **args: Any) -> Iterator[None]:
+    """Mark the host work inside the `with` block as one span on this thread: a marker `name`
+    written at its end, with `args` and `begin_ns` (the virtual time at its start). Exports draw it
+    from `begin_ns` to the marker's time. revati's own bookkeeping here is not virtual time."""
+    lib = _lib()
+    if lib is None:
+        yield
+        return
+    lib.revati_own_begin()
+    begin = int(lib.revati_vnow_ns())
+    lib.revati_own_end()
+    try:
+        yield
+    finally:
+        lib.revati_own_begin()
+        try:
+            lib.revati_mark(name.encode(), orjson.dumps({**args, SPAN_BEGIN: begin}))
+        finally:
+            lib.revati_own_end()
+
+
+def prefix_cache(seqs: int, new_tokens: int, cached_tokens: int, **args: Any) -> None:
+    """One prefill batch's prompt tokens: computed (`new_tokens`) and taken from a prefix cache
+    (`cached_tokens`), over `seqs` new sequences; `revati report` sums them per rank."""
+    mark(MARK_PREFIX_CACHE, seqs=seqs, new_tokens=new_tokens, cached_tokens=cached_tokens, **args)
 
 
 def request_arrival(req: str | int, **args: Any) -> None:

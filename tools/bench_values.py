@@ -5,7 +5,8 @@ counters (`rv_values_stats`: real ns spent in value tracking, kernels seen, kern
 iteration launches a small computed kernel (an add on 64 longs), a GEMM the driver cannot run (its
 pointers are tainted) and a sum over the GEMM's result (a family kept from running by its input), plus
 the small stop-check chain of transformers' generate (fill, not, and, max, eq), and the families added
-later: arange, cumsum, where, index_select, gather, cat and a strided (non-contiguous) add.
+later: arange, cumsum, where, index_select, gather, cat, a strided (non-contiguous) add, clamp, advanced
+indexing and a cat of a non-contiguous input.
 
     python tools/bench_values.py [--iters 2000]
 """
@@ -39,8 +40,10 @@ for _ in range(int(sys.argv[1])):
     w = torch.where(i.cumsum(0) > 6, i, u)
     g = torch.cat([torch.index_select(w, 0, i), torch.gather(w, 0, i)])
     st = m[:, ::2] + 1
+    x = torch.cat([w[i.clamp(max=3)], g[:8:2]])  # advanced indexing, cat of a non-contiguous input
 torch.cuda.synchronize()
 assert g.tolist() == [1, 1, 1, 1, 4, 5, 6, 7] * 2, g.tolist()
+assert x.tolist() == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 6], x.tolist()
 lib = ctypes.CDLL("libcuda.so.1")
 ns, k, comp = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
 lib.rv_values_stats(ctypes.byref(ns), ctypes.byref(k), ctypes.byref(comp))

@@ -461,10 +461,13 @@ def torch_ops_cases(torch, quick: bool) -> Iterator[Case]:
 
 
 # case numbers run over the families in this order: a new family goes last, so that the numbers of
+from sweep_fa3 import fa3_cases  # noqa: E402  (vLLM's FA3 kernels; needs vllm_flash_attn when run)
+
 # the shipped dataset's cases (revati/profiles/data/h200/sweep.csv) stay what they were
 FAMILIES = {"gemm": gemm_cases, "attention": attention_cases, "memory": memory_cases,
             "copy": copy_cases, "attention_heads": attention_head_cases,
-            "memory_more": memory_more_cases, "torch_ops": torch_ops_cases}  # fmt: skip
+            "memory_more": memory_more_cases, "torch_ops": torch_ops_cases,
+            "vllm_fa3": fa3_cases}  # fmt: skip
 
 
 def run(families: list[str], quick: bool, csv_path: Path, warmup: int, budget_s: float) -> int:
@@ -504,7 +507,7 @@ def run(families: list[str], quick: bool, csv_path: Path, warmup: int, budget_s:
                     torch.cuda.synchronize()
                     times = sorted(a.elapsed_time(b) for a, b in evs)
                     ok += 1
-                except (RuntimeError, ValueError, NotImplementedError) as e:
+                except (RuntimeError, ValueError, NotImplementedError, ImportError) as e:
                     err = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
                     skipped += 1
                     torch.cuda.synchronize()

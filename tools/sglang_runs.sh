@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full SGLang runs under revati (docs/sglang.md); CI runs only tests/unit/test_sglang_integration.py.
 #   SGLANG_PY=~/venv-sglang/bin/python bash tools/sglang_runs.sh [OUT_DIR] [STAGE...]
-# STAGE: eager graphs 8b serve (default: all). Each stage is one `revati record`; a table of exit
+# STAGE: eager graphs 8b serve prefix (default: all; prefix: the shared-prefix serving workload). Each stage is one `revati record`; a table of exit
 # status, wall and virtual time follows. SGLANG_PY is the interpreter of a venv with sglang==0.5.23
 # (`pip install -e '.[sglang]'`); revati itself runs from that venv too (or set REVATI="python -m revati"
 # with PYTHONPATH naming this tree). Long: ~2-7 min a stage on 2 cores, plus SGLang's first JIT builds.
@@ -11,7 +11,7 @@ PY=${SGLANG_PY:-python}
 REVATI=${REVATI:-"$PY -m revati"}
 OUT=${1:-runs/sglang}
 shift || true
-STAGES=${*:-eager graphs 8b serve}
+STAGES=${*:-eager graphs 8b serve prefix}
 mkdir -p "$OUT"
 # SGLang JIT-compiles some kernels with nvcc: without a toolkit, lay one out from its NVIDIA wheels
 if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
@@ -34,7 +34,10 @@ for stage in $STAGES; do
         8b) record llama8b-graphs -- "$PY" "${ONE_BATCH[@]}" --result-filename "$OUT/llama8b-graphs.jsonl" --model-path examples/models/llama-3-8b ;;
         serve) record tiny-serve -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
             --port 18200 --request-rate 4 32 --num-prompts 32 --input-len 128 --output-len 32 ;;
-        *) echo "unknown stage '$stage' (eager graphs 8b serve)" >&2; exit 2 ;;
+        prefix) record tiny-prefix -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
+            --port 18201 --request-rate 4 64 --dataset shared-prefix --num-prompts 64 --prefix-groups 8 \
+            --prefix-len 512 --input-len 64 --output-len 32 ;;
+        *) echo "unknown stage '$stage' (eager graphs 8b serve prefix)" >&2; exit 2 ;;
     esac
 done
 

@@ -44,8 +44,9 @@ def record(a: argparse.Namespace, serve_args: list[str]) -> float:
 
 def benchmark_phases(markers: Any) -> list[dict[str, float]]:
     """The server-side span of each `vllm bench serve` run, in the order they ran: requests grouped
-    by their id's prefix (`cmpl-bench-<hex>`, one per client run); virtual and wall seconds from the
-    first arrival to the last finish, and the number of requests."""
+    by their id's prefix (`cmpl-bench-<hex>`, one per client run; its warm-up requests, which carry
+    no `bench` id, are left out); virtual and wall seconds from the first arrival to the last finish
+    (and those two instants' real monotonic ns), and the number of requests."""
     from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH
 
     m = markers[markers["name"].isin((MARK_ARRIVAL, MARK_FINISH))] if len(markers) else markers
@@ -53,6 +54,7 @@ def benchmark_phases(markers: Any) -> list[dict[str, float]]:
         return []
     reqs = [str(a.get("req", "")) if isinstance(a, dict) else "" for a in m["args"].tolist()]
     m = m.assign(group=[r.rsplit("-", 2)[0] for r in reqs])
+    m = m[m["group"].str.startswith("cmpl-bench-")]
     phases = []
     for _, g in m.groupby("group", sort=False):
         phases.append({
@@ -60,6 +62,7 @@ def benchmark_phases(markers: Any) -> list[dict[str, float]]:
             "requests": int((g["name"] == MARK_ARRIVAL).sum()),
             "virtual_s": float(g["ts_ns"].max() - g["ts_ns"].min()) / 1e9,
             "wall_s": float(g["wt_ns"].max() - g["wt_ns"].min()) / 1e9,
+            "wall_first_ns": int(g["wt_ns"].min()), "wall_last_ns": int(g["wt_ns"].max()),
         })  # fmt: skip
     return sorted(phases, key=lambda p: p["first_ns"])
 

@@ -4,7 +4,9 @@ Reads the engine process's `vllm.sampled` markers (one per sampler call, written
 plugin, revati/integrations/vllm/sampled.py) and cross-checks them against the launches of vLLM's own
 `_get_num_sampled_and_rejected_kernel` (one per sampler call, whatever the plugin says). An iteration
 starts at a step whose requests all compute their first prompt chunk; the decode steps that follow
-belong to it. Also prints the run's wall time against the benchmark's virtual time. Usage:
+belong to it. With tensor parallelism every worker (TP rank) samples each step: the iterations are
+those of the lowest-ranked worker, and every other worker must have taken the same steps. Also
+prints the run's wall time against the benchmark's virtual time. Usage:
     python tools/vllm_steps.py RUN [--iters N --output-len L] [--json]
 With --iters/--output-len it checks the last N iterations: each kept L tokens per request, and says "exact" for 1 prefill + L-1 decode steps, "split"
 when the prompts reached the engine over several steps (vLLM's front end adds requests one by one
@@ -44,8 +46,24 @@ def load_steps(run_dir: Path) -> tuple[list[dict], dict]:
         "kernel_steps": len(step_kernels),
         "wall_s": run.manifest.wall_duration_ns / 1e9,
         "exit_status": run.manifest.exit_status,
+        "ranks": {int(r.pid): int(r.rank) for r in run.frames["proc"].itertuples(index=False)},
     }
     return steps, info
+
+
+def per_worker(steps: list[dict], ranks: dict[int, int]) -> list[list[dict]]:
+    """The steps of each process that sampled, lowest rank first (`ranks`: pid -> rank)."""
+    by_pid: dict[int, list[dict]] = {}
+    for s in steps:
+        by_pid.setdefault(s["pid"], []).append(s)
+    order = sorted(by_pid, key=lambda pid: (ranks.get(pid, -1) < 0, ranks.get(pid, -1), pid))
+    return [sorted(by_pid[pid], key=lambda s: s["ts_ns"]) for pid in order]
+
+
+def same_steps(a: list[dict], b: list[dict]) -> bool:
+    """Whether two workers took the same steps (requests, first chunks, kept tokens)."""
+    key = ("reqs", "first", "kept")
+    return [[s.get(k) for k in key] for s in a] == [[s.get(k) for k in key] for s in b]
 
 
 def split_iterations(steps: list[dict]) -> list[dict]:
@@ -115,7 +133,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    iters = split_iterations(steps)
+    workers = per_worker(steps, info.pop("ranks"))
+    info["workers"] = len(workers)
+    iters = split_iterations(workers[0])
     bench = iters[-args.iters :] if args.iters else iters
     virt_s = (bench[-1]["t1"] - bench[0]["t0"]) / 1e9 if bench else 0.0
     wall_s = (bench[-1]["w1"] - bench[0]["w0"]) / 1e9 if bench else 0.0
@@ -124,6 +144,12 @@ def main() -> int:
         problems.append(
             f"{info['marker_steps']} marked steps but {info['kernel_steps']} {STEP_KERNEL} launches"
         )
+    for w in workers[1:]:
+        if not same_steps(workers[0], w):
+            problems.append(
+                f"worker pid {w[0]['pid']} took {len(w)} steps unlike pid {workers[0][0]['pid']}'s"
+                f" {len(workers[0])}"
+            )
     verdicts = []
     if args.iters:
         if len(iters) < args.iters:
@@ -145,7 +171,7 @@ def main() -> int:
     else:
         print(
             f"{info['marker_steps']} sampler steps ({info['kernel_steps']} {STEP_KERNEL} launches), "
-            f"{len(iters)} iterations; run wall {info['wall_s']:.1f} s, exit {info['exit_status']}"
+            f"{info['workers']} worker(s); {len(iters)} iterations; run wall {info['wall_s']:.1f} s, exit {info['exit_status']}"
         )
         for i, it in enumerate(iters):
             span = (it["t1"] - it["t0"]) / 1e6

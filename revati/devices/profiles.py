@@ -71,6 +71,11 @@ FIELDS: tuple[ProfileField, ...] = (
     _f("kernel_base_ns", "u64", "analytical predictor: per-launch constant, ns"),
     _f("kernel_wave_ns", "u64", "analytical predictor: cost per wave of blocks, ns"),
     _f("api_host_ns", "u64", "modelled host cost of one driver call, ns"),
+    _f(
+        "graph_gap_ns",
+        "u64",
+        "GPU time between a node of a replayed CUDA graph and the node that waits for it, ns",
+    ),
     _f("pci_bus_base", "int", "PCI bus id of device 0; device i gets base + i"),
     _f("pci_device_id", "int", "PCI device id of the product (NVML's pciDeviceId >> 16)"),
     _f("pcie_gen", "int", "PCIe generation of the host link"),

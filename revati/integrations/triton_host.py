@@ -15,6 +15,10 @@ known (`revati.values.supply`, a `value-supply` event by `triton-host:<kernel>`)
   argument's elements tainted before the launch (so inputs are known; outputs are overwritten). A
   kernel that reads or writes past its tensors' elements is outside this hook's model. Otherwise nothing is done
   and the driver's taint stands (reads stay reported).
+- CUDA graphs: a launch captured into a graph does not run at capture (nor on a GPU); the hook tags
+  it (`revati.values.tag_next_launch`) and keeps its arguments, and at each replay the driver asks
+  this hook (`revati.values.set_replay_runner`) to run it, under the same conditions, on the bytes
+  the graph's static tensors hold then.
 - Installed only under revati, by `install()`: the vLLM plugin calls it (its motivating case is
   `_get_num_sampled_and_rejected_kernel`); other programs can call it themselves.
   REVATI_TRITON_HOST=0 turns it off.
@@ -65,19 +69,40 @@ def install() -> bool:
         int(os.environ.get("REVATI_TRITON_HOST_BYTES", str(1 << 20))),
     )
     interpreted: dict[int, Any] = {}
+    captured: dict[int, tuple[Any, tuple[int, int, int], tuple[Any, ...], dict[str, Any]]] = {}
     brackets = _overhead()
 
+    def interpreter(jit: Any) -> Any:
+        fn = interpreted.get(id(jit))
+        if fn is None:
+            fn = interpreted[id(jit)] = InterpretedFunction(jit.fn)
+        return fn
+
+    def replay(tag: int) -> bool:  # inside the driver's graph launch: already revati's own time
+        jit, g, args, kwargs = captured[tag]
+        if not _known(args, kwargs):
+            return False
+        return _host_run(jit, interpreter(jit), g, args, kwargs)
+
     def run(self: Any, *args: Any, grid: Any, warmup: bool, **kwargs: Any) -> Any:
-        plan = None if warmup or not values.available() else _plan(self, args, kwargs, grid, limits)
+        on = not warmup and values.available()
+        if on and _capturing():  # run at each replay, not now
+            g = _grid(self, args, kwargs, grid, limits)
+            if g is not None:
+                tag = len(captured) + 1
+                captured[tag] = (self, g, args, kwargs)
+                values.tag_next_launch(tag)
+            try:
+                return original(self, *args, grid=grid, warmup=warmup, **kwargs)
+            finally:
+                values.tag_next_launch(0)  # a launch that did not happen leaves no tag behind
+        plan = _plan(self, args, kwargs, grid, limits) if on else None
         ret = original(self, *args, grid=grid, warmup=warmup, **kwargs)
         if plan is not None:
             if brackets:
                 brackets[0]()
             try:
-                fn = interpreted.get(id(self))
-                if fn is None:
-                    fn = interpreted[id(self)] = InterpretedFunction(self.fn)
-                _host_run(self, fn, plan, args, kwargs)
+                _host_run(self, interpreter(self), plan, args, kwargs)
             finally:
                 if brackets:
                     brackets[1]()
@@ -85,20 +110,52 @@ def install() -> bool:
 
     run._revati = True  # type: ignore[attr-defined]
     JITFunction.run = run
+    values.set_replay_runner(replay)
+    return True
+
+
+def _capturing() -> bool:
+    """Whether the current stream is capturing a CUDA graph (its launches do not run now)."""
+    try:
+        import torch
+
+        return bool(torch.cuda.is_current_stream_capturing())
+    except Exception:
+        return False
+
+
+def _tensors(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    return [
+        a
+        for a in list(args) + list(kwargs.values())
+        if hasattr(a, "data_ptr") and hasattr(a, "device")
+    ]
+
+
+def _known(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether no tensor argument's elements hold uncomputed bytes (counted as skipped when some do)."""
+    from revati import values
+
+    for ptr, n in (_extent(t) for t in _tensors(args, kwargs)):
+        if n and values.tainted(ptr, n):  # a tensor's own elements (a view: only its part)
+            _stats["skipped"] += 1
+            return False
     return True
 
 
 def _plan(
     jit: Any, args: tuple[Any, ...], kwargs: dict[str, Any], grid: Any, limits: tuple[int, int]
 ) -> Any:
-    """The launch's grid and tensor arguments when it may run on the host, else None."""
-    from revati import values
+    """The launch's grid when it may run on the host now (small, inputs known), else None."""
+    g = _grid(jit, args, kwargs, grid, limits)
+    return g if g is not None and _known(args, kwargs) else None
 
-    tensors = [
-        a
-        for a in list(args) + list(kwargs.values())
-        if hasattr(a, "data_ptr") and hasattr(a, "device")
-    ]
+
+def _grid(
+    jit: Any, args: tuple[Any, ...], kwargs: dict[str, Any], grid: Any, limits: tuple[int, int]
+) -> Any:
+    """The launch's grid when it is small enough for the host and its tensors are on the device, else None."""
+    tensors = _tensors(args, kwargs)
     if not tensors or any(getattr(t.device, "type", "") != "cuda" for t in tensors):
         _stats["skipped"] += 1
         return None
@@ -116,10 +173,6 @@ def _plan(
     if g[0] * g[1] * g[2] > limits[0] or sum(n for _, n in spans) > limits[1]:
         _stats["skipped"] += 1
         return None
-    for ptr, n in spans:  # a tensor's own elements (a view of a larger buffer: only its part)
-        if n and values.tainted(ptr, n):
-            _stats["skipped"] += 1
-            return None
     return g
 
 
@@ -145,7 +198,7 @@ def _alias(t: Any) -> Any:
 
 def _host_run(
     jit: Any, fn: Any, grid: tuple[int, int, int], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
+) -> bool:
     from revati import values
 
     conv = lambda a: _alias(a) if hasattr(a, "data_ptr") and hasattr(a, "device") else a  # noqa: E731
@@ -157,10 +210,11 @@ def _host_run(
         log.warning(
             "revati: Triton kernel %s not run on the host (%s: %s)", name, type(e).__name__, e
         )
-        return
+        return False
     for a in list(args) + list(kwargs.values()):
         if hasattr(a, "data_ptr") and hasattr(a, "device"):
             ptr, n = _extent(a)
             if n:
                 values.supply(ptr, n, f"triton-host:{name}")
     _stats["computed"] += 1
+    return True

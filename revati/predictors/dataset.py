@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from revati.devices import DeviceProfile
@@ -77,23 +78,29 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     return decode_missing_ops(k), hc, meta
 
 
-# kernels whose op the features unit decodes from their own parameters (native/features/attn_params.c)
-_SELF_DESCRIBING = r"fmha_cutlassF_|^cudnn_generated_fort_native_sdpa"
+# kernels whose op the features unit decodes from their own parameters (native/features/attn_params.c,
+# kernel_op.c): torch's memory-efficient and flash attention, cuDNN's SDPA, FlashAttention-3
+_SELF_DESCRIBING = (
+    r"fmha_cutlassF_|^cudnn_generated_fort_native_sdpa|pytorch_flash"
+    r"|flash20enable_sm90_or_laterINS1_16FlashAttnFwdSm90"
+)
 
 
 def decode_missing_ops(k: pd.DataFrame) -> pd.DataFrame:
-    """Rows recorded before revati decoded a kernel's own shape get the op a new recording would
-    carry, decoded by the same C unit from their recorded args (the struct's words)."""
+    """Rows of kernels that describe themselves get the op (and so the sig) a recording made now
+    would carry, decoded by the same C unit from their recorded args: rows recorded before a decoder
+    existed, or before it read more (cuDNN's causal flag, flash's split count)."""
     from revati.predictors import native
 
-    todo = (k["op"] == "") & k["name"].str.contains(_SELF_DESCRIBING, regex=True)
+    todo = k["name"].str.contains(_SELF_DESCRIBING, regex=True) & (k["args"] != "")
     for i in k.index[todo]:
         r = k.loc[i]
-        op = native.kernel_op_from_args(
-            r["name"], (r["gx"], r["gy"], r["gz"]), (r["bx"], r["by"], r["bz"]), r["args"]
-        )
-        if op:
+        grid, block = (r["gx"], r["gy"], r["gz"]), (r["bx"], r["by"], r["bz"])
+        op = native.kernel_op_from_args(r["name"], grid, block, r["args"])
+        if op and op != r["op"]:
             k.at[i, "op"] = op
+            if r["sig"]:
+                k.at[i, "sig"] = native.signature(r["name"], grid, block, r["smem"], r["args"], op)
     return k
 
 
@@ -139,3 +146,18 @@ def shape_key(row: Any) -> str:
         if dims:
             return json.dumps(dims, sort_keys=True)
     return f"{row.gx},{row.gy},{row.gz}|{row.bx},{row.by},{row.bz}|{row.smem}|{row.args}"
+
+
+def launch_key(row: Any) -> str:
+    """What "the same launch" means for training weights: name, geometry and op, else args. Some
+    kernels pass per-call values in their parameters (FlashAttention-3's Params carry addresses and
+    counters that change every call), so one launch configuration can fill many signature rows of
+    one measurement each; `launch_weights` gives each configuration the weight of one."""
+    what = row.op if isinstance(row.op, str) and row.op else row.args
+    return f"{row.name}|{row.gx},{row.gy},{row.gz}|{row.bx},{row.by},{row.bz}|{row.smem}|{what}"
+
+
+def launch_weights(k: pd.DataFrame) -> np.ndarray:
+    """Per row, 1 / the number of rows of its launch configuration (`launch_key`)."""
+    keys = pd.Series([launch_key(r) for r in k.itertuples(index=False)], dtype=object)
+    return 1.0 / keys.map(keys.value_counts()).to_numpy(dtype=float)

@@ -11,7 +11,7 @@ from revati.devices import DeviceProfile
 from revati.errors import NativeBuildError, RevatiError
 
 FEATURE_COUNT = 18  # RV_PF_N in native/include/revati/predict.h
-SCHEMA_VERSION = 3  # RV_PF_SCHEMA
+SCHEMA_VERSION = 4  # RV_PF_SCHEMA
 
 
 class PDev(ctypes.Structure):
@@ -104,6 +104,28 @@ def lib() -> ctypes.CDLL:
         ctypes.c_size_t,
     ]
     so.rv_pf_kernel_op_from_words.restype = ctypes.c_size_t
+    so.rv_pf_kernel_op_from_params.argtypes = [
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.POINTER(ctypes.c_uint64),
+        ctypes.POINTER(ctypes.c_uint16),
+        ctypes.POINTER(ctypes.c_uint16),
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+    ]
+    so.rv_pf_kernel_op_from_params.restype = ctypes.c_size_t
+    so.rv_pf_sig.argtypes = [
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.c_uint,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+    ]
+    so.rv_pf_sig.restype = None
     so.rv_how_name.argtypes = [ctypes.c_int]
     so.rv_how_name.restype = ctypes.c_char_p
     return so
@@ -147,26 +169,60 @@ def pkernel(
 def kernel_op_from_args(
     name: str, grid: tuple[int, int, int], block: tuple[int, int, int], args: str
 ) -> str:
-    """The op the kernel-features unit decodes from the kernel's first (struct) parameter, given the
-    recorded `args` text (masked words read as 0); "" when it decodes none."""
+    """The op the kernel-features unit decodes from a kernel's own parameters, given the recorded
+    `args` text: each list entry a struct of 8-byte words, each scalar an 8-byte value (masked words
+    read as 0); "" when it decodes none."""
     try:
-        first = json.loads(args)[0] if args else None
-    except (ValueError, IndexError):
+        entries = json.loads(args) if args else None
+    except ValueError:
         return ""
-    if not isinstance(first, list) or not first:
+    if not isinstance(entries, list) or not entries:
         return ""
-    words = (ctypes.c_uint64 * len(first))(*[int(w) if isinstance(w, int) else 0 for w in first])
+    words: list[int] = []
+    offs: list[int] = []
+    sizes: list[int] = []
+    for e in entries:
+        part = e if isinstance(e, list) else [e]
+        offs.append(8 * len(words))
+        sizes.append(8 * len(part))
+        words.extend(int(w) if isinstance(w, int) and 0 <= w < 1 << 64 else 0 for w in part)
+    if not words or 8 * len(words) > 32768:
+        return ""
     out = ctypes.create_string_buffer(1024)
-    n = lib().rv_pf_kernel_op_from_words(
+    n = lib().rv_pf_kernel_op_from_params(
         name.encode(),
         (ctypes.c_uint * 3)(*[int(x) for x in grid]),
         (ctypes.c_uint * 3)(*[int(x) for x in block]),
-        words,
-        len(first),
+        (ctypes.c_uint64 * len(words))(*words),
+        (ctypes.c_uint16 * len(offs))(*offs),
+        (ctypes.c_uint16 * len(sizes))(*sizes),
+        len(offs),
         out,
         len(out),
     )
     return out.raw[:n].decode() if n else ""
+
+
+def signature(
+    name: str,
+    grid: tuple[int, int, int],
+    block: tuple[int, int, int],
+    smem: int,
+    args: str,
+    op: str,
+) -> str:
+    """The features unit's `sig` of a launch from its recorded texts."""
+    out = ctypes.create_string_buffer(17)
+    lib().rv_pf_sig(
+        name.encode(),
+        (ctypes.c_uint * 3)(*[int(x) for x in grid]),
+        (ctypes.c_uint * 3)(*[int(x) for x in block]),
+        int(smem),
+        args.encode() if args else None,
+        op.encode() if op else None,
+        out,
+    )
+    return out.value.decode()
 
 
 class NativeModel:

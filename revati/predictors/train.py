@@ -85,6 +85,7 @@ def build(
     feats = features.matrix(k, ds.device)
     fams = feats[:, 0].astype(int)
     dur = k["dur_ns"].to_numpy(dtype=float)
+    weight = dataset.launch_weights(k)
     curves: dict[int, list[tuple[float, float]]] = {}
     tcurves: dict[int, list[tuple[float, float]]] = {}
     files: dict[int, tuple[str, bool]] = {}
@@ -98,7 +99,7 @@ def build(
             tcurves[int(f)] = tpts
         if with_xgb:
             name = f"xgb-{features.FAMILIES[f]}.json"
-            if xgb.fit(feats[sel], dur[sel], out / name):
+            if xgb.fit(feats[sel], dur[sel], out / name, weight[sel]):
                 # trained only where FLOPs/bytes were known: it cannot time launches without them
                 needs_roof = bool(np.all(~np.isnan(feats[sel][:, features.ROOF])))
                 files[int(f)] = (name, needs_roof)

@@ -48,13 +48,19 @@ def target(feats: np.ndarray, dur_ns: np.ndarray) -> np.ndarray:
     return np.log2(dur_ns / features.base_ns(feats))
 
 
-def fit(feats: np.ndarray, dur_ns: np.ndarray, out_file: Path) -> bool:
-    """Train one family's booster and save it (XGBoost JSON); False when there are too few rows."""
+def fit(
+    feats: np.ndarray, dur_ns: np.ndarray, out_file: Path, weight: np.ndarray | None = None
+) -> bool:
+    """Train one family's booster and save it (XGBoost JSON); False when there are too few rows.
+    `weight`: per row (dataset.launch_weights), so that a launch configuration split over many
+    signature rows does not outweigh the others."""
     if len(dur_ns) < MIN_ROWS:
         return False
     import xgboost as xgb
 
-    m = xgb.DMatrix(feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan)
+    m = xgb.DMatrix(
+        feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan, weight=weight
+    )
     booster = xgb.train(PARAMS, m, num_boost_round=ROUNDS)
     booster.save_model(str(out_file))
     write_trees(json.loads(out_file.read_text()), out_file.with_suffix(".trees"))

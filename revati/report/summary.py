@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revati.report import host_markers
 from revati.report.client import client_metrics
 from revati.report.metrics import PERCENTILES, pct_key, serving_metrics
 from revati.trace.names import demangle
@@ -247,6 +248,8 @@ def summarize(
     out["value_supplies"] = value_supplies(run.frames["value-supply"])
     out["serving"] = serving_metrics(run.frames["marker"], percentiles)
     out["client"] = [client_metrics(r, percentiles) for r in run.client_results]
+    out["host_spans"] = host_markers.host_spans(run)
+    out["prefix_cache"] = host_markers.prefix_cache(run)
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)
@@ -441,6 +444,7 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
                 f"{100 * ag['max_rel_diff']:.3g}%"
                 + (f" (largest: {ag['worst']})" if ag["worst"] else "")
             )
+    L.extend(host_markers.format_lines(s))
     issues = s.get("issues")
     if issues:
         L.append("")

@@ -264,7 +264,11 @@ EVENT_KINDS: dict[str, EventKind] = {
                 _req("name", "str", "e.g. `request_arrival`, `first_token`, `token`"),
                 _TS,
                 _WT,
-                _f("args", "object", 'e.g. `{"req": "r1"}`'),
+                _f(
+                    "args",
+                    "object",
+                    'e.g. `{"req": "r1"}`; with `begin_ns`, a host span from then to `ts_ns`',
+                ),
             ),
         ),
         EventKind(
@@ -408,6 +412,10 @@ MARK_FIRST_TOKEN = "first_token"
 MARK_TOKEN = "token"
 MARK_FINISH = "request_finish"
 SERVING_MARKERS = (MARK_ARRIVAL, MARK_FIRST_TOKEN, MARK_TOKEN, MARK_FINISH)
+# a prefill batch's prompt tokens: args seqs, new_tokens (computed), cached_tokens (prefix cache)
+MARK_PREFIX_CACHE = "prefix_cache"
+# a marker whose args carry this key is a host span from that virtual instant to the marker's own
+SPAN_BEGIN = "begin_ns"
 
 # the columns the reader adds to every frame
 ADDED_COLUMNS = ("pid", "rank")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS
+from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS, SPAN_BEGIN
 
 
 @dataclass
@@ -147,6 +147,19 @@ def _check_seq(run: Run) -> list[Issue]:
     return out
 
 
+def marker_begins(m: pd.DataFrame) -> np.ndarray:
+    """Each marker's start: its args' `begin_ns` for a span marker, else its own time."""
+    begins = [a.get(SPAN_BEGIN) if isinstance(a, dict) else None for a in m["args"].tolist()]
+    ts = m["ts_ns"].to_numpy()
+    return np.array(
+        [
+            int(b) if isinstance(b, int) and b >= 0 else int(t)
+            for b, t in zip(begins, ts, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Codes of values numbered in sorted order of the distinct values, and how many there are."""
     if values.dtype == bool:
@@ -201,6 +214,8 @@ def _track_parts(run: Run) -> list[dict[str, object]]:
                 continue
             ts = col(df, "ts_ns")
             end = ts if kind == "marker" else col(df, "end_ns")
+            if kind == "marker":  # a span marker (revati.markers.span) starts at its begin_ns
+                ts = np.minimum(ts, marker_begins(df))
             parts.append({
                 "kind": kind, "row": df.index.to_numpy(), "host": host, "rank": col(df, "rank"),
                 "pid": col(df, "pid"), "a": col(df, "pid" if host else "dev"),
@@ -331,6 +346,8 @@ def _check_collectives(run: Run) -> list[Issue]:
     bad_size = c[(size != c["nranks"]) & ~p2p | (size != 2) & p2p & (c["peers"].map(len) > 0)]
     ops = c["op"].replace({"send": "p2p", "recv": "p2p"}).groupby(c["group"]).transform("nunique")
     bad_op = c[ops > 1]
+    # the ranks of one collective meet: each ends at the same virtual time (docs/coordination.md)
+    bad_end = c[(g["end_ns"].transform("nunique") > 1) & (size > 1)]
     out = []
     if len(bad_size):
         out.append(
@@ -348,6 +365,15 @@ def _check_collectives(run: Run) -> list[Issue]:
                 len(bad_op),
                 "ranks disagree on the op of the n-th collective of a communicator",
                 _example(bad_op),
+            )
+        )
+    if len(bad_end):
+        out.append(
+            Issue(
+                "collective_misaligned",
+                len(bad_end),
+                "ranks of one collective end at different virtual times",
+                _example(bad_end),
             )
         )
     return out

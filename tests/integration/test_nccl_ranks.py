@@ -84,12 +84,18 @@ dist.destroy_process_group()
 
 
 def _record(
-    tmp_path: Path, gpus: int, command: list[str], timeout: float = 400, speed: float = 1.0
+    tmp_path: Path,
+    gpus: int,
+    command: list[str],
+    timeout: float = 400,
+    speed: float = 1.0,
+    deterministic: bool = False,
 ) -> Path:
     run = tmp_path / "run"
+    det = ["--deterministic"] if deterministic else []
     r = subprocess.run(
         [sys.executable, "-m", "revati", "record", "--gpus", str(gpus), "--host-speed", str(speed),
-         "--out", str(run), "--", *command],
+         *det, "--out", str(run), "--", *command],
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-4000:]
@@ -140,20 +146,30 @@ def test_torchrun_two_ranks_allreduce_128mib(tmp_path: Path) -> None:
     assert export_run(load_run(run), "perfetto", tmp_path / "t.pftrace")["flows"] >= 3
 
 
+def _rank_lines(run: Path) -> dict[int, list[dict]]:
+    lines = {}
+    for _, f in stream_files(run / "events"):
+        evs = stream_events(f)
+        if evs and "rank" in evs[0]:
+            lines[evs[0]["rank"]] = evs
+    return lines
+
+
 def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None:
     """Rank 1 sleeps 50 ms (virtual) before an all-reduce: rank 0's all-reduce ends 50 ms later than
-    the same all-reduce without the sleep (measured from rank 0's own start of each round; host time
-    is scaled by --host-speed 0.01 so that this loaded host's noise stays far below a millisecond)."""
+    the same all-reduce without the sleep, measured from rank 0's own start of each round.
+    Deterministic mode: host time is the modelled cost of each call, so the difference is the sleep
+    plus what rank 1's sleeping round charges besides: one clock read of the sleep call (100 ns;
+    measured 50,000,100 ns in three recordings). In normal mode at --host-speed 0.01 it was 2.0-2.9 us
+    over 50 ms (rank 1's host time around the sleep)."""
     run = _record(
-        tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", SLEEP_THEN_ALLREDUCE], speed=0.01
+        tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", SLEEP_THEN_ALLREDUCE], deterministic=True
     )
-    lines = {}
-    for f in sorted((run / "events").glob("proc-*.jsonl")):
-        evs = stream_events(f)
-        lines[evs[0]["rank"]] = evs
+    lines = _rank_lines(run)
     big = {
         r: [c for c in evs if c["k"] == "collective" and c["bytes"] == 128 << 20]
         for r, evs in lines.items()
+        if r in (0, 1)
     }
     rounds = [e for e in lines[0] if e["k"] == "marker" and e["name"] == "round"]
     assert len(big[0]) == len(big[1]) == len(rounds) == 2
@@ -161,7 +177,71 @@ def test_rank_sleeping_before_allreduce_delays_the_other(tmp_path: Path) -> None
         assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
     plain, delayed = (c["end_ns"] - r["ts_ns"] for c, r in zip(big[0], rounds, strict=True))
     assert big[1][1]["ts_ns"] > big[0][1]["ts_ns"]  # with the sleep, rank 1 came last
+    assert abs((delayed - plain) - 50_000_000) <= 1_000, (plain, delayed)
+
+
+GRAPH_REPLAY = """
+import time, torch, torch.distributed as dist, revati.markers as m
+dist.init_process_group("nccl")
+rank = dist.get_rank()
+torch.cuda.set_device(rank)
+x = torch.ones(16 << 20, dtype=torch.bfloat16, device="cuda")  # 32 MiB
+dist.all_reduce(x)  # eager: NCCL connects its ranks here
+torch.cuda.synchronize()
+g = torch.cuda.CUDAGraph()
+with torch.cuda.graph(g):
+    x.mul_(2)
+    dist.all_reduce(x)
+    x.add_(1)
+for delay in (0.0, 0.0, 0.05):  # replays; before the last one rank 1 sleeps first
+    m.mark("replay", delay=delay)
+    if rank == 1 and delay:
+        time.sleep(delay)
+    g.replay()
+    torch.cuda.synchronize()
+dist.all_reduce(x)  # eager again: the replays kept the ranks' sequence in step
+torch.cuda.synchronize()
+del g  # NCCL frees what it captured, and its communicator can be destroyed, once the graph is gone
+dist.destroy_process_group()
+"""
+
+
+def test_allreduce_captured_in_cuda_graph_meets_at_each_replay(tmp_path: Path) -> None:
+    """An all-reduce captured in a torch CUDA graph: capturing meets no rank, each replay meets the
+    other rank at the graph's all-reduce node as an eager call does (one end for both, the later
+    arrival + the model), the node after it starts at that end, and a rank sleeping 50 ms before a
+    replay delays the other's all-reduce by 50 ms. Eager all-reduces before and after stay matched;
+    destroying the process group after the graph ends the run (NCCL's user objects are released)."""
+    run = _record(tmp_path, 2, [sys.executable, "-c", LAUNCH, "2", GRAPH_REPLAY], speed=0.01)
+    lines = {}
+    for _, f in stream_files(run / "events"):
+        evs = stream_events(f)
+        lines[evs[0]["rank"]] = evs
+    colls = {r: [e for e in evs if e["k"] == "collective"] for r, evs in lines.items()}
+    assert [len(colls[0]), len(colls[1])] == [5, 5]  # eager, 3 replays, eager: none at capture
+    for a, b in zip(colls[0], colls[1], strict=True):
+        assert a["op"] == b["op"] == "allreduce" and a["bytes"] == 32 << 20
+        assert a["match"] == b["match"]
+        assert a["end_ns"] == b["end_ns"] == max(a["ts_ns"], b["ts_ns"]) + a["model_ns"]
+    replays = [e for e in lines[0] if e["k"] == "marker" and e["name"] == "replay"]
+    launches = [e for e in lines[0] if e["k"] == "graph" and e["what"] == "launch"]
+    assert len(replays) == len(launches) == 3
+    replayed = colls[0][1:4]
+    for c, launch in zip(replayed, launches, strict=True):
+        after = [
+            k
+            for k in lines[0]
+            if k["k"] == "kernel" and k.get("graph") and k["ts_ns"] >= c["end_ns"]
+        ]
+        assert after and after[0]["ts_ns"] == c["end_ns"]  # x.add_(1) waits for the all-reduce
+        assert launch["end_ns"] > c["end_ns"]
+    plain, delayed = (
+        c["end_ns"] - r["ts_ns"] for c, r in zip(replayed[1:], replays[1:], strict=True)
+    )
+    assert colls[1][3]["ts_ns"] > colls[0][3]["ts_ns"]  # with the sleep, rank 1 came last
     assert abs((delayed - plain) - 50_000_000) < 1_000_000, (plain, delayed)
+    for e in _events(run, "end"):
+        assert e["unimpl"] == {}
 
 
 def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
@@ -181,6 +261,22 @@ def test_four_ranks_on_two_cores(tmp_path: Path) -> None:
     assert len(pairs) == 4 and all({c["op"] for c in g} == {"send", "recv"} for g in pairs)
     ag = ops["allgather"][0][0]
     assert ag["bytes"] == 4 * (2 << 20) and ag["nranks"] == 4
+
+
+def test_torchrun_four_ranks_with_holds(tmp_path: Path) -> None:
+    """torchrun --nproc-per-node 4 under --gpus 4 on this 2-core host, conservative holds on (the
+    default): three all-reduces complete, each met by the four ranks with one end time."""
+    script = tmp_path / "ar4.py"
+    script.write_text(
+        ALLREDUCE.replace("dist.all_reduce(x)", "for _ in range(3):\n    dist.all_reduce(x)")
+    )
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    run = _record(tmp_path, 4, [torchrun, "--nproc-per-node", "4", str(script)], timeout=600)
+    groups = _by_match([c for c in _events(run, "collective") if c["op"] == "allreduce"])
+    assert len(groups) == 3
+    for g in groups.values():
+        assert sorted(c["rank"] for c in g) == [0, 1, 2, 3]
+        assert len({c["end_ns"] for c in g}) == 1
 
 
 KILLED_RANK = """

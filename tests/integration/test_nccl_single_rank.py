@@ -38,3 +38,34 @@ def test_single_rank_nccl(tmp_path: Path) -> None:
     assert events[-1]["k"] == "end" and events[-1]["unimpl"] == {}
     api = {e["name"] for e in events if e["k"] == "api"}
     assert any(n.startswith("nvml") for n in api)  # NCCL asked NVML for the topology
+
+
+ABORT = """
+import datetime, sys, time, torch, torch.distributed as dist
+dist.init_process_group("nccl", init_method="file://" + sys.argv[1], rank=0, world_size=1,
+                        timeout=datetime.timedelta(seconds=1))
+x = torch.ones(16, device="cuda")
+dist.all_reduce(x)
+torch.cuda.synchronize()
+t = time.process_time()
+while time.process_time() - t < 2.0:  # 2 s of CPU at host speed 0.01: virtual lags real by ~2 s
+    pass
+m = time.monotonic()
+dist.distributed_c10d._abort_process_group()  # what SGLang's scheduler does at exit
+print("abort ok", time.monotonic() - m)
+"""
+
+
+def test_nccl_abort_when_virtual_time_lags_real_time(tmp_path: Path) -> None:
+    """torch waits for its NCCL abort thread with std::future::wait_for(the group's timeout), a futex
+    wait made through syscall(2): with virtual time behind real time by more than that timeout it
+    timed out at once ('Future for ProcessGroup abort timed out'); it must wait in virtual time."""
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "revati", "record", "--host-speed", "0.01", "--out", str(run), "--",
+         sys.executable, "-c", ABORT, str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "abort ok" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "timed out" not in r.stderr

@@ -1,4 +1,4 @@
-"""Conservative holds (docs/coordination.md; opt-in, REVATI_HOLD=1): a process does not jump past t, nor observe that nothing
+"""Conservative holds (docs/coordination.md; on by default, REVATI_HOLD=0 turns them off): a process does not jump past t, nor observe that nothing
 arrived at t, while another process of the world that could still send before t runs behind it;
 busy-polling and spinning processes do not deadlock the world."""
 

@@ -7,6 +7,8 @@ import textwrap
 
 from driver_prelude import PRELUDE
 
+from revati.devices import get_profile
+
 
 def test_explicit_graph_build_instantiate_launch(stand_in):
     """A graph built node by node replays its kernels in order on the launch stream, tagged with the exec id."""
@@ -43,7 +45,8 @@ def test_explicit_graph_build_instantiate_launch(stand_in):
 
 
 def test_graph_branches_overlap(stand_in):
-    """A fork/join graph replays its parallel branches side by side; the join waits for the later one."""
+    """A fork/join graph replays its parallel branches side by side; the join waits for the later one;
+    each dependent node starts the device's graph gap after what it waits for."""
     code = PRELUDE + textwrap.dedent(
         """
         class KP(ctypes.Structure):
@@ -76,9 +79,12 @@ def test_graph_branches_overlap(stand_in):
     r = stand_in(code)
     assert r.result() == [1, 2, 2, 4]
     k = {e["name"]: e for e in r.of("kernel")}
-    assert k["long_branch"]["ts_ns"] == k["short_branch"]["ts_ns"] == k["fork"]["end_ns"]
+    # a node that waits for another starts the device's graph gap after it (graph_gap_ns)
+    gap = get_profile("h100").graph_gap_ns
+    assert gap > 0
+    assert k["long_branch"]["ts_ns"] == k["short_branch"]["ts_ns"] == k["fork"]["end_ns"] + gap
     assert k["short_branch"]["end_ns"] < k["long_branch"]["end_ns"]
-    assert k["join"]["ts_ns"] == k["long_branch"]["end_ns"]
+    assert k["join"]["ts_ns"] == k["long_branch"]["end_ns"] + gap
     (launch,) = [g for g in r.of("graph") if g["what"] == "launch"]
     assert launch["ts_ns"] == k["fork"]["ts_ns"] and launch["end_ns"] == k["join"]["end_ns"]
 

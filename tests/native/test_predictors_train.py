@@ -113,6 +113,20 @@ def test_heldout_split_keeps_whole_shapes_apart(trained) -> None:
     assert not set(keys[test]) & set(keys[~test])
 
 
+def test_launch_weights_count_each_launch_configuration_once() -> None:
+    """Rows of one launch configuration (same name, geometry and op; per-call values in the
+    parameters give them different signatures) share a weight of 1; rows without an op are told
+    apart by their args."""
+    row = {"name": "k", "gx": 1, "gy": 1, "gz": 1, "bx": 128, "by": 1, "bz": 1, "smem": 0}
+    op_a, op_b = '{"lib":"fa3","batch":1}', '{"lib":"fa3","batch":8}'
+    k = pd.DataFrame([{**row, "op": op_a, "args": f"[{i}]", "sig": f"s{i}"} for i in range(4)]
+                     + [{**row, "op": op_b, "args": "[0]", "sig": "t"},
+                        {**row, "op": "", "args": "[1]", "sig": "u"},
+                        {**row, "op": "", "args": "[2]", "sig": "v"}])  # fmt: skip
+    w = dataset.launch_weights(k)
+    assert w.tolist() == [0.25] * 4 + [1.0, 1.0, 1.0]
+
+
 def test_train_reports_and_records_provenance(trained) -> None:
     """The model records the data hash and the feature schema; held-out GEMM error is small on a
     physical law for the learned predictors."""

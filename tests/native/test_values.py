@@ -113,6 +113,47 @@ def test_bad_token_policy_is_one_line_error(stand_in):
     assert "expected uniform, fixed:ID or stale" in run.stderr
 
 
+CARRIED = textwrap.dedent(
+    """
+    import json, torch
+    ids = torch.tensor([[5, 6, 7], [8, 9, 10]], device="cuda")
+    logits = torch.ones(2, 4, device="cuda") @ torch.ones(4, 50, device="cuda")  # not computed
+    nxt = logits.argmax(-1)  # token ids in [0, 50)
+    flat = torch.cat([ids.view(-1), nxt])
+    idx = lambda *v: torch.tensor(v, device="cuda")
+    r = {"cat2d": torch.cat([ids, nxt[:, None]], dim=-1).tolist()}
+    r["index"] = flat[idx(0, 6, 7, 1)].tolist()
+    r["index_select"] = torch.index_select(flat, 0, idx(7, 2)).tolist()
+    r["gather"] = torch.gather(flat, 0, idx(6, 5)).tolist()
+    r["rows"] = torch.cat([ids, nxt[:, None]], dim=-1)[idx(1, 0)].tolist()  # whole rows: vectorized gather
+    r["cat1d"] = flat.tolist()
+    r["not_ids"] = torch.cat([ids.view(-1), logits.long()[:, 0]]).tolist()  # a cast of logits: not ids
+    print("RESULT", json.dumps(r))
+    """
+)
+
+
+def test_token_ids_carried_through_cat_and_indexing(stand_in):
+    """Known ids joined with uncomputed token ids by cat, index (and its whole-row gather), index_select
+    and gather read back as themselves, the uncomputed ones as valid ids under the policy (not stale);
+    other uncomputed bytes still make the whole result stale."""
+    run = stand_in(CARRIED)
+    r = run.result()
+    tok = lambda v: 0 <= v < 50  # noqa: E731
+    assert [row[:3] for row in r["cat2d"]] == [[5, 6, 7], [8, 9, 10]]
+    assert all(tok(row[3]) for row in r["cat2d"])
+    assert r["index"][0] == 5 and r["index"][3] == 6 and all(tok(v) for v in r["index"][1:3])
+    assert tok(r["index_select"][0]) and r["index_select"][1] == 7
+    assert tok(r["gather"][0]) and r["gather"][1] == 10
+    assert [row[:3] for row in r["rows"]] == [[8, 9, 10], [5, 6, 7]] and all(
+        tok(row[3]) for row in r["rows"]
+    )
+    assert r["cat1d"][:6] == [5, 6, 7, 8, 9, 10] and all(tok(v) for v in r["cat1d"][6:])
+    reads = run.of("value-read")
+    assert [e["policy"] for e in reads] == ["token-uniform"] * 6 + ["stale"]
+    assert all("reduce_kernel" in e["producer"] for e in reads[:6])
+
+
 GRAPH = textwrap.dedent(
     """
     import json, torch

@@ -1,6 +1,7 @@
 """More kernel families computed on the host: arange, cumsum, index_select, gather, cat, where, masked_fill,
-logical ops and strided (non-contiguous) elementwise kernels. Each program's host reads under revati equal
-what torch computes on the CPU, and none of them is a value read of uncomputed bytes."""
+logical ops, clamp/remainder/division, advanced indexing (x[idx], x[idx] = v, x[mask] through nonzero), cat of
+non-contiguous inputs and strided (non-contiguous) elementwise kernels. Each program's host reads under revati
+equal what torch computes on the CPU, and none of them is a value read of uncomputed bytes."""
 
 from __future__ import annotations
 
@@ -64,6 +65,69 @@ PROGRAMS = {
         r["not"] = torch.logical_not(b > 4).tolist()
         r["and_long"] = torch.logical_and(b, b - 4).tolist()
     """,
+    "index": """
+        x = torch.arange(10, device=dev)
+        i = torch.tensor([3, 1, 4, -1], device=dev)
+        m = torch.arange(12, device=dev).view(3, 4)
+        r["idx"] = x[i].tolist()
+        r["rows"] = m[i.clamp(0, 2), 1:].tolist()
+        r["pairs"] = m[torch.tensor([0, 2], device=dev), torch.tensor([3, 1], device=dev)].tolist()
+        r["cols"] = m[:, torch.tensor([2, 0], device=dev)].tolist()
+        r["bool"] = (m > 4)[torch.tensor([2, 0], device=dev)].tolist()
+        r["int32"] = m.int()[torch.tensor([1], device=dev)].tolist()
+        r["whole_rows"] = m[torch.tensor([2, -3, 1], device=dev)].tolist()  # torch's vectorized gather
+        r["whole_rows_f"] = (m.float() / 2)[torch.tensor([1], device=dev, dtype=torch.int32)].tolist()
+    """,
+    "mask": """
+        x = torch.arange(10, device=dev)
+        m = torch.arange(12, device=dev).view(3, 4)
+        r["mask"] = x[(x > 6) | (x == 2)].tolist()
+        r["none"] = x[x > 20].tolist()
+        r["nonzero"] = torch.nonzero(x % 3 == 0).tolist()
+        r["nonzero_f"] = (torch.arange(6, device=dev, dtype=torch.float) - 2).nonzero().view(-1).tolist()
+        r["mask2d"] = m[m > 4].tolist()
+        r["nonzero2d"] = (m % 5 == 0).nonzero().tolist()
+        r["row_mask"] = m[torch.tensor([True, False, True], device=dev)].tolist()
+        y = x.clone()
+        y[x < 3] = -1
+        r["put"] = y.tolist()
+    """,
+    "index_put": """
+        i = torch.tensor([3, 1, 4, -1], device=dev)
+        y = torch.zeros(10, device=dev, dtype=torch.long)
+        y[i] = torch.tensor([7, 8, 9, 5], device=dev)
+        r["put"] = y.tolist()
+        z = torch.zeros(3, 4, device=dev)
+        z[torch.tensor([2, 0], device=dev)] = 1.5
+        r["rows"] = z.tolist()
+        w = torch.zeros(3, 4, device=dev, dtype=torch.int32)
+        w[:, torch.tensor([1, 3], device=dev)] = torch.arange(6, device=dev, dtype=torch.int32).view(3, 2)
+        r["cols"] = w.tolist()
+        b = torch.zeros(6, device=dev, dtype=torch.bool)
+        b[torch.tensor([0, 5], device=dev)] = True
+        r["bool"] = b.tolist()
+    """,
+    "clamp_div": """
+        b = torch.arange(-5, 6, device=dev)
+        r["clamp"] = b.clamp(-2, 3).tolist()
+        r["clamp_min"] = b.clamp(min=1).tolist()
+        r["clamp_f"] = (b.float() / 2).clamp(max=1.0).tolist()
+        r["rem"] = (b % 3).tolist()
+        r["div_trunc"] = torch.div(b, 2, rounding_mode="trunc").tolist()
+        r["div_floor"] = torch.div(b, 2, rounding_mode="floor").tolist()
+        r["floordiv"] = (b // torch.full_like(b, -3)).tolist()
+    """,
+    "cat_strided": """
+        a = torch.arange(12, device=dev).view(3, 4)
+        b = torch.arange(9, device=dev).view(3, 3) * 10
+        r["rows"] = torch.cat([a[:, :3], b.t()]).tolist()
+        r["cols"] = torch.cat([a[:, ::2], b, a[:, 1:2]], dim=1).tolist()
+        r["int32"] = torch.cat([a.int().t(), b.int()[:, :1].t()]).tolist()
+        r["bool"] = torch.cat([(a > 5)[::2, :3], (b > 20).t()[:1]]).tolist()
+        c = torch.arange(24, device=dev).view(2, 3, 4)
+        r["3d"] = torch.cat([c.transpose(1, 2), c[:, :2].permute(0, 2, 1)], dim=2).tolist()
+        r["stack"] = torch.stack([a[0, ::2], a[1:, 0]]).tolist()
+    """,
     "strided": """
         m = torch.arange(12, device=dev).view(3, 4)
         r["add"] = (m[:, ::2] + 1).tolist()
@@ -88,7 +152,7 @@ def on_cpu(body: str) -> object:
         [sys.executable, "-c", program(body, "cpu")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")][-1]
@@ -123,3 +187,20 @@ def test_tainted_input_taints_the_new_families(stand_in):
     # the scan's input was not computed, so neither was the scan: it is the bytes' producer
     assert "scan" in reads[0]["producer"].lower()
     assert any("indexSelect" in k["name"] for k in run.of("kernel"))
+
+
+def test_mask_of_uncomputed_values_is_reported(stand_in):
+    """x[mask] with a mask computed from an uncomputed matmul: nonzero's count, which sizes the result,
+    is not computed, and its read is a value read naming nonzero's count kernel."""
+    code = textwrap.dedent(
+        """
+        import json, torch
+        x = torch.arange(4, device="cuda")
+        s = (torch.ones(2, 2, device="cuda") @ torch.ones(2, 2, device="cuda")).view(-1)  # not computed
+        print("RESULT", json.dumps(len(x[s > 1].tolist())))
+        """
+    )
+    run = stand_in(code)
+    assert isinstance(run.result(), int)
+    reads = run.of("value-read")
+    assert reads and reads[0]["bytes"] == 4 and "NonZeroOp" in reads[0]["producer"]

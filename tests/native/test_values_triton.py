@@ -60,3 +60,53 @@ def test_triton_kernel_runs_on_the_host(stand_in, tmp_path):
     assert [k["name"] for k in run.of("kernel")].count(
         "num_sampled_kernel"
     ) == 2  # both still launched
+
+
+GRAPH = textwrap.dedent(
+    """
+    import json, torch, triton, triton.language as tl
+    from revati.integrations import triton_host
+    triton_host.install()
+
+    @triton.jit
+    def add_one(x_ptr, y_ptr, n: tl.constexpr):
+        i = tl.arange(0, n)
+        tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
+
+    x = torch.zeros(4, dtype=torch.int32, device="cuda")
+    y = torch.zeros_like(x)
+    add_one[(1,)](x, y, 4)  # warm-up, eager
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        add_one[(1,)](x, y, 4)
+    r = {"after_capture": y.tolist(), "replays": []}
+    for v in (3, 7):
+        x.copy_(torch.full((4,), v, dtype=torch.int32))  # the graph's static input, from the host
+        g.replay()
+        r["replays"].append(y.tolist())
+    x.copy_((torch.ones(4, 4, device="cuda") @ torch.ones(4, 4, device="cuda"))[:, 0].to(torch.int32))
+    g.replay()  # an uncomputed input: not run, y's read is reported
+    y.cpu()
+    r["stats"] = triton_host.stats()
+    print("RESULT", json.dumps(r))
+    """
+)
+
+
+def test_triton_launch_in_a_cuda_graph_runs_at_each_replay(stand_in, tmp_path):
+    """A Triton launch captured into a CUDA graph is not run at capture (as on a GPU) and is run on
+    the host at each replay, on what the graph's input holds then; an uncomputed input leaves it reported."""
+    script = tmp_path / "graph.py"
+    script.write_text(GRAPH)
+    run = stand_in(f"import runpy; runpy.run_path({str(script)!r})")
+    r = run.result()
+    assert r["after_capture"] == [
+        1,
+        1,
+        1,
+        1,
+    ]  # the eager warm-up's result, untouched by the capture
+    assert r["replays"] == [[4, 4, 4, 4], [8, 8, 8, 8]]
+    assert r["stats"]["computed"] == 3 and r["stats"]["skipped"] == 1 and r["stats"]["failed"] == 0
+    reads = run.of("value-read")
+    assert len(reads) == 1 and reads[0]["producer"] == "add_one"

@@ -2,12 +2,14 @@
 
 `tests/data/sglang_serve/` holds a real `sglang.benchmark.serving --output-file --output-details`
 line from a run under revati (tiny-llama, rate 2; server_info cut to three fields, generated texts
-dropped) and what the client printed. SGLang saves no per-request latency, so the report gives the
-client's own figures: each must be the printed one (two decimals).
+dropped) and what the client printed. SGLang saves no per-request latency: the report recomputes the
+figures from each request's TTFT and ITLs (its latency taken as their sum), and each must be the
+printed one within 1%.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -39,7 +41,9 @@ TOTALS = {
 def test_sglang_result_is_recognised_and_renamed():
     (res,) = read_client_results(RESULT)
     assert res.client == "sglang bench_serving"
-    assert res.requests is None  # no per-request latency saved by SGLang
+    assert res.requests is not None and len(res.requests) == 16
+    r = res.requests[0]  # no per-request latency saved by SGLang: TTFT + ITLs
+    assert r.latency_s == pytest.approx(r.ttft_s + sum(r.itl_s)) and len(r.itl_s) == 30
     assert "mean_e2el_ms" in res.summary and "mean_e2e_latency_ms" not in res.summary
     assert res.summary["total_token_throughput"] > res.summary["output_throughput"]
 
@@ -63,8 +67,25 @@ def test_report_shows_what_sglang_printed(tmp_path: Path) -> None:
     assert "client     sglang bench_serving (sglang-rate2.json)" in format_text(s)
 
 
-def test_figures_are_the_clients_summary():
-    """Without per-request latency the figures are the client's summary: counts and median TTFT."""
+def test_figures_are_recomputed_and_agree_with_the_clients():
+    """Recomputed from the requests: TTFT and ITL exactly the client's, E2E and TPOT (from a latency
+    that ends at the last token, not when the stream closed) within 1%; the agreement says so."""
     c = client_metrics(read_client_results(RESULT)[0])
-    assert c["ttft_ms"]["median"] == pytest.approx(33.85, abs=0.006)
+    assert c["ttft_ms"]["median"] == pytest.approx(33.8512, rel=1e-6)
+    assert c["itl_ms"]["mean"] == pytest.approx(6.2039, rel=1e-4)
+    assert c["e2e_ms"]["mean"] == pytest.approx(286.80, rel=0.01)
+    assert c["e2e_ms"]["mean"] != pytest.approx(286.8014, rel=1e-4)  # recomputed, not copied
     assert c["completed"] == 16 and c["output_tokens"] == 512
+    agree = c["agreement"]
+    assert agree["compared"] >= 25 and agree["max_rel_diff"] < 0.01
+
+
+def test_without_details_the_figures_are_the_clients_summary(tmp_path: Path) -> None:
+    """A result saved without --output-details gives the client's own figures, unchecked."""
+    obj = {k: v for k, v in json.loads(RESULT.read_text()).items() if not isinstance(v, list)}
+    f = tmp_path / "sglang-rate2.json"
+    f.write_text(json.dumps(obj))
+    (res,) = read_client_results(f)
+    assert res.requests is None
+    c = client_metrics(res)
+    assert c["e2e_ms"]["mean"] == pytest.approx(286.8014, rel=1e-6) and c["agreement"] is None

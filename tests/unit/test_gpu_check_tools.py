@@ -9,9 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from revati.trace.writer import RunWriter
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 from example_check import _union_ns, parse_event_ms  # noqa: E402
+from graph_gaps import gaps  # noqa: E402
 from sweep_kernels import compare  # noqa: E402
 
 TORCH_OWN = "_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctorIfEE"
@@ -44,3 +47,25 @@ def test_event_times_parsed_or_refused() -> None:
     assert parse_event_ms("x\nprefill cuda-event ms: 457.437, 91.205\n") == [457.437, 91.205]
     with pytest.raises(ValueError):
         parse_event_ms("cuda-event span: 3.0 ms")
+
+
+def test_graph_gaps_per_replay_and_stream(tmp_path: Path) -> None:
+    """Gaps are taken within one replay (the launch's corr) and one stream; the first replay of each
+    graph is left out by default; kernels outside graphs are not counted."""
+    w = RunWriter(tmp_path / "run")
+    p = w.process(1, 0)
+    p.kernel("eager", 0, 100, stream=7)
+    t = 1000
+    for corr, gap in ((10, 900), (11, 400), (12, 600)):  # three replays of graph 5
+        for i in range(3):
+            p.kernel(f"k{i}", t, t + 1000, stream=7, corr=corr, graph=5)
+            t += 1000 + gap
+        p.kernel("side", t - 5000, t - 4500, stream=8, corr=corr, graph=5)  # alone on its stream
+        t += 10_000
+    p.end(t)
+    w.finish(device="H100-SXM-80GB", num_gpus=1)
+    g = gaps(tmp_path / "run", skip=1)
+    assert g["replays"] == 2 and g["gaps"] == 4  # two gaps per replay on stream 7
+    assert g["gap_ns_median"] == 500 and g["gap_ns_mean"] == 500
+    assert g["gap_sum_ns_per_replay"] == 1000
+    assert gaps(tmp_path / "run", skip=0)["gaps"] == 6

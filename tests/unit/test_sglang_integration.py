@@ -83,6 +83,33 @@ def test_serving_launcher_passes_server_args_and_asks_for_per_request_detail(tmp
     assert "--output-details" in client
 
 
+def test_serving_launcher_shared_prefix_and_a_seed_per_rate(tmp_path, capsys):
+    """--dataset shared-prefix asks bench_serving for its generated-shared-prefix dataset (groups x
+    prompts per group = --num-prompts); each rate's run has its own seed, so the radix cache holds
+    no prompt of an earlier rate."""
+    ex = _example()
+    args, _ = ex.parse_args(
+        ["--request-rate", "4", "32", "--dataset", "shared-prefix", "--num-prompts", "32",
+         "--prefix-groups", "4", "--prefix-len", "512", "--input-len", "64", "--seed", "7"]
+    )  # fmt: skip
+    first = ex.client_command(args, 18200, 4.0, tmp_path / "a.json", 0)
+    second = ex.client_command(args, 18200, 32.0, tmp_path / "b.json", 1)
+
+    def opt(cmd, name):
+        return cmd[cmd.index(name) + 1]
+
+    assert opt(first, "--dataset-name") == "generated-shared-prefix"
+    assert (opt(first, "--gsp-num-groups"), opt(first, "--gsp-prompts-per-group")) == ("4", "8")
+    assert (opt(first, "--gsp-system-prompt-len"), opt(first, "--gsp-question-len")) == (
+        "512",
+        "64",
+    )
+    assert (opt(first, "--seed"), opt(second, "--seed")) == ("7", "8")
+    with pytest.raises(SystemExit):
+        ex.parse_args(["--dataset", "shared-prefix", "--num-prompts", "30", "--prefix-groups", "4"])
+    assert "not a multiple of --prefix-groups" in capsys.readouterr().err
+
+
 def test_serving_launcher_refuses_a_non_positive_rate(capsys):
     ex = _example()
     with pytest.raises(SystemExit) as e:
@@ -113,6 +140,39 @@ def test_children_get_sigterm_before_sglangs_sigkill(monkeypatch):
     finally:
         child.kill()
     assert seen == {"alive": False, "args": (os.getpid(), False, None, 5)}
+
+
+def test_a_child_that_ignores_sigterm_is_not_waited_for(monkeypatch):
+    """Python's resource tracker (a child of SGLang's server) ignores SIGTERM: the wait before
+    SGLang's SIGKILL ends with the children that do end, not after the whole grace."""
+    import signal
+    import subprocess
+    import time
+
+    from revati.integrations.sglang import shutdown
+
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)"
+    deaf = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    plain = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    seen = {}
+
+    def sglang_kill(parent_pid, include_parent=True, skip_pid=None, **kw):
+        seen["deaf alive"] = deaf.poll() is None
+        deaf.kill()
+
+    monkeypatch.setenv("REVATI_SGLANG_SHUTDOWN_GRACE_S", "30")
+    try:
+        assert deaf.stdout is not None and deaf.stdout.readline().strip() == b"1"  # handler set
+        assert shutdown.ignores_sigterm(deaf.pid) and not shutdown.ignores_sigterm(plain.pid)
+        t0 = time.monotonic()
+        shutdown.terminate_then(sglang_kill)(os.getpid(), include_parent=False)
+        assert time.monotonic() - t0 < 10.0  # not the 30 s grace
+        assert plain.wait(timeout=5) == -signal.SIGTERM
+        assert seen == {"deaf alive": True}
+    finally:
+        for p in (deaf, plain):
+            p.kill()
+            p.wait()
 
 
 def test_plugin_does_nothing_outside_a_revati_run(monkeypatch):

@@ -275,3 +275,20 @@ def test_orphan_correlation_is_reported(tmp_path: Path) -> None:
     issues = validate_run(load_run(tmp_path / "run", cache=False))
     assert [(i.code, i.count) for i in issues] == [("orphan_correlation", 1)]
     assert issues[0].example["corr"] == 99
+
+
+def test_misaligned_collective_is_reported(tmp_path: Path) -> None:
+    """Two ranks of one all-reduce that end at different virtual times are flagged by validate; the
+    aligned all-reduce after it is not."""
+    from revati.trace.validate import validate_run
+
+    w = RunWriter(tmp_path / "run")
+    for pid, rank, first_end in ((20, 0, 100), (21, 1, 130)):
+        s = w.process(pid, rank)
+        s.collective("allreduce", 64, 10 * rank, first_end, comm=7, rank=rank, nranks=2, dev=rank)
+        s.collective("allreduce", 64, 200 + rank, 300, comm=7, rank=rank, nranks=2, dev=rank)
+        s.end(300)
+    w.finish()
+    issues = validate_run(load_run(tmp_path / "run", cache=False))
+    assert [(i.code, i.count) for i in issues] == [("collective_misaligned", 2)]
+    assert issues[0].example["end_ns"] in (100, 130)

@@ -87,6 +87,29 @@ def test_steps_exact_split_and_stalled_iterations():
     assert tool.check(iters[2], L)[1] == "5 tokens kept (expected 8)"
 
 
+def test_steps_of_tensor_parallel_workers_lowest_rank_first():
+    """Each TP worker samples every step: the iterations are rank 0's, other workers are compared."""
+    tool = _tool("vllm_steps")
+    rank0 = [{**_step(2, 2, 2, 5), "pid": 11}, {**_step(2, 0, 2, 9), "pid": 11}]
+    rank1 = [{**_step(2, 2, 2, 4), "pid": 10}, {**_step(2, 0, 2, 8), "pid": 10}]
+    workers = tool.per_worker(rank1[::-1] + rank0, {10: 1, 11: 0, 12: -1})
+    assert [w[0]["pid"] for w in workers] == [11, 10]
+    assert [s["ts_ns"] for s in workers[1]] == [4, 8]  # in time order
+    assert tool.same_steps(workers[0], workers[1])
+    assert not tool.same_steps(workers[0], workers[1][:1])
+    assert not tool.same_steps(workers[0], [workers[1][0], {**workers[1][1], "kept": 1}])
+
+
+def test_launcher_sends_tensor_parallel_all_reduces_through_nccl(tmp_path):
+    """vLLM's all-reduce backends that synchronise ranks on the GPU are off unless the user chose,
+    and vLLM's wait for its workers at shutdown gets revati's grace."""
+    env = run_env(tmp_path, tmp_path, base={})
+    assert env["VLLM_ALLREDUCE_USE_FLASHINFER"] == env["VLLM_ALLREDUCE_USE_SYMM_MEM"] == "0"
+    assert int(env["VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS"]) >= 60
+    env = run_env(tmp_path, tmp_path, base={"VLLM_ALLREDUCE_USE_SYMM_MEM": "1"})
+    assert env["VLLM_ALLREDUCE_USE_SYMM_MEM"] == "1"
+
+
 def test_steps_tool_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
     tool = _tool("vllm_steps")
     sys.argv = ["vllm_steps.py", str(tmp_path)]
@@ -113,3 +136,51 @@ def test_kill_waits_for_a_process_that_ends_within_the_grace():
     finally:
         q.kill()
         q.wait()
+
+
+def test_custom_all_reduce_is_turned_off_where_the_worker_calls_it(monkeypatch):
+    """allreduce.install: vLLM's `set_custom_all_reduce(True)` (what the GPU worker calls unless
+    --disable-custom-all-reduce) passes False on, in vllm.distributed, its parallel_state and an
+    already imported gpu_worker; installing twice wraps once."""
+    import types
+
+    from revati.integrations.vllm import allreduce
+
+    seen: list[bool] = []
+    ps = types.ModuleType("vllm.distributed.parallel_state")
+    ps.set_custom_all_reduce = seen.append  # type: ignore[attr-defined]
+    dist = types.ModuleType("vllm.distributed")
+    dist.parallel_state = ps  # type: ignore[attr-defined]
+    dist.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
+    worker = types.ModuleType("vllm.v1.worker.gpu_worker")
+    worker.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
+    vllm = types.ModuleType("vllm")
+    vllm.distributed = dist  # type: ignore[attr-defined]
+    for name, mod in (
+        ("vllm", vllm),
+        ("vllm.distributed", dist),
+        ("vllm.distributed.parallel_state", ps),
+        ("vllm.v1.worker.gpu_worker", worker),
+    ):
+        monkeypatch.setitem(sys.modules, name, mod)
+    assert allreduce.install() and allreduce.install()
+    for f in (ps.set_custom_all_reduce, dist.set_custom_all_reduce, worker.set_custom_all_reduce):
+        f(True)
+    assert seen == [False, False, False]
+
+
+def test_allreduce_rms_fusion_defaults_off():
+    """vLLM's per-level defaults: `fuse_allreduce_rms` (a callable deciding it, or True) becomes
+    False; levels that already had it off, or lack it, are left alone."""
+    from revati.integrations.vllm import allreduce
+
+    levels = {
+        0: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": False}}},
+        2: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": lambda cfg: True}}},
+        3: {"compilation_config": {"pass_config": {"fuse_allreduce_rms": True, "other": 1}}},
+        4: {"kernel_config": {}},
+    }
+    assert allreduce.no_allreduce_fusion(levels) == 2
+    passes = [lv.get("compilation_config", {}).get("pass_config", {}) for lv in levels.values()]
+    assert [p.get("fuse_allreduce_rms") for p in passes] == [False, False, False, None]
+    assert passes[2]["other"] == 1

@@ -14,7 +14,7 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return  # a real GPU: nothing to do
-    from revati.integrations.vllm import requests, sampled, shutdown
+    from revati.integrations.vllm import allreduce, requests, sampled, shutdown
 
     if sampled.install():
         log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
@@ -26,3 +26,4 @@ def register() -> None:
         )
     shutdown.install()
     requests.install()
+    allreduce.install()

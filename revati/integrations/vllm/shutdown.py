@@ -12,6 +12,11 @@ A process manager's finalizer can hold vLLM's own `shutdown` from before the plu
 `weakref.finalize` made at construction, run at interpreter exit: `vllm bench latency` killed its
 engine after 5 s that way), so `kill_process_tree`, which that `shutdown` calls for processes still
 alive, also waits out the rest of the grace for the process to end before it kills it.
+
+With tensor parallelism the engine's executor waits `VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS` (5 s) for
+its workers (NCCL and torch teardown in each) before it SIGTERMs and SIGKILLs them; the launcher sets
+it to the same grace (`ENV_DEFAULTS`, a value the user set wins): a TP2 latency benchmark had its
+two workers killed, and `revati record` exit 143, with the 5 s.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from typing import Any
 
 def grace_s() -> float:
     return float(os.environ.get("REVATI_VLLM_SHUTDOWN_GRACE_S", "120"))
+
+
+ENV_DEFAULTS: dict[str, str] = {"VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS": str(round(grace_s()))}
 
 
 def install() -> bool:

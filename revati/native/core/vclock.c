@@ -419,6 +419,8 @@ static rv_charges *pub_slot(void) {
                 atomic_store(&c->adopted, atomic_load(&g_adopted));
                 atomic_store(&c->overhead, atomic_load(&g_overhead));
                 atomic_store(&c->foreign, atomic_load(&g_foreign));
+                atomic_store(&c->sent_at, 0); /* a previous owner's sends are not this process's */
+                atomic_store(&c->sends, 0);
                 g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
@@ -445,6 +447,13 @@ void rv_vtick(void) {
     uint64_t d = g_det ? g_gap_ns : g_read_charge;
     if (d) charge(d);
 }
+
+rv_charges *rv_own_charges(void) {
+    ensure_init();
+    return pub_slot();
+}
+
+int rv_clock_ready(void) { return atomic_load_explicit(&g_ready, memory_order_acquire); }
 
 void rv_adopt_charges(uint64_t ns) {
     if (!ns) return;
@@ -629,6 +638,10 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
     if (!ns) return;
     uint64_t f = atomic_fetch_add_explicit(&g_foreign, ns, memory_order_relaxed) + ns;
     if (g_pub) atomic_store_explicit(&g_pub->foreign, f, memory_order_relaxed);
+}
+
+void rv_bracket_skip(uint64_t ns) {
+    if (ns && t_depth > 0) t_entry_real += ns;
 }
 
 void rv_exclude_own(uint64_t ns) {

@@ -191,3 +191,17 @@ RV_EXPORT CUresult cuIpcOpenEventHandle(CUevent *phEvent, CUipcEventHandle handl
     *phEvent = (CUevent)e;
     API_RETURN(CUDA_SUCCESS);
 }
+
+void rv_event_replayed(CUevent h, int dev, rv_vtime_ns t) {
+    rv_event *e = event_from(h);
+    if (!e) return;
+    e->t = t;
+    e->dev = dev;
+    e->recorded = 1;
+    e->capture = NULL;
+}
+
+rv_vtime_ns rv_event_wait_time(CUevent h) {
+    rv_event *e = event_from(h);
+    return e && e->recorded && !e->capture ? e->t : 0;
+}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "revati/nccl_graph.h"
 #include "values/values.h"
 
 typedef struct rv_exec {
@@ -15,6 +16,7 @@ typedef struct rv_exec {
     int **dep_idx; /* per node: indices (into nodes) of its dependencies */
     int *ndep;
     int n;
+    rv_uobj_refs uobjs; /* its own references to the graph's user objects */
 } rv_exec;
 
 static unsigned long long g_next_graph = 1, g_next_exec = 1;
@@ -88,12 +90,13 @@ RV_EXPORT CUresult cuGraphCreate(CUgraph *phGraph, unsigned int flags) {
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuGraphDestroy: the graph and its nodes are poisoned (instantiated execs keep their own copies)
+// cuGraphDestroy: the graph and its nodes are poisoned (instantiated execs keep their own copies); its user objects are released
 RV_EXPORT CUresult cuGraphDestroy(CUgraph hGraph) {
     API_ENTER();
     rv_graph *g = rv_graph_from(hGraph);
     if (!g) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     g->magic = 0;
+    rv_uobj_refs_drop_all(&g->uobjs);
     API_RETURN(CUDA_SUCCESS);
 }
 
@@ -228,7 +231,7 @@ RV_EXPORT CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, s
     API_RETURN(CUDA_SUCCESS);
 }
 
-// cuGraphNodeGetType: kernel, memcpy, memset, host or empty
+// cuGraphNodeGetType: kernel, memcpy, memset, host, event record, event wait or empty
 RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) {
     API_ENTER();
     gnode *n = rv_graph_node_from(hNode);
@@ -237,6 +240,8 @@ RV_EXPORT CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) 
             : n->type == N_COPY ? CU_GRAPH_NODE_TYPE_MEMCPY
             : n->type == N_MEMSET ? CU_GRAPH_NODE_TYPE_MEMSET
             : n->type == N_HOST   ? CU_GRAPH_NODE_TYPE_HOST
+            : n->type == N_EVENT_RECORD ? CU_GRAPH_NODE_TYPE_EVENT_RECORD
+            : n->type == N_EVENT_WAIT   ? CU_GRAPH_NODE_TYPE_WAIT_EVENT
                                   : CU_GRAPH_NODE_TYPE_EMPTY;
     API_RETURN(CUDA_SUCCESS);
 }
@@ -307,6 +312,7 @@ static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
         for (int d = 0; d < src->ndeps; ++d) e->dep_idx[k][d] = pos[src->deps[d]->index];
     }
     free(indeg), free(order), free(pos);
+    rv_uobj_refs_copy(&e->uobjs, &g->uobjs);
     *out = (CUgraphExec)e;
     rv_vtime_ns now = rv_vnow();
     rv_trace_graph("instantiate", e->id, NULL, e->n, now, now);
@@ -389,7 +395,8 @@ static void replay_copy(const gnode *n, int dev) {
     rv_values_clear(n->dst, n->bytes);
 }
 
-// cuGraphLaunch: each node starts at max(launch start, end of its dependencies); the stream is ready at the last end
+// cuGraphLaunch: each node starts at max(launch start, end of its dependencies + the device's graph gap);
+// the stream is ready at the last end
 RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
@@ -401,11 +408,18 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
     rv_vtime_ns t0 = ready > now ? ready : now, last = t0;
     rv_vtime_ns *end = malloc((size_t)(e->n ? e->n : 1) * sizeof *end);
+    /* a node that waits for another starts graph_gap_ns after it ends on a real GPU (the work
+     * distributor's latency between dependent nodes, docs/predictors.md); empty and host nodes pass
+     * their dependencies' ends on unchanged, so a chain through them pays the gap once */
+    const rv_vdur_ns gap = rv_conf()->graph_gap_ns;
     for (int i = 0; i < e->n; ++i) {
         gnode *n = &e->nodes[i];
+        int gpu_work = n->type == N_KERNEL || n->type == N_COPY || n->type == N_MEMSET;
         rv_vtime_ns start = t0;
-        for (int d = 0; d < e->ndep[i]; ++d)
-            if (end[e->dep_idx[i][d]] > start) start = end[e->dep_idx[i][d]];
+        for (int d = 0; d < e->ndep[i]; ++d) {
+            rv_vtime_ns after = end[e->dep_idx[i][d]] + (gpu_work ? gap : 0);
+            if (after > start) start = after;
+        }
         /* a branch captured on another stream is shown on that stream's track */
         unsigned long long track = n->lane ? n->lane : s->id;
         if (n->type == N_KERNEL) {
@@ -413,13 +427,25 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
             end[i] = start + p.dur;
             rv_values_kernel(s->dev, &n->k, rv__call.corr);
             rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);
+            void *met = n->coll ? rv_nccl_replay_publish(n->coll, s->dev, track, start) : NULL;
+            if (met) { /* NCCL's kernel: it ends no earlier than its ranks' rendezvous (a real wait) */
+                rv_leave();
+                rv_vtime_ns ce = rv_nccl_replay_wait(met);
+                rv_enter();
+                if (ce > end[i]) end[i] = ce;
+            }
         } else if (n->type == N_COPY || n->type == N_MEMSET) {
             replay_copy(n, s->dev);
             rv_vdur_ns d = n->type == N_COPY ? rv_predict_copy(n->kind, n->bytes, s->dev) : rv_predict_memset(n->bytes, s->dev);
             end[i] = start + d;
             rv_emit_copy(s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i], rv__call.corr, e->id);
         } else {
+            if (n->type == N_EVENT_WAIT) {
+                rv_vtime_ns t = rv_event_wait_time(n->event);
+                if (t > start) start = t;
+            }
             end[i] = start;
+            if (n->type == N_EVENT_RECORD) rv_event_replayed(n->event, s->dev, start);
             if (n->type == N_HOST && n->host_fn) { /* program code: outside revati's bracket */
                 rv_leave();
                 n->host_fn(n->host_data);
@@ -442,12 +468,13 @@ RV_EXPORT CUresult cuGraphUpload(CUgraphExec hGraphExec, CUstream hStream) {
 }
 RV_ALIAS(cuGraphUpload_ptsz, cuGraphUpload);
 
-// cuGraphExecDestroy: the exec is poisoned and freed
+// cuGraphExecDestroy: the exec is poisoned and freed; its user objects are released
 RV_EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec) {
     API_ENTER();
     rv_exec *e = exec_from(hGraphExec);
     if (!e) API_RETURN(CUDA_ERROR_INVALID_HANDLE);
     e->magic = 0;
+    rv_uobj_refs_drop_all(&e->uobjs);
     for (int i = 0; i < e->n; ++i) free(e->dep_idx[i]);
     free(e->dep_idx);
     free(e->ndep);

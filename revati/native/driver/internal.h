@@ -251,6 +251,7 @@ typedef struct rv_kernel_op {
     const uint8_t *params; /* the launch's parameter buffer (layout: f->param_off), NULL when unknown */
     uint32_t param_bytes;
     const struct rv_kfeat *feat; /* its features (kfeatures.c); NULL until computed */
+    uint64_t host_tag;           /* a host runner's tag for its graph replays (values.c); 0: none */
 } rv_kernel_op;
 
 /* ---- kernel features (kfeatures.c, over native/features) ---- */

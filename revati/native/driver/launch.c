@@ -102,6 +102,7 @@ static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, u
     int np = rv_launch_params(fn, kernelParams, extra, buf, buf == small ? (uint32_t)sizeof small : fn->param_bytes);
     if (np >= 0) k.params = buf, k.param_bytes = (uint32_t)np;
     k.feat = rv_kfeat_now(&k, NULL);
+    k.host_tag = rv_values_take_tag(); /* set only for this thread's next launch */
     c->corr = rv_next_corr();
     CUresult r = CUDA_SUCCESS;
     if (s->capture) r = rv_graph_capture_kernel(s, &k) ? CUDA_SUCCESS : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;

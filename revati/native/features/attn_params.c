@@ -10,6 +10,7 @@
  * stand-in agree on both structs); a struct is only trusted when it agrees with the launch grid (or,
  * for cuDNN, with its own GQA ratio), otherwise the kernel gets no op from here.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,9 +58,26 @@ static size_t mem_efficient(const rv_feat_in *in, char *dst, size_t n) {
     return w > 0 && (size_t)w < n ? (size_t)w : 0;
 }
 
+/* cuDNN's causal mask: a scalar parameter after the first holding float -inf (0xff800000), the value
+ * masked scores get. A causal launch of a shape carries it, a non-causal one of the same kernel and shape
+ * does not (one parameter fewer): on the H200 every cuDNN SDPA prefill launch timed faster than the full
+ * square's FLOPs allow had it, the non-causal sweep cases had not. Recorded args give scalars as 8-byte
+ * values (their size is not kept), so an 8-byte parameter whose upper half is zero counts too. */
+static int cudnn_causal(const rv_feat_in *in) {
+    for (int i = 1; i < in->nparams; ++i) {
+        size_t off = in->param_off[i], sz = in->param_size[i];
+        if ((sz != 4 && sz != 8) || off + sz > in->params_len) continue;
+        uint32_t lo, hi = 0;
+        memcpy(&lo, in->params + off, 4);
+        if (sz == 8) memcpy(&hi, in->params + off + 4, 4);
+        if (lo == 0xff800000u && hi == 0) return 1;
+    }
+    return 0;
+}
+
 /* cuDNN SDPA forward: the first parameter starts {batch, heads, heads_k, heads_v, seqlen_q, seqlen_k,
- * head_dim, head_dim_v, gqa flags} as int32, the flags' low 16 bits being heads / heads_k. Causal is
- * not among them (the library call's context does not say it either). */
+ * head_dim, head_dim_v, gqa flags} as int32, the flags' low 16 bits being heads / heads_k; causal from
+ * the -inf scalar (cudnn_causal). */
 static size_t cudnn_sdpa(const rv_feat_in *in, char *dst, size_t n) {
     const unsigned char *p = param(in, 0, 36);
     if (!p) return 0;
@@ -70,12 +88,45 @@ static size_t cudnn_sdpa(const rv_feat_in *in, char *dst, size_t n) {
         return 0;
     int w = snprintf(dst, n,
                      "{\"lib\":\"cudnn\",\"op\":\"sdpa_fwd\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,\"head_dim\":%d,"
-                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"from\":\"params\"}",
-                     b, h, hk, d, sq, sk);
+                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"from\":\"params\"}",
+                     b, h, hk, d, sq, sk, cudnn_causal(in));
+    return w > 0 && (size_t)w < n ? (size_t)w : 0;
+}
+
+/* FlashAttention-3's Hopper forward (vLLM's _vllm_fa3_C: cutlass::device_kernel<flash::enable_sm90_or_later<
+ * flash::FlashAttnFwdSm90<CollectiveMainloopFwdSm90<stages, cluster, tile, hdim_v, element, accum, Sm90,
+ * Is_causal, ...>, ...>>>), one Params struct read as int32 words: the mainloop's shape_Q {total query
+ * tokens, head_dim, heads, 1} at words 2-5; the paged cache's shape {page size, head_dim, kv heads,
+ * pages} within words 20-40; {head_dim, kv heads, sequences} and, 39 words later, the longest KV
+ * length. Read off vLLM 0.24 on an H200 and vLLM 0.33 under the stand-in, whose layouts agree (the
+ * kernel names differ by one template flag). The per-sequence lengths live in device memory, so a
+ * batch is described as `batch` sequences of total_q / batch queries against the longest KV length
+ * (exact for decode batches of one length; an upper bound for mixed ones). */
+static size_t fa3_fwd(const rv_feat_in *in, char *dst, size_t n) {
+    const unsigned char *p = param(in, 0, 110 * 4);
+    if (!p) return 0;
+    int tq = i32(p, 8), d = i32(p, 12), h = i32(p, 16), one = i32(p, 20), hk = 0, b = 0, kmax = 0;
+    if (tq <= 0 || d < 32 || d > 512 || h <= 0 || one != 1) return 0;
+    for (int i = 20; i < 40 && !hk; ++i) {
+        int page = i32(p, 4 * i), dd = i32(p, 4 * (i + 1)), k = i32(p, 4 * (i + 2));
+        if (page > 0 && page <= 4096 && !(page & (page - 1)) && dd == d && k > 0 && h % k == 0) hk = k;
+    }
+    for (int i = 45; i < 70 && hk && !b; ++i)
+        if (i32(p, 4 * (i - 2)) == d && i32(p, 4 * (i - 1)) == hk && i32(p, 4 * i) > 0 && i32(p, 4 * i) <= tq &&
+            i32(p, 4 * (i + 39)) > 0)
+            b = i32(p, 4 * i), kmax = i32(p, 4 * (i + 39));
+    if (!b) return 0;
+    const char *t = strstr(in->name, "NS_4arch4Sm90ELb");
+    int causal = t ? t[strlen("NS_4arch4Sm90ELb")] == '1' : 0;
+    int w = snprintf(dst, n,
+                     "{\"lib\":\"fa3\",\"op\":\"attention_fwd_varlen\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,"
+                     "\"head_dim\":%d,\"seqlen_q\":%d,\"seqlen_k\":%d,\"total_q\":%d,\"causal\":%d}",
+                     b, h, hk, d, (tq + b - 1) / b, kmax, tq, causal);
     return w > 0 && (size_t)w < n ? (size_t)w : 0;
 }
 
 size_t rv_feat_attn_params_op(const rv_feat_in *in, char *dst, size_t n) {
+    if (strstr(in->name, "FlashAttnFwdSm90") && strstr(in->name, "flash20enable_sm90_or_later")) return fa3_fwd(in, dst, n);
     if (strstr(in->name, "fmha_cutlassF_") && strstr(in->name, "AttentionKernel")) return mem_efficient(in, dst, n);
     if (!strncmp(in->name, "cudnn_generated_fort_native_sdpa", 32)) return cudnn_sdpa(in, dst, n);
     return 0;

@@ -30,6 +30,7 @@ enum {
     FP_WINDOW_RIGHT = 392,
     FP_IS_BF16 = 440, /* bool */
     FP_IS_CAUSAL = 441, /* bool */
+    FP_NUM_SPLITS = 444, /* split-KV kernels: the grid's y of flash_fwd_splitkv_kernel (H200 dataset) */
     FP_MIN_SIZE = 448,
 };
 
@@ -40,7 +41,7 @@ static int i32_at(const unsigned char *p, size_t off) {
 }
 
 typedef struct flash_shape {
-    int b, h, h_k, sq, sk, d, causal, bf16, window_left, window_right;
+    int b, h, h_k, sq, sk, d, causal, bf16, window_left, window_right, splits;
 } flash_shape;
 
 /* Read the struct; 1 when its fields are consistent (so the layout is the one above). */
@@ -61,6 +62,7 @@ static int flash_from_params(const rv_feat_in *in, flash_shape *s) {
     s->window_right = i32_at(p, FP_WINDOW_RIGHT);
     s->bf16 = p[FP_IS_BF16];
     s->causal = p[FP_IS_CAUSAL];
+    s->splits = i32_at(p, FP_NUM_SPLITS);
     if (s->h <= 0 || s->h_k <= 0 || s->h % s->h_k || ratio != s->h / s->h_k) return 0;
     if (s->b <= 0 || s->sq <= 0 || s->sk <= 0 || s->d <= 0 || s->d > 1024) return 0;
     if (sqr < s->sq || skr < s->sk || dr < s->d || s->bf16 > 1 || s->causal > 1) return 0;
@@ -92,7 +94,7 @@ static int flash_scan(const rv_feat_in *in, flash_shape *s) {
                 int hv[3];
                 memcpy(hv, p + end - 12, sizeof hv);
                 if (hv[0] >= 1 && hv[1] >= 1 && hv[0] % hv[1] == 0 && hv[2] == hv[0] / hv[1]) {
-                    *s = (flash_shape){b, hv[0], hv[1], sq, sk, d, -1, -1, 0, 0};
+                    *s = (flash_shape){b, hv[0], hv[1], sq, sk, d, -1, -1, 0, 0, 0};
                     return 1;
                 }
             }
@@ -126,11 +128,15 @@ size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n) {
     flash_shape s;
     int w;
     if (flash_from_params(in, &s)) {
+        /* split-KV kernels also say how many splits (the combine kernel's work is splits x the output) */
+        char splits[32] = "";
+        if (strcmp(op, "attention_fwd") && s.splits >= 1 && s.splits <= 1024)
+            snprintf(splits, sizeof splits, ",\"splits\":%d", s.splits);
         w = snprintf(dst, n,
                      "{\"lib\":\"flash\",\"op\":\"%s\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,\"head_dim\":%d,"
-                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"window\":[%d,%d],\"dtype\":\"%s\"}",
+                     "\"seqlen_q\":%d,\"seqlen_k\":%d,\"causal\":%d,\"window\":[%d,%d],\"dtype\":\"%s\"%s}",
                      op, s.b, s.h, s.h_k, s.d, s.sq, s.sk, s.causal, s.window_left, s.window_right,
-                     s.bf16 ? "bf16" : "f16");
+                     s.bf16 ? "bf16" : "f16", splits);
     } else if (flash_scan(in, &s)) {
         w = snprintf(dst, n,
                      "{\"lib\":\"flash\",\"op\":\"%s\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,\"head_dim\":%d,"

@@ -30,9 +30,9 @@ static int g_enabled = -1;
 
 static int holds_enabled(void) {
     if (g_enabled < 0) {
-        /* opt-in for now: with 4 torch NCCL ranks on 2 cores the run stalled (docs/coordination.md) */
+        /* on unless REVATI_HOLD=0 (which shows what a run does without them) */
         const char *s = getenv("REVATI_HOLD");
-        g_enabled = s && s[0] == '1';
+        g_enabled = !(s && s[0] == '0');
     }
     return g_enabled;
 }
@@ -96,9 +96,17 @@ static int laggard(rv_world *w, rv_vtime_ns t) {
     for (int k = 0; k < ws->n; ++k) {
         int32_t pid = ws->pid[k];
         if (pid <= 0 || pid == me || ws->deadline[k] == RV_VTIME_INVALID) continue;
-        rv_vtime_ns c = clock_of(&t_scratch->clocks, pid, ref);
-        /* registered in reference terms: the owner's deadline is reg + (its clock - reference) */
-        int64_t d = (int64_t)ws->deadline[k] + ((int64_t)c - (int64_t)ref);
+        int64_t d;
+        if (ws->target[k] != RV_VTIME_INVALID) {
+            /* another hold: it ends, and its process acts again, at its target itself. Holds are
+             * ordered by their targets (a hold waits only for holds with earlier targets), which a
+             * comparison through the holder's moving clock delta would not keep */
+            d = (int64_t)ws->target[k];
+        } else {
+            rv_vtime_ns c = clock_of(&t_scratch->clocks, pid, ref);
+            /* registered in reference terms: the owner's deadline is reg + (its clock - reference) */
+            d = (int64_t)ws->deadline[k] + ((int64_t)c - (int64_t)ref);
+        }
         if (d >= (int64_t)t) continue;
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)ws->tid[k]);
@@ -137,6 +145,50 @@ static int world_has_others(rv_world *w) {
     return 0;
 }
 
+/* ---- blocked time: excluded while no other thread of the process runs ----------------------- */
+
+static _Atomic uint64_t g_excluded_upto; /* real ns up to which this process's blocked time is excluded */
+
+void rv_blocked_begin(rv_blocked *b) {
+    b->start = b->mark = rv_real_ns();
+    b->idle_real = atomic_load_explicit(&rv_world_get()->idle_real, memory_order_relaxed);
+    b->excluded = 0;
+}
+
+void rv_blocked_mark(rv_blocked *b) {
+    uint64_t now = rv_real_ns();
+    uint64_t idle = atomic_load_explicit(&rv_world_get()->idle_real, memory_order_relaxed);
+    uint64_t idle_d = idle > b->idle_real ? idle - b->idle_real : 0;
+    /* the stretch since the last mark counts as blocked when, seen now, no other thread of this
+     * process runs (one clock per process: a running thread's time is the process's time) */
+    if (now > b->mark && !rv_own_others_run()) {
+        uint64_t upto = atomic_load(&g_excluded_upto), from = b->mark;
+        for (;;) {
+            if (upto >= now) {
+                from = now; /* another blocked thread of this process excluded it already */
+                break;
+            }
+            if (upto > from) from = upto;
+            if (atomic_compare_exchange_weak(&g_excluded_upto, &upto, now)) break;
+        }
+        uint64_t part = now - from;
+        /* the world's idle time is excluded from every clock already */
+        part = part > idle_d ? part - idle_d : 0;
+        b->excluded += part;
+    }
+    b->mark = now;
+    b->idle_real = idle;
+}
+
+void rv_blocked_end(rv_blocked *b) {
+    rv_blocked_mark(b);
+    uint64_t span = b->mark > b->start ? b->mark - b->start : 0;
+    if (b->excluded > span) b->excluded = span;
+    rv_exclude_own(b->excluded);
+    /* inside a bracket, the rest ran beside other threads of this process: not revati's time */
+    rv_bracket_skip(span - b->excluded);
+}
+
 int rv_hold_until(rv_vtime_ns t, const char *why) {
     if (!holds_enabled()) return 0;
     rv_enter();
@@ -149,9 +201,15 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         return 0;
     }
     uint64_t start = rv_real_ns();
+    rv_blocked blk;
+    rv_blocked_begin(&blk);
     rv_vtime_ns v0 = rv_vnow_peek(); /* frozen in this bracket: only a jump of the world moves it */
     rv_wait wt;
     rv_wait_begin(&wt, t, why); /* registered: the engine's idle jumps reach t in order */
+    if (wt.slot >= 0) {
+        atomic_store(&w->waiters[wt.slot].target, t);
+        atomic_store(&w->waiters[wt.slot].hold, 1);
+    }
     rv_debug("hold at %llu (%s): another process could act before it", (unsigned long long)t, why);
     uint64_t slice = HOLD_SLICE_MIN_NS;
     for (;;) {
@@ -159,8 +217,9 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         struct timespec ts;
         rv_ns_to_ts(slice, &ts);
         uint32_t gen = atomic_load(&w->gen);
-        syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
+        rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
+        rv_blocked_mark(&blk);
         slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;
         /* an idle jump of the world (another waiter's engine) may have carried this clock to t */
         if ((t > v0 && rv_vnow_peek() >= t) || !laggard(w, t)) break;
@@ -175,9 +234,9 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
     }
     rv_wait_end(&wt);
     /* this process was blocked in virtual time meanwhile: the hold's real time is not its time,
-     * unless another of its threads runs (then the process ran; one clock per process, and two
+     * except while another of its threads ran (then the process ran; one clock per process, and two
      * threads holding at once must not both take their time off it) */
-    if (!rv_own_others_run()) rv_exclude_own(rv_real_ns() - start);
+    rv_blocked_end(&blk);
     rv_leave();
     return 1;
 }

@@ -1,10 +1,15 @@
-/* revati thread-synchronisation interposers: timed condition, semaphore and mutex waits take their
- * absolute deadlines on the virtual clock (they were computed from the interposed clock_gettime), so
- * each is translated to a virtual deadline and waited for in real slices. */
+/* revati thread-synchronisation interposers: timed condition, semaphore and mutex waits, and timed
+ * futex waits made through syscall(2), take their deadlines on the virtual clock (they were computed
+ * from the interposed clock_gettime), so each is translated to a virtual deadline and waited for in
+ * real slices. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "revati/hosttime.h"
@@ -50,6 +55,24 @@ static clockid_t cond_clock(pthread_cond_t *c) {
     return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 2) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
+/* After a slice, this thread holds the mutex again for its next step. If another thread waits for
+ * the mutex (glibc's lock word 2: locked, with waiters), it was woken when the slice released it but
+ * may not have run yet: on a loaded host this thread's reacquisitions then starve it for the whole
+ * wait (torch's watchdog holds its work-list mutex so while the main thread waits to enqueue an
+ * all-reduce). Wait a little more on the condition (which releases the mutex, and keeps a signal sent
+ * meanwhile) until nobody waits for the mutex, at most CONTEND_ROUNDS times. */
+#define CONTEND_ROUNDS 20
+#define CONTEND_WAIT_NS 200000LL
+static int let_contenders_in(pthread_cond_t *c, pthread_mutex_t *m) {
+    int rc = ETIMEDOUT;
+    for (int k = 0; k < CONTEND_ROUNDS && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 2; ++k) {
+        struct timespec ts = real_after(CONTEND_WAIT_NS);
+        rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+    }
+    return rc;
+}
+
 /* A condition wait until virtual deadline d. The mutex is held between slices, so a signal sent
  * under the mutex cannot fall between two slices; a signal or spurious wakeup returns 0 at once. */
 static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const char *why) {
@@ -72,6 +95,8 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
         }
         struct timespec ts = real_after(slice);
         rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) break;
+        rc = let_contenders_in(c, m);
         if (rc != ETIMEDOUT) break;
     }
     rv_enter();
@@ -200,4 +225,94 @@ RV_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t id,
     int64_t d = to_virtual(id, abstime);
     if (d < 0) return real_mutex_clocklock(m, id, abstime);
     return vmutex_lock(m, d, "pthread_mutex_clocklock");
+}
+
+/* syscall(2) itself: only timed futex waits are revati's; everything else, and revati's own futex
+ * waits (rv_real_futex), go to libc's syscall. */
+typedef long (*syscall_fn)(long, ...);
+static syscall_fn real_syscall;
+
+static syscall_fn libc_syscall(void) {
+    if (!real_syscall) real_syscall = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+    return real_syscall;
+}
+
+long rv_real_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout, uint32_t *uaddr2,
+                   uint32_t val3) {
+    return libc_syscall()(SYS_futex, uaddr, op, val, timeout, uaddr2, val3);
+}
+
+/* A futex wait until virtual deadline d: real FUTEX_WAIT_BITSET slices on CLOCK_MONOTONIC (the
+ * caller's private flag and bitset kept). As the kernel's: 0 when woken (or spuriously), -1 with
+ * errno EAGAIN when the word no longer holds val, EINTR on a signal, ETIMEDOUT at the deadline. */
+static long vfutex_wait(uint32_t *uaddr, int op, uint32_t val, uint32_t bitset, int64_t d) {
+    int slice_op = FUTEX_WAIT_BITSET | (op & FUTEX_PRIVATE_FLAG);
+    rv_wait w;
+    rv_enter();
+    rv_vtick();
+    rv_wait_begin(&w, (rv_vtime_ns)d, "futex");
+    rv_leave();
+    long rc;
+    int err = 0;
+    for (;;) {
+        uint64_t slice;
+        int st = rv_wait_step(&w, &slice);
+        if (st != 0) {
+            rc = -1;
+            err = st > 0 ? ETIMEDOUT : EINTR;
+            break;
+        }
+        struct timespec ts = real_after(slice);
+        rc = rv_real_futex(uaddr, slice_op, val, &ts, NULL, bitset);
+        if (rc == 0) break;
+        err = errno;
+        if (err != ETIMEDOUT) break;
+    }
+    rv_enter();
+    rv_wait_end(&w);
+    rv_leave();
+    if (rc) errno = err;
+    return rc;
+}
+
+/* The virtual deadline of a futex wait's timeout, or -1 when it is not revati's to wait for:
+ * FUTEX_WAIT's is relative, FUTEX_WAIT_BITSET's absolute on CLOCK_MONOTONIC, or on CLOCK_REALTIME
+ * with FUTEX_CLOCK_REALTIME. */
+static int64_t futex_deadline(int op, const struct timespec *t) {
+    int cmd = op & FUTEX_CMD_MASK;
+    if (!t || (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET)) return -1;
+    clockid_t id = (op & FUTEX_CLOCK_REALTIME) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+    if (cmd == FUTEX_WAIT_BITSET) return to_virtual(id, t);
+    int64_t base;
+    if (rv_clock_base(id, &base) != 0) return -1;
+    rv_enter();
+    rv_vtick();
+    int64_t d = (int64_t)(rv_vnow() + rv_ts_to_ns(t));
+    rv_leave();
+    return d;
+}
+
+// syscall: a timed FUTEX_WAIT or FUTEX_WAIT_BITSET (libstdc++'s std::future::wait_for and timed
+// atomic waits; torch's wait for its NCCL abort) waits in virtual time; all else is libc's
+RV_EXPORT long syscall(long nr, ...) {
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+    int op = (int)a[1], cmd = op & FUTEX_CMD_MASK;
+    /* the fourth argument is a timeout only for these (FUTEX_WAKE_OP, FUTEX_REQUEUE: a count) */
+    if (nr == SYS_futex && a[3] && (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)) {
+        const struct timespec *t = (const struct timespec *)a[3];
+        if (bad_ts(t)) {
+            errno = EINVAL;
+            return -1;
+        }
+        int64_t d = futex_deadline(op, t);
+        if (d >= 0) {
+            uint32_t bitset = cmd == FUTEX_WAIT_BITSET ? (uint32_t)a[5] : FUTEX_BITSET_MATCH_ANY;
+            return vfutex_wait((uint32_t *)a[0], op, (uint32_t)a[2], bitset, d);
+        }
+    }
+    return libc_syscall()(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -69,6 +69,12 @@ static uint64_t remaining(rv_vtime_ns deadline) {
 
 static const struct timespec k_zero = {0, 0};
 
+/* A wait that found an fd ready: data may have come from another process (messages.c). */
+static int found(int r) {
+    if (r > 0) rv_msg_received();
+    return r;
+}
+
 /* A zero-timeout look found nothing at the caller's now: 1 if it had to wait for other processes
  * (then look again: what they sent meanwhile was sent before now). */
 static int hold_now(const char *why) {
@@ -124,8 +130,7 @@ static int vpoll(struct pollfd *fds, nfds_t n, rv_vtime_ns deadline, const sigse
     return r;
 }
 
-// poll: the millisecond timeout is virtual
-RV_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+static int poll_impl(struct pollfd *fds, nfds_t n, int timeout_ms) {
     if (timeout_ms <= 0) {
         REAL(poll);
         if (timeout_ms < 0) UNTIMED(real_poll(fds, n, timeout_ms));
@@ -140,8 +145,7 @@ RV_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms, size_t fd
     return poll(fds, n, timeout_ms);
 }
 
-// ppoll: the timespec timeout is virtual (the caller's timespec is not modified, as in glibc)
-RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
+static int ppoll_impl(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(ppoll);
         if (!tmo) UNTIMED(real_ppoll(fds, n, tmo, mask));
@@ -215,8 +219,7 @@ static int zero_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const sigse
     return real_pselect(nfds, rd, wr, ex, &k_zero, mask);
 }
 
-// select: the timeval timeout is virtual; as on Linux, it is updated to the time left
-RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
+static int select_impl(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
     if (!tv || (tv->tv_sec == 0 && tv->tv_usec == 0)) {
         REAL(select);
         if (!tv) UNTIMED(real_select(nfds, rd, wr, ex, tv));
@@ -234,8 +237,7 @@ RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeva
     return r;
 }
 
-// pselect: the timespec timeout is virtual
-RV_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
+static int pselect_impl(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
                       const sigset_t *mask) {
     if (!tmo || (tmo->tv_sec == 0 && tmo->tv_nsec == 0)) {
         REAL(pselect);
@@ -290,8 +292,7 @@ static int vepoll(int ep, struct epoll_event *ev, int max, rv_vtime_ns deadline,
     return r;
 }
 
-// epoll_wait: the millisecond timeout is virtual (asyncio's default loop waits here)
-RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms) {
+static int epoll_wait_impl(int ep, struct epoll_event *ev, int max, int timeout_ms) {
     if (timeout_ms <= 0) {
         REAL(epoll_wait);
         if (timeout_ms < 0) UNTIMED(real_epoll_wait(ep, ev, max, timeout_ms));
@@ -300,8 +301,7 @@ RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), NULL, "epoll_wait");
 }
 
-// epoll_pwait: as epoll_wait, with a signal mask
-RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *mask) {
+static int epoll_pwait_impl(int ep, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *mask) {
     if (timeout_ms <= 0) {
         REAL(epoll_pwait);
         if (timeout_ms < 0) UNTIMED(real_epoll_pwait(ep, ev, max, timeout_ms, mask));
@@ -310,8 +310,7 @@ RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_m
     return vepoll(ep, ev, max, deadline_after((uint64_t)timeout_ms * 1000000ULL), mask, "epoll_pwait");
 }
 
-// epoll_pwait2: the timespec timeout is virtual
-RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
+static int epoll_pwait2_impl(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
     if (!tmo) UNTIMED(real_epoll_slice(ep, ev, max, tmo, mask));
     if (tmo->tv_sec == 0 && tmo->tv_nsec == 0) ZERO_TIMEOUT(real_epoll_slice(ep, ev, max, tmo, mask), "epoll_pwait2");
     if (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L) {
@@ -319,4 +318,42 @@ RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct
         return -1;
     }
     return vepoll(ep, ev, max, deadline_after(rv_ts_to_ns(tmo)), mask, "epoll_pwait2");
+}
+
+/* ---- the interposers: each wait, then the message check when it found an fd ready ---------- */
+
+// poll: the millisecond timeout is virtual
+RV_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+    return found(poll_impl(fds, n, timeout_ms));
+}
+
+// ppoll: the timespec timeout is virtual (the caller's timespec is not modified, as in glibc)
+RV_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
+    return found(ppoll_impl(fds, n, tmo, mask));
+}
+
+// select: the timeval timeout is virtual; as on Linux, it is updated to the time left
+RV_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
+    return found(select_impl(nfds, rd, wr, ex, tv));
+}
+
+// pselect: the timespec timeout is virtual
+RV_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
+                       const sigset_t *mask) {
+    return found(pselect_impl(nfds, rd, wr, ex, tmo, mask));
+}
+
+// epoll_wait: the millisecond timeout is virtual (asyncio's default loop waits here)
+RV_EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int timeout_ms) {
+    return found(epoll_wait_impl(ep, ev, max, timeout_ms));
+}
+
+// epoll_pwait: as epoll_wait, with a signal mask
+RV_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *mask) {
+    return found(epoll_pwait_impl(ep, ev, max, timeout_ms, mask));
+}
+
+// epoll_pwait2: the timespec timeout is virtual
+RV_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask) {
+    return found(epoll_pwait2_impl(ep, ev, max, tmo, mask));
 }

@@ -104,6 +104,9 @@ void rv_collect_waiters(rv_world *w, waiter_set *s) {
         s->tid[s->n] = atomic_load_explicit(&w->waiters[i].tid, memory_order_relaxed);
         s->blocking[s->n] = (uint8_t)atomic_load_explicit(&w->waiters[i].blocking, memory_order_relaxed);
         s->deadline[s->n] = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        s->target[s->n] = atomic_load_explicit(&w->waiters[i].hold, memory_order_relaxed)
+                              ? atomic_load_explicit(&w->waiters[i].target, memory_order_relaxed)
+                              : RV_VTIME_INVALID;
         s->slot[s->n] = i;
         s->n++;
     }
@@ -343,6 +346,9 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     }
     /* only a process that was idle: no other thread of it runs now (checked only when there is
      * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
+    /* a wait that timed out (floor: its deadline) ends at its deadline: nothing came from the others,
+     * so their charges meanwhile ran beside it (adopted, a 50 ms sleep would end later by them) */
+    if (floor) best = 0;
     if ((foreign || best) && !rv_own_others_run()) {
         if (foreign) rv_exclude_foreign(foreign, floor);
         rv_adopt_charges(best);
@@ -386,6 +392,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
         if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
             atomic_store(&w->waiters[i].tid, tid);
             atomic_store(&w->waiters[i].blocking, 0);
+            atomic_store(&w->waiters[i].hold, 0);
             atomic_store(&w->waiters[i].deadline, wt->reg);
             atomic_store(&w->waiters[i].pid, me);
             wt->slot = i;
@@ -401,6 +408,7 @@ void rv_wait_end(rv_wait *wt) {
     rv_world *w = rv_world_get();
     rv_waiter *s = &w->waiters[wt->slot];
     atomic_store(&s->blocking, 0);
+    atomic_store(&s->hold, 0);
     atomic_store(&s->deadline, RV_VTIME_INVALID);
     atomic_store(&s->tid, 0);
     atomic_store(&s->pid, 0);
@@ -418,6 +426,19 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
         if (d > now && d < best) best = d;
     }
     return best;
+}
+
+#define DET_ORDER_BACKSTOP_NS 10000000000ULL
+
+/* Deterministic mode, a wait past its length in real time: it expires only once no other waiter of
+ * the world has an earlier deadline (those expire first, by the same rule), so that a long wait of
+ * one thread (torch's watchdog) expiring in real time does not carry its process past the earlier
+ * deadline of another (a 50 ms sleep), in whatever order real time ran them. A waiter that never
+ * steps (its process stopped) holds the order for at most DET_ORDER_BACKSTOP_NS (10 s) more. */
+static int det_expiry_turn(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
+    if (rv_real_ns() - wt->real_start >= wt->length + DET_ORDER_BACKSTOP_NS) return 1;
+    rv_vtime_ns first = earliest_deadline(w, ref_now);
+    return first == RV_VTIME_INVALID || wt->reg <= first;
 }
 
 /* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
@@ -585,7 +606,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
-    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length) {
+    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length && det_expiry_turn(w, wt, ref_now)) {
         /* deterministic mode: other threads keep running without charging time (a busy loop that
          * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the
          * GIL): let the wait expire after its length in real time, as natively, rather than hang */
@@ -613,7 +634,7 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
     rv_world *w = rv_world_get();
     struct timespec ts;
     rv_ns_to_ts(slice_ns, &ts);
-    long r = syscall(SYS_futex, (uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
+    long r = rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
     if (r < 0 && errno == EINTR) {
         rv_debug("sleep interrupted by a signal");
         return -1;

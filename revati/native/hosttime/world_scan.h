@@ -13,6 +13,7 @@ typedef struct waiter_set {
     int32_t tid[RV_MAX_WAITERS];
     uint8_t blocking[RV_MAX_WAITERS];
     rv_vtime_ns deadline[RV_MAX_WAITERS];
+    rv_vtime_ns target[RV_MAX_WAITERS]; /* a hold's absolute target; RV_VTIME_INVALID: not a hold */
     int slot[RV_MAX_WAITERS];
 } waiter_set;
 

@@ -2,35 +2,22 @@
  * enqueue its kernel, then meets the operation's other ranks: it completes at the latest arrival plus
  * the modelled duration, its stream is held until then, and a `collective` event is written. Inside
  * ncclGroupStart/End, operations are recorded and met at the outermost ncclGroupEnd (all published
- * before any is awaited). docs/coordination.md. */
+ * before any is awaited). An operation issued on a capturing stream is met at each replay of its graph
+ * instead (graph_ops.c). docs/coordination.md. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "rendezvous.h"
+#include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/trace.h"
 #include "revati/types.h"
 #include "revati/vclock.h"
 
-typedef struct op_rec {
-    const char *op;   /* "allreduce", "send", ... */
-    size_t count;     /* elements, as passed */
-    int dtype, peer;  /* peer: send/recv only, else -1 */
-    ncclComm_t comm;
-    cudaStream_t stream;
-    /* at arrival */
-    int skip;         /* unknown stream or communicator, or graph capture: no rendezvous */
-    int dev;
-    unsigned long long sid;
-    uint64_t arrival;
-    /* at publication */
-    uint64_t key, match, bytes, model;
-    int rank, nranks, ticket;
-    const char *algo;
-} op_rec;
 
 static __thread int t_depth;
 static __thread op_rec *t_pend;
@@ -38,16 +25,19 @@ static __thread int t_npend, t_cap;
 
 typedef int (*stream_info_fn)(cudaStream_t, int *, unsigned long long *, unsigned long long *);
 typedef void (*stream_hold_fn)(cudaStream_t, unsigned long long);
+typedef int (*capture_mark_fn)(cudaStream_t, void **, int *);
 static stream_info_fn g_info;
 static stream_hold_fn g_hold;
+static capture_mark_fn g_mark;
 
 static int driver_hooks(void) {
-    if (g_info && g_hold) return 1;
+    if (g_info && g_hold && g_mark) return 1;
     void *h = dlopen("libcuda.so.1", RTLD_NOLOAD | RTLD_LAZY);
     if (!h) return 0;
     g_info = (stream_info_fn)dlsym(h, "revati_stream_info");
     g_hold = (stream_hold_fn)dlsym(h, "revati_stream_hold");
-    if (!g_info || !g_hold) {
+    g_mark = (capture_mark_fn)dlsym(h, "revati_capture_mark");
+    if (!g_info || !g_hold || !g_mark) {
         static int warned;
         if (!warned++) rv_warn("libcuda.so.1 is not revati's: NCCL collectives are not met across ranks");
         return 0;
@@ -67,19 +57,23 @@ static const char *dtype_name(int t) {
 }
 
 /* arrival: when the operation can start on its stream (after the stream's earlier work, not before
- * the host issued it) */
+ * the host issued it); on a capturing stream, the capture's node count (the kernel NCCL then
+ * captures is the operation's node) */
 static void arrive(op_rec *o) {
     o->skip = 1;
     o->ticket = -1;
+    o->graph = NULL;
     if (!driver_hooks()) return;
     unsigned long long ready = 0;
-    if (g_info(o->stream, &o->dev, &o->sid, &ready) != 0) return; /* unknown, or captured into a graph */
+    int st = g_info(o->stream, &o->dev, &o->sid, &ready);
+    if (st == 1 && g_mark(o->stream, &o->graph, &o->graph_from) != 1) o->graph = NULL;
+    if (st != 0) return; /* unknown, or captured into a graph */
     uint64_t now = rv_vnow();
     o->arrival = ready > now ? ready : now;
     o->skip = 0;
 }
 
-static void publish(op_rec *o) {
+void rv_nccl_publish(op_rec *o) {
     if (o->skip) return;
     rv_ncomm_lock();
     rv_ncomm *c = rv_ncomm_find(o->comm);
@@ -114,13 +108,18 @@ static void publish(op_rec *o) {
     o->ticket = rv_rdv_arrive(o->match, o->key, meet, o->arrival, o->model);
 }
 
-static void finish(op_rec *o) {
-    if (o->skip || o->ticket < 0) return;
+uint64_t rv_nccl_finish(op_rec *o) {
+    if (o->skip || o->ticket < 0) return 0;
     char what[64];
     snprintf(what, sizeof what, "%s #%llu", o->op, (unsigned long long)(o->match & 0xffff));
-    uint64_t end = rv_rdv_wait(o->ticket, o->match, o->key, what); /* a real wait: not revati's overhead */
+    /* the rank is blocked for its peers: that real time is not its host's time (while no other
+     * thread of it runs), so a rank that waits for a late peer does not run ahead of its arrival */
+    rv_blocked blk;
+    rv_blocked_begin(&blk);
+    uint64_t end = rv_rdv_wait(o->ticket, o->match, o->key, what);
+    rv_blocked_end(&blk);
     rv_enter();
-    g_hold(o->stream, end);
+    if (!o->replay) g_hold(o->stream, end);
     char peers[32] = "[]";
     if (o->peer >= 0) snprintf(peers, sizeof peers, "[%d]", o->peer);
     rv_trace_emit("collective",
@@ -133,6 +132,7 @@ static void finish(op_rec *o) {
                   (unsigned long long)(o->match & 0xffffffffffffULL), o->algo, (unsigned long long)o->model,
                   (unsigned long long)rv_wall_ns());
     rv_leave();
+    return end;
 }
 
 /* One operation: inside a group it waits for the group's end; otherwise it is met now. real_rc is
@@ -157,9 +157,10 @@ static ncclResult_t issue(op_rec o, ncclResult_t (*call)(void *), void *args) {
     ncclResult_t r = call(args);
     if (r != NCCL_OK && r != NCCL_IN_PROGRESS) return r;
     rv_enter();
-    publish(&o);
+    if (o.graph) rv_nccl_captured(&o);
+    rv_nccl_publish(&o);
     rv_leave();
-    finish(&o);
+    rv_nccl_finish(&o);
     return r;
 }
 
@@ -194,9 +195,12 @@ RV_EXPORT ncclResult_t ncclGroupEnd(void) {
     t_npend = 0;
     if (r != NCCL_OK && r != NCCL_IN_PROGRESS) return r;
     rv_enter();
-    for (int i = 0; i < n; ++i) publish(&t_pend[i]);
+    for (int i = 0; i < n; ++i) {
+        if (t_pend[i].graph) rv_nccl_captured(&t_pend[i]);
+        rv_nccl_publish(&t_pend[i]);
+    }
     rv_leave();
-    for (int i = 0; i < n; ++i) finish(&t_pend[i]);
+    for (int i = 0; i < n; ++i) rv_nccl_finish(&t_pend[i]);
     return r;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "rendezvous.h"
+#include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/vclock.h"
 
@@ -233,7 +234,7 @@ uint64_t rv_rdv_wait(int ticket, uint64_t match, uint64_t comm_key, const char *
         /* a real wait (the thread sleeps, so the world can jump for a rank that sleeps before
          * arriving); raw futex, not the interposed waits */
         struct timespec ts = {0, LIVENESS_NS};
-        syscall(SYS_futex, (uint32_t *)&s->done, FUTEX_WAIT, 0, &ts, NULL, 0);
+        rv_real_futex((uint32_t *)&s->done, FUTEX_WAIT, 0, &ts, NULL, 0);
         if (atomic_load(&s->done)) continue;
         int32_t pid = 0;
         int r = dead_rank(t, comm_key, &pid);

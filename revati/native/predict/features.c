@@ -196,7 +196,14 @@ static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, dou
         if (isnan(hk) || hk < 1) hk = h;
         *causal = isnan(c) ? 0 : c;
         dims[0] = b * h, dims[1] = sq, dims[2] = sk, dims[3] = d;
-        if (!isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq) && !isnan(sk)) {
+        double splits = json_num(op, "splits");
+        static const char *const W_COMBINE[] = {"combine", NULL};
+        if (json_str_is(op, "op", W_COMBINE) && splits >= 1 && !isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq)) {
+            /* split-KV combine: reads each split's fp32 partial output and log-sum-exp, writes the output */
+            dims[2] = splits;
+            *flops = 2 * splits * b * h * sq * d;
+            *bytes = b * h * sq * (splits * (d + 1) * 4 + d * *dt);
+        } else if (!isnan(b) && !isnan(h) && !isnan(d) && !isnan(sq) && !isnan(sk)) {
             double pairs = sq * sk;
             if (*causal > 0 && sq > 1) pairs = sq * sk - sq * (sq - 1) / 2; /* lower triangle, ragged end */
             *flops = 4 * b * h * d * pairs;

@@ -61,7 +61,9 @@ void rv_trees_free(rv_trees *t) {
 }
 
 double rv_trees_predict(const rv_trees *t, const float *row, int n) {
-    double sum = t->base;
+    /* summed in float, as XGBoost sums a row's leaves: a double sum drifts from its predictions by up
+     * to ~1e-5 relative when the margin is large (log2 of a duration in ns, ~30) */
+    float sum = (float)t->base;
     for (int i = 0; i < t->ntrees; ++i) {
         const tnode *nd = t->nodes[i];
         int j = 0;

@@ -7,6 +7,8 @@
  *   at::native::elementwise_kernel<128, U, lambda(int)>(int N, lambda)                  strided (OffsetCalculator)
  *   at::native::reduce_kernel<..., ReduceOp<T, ops, uint32 index, out>>(ReduceOp)       (reduce.c)
  *   arange, cub's inclusive scan (cumsum), index_select, gather, cat                      (shape.c)
+ *   index_elementwise_kernel (x[idx], x[idx] = v), vectorized_gather_kernel (whole rows)  (index.c)
+ *   cub's count and select over NonZeroOp, write_indices (nonzero, x[mask])               (nonzero.c)
  * with the functors of functors.c.
  * A launch is computed when its inputs hold no tainted bytes and it has at most REVATI_COMPUTE_MAX
  * elements; otherwise its outputs (known exactly here) are tainted with it as the producer. */
@@ -32,6 +34,30 @@ void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq
                      uint32_t tok_size) {
     rv_taint t = {p, p + n, p, k->f, seq, corr, 1, vocab, tok_size};
     rv_taint_mark(&t);
+}
+
+int rv_range_token_ids(uint64_t p, uint64_t n, uint32_t tok_size) {
+    rv_taint t;
+    int any = 0;
+    for (uint64_t at = p; at < p + n && rv_taint_find(at, p + n, 0, &t); at = t.end, any = 1)
+        if (!t.exact || !t.vocab || (tok_size && t.tok_size != tok_size)) return 0;
+    return any;
+}
+
+void rv_carry_flush(rv_carry *c) {
+    if (c->n) rv_taint_copy(c->dst, c->src, c->n);
+    c->n = 0;
+}
+
+int rv_carry_copy(rv_carry *c, uint64_t dst, uint64_t src, uint64_t n) {
+    memmove((void *)dst, (const void *)src, (size_t)n);
+    if (c->n && c->dst + c->n == dst && c->src + c->n == src) {
+        c->n += n;
+        return 1;
+    }
+    rv_carry_flush(c);
+    c->dst = dst, c->src = src, c->n = n;
+    return ++c->runs <= RV_CARRY_MAX_RUNS;
 }
 
 int rv_param_at(const rv_kernel_op *k, int i, uint32_t *size) {
@@ -164,7 +190,7 @@ int rv_fam_legacy(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
 
 /* The family a kernel's name belongs to, decided once per function. */
 enum { KIND_NONE = -1, KIND_ELEMENTWISE = 1, KIND_REDUCE, KIND_LEGACY, KIND_ARANGE, KIND_CAT, KIND_INDEX_SELECT,
-       KIND_GATHER, KIND_SCAN };
+       KIND_GATHER, KIND_SCAN, KIND_INDEX, KIND_NONZERO, KIND_NO_WRITES };
 
 #define STARTS(s, lit) (!strncmp((s), (lit), sizeof(lit) - 1))
 
@@ -172,7 +198,15 @@ static int classify(const char *name) {
     if (STARTS(name, VEC_PREFIX) || STARTS(name, UNR_PREFIX)) return KIND_ELEMENTWISE;
     if (STARTS(name, "_ZN2at6native18elementwise_kernelILi")) return KIND_LEGACY;
     if (STARTS(name, "_ZN2at6native34_scatter_gather_elementwise_kernel")) return KIND_GATHER;
+    if (STARTS(name, "_ZN2at6native24index_elementwise_kernel")) return KIND_INDEX;
+    if (STARTS(name, "_ZN2at6native24vectorized_gather_kernelILi")) return KIND_INDEX;
+    if (STARTS(name, "_ZN2at6native25_assert_async_cuda_kernel")) return KIND_NO_WRITES; /* reads, asserts */
     if (STARTS(name, "_ZN14at_cuda_detail3cub6detail4scan16DeviceScanKernel")) return KIND_SCAN;
+    if (strstr(name, "NonZeroOp") && (STARTS(name, "_ZN14at_cuda_detail3cub6detail6reduce28DeviceReduceSingleTileKernel") ||
+                                      STARTS(name, "_ZN14at_cuda_detail3cub6detail6select23DeviceSelectSweepKernel")))
+        return KIND_NONZERO;
+    if (STARTS(name, "_ZN14at_cuda_detail3cub6detail4scan23DeviceCompactInitKernel")) return KIND_NONZERO;
+    if (strstr(name, "_Nonzero_cu_") && strstr(name, "13write_indicesI")) return KIND_NONZERO;
     if (STARTS(name, "_ZN2at6native32tensor_kernel_scan_innermost_dim")) return KIND_SCAN;
     if (strstr(name, "elementwise_kernel_with_index") && strstr(name, "arange_cuda_out")) return KIND_ARANGE;
     if (!STARTS(name, "_ZN2at6native")) return KIND_NONE;
@@ -196,6 +230,9 @@ int rv_values_compute(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     case KIND_INDEX_SELECT: r = rv_fam_index_select(k, seq, corr); break;
     case KIND_GATHER: r = rv_fam_gather(k, seq, corr); break;
     case KIND_CAT: r = rv_fam_cat(k, seq, corr); break;
+    case KIND_INDEX: r = rv_fam_index(k, seq, corr); break;
+    case KIND_NONZERO: r = rv_fam_nonzero(k, seq, corr); break;
+    case KIND_NO_WRITES: r = FAM_COMPUTED; break;
     case KIND_NONE: return 0;
     default: break;
     }

@@ -17,6 +17,21 @@ int rv_range_tainted(uint64_t p, uint64_t n, rv_taint *t);
 /* Taint [p, p+n) exactly, with k as the producer; vocab/tok_size tag token ids (0: none). */
 void rv_taint_output(const rv_kernel_op *k, uint64_t p, uint64_t n, uint64_t seq, uint64_t corr, uint32_t vocab,
                      uint32_t tok_size);
+/* Token ids through element copies (cat, index_select, gather, index): a family whose copied input holds
+ * no tainted bytes but exact token ids of its element size still runs, copying the known elements and
+ * carrying each copied id's taint (its vocab) to where it lands; a host read then draws ids for those
+ * elements only. rv_range_token_ids: whether [p, p+n) is tainted only so (and at all); tok_size 0: ids
+ * of any size (a copy of whole rows). */
+int rv_range_token_ids(uint64_t p, uint64_t n, uint32_t tok_size);
+#define RV_CARRY_MAX_RUNS 4096
+typedef struct {
+    uint64_t dst, src, n; /* the pending run */
+    int runs;
+} rv_carry;
+/* Copy n bytes src -> dst, their taint carried along (adjacent copies join one run); 0 past
+ * RV_CARRY_MAX_RUNS runs (the caller taints its whole output instead). rv_carry_flush carries the last. */
+int rv_carry_copy(rv_carry *c, uint64_t dst, uint64_t src, uint64_t n);
+void rv_carry_flush(rv_carry *c);
 /* A parameter's bytes: its offset in k->params, or -1 when k has fewer parameters or a bad layout. */
 int rv_param_at(const rv_kernel_op *k, int i, uint32_t *size);
 
@@ -44,13 +59,15 @@ static inline uint64_t rv_calc_get(const uint8_t *c, int nargs, uint32_t idx, in
 /* ---- elementwise functors (functors.c) ---- */
 
 enum { OP_FILL = 1, OP_COPY, OP_NOT, OP_AND, OP_OR, OP_XOR, OP_MUL, OP_ADD, OP_SELF_ADD, OP_CMP, OP_LNOT, OP_LAND,
-       OP_LOR, OP_LXOR, OP_WHERE, OP_MASKED_FILL };
+       OP_LOR, OP_LXOR, OP_WHERE, OP_MASKED_FILL, OP_CLAMP, OP_REM, OP_DIV_TRUNC, OP_DIV_FLOOR };
 enum { CMP_EQ, CMP_NE, CMP_GE, CMP_GT, CMP_LE, CMP_LT };
 
 typedef struct {
     int op, nin, cmp;
     rv_dt in[3], out;  /* the functor's argument and result types */
-    rv_val scalar;     /* fill value, alpha, or a scalar operand */
+    rv_val scalar;     /* fill value, alpha, a scalar operand, or clamp's lower limit */
+    rv_val scalar2;    /* clamp's upper limit */
+    int mode;          /* clamp: 0 min only, 1 max only, 2 both (ClampLimits) */
     int scalar_side;   /* 0: none, 1: scalar is the left operand (AUnary), 2: the right (BUnary) */
     uint32_t fbytes;   /* sizeof the functor (0: not known) */
 } efun;
@@ -71,5 +88,7 @@ int rv_fam_scan(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_index(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
+int rv_fam_nonzero(const rv_kernel_op *k, uint64_t seq, uint64_t corr);
 
 #endif

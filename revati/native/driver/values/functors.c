@@ -5,7 +5,10 @@
  * Compare (ge/gt/le/lt) and the lambdas of logical_and/or/xor_kernel_cuda; CUDAFunctor_add,
  * CUDAFunctorOnSelf_add; and the lambdas of bitwise_not_kernel_cuda, logical_not_kernel_cuda,
  * direct_copy_kernel_cuda, bfloat16/float16_copy_kernel_cuda, compare_scalar_kernel, where_kernel_impl
- * (cond ? a : b) and masked_fill_kernel (closure {scalar_t value}). */
+ * (cond ? a : b), masked_fill_kernel (closure {scalar_t value}), launch_clamp_scalar (closure {ClampLimits
+ * minmax; opmath lim0; opmath lim1}), and remainder/div_trunc/div_floor as Binary/BUnaryFunctor lambdas. */
+#include <math.h>
+
 #include "families.h"
 
 /* The opmath type of t (what torch computes a scalar operand in). */
@@ -20,6 +23,9 @@ static int parse_inner(const char *p, const uint8_t *fb, efun *e, int *inner_siz
     if ((q = strstr(p, "BitwiseXorFunctor")) && q - p < 40) return e->op = OP_XOR, 1;
     if ((q = strstr(p, "MulFunctor")) && q - p < 60) return e->op = OP_MUL, 1;
     if ((q = strstr(p, "logical_and_kernel_cuda")) && q - p < 40) return e->op = OP_LAND, 1;
+    if ((q = strstr(p, "remainder_kernel_cuda")) && q - p < 40) return e->op = OP_REM, 1;
+    if ((q = strstr(p, "div_trunc_kernel_cuda")) && q - p < 60) return e->op = OP_DIV_TRUNC, 1;
+    if ((q = strstr(p, "div_floor_kernel_cuda")) && q - p < 60) return e->op = OP_DIV_FLOOR, 1;
     if ((q = strstr(p, "logical_or_kernel_cuda")) && q - p < 40) return e->op = OP_LOR, 1;
     if ((q = strstr(p, "logical_xor_kernel_cuda")) && q - p < 40) return e->op = OP_LXOR, 1;
     if ((q = strstr(p, "CompareEqFunctor")) && q - p < 120) { /* {EqOpType op_}: 0 eq, 1 ne */
@@ -132,6 +138,17 @@ int rv_parse_functor(const char *s, const char *end, const uint8_t *fb, uint32_t
         e->op = OP_COPY, e->nin = 1, e->in[0] = 'f', e->out = 'H';
         return 1;
     }
+    if ((p = strstr(s, "launch_clamp_scalar")) && p < end && na == 1) {
+        /* closure {ClampLimits minmax (Min, Max, MinMax); opmath lim0; opmath lim1} (torch 2.14's launches) */
+        rv_dt st = opmath(args[0]);
+        uint32_t sz = (uint32_t)dt_size(st), off = sz > 4 ? sz : 4;
+        int32_t mode;
+        memcpy(&mode, fb, 4);
+        if (mode < 0 || mode > 2 || off + 2 * sz > fsize) return 0;
+        e->op = OP_CLAMP, e->mode = mode, e->nin = 1, e->in[0] = e->out = args[0];
+        e->scalar = dt_load(st, fb + off), e->scalar2 = dt_load(st, fb + off + sz), e->fbytes = off + 2 * sz;
+        return 1;
+    }
     if ((p = strstr(s, "compare_scalar_kernelI")) && p < end && na == 1 && dt_size(args[0]) == 8 && fsize >= 16) {
         /* closure {OpType op (GE, GT, LE, LT); scalar_t rhs at 8; ...} (read off torch 2.14's launches) */
         int32_t op;
@@ -161,6 +178,35 @@ rv_val rv_apply_functor(const efun *e, rv_val a, rv_val b, rv_val c) {
     case OP_LXOR: return (rv_val){truth(a) != truth(b), 0, 0};
     case OP_WHERE: return a.i ? b : c;
     case OP_MASKED_FILL: return b.i ? e->scalar : a;
+    case OP_CLAMP: {
+        if (a.isf) { /* NaN propagates */
+            double x = a.f;
+            if (x != x) return a;
+            if (e->mode != 1 && x < rv_as_float(e->scalar).f) x = rv_as_float(e->scalar).f;
+            if (e->mode != 0 && x > rv_as_float(e->scalar2).f) x = rv_as_float(e->scalar2).f;
+            return (rv_val){0, x, 1};
+        }
+        int64_t x = a.i;
+        if (e->mode != 1 && x < e->scalar.i) x = e->scalar.i;
+        if (e->mode != 0 && x > e->scalar2.i) x = e->scalar2.i;
+        return (rv_val){x, 0, 0};
+    }
+    case OP_REM: /* Python's modulo: the sign of the divisor */
+        if (fl) {
+            double x = rv_as_float(a).f, y = rv_as_float(b).f, r = fmod(x, y);
+            return (rv_val){0, r != 0 && (r < 0) != (y < 0) ? r + y : r, 1};
+        } else {
+            if (!b.i) return (rv_val){0, 0, 0};
+            int64_t r = a.i % b.i;
+            return (rv_val){r != 0 && (r < 0) != (b.i < 0) ? r + b.i : r, 0, 0};
+        }
+    case OP_DIV_TRUNC:
+        if (fl) return (rv_val){0, trunc(rv_as_float(a).f / rv_as_float(b).f), 1};
+        return (rv_val){b.i ? a.i / b.i : 0, 0, 0};
+    case OP_DIV_FLOOR:
+        if (fl) return (rv_val){0, floor(rv_as_float(a).f / rv_as_float(b).f), 1};
+        if (!b.i) return (rv_val){0, 0, 0};
+        return (rv_val){a.i / b.i - ((a.i % b.i != 0) && ((a.i < 0) != (b.i < 0))), 0, 0};
     case OP_AND: return (rv_val){a.i & b.i, 0, 0};
     case OP_OR: return (rv_val){a.i | b.i, 0, 0};
     case OP_XOR: return (rv_val){a.i ^ b.i, 0, 0};

@@ -193,18 +193,27 @@ int rv_fam_index_select(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     }
     uint64_t sbytes = (tinfo_extent(&src) + srows * src.strides[ssel]) * (uint64_t)tsz;
     if (!rv_range_ok(src.data, sbytes)) return FAM_NO;
-    if (rv_range_tainted(src.data, sbytes, NULL)) {
+    int ids = rv_range_tainted(src.data, sbytes, NULL);
+    if (ids && !rv_range_token_ids(src.data, sbytes, (uint32_t)tsz)) {
         rv_taint_output(k, dst.data, dbytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
+    rv_carry carry = {0};
+    if (ids) rv_taint_clear(dst.data, dst.data + dbytes); /* before the carried ids land */
     for (uint64_t j = 0; j < nidx; ++j) {
         uint64_t si = (uint64_t)dt_load(it, (const void *)(idx.data + tinfo_off(&idx, j) * (uint64_t)isz)).i;
         for (uint64_t e = 0; e < inner; ++e) {
             uint64_t d = tinfo_off(&dst, e) + j * dst.strides[dsel], s = tinfo_off(&src, e) + si * src.strides[ssel];
-            memcpy((void *)(dst.data + d * (uint64_t)tsz), (const void *)(src.data + s * (uint64_t)tsz), (size_t)tsz);
+            uint64_t da = dst.data + d * (uint64_t)tsz, sa = src.data + s * (uint64_t)tsz;
+            if (!ids) memcpy((void *)da, (const void *)sa, (size_t)tsz);
+            else if (!rv_carry_copy(&carry, da, sa, (uint64_t)tsz)) {
+                rv_taint_output(k, dst.data, dbytes, seq, corr, 0, 0);
+                return FAM_TAINTED;
+            }
         }
     }
-    rv_taint_clear(dst.data, dst.data + dbytes);
+    if (ids) rv_carry_flush(&carry);
+    else rv_taint_clear(dst.data, dst.data + dbytes);
     return FAM_COMPUTED;
 }
 
@@ -232,7 +241,9 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
              ibytes = rv_calc_get(c, 3, (uint32_t)n - 1, 2) + 8,
              sbytes = rv_calc_get(c, 3, (uint32_t)n - 1, 1) + ((index_size ? index_size - 1 : 0) * stride + 1) * (uint64_t)sz;
     if (!rv_range_ok(self, obytes) || !rv_range_ok(index, ibytes) || !rv_range_ok(src, sbytes)) return FAM_NO;
-    if ((uint64_t)n > rv_compute_max() || rv_range_tainted(index, ibytes, NULL) || rv_range_tainted(src, sbytes, NULL)) {
+    int ids = rv_range_tainted(src, sbytes, NULL);
+    if ((uint64_t)n > rv_compute_max() || rv_range_tainted(index, ibytes, NULL) ||
+        (ids && !rv_range_token_ids(src, sbytes, (uint32_t)sz))) {
         rv_taint_output(k, self, obytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
@@ -241,13 +252,22 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
         if (idx < 0 || (uint64_t)idx >= index_size) return FAM_NO; /* the GPU asserts; leave it alone */
     }
+    int dense = obytes == (uint64_t)n * (uint64_t)sz;
+    rv_carry carry = {0};
+    if (ids && dense) rv_taint_clear(self, self + obytes); /* before the carried ids land */
     for (int32_t i = 0; i < n; ++i) {
         int64_t idx;
         memcpy(&idx, (const void *)(index + rv_calc_get(c, 3, (uint32_t)i, 2)), 8);
-        uint64_t s = src + rv_calc_get(c, 3, (uint32_t)i, 1) + (uint64_t)idx * stride * (uint64_t)sz;
-        memcpy((void *)(self + rv_calc_get(c, 3, (uint32_t)i, 0)), (const void *)s, (size_t)sz);
+        uint64_t s = src + rv_calc_get(c, 3, (uint32_t)i, 1) + (uint64_t)idx * stride * (uint64_t)sz,
+                 d = self + rv_calc_get(c, 3, (uint32_t)i, 0);
+        if (!ids) memcpy((void *)d, (const void *)s, (size_t)sz);
+        else if (!rv_carry_copy(&carry, d, s, (uint64_t)sz)) {
+            rv_taint_output(k, self, obytes, seq, corr, 0, 0);
+            return FAM_TAINTED;
+        }
     }
-    if (obytes == (uint64_t)n * (uint64_t)sz) rv_taint_clear(self, self + obytes);
+    if (ids) rv_carry_flush(&carry);
+    else if (dense) rv_taint_clear(self, self + obytes);
     return FAM_COMPUTED;
 }
 
@@ -257,15 +277,41 @@ int rv_fam_gather(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
  * {T* input[B]; I offset[B]; I dimSize[B]; I nElements[B]; bool isContiguous[B]; TensorSizeStride<I, 4>
  * tensorStride[1]}, TensorSizeStride<I, 4> os {I sizes[4]; I strides[4]}, int concatDim, I dimStride), one
  * input per gridDim.y: input i's element l goes to out + offset[i] * dimStride + CatArrIndexToOffset(l).
+ * CatArrayBatchedCopy<OpaqueType<S>, I, Dims, B, N>, the same parameters, is the kernel of non-contiguous
+ * inputs: an input whose isContiguous is false reads its element l at CatArrIndexToOffset(l) by its own
+ * sizes and strides, tensorStride[N > 1 ? i : 0] (element strides, its size along concatDim = dimSize[i]).
  * CatArrayBatchedCopy_vectorized<..., alignment A, elems_per_vec E>(char* out, the same metadata, os,
  * concatDim, I trailingSize) moves units of A bytes: os counts units, and input i's offset, dimSize and
  * nElements (in elements) become offset * trailingSize / E, dimSize * trailingSize / E, nElements / E. */
+
+/* CatArrIndexToOffset: the offset (in units) of linear index l of a tensor of `dims` sizes and strides whose
+ * size along cdim is dsz; 0 when a size is 0. Strides are unsigned, so the last l has the largest offset. */
+static int cat_offset(const uint64_t *size, const uint64_t *stride, int dims, int cdim, uint64_t dsz, uint64_t l,
+                      uint64_t *eo) {
+    uint64_t off = 0;
+    for (int d = dims - 1; d >= 1; --d) {
+        uint64_t cur = d == cdim ? dsz : size[d];
+        if (!cur) return 0;
+        off += l % cur * stride[d];
+        l /= cur;
+    }
+    *eo = off + l * stride[0];
+    return 1;
+}
+
+typedef struct {
+    uint64_t ptr, off, dsz, nel, ext; /* ext: the bytes it spans */
+    int contig, ids;                  /* ids: tainted by token ids only (carried, rv_carry_copy) */
+    uint64_t size[4], stride[4];
+} cat_input;
+
 int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     const char *p = strstr(k->f->name, "CatArrayBatchedCopy"), *q;
     if (!p || k->f->nparams != 5) return FAM_NO;
-    int vec = 0;
+    int vec = 0, strided = 0;
     if ((q = strstr(p, "_contigINS1_10OpaqueTypeILj"))) q += 27;
     else if ((q = strstr(p, "_vectorizedINS1_10OpaqueTypeILj"))) q += 31, vec = 1;
+    else if (!strncmp(p + 19, "INS1_10OpaqueTypeILj", 20)) q = p + 39, strided = 1;
     else return FAM_NO;
     int sz = atoi(q);
     while (*q >= '0' && *q <= '9') ++q;
@@ -275,13 +321,16 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     int dims, batch, nstride = 1, align = 0, epv = 1;
     if (xt != 'j' && xt != 'm') return FAM_NO;
     if (vec ? sscanf(q, "Li%dELi%dELi%dELi%dELi%dE", &dims, &batch, &nstride, &align, &epv) != 5
-            : sscanf(q, "Li%dELi%dE", &dims, &batch) != 2)
+            : sscanf(q, "Li%dELi%dELi%dE", &dims, &batch, &nstride) < 2)
         return FAM_NO;
-    if (dims < 1 || dims > 4 || batch < 1 || epv < 1 || (vec && align != sz * epv)) return FAM_NO;
+    if (dims < 1 || dims > 4 || batch < 1 || batch > 128 || nstride < 1 || nstride > batch || epv < 1 ||
+        (vec && align != sz * epv))
+        return FAM_NO;
     uint32_t xs = (uint32_t)dt_size(xt), s0, s1, s2, s3, s4, B = (uint32_t)batch;
     int o0 = rv_param_at(k, 0, &s0), o1 = rv_param_at(k, 1, &s1), o2 = rv_param_at(k, 2, &s2),
         o3 = rv_param_at(k, 3, &s3), o4 = rv_param_at(k, 4, &s4);
-    uint32_t off_at = 8 * B, dim_at = off_at + xs * B, nel_at = dim_at + xs * B, meta = nel_at + xs * B + B;
+    uint32_t off_at = 8 * B, dim_at = off_at + xs * B, nel_at = dim_at + xs * B, contig_at = nel_at + xs * B,
+             ts_at = (contig_at + B + xs - 1) / xs * xs, meta = strided ? ts_at + (uint32_t)nstride * 8 * xs : contig_at + B;
     if (o0 < 0 || o1 < 0 || o2 < 0 || o3 < 0 || o4 < 0 || s0 != 8 || s1 < meta || s2 != 8 * xs || s3 != 4 || s4 != xs ||
         k->grid[1] > B)
         return FAM_NO;
@@ -296,41 +345,56 @@ int rv_fam_cat(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
     for (int d = 0; d < dims; ++d) oext += (size[d] ? size[d] - 1 : 0) * stride[d];
     uint64_t obytes = oext * unit;
     if (!rv_range_ok(out, obytes)) return FAM_NO;
-    int tainted = 0;
+    cat_input in[128]; /* batch <= 128: torch's CAT_ARRAY_BATCH_SIZE */
+    int tainted = 0, ids = 0;
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
-        uint64_t in = rd64(m + 8 * i), nel = XR(m + nel_at + xs * i);
-        if (!rv_range_ok(in, nel * (uint64_t)sz)) return FAM_NO;
-        tainted |= rv_range_tainted(in, nel * (uint64_t)sz, NULL);
-        total += nel;
+        cat_input *c = &in[i];
+        c->ptr = rd64(m + 8 * i), c->off = XR(m + off_at + xs * i), c->dsz = XR(m + dim_at + xs * i);
+        c->nel = XR(m + nel_at + xs * i), c->contig = !strided || m[contig_at + i];
+        c->ext = c->nel * (uint64_t)sz;
+        if (!c->contig) {
+            const uint8_t *ts = m + ts_at + 8 * xs * (uint32_t)(nstride > 1 ? i : 0);
+            uint64_t eo;
+            for (int d = 0; d < 4; ++d) c->size[d] = XR(ts + xs * (uint32_t)d), c->stride[d] = XR(ts + xs * (uint32_t)(4 + d));
+            if (c->nel && !cat_offset(c->size, c->stride, dims, cdim, c->dsz, c->nel - 1, &eo)) return FAM_NO;
+            c->ext = c->nel ? (eo + 1) * (uint64_t)sz : 0;
+        }
+        if (!rv_range_ok(c->ptr, c->ext)) return FAM_NO;
+        c->ids = rv_range_tainted(c->ptr, c->ext, NULL);
+        if (c->ids && !rv_range_token_ids(c->ptr, c->ext, (uint32_t)sz)) tainted = 1;
+        ids |= c->ids;
+        total += c->nel;
     }
     if (tainted || total > rv_compute_max()) {
         rv_taint_output(k, out, obytes, seq, corr, 0, 0);
         return FAM_TAINTED;
     }
+    rv_carry carry = {0};
+    if (ids) rv_taint_clear(out, out + obytes); /* before the carried ids land */
     for (uint32_t i = 0; i < k->grid[1]; ++i) {
-        uint64_t in = rd64(m + 8 * i), off = XR(m + off_at + xs * i), dsz = XR(m + dim_at + xs * i),
-                 nel = XR(m + nel_at + xs * i), base;
+        const cat_input *c = &in[i];
+        uint64_t nel = c->nel, dsz = c->dsz, base;
         if (vec) { /* units of epv elements; last is trailingSize */
-            if (nel % (uint64_t)epv || (off * last) % (uint64_t)epv || (dsz * last) % (uint64_t)epv) return FAM_NO;
-            nel /= (uint64_t)epv, base = off * last / (uint64_t)epv, dsz = dsz * last / (uint64_t)epv;
+            if (nel % (uint64_t)epv || (c->off * last) % (uint64_t)epv || (dsz * last) % (uint64_t)epv) return FAM_NO;
+            nel /= (uint64_t)epv, base = c->off * last / (uint64_t)epv, dsz = dsz * last / (uint64_t)epv;
         } else { /* last is dimStride */
-            base = off * last;
+            base = c->off * last;
         }
         for (uint64_t l = 0; l < nel; ++l) {
-            uint64_t li = l, eo = 0;
-            for (int d = dims - 1; d >= 1; --d) {
-                uint64_t cur = d == cdim ? dsz : size[d];
-                if (!cur) return FAM_NO;
-                eo += li % cur * stride[d];
-                li /= cur;
-            }
-            eo += li * stride[0];
+            uint64_t eo, from = l;
+            if (!cat_offset(size, stride, dims, cdim, dsz, l, &eo)) return FAM_NO;
+            if (!c->contig) cat_offset(c->size, c->stride, dims, cdim, dsz, l, &from);
             uint64_t at = (base + eo) * unit;
             if (at + unit > obytes) return FAM_NO;
-            memcpy((void *)(out + at), (const void *)(in + l * unit), (size_t)unit);
+            if (!c->ids) memcpy((void *)(out + at), (const void *)(c->ptr + from * unit), (size_t)unit);
+            else if (!rv_carry_copy(&carry, out + at, c->ptr + from * unit, unit)) goto too_many_runs;
         }
     }
 #undef XR
-    rv_taint_clear(out, out + obytes);
+    if (ids) rv_carry_flush(&carry);
+    else rv_taint_clear(out, out + obytes);
     return FAM_COMPUTED;
+too_many_runs:
+    rv_taint_output(k, out, obytes, seq, corr, 0, 0);
+    return FAM_TAINTED;
 }

@@ -68,8 +68,30 @@ static void warn_unknown_params(const rv_func *f) {
 // not an entry point: every executed kernel passes here (rv_launch_now, cuGraphLaunch)
 void rv_values_count_computed(void) { __atomic_add_fetch(&g_stat_computed, 1, __ATOMIC_RELAXED); }
 
+/* ---- host runners: code outside the driver that computes launches it tagged when they were captured
+ * (Triton's, through revati.integrations.triton_host, which runs them in Triton's interpreter) ---- */
+
+static int (*g_runner)(uint64_t tag);
+static __thread uint64_t t_next_tag;
+
+/* The runner the driver calls at each graph replay of a tagged launch, before the launch's outputs are
+ * tainted: 1 when it computed them (and supplied their bytes), else 0 (the launch is tracked as any). */
+RV_API void revati_values_set_replay_runner(int (*runner)(uint64_t tag)) { g_runner = runner; }
+/* Tag this thread's next kernel launch (one being captured into a graph) for the runner. */
+RV_API void revati_values_tag_next_launch(uint64_t tag) { t_next_tag = tag; }
+
+uint64_t rv_values_take_tag(void) {
+    uint64_t t = t_next_tag;
+    t_next_tag = 0;
+    return t;
+}
+
 static void track(const rv_kernel_op *k, uint64_t corr) {
     uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
+    if (k->host_tag && g_runner && g_runner(k->host_tag) == 1) { /* the runner computed it */
+        rv_values_count_computed();
+        return;
+    }
     if (!k->params) {
         warn_unknown_params(k->f);
         return;
@@ -101,6 +123,18 @@ static void emit_read(const rv_taint *t, uint64_t addr, uint64_t n, int dev, con
                   (unsigned long long)t->corr, site, policy, certain ? 1 : 0);
 }
 
+/* The token policy over every tainted range of a read (token ids carried through cat or an index
+ * may lie in several, between known elements): its name when every range took it, else "stale". */
+static const char *apply_tokens(rv_taint t, uint64_t src, uint64_t dst, uint64_t n) {
+    const char *policy = NULL, *p;
+    for (;;) {
+        if (!rv_tokens_apply(&t, src, (void *)dst, n, &p)) policy = "stale";
+        else if (!policy) policy = p;
+        if (t.end >= src + n || !rv_taint_find(t.end, src + n, 1, &t)) break;
+    }
+    return policy;
+}
+
 void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site) {
     if (!rv_values_on() || !n) return;
     if (kind[0] == 'H') { /* HtoD, HtoH: the destination now holds the host's values */
@@ -110,7 +144,7 @@ void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, in
         int certain = rv_taint_find(src, src + n, 1, &t);
         if (!certain && !rv_taint_find(src, src + n, 0, &t)) return;
         const char *policy = "stale";
-        if (certain) rv_tokens_apply(&t, src, (void *)dst, n, &policy);
+        if (certain) policy = apply_tokens(t, src, dst, n);
         emit_read(&t, src, n, dev, site, policy, certain);
     } else { /* DtoD, PtoP */
         rv_taint_copy(dst, src, n);

@@ -15,6 +15,9 @@ void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr);
 void rv_values_copy(const char *kind, uint64_t dst, uint64_t src, uint64_t n, int dev, const char *site);
 /* A memset or a freed allocation: the range holds known values (or none) again. */
 void rv_values_clear(uint64_t dst, uint64_t n);
+/* The tag a host runner gave this thread's next launch (revati_values_tag_next_launch), cleared: a
+ * captured launch keeps it, and its graph replays ask the runner to compute it (0: none). */
+uint64_t rv_values_take_tag(void);
 /* Whether value tracking is on (REVATI_VALUES, default 1). */
 int rv_values_on(void);
 /* Count a kernel computed on the host (for rv_values_stats). */

@@ -10,7 +10,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 7u
+#define RV_WORLD_VERSION 8u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -20,12 +20,13 @@
  * (rv_proc_clock: reference + charges + adopted - (overhead + foreign) x host speed). */
 typedef struct rv_charges {
     _Atomic int32_t pid;
-    int32_t pad0;
+    _Atomic uint32_t sends;    /* messages sent (writes to pipes and sockets): bumped at each */
     _Atomic uint64_t ns;       /* own modelled charges and own jumps */
     _Atomic uint64_t adopted;  /* others' charges adopted at the end of idle waits */
     _Atomic uint64_t overhead; /* revati's own real ns, excluded */
     _Atomic uint64_t foreign;  /* others' overhead excluded while idle (real ns) */
-    char pad[24];
+    _Atomic uint64_t sent_at;  /* the process's virtual now at its latest send (messages.c) */
+    char pad[16];
 } rv_charges;
 
 /* A thread in an interposed timed wait. pid == 0: free slot. */
@@ -36,7 +37,10 @@ typedef struct rv_waiter {
                                   its clock delta); RV_VTIME_INVALID: none */
     _Atomic uint32_t blocking; /* 1 while in the real blocking call: if the kernel then shows the
                                   thread runnable, something (an event, its slice's end) woke it */
-    uint32_t pad;
+    _Atomic uint32_t hold;     /* 1: a conservative hold (hold.c), whose target is `target` */
+    _Atomic uint64_t target;   /* a hold's target: the owner's virtual instant itself, not in reference
+                                  terms (the owner's clock moves against the reference while it holds,
+                                  and holds are ordered by their targets) */
 } rv_waiter;
 
 /* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
@@ -57,7 +61,7 @@ typedef struct rv_world {
                                         checks, pauses, wake-up latency): excluded from every clock */
     _Atomic uint64_t idle_upto;      /* real ns up to which idle time has been counted in I */
     _Atomic uint32_t idle_lock;      /* spinlock over idle_real/idle_upto */
-    _Atomic uint32_t pad0;
+    _Atomic uint32_t sends;          /* bumped at every message sent by any process (messages.c) */
     _Atomic uint64_t wake_target;    /* the last idle jump: its target (a waiter's deadline) */
     _Atomic uint64_t wake_real;      /* ... and the real ns when it was made */
     _Atomic uint64_t ov_union;       /* U: real ns covered by some process's overhead bracket (the
@@ -76,6 +80,10 @@ RV_API rv_world *rv_world_get(void);
 RV_API int rv_clock_base(clockid_t id, int64_t *base);
 /* Real clock_gettime (libc's, through the vDSO), bypassing the interposer. */
 RV_API int rv_real_clock_gettime(clockid_t id, struct timespec *ts);
+/* A futex call of revati's own, in real time: libc's syscall(SYS_futex, ...), bypassing the
+ * interposed syscall (which waits out timed futex waits in virtual time). */
+RV_API long rv_real_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout,
+                          uint32_t *uaddr2, uint32_t val3);
 /* Deterministic mode: the modelled CPU gap charged per interposed clock read (REVATI_CPU_GAP_NS,
  * default 100 ns). rv_vtick() charges it when deterministic; otherwise it does nothing. */
 RV_API uint64_t rv_cpu_gap_ns(void);
@@ -125,6 +133,27 @@ RV_API int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock);
  * hold's wait for other processes, during which this process is blocked in virtual time. Inside a
  * bracket, the bracket's measured span shrinks by the same amount. */
 RV_API void rv_exclude_own(uint64_t ns);
+/* Inside a bracket: the last ns of real time were not revati's (a thread blocked while other threads
+ * of its process ran): the bracket's measured span shrinks by ns, nothing is excluded. */
+RV_API void rv_bracket_skip(uint64_t ns);
+/* Real time a thread spends blocked for other processes (a hold, a collective's rendezvous): excluded
+ * from this process's clock only for the stretches in which no other thread of it ran, once however
+ * many of its threads were blocked then, and not again for stretches the world's idle time already
+ * excluded (hold.c). Begin, mark at each wake-up, end (inside or outside a bracket). */
+typedef struct rv_blocked {
+    uint64_t start, mark, idle_real, excluded;
+} rv_blocked;
+RV_API void rv_blocked_begin(rv_blocked *b);
+RV_API void rv_blocked_mark(rv_blocked *b);
+RV_API void rv_blocked_end(rv_blocked *b);
+/* This process's slot of published clock terms (NULL if none could be claimed). */
+RV_API rv_charges *rv_own_charges(void);
+/* Whether the clock is set up (interposers called during its set-up pass straight through). */
+RV_API int rv_clock_ready(void);
+/* Messages carry time (messages.c): a write to a pipe or socket publishes the sender's now; a read
+ * or an fd wait that finds data raises the receiver's clock to the latest such now of every process
+ * that sent since the receiver last looked. */
+RV_API void rv_msg_received(void);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
 RV_API void rv_publish_high(void);
 /* Leave a bracket without counting its real time as overhead (time that ran in parallel with

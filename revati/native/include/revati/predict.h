@@ -15,7 +15,7 @@
 
 #include "revati/types.h"
 
-#define RV_PF_SCHEMA 3 /* bump when the feature vector below changes meaning: models record it */
+#define RV_PF_SCHEMA 4 /* bump when the feature vector below changes meaning: models record it */
 #define RV_PF_N 18     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */
@@ -73,6 +73,14 @@ RV_API uint64_t rv_pf_key(const rv_pkernel *k);
  * object to dst (room n) and returns its length; 0 when the kernel is not one revati decodes. */
 RV_API size_t rv_pf_kernel_op_from_words(const char *name, const unsigned grid[3], const unsigned block[3],
                                          const uint64_t *words, int nwords, char *dst, size_t n);
+/* The same for a recorded launch's whole parameter list: parameter i at byte off[i] of words, size[i]
+ * bytes (recorded scalars as 8-byte values), e.g. cuDNN's causal flag, a scalar after the struct. */
+RV_API size_t rv_pf_kernel_op_from_params(const char *name, const unsigned grid[3], const unsigned block[3],
+                                          const uint64_t *words, const uint16_t *off, const uint16_t *size,
+                                          int nparams, char *dst, size_t n);
+/* The features unit's signature of a launch from its texts (args and op as recorded), 16 hex digits. */
+RV_API void rv_pf_sig(const char *name, const unsigned grid[3], const unsigned block[3], unsigned smem,
+                      const char *args, const char *op, char out[17]);
 
 /* ---- trained models ---- */
 

@@ -39,6 +39,7 @@
     U64(kernel_base_ns, 3000ULL)                       /* analytical predictor: per-launch constant, ns */ \
     U64(kernel_wave_ns, 2000ULL)                       /* analytical predictor: cost per wave of blocks, ns */ \
     U64(api_host_ns, 0ULL)                             /* modelled host cost of one driver call, ns */ \
+    U64(graph_gap_ns, 496ULL)                          /* GPU time between a node of a replayed CUDA graph and the node that waits for it, ns */ \
     INT(pci_bus_base, 24)                              /* PCI bus id of device 0; device i gets base + i */ \
     INT(pci_device_id, 9008)                           /* PCI device id of the product (NVML's pciDeviceId >> 16) */ \
     INT(pcie_gen, 5)                                   /* PCIe generation of the host link */ \

@@ -1,0 +1,191 @@
+/* revati messages carry time: a message a process sends at its virtual time t, through a pipe or a
+ * socket, is never received before t. Each write to a pipe or socket publishes the sender's virtual
+ * now in its slot (and counts a send); a read of a pipe or socket that returns data, or an fd wait
+ * that finds an fd ready, raises the receiver's clock (as adopted time) to the latest published now
+ * of every other process that sent since the receiver last looked. revati does not read the data, so
+ * it cannot tell which sender a message came from: the raise is conservative (a send to another
+ * process counts too). docs/coordination.md ("Messages carry time"). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "revati/hosttime.h"
+#include "revati/vclock.h"
+
+/* a pipe, a FIFO or a socket: what another process may be at the other end of */
+static int is_channel(int fd) {
+    struct stat st;
+    int e = errno;
+    int r = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    errno = e;
+    return r;
+}
+
+/* what this process saw at its last look: the world's send count, its own, and each slot's (a slot's
+ * owner may change) */
+static _Atomic uint32_t g_seen_total;
+static _Atomic uint32_t g_own_sends, g_own_seen;
+static int32_t g_seen_pid[RV_MAX_PROCS];
+static uint32_t g_seen_sends[RV_MAX_PROCS];
+
+/* Whether another process sent since the last look (the world's count grew by more than this
+ * process's own sends). */
+static int others_sent(void) {
+    uint32_t total = atomic_load_explicit(&rv_world_get()->sends, memory_order_acquire);
+    uint32_t own = atomic_load_explicit(&g_own_sends, memory_order_relaxed);
+    uint32_t grew = total - atomic_load_explicit(&g_seen_total, memory_order_relaxed);
+    return grew != own - atomic_load_explicit(&g_own_seen, memory_order_relaxed);
+}
+
+/* Before a write to fd: publish this process's now (before, so that a receiver woken by the data
+ * finds it). */
+static void sending(int fd) {
+    if (!rv_clock_ready()) return;
+    rv_enter();
+    rv_charges *c = is_channel(fd) ? rv_own_charges() : NULL;
+    if (c) {
+        rv_vtime_ns now = rv_vnow();
+        uint64_t prev = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
+        while (now > prev && !atomic_compare_exchange_weak(&c->sent_at, &prev, now)) {}
+        atomic_fetch_add_explicit(&c->sends, 1, memory_order_release);
+        atomic_fetch_add_explicit(&g_own_sends, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rv_world_get()->sends, 1, memory_order_release);
+    }
+    rv_leave();
+}
+
+/* The look itself (in a bracket): the latest stamp of every other process that sent since. */
+static void look(void) {
+    rv_world *w = rv_world_get();
+    atomic_store_explicit(&g_seen_total, atomic_load_explicit(&w->sends, memory_order_acquire), memory_order_relaxed);
+    atomic_store_explicit(&g_own_seen, atomic_load_explicit(&g_own_sends, memory_order_relaxed), memory_order_relaxed);
+    rv_charges *mine = rv_own_charges();
+    rv_vtime_ns latest = 0;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        rv_charges *c = &w->charges[i];
+        int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
+        if (!pid || c == mine) continue;
+        uint32_t n = atomic_load_explicit(&c->sends, memory_order_acquire);
+        if (pid == g_seen_pid[i] && n == g_seen_sends[i]) continue;
+        g_seen_pid[i] = pid;
+        g_seen_sends[i] = n;
+        if (!n) continue;
+        rv_vtime_ns at = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
+        if (at > latest) latest = at;
+    }
+    rv_vtime_ns now = rv_vnow_peek();
+    if (latest > now) rv_adopt_charges(latest - now);
+}
+
+void rv_msg_received(void) {
+    if (!rv_clock_ready() || !others_sent()) return; /* nobody else sent: one comparison */
+    int e = errno;
+    rv_enter();
+    look();
+    rv_leave();
+    errno = e;
+}
+
+/* after a read of fd that returned r */
+static void received(int fd, ssize_t r) {
+    if (r <= 0 || !rv_clock_ready() || !others_sent()) return;
+    int e = errno;
+    rv_enter();
+    if (is_channel(fd)) look();
+    rv_leave();
+    errno = e;
+}
+
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef ssize_t (*send_fn)(int, const void *, size_t, int);
+typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+
+#define NEXT(name)        \
+    static name##_fn real_; \
+    if (!real_) real_ = (name##_fn)dlsym(RTLD_NEXT, #name)
+
+// write: a write to a pipe or socket is a message sent at this process's now
+RV_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+    NEXT(write);
+    sending(fd);
+    return real_(fd, buf, n);
+}
+
+// writev: as write
+RV_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+    NEXT(writev);
+    sending(fd);
+    return real_(fd, iov, cnt);
+}
+
+// send: a message sent at this process's now
+RV_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
+    NEXT(send);
+    sending(fd);
+    return real_(fd, buf, n, flags);
+}
+
+// sendto: as send
+RV_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tl) {
+    NEXT(sendto);
+    sending(fd);
+    return real_(fd, buf, n, flags, to, tl);
+}
+
+// sendmsg: as send
+RV_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
+    NEXT(sendmsg);
+    sending(fd);
+    return real_(fd, m, flags);
+}
+
+// read: data read from a pipe or socket raises this process's clock to its senders' send time
+RV_EXPORT ssize_t read(int fd, void *buf, size_t n) {
+    NEXT(read);
+    ssize_t r = real_(fd, buf, n);
+    received(fd, r);
+    return r;
+}
+
+// readv: as read
+RV_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
+    NEXT(readv);
+    ssize_t r = real_(fd, iov, cnt);
+    received(fd, r);
+    return r;
+}
+
+// recv: as read
+RV_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
+    NEXT(recv);
+    ssize_t r = real_(fd, buf, n, flags);
+    received(fd, r);
+    return r;
+}
+
+// recvfrom: as read
+RV_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fl) {
+    NEXT(recvfrom);
+    ssize_t r = real_(fd, buf, n, flags, from, fl);
+    received(fd, r);
+    return r;
+}
+
+// recvmsg: as read
+RV_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
+    NEXT(recvmsg);
+    ssize_t r = real_(fd, m, flags);
+    received(fd, r);
+    return r;
+}

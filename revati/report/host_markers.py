@@ -1,0 +1,145 @@
+"""Report figures from host markers other than requests: host spans set against the device's busy
+time, and prefix-cache hits.
+
+- Host spans (`revati.markers.span`: a marker with `begin_ns`): per name and rank, how many, their
+  total virtual time, and how much of it the same rank's devices were busy (kernels, copies,
+  memsets, collectives on any of its streams). For a scheduler that overlaps its CPU work with the
+  GPU's (SGLang's overlap scheduling), that share is the overlap.
+- Prefix cache (`prefix_cache` markers, one per prefill batch): prompt tokens computed and taken from
+  the cache, per rank; the hit rate is cached / (cached + computed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revati.trace.reader import Run
+from revati.trace.schema import DEVICE_KINDS, MARK_PREFIX_CACHE, SPAN_BEGIN
+
+__all__ = ["host_spans", "prefix_cache", "merged_intervals", "overlap_ns"]
+
+
+def merged_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of [start, end) intervals as sorted disjoint intervals."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    s = starts[order].astype(np.int64)
+    e = np.maximum.accumulate(ends[order].astype(np.int64))
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > e[:-1]
+    first = np.flatnonzero(new)
+    last = np.concatenate((first[1:] - 1, [len(s) - 1]))
+    return s[first], e[last]
+
+
+def overlap_ns(starts: np.ndarray, ends: np.ndarray, us: np.ndarray, ue: np.ndarray) -> np.ndarray:
+    """For each [start, end), the time it shares with the disjoint sorted intervals [us, ue)."""
+    if not len(us):
+        return np.zeros(len(starts), dtype=np.int64)
+    cum = np.concatenate(([0], np.cumsum(ue - us)))  # busy time before interval i
+
+    def busy_before(t: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(us, t, side="right")  # intervals starting at or before t
+        inside = np.where(
+            i > 0, np.minimum(t, ue[np.maximum(i - 1, 0)]) - us[np.maximum(i - 1, 0)], 0
+        )
+        return cum[np.maximum(i - 1, 0)] * (i > 0) + np.maximum(inside, 0)
+
+    return busy_before(ends.astype(np.int64)) - busy_before(starts.astype(np.int64))
+
+
+def _device_busy(run: Run) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    parts = [run.frames[k][["rank", "ts_ns", "end_ns"]] for k in DEVICE_KINDS if len(run.frames[k])]
+    if not parts:
+        return {}
+    d = pd.concat(parts, ignore_index=True)
+    return {
+        int(r): merged_intervals(g["ts_ns"].to_numpy(), g["end_ns"].to_numpy())
+        for r, g in d.groupby("rank", sort=True)
+    }
+
+
+def host_spans(run: Run) -> list[dict[str, Any]]:
+    """Per (span name, rank): count, total_ns, device_busy_ns (the part of it a device of that rank
+    was busy), overlap_pct."""
+    m = run.frames["marker"]
+    if not len(m):
+        return []
+    begins = [a.get(SPAN_BEGIN) if isinstance(a, dict) else None for a in m["args"].tolist()]
+    keep = np.array([isinstance(b, int) for b in begins], dtype=bool)
+    if not keep.any():
+        return []
+    s = m[keep].assign(begin=[b for b, k in zip(begins, keep, strict=True) if k])
+    s = s[s["begin"] <= s["ts_ns"]]
+    busy = _device_busy(run)
+    out = []
+    for (name, rank), g in s.groupby(["name", "rank"], sort=True):
+        starts = g["begin"].to_numpy(dtype=np.int64)
+        ends = g["ts_ns"].to_numpy(dtype=np.int64)
+        total = int((ends - starts).sum())
+        us, ue = busy.get(int(rank), (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        shared = int(overlap_ns(starts, ends, us, ue).sum())
+        out.append(
+            {
+                "name": str(name),
+                "rank": int(rank),
+                "count": len(g),
+                "total_ns": total,
+                "device_busy_ns": shared,
+                "overlap_pct": 100.0 * shared / total if total else 0.0,
+            }
+        )
+    return out
+
+
+def prefix_cache(run: Run) -> list[dict[str, Any]]:
+    """Per rank: prefill batches, new sequences, computed and cached prompt tokens, hit_pct."""
+    m = run.frames["marker"]
+    if not len(m):
+        return []
+    m = m[m["name"] == MARK_PREFIX_CACHE]
+    out = []
+    for rank, g in m.groupby("rank", sort=True):
+        args = [a if isinstance(a, dict) else {} for a in g["args"].tolist()]
+
+        def total(key: str, args: list[dict[str, Any]] = args) -> int:
+            return int(sum(int(a.get(key, 0) or 0) for a in args))
+
+        new, cached = total("new_tokens"), total("cached_tokens")
+        out.append(
+            {
+                "rank": int(rank),
+                "batches": len(g),
+                "seqs": total("seqs"),
+                "new_tokens": new,
+                "cached_tokens": cached,
+                "hit_pct": 100.0 * cached / (new + cached) if new + cached else 0.0,
+            }
+        )
+    return out
+
+
+def format_lines(s: dict[str, Any]) -> list[str]:
+    """The report's text for the figures above (`s`: the summary dict)."""
+    L: list[str] = []
+    spans = s.get("host_spans") or []
+    if spans:
+        L += ["", "host spans (markers) and the device time under them"]
+        L.append("  rank  count          total    device busy   overlap  name")
+        for h in spans:
+            L.append(
+                f"  {h['rank']:>4}  {h['count']:>5}  {h['total_ns'] / 1e6:>10.3f} ms  "
+                f"{h['device_busy_ns'] / 1e6:>10.3f} ms  {h['overlap_pct']:6.1f}%  {h['name']}"
+            )
+    for c in s.get("prefix_cache") or []:
+        L += [
+            "",
+            f"prefix cache (rank {c['rank']}): {c['cached_tokens']} of "
+            f"{c['cached_tokens'] + c['new_tokens']} prompt tokens from the cache "
+            f"({c['hit_pct']:.1f}%), {c['seqs']} sequences in {c['batches']} prefill batches",
+        ]
+    return L

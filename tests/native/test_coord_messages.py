@@ -1,0 +1,70 @@
+"""Messages between processes carry time (docs/coordination.md, "Causality"): a message a process
+sends at its virtual time t, through a pipe or a socket revati does not read, is never received at a
+virtual time before t, however far ahead of the receiver the sender has moved (a GPU-sync jump, a
+modelled charge) and whether the receiver was already waiting or still busy when the sender moved."""
+
+from __future__ import annotations
+
+import pytest
+
+# The sender (the parent) moves its clock 1 s ahead, then sends its virtual now; the receiver (its
+# child) waits for it on a pipe or a socket and prints its own virtual now once the message is in.
+# "busy": the receiver runs 50 ms of host work before it starts to wait (so it is running, behind,
+# when the sender moves); otherwise it is already waiting.
+SENDER_RECEIVER = r"""
+import ctypes, json, os, select, socket, subprocess, sys, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+how, chan, when = sys.argv[1:4]
+if len(sys.argv) > 4:  # the receiver
+    if chan == "pipe":
+        fd = 0
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[4]); fd = s.fileno()
+        os.write(fd, b"r")
+    if when == "busy":
+        c = time.process_time()
+        while time.process_time() - c < 0.05:
+            pass
+    select.select([fd], [], [])
+    sent = float(os.read(fd, 64).decode())
+    print("RECV", json.dumps([sent, time.monotonic()]), flush=True)
+    sys.exit(0)
+if chan == "pipe":
+    p = subprocess.Popen([sys.executable, __file__, how, chan, when, "rx"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    send = lambda b: (p.stdin.write(b.decode()), p.stdin.flush())
+else:
+    path = os.path.join(os.environ["REVATI_RUN_DIR"], "msg.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(1)
+    p = subprocess.Popen([sys.executable, __file__, how, chan, when, path], stdout=subprocess.PIPE, text=True)
+    conn, _ = srv.accept()
+    conn.recv(1)  # the receiver is connected (and about to wait, or to run its host work)
+    send = conn.sendall
+if how == "sync":
+    lib.revati_advance_ns(1_000_000_000)  # a GPU-sync-like jump of this process only
+else:
+    lib.revati_charge_ns(1_000_000_000)  # a modelled host cost
+t = time.monotonic()
+send(repr(t).encode())
+out = p.stdout.read()
+p.wait()
+print("RESULT", out.split("RECV ", 1)[1].strip())
+"""
+
+
+@pytest.mark.parametrize("chan", ["pipe", "socket"])
+@pytest.mark.parametrize("how", ["sync", "charge"])
+@pytest.mark.parametrize("when", ["waiting", "busy"])
+def test_message_is_not_received_before_it_was_sent(stand_in, tmp_path, chan, how, when) -> None:
+    script = tmp_path / "msg.py"
+    script.write_text(SENDER_RECEIVER)
+    code = (
+        f"import runpy, sys; sys.argv = [{str(script)!r}, {how!r}, {chan!r}, {when!r}]; "
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    r = stand_in(code, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sent, received = r.result()
+    assert received >= sent, (
+        f"received at {received:.6f}, {sent - received:.6f} s before it was sent"
+    )

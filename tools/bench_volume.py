@@ -77,6 +77,7 @@ def launches(work: Path, lib: Path, n: int, fmt: str) -> dict[str, float]:
         t0, c0 = time.monotonic(), time.process_time()
         export_run(run, fmt, work / f"t.{ext}")
         out[f"{fmt}_s"], out[f"{fmt}_cpu"] = time.monotonic() - t0, time.process_time() - c0
+        out[f"{fmt}_mb"] = (work / f"t.{ext}").stat().st_size / 1e6
     return out
 
 
@@ -109,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['bytes_per_launch']:.1f} bytes per "
             f"launch, {r['events_per_s'] / 1e6:.2f} M events/s written ({r['write_wall_s']:.2f} s); "
             f"cold load {r['load_s']:.2f} s ({r['load_cpu']:.2f} s CPU), Chrome export "
-            f"{r['chrome_s']:.2f} s ({r['chrome_cpu']:.2f} s CPU), Perfetto export "
-            f"{r['perfetto_s']:.2f} s ({r['perfetto_cpu']:.2f} s CPU)"
+            f"{r['chrome_s']:.2f} s ({r['chrome_cpu']:.2f} s CPU, {r['chrome_mb']:.0f} MB), "
+            f"Perfetto export {r['perfetto_s']:.2f} s ({r['perfetto_cpu']:.2f} s CPU, "
+            f"{r['perfetto_mb']:.0f} MB)"
         )
         q = polls(Path(tmp), lib, args.polls)
         print(

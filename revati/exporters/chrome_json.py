@@ -5,8 +5,9 @@ baseTimeNanoseconds, traceEvents. Slices are "X" events (ts and dur in µs with 
 printed from integer ns relative to the run's first event, never through a float of a large ns
 count); launch -> device-op flows are "s"/"f" (bp "e") pairs with cat "ac2g", id from the
 correlation id; collectives of one communicator and sequence number are linked rank to rank by
-flows of cat "collective_comm". Event text is assembled column-wise with Arrow string kernels
-(a million slices never become a million Python dicts).
+flows of cat "collective_comm". Event text is assembled column-wise (exporters/rows.py: formatted
+by librvrecords, Arrow string kernels as the reference), so a million slices never become a
+million Python dicts.
 """
 
 from __future__ import annotations

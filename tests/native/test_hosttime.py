@@ -107,7 +107,10 @@ def test_busy_thread_keeps_real_time(stand_in) -> None:
     assert r.returncode == 0, r.stderr
     slept, busy = r.result()
     assert 0.2 <= slept < 0.6
-    assert busy >= 0.6
+    # the busy loop ran 0.6 s of its CPU time; the CPU host clock may take the sleeper's wake-up
+    # delay (a wait for a core, placed at its wake) out of that stretch too (docs/host-time.md, "The
+    # host clock": 0.14 ms seen on a loaded host)
+    assert busy >= 0.6 * 0.99
     assert r.of("sync") == []
 
 

@@ -42,11 +42,11 @@ static int others_sent(void) {
 }
 
 /* Before a write to fd: publish this process's now (before, so that a receiver woken by the data
- * finds it). */
-static void sending(int fd) {
+ * finds it). socket: a socket call (send*, recv* below), whose fd is a channel without an fstat. */
+static void sending(int fd, int socket) {
     if (!rv_clock_ready()) return;
     rv_enter();
-    rv_charges *c = is_channel(fd) ? rv_own_charges() : NULL;
+    rv_charges *c = socket || is_channel(fd) ? rv_own_charges() : NULL;
     if (c) {
         rv_vtime_ns now = rv_vnow();
         uint64_t prev = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
@@ -90,12 +90,12 @@ void rv_msg_received(void) {
     errno = e;
 }
 
-/* after a read of fd that returned r */
-static void received(int fd, ssize_t r) {
+/* after a read of fd that returned r (socket as for sending) */
+static void received(int fd, ssize_t r, int socket) {
     if (r <= 0 || !rv_clock_ready() || !others_sent()) return;
     int e = errno;
     rv_enter();
-    if (is_channel(fd)) look();
+    if (socket || is_channel(fd)) look();
     rv_leave();
     errno = e;
 }
@@ -118,35 +118,35 @@ typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
 // write: a write to a pipe or socket is a message sent at this process's now
 RV_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     NEXT(write);
-    sending(fd);
+    sending(fd, 0);
     return real_(fd, buf, n);
 }
 
 // writev: as write
 RV_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     NEXT(writev);
-    sending(fd);
+    sending(fd, 0);
     return real_(fd, iov, cnt);
 }
 
 // send: a message sent at this process's now
 RV_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
     NEXT(send);
-    sending(fd);
+    sending(fd, 1);
     return real_(fd, buf, n, flags);
 }
 
 // sendto: as send
 RV_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tl) {
     NEXT(sendto);
-    sending(fd);
+    sending(fd, 1);
     return real_(fd, buf, n, flags, to, tl);
 }
 
 // sendmsg: as send
 RV_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
     NEXT(sendmsg);
-    sending(fd);
+    sending(fd, 1);
     return real_(fd, m, flags);
 }
 
@@ -154,7 +154,7 @@ RV_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
 RV_EXPORT ssize_t read(int fd, void *buf, size_t n) {
     NEXT(read);
     ssize_t r = real_(fd, buf, n);
-    received(fd, r);
+    received(fd, r, 0);
     return r;
 }
 
@@ -162,7 +162,7 @@ RV_EXPORT ssize_t read(int fd, void *buf, size_t n) {
 RV_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
     NEXT(readv);
     ssize_t r = real_(fd, iov, cnt);
-    received(fd, r);
+    received(fd, r, 0);
     return r;
 }
 
@@ -170,7 +170,7 @@ RV_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
 RV_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
     NEXT(recv);
     ssize_t r = real_(fd, buf, n, flags);
-    received(fd, r);
+    received(fd, r, 1);
     return r;
 }
 
@@ -178,7 +178,7 @@ RV_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
 RV_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fl) {
     NEXT(recvfrom);
     ssize_t r = real_(fd, buf, n, flags, from, fl);
-    received(fd, r);
+    received(fd, r, 1);
     return r;
 }
 
@@ -186,6 +186,6 @@ RV_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 RV_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
     NEXT(recvmsg);
     ssize_t r = real_(fd, m, flags);
-    received(fd, r);
+    received(fd, r, 1);
     return r;
 }

@@ -10,8 +10,11 @@ prints the run's wall time against the benchmark's virtual time. Usage:
     python tools/vllm_steps.py RUN [--iters N --output-len L] [--json]
 With --iters/--output-len it checks the last N iterations: each kept L tokens per request, and says "exact" for 1 prefill + L-1 decode steps, "split"
 when the prompts reached the engine over several steps (vLLM's front end adds requests one by one
-and its engine may start a step after the first: a race that real GPUs have too); exit 1 on a wrong
-iteration (with --strict, on a split one too).
+and its engine may start a step after the first; see docs/vllm.md, "Engine steps", for what decides
+the race and what revati adds to it); exit 1 on a wrong iteration (with --strict, on a split one
+too). Per iteration it also prints how the front end's sends (its `request_arrival` markers, written
+just before each request goes to the engine) spread in virtual and wall time, and when the first
+step's sample came after the first send.
 """
 
 from __future__ import annotations
@@ -35,20 +38,44 @@ def load_steps(run_dir: Path) -> tuple[list[dict], dict]:
     steps_df = markers[markers["name"] == "vllm.sampled"] if len(markers) else markers
     kernels = run["kernel"]
     step_kernels = kernels[kernels["name"].str.contains(STEP_KERNEL, regex=False)]
+    arrivals = markers[markers["name"] == "request_arrival"] if len(markers) else markers
+    sent = sorted((int(r.ts_ns), _wall(r)) for r in arrivals.itertuples(index=False))
     steps = []
     for row in steps_df.itertuples(index=False):
         args = row.args if isinstance(row.args, dict) else orjson.loads(row.args or "{}")
-        wt = getattr(row, "wt_ns", 0)
-        wt = 0 if wt is None or wt != wt else int(wt)  # absent or NaN in deterministic runs
-        steps.append({"ts_ns": int(row.ts_ns), "wt_ns": wt, "pid": int(row.pid), **args})
+        steps.append({"ts_ns": int(row.ts_ns), "wt_ns": _wall(row), "pid": int(row.pid), **args})
     info = {
         "marker_steps": len(steps),
         "kernel_steps": len(step_kernels),
         "wall_s": run.manifest.wall_duration_ns / 1e9,
         "exit_status": run.manifest.exit_status,
         "ranks": {int(r.pid): int(r.rank) for r in run.frames["proc"].itertuples(index=False)},
+        "sent": sent,
     }
     return steps, info
+
+
+def _wall(row: object) -> int:
+    wt = getattr(row, "wt_ns", 0)
+    return 0 if wt is None or wt != wt else int(wt)  # absent or NaN in deterministic runs
+
+
+def add_sends(iters: list[dict], sent: list[tuple[int, int]]) -> None:
+    """Per iteration, the front end's sends since the previous iteration's last step (virtual and
+    wall ns): `sends`, `send_us` / `send_wall_us` (first to last send), `first_step_us` /
+    `first_step_wall_us` (first send to the first step's sample)."""
+    prev = -1
+    for it in iters:
+        mine = [t for t in sent if prev < t[0] <= it["t1"]]
+        prev = it["t1"]
+        it["sends"] = len(mine)
+        if mine:
+            (v0, w0), (v1, w1) = mine[0], mine[-1]
+            it["send_us"], it["send_wall_us"] = (v1 - v0) / 1e3, (w1 - w0) / 1e3
+            it["first_step_us"], it["first_step_wall_us"] = (
+                (it["t0"] - v0) / 1e3,
+                (it["w0"] - w0) / 1e3,
+            )
 
 
 def per_worker(steps: list[dict], ranks: dict[int, int]) -> list[list[dict]]:
@@ -136,6 +163,7 @@ def main() -> int:
     workers = per_worker(steps, info.pop("ranks"))
     info["workers"] = len(workers)
     iters = split_iterations(workers[0])
+    add_sends(iters, info.pop("sent"))
     bench = iters[-args.iters :] if args.iters else iters
     virt_s = (bench[-1]["t1"] - bench[0]["t0"]) / 1e9 if bench else 0.0
     wall_s = (bench[-1]["w1"] - bench[0]["w0"]) / 1e9 if bench else 0.0
@@ -175,9 +203,16 @@ def main() -> int:
         )
         for i, it in enumerate(iters):
             span = (it["t1"] - it["t0"]) / 1e6
+            sends = ""
+            if it.get("sends"):
+                sends = (
+                    f"; {it['sends']} sends over {it['send_us']:.0f} us virtual "
+                    f"({it['send_wall_us']:.0f} us wall), first step sampled "
+                    f"{it['first_step_us']:.0f} us after the first ({it['first_step_wall_us']:.0f} us wall)"
+                )
             print(
                 f"  iteration {i}: {it['reqs']} requests, {it['prefill']} prefill + "
-                f"{it['decode']} decode steps, {it['kept']} tokens, virtual {span:.1f} ms"
+                f"{it['decode']} decode steps, {it['kept']} tokens, virtual {span:.1f} ms{sends}"
             )
         if verdicts:
             print(

@@ -87,6 +87,25 @@ def test_steps_exact_split_and_stalled_iterations():
     assert tool.check(iters[2], L)[1] == "5 tokens kept (expected 8)"
 
 
+def test_sends_are_counted_per_iteration_in_virtual_and_wall_time():
+    """The front end's sends between two iterations belong to the later one; spans are first to last."""
+    tool = _tool("vllm_steps")
+    steps = [{**_step(1, 1, 1, 5_000), "wt_ns": 50_000}, {**_step(2, 1, 2, 6_000), "wt_ns": 60_000}]
+    steps += [{**_step(2, 2, 2, 20_000), "wt_ns": 90_000}]
+    iters = tool.split_iterations(steps)
+    sent = [(1_000, 10_000), (3_000, 40_000), (5_500, 55_000), (12_000, 70_000), (13_000, 71_000)]
+    tool.add_sends(iters, sent)
+    first, second = iters
+    assert (first["sends"], second["sends"]) == (3, 2)  # the third send came after the first step
+    assert (first["send_us"], first["send_wall_us"]) == (4.5, 45.0)
+    assert (first["first_step_us"], first["first_step_wall_us"]) == (4.0, 40.0)
+    assert (second["send_us"], second["first_step_us"], second["first_step_wall_us"]) == (
+        1.0,
+        8.0,
+        20.0,
+    )
+
+
 def test_steps_of_tensor_parallel_workers_lowest_rank_first():
     """Each TP worker samples every step: the iterations are rank 0's, other workers are compared."""
     tool = _tool("vllm_steps")

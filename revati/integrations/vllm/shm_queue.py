@@ -4,13 +4,13 @@ With tensor parallelism, vLLM's engine core sends each step to its workers, and 
 their results back, through `MessageQueue` (`vllm/distributed/device_communicators/shm_broadcast.py`):
 a ring buffer in shared memory, read by spinning on flags. revati sees messages through pipes and
 sockets (`native/hosttime/messages.c`: a message sent at virtual time t is not received before t),
-not through shared memory. So a worker that had moved far ahead in virtual time (its GPU syncs
-during compilation, graph capture and profiling jump its own clock) answered the engine core at its
-time, and the engine core read the answer at its own, earlier, time; it was raised only at its next
-socket read, by then inside an unrelated 10 s wait of its start-up (its input thread's ready
-event), which then timed out: `assert addresses.coordinator_input is not None`. `install()` makes
-each `enqueue` stamp the sender, and each `dequeue` raise the reader, as a socket write and read do
-(`revati_message_sent` / `revati_message_received`).
+not through shared memory, so a worker ahead in virtual time (its own GPU syncs jump its clock)
+answered the engine core at its time and the engine core read the answer at its own, earlier, time;
+it was raised only at its next socket read, wherever that fell. `install()` makes each `enqueue`
+stamp the sender and each `dequeue` raise the reader, as a socket write and read do
+(`revati_message_sent` / `revati_message_received`). (Written for TP2 start-ups that failed in the
+engine core's 10 s wait for its input thread's ready event; they still fail there with it: the
+cause is not this one alone, docs/vllm.md.)
 """
 
 from __future__ import annotations

@@ -68,3 +68,46 @@ def test_message_is_not_received_before_it_was_sent(stand_in, tmp_path, chan, ho
     assert received >= sent, (
         f"received at {received:.6f}, {sent - received:.6f} s before it was sent"
     )
+
+
+# Shared memory is no channel revati sees: the sender stamps itself (`revati_message_sent`, as vLLM's
+# plugin does at each enqueue of its broadcast queue) and the reader asks to be raised
+# (`revati_message_received`, at each dequeue) once it has the message, found by spinning on a flag.
+SHARED_MEMORY = r"""
+import ctypes, json, mmap, os, struct, subprocess, sys, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+path = os.path.join(os.environ["REVATI_RUN_DIR"], "shm.bin")
+if len(sys.argv) > 1:  # the reader
+    with open(path, "r+b") as f:
+        m = mmap.mmap(f.fileno(), 16)
+    while struct.unpack_from("d", m, 8)[0] == 0.0:
+        pass
+    before = time.monotonic()
+    lib.revati_message_received()
+    print("RECV", json.dumps([struct.unpack_from("d", m, 8)[0], before, time.monotonic()]), flush=True)
+    sys.exit(0)
+with open(path, "wb") as f:
+    f.write(bytes(16))
+with open(path, "r+b") as f:
+    m = mmap.mmap(f.fileno(), 16)
+p = subprocess.Popen([sys.executable, __file__, "rx"], stdout=subprocess.PIPE, text=True)
+time.sleep(0.05)
+lib.revati_charge_ns(1_000_000_000)  # 1 s ahead of the reader (no hold: the reader spins, behind)
+t = time.monotonic()
+lib.revati_message_sent()  # the stamp: not before t
+struct.pack_into("d", m, 8, t)
+out = p.stdout.read()
+p.wait()
+print("RESULT", out.split("RECV ", 1)[1].strip())
+"""
+
+
+def test_shared_memory_message_stamped_by_the_program(stand_in, tmp_path) -> None:
+    """A reader of shared memory that spins until the message is there reads it before the sender's
+    time (revati cannot see the channel); revati_message_received raises it to at least that."""
+    script = tmp_path / "shm.py"
+    script.write_text(SHARED_MEMORY)
+    r = stand_in(f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')")
+    assert r.returncode == 0, r.stderr[-3000:]
+    sent, before, after = r.result()
+    assert before < sent <= after

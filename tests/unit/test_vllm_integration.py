@@ -203,3 +203,32 @@ def test_allreduce_rms_fusion_defaults_off():
     passes = [lv.get("compilation_config", {}).get("pass_config", {}) for lv in levels.values()]
     assert [p.get("fuse_allreduce_rms") for p in passes] == [False, False, False, None]
     assert passes[2]["other"] == 1
+
+
+def test_broadcast_queue_stamps_before_enqueue_and_raises_after_dequeue():
+    """shm_queue.wrap: the sender is stamped before its message is written, the reader raised after
+    it has read one (never before: it would be raised to a stamp older than the message's); twice
+    wraps once."""
+    from revati.integrations.vllm import shm_queue
+
+    calls: list[str] = []
+
+    class Queue:
+        def enqueue(self, obj, timeout=None):
+            calls.append(f"write {obj}")
+
+        def dequeue(self, timeout=None):
+            calls.append("read")
+            return "msg"
+
+    def sent():
+        calls.append("stamp")
+
+    def received():
+        calls.append("raise")
+
+    assert shm_queue.wrap(Queue, sent, received) and shm_queue.wrap(Queue, sent, received)
+    q = Queue()
+    q.enqueue(1)
+    assert q.dequeue(timeout=5) == "msg"
+    assert calls == ["stamp", "write 1", "read", "raise"]

@@ -14,7 +14,7 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return  # a real GPU: nothing to do
-    from revati.integrations.vllm import allreduce, requests, sampled, shutdown
+    from revati.integrations.vllm import allreduce, requests, sampled, shm_queue, shutdown
 
     if sampled.install():
         log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
@@ -27,3 +27,4 @@ def register() -> None:
     shutdown.install()
     requests.install()
     allreduce.install()
+    shm_queue.install()

@@ -189,3 +189,11 @@ RV_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
     received(fd, r, 1);
     return r;
 }
+
+// revati_message_sent: a message leaves this process through a channel revati does not see (shared
+// memory: vLLM's broadcast queue, through its plugin): stamped as a write to a socket is
+RV_EXPORT void revati_message_sent(void) { sending(-1, 1); }
+
+// revati_message_received: a message came through such a channel: this process is raised to its
+// senders' send time as for a read of a socket
+RV_EXPORT void revati_message_received(void) { rv_msg_received(); }

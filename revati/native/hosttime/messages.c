@@ -16,12 +16,32 @@
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
 
+/* What each fd number is, asked once (an fstat) and kept until the number may name something else:
+ * forgotten when the fd is closed or replaced through the calls below (close, close_range, dup2,
+ * dup3) and when one of the calls below hands the number out anew (socket, socketpair, pipe, pipe2,
+ * accept, accept4), so a number closed behind revati's back (libc's own fclose) and reused by one of
+ * those is asked again. Not covered: a number closed and reopened both behind revati's back (fclose,
+ * then fopen or popen of libc's own): it keeps its old answer (docs/coordination.md). */
+#define FD_KINDS 65536
+enum { FD_UNKNOWN = 0, FD_CHANNEL = 1, FD_OTHER = 2 };
+static _Atomic uint8_t g_fd_kind[FD_KINDS];
+
+static void forget_fd(int fd) {
+    if (fd >= 0 && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], FD_UNKNOWN, memory_order_relaxed);
+}
+
 /* a pipe, a FIFO or a socket: what another process may be at the other end of */
 static int is_channel(int fd) {
+    if (fd >= 0 && fd < FD_KINDS) {
+        uint8_t k = atomic_load_explicit(&g_fd_kind[fd], memory_order_relaxed);
+        if (k != FD_UNKNOWN) return k == FD_CHANNEL;
+    }
     struct stat st;
     int e = errno;
-    int r = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    int ok = fstat(fd, &st) == 0;
+    int r = ok && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     errno = e;
+    if (ok && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], r ? FD_CHANNEL : FD_OTHER, memory_order_relaxed);
     return r;
 }
 
@@ -110,6 +130,16 @@ typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+typedef int (*close_fn)(int);
+typedef int (*close_range_fn)(unsigned, unsigned, int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
+typedef int (*socket_fn)(int, int, int);
+typedef int (*socketpair_fn)(int, int, int, int[2]);
+typedef int (*pipe_fn)(int[2]);
+typedef int (*pipe2_fn)(int[2], int);
+typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 
 #define NEXT(name)        \
     static name##_fn real_; \
@@ -197,3 +227,81 @@ RV_EXPORT void revati_message_sent(void) { sending(-1, 1); }
 // revati_message_received: a message came through such a channel: this process is raised to its
 // senders' send time as for a read of a socket
 RV_EXPORT void revati_message_received(void) { rv_msg_received(); }
+
+/* ---- fd numbers that change what they name: the kind cache forgets them ---------------------- */
+
+// close: the number may be handed out again
+RV_EXPORT int close(int fd) {
+    NEXT(close);
+    forget_fd(fd);
+    return real_(fd);
+}
+
+// close_range: as close, for each number of the range
+RV_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+    NEXT(close_range);
+    for (unsigned fd = first; fd <= last && fd < FD_KINDS; ++fd) forget_fd((int)fd);
+    return real_ ? real_(first, last, flags) : (errno = ENOSYS, -1);
+}
+
+// dup2: newfd now names what oldfd names
+RV_EXPORT int dup2(int oldfd, int newfd) {
+    NEXT(dup2);
+    forget_fd(newfd);
+    return real_(oldfd, newfd);
+}
+
+// dup3: as dup2
+RV_EXPORT int dup3(int oldfd, int newfd, int flags) {
+    NEXT(dup3);
+    forget_fd(newfd);
+    return real_(oldfd, newfd, flags);
+}
+
+// socket: a new number (maybe reused behind revati's back)
+RV_EXPORT int socket(int domain, int type, int protocol) {
+    NEXT(socket);
+    int fd = real_(domain, type, protocol);
+    forget_fd(fd);
+    return fd;
+}
+
+// socketpair: as socket, two numbers
+RV_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
+    NEXT(socketpair);
+    int r = real_(domain, type, protocol, sv);
+    if (r == 0) forget_fd(sv[0]), forget_fd(sv[1]);
+    return r;
+}
+
+// pipe: as socketpair
+RV_EXPORT int pipe(int fds[2]) {
+    NEXT(pipe);
+    int r = real_(fds);
+    if (r == 0) forget_fd(fds[0]), forget_fd(fds[1]);
+    return r;
+}
+
+// pipe2: as pipe
+RV_EXPORT int pipe2(int fds[2], int flags) {
+    NEXT(pipe2);
+    int r = real_(fds, flags);
+    if (r == 0) forget_fd(fds[0]), forget_fd(fds[1]);
+    return r;
+}
+
+// accept: as socket
+RV_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len) {
+    NEXT(accept);
+    int r = real_(fd, addr, len);
+    forget_fd(r);
+    return r;
+}
+
+// accept4: as accept
+RV_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    NEXT(accept4);
+    int r = real_(fd, addr, len, flags);
+    forget_fd(r);
+    return r;
+}

@@ -378,6 +378,8 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->real_start = rv_real_ns();
     wt->step_real = wt->real_start;
     wt->idle_since = wt->real_start;
+    wt->progress = 0;
+    wt->progress_real = 0;
     rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
     wt->slot = -1;
@@ -429,6 +431,45 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
 }
 
 #define DET_ORDER_BACKSTOP_NS 10000000000ULL
+#define DET_STUCK_NS 5000000000ULL /* deterministic mode: real time without progress before a wait may
+                                      expire in real time */
+
+/* Deterministic mode: what could still bring this wait's deadline in virtual time, summed: the
+ * world's jumps, this process's charges, and the charges of every other process whose clock is
+ * behind the deadline (in deterministic mode a clock is the reference plus its charges). While the
+ * sum moves, the world progresses in virtual time towards the deadline (or towards a block, which
+ * makes it idle), deterministically; a process already past the deadline that keeps charging (a spin
+ * that reads the clock) does not count, nor does real time. */
+static uint64_t det_progress(rv_world *w, rv_vtime_ns deadline) {
+    rv_vtime_ns ref = rv_world_ref_live();
+    int32_t me = (int32_t)getpid();
+    uint64_t sum = atomic_load_explicit(&w->jump, memory_order_relaxed);
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        rv_charges *c = &w->charges[i];
+        int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
+        if (!pid) continue;
+        uint64_t ns = atomic_load_explicit(&c->ns, memory_order_relaxed) +
+                      atomic_load_explicit(&c->adopted, memory_order_relaxed);
+        if (pid != me && ref + ns >= deadline) continue;
+        sum += ns;
+    }
+    return sum;
+}
+
+/* Deterministic mode: whether a wait has gone DET_STUCK_NS of real time (and at least its own
+ * length) without the world progressing towards its deadline: only then may it expire in real time
+ * (a thread that spins without charging anything, e.g. on a flag this waiter's side must set, would
+ * otherwise hang it). Real time that the program's own host code takes (torch's start-up, NCCL's
+ * set-up) is not progress: while it runs, the world either charges (progress) or blocks (idle). */
+static int det_stuck(rv_world *w, rv_wait *wt, uint64_t real_now) {
+    uint64_t prog = det_progress(w, wt->deadline);
+    if (prog != wt->progress || !wt->progress_real) {
+        wt->progress = prog;
+        wt->progress_real = real_now;
+    }
+    uint64_t need = wt->length > DET_STUCK_NS ? wt->length : DET_STUCK_NS;
+    return real_now - wt->progress_real >= need;
+}
 
 /* Deterministic mode, a wait past its length in real time: it expires only once no other waiter of
  * the world has an earlier deadline (those expire first, by the same rule), so that a long wait of
@@ -468,6 +509,50 @@ static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
             }
         close(dfd);
     }
+}
+
+/* A thread's command name and kernel state, for diagnostics ("?" when it is gone). */
+static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
+    char path[64], comm[32] = "?", sc[64] = "?";
+    snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t k = read(fd, comm, sizeof comm - 1);
+        comm[k > 0 ? k : 0] = 0;
+        if (k > 0 && comm[k - 1] == '\n') comm[k - 1] = 0;
+        close(fd);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t k = read(fd, sc, sizeof sc - 1);
+        sc[k > 0 ? k : 0] = 0;
+        char *sp = strchr(sc, ' ');
+        if (sp) *sp = 0;
+        if (k > 0 && sc[strlen(sc) - 1] == '\n') sc[strlen(sc) - 1] = 0;
+        close(fd);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    char st = 0;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        char t[16];
+        snprintf(t, sizeof t, "%d", (int)tid);
+        st = thread_state(dfd, t);
+        close(dfd);
+    }
+    snprintf(out, n, "%d/%d (%s, state %c, syscall %s)", (int)pid, (int)tid, comm, st ? st : '?', sc);
+}
+
+/* REVATI_LOG=info: a wait that expires in real time in deterministic mode, and the thread the idle
+ * test last found running (what kept the world from being idle). */
+static void explain_real_expiry(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
+    (void)scan_idle_uncached(w, ref_now);
+    char me[160], busy[160];
+    describe_thread((int32_t)getpid(), (int32_t)rv_tid(), me, sizeof me);
+    describe_thread(atomic_load(&g_last_busy_pid), atomic_load(&g_last_busy_tid), busy, sizeof busy);
+    rv_info("deterministic: %s of %llu ns by %s expired in real time after %llu ns; running: %s", wt->why,
+            (unsigned long long)wt->length, me, (unsigned long long)(rv_real_ns() - wt->real_start), busy);
 }
 
 static void set_blocking(rv_wait *wt, uint32_t v) {
@@ -606,11 +691,12 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
-    if (rv_deterministic() && rv_real_ns() - wt->real_start >= wt->length && det_expiry_turn(w, wt, ref_now)) {
+    if (rv_deterministic() && det_stuck(w, wt, rv_real_ns()) && det_expiry_turn(w, wt, ref_now)) {
         /* deterministic mode: other threads keep running without charging time (a busy loop that
          * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the
          * GIL): let the wait expire after its length in real time, as natively, rather than hang */
         static _Atomic int warned;
+        if (rv_log_enabled(RV_LOG_INFO)) explain_real_expiry(w, wt, ref_now);
         if (!atomic_exchange(&warned, 1))
             rv_warn("deterministic mode: a %s expired in real time while other threads ran without reading "
                     "the clock; virtual times may differ between runs",

@@ -200,6 +200,8 @@ typedef struct rv_wait {
     uint64_t step_real;  /* real ns when the previous step ended */
     rv_idle_token idle;  /* for rv_idle_end at the end of the wait */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
+    uint64_t progress;      /* deterministic mode: the world's progress towards the deadline (det_progress) */
+    uint64_t progress_real; /* ... and the real ns when it last moved (0: not looked at yet) */
     rv_vtime_ns reg;     /* the deadline as registered in the world's table: in reference terms */
     const char *why;
 } rv_wait;

@@ -176,7 +176,8 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
         names += local
 
     keys = ["host", "rank", "a", "b", "lane"]
-    ftrack = group_codes([t[k].to_numpy() for k in keys])
+    # `track` numbers (host, rank, a, b) in sorted order, so this numbers keys in sorted order
+    ftrack = group_codes([t["track"].to_numpy(), t["lane"].to_numpy()])
     first = first_rows(ftrack, int(ftrack.max()) + 1 if n else 0)
     tracks = pd.DataFrame({k: t[k].to_numpy()[first] for k in keys})
     tracks["ftrack"] = np.arange(len(first))

@@ -64,6 +64,7 @@ def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np
     # within runs of equal times
     by_time = np.argsort(time, kind="stable")
     t = time[by_time]
+    del time
     rank = np.zeros(2 * n, np.int64)
     if n:
         np.cumsum(t[1:] != t[:-1], out=rank[1:])
@@ -71,11 +72,15 @@ def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np
     rank *= 2
     rank += cls[by_time]
     rank *= span
-    rank += key[by_time] + n
-    order = by_time[np.argsort(rank, kind="stable")]
-    slice_idx = np.concatenate((idx, idx))[order]
+    key += n
+    rank += key[by_time]
+    del key
+    second = np.argsort(rank, kind="stable")
+    del rank
+    order = by_time[second]
     is_begin = order < n
-    return slice_idx, is_begin, time[order]
+    order[~is_begin] -= n  # an end's event number less n is its slice
+    return order, is_begin, t[second]
 
 
 # wire keys of the fields slice packets are written with by hand (perfetto_trace.proto)
@@ -256,6 +261,14 @@ def _descriptors(
         builder.write_packet(p)
 
 
+def _append(a: np.ndarray, more: list[int]) -> np.ndarray:
+    """The int64 array a with more after it; a itself when there is nothing to add (no copy of
+    a million-slice column for a run without requests)."""
+    if not more:
+        return a
+    return np.concatenate((a, np.asarray(more, dtype=np.int64)))
+
+
 def export_perfetto(
     run: Run, out: Path | str, *, ranks: list[int] | None = None, native: bool = True
 ) -> dict[str, int]:
@@ -287,11 +300,11 @@ def export_perfetto(
             r_name.append(len(names) - 1)
             r_args.append({"req": r.req})
     ns = len(r_ts)
-    ts = np.concatenate((ts, np.asarray(r_ts, dtype=np.int64)))
-    end = np.concatenate((end, np.asarray(r_end, dtype=np.int64)))
-    ftrack = np.concatenate((ftrack, np.asarray(r_track, dtype=np.int64)))
-    name_code = np.concatenate((t["name_code"].to_numpy(), np.asarray(r_name, dtype=np.int64)))
-    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(ns, len(cats) - 1)))
+    ts = _append(ts, r_ts)
+    end = _append(end, r_end)
+    ftrack = _append(ftrack, r_track)
+    name_code = _append(t["name_code"].to_numpy(), r_name)
+    cat_code = _append(t["cat_code"].to_numpy(), [len(cats) - 1] * ns)
 
     key_iids: dict[str, int] = {}
     if so is not None:
@@ -300,7 +313,7 @@ def export_perfetto(
     else:
         acode, apackets = _args_codes(run, lay, r_args, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
-    corr = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64)))
+    corr = _append(t["corr"].to_numpy(), [0] * ns)
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
         first_process = 1 + ntr + len(rq)
@@ -325,10 +338,11 @@ def export_perfetto(
         # appended without a protobuf message per packet (one track_event field per packet:
         # perfetto's decoder reads the last occurrence of a non-repeated field).
         nn, nc, na = len(names) + 1, len(cats) + 1, max(1, len(apackets))
-        bkey = ((ftrack * nn + name_code) * nc + cat_code) * na + acode
         # the distinct begin keys in sorted order (np.unique's), without sorting every slice
         bcode = group_codes([ftrack, name_code, cat_code, acode])
-        buniq = bkey[first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)]
+        bfirst = first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)
+        buniq = ((ftrack[bfirst] * nn + name_code[bfirst]) * nc + cat_code[bfirst]) * na
+        buniq += acode[bfirst]
         btmpl = [
             _template(1 + k // (na * nc * nn), k // (na * nc) % nn + 1, k // na % nc + 1)
             + (apackets[k % na] if apackets else b"")

@@ -257,7 +257,9 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
         h = h[np.argsort(ts[h], kind="stable")]
         hcode = group_codes([fid[h]])
-        src = h[np.sort(len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1))]
+        last = np.zeros(len(h), bool)  # per id its last call in (ts, index) order, kept in order
+        last[len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1)] = True
+        src = h[last]
         pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
         ok = dkeys[pos] == fid[src]
         src, dst = src[ok], dfirst[pos[ok]]

@@ -7,7 +7,8 @@ benchmark's virtual time (its requests' span as vLLM's front end saw them, from 
 markers) against the wall time that span took here. Usage:
 
     python tools/vllm_serve_bench.py --rates 2,16 --num-prompts 16 --out runs/serve-bench \
-        [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [-- --enforce-eager]
+        [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [--gpus 2] \
+        [-- --enforce-eager -tp 2]
     python tools/vllm_serve_bench.py --runs runs/serve-bench
 
 The second form only reads an existing run. Needs a Python with vLLM (docs/vllm.md, "Set up").
@@ -70,7 +71,8 @@ def missing_run(dirs: list[Path]) -> bool:
 def record(a: argparse.Namespace, serve_args: list[str]) -> float:
     """One `revati record` of the example at every rate; its wall seconds."""
     cmd = [
-        sys.executable, "-m", "revati", "record", "--overwrite", "--out", str(a.out), "--",
+        sys.executable, "-m", "revati", "record", "--overwrite", "--gpus", str(a.gpus),
+        "--out", str(a.out), "--",
         sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
         "--port", str(a.port), "--request-rate", a.rates, "--num-prompts", str(a.num_prompts),
         "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *serve_args,
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--rates", default="2,16", help="request rates (req/s), comma-separated")
     p.add_argument("--port", type=int, default=18100)
+    p.add_argument("--gpus", type=int, default=1, help="revati record --gpus (2 with `-- -tp 2`)")
     a = p.parse_args(argv)
     if a.runs:
         dirs = a.runs

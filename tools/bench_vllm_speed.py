@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vllm_serve_bench import H100_TARGET, benchmark_phases  # noqa: E402
+from vllm_serve_bench import H100_TARGET, bench_parser, benchmark_phases, missing_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CPU_FILE = "cpu_samples.json"  # written next to the trace by the recording mode
@@ -225,40 +225,29 @@ def print_figures(figs: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    vllm_args: list[str] = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, vllm_args = argv[:i], argv[i + 1 :]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", nargs="+", type=Path, help="read these runs instead of recording")
-    p.add_argument("--model", default="examples/models/llama-3-8b")
+    p, argv, vllm_args = bench_parser(
+        __doc__ or "", argv, model="examples/models/llama-3-8b", num_prompts=32, input_len=512,
+        output_len=128, out="runs/vllm-speed", prompts_help="with --serve: per rate",
+    )  # fmt: skip
     p.add_argument("--device", default="h100")
     p.add_argument(
         "--serve", metavar="RATES", help="record the serving benchmark at these rates instead"
     )
-    p.add_argument("--num-prompts", type=int, default=32, help="with --serve: per rate")
     p.add_argument(
         "--num-warmups", type=int, default=8, help="with --serve: warm-up requests before each rate"
     )
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--input-len", type=int, default=512)
-    p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--iters", type=int, default=3)
-    p.add_argument("--out", type=Path, default=Path("runs/vllm-speed"))
-    p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     if min(a.batch_size, a.input_len, a.output_len, a.iters) < 1 or a.warmup < 0:
         p.error("--batch-size, --input-len, --output-len and --iters must be positive")
     if not a.runs:
         record(a, vllm_args)
-    figs = []
-    for d in a.runs or [a.out]:
-        if not (d / "manifest.json").exists():
-            print(f"error: {d}: not a revati run", file=sys.stderr)
-            return 1
-        figs.append(figures(d))
+    dirs = a.runs or [a.out]
+    if missing_run(dirs):
+        return 1
+    figs = [figures(d) for d in dirs]
     if a.json:
         print(json.dumps(figs, indent=2))
     else:

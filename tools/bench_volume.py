@@ -1,7 +1,9 @@
 """Benchmark trace volume: a run of N kernel launches (the stand-in driver, a C probe) written at
 the default trace level; events written per second, bytes per launch on disk, then the run's cold
-load, Chrome JSON and Perfetto export times. Also bytes per call of a polling loop of pure queries
-(cuCtxGetDevice) at the default and verbose levels. `--format jsonl` writes every event as a JSON
+load, Chrome JSON and Perfetto export times, and per format the load and export together: in this
+process, and as `revati export` (its own process, imports included, from the columnar cache).
+Also bytes per call of a polling loop of pure queries (cuCtxGetDevice) at the default and verbose
+levels. `--format jsonl` writes every event as a JSON
 line (the form before compact records, schema 1.1), `compact` (the default) the hot kinds as
 records. Usage:
     python tools/bench_volume.py [--launches 1000000] [--polls 100000] [--format compact|jsonl]
@@ -10,6 +12,8 @@ records. Usage:
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -20,8 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from revati.devices.profiles import get_profile  # noqa: E402
+from revati.exporters.heap import keep_freed_memory  # noqa: E402
 from revati.launch.env import run_env  # noqa: E402
 from revati.native import build as native_build  # noqa: E402
+
+FORMATS = (("chrome", "json"), ("perfetto", "pftrace"))
 
 POLLER = """
 import ctypes, sys
@@ -66,6 +73,7 @@ def launches(work: Path, lib: Path, n: int, fmt: str) -> dict[str, float]:
     from revati.exporters import export_run
     from revati.trace import load_run
 
+    keep_freed_memory()  # as `revati export` does
     t0, c0 = time.monotonic(), time.process_time()
     run = load_run(run_dir, cache=False)
     load_s, load_cpu = time.monotonic() - t0, time.process_time() - c0
@@ -73,12 +81,32 @@ def launches(work: Path, lib: Path, n: int, fmt: str) -> dict[str, float]:
     out = {"launches": n, "events": events, "bytes_per_launch": size / n, "write_wall_s": wall}
     out["events_per_s"] = events / wall
     out["load_s"], out["load_cpu"] = load_s, load_cpu
-    for fmt, ext in (("chrome", "json"), ("perfetto", "pftrace")):
+    for fmt, ext in FORMATS:
         t0, c0 = time.monotonic(), time.process_time()
         export_run(run, fmt, work / f"t.{ext}")
         out[f"{fmt}_s"], out[f"{fmt}_cpu"] = time.monotonic() - t0, time.process_time() - c0
         out[f"{fmt}_mb"] = (work / f"t.{ext}").stat().st_size / 1e6
+    del run
+    load_run(run_dir)  # the columnar cache, which `revati record` leaves beside a run
+    for fmt, ext in FORMATS:
+        out[f"{fmt}_cli_s"], out[f"{fmt}_cli_cpu"] = cli_export(run_dir, fmt, work / f"c.{ext}")
     return out
+
+
+def cli_export(run_dir: Path, fmt: str, dest: Path) -> tuple[float, float]:
+    """`revati export` in its own process, as a user runs it: (wall, CPU seconds of the process:
+    its imports, the load and the export)."""
+    cmd = [sys.executable, "-m", "revati", "export", str(run_dir), "--format", fmt]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.run([*cmd, "--out", str(dest)], env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise SystemExit(f"error: revati export failed ({p.returncode}): {p.stderr.strip()}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
 def polls(work: Path, lib: Path, n: int) -> dict[str, float]:
@@ -114,15 +142,20 @@ def main(argv: list[str] | None = None) -> int:
             f"Perfetto export {r['perfetto_s']:.2f} s ({r['perfetto_cpu']:.2f} s CPU, "
             f"{r['perfetto_mb']:.0f} MB)"
         )
+        for fmt, _ in FORMATS:
+            print(
+                f"load + {fmt} export: {r['load_cpu'] + r[f'{fmt}_cpu']:.2f} s CPU "
+                f"({r['load_s'] + r[f'{fmt}_s']:.2f} s wall) in this process; `revati export "
+                f"--format {fmt}`: {r[f'{fmt}_cli_cpu']:.2f} s CPU ({r[f'{fmt}_cli_s']:.2f} s "
+                "wall) with its imports, from the cache"
+            )
         q = polls(Path(tmp), lib, args.polls)
         print(
             f"{args.polls} cuCtxGetDevice polls: {q['default_bytes_per_poll']:.2f} bytes per poll "
             f"at the default level, {q['verbose_bytes_per_poll']:.0f} verbose"
         )
     with open("/proc/loadavg") as f:
-        print(
-            f"load average {f.read().split()[0]} on {len(__import__('os').sched_getaffinity(0))} cores"
-        )
+        print(f"load average {f.read().split()[0]} on {len(os.sched_getaffinity(0))} cores")
     return 0
 
 

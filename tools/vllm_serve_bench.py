@@ -29,6 +29,45 @@ REPO = Path(__file__).resolve().parent.parent
 H100_TARGET = 5.0  # issue 10: the emulated benchmark at least 5x faster than a real H100
 
 
+def bench_parser(
+    doc: str,
+    argv: list[str] | None,
+    *,
+    model: str,
+    num_prompts: int,
+    input_len: int,
+    output_len: int,
+    out: str,
+    prompts_help: str | None = None,
+) -> tuple[argparse.ArgumentParser, list[str], list[str]]:
+    """The options the vLLM benchmark tools share (--runs, --model, --num-prompts, --input-len,
+    --output-len, --out, --json) with each tool's defaults; returns the parser, the tool's own
+    arguments and those after `--` (passed to vLLM)."""
+    argv = sys.argv[1:] if argv is None else argv
+    rest: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1 :]
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--runs", nargs="+", type=Path, help="read these runs instead of recording")
+    p.add_argument("--model", default=model)
+    p.add_argument("--num-prompts", type=int, default=num_prompts, help=prompts_help)
+    p.add_argument("--input-len", type=int, default=input_len)
+    p.add_argument("--output-len", type=int, default=output_len)
+    p.add_argument("--out", type=Path, default=Path(out))
+    p.add_argument("--json", action="store_true")
+    return p, argv, rest
+
+
+def missing_run(dirs: list[Path]) -> bool:
+    """Whether one of dirs is not a revati run (said on stderr)."""
+    for d in dirs:
+        if not (d / "manifest.json").exists():
+            print(f"error: {d}: not a revati run", file=sys.stderr)
+            return True
+    return False
+
+
 def record(a: argparse.Namespace, serve_args: list[str]) -> float:
     """One `revati record` of the example at every rate; its wall seconds."""
     cmd = [
@@ -144,22 +183,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    serve_args: list[str] = []
-    if "--" in argv:
-        i = argv.index("--")
-        argv, serve_args = argv[:i], argv[i + 1 :]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", nargs="+", type=Path, help="read these runs instead of recording")
+    p, argv, serve_args = bench_parser(
+        __doc__ or "", argv, model="examples/models/tiny-llama", num_prompts=16, input_len=128,
+        output_len=32, out="runs/serve-bench",
+    )  # fmt: skip
     p.add_argument("--rates", default="2,16", help="request rates (req/s), comma-separated")
-    p.add_argument("--model", default="examples/models/tiny-llama")
-    p.add_argument("--num-prompts", type=int, default=16)
-    p.add_argument("--input-len", type=int, default=128)
-    p.add_argument("--output-len", type=int, default=32)
     p.add_argument("--port", type=int, default=18100)
     p.add_argument("--gpus", type=int, default=1, help="revati record --gpus (2 with `-- -tp 2`)")
-    p.add_argument("--out", type=Path, default=Path("runs/serve-bench"))
-    p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     if a.runs:
         dirs = a.runs
@@ -173,10 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         record(a, serve_args)
         dirs = [a.out]
     rows = []
+    if missing_run(dirs):
+        return 1
     for d in dirs:
-        if not (d / "manifest.json").exists():
-            print(f"error: {d}: not a revati run", file=sys.stderr)
-            return 1
         got = figures(d)
         if not got:
             print(f"error: {d}: no benchmark client result under bench/", file=sys.stderr)

@@ -71,10 +71,12 @@ def export(
     max_slices: int,
 ) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
+    from revati.exporters.heap import keep_freed_memory
     from revati.progress import step
     from revati.trace import load_run
     from revati.trace.window import parse_window, time_window
 
+    keep_freed_memory()
     win = parse_window(window) if window else None
     with step(f"loading {run}"):
         r = load_run(run)

@@ -176,7 +176,8 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
         names += local
 
     keys = ["host", "rank", "a", "b", "lane"]
-    ftrack = group_codes([t[k].to_numpy() for k in keys])
+    # `track` numbers (host, rank, a, b) in sorted order, so this numbers keys in sorted order
+    ftrack = group_codes([t["track"].to_numpy(), t["lane"].to_numpy()])
     first = first_rows(ftrack, int(ftrack.max()) + 1 if n else 0)
     tracks = pd.DataFrame({k: t[k].to_numpy()[first] for k in keys})
     tracks["ftrack"] = np.arange(len(first))
@@ -256,7 +257,9 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
         # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
         h = h[np.argsort(ts[h], kind="stable")]
         hcode = group_codes([fid[h]])
-        src = h[np.sort(len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1))]
+        last = np.zeros(len(h), bool)  # per id its last call in (ts, index) order, kept in order
+        last[len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1)] = True
+        src = h[last]
         pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
         ok = dkeys[pos] == fid[src]
         src, dst = src[ok], dfirst[pos[ok]]

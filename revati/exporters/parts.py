@@ -30,22 +30,25 @@ class Part:
     events: int
 
 
-def timed_starts(run: Run) -> np.ndarray:
-    """The start time of every event that has one (what becomes a slice or an instant), sorted."""
-    parts = [
+def _starts(run: Run) -> list[np.ndarray]:
+    """Per kind, the start time of each event that has one (what becomes a slice or an instant)."""
+    return [
         df["ts_ns"].to_numpy(np.int64)
         for kind, df in run.frames.items()
         if kind != "proc" and "ts_ns" in df.columns and len(df)
     ]
-    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def plan(run: Run, max_slices: int) -> list[Part]:
     """Windows of at most about `max_slices` events each, covering the run; one part when it fits
     (or max_slices <= 0). A window never cuts between events of the same start time."""
-    ts = timed_starts(run)
-    if max_slices <= 0 or len(ts) <= max_slices:
-        return [Part(1, int(ts[0]) if len(ts) else 0, int(ts[-1]) + 1 if len(ts) else 1, len(ts))]
+    starts = _starts(run)
+    total = sum(len(s) for s in starts)
+    if max_slices <= 0 or total <= max_slices:  # one part: no need to sort the starts
+        lo = min((int(s.min()) for s in starts), default=0)
+        hi = max((int(s.max()) for s in starts), default=0) + 1
+        return [Part(1, lo, hi, total)]
+    ts = np.sort(np.concatenate(starts))
     n = -(-len(ts) // max_slices)
     cuts = [int(ts[len(ts) * i // n]) for i in range(1, n)]
     edges = [int(ts[0]), *sorted(set(cuts)), int(ts[-1]) + 1]

@@ -34,11 +34,11 @@ from revati.exporters.perfetto_fast import args_texts, write_packets
 from revati.trace.reader import Run
 from revati.trace.validate import group_codes
 
-SEQ_ID = 0x5E7A
+# Every slice packet carries the sequence id and its track's uuid, so both are kept small (one
+# byte each for up to 127 tracks): uuid 1 + k for track k (the layout's thread tracks, then one
+# per request), the processes' after them.
+SEQ_ID = 1
 BATCH = 20_000  # packets per Trace message written
-PROCESS_UUID_BASE = 1 << 40
-THREAD_UUID_BASE = 1 << 41
-REQUEST_UUID_BASE = 1 << 42
 _CLEARED = TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
 _NEEDS = TracePacket.SEQ_NEEDS_INCREMENTAL_STATE
 _BEGIN = TrackEvent.TYPE_SLICE_BEGIN
@@ -56,12 +56,31 @@ def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np
     idx = np.arange(n, dtype=np.int64)
     empty = end == ts
     time = np.concatenate((ts, end))
-    cls = np.concatenate((np.ones(n, np.int8), np.where(empty, 1, 0).astype(np.int8)))
+    cls = np.concatenate((np.ones(n, np.int8), empty.astype(np.int8)))
     key = np.concatenate((2 * idx, np.where(empty, 2 * idx + 1, -idx)))
-    order = np.lexsort((key, cls, time))
-    slice_idx = np.concatenate((idx, idx))[order]
+    # the order of (time, cls, key), each event's triple distinct: sorted by time (the begins and
+    # the ends are each nearly in time order already, which a stable sort runs through fast),
+    # then by one integer of (the time's rank, cls, key) in that order, which is sorted but
+    # within runs of equal times
+    by_time = np.argsort(time, kind="stable")
+    t = time[by_time]
+    del time
+    rank = np.zeros(2 * n, np.int64)
+    if n:
+        np.cumsum(t[1:] != t[:-1], out=rank[1:])
+    span = 3 * n + 2  # key + n is in [0, 3n + 2)
+    rank *= 2
+    rank += cls[by_time]
+    rank *= span
+    key += n
+    rank += key[by_time]
+    del key
+    second = np.argsort(rank, kind="stable")
+    del rank
+    order = by_time[second]
     is_begin = order < n
-    return slice_idx, is_begin, time[order]
+    order[~is_begin] -= n  # an end's event number less n is its slice
+    return order, is_begin, t[second]
 
 
 # wire keys of the fields slice packets are written with by hand (perfetto_trace.proto)
@@ -209,6 +228,7 @@ def _descriptors(
     names: list[str],
     cats: list[str],
     keys: dict[str, int],
+    process_uuid: dict[int, int],
 ) -> None:
     p = builder.create_packet()
     p.trusted_packet_sequence_id = SEQ_ID
@@ -226,19 +246,27 @@ def _descriptors(
     for pr in lay.processes.itertuples(index=False):
         p = builder.create_packet()
         td = p.track_descriptor
-        td.uuid = PROCESS_UUID_BASE + int(pr.cpid)
+        td.uuid = process_uuid[int(pr.cpid)]
         td.process.pid = int(pr.cpid)
         td.process.process_name = pr.pname
         builder.write_packet(p)
     for tr in lay.tracks.itertuples(index=False):
         p = builder.create_packet()
         td = p.track_descriptor
-        td.uuid = THREAD_UUID_BASE + int(tr.ftrack)
-        td.parent_uuid = PROCESS_UUID_BASE + int(tr.cpid)
+        td.uuid = 1 + int(tr.ftrack)
+        td.parent_uuid = process_uuid[int(tr.cpid)]
         td.thread.pid = int(tr.cpid)
         td.thread.tid = int(tr.ctid)
         td.thread.thread_name = tr.tname
         builder.write_packet(p)
+
+
+def _append(a: np.ndarray, more: list[int]) -> np.ndarray:
+    """The int64 array a with more after it; a itself when there is nothing to add (no copy of
+    a million-slice column for a run without requests)."""
+    if not more:
+        return a
+    return np.concatenate((a, np.asarray(more, dtype=np.int64)))
 
 
 def export_perfetto(
@@ -272,11 +300,11 @@ def export_perfetto(
             r_name.append(len(names) - 1)
             r_args.append({"req": r.req})
     ns = len(r_ts)
-    ts = np.concatenate((ts, np.asarray(r_ts, dtype=np.int64)))
-    end = np.concatenate((end, np.asarray(r_end, dtype=np.int64)))
-    ftrack = np.concatenate((ftrack, np.asarray(r_track, dtype=np.int64)))
-    name_code = np.concatenate((t["name_code"].to_numpy(), np.asarray(r_name, dtype=np.int64)))
-    cat_code = np.concatenate((t["cat_code"].to_numpy(), np.full(ns, len(cats) - 1)))
+    ts = _append(ts, r_ts)
+    end = _append(end, r_end)
+    ftrack = _append(ftrack, r_track)
+    name_code = _append(t["name_code"].to_numpy(), r_name)
+    cat_code = _append(t["cat_code"].to_numpy(), [len(cats) - 1] * ns)
 
     key_iids: dict[str, int] = {}
     if so is not None:
@@ -285,15 +313,19 @@ def export_perfetto(
     else:
         acode, apackets = _args_codes(run, lay, r_args, key_iids)
     sl, beg, tm = event_order(ts, end, ftrack)
-    corr = np.concatenate((t["corr"].to_numpy(), np.zeros(ns, dtype=np.int64)))
+    corr = _append(t["corr"].to_numpy(), [0] * ns)
     with open(out, "wb") as f:
         builder = StreamingTraceProtoBuilder(f)
-        _descriptors(builder, lay, names, cats, key_iids)
+        first_process = 1 + ntr + len(rq)
+        process_uuid = {
+            int(c): first_process + i for i, c in enumerate(lay.processes["cpid"].tolist())
+        }
+        _descriptors(builder, lay, names, cats, key_iids, process_uuid)
         for i, r in enumerate(rq.itertuples(index=False)):
             p = builder.create_packet()
             td = p.track_descriptor
-            td.uuid = REQUEST_UUID_BASE + i
-            td.parent_uuid = PROCESS_UUID_BASE + int(r.cpid)
+            td.uuid = 1 + ntr + i
+            td.parent_uuid = process_uuid[int(r.cpid)]
             td.name = f"request {r.req}"
             builder.write_packet(p)
 
@@ -305,22 +337,20 @@ def export_perfetto(
         # fields and its track_event's, so that the timestamp, correlation id and flow ids are
         # appended without a protobuf message per packet (one track_event field per packet:
         # perfetto's decoder reads the last occurrence of a non-repeated field).
-        def uuid_of(track: int) -> int:
-            return THREAD_UUID_BASE + track if track < ntr else REQUEST_UUID_BASE + track - ntr
-
         nn, nc, na = len(names) + 1, len(cats) + 1, max(1, len(apackets))
-        bkey = ((ftrack * nn + name_code) * nc + cat_code) * na + acode
         # the distinct begin keys in sorted order (np.unique's), without sorting every slice
         bcode = group_codes([ftrack, name_code, cat_code, acode])
-        buniq = bkey[first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)]
+        bfirst = first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)
+        buniq = ((ftrack[bfirst] * nn + name_code[bfirst]) * nc + cat_code[bfirst]) * na
+        buniq += acode[bfirst]
         btmpl = [
-            _template(uuid_of(k // (na * nc * nn)), k // (na * nc) % nn + 1, k // na % nc + 1)
+            _template(1 + k // (na * nc * nn), k // (na * nc) % nn + 1, k // na % nc + 1)
             + (apackets[k % na] if apackets else b"")
             for k in buniq.tolist()
         ]
         ecode = group_codes([ftrack])
         euniq = ftrack[first_rows(ecode, int(ecode.max()) + 1 if len(ecode) else 0)]
-        etmpl = [_template(uuid_of(k)) for k in euniq.tolist()]
+        etmpl = [_template(1 + k) for k in euniq.tolist()]
         bparts = [_split(x) for x in btmpl]
         eparts = [_split(x) for x in etmpl]
         if so is not None:

@@ -40,7 +40,15 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
         t = t.append_column("pid", pa.array(np.full(n, s.pid, dtype=np.int64)))
         t = t.append_column("rank", pa.array(np.full(n, s.rank, dtype=np.int64)))
         parts.append(t)
-    return pa.concat_tables(parts) if parts else None
+    if not parts:
+        return None
+    t = pa.concat_tables(parts)
+    # pandas keeps strings as large_string: cast once here, so that a table read back from the
+    # cache (revati/trace/cache.py) becomes a frame without another copy of every string
+    for i, f in enumerate(t.schema):
+        if pa.types.is_string(f.type):
+            t = t.set_column(i, f.name, t.column(i).cast(pa.large_string()))
+    return t
 
 
 def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:

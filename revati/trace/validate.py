@@ -166,6 +166,8 @@ def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
         values = values.view(np.uint8)
     if len(values) and values.dtype.kind in "iu":
         lo, hi = int(values.min()), int(values.max())
+        if lo == hi:  # one value (a run's only rank, a part's host flag): no table, no gather
+            return np.zeros(len(values), np.int64), 1
         if hi - lo < max(len(values), 1 << 16):  # a narrow range: mark the values present
             off = values - lo if lo else values
             present = np.zeros(hi - lo + 1, bool)
@@ -183,13 +185,20 @@ def group_codes(columns: list[np.ndarray]) -> np.ndarray:
     groupby's ngroup)."""
     key = np.zeros(len(columns[0]) if columns else 0, np.int64)
     span = 1  # key < span
+    dense = True  # key numbers the groups so far 0.. in sorted order, every number used
     for c in columns:
         codes, n = _sorted_codes(c)
+        if n == 1:  # a constant column splits no group
+            continue
+        if span == 1:  # the first column that varies: its codes are the key
+            key, span = codes, n
+            continue
         if span * n >= 1 << 62:  # renumber the key densely before it could overflow
             key, span = _sorted_codes(key)
         key = key * n + codes
         span *= n
-    return _sorted_codes(key)[0]
+        dense = False
+    return key if dense else _sorted_codes(key)[0]
 
 
 TRACK_COLUMNS = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr"]
@@ -226,6 +235,21 @@ def _track_parts(run: Run) -> list[dict[str, object]]:
     return parts
 
 
+def _in_nest_order(track: np.ndarray, ts: np.ndarray, end: np.ndarray) -> bool:
+    """Whether rows are already sorted by (track, ts, -end), so that a stable sort by those keys
+    would leave them where they are."""
+    if len(track) < 2:
+        return True
+    d_track, d_ts = np.diff(track), np.diff(ts)
+    if bool((d_track < 0).any()):
+        return False
+    same = d_track == 0
+    if bool((same & (d_ts < 0)).any()):
+        return False
+    tie = same & (d_ts == 0)
+    return not bool((tie & (end[1:] > end[:-1])).any())
+
+
 def track_frame(run: Run) -> pd.DataFrame:
     """Every span of the run with its track: host (pid, tid) or device (rank, dev, stream)."""
     parts = _track_parts(run)
@@ -242,9 +266,12 @@ def track_frame(run: Run) -> pd.DataFrame:
     # a track: host (pid, tid) or device (rank, dev, stream); `a`,`b` are its two numbers,
     # numbered in sorted (host, rank, a, b) order
     track = group_codes([cols[c] for c in ("host", "rank", "a", "b")])
-    lex = np.lexsort((-cols["end"], cols["ts"], track))
-    # already in order (one kind per track, in time order): no copies
-    order: np.ndarray | slice = slice(None) if bool(np.all(lex[1:] > lex[:-1])) else lex
+    # already in order (one kind per track, in time order): no sort, no copies
+    order: np.ndarray | slice = (
+        slice(None)
+        if _in_nest_order(track, cols["ts"], cols["end"])
+        else np.lexsort((-cols["end"], cols["ts"], track))
+    )
     part_kinds = [str(p["kind"]) for p in parts]
     names = list(dict.fromkeys(part_kinds))  # the kind column is categorical: no string per row
     t = pd.DataFrame(

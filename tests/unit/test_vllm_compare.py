@@ -89,3 +89,19 @@ def test_step_logger_wraps_schedule(tmp_path):
     (rec,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert (rec["num_reqs"], rec["num_tokens"], rec["num_new_reqs"]) == (2, 4, 1)
     assert (rec["new_tokens"], rec["max_tokens"]) == (3, 3)
+
+
+def test_vllm_serve_repeats_and_vllm_command():
+    """examples/vllm_serve.py, which the runner's serving point calls: --repeats and --vllm."""
+    spec = importlib.util.spec_from_file_location("vllm_serve", ROOT / "examples" / "vllm_serve.py")
+    assert spec and spec.loader
+    vs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vs)
+    args, serve_args = vs.parse_args(
+        ["--request-rate", "4,16", "--repeats", "3", "--vllm", "python3 -m vllm.x", "--", "-O0"]
+    )
+    assert (args.rates, args.repeats, serve_args) == ([4.0, 16.0], 3, ["-O0"])
+    assert vs.vllm_command(args.vllm) == ["python3", "-m", "vllm.x"]
+    for bad in (["--repeats", "0"], ["--repeats", "2", "--result-filename", "x.json"]):
+        with pytest.raises(SystemExit):
+            vs.parse_args(bad)

@@ -42,6 +42,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         default="4",
         help="requests per second (Poisson); several, comma-separated, run one after another",
     )
+    p.add_argument(
+        "--repeats", type=int, default=1, help="benchmarks per rate (each with its own seed)"
+    )
     p.add_argument("--num-prompts", type=int, default=32)
     p.add_argument("--input-len", type=int, default=128, help="prompt tokens per request")
     p.add_argument(
@@ -55,6 +58,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--result-dir", type=Path, default=None)
+    p.add_argument(
+        "--vllm",
+        default=None,
+        help="the vllm command, words split at spaces (default: the `vllm` next to this Python, "
+        "else on PATH)",
+    )
     p.add_argument("--result-filename", default=None, help="default: serve-rate<R>.json")
     p.add_argument(
         "--ready-timeout", type=float, default=1800.0, help="seconds to wait for the server"
@@ -71,15 +80,20 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         p.error(f"--request-rate {args.request_rate!r}: give positive numbers, comma-separated")
     if args.num_prompts < 1 or args.input_len < 1 or args.output_len < 1:
         p.error("--num-prompts, --input-len and --output-len must be positive")
+    if args.repeats < 1:
+        p.error("--repeats must be positive")
     if args.num_warmups < 0:
         p.error("--num-warmups must not be negative")
-    if args.result_filename and len(args.rates) > 1:
-        p.error("--result-filename names one result: give one --request-rate with it")
+    if args.result_filename and (len(args.rates) > 1 or args.repeats > 1):
+        p.error("--result-filename names one result: give one --request-rate and no --repeats")
     return args, serve_args
 
 
-def vllm_command() -> list[str]:
-    """The `vllm` command of this Python's environment (PATH may name another one)."""
+def vllm_command(words: str | None = None) -> list[str]:
+    """`words` split at spaces, else the `vllm` command of this Python's environment (PATH may
+    name another one)."""
+    if words:
+        return words.split()
     exe = Path(sys.executable).parent / "vllm"
     if exe.exists():
         return [str(exe)]
@@ -133,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     result_dir.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
-    vllm = vllm_command()
+    vllm = vllm_command(args.vllm)
     serve = [*vllm, "serve", args.model, "--host", "127.0.0.1", "--port", str(port),
              "--load-format", args.load_format, "--seed", str(args.seed), *serve_args]  # fmt: skip
     print("+", " ".join(serve), flush=True)
@@ -141,15 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     rc = 0
     try:
         wait_ready(server, url, args.ready_timeout)
-        for i, rate in enumerate(args.rates):
-            result_file = args.result_filename or f"serve-rate{rate:g}.json"
+        runs = [(rate, k) for rate in args.rates for k in range(args.repeats)]
+        for i, (rate, k) in enumerate(runs):
+            name = f"serve-rate{rate:g}" + (f"-{k}" if args.repeats > 1 else "")
+            result_file = args.result_filename or f"{name}.json"
             bench = [
                 *vllm, "bench", "serve", "--backend", "vllm", "--base-url", url,
                 "--model", args.model, "--dataset-name", "random",
                 "--random-input-len", str(args.input_len),
                 "--random-output-len", str(args.output_len),
                 "--ignore-eos", "--request-rate", f"{rate:g}",
-                # a seed per rate: other prompts, so the prefix cache does not carry over
+                # a seed per benchmark: other prompts, so the prefix cache does not carry over
                 "--num-prompts", str(args.num_prompts), "--seed", str(args.seed + i),
                 "--num-warmups", str(args.num_warmups),
                 "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",

@@ -1,0 +1,91 @@
+"""Log vLLM's engine steps to a file: on PYTHONPATH with REVATI_STEP_LOG=FILE set, every process
+that imports vllm.v1.engine.core appends one JSON line per scheduled step to FILE:
+
+    {"t": time.perf_counter(), "pid": ..., "num_reqs": requests in the step,
+     "num_tokens": tokens scheduled, "num_new_reqs": requests scheduled for the first time,
+     "new_tokens": their tokens, "max_tokens": the most tokens of one request}
+
+It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
+once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
+puts this folder on PYTHONPATH for the latency points (issue 12: is the first iteration's prefill
+split across engine steps on a real GPU too?).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+import time
+from typing import Any
+
+TARGET = "vllm.v1.engine.core"
+
+
+def _log_step(fd: int, out: Any) -> None:
+    counts = out.num_scheduled_tokens
+    new = out.scheduled_new_reqs
+    rec = {
+        "t": time.perf_counter(),
+        "pid": os.getpid(),
+        "num_reqs": len(counts),
+        "num_tokens": out.total_num_scheduled_tokens,
+        "num_new_reqs": len(new),
+        "new_tokens": sum(counts.get(r.req_id, 0) for r in new),
+        "max_tokens": max(counts.values(), default=0),
+    }
+    os.write(fd, (json.dumps(rec) + "\n").encode())
+
+
+def _patch(module: Any, path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    cls = module.EngineCore
+    init = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        schedule = self.scheduler.schedule
+
+        def logged_schedule(*a: Any, **k: Any) -> Any:
+            out = schedule(*a, **k)
+            _log_step(fd, out)
+            return out
+
+        self.scheduler.schedule = logged_schedule
+
+    cls.__init__ = __init__
+    print(f"step log: EngineCore steps of pid {os.getpid()} -> {path}", file=sys.stderr)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Finds TARGET with the other finders and patches it once its code has run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != TARGET:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _patch(module, self.path)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+if os.environ.get("REVATI_STEP_LOG"):
+    sys.meta_path.insert(0, _AfterImport(os.environ["REVATI_STEP_LOG"]))

@@ -89,3 +89,64 @@ def test_step_logger_wraps_schedule(tmp_path):
     (rec,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert (rec["num_reqs"], rec["num_tokens"], rec["num_new_reqs"]) == (2, 4, 1)
     assert (rec["new_tokens"], rec["max_tokens"]) == (3, 3)
+
+
+def _table():
+    spec = importlib.util.spec_from_file_location("vllm_table", HERE / "table.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _results(path: Path, lat: dict, serve_runs: list, version: str = "0.24.0") -> Path:
+    latency = {
+        name: {"rc": rc, "latencies": lats, "wall_s": 100.0} for name, (rc, lats) in lat.items()
+    }
+    path.write_text(
+        json.dumps(
+            {"vllm_version": version, "gpu": "g", "latency": latency, "serve": {"runs": serve_runs}}
+        )
+    )
+    return path
+
+
+def _serve_run(rate: float, k: int, tpot: float, ttft: float) -> dict:
+    result = {key: 1.0 for key, _, _ in _table().SERVE_FIGURES}
+    result.update(median_tpot_ms=tpot, mean_tpot_ms=tpot, median_ttft_ms=ttft)
+    return {"rate": rate, "repeat": k, "result": result}
+
+
+def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
+    """Latency: real mean [min-max] of the iterations against revati's, error %; serving per rate:
+    each figure's mean over the repeats; the median |error| takes the latency points and TPOT
+    (not TTFT); a failed point is `-` and left out; points from two revati files are merged."""
+    t = _table()
+    real = _results(
+        tmp_path / "real.json",
+        {
+            "lat-b8-x": (0, [2.0, 2.2, 1.8]),
+            "lat-b1-x": (0, [1.0, 1.0, 1.0]),
+            "lat-b32-x": (0, [4.0]),
+        },
+        [_serve_run(4, 0, 10.0, 50.0), _serve_run(4, 1, 12.0, 70.0)],
+    )
+    rev1 = _results(tmp_path / "r1.json", {"lat-b1-x": (0, [1.03]), "lat-b32-x": (1, [])}, [])
+    rev2 = _results(tmp_path / "r2.json", {"lat-b8-x": (0, [2.2])}, [_serve_run(4, 0, 11.55, 99.0)])
+    assert t.main(["--real", str(real), "--revati", str(rev1), str(rev2)]) == 0
+    out = capsys.readouterr().out
+    rows = [r for r in out.splitlines() if r.startswith("| lat-")]
+    assert [r.split(" | ")[0] for r in rows] == ["| lat-b1-x", "| lat-b8-x", "| lat-b32-x"]
+    assert "| lat-b8-x | 2.0000 [1.8000-2.2000] | 2.2000 | +10.0% | 100 |" in out
+    assert "| lat-b32-x | 4.0000 [4.0000-4.0000] | - | - | 100 |" in out
+    assert "| 4 | TPOT median (ms) * | 11.00 [10.00-12.00] | 11.55 | +5.0% |" in out
+    assert "| 4 | TTFT median (ms) | 60.00 [50.00-70.00] | 99.00 | +65.0% |" in out
+    # GPU-paced: +3.0 (b1), +10.0 (b8), +5.0 and +5.0 (TPOT median, mean): median 5.0
+    assert "Median |error| of the 4 GPU-paced figures (latency points, TPOT *): 5.0% (within" in out
+
+
+def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert _table().main(["--real", str(bad), "--revati", str(bad)]) == 1
+    assert "not a run_points.py result" in capsys.readouterr().err

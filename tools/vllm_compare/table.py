@@ -50,7 +50,10 @@ def load(paths: list[Path]) -> dict[str, Any]:
             raise SystemExit(f"error: {p}: not a run_points.py result (no 'latency')")
         merged["latency"].update(r["latency"])
         merged["serve_runs"] += (r.get("serve") or {}).get("runs", [])
-        merged["vllm_version"].add(str(r.get("vllm_version")))
+        # `vllm --version` needs a GPU (run_points.py asks it outside revati): then points.json's
+        merged["vllm_version"].add(
+            str(r.get("vllm_version") or f"{r.get('expected_vllm_version')} (points.json)")
+        )
         merged["gpu"].add(str(r.get("gpu")))
     return merged
 

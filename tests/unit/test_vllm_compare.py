@@ -150,3 +150,33 @@ def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
     bad.write_text("{}")
     assert _table().main(["--real", str(bad), "--revati", str(bad)]) == 1
     assert "not a run_points.py result" in capsys.readouterr().err
+
+
+def test_kernel_time_over_the_last_iterations(tmp_path, capsys):
+    """The window runs from the step before the last iteration's first to its last step; kernels
+    are summed per name and shape, largest first; too few iterations is an error."""
+    from revati.trace import RunWriter
+
+    spec = importlib.util.spec_from_file_location("kernel_time", HERE / "kernel_time.py")
+    assert spec and spec.loader
+    kt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kt)
+    w = RunWriter(tmp_path / "run")
+    r = w.process(100, 0, num_gpus=1)
+    t = 0
+    for _ in range(2):  # two iterations: 1 prefill + 2 decode steps of 2 requests
+        for first in (2, 0, 0):
+            r.kernel("slow", t + 10, t + 60, grid=(1, 1, 1), block=(128, 1, 1))
+            r.kernel("gemm", t + 60, t + 80, grid=(2, 66, 1), block=(384, 1, 1))
+            t += 100
+            r.marker("vllm.sampled", t, {"reqs": 2, "first": first, "kept": 2})
+    r.end(t + 10)
+    w.finish(wall_duration_ns=t, device="H200-SXM-141GB", num_gpus=1)
+    assert kt.main([str(tmp_path / "run"), "--iters", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "last 1 iterations, 3 steps, virtual 0.0 ms" in out
+    lines = out.splitlines()
+    assert lines[2].split()[:4] == ["3", "0.05", "0.00", "71.4%"] and lines[2].endswith("slow")
+    assert lines[3].endswith("gemm") and "2x66 x 384" in lines[3]
+    assert kt.main([str(tmp_path / "run"), "--iters", "3"]) == 1
+    assert "2 iterations, fewer than --iters 3" in capsys.readouterr().err

@@ -180,3 +180,30 @@ def test_kernel_time_over_the_last_iterations(tmp_path, capsys):
     assert lines[3].endswith("gemm") and "2x66 x 384" in lines[3]
     assert kt.main([str(tmp_path / "run"), "--iters", "3"]) == 1
     assert "2 iterations, fewer than --iters 3" in capsys.readouterr().err
+
+
+def test_merge_joins_points_and_drops_host_paths(tmp_path):
+    """One file per point becomes one; the repository's paths turn relative, other absolute paths
+    keep their last part only; two serving points are refused."""
+    spec = importlib.util.spec_from_file_location("vllm_merge", HERE / "merge.py")
+    assert spec and spec.loader
+    mg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mg)
+    cmd = f"python -m revati record -- /opt/venv/bin/vllm bench latency --model {ROOT}/examples/m"
+    a = {"vllm_version": None, "started": "t1", "latency": {"p1": {"command": cmd, "rc": 0}}}
+    b = {"started": "t2", "latency": {"p2": {"rc": 0}}, "serve": {"runs": [1]}}
+    files = []
+    for i, r in enumerate((a, b)):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(r))
+    out = tmp_path / "m.json"
+    assert mg.main([*map(str, files), "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert set(m["latency"]) == {"p1", "p2"} and m["serve"] == {"runs": [1]}
+    assert [p["started"] for p in m["parts"]] == ["t1", "t2"]
+    assert m["latency"]["p1"]["command"] == (
+        "python -m revati record -- vllm bench latency --model examples/m"
+    )
+    files.append(tmp_path / "again.json")
+    files[-1].write_text(json.dumps(b))
+    assert mg.main([*map(str, files), "--out", str(out)]) == 1

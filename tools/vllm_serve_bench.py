@@ -7,7 +7,8 @@ benchmark's virtual time (its requests' span as vLLM's front end saw them, from 
 markers) against the wall time that span took here. Usage:
 
     python tools/vllm_serve_bench.py --rates 2,16 --num-prompts 16 --out runs/serve-bench \
-        [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [-- --enforce-eager]
+        [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [--gpus 2] \
+        [-- --enforce-eager -tp 2]
     python tools/vllm_serve_bench.py --runs runs/serve-bench
 
 The second form only reads an existing run. Needs a Python with vLLM (docs/vllm.md, "Set up").
@@ -31,7 +32,8 @@ H100_TARGET = 5.0  # issue 10: the emulated benchmark at least 5x faster than a 
 def record(a: argparse.Namespace, serve_args: list[str]) -> float:
     """One `revati record` of the example at every rate; its wall seconds."""
     cmd = [
-        sys.executable, "-m", "revati", "record", "--overwrite", "--out", str(a.out), "--",
+        sys.executable, "-m", "revati", "record", "--overwrite", "--gpus", str(a.gpus),
+        "--out", str(a.out), "--",
         sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
         "--port", str(a.port), "--request-rate", a.rates, "--num-prompts", str(a.num_prompts),
         "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *serve_args,
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=32)
     p.add_argument("--port", type=int, default=18100)
+    p.add_argument("--gpus", type=int, default=1, help="revati record --gpus (2 with `-- -tp 2`)")
     p.add_argument("--out", type=Path, default=Path("runs/serve-bench"))
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)

@@ -76,6 +76,12 @@ FIELDS: tuple[ProfileField, ...] = (
         "u64",
         "GPU time between a node of a replayed CUDA graph and the node that waits for it, ns",
     ),
+    _f(
+        "eager_gap_ns",
+        "u64",
+        "GPU time between the end of a stream's work and a kernel already queued behind it "
+        "(eager launches on a busy stream), ns",
+    ),
     _f("pci_bus_base", "int", "PCI bus id of device 0; device i gets base + i"),
     _f("pci_device_id", "int", "PCI device id of the product (NVML's pciDeviceId >> 16)"),
     _f("pcie_gen", "int", "PCIe generation of the host link"),

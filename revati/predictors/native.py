@@ -90,6 +90,8 @@ def lib() -> ctypes.CDLL:
         f = getattr(so, fn)
         f.argtypes = [ctypes.c_void_p, ctypes.POINTER(PKernel)]
         f.restype = PMRes
+    so.rv_model_cache_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulonglong)]
+    so.rv_model_cache_stats.restype = None
     so.rv_model_host_ns.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64]
     so.rv_model_host_ns.restype = ctypes.c_double
     so.rv_xgb_base_ns.argtypes = [ctypes.POINTER(ctypes.c_double)]
@@ -243,6 +245,12 @@ class NativeModel:
         fn = self._so.rv_model_predict if cached else self._so.rv_model_predict_uncached
         r = fn(self._h, ctypes.byref(k))
         return r.dur_ns, self._so.rv_how_name(r.how).decode(), r.src.decode()
+
+    def cache_stats(self) -> dict[str, int]:
+        """Predictions so far answered by the launch's key, by its features, or computed."""
+        out = (ctypes.c_ulonglong * 3)()
+        self._so.rv_model_cache_stats(self._h, out)
+        return {"key": out[0], "features": out[1], "computed": out[2]}
 
     def host_ns(self, call: str, nbytes: int = 0) -> float:
         return self._so.rv_model_host_ns(self._h, call.encode(), nbytes)

@@ -195,7 +195,8 @@ def test_virtual_memory_calls(stand_in):
 
 
 def test_event_elapsed_equals_sum_of_predicted_kernels(stand_in):
-    """elapsed_time between two events around N back-to-back launches equals the sum of their predicted durations."""
+    """elapsed_time between two events around N queued launches equals the sum of their predicted
+    durations plus the device's eager gap before each (a kernel queued behind another)."""
     code = PRELUDE + textwrap.dedent(
         """
         fn = kernel()
@@ -219,17 +220,54 @@ def test_event_elapsed_equals_sum_of_predicted_kernels(stand_in):
     kernels = r.of("kernel")
     assert len(kernels) == 41
     timed = kernels[1:]
+    gap = get_profile("h100").eager_gap_ns
+    assert gap > 0
     for prev, k in zip(kernels, timed, strict=False):
-        assert k["ts_ns"] == prev["end_ns"]  # back to back on one stream
+        assert (
+            k["ts_ns"] == prev["end_ns"] + gap
+        )  # queued on one stream: the gap after the previous
         assert k["name"] == "rv_test_kernel" and k["src"] == "analytical"
         assert k["stream"] == kernels[0]["stream"] != 0
-    total = sum(k["end_ns"] - k["ts_ns"] for k in timed)
+    total = sum(k["end_ns"] - k["ts_ns"] + gap for k in timed)
     assert abs(res["ms"] * 1e6 - total) <= 1e-6 * total + 1
     assert (
         res["early"] == 600 and res["after"] == 0
     )  # CUDA_ERROR_NOT_READY until the host reaches it
     syncs = [s for s in r.of("sync") if s["why"] == "cuEventSynchronize"]
     assert syncs and syncs[-1]["end_ns"] == timed[-1]["end_ns"]
+
+
+def test_eager_gap_only_behind_queued_work(stand_in):
+    """A kernel queued behind work on its stream starts the device's eager gap after that work ends;
+    a memset queued behind a kernel starts at its end (copy engines: no gap); a kernel launched on a
+    stream idle for longer starts at its launch time."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        import time
+        fn = kernel()
+        s = ctypes.c_void_p(); ok(cu.cuStreamCreate(ctypes.byref(s), 0))
+        p = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(p), ctypes.c_size_t(1 << 20)))
+        ok(launch(fn, (1 << 22, 1, 1), (1024, 1, 1), s), "long kernel")  # keeps the stream busy
+        ok(launch(fn, (1, 1, 1), (32, 1, 1), s), "queued")
+        ok(cu.cuMemsetD8Async(ctypes.c_uint64(p.value), ctypes.c_ubyte(0), ctypes.c_size_t(1 << 20), s))
+        ok(launch(fn, (2, 1, 1), (32, 1, 1), s), "queued behind the memset")
+        ok(cu.cuStreamSynchronize(s))
+        time.sleep(0.001)  # the stream has been idle for a virtual millisecond
+        ok(launch(fn, (3, 1, 1), (32, 1, 1), s), "idle")
+        print("RESULT", json.dumps(0))
+        """
+    )
+    r = stand_in(code)
+    r.result()
+    gap = get_profile("h100").eager_gap_ns
+    assert gap > 0
+    long, queued, after_memset, idle = r.of("kernel")
+    (memset,) = r.of("memset")
+    assert queued["ts_ns"] == long["end_ns"] + gap
+    assert memset["ts_ns"] == queued["end_ns"]
+    assert after_memset["ts_ns"] == memset["end_ns"] + gap
+    launch_api = {a["corr"]: a for a in r.of("api") if a["name"] == "cuLaunchKernel"}
+    assert idle["ts_ns"] == launch_api[idle["corr"]]["ts_ns"] >= after_memset["end_ns"] + 1_000_000
 
 
 def test_stream_sync_is_a_time_jump(stand_in):
@@ -401,7 +439,7 @@ def test_per_thread_default_stream_is_its_own_blocking_stream(stand_in):
     assert r.result() == 400  # CUDA_ERROR_INVALID_HANDLE
     pt, leg = r.of("kernel")
     assert pt["stream"] != 0 and leg["stream"] == 0
-    assert leg["ts_ns"] == pt["end_ns"]
+    assert leg["ts_ns"] == pt["end_ns"] + get_profile("h100").eager_gap_ns  # queued behind it
 
 
 def test_c_program_links_against_the_stand_in(lib_dir, tmp_path):

@@ -207,3 +207,19 @@ def test_merge_joins_points_and_drops_host_paths(tmp_path):
     files.append(tmp_path / "again.json")
     files[-1].write_text(json.dumps(b))
     assert mg.main([*map(str, files), "--out", str(out)]) == 1
+
+
+def test_vllm_serve_repeats_and_vllm_command():
+    """examples/vllm_serve.py, which the runner's serving point calls: --repeats and --vllm."""
+    spec = importlib.util.spec_from_file_location("vllm_serve", ROOT / "examples" / "vllm_serve.py")
+    assert spec and spec.loader
+    vs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vs)
+    args, serve_args = vs.parse_args(
+        ["--request-rate", "4,16", "--repeats", "3", "--vllm", "python3 -m vllm.x", "--", "-O0"]
+    )
+    assert (args.rates, args.repeats, serve_args) == ([4.0, 16.0], 3, ["-O0"])
+    assert vs.vllm_command(args.vllm) == ["python3", "-m", "vllm.x"]
+    for bad in (["--repeats", "0"], ["--repeats", "2", "--result-filename", "x.json"]):
+        with pytest.raises(SystemExit):
+            vs.parse_args(bad)

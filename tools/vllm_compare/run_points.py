@@ -35,7 +35,7 @@ REPO = HERE.parents[1]
 POINTS = HERE / "points.json"
 STEP_LOG_DIR = HERE / "step_log"
 # per-request lists of a `vllm bench serve --save-detailed` result that are kept (short ones)
-KEPT_LISTS = ("input_lens", "output_lens", "ttfts")
+KEPT_LISTS = ("input_lens", "output_lens", "ttfts", "start_times")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -175,16 +175,23 @@ def serve_point(a: argparse.Namespace, serve: dict[str, Any], common: list[str],
            "--stop-timeout", "60", "--", *serve_args]  # fmt: skip
     res = run(prefixed(a.prefix, "serve") + cmd, work / "serve.log", a.timeout, dict(os.environ))
     res["point"] = serve
-    res["runs"] = []
-    for rate in serve["request_rates"]:
+    res["runs"] = serve_results(bench, serve["request_rates"], repeats)
+    return res
+
+
+def serve_results(bench: Path, rates: list[float], repeats: int) -> list[dict[str, Any]]:
+    """The saved `vllm bench serve` results under `bench` (examples/vllm_serve.py's names), per
+    rate and repeat, without the long per-request lists (generated texts, ITLs)."""
+    runs = []
+    for rate in rates:
         for k in range(repeats):
             f = bench / (f"serve-rate{rate:g}" + (f"-{k}" if repeats > 1 else "") + ".json")
             if not f.is_file():
                 continue
             r = json.loads(f.read_text())
             kept = {key: v for key, v in r.items() if not isinstance(v, list) or key in KEPT_LISTS}
-            res["runs"].append({"rate": rate, "repeat": k, "file": f.name, "result": kept})
-    return res
+            runs.append({"rate": rate, "repeat": k, "file": f.name, "result": kept})
+    return runs
 
 
 def _seed(common: list[str]) -> str:

@@ -14,11 +14,15 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return
-    from revati.integrations.sglang import sampled, scheduler, shutdown
+    from revati.integrations.sglang import allreduce, sampled, scheduler, shutdown
 
     if sampled.install():
         log.info("revati: SGLang's sampled ids on the host supplied by revati (docs/sglang.md)")
     if scheduler.install():
         log.info("revati: SGLang's scheduler steps and prefix-cache hits marked (docs/sglang.md)")
+    if allreduce.install():
+        log.info(
+            "revati: SGLang's custom all-reduce off, all-reduces through NCCL (docs/sglang.md)"
+        )
     if shutdown.install():
         log.info("revati: SGLang's child processes get SIGTERM before SIGKILL (docs/sglang.md)")

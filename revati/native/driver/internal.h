@@ -133,8 +133,10 @@ struct rv_stream {
 
 /* Resolve a handle (NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD or a created stream). */
 rv_stream *rv_stream_resolve(CUstream s);
-/* Reserve [start, end) for an operation of duration d on s; returns start. */
-rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vtime_ns *end);
+/* Reserve [start, end) for an operation of duration d on s; returns start: the host's now, or `gap`
+ * after the end of the work it waits for (on s, or the legacy stream's implicit synchronisation),
+ * whichever is later. */
+rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vtime_ns *end);
 /* When all work enqueued on s completes (including what it must wait for). */
 rv_vtime_ns rv_stream_ready(rv_stream *s);
 /* Completion of all work of a device. */

@@ -76,14 +76,16 @@ void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t
 
 void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned long long graph) {
     rv_pred p = rv_predict_kernel(k, s->id, s->dev);
-    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, &end);
+    /* a kernel queued behind earlier work starts eager_gap_ns after it ends, as on a real GPU (the
+     * work distributor sees the dependency resolved, then launches the grid; docs/predictors.md) */
+    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, rv_conf()->eager_gap_ns, &end);
     rv_values_kernel(s->dev, k, corr);
     rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);
 }
 
 rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph) {
     rv_vdur_ns d = kind ? rv_predict_copy(kind, bytes, s->dev) : rv_predict_memset(bytes, s->dev);
-    rv_vtime_ns end, start = rv_stream_enqueue(s, d, &end);
+    rv_vtime_ns end, start = rv_stream_enqueue(s, d, 0, &end); /* copy engines: no gap measured */
     rv_emit_copy(s->dev, s->id, kind, bytes, start, end, corr, graph);
     return end;
 }
@@ -111,7 +113,7 @@ static CUresult launch(rv_api_call *c, CUfunction f, unsigned gx, unsigned gy, u
     return r;
 }
 
-// cuLaunchKernel: start = max(stream ready, host now), end = start + predicted; never executes
+// cuLaunchKernel: start = max(stream ready + eager gap, host now), end = start + predicted; never executes
 RV_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
                                   unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
                                   unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra) {

@@ -65,16 +65,20 @@ static void note_ready(rv_stream *s) {
         g_blocking_ready[s->dev] = s->ready;
 }
 
-rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vtime_ns *end) {
+rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vtime_ns *end) {
     rv_vtime_ns now = rv_vnow();
     pthread_mutex_lock(&rv_sched_mu);
-    rv_vtime_ns start = s->ready > now ? s->ready : now;
+    rv_vtime_ns after = s->ready;
     /* the legacy stream waits for blocking streams, and blocking streams wait for it */
     if (s->legacy) {
-        if (g_blocking_ready[s->dev] > start) start = g_blocking_ready[s->dev];
+        if (g_blocking_ready[s->dev] > after) after = g_blocking_ready[s->dev];
     } else if (!(s->flags & CU_STREAM_NON_BLOCKING)) {
-        if (g_legacy[s->dev].ready > start) start = g_legacy[s->dev].ready;
+        if (g_legacy[s->dev].ready > after) after = g_legacy[s->dev].ready;
     }
+    /* work queued behind earlier work starts `gap` after it ends (a launch that comes later starts
+     * at its launch time); a stream that never ran anything has nothing to wait for */
+    if (after) after += gap;
+    rv_vtime_ns start = after > now ? after : now;
     s->ready = start + d;
     note_ready(s);
     pthread_mutex_unlock(&rv_sched_mu);

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -73,9 +74,50 @@ static int let_contenders_in(pthread_cond_t *c, pthread_mutex_t *m) {
     return rc;
 }
 
-/* A condition wait until virtual deadline d. The mutex is held between slices, so a signal sent
- * under the mutex cannot fall between two slices; a signal or spurious wakeup returns 0 at once. */
+/* Signals and broadcasts, counted per condition variable (by a hash of its address: a collision
+ * only costs a spurious wakeup). A slice that times out may have lost a wakeup: glibc returns
+ * ETIMEDOUT from a wait whose futex timed out even when a signal came before it cancelled its
+ * waiting (the signal is then passed to another waiter, and lost when there is none), and a signal
+ * sent after releasing the mutex finds no waiter while this thread is between two slices. Natively
+ * the caller re-checks its predicate after ETIMEDOUT; between slices nobody would, so a slice that
+ * ends after a signal of its condition returns as a wakeup (callers accept spurious ones). Lost, the
+ * waiter slept to its deadline: gloo's connect (a 30 min timeout) hung vLLM's TP2 start-up. */
+#define SIGNAL_SLOTS 4096
+static _Atomic uint32_t g_signals[SIGNAL_SLOTS];
+
+static _Atomic uint32_t *signal_count(const pthread_cond_t *c) {
+    uint64_t h = ((uintptr_t)c >> 3) * 0x9E3779B97F4A7C15ULL;
+    return &g_signals[h >> 52]; /* the top 12 bits: SIGNAL_SLOTS entries */
+}
+
+typedef int (*cond_signal_fn)(pthread_cond_t *);
+
+static cond_signal_fn next_cond_fn(const char *name) {
+    /* the current symbol version (libstdc++'s notify_one and notify_all link to it) */
+    cond_signal_fn f = (cond_signal_fn)dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+    return f ? f : (cond_signal_fn)dlsym(RTLD_NEXT, name);
+}
+
+// pthread_cond_signal: counted (a waiter between two slices sees it), then glibc's
+RV_EXPORT int pthread_cond_signal(pthread_cond_t *c) {
+    static cond_signal_fn real;
+    if (!real) real = next_cond_fn("pthread_cond_signal");
+    atomic_fetch_add(signal_count(c), 1);
+    return real(c);
+}
+
+// pthread_cond_broadcast: counted, then glibc's
+RV_EXPORT int pthread_cond_broadcast(pthread_cond_t *c) {
+    static cond_signal_fn real;
+    if (!real) real = next_cond_fn("pthread_cond_broadcast");
+    atomic_fetch_add(signal_count(c), 1);
+    return real(c);
+}
+
+/* A condition wait until virtual deadline d. The mutex is held between slices; a slice woken, or
+ * timed out after a signal of c since the wait began, returns 0 (a wakeup) at once. */
 static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const char *why) {
+    uint32_t signals = atomic_load(signal_count(c));
     rv_wait w;
     rv_enter();
     rv_vtick();
@@ -95,8 +137,8 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
         }
         struct timespec ts = real_after(slice);
         rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
-        if (rc != ETIMEDOUT) break;
-        rc = let_contenders_in(c, m);
+        if (rc == ETIMEDOUT) rc = let_contenders_in(c, m);
+        if (rc == ETIMEDOUT && atomic_load(signal_count(c)) != signals) rc = 0;
         if (rc != ETIMEDOUT) break;
     }
     rv_enter();

@@ -11,6 +11,7 @@
 
 #define SIG_BUCKETS 65536
 #define CACHE_SLOTS 65536 /* power of two; a full cache stops caching, it never evicts */
+#define SEEN_SLOTS 65536  /* power of two: signatures seen once, overwritten on collision */
 #define MAX_CURVE 64
 
 typedef struct sigrow {
@@ -59,8 +60,14 @@ struct rv_model {
     rv_trees *trees[RV_FAM_N]; /* the same boosters walked natively (the default) */
     int xgb_needs_roof[RV_FAM_N]; /* trained only on launches with known FLOPs/bytes */
     pthread_mutex_t lock;
-    cslot *cache;
-    long cached;
+    /* Two caches (rv_model_predict): by the launch's key (its sig) for launches that repeat, and by
+     * what the chain reads (features, shape, an exact signature row) for launches whose parameter
+     * values change at every call (FA3's Params), which the first would miss every time. A key
+     * enters the first only when seen twice (`seen`), so unique signatures do not fill it. */
+    cslot *cache, *fcache;
+    uint64_t *seen;
+    long cached, fcached;
+    unsigned long long hits, fhits, misses;
 };
 
 static uint64_t hstr(const char *s) {
@@ -186,6 +193,8 @@ rv_model *rv_model_load(const char *dir, const char *mode, const char *xgb_lib, 
     m->shapes = calloc(SIG_BUCKETS, sizeof *m->shapes);
     m->names = calloc(SIG_BUCKETS, sizeof *m->names);
     m->cache = calloc(CACHE_SLOTS, sizeof *m->cache);
+    m->fcache = calloc(CACHE_SLOTS, sizeof *m->fcache);
+    m->seen = calloc(SEEN_SLOTS, sizeof *m->seen);
     pthread_mutex_init(&m->lock, NULL);
     const char *engine = getenv("REVATI_XGB_ENGINE");
     if (md == 2 && engine && !strcmp(engine, "libxgboost") && !(m->xgb = rv_xgb_open(xgb_lib, err, errlen))) goto bad;
@@ -214,7 +223,7 @@ bad:
 void rv_model_free(rv_model *m) {
     if (!m) return;
     /* rows are few and live as long as the process; only the top-level tables are released */
-    free(m->sigs), free(m->shapes), free(m->names), free(m->cache);
+    free(m->sigs), free(m->shapes), free(m->names), free(m->cache), free(m->fcache), free(m->seen);
     free(m);
 }
 
@@ -267,12 +276,17 @@ static double by_neighbours(const rv_model *m, const rv_pkernel *k, double x) {
 
 /* The profile's own rows: the exact signature (or, for profiles without signatures, the exact
  * launch shape), else same-kernel neighbours. */
+static const sigrow *sig_row(const rv_model *m, const rv_pkernel *k) {
+    if (!k->sig) return NULL;
+    uint64_t sig = rv_pf_key(k);
+    for (const sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
+        if (s->sig == sig) return s;
+    return NULL;
+}
+
 static rv_pmres by_table(const rv_model *m, const rv_pkernel *k, const double f[RV_PF_N]) {
-    if (k->sig) {
-        uint64_t sig = rv_pf_key(k);
-        for (sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
-            if (s->sig == sig) return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
-    }
+    const sigrow *exact = sig_row(m, k);
+    if (exact) return (rv_pmres){exact->dur, RV_HOW_EXACT, "table"};
     const char *name = k->name ? k->name : "";
     for (shaperow *s = m->shapes[hshape(name, k->grid, k->block, k->smem) % SIG_BUCKETS]; s; s = s->next_shape)
         if (s->exact && !memcmp(s->grid, k->grid, sizeof s->grid) && !memcmp(s->block, k->block, sizeof s->block) &&
@@ -314,17 +328,12 @@ static rv_pmres by_xgb(rv_model *m, const double f[RV_PF_N]) {
 
 /* The chains (docs/predictors.md): table: table -> curve; roofline: curve -> table; xgb: exact
  * signature -> xgb -> curve -> table. Whatever answers after the first link is marked fallback. */
-rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k) {
-    double f[RV_PF_N];
-    rv_pf_features(k, &m->pdev, f);
+static rv_pmres predict_features(rv_model *m, const rv_pkernel *k, const double f[RV_PF_N]) {
     rv_pmres r = {-1, RV_HOW_FALLBACK, "none"};
     if (m->mode == 0 && (r = by_table(m, k, f)).dur_ns > 0) return r;
     /* xgb: a launch the profile measured exactly keeps its measurement; the model times the rest */
-    if (m->mode == 2 && k->sig) {
-        uint64_t sig = rv_pf_key(k);
-        for (sigrow *s = m->sigs[sig % SIG_BUCKETS]; s; s = s->next)
-            if (s->sig == sig) return (rv_pmres){s->dur, RV_HOW_EXACT, "table"};
-    }
+    const sigrow *exact = m->mode == 2 ? sig_row(m, k) : NULL;
+    if (exact) return (rv_pmres){exact->dur, RV_HOW_EXACT, "table"};
     if (m->mode == 2 && (r = by_xgb(m, f)).dur_ns > 0) return r;
     double d = by_curve(m, f);
     if (d > 0) return (rv_pmres){d, m->mode == 1 ? RV_HOW_MODEL : RV_HOW_FALLBACK, "roofline"};
@@ -335,30 +344,87 @@ rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k) {
     return (rv_pmres){-1, RV_HOW_FALLBACK, "none"};
 }
 
-rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k) {
-    uint64_t key = rv_pf_key(k);
-    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 48) & (CACHE_SLOTS - 1);
-    pthread_mutex_lock(&m->lock);
+rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k) {
+    double f[RV_PF_N];
+    rv_pf_features(k, &m->pdev, f);
+    return predict_features(m, k, f);
+}
+
+static size_t slot_of(uint64_t key) { return (size_t)(key * 0x9E3779B97F4A7C15ULL >> 48) & (CACHE_SLOTS - 1); }
+
+/* Looks key up in tab (the caller holds the lock). */
+static int cache_get(const cslot *tab, uint64_t key, rv_pmres *r) {
+    size_t i = slot_of(key);
     for (size_t j = 0; j < 16; ++j) {
-        cslot *c = &m->cache[(i + j) & (CACHE_SLOTS - 1)];
-        if (!c->used) break;
+        const cslot *c = &tab[(i + j) & (CACHE_SLOTS - 1)];
+        if (!c->used) return 0;
         if (c->key == key) {
-            rv_pmres r = {c->dur, c->how, c->src};
-            pthread_mutex_unlock(&m->lock);
-            return r;
+            *r = (rv_pmres){c->dur, c->how, c->src};
+            return 1;
         }
     }
-    pthread_mutex_unlock(&m->lock);
-    rv_pmres r = rv_model_predict_uncached(m, k);
-    pthread_mutex_lock(&m->lock);
+    return 0;
+}
+
+static void cache_put(cslot *tab, long *count, uint64_t key, rv_pmres r) {
+    size_t i = slot_of(key);
     for (size_t j = 0; j < 16; ++j) {
-        cslot *c = &m->cache[(i + j) & (CACHE_SLOTS - 1)];
+        cslot *c = &tab[(i + j) & (CACHE_SLOTS - 1)];
         if (c->used && c->key != key) continue;
-        if (!c->used) c->used = 1, c->key = key, c->dur = r.dur_ns, c->how = r.how, c->src = r.src, ++m->cached;
-        break;
+        if (!c->used) c->used = 1, c->key = key, c->dur = r.dur_ns, c->how = r.how, c->src = r.src, ++*count;
+        return;
     }
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    for (const unsigned char *b = p; n--; ++b) h = (h ^ *b) * 1099511628211ULL;
+    return h;
+}
+
+/* Everything predict_features reads: the feature vector (xgb, curves, the neighbours' axis), the
+ * launch shape and name (the table's exact shapes and neighbours) and the signature when the model
+ * holds a measurement of it (the exact link); not the parameter values the features leave out. */
+static uint64_t features_key(const rv_model *m, const rv_pkernel *k, const double f[RV_PF_N]) {
+    uint64_t h = fnv(1469598103934665603ULL, f, RV_PF_N * sizeof *f);
+    h = fnv(h, k->name ? k->name : "", k->name ? strlen(k->name) + 1 : 1);
+    h = fnv(h, k->grid, sizeof k->grid), h = fnv(h, k->block, sizeof k->block), h = fnv(h, &k->smem, sizeof k->smem);
+    const sigrow *exact = sig_row(m, k);
+    uint64_t sig = exact ? exact->sig : 0;
+    return fnv(h, &sig, sizeof sig);
+}
+
+rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k) {
+    uint64_t key = rv_pf_key(k);
+    rv_pmres r;
+    pthread_mutex_lock(&m->lock);
+    if (cache_get(m->cache, key, &r)) {
+        ++m->hits;
+        pthread_mutex_unlock(&m->lock);
+        return r;
+    }
+    uint64_t *seen = &m->seen[key & (SEEN_SLOTS - 1)];
+    int admit = *seen == key; /* the second time this key comes: it repeats, keep it */
+    if (!admit) *seen = key;
+    pthread_mutex_unlock(&m->lock);
+    double f[RV_PF_N];
+    rv_pf_features(k, &m->pdev, f);
+    uint64_t fkey = features_key(m, k, f);
+    pthread_mutex_lock(&m->lock);
+    int hit = cache_get(m->fcache, fkey, &r);
+    pthread_mutex_unlock(&m->lock);
+    if (!hit) r = predict_features(m, k, f);
+    pthread_mutex_lock(&m->lock);
+    if (hit) ++m->fhits;
+    else ++m->misses, cache_put(m->fcache, &m->fcached, fkey, r);
+    if (admit) cache_put(m->cache, &m->cached, key, r);
     pthread_mutex_unlock(&m->lock);
     return r;
+}
+
+void rv_model_cache_stats(rv_model *m, unsigned long long out[3]) {
+    pthread_mutex_lock(&m->lock);
+    out[0] = m->hits, out[1] = m->fhits, out[2] = m->misses;
+    pthread_mutex_unlock(&m->lock);
 }
 
 double rv_model_host_ns(const rv_model *m, const char *call, uint64_t bytes) {

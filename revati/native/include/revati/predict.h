@@ -105,8 +105,13 @@ RV_API void rv_model_free(rv_model *m);
 RV_API const char *rv_model_hash(const rv_model *m);
 RV_API const char *rv_model_device(const rv_model *m);
 RV_API const rv_pdev *rv_model_pdev(const rv_model *m);
-/* Predict on the model's own device (cached per rv_pf_key; thread-safe). */
+/* Predict on the model's own device (thread-safe): cached per rv_pf_key for launches that repeat,
+ * and per what the chain reads (features, shape, exact signature) for launches whose parameter
+ * values differ at every call; the same answer as rv_model_predict_uncached. */
 RV_API rv_pmres rv_model_predict(rv_model *m, const rv_pkernel *k);
+/* The caches' counts so far: out[0] answered by the launch's key, out[1] by its features, out[2]
+ * computed. */
+RV_API void rv_model_cache_stats(rv_model *m, unsigned long long out[3]);
 /* Same, bypassing the cache (benchmarks). */
 RV_API rv_pmres rv_model_predict_uncached(rv_model *m, const rv_pkernel *k);
 /* What an xgb model's log2 output multiplies (see model.c). */

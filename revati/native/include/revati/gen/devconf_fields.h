@@ -40,6 +40,7 @@
     U64(kernel_wave_ns, 2000ULL)                       /* analytical predictor: cost per wave of blocks, ns */ \
     U64(api_host_ns, 0ULL)                             /* modelled host cost of one driver call, ns */ \
     U64(graph_gap_ns, 496ULL)                          /* GPU time between a node of a replayed CUDA graph and the node that waits for it, ns */ \
+    U64(eager_gap_ns, 850ULL)                          /* GPU time between the end of a stream's work and a kernel already queued behind it (eager launches on a busy stream), ns */ \
     INT(pci_bus_base, 24)                              /* PCI bus id of device 0; device i gets base + i */ \
     INT(pci_device_id, 9008)                           /* PCI device id of the product (NVML's pciDeviceId >> 16) */ \
     INT(pcie_gen, 5)                                   /* PCIe generation of the host link */ \

@@ -17,6 +17,7 @@ import orjson
 # the same names as revati.trace.schema's (a test checks); not imported from there, so that a serving
 # process loading this module does not import the trace reader's dependencies
 MARK_PREFIX_CACHE = "prefix_cache"
+MARK_HOOKS = "integration_hooks"
 SPAN_BEGIN = "begin_ns"
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "end_own",
     "span",
     "prefix_cache",
+    "integration_hooks",
 ]
 
 
@@ -110,6 +112,14 @@ def prefix_cache(seqs: int, new_tokens: int, cached_tokens: int, **args: Any) ->
     """One prefill batch's prompt tokens: computed (`new_tokens`) and taken from a prefix cache
     (`cached_tokens`), over `seqs` new sequences; `revati report` sums them per rank."""
     mark(MARK_PREFIX_CACHE, seqs=seqs, new_tokens=new_tokens, cached_tokens=cached_tokens, **args)
+
+
+def integration_hooks(
+    engine: str, version: str, installed: list[str], missing: dict[str, str]
+) -> None:
+    """Which hooks an engine plugin put in place in this process (`missing`: hook -> why);
+    `revati report` lists them (revati/integrations/hooks.py)."""
+    mark(MARK_HOOKS, engine=engine, version=version, installed=installed, missing=missing)
 
 
 def request_arrival(req: str | int, **args: Any) -> None:

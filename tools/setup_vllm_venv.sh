@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Create the vLLM venv (default .venv-vllm; first argument or REVATI_VLLM_VENV to put it elsewhere)
 # and install revati[vllm] into it: vLLM 0.33.0 with the torch it pins (2.14.0, CUDA build, no GPU
-# needed), revati editable from this tree, and revati's native libraries. A venv that already has
-# vLLM 0.33.0 and revati's dependencies is reused as it is, with nothing installed into it: also one
+# needed), revati editable from this tree, and revati's native libraries. The second argument (or
+# REVATI_VLLM_VERSION) picks another supported release: 0.24.0 (extra vllm024, torch 2.11.0, the
+# real-GPU comparison's; docs/vllm.md). A venv that already has that vLLM release and revati's
+# dependencies is reused as it is, with nothing installed into it: also one
 # made elsewhere (an editable revati of another checkout in it does not matter, this tree's revati
 # is put first on PYTHONPATH by the scripts that use the venv). pip's output goes to
 # VENV/install.log; its last lines are printed if the install fails.
@@ -11,10 +13,16 @@ cd "$(dirname "$0")/.."
 VENV=${1:-${REVATI_VLLM_VENV:-.venv-vllm}}
 PY=${PYTHON:-python3}
 NEED_GB=12  # the venv is about 9.7 GB, pip's unpacking needs some room besides
-VLLM_VERSION=0.33.0
+VLLM_VERSION=${2:-${REVATI_VLLM_VERSION:-0.33.0}}
 
 say() { printf '[%s] revati: %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'revati: error: %s\n' "$*" >&2; exit 1; }
+
+case "$VLLM_VERSION" in  # each release: the pyproject extra that pins it, and the torch it pins
+  0.33.0) EXTRA=vllm TORCH=2.14.0 ;;
+  0.24.0) EXTRA=vllm024 TORCH=2.11.0 ;;
+  *) die "vLLM $VLLM_VERSION is not one revati supports (0.33.0, 0.24.0)" ;;
+esac
 
 ready() {  # vLLM at the pinned version, and this tree's revati importable from the venv
   [ -x "$VENV/bin/python" ] || return 1
@@ -40,10 +48,10 @@ else
   fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   log=$VENV/install.log
-  say "installing revati[vllm] into $VENV (vLLM $VLLM_VERSION, torch 2.14.0; about 9.7 GB, 5-10 min); log in $log"
+  say "installing revati[$EXTRA] into $VENV (vLLM $VLLM_VERSION, torch $TORCH; about 9.7 GB, 5-10 min); log in $log"
   (
     "$VENV/bin/python" -m pip install -q --upgrade pip \
-      && "$VENV/bin/python" -m pip install --no-cache-dir --progress-bar off -e ".[vllm]"
+      && "$VENV/bin/python" -m pip install --no-cache-dir --progress-bar off -e ".[$EXTRA]"
   ) >"$log" 2>&1 &
   pip_pid=$!
   last=""
@@ -54,7 +62,7 @@ else
   done
   if ! wait "$pip_pid"; then
     grep -v '^WARNING: Location' "$log" | tail -40 >&2
-    die "installing revati[vllm] failed (full log: $log)"
+    die "installing revati[$EXTRA] failed (full log: $log)"
   fi
   ready || die "$VENV: vllm $VLLM_VERSION or this tree's revati is not importable after the install (log: $log)"
 fi

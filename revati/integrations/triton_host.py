@@ -34,6 +34,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _stats = {"computed": 0, "skipped": 0, "failed": 0}
+_off = ""  # why the last install() put no hook in place
+
+
+def why_off() -> str:
+    """Why install() returned False."""
+    return _off
 
 
 def stats() -> dict[str, int]:
@@ -53,12 +59,15 @@ def install() -> bool:
     """Wrap Triton's JITFunction.run; False when Triton or the values API is missing, or it is turned off."""
     from revati import values
 
+    global _off
     if os.environ.get("REVATI_TRITON_HOST", "1") == "0":
+        _off = "turned off (REVATI_TRITON_HOST=0)"
         return False
     try:
         from triton.runtime.interpreter import InterpretedFunction
         from triton.runtime.jit import JITFunction
     except ImportError as e:
+        _off = f"Triton's JITFunction or interpreter not found ({e})"
         log.info("revati: Triton host runs off (%s)", e)
         return False
     if getattr(JITFunction.run, "_revati", False):

@@ -7,6 +7,9 @@ time, and prefix-cache hits.
   GPU's (SGLang's overlap scheduling), that share is the overlap.
 - Prefix cache (`prefix_cache` markers, one per prefill batch): prompt tokens computed and taken from
   the cache, per rank; the hit rate is cached / (cached + computed).
+- Engine plugin hooks (`integration_hooks` markers, one per process where a plugin loaded): per
+  engine and version, which hooks were in place in how many processes, and each missing hook with
+  why (revati/integrations/hooks.py): a hook an engine release gave no target for is never silent.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from revati.trace.reader import Run
-from revati.trace.schema import DEVICE_KINDS, MARK_PREFIX_CACHE, SPAN_BEGIN
+from revati.trace.schema import DEVICE_KINDS, MARK_HOOKS, MARK_PREFIX_CACHE, SPAN_BEGIN
 
-__all__ = ["host_spans", "prefix_cache", "merged_intervals", "overlap_ns"]
+__all__ = ["host_spans", "prefix_cache", "plugin_hooks", "merged_intervals", "overlap_ns"]
 
 
 def merged_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +126,31 @@ def prefix_cache(run: Run) -> list[dict[str, Any]]:
     return out
 
 
+def plugin_hooks(run: Run) -> list[dict[str, Any]]:
+    """Per (engine, version): processes, installed hook -> processes, missing hook -> its reasons."""
+    m = run.frames["marker"]
+    if not len(m):
+        return []
+    h = m[m["name"] == MARK_HOOKS]
+    last = h.sort_values("ts_ns", kind="stable").groupby("pid", sort=True).tail(1)  # one a process
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in last["args"].tolist():
+        a = a if isinstance(a, dict) else {}
+        key = (str(a.get("engine", "?")), str(a.get("version", "?")))
+        e = out.setdefault(
+            key,
+            {"engine": key[0], "version": key[1], "processes": 0, "installed": {}, "missing": {}},
+        )
+        e["processes"] += 1
+        for h in a.get("installed") or []:
+            e["installed"][h] = e["installed"].get(h, 0) + 1
+        for h, why in (a.get("missing") or {}).items():
+            reasons = e["missing"].setdefault(h, [])
+            if why not in reasons:
+                reasons.append(why)
+    return [out[k] for k in sorted(out)]
+
+
 def format_lines(s: dict[str, Any]) -> list[str]:
     """The report's text for the figures above (`s`: the summary dict)."""
     L: list[str] = []
@@ -142,4 +170,12 @@ def format_lines(s: dict[str, Any]) -> list[str]:
             f"{c['cached_tokens'] + c['new_tokens']} prompt tokens from the cache "
             f"({c['hit_pct']:.1f}%), {c['seqs']} sequences in {c['batches']} prefill batches",
         ]
+    for h in s.get("plugin_hooks") or []:
+        L += [
+            "",
+            f"engine plugin hooks: {h['engine']} {h['version']} ({h['processes']} processes): "
+            + ", ".join(f"{k} x{v}" for k, v in h["installed"].items()),
+        ]
+        for hook, reasons in h["missing"].items():
+            L.append(f"  MISSING {hook}: {'; '.join(reasons)}")
     return L

@@ -250,6 +250,7 @@ def summarize(
     out["client"] = [client_metrics(r, percentiles) for r in run.client_results]
     out["host_spans"] = host_markers.host_spans(run)
     out["prefix_cache"] = host_markers.prefix_cache(run)
+    out["plugin_hooks"] = host_markers.plugin_hooks(run)
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)

@@ -414,6 +414,8 @@ MARK_FINISH = "request_finish"
 SERVING_MARKERS = (MARK_ARRIVAL, MARK_FIRST_TOKEN, MARK_TOKEN, MARK_FINISH)
 # a prefill batch's prompt tokens: args seqs, new_tokens (computed), cached_tokens (prefix cache)
 MARK_PREFIX_CACHE = "prefix_cache"
+# the hooks an engine plugin installed in a process: args engine, version, installed, missing
+MARK_HOOKS = "integration_hooks"
 # a marker whose args carry this key is a host span from that virtual instant to the marker's own
 SPAN_BEGIN = "begin_ns"
 

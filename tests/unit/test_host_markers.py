@@ -42,6 +42,7 @@ def test_marker_names_match_the_schema() -> None:
     """revati.markers keeps its own copies of the names (no trace-reader import in servers)."""
     assert markers.SPAN_BEGIN == schema.SPAN_BEGIN
     assert markers.MARK_PREFIX_CACHE == schema.MARK_PREFIX_CACHE
+    assert markers.MARK_HOOKS == schema.MARK_HOOKS
 
 
 def test_overlap_of_intervals() -> None:
@@ -93,5 +94,30 @@ def test_no_markers_no_sections(tmp_path: Path) -> None:
     r0.end(200)
     w.finish(wall_duration_ns=400, device="H100-SXM-80GB", num_gpus=1)
     s = summarize(load_run(tmp_path / "run", cache=False))
-    assert s["host_spans"] == [] and s["prefix_cache"] == []
-    assert "host spans" not in format_text(s) and "prefix cache" not in format_text(s)
+    assert s["host_spans"] == [] and s["prefix_cache"] == [] and s["plugin_hooks"] == []
+    text = format_text(s)
+    assert "host spans" not in text and "prefix cache" not in text and "plugin hooks" not in text
+
+
+def test_report_lists_plugin_hooks_and_names_missing_ones(tmp_path: Path) -> None:
+    """Hooks counted per process (the last marker of a process that loaded the plugin twice), a
+    missing hook named with each distinct reason; another release is listed apart."""
+    w = RunWriter(tmp_path / "run")
+    full = {"engine": "vllm", "version": "0.33.0", "installed": ["sampler", "requests"]}
+    part = {"engine": "vllm", "version": "0.24.0", "installed": ["sampler"]}
+    runs = [(100, {**full, "missing": {}}), (101, {**part, "missing": {"requests": "gone"}})]
+    runs += [(102, {**part, "missing": {"requests": "renamed"}})]
+    for pid, args in runs:
+        r = w.process(pid, 0, num_gpus=1)
+        r.marker(schema.MARK_HOOKS, 5, {**args, "installed": []})  # replaced by the later one
+        r.marker(schema.MARK_HOOKS, 6, args)
+        r.end(10)
+    w.finish(wall_duration_ns=20, device="H100-SXM-80GB", num_gpus=1)
+    s = summarize(load_run(tmp_path / "run", cache=False))
+    old, new = s["plugin_hooks"]
+    assert (old["version"], old["processes"], old["installed"]) == ("0.24.0", 2, {"sampler": 2})
+    assert old["missing"] == {"requests": ["gone", "renamed"]}
+    assert new["installed"] == {"sampler": 1, "requests": 1} and new["missing"] == {}
+    text = format_text(s)
+    assert "engine plugin hooks: vllm 0.24.0 (2 processes): sampler x2" in text
+    assert "  MISSING requests: gone; renamed" in text

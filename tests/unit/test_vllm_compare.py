@@ -91,6 +91,124 @@ def test_step_logger_wraps_schedule(tmp_path):
     assert (rec["new_tokens"], rec["max_tokens"]) == (3, 3)
 
 
+def _table():
+    spec = importlib.util.spec_from_file_location("vllm_table", HERE / "table.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _results(path: Path, lat: dict, serve_runs: list, version: str = "0.24.0") -> Path:
+    latency = {
+        name: {"rc": rc, "latencies": lats, "wall_s": 100.0} for name, (rc, lats) in lat.items()
+    }
+    path.write_text(
+        json.dumps(
+            {"vllm_version": version, "gpu": "g", "latency": latency, "serve": {"runs": serve_runs}}
+        )
+    )
+    return path
+
+
+def _serve_run(rate: float, k: int, tpot: float, ttft: float) -> dict:
+    result = {key: 1.0 for key, _, _ in _table().SERVE_FIGURES}
+    result.update(median_tpot_ms=tpot, mean_tpot_ms=tpot, median_ttft_ms=ttft)
+    return {"rate": rate, "repeat": k, "result": result}
+
+
+def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
+    """Latency: real mean [min-max] of the iterations against revati's, error %; serving per rate:
+    each figure's mean over the repeats; the median |error| takes the latency points and TPOT
+    (not TTFT); a failed point is `-` and left out; points from two revati files are merged."""
+    t = _table()
+    real = _results(
+        tmp_path / "real.json",
+        {
+            "lat-b8-x": (0, [2.0, 2.2, 1.8]),
+            "lat-b1-x": (0, [1.0, 1.0, 1.0]),
+            "lat-b32-x": (0, [4.0]),
+        },
+        [_serve_run(4, 0, 10.0, 50.0), _serve_run(4, 1, 12.0, 70.0)],
+    )
+    rev1 = _results(tmp_path / "r1.json", {"lat-b1-x": (0, [1.03]), "lat-b32-x": (1, [])}, [])
+    rev2 = _results(tmp_path / "r2.json", {"lat-b8-x": (0, [2.2])}, [_serve_run(4, 0, 11.55, 99.0)])
+    assert t.main(["--real", str(real), "--revati", str(rev1), str(rev2)]) == 0
+    out = capsys.readouterr().out
+    rows = [r for r in out.splitlines() if r.startswith("| lat-")]
+    assert [r.split(" | ")[0] for r in rows] == ["| lat-b1-x", "| lat-b8-x", "| lat-b32-x"]
+    assert "| lat-b8-x | 2.0000 [1.8000-2.2000] | 2.2000 | +10.0% | 100 |" in out
+    assert "| lat-b32-x | 4.0000 [4.0000-4.0000] | - | - | 100 |" in out
+    assert "| 4 | TPOT median (ms) * | 11.00 [10.00-12.00] | 11.55 | +5.0% |" in out
+    assert "| 4 | TTFT median (ms) | 60.00 [50.00-70.00] | 99.00 | +65.0% |" in out
+    # GPU-paced: +3.0 (b1), +10.0 (b8), +5.0 and +5.0 (TPOT median, mean): median 5.0
+    assert "Median |error| of the 4 GPU-paced figures (latency points, TPOT *): 5.0% (within" in out
+
+
+def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert _table().main(["--real", str(bad), "--revati", str(bad)]) == 1
+    assert "not a run_points.py result" in capsys.readouterr().err
+
+
+def test_kernel_time_over_the_last_iterations(tmp_path, capsys):
+    """The window runs from the step before the last iteration's first to its last step; kernels
+    are summed per name and shape, largest first; too few iterations is an error."""
+    from revati.trace import RunWriter
+
+    spec = importlib.util.spec_from_file_location("kernel_time", HERE / "kernel_time.py")
+    assert spec and spec.loader
+    kt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kt)
+    w = RunWriter(tmp_path / "run")
+    r = w.process(100, 0, num_gpus=1)
+    t = 0
+    for _ in range(2):  # two iterations: 1 prefill + 2 decode steps of 2 requests
+        for first in (2, 0, 0):
+            r.kernel("slow", t + 10, t + 60, grid=(1, 1, 1), block=(128, 1, 1))
+            r.kernel("gemm", t + 60, t + 80, grid=(2, 66, 1), block=(384, 1, 1))
+            t += 100
+            r.marker("vllm.sampled", t, {"reqs": 2, "first": first, "kept": 2})
+    r.end(t + 10)
+    w.finish(wall_duration_ns=t, device="H200-SXM-141GB", num_gpus=1)
+    assert kt.main([str(tmp_path / "run"), "--iters", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "last 1 iterations, 3 steps, virtual 0.0 ms" in out
+    lines = out.splitlines()
+    assert lines[2].split()[:4] == ["3", "0.05", "0.00", "71.4%"] and lines[2].endswith("slow")
+    assert lines[3].endswith("gemm") and "2x66 x 384" in lines[3]
+    assert kt.main([str(tmp_path / "run"), "--iters", "3"]) == 1
+    assert "2 iterations, fewer than --iters 3" in capsys.readouterr().err
+
+
+def test_merge_joins_points_and_drops_host_paths(tmp_path):
+    """One file per point becomes one; the repository's paths turn relative, other absolute paths
+    keep their last part only; two serving points are refused."""
+    spec = importlib.util.spec_from_file_location("vllm_merge", HERE / "merge.py")
+    assert spec and spec.loader
+    mg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mg)
+    cmd = f"python -m revati record -- /opt/venv/bin/vllm bench latency --model {ROOT}/examples/m"
+    a = {"vllm_version": None, "started": "t1", "latency": {"p1": {"command": cmd, "rc": 0}}}
+    b = {"started": "t2", "latency": {"p2": {"rc": 0}}, "serve": {"runs": [1]}}
+    files = []
+    for i, r in enumerate((a, b)):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(r))
+    out = tmp_path / "m.json"
+    assert mg.main([*map(str, files), "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert set(m["latency"]) == {"p1", "p2"} and m["serve"] == {"runs": [1]}
+    assert [p["started"] for p in m["parts"]] == ["t1", "t2"]
+    assert m["latency"]["p1"]["command"] == (
+        "python -m revati record -- vllm bench latency --model examples/m"
+    )
+    files.append(tmp_path / "again.json")
+    files[-1].write_text(json.dumps(b))
+    assert mg.main([*map(str, files), "--out", str(out)]) == 1
+
+
 def test_vllm_serve_repeats_and_vllm_command():
     """examples/vllm_serve.py, which the runner's serving point calls: --repeats and --vllm."""
     spec = importlib.util.spec_from_file_location("vllm_serve", ROOT / "examples" / "vllm_serve.py")

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from revati.integrations.hooks import Hooks
 from revati.integrations.vllm import sampled
 from revati.launch.env import run_env
 
@@ -182,7 +183,11 @@ def test_custom_all_reduce_is_turned_off_where_the_worker_calls_it(monkeypatch):
         ("vllm.v1.worker.gpu_worker", worker),
     ):
         monkeypatch.setitem(sys.modules, name, mod)
-    assert allreduce.install() and allreduce.install()
+    hooks = Hooks("vllm", "test")
+    allreduce.install(hooks)
+    allreduce.install(hooks)
+    assert hooks.installed == ["custom_allreduce_off"] * 2
+    assert set(hooks.missing) == {"allreduce_rms_fusion_off"}  # no vllm.config.vllm here
     for f in (ps.set_custom_all_reduce, dist.set_custom_all_reduce, worker.set_custom_all_reduce):
         f(True)
     assert seen == [False, False, False]
@@ -232,3 +237,124 @@ def test_broadcast_queue_stamps_before_enqueue_and_raises_after_dequeue():
     q.enqueue(1)
     assert q.dequeue(timeout=5) == "msg"
     assert calls == ["stamp", "write 1", "read", "raise"]
+
+
+def _fake_vllm(monkeypatch, **modules):
+    """Put fake vLLM modules (dotted name -> attributes) in sys.modules, parents included."""
+    import types
+
+    for name, attrs in modules.items():
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            sub = ".".join(parts[:i])
+            if sub not in sys.modules or not getattr(sys.modules[sub], "_fake", False):
+                mod = types.ModuleType(sub)
+                mod._fake = True  # type: ignore[attr-defined]
+                monkeypatch.setitem(sys.modules, sub, mod)
+        for k, v in attrs.items():
+            setattr(sys.modules[name], k, v)
+
+
+def test_a_missing_hook_target_is_loud_and_reported(monkeypatch, caplog):
+    """A vLLM release without a hook's target: each hook is named missing with why, as a warning
+    at once and in the `integration_hooks` marker's args, never skipped in silence."""
+    from revati import markers
+    from revati.integrations.vllm import allreduce, requests, shutdown
+
+    _fake_vllm(
+        monkeypatch,
+        **{
+            "vllm.v1.engine.output_processor": {"OutputProcessor": type("OutputProcessor", (), {})},
+            "vllm.v1.utils": {},
+            "vllm.v1.engine.utils": {},
+            "vllm.config.vllm": {},
+            "vllm.distributed.parallel_state": {},
+        },
+    )
+    hooks = Hooks("vllm", "0.0.1")
+    with caplog.at_level("WARNING"):
+        for mod in (sampled, requests, shutdown, allreduce):
+            mod.install(hooks)
+    assert hooks.installed == []
+    assert set(hooks.missing) == {
+        "sampler",
+        "requests",
+        "shutdown_grace",
+        "kill_grace",
+        "allreduce_rms_fusion_off",
+        "custom_allreduce_off",
+    }
+    assert "no add_request, process_outputs" in hooks.missing["requests"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 6 and all("NOT installed" in w and "0.0.1" in w for w in warned)
+    written: list[tuple[str, dict]] = []
+    monkeypatch.setattr(markers, "mark", lambda name, **a: written.append((name, a)))
+    hooks.report()
+    assert written == [
+        (
+            markers.MARK_HOOKS,
+            {"engine": "vllm", "version": "0.0.1", "installed": [], "missing": hooks.missing},
+        )
+    ]
+
+
+def test_hooks_install_on_both_releases_call_shapes(monkeypatch):
+    """The targets as vLLM 0.24.0 and 0.33.0 both define them: the sampler's `__call__(logits,
+    input_batch)` (0.33 may pass more; they are passed on), `OutputProcessor.add_request` /
+    `process_outputs`, `v1.utils.shutdown` / `kill_process_tree` (also imported by name in
+    `v1.engine.utils`): each wrapped once, the originals still called."""
+    from revati.integrations.vllm import requests, shutdown
+
+    calls: list[tuple] = []
+
+    class Sampler:
+        def __call__(self, logits, input_batch, *rest):
+            calls.append(("sample", rest))
+            return "out"
+
+    def v1_shutdown(procs, timeout=None):
+        calls.append(("shutdown", timeout))
+
+    def kill_process_tree(pid):
+        calls.append(("kill", pid))
+
+    class OutputProcessor:
+        def __init__(self):
+            self.request_states = {}
+
+        def add_request(self, request, *a):
+            self.request_states[request.request_id] = request
+
+        def process_outputs(self, outs, *a):
+            calls.append(("process", len(outs)))
+
+    _fake_vllm(
+        monkeypatch,
+        **{
+            "vllm.v1.worker.gpu.sample.sampler": {"Sampler": Sampler},
+            "vllm.v1.engine.output_processor": {"OutputProcessor": OutputProcessor},
+            "vllm.v1.utils": {"shutdown": v1_shutdown, "kill_process_tree": kill_process_tree},
+            "vllm.v1.engine.utils": {"shutdown": v1_shutdown},
+        },
+    )
+    monkeypatch.setattr(
+        sampled, "supply", lambda out, batch, vocab: calls.append(("supply", vocab))
+    )
+    hooks = Hooks("vllm", "0.24.0")
+    for _ in range(2):  # a second install wraps nothing twice
+        sampled.install(hooks)
+        requests.install(hooks)
+        shutdown.install(hooks)
+    assert hooks.missing == {}
+    assert hooks.installed == ["sampler", "requests", "shutdown_grace", "kill_grace"] * 2
+    logits = SimpleNamespace(shape=(2, 128))
+    assert Sampler()(logits, object()) == "out"
+    Sampler()(logits, object(), "extra")
+    assert calls == [("sample", ()), ("supply", 128), ("sample", ("extra",)), ("supply", 128)]
+    calls.clear()
+    v1 = sys.modules["vllm.v1.utils"]
+    assert sys.modules["vllm.v1.engine.utils"].shutdown is v1.shutdown is not v1_shutdown
+    monkeypatch.setenv("REVATI_VLLM_SHUTDOWN_GRACE_S", "0")
+    v1.shutdown([], timeout=3.0)
+    v1.kill_process_tree(2**22 + 12345)  # no such process: killed at once
+    assert calls == [("shutdown", 3.0), ("kill", 2**22 + 12345)]

@@ -31,6 +31,8 @@ import logging
 import sys
 from typing import Any
 
+from revati.integrations.hooks import Hooks
+
 log = logging.getLogger(__name__)
 
 ENV_DEFAULTS: dict[str, str] = {
@@ -50,35 +52,46 @@ def no_allreduce_fusion(levels: dict[Any, Any]) -> int:
     return changed
 
 
-def install() -> bool:
-    """Make vLLM's `set_custom_all_reduce` always disable custom all-reduce and its all-reduce +
-    RMSNorm fusion default to off; False without vLLM."""
+def install(hooks: Hooks) -> None:
+    """Make vLLM's `set_custom_all_reduce` always disable custom all-reduce (hook
+    `custom_allreduce_off`) and its all-reduce + RMSNorm fusion default to off (hook
+    `allreduce_rms_fusion_off`)."""
     try:
         import vllm.config.vllm as config
-
-        no_allreduce_fusion(getattr(config, "OPTIMIZATION_LEVEL_TO_CONFIG", {}))
-    except ImportError:
-        pass  # a vLLM without per-level defaults
+    except ImportError as e:
+        hooks.missing_hook("allreduce_rms_fusion_off", f"vllm.config.vllm not importable ({e})")
+    else:
+        levels = getattr(config, "OPTIMIZATION_LEVEL_TO_CONFIG", None)
+        if levels is None:
+            hooks.missing_hook(
+                "allreduce_rms_fusion_off", "vllm.config.vllm has no OPTIMIZATION_LEVEL_TO_CONFIG"
+            )
+        else:
+            no_allreduce_fusion(levels)
+            hooks.ok("allreduce_rms_fusion_off")
     try:
         import vllm.distributed as dist
         import vllm.distributed.parallel_state as ps
-    except ImportError:
-        return False
-    original = ps.set_custom_all_reduce
-    if getattr(original, "_revati", False):
-        return True
+    except ImportError as e:
+        hooks.missing_hook("custom_allreduce_off", f"vllm.distributed not importable ({e})")
+        return
+    original = getattr(ps, "set_custom_all_reduce", None)
+    if original is None:
+        hooks.missing_hook("custom_allreduce_off", "parallel_state has no set_custom_all_reduce")
+        return
+    if not getattr(original, "_revati", False):
 
-    def set_custom_all_reduce(enable: bool, *args: Any, **kwargs: Any) -> None:
-        if enable:
-            log.info(
-                "revati: vLLM custom all-reduce disabled; all-reduces go through NCCL (docs/vllm.md)"
-            )
-        original(False, *args, **kwargs)
+        def set_custom_all_reduce(enable: bool, *args: Any, **kwargs: Any) -> None:
+            if enable:
+                log.info(
+                    "revati: vLLM custom all-reduce disabled; all-reduces go through NCCL (docs/vllm.md)"
+                )
+            original(False, *args, **kwargs)
 
-    set_custom_all_reduce._revati = True  # type: ignore[attr-defined]
-    ps.set_custom_all_reduce = set_custom_all_reduce
-    dist.set_custom_all_reduce = set_custom_all_reduce  # what the workers import by name
-    worker = sys.modules.get("vllm.v1.worker.gpu_worker")
-    if worker is not None:  # imported before the plugin loaded (a forked worker)
-        worker.set_custom_all_reduce = set_custom_all_reduce  # type: ignore[attr-defined]
-    return True
+        set_custom_all_reduce._revati = True  # type: ignore[attr-defined]
+        ps.set_custom_all_reduce = set_custom_all_reduce
+        dist.set_custom_all_reduce = set_custom_all_reduce  # what the workers import by name
+        worker = sys.modules.get("vllm.v1.worker.gpu_worker")
+        if worker is not None:  # imported before the plugin loaded (a forked worker)
+            worker.set_custom_all_reduce = set_custom_all_reduce  # type: ignore[attr-defined]
+    hooks.ok("custom_allreduce_off")

@@ -14,17 +14,28 @@ def register() -> None:
 
     if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return  # a real GPU: nothing to do
+    from revati.integrations import triton_host
+    from revati.integrations.hooks import Hooks
     from revati.integrations.vllm import allreduce, requests, sampled, shm_queue, shutdown
 
-    if sampled.install():
-        log.info("revati: vLLM sampler values supplied by revati (docs/vllm.md)")
-    from revati.integrations import triton_host
-
+    hooks = Hooks("vllm", vllm_version())
+    sampled.install(hooks)
     if triton_host.install():  # small Triton kernels with known inputs computed on the host
-        log.info(
-            "revati: small Triton kernels run on the host (revati/integrations/triton_host.py)"
-        )
-    shutdown.install()
-    requests.install()
-    allreduce.install()
-    shm_queue.install()
+        hooks.ok("triton_host")
+    else:
+        hooks.missing_hook("triton_host", triton_host.why_off())
+    shutdown.install(hooks)
+    requests.install(hooks)
+    allreduce.install(hooks)
+    shm_queue.install(hooks)
+    log.info("revati: vLLM %s hooks installed: %s", hooks.version, ", ".join(hooks.installed))
+    hooks.report()
+
+
+def vllm_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vllm")
+    except PackageNotFoundError:
+        return "unknown"

@@ -20,41 +20,48 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from revati.integrations.hooks import Hooks
+
 log = logging.getLogger(__name__)
 
 
-def install() -> bool:
-    """Wrap vLLM's OutputProcessor; False (with a warning) if this vLLM has none to wrap."""
+def install(hooks: Hooks) -> None:
+    """Wrap vLLM's OutputProcessor (hook `requests`)."""
     try:
         from vllm.v1.engine.output_processor import OutputProcessor
     except ImportError as e:
-        log.warning("revati: vLLM's OutputProcessor not found (%s); requests not observed", e)
-        return False
-    if getattr(OutputProcessor.add_request, "_revati", False):
-        return True
-    add_original = OutputProcessor.add_request
-    process_original = OutputProcessor.process_outputs
+        hooks.missing_hook(
+            "requests", f"vLLM's OutputProcessor not found ({e}); requests not observed"
+        )
+        return
+    lacking = [m for m in ("add_request", "process_outputs") if not hasattr(OutputProcessor, m)]
+    if lacking:
+        hooks.missing_hook("requests", f"OutputProcessor has no {', '.join(lacking)}")
+        return
+    if not getattr(OutputProcessor.add_request, "_revati", False):
+        add_original = OutputProcessor.add_request
+        process_original = OutputProcessor.process_outputs
 
-    def add_request(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        known = request.request_id in self.request_states
-        out = add_original(self, request, *args, **kwargs)
-        if not known:
+        def add_request(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            known = request.request_id in self.request_states
+            out = add_original(self, request, *args, **kwargs)
+            if not known:
+                with own_time():
+                    state = self.request_states.get(request.request_id)
+                    if state is not None:
+                        arrival(state)
+            return out
+
+        def process_outputs(self: Any, engine_core_outputs: Any, *args: Any, **kwargs: Any) -> Any:
             with own_time():
-                state = self.request_states.get(request.request_id)
-                if state is not None:
-                    arrival(state)
-        return out
+                outputs(self.request_states, engine_core_outputs)
+            return process_original(self, engine_core_outputs, *args, **kwargs)
 
-    def process_outputs(self: Any, engine_core_outputs: Any, *args: Any, **kwargs: Any) -> Any:
-        with own_time():
-            outputs(self.request_states, engine_core_outputs)
-        return process_original(self, engine_core_outputs, *args, **kwargs)
-
-    add_request._revati = True  # type: ignore[attr-defined]
-    process_outputs._revati = True  # type: ignore[attr-defined]
-    OutputProcessor.add_request = add_request
-    OutputProcessor.process_outputs = process_outputs
-    return True
+        add_request._revati = True  # type: ignore[attr-defined]
+        process_outputs._revati = True  # type: ignore[attr-defined]
+        OutputProcessor.add_request = add_request
+        OutputProcessor.process_outputs = process_outputs
+    hooks.ok("requests")
 
 
 class own_time:

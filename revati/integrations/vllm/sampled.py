@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from revati.integrations.hooks import Hooks
+
 log = logging.getLogger(__name__)
 
 _rng: np.random.Generator | None = None
@@ -49,25 +51,26 @@ def _generator() -> np.random.Generator:
     return _rng
 
 
-def install() -> bool:
-    """Wrap vLLM's V2 sampler; False (with a warning) if this vLLM has none to wrap."""
+def install(hooks: Hooks) -> None:
+    """Wrap vLLM's V2 sampler (hook `sampler`)."""
     try:
         from vllm.v1.worker.gpu.sample.sampler import Sampler
     except ImportError as e:
-        log.warning("revati: vLLM's V2 sampler not found (%s); sampled values not supplied", e)
-        return False
-    if getattr(Sampler.__call__, "_revati", False):
-        return True
-    original = Sampler.__call__
+        hooks.missing_hook(
+            "sampler", f"vLLM's V2 sampler not found ({e}); sampled values not supplied"
+        )
+        return
+    if not getattr(Sampler.__call__, "_revati", False):
+        original = Sampler.__call__
 
-    def call(self: Any, logits: Any, input_batch: Any) -> Any:
-        out = original(self, logits, input_batch)
-        supply(out, input_batch, vocab=int(logits.shape[-1]))
-        return out
+        def call(self: Any, logits: Any, input_batch: Any, *args: Any, **kwargs: Any) -> Any:
+            out = original(self, logits, input_batch, *args, **kwargs)
+            supply(out, input_batch, vocab=int(logits.shape[-1]))
+            return out
 
-    call._revati = True  # type: ignore[attr-defined]
-    Sampler.__call__ = call
-    return True
+        call._revati = True  # type: ignore[attr-defined]
+        Sampler.__call__ = call
+    hooks.ok("sampler")
 
 
 def num_sampled_host(input_batch: Any) -> np.ndarray:

@@ -20,6 +20,7 @@ import functools
 from typing import Any
 
 from revati import markers
+from revati.integrations.hooks import Hooks
 
 
 def _calls() -> tuple[Any, Any] | None:
@@ -58,13 +59,17 @@ def wrap(queue_cls: Any, sent: Any, received: Any) -> bool:
     return True
 
 
-def install() -> bool:
-    """Wrap vLLM's MessageQueue; False without vLLM or outside revati."""
+def install(hooks: Hooks) -> bool:
+    """Wrap vLLM's MessageQueue (hook `shm_queue_time`); False without vLLM or outside revati."""
     calls = _calls()
     if calls is None:
+        hooks.missing_hook("shm_queue_time", "revati_message_sent/received not in this process")
         return False
     try:
         from vllm.distributed.device_communicators.shm_broadcast import MessageQueue
-    except ImportError:
+    except ImportError as e:
+        hooks.missing_hook("shm_queue_time", f"shm_broadcast.MessageQueue not importable ({e})")
         return False
-    return wrap(MessageQueue, *calls)
+    wrap(MessageQueue, *calls)
+    hooks.ok("shm_queue_time")
+    return True

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from revati.integrations.hooks import Hooks
+
 
 def grace_s() -> float:
     return float(os.environ.get("REVATI_VLLM_SHUTDOWN_GRACE_S", "120"))
@@ -34,33 +36,42 @@ def grace_s() -> float:
 ENV_DEFAULTS: dict[str, str] = {"VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS": str(round(grace_s()))}
 
 
-def install() -> bool:
-    """Wrap vLLM's process-manager shutdown where it is imported; False if this vLLM has none."""
+def install(hooks: Hooks) -> None:
+    """Wrap vLLM's process-manager shutdown where it is imported (hook `shutdown_grace`) and its
+    `kill_process_tree` (hook `kill_grace`)."""
     try:
         import vllm.v1.engine.utils as engine_utils
         import vllm.v1.utils as v1_utils
-    except ImportError:
-        return False
-    original = v1_utils.shutdown
-    if getattr(original, "_revati", False):
-        return True
+    except ImportError as e:
+        hooks.missing_hook("shutdown_grace", f"vllm.v1.utils not importable ({e})")
+        return
+    original = getattr(v1_utils, "shutdown", None)
+    if original is None:
+        hooks.missing_hook("shutdown_grace", "vllm.v1.utils has no shutdown")
+    elif not getattr(original, "_revati", False):
 
-    def shutdown(procs: list[Any], timeout: float | None = None) -> None:
-        return original(procs, timeout=max(timeout or 0.0, grace_s()))
+        def shutdown(procs: list[Any], timeout: float | None = None) -> None:
+            return original(procs, timeout=max(timeout or 0.0, grace_s()))
 
-    shutdown._revati = True  # type: ignore[attr-defined]
-    v1_utils.shutdown = shutdown
-    if getattr(engine_utils, "shutdown", None) is original:
-        engine_utils.shutdown = shutdown
+        shutdown._revati = True  # type: ignore[attr-defined]
+        v1_utils.shutdown = shutdown
+        if getattr(engine_utils, "shutdown", None) is original:
+            engine_utils.shutdown = shutdown
+    if original is not None:
+        hooks.ok("shutdown_grace")
     kill = getattr(v1_utils, "kill_process_tree", None)
-    if kill is not None:
+    if kill is None:
+        hooks.missing_hook("kill_grace", "vllm.v1.utils has no kill_process_tree")
+        return
+    if not getattr(kill, "_revati", False):
 
         def kill_process_tree(pid: int) -> None:
             wait_for_exit(pid, grace_s())
             kill(pid)
 
+        kill_process_tree._revati = True  # type: ignore[attr-defined]
         v1_utils.kill_process_tree = kill_process_tree
-    return True
+    hooks.ok("kill_grace")
 
 
 def alive(pid: int) -> bool:

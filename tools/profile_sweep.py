@@ -7,7 +7,8 @@ Run it on a real GPU under the profiler (the dataset shipped in revati/profiles/
 Every case runs a few warm-ups and then timed repeats, each bracketed by CUDA events; the CSV gets one
 row per case (family, op, dtype, shape as JSON, median/min ms over the repeats). Before each case a
 `torch.cuda._sleep(CASE_BASE + i)` marker kernel is launched: its one argument names the case in the
-profile, so each profiled kernel can be tied to the case that launched it (`--join`).
+profile, so each profiled kernel can be tied to the case that launched it (`--join`); training
+drops the marker's rows (`revati/predictors/dataset.py`, `MARKER_KERNEL`).
 Cases are sized for a few minutes of GPU time on an H200; `--quick` keeps the small ones only.
 """
 

@@ -62,9 +62,12 @@ static int json_str_is(const char *obj, const char *key, const char *const *word
 static const char *const W_GEMM[] = {"gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul", "gemv", NULL};
 static const char *const W_ATTN[] = {"flash", "fmha", "attention", "sdpa", "attn", NULL};
 static const char *const W_COMM[] = {"nccl", NULL};
-static const char *const W_REDUCE[] = {"reduce", "reduction", "softmax", "norm", "argmax", "topk", "scan", NULL};
+/* Inductor's generated Triton kernels say their kind in their prefix: triton_poi_ (pointwise),
+ * triton_red_ and triton_per_ (looped and persistent reductions) */
+static const char *const W_REDUCE[] = {"reduce", "reduction", "softmax", "norm", "argmax", "topk", "scan",
+                                       "triton_red_", "triton_per_", NULL};
 static const char *const W_ELEM[] = {"elementwise", "vectorized", "copy", "fill", "cat", "index", "gather",
-                                     "scatter", "embedding", "rotary", "transpose", NULL};
+                                     "scatter", "embedding", "rotary", "transpose", "triton_poi_", NULL};
 static const char *const W_LIB_GEMM[] = {"cublas", NULL};
 static const char *const W_OP_ATTN[] = {"attention", "sdpa", "flash", NULL};
 

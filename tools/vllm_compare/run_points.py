@@ -32,6 +32,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "examples"))
+from vllm_serve import vllm_command  # noqa: E402  (the one finder of the `vllm` command)
+
 POINTS = HERE / "points.json"
 STEP_LOG_DIR = HERE / "step_log"
 # per-request lists of a `vllm bench serve --save-detailed` result that are kept (short ones)
@@ -63,18 +66,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if a.timeout <= 0:
         p.error("--timeout must be positive")
     return a
-
-
-def vllm_command(words: str) -> list[str]:
-    if words:
-        return words.split()
-    exe = Path(sys.executable).parent / "vllm"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("vllm")
-    if found:
-        return [found]
-    raise SystemExit("error: no `vllm` next to this Python or on PATH: give --vllm")
 
 
 def select(points: dict[str, Any], names: str) -> tuple[list[dict[str, Any]], bool]:

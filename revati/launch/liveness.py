@@ -81,7 +81,9 @@ class CrashWatch:
             if not path.exists():
                 continue
             self._seen.add(path.name)
-            out.append(describe(head, pid))
+            # read again now that it is gone: the header read above may predate its writing (a
+            # process that wrote it and died between the two looks was named without its rank)
+            out.append(describe(_head(path) or head, pid))
         return out
 
 

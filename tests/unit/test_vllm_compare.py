@@ -16,12 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "tools" / "vllm_compare"
 
 
-def _runner():
-    spec = importlib.util.spec_from_file_location("run_points", HERE / "run_points.py")
+def _tool(name: str, file: str):
+    """A script of tools/vllm_compare/ imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, HERE / file)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _runner():
+    return _tool("run_points", "run_points.py")
 
 
 def test_select_and_prefix():
@@ -92,11 +97,7 @@ def test_step_logger_wraps_schedule(tmp_path):
 
 
 def _table():
-    spec = importlib.util.spec_from_file_location("vllm_table", HERE / "table.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return _tool("vllm_table", "table.py")
 
 
 def _results(path: Path, lat: dict, serve_runs: list, version: str = "0.24.0") -> Path:

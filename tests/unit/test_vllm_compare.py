@@ -45,27 +45,39 @@ def test_select_and_prefix():
     assert kept == ["--enforce-eager"]
 
 
-def _step(reqs, tokens, new, most):
-    return {"t": 0.0, "pid": 1, "num_reqs": reqs, "num_tokens": tokens,
-            "num_new_reqs": new, "new_tokens": 0, "max_tokens": most}  # fmt: skip
+def _step(reqs, tokens, new, most, t=0.0, cpu=None):
+    s = {"t": t, "pid": 1, "num_reqs": reqs, "num_tokens": tokens,
+         "num_new_reqs": new, "new_tokens": 0, "max_tokens": most}  # fmt: skip
+    if cpu is not None:
+        s["cpu_thread"], s["cpu_proc"] = cpu, 2 * cpu
+    return s
 
 
 def test_step_summary_counts_split_prefill(tmp_path):
     rp = _runner()
     steps = [
         _step(0, 0, 0, 0),  # an empty schedule: not a step
-        _step(4, 2048, 4, 512),
-        _step(4, 4, 0, 1),
-        _step(4, 4, 0, 1),  # exact call
+        _step(4, 2048, 4, 512, 1.0, 0.5),
+        _step(4, 4, 0, 1, 1.1, 0.6),
+        _step(4, 4, 0, 1, 1.105, 0.602),
+        _step(4, 4, 0, 1, 1.112, 0.606),  # exact call: decode gaps 5 and 7 ms, CPU 2 and 4 ms
         _step(1, 512, 1, 512),
         _step(4, 1537, 3, 512),
-        _step(4, 4, 0, 1),  # split call
+        _step(4, 4, 0, 1),  # split call: one decode step, no gap
     ]
     log = tmp_path / "steps.jsonl"
     log.write_text("".join(json.dumps(s) + "\n" for s in steps))
     calls = rp.step_summary(log)
     assert calls == [
-        {"prefill_steps": 1, "decode_steps": 2, "new_reqs": [4], "tokens": [2048]},
+        {
+            "prefill_steps": 1,
+            "decode_steps": 3,
+            "new_reqs": [4],
+            "tokens": [2048],
+            "decode_t_ms": 6.0,
+            "decode_cpu_thread_ms": 3.0,
+            "decode_cpu_proc_ms": 6.0,
+        },
         {"prefill_steps": 2, "decode_steps": 1, "new_reqs": [1, 3], "tokens": [512, 1537]},
     ]
 

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -100,17 +101,23 @@ def run(cmd: list[str], log: Path, timeout: float, env: dict[str, str]) -> dict[
 def step_summary(path: Path) -> list[dict[str, Any]]:
     """Per `generate` call (from a step whose requests are all new: the engine was idle) its
     prefill steps (new requests, or a request given more than one token: a chunk of a prompt),
-    the new requests and tokens of each, and its decode steps."""
+    the new requests and tokens of each, and its decode steps; with the step log's CPU clocks,
+    the median time, scheduling-thread CPU and engine-process CPU from one decode step to the
+    next (ms): where a decode step's time goes on the host."""
     if not path.is_file():
         return []
     steps = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     calls: list[dict[str, Any]] = []
+    gaps: list[dict[str, list[float]]] = []
+    prev: dict[str, Any] | None = None
     for s in steps:
         if s["num_tokens"] == 0:
             continue
         prefill = s["num_new_reqs"] > 0 or s["max_tokens"] > 1
         if s["num_new_reqs"] == s["num_reqs"]:
             calls.append({"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []})
+            gaps.append({"t": [], "cpu_thread": [], "cpu_proc": []})
+            prev = None
         if not calls:  # before the first new request: no generate call's
             continue
         c = calls[-1]
@@ -120,6 +127,15 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
             c["tokens"].append(s["num_tokens"])
         else:
             c["decode_steps"] += 1
+            if prev is not None and prev["pid"] == s["pid"]:
+                for k, v in gaps[-1].items():
+                    if k in s and k in prev:
+                        v.append((s[k] - prev[k]) * 1e3)
+        prev = None if prefill else s
+    for c, g in zip(calls, gaps, strict=True):
+        for k, v in g.items():
+            if v:
+                c[f"decode_{k}_ms"] = round(statistics.median(v), 4)
     return calls
 
 

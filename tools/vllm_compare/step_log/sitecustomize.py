@@ -3,7 +3,12 @@ that imports vllm.v1.engine.core appends one JSON line per scheduled step to FIL
 
     {"t": time.perf_counter(), "pid": ..., "num_reqs": requests in the step,
      "num_tokens": tokens scheduled, "num_new_reqs": requests scheduled for the first time,
-     "new_tokens": their tokens, "max_tokens": the most tokens of one request}
+     "new_tokens": their tokens, "max_tokens": the most tokens of one request,
+     "cpu_thread": time.thread_time(), "cpu_proc": time.process_time()}
+
+The two CPU clocks (seconds, the scheduling thread's and the whole engine process's) are real CPU
+time under revati too (it leaves CPU-time clocks alone): their differences between steps are the
+host CPU a step costs, on the GPU host and here (where is an emulated step's host time spent?).
 
 It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
 once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
@@ -35,6 +40,8 @@ def _log_step(fd: int, out: Any) -> None:
         "num_new_reqs": len(new),
         "new_tokens": sum(counts.get(r.req_id, 0) for r in new),
         "max_tokens": max(counts.values(), default=0),
+        "cpu_thread": time.thread_time(),
+        "cpu_proc": time.process_time(),
     }
     os.write(fd, (json.dumps(rec) + "\n").encode())
 

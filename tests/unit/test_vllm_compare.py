@@ -45,6 +45,36 @@ def test_select_and_prefix():
     assert kept == ["--enforce-eager"]
 
 
+def test_vllm_version_from_the_package_metadata_of_the_commands_python(tmp_path, monkeypatch):
+    """The version comes from the metadata of the `vllm` installed for the command's Python (a
+    script's #! interpreter, or a `python -m` command's first word); `--version` is never run
+    (it needs a GPU). A Python that is not there: None."""
+    rp = _runner()
+    site = tmp_path / "site"
+    (site / "vllm-9.8.7.dist-info").mkdir(parents=True)
+    (site / "vllm-9.8.7.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vllm\nVersion: 9.8.7\n"
+    )
+    script = tmp_path / "bin" / "vllm"
+    script.parent.mkdir()
+    # the script itself fails, as `vllm --version` does without a GPU
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit(1)\n")
+    script.chmod(0o755)
+    env_script = tmp_path / "bin" / "vllm-env"
+    env_script.write_text(f"#!/usr/bin/env {Path(sys.executable).name}\nraise SystemExit(1)\n")
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    assert rp.vllm_python([str(script)]) == sys.executable
+    assert rp.vllm_version([str(script)]) == "9.8.7"
+    assert rp.vllm_version([str(env_script)]) == "9.8.7"
+    assert rp.vllm_version([sys.executable, "-m", "vllm.entrypoints.cli.main"]) == "9.8.7"
+    gone = tmp_path / "bin" / "vllm-gone"
+    gone.write_text(f"#!{tmp_path / 'no-such' / 'python3'}\n")
+    assert rp.vllm_version([str(gone)]) is None
+
+
 def _step(reqs, tokens, new, most, t=0.0, cpu=None):
     s = {"t": t, "pid": 1, "num_reqs": reqs, "num_tokens": tokens,
          "num_new_reqs": new, "new_tokens": 0, "max_tokens": most}  # fmt: skip

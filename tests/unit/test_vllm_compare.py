@@ -184,6 +184,7 @@ def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
     assert "| lat-b32-x | 4.0000 [4.0000-4.0000] | - | - | 100 |" in out
     assert "| 4 | TPOT median (ms) * | 11.00 [10.00-12.00] | 11.55 | +5.0% |" in out
     assert "| 4 | TTFT median (ms) | 60.00 [50.00-70.00] | 99.00 | +65.0% |" in out
+    assert "| 4 | E2E mean (ms) | 1.00 [1.00-1.00] | 1.00 | +0.0% |" in out
     # GPU-paced: +3.0 (b1), +10.0 (b8), +5.0 and +5.0 (TPOT median, mean): median 5.0
     assert "Median |error| of the 4 GPU-paced figures (latency points, TPOT *): 5.0% (within" in out
 

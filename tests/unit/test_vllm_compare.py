@@ -187,6 +187,11 @@ def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
     assert "| 4 | E2E mean (ms) | 1.00 [1.00-1.00] | 1.00 | +0.0% |" in out
     # GPU-paced: +3.0 (b1), +10.0 (b8), +5.0 and +5.0 (TPOT median, mean): median 5.0
     assert "Median |error| of the 4 GPU-paced figures (latency points, TPOT *): 5.0% (within" in out
+    # a later real file's serving runs at a rate replace the earlier file's (a rerun)
+    rerun = _results(tmp_path / "real2.json", {}, [_serve_run(4, 0, 11.55, 80.0)])
+    assert t.main(["--real", str(real), str(rerun), "--revati", str(rev1), str(rev2)]) == 0
+    out = capsys.readouterr().out
+    assert "| 4 | TTFT median (ms) | 80.00 [80.00-80.00] | 99.00 | +23.8% |" in out
 
 
 def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
@@ -248,6 +253,9 @@ def test_merge_joins_points_and_drops_host_paths(tmp_path):
     assert m["latency"]["p1"]["command"] == (
         "python -m revati record -- vllm bench latency --model examples/m"
     )
+    again = tmp_path / "m2.json"  # a merged file merged again keeps its parts
+    assert mg.main([str(out), str(files[0]), "--out", str(again)]) == 0
+    assert [p["started"] for p in json.loads(again.read_text())["parts"]] == ["t1", "t2", "t1"]
     files.append(tmp_path / "again.json")
     files[-1].write_text(json.dumps(b))
     assert mg.main([*map(str, files), "--out", str(out)]) == 1

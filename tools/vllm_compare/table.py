@@ -42,7 +42,8 @@ SERVE_FIGURES = (  # (key in vllm bench serve's result, label, GPU-paced)
 
 
 def load(paths: list[Path]) -> dict[str, Any]:
-    """run_points.py results, merged: latency points by name, serving runs appended."""
+    """run_points.py results, merged: latency points by name, serving runs by rate (a later
+    file's runs at a rate replace an earlier file's: a rerun of the serving point)."""
     merged: dict[str, Any] = {"latency": {}, "serve_runs": [], "vllm_version": set(), "gpu": set()}
     for p in paths:
         try:
@@ -52,7 +53,10 @@ def load(paths: list[Path]) -> dict[str, Any]:
         if not isinstance(r, dict) or "latency" not in r:
             raise SystemExit(f"error: {p}: not a run_points.py result (no 'latency')")
         merged["latency"].update(r["latency"])
-        merged["serve_runs"] += (r.get("serve") or {}).get("runs", [])
+        runs = (r.get("serve") or {}).get("runs", [])
+        rates = {float(x["rate"]) for x in runs}  # a later file's rate replaces an earlier one's
+        merged["serve_runs"] = [x for x in merged["serve_runs"] if float(x["rate"]) not in rates]
+        merged["serve_runs"] += runs
         # `vllm --version` needs a GPU (run_points.py asks it outside revati): then points.json's
         merged["vllm_version"].add(
             str(r.get("vllm_version") or f"{r.get('expected_vllm_version')} (points.json)")

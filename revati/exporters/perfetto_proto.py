@@ -38,6 +38,12 @@ from revati.trace.validate import group_codes
 # byte each for up to 127 tracks): uuid 1 + k for track k (the layout's thread tracks, then one
 # per request), the processes' after them.
 SEQ_ID = 1
+# Slice timestamps are deltas from the previous packet's, on a clock of the packet sequence
+# (ids 64-127) declared incremental in the first packet's clock snapshot, where it reads 0 at
+# BOOTTIME 0 (the trace's default clock: times stay ns from the run's first event); the first
+# packet's defaults name it, so that no slice packet carries a clock id.
+CLOCK_ID = 64
+BOOTTIME = 6
 BATCH = 20_000  # packets per Trace message written
 _CLEARED = TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
 _NEEDS = TracePacket.SEQ_NEEDS_INCREMENTAL_STATE
@@ -88,8 +94,10 @@ _PACKET_TAG = b"\x0a"  # Trace.packet = 1, length-delimited
 _TS_TAG = b"\x40"  # TracePacket.timestamp = 8, varint
 _TE_TAG = b"\x5a"  # TracePacket.track_event = 11, length-delimited
 _CORR_TAG = b"\xa0\x03"  # TrackEvent.correlation_id = 52, varint
-_FLOW_TAG = b"\xf9\x02"  # TrackEvent.flow_ids = 47, fixed64
-_TFLOW_TAG = b"\x81\x03"  # TrackEvent.terminating_flow_ids = 48, fixed64
+# flow ids as varints (flow_ids_old = 36, terminating_flow_ids_old = 42): 3 to 5 bytes for a
+# launch's id against 8 as fixed64 (flow_ids = 47, 48); trace processor reads either
+_FLOW_TAG = b"\xa0\x02"
+_TFLOW_TAG = b"\xd0\x02"
 _SMALL = [bytes([i]) for i in range(128)]
 
 
@@ -125,8 +133,8 @@ def _varints(values: np.ndarray) -> list[bytes]:
 def _extras(corr: int, out_ids: list[int] | tuple[()], in_ids: list[int] | tuple[()]) -> bytes:
     """A begin's correlation and flow ids, as TrackEvent fields."""
     parts = [_CORR_TAG + _varint(corr)] if corr else []
-    parts += [_FLOW_TAG + i.to_bytes(8, "little") for i in out_ids]
-    parts += [_TFLOW_TAG + i.to_bytes(8, "little") for i in in_ids]
+    parts += [_FLOW_TAG + _varint(i) for i in out_ids]
+    parts += [_TFLOW_TAG + _varint(i) for i in in_ids]
     return b"".join(parts)
 
 
@@ -139,14 +147,16 @@ def _split(packet: bytes) -> tuple[bytes, bytes]:
     return p.SerializeToString(), te
 
 
-def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
-    """A slice packet's constant fields, serialised: a begin (with name) or an end."""
+def _template(uuid: int, default_uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
+    """A slice packet's constant fields, serialised: a begin (with name) or an end; the track of
+    the defaults (the one with the most slices) is left out."""
     p = TracePacket()
     p.trusted_packet_sequence_id = SEQ_ID
+    p.sequence_flags = _NEEDS  # its time is a delta, a begin's names are interned
     te = p.track_event
-    te.track_uuid = uuid
+    if uuid != default_uuid:
+        te.track_uuid = uuid
     if name_iid:
-        p.sequence_flags = _NEEDS  # only a begin uses interned names
         te.type = _BEGIN
         te.name_iid = name_iid
         te.category_iids.append(cat_iid)
@@ -155,8 +165,10 @@ def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
     return p.SerializeToString()
 
 
-def _annotate(da: DebugAnnotation, value: Any) -> None:
-    """Set a debug annotation's value from a JSON value (lists and objects nest)."""
+def _annotate(da: DebugAnnotation, value: Any, strings: dict[str, int]) -> None:
+    """Set a debug annotation's value from a JSON value (lists and objects nest); a string of
+    two bytes or more is interned (`strings`: text -> iid), three bytes in each slice for up to
+    127 distinct strings."""
     if isinstance(value, bool):
         da.bool_value = value
     elif isinstance(value, int):
@@ -164,32 +176,39 @@ def _annotate(da: DebugAnnotation, value: Any) -> None:
     elif isinstance(value, float):
         da.double_value = value
     elif isinstance(value, str):
-        da.string_value = value
+        if len(value.encode()) >= 2:
+            da.string_value_iid = strings.setdefault(value, len(strings) + 1)
+        else:
+            da.string_value = value
     elif isinstance(value, list):
         for v in value:
-            _annotate(da.array_values.add(), v)
+            _annotate(da.array_values.add(), v, strings)
     elif isinstance(value, dict):
         for k, v in value.items():
             e = da.dict_entries.add()
             e.name = str(k)
-            _annotate(e, v)
+            _annotate(e, v, strings)
     else:
         da.string_value = "null"
 
 
-def _args_packet(args: dict[str, Any], key_iids: dict[str, int]) -> bytes:
-    """A packet holding only the track event's debug annotations (top-level names interned):
-    merged into a begin's bytes."""
+def _args_packet(args: dict[str, Any], key_iids: dict[str, int], strings: dict[str, int]) -> bytes:
+    """A packet holding only the track event's debug annotations (top-level names and string
+    values interned): merged into a begin's bytes."""
     p = TracePacket()
     for k, v in args.items():
         da = p.track_event.debug_annotations.add()
         da.name_iid = key_iids.setdefault(k, len(key_iids) + 1)
-        _annotate(da, v)
+        _annotate(da, v, strings)
     return p.SerializeToString()
 
 
 def _args_codes(
-    run: Run, lay: Layout, reqs: list[dict[str, Any]], key_iids: dict[str, int]
+    run: Run,
+    lay: Layout,
+    reqs: list[dict[str, Any]],
+    key_iids: dict[str, int],
+    strings: dict[str, int],
 ) -> tuple[np.ndarray, list[bytes]]:
     """Per slice (layout slices, then requests) a code into a list of serialised annotations.
 
@@ -214,7 +233,8 @@ def _args_codes(
     enc = pc.dictionary_encode(pa.concat_arrays(parts))
     code = np.empty(n, np.int64)
     code[np.concatenate(where)] = enc.indices.to_numpy(zero_copy_only=False)
-    return code, [_args_packet(orjson.loads(u), key_iids) for u in enc.dictionary.to_pylist()]
+    texts = enc.dictionary.to_pylist()
+    return code, [_args_packet(orjson.loads(u), key_iids, strings) for u in texts]
 
 
 def _distinct(a: np.ndarray) -> list[Any]:
@@ -228,11 +248,21 @@ def _descriptors(
     names: list[str],
     cats: list[str],
     keys: dict[str, int],
+    strings: dict[str, int],
     process_uuid: dict[int, int],
+    default_uuid: int,
 ) -> None:
     p = builder.create_packet()
     p.trusted_packet_sequence_id = SEQ_ID
     p.sequence_flags = _CLEARED
+    for clock, incremental in ((CLOCK_ID, True), (BOOTTIME, False)):
+        c = p.clock_snapshot.clocks.add()
+        c.clock_id, c.timestamp = clock, 0
+        if incremental:
+            c.is_incremental = True
+    p.trace_packet_defaults.timestamp_clock_id = CLOCK_ID
+    if default_uuid:
+        p.trace_packet_defaults.track_event_defaults.track_uuid = default_uuid
     for i, nm in enumerate(names, start=1):
         e = p.interned_data.event_names.add()
         e.iid, e.name = i, nm
@@ -242,6 +272,9 @@ def _descriptors(
     for k, i in keys.items():
         a = p.interned_data.debug_annotation_names.add()
         a.iid, a.name = i, k
+    for text, i in strings.items():
+        v = p.interned_data.debug_annotation_string_values.add()
+        v.iid, v.str = i, text.encode()
     builder.write_packet(p)
     for pr in lay.processes.itertuples(index=False):
         p = builder.create_packet()
@@ -307,11 +340,14 @@ def export_perfetto(
     cat_code = _append(t["cat_code"].to_numpy(), [len(cats) - 1] * ns)
 
     key_iids: dict[str, int] = {}
+    strings: dict[str, int] = {}
     if so is not None:
         acode, texts = args_texts(run, kind_rows(t), t["row"].to_numpy(), r_args)
-        apackets = [_args_packet(orjson.loads(u), key_iids) for u in texts]
+        apackets = [_args_packet(orjson.loads(u), key_iids, strings) for u in texts]
     else:
-        acode, apackets = _args_codes(run, lay, r_args, key_iids)
+        acode, apackets = _args_codes(run, lay, r_args, key_iids, strings)
+    # the track with the most slices is the packets' default: its slices carry no track uuid
+    default_uuid = 1 + int(np.bincount(ftrack).argmax()) if len(ftrack) else 0
     sl, beg, tm = event_order(ts, end, ftrack)
     corr = _append(t["corr"].to_numpy(), [0] * ns)
     with open(out, "wb") as f:
@@ -320,7 +356,7 @@ def export_perfetto(
         process_uuid = {
             int(c): first_process + i for i, c in enumerate(lay.processes["cpid"].tolist())
         }
-        _descriptors(builder, lay, names, cats, key_iids, process_uuid)
+        _descriptors(builder, lay, names, cats, key_iids, strings, process_uuid, default_uuid)
         for i, r in enumerate(rq.itertuples(index=False)):
             p = builder.create_packet()
             td = p.track_descriptor
@@ -344,13 +380,15 @@ def export_perfetto(
         buniq = ((ftrack[bfirst] * nn + name_code[bfirst]) * nc + cat_code[bfirst]) * na
         buniq += acode[bfirst]
         btmpl = [
-            _template(1 + k // (na * nc * nn), k // (na * nc) % nn + 1, k // na % nc + 1)
+            _template(
+                1 + k // (na * nc * nn), default_uuid, k // (na * nc) % nn + 1, k // na % nc + 1
+            )
             + (apackets[k % na] if apackets else b"")
             for k in buniq.tolist()
         ]
         ecode = group_codes([ftrack])
         euniq = ftrack[first_rows(ecode, int(ecode.max()) + 1 if len(ecode) else 0)]
-        etmpl = [_template(1 + k) for k in euniq.tolist()]
+        etmpl = [_template(1 + k, default_uuid) for k in euniq.tolist()]
         bparts = [_split(x) for x in btmpl]
         eparts = [_split(x) for x in etmpl]
         if so is not None:
@@ -377,7 +415,7 @@ def export_perfetto(
         extra[list(in_flows)] = True
         extra |= np.asarray(corr_l, dtype=np.int64) != 0
         extra_l = extra.tolist()
-        times = _varints(tm)
+        times = _varints(np.diff(tm, prepend=0))  # each a delta from the packet before
         chunks: list[bytes] = []
         for i, b, time in zip(sl.tolist(), beg.tolist(), times, strict=True):
             if b:

@@ -246,3 +246,37 @@ def test_args_categories_and_flows_as_chrome(sample: Path, tmp_path: Path) -> No
     assert got == want
     assert len(at) == len(into) == len(starts) > 100
     assert sorted((at[f], into[f]) for f in at) == sorted((starts[i], ends[i]) for i in starts)
+
+
+def _packets(data: bytes) -> list[bytes]:
+    """A trace file's packets' bytes (each a Trace.packet field: tag 0x0a, varint length)."""
+    out, i = [], 0
+    while i < len(data):
+        assert data[i] == 0x0A
+        n, shift, i = 0, 0, i + 1
+        while True:
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        out.append(data[i : i + n])
+        i += n
+    return out
+
+
+def test_hand_encoded_packets_are_the_protobuf_librarys(sample: Path, tmp_path: Path) -> None:
+    """The packets that are not slices (encoded by perfetto_wire, without the perfetto package)
+    are the bytes perfetto's own protos give for what they parse from them."""
+    from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracePacket
+
+    export_run(load_run(sample, cache=False), "perfetto", tmp_path / "t.pftrace")
+    packets = _packets((tmp_path / "t.pftrace").read_bytes())
+    parsed = [TracePacket.FromString(p) for p in packets]
+    head = [p for p, m in zip(packets, parsed, strict=True) if not m.HasField("track_event")]
+    parsed = [m for m in parsed if not m.HasField("track_event")]
+    assert parsed[0].interned_data.debug_annotation_string_values
+    assert parsed[0].trace_packet_defaults.timestamp_clock_id == 64
+    assert sum(p.HasField("track_descriptor") for p in parsed) > 4
+    assert [p.SerializeToString() for p in parsed] == head

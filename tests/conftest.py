@@ -49,6 +49,27 @@ def find_cycle() -> Callable[[Graph], list[str] | None]:
 
 
 @pytest.fixture
+def fake_modules(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, dict[str, object]]], None]:
+    """fake_modules({dotted name: attributes}) puts stand-in modules of an engine (vLLM, SGLang) in
+    sys.modules, parents included, for the engine plugins' tests; undone after the test."""
+    import types
+
+    def put(modules: dict[str, dict[str, object]]) -> None:
+        for name, attrs in modules.items():
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                sub = ".".join(parts[:i])
+                if sub not in sys.modules or not getattr(sys.modules[sub], "_fake", False):
+                    mod = types.ModuleType(sub)
+                    mod._fake = True  # type: ignore[attr-defined]
+                    monkeypatch.setitem(sys.modules, sub, mod)
+            for k, v in attrs.items():
+                setattr(sys.modules[name], k, v)
+
+    return put
+
+
+@pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """cli(*argv) runs `revati ARGV` in this process: (exit code, stdout, stderr)."""
 

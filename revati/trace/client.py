@@ -7,6 +7,9 @@ there. The format read is `vllm bench serve`'s JSON (one object, or one per line
 `--append-result`): the client's own summary (`duration`, `completed`, `mean_ttft_ms`, ...) and,
 with `--save-detailed`, per-request lists (`ttfts`, `itls`, `latencies`, `input_lens`,
 `output_lens`, `errors`, `start_times`; times in seconds). Other files there are ignored.
+vLLM 0.24.0 saves no `latencies`: there a request's latency is its TTFT plus its ITLs, which is
+how that client measures it (the time of the last streamed chunk; its TTFT is read a fraction of a
+microsecond after the first chunk's time, so the two differ by that).
 
 SGLang's `bench_serving` (`--output-file`, one JSON line per run; `examples/sglang_serve.py` saves
 them there) is read too: its summary keys are renamed to vLLM's (`mean_e2e_latency_ms` ->
@@ -86,9 +89,11 @@ def _looks_like_result(obj: object) -> bool:
     return isinstance(obj, dict) and "duration" in obj and "completed" in obj
 
 
-def _sglang_latencies(obj: dict[str, Any]) -> dict[str, Any]:
-    """SGLang's details with each request's latency as TTFT + its ITLs (no per-request latency is
-    saved); unchanged when the details are not there."""
+def _latencies_from_itls(obj: dict[str, Any]) -> dict[str, Any]:
+    """Details without per-request latencies (SGLang's; vLLM 0.24's) with each request's latency
+    as TTFT + its ITLs; unchanged when latencies are saved or the details are not there."""
+    if isinstance(obj.get("latencies"), list):
+        return obj
     ttfts, itls = obj.get("ttfts"), obj.get("itls")
     if not isinstance(ttfts, list) or not isinstance(itls, list) or len(ttfts) != len(itls):
         return obj
@@ -155,12 +160,14 @@ def read_client_results(path: Path) -> list[ClientResult]:
     out = []
     for i, obj in enumerate(o for o in objs if _looks_like_result(o)):
         if _is_sglang(obj):
-            reqs = _requests(_sglang_latencies(obj), path)
+            reqs = _requests(_latencies_from_itls(obj), path)
             out.append(ClientResult(path, i, "sglang bench_serving", _sglang_summary(obj), reqs))
             continue
         summary = {k: v for k, v in obj.items() if not isinstance(v, list)}
         client = "vllm bench serve" if "backend" in obj or "model_id" in obj else "benchmark client"
-        out.append(ClientResult(path, i, client, summary, _requests(obj, path)))
+        out.append(
+            ClientResult(path, i, client, summary, _requests(_latencies_from_itls(obj), path))
+        )
     return out
 
 

@@ -64,6 +64,23 @@ def test_report_agrees_with_what_the_client_printed(served: Path) -> None:
     assert "agree with these within" in text
 
 
+def test_a_vllm_024_result_without_latencies_is_recomputed(served: Path) -> None:
+    """vLLM 0.24.0 saves ttfts and itls but no latencies: each request's latency is its TTFT plus
+    its ITLs (that client's own measure), so the report still recomputes every printed figure
+    within 1% instead of falling back to the client's summary."""
+    obj = orjson.loads(RESULT.read_bytes())
+    del obj["latencies"]
+    (served / "bench" / RESULT.name).write_bytes(orjson.dumps(obj))
+    s = summarize(load_run(served, cache=False), percentiles=(50, 90, 99))
+    (c,) = s["client"]
+    assert c["itl_ms"]["count"] == sum(len(g) for g in obj["itls"])  # per gap, not per request
+    figures = printed_figures((DATA / "printed.txt").read_text(), PRINTED, KEYS, TOTALS)
+    for key, stat, want in figures:
+        got = c[key][stat] if stat else c[key]
+        assert got == pytest.approx(want, rel=0.01, abs=0.006), (key, stat)
+    assert c["agreement"]["compared"] >= 20 and c["agreement"]["max_rel_diff"] < 1e-6
+
+
 def test_other_percentiles_come_from_the_requests(served: Path) -> None:
     """Percentiles the client did not save are computed from its per-request times."""
     (c,) = summarize(load_run(served, cache=False), percentiles=(25, 75))["client"]

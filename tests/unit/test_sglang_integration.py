@@ -217,33 +217,17 @@ def test_ids_are_supplied_after_the_copy_only_with_logits_and_no_spec_decoding()
     assert spec.next_token_ids.tolist() == [99] * 4
 
 
-def test_custom_all_reduce_is_turned_off_where_sglang_sets_it(monkeypatch):
+def test_custom_all_reduce_is_turned_off_where_sglang_sets_it(fake_modules):
     """allreduce.install: SGLang's `set_custom_all_reduce(True)` (its start-up's call unless
     --disable-custom-all-reduce) passes False on, in parallel_state and in an already imported
     bootstrap; installing twice wraps once."""
-    import types
-
     from revati.integrations.sglang import allreduce
 
     seen: list[bool] = []
-    ps = types.ModuleType("sglang.srt.distributed.parallel_state")
-    ps.set_custom_all_reduce = seen.append  # type: ignore[attr-defined]
-    boot = types.ModuleType("sglang.srt.distributed.bootstrap")
-    boot.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
-    dist = types.ModuleType("sglang.srt.distributed")
-    dist.parallel_state = ps  # type: ignore[attr-defined]
-    srt = types.ModuleType("sglang.srt")
-    srt.distributed = dist  # type: ignore[attr-defined]
-    sglang = types.ModuleType("sglang")
-    sglang.srt = srt  # type: ignore[attr-defined]
-    for name, mod in (
-        ("sglang", sglang),
-        ("sglang.srt", srt),
-        ("sglang.srt.distributed", dist),
-        ("sglang.srt.distributed.parallel_state", ps),
-        ("sglang.srt.distributed.bootstrap", boot),
-    ):
-        monkeypatch.setitem(sys.modules, name, mod)
+    names = ("sglang.srt.distributed.parallel_state", "sglang.srt.distributed.bootstrap")
+    setter = seen.append  # one object: bootstrap imported it by name
+    fake_modules({name: {"set_custom_all_reduce": setter} for name in names})
+    ps, boot = (sys.modules[name] for name in names)
     assert allreduce.install() and allreduce.install()
     for f in (ps.set_custom_all_reduce, boot.set_custom_all_reduce):
         f(True)

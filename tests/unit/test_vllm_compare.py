@@ -45,6 +45,36 @@ def test_select_and_prefix():
     assert kept == ["--enforce-eager"]
 
 
+def test_vllm_version_from_the_package_metadata_of_the_commands_python(tmp_path, monkeypatch):
+    """The version comes from the metadata of the `vllm` installed for the command's Python (a
+    script's #! interpreter, or a `python -m` command's first word); `--version` is never run
+    (it needs a GPU). A Python that is not there: None."""
+    rp = _runner()
+    site = tmp_path / "site"
+    (site / "vllm-9.8.7.dist-info").mkdir(parents=True)
+    (site / "vllm-9.8.7.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vllm\nVersion: 9.8.7\n"
+    )
+    script = tmp_path / "bin" / "vllm"
+    script.parent.mkdir()
+    # the script itself fails, as `vllm --version` does without a GPU
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.exit(1)\n")
+    script.chmod(0o755)
+    env_script = tmp_path / "bin" / "vllm-env"
+    env_script.write_text(f"#!/usr/bin/env {Path(sys.executable).name}\nraise SystemExit(1)\n")
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    assert rp.vllm_python([str(script)]) == sys.executable
+    assert rp.vllm_version([str(script)]) == "9.8.7"
+    assert rp.vllm_version([str(env_script)]) == "9.8.7"
+    assert rp.vllm_version([sys.executable, "-m", "vllm.entrypoints.cli.main"]) == "9.8.7"
+    gone = tmp_path / "bin" / "vllm-gone"
+    gone.write_text(f"#!{tmp_path / 'no-such' / 'python3'}\n")
+    assert rp.vllm_version([str(gone)]) is None
+
+
 def _step(reqs, tokens, new, most, t=0.0, cpu=None):
     s = {"t": t, "pid": 1, "num_reqs": reqs, "num_tokens": tokens,
          "num_new_reqs": new, "new_tokens": 0, "max_tokens": most}  # fmt: skip
@@ -154,8 +184,14 @@ def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
     assert "| lat-b32-x | 4.0000 [4.0000-4.0000] | - | - | 100 |" in out
     assert "| 4 | TPOT median (ms) * | 11.00 [10.00-12.00] | 11.55 | +5.0% |" in out
     assert "| 4 | TTFT median (ms) | 60.00 [50.00-70.00] | 99.00 | +65.0% |" in out
+    assert "| 4 | E2E mean (ms) | 1.00 [1.00-1.00] | 1.00 | +0.0% |" in out
     # GPU-paced: +3.0 (b1), +10.0 (b8), +5.0 and +5.0 (TPOT median, mean): median 5.0
     assert "Median |error| of the 4 GPU-paced figures (latency points, TPOT *): 5.0% (within" in out
+    # a later real file's serving runs at a rate replace the earlier file's (a rerun)
+    rerun = _results(tmp_path / "real2.json", {}, [_serve_run(4, 0, 11.55, 80.0)])
+    assert t.main(["--real", str(real), str(rerun), "--revati", str(rev1), str(rev2)]) == 0
+    out = capsys.readouterr().out
+    assert "| 4 | TTFT median (ms) | 80.00 [80.00-80.00] | 99.00 | +23.8% |" in out
 
 
 def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
@@ -217,6 +253,9 @@ def test_merge_joins_points_and_drops_host_paths(tmp_path):
     assert m["latency"]["p1"]["command"] == (
         "python -m revati record -- vllm bench latency --model examples/m"
     )
+    again = tmp_path / "m2.json"  # a merged file merged again keeps its parts
+    assert mg.main([str(out), str(files[0]), "--out", str(again)]) == 0
+    assert [p["started"] for p in json.loads(again.read_text())["parts"]] == ["t1", "t2", "t1"]
     files.append(tmp_path / "again.json")
     files[-1].write_text(json.dumps(b))
     assert mg.main([*map(str, files), "--out", str(out)]) == 1

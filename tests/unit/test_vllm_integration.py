@@ -158,31 +158,28 @@ def test_kill_waits_for_a_process_that_ends_within_the_grace():
         q.wait()
 
 
-def test_custom_all_reduce_is_turned_off_where_the_worker_calls_it(monkeypatch):
+def test_custom_all_reduce_is_turned_off_where_the_worker_calls_it(fake_modules):
     """allreduce.install: vLLM's `set_custom_all_reduce(True)` (what the GPU worker calls unless
     --disable-custom-all-reduce) passes False on, in vllm.distributed, its parallel_state and an
     already imported gpu_worker; installing twice wraps once."""
-    import types
-
     from revati.integrations.vllm import allreduce
 
     seen: list[bool] = []
-    ps = types.ModuleType("vllm.distributed.parallel_state")
-    ps.set_custom_all_reduce = seen.append  # type: ignore[attr-defined]
-    dist = types.ModuleType("vllm.distributed")
-    dist.parallel_state = ps  # type: ignore[attr-defined]
-    dist.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
-    worker = types.ModuleType("vllm.v1.worker.gpu_worker")
-    worker.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
-    vllm = types.ModuleType("vllm")
-    vllm.distributed = dist  # type: ignore[attr-defined]
-    for name, mod in (
-        ("vllm", vllm),
-        ("vllm.distributed", dist),
-        ("vllm.distributed.parallel_state", ps),
-        ("vllm.v1.worker.gpu_worker", worker),
-    ):
-        monkeypatch.setitem(sys.modules, name, mod)
+    setter = seen.append  # one object: modules that imported it by name hold the same
+    fake_modules(
+        {
+            name: {"set_custom_all_reduce": setter}
+            for name in (
+                "vllm.distributed.parallel_state",
+                "vllm.distributed",
+                "vllm.v1.worker.gpu_worker",
+            )
+        }
+    )
+    ps, dist, worker = (
+        sys.modules[f"vllm.{m}"]
+        for m in ("distributed.parallel_state", "distributed", "v1.worker.gpu_worker")
+    )
     hooks = Hooks("vllm", "test")
     allreduce.install(hooks)
     allreduce.install(hooks)
@@ -239,31 +236,14 @@ def test_broadcast_queue_stamps_before_enqueue_and_raises_after_dequeue():
     assert calls == ["stamp", "write 1", "read", "raise"]
 
 
-def _fake_vllm(monkeypatch, **modules):
-    """Put fake vLLM modules (dotted name -> attributes) in sys.modules, parents included."""
-    import types
-
-    for name, attrs in modules.items():
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            sub = ".".join(parts[:i])
-            if sub not in sys.modules or not getattr(sys.modules[sub], "_fake", False):
-                mod = types.ModuleType(sub)
-                mod._fake = True  # type: ignore[attr-defined]
-                monkeypatch.setitem(sys.modules, sub, mod)
-        for k, v in attrs.items():
-            setattr(sys.modules[name], k, v)
-
-
-def test_a_missing_hook_target_is_loud_and_reported(monkeypatch, caplog):
+def test_a_missing_hook_target_is_loud_and_reported(fake_modules, monkeypatch, caplog):
     """A vLLM release without a hook's target: each hook is named missing with why, as a warning
     at once and in the `integration_hooks` marker's args, never skipped in silence."""
     from revati import markers
     from revati.integrations.vllm import allreduce, requests, shutdown
 
-    _fake_vllm(
-        monkeypatch,
-        **{
+    fake_modules(
+        {
             "vllm.v1.engine.output_processor": {"OutputProcessor": type("OutputProcessor", (), {})},
             "vllm.v1.utils": {},
             "vllm.v1.engine.utils": {},
@@ -298,7 +278,7 @@ def test_a_missing_hook_target_is_loud_and_reported(monkeypatch, caplog):
     ]
 
 
-def test_hooks_install_on_both_releases_call_shapes(monkeypatch):
+def test_hooks_install_on_both_releases_call_shapes(fake_modules, monkeypatch):
     """The targets as vLLM 0.24.0 and 0.33.0 both define them: the sampler's `__call__(logits,
     input_batch)` (0.33 may pass more; they are passed on), `OutputProcessor.add_request` /
     `process_outputs`, `v1.utils.shutdown` / `kill_process_tree` (also imported by name in
@@ -328,9 +308,8 @@ def test_hooks_install_on_both_releases_call_shapes(monkeypatch):
         def process_outputs(self, outs, *a):
             calls.append(("process", len(outs)))
 
-    _fake_vllm(
-        monkeypatch,
-        **{
+    fake_modules(
+        {
             "vllm.v1.worker.gpu.sample.sampler": {"Sampler": Sampler},
             "vllm.v1.engine.output_processor": {"OutputProcessor": OutputProcessor},
             "vllm.v1.utils": {"shutdown": v1_shutdown, "kill_process_tree": kill_process_tree},

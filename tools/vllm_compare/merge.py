@@ -5,7 +5,8 @@ relative, any other absolute path to an executable keeps its name only.
     python tools/vllm_compare/merge.py runs/v24/*.json --out tools/accuracy/results/vllm024-revati-DATE.json
 
 Latency points are merged by name (a later file's point replaces an earlier one's), the serving
-point is taken from the file that has one (an error if several do). Exit 1 on unreadable input.
+point is taken from the file that has one (an error if several do); a results file merged before
+can be one of the files (its parts are kept). Exit 1 on unreadable input.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     out.pop("serve", None)
     for r in results:
         out["latency"].update(r.get("latency") or {})
-        out["parts"].append({k: r.get(k) for k in ("started", "prefix", "repeats")})
+        # a file merged before keeps its parts
+        out["parts"] += r.get("parts") or [{k: r.get(k) for k in ("started", "prefix", "repeats")}]
         if "serve" in r:
             if "serve" in out:
                 raise SystemExit("error: more than one file has the serving point")

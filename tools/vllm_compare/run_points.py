@@ -224,8 +224,37 @@ def gpu_name() -> str | None:
     return p.stdout.strip() if p.returncode == 0 else None
 
 
+def vllm_python(vllm: list[str]) -> str | None:
+    """The Python that runs the `vllm` command: its first word when that is a Python
+    (`python3 -m vllm.entrypoints.cli.main`), else the interpreter of the script's `#!` line."""
+    exe = shutil.which(vllm[0]) or vllm[0]
+    if Path(exe).name.startswith("python"):
+        return exe
+    try:
+        with open(exe, "rb") as f:
+            first = f.readline(512).decode(errors="replace")
+    except OSError:
+        return None
+    words = first[2:].split() if first.startswith("#!") else []
+    if words and Path(words[0]).name == "env" and len(words) > 1:
+        words = words[1:]  # #!/usr/bin/env python3
+    return (shutil.which(words[0]) or words[0]) if words else None
+
+
 def vllm_version(vllm: list[str]) -> str | None:
-    p = subprocess.run([*vllm, "--version"], capture_output=True, text=True, timeout=300)
+    """The installed vLLM's version, read from its package metadata by the Python that runs
+    `vllm` (`vllm --version` starts vLLM's platform detection, which fails without a GPU);
+    `vllm --version` where that Python is not found."""
+    py = vllm_python(vllm)
+    if py:
+        code = "import importlib.metadata as m; print(m.version('vllm'))"
+        cmd = [py, "-c", code]
+    else:
+        cmd = [*vllm, "--version"]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except OSError:
+        return None
     lines = p.stdout.strip().splitlines()
     return lines[-1] if p.returncode == 0 and lines else None
 

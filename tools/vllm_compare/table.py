@@ -7,8 +7,9 @@ markdown.
 
 - Latency points: `vllm bench latency`'s per-iteration latencies; real mean [min-max] over the
   repeats against revati's mean, error % = (revati - real) / real.
-- Serving, per request rate: TTFT, TPOT and ITL (median and mean, ms) and output throughput (tok/s),
-  each the mean over the repeats of one `vllm bench serve` figure [min-max], and the error %.
+- Serving, per request rate: TTFT, TPOT, ITL and E2E (median and mean, ms) and output throughput
+  (tok/s), each the mean over the repeats of one `vllm bench serve` figure [min-max], and the
+  error %.
 - GPU-paced figures (what the kernels' predicted durations decide, not the host's speed): every
   latency point (each is 128 decode steps of an 8B model at batch 1-32 under CUDA graphs) and the
   TPOT median and mean at each rate. Their median |error| is issue 10's target (within 5%).
@@ -34,12 +35,15 @@ SERVE_FIGURES = (  # (key in vllm bench serve's result, label, GPU-paced)
     ("mean_tpot_ms", "TPOT mean (ms)", True),
     ("median_itl_ms", "ITL median (ms)", False),
     ("mean_itl_ms", "ITL mean (ms)", False),
+    ("median_e2el_ms", "E2E median (ms)", False),
+    ("mean_e2el_ms", "E2E mean (ms)", False),
     ("output_throughput", "output throughput (tok/s)", False),
 )
 
 
 def load(paths: list[Path]) -> dict[str, Any]:
-    """run_points.py results, merged: latency points by name, serving runs appended."""
+    """run_points.py results, merged: latency points by name, serving runs by rate (a later
+    file's runs at a rate replace an earlier file's: a rerun of the serving point)."""
     merged: dict[str, Any] = {"latency": {}, "serve_runs": [], "vllm_version": set(), "gpu": set()}
     for p in paths:
         try:
@@ -49,7 +53,10 @@ def load(paths: list[Path]) -> dict[str, Any]:
         if not isinstance(r, dict) or "latency" not in r:
             raise SystemExit(f"error: {p}: not a run_points.py result (no 'latency')")
         merged["latency"].update(r["latency"])
-        merged["serve_runs"] += (r.get("serve") or {}).get("runs", [])
+        runs = (r.get("serve") or {}).get("runs", [])
+        rates = {float(x["rate"]) for x in runs}  # a later file's rate replaces an earlier one's
+        merged["serve_runs"] = [x for x in merged["serve_runs"] if float(x["rate"]) not in rates]
+        merged["serve_runs"] += runs
         # `vllm --version` needs a GPU (run_points.py asks it outside revati): then points.json's
         merged["vllm_version"].add(
             str(r.get("vllm_version") or f"{r.get('expected_vllm_version')} (points.json)")

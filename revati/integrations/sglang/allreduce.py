@@ -12,11 +12,9 @@ disable_custom_all_reduce)`, which is made to pass False. SGLang's other GPU-sid
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
 
-log = logging.getLogger(__name__)
+from revati.integrations.hooks import custom_allreduce_off, rebind, wrap_once
 
 # where SGLang's start-up finds the setter: parallel_state, and bootstrap, which imports it by name
 MODULES = ("sglang.srt.distributed.parallel_state", "sglang.srt.distributed.bootstrap")
@@ -28,22 +26,13 @@ def install() -> bool:
         import sglang.srt.distributed.parallel_state as ps
     except ImportError:
         return False
-    original = ps.set_custom_all_reduce
-    if not getattr(original, "_revati", False):
-
-        def set_custom_all_reduce(enable: bool, *args: Any, **kwargs: Any) -> None:
-            if enable:
-                log.info(
-                    "revati: SGLang custom all-reduce disabled; all-reduces go through NCCL "
-                    "(docs/sglang.md)"
-                )
-            original(False, *args, **kwargs)
-
-        set_custom_all_reduce._revati = True  # type: ignore[attr-defined]
-        ps.set_custom_all_reduce = set_custom_all_reduce
+    off = wrap_once(
+        ps,
+        "set_custom_all_reduce",
+        lambda original: custom_allreduce_off(original, "SGLang", "docs/sglang.md"),
+    )
+    if off is None:
+        return False
     # a module imported before this took the original by name (one imported later gets this one)
-    for name in MODULES[1:]:
-        mod = sys.modules.get(name)
-        if mod is not None and hasattr(mod, "set_custom_all_reduce"):
-            mod.set_custom_all_reduce = ps.set_custom_all_reduce  # type: ignore[attr-defined]
+    rebind("set_custom_all_reduce", off, [sys.modules.get(name) for name in MODULES[1:]])
     return True

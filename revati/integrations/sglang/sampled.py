@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from revati.integrations.hooks import wrap_once
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +58,19 @@ def install() -> bool:
     except ImportError as e:
         log.warning("revati: SGLang's GenerationBatchResult not found (%s); ids not supplied", e)
         return False
-    original = GenerationBatchResult.copy_to_cpu
-    if getattr(original, "_revati", False):
-        return True
+    if wrap_once(GenerationBatchResult, "copy_to_cpu", _supplied_after) is None:
+        log.warning("revati: SGLang's GenerationBatchResult has no copy_to_cpu; ids not supplied")
+        return False
+    return True
 
+
+def _supplied_after(original: Callable[..., Any]) -> Callable[..., Any]:
     def copy_to_cpu(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = original(self, *args, **kwargs)
         _after_copy(self)
         return out
 
-    copy_to_cpu._revati = True  # type: ignore[attr-defined]
-    GenerationBatchResult.copy_to_cpu = copy_to_cpu
-    return True
+    return copy_to_cpu
 
 
 def _after_copy(result: Any) -> None:

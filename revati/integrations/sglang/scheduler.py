@@ -24,6 +24,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from revati.integrations.hooks import wrap_once
+
 log = logging.getLogger(__name__)
 
 __all__ = ["install", "STEP_SPANS", "span_wrapper", "report_prefill_wrapper"]
@@ -45,7 +47,6 @@ def span_wrapper(original: Callable[..., Any], name: str) -> Callable[..., Any]:
         with markers.span(name):
             return original(*args, **kwargs)
 
-    wrapped._revati = True  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -65,17 +66,13 @@ def report_prefill_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             log.warning("revati: SGLang prefill stats not understood (%s)", e)
         return original(self, batch, prefill_stats, *args, **kwargs)
 
-    wrapped._revati = True  # type: ignore[attr-defined]
     return wrapped
 
 
 def _wrap(cls: Any, attr: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> bool:
-    original = getattr(cls, attr, None)
-    if original is None:
+    if wrap_once(cls, attr, make) is None:
         log.warning("revati: SGLang's %s.%s not found; not marked", cls.__name__, attr)
         return False
-    if not getattr(original, "_revati", False):
-        setattr(cls, attr, make(original))
     return True
 
 

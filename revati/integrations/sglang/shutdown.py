@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from typing import Any
+
+from revati.integrations.hooks import rebind, wrap_once
 
 __all__ = ["install", "grace_s", "terminate_then", "descendants", "ignores_sigterm"]
 
@@ -91,8 +92,6 @@ def terminate_then(original: Any) -> Any:
             time.sleep(0.05)
         return original(parent_pid, include_parent=include_parent, skip_pid=skip_pid, **kw)
 
-    kill_process_tree._revati = True  # type: ignore[attr-defined]
-    kill_process_tree.__wrapped__ = original  # type: ignore[attr-defined]
     return kill_process_tree
 
 
@@ -102,11 +101,8 @@ def install() -> bool:
         from sglang.srt.utils import common
     except ImportError:
         return False
-    original = common.kill_process_tree
-    if getattr(original, "_revati", False):
-        return True
-    wrapped = terminate_then(original)
-    for module in list(sys.modules.values()):
-        if getattr(module, "kill_process_tree", None) is original:
-            setattr(module, "kill_process_tree", wrapped)  # noqa: B010 (a module of any type)
+    wrapped = wrap_once(common, "kill_process_tree", terminate_then)
+    if wrapped is None:
+        return False
+    rebind("kill_process_tree", wrapped)  # every module that imported it by name
     return True

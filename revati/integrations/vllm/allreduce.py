@@ -31,7 +31,7 @@ import logging
 import sys
 from typing import Any
 
-from revati.integrations.hooks import Hooks
+from revati.integrations.hooks import Hooks, custom_allreduce_off, rebind, wrap_once
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +75,14 @@ def install(hooks: Hooks) -> None:
     except ImportError as e:
         hooks.missing_hook("custom_allreduce_off", f"vllm.distributed not importable ({e})")
         return
-    original = getattr(ps, "set_custom_all_reduce", None)
-    if original is None:
+    off = wrap_once(
+        ps,
+        "set_custom_all_reduce",
+        lambda original: custom_allreduce_off(original, "vLLM", "docs/vllm.md"),
+    )
+    if off is None:
         hooks.missing_hook("custom_allreduce_off", "parallel_state has no set_custom_all_reduce")
         return
-    if not getattr(original, "_revati", False):
-
-        def set_custom_all_reduce(enable: bool, *args: Any, **kwargs: Any) -> None:
-            if enable:
-                log.info(
-                    "revati: vLLM custom all-reduce disabled; all-reduces go through NCCL (docs/vllm.md)"
-                )
-            original(False, *args, **kwargs)
-
-        set_custom_all_reduce._revati = True  # type: ignore[attr-defined]
-        ps.set_custom_all_reduce = set_custom_all_reduce
-        dist.set_custom_all_reduce = set_custom_all_reduce  # what the workers import by name
-        worker = sys.modules.get("vllm.v1.worker.gpu_worker")
-        if worker is not None:  # imported before the plugin loaded (a forked worker)
-            worker.set_custom_all_reduce = set_custom_all_reduce  # type: ignore[attr-defined]
+    # what the workers import by name; gpu_worker is imported before the plugin in a forked worker
+    rebind("set_custom_all_reduce", off, [dist, sys.modules.get("vllm.v1.worker.gpu_worker")])
     hooks.ok("custom_allreduce_off")

@@ -18,9 +18,10 @@ bracket), so observing costs the program no virtual time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from revati.integrations.hooks import Hooks
+from revati.integrations.hooks import Hooks, wrap_once
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +39,36 @@ def install(hooks: Hooks) -> None:
     if lacking:
         hooks.missing_hook("requests", f"OutputProcessor has no {', '.join(lacking)}")
         return
-    if not getattr(OutputProcessor.add_request, "_revati", False):
-        add_original = OutputProcessor.add_request
-        process_original = OutputProcessor.process_outputs
-
-        def add_request(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            known = request.request_id in self.request_states
-            out = add_original(self, request, *args, **kwargs)
-            if not known:
-                with own_time():
-                    state = self.request_states.get(request.request_id)
-                    if state is not None:
-                        arrival(state)
-            return out
-
-        def process_outputs(self: Any, engine_core_outputs: Any, *args: Any, **kwargs: Any) -> Any:
-            with own_time():
-                outputs(self.request_states, engine_core_outputs)
-            return process_original(self, engine_core_outputs, *args, **kwargs)
-
-        add_request._revati = True  # type: ignore[attr-defined]
-        process_outputs._revati = True  # type: ignore[attr-defined]
-        OutputProcessor.add_request = add_request
-        OutputProcessor.process_outputs = process_outputs
+    wrap_once(OutputProcessor, "add_request", arrival_after)
+    wrap_once(OutputProcessor, "process_outputs", outputs_first)
     hooks.ok("requests")
+
+
+def arrival_after(add_original: Callable[..., Any]) -> Callable[..., Any]:
+    """`OutputProcessor.add_request`, then an arrival marker for a request it did not know."""
+
+    def add_request(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        known = request.request_id in self.request_states
+        out = add_original(self, request, *args, **kwargs)
+        if not known:
+            with own_time():
+                state = self.request_states.get(request.request_id)
+                if state is not None:
+                    arrival(state)
+        return out
+
+    return add_request
+
+
+def outputs_first(process_original: Callable[..., Any]) -> Callable[..., Any]:
+    """`OutputProcessor.process_outputs` after the markers of the outputs it is given."""
+
+    def process_outputs(self: Any, engine_core_outputs: Any, *args: Any, **kwargs: Any) -> Any:
+        with own_time():
+            outputs(self.request_states, engine_core_outputs)
+        return process_original(self, engine_core_outputs, *args, **kwargs)
+
+    return process_outputs
 
 
 class own_time:

@@ -33,11 +33,12 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from revati.integrations.hooks import Hooks
+from revati.integrations.hooks import Hooks, wrap_once
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +61,19 @@ def install(hooks: Hooks) -> None:
             "sampler", f"vLLM's V2 sampler not found ({e}); sampled values not supplied"
         )
         return
-    if not getattr(Sampler.__call__, "_revati", False):
-        original = Sampler.__call__
-
-        def call(self: Any, logits: Any, input_batch: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(self, logits, input_batch, *args, **kwargs)
-            supply(out, input_batch, vocab=int(logits.shape[-1]))
-            return out
-
-        call._revati = True  # type: ignore[attr-defined]
-        Sampler.__call__ = call
+    wrap_once(Sampler, "__call__", supplied_after)
     hooks.ok("sampler")
+
+
+def supplied_after(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The sampler's `__call__`, then plausible ids supplied to its output."""
+
+    def call(self: Any, logits: Any, input_batch: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, logits, input_batch, *args, **kwargs)
+        supply(out, input_batch, vocab=int(logits.shape[-1]))
+        return out
+
+    return call
 
 
 def num_sampled_host(input_batch: Any) -> np.ndarray:

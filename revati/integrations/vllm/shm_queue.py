@@ -20,7 +20,7 @@ import functools
 from typing import Any
 
 from revati import markers
-from revati.integrations.hooks import Hooks
+from revati.integrations.hooks import Hooks, wrap_once
 
 
 def _calls() -> tuple[Any, Any] | None:
@@ -39,24 +39,29 @@ def _calls() -> tuple[Any, Any] | None:
 
 def wrap(queue_cls: Any, sent: Any, received: Any) -> bool:
     """Stamp `queue_cls.enqueue` before it writes and raise after `dequeue` returns; once."""
-    if getattr(queue_cls.enqueue, "_revati", False):
-        return True
-    enqueue, dequeue = queue_cls.enqueue, queue_cls.dequeue
 
-    @functools.wraps(enqueue)
-    def stamped_enqueue(self: Any, *args: Any, **kwargs: Any) -> Any:
-        sent()
-        return enqueue(self, *args, **kwargs)
+    def stamp_first(enqueue: Any) -> Any:
+        @functools.wraps(enqueue)
+        def stamped_enqueue(self: Any, *args: Any, **kwargs: Any) -> Any:
+            sent()
+            return enqueue(self, *args, **kwargs)
 
-    @functools.wraps(dequeue)
-    def raised_dequeue(self: Any, *args: Any, **kwargs: Any) -> Any:
-        obj = dequeue(self, *args, **kwargs)
-        received()
-        return obj
+        return stamped_enqueue
 
-    stamped_enqueue._revati = True  # type: ignore[attr-defined]
-    queue_cls.enqueue, queue_cls.dequeue = stamped_enqueue, raised_dequeue
-    return True
+    def raise_after(dequeue: Any) -> Any:
+        @functools.wraps(dequeue)
+        def raised_dequeue(self: Any, *args: Any, **kwargs: Any) -> Any:
+            obj = dequeue(self, *args, **kwargs)
+            received()
+            return obj
+
+        return raised_dequeue
+
+    ends = (
+        wrap_once(queue_cls, "enqueue", stamp_first),
+        wrap_once(queue_cls, "dequeue", raise_after),
+    )
+    return None not in ends
 
 
 def install(hooks: Hooks) -> bool:

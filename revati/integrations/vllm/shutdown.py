@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from revati.integrations.hooks import Hooks
+from revati.integrations.hooks import Hooks, rebind, wrap_once
 
 
 def grace_s() -> float:
@@ -45,33 +46,35 @@ def install(hooks: Hooks) -> None:
     except ImportError as e:
         hooks.missing_hook("shutdown_grace", f"vllm.v1.utils not importable ({e})")
         return
-    original = getattr(v1_utils, "shutdown", None)
-    if original is None:
+    shutdown = wrap_once(v1_utils, "shutdown", longer_shutdown)
+    if shutdown is None:
         hooks.missing_hook("shutdown_grace", "vllm.v1.utils has no shutdown")
-    elif not getattr(original, "_revati", False):
-
-        def shutdown(procs: list[Any], timeout: float | None = None) -> None:
-            return original(procs, timeout=max(timeout or 0.0, grace_s()))
-
-        shutdown._revati = True  # type: ignore[attr-defined]
-        v1_utils.shutdown = shutdown
-        if getattr(engine_utils, "shutdown", None) is original:
-            engine_utils.shutdown = shutdown
-    if original is not None:
+    else:
+        rebind("shutdown", shutdown, [engine_utils])
         hooks.ok("shutdown_grace")
-    kill = getattr(v1_utils, "kill_process_tree", None)
-    if kill is None:
+    if wrap_once(v1_utils, "kill_process_tree", kill_after_grace) is None:
         hooks.missing_hook("kill_grace", "vllm.v1.utils has no kill_process_tree")
         return
-    if not getattr(kill, "_revati", False):
-
-        def kill_process_tree(pid: int) -> None:
-            wait_for_exit(pid, grace_s())
-            kill(pid)
-
-        kill_process_tree._revati = True  # type: ignore[attr-defined]
-        v1_utils.kill_process_tree = kill_process_tree
     hooks.ok("kill_grace")
+
+
+def longer_shutdown(original: Callable[..., Any]) -> Callable[..., Any]:
+    """vLLM's `shutdown(procs, timeout)` that waits at least the grace."""
+
+    def shutdown(procs: list[Any], timeout: float | None = None) -> None:
+        return original(procs, timeout=max(timeout or 0.0, grace_s()))
+
+    return shutdown
+
+
+def kill_after_grace(kill: Callable[[int], None]) -> Callable[[int], None]:
+    """vLLM's `kill_process_tree(pid)` that first waits out the grace for pid to end."""
+
+    def kill_process_tree(pid: int) -> None:
+        wait_for_exit(pid, grace_s())
+        kill(pid)
+
+    return kill_process_tree
 
 
 def alive(pid: int) -> bool:

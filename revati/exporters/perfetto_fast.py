@@ -90,7 +90,7 @@ def write_packets(
     tmpl = np.frombuffer(b"".join(parts) or b"\0", np.uint8)
     cols = [np.ascontiguousarray(a, np.int64) for a in (bcode, ecode, corr)]
     most_flows = int(np.diff(fo_off).max() + np.diff(fi_off).max()) if n else 0
-    cap = max(BUFFER, 4 * (int(max((len(p) for p in parts), default=0)) + 64 + 10 * most_flows))
+    cap = max(BUFFER, 4 * (int(max((len(p) for p in parts), default=0)) + 64 + 12 * most_flows))
     out = np.empty(cap, np.uint8)
     used = ctypes.c_int64()
     arrays: list[np.ndarray] = [sl, beg, tm, *cols, fo_off, fo_ids, fi_off, fi_ids, tmpl, off, out]

@@ -1,11 +1,12 @@
-"""Native Perfetto protobuf, written packet by packet with perfetto's StreamingTraceProtoBuilder.
+"""Native Perfetto protobuf, its packets encoded by hand (perfetto_wire.py; slices by librvrecords).
 
 Layout as in layout.py: a process track per (rank, host) and per (rank, device), a thread track per
 host thread and per device stream. Slices are TYPE_SLICE_BEGIN / TYPE_SLICE_END pairs on one
 packet sequence, names and categories interned once in the first packet; launch -> kernel and
 rank -> rank collective links are flow_ids / terminating_flow_ids. Each begin carries the slice's arguments as debug
 annotations, the same as the Chrome export's args (its correlation id is the event's
-correlation_id field). Packets go out in time order;
+correlation_id field). Slice times are deltas on an incremental clock of the sequence, which the
+first packet's defaults name with the busiest track. Packets go out in time order;
 at equal times an end comes before a begin (so back-to-back slices do not nest), except a
 zero-length slice, whose end follows its own begin.
 """
@@ -20,13 +21,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
-    DebugAnnotation,
-    TracePacket,
-    TrackEvent,
-)
-from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
+from revati.exporters import perfetto_wire as w
 from revati.exporters import rows as rows_mod
 from revati.exporters.chrome_json import FIRST_TOKEN_SLICE, request_args, slice_args
 from revati.exporters.layout import Layout, build_layout, first_rows, kind_rows
@@ -38,11 +34,13 @@ from revati.trace.validate import group_codes
 # byte each for up to 127 tracks): uuid 1 + k for track k (the layout's thread tracks, then one
 # per request), the processes' after them.
 SEQ_ID = 1
+# Slice timestamps are deltas from the previous packet's, on a clock of the packet sequence
+# (ids 64-127) declared incremental in the first packet's clock snapshot, where it reads 0 at
+# BOOTTIME 0 (the trace's default clock: times stay ns from the run's first event); the first
+# packet's defaults name it, so that no slice packet carries a clock id.
+CLOCK_ID = 64
+BOOTTIME = 6
 BATCH = 20_000  # packets per Trace message written
-_CLEARED = TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
-_NEEDS = TracePacket.SEQ_NEEDS_INCREMENTAL_STATE
-_BEGIN = TrackEvent.TYPE_SLICE_BEGIN
-_END = TrackEvent.TYPE_SLICE_END
 
 
 def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -88,20 +86,10 @@ _PACKET_TAG = b"\x0a"  # Trace.packet = 1, length-delimited
 _TS_TAG = b"\x40"  # TracePacket.timestamp = 8, varint
 _TE_TAG = b"\x5a"  # TracePacket.track_event = 11, length-delimited
 _CORR_TAG = b"\xa0\x03"  # TrackEvent.correlation_id = 52, varint
-_FLOW_TAG = b"\xf9\x02"  # TrackEvent.flow_ids = 47, fixed64
-_TFLOW_TAG = b"\x81\x03"  # TrackEvent.terminating_flow_ids = 48, fixed64
-_SMALL = [bytes([i]) for i in range(128)]
-
-
-def _varint(v: int) -> bytes:
-    if v < 128:
-        return _SMALL[v]
-    out = bytearray()
-    while v >= 128:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
+# flow ids as varints (flow_ids_old = 36, terminating_flow_ids_old = 42): 3 to 5 bytes for a
+# launch's id against 8 as fixed64 (flow_ids = 47, 48); trace processor reads either
+_FLOW_TAG = b"\xa0\x02"
+_TFLOW_TAG = b"\xd0\x02"
 
 
 def _varints(values: np.ndarray) -> list[bytes]:
@@ -124,72 +112,44 @@ def _varints(values: np.ndarray) -> list[bytes]:
 
 def _extras(corr: int, out_ids: list[int] | tuple[()], in_ids: list[int] | tuple[()]) -> bytes:
     """A begin's correlation and flow ids, as TrackEvent fields."""
-    parts = [_CORR_TAG + _varint(corr)] if corr else []
-    parts += [_FLOW_TAG + i.to_bytes(8, "little") for i in out_ids]
-    parts += [_TFLOW_TAG + i.to_bytes(8, "little") for i in in_ids]
+    parts = [_CORR_TAG + w.varint(corr)] if corr else []
+    parts += [_FLOW_TAG + w.varint(i) for i in out_ids]
+    parts += [_TFLOW_TAG + w.varint(i) for i in in_ids]
     return b"".join(parts)
 
 
-def _split(packet: bytes) -> tuple[bytes, bytes]:
-    """A serialised packet as (its fields but track_event, the track_event's own bytes): a slice
-    packet is written as the first, its timestamp, then the track_event with its ids added."""
-    p = TracePacket.FromString(packet)
-    te = p.track_event.SerializeToString()
-    p.ClearField("track_event")
-    return p.SerializeToString(), te
+def _template(
+    uuid: int, default_uuid: int, name_iid: int = 0, cat_iid: int = 0, args: bytes = b""
+) -> tuple[bytes, bytes]:
+    """A slice packet's constant fields as (its own, its track_event's), encoded: a begin (with
+    name, category and args: debug annotations) or an end; the track of the defaults (the one
+    with the most slices) is left out. Every slice packet needs the incremental state: its time
+    is a delta, a begin's names are interned."""
+    outer = w.uint(w.SEQ_ID_FIELD, SEQ_ID) + w.uint(w.SEQUENCE_FLAGS, w.SEQ_NEEDS_INCREMENTAL_STATE)
+    uuid_field = w.uint(w.TRACK_UUID, uuid) if uuid != default_uuid else b""
+    if not name_iid:
+        return outer, w.uint(w.TYPE, w.TYPE_SLICE_END) + uuid_field
+    te = w.uint(w.CATEGORY_IIDS, cat_iid) + args + w.uint(w.TYPE, w.TYPE_SLICE_BEGIN)
+    return outer, te + w.uint(w.NAME_IID, name_iid) + uuid_field
 
 
-def _template(uuid: int, name_iid: int = 0, cat_iid: int = 0) -> bytes:
-    """A slice packet's constant fields, serialised: a begin (with name) or an end."""
-    p = TracePacket()
-    p.trusted_packet_sequence_id = SEQ_ID
-    te = p.track_event
-    te.track_uuid = uuid
-    if name_iid:
-        p.sequence_flags = _NEEDS  # only a begin uses interned names
-        te.type = _BEGIN
-        te.name_iid = name_iid
-        te.category_iids.append(cat_iid)
-    else:
-        te.type = _END
-    return p.SerializeToString()
-
-
-def _annotate(da: DebugAnnotation, value: Any) -> None:
-    """Set a debug annotation's value from a JSON value (lists and objects nest)."""
-    if isinstance(value, bool):
-        da.bool_value = value
-    elif isinstance(value, int):
-        da.int_value = value
-    elif isinstance(value, float):
-        da.double_value = value
-    elif isinstance(value, str):
-        da.string_value = value
-    elif isinstance(value, list):
-        for v in value:
-            _annotate(da.array_values.add(), v)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            e = da.dict_entries.add()
-            e.name = str(k)
-            _annotate(e, v)
-    else:
-        da.string_value = "null"
-
-
-def _args_packet(args: dict[str, Any], key_iids: dict[str, int]) -> bytes:
-    """A packet holding only the track event's debug annotations (top-level names interned):
-    merged into a begin's bytes."""
-    p = TracePacket()
-    for k, v in args.items():
-        da = p.track_event.debug_annotations.add()
-        da.name_iid = key_iids.setdefault(k, len(key_iids) + 1)
-        _annotate(da, v)
-    return p.SerializeToString()
+def _args_packet(args: dict[str, Any], key_iids: dict[str, int], strings: dict[str, int]) -> bytes:
+    """A track event's debug annotations (names and string values interned), encoded."""
+    return b"".join(
+        w.blob(
+            w.DEBUG_ANNOTATIONS,
+            w.annotation(key_iids.setdefault(k, len(key_iids) + 1), v, strings),
+        )
+        for k, v in args.items()
+    )
 
 
 def _args_codes(
-    run: Run, lay: Layout, reqs: list[dict[str, Any]], key_iids: dict[str, int]
+    run: Run,
+    lay: Layout,
+    reqs: list[dict[str, Any]],
+    key_iids: dict[str, int],
+    strings: dict[str, int],
 ) -> tuple[np.ndarray, list[bytes]]:
     """Per slice (layout slices, then requests) a code into a list of serialised annotations.
 
@@ -214,7 +174,8 @@ def _args_codes(
     enc = pc.dictionary_encode(pa.concat_arrays(parts))
     code = np.empty(n, np.int64)
     code[np.concatenate(where)] = enc.indices.to_numpy(zero_copy_only=False)
-    return code, [_args_packet(orjson.loads(u), key_iids) for u in enc.dictionary.to_pylist()]
+    texts = enc.dictionary.to_pylist()
+    return code, [_args_packet(orjson.loads(u), key_iids, strings) for u in texts]
 
 
 def _distinct(a: np.ndarray) -> list[Any]:
@@ -223,42 +184,27 @@ def _distinct(a: np.ndarray) -> list[Any]:
 
 
 def _descriptors(
-    builder: StreamingTraceProtoBuilder,
     lay: Layout,
     names: list[str],
     cats: list[str],
     keys: dict[str, int],
+    strings: dict[str, int],
     process_uuid: dict[int, int],
-) -> None:
-    p = builder.create_packet()
-    p.trusted_packet_sequence_id = SEQ_ID
-    p.sequence_flags = _CLEARED
-    for i, nm in enumerate(names, start=1):
-        e = p.interned_data.event_names.add()
-        e.iid, e.name = i, nm
-    for i, c in enumerate(cats, start=1):
-        e = p.interned_data.event_categories.add()
-        e.iid, e.name = i, c
-    for k, i in keys.items():
-        a = p.interned_data.debug_annotation_names.add()
-        a.iid, a.name = i, k
-    builder.write_packet(p)
+    default_uuid: int,
+) -> list[bytes]:
+    """The first packet (clock, defaults, interned data) and the processes' and threads' tracks."""
+    data = [w.interned(i, c, 1) for i, c in enumerate(cats, start=1)]
+    data += [w.interned(i, nm, 2) for i, nm in enumerate(names, start=1)]
+    data += [w.interned(i, k, 3) for k, i in keys.items()]
+    data += [w.interned(i, t, 29) for t, i in strings.items()]
+    out = [w.first_packet(SEQ_ID, CLOCK_ID, default_uuid, data)]
     for pr in lay.processes.itertuples(index=False):
-        p = builder.create_packet()
-        td = p.track_descriptor
-        td.uuid = process_uuid[int(pr.cpid)]
-        td.process.pid = int(pr.cpid)
-        td.process.process_name = pr.pname
-        builder.write_packet(p)
+        c = int(pr.cpid)
+        out.append(w.process_track(process_uuid[c], c, pr.pname))
     for tr in lay.tracks.itertuples(index=False):
-        p = builder.create_packet()
-        td = p.track_descriptor
-        td.uuid = 1 + int(tr.ftrack)
-        td.parent_uuid = process_uuid[int(tr.cpid)]
-        td.thread.pid = int(tr.cpid)
-        td.thread.tid = int(tr.ctid)
-        td.thread.thread_name = tr.tname
-        builder.write_packet(p)
+        c = int(tr.cpid)
+        out.append(w.thread_track(1 + int(tr.ftrack), process_uuid[c], c, int(tr.ctid), tr.tname))
+    return out
 
 
 def _append(a: np.ndarray, more: list[int]) -> np.ndarray:
@@ -307,27 +253,27 @@ def export_perfetto(
     cat_code = _append(t["cat_code"].to_numpy(), [len(cats) - 1] * ns)
 
     key_iids: dict[str, int] = {}
+    strings: dict[str, int] = {}
     if so is not None:
         acode, texts = args_texts(run, kind_rows(t), t["row"].to_numpy(), r_args)
-        apackets = [_args_packet(orjson.loads(u), key_iids) for u in texts]
+        apackets = [_args_packet(orjson.loads(u), key_iids, strings) for u in texts]
     else:
-        acode, apackets = _args_codes(run, lay, r_args, key_iids)
+        acode, apackets = _args_codes(run, lay, r_args, key_iids, strings)
+    # the track with the most slices is the packets' default: its slices carry no track uuid
+    default_uuid = 1 + int(np.bincount(ftrack).argmax()) if len(ftrack) else 0
     sl, beg, tm = event_order(ts, end, ftrack)
     corr = _append(t["corr"].to_numpy(), [0] * ns)
     with open(out, "wb") as f:
-        builder = StreamingTraceProtoBuilder(f)
         first_process = 1 + ntr + len(rq)
         process_uuid = {
             int(c): first_process + i for i, c in enumerate(lay.processes["cpid"].tolist())
         }
-        _descriptors(builder, lay, names, cats, key_iids, process_uuid)
-        for i, r in enumerate(rq.itertuples(index=False)):
-            p = builder.create_packet()
-            td = p.track_descriptor
-            td.uuid = 1 + ntr + i
-            td.parent_uuid = process_uuid[int(r.cpid)]
-            td.name = f"request {r.req}"
-            builder.write_packet(p)
+        head = _descriptors(lay, names, cats, key_iids, strings, process_uuid, default_uuid)
+        head += [
+            w.named_track(1 + ntr + i, process_uuid[int(r.cpid)], f"request {r.req}")
+            for i, r in enumerate(rq.itertuples(index=False))
+        ]
+        f.write(b"".join(head))
 
         # Slice packets: the builder wraps each packet in its own Trace message; a Trace holding
         # many packets encodes to the same bytes (a repeated field is its elements back to
@@ -343,16 +289,19 @@ def export_perfetto(
         bfirst = first_rows(bcode, int(bcode.max()) + 1 if len(bcode) else 0)
         buniq = ((ftrack[bfirst] * nn + name_code[bfirst]) * nc + cat_code[bfirst]) * na
         buniq += acode[bfirst]
-        btmpl = [
-            _template(1 + k // (na * nc * nn), k // (na * nc) % nn + 1, k // na % nc + 1)
-            + (apackets[k % na] if apackets else b"")
+        bparts = [
+            _template(
+                1 + k // (na * nc * nn),
+                default_uuid,
+                k // (na * nc) % nn + 1,
+                k // na % nc + 1,
+                apackets[k % na] if apackets else b"",
+            )
             for k in buniq.tolist()
         ]
         ecode = group_codes([ftrack])
         euniq = ftrack[first_rows(ecode, int(ecode.max()) + 1 if len(ecode) else 0)]
-        etmpl = [_template(1 + k) for k in euniq.tolist()]
-        bparts = [_split(x) for x in btmpl]
-        eparts = [_split(x) for x in etmpl]
+        eparts = [_template(1 + k, default_uuid) for k in euniq.tolist()]
         if so is not None:
             flows = tuple(lay.flows[c].to_numpy(dtype=np.int64) for c in ("src", "dst", "id"))
             write_packets(
@@ -377,7 +326,7 @@ def export_perfetto(
         extra[list(in_flows)] = True
         extra |= np.asarray(corr_l, dtype=np.int64) != 0
         extra_l = extra.tolist()
-        times = _varints(tm)
+        times = _varints(np.diff(tm, prepend=0))  # each a delta from the packet before
         chunks: list[bytes] = []
         for i, b, time in zip(sl.tolist(), beg.tolist(), times, strict=True):
             if b:
@@ -386,8 +335,8 @@ def export_perfetto(
                     te = te + _extras(corr_l[i], out_flows.get(i, ()), in_flows.get(i, ()))
             else:
                 outer, te = eparts[ecode_l[i]]
-            body = b"".join((outer, _TS_TAG, time, _TE_TAG, _varint(len(te)), te))
-            chunks.append(_PACKET_TAG + _varint(len(body)) + body)
+            body = b"".join((outer, _TS_TAG, time, _TE_TAG, w.varint(len(te)), te))
+            chunks.append(_PACKET_TAG + w.varint(len(body)) + body)
             if len(chunks) == BATCH:
                 f.write(b"".join(chunks))
                 chunks.clear()

@@ -249,6 +249,31 @@ def test_cache_gives_the_same_frames_and_follows_changes(tmp_path: Path) -> None
     assert len(again.frames["marker"]) == len(cold.frames["marker"]) + 1
 
 
+def test_cached_columns_are_mapped_not_copied(tmp_path: Path) -> None:
+    """A cached load maps the cache's files: its columns take no memory of Arrow's pool, and a
+    rewrite of the cache (another process loading the run anew) leaves mapped columns whole."""
+    import pyarrow as pa
+
+    from revati.trace.cache import cache_key, read_cache, write_cache
+    from revati.trace.files import stream_files
+    from revati.trace.synthetic import make_serving_run
+
+    run = tmp_path / "run"
+    make_serving_run(run, requests=2, layers=2)
+    load_run(run)
+    key = cache_key(run, stream_files(run / "events"))
+    before = pa.total_allocated_bytes()
+    hit = read_cache(run, key)
+    assert hit is not None
+    streams, tables, warnings = hit
+    kernel = tables["kernel"]
+    assert kernel is not None and kernel.nbytes > 100_000
+    assert pa.total_allocated_bytes() - before < kernel.nbytes // 10
+    names = kernel.column("name").to_pylist()
+    write_cache(run, key, streams, tables, warnings)  # the same file written again, renamed
+    assert kernel.column("name").to_pylist() == names
+
+
 def test_ranks_come_from_the_manifest(tmp_path: Path) -> None:
     """pids differ run to run; the manifest's rank wins over the proc line's."""
     w = RunWriter(tmp_path / "run")

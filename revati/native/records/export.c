@@ -100,9 +100,11 @@ static int varint_len(uint64_t v) {
 /* Perfetto slice packets i0.. of n, each a Trace.packet field: for event i, slice sl[i], a begin
  * when beg[i] (template bcode[sl]) else an end (template ecode[sl]); template t is its packet fields
  * tmpl[off[2t] .. off[2t+1]) and its track_event's tmpl[off[2t+1] .. off[2t+2]). The packet is the
- * fields, timestamp tm[i], then the track_event, to which a begin adds its correlation id (when
- * non-zero), flow ids fo_ids[fo_off[sl] .. fo_off[sl+1]) and terminating flow ids likewise.
- * Writes whole packets while they fit in cap; returns the next event, *used the bytes written. */
+ * fields, timestamp tm[i] - tm[i-1] (tm[i] for the first: times are non-decreasing, on an
+ * incremental clock), then the track_event, to which a begin adds its correlation id (when
+ * non-zero), flow ids fo_ids[fo_off[sl] .. fo_off[sl+1]) and terminating flow ids likewise, as
+ * varints. Writes whole packets while they fit in cap; returns the next event, *used the bytes
+ * written. */
 RV_EXPORT int64_t rv_perfetto_packets(int64_t i0, int64_t n, const int64_t *sl, const uint8_t *beg,
                                       const int64_t *tm, const int64_t *bcode, const int64_t *ecode,
                                       const int64_t *corr, const int64_t *fo_off, const uint64_t *fo_ids,
@@ -112,19 +114,22 @@ RV_EXPORT int64_t rv_perfetto_packets(int64_t i0, int64_t n, const int64_t *sl, 
     int64_t i = i0;
     for (; i < n; ++i) {
         int64_t s = sl[i], t = beg[i] ? bcode[s] : ecode[s];
+        uint64_t dt = (uint64_t)(tm[i] - (i ? tm[i - 1] : 0));
         const uint8_t *outer = tmpl + off[2 * t], *te = tmpl + off[2 * t + 1];
         int64_t n_outer = off[2 * t + 1] - off[2 * t], n_te = off[2 * t + 2] - off[2 * t + 1];
         int64_t nfo = beg[i] ? fo_off[s + 1] - fo_off[s] : 0, nfi = beg[i] ? fi_off[s + 1] - fi_off[s] : 0;
         uint64_t c = beg[i] ? (uint64_t)corr[s] : 0;
-        int64_t te_len = n_te + (c ? 2 + varint_len(c) : 0) + 10 * (nfo + nfi);
-        int64_t body = n_outer + 1 + varint_len((uint64_t)tm[i]) + 1 + varint_len((uint64_t)te_len) + te_len;
+        int64_t te_len = n_te + (c ? 2 + varint_len(c) : 0);
+        for (int64_t k = 0; k < nfo; ++k) te_len += 2 + varint_len(fo_ids[fo_off[s] + k]);
+        for (int64_t k = 0; k < nfi; ++k) te_len += 2 + varint_len(fi_ids[fi_off[s] + k]);
+        int64_t body = n_outer + 1 + varint_len(dt) + 1 + varint_len((uint64_t)te_len) + te_len;
         if (p + 1 + varint_len((uint64_t)body) + body > stop) break;
         *p++ = 0x0a; /* Trace.packet */
         p = put_varint(p, (uint64_t)body);
         memcpy(p, outer, (size_t)n_outer);
         p += n_outer;
         *p++ = 0x40; /* TracePacket.timestamp */
-        p = put_varint(p, (uint64_t)tm[i]);
+        p = put_varint(p, dt);
         *p++ = 0x5a; /* TracePacket.track_event */
         p = put_varint(p, (uint64_t)te_len);
         memcpy(p, te, (size_t)n_te);
@@ -134,17 +139,15 @@ RV_EXPORT int64_t rv_perfetto_packets(int64_t i0, int64_t n, const int64_t *sl, 
             *p++ = 0x03;
             p = put_varint(p, c);
         }
-        for (int64_t k = 0; k < nfo; ++k) { /* flow_ids = 47, fixed64 */
-            *p++ = 0xf9;
+        for (int64_t k = 0; k < nfo; ++k) { /* flow_ids_old = 36, varint */
+            *p++ = 0xa0;
             *p++ = 0x02;
-            memcpy(p, &fo_ids[fo_off[s] + k], 8);
-            p += 8;
+            p = put_varint(p, fo_ids[fo_off[s] + k]);
         }
-        for (int64_t k = 0; k < nfi; ++k) { /* terminating_flow_ids = 48, fixed64 */
-            *p++ = 0x81;
-            *p++ = 0x03;
-            memcpy(p, &fi_ids[fi_off[s] + k], 8);
-            p += 8;
+        for (int64_t k = 0; k < nfi; ++k) { /* terminating_flow_ids_old = 42, varint */
+            *p++ = 0xd0;
+            *p++ = 0x02;
+            p = put_varint(p, fi_ids[fi_off[s] + k]);
         }
     }
     *used = p - out;

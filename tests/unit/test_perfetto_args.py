@@ -4,47 +4,25 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import DebugAnnotation, Trace, TrackEvent
+from test_export_perfetto import decode  # tests/unit is on the path (pytest's rootdir-less tests)
 
 from revati.exporters import export_run
 from revati.trace import load_run
 from revati.trace.synthetic import make_serving_run
 
 
-def _value(da: DebugAnnotation) -> Any:
-    if da.array_values:
-        return [_value(x) for x in da.array_values]
-    if da.dict_entries:
-        return {e.name: _value(e) for e in da.dict_entries}
-    for f in ("int_value", "double_value", "bool_value", "string_value"):
-        if da.HasField(f):
-            return getattr(da, f)
-    return []  # an empty array: a debug annotation with no values
-
-
 def perfetto_args(path: Path) -> Counter:
-    """(slice name, ts, args with the correlation id) of every begin in the protobuf."""
-    trace = Trace.FromString(path.read_bytes())
-    names: dict[int, str] = {}
-    keys: dict[int, str] = {}
+    """(slice name, ts, args with the correlation id) of every slice in the protobuf, decoded as
+    trace processor does (test_export_perfetto.decode: interned strings, incremental clock)."""
     out: Counter = Counter()
-    for p in trace.packet:
-        for n in p.interned_data.event_names:
-            names[n.iid] = n.name
-        for n in p.interned_data.debug_annotation_names:
-            keys[n.iid] = n.name
-        te = p.track_event
-        if p.HasField("track_event") and te.type == TrackEvent.TYPE_SLICE_BEGIN:
-            args = {keys[da.name_iid]: _value(da) for da in te.debug_annotations}
-            if te.correlation_id:
-                args["correlation"] = te.correlation_id
-            out[
-                (names[te.name_iid], p.timestamp, orjson.dumps(args, option=orjson.OPT_SORT_KEYS))
-            ] += 1
+    for rec in decode(path):
+        args = dict(rec["args"])
+        if rec["corr"]:
+            args["correlation"] = rec["corr"]
+        out[(rec["name"], rec["ts"], orjson.dumps(args, option=orjson.OPT_SORT_KEYS))] += 1
     return out
 
 

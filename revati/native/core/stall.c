@@ -90,8 +90,9 @@ static void at_fork_child(void) {
         atomic_store(&g_slots[i].tid, 0);
     }
     atomic_store(&g_slots_used, 0);
-    t_fd = -1; /* closed above */
+    t_fd = -1; /* closed above: not to be closed again at this thread's exit */
     t_slot = NULL;
+    if (g_close_key != (pthread_key_t)-1) pthread_setspecific(g_close_key, NULL);
 }
 
 static void make_key(void) {

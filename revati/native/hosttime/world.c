@@ -357,6 +357,25 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     rv_leave();
 }
 
+/* A sleep or fd wait at its deadline: the other processes' overhead (revati's own time and their
+ * waits for a core, the union U) that accrued since the wait began, or since the last such look, is
+ * excluded now if no other thread of this process runs, as rv_idle_end does when a wait ends; the
+ * token starts again from here. Without it a wait that times out counts the others' overhead as
+ * time passing, since rv_idle_end never pulls it below its deadline: vLLM's API server, timing out
+ * 10 s polls while its engine core started, ran 116 s ahead of it (docs/vllm.md, "TP2"). Whether
+ * anything was excluded. */
+static int settle_foreign(rv_idle_token *t) {
+    if (t->ok != 1 || rv_deterministic()) return 0;
+    uint64_t u = rv_overhead_union_ns(), own = rv_overhead_ns();
+    uint64_t du = u - t->union_ns, dself = own - t->own_ns;
+    if (du <= dself || rv_own_others_run()) return 0;
+    uint64_t before = rv_foreign_overhead_ns();
+    rv_exclude_foreign(du - dself, 0);
+    t->union_ns = u;
+    t->own_ns = own;
+    return rv_foreign_overhead_ns() != before;
+}
+
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
 /* A deadline of this process's clock in the world's reference terms (comparable across processes,
@@ -383,6 +402,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->progress_real = 0;
     rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
+    wt->idle_tracked = 0;
     wt->start.real = 0;
     if (wt->length >= LONG_WAIT_NS && rv_log_enabled(RV_LOG_INFO)) rv_clock_terms_now(&wt->start);
     wt->slot = -1;
@@ -688,6 +708,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
          * that time is not the process's; excluded, the deadline may not have come yet */
         now = rv_vnow_peek();
     }
+    if (now >= wt->deadline && wt->idle_tracked && settle_foreign(&wt->idle)) now = rv_vnow_peek();
     if (now >= wt->deadline) {
         /* woken by another waiter's idle jump to this very deadline: the real time until this
          * thread noticed (at most a slice) was dead time for the whole world */

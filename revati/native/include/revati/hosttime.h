@@ -206,6 +206,8 @@ typedef struct rv_wait {
     uint64_t idle_since; /* real ns of the first of the two idle observations */
     uint64_t step_real;  /* real ns when the previous step ended */
     rv_idle_token idle;  /* for rv_idle_end at the end of the wait */
+    int idle_tracked;    /* the caller set idle (sleeps, fd waits): at the deadline, the others'
+                            overhead so far is excluded first (set after rv_wait_begin) */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     uint64_t progress;      /* deterministic mode: the world's progress towards the deadline (det_progress) */
     uint64_t progress_real; /* ... and the real ns when it last moved (0: not looked at yet) */

@@ -373,6 +373,28 @@ def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
     assert abs(gap) < 0.1 * their_overhead
 
 
+def test_polls_that_time_out_exclude_others_overhead(stand_in, tmp_path) -> None:
+    """The same with the consumer waiting in 20 ms polls that time out until the message comes (vLLM's
+    API server waits for its engine core so): at each deadline the others' overhead so far is
+    excluded first, so the consumer does not run ahead of the producer by it (it did, by about all
+    of it, when only the end of a wait that did not time out excluded it)."""
+    script = tmp_path / "pc.py"
+    script.write_text(
+        PRODUCER_CONSUMER.replace(
+            "select.select([p.stdout], [], [])  # untimed wait",
+            "while not select.select([p.stdout], [], [], 0.02)[0]: pass  # timed waits",
+        )
+    )
+    r = stand_in(
+        f"import runpy, sys; sys.argv = [{str(script)!r}]; runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    assert r.returncode == 0, r.stderr
+    gap, their_overhead, excluded = r.result()
+    assert their_overhead > 0.02
+    assert excluded > 0.5 * their_overhead
+    assert abs(gap) < 0.25 * their_overhead
+
+
 def test_shell_sequence_keeps_one_clock(stand_in) -> None:
     """`bash -c 'a; sleep 5; b'`: b (exec'd in place of bash, the world's last live member) sees the
     5 s, and no process resets the world's clock."""

@@ -87,6 +87,62 @@ def test_load_does_not_leak_into_virtual_time(stand_in) -> None:
     assert wall > 1.8 * wall_cpu
 
 
+# a thread reads the clock (so revati has its run delay at the start of its stretch of host code),
+# does fixed CPU work without calling into revati and then sets the event that the main thread waits
+# for with a timeout of three times that work's CPU time: natively, on an unloaded host, the event
+# comes first (vLLM's engine core: its input thread sets the ready event that the main thread waits
+# 10 s for, docs/vllm.md "TP2")
+STARVED_WAKER = f"""
+import ctypes, json, os, threading, time
+os.sched_setaffinity(0, {{{CORE}}}); os.nice({NICE})
+real = ctypes.CDLL(None).revati_real_ns
+real.restype = ctypes.c_ulonglong
+def work():
+    s = 0
+    for i in range(2_000_000): s += i * i % 7
+    return s
+c0 = time.thread_time(); work(); cpu = time.thread_time() - c0
+ev, helper = threading.Event(), {{}}
+def wake():
+    c = time.thread_time()
+    r0 = real()
+    work()
+    helper['real'] = (real() - r0) / 1e9
+    helper['cpu'] = time.thread_time() - c
+    ev.set()
+t0 = time.perf_counter()
+th = threading.Thread(target=wake)
+th.start()
+ok = ev.wait(timeout=3 * cpu)
+waited = time.perf_counter() - t0
+th.join()
+print('RESULT', json.dumps([ok, waited, helper['cpu'], helper['real']]))
+"""
+
+
+def test_wait_outlives_a_starved_waker(stand_in) -> None:
+    """A timed wait does not time out while the thread that would end it waits for a core: at the
+    deadline the waiter takes the run delay that the process's other threads accrued since their
+    last call into revati (which would otherwise be read only at their next one, after the wait had
+    timed out), so the deadline moves out by it. With --host-clock wall the same wait times out."""
+    with competitors(4):
+        ok, waited, cpu, helper_real = stand_in(
+            STARVED_WAKER, env={"REVATI_HOST_CLOCK": "cpu"}
+        ).result()
+        wall_ok, _, wall_cpu, wall_helper_real = stand_in(
+            STARVED_WAKER, env={"REVATI_HOST_CLOCK": "wall"}
+        ).result()
+    # the load held the helper back: its work took several times its CPU time in real time
+    assert helper_real > 3 * cpu and wall_helper_real > 3 * wall_cpu
+    assert ok, (
+        f"the wait timed out after {waited:.3f} s; the helper: {cpu:.3f} s CPU, {helper_real:.3f} s real"
+    )
+    # about the helper's CPU time; not quite: the kernel adds a thread's wait for a core to its run
+    # delay only once it runs again, so the wait that is under way at a reading is not in it
+    assert waited < 1.5 * cpu
+    assert not wall_ok  # the control: the wall clock counts the helper's wait for the core
+
+
 def test_blocking_in_an_uninterposed_call_counts(stand_in) -> None:
     """A thread blocked in a call revati does not interpose (a raw nanosleep system call here, like a
     read of a pipe or a file) advances virtual time by the time it blocked: only waiting for a core

@@ -9,8 +9,8 @@ answered the engine core at its time and the engine core read the answer at its 
 it was raised only at its next socket read, wherever that fell. `install()` makes each `enqueue`
 stamp the sender and each `dequeue` raise the reader, as a socket write and read do
 (`revati_message_sent` / `revati_message_received`). (Written for TP2 start-ups that failed in the
-engine core's 10 s wait for its input thread's ready event; they still fail there with it: the
-cause is not this one alone, docs/vllm.md.)
+engine core's 10 s wait for its input thread's ready event; that failure had another cause, the
+input thread's wait for a core counted as host time: docs/vllm.md, "TP2".)
 """
 
 from __future__ import annotations

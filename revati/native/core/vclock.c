@@ -536,9 +536,14 @@ void rv_enter(void) {
         t_entry_real = rv_real_ns();
         /* the gap of host code that ends here: the part of it that this thread spent waiting for a
          * core is not host time (read inside the bracket, so the reading's cost is overhead too) */
-        if (g_cpu_clock && t_leave_real && t_entry_real - t_leave_real >= STALL_MIN_GAP_NS) {
-            uint64_t s = rv_stall_gap(t_entry_real - t_leave_real);
-            if (s) commit_stall(t_entry_real - s, t_entry_real);
+        if (g_cpu_clock) {
+            if (!t_leave_real) {
+                rv_stall_rebase(); /* the thread's first bracket: its first reading, and its slot */
+            } else if (t_entry_real - t_leave_real >= STALL_MIN_GAP_NS) {
+                uint64_t s = rv_stall_gap(t_entry_real - t_leave_real);
+                if (s) commit_stall(t_entry_real - s, t_entry_real);
+            }
+            rv_stall_mark_gap(0);
         }
     }
 }
@@ -603,6 +608,14 @@ void rv_stall_wait_leave(rv_vtime_ns deadline) {
     }
 }
 
+int rv_stall_commit_others(void) {
+    if (!g_cpu_clock) return 0;
+    uint64_t now = rv_real_ns();
+    uint64_t s = rv_stall_take_others(now);
+    if (s) commit_stall(now - s, now);
+    return s != 0;
+}
+
 void rv_leave(void) {
     if (t_depth <= 0) return;
     if (--t_depth == 0) {
@@ -613,6 +626,7 @@ void rv_leave(void) {
             end = rv_real_ns();
         }
         t_leave_real = end;
+        if (g_cpu_clock) rv_stall_mark_gap(end);
         uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
         uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
         if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
@@ -681,10 +695,24 @@ void rv_leave_discard(void) {
         uint64_t end = rv_real_ns();
         if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
         t_leave_real = end;
+        rv_stall_mark_gap(end);
     }
 }
 
 uint64_t rv_stall_ns(void) { return atomic_load(&g_stall); }
+
+void rv_clock_terms_now(rv_clock_terms *t) {
+    ensure_init();
+    t->real = rv_real_ns();
+    t->vnow = rv_vnow_peek();
+    t->jump = atomic_load(&g_world->jump);
+    t->idle = atomic_load(&g_world->idle_real);
+    t->charges = atomic_load(&g_charge);
+    t->adopted = atomic_load(&g_adopted);
+    t->overhead = atomic_load(&g_overhead);
+    t->stall = atomic_load(&g_stall);
+    t->foreign = atomic_load(&g_foreign);
+}
 
 int rv_host_clock_cpu(void) {
     ensure_init();

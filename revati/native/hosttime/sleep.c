@@ -17,6 +17,8 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_enter();
     rv_debug("%s until %llu (now %llu)", why, (unsigned long long)deadline, (unsigned long long)rv_vnow());
     rv_wait_begin(&w, deadline, why);
+    w.idle = idle;
+    w.idle_tracked = 1;
     rv_leave();
     int rc = 0;
     for (;;) {
@@ -35,7 +37,7 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     }
     rv_wait_end(&w);
     rv_leave();
-    rv_idle_end(idle, rc ? 0 : deadline);
+    rv_idle_end(w.idle, rc ? 0 : deadline);
     return rc;
 }
 

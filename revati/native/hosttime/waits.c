@@ -38,6 +38,7 @@ static void begin(rv_wait *w, rv_vtime_ns deadline, const char *why) {
     w->idle = rv_idle_begin();
     rv_enter();
     rv_wait_begin(w, deadline, why);
+    w->idle_tracked = 1;
     rv_leave();
 }
 

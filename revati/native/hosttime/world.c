@@ -53,6 +53,7 @@ static void settle_after_jump(void) {
 }
 
 static __thread int t_slot_hint = -1;
+#define LONG_WAIT_NS 1000000000ULL /* REVATI_LOG=info explains timeouts of waits this long */
 static _Atomic int g_last_busy_pid; /* where the last scan found a running thread: checked first */
 static _Atomic int g_last_busy_tid;
 
@@ -356,6 +357,25 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     rv_leave();
 }
 
+/* A sleep or fd wait at its deadline: the other processes' overhead (revati's own time and their
+ * waits for a core, the union U) that accrued since the wait began, or since the last such look, is
+ * excluded now if no other thread of this process runs, as rv_idle_end does when a wait ends; the
+ * token starts again from here. Without it a wait that times out counts the others' overhead as
+ * time passing, since rv_idle_end never pulls it below its deadline: vLLM's API server, timing out
+ * 10 s polls while its engine core started, ran 116 s ahead of it (docs/vllm.md, "TP2"). Whether
+ * anything was excluded. */
+static int settle_foreign(rv_idle_token *t) {
+    if (t->ok != 1 || rv_deterministic()) return 0;
+    uint64_t u = rv_overhead_union_ns(), own = rv_overhead_ns();
+    uint64_t du = u - t->union_ns, dself = own - t->own_ns;
+    if (du <= dself || rv_own_others_run()) return 0;
+    uint64_t before = rv_foreign_overhead_ns();
+    rv_exclude_foreign(du - dself, 0);
+    t->union_ns = u;
+    t->own_ns = own;
+    return rv_foreign_overhead_ns() != before;
+}
+
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
 /* A deadline of this process's clock in the world's reference terms (comparable across processes,
@@ -382,6 +402,9 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->progress_real = 0;
     rv_vtime_ns now = rv_vnow_peek();
     wt->length = deadline > now ? deadline - now : 0;
+    wt->idle_tracked = 0;
+    wt->start.real = 0;
+    if (wt->length >= LONG_WAIT_NS && rv_log_enabled(RV_LOG_INFO)) rv_clock_terms_now(&wt->start);
     wt->slot = -1;
     wt->reg = to_reference(deadline);
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
@@ -555,6 +578,48 @@ static void explain_real_expiry(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_
             (unsigned long long)wt->length, me, (unsigned long long)(rv_real_ns() - wt->real_start), busy);
 }
 
+static double secs(uint64_t a, uint64_t b) { return ((double)a - (double)b) / 1e9; }
+
+/* REVATI_LOG=info: a wait of at least LONG_WAIT_NS that reached its deadline, with what moved this
+ * process's clock meanwhile (which term of vnow's formula) and the state of each of its threads (a
+ * thread that the waiter waits for, runnable but not running, or blocked in some call). */
+static void explain_long_timeout(const rv_wait *wt) {
+    if (!wt->start.real) return;
+    rv_clock_terms e;
+    rv_clock_terms_now(&e);
+    const rv_clock_terms *b = &wt->start;
+    char me[160];
+    describe_thread((int32_t)getpid(), (int32_t)rv_tid(), me, sizeof me);
+    rv_info("%s of %.3f s by %s reached its deadline after %.3f s of real time; the clock moved %+.3f s: world "
+            "jumps %+.3f, own charges and jumps %+.3f, adopted (messages, idle waits) %+.3f, own overhead "
+            "%+.3f (of it stalls %+.3f), others' overhead excluded %+.3f, world idle %+.3f",
+            wt->why, (double)wt->length / 1e9, me, secs(e.real, b->real), secs(e.vnow, b->vnow), secs(e.jump, b->jump),
+            secs(e.charges, b->charges), secs(e.adopted, b->adopted), secs(e.overhead, b->overhead),
+            secs(e.stall, b->stall), secs(e.foreign, b->foreign), secs(e.idle, b->idle));
+    int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+            char desc[160], path[96], sched[96] = "?";
+            describe_thread((int32_t)getpid(), (int32_t)atoi(d->d_name), desc, sizeof desc);
+            snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", d->d_name);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                ssize_t k = read(fd, sched, sizeof sched - 1);
+                sched[k > 0 ? k : 0] = 0;
+                if (k > 0 && sched[k - 1] == '\n') sched[k - 1] = 0;
+                close(fd);
+            }
+            rv_info("  thread %s, schedstat (cpu ns, run delay ns, slices) %s", desc, sched);
+        }
+    close(dfd);
+}
+
 static void set_blocking(rv_wait *wt, uint32_t v) {
     if (wt->slot >= 0) atomic_store(&rv_world_get()->waiters[wt->slot].blocking, v);
 }
@@ -636,11 +701,20 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         wt->reg = to_reference(wt->deadline);
         atomic_store(&w->waiters[wt->slot].deadline, wt->reg);
     }
+    if (now >= wt->deadline && rv_stall_commit_others()) {
+        /* another thread of this process that waited for a core in its current stretch of host code
+         * (this thread's deadline may be its to beat: the input thread that sets the event that vLLM's
+         * engine core waits 10 s for) has not read its run delay yet: natively it would have run, so
+         * that time is not the process's; excluded, the deadline may not have come yet */
+        now = rv_vnow_peek();
+    }
+    if (now >= wt->deadline && wt->idle_tracked && settle_foreign(&wt->idle)) now = rv_vnow_peek();
     if (now >= wt->deadline) {
         /* woken by another waiter's idle jump to this very deadline: the real time until this
          * thread noticed (at most a slice) was dead time for the whole world */
         uint64_t wake_real = atomic_load(&w->wake_real);
         if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
+        explain_long_timeout(wt);
         return step_done(wt, 1, 0, &old);
     }
     if (rv_signals_handled() != wt->signals) {
@@ -675,7 +749,10 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             rv_vadvance_world(target, wt->why);
             rv_enter();
             wt->idle_seen = 0;
-            if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);
+            if (rv_vnow_peek() >= wt->deadline) {
+                explain_long_timeout(wt);
+                return step_done(wt, 1, 1, &old);
+            }
             /* another waiter was due first: it returns; look again shortly */
             gen = atomic_load(&w->gen);
             act = atomic_load(&w->activity);

@@ -182,6 +182,13 @@ RV_API void rv_signals_main_check_end(void);
 RV_API void rv_world_register_self(void);
 RV_API void rv_world_register_pid(int32_t pid);
 
+/* The terms of this process's clock (vnow's formula, docs/host-time.md), for diagnostics: a long
+ * wait that times out logs how much each moved while it waited (REVATI_LOG=info). */
+typedef struct rv_clock_terms {
+    uint64_t real, vnow, jump, idle, charges, adopted, overhead, stall, foreign;
+} rv_clock_terms;
+RV_API void rv_clock_terms_now(rv_clock_terms *t);
+
 /* Wait engine. A wait is: rv_wait_begin(deadline), then repeatedly rv_wait_step() which returns
  * 1 when the virtual deadline is reached (jumping the clock if the world is idle), 0 with the real
  * slice (ns) to block for in the real call, or -1 when a signal arrived during its checks (its
@@ -199,11 +206,14 @@ typedef struct rv_wait {
     uint64_t idle_since; /* real ns of the first of the two idle observations */
     uint64_t step_real;  /* real ns when the previous step ended */
     rv_idle_token idle;  /* for rv_idle_end at the end of the wait */
+    int idle_tracked;    /* the caller set idle (sleeps, fd waits): at the deadline, the others'
+                            overhead so far is excluded first (set after rv_wait_begin) */
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     uint64_t progress;      /* deterministic mode: the world's progress towards the deadline (det_progress) */
     uint64_t progress_real; /* ... and the real ns when it last moved (0: not looked at yet) */
     rv_vtime_ns reg;     /* the deadline as registered in the world's table: in reference terms */
     const char *why;
+    rv_clock_terms start; /* REVATI_LOG=info, waits of at least 1 s: the clock's terms at the start */
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);
 RV_API int rv_wait_step(rv_wait *w, uint64_t *real_slice_ns);

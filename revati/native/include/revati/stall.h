@@ -19,12 +19,22 @@ RV_API void rv_stall_rebase(void);
  * to load. rv_stall_wait_end returns it. */
 RV_API void rv_stall_wait_begin(void);
 RV_API uint64_t rv_stall_wait_end(void);
+/* The calling thread leaves a bracket at start_real (its gap of host code begins), or enters one (0). */
+RV_API void rv_stall_mark_gap(uint64_t start_real);
+/* A waiter at its deadline: the stalls the process's other threads have accrued in their current gaps
+ * of host code, not yet read by them (each is taken once: the thread's own next reading starts after
+ * it); the largest of them (placed at the end of their gaps, now, their union is the largest), in
+ * real ns. */
+RV_API uint64_t rv_stall_take_others(uint64_t now_real);
 
 /* vclock.c: the same around the wait engine's waits, committing the last wake's delay (called by
  * rv_wait_begin / rv_wait_end; never below the wait's deadline once reached); the stalls excluded so far (real ns, part of rv_overhead_ns); whether
  * the CPU host clock is on. */
 RV_API void rv_stall_wait_enter(void);
 RV_API void rv_stall_wait_leave(rv_vtime_ns deadline);
+/* A waiter whose deadline came: exclude the stalls of the process's other threads in their current
+ * gaps (rv_stall_take_others) now; whether any was. */
+RV_API int rv_stall_commit_others(void);
 RV_API uint64_t rv_stall_ns(void);
 RV_API int rv_host_clock_cpu(void);
 

@@ -332,13 +332,14 @@ def test_roofline_times_kernels_without_flops_by_their_threads(tmp_path: Path) -
 
 
 def test_bundled_model_is_trained_on_the_shipped_dataset() -> None:
-    """The bundled model records the sha256 of revati/profiles/data/h200 (retrain when it changes)."""
+    """The bundled model records the sha256 of the shipped datasets it names, revati/profiles/data/h200
+    among them (retrain when one changes)."""
     root = Path(__file__).resolve().parents[2]
     d = registry.bundled_model_dir()
     info = json.loads((d / "model.json").read_text())
-    assert (
-        info["data_sha256"] == dataset.load([root / "revati" / "profiles" / "data" / "h200"]).digest
-    )
+    assert "revati/profiles/data/h200" in info["datasets"]
+    assert all((root / p).is_dir() for p in info["datasets"])  # shipped, named from the repo root
+    assert info["data_sha256"] == dataset.load([root / p for p in info["datasets"]]).digest
     assert info["device"] == "H200-SXM-141GB" and info["feature_schema"] == features.SCHEMA_VERSION
     assert registry.default_name() == "xgb"
 

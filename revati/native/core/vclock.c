@@ -421,6 +421,13 @@ static rv_charges *pub_slot(void) {
                 atomic_store(&c->foreign, atomic_load(&g_foreign));
                 atomic_store(&c->sent_at, 0); /* a previous owner's sends are not this process's */
                 atomic_store(&c->sends, 0);
+                /* a fresh process (or a fork child) has one thread: the caller; pthread_create's
+                 * interposer counts the others (hosttime/threads.c) */
+                atomic_store(&c->threads, 1);
+                atomic_store(&c->parked, 0);
+                atomic_fetch_add(&c->pgen, 1);
+                atomic_store(&c->checked, 0);
+                atomic_store(&c->flags, 0);
                 g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
@@ -466,6 +473,10 @@ static void futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
+static void (*_Atomic g_own_jump_hook)(void);
+
+void rv_set_own_jump_hook(void (*fn)(void)) { atomic_store(&g_own_jump_hook, fn); }
+
 static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
     ensure_init();
     if (t == RV_VTIME_INVALID) return 0;
@@ -489,6 +500,12 @@ static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
         atomic_fetch_add(&g_world->jumps_made, 1);
         atomic_fetch_add(&g_world->gen, 1);
         futex_wake_all(&g_world->gen);
+        if (!world) {
+            /* this process's sleeping threads look at their deadlines (the world's advance wakes the
+             * waiters it makes due itself: hosttime/world.c) */
+            void (*hook)(void) = atomic_load(&g_own_jump_hook);
+            if (hook) hook();
+        }
         return 1;
     }
     return 0;

@@ -17,6 +17,7 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_enter();
     rv_debug("%s until %llu (now %llu)", why, (unsigned long long)deadline, (unsigned long long)rv_vnow());
     rv_wait_begin(&w, deadline, why);
+    w.sleeper = 1; /* only the deadline or a signal ends it: no kernel state to check before an advance */
     rv_leave();
     int rc = 0;
     for (;;) {

@@ -408,11 +408,12 @@ static rv_charges *pub_slot(void) {
     int32_t me = (int32_t)getpid();
     rv_world *w = g_world;
     int saved_errno = errno; /* a clock read must not change errno */
-    for (int pass = 0; pass < 2; ++pass)
+    for (int pass = 0; pass < 3; ++pass)
         for (int i = 0; i < RV_MAX_PROCS; ++i) {
             int32_t cur = atomic_load(&w->charges[i].pid);
-            /* first pass: a free slot; second: one whose process is gone */
-            if (pass == 0 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
+            /* first pass: this pid's own slot (from before an exec: one slot per process, so that
+             * others find this image's terms); second: a free slot; third: one whose process is gone */
+            if (pass == 0 ? cur != me : pass == 1 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
             if (atomic_compare_exchange_strong(&w->charges[i].pid, &cur, me)) {
                 rv_charges *c = &w->charges[i];
                 atomic_store(&c->ns, atomic_load(&g_charge));

@@ -21,16 +21,54 @@
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
+typedef struct start_arg_own {
+    void *(*fn)(void *);
+    void *arg;
+} start_arg_own;
+
 static pthread_create_fn next_create(void) {
     static pthread_create_fn f;
     if (!f) f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
     return f;
 }
 
+/* revati's own threads (the supervisor watchdog): they run no program code and never park, so the
+ * kernel's count holds them beside the counted ones. Counted per process (a fork child starts its
+ * own anew). */
+static _Atomic int g_own;
+static _Atomic pid_t g_own_pid;
+static __thread int t_own;
+
+static void *own_start(void *p) {
+    start_arg_own s = *(start_arg_own *)p;
+    free(p);
+    t_own = 1;
+    return s.fn(s.arg);
+}
+
 int rv_real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
     pthread_create_fn f = next_create();
-    return f ? f(t, a, fn, arg) : EAGAIN;
+    start_arg_own *s = malloc(sizeof *s);
+    if (!f || !s) {
+        free(s);
+        return EAGAIN;
+    }
+    s->fn = fn;
+    s->arg = arg;
+    pid_t me = getpid();
+    if (atomic_exchange(&g_own_pid, me) != me) atomic_store(&g_own, 0);
+    atomic_fetch_add(&g_own, 1);
+    int rc = f(t, a, own_start, s);
+    if (rc != 0) {
+        atomic_fetch_sub(&g_own, 1);
+        free(s);
+    }
+    return rc;
 }
+
+int rv_own_threads(void) { return atomic_load(&g_own_pid) == getpid() ? atomic_load(&g_own) : 0; }
+
+int rv_thread_is_own(void) { return t_own; }
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;

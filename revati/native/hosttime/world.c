@@ -644,13 +644,13 @@ static void check_full(rv_world *w, rv_charges *c) {
         atomic_fetch_or(&c->flags, RV_PROC_ZMQ);
     else
         atomic_fetch_and(&c->flags, ~RV_PROC_ZMQ);
-    int n = rv_kernel_threads();
+    int n = rv_kernel_threads() - rv_own_threads(); /* revati's own threads never park */
     if (n > 0) atomic_store(&c->checked, (uint64_t)gen << 32 | (uint32_t)n);
 }
 
 /* Publish this thread's wait as blocked (idempotent). verify: a real event may end it. */
 static void park_slot(rv_world *w, int slot, int verify) {
-    if (slot < 0 || !fast_on()) return;
+    if (slot < 0 || !fast_on() || rv_thread_is_own()) return;
     rv_waiter *s = &w->waiters[slot];
     atomic_store(&s->verify, (uint32_t)verify);
     if (atomic_exchange(&s->parked, 1)) return;
@@ -815,6 +815,7 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
     rv_vadvance_world(target, why);
     wake_due(w, ref_target);
     atomic_store(&w->signals_seen, sigs);
+    atomic_fetch_add(&w->fast_ns, rv_real_ns() - since);
     atomic_fetch_add(&w->fast_jumps, 1);
     rv_enter();
     return 1;
@@ -849,22 +850,25 @@ void rv_park_end(rv_park *p) {
     rv_leave();
 }
 
-void rv_world_advances(uint64_t *fast, uint64_t *slow) {
+void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *fast_ns) {
     rv_world *w = rv_world_get();
     *fast = atomic_load(&w->fast_jumps);
     *slow = atomic_load(&w->slow_jumps);
+    *fast_ns = atomic_load(&w->fast_ns);
 }
 
 void rv_signal_sending(void) {
     if (rv_clock_ready()) atomic_fetch_add(&rv_world_get()->signals_sent, 1);
 }
 
-// revati_advances: the world's idle advances so far, fast path and /proc path (for tests and tools)
-RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slow) {
-    uint64_t f, s;
-    rv_world_advances(&f, &s);
+// revati_advances: the world's idle advances so far by the fast path and by the /proc path, and the
+// real ns the fast ones took (for tests and tools)
+RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slow, unsigned long long *fast_ns) {
+    uint64_t f, s, ns;
+    rv_world_advances(&f, &s, &ns);
     *fast = f;
     *slow = s;
+    *fast_ns = ns;
 }
 
 static void set_blocking(rv_wait *wt, uint32_t v) {

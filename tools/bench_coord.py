@@ -4,8 +4,10 @@
 
 Global advance: N processes of one world (librevati.so preloaded, one run directory) each sleep
 1 ms of virtual time, `--advances` times. Every sleep ends by a jump of the world clock once all N
-are blocked (docs/host-time.md): the real time per sleep is the cost of one advance with N
-participants (idle checks of every process's threads, the confirmation pause, the settle pause).
+are blocked (docs/coordination.md): the real time per sleep is the cost of one advance with N
+participants, wall time: the coordinator's own work (the fast path's look at the published counts,
+or the /proc path's scans and pauses), the futex wake of the due process and the host's scheduling
+of it, and the Python loop itself. The fast path's own time per advance is printed beside it.
 
 All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
 all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
@@ -26,15 +28,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SLEEPER = """
-import ctypes, sys, time
-real = ctypes.CDLL(None).revati_real_ns
+import ctypes, json, sys, time
+lib = ctypes.CDLL(None)
+real = lib.revati_real_ns
 real.restype = ctypes.c_ulonglong
 n = int(sys.argv[1])
+def advances():
+    f, s, ns = ctypes.c_ulonglong(), ctypes.c_ulonglong(), ctypes.c_ulonglong()
+    lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns))
+    return [f.value, s.value, ns.value]
 time.sleep(0.01)  # all started
+a0 = advances()
 t0 = real()
 for _ in range(n):
     time.sleep(0.001)
-print((real() - t0) / n)
+per = (real() - t0) / n
+a1 = advances()
+print(json.dumps([per] + [y - x for x, y in zip(a0, a1)]))
 """
 
 ALLREDUCE = """
@@ -69,8 +79,10 @@ sys.exit(max(p.wait() for p in procs))
 """
 
 
-def advance_cost(nprocs: int, advances: int) -> float:
-    """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together."""
+def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float]:
+    """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together; the world's
+    advances by the fast path and by the /proc path; real ns per fast advance (the coordinator's
+    own time: from the step that found every thread parked to the due waiters woken)."""
     from revati.devices.profiles import get_profile
     from revati.launch.env import run_env
     from revati.native import build
@@ -87,8 +99,12 @@ def advance_cost(nprocs: int, advances: int) -> float:
             )
             for _ in range(nprocs)
         ]
-        per = sorted(float(p.communicate()[0].strip()) for p in procs)
-    return per[len(per) // 2]
+        rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    per = sorted(r[0] for r in rows)
+    fast, slow, fast_ns = max(
+        (r[1], r[2], r[3]) for r in rows
+    )  # world-wide counts: the last reader
+    return per[len(per) // 2], fast, slow, fast_ns / fast if fast else 0.0
 
 
 def allreduce_cost(ranks: int, calls: int) -> list[float]:
@@ -112,11 +128,18 @@ def main() -> None:
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--no-nccl", action="store_true", help="skip the all-reduce runs (no torch)")
     args = ap.parse_args()
-    out: dict[str, object] = {"advance_us": {}, "allreduce_us": {}}
+    out: dict[str, object] = {"advance_us": {}, "fast_advance_own_us": {}, "allreduce_us": {}}
     for n in (int(x) for x in args.procs.split(",")):
-        us = advance_cost(n, args.advances) / 1e3
+        ns, fast, slow, own_ns = advance_cost(n, args.advances)
+        us = ns / 1e3
         out["advance_us"][n] = round(us, 1)  # type: ignore[index]
-        print(f"global advance, {n} participants: {us:8.1f} us per advance", flush=True)
+        out["fast_advance_own_us"][n] = round(own_ns / 1e3, 1)  # type: ignore[index]
+        print(
+            f"global advance, {n} participants: {us:8.1f} us per advance (wall); "
+            f"{fast} by the fast path ({own_ns / 1e3:.1f} us each, the coordinator's own time), "
+            f"{slow} by the /proc path",
+            flush=True,
+        )
     if not args.no_nccl:
         for n in (int(x) for x in args.ranks.split(",")):
             per = [x / 1e3 for x in allreduce_cost(n, args.allreduces)]

@@ -37,7 +37,8 @@ def advances():
     f, s, ns = ctypes.c_ulonglong(), ctypes.c_ulonglong(), ctypes.c_ulonglong()
     lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns))
     return [f.value, s.value, ns.value]
-time.sleep(0.01)  # all started
+print("ready", flush=True)
+sys.stdin.read(1)  # all started: they sleep together from here
 a0 = advances()
 t0 = real()
 for _ in range(n):
@@ -94,11 +95,18 @@ def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float]:
             subprocess.Popen(
                 [sys.executable, "-c", SLEEPER, str(advances)],
                 env=env,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
             for _ in range(nprocs)
         ]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("g")
+            p.stdin.flush()
         rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     per = sorted(r[0] for r in rows)
     fast, slow, fast_ns = max(

@@ -7,7 +7,10 @@ Global advance: N processes of one world (librevati.so preloaded, one run direct
 are blocked (docs/coordination.md): the real time per sleep is the cost of one advance with N
 participants, wall time: the coordinator's own work (the fast path's look at the published counts,
 or the /proc path's scans and pauses), the futex wake of the due process and the host's scheduling
-of it, and the Python loop itself. The fast path's own time per advance is printed beside it.
+of it, and the Python loop itself. The fast path's own CPU time per advance (the advancing
+thread's: what the load of the host does not inflate) is printed beside it, split into the look
+(parking, the published counts, the epoch claimed) and the jump with the futex wake of the due
+process.
 
 All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
 all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
@@ -34,9 +37,9 @@ real = lib.revati_real_ns
 real.restype = ctypes.c_ulonglong
 n = int(sys.argv[1])
 def advances():
-    f, s, ns = ctypes.c_ulonglong(), ctypes.c_ulonglong(), ctypes.c_ulonglong()
-    lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns))
-    return [f.value, s.value, ns.value]
+    f, s, ns, wk = (ctypes.c_ulonglong() for _ in range(4))
+    lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns), ctypes.byref(wk))
+    return [f.value, s.value, ns.value, wk.value]
 print("ready", flush=True)
 sys.stdin.read(1)  # all started: they sleep together from here
 a0 = advances()
@@ -80,10 +83,11 @@ sys.exit(max(p.wait() for p in procs))
 """
 
 
-def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float]:
+def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float, float]:
     """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together; the world's
-    advances by the fast path and by the /proc path; real ns per fast advance (the coordinator's
-    own time: from the step that found every thread parked to the due waiters woken)."""
+    advances by the fast path and by the /proc path; CPU ns per fast advance (the advancing thread's
+    own): its look (from its parking to the advance epoch claimed) and its jump and wake of the due
+    waiters (a futex wake of another process: the kernel's work)."""
     from revati.devices.profiles import get_profile
     from revati.launch.env import run_env
     from revati.native import build
@@ -109,10 +113,11 @@ def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float]:
             p.stdin.flush()
         rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     per = sorted(r[0] for r in rows)
-    fast, slow, fast_ns = max(
-        (r[1], r[2], r[3]) for r in rows
+    fast, slow, look_ns, wake_ns = max(
+        (r[1], r[2], r[3], r[4]) for r in rows
     )  # world-wide counts: the last reader
-    return per[len(per) // 2], fast, slow, fast_ns / fast if fast else 0.0
+    each = fast if fast else 1
+    return per[len(per) // 2], fast, slow, look_ns / each, wake_ns / each
 
 
 def allreduce_cost(ranks: int, calls: int) -> list[float]:
@@ -136,15 +141,16 @@ def main() -> None:
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--no-nccl", action="store_true", help="skip the all-reduce runs (no torch)")
     args = ap.parse_args()
-    out: dict[str, object] = {"advance_us": {}, "fast_advance_own_us": {}, "allreduce_us": {}}
+    out: dict[str, object] = {"advance_us": {}, "fast_advance_cpu_us": {}, "allreduce_us": {}}
     for n in (int(x) for x in args.procs.split(",")):
-        ns, fast, slow, own_ns = advance_cost(n, args.advances)
+        ns, fast, slow, look_ns, wake_ns = advance_cost(n, args.advances)
         us = ns / 1e3
         out["advance_us"][n] = round(us, 1)  # type: ignore[index]
-        out["fast_advance_own_us"][n] = round(own_ns / 1e3, 1)  # type: ignore[index]
+        out["fast_advance_cpu_us"][n] = [round(look_ns / 1e3, 1), round(wake_ns / 1e3, 1)]  # type: ignore[index]
         print(
             f"global advance, {n} participants: {us:8.1f} us per advance (wall); "
-            f"{fast} by the fast path ({own_ns / 1e3:.1f} us each, the coordinator's own time), "
+            f"{fast} by the fast path (CPU each: {look_ns / 1e3:.1f} us to look, "
+            f"{wake_ns / 1e3:.1f} us to jump and wake), "
             f"{slow} by the /proc path",
             flush=True,
         )

@@ -2,7 +2,7 @@
 of every process of the world is parked in a wait revati sees, the world advances at once, without
 /proc scans or pauses; a thread revati cannot see blocked (in an uninterposed call) leaves the
 advance to the /proc path, which still advances; a running thread is never jumped past. The
-counts come from revati_advances (fast, /proc path, real ns of the fast ones)."""
+counts come from revati_advances (fast, /proc path, CPU ns of the fast ones' looks and wakes)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import ctypes, os
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
 lib.revati_real_ns.restype = ctypes.c_ulonglong
 def advances():
-    f, s, ns = ctypes.c_ulonglong(), ctypes.c_ulonglong(), ctypes.c_ulonglong()
-    lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns))
+    f, s, ns, wk = (ctypes.c_ulonglong() for _ in range(4))
+    lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns), ctypes.byref(wk))
     return f.value, s.value, ns.value
 """
 

@@ -798,7 +798,13 @@ static int any_zmq(rv_world *w) {
  * RV_VTIME_INVALID for an untimed wait): if the world is idle by the fast rule, advance it to the
  * earliest deadline and wake the waiters due. since: real ns from which the world has been idle (the
  * caller's check began). Returns 1 when it advanced. */
-static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, const char *why) {
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    return rv_real_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ? rv_ts_to_ns(&ts) : 0;
+}
+
+static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, uint64_t cpu_since,
+                        const char *why) {
     if (slot < 0 || !fast_on()) return 0;
     rv_vtime_ns ref_target;
     uint32_t sigs;
@@ -812,10 +818,12 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
     if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, rv_vnow_peek(), target);
     atomic_store(&w->wake_real, t1);
     atomic_store(&w->wake_target, ref_target);
+    uint64_t cpu_look = thread_cpu_ns();
     rv_vadvance_world(target, why);
     wake_due(w, ref_target);
     atomic_store(&w->signals_seen, sigs);
-    atomic_fetch_add(&w->fast_ns, rv_real_ns() - since);
+    atomic_fetch_add(&w->fast_ns, cpu_look - cpu_since);
+    atomic_fetch_add(&w->fast_wake_ns, thread_cpu_ns() - cpu_look);
     atomic_fetch_add(&w->fast_jumps, 1);
     rv_enter();
     return 1;
@@ -830,8 +838,9 @@ void rv_park_begin(rv_park *p, const char *why) {
     p->slot = claim_slot(w, (int32_t)getpid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
     if (p->slot >= 0) {
         atomic_store(&w->waiters[p->slot].blocking, 1);
+        uint64_t cpu0 = thread_cpu_ns();
         park_slot(w, p->slot, 1);
-        fast_advance(w, p->slot, RV_VTIME_INVALID, RV_VTIME_INVALID, t0, why);
+        fast_advance(w, p->slot, RV_VTIME_INVALID, RV_VTIME_INVALID, t0, cpu0, why);
     }
     rv_leave();
 }
@@ -850,11 +859,12 @@ void rv_park_end(rv_park *p) {
     rv_leave();
 }
 
-void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *fast_ns) {
+void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *fast_ns, uint64_t *wake_ns) {
     rv_world *w = rv_world_get();
     *fast = atomic_load(&w->fast_jumps);
     *slow = atomic_load(&w->slow_jumps);
     *fast_ns = atomic_load(&w->fast_ns);
+    *wake_ns = atomic_load(&w->fast_wake_ns);
 }
 
 void rv_signal_sending(void) {
@@ -862,13 +872,15 @@ void rv_signal_sending(void) {
 }
 
 // revati_advances: the world's idle advances so far by the fast path and by the /proc path, and the
-// real ns the fast ones took (for tests and tools)
-RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slow, unsigned long long *fast_ns) {
-    uint64_t f, s, ns;
-    rv_world_advances(&f, &s, &ns);
+// CPU ns the fast ones took to look and to jump and wake the due waiters (for tests and tools)
+RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slow, unsigned long long *look_ns,
+                               unsigned long long *wake_ns) {
+    uint64_t f, s, ns, wk;
+    rv_world_advances(&f, &s, &ns, &wk);
     *fast = f;
     *slow = s;
-    *fast_ns = ns;
+    *look_ns = ns;
+    *wake_ns = wk;
 }
 
 static void set_blocking(rv_wait *wt, uint32_t v) {
@@ -971,8 +983,9 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     uint32_t act = atomic_load(&w->activity);
     if (wt->slot >= 0 && fast_on()) {
         /* publish this thread as blocked; if every thread of the world now is, advance at once */
+        uint64_t cpu0 = thread_cpu_ns();
         park_slot(w, wt->slot, !wt->sleeper);
-        if (fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, wt->why)) {
+        if (fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, cpu0, wt->why)) {
             wt->idle_seen = 0;
             if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);
             /* another waiter was due first: it runs; this one blocks again */

@@ -95,8 +95,9 @@ typedef struct rv_world {
     _Atomic int32_t waiters_hi;      /* waiter slots in use are below this */
     _Atomic uint64_t fast_jumps;     /* idle advances taken by the fast path */
     _Atomic uint64_t slow_jumps;     /* ... and by the /proc path */
-    _Atomic uint64_t fast_ns;        /* real ns the fast advances took, from the step that found the
-                                        world idle to the due waiters woken (excluded from every clock) */
+    _Atomic uint64_t fast_ns;        /* CPU ns the fast advances' looks took (the advancer's, from its
+                                        parking to the epoch claimed; their real time is excluded) */
+    _Atomic uint64_t fast_wake_ns;   /* ... and their jumps and wakes of the due waiters */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];
@@ -252,7 +253,7 @@ RV_API void rv_park_begin(rv_park *p, const char *why);
 RV_API void rv_park_end(rv_park *p);
 /* The world's idle advances so far: taken by the fast path (every thread parked) and by the /proc
  * path (exported for tests and tools as revati_advances). */
-RV_API void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *fast_ns);
+RV_API void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *look_ns, uint64_t *wake_ns);
 /* Whether a signal was sent in the world (kill, tgkill, ...): bumps the world's count before it
  * is sent, so that the fast advance leaves the next advance to the kernel's view. */
 RV_API void rv_signal_sending(void);

@@ -83,7 +83,9 @@ sys.exit(max(p.wait() for p in procs))
 """
 
 
-def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float, float]:
+def advance_cost(
+    nprocs: int, advances: int, extra_env: dict[str, str]
+) -> tuple[float, int, int, float, float]:
     """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together; the world's
     advances by the fast path and by the /proc path; CPU ns per fast advance (the advancing thread's
     own): its look (from its parking to the advance epoch claimed) and its jump and wake of the due
@@ -95,6 +97,7 @@ def advance_cost(nprocs: int, advances: int) -> tuple[float, int, int, float, fl
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "device.conf").write_text(get_profile("h100").device_conf(1))
         env = run_env(d, build.lib_dir())
+        env.update(extra_env)
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", SLEEPER, str(advances)],
@@ -140,10 +143,13 @@ def main() -> None:
     ap.add_argument("--allreduces", type=int, default=200)
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--no-nccl", action="store_true", help="skip the all-reduce runs (no torch)")
+    ap.add_argument("--no-fast", action="store_true", help="global advances by the /proc path only")
     args = ap.parse_args()
     out: dict[str, object] = {"advance_us": {}, "fast_advance_cpu_us": {}, "allreduce_us": {}}
     for n in (int(x) for x in args.procs.split(",")):
-        ns, fast, slow, look_ns, wake_ns = advance_cost(n, args.advances)
+        ns, fast, slow, look_ns, wake_ns = advance_cost(
+            n, args.advances, {"REVATI_FAST_ADVANCE": "0" if args.no_fast else "1"}
+        )
         us = ns / 1e3
         out["advance_us"][n] = round(us, 1)  # type: ignore[index]
         out["fast_advance_cpu_us"][n] = [round(look_ns / 1e3, 1), round(wake_ns / 1e3, 1)]  # type: ignore[index]

@@ -15,6 +15,7 @@ from ccompile import compile_c
 from revati.launch.env import run_env
 
 PROBES = Path(__file__).parent / "probes"
+FAST = {"REVATI_FAST_ADVANCE": "1"}  # opt-in for now (docs/coordination.md)
 
 ADVANCES = r"""
 import ctypes, os
@@ -61,7 +62,7 @@ print("RESULT", json.dumps({"virtual": t1 - t0, "fast": f1 - f0, "slow": s1 - s0
 
 def test_sleeping_processes_advance_by_the_fast_path(stand_in) -> None:
     code = SLEEPERS.replace("CODE", repr(SLEEPERS))
-    r = stand_in(code, env={"REVATI_SUPERVISOR_PID": str(os.getpid())}, timeout=120)
+    r = stand_in(code, env={"REVATI_SUPERVISOR_PID": str(os.getpid()), **FAST}, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert 50_000_000 <= res["virtual"] < 60_000_000, res
@@ -94,7 +95,7 @@ print("RESULT", json.dumps({"virtual": t1 - t0, "real": lib.revati_real_ns() - r
 
 
 def test_thread_in_uninterposed_call_falls_back_to_proc_path(stand_in) -> None:
-    r = stand_in(UNINTERPOSED, timeout=120)
+    r = stand_in(UNINTERPOSED, env=FAST, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert res["virtual"] >= 5_000_000_000, res
@@ -127,7 +128,7 @@ print("RESULT", json.dumps({"virtual": t1 - t0, "spin_done_before_wake": bool(do
 
 
 def test_spinning_thread_is_not_jumped_past(stand_in) -> None:
-    r = stand_in(SPINNER, timeout=120)
+    r = stand_in(SPINNER, env=FAST, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert res["spin_done_before_wake"], res

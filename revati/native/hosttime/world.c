@@ -425,6 +425,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->reg = to_reference(deadline);
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
     wt->sleeper = 0;
+    wt->fast_look = 0;
     wt->jumps0 = atomic_load(&w->jumps_made);
     wt->slot = claim_slot(w, me, tid, wt->reg, deadline);
 }
@@ -591,14 +592,15 @@ static void explain_real_expiry(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_
  * thread parked, agrees (a thread made otherwise, e.g. a raw clone, makes them disagree). When every
  * process of the world is full, the world advances at once to the earliest deadline, without /proc
  * scans or pauses, and wakes exactly the waiters due then. Otherwise the /proc path below decides.
- * docs/coordination.md ("The fast advance") gives the argument. REVATI_FAST_ADVANCE=0 turns it off. */
+ * docs/coordination.md ("The fast advance") gives the argument. REVATI_FAST_ADVANCE=1 turns it on. */
 
 static int g_fast = -1;
 
 static int fast_on(void) {
     if (g_fast < 0) {
+        /* opt-in (REVATI_FAST_ADVANCE=1) until the whole hosttime suite passes with it on */
         const char *s = getenv("REVATI_FAST_ADVANCE");
-        g_fast = !(s && s[0] == '0');
+        g_fast = s && s[0] == '1';
     }
     return g_fast;
 }
@@ -703,8 +705,10 @@ static int thread_runs(int32_t pid, int32_t tid) {
  * the caller's, no waiter whose wait a real event ends was woken by one, and no signal was sent
  * since the last advance; then the advance epoch is claimed and *ref_target is the earliest
  * deadline in reference terms (0 and nothing claimed otherwise, or when no wait has a deadline). */
-static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns *ref_target, uint32_t *sigs) {
+static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns *ref_target, uint32_t *sigs,
+                     uint64_t *gens_sum, uint32_t *epoch_seen, int claim) {
     uint32_t epoch = atomic_load(&w->adv_epoch);
+    *epoch_seen = epoch;
     *sigs = atomic_load(&w->signals_sent);
     if (*sigs != atomic_load(&w->signals_seen)) {
         rv_debug("fast: a signal was sent since the last advance");
@@ -751,7 +755,11 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
         if (m >= n || pids[m] != pid || !c || !proc_full(c, &g) || g != gens[m]) return 0;
         m++;
     }
-    if (m != n || !atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
+    if (m != n) return 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < n; ++i) sum += gens[i];
+    *gens_sum = sum;
+    if (claim && !atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
     *ref_target = best;
     return 1;
 }
@@ -803,12 +811,32 @@ static uint64_t thread_cpu_ns(void) {
     return rv_real_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ? rv_ts_to_ns(&ts) : 0;
 }
 
-static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, uint64_t cpu_since,
-                        const char *why) {
+/* wt: a wait that a real event ends (fast_look: its own event may have come, from a thread that ran
+ * and parked before this look; only its real call can tell): the first idle look lets the real call
+ * look once, with no timeout (returns -1), and the advance is made at the next step, if the real call
+ * found nothing and nothing of the world moved meanwhile (the same generations, the same epoch).
+ * NULL: a sleep or a hold, which only a deadline or a signal ends. */
+static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, const char *why,
+                        rv_wait *wt) {
     if (slot < 0 || !fast_on()) return 0;
+    uint64_t cpu_since = thread_cpu_ns();
     rv_vtime_ns ref_target;
-    uint32_t sigs;
-    if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs)) return 0;
+    uint32_t sigs, epoch;
+    uint64_t gens;
+    if (wt) {
+        int again = wt->fast_look;
+        wt->fast_look = 0;
+        if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 0)) return 0;
+        if (!again || gens != wt->fast_gens || epoch != wt->fast_epoch) {
+            wt->fast_look = 1;
+            wt->fast_gens = gens;
+            wt->fast_epoch = epoch;
+            return -1;
+        }
+        if (!atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
+    } else if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 1)) {
+        return 0;
+    }
     if (any_zmq(w)) settle_after_jump(); /* libzmq's clock cache (above) */
     rv_leave_discard(); /* the world was idle: excluded from every clock below, not as overhead here */
     uint64_t t1 = rv_real_ns();
@@ -830,17 +858,17 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
 }
 
 void rv_park_begin(rv_park *p, const char *why) {
+    (void)why;
     p->slot = -1;
     if (!fast_on() || !rv_clock_ready()) return;
-    uint64_t t0 = rv_real_ns();
     rv_enter();
     rv_world *w = rv_world_get();
     p->slot = claim_slot(w, (int32_t)getpid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
     if (p->slot >= 0) {
         atomic_store(&w->waiters[p->slot].blocking, 1);
-        uint64_t cpu0 = thread_cpu_ns();
+        /* no advance from here: the wait's own event may be there already (only the real call can
+         * tell); the timed waiters' next steps advance the world if it is idle */
         park_slot(w, p->slot, 1);
-        fast_advance(w, p->slot, RV_VTIME_INVALID, RV_VTIME_INVALID, t0, cpu0, why);
     }
     rv_leave();
 }
@@ -983,9 +1011,17 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     uint32_t act = atomic_load(&w->activity);
     if (wt->slot >= 0 && fast_on()) {
         /* publish this thread as blocked; if every thread of the world now is, advance at once */
-        uint64_t cpu0 = thread_cpu_ns();
         park_slot(w, wt->slot, !wt->sleeper);
-        if (fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, cpu0, wt->why)) {
+        int f = signal_waiting(&old)
+                    ? 0
+                    : fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, wt->why, wt->sleeper ? NULL : wt);
+        if (f < 0) {
+            /* let the real call look for this wait's own event once, at once */
+            wt->gen_seen = gen;
+            *real_slice_ns = 1;
+            return step_done(wt, 0, 1, &old);
+        }
+        if (f > 0) {
             wt->idle_seen = 0;
             if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);
             /* another waiter was due first: it runs; this one blocks again */

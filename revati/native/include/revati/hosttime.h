@@ -237,6 +237,10 @@ typedef struct rv_wait {
     uint32_t epoch;      /* the world's advance epoch at the first idle observation */
     uint32_t sigs;       /* the world's signals_sent at the first idle observation */
     uint64_t jumps0;     /* the world's jumps_made when the wait began */
+    int fast_look;       /* a wait a real event ends: the last step found the world idle by the fast
+                            rule and let the real call look once (it found nothing if we are back) */
+    uint64_t fast_gens;  /* ... the sum of the processes' generations then, and the advance epoch */
+    uint32_t fast_epoch;
     const char *why;
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);

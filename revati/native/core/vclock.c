@@ -408,11 +408,12 @@ static rv_charges *pub_slot(void) {
     int32_t me = (int32_t)getpid();
     rv_world *w = g_world;
     int saved_errno = errno; /* a clock read must not change errno */
-    for (int pass = 0; pass < 2; ++pass)
+    for (int pass = 0; pass < 3; ++pass)
         for (int i = 0; i < RV_MAX_PROCS; ++i) {
             int32_t cur = atomic_load(&w->charges[i].pid);
-            /* first pass: a free slot; second: one whose process is gone */
-            if (pass == 0 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
+            /* first pass: this pid's own slot (from before an exec: one slot per process, so that
+             * others find this image's terms); second: a free slot; third: one whose process is gone */
+            if (pass == 0 ? cur != me : pass == 1 ? cur != 0 : (cur == 0 || pid_alive(cur))) continue;
             if (atomic_compare_exchange_strong(&w->charges[i].pid, &cur, me)) {
                 rv_charges *c = &w->charges[i];
                 atomic_store(&c->ns, atomic_load(&g_charge));
@@ -421,6 +422,13 @@ static rv_charges *pub_slot(void) {
                 atomic_store(&c->foreign, atomic_load(&g_foreign));
                 atomic_store(&c->sent_at, 0); /* a previous owner's sends are not this process's */
                 atomic_store(&c->sends, 0);
+                /* a fresh process (or a fork child) has one thread: the caller; pthread_create's
+                 * interposer counts the others (hosttime/threads.c) */
+                atomic_store(&c->threads, 1);
+                atomic_store(&c->parked, 0);
+                atomic_fetch_add(&c->pgen, 1);
+                atomic_store(&c->checked, 0);
+                atomic_store(&c->flags, 0);
                 g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
@@ -466,6 +474,10 @@ static void futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
+static void (*_Atomic g_own_jump_hook)(void);
+
+void rv_set_own_jump_hook(void (*fn)(void)) { atomic_store(&g_own_jump_hook, fn); }
+
 static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
     ensure_init();
     if (t == RV_VTIME_INVALID) return 0;
@@ -489,6 +501,12 @@ static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
         atomic_fetch_add(&g_world->jumps_made, 1);
         atomic_fetch_add(&g_world->gen, 1);
         futex_wake_all(&g_world->gen);
+        if (!world) {
+            /* this process's sleeping threads look at their deadlines (the world's advance wakes the
+             * waiters it makes due itself: hosttime/world.c) */
+            void (*hook)(void) = atomic_load(&g_own_jump_hook);
+            if (hook) hook();
+        }
         return 1;
     }
     return 0;

@@ -210,6 +210,8 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         atomic_store(&w->waiters[wt.slot].target, t);
         atomic_store(&w->waiters[wt.slot].hold, 1);
     }
+    /* blocked until the world's futex moves (revati's own): nothing but a jump ends it */
+    rv_wait_park(&wt, 0);
     rv_debug("hold at %llu (%s): another process could act before it", (unsigned long long)t, why);
     uint64_t slice = HOLD_SLICE_MIN_NS;
     for (;;) {

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -88,6 +89,7 @@ static int forward_to_main(int sig, const siginfo_t *info) {
     }
     if (state == 'Z' || state == 'X' || state == 'T' || state == 't') return 0;
     if (blocked & (1ULL << (sig - 1))) return 0;
+    rv_signal_sending();
     return syscall(SYS_tgkill, pid, pid, sig) == 0;
 }
 
@@ -242,4 +244,52 @@ int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out) {
     for (int sig = 1; sig <= 64; ++sig)
         if (theirs & (1ULL << (sig - 1))) sigaddset(out, sig);
     return theirs != 0;
+}
+
+/* ---- signals sent: counted in the world before they go (the fast advance, world.c) ------------ */
+
+/* A parked thread woken by a signal runs its handler before it unparks; a signal sent by a world
+ * process is counted first, so that the next advance is left to the kernel's view of the threads. */
+#define NEXT(type, name) \
+    static type real_; \
+    if (!real_) real_ = (type)dlsym(RTLD_NEXT, name)
+
+typedef int (*kill_fn)(pid_t, int);
+typedef int (*tgkill_fn)(pid_t, pid_t, int);
+typedef int (*pthread_kill_fn)(pthread_t, int);
+typedef int (*sigqueue_fn)(pid_t, int, const union sigval);
+
+// kill: counted (a signal, not the existence probe sig 0), then libc's
+RV_EXPORT int kill(pid_t pid, int sig) {
+    NEXT(kill_fn, "kill");
+    if (sig) rv_signal_sending();
+    return real_(pid, sig);
+}
+
+// killpg: counted, then libc's
+RV_EXPORT int killpg(pid_t pg, int sig) {
+    NEXT(kill_fn, "killpg");
+    if (sig) rv_signal_sending();
+    return real_(pg, sig);
+}
+
+// tgkill: counted, then libc's
+RV_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig) {
+    NEXT(tgkill_fn, "tgkill");
+    if (sig) rv_signal_sending();
+    return real_(tgid, tid, sig);
+}
+
+// pthread_kill: counted, then libc's
+RV_EXPORT int pthread_kill(pthread_t t, int sig) {
+    NEXT(pthread_kill_fn, "pthread_kill");
+    if (sig) rv_signal_sending();
+    return real_(t, sig);
+}
+
+// sigqueue: counted, then libc's
+RV_EXPORT int sigqueue(pid_t pid, int sig, const union sigval v) {
+    NEXT(sigqueue_fn, "sigqueue");
+    if (sig) rv_signal_sending();
+    return real_(pid, sig, v);
 }

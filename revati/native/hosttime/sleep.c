@@ -19,6 +19,7 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_wait_begin(&w, deadline, why);
     w.idle = idle;
     w.idle_tracked = 1;
+    w.sleeper = 1; /* only the deadline or a signal ends it: no kernel state to check before an advance */
     rv_leave();
     int rc = 0;
     for (;;) {

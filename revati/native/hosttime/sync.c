@@ -56,8 +56,38 @@ static clockid_t cond_clock(pthread_cond_t *c) {
     return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 2) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
+/* Threads waiting in pthread_mutex_lock, counted per mutex (by a hash of its address, like the
+ * condition signals below: a collision only costs a few rounds of let_contenders_in). glibc's lock
+ * word cannot tell: it stays at 2 ("locked, with waiters") after a condition wait reacquires the
+ * mutex, whoever waits. */
+#define CONTEND_SLOTS 4096
+static _Atomic uint32_t g_contenders[CONTEND_SLOTS];
+static _Atomic uint64_t g_contend_rounds; /* rounds let_contenders_in waited (tests) */
+
+static _Atomic uint32_t *contenders(const pthread_mutex_t *m) {
+    uint64_t h = ((uintptr_t)m >> 3) * 0x9E3779B97F4A7C15ULL;
+    return &g_contenders[h >> 52]; /* the top 12 bits: CONTEND_SLOTS entries */
+}
+
+typedef int (*mutex_lock_fn)(pthread_mutex_t *);
+
+// pthread_mutex_lock: a call that finds the mutex taken is counted as a contender while it waits
+RV_EXPORT int pthread_mutex_lock(pthread_mutex_t *m) {
+    static mutex_lock_fn real;
+    if (!real) real = (mutex_lock_fn)dlsym(RTLD_NEXT, "pthread_mutex_lock");
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return real(m);
+    _Atomic uint32_t *n = contenders(m);
+    atomic_fetch_add(n, 1);
+    int rc = real(m);
+    atomic_fetch_sub(n, 1);
+    return rc;
+}
+
+// revati_contend_rounds: extra condition waits made so far to let a mutex contender in (tests)
+RV_EXPORT unsigned long long revati_contend_rounds(void) { return atomic_load(&g_contend_rounds); }
+
 /* After a slice, this thread holds the mutex again for its next step. If another thread waits for
- * the mutex (glibc's lock word 2: locked, with waiters), it was woken when the slice released it but
+ * the mutex (in pthread_mutex_lock, counted above), it was woken when the slice released it but
  * may not have run yet: on a loaded host this thread's reacquisitions then starve it for the whole
  * wait (torch's watchdog holds its work-list mutex so while the main thread waits to enqueue an
  * all-reduce). Wait a little more on the condition (which releases the mutex, and keeps a signal sent
@@ -66,7 +96,8 @@ static clockid_t cond_clock(pthread_cond_t *c) {
 #define CONTEND_WAIT_NS 200000LL
 static int let_contenders_in(pthread_cond_t *c, pthread_mutex_t *m) {
     int rc = ETIMEDOUT;
-    for (int k = 0; k < CONTEND_ROUNDS && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 2; ++k) {
+    for (int k = 0; k < CONTEND_ROUNDS && atomic_load(contenders(m)) > 0; ++k) {
+        atomic_fetch_add(&g_contend_rounds, 1);
         struct timespec ts = real_after(CONTEND_WAIT_NS);
         rc = real_cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
         if (rc != ETIMEDOUT) break;
@@ -144,6 +175,38 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
     rv_enter();
     rv_wait_end(&w);
     rv_leave();
+    return rc;
+}
+
+typedef int (*cond_wait_fn)(pthread_cond_t *, pthread_mutex_t *);
+
+// pthread_cond_wait: untimed; the thread is published as parked meanwhile (the fast advance)
+RV_EXPORT int pthread_cond_wait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m) {
+    static cond_wait_fn real;
+    if (!real) {
+        real = (cond_wait_fn)dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
+        if (!real) real = (cond_wait_fn)dlsym(RTLD_NEXT, "pthread_cond_wait");
+    }
+    rv_park p;
+    rv_park_begin(&p, "pthread_cond_wait");
+    int rc = real(c, m);
+    rv_park_end(&p);
+    return rc;
+}
+
+typedef int (*sem_wait_fn)(sem_t *);
+
+// sem_wait: untimed (Python's lock acquire without a timeout); parked meanwhile
+RV_EXPORT int sem_wait(sem_t *s) {
+    static sem_wait_fn real;
+    if (!real) real = (sem_wait_fn)dlsym(RTLD_NEXT, "sem_wait");
+    if (sem_trywait(s) == 0) return 0;
+    rv_park p;
+    rv_park_begin(&p, "sem_wait");
+    int rc = real(s);
+    int e = errno;
+    rv_park_end(&p);
+    errno = e;
     return rc;
 }
 

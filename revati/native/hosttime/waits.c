@@ -50,12 +50,16 @@ static void end(rv_wait *w, int timed_out) {
     rv_idle_end(w->idle, timed_out ? w->deadline : 0);
 }
 
-/* An untimed wait goes straight to libc; the idle accounting still applies around it. */
+/* An untimed wait goes straight to libc, published as parked (the fast advance); the idle
+ * accounting still applies around it. */
 #define UNTIMED(call)                                \
     do {                                             \
         rv_idle_token tok_ = rv_idle_begin();        \
+        rv_park park_;                               \
+        rv_park_begin(&park_, "untimed wait");       \
         int r_ = (call);                             \
         int e_ = errno;                              \
+        rv_park_end(&park_);                         \
         rv_idle_end(tok_, 0);                        \
         errno = e_;                                  \
         return r_;                                   \

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "revati/log.h"
+#include "threads.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -64,7 +65,7 @@ static void start_watchdog(void) {
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&a, 64 * 1024);
     pthread_t t;
-    if (pthread_create(&t, &a, watch, NULL) != 0) rv_warn("cannot start the supervisor watchdog thread");
+    if (rv_real_pthread_create(&t, &a, watch, NULL) != 0) rv_warn("cannot start the supervisor watchdog thread");
     pthread_attr_destroy(&a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -20,6 +20,7 @@
 #include "revati/stall.h"
 #include "revati/trace.h"
 #include "revati/vclock.h"
+#include "threads.h"
 #include "world_scan.h"
 
 #define SLICE_MIN_NS 50000ULL     /* first real slice of a wait while the world runs */
@@ -54,6 +55,14 @@ static void settle_after_jump(void) {
 
 static __thread int t_slot_hint = -1;
 #define LONG_WAIT_NS 1000000000ULL /* REVATI_LOG=info explains timeouts of waits this long */
+
+static void unpark_slot(rv_world *w, int slot, int32_t pid);
+
+/* Waiter slots in use are below this (slots are taken lowest first). */
+static inline int waiters_hi(rv_world *w) {
+    int hi = atomic_load_explicit(&w->waiters_hi, memory_order_acquire);
+    return hi < 0 ? 0 : hi > RV_MAX_WAITERS ? RV_MAX_WAITERS : hi;
+}
 static _Atomic int g_last_busy_pid; /* where the last scan found a running thread: checked first */
 static _Atomic int g_last_busy_tid;
 
@@ -79,6 +88,8 @@ void rv_world_register_pid(int32_t me) {
     }
 }
 
+static void own_jumped(void);
+
 static void at_fork_child(void) {
     t_slot_hint = -1;
     rv_world_register_self();
@@ -87,6 +98,7 @@ static void at_fork_child(void) {
 __attribute__((constructor)) static void world_load(void) {
     rv_world_register_self();
     pthread_atfork(NULL, NULL, at_fork_child);
+    rv_set_own_jump_hook(own_jumped);
 }
 
 /* The process stays in the world past this point: exit handlers, other libraries' destructors and
@@ -98,7 +110,8 @@ __attribute__((destructor)) static void world_unload(void) { rv_publish_high(); 
 
 void rv_collect_waiters(rv_world *w, waiter_set *s) {
     s->n = 0;
-    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+    int hi = waiters_hi(w);
+    for (int i = 0; i < hi; ++i) {
         int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
         if (!pid) continue;
         s->pid[s->n] = pid;
@@ -386,6 +399,33 @@ static rv_vtime_ns to_reference(rv_vtime_ns d) {
     return v < 1 ? 1 : (rv_vtime_ns)v;
 }
 
+/* A slot of the waiter table for this thread (lowest free first, so that scans stop at waiters_hi);
+ * -1 when the table is full. */
+static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns reg, rv_vtime_ns own) {
+    int start = t_slot_hint >= 0 ? t_slot_hint : 0;
+    for (int k = 0; k < RV_MAX_WAITERS; ++k) {
+        int i = (start + k) % RV_MAX_WAITERS;
+        int32_t zero = 0;
+        if (atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed) != 0) continue;
+        /* tid and deadline first (a scanner may read the slot as soon as pid is set) */
+        if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
+            atomic_store(&w->waiters[i].tid, tid);
+            atomic_store(&w->waiters[i].blocking, 0);
+            atomic_store(&w->waiters[i].hold, 0);
+            atomic_store(&w->waiters[i].parked, 0);
+            atomic_store(&w->waiters[i].verify, 1);
+            atomic_store(&w->waiters[i].own_deadline, own);
+            atomic_store(&w->waiters[i].deadline, reg);
+            int32_t hi = atomic_load(&w->waiters_hi);
+            while (hi < i + 1 && !atomic_compare_exchange_weak(&w->waiters_hi, &hi, i + 1)) {}
+            atomic_store(&w->waiters[i].pid, me);
+            t_slot_hint = i;
+            return i;
+        }
+    }
+    return -1;
+}
+
 void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     rv_world *w = rv_world_get();
     rv_stall_wait_enter(); /* the CPU host clock: a waiter's slices are not the program's stalls */
@@ -408,29 +448,17 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->slot = -1;
     wt->reg = to_reference(deadline);
     int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
-    int start = t_slot_hint >= 0 ? t_slot_hint : (int)((uint32_t)tid * 2654435761u % RV_MAX_WAITERS);
-    for (int k = 0; k < RV_MAX_WAITERS; ++k) {
-        int i = (start + k) % RV_MAX_WAITERS;
-        int32_t zero = 0;
-        if (atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed) != 0) continue;
-        /* tid and deadline first (a scanner may read the slot as soon as pid is set) */
-        if (atomic_compare_exchange_strong(&w->waiters[i].pid, &zero, -1)) {
-            atomic_store(&w->waiters[i].tid, tid);
-            atomic_store(&w->waiters[i].blocking, 0);
-            atomic_store(&w->waiters[i].hold, 0);
-            atomic_store(&w->waiters[i].deadline, wt->reg);
-            atomic_store(&w->waiters[i].pid, me);
-            wt->slot = i;
-            t_slot_hint = i;
-            break;
-        }
-    }
+    wt->sleeper = 0;
+    wt->fast_look = 0;
+    wt->jumps0 = atomic_load(&w->jumps_made);
+    wt->slot = claim_slot(w, me, tid, wt->reg, deadline);
 }
 
 void rv_wait_end(rv_wait *wt) {
     rv_stall_wait_leave(wt->deadline); /* ... but the wake that ends the wait is */
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
+    unpark_slot(w, wt->slot, (int32_t)getpid());
     rv_waiter *s = &w->waiters[wt->slot];
     atomic_store(&s->blocking, 0);
     atomic_store(&s->hold, 0);
@@ -445,7 +473,8 @@ void rv_wait_end(rv_wait *wt) {
  * count as running (the world is not idle while they exist). */
 static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
     rv_vtime_ns best = RV_VTIME_INVALID;
-    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+    int hi = waiters_hi(w);
+    for (int i = 0; i < hi; ++i) {
         if (!atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
         rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
         if (d > now && d < best) best = d;
@@ -620,6 +649,334 @@ static void explain_long_timeout(const rv_wait *wt) {
     close(dfd);
 }
 
+/* ---- the fast advance -------------------------------------------------------------------------- */
+
+/* Every thread that enters a wait revati sees parks: it publishes in the shared file that it is
+ * blocked (its waiter slot's `parked`, counted in its process's `parked`), and unparks when the wait
+ * ends. A process is full when all its threads are parked: its count of threads (pthread_create's
+ * interposer, threads.c) equals its parked count, and the kernel's thread count, read when its last
+ * thread parked, agrees (a thread made otherwise, e.g. a raw clone, makes them disagree). When every
+ * process of the world is full, the world advances at once to the earliest deadline, without /proc
+ * scans or pauses, and wakes exactly the waiters due then. Otherwise the /proc path below decides.
+ * docs/coordination.md ("The fast advance") gives the argument. REVATI_FAST_ADVANCE=1 turns it on. */
+
+static int g_fast = -1;
+
+static int fast_on(void) {
+    if (g_fast < 0) {
+        /* opt-in (REVATI_FAST_ADVANCE=1) until the whole hosttime suite passes with it on */
+        const char *s = getenv("REVATI_FAST_ADVANCE");
+        g_fast = s && s[0] == '1';
+    }
+    return g_fast;
+}
+
+/* The published slot of world process pid (procs index i: a hint is kept per index). */
+static _Atomic int16_t g_charges_hint[RV_MAX_PROCS];
+
+static rv_charges *charges_of(rv_world *w, int i, int32_t pid) {
+    int h = (i >= 0 ? atomic_load_explicit(&g_charges_hint[i], memory_order_relaxed) : 0) - 1;
+    if (h >= 0 && atomic_load_explicit(&w->charges[h].pid, memory_order_relaxed) == pid) return &w->charges[h];
+    for (int k = 0; k < RV_MAX_PROCS; ++k)
+        if (atomic_load_explicit(&w->charges[k].pid, memory_order_relaxed) == pid) {
+            if (i >= 0) atomic_store_explicit(&g_charges_hint[i], (int16_t)(k + 1), memory_order_relaxed);
+            return &w->charges[k];
+        }
+    return NULL;
+}
+
+/* Every thread of the process parked, as its counts say, checked against the kernel's count at the
+ * current generation; *gen: that generation. */
+static int proc_full(rv_charges *c, uint32_t *gen) {
+    int32_t th = atomic_load(&c->threads);
+    if (th <= 0 || atomic_load(&c->parked) != th) return 0;
+    uint64_t ck = atomic_load(&c->checked);
+    *gen = atomic_load(&c->pgen);
+    return (uint32_t)(ck >> 32) == *gen && (int32_t)(uint32_t)ck == th;
+}
+
+/* The process became full (its last thread parked, the caller): bring its waiters' registered
+ * deadlines up to date (its clock's delta against the reference moved while its threads ran) and
+ * read the kernel's count of its threads. */
+static void check_full(rv_world *w, rv_charges *c) {
+    uint32_t gen = atomic_load(&c->pgen);
+    int32_t me = (int32_t)getpid();
+    int hi = waiters_hi(w);
+    for (int k = 0; k < hi; ++k) {
+        rv_waiter *s = &w->waiters[k];
+        if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me || !atomic_load(&s->parked)) continue;
+        rv_vtime_ns own = atomic_load(&s->own_deadline);
+        if (own != RV_VTIME_INVALID && !atomic_load(&s->hold)) atomic_store(&s->deadline, to_reference(own));
+    }
+    if (rv_zmq_loaded())
+        atomic_fetch_or(&c->flags, RV_PROC_ZMQ);
+    else
+        atomic_fetch_and(&c->flags, ~RV_PROC_ZMQ);
+    int n = rv_kernel_threads() - rv_own_threads(); /* revati's own threads never park */
+    if (n > 0) atomic_store(&c->checked, (uint64_t)gen << 32 | (uint32_t)n);
+}
+
+/* Publish this thread's wait as blocked (idempotent). verify: a real event may end it. */
+static void park_slot(rv_world *w, int slot, int verify) {
+    if (slot < 0 || !fast_on() || rv_thread_is_own()) return;
+    rv_waiter *s = &w->waiters[slot];
+    atomic_store(&s->verify, (uint32_t)verify);
+    if (atomic_exchange(&s->parked, 1)) return;
+    rv_charges *c = rv_own_charges();
+    if (!c) {
+        atomic_store(&s->parked, 0);
+        return;
+    }
+    int32_t p = atomic_fetch_add(&c->parked, 1) + 1;
+    if (p == atomic_load(&c->threads)) check_full(w, c);
+}
+
+/* The wait in slot is over, or an advance made it due (then the advancer unparks it on its owner's
+ * behalf, so that no second advance can pass it before it runs). */
+static void unpark_slot(rv_world *w, int slot, int32_t pid) {
+    rv_waiter *s = &w->waiters[slot];
+    if (!atomic_exchange(&s->parked, 0)) return;
+    rv_charges *c = pid == (int32_t)getpid() ? rv_own_charges() : charges_of(w, -1, pid);
+    if (!c) return;
+    atomic_fetch_add(&c->pgen, 1);
+    atomic_fetch_sub(&c->parked, 1);
+}
+
+void rv_wait_park(rv_wait *wt, int verify) { park_slot(rv_world_get(), wt->slot, verify); }
+
+/* A counted thread ends (threads.c): a wait it never left (cancelled inside it) is unparked. */
+void rv_world_thread_ends(void) {
+    int slot = t_slot_hint;
+    if (slot < 0) return;
+    rv_world *w = rv_world_get();
+    rv_waiter *s = &w->waiters[slot];
+    if (atomic_load(&s->tid) != (int32_t)rv_tid() || atomic_load(&s->pid) != (int32_t)getpid()) return;
+    unpark_slot(w, slot, (int32_t)getpid());
+}
+
+/* Whether the kernel shows thread tid of pid running or runnable (or gone: 0). */
+static int thread_runs(int32_t pid, int32_t tid) {
+    char path[48];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 0;
+    char t[16];
+    snprintf(t, sizeof t, "%d", (int)tid);
+    int r = state_runs(thread_state(dfd, t));
+    close(dfd);
+    return r;
+}
+
+/* Whether every process of the world is full, no parked waiter is due (about to run) other than
+ * the caller's, no waiter whose wait a real event ends was woken by one, and no signal was sent
+ * since the last advance; then the advance epoch is claimed and *ref_target is the earliest
+ * deadline in reference terms (0 and nothing claimed otherwise, or when no wait has a deadline). */
+static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns *ref_target, uint32_t *sigs,
+                     uint64_t *gens_sum, uint32_t *epoch_seen, int claim) {
+    uint32_t epoch = atomic_load(&w->adv_epoch);
+    *epoch_seen = epoch;
+    *sigs = atomic_load(&w->signals_sent);
+    if (*sigs != atomic_load(&w->signals_seen)) {
+        rv_debug("fast: a signal was sent since the last advance");
+        return 0;
+    }
+    static __thread uint32_t gens[RV_MAX_PROCS];
+    static __thread int32_t pids[RV_MAX_PROCS];
+    int n = 0;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
+        if (!pid) continue;
+        rv_charges *c = charges_of(w, i, pid);
+        if (!c || !proc_full(c, &gens[n])) {
+            if (c)
+                rv_debug("fast: process %d not full (threads %d parked %d checked %llx gen %u)", (int)pid,
+                         (int)atomic_load(&c->threads), (int)atomic_load(&c->parked),
+                         (unsigned long long)atomic_load(&c->checked), (unsigned)atomic_load(&c->pgen));
+            return 0;
+        }
+        pids[n++] = pid;
+    }
+    /* every thread is parked: no program code runs; what could still run is a waiter that a real
+     * event woke before its waker parked (the kernel shows it runnable) or one that is due */
+    rv_vtime_ns best = RV_VTIME_INVALID;
+    int hi = waiters_hi(w);
+    for (int k = 0; k < hi; ++k) {
+        rv_waiter *s = &w->waiters[k];
+        int32_t pid = atomic_load(&s->pid);
+        if (!pid) continue;
+        if (pid < 0 || !atomic_load(&s->parked)) return 0; /* a thread entering or leaving a wait */
+        rv_vtime_ns d = atomic_load(&s->deadline);
+        if (k != my_slot && d <= ref_now) return 0;
+        if (d > ref_now && d < best) best = d;
+        if (k != my_slot && atomic_load(&s->verify) && thread_runs(pid, atomic_load(&s->tid))) return 0;
+    }
+    if (best == RV_VTIME_INVALID) return 0;
+    /* nothing moved meanwhile: no thread unparked (its process's generation), no process joined */
+    int m = 0;
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
+        if (!pid) continue;
+        rv_charges *c = charges_of(w, i, pid);
+        uint32_t g;
+        if (m >= n || pids[m] != pid || !c || !proc_full(c, &g) || g != gens[m]) return 0;
+        m++;
+    }
+    if (m != n) return 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < n; ++i) sum += gens[i];
+    *gens_sum = sum;
+    if (claim && !atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
+    *ref_target = best;
+    return 1;
+}
+
+/* After an advance to ref_target: the waiters due are unparked on their owners' behalf, and sleeps
+ * among them woken through their own futex words (the others notice at their slice's end). */
+static void wake_due(rv_world *w, rv_vtime_ns ref_target) {
+    int hi = waiters_hi(w);
+    for (int k = 0; k < hi; ++k) {
+        rv_waiter *s = &w->waiters[k];
+        int32_t pid = atomic_load(&s->pid);
+        if (pid <= 0 || atomic_load(&s->deadline) > ref_target) continue;
+        if (!atomic_load(&s->parked)) continue;
+        unpark_slot(w, k, pid);
+        if (!atomic_load(&s->verify)) {
+            atomic_fetch_add(&s->wake, 1);
+            rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+        }
+    }
+}
+
+/* A jump of this process's own clock: its parked sleeps look at their deadlines again. */
+static void own_jumped(void) {
+    rv_world *w = rv_world_get();
+    int32_t me = (int32_t)getpid();
+    int hi = waiters_hi(w);
+    for (int k = 0; k < hi; ++k) {
+        rv_waiter *s = &w->waiters[k];
+        if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me || atomic_load(&s->verify)) continue;
+        atomic_fetch_add(&s->wake, 1);
+        rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
+}
+
+static int any_zmq(rv_world *w) {
+    for (int k = 0; k < RV_MAX_PROCS; ++k)
+        if (atomic_load_explicit(&w->charges[k].pid, memory_order_relaxed) &&
+            (atomic_load_explicit(&w->charges[k].flags, memory_order_relaxed) & RV_PROC_ZMQ))
+            return 1;
+    return 0;
+}
+
+/* Inside a bracket, the caller parked in slot (its own deadline `mine`, `my_reg` in reference terms;
+ * RV_VTIME_INVALID for an untimed wait): if the world is idle by the fast rule, advance it to the
+ * earliest deadline and wake the waiters due. since: real ns from which the world has been idle (the
+ * caller's check began). Returns 1 when it advanced. */
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    return rv_real_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ? rv_ts_to_ns(&ts) : 0;
+}
+
+/* wt: a wait that a real event ends (fast_look: its own event may have come, from a thread that ran
+ * and parked before this look; only its real call can tell): the first idle look lets the real call
+ * look once, with no timeout (returns -1), and the advance is made at the next step, if the real call
+ * found nothing and nothing of the world moved meanwhile (the same generations, the same epoch).
+ * NULL: a sleep or a hold, which only a deadline or a signal ends. */
+static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, const char *why,
+                        rv_wait *wt) {
+    if (slot < 0 || !fast_on()) return 0;
+    uint64_t cpu_since = thread_cpu_ns();
+    rv_vtime_ns ref_target;
+    uint32_t sigs, epoch;
+    uint64_t gens;
+    if (wt) {
+        int again = wt->fast_look;
+        wt->fast_look = 0;
+        if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 0)) return 0;
+        if (!again || gens != wt->fast_gens || epoch != wt->fast_epoch) {
+            wt->fast_look = 1;
+            wt->fast_gens = gens;
+            wt->fast_epoch = epoch;
+            return -1;
+        }
+        if (!atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
+    } else if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 1)) {
+        return 0;
+    }
+    if (any_zmq(w)) settle_after_jump(); /* libzmq's clock cache (above) */
+    rv_leave_discard(); /* the world was idle: excluded from every clock below, not as overhead here */
+    uint64_t t1 = rv_real_ns();
+    rv_exclude_idle(since, t1);
+    int64_t delta = rv_clock_delta();
+    rv_vtime_ns target = ref_target == my_reg && mine != RV_VTIME_INVALID ? mine : (rv_vtime_ns)((int64_t)ref_target + delta);
+    if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, rv_vnow_peek(), target);
+    atomic_store(&w->wake_real, t1);
+    atomic_store(&w->wake_target, ref_target);
+    uint64_t cpu_look = thread_cpu_ns();
+    rv_vadvance_world(target, why);
+    wake_due(w, ref_target);
+    atomic_store(&w->signals_seen, sigs);
+    atomic_fetch_add(&w->fast_ns, cpu_look - cpu_since);
+    atomic_fetch_add(&w->fast_wake_ns, thread_cpu_ns() - cpu_look);
+    atomic_fetch_add(&w->fast_jumps, 1);
+    rv_enter();
+    return 1;
+}
+
+void rv_park_begin(rv_park *p, const char *why) {
+    (void)why;
+    p->slot = -1;
+    if (!fast_on() || !rv_clock_ready()) return;
+    rv_enter();
+    rv_world *w = rv_world_get();
+    p->slot = claim_slot(w, (int32_t)getpid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
+    if (p->slot >= 0) {
+        atomic_store(&w->waiters[p->slot].blocking, 1);
+        /* no advance from here: the wait's own event may be there already (only the real call can
+         * tell); the timed waiters' next steps advance the world if it is idle */
+        park_slot(w, p->slot, 1);
+    }
+    rv_leave();
+}
+
+void rv_park_end(rv_park *p) {
+    if (p->slot < 0) return;
+    rv_enter();
+    rv_world *w = rv_world_get();
+    unpark_slot(w, p->slot, (int32_t)getpid());
+    rv_waiter *s = &w->waiters[p->slot];
+    atomic_store(&s->blocking, 0);
+    atomic_store(&s->deadline, RV_VTIME_INVALID);
+    atomic_store(&s->tid, 0);
+    atomic_store(&s->pid, 0);
+    atomic_fetch_add(&w->activity, 1);
+    rv_leave();
+}
+
+void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *fast_ns, uint64_t *wake_ns) {
+    rv_world *w = rv_world_get();
+    *fast = atomic_load(&w->fast_jumps);
+    *slow = atomic_load(&w->slow_jumps);
+    *fast_ns = atomic_load(&w->fast_ns);
+    *wake_ns = atomic_load(&w->fast_wake_ns);
+}
+
+void rv_signal_sending(void) {
+    if (rv_clock_ready()) atomic_fetch_add(&rv_world_get()->signals_sent, 1);
+}
+
+// revati_advances: the world's idle advances so far by the fast path and by the /proc path, and the
+// CPU ns the fast ones took to look and to jump and wake the due waiters (for tests and tools)
+RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slow, unsigned long long *look_ns,
+                               unsigned long long *wake_ns) {
+    uint64_t f, s, ns, wk;
+    rv_world_advances(&f, &s, &ns, &wk);
+    *fast = f;
+    *slow = s;
+    *look_ns = ns;
+    *wake_ns = wk;
+}
+
 static void set_blocking(rv_wait *wt, uint32_t v) {
     if (wt->slot >= 0) atomic_store(&rv_world_get()->waiters[wt->slot].blocking, v);
 }
@@ -693,12 +1050,14 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     pthread_sigmask(SIG_BLOCK, &all, &old);
     rv_signals_main_check_begin(&old);
     set_blocking(wt, 0);
+    if (wt->slot >= 0) wt->wake_seen = atomic_load(&w->waiters[wt->slot].wake);
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;
     rv_vtime_ns now = rv_vnow_peek();
     rv_vtime_ns ref_now = rv_world_ref();
     if (wt->slot >= 0) { /* the clock's delta moves (own overhead, jumps): keep the registration current */
         wt->reg = to_reference(wt->deadline);
+        atomic_store(&w->waiters[wt->slot].own_deadline, wt->deadline);
         atomic_store(&w->waiters[wt->slot].deadline, wt->reg);
     }
     if (now >= wt->deadline && rv_stall_commit_others()) {
@@ -725,11 +1084,34 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     uint32_t gen = atomic_load(&w->gen);
     uint32_t act = atomic_load(&w->activity);
+    if (wt->slot >= 0 && fast_on()) {
+        /* publish this thread as blocked; if every thread of the world now is, advance at once */
+        park_slot(w, wt->slot, !wt->sleeper);
+        int f = signal_waiting(&old)
+                    ? 0
+                    : fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, wt->why, wt->sleeper ? NULL : wt);
+        if (f < 0) {
+            /* let the real call look for this wait's own event once, at once */
+            wt->gen_seen = gen;
+            *real_slice_ns = 1;
+            return step_done(wt, 0, 1, &old);
+        }
+        if (f > 0) {
+            wt->idle_seen = 0;
+            if (rv_vnow_peek() >= wt->deadline) return step_done(wt, 1, 1, &old);
+            /* another waiter was due first: it runs; this one blocks again */
+            wt->gen_seen = atomic_load(&w->gen);
+            wt->slice_ns = SLICE_MIN_NS;
+            *real_slice_ns = SLICE_MAX_NS;
+            return step_done(wt, 0, 1, &old);
+        }
+    }
     if (scan_idle(w, ref_now)) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
-        if (wt->idle_seen && act == wt->activity && !signal_waiting(&old)) {
+        if (wt->idle_seen && act == wt->activity && !signal_waiting(&old) &&
+            atomic_compare_exchange_strong(&w->adv_epoch, &wt->epoch, wt->epoch + 1)) {
             settle_after_jump();
             /* the world has been idle since the first observation: that real time (checks, the
              * pause between them, the settle) is excluded from every clock, not from this
@@ -747,6 +1129,9 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             atomic_store(&w->wake_real, t1);
             atomic_store(&w->wake_target, ref_target);
             rv_vadvance_world(target, wt->why);
+            wake_due(w, ref_target);
+            atomic_store(&w->signals_seen, wt->sigs);
+            atomic_fetch_add(&w->slow_jumps, 1);
             rv_enter();
             wt->idle_seen = 0;
             if (rv_vnow_peek() >= wt->deadline) {
@@ -760,6 +1145,8 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             wt->idle_seen = 1;
             wt->activity = act;
             wt->idle_since = t0;
+            wt->epoch = atomic_load(&w->adv_epoch);
+            wt->sigs = atomic_load(&w->signals_sent);
         }
         wt->gen_seen = gen;
         wt->slice_ns = SLICE_MIN_NS;
@@ -797,7 +1184,11 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
     rv_world *w = rv_world_get();
     struct timespec ts;
     rv_ns_to_ts(slice_ns, &ts);
-    long r = rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
+    /* a parked sleep waits on its own word (an advance wakes exactly the sleeps it makes due; a jump
+     * of this process's clock, all of its sleeps); otherwise on the world's jump word */
+    long r = wt->slot >= 0 && fast_on()
+                 ? rv_real_futex((uint32_t *)&w->waiters[wt->slot].wake, FUTEX_WAIT, wt->wake_seen, &ts, NULL, 0)
+                 : rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
     if (r < 0 && errno == EINTR) {
         rv_debug("sleep interrupted by a signal");
         return -1;

@@ -23,6 +23,12 @@ void rv_collect_waiters(rv_world *w, waiter_set *s);
  * doing their checks and the caller, runs (kernel state R or D); a process found gone is reclaimed. */
 int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws);
 
+/* Publish the wait as blocked for the fast advance (verify: a real event may end it); a hold parks
+ * itself through this, the engine's steps do it themselves. */
+void rv_wait_park(rv_wait *wt, int verify);
+/* A counted thread ends (threads.c): a wait it never left is unparked. */
+void rv_world_thread_ends(void);
+
 /* Whether a thread of this process other than the caller runs (or is runnable). */
 int rv_own_others_run(void);
 

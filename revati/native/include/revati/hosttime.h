@@ -10,7 +10,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 8u
+#define RV_WORLD_VERSION 9u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 
@@ -26,8 +26,20 @@ typedef struct rv_charges {
     _Atomic uint64_t overhead; /* revati's own real ns, excluded */
     _Atomic uint64_t foreign;  /* others' overhead excluded while idle (real ns) */
     _Atomic uint64_t sent_at;  /* the process's virtual now at its latest send (messages.c) */
-    char pad[16];
+    /* the fast advance (world.c, docs/coordination.md): the process's live threads as counted by the
+     * pthread_create interposer (threads.c), how many of them are parked (published as blocked in a
+     * wait revati sees), a generation bumped whenever one unparks or a thread ends, and the kernel's
+     * thread count read when the last thread parked, with the generation it was read at (gen << 32 |
+     * count): the count is trusted only while that generation is current */
+    _Atomic int32_t threads;
+    _Atomic int32_t parked;
+    _Atomic uint32_t pgen;
+    _Atomic uint32_t flags;   /* RV_PROC_ZMQ: libzmq is loaded (a jump needs the settle pause) */
+    _Atomic uint64_t checked; /* pgen << 32 | kernel thread count, when the process was last full */
+    char pad[56];
 } rv_charges;
+
+#define RV_PROC_ZMQ 1u
 
 /* A thread in an interposed timed wait. pid == 0: free slot. */
 typedef struct rv_waiter {
@@ -41,6 +53,13 @@ typedef struct rv_waiter {
     _Atomic uint64_t target;   /* a hold's target: the owner's virtual instant itself, not in reference
                                   terms (the owner's clock moves against the reference while it holds,
                                   and holds are ordered by their targets) */
+    _Atomic uint64_t own_deadline; /* the deadline on the owner's clock (deadline is refreshed from it) */
+    _Atomic uint32_t parked;   /* 1: published as blocked (counted in its process's parked) */
+    _Atomic uint32_t verify;   /* 1: a real event can end the wait (fd, condition, futex): the kernel's
+                                  state of the thread is read before an advance; 0: only a deadline or
+                                  a signal ends it (sleeps, holds) */
+    _Atomic uint32_t wake;     /* futex word of a parked sleep: bumped when an advance makes it due */
+    uint32_t pad;
 } rv_waiter;
 
 /* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
@@ -69,6 +88,16 @@ typedef struct rv_world {
     _Atomic uint64_t ov_upto;        /* real ns up to which U is counted */
     _Atomic uint64_t busy_seen_real; /* real ns when a scan last found a running thread: waiters that
                                         look within 200 us reuse that answer instead of scanning */
+    _Atomic uint32_t adv_epoch;      /* bumped by every idle advance (fast or not): an advancer claims
+                                        the epoch it looked from, so two cannot both advance on one look */
+    _Atomic uint32_t signals_sent;   /* signals sent by world processes (kill, tgkill, ...) */
+    _Atomic uint32_t signals_seen;   /* ... up to the last idle advance: the fast advance needs none since */
+    _Atomic int32_t waiters_hi;      /* waiter slots in use are below this */
+    _Atomic uint64_t fast_jumps;     /* idle advances taken by the fast path */
+    _Atomic uint64_t slow_jumps;     /* ... and by the /proc path */
+    _Atomic uint64_t fast_ns;        /* CPU ns the fast advances' looks took (the advancer's, from its
+                                        parking to the epoch claimed; their real time is excluded) */
+    _Atomic uint64_t fast_wake_ns;   /* ... and their jumps and wakes of the due waiters */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];
@@ -212,6 +241,15 @@ typedef struct rv_wait {
     uint64_t progress;      /* deterministic mode: the world's progress towards the deadline (det_progress) */
     uint64_t progress_real; /* ... and the real ns when it last moved (0: not looked at yet) */
     rv_vtime_ns reg;     /* the deadline as registered in the world's table: in reference terms */
+    int sleeper;         /* 1: only the deadline or a signal ends it (set after rv_wait_begin) */
+    uint32_t wake_seen;  /* the slot's wake word when the step decided to block */
+    uint32_t epoch;      /* the world's advance epoch at the first idle observation */
+    uint32_t sigs;       /* the world's signals_sent at the first idle observation */
+    uint64_t jumps0;     /* the world's jumps_made when the wait began */
+    int fast_look;       /* a wait a real event ends: the last step found the world idle by the fast
+                            rule and let the real call look once (it found nothing if we are back) */
+    uint64_t fast_gens;  /* ... the sum of the processes' generations then, and the advance epoch */
+    uint32_t fast_epoch;
     const char *why;
     rv_clock_terms start; /* REVATI_LOG=info, waits of at least 1 s: the clock's terms at the start */
 } rv_wait;
@@ -220,6 +258,19 @@ RV_API int rv_wait_step(rv_wait *w, uint64_t *real_slice_ns);
 RV_API void rv_wait_end(rv_wait *w);
 /* Block on the world's futex for at most slice ns (sleep-type waits); returns -1/EINTR on a signal. */
 RV_API int rv_wait_sleep(rv_wait *w, uint64_t slice_ns);
+/* Untimed waits (an infinite poll, pthread_cond_wait, sem_wait): published as parked for the fast
+ * advance, with no deadline; a real event ends them (their thread's kernel state is checked). */
+typedef struct rv_park {
+    int slot;
+} rv_park;
+RV_API void rv_park_begin(rv_park *p, const char *why);
+RV_API void rv_park_end(rv_park *p);
+/* The world's idle advances so far: taken by the fast path (every thread parked) and by the /proc
+ * path (exported for tests and tools as revati_advances). */
+RV_API void rv_world_advances(uint64_t *fast, uint64_t *slow, uint64_t *look_ns, uint64_t *wake_ns);
+/* Whether a signal was sent in the world (kill, tgkill, ...): bumps the world's count before it
+ * is sent, so that the fast advance leaves the next advance to the kernel's view. */
+RV_API void rv_signal_sending(void);
 /* Whether no thread of the world is running (exported for tests through revati_world_idle). */
 RV_API int rv_world_idle(void);
 

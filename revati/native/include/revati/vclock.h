@@ -17,6 +17,8 @@ RV_API void rv_vadvance_to(rv_vtime_ns t, const char *why);
 RV_API void rv_vadvance_unheld(rv_vtime_ns t, const char *why);
 /* The hold rv_vadvance_to runs before a jump (hosttime/hold.c: rv_hold_until). */
 RV_API void rv_set_jump_hold(void (*hold)(rv_vtime_ns t, const char *why));
+/* Called after each jump of this process's own clock (hosttime/world.c wakes its sleeping threads). */
+RV_API void rv_set_own_jump_hook(void (*fn)(void));
 /* The same for the whole world: every process's clock moves by the jump (the wait engine, once no
  * thread of the world runs). */
 RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);

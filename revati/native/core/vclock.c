@@ -31,6 +31,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/log.h"
+#include "revati/open_brackets.h"
 #include "revati/runmode.h"
 #include "revati/stall.h"
 
@@ -252,6 +253,7 @@ static void calibrate_leak(void) {
 static void pub_atfork_child(void) {
     g_pub = NULL;
     g_pub_pid = 0;
+    rv_open_atfork_child();
     publish_terms(); /* the child's clock is the parent's: others can read it from now on */
 }
 
@@ -332,7 +334,10 @@ uint64_t rv_cpu_gap_ns(void) {
 
 uint64_t rv_overhead_ns(void) { return atomic_load(&g_overhead); }
 
-/* This process's own part of the clock: run time since the epoch, less overhead, plus charges. */
+/* This process's own part of the clock: run time since the epoch, less overhead, plus charges. The
+ * overhead includes the part of other threads' open brackets that ran before this reading's instant
+ * (open_brackets.h): it is added to g_overhead only when they end, and a reading that counted it
+ * would stay, through the no-going-back clamp, after they did. */
 static inline uint64_t own_part(void) {
     uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
                  atomic_load_explicit(&g_adopted, memory_order_relaxed);
@@ -340,7 +345,7 @@ static inline uint64_t own_part(void) {
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
                     atomic_load_explicit(&g_foreign, memory_order_relaxed) +
-                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
+                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed) + rv_open_part(real);
     if (real <= base) return c;
     uint64_t ran = real - base;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c;
@@ -540,6 +545,7 @@ void rv_enter(void) {
             uint64_t s = rv_stall_gap(t_entry_real - t_leave_real);
             if (s) commit_stall(t_entry_real - s, t_entry_real);
         }
+        if (!g_det) rv_open_begin(t_entry_real);
     }
 }
 
@@ -616,6 +622,7 @@ void rv_leave(void) {
         uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
         uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
         if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+        rv_open_end(); /* after the overhead grew: a reading in between counts the bracket twice, not never */
         if (!g_det && end > t_entry_real) union_add(t_entry_real, end);
     }
 }
@@ -641,7 +648,14 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
 }
 
 void rv_bracket_skip(uint64_t ns) {
-    if (ns && t_depth > 0) t_entry_real += ns;
+    if (t_depth > 0) {
+        t_entry_real += ns;
+        rv_open_move(t_entry_real); /* also ends rv_bracket_blocked's pause */
+    }
+}
+
+void rv_bracket_blocked(void) {
+    if (t_depth > 0) rv_open_move(0);
 }
 
 void rv_exclude_own(uint64_t ns) {
@@ -653,6 +667,7 @@ void rv_exclude_own(uint64_t ns) {
     }
     uint64_t v = atomic_fetch_add_explicit(&g_overhead, ns, memory_order_relaxed) + ns;
     if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+    if (t_depth > 0) rv_open_move(t_entry_real);
 }
 
 int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
@@ -677,10 +692,13 @@ int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
 }
 
 void rv_leave_discard(void) {
-    if (t_depth > 0 && --t_depth == 0 && g_cpu_clock) {
-        uint64_t end = rv_real_ns();
-        if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
-        t_leave_real = end;
+    if (t_depth > 0 && --t_depth == 0) {
+        rv_open_end();
+        if (g_cpu_clock) {
+            uint64_t end = rv_real_ns();
+            if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
+            t_leave_real = end;
+        }
     }
 }
 

@@ -118,7 +118,9 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
         prefill = s["num_new_reqs"] > 0 or s["max_tokens"] > 1
         if s["num_new_reqs"] == s["num_reqs"]:
             calls.append({"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []})
-            gaps.append({k: [] for k in ("t", "cpu_thread", "cpu_proc", "revati_excluded", "revati_stall")})
+            gaps.append(
+                {k: [] for k in ("t", "cpu_thread", "cpu_proc", "revati_excluded", "revati_stall")}
+            )
             prev = None
         if not calls:  # before the first new request: no generate call's
             continue

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from revati.markers import own_time
+
 log = logging.getLogger(__name__)
 
 __all__ = ["install", "supply_host_ids"]
@@ -61,7 +63,8 @@ def install() -> bool:
 
     def copy_to_cpu(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = original(self, *args, **kwargs)
-        _after_copy(self)
+        with own_time():  # revati's work, not SGLang's: no virtual time
+            _after_copy(self)
         return out
 
     copy_to_cpu._revati = True  # type: ignore[attr-defined]

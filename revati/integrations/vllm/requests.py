@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from revati.integrations.hooks import Hooks
+from revati.markers import own_time
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +63,6 @@ def install(hooks: Hooks) -> None:
         OutputProcessor.add_request = add_request
         OutputProcessor.process_outputs = process_outputs
     hooks.ok("requests")
-
-
-class own_time:
-    """A bracket: the real time inside is revati's own, excluded from the process's virtual time."""
-
-    def __enter__(self) -> None:
-        from revati import markers
-
-        markers.begin_own()
-
-    def __exit__(self, *exc: object) -> None:
-        from revati import markers
-
-        markers.end_own()
 
 
 _seen_first: set[str] = set()

@@ -119,7 +119,17 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
         if s["num_new_reqs"] == s["num_reqs"]:
             calls.append({"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []})
             gaps.append(
-                {k: [] for k in ("t", "cpu_thread", "cpu_proc", "revati_excluded", "revati_stall")}
+                {
+                    k: []
+                    for k in (
+                        "t",
+                        "cpu_thread",
+                        "cpu_proc",
+                        "revati_excluded",
+                        "revati_stall",
+                        "revati_thread",
+                    )
+                }
             )
             prev = None
         if not calls:  # before the first new request: no generate call's

@@ -60,6 +60,7 @@ static uint64_t g_read_charge; /* charged per interposed read: g_read_ns less th
 
 static __thread int t_depth;
 static __thread uint64_t t_entry_real;
+static __thread uint64_t t_own_ns; /* real ns this thread spent in its brackets (revati_thread_overhead_ns) */
 
 /* The CPU host clock: a gap of host code (between a thread's brackets) or a bracket at least this long
  * reads the thread's run delay; shorter ones leave theirs to the next reading (a preemption makes the
@@ -620,6 +621,7 @@ void rv_leave(void) {
         }
         t_leave_real = end;
         uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
+        t_own_ns += d + g_leak_ns;
         uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
         if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
         rv_open_end(); /* after the overhead grew: a reading in between counts the bracket twice, not never */
@@ -731,6 +733,11 @@ RV_EXPORT unsigned long long revati_foreign_overhead_ns(void) { return (unsigned
 RV_EXPORT unsigned long long revati_overhead_ns(void) {
     return (unsigned long long)(rv_overhead_ns() - rv_stall_ns()); /* revati's own: stalls are not */
 }
+
+// revati_thread_overhead_ns: real ns the calling thread spent in revati's brackets (its own work,
+// excluded from virtual time; a hold's blocked time is not in it): a thread's CPU time less this is
+// the program's own CPU (tools/vllm_compare/step_log)
+RV_EXPORT unsigned long long revati_thread_overhead_ns(void) { return (unsigned long long)t_own_ns; }
 
 // revati_real_ns: real monotonic ns, never virtualised (for tests and tools)
 RV_EXPORT unsigned long long revati_real_ns(void) { return (unsigned long long)rv_real_ns(); }

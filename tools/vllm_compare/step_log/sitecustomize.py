@@ -11,7 +11,8 @@ time under revati too (it leaves CPU-time clocks alone): their differences betwe
 host CPU a step costs, on the GPU host and here (where is an emulated step's host time spent?).
 Under revati each line also has "revati_excluded" (real seconds the engine process's clock has
 excluded so far as revati's own: its brackets, and holds' blocked time) and "revati_stall" (waits
-for a core excluded by the CPU host clock), read from librevati.so.
+for a core excluded by the CPU host clock) and "revati_thread" (real seconds the scheduling thread
+spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read from librevati.so.
 
 It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
 once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
@@ -40,7 +41,7 @@ def _revati_counters() -> Any:
 
     lib = ctypes.CDLL(None)  # the preloaded library's symbols are global
     try:
-        fns = [lib.revati_overhead_ns, lib.revati_stall_ns]
+        fns = [lib.revati_overhead_ns, lib.revati_stall_ns, lib.revati_thread_overhead_ns]
     except AttributeError:
         return None
     for f in fns:
@@ -68,6 +69,7 @@ def _log_step(fd: int, out: Any) -> None:
     if _REVATI:
         rec["revati_excluded"] = _REVATI[0]() / 1e9
         rec["revati_stall"] = _REVATI[1]() / 1e9
+        rec["revati_thread"] = _REVATI[2]() / 1e9
     os.write(fd, (json.dumps(rec) + "\n").encode())
 
 

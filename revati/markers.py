@@ -30,6 +30,7 @@ __all__ = [
     "active",
     "begin_own",
     "end_own",
+    "own_time",
     "span",
     "prefix_cache",
     "integration_hooks",
@@ -78,6 +79,17 @@ def end_own() -> None:
     lib = _lib()
     if lib is not None:
         lib.revati_own_end()
+
+
+@contextmanager
+def own_time() -> Iterator[None]:
+    """`begin_own()` ... `end_own()` around the `with` block: revati's own work inside a program
+    (an engine plugin's hooks) costs the program no virtual time."""
+    begin_own()
+    try:
+        yield
+    finally:
+        end_own()
 
 
 def vnow_ns() -> int:

@@ -83,6 +83,23 @@ def _step(reqs, tokens, new, most, t=0.0, cpu=None):
     return s
 
 
+def test_step_summary_gives_revati_exclusions(tmp_path):
+    """Under revati the step log also carries the engine's excluded time: the summary gives its
+    median from one decode step to the next, as for the CPU clocks."""
+    rp = _runner()
+    steps = [_step(1, 512, 1, 512, 1.0, 0.5)]
+    for i, (ex, st) in enumerate([(0.1, 0.0), (0.104, 0.001), (0.112, 0.001), (0.118, 0.003)]):
+        s = _step(1, 1, 0, 1, 1.1 + 0.01 * i, 0.6 + 0.005 * i)
+        s["revati_excluded"], s["revati_stall"] = ex, st
+        steps.append(s)
+    log = tmp_path / "steps.jsonl"
+    log.write_text("".join(json.dumps(s) + "\n" for s in steps))
+    (call,) = rp.step_summary(log)
+    assert call["decode_revati_excluded_ms"] == pytest.approx(6.0)
+    assert call["decode_revati_stall_ms"] == pytest.approx(1.0)
+    assert call["decode_t_ms"] == pytest.approx(10.0)
+
+
 def test_step_summary_counts_split_prefill(tmp_path):
     rp = _runner()
     steps = [

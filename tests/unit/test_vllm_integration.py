@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from revati import markers
 from revati.integrations.hooks import Hooks
 from revati.integrations.vllm import sampled
 from revati.launch.env import run_env
@@ -239,7 +240,6 @@ def test_broadcast_queue_stamps_before_enqueue_and_raises_after_dequeue():
 def test_a_missing_hook_target_is_loud_and_reported(fake_modules, monkeypatch, caplog):
     """A vLLM release without a hook's target: each hook is named missing with why, as a warning
     at once and in the `integration_hooks` marker's args, never skipped in silence."""
-    from revati import markers
     from revati.integrations.vllm import allreduce, requests, shutdown
 
     fake_modules(
@@ -319,6 +319,9 @@ def test_hooks_install_on_both_releases_call_shapes(fake_modules, monkeypatch):
     monkeypatch.setattr(
         sampled, "supply", lambda out, batch, vocab: calls.append(("supply", vocab))
     )
+    # the plugin's own work runs in revati's own time (a bracket), vLLM's sampling outside it
+    monkeypatch.setattr(markers, "begin_own", lambda: calls.append(("own",)))
+    monkeypatch.setattr(markers, "end_own", lambda: calls.append(("/own",)))
     hooks = Hooks("vllm", "0.24.0")
     for _ in range(2):  # a second install wraps nothing twice
         sampled.install(hooks)
@@ -329,7 +332,12 @@ def test_hooks_install_on_both_releases_call_shapes(fake_modules, monkeypatch):
     logits = SimpleNamespace(shape=(2, 128))
     assert Sampler()(logits, object()) == "out"
     Sampler()(logits, object(), "extra")
-    assert calls == [("sample", ()), ("supply", 128), ("sample", ("extra",)), ("supply", 128)]
+    assert calls == [("sample", ()), ("own",), ("supply", 128), ("/own",)] + [
+        ("sample", ("extra",)),
+        ("own",),
+        ("supply", 128),
+        ("/own",),
+    ]
     calls.clear()
     v1 = sys.modules["vllm.v1.utils"]
     assert sys.modules["vllm.v1.engine.utils"].shutdown is v1.shutdown is not v1_shutdown

@@ -103,7 +103,9 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
     prefill steps (new requests, or a request given more than one token: a chunk of a prompt),
     the new requests and tokens of each, and its decode steps; with the step log's CPU clocks,
     the median time, scheduling-thread CPU and engine-process CPU from one decode step to the
-    next (ms): where a decode step's time goes on the host."""
+    next (ms): where a decode step's time goes on the host; under revati also the real time its
+    clock excluded as revati's own and as waits for a core (decode_revati_excluded_ms,
+    decode_revati_stall_ms)."""
     if not path.is_file():
         return []
     steps = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -116,7 +118,19 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
         prefill = s["num_new_reqs"] > 0 or s["max_tokens"] > 1
         if s["num_new_reqs"] == s["num_reqs"]:
             calls.append({"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []})
-            gaps.append({"t": [], "cpu_thread": [], "cpu_proc": []})
+            gaps.append(
+                {
+                    k: []
+                    for k in (
+                        "t",
+                        "cpu_thread",
+                        "cpu_proc",
+                        "revati_excluded",
+                        "revati_stall",
+                        "revati_thread",
+                    )
+                }
+            )
             prev = None
         if not calls:  # before the first new request: no generate call's
             continue

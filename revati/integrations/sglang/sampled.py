@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from revati.integrations.hooks import wrap_once
+from revati.markers import own_time
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def install() -> bool:
 def _supplied_after(original: Callable[..., Any]) -> Callable[..., Any]:
     def copy_to_cpu(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = original(self, *args, **kwargs)
-        _after_copy(self)
+        with own_time():  # revati's work, not SGLang's: no virtual time
+            _after_copy(self)
         return out
 
     return copy_to_cpu

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from revati.integrations.hooks import Hooks, wrap_once
+from revati.markers import own_time
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +70,6 @@ def outputs_first(process_original: Callable[..., Any]) -> Callable[..., Any]:
         return process_original(self, engine_core_outputs, *args, **kwargs)
 
     return process_outputs
-
-
-class own_time:
-    """A bracket: the real time inside is revati's own, excluded from the process's virtual time."""
-
-    def __enter__(self) -> None:
-        from revati import markers
-
-        markers.begin_own()
-
-    def __exit__(self, *exc: object) -> None:
-        from revati import markers
-
-        markers.end_own()
 
 
 _seen_first: set[str] = set()

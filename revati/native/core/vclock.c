@@ -31,6 +31,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/log.h"
+#include "revati/open_brackets.h"
 #include "revati/runmode.h"
 #include "revati/stall.h"
 
@@ -59,6 +60,7 @@ static uint64_t g_read_charge; /* charged per interposed read: g_read_ns less th
 
 static __thread int t_depth;
 static __thread uint64_t t_entry_real;
+static __thread uint64_t t_own_ns; /* real ns this thread spent in its brackets (revati_thread_overhead_ns) */
 
 /* The CPU host clock: a gap of host code (between a thread's brackets) or a bracket at least this long
  * reads the thread's run delay; shorter ones leave theirs to the next reading (a preemption makes the
@@ -252,6 +254,7 @@ static void calibrate_leak(void) {
 static void pub_atfork_child(void) {
     g_pub = NULL;
     g_pub_pid = 0;
+    rv_open_atfork_child();
     publish_terms(); /* the child's clock is the parent's: others can read it from now on */
 }
 
@@ -332,7 +335,10 @@ uint64_t rv_cpu_gap_ns(void) {
 
 uint64_t rv_overhead_ns(void) { return atomic_load(&g_overhead); }
 
-/* This process's own part of the clock: run time since the epoch, less overhead, plus charges. */
+/* This process's own part of the clock: run time since the epoch, less overhead, plus charges. The
+ * overhead includes the part of other threads' open brackets that ran before this reading's instant
+ * (open_brackets.h): it is added to g_overhead only when they end, and a reading that counted it
+ * would stay, through the no-going-back clamp, after they did. */
 static inline uint64_t own_part(void) {
     uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
                  atomic_load_explicit(&g_adopted, memory_order_relaxed);
@@ -340,7 +346,7 @@ static inline uint64_t own_part(void) {
     uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
                     atomic_load_explicit(&g_foreign, memory_order_relaxed) +
-                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
+                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed) + rv_open_part(real);
     if (real <= base) return c;
     uint64_t ran = real - base;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c;
@@ -563,6 +569,7 @@ void rv_enter(void) {
             }
             rv_stall_mark_gap(0);
         }
+        if (!g_det) rv_open_begin(t_entry_real);
     }
 }
 
@@ -646,8 +653,10 @@ void rv_leave(void) {
         t_leave_real = end;
         if (g_cpu_clock) rv_stall_mark_gap(end);
         uint64_t d = end > t_entry_real ? end - t_entry_real : 0;
+        t_own_ns += d + g_leak_ns;
         uint64_t v = atomic_fetch_add_explicit(&g_overhead, d + g_leak_ns, memory_order_relaxed) + d + g_leak_ns;
         if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+        rv_open_end(); /* after the overhead grew: a reading in between counts the bracket twice, not never */
         if (!g_det && end > t_entry_real) union_add(t_entry_real, end);
     }
 }
@@ -673,7 +682,14 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
 }
 
 void rv_bracket_skip(uint64_t ns) {
-    if (ns && t_depth > 0) t_entry_real += ns;
+    if (t_depth > 0) {
+        t_entry_real += ns;
+        rv_open_move(t_entry_real); /* also ends rv_bracket_blocked's pause */
+    }
+}
+
+void rv_bracket_blocked(void) {
+    if (t_depth > 0) rv_open_move(0);
 }
 
 void rv_exclude_own(uint64_t ns) {
@@ -685,6 +701,7 @@ void rv_exclude_own(uint64_t ns) {
     }
     uint64_t v = atomic_fetch_add_explicit(&g_overhead, ns, memory_order_relaxed) + ns;
     if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
+    if (t_depth > 0) rv_open_move(t_entry_real);
 }
 
 int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
@@ -709,11 +726,14 @@ int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
 }
 
 void rv_leave_discard(void) {
-    if (t_depth > 0 && --t_depth == 0 && g_cpu_clock) {
-        uint64_t end = rv_real_ns();
-        if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
-        t_leave_real = end;
-        rv_stall_mark_gap(end);
+    if (t_depth > 0 && --t_depth == 0) {
+        rv_open_end();
+        if (g_cpu_clock) {
+            uint64_t end = rv_real_ns();
+            if (end - t_entry_real >= STALL_MIN_GAP_NS) rv_stall_rebase();
+            t_leave_real = end;
+            rv_stall_mark_gap(end);
+        }
     }
 }
 
@@ -759,6 +779,11 @@ RV_EXPORT unsigned long long revati_foreign_overhead_ns(void) { return (unsigned
 RV_EXPORT unsigned long long revati_overhead_ns(void) {
     return (unsigned long long)(rv_overhead_ns() - rv_stall_ns()); /* revati's own: stalls are not */
 }
+
+// revati_thread_overhead_ns: real ns the calling thread spent in revati's brackets (its own work,
+// excluded from virtual time; a hold's blocked time is not in it): a thread's CPU time less this is
+// the program's own CPU (tools/vllm_compare/step_log)
+RV_EXPORT unsigned long long revati_thread_overhead_ns(void) { return (unsigned long long)t_own_ns; }
 
 // revati_real_ns: real monotonic ns, never virtualised (for tests and tools)
 RV_EXPORT unsigned long long revati_real_ns(void) { return (unsigned long long)rv_real_ns(); }

@@ -150,6 +150,7 @@ static int world_has_others(rv_world *w) {
 static _Atomic uint64_t g_excluded_upto; /* real ns up to which this process's blocked time is excluded */
 
 void rv_blocked_begin(rv_blocked *b) {
+    rv_bracket_blocked();
     b->start = b->mark = rv_real_ns();
     b->idle_real = atomic_load_explicit(&rv_world_get()->idle_real, memory_order_relaxed);
     b->excluded = 0;

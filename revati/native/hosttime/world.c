@@ -1004,6 +1004,7 @@ static int signal_waiting(const sigset_t *callers_mask) {
 static int leave_to_main_thread(const sigset_t *callers_mask) {
     sigset_t theirs, pend;
     if (!rv_signals_for_main_thread(callers_mask, &theirs)) return 0;
+    rv_bracket_blocked(); /* the main thread runs meanwhile: its readings must not exclude this wait */
     uint64_t t0 = rv_real_ns();
     for (;;) {
         struct timespec ts = {0, 20000};

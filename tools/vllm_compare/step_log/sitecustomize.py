@@ -9,6 +9,10 @@ that imports vllm.v1.engine.core appends one JSON line per scheduled step to FIL
 The two CPU clocks (seconds, the scheduling thread's and the whole engine process's) are real CPU
 time under revati too (it leaves CPU-time clocks alone): their differences between steps are the
 host CPU a step costs, on the GPU host and here (where is an emulated step's host time spent?).
+Under revati each line also has "revati_excluded" (real seconds the engine process's clock has
+excluded so far as revati's own: its brackets, and holds' blocked time) and "revati_stall" (waits
+for a core excluded by the CPU host clock) and "revati_thread" (real seconds the scheduling thread
+spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read from librevati.so.
 
 It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
 once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
@@ -29,6 +33,25 @@ from typing import Any
 TARGET = "vllm.v1.engine.core"
 
 
+def _revati_counters() -> Any:
+    """librevati.so's excluded-time counters (real ns) when it is preloaded, else None."""
+    if "librevati.so" not in os.environ.get("LD_PRELOAD", ""):
+        return None
+    import ctypes
+
+    lib = ctypes.CDLL(None)  # the preloaded library's symbols are global
+    try:
+        fns = [lib.revati_overhead_ns, lib.revati_stall_ns, lib.revati_thread_overhead_ns]
+    except AttributeError:
+        return None
+    for f in fns:
+        f.restype = ctypes.c_ulonglong
+    return fns
+
+
+_REVATI = _revati_counters()
+
+
 def _log_step(fd: int, out: Any) -> None:
     counts = out.num_scheduled_tokens
     new = out.scheduled_new_reqs
@@ -43,6 +66,10 @@ def _log_step(fd: int, out: Any) -> None:
         "cpu_thread": time.thread_time(),
         "cpu_proc": time.process_time(),
     }
+    if _REVATI:
+        rec["revati_excluded"] = _REVATI[0]() / 1e9
+        rec["revati_stall"] = _REVATI[1]() / 1e9
+        rec["revati_thread"] = _REVATI[2]() / 1e9
     os.write(fd, (json.dumps(rec) + "\n").encode())
 
 

@@ -165,6 +165,10 @@ RV_API void rv_exclude_own(uint64_t ns);
 /* Inside a bracket: the last ns of real time were not revati's (a thread blocked while other threads
  * of its process ran): the bracket's measured span shrinks by ns, nothing is excluded. */
 RV_API void rv_bracket_skip(uint64_t ns);
+/* Inside a bracket: the thread blocks from now on (a hold), so other threads' clock readings stop
+ * counting its bracket as revati's time until rv_bracket_skip (or rv_exclude_own) says where the
+ * counted part resumes; blocked time is excluded, or not, by rv_blocked_* (open_brackets.h). */
+RV_API void rv_bracket_blocked(void);
 /* Real time a thread spends blocked for other processes (a hold, a collective's rendezvous): excluded
  * from this process's clock only for the stretches in which no other thread of it ran, once however
  * many of its threads were blocked then, and not again for stretches the world's idle time already

@@ -356,17 +356,25 @@ print("RESULT", json.dumps([mine - theirs, their_overhead / 1e9, lib.revati_fore
 """
 
 
-def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
-    """A process that waits while another does revati-heavy work does not count that work's excluded
-    overhead either, and adopts its modelled charges: after the message, the two clocks agree."""
+def _producer_consumer(stand_in, tmp_path, source: str) -> tuple[float, float, float]:
+    """Run a PRODUCER_CONSUMER script under the stand-in: (the consumer's clock less the producer's
+    after the message, the producer's overhead, the overhead the consumer excluded), in seconds; the
+    producer did revati-heavy work (overhead over 20 ms)."""
     script = tmp_path / "pc.py"
-    script.write_text(PRODUCER_CONSUMER)
+    script.write_text(source)
     r = stand_in(
         f"import runpy, sys; sys.argv = [{str(script)!r}]; runpy.run_path({str(script)!r}, run_name='__main__')"
     )
     assert r.returncode == 0, r.stderr
     gap, their_overhead, excluded = r.result()
     assert their_overhead > 0.02
+    return gap, their_overhead, excluded
+
+
+def test_idle_process_excludes_others_overhead(stand_in, tmp_path) -> None:
+    """A process that waits while another does revati-heavy work does not count that work's excluded
+    overhead either, and adopts its modelled charges: after the message, the two clocks agree."""
+    gap, their_overhead, excluded = _producer_consumer(stand_in, tmp_path, PRODUCER_CONSUMER)
     assert excluded > 0.8 * their_overhead
     # without the exclusion the consumer is ahead by about all of that overhead; without adopting the
     # producer's charges (the modelled cost of its clock reads) it is behind by them
@@ -378,19 +386,11 @@ def test_polls_that_time_out_exclude_others_overhead(stand_in, tmp_path) -> None
     API server waits for its engine core so): at each deadline the others' overhead so far is
     excluded first, so the consumer does not run ahead of the producer by it (it did, by about all
     of it, when only the end of a wait that did not time out excluded it)."""
-    script = tmp_path / "pc.py"
-    script.write_text(
-        PRODUCER_CONSUMER.replace(
-            "select.select([p.stdout], [], [])  # untimed wait",
-            "while not select.select([p.stdout], [], [], 0.02)[0]: pass  # timed waits",
-        )
+    timed = PRODUCER_CONSUMER.replace(
+        "select.select([p.stdout], [], [])  # untimed wait",
+        "while not select.select([p.stdout], [], [], 0.02)[0]: pass  # timed waits",
     )
-    r = stand_in(
-        f"import runpy, sys; sys.argv = [{str(script)!r}]; runpy.run_path({str(script)!r}, run_name='__main__')"
-    )
-    assert r.returncode == 0, r.stderr
-    gap, their_overhead, excluded = r.result()
-    assert their_overhead > 0.02
+    gap, their_overhead, excluded = _producer_consumer(stand_in, tmp_path, timed)
     assert excluded > 0.5 * their_overhead
     assert abs(gap) < 0.25 * their_overhead
 

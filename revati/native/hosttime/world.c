@@ -534,6 +534,34 @@ static int det_expiry_turn(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) 
     return first == RV_VTIME_INVALID || wt->reg <= first;
 }
 
+
+/* fn(ctx, dfd, tid) for each thread of the /proc task directory dfd. */
+static void for_each_task(int dfd, void (*fn)(void *, int, const char *), void *ctx) {
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] >= '0' && d->d_name[0] <= '9') fn(ctx, dfd, d->d_name);
+        }
+}
+
+static void debug_thread(void *pid, int dfd, const char *tid) {
+    rv_debug("  thread %d/%s state %c", (int)*(int32_t *)pid, tid, thread_state(dfd, tid));
+}
+
+/* A small /proc file's first line into buf (left as it is when the file cannot be read). */
+static void read_proc_line(const char *path, char *buf, size_t n) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t k = read(fd, buf, n - 1);
+    close(fd);
+    if (k <= 0) return;
+    buf[k] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) *nl = 0;
+}
 /* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
 static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
     rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
@@ -550,15 +578,7 @@ static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
         snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
         int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0) continue;
-        char buf[4096];
-        long n;
-        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
-            for (long off = 0; off < n;) {
-                struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-                off += d->d_reclen;
-                if (d->d_name[0] >= '0' && d->d_name[0] <= '9')
-                    rv_debug("  thread %d/%s state %c", (int)pid, d->d_name, thread_state(dfd, d->d_name));
-            }
+        for_each_task(dfd, debug_thread, &pid);
         close(dfd);
     }
 }
@@ -567,23 +587,11 @@ static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
 static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
     char path[64], comm[32] = "?", sc[64] = "?";
     snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t k = read(fd, comm, sizeof comm - 1);
-        comm[k > 0 ? k : 0] = 0;
-        if (k > 0 && comm[k - 1] == '\n') comm[k - 1] = 0;
-        close(fd);
-    }
+    read_proc_line(path, comm, sizeof comm);
     snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t k = read(fd, sc, sizeof sc - 1);
-        sc[k > 0 ? k : 0] = 0;
-        char *sp = strchr(sc, ' ');
-        if (sp) *sp = 0;
-        if (k > 0 && sc[strlen(sc) - 1] == '\n') sc[strlen(sc) - 1] = 0;
-        close(fd);
-    }
+    read_proc_line(path, sc, sizeof sc);
+    char *sp = strchr(sc, ' '); /* the call's number only */
+    if (sp) *sp = 0;
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     char st = 0;
     int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -609,6 +617,16 @@ static void explain_real_expiry(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_
 
 static double secs(uint64_t a, uint64_t b) { return ((double)a - (double)b) / 1e9; }
 
+static void info_thread(void *unused, int dfd, const char *tid) {
+    (void)unused;
+    (void)dfd;
+    char desc[160], path[96], sched[96] = "?";
+    describe_thread((int32_t)getpid(), (int32_t)atoi(tid), desc, sizeof desc);
+    snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", tid);
+    read_proc_line(path, sched, sizeof sched);
+    rv_info("  thread %s, schedstat (cpu ns, run delay ns, slices) %s", desc, sched);
+}
+
 /* REVATI_LOG=info: a wait of at least LONG_WAIT_NS that reached its deadline, with what moved this
  * process's clock meanwhile (which term of vnow's formula) and the state of each of its threads (a
  * thread that the waiter waits for, runnable but not running, or blocked in some call). */
@@ -627,25 +645,7 @@ static void explain_long_timeout(const rv_wait *wt) {
             secs(e.stall, b->stall), secs(e.foreign, b->foreign), secs(e.idle, b->idle));
     int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return;
-    char buf[4096];
-    long n;
-    while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
-        for (long off = 0; off < n;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-            off += d->d_reclen;
-            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-            char desc[160], path[96], sched[96] = "?";
-            describe_thread((int32_t)getpid(), (int32_t)atoi(d->d_name), desc, sizeof desc);
-            snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", d->d_name);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                ssize_t k = read(fd, sched, sizeof sched - 1);
-                sched[k > 0 ? k : 0] = 0;
-                if (k > 0 && sched[k - 1] == '\n') sched[k - 1] = 0;
-                close(fd);
-            }
-            rv_info("  thread %s, schedstat (cpu ns, run delay ns, slices) %s", desc, sched);
-        }
+    for_each_task(dfd, info_thread, NULL);
     close(dfd);
 }
 

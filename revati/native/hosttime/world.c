@@ -780,8 +780,10 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
         rv_debug("fast: a signal was sent since the last advance");
         return 0;
     }
-    static __thread uint32_t gens[RV_MAX_PROCS];
-    static __thread int32_t pids[RV_MAX_PROCS];
+    /* scratch on the stack, not thread-local: librevati's TLS is static (initial-exec), and 4 KB
+     * more of it made a dlopen of the library fail ("cannot allocate memory in static TLS block") */
+    uint32_t gens[RV_MAX_PROCS];
+    int32_t pids[RV_MAX_PROCS];
     int n = 0;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);

@@ -116,18 +116,29 @@ def build(
     )
 
 
+def predict_rows(
+    model_dir: Path, k: pd.DataFrame, mode: str, launches: list[Any] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Each kernel row timed through the C core as the driver would time its launch: the predicted
+    ns (<= 0: no answer) and how it was answered (`exact`, `model`, ...)."""
+    m = native.NativeModel(model_dir, mode, xgb.lib_path() if mode == "xgb" else None)
+    try:
+        res = [
+            m.predict(x, cached=False)
+            for x in (features.launches(k) if launches is None else launches)
+        ]
+    finally:
+        m.close()
+    return np.array([r[0] for r in res], dtype=float), [r[1] for r in res]
+
+
 def evaluate(model_dir: Path, k: pd.DataFrame, modes: tuple[str, ...]) -> dict[str, np.ndarray]:
     """|relative error| per row for each mode, through the C core (NaN where a mode has no answer)."""
-    lib = xgb.lib_path() if "xgb" in modes else None
     dur = k["dur_ns"].to_numpy(dtype=float)
     out: dict[str, np.ndarray] = {}
     launches = features.launches(k)
     for mode in modes:
-        m = native.NativeModel(model_dir, mode, lib)
-        try:
-            pred = np.array([m.predict(x, cached=False)[0] for x in launches])
-        finally:
-            m.close()
+        pred, _ = predict_rows(model_dir, k, mode, launches)
         out[mode] = np.where(pred > 0, np.abs(pred - dur) / dur * 100, np.nan)
     return out
 

@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 
@@ -58,18 +57,6 @@ def model_without(model: Path, sigs: set[str], into: Path) -> Path:
 def _is_sig_of(line: str, sigs: set[str]) -> bool:
     parts = line.split("\t")
     return len(parts) == 3 and parts[0] == "sig" and parts[1] in sigs
-
-
-def predict(k: pd.DataFrame, model: Path, predictor: str) -> tuple[np.ndarray, list[str]]:
-    from revati.predictors import features, native, xgb
-
-    lib = xgb.lib_path() if predictor == "xgb" else None
-    m = native.NativeModel(model, predictor, lib)
-    try:
-        res = [m.predict(x, cached=False) for x in features.launches(k)]
-    finally:
-        m.close()
-    return np.array([r[0] for r in res], dtype=float), [r[1] for r in res]
 
 
 def summarise(k: pd.DataFrame) -> list[dict[str, Any]]:
@@ -105,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     from revati.errors import RevatiError
-    from revati.predictors import registry
+    from revati.predictors import registry, train
 
     model = a.model or registry.bundled_model_dir()
     predictor = a.predictor or registry.default_name(model)
@@ -114,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         k, _ = load(a.profiles)
         if a.no_exact:
             model = model_without(model, set(k["sig"]), tmp / "model")
-        k["pred_ns"], k["how"] = predict(k, model, predictor)
+        k["pred_ns"], k["how"] = train.predict_rows(model, k, predictor)
     except RevatiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

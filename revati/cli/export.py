@@ -71,12 +71,25 @@ def export(
     max_slices: int,
 ) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
-    from revati.exporters.heap import keep_freed_memory
+    from revati.exporters.heap import export_process
+
+    with export_process():  # before numpy loads
+        _export(run, fmt, out, ranks, per_rank, window, max_slices)
+
+
+def _export(
+    run: Path,
+    fmt: str,
+    out: Path | None,
+    ranks: tuple[int, ...],
+    per_rank: bool,
+    window: str | None,
+    max_slices: int,
+) -> None:
     from revati.progress import step
     from revati.trace import load_run
     from revati.trace.window import parse_window, time_window
 
-    keep_freed_memory()
     win = parse_window(window) if window else None
     with step(f"loading {run}"):
         r = load_run(run)

@@ -105,10 +105,12 @@ def first_rows(codes: np.ndarray, k: int) -> np.ndarray:
     return first
 
 
-def kind_mask(t: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
-    """Rows of t of the given kinds."""
+def kind_mask(
+    t: pd.DataFrame, kinds: tuple[str, ...], at: list[tuple[str, np.ndarray]] | None = None
+) -> np.ndarray:
+    """Rows of t of the given kinds (`at`: kind_rows(t), when the caller has it)."""
     mask = np.zeros(len(t), dtype=bool)
-    for kind, idx in kind_rows(t):
+    for kind, idx in kind_rows(t) if at is None else at:
         if kind in kinds:
             mask[idx] = True
     return mask
@@ -233,36 +235,57 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     )
 
 
+def _increasing(a: np.ndarray) -> bool:
+    """Whether every value is larger than the one before it."""
+    return bool((a[1:] > a[:-1]).all())
+
+
+def _by_time(rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Row indices (ascending) stably sorted by their time; no sort when already in time order."""
+    t = ts[rows]
+    if bool((t[1:] >= t[:-1]).all()):
+        return rows
+    return rows[np.argsort(t, kind="stable")]
+
+
 def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     """Launch -> device-op flows (id from the correlation id) and rank -> rank collective flows."""
     idx = np.arange(len(t))
-    pids = sorted(run.frames["proc"]["pid"].unique().tolist())
+    pids = np.sort(run.frames["proc"]["pid"].unique()).astype(np.int64)
     corr = t["corr"].to_numpy()
     pid = t["pid"].to_numpy()
     ts = t["ts"].to_numpy()
     parts: list[dict[str, Any]] = []
-    dev_mask = kind_mask(t, ("kernel", "memcpy", "memset", "collective")) & (corr != 0)
-    api_mask = kind_mask(t, ("api",)) & (corr != 0)
+    kinds_at = kind_rows(t)
+    dev_mask = kind_mask(t, ("kernel", "memcpy", "memset", "collective"), kinds_at) & (corr != 0)
+    api_mask = kind_mask(t, ("api",), kinds_at) & (corr != 0)
     if dev_mask.any() and api_mask.any():
         d, h = np.flatnonzero(dev_mask), np.flatnonzero(api_mask)
-        pids_a = np.asarray(pids, dtype=np.int64)
         # the flow id: the process's index among the run's, then the correlation id
-        fid = (np.searchsorted(pids_a, pid).astype(np.int64) << 32) | corr
+        one = len(pids) == 1 and bool((pid == pids[0]).all())  # index 0: the id is corr
+        fid = corr if one else (np.searchsorted(pids, pid).astype(np.int64) << 32) | corr
         # a graph launch's kernels share one correlation id: the arrow goes to the first of them
-        d = d[np.argsort(ts[d], kind="stable")]  # d ascending: ties stay in index order
-        dcode = group_codes([fid[d]])
-        at = first_rows(dcode, int(dcode.max()) + 1)
-        dkeys, dfirst = fid[d][at], d[at]
+        d = _by_time(d, ts)  # d ascending: ties stay in index order
+        dkeys, dfirst = fid[d], d
+        if not _increasing(dkeys):  # else each id once, in id order (one process's launches)
+            dcode = group_codes([dkeys])
+            at = first_rows(dcode, int(dcode.max()) + 1)
+            dkeys, dfirst = dkeys[at], d[at]
         # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
         # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
-        h = h[np.argsort(ts[h], kind="stable")]
-        hcode = group_codes([fid[h]])
-        last = np.zeros(len(h), bool)  # per id its last call in (ts, index) order, kept in order
-        last[len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1)] = True
-        src = h[last]
-        pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
-        ok = dkeys[pos] == fid[src]
-        src, dst = src[ok], dfirst[pos[ok]]
+        h = _by_time(h, ts)
+        src = h
+        if not _increasing(fid[h]):  # else each id once: every call is its id's last
+            hcode = group_codes([fid[h]])
+            last = np.zeros(len(h), bool)  # per id its last call in (ts, index) order, in order
+            last[len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1)] = True
+            src = h[last]
+        if np.array_equal(fid[src], dkeys):  # every launch met its one device op
+            dst = dfirst
+        else:
+            pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
+            ok = dkeys[pos] == fid[src]
+            src, dst = src[ok], dfirst[pos[ok]]
         parts.append(
             {
                 "src": src,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from revati.trace.reader import Run
 
 MAX_SLICES = 2_000_000  # per file by default; `revati export --max-slices`
@@ -33,7 +33,7 @@ class Part:
 def _starts(run: Run) -> list[np.ndarray]:
     """Per kind, the start time of each event that has one (what becomes a slice or an instant)."""
     return [
-        df["ts_ns"].to_numpy(np.int64)
+        df["ts_ns"].to_numpy("int64")
         for kind, df in run.frames.items()
         if kind != "proc" and "ts_ns" in df.columns and len(df)
     ]
@@ -42,6 +42,8 @@ def _starts(run: Run) -> list[np.ndarray]:
 def plan(run: Run, max_slices: int) -> list[Part]:
     """Windows of at most about `max_slices` events each, covering the run; one part when it fits
     (or max_slices <= 0). A window never cuts between events of the same start time."""
+    import numpy as np  # not at import: `revati export` reads MAX_SLICES before numpy may load
+
     starts = _starts(run)
     total = sum(len(s) for s in starts)
     if max_slices <= 0 or total <= max_slices:  # one part: no need to sort the starts

@@ -15,7 +15,10 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def _libs() -> tuple[object, object] | None:
     try:
-        cxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")
+        try:  # by its soname first: ctypes.util runs `ldconfig -p` to look a library up
+            cxx = ctypes.CDLL("libstdc++.so.6")
+        except OSError:
+            cxx = ctypes.CDLL(ctypes.util.find_library("stdc++"))
         libc = ctypes.CDLL(None)
     except OSError:
         return None

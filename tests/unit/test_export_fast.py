@@ -75,3 +75,26 @@ def test_format_rows_numbers(tmp_path: Path, lib_dir: Path) -> None:
     assert out["fast"] == out["ref"]
     assert out["fast"].splitlines()[1] == b"[-1,-1.999,null]"
     assert out["fast"].splitlines()[3] == b'[-1000,-1.000,"q\\"uote"]'
+
+
+@pytest.mark.parametrize("graphs", [False, True], ids=["launches", "graph-launches"])
+def test_flows_shortcuts_equal_the_general_path(
+    graphs: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process's launches, each id once in time order, skip the grouping and the id search
+    (layout._flows); forced through the general path, the flows are the same."""
+    from revati.exporters import layout
+    from revati.trace.validate import track_frame
+
+    make_serving_run(tmp_path / "run", ranks=1, requests=3, layers=3, graphs=graphs, seed=2)
+    r = load_run(tmp_path / "run", cache=False)
+    t = track_frame(r)
+    fast = layout._flows(r, t)
+    assert (fast["kind"] == "ac2g").sum() > 0
+    monkeypatch.setattr(layout, "_increasing", lambda a: False)
+    monkeypatch.setattr(
+        layout, "_by_time", lambda rows, ts: rows[np.argsort(ts[rows], kind="stable")]
+    )
+    general = layout._flows(r, t)
+    for c in ("src", "dst", "id"):
+        assert np.array_equal(fast[c].to_numpy(), general[c].to_numpy()), c

@@ -39,7 +39,6 @@ SEQ_ID = 1
 # BOOTTIME 0 (the trace's default clock: times stay ns from the run's first event); the first
 # packet's defaults name it, so that no slice packet carries a clock id.
 CLOCK_ID = 64
-BOOTTIME = 6
 BATCH = 20_000  # packets per Trace message written
 
 
@@ -81,33 +80,13 @@ def event_order(ts: np.ndarray, end: np.ndarray, ftrack: np.ndarray) -> tuple[np
     return order, is_begin, t[second]
 
 
-# wire keys of the fields slice packets are written with by hand (perfetto_trace.proto)
-_PACKET_TAG = b"\x0a"  # Trace.packet = 1, length-delimited
-_TS_TAG = b"\x40"  # TracePacket.timestamp = 8, varint
-_TE_TAG = b"\x5a"  # TracePacket.track_event = 11, length-delimited
-_CORR_TAG = b"\xa0\x03"  # TrackEvent.correlation_id = 52, varint
-# flow ids as varints (flow_ids_old = 36, terminating_flow_ids_old = 42): 3 to 5 bytes for a
-# launch's id against 8 as fixed64 (flow_ids = 47, 48); trace processor reads either
-_FLOW_TAG = b"\xa0\x02"
-_TFLOW_TAG = b"\xd0\x02"
-
-
-def _varints(values: np.ndarray) -> list[bytes]:
-    """Each non-negative integer as its protobuf varint, computed for all at once."""
-    v = np.asarray(values, dtype=np.uint64)
-    digits = np.zeros((len(v), 10), np.uint8)
-    n = np.ones(len(v), np.int64)
-    rest = v.copy()
-    for k in range(10):
-        digits[:, k] = (rest & np.uint64(0x7F)).astype(np.uint8)
-        rest >>= np.uint64(7)
-        more = rest != 0
-        digits[more, k] |= 0x80
-        n += more
-        if not more.any():
-            break
-    raw = digits.tobytes()
-    return [raw[10 * i : 10 * i + m] for i, m in enumerate(n.tolist())]
+# keys of the fields slice packets are written with by hand
+_PACKET_TAG = w.key(w.PACKET, w.LEN)
+_TS_TAG = w.key(w.TIMESTAMP, w.VARINT)
+_TE_TAG = w.key(w.TRACK_EVENT, w.LEN)
+_CORR_TAG = w.key(w.CORRELATION_ID, w.VARINT)
+_FLOW_TAG = w.key(w.FLOW_IDS_OLD, w.VARINT)
+_TFLOW_TAG = w.key(w.TERMINATING_FLOW_IDS_OLD, w.VARINT)
 
 
 def _extras(corr: int, out_ids: list[int] | tuple[()], in_ids: list[int] | tuple[()]) -> bytes:
@@ -193,10 +172,10 @@ def _descriptors(
     default_uuid: int,
 ) -> list[bytes]:
     """The first packet (clock, defaults, interned data) and the processes' and threads' tracks."""
-    data = [w.interned(i, c, 1) for i, c in enumerate(cats, start=1)]
-    data += [w.interned(i, nm, 2) for i, nm in enumerate(names, start=1)]
-    data += [w.interned(i, k, 3) for k, i in keys.items()]
-    data += [w.interned(i, t, 29) for t, i in strings.items()]
+    data = [w.interned(i, c, w.EVENT_CATEGORIES) for i, c in enumerate(cats, start=1)]
+    data += [w.interned(i, nm, w.EVENT_NAMES) for i, nm in enumerate(names, start=1)]
+    data += [w.interned(i, k, w.DEBUG_ANNOTATION_NAMES) for k, i in keys.items()]
+    data += [w.interned(i, t, w.DEBUG_ANNOTATION_STRING_VALUES) for t, i in strings.items()]
     out = [w.first_packet(SEQ_ID, CLOCK_ID, default_uuid, data)]
     for pr in lay.processes.itertuples(index=False):
         c = int(pr.cpid)
@@ -326,7 +305,7 @@ def export_perfetto(
         extra[list(in_flows)] = True
         extra |= np.asarray(corr_l, dtype=np.int64) != 0
         extra_l = extra.tolist()
-        times = _varints(np.diff(tm, prepend=0))  # each a delta from the packet before
+        times = w.varints(np.diff(tm, prepend=0))  # each a delta from the packet before
         chunks: list[bytes] = []
         for i, b, time in zip(sl.tolist(), beg.tolist(), times, strict=True):
             if b:

@@ -1,8 +1,10 @@
-"""Protobuf wire encoding of the few Perfetto messages the export writes, without the `perfetto`
+"""Protobuf wire encoding of the Perfetto messages the export writes, without the `perfetto`
 package: importing its generated protos (the whole trace schema) cost `revati export` more CPU
-than writing the packets that are not slices. Field numbers are perfetto_trace.proto's; fields go
-out in field-number order, as the protobuf library writes them, so that a packet parsed by it and
-serialised again gives the same bytes (tests/unit/test_export_perfetto.py).
+than writing the packets that are not slices. The one Python source of the field numbers
+(perfetto_trace.proto's) and their encoding; native/records/export.c writes the slice packets'
+varying fields with the same keys (tests/unit/test_export_fast.py holds the two paths to the same
+bytes). Fields go out in field-number order, as the protobuf library writes them, so that a
+packet parsed by it and serialised again gives the same bytes (tests/unit/test_export_perfetto.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,14 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import numpy as np
+
+# wire types
+VARINT = 0
+FIXED64 = 1
+LEN = 2
+# Trace
+PACKET = 1
 # TracePacket
 TIMESTAMP = 8
 SEQ_ID_FIELD = 10  # trusted_packet_sequence_id
@@ -27,8 +37,18 @@ DEBUG_ANNOTATIONS = 4
 TYPE = 9
 NAME_IID = 10
 TRACK_UUID = 11
+FLOW_IDS_OLD = 36  # varints: 3 to 5 bytes for a launch's id against 8 as fixed64 (flow_ids = 47)
+TERMINATING_FLOW_IDS_OLD = 42  # (terminating_flow_ids = 48); trace processor reads either
+CORRELATION_ID = 52
 TYPE_SLICE_BEGIN = 1
 TYPE_SLICE_END = 2
+# InternedData
+EVENT_CATEGORIES = 1
+EVENT_NAMES = 2
+DEBUG_ANNOTATION_NAMES = 3
+DEBUG_ANNOTATION_STRING_VALUES = 29
+# BuiltinClock
+BOOTTIME = 6
 
 _SMALL = [bytes([i]) for i in range(128)]
 
@@ -46,14 +66,37 @@ def varint(v: int) -> bytes:
     return bytes(out)
 
 
+def varints(values: np.ndarray) -> list[bytes]:
+    """Each non-negative integer as its varint, computed for all at once."""
+    v = np.asarray(values, dtype=np.uint64)
+    digits = np.zeros((len(v), 10), np.uint8)
+    n = np.ones(len(v), np.int64)
+    rest = v.copy()
+    for k in range(10):
+        digits[:, k] = (rest & np.uint64(0x7F)).astype(np.uint8)
+        rest >>= np.uint64(7)
+        more = rest != 0
+        digits[more, k] |= 0x80
+        n += more
+        if not more.any():
+            break
+    raw = digits.tobytes()
+    return [raw[10 * i : 10 * i + m] for i, m in enumerate(n.tolist())]
+
+
+def key(field: int, wire_type: int) -> bytes:
+    """A field's key: its number and wire type."""
+    return varint(field << 3 | wire_type)
+
+
 def uint(field: int, v: int) -> bytes:
     """A varint field."""
-    return varint(field << 3) + varint(v)
+    return key(field, VARINT) + varint(v)
 
 
 def blob(field: int, data: bytes) -> bytes:
     """A length-delimited field (bytes, a string's UTF-8, a message)."""
-    return varint(field << 3 | 2) + varint(len(data)) + data
+    return key(field, LEN) + varint(len(data)) + data
 
 
 def text(field: int, s: str) -> bytes:
@@ -61,12 +104,12 @@ def text(field: int, s: str) -> bytes:
 
 
 def double(field: int, v: float) -> bytes:
-    return varint(field << 3 | 1) + struct.pack("<d", v)
+    return key(field, FIXED64) + struct.pack("<d", v)
 
 
 def packet(*fields: bytes) -> bytes:
     """A TracePacket from its encoded fields, framed as a Trace.packet field."""
-    return blob(1, b"".join(fields))
+    return blob(PACKET, b"".join(fields))
 
 
 def _value(value: Any, strings: dict[str, int]) -> list[tuple[int, bytes]]:
@@ -112,9 +155,10 @@ def first_packet(
     seq_id: int, clock_id: int, default_uuid: int, interned_fields: list[bytes]
 ) -> bytes:
     """The sequence's first packet: incremental state cleared; a clock snapshot where `clock_id`
-    (incremental) and BOOTTIME (6) both read 0; defaults naming that clock and, when non-zero,
+    (incremental) and BOOTTIME both read 0; defaults naming that clock and, when non-zero,
     the default track; the interned data."""
-    clocks = blob(1, uint(1, clock_id) + uint(2, 0) + uint(3, 1)) + blob(1, uint(1, 6) + uint(2, 0))
+    clock = blob(1, uint(1, clock_id) + uint(2, 0) + uint(3, 1))
+    clocks = clock + blob(1, uint(1, BOOTTIME) + uint(2, 0))
     defaults = (blob(11, uint(11, default_uuid)) if default_uuid else b"") + uint(58, clock_id)
     return packet(
         blob(CLOCK_SNAPSHOT, clocks),

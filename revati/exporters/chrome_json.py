@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 
 from revati.exporters import rows as rows_mod
-from revati.exporters.layout import Layout, build_layout, kind_rows
+from revati.exporters.layout import Layout, build_layout, kind_rows, whole
 from revati.exporters.rows import Coded, Seg, coded_json, coded_strings, render, take, write_rows
 from revati.trace.reader import Run
 
@@ -34,15 +34,17 @@ def _us_float(ns: int) -> float:
     return float(f"{q}.{r:03d}")
 
 
-def _ints(run: Run, kind: str, name: str, rows: np.ndarray) -> np.ndarray:
+def _ints(run: Run, kind: str, name: str, rows: np.ndarray | slice) -> np.ndarray:
     return run.frames[kind][name].to_numpy(dtype=np.int64)[rows]
 
 
-def _strs(run: Run, kind: str, name: str, rows: np.ndarray) -> Coded:
+def _strs(run: Run, kind: str, name: str, rows: np.ndarray | slice) -> Coded:
     return coded_strings(pa.array(run.frames[kind][name])).take(rows)
 
 
-def _kv(run: Run, kind: str, rows: np.ndarray, fields: list[tuple[str, str, str]]) -> list[Seg]:
+def _kv(
+    run: Run, kind: str, rows: np.ndarray | slice, fields: list[tuple[str, str, str]]
+) -> list[Seg]:
     """An args object of (key, how, column) fields: how "int" or "str" (a JSON string)."""
     segs: list[Seg] = []
     for i, (key, how, col) in enumerate(fields):
@@ -69,6 +71,7 @@ GRAPH_ARGS = [("graph", "int", "graph"), ("nodes", "int", "nodes"), ("stream", "
 
 def slice_arg_segs(run: Run, kind: str, rows: np.ndarray) -> list[Seg]:
     """The args object of each slice of one kind, as segments of JSON text (see rows.py)."""
+    rows = whole(rows, len(run.frames[kind]))  # type: ignore[assignment]
     if kind == "kernel":
 
         def i(col: str) -> np.ndarray:

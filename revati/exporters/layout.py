@@ -105,6 +105,14 @@ def first_rows(codes: np.ndarray, k: int) -> np.ndarray:
     return first
 
 
+def whole(rows: np.ndarray, n: int) -> np.ndarray | slice:
+    """`rows` of an n-row frame, or slice(None) when they are 0..n-1 in order: columns taken at
+    a slice are views, where a gather copies each (a million-launch run's every launch)."""
+    if len(rows) != n or not n or rows[0] != 0 or rows[-1] != n - 1:
+        return rows
+    return slice(None) if bool((rows[1:] > rows[:-1]).all()) else rows
+
+
 def kind_mask(
     t: pd.DataFrame, kinds: tuple[str, ...], at: list[tuple[str, np.ndarray]] | None = None
 ) -> np.ndarray:
@@ -134,8 +142,9 @@ class Layout:
 def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Local name codes and their names for rows of one kind's frame."""
     df = run.frames[kind]
+    at = whole(rows, len(df))
     if kind == "graph":
-        sub = df.iloc[rows]
+        sub = df.iloc[at]
         vals = [f"graph {w} {g}" for w, g in zip(sub["what"], sub["graph"], strict=True)]
         codes, uniq = pd.factorize(pd.Series(vals, dtype=object))
         return codes, [str(u) for u in uniq]
@@ -145,7 +154,8 @@ def _kind_names(run: Run, kind: str, rows: np.ndarray) -> tuple[np.ndarray, list
         "kernel": ("name", ""), "api": ("name", ""), "marker": ("name", ""),
         "memcpy": ("kind", "Memcpy "), "collective": ("op", "nccl:"), "sync": ("why", "sync "),
     }[kind]  # fmt: skip
-    codes, uniq = pd.factorize(df[col].take(rows), use_na_sentinel=False)
+    column = df[col] if isinstance(at, slice) else df[col].take(rows)
+    codes, uniq = pd.factorize(column, use_na_sentinel=False)
     if kind == "kernel":  # shown demangled, as the PyTorch profiler shows them
         return codes, [demangle(str(u)) for u in uniq]
     return codes, [prefix + str(u) for u in uniq]

@@ -30,7 +30,7 @@ class Coded:
     codes: np.ndarray
     texts: list[bytes]
 
-    def take(self, rows: np.ndarray) -> Coded:
+    def take(self, rows: np.ndarray | slice) -> Coded:
         return Coded(self.codes[rows], self.texts)
 
 

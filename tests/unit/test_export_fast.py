@@ -98,3 +98,17 @@ def test_flows_shortcuts_equal_the_general_path(
     general = layout._flows(r, t)
     for c in ("src", "dst", "id"):
         assert np.array_equal(fast[c].to_numpy(), general[c].to_numpy()), c
+
+
+def test_whole_rows_are_taken_as_views(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows 0..n-1 in order are read as column views (layout.whole); the args text is the same
+    as through a gather of every row."""
+    from revati.exporters import layout
+
+    assert layout.whole(np.arange(5), 5) == slice(None)
+    for at, n in (([0, 2, 1, 3, 4], 5), ([0, 1, 2, 3], 5), ([1, 2, 3, 4, 5], 5)):
+        assert not isinstance(layout.whole(np.array(at), n), slice)
+    n = len(run.frames["kernel"])
+    views = chrome_json.slice_args(run, "kernel", np.arange(n))
+    monkeypatch.setattr(chrome_json, "whole", lambda rows, n: rows)
+    assert chrome_json.slice_args(run, "kernel", np.arange(n)).equals(views)

@@ -474,12 +474,14 @@ void rv_wait_end(rv_wait *wt) {
     wt->slot = -1;
 }
 
-/* Whether another registered waiter's deadline (reference terms) comes before reg. */
+/* Whether another registered waiter's deadline (reference terms) comes before reg (of equal ones, the
+ * waiter of the lower slot comes first: one of them keeps looking). */
 static int behind_another(rv_world *w, int my_slot, rv_vtime_ns reg) {
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
         if (i == my_slot || !atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
-        if (atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed) < reg) return 1;
+        rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        if (d < reg || (d == reg && i < my_slot)) return 1;
     }
     return 0;
 }
@@ -1192,14 +1194,16 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     if (!rv_deterministic()) /* the deadline may arrive in real time while the world runs */
         left = (uint64_t)((double)(wt->deadline - now) / rv_host_speed()) + 1;
     uint64_t cap = SLICE_MAX_NS;
-    if (wt->slot >= 0 && left / SLICE_BEHIND_SHARE > cap && behind_another(w, wt->slot, wt->reg)) {
+    if (!rv_deterministic() && wt->slot >= 0 && left / SLICE_BEHIND_SHARE > cap &&
+        behind_another(w, wt->slot, wt->reg)) {
         /* another waiter's deadline comes first: if the world goes idle, that waiter jumps to it, and
          * this one is not due before then, so it need not look for idleness every 250 us (each look
          * costs a wake-up and a bracket, CPU taken from the threads that run: with a few waiters on
          * a small host, a large share of it). What it must still notice is its own deadline carried
          * past by a jump of its own process (a GPU sync), which no futex announces to a condition, fd
          * or semaphore wait: its slices grow to an eighth of the real time left, the most it can be
-         * late by then, and 20 ms. */
+         * late by then, and 20 ms. Not in deterministic mode, where the clock moves by charges alone,
+         * so that noticing later would end the wait later in virtual time. */
         cap = left / SLICE_BEHIND_SHARE < SLICE_BEHIND_MAX_NS ? left / SLICE_BEHIND_SHARE : SLICE_BEHIND_MAX_NS;
     }
     wt->slice_ns = slice * 2 > cap ? cap : slice * 2;

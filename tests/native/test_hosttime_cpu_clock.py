@@ -166,3 +166,78 @@ def test_bad_host_clock_is_one_line(stand_in) -> None:
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if "REVATI_HOST_CLOCK" in ln]
     assert len(lines) == 1 and "gpu" in lines[0]
+
+
+# vLLM's shared-memory broadcast queue, reduced: the reader spins on a flag in shared memory with
+# sched_yield between looks and checks its own deadline against the monotonic clock (virtual under
+# revati); the writer (a forked process) does fixed CPU work, stamps the channel and sets the flag, and
+# the reader takes the stamp when it sees the flag (revati_message_sent/received, as the vLLM plugin
+# does for the queue). The writer shares the core with four competitors at niceness 10 while the
+# reader runs there at niceness 0: the writer gets a fraction of the reader's share of the core, as
+# vLLM's starved TP workers did beside their engine core. The reader's deadline is three times the
+# work's CPU time: natively, each on its own core, the flag comes first.
+SPINNING_READER = f"""
+import ctypes, json, mmap, os, struct, time
+os.sched_setaffinity(0, {{{CORE}}})
+lib = ctypes.CDLL(None)
+real = lib.revati_real_ns
+real.restype = ctypes.c_ulonglong
+m = mmap.mmap(-1, 24)
+def work():
+    s = 0
+    for i in range(2_000_000):
+        s += i * i % 7
+        if i % 20_000 == 0: time.perf_counter()  # calls into revati: its run delay is read here
+    return s
+pid = os.fork()
+if pid == 0:  # the writer
+    os.nice({NICE})
+    c = time.thread_time(); work(); cpu = time.thread_time() - c
+    m[8:16] = struct.pack('d', cpu); lib.revati_message_sent(); m[0] = 1  # the reader's wait starts
+    r0, c = real(), time.thread_time(); work()
+    m[8:24] = struct.pack('dd', (real() - r0) / 1e9, time.thread_time() - c)
+    lib.revati_message_sent(); m[0] = 2
+    os._exit(0)
+while m[0] != 1:
+    os.sched_yield()
+lib.revati_message_received()
+cpu = struct.unpack('d', m[8:16])[0]
+t0 = time.monotonic(); deadline = t0 + 3 * cpu
+ok = True
+while m[0] != 2:
+    if time.monotonic() > deadline:
+        ok = False
+        break
+    os.sched_yield()
+lib.revati_message_received()
+waited = time.monotonic() - t0
+os.waitpid(pid, 0)
+print('RESULT', json.dumps([ok, waited, cpu, *struct.unpack('dd', m[8:24])]))
+"""
+
+
+def test_spinning_reader_outlasts_a_starved_writer(stand_in) -> None:
+    """A reader that spins on shared memory with sched_yield does not time out while the writer is
+    held off the core (docs/coordination.md, "Busy-polling on shared memory"): the reader's clock is
+    its own CPU time, and each yield hands the core to the others (their turn is its wait for a core,
+    excluded), so it falls behind the writer rather than ahead, and the writer's stamp raises it to the
+    send time when it reads: it reads the flag about the work's CPU time after its wait began. With
+    --host-clock wall the same reader times out (its spin's real time is its time)."""
+    with competitors(4):
+        runs = [stand_in(SPINNING_READER, env={"REVATI_HOST_CLOCK": c}) for c in ("cpu", "wall")]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    # cpu: the work's CPU time in the writer's first pass, which sets the deadline; real, work_cpu:
+    # the timed pass's
+    (ok, waited, cpu, real, work_cpu), (wall_ok, wall_waited, wall_cpu, wall_real, _) = (
+        r.result() for r in runs
+    )
+    # the load held the writer back: its work took several times its CPU time in real time
+    assert real > 3 * work_cpu and wall_real > 3 * wall_cpu
+    assert ok, (
+        f"timed out after {waited:.3f} s; the writer: {work_cpu:.3f} s CPU, {real:.3f} s real"
+    )
+    # the writer's virtual time for the work, read through its stamp: its CPU time, give or take what
+    # the CPU clock leaves in on a loaded host (as in the tests above)
+    assert 0.8 * work_cpu < waited < 2 * work_cpu
+    assert not wall_ok and wall_waited >= 3 * wall_cpu  # the control

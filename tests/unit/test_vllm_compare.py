@@ -292,3 +292,35 @@ def test_vllm_serve_repeats_and_vllm_command():
     for bad in (["--repeats", "0"], ["--repeats", "2", "--result-filename", "x.json"]):
         with pytest.raises(SystemExit):
             vs.parse_args(bad)
+
+
+def test_step_threads_splits_decode_steps_per_thread():
+    """step_threads.py: medians over consecutive decode steps of the scheduling thread's terms and
+    of each thread name's CPU, run delay and wake-ups (a prefill step breaks the chain)."""
+    st = _tool("step_threads", "step_threads.py")
+
+    def step(i: int, prefill: bool = False) -> dict:
+        return {
+            "t": 0.01 * i, "real": 0.03 * i, "pid": 7, "num_reqs": 1, "num_tokens": 512 if prefill else 1,
+            "num_new_reqs": 1 if prefill else 0, "max_tokens": 512 if prefill else 1,
+            "cpu_thread": 0.02 * i, "cpu_proc": 0.04 * i, "revati_thread": 0.005 * i,
+            "revati_wait": 0.0, "revati_wait_steps": 3 * i, "revati_stall": 0.001 * i,
+            "revati_excluded": 0.004 * i, "sched": [20_000_000 * i, 10_000_000 * i, 50 * i],
+            "threads": {"7": ["main", 20_000_000 * i, 10_000_000 * i, 50 * i, "running"],
+                        "8": ["watchdog", 1_000_000 * i, 0, 40 * i, "202"],
+                        "9": ["watchdog", 3_000_000 * i, 0, 60 * i, "202"]},
+        }  # fmt: skip
+
+    steps = [step(0, prefill=True), step(1), step(2), step(3), step(4, prefill=True), step(5)]
+    pairs = st.decode_pairs(steps)
+    assert len(pairs) == 2  # 1-2, 2-3; the prefill at 4 and the lone decode at 5 pair with nothing
+    sched = st.scheduling_thread(pairs)
+    assert sched["virtual_ms"] == pytest.approx(10.0)
+    assert sched["real_ms"] == pytest.approx(30.0)
+    assert sched["run_delay_ms"] == pytest.approx(10.0)
+    assert sched["wait_slices"] == 3
+    assert sched["off_cpu_elsewhere_ms"] == pytest.approx(0.0)  # 30 real = 20 CPU + 10 run delay
+    rows = dict(st.other_threads(pairs))
+    assert rows["watchdog"]["cpu_ms"] == pytest.approx(4.0)  # two threads summed
+    assert rows["watchdog"]["timeslices"] == 100
+    assert rows["watchdog"]["syscalls"] == {"202": 4}

@@ -27,6 +27,8 @@
 #define SLICE_MAX_NS 250000ULL    /* slices double up to this: a deadline crossed by another process's
                                      jump is noticed within it (sleeps: at once, by futex) */
 #define SLICE_CONFIRM_NS 100000ULL /* real pause between the two idle observations */
+#define SLICE_BEHIND_MAX_NS 20000000ULL /* slices of a waiter that another waiter's deadline precedes */
+#define SLICE_BEHIND_SHARE 8            /* ... grow to at most this share of the real time left */
 
 struct linux_dirent64 {
     uint64_t d_ino;
@@ -54,6 +56,8 @@ static void settle_after_jump(void) {
 }
 
 static __thread int t_slot_hint = -1;
+static __thread uint64_t t_wait_ns;    /* real ns this thread spent in the engine's waits (begin to end) */
+static __thread uint64_t t_wait_steps; /* its wait steps: one per real slice it woke from */
 #define LONG_WAIT_NS 1000000000ULL /* REVATI_LOG=info explains timeouts of waits this long */
 
 static void unpark_slot(rv_world *w, int slot, int32_t pid);
@@ -461,6 +465,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
 
 void rv_wait_end(rv_wait *wt) {
     rv_stall_wait_leave(wt->deadline); /* ... but the wake that ends the wait is */
+    t_wait_ns += rv_real_ns() - wt->real_start;
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
     unpark_slot(w, wt->slot, (int32_t)getpid());
@@ -472,6 +477,18 @@ void rv_wait_end(rv_wait *wt) {
     atomic_store(&s->pid, 0);
     atomic_fetch_add(&w->activity, 1);
     wt->slot = -1;
+}
+
+/* Whether another registered waiter's deadline (reference terms) comes before reg (of equal ones, the
+ * waiter of the lower slot comes first: one of them keeps looking). */
+static int behind_another(rv_world *w, int my_slot, rv_vtime_ns reg) {
+    int hi = waiters_hi(w);
+    for (int i = 0; i < hi; ++i) {
+        if (i == my_slot || !atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
+        rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
+        if (d < reg || (d == reg && i < my_slot)) return 1;
+    }
+    return 0;
 }
 
 /* The earliest registered deadline later than now (RV_VTIME_INVALID if none); waiters already due
@@ -1052,6 +1069,7 @@ static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
 int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     rv_world *w = rv_world_get();
     uint64_t t0 = rv_real_ns();
+    ++t_wait_steps;
     rv_enter();
     sigset_t all, old;
     sigfillset(&all);
@@ -1177,13 +1195,24 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         return step_done(wt, 1, 0, &old);
     }
     uint64_t slice = wt->slice_ns;
-    wt->slice_ns = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
-    if (!rv_deterministic()) {
-        /* the deadline may arrive in real time while the world runs */
-        double speed = rv_host_speed();
-        uint64_t left = (uint64_t)((double)(wt->deadline - now) / speed) + 1;
-        if (left < slice) slice = left;
+    uint64_t left = UINT64_MAX;
+    if (!rv_deterministic()) /* the deadline may arrive in real time while the world runs */
+        left = (uint64_t)((double)(wt->deadline - now) / rv_host_speed()) + 1;
+    uint64_t cap = SLICE_MAX_NS;
+    if (!rv_deterministic() && wt->slot >= 0 && left / SLICE_BEHIND_SHARE > cap &&
+        behind_another(w, wt->slot, wt->reg)) {
+        /* another waiter's deadline comes first: if the world goes idle, that waiter jumps to it, and
+         * this one is not due before then, so it need not look for idleness every 250 us (each look
+         * costs a wake-up and a bracket, CPU taken from the threads that run: with a few waiters on
+         * a small host, a large share of it). What it must still notice is its own deadline carried
+         * past by a jump of its own process (a GPU sync), which no futex announces to a condition, fd
+         * or semaphore wait: its slices grow to an eighth of the real time left, the most it can be
+         * late by then, and 20 ms. Not in deterministic mode, where the clock moves by charges alone,
+         * so that noticing later would end the wait later in virtual time. */
+        cap = left / SLICE_BEHIND_SHARE < SLICE_BEHIND_MAX_NS ? left / SLICE_BEHIND_SHARE : SLICE_BEHIND_MAX_NS;
     }
+    wt->slice_ns = slice * 2 > cap ? cap : slice * 2;
+    if (left < slice) slice = left;
     *real_slice_ns = slice;
     return step_done(wt, 0, 1, &old); /* the world runs: this check ran in parallel with it */
 }
@@ -1202,6 +1231,14 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
         return -1;
     }
     return 0;
+}
+
+// revati_thread_waits: real ns the calling thread spent in timed waits of the wait engine (sleeps, timed
+// condition/semaphore/mutex/futex/fd waits, from their start to their end) and how many wait steps
+// (checks between real slices) they took (tools/vllm_compare/step_log: where a step's host time goes)
+RV_EXPORT void revati_thread_waits(unsigned long long *wait_ns, unsigned long long *steps) {
+    *wait_ns = t_wait_ns;
+    *steps = t_wait_steps;
 }
 
 // revati_world_idle: whether no thread of the world runs (for tests and tools)

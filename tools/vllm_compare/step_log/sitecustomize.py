@@ -12,7 +12,13 @@ host CPU a step costs, on the GPU host and here (where is an emulated step's hos
 Under revati each line also has "revati_excluded" (real seconds the engine process's clock has
 excluded so far as revati's own: its brackets, and holds' blocked time) and "revati_stall" (waits
 for a core excluded by the CPU host clock) and "revati_thread" (real seconds the scheduling thread
-spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read from librevati.so.
+spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read from librevati.so,
+"real" (real monotonic seconds: "t" is virtual under revati), and "revati_wait" and "revati_wait_steps" (real seconds the scheduling thread spent in revati's timed
+waits, e.g. the GIL's, and how many real slices they took). Every line has "sched": the scheduling
+thread's /proc schedstat (CPU ns, run delay ns: waiting for a core, timeslices). With
+REVATI_STEP_LOG_THREADS=1 each line also has "threads": for every thread of the process, tid ->
+[name, CPU ns, run delay ns, timeslices, the system call it is in now] (a diagnostic: reading them
+costs the step a fraction of a millisecond).
 
 It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
 once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
@@ -41,15 +47,54 @@ def _revati_counters() -> Any:
 
     lib = ctypes.CDLL(None)  # the preloaded library's symbols are global
     try:
-        fns = [lib.revati_overhead_ns, lib.revati_stall_ns, lib.revati_thread_overhead_ns]
+        fns = [
+            lib.revati_overhead_ns,
+            lib.revati_stall_ns,
+            lib.revati_thread_overhead_ns,
+            lib.revati_real_ns,
+        ]
     except AttributeError:
         return None
     for f in fns:
         f.restype = ctypes.c_ulonglong
+    waits = getattr(lib, "revati_thread_waits", None)
+    if waits is not None:
+        wait_ns, steps = ctypes.c_ulonglong(), ctypes.c_ulonglong()
+
+        def thread_waits() -> tuple[int, int]:
+            waits(ctypes.byref(wait_ns), ctypes.byref(steps))
+            return wait_ns.value, steps.value
+
+        fns.append(thread_waits)
     return fns
 
 
 _REVATI = _revati_counters()
+_THREADS = os.environ.get("REVATI_STEP_LOG_THREADS") == "1"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _schedstat(path: str) -> list[int]:
+    """CPU ns, run delay ns and timeslices of one thread ([] if unreadable)."""
+    parts = _read(path).split()
+    return [int(x) for x in parts[:3]] if len(parts) >= 3 else []
+
+
+def _threads() -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for tid in os.listdir("/proc/self/task"):
+        d = f"/proc/self/task/{tid}"
+        stat = _schedstat(d + "/schedstat")
+        if stat:
+            out[tid] = [_read(d + "/comm"), *stat, _read(d + "/syscall").split(" ")[0]]
+    return out
 
 
 def _log_step(fd: int, out: Any) -> None:
@@ -70,6 +115,14 @@ def _log_step(fd: int, out: Any) -> None:
         rec["revati_excluded"] = _REVATI[0]() / 1e9
         rec["revati_stall"] = _REVATI[1]() / 1e9
         rec["revati_thread"] = _REVATI[2]() / 1e9
+        rec["real"] = _REVATI[3]() / 1e9
+        if len(_REVATI) > 4:
+            wait_ns, steps = _REVATI[4]()
+            rec["revati_wait"] = wait_ns / 1e9
+            rec["revati_wait_steps"] = steps
+    rec["sched"] = _schedstat("/proc/thread-self/schedstat")
+    if _THREADS:
+        rec["threads"] = _threads()
     os.write(fd, (json.dumps(rec) + "\n").encode())
 
 

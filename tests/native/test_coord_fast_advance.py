@@ -15,7 +15,7 @@ from ccompile import compile_c
 from revati.launch.env import run_env
 
 PROBES = Path(__file__).parent / "probes"
-FAST = {"REVATI_FAST_ADVANCE": "1"}  # opt-in for now (docs/coordination.md)
+FAST = {"REVATI_FAST_ADVANCE": "1"}  # the default, explicit: an environment of 0 stays out
 
 ADVANCES = r"""
 import ctypes, os
@@ -61,8 +61,10 @@ print("RESULT", json.dumps({"virtual": t1 - t0, "fast": f1 - f0, "slow": s1 - s0
 
 
 def test_sleeping_processes_advance_by_the_fast_path(stand_in) -> None:
+    """With the default (the variable empty, as unset): the fast advance is on."""
     code = SLEEPERS.replace("CODE", repr(SLEEPERS))
-    r = stand_in(code, env={"REVATI_SUPERVISOR_PID": str(os.getpid()), **FAST}, timeout=120)
+    env = {"REVATI_SUPERVISOR_PID": str(os.getpid()), "REVATI_FAST_ADVANCE": ""}
+    r = stand_in(code, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert 50_000_000 <= res["virtual"] < 60_000_000, res

@@ -547,7 +547,6 @@ static void for_each_task(int dfd, void (*fn)(void *, int, const char *), void *
         }
 }
 
-
 /* A small /proc file's first line into buf (left as it is when the file cannot be read). */
 static void read_proc_line(const char *path, char *buf, size_t n) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -559,6 +558,7 @@ static void read_proc_line(const char *path, char *buf, size_t n) {
     char *nl = strchr(buf, '\n');
     if (nl) *nl = 0;
 }
+
 /* A thread's command name and kernel state, for diagnostics ("?" when it is gone). */
 static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
     char path[64], comm[32] = "?", sc[64] = "?";
@@ -686,15 +686,15 @@ static void explain_long_timeout(const rv_wait *wt) {
  * thread parked, agrees (a thread made otherwise, e.g. a raw clone, makes them disagree). When every
  * process of the world is full, the world advances at once to the earliest deadline, without /proc
  * scans or pauses, and wakes exactly the waiters due then. Otherwise the /proc path below decides.
- * docs/coordination.md ("The fast advance") gives the argument. REVATI_FAST_ADVANCE=1 turns it on. */
+ * docs/coordination.md ("The fast advance") gives the argument. On by default; REVATI_FAST_ADVANCE=0
+ * turns it off (every advance by the /proc path). */
 
 static int g_fast = -1;
 
 static int fast_on(void) {
     if (g_fast < 0) {
-        /* opt-in (REVATI_FAST_ADVANCE=1) until the whole hosttime suite passes with it on */
         const char *s = getenv("REVATI_FAST_ADVANCE");
-        g_fast = s && s[0] == '1';
+        g_fast = !(s && s[0] == '0');
     }
     return g_fast;
 }

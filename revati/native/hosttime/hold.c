@@ -22,7 +22,10 @@
 #include "world_scan.h"
 
 #define HOLD_SLICE_MIN_NS 20000ULL  /* first real slice between two looks at the others */
-#define HOLD_SLICE_MAX_NS 250000ULL /* slices double up to this */
+#define HOLD_SLICE_MAX_NS 2000000ULL /* slices double up to this (a jump of the world wakes a hold at once;
+                                         the slice only bounds how late it sees a laggard pass t) */
+#define LAGGARD_REUSE_NS 200000ULL   /* a "someone could act before t" found this recently by any thread of
+                                         this process answers for every later target without a look */
 #define DET_BACKSTOP_NS 2000000000ULL /* deterministic mode: a laggard that runs without charging time
                                          never passes t; give up after this much real time */
 
@@ -71,7 +74,26 @@ typedef struct hold_scratch {
 
 static __thread hold_scratch *t_scratch;
 
+/* The last positive look of this process: at real time g_lag_real, a process could act before
+ * g_lag_t. A positive answer holds for every later target too (the same laggard is behind it), so the
+ * holds of a process's threads (vLLM's engine has six gloo loops and a dozen NCCL watchdogs, all held
+ * at their timeouts) share one look per LAGGARD_REUSE_NS instead of each scanning /proc every slice:
+ * those scans kept both cores busy, starving the processes the holds waited for. */
+static _Atomic uint64_t g_lag_real;
+static _Atomic rv_vtime_ns g_lag_t;
+
+static int laggard_uncached(rv_world *w, rv_vtime_ns t);
+
 static int laggard(rv_world *w, rv_vtime_ns t) {
+    uint64_t now = rv_real_ns(), at = atomic_load_explicit(&g_lag_real, memory_order_acquire);
+    if (at && now - at < LAGGARD_REUSE_NS && atomic_load_explicit(&g_lag_t, memory_order_relaxed) <= t) return 1;
+    if (!laggard_uncached(w, t)) return 0;
+    atomic_store_explicit(&g_lag_t, t, memory_order_relaxed);
+    atomic_store_explicit(&g_lag_real, now, memory_order_release);
+    return 1;
+}
+
+static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
     if (!t_scratch) t_scratch = malloc(sizeof *t_scratch);
     if (!t_scratch) return 0;
     int32_t me = (int32_t)getpid();

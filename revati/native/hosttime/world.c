@@ -126,10 +126,15 @@ void rv_collect_waiters(rv_world *w, waiter_set *s) {
     }
 }
 
-/* 0: not a registered waiter; 1: a waiter in its real blocking call; 2: a waiter doing its checks */
+/* 0: not a registered waiter; 1: a waiter in its real blocking call; 2: a waiter doing its checks,
+ * or a hold (rv_hold_until): only revati's own futex or its slice's end wakes a hold, so a hold the
+ * kernel shows runnable was not woken by the program. Counted as running, the holds of two processes
+ * behind each other's targets kept each other waiting (each looked runnable at its slice's end, more
+ * often the busier the host): vLLM's serving run stopped advancing on a loaded host. */
 static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
     for (int i = 0; i < s->n; ++i)
-        if (s->tid[i] == tid && s->pid[i] == pid) return s->blocking[i] ? 1 : 2;
+        if (s->tid[i] == tid && s->pid[i] == pid)
+            return s->blocking[i] && s->target[i] == RV_VTIME_INVALID ? 1 : 2;
     return 0;
 }
 

@@ -15,7 +15,7 @@ from ccompile import compile_c
 from revati.launch.env import run_env
 
 PROBES = Path(__file__).parent / "probes"
-FAST = {"REVATI_FAST_ADVANCE": "1"}  # opt-in for now (docs/coordination.md)
+FAST = {"REVATI_FAST_ADVANCE": "1"}  # the default, explicit: an environment of 0 stays out
 
 ADVANCES = r"""
 import ctypes, os
@@ -61,8 +61,10 @@ print("RESULT", json.dumps({"virtual": t1 - t0, "fast": f1 - f0, "slow": s1 - s0
 
 
 def test_sleeping_processes_advance_by_the_fast_path(stand_in) -> None:
+    """With the default (the variable empty, as unset): the fast advance is on."""
     code = SLEEPERS.replace("CODE", repr(SLEEPERS))
-    r = stand_in(code, env={"REVATI_SUPERVISOR_PID": str(os.getpid()), **FAST}, timeout=120)
+    env = {"REVATI_SUPERVISOR_PID": str(os.getpid()), "REVATI_FAST_ADVANCE": ""}
+    r = stand_in(code, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert 50_000_000 <= res["virtual"] < 60_000_000, res
@@ -101,6 +103,37 @@ def test_thread_in_uninterposed_call_falls_back_to_proc_path(stand_in) -> None:
     assert res["virtual"] >= 5_000_000_000, res
     assert res["real"] < 3_000_000_000, res  # advanced, not waited out
     assert res["fast"] == 0 and res["slow"] >= 1, res
+
+
+# A launcher waiting for its child in waitpid (subprocess's wait, torchrun's and vLLM's launchers):
+# the wait is parked, so the child's sleeps advance the world by the fast path (before, the
+# launcher's uninterposed waitpid kept every advance on the /proc path).
+LAUNCHER = (
+    ADVANCES
+    + r"""
+import json, subprocess, sys, time
+if len(sys.argv) > 1:
+    time.sleep(0.05)  # the parent is in its wait by now (sleeps before it may take the /proc path)
+    f0, s0, _ = advances()
+    t0 = time.monotonic_ns()
+    for _ in range(50):
+        time.sleep(0.001)
+    f1, s1, _ = advances()
+    print("RESULT", json.dumps({"virtual": time.monotonic_ns() - t0, "fast": f1 - f0, "slow": s1 - s0}))
+    sys.exit(3)
+p = subprocess.Popen([sys.executable, "-c", CODE, "child"])
+sys.exit(0 if p.wait() == 3 else 1)
+"""
+)
+
+
+def test_parent_waiting_for_its_child_is_parked(stand_in) -> None:
+    code = LAUNCHER.replace("CODE", repr(LAUNCHER))
+    r = stand_in(code, env=FAST, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]  # the wait returned the child's status
+    res = r.result()
+    assert 50_000_000 <= res["virtual"] < 60_000_000, res
+    assert res["fast"] >= 45 and res["slow"] <= 5, res
 
 
 # A thread that spins (runs, never parks) for 0.3 s of real time while the main thread sleeps 10 s:

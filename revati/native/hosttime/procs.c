@@ -2,9 +2,15 @@
  * virtual now is published to the world, so the new image starts no earlier (fork children share the
  * parent's clock state through memory). A new child joins the world's process list at once (parent
  * side after fork/posix_spawn, child side before exec): otherwise a sleeper could find the world idle
- * while the child is still loading, and jump. */
+ * while the child is still loading, and jump. A thread that waits for a child (waitpid, wait4,
+ * waitid, wait, wait3, without WNOHANG) is published as parked meanwhile, as an untimed wait (the
+ * fast advance, world.c): a launcher waiting for its ranks no longer keeps every advance on the /proc
+ * path. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "revati/hosttime.h"
@@ -90,4 +96,57 @@ RV_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     if (rc == 0) rv_world_register_pid((int32_t)child);
     if (pid) *pid = child;
     return rc;
+}
+
+/* A wait for a child: parked meanwhile (a child's exit ends it, and the kernel shows the waiter
+ * runnable from then on, as for any wait a real event ends). */
+#define PARKED(why, call)              \
+    do {                               \
+        rv_park park_;                 \
+        rv_park_begin(&park_, why);    \
+        __typeof__(call) r_ = (call);  \
+        int e_ = errno;                \
+        rv_park_end(&park_);           \
+        errno = e_;                    \
+        return r_;                     \
+    } while (0)
+
+typedef pid_t (*waitpid_fn)(pid_t, int *, int);
+typedef pid_t (*wait4_fn)(pid_t, int *, int, struct rusage *);
+typedef pid_t (*wait3_fn)(int *, int, struct rusage *);
+typedef pid_t (*wait_fn)(int *);
+typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
+
+// waitpid: a blocking wait for a child is parked meanwhile (the fast advance)
+RV_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
+    REAL(waitpid_fn, "waitpid");
+    if (options & WNOHANG) return real(pid, status, options);
+    PARKED("waitpid", real(pid, status, options));
+}
+
+// wait4: a blocking wait for a child is parked meanwhile
+RV_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+    REAL(wait4_fn, "wait4");
+    if (options & WNOHANG) return real(pid, status, options, ru);
+    PARKED("wait4", real(pid, status, options, ru));
+}
+
+// wait3: a blocking wait for a child is parked meanwhile
+RV_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) {
+    REAL(wait3_fn, "wait3");
+    if (options & WNOHANG) return real(status, options, ru);
+    PARKED("wait3", real(status, options, ru));
+}
+
+// wait: a blocking wait for a child is parked meanwhile
+RV_EXPORT pid_t wait(int *status) {
+    REAL(wait_fn, "wait");
+    PARKED("wait", real(status));
+}
+
+// waitid: a blocking wait for a child is parked meanwhile
+RV_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
+    REAL(waitid_fn, "waitid");
+    if (options & WNOHANG) return real(idtype, id, info, options);
+    PARKED("waitid", real(idtype, id, info, options));
 }

@@ -569,10 +569,6 @@ static void for_each_task(int dfd, void (*fn)(void *, int, const char *), void *
         }
 }
 
-static void debug_thread(void *pid, int dfd, const char *tid) {
-    rv_debug("  thread %d/%s state %c", (int)*(int32_t *)pid, tid, thread_state(dfd, tid));
-}
-
 /* A small /proc file's first line into buf (left as it is when the file cannot be read). */
 static void read_proc_line(const char *path, char *buf, size_t n) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -583,26 +579,6 @@ static void read_proc_line(const char *path, char *buf, size_t n) {
     buf[k] = 0;
     char *nl = strchr(buf, '\n');
     if (nl) *nl = 0;
-}
-/* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
-static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
-    rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
-    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
-        int32_t pid = atomic_load(&w->waiters[i].pid);
-        if (!pid) continue;
-        rv_debug("  waiter pid %d tid %d deadline %llu blocking %u", (int)pid, (int)atomic_load(&w->waiters[i].tid),
-                 (unsigned long long)atomic_load(&w->waiters[i].deadline), (unsigned)atomic_load(&w->waiters[i].blocking));
-    }
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
-        int32_t pid = atomic_load(&w->procs[i]);
-        if (!pid) continue;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) continue;
-        for_each_task(dfd, debug_thread, &pid);
-        close(dfd);
-    }
 }
 
 /* A thread's command name and kernel state, for diagnostics ("?" when it is gone). */
@@ -625,6 +601,58 @@ static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
     }
     snprintf(out, n, "%d/%d (%s, state %c, syscall %s)", (int)pid, (int)tid, comm, st ? st : '?', sc);
 }
+
+static void debug_thread(void *pid, int dfd, const char *tid) {
+    (void)dfd;
+    char desc[160];
+    describe_thread(*(int32_t *)pid, (int32_t)atoi(tid), desc, sizeof desc);
+    rv_debug("  thread %s", desc);
+}
+
+static int in_world(rv_world *w, int32_t pid) {
+    for (int i = 0; i < RV_MAX_PROCS; ++i)
+        if (atomic_load_explicit(&w->procs[i], memory_order_relaxed) == pid) return 1;
+    return 0;
+}
+
+/* REVATI_LOG=debug: children of world process pid that are not in the world (a static binary, a
+ * child that cleared its environment): they run unseen by the idle test. */
+static void debug_outside_children(rv_world *w, int32_t pid) {
+    char path[64], kids[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    read_proc_line(path, kids, sizeof kids);
+    for (char *p = kids; *p;) {
+        int32_t kid = (int32_t)strtol(p, &p, 10);
+        if (kid <= 0) break;
+        if (in_world(w, kid)) continue;
+        char desc[160];
+        describe_thread(kid, kid, desc, sizeof desc);
+        rv_debug("  child of %d outside the world: %s", (int)pid, desc);
+    }
+}
+
+/* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
+static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
+    rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
+    for (int i = 0; i < RV_MAX_WAITERS; ++i) {
+        int32_t pid = atomic_load(&w->waiters[i].pid);
+        if (!pid) continue;
+        rv_debug("  waiter pid %d tid %d deadline %llu blocking %u", (int)pid, (int)atomic_load(&w->waiters[i].tid),
+                 (unsigned long long)atomic_load(&w->waiters[i].deadline), (unsigned)atomic_load(&w->waiters[i].blocking));
+    }
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load(&w->procs[i]);
+        if (!pid) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) continue;
+        for_each_task(dfd, debug_thread, &pid);
+        close(dfd);
+        debug_outside_children(w, pid);
+    }
+}
+
 
 /* REVATI_LOG=info: a wait that expires in real time in deterministic mode, and the thread the idle
  * test last found running (what kept the world from being idle). */
@@ -680,15 +708,15 @@ static void explain_long_timeout(const rv_wait *wt) {
  * thread parked, agrees (a thread made otherwise, e.g. a raw clone, makes them disagree). When every
  * process of the world is full, the world advances at once to the earliest deadline, without /proc
  * scans or pauses, and wakes exactly the waiters due then. Otherwise the /proc path below decides.
- * docs/coordination.md ("The fast advance") gives the argument. REVATI_FAST_ADVANCE=1 turns it on. */
+ * docs/coordination.md ("The fast advance") gives the argument. On by default; REVATI_FAST_ADVANCE=0
+ * turns it off (every advance by the /proc path). */
 
 static int g_fast = -1;
 
 static int fast_on(void) {
     if (g_fast < 0) {
-        /* opt-in (REVATI_FAST_ADVANCE=1) until the whole hosttime suite passes with it on */
         const char *s = getenv("REVATI_FAST_ADVANCE");
-        g_fast = s && s[0] == '1';
+        g_fast = !(s && s[0] == '0');
     }
     return g_fast;
 }

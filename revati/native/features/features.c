@@ -119,7 +119,7 @@ static uint64_t hash_u(uint64_t h, uint64_t v, char sep) {
 int rv_features(const rv_feat_in *in, rv_feat_out *out) {
     if (!in || !in->name || !out) return -1;
     out->args_len = write_args(in, out->args, sizeof out->args);
-    size_t on = rv_feat_kernel_op(in, out->op, sizeof out->op); /* the kernel's own shape first */
+    size_t on = rv_feat_kernel_op(in, out->op, sizeof out->op, &out->mem_read); /* the kernel's own shape first */
     if (!on && in->op_json && in->op_json[0]) {
         on = strlen(in->op_json);
         if (on >= sizeof out->op) on = 0; /* never a cut-off object: an unusable context is dropped */

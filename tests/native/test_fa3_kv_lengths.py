@@ -17,6 +17,7 @@ from pathlib import Path
 from driver_prelude import PRELUDE
 
 from revati.predictors import train
+from revati.trace.features import signature
 
 PROBES = Path(__file__).resolve().parent / "probes"
 MODEL = Path(train.__file__).resolve().parent / "models" / "default"
@@ -169,6 +170,12 @@ def test_launch_and_replays_are_described_by_the_lengths_in_memory(stand_in) -> 
         "causal": 1,
     }
     assert kernels[1]["sig"] != kernels[2]["sig"] != kernels[3]["sig"]
+    for k in (
+        kernels
+    ):  # a replay hashes only its new op onto the captured args: the same sig as computed whole
+        assert k["sig"] == signature(
+            k["name"], k["grid"], k["block"], k["smem"], k["args"], k["op"]
+        )
     dur = [k["end_ns"] - k["ts_ns"] for k in kernels]
     assert dur[0] == dur[1] < dur[2] < dur[3]
     # launches read from memory: eager, its capture, replays 1 and 2; the fallback: replay 3, and warned

@@ -264,6 +264,7 @@ typedef struct rv_kfeat {
     const char *op;
     char sig[17];
     int reads_mem; /* the op depends on device memory (FA3's KV lengths): a graph replay computes it again */
+    uint64_t h_args; /* the signature's hash up to args (features.h): the replay hashes only the new op */
 } rv_kfeat;
 
 /* The features of k launched now: op is this thread's library-call context (or, when there is none,

@@ -123,14 +123,10 @@ static tls_feat *tls(void) {
     return t;
 }
 
-/* The features of k with op context op_json (NULL: none). */
-static const rv_kfeat *compute(const rv_kernel_op *k, const char *op_json) {
-    static const rv_kfeat none = {"", "", "0000000000000000", 0};
-    tls_feat *t = tls();
-    if (!t || !k->f) return &none;
+static rv_feat_in feat_in(tls_feat *t, const rv_kernel_op *k, const char *op_json) {
     const rv_func *f = k->f;
     int known = k->params && f->nparams >= 0;
-    rv_feat_in in = {
+    return (rv_feat_in){
         .name = f->name,
         .grid = {k->grid[0], k->grid[1], k->grid[2]},
         .block = {k->block[0], k->block[1], k->block[2]},
@@ -147,24 +143,37 @@ static const rv_kfeat *compute(const rv_kernel_op *k, const char *op_json) {
         .is_tensormap = is_tensormap,
         .read_dev = read_dev,
     };
-    rv_features_cached(t->memo, &in, &t->out);
+}
+
+static const rv_kfeat *view(tls_feat *t, const rv_kernel_op *k, const char *args) {
     count_mem(t->out.mem_read, k);
-    t->view.args = t->out.args;
+    t->view.args = args;
     t->view.op = t->out.op;
     memcpy(t->view.sig, t->out.sig, sizeof t->view.sig);
     t->view.reads_mem = t->out.mem_read != 0;
+    t->view.h_args = t->out.h_args;
     return &t->view;
 }
 
+static const rv_kfeat none = {"", "", "0000000000000000", 0, 0};
+
 const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op) {
+    tls_feat *t = tls();
+    if (!t || !k->f) return &none;
     pthread_once(&g_once, find_op_context);
     const char *op = g_op_context ? g_op_context() : NULL;
-    return compute(k, op && op[0] ? op : keep_op);
+    rv_feat_in in = feat_in(t, k, op && op[0] ? op : keep_op);
+    rv_features_cached(t->memo, &in, &t->out);
+    return view(t, k, t->out.args);
 }
 
+/* The node's parameters are its own copy, so its args text is the captured one: only op and sig are new. */
 const rv_kfeat *rv_kfeat_replay(const rv_kernel_op *k) {
-    const char *captured = k->feat && k->feat->op[0] ? k->feat->op : NULL;
-    return compute(k, captured);
+    tls_feat *t = tls();
+    if (!t || !k->f || !k->feat) return k->feat ? k->feat : &none;
+    rv_feat_in in = feat_in(t, k, k->feat->op[0] ? k->feat->op : NULL);
+    rv_features_op(&in, k->feat->h_args, &t->out);
+    return view(t, k, k->feat->args);
 }
 
 const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f) {
@@ -177,6 +186,6 @@ const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f) {
     memcpy(o, f->op, no);
     c->args = a, c->op = o;
     memcpy(c->sig, f->sig, sizeof c->sig);
-    c->reads_mem = f->reads_mem;
+    c->reads_mem = f->reads_mem, c->h_args = f->h_args;
     return c;
 }

@@ -30,6 +30,7 @@ typedef struct entry {
     size_t op_len;
     char sig[17];
     int mem; /* its op depended on device memory: computed afresh each time */
+    uint64_t h_args;
 } entry;
 
 struct rv_feat_cache {
@@ -144,6 +145,7 @@ int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out)
         memcpy(out->args, e->args, e->args_len + 1), out->args_len = e->args_len;
         memcpy(out->op, e->op, e->op_len + 1), out->op_len = e->op_len;
         memcpy(out->sig, e->sig, sizeof out->sig);
+        out->h_args = e->h_args;
         return 0;
     }
     int r = rv_features(in, out);
@@ -163,5 +165,6 @@ int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out)
     e->args_len = out->args_len, e->op_len = out->op_len;
     memcpy(e->sig, out->sig, sizeof e->sig);
     e->mem = out->mem_read != 0;
+    e->h_args = out->h_args;
     return 0;
 }

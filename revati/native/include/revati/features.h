@@ -78,10 +78,16 @@ typedef struct rv_feat_out {
     char sig[17];
     int mem_read; /* 1: op holds values read from device memory; -1: they were to be read and could not
                      be (op from the parameters alone); 0: the kernel's op does not depend on memory */
+    uint64_t h_args; /* the signature's hash state after "name|...|args|" (for rv_features_op) */
 } rv_feat_out;
 
 /* Compute args, op and sig of one launch into out. Returns 0; -1 if in is unusable (no name). */
 int rv_features(const rv_feat_in *in, rv_feat_out *out);
+
+/* The op and sig of a launch whose args text is already known (h_args: its rv_feat_out's h_args): the
+ * same op and sig as rv_features, without writing args again (a graph replay of a kernel whose op
+ * depends on device memory). out->args is left as it was. Returns 0; -1 if in is unusable. */
+int rv_features_op(const rv_feat_in *in, uint64_t h_args, rv_feat_out *out);
 
 /* A per-thread memo of rv_features (cache.c): launches that repeat an earlier one once device pointers
  * are masked get its texts copied instead of formatted and hashed again. Not thread-safe: one per

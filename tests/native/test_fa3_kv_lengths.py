@@ -109,6 +109,14 @@ SCRIPT = textwrap.dedent(
     ok(cu.cuGraphLaunch(ex, s))                        # replay 2
     put(lens, [9000] + [1] * 7)                        # above the bound: not lengths
     ok(cu.cuGraphLaunch(ex, s))                        # replay 3: the Params' description
+    put(lens, [700] * 8)                               # lengths again, then a kernel that did not run
+    wimg = bytes.fromhex(sys.argv[6]); wmod, wfn = ctypes.c_void_p(), ctypes.c_void_p()
+    ok(cu.cuModuleLoadData(ctypes.byref(wmod), ctypes.create_string_buffer(wimg, len(wimg))), "load writer")
+    ok(cu.cuModuleGetFunction(ctypes.byref(wfn), wmod, b"stale_writer"), "writer")
+    lp = ctypes.c_uint64(lens)
+    ok(cu.cuLaunchKernel(wfn, 1, 1, 1, 32, 1, 1, 0, s, (ctypes.c_void_p * 1)(ctypes.addressof(lp)), None))
+    ok(cu.cuGraphLaunch(ex, s))                        # replay 4: stale lengths
+    ok(cu.cuGraphLaunch(ex, s))                        # replay 5: still stale after FA3's own taint
     ok(cu.cuCtxSynchronize())
     r, f = ctypes.c_uint64(), ctypes.c_uint64()
     cu.rv_kfeat_mem_stats(ctypes.byref(r), ctypes.byref(f))
@@ -125,6 +133,7 @@ def _run(stand_in) -> tuple[list[dict], list[int], str]:
         FA3,
         str(CU_SEQLENS_Q_WORD),
         str(SEQUSED_K_WORD),
+        cubin("stale_writer", 8).hex(),
     ]
     env = {"REVATI_PREDICTOR": "roofline", "REVATI_MODEL": str(MODEL)}
     r = stand_in(
@@ -141,8 +150,8 @@ def test_launch_and_replays_are_described_by_the_lengths_in_memory(stand_in) -> 
     real lengths (padded zero slots not counted), and the Params' bound when the buffer holds no lengths;
     the predicted duration follows the keys read."""
     kernels, (read, fallback), stderr = _run(stand_in)
-    assert len(kernels) == 4, stderr[-2000:]  # the capture itself is no kernel event
-    eager, rep1, rep2, rep3 = (k["op"] for k in kernels)
+    assert len(kernels) == 6, stderr[-2000:]  # the capture itself is no kernel event
+    eager, rep1, rep2, rep3, rep4, rep5 = (k["op"] for k in kernels)
     assert eager == rep1
     assert (eager["batch"], eager["total_k"], eager["seqlen_k"], eager["max_k"]) == (
         8,
@@ -169,6 +178,9 @@ def test_launch_and_replays_are_described_by_the_lengths_in_memory(stand_in) -> 
         "total_q": 8,
         "causal": 1,
     }
+    # lengths another kernel that did not run may have written are stale: the bound again, and still
+    # after FA3's own launch received them (its taint does not replace the writer's)
+    assert rep4 == rep5 == rep3
     assert kernels[1]["sig"] != kernels[2]["sig"] != kernels[3]["sig"]
     for k in (
         kernels
@@ -177,7 +189,7 @@ def test_launch_and_replays_are_described_by_the_lengths_in_memory(stand_in) -> 
             k["name"], k["grid"], k["block"], k["smem"], k["args"], k["op"]
         )
     dur = [k["end_ns"] - k["ts_ns"] for k in kernels]
-    assert dur[0] == dur[1] < dur[2] < dur[3]
-    # launches read from memory: eager, its capture, replays 1 and 2; the fallback: replay 3, and warned
-    assert (read, fallback) == (4, 1)
+    assert dur[0] == dur[1] < dur[2] < dur[3] == dur[4] == dur[5]
+    # read from memory: eager, its capture, replays 1 and 2; fallbacks (warned): replays 3-5
+    assert (read, fallback) == (4, 3)
     assert "KV bound" in stderr

@@ -31,13 +31,10 @@ static int is_devptr(uint64_t v, void *user) {
 }
 static int is_tensormap(const unsigned char *p, void *user) { return rv_tensormap_is_ours(p); }
 
-/* FlashAttention's own kernels (namespace flash: the split scheduler's prepare_varlen_num_blocks, the
- * forward and its combine) receive the sequence lengths and only read them, but value tracking taints
- * every buffer a kernel that did not run received over a guessed extent: such taint does not make
- * the lengths stale. */
+/* FlashAttention's own kernels receive the lengths and only read them; their taint (values.c) lies only
+ * where no other producer's did, so it does not make the lengths stale. */
 static int flash_reader(const rv_taint *t) {
-    const char *nm = t->producer ? t->producer->name : NULL;
-    return !t->exact && nm && (!strncmp(nm, "_ZN5flash", 9) || !strncmp(nm, "_ZN7cutlass13device_kernelIN5flash", 34));
+    return !t->exact && t->producer && rv_values_flash_kernel(t->producer->name);
 }
 
 /* Device memory (host-backed here) as the program left it: within one allocation, and not written by

@@ -423,10 +423,12 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
         /* a branch captured on another stream is shown on that stream's track */
         unsigned long long track = n->lane ? n->lane : s->id;
         if (n->type == N_KERNEL) {
-            rv_pred p = rv_predict_kernel(&n->k, track, s->dev);
+            rv_kernel_op now = n->k; /* a kernel whose work device memory sets is described as it is now */
+            if (n->k.feat && n->k.feat->reads_mem) now.feat = rv_kfeat_replay(&n->k);
+            rv_pred p = rv_predict_kernel(&now, track, s->dev);
             end[i] = start + p.dur;
             rv_values_kernel(s->dev, &n->k, rv__call.corr);
-            rv_emit_kernel(s->dev, track, &n->k, p, start, end[i], rv__call.corr, e->id);
+            rv_emit_kernel(s->dev, track, &now, p, start, end[i], rv__call.corr, e->id);
             void *met = n->coll ? rv_nccl_replay_publish(n->coll, s->dev, track, start) : NULL;
             if (met) { /* NCCL's kernel: it ends no earlier than its ranks' rendezvous (a real wait) */
                 rv_leave();

@@ -263,12 +263,17 @@ typedef struct rv_kfeat {
     const char *args;
     const char *op;
     char sig[17];
+    int reads_mem; /* the op depends on device memory (FA3's KV lengths): a graph replay computes it again */
+    uint64_t h_args; /* the signature's hash up to args (features.h): the replay hashes only the new op */
 } rv_kfeat;
 
 /* The features of k launched now: op is this thread's library-call context (or, when there is none,
  * keep_op: a kernel node updated outside the library call keeps the op it was captured with). The
  * result lives in a per-thread buffer until this thread's next call. */
 const rv_kfeat *rv_kfeat_now(const rv_kernel_op *k, const char *keep_op);
+/* The features of a captured kernel node at its replay, for a node whose op depends on device memory
+ * (feat->reads_mem): the captured op stands for the library-call context. Per-thread buffer, as above. */
+const rv_kfeat *rv_kfeat_replay(const rv_kernel_op *k);
 /* A copy that lives as long as the process (graph nodes, like their parameters, are never freed). */
 const rv_kfeat *rv_kfeat_keep(const rv_kfeat *f);
 /* Whether a value points into a device's address space (memory.c): what the features mask. */

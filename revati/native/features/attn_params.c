@@ -99,10 +99,79 @@ static size_t cudnn_sdpa(const rv_feat_in *in, char *dst, size_t n) {
  * tokens, head_dim, heads, 1} at words 2-5; the paged cache's shape {page size, head_dim, kv heads,
  * pages} within words 20-40; {head_dim, kv heads, sequences} and, 39 words later, the longest KV
  * length. Read off vLLM 0.24 on an H200 and vLLM 0.33 under the stand-in, whose layouts agree (the
- * kernel names differ by one template flag). The per-sequence lengths live in device memory, so a
- * batch is described as `batch` sequences of total_q / batch queries against the longest KV length
- * (exact for decode batches of one length; an upper bound for mixed ones). */
-static size_t fa3_fwd(const rv_feat_in *in, char *dst, size_t n) {
+ * kernel names differ by one template flag).
+ *
+ * The longest KV length is only a bound: in CUDA-graph decode vLLM passes max_model_len, and the kernel
+ * reads each sequence's length from device memory (seqused_k, or the differences of cu_seqlens_k). With
+ * a reader of device memory (the stand-in) those lengths are read at every launch and graph replay and
+ * the batch described by them (fa3_kv_lengths); without one (the profile shim), or when they cannot
+ * be read, as `batch` sequences of total_q / batch queries against the bound (exact for batches of
+ * one length, as is the text written when the lengths read say the same). */
+enum { FA3_MAX_SEQS = 4096 };
+
+typedef struct fa3_kv {
+    int n;         /* sequences with keys */
+    long long sum; /* keys over all sequences */
+    int max;
+} fa3_kv;
+
+static uint64_t u64_at(const unsigned char *p, size_t word) {
+    uint64_t v;
+    memcpy(&v, p + 8 * word, 8);
+    return v;
+}
+
+/* The mainloop's sequence pointers follow {window_size_right, num_splits} as 8-byte words: kv_batch_idx,
+ * cu_seqlens_q, cu_seqlens_k, cu_seqlens_k_new, seqused_q, seqused_k, leftpad_k, seqlens_rotary, S_aux,
+ * then {cp_world_size, cp_rank} (flash-attention's hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp, after the
+ * TMA descriptors; word 236 of the 336 in vLLM 0.24's decode kernel). Found by that shape: window
+ * sizes >= -1, num_splits in [0, 1024], nine words each null or a device pointer (cu_seqlens_q
+ * set: vLLM's varlen call), then a world size in [1, 1024] above its rank. Returns the index of the
+ * {window_size_right, num_splits} word, or 0. */
+static size_t fa3_seq_ptrs(const rv_feat_in *in, const unsigned char *p, size_t words) {
+    if (!in->is_devptr) return 0;
+    for (size_t j = 64; j + 11 <= words; ++j) {
+        int wl = i32(p, 8 * j - 4), wr = i32(p, 8 * j), splits = i32(p, 8 * j + 4);
+        int cp = i32(p, 8 * (j + 10)), rank = i32(p, 8 * (j + 10) + 4);
+        if (wl < -1 || wr < -1 || splits < 0 || splits > 1024 || cp < 1 || cp > 1024 ||
+            rank < 0 || rank >= cp || !u64_at(p, j + 2))
+            continue;
+        int ok = 1;
+        for (size_t i = j + 1; ok && i <= j + 9; ++i) {
+            uint64_t v = u64_at(p, i);
+            ok = v == 0 || in->is_devptr(v, in->user);
+        }
+        if (ok) return j;
+    }
+    return 0;
+}
+
+/* The KV length of each of the b sequences, from seqused_k or else cu_seqlens_k's differences, each in
+ * [0, kmax]: 1 and *kv, or 0 when there are no such pointers or their memory cannot be read. */
+static int fa3_kv_lengths(const rv_feat_in *in, const unsigned char *p, size_t words, int b, int kmax, fa3_kv *kv) {
+    size_t j = fa3_seq_ptrs(in, p, words);
+    if (!j || b > FA3_MAX_SEQS) return 0;
+    uint64_t cu_k = u64_at(p, j + 3), used_k = u64_at(p, j + 6);
+    int32_t len[FA3_MAX_SEQS + 1];
+    if (used_k) {
+        if (!in->read_dev(used_k, len, sizeof(int32_t) * (size_t)b, in->user)) return 0;
+    } else if (cu_k) {
+        if (!in->read_dev(cu_k, len, sizeof(int32_t) * (size_t)(b + 1), in->user)) return 0;
+        for (int i = 0; i < b; ++i) len[i] = len[i + 1] - len[i];
+    } else {
+        return 0;
+    }
+    fa3_kv r = {0, 0, 0};
+    for (int i = 0; i < b; ++i) {
+        if (len[i] < 0 || len[i] > kmax) return 0;
+        r.n += len[i] > 0, r.sum += len[i];
+        if (len[i] > r.max) r.max = len[i];
+    }
+    *kv = r;
+    return 1;
+}
+
+static size_t fa3_fwd(const rv_feat_in *in, char *dst, size_t n, int *mem_read) {
     const unsigned char *p = param(in, 0, 110 * 4);
     if (!p) return 0;
     int tq = i32(p, 8), d = i32(p, 12), h = i32(p, 16), one = i32(p, 20), hk = 0, b = 0, kmax = 0;
@@ -118,15 +187,31 @@ static size_t fa3_fwd(const rv_feat_in *in, char *dst, size_t n) {
     if (!b) return 0;
     const char *t = strstr(in->name, "NS_4arch4Sm90ELb");
     int causal = t ? t[strlen("NS_4arch4Sm90ELb")] == '1' : 0;
-    int w = snprintf(dst, n,
+    fa3_kv kv = {b, (long long)b * kmax, kmax};
+    int w;
+    if (in->read_dev) {
+        int got = fa3_kv_lengths(in, p, in->param_size[0] / 8, b, kmax, &kv);
+        *mem_read = got && kv.n > 0 ? 1 : -1;
+        if (*mem_read < 0) kv = (fa3_kv){b, (long long)b * kmax, kmax};
+    }
+    if (kv.n == b && kv.max == kmax && kv.sum == (long long)b * kmax) /* the parameters' own description */
+        w = snprintf(dst, n,
                      "{\"lib\":\"fa3\",\"op\":\"attention_fwd_varlen\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,"
                      "\"head_dim\":%d,\"seqlen_q\":%d,\"seqlen_k\":%d,\"total_q\":%d,\"causal\":%d}",
                      b, h, hk, d, (tq + b - 1) / b, kmax, tq, causal);
+    else /* the lengths read: seqlen_k their mean, so that batch x seqlen_k is the keys read */
+        w = snprintf(dst, n,
+                     "{\"lib\":\"fa3\",\"op\":\"attention_fwd_varlen\",\"batch\":%d,\"heads\":%d,\"heads_kv\":%d,"
+                     "\"head_dim\":%d,\"seqlen_q\":%d,\"seqlen_k\":%lld,\"total_q\":%d,\"causal\":%d,"
+                     "\"total_k\":%lld,\"max_k\":%d,\"kv\":\"memory\"}",
+                     kv.n, h, hk, d, (tq + kv.n - 1) / kv.n, (kv.sum + kv.n / 2) / kv.n, tq, causal, kv.sum, kv.max);
     return w > 0 && (size_t)w < n ? (size_t)w : 0;
 }
 
-size_t rv_feat_attn_params_op(const rv_feat_in *in, char *dst, size_t n) {
-    if (strstr(in->name, "FlashAttnFwdSm90") && strstr(in->name, "flash20enable_sm90_or_later")) return fa3_fwd(in, dst, n);
+size_t rv_feat_attn_params_op(const rv_feat_in *in, char *dst, size_t n, int *mem_read) {
+    *mem_read = 0;
+    if (strstr(in->name, "FlashAttnFwdSm90") && strstr(in->name, "flash20enable_sm90_or_later"))
+        return fa3_fwd(in, dst, n, mem_read);
     if (strstr(in->name, "fmha_cutlassF_") && strstr(in->name, "AttentionKernel")) return mem_efficient(in, dst, n);
     if (!strncmp(in->name, "cudnn_generated_fort_native_sdpa", 32)) return cudnn_sdpa(in, dst, n);
     return 0;

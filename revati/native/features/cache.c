@@ -5,7 +5,8 @@
  * is the costly part (a 1 KB parameter struct is ~2.5 KB of text). The memo classifies the parameter
  * bytes with the same rules as the writer (features.c: 8-byte device pointers, tensor maps), keeps a
  * masked copy as the key, and answers repeats by copying the stored texts. Hits are verified byte for
- * byte, so the output is always exactly what rv_features would write.
+ * byte, so the output is always exactly what rv_features would write. A kernel whose op was read from
+ * device memory (mem_read) keeps its slot but is computed afresh on every hit: the memory may have changed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ typedef struct entry {
     char *op;
     size_t op_len;
     char sig[17];
+    int mem; /* its op depended on device memory: computed afresh each time */
+    uint64_t h_args;
 } entry;
 
 struct rv_feat_cache {
@@ -137,9 +140,12 @@ int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out)
     if (e->masked && e->key == h && e->name == in->name && e->off == in->param_off && e->nparams == in->nparams &&
         e->plen == mlen && !memcmp(e->dims, dims, sizeof dims) && !memcmp(e->masked, c->scratch, mlen) &&
         !strcmp(e->op_in, op_in)) {
+        if (e->mem) return rv_features(in, out);
+        out->mem_read = 0;
         memcpy(out->args, e->args, e->args_len + 1), out->args_len = e->args_len;
         memcpy(out->op, e->op, e->op_len + 1), out->op_len = e->op_len;
         memcpy(out->sig, e->sig, sizeof out->sig);
+        out->h_args = e->h_args;
         return 0;
     }
     int r = rv_features(in, out);
@@ -158,5 +164,7 @@ int rv_features_cached(rv_feat_cache *c, const rv_feat_in *in, rv_feat_out *out)
     memcpy(e->dims, dims, sizeof dims);
     e->args_len = out->args_len, e->op_len = out->op_len;
     memcpy(e->sig, out->sig, sizeof e->sig);
+    e->mem = out->mem_read != 0;
+    e->h_args = out->h_args;
     return 0;
 }

@@ -116,10 +116,9 @@ static uint64_t hash_u(uint64_t h, uint64_t v, char sep) {
     return rv_fnv1a(h, s, (size_t)(tmp + sizeof tmp - s));
 }
 
-int rv_features(const rv_feat_in *in, rv_feat_out *out) {
-    if (!in || !in->name || !out) return -1;
-    out->args_len = write_args(in, out->args, sizeof out->args);
-    size_t on = rv_feat_kernel_op(in, out->op, sizeof out->op); /* the kernel's own shape first */
+/* op: the kernel's own shape first, else the library-call context. */
+static void put_op(const rv_feat_in *in, rv_feat_out *out) {
+    size_t on = rv_feat_kernel_op(in, out->op, sizeof out->op, &out->mem_read);
     if (!on && in->op_json && in->op_json[0]) {
         on = strlen(in->op_json);
         if (on >= sizeof out->op) on = 0; /* never a cut-off object: an unusable context is dropped */
@@ -127,7 +126,19 @@ int rv_features(const rv_feat_in *in, rv_feat_out *out) {
     }
     out->op[on] = 0;
     out->op_len = on;
+}
 
+static void put_sig(uint64_t h_args, rv_feat_out *out) {
+    uint64_t h = rv_fnv1a(h_args, out->op, out->op_len);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i, h >>= 4) out->sig[i] = hex[h & 15];
+    out->sig[16] = 0;
+}
+
+int rv_features(const rv_feat_in *in, rv_feat_out *out) {
+    if (!in || !in->name || !out) return -1;
+    out->args_len = write_args(in, out->args, sizeof out->args);
+    put_op(in, out);
     /* "name|gx,gy,gz|bx,by,bz|smem|args|op" */
     uint64_t h = in->name_fnv ? in->name_fnv : rv_fnv1a(RV_FNV_OFFSET, in->name, strlen(in->name));
     for (int i = 0; i < 3; ++i) h = hash_u(h, in->grid[i], i ? ',' : '|');
@@ -135,10 +146,15 @@ int rv_features(const rv_feat_in *in, rv_feat_out *out) {
     h = hash_u(h, in->smem, '|');
     h = rv_fnv1a(h, "|", 1);
     h = rv_fnv1a(h, out->args, out->args_len);
-    h = rv_fnv1a(h, "|", 1);
-    h = rv_fnv1a(h, out->op, out->op_len);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; --i, h >>= 4) out->sig[i] = hex[h & 15];
-    out->sig[16] = 0;
+    out->h_args = h = rv_fnv1a(h, "|", 1);
+    put_sig(h, out);
+    return 0;
+}
+
+int rv_features_op(const rv_feat_in *in, uint64_t h_args, rv_feat_out *out) {
+    if (!in || !in->name || !out) return -1;
+    put_op(in, out);
+    out->h_args = h_args;
+    put_sig(h_args, out);
     return 0;
 }

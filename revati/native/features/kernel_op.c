@@ -117,9 +117,15 @@ static int name_causal(const char *name) {
     return t ? t[3] == '1' : -1;
 }
 
-size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n) {
+size_t rv_feat_kernel_op(const rv_feat_in *in, char *dst, size_t n, int *mem_read) {
     const char *name = in->name;
-    if (!strstr(name, "pytorch_flash")) return rv_feat_attn_params_op(in, dst, n);
+    int mr = 0;
+    if (mem_read) *mem_read = 0;
+    if (!strstr(name, "pytorch_flash")) {
+        size_t w = rv_feat_attn_params_op(in, dst, n, &mr);
+        if (mem_read) *mem_read = mr;
+        return w;
+    }
     const char *op;
     if (strstr(name, "flash_fwd_splitkv_combine_kernel")) op = "attention_fwd_combine";
     else if (strstr(name, "flash_fwd_splitkv_kernel")) op = "attention_fwd_splitkv";

@@ -17,7 +17,7 @@ size_t rv_pf_kernel_op_from_params(const char *name, const unsigned grid[3], con
                      .param_off = off, .param_size = size};
     memcpy(in.grid, grid, sizeof in.grid);
     memcpy(in.block, block, sizeof in.block);
-    size_t w = rv_feat_kernel_op(&in, dst, n);
+    size_t w = rv_feat_kernel_op(&in, dst, n, NULL);
     if (w < n) dst[w] = 0;
     return w;
 }

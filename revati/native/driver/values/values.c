@@ -28,6 +28,14 @@ static int cmp_ptr(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* FlashAttention's kernels (namespace flash: the split scheduler's prepare_varlen_num_blocks, the forward,
+ * its combine) receive the sequence lengths with their outputs and only read them. Their guessed taint
+ * never replaces a range's existing taint, so a length buffer left stale by another kernel that did not
+ * run stays marked as such (kfeatures.c reads the lengths and takes FlashAttention's own taint as none). */
+int rv_values_flash_kernel(const char *name) {
+    return name && (!strncmp(name, "_ZN5flash", 9) || !strncmp(name, "_ZN7cutlass13device_kernelIN5flash", 34));
+}
+
 /* The words of a parameter buffer that point into device (or mapped host) memory: each may be written,
  * over a guessed extent (REVATI_TAINT_SPAN bytes, within its allocation, and short of the next pointer
  * the kernel received: tensors passed together do not overlap, and each keeps its own origin). */
@@ -48,11 +56,13 @@ static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
         qsort(pair, (size_t)n, sizeof pair[0], cmp_ptr);
         for (int i = 0; i < n; ++i) ptr[i] = pair[i][0], lim[i] = pair[i][1];
     }
+    int reader = rv_values_flash_kernel(k->f->name);
     for (int i = 0; i < n; ++i) {
         if (i + 1 < n && ptr[i + 1] == ptr[i]) continue;
         uint64_t end = ptr[i] + g_span;
         if (end > lim[i]) end = lim[i];
         if (i + 1 < n && ptr[i + 1] < end) end = ptr[i + 1];
+        if (reader && rv_taint_find(ptr[i], end, 0, NULL)) continue; /* keep the stale bytes' real producer */
         rv_taint t = {ptr[i], end, ptr[i], k->f, seq, corr, 0, 0, 0};
         rv_taint_mark(&t);
     }

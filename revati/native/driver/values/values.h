@@ -18,6 +18,9 @@ void rv_values_clear(uint64_t dst, uint64_t n);
 /* The tag a host runner gave this thread's next launch (revati_values_tag_next_launch), cleared: a
  * captured launch keeps it, and its graph replays ask the runner to compute it (0: none). */
 uint64_t rv_values_take_tag(void);
+/* Whether a kernel is one of FlashAttention's (namespace flash), whose taint over the buffers it only
+ * reads (sequence lengths) never replaces another producer's. */
+int rv_values_flash_kernel(const char *name);
 /* Whether value tracking is on (REVATI_VALUES, default 1). */
 int rv_values_on(void);
 /* Count a kernel computed on the host (for rv_values_stats). */

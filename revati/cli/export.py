@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,20 +61,12 @@ if TYPE_CHECKING:
     help="Past this many events a file is cut into consecutive time windows of about this "
     "many each (OUT.part-1.EXT, ...), so that each opens in the Perfetto UI; 0: one file.",
 )
-def export(
-    run: Path,
-    fmt: str,
-    out: Path | None,
-    ranks: tuple[int, ...],
-    per_rank: bool,
-    window: str | None,
-    max_slices: int,
-) -> None:
+def export(**options: Any) -> None:
     """Export a run for ui.perfetto.dev, chrome://tracing or Holistic Trace Analysis."""
     from revati.exporters.heap import export_process
 
     with export_process():  # before numpy loads
-        _export(run, fmt, out, ranks, per_rank, window, max_slices)
+        _export(**options)
 
 
 def _export(

@@ -345,3 +345,34 @@ def test_hooks_install_on_both_releases_call_shapes(fake_modules, monkeypatch):
     v1.shutdown([], timeout=3.0)
     v1.kill_process_tree(2**22 + 12345)  # no such process: killed at once
     assert calls == [("shutdown", 3.0), ("kill", 2**22 + 12345)]
+
+
+def test_seq_lens_supplied_from_the_host_lengths(fake_modules):
+    """vLLM's V2 runner computes `seq_lens` with a kernel that never runs under revati; the hook
+    writes the host's `seq_lens_cpu_upper_bound` into it after `prepare_inputs` (FA3 reads it at each
+    graph replay), and leaves steps with draft tokens (lengths not known on the host) alone."""
+    import torch
+
+    from revati.integrations.vllm import seq_lens
+
+    class Batch:
+        def __init__(self, host, drafts=0):
+            self.seq_lens = torch.full((len(host),), 7, dtype=torch.int32)  # stale bytes
+            self.seq_lens_cpu_upper_bound = torch.tensor(host, dtype=torch.int32)
+            self.num_draft_tokens = drafts
+
+    class GPUModelRunner:
+        def prepare_inputs(self, scheduler_output, batch_desc):
+            return Batch([513, 640, 0, 0])
+
+    fake_modules({"vllm.v1.worker.gpu.model_runner": {"GPUModelRunner": GPUModelRunner}})
+    hooks = Hooks("vllm", "0.24.0")
+    seq_lens.install(hooks)
+    assert hooks.installed == ["seq_lens"]
+    batch = GPUModelRunner().prepare_inputs("sched", "desc")
+    assert batch.seq_lens.tolist() == [513, 640, 0, 0]
+    drafting = Batch([9, 9], drafts=2)
+    assert not seq_lens.supply(drafting) and drafting.seq_lens.tolist() == [7, 7]
+    odd = Batch([1, 2])
+    odd.seq_lens = odd.seq_lens[:1]
+    assert not seq_lens.supply(odd) and odd.seq_lens.tolist() == [7]

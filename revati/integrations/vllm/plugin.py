@@ -16,10 +16,11 @@ def register() -> None:
         return  # a real GPU: nothing to do
     from revati.integrations import triton_host
     from revati.integrations.hooks import Hooks
-    from revati.integrations.vllm import allreduce, requests, sampled, shm_queue, shutdown
+    from revati.integrations.vllm import allreduce, requests, sampled, seq_lens, shm_queue, shutdown
 
     hooks = Hooks("vllm", vllm_version())
     sampled.install(hooks)
+    seq_lens.install(hooks)
     if triton_host.install():  # small Triton kernels with known inputs computed on the host
         hooks.ok("triton_host")
     else:

@@ -72,11 +72,17 @@ static _Atomic int g_last_busy_tid;
 
 void rv_world_register_self(void) { rv_world_register_pid((int32_t)getpid()); }
 
+/* The slot of world process pid in w->procs, or -1 when it is not in the world. */
+static int proc_slot(rv_world *w, int32_t pid) {
+    for (int i = 0; i < RV_MAX_PROCS; ++i)
+        if (atomic_load(&w->procs[i]) == pid) return i;
+    return -1;
+}
+
 void rv_world_register_pid(int32_t me) {
     if (me <= 0) return;
     rv_world *w = rv_world_get();
-    for (int i = 0; i < RV_MAX_PROCS; ++i)
-        if (atomic_load(&w->procs[i]) == me) return;
+    if (proc_slot(w, me) >= 0) return;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t zero = 0;
         if (atomic_compare_exchange_strong(&w->procs[i], &zero, me)) {
@@ -276,13 +282,8 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
     if (due_waiter_runs(w, ws, now)) return 0;
     /* the process where something ran last time first */
     int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
-    if (busy) {
-        for (int i = 0; i < RV_MAX_PROCS; ++i)
-            if (atomic_load(&w->procs[i]) == busy) {
-                if (rv_proc_runs(w, i, busy, ws)) return 0;
-                break;
-            }
-    }
+    int bi = busy ? proc_slot(w, busy) : -1;
+    if (bi >= 0 && rv_proc_runs(w, bi, busy, ws)) return 0;
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid || pid == busy) continue;
@@ -609,12 +610,6 @@ static void debug_thread(void *pid, int dfd, const char *tid) {
     rv_debug("  thread %s", desc);
 }
 
-static int in_world(rv_world *w, int32_t pid) {
-    for (int i = 0; i < RV_MAX_PROCS; ++i)
-        if (atomic_load_explicit(&w->procs[i], memory_order_relaxed) == pid) return 1;
-    return 0;
-}
-
 /* REVATI_LOG=debug: children of world process pid that are not in the world (a static binary, a
  * child that cleared its environment): they run unseen by the idle test. */
 static void debug_outside_children(rv_world *w, int32_t pid) {
@@ -624,7 +619,7 @@ static void debug_outside_children(rv_world *w, int32_t pid) {
     for (char *p = kids; *p;) {
         int32_t kid = (int32_t)strtol(p, &p, 10);
         if (kid <= 0) break;
-        if (in_world(w, kid)) continue;
+        if (proc_slot(w, kid) >= 0) continue;
         char desc[160];
         describe_thread(kid, kid, desc, sizeof desc);
         rv_debug("  child of %d outside the world: %s", (int)pid, desc);

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -15,6 +16,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
+#include "world_scan.h"
 
 /* What each fd number is, asked once (an fstat) and kept until the number may name something else:
  * forgotten when the fd is closed or replaced through the calls below (close, close_range, dup2,
@@ -23,27 +25,34 @@
  * those is asked again. Not covered: a number closed and reopened both behind revati's back (fclose,
  * then fopen or popen of libc's own): it keeps its old answer (docs/coordination.md). */
 #define FD_KINDS 65536
-enum { FD_UNKNOWN = 0, FD_CHANNEL = 1, FD_OTHER = 2 };
+enum { FD_UNKNOWN = 0, FD_CHANNEL = 1, FD_OTHER = 2, FD_EVENT = 3 };
 static _Atomic uint8_t g_fd_kind[FD_KINDS];
 
 static void forget_fd(int fd) {
     if (fd >= 0 && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], FD_UNKNOWN, memory_order_relaxed);
 }
 
-/* a pipe, a FIFO or a socket: what another process may be at the other end of */
-static int is_channel(int fd) {
+/* FD_CHANNEL: a pipe, a FIFO or a socket, what another process may be at the other end of;
+ * FD_EVENT: an fd of no file type (an anonymous inode), whose writes are eventfd signals (libzmq's
+ * mailboxes wake their I/O threads so); FD_OTHER: anything else */
+static int fd_kind(int fd) {
     if (fd >= 0 && fd < FD_KINDS) {
         uint8_t k = atomic_load_explicit(&g_fd_kind[fd], memory_order_relaxed);
-        if (k != FD_UNKNOWN) return k == FD_CHANNEL;
+        if (k != FD_UNKNOWN) return k;
     }
     struct stat st;
     int e = errno;
     int ok = fstat(fd, &st) == 0;
-    int r = ok && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    int k = !ok                                             ? FD_UNKNOWN
+            : S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? FD_CHANNEL
+            : (st.st_mode & S_IFMT) == 0                   ? FD_EVENT
+                                                           : FD_OTHER;
     errno = e;
-    if (ok && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], r ? FD_CHANNEL : FD_OTHER, memory_order_relaxed);
-    return r;
+    if (ok && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], (uint8_t)k, memory_order_relaxed);
+    return k;
 }
+
+static int is_channel(int fd) { return fd_kind(fd) == FD_CHANNEL; }
 
 /* what this process saw at its last look: the world's send count, its own, and each slot's (a slot's
  * owner may change) */
@@ -62,11 +71,13 @@ static int others_sent(void) {
 }
 
 /* Before a write to fd: publish this process's now (before, so that a receiver woken by the data
- * finds it). socket: a socket call (send*, recv* below), whose fd is a channel without an fstat. */
-static void sending(int fd, int socket) {
-    if (!rv_clock_ready()) return;
+ * finds it). socket: a socket call (send*, recv* below), whose fd is a channel without an fstat.
+ * Returns whether the write can end a wait (a message, an eventfd signal): sent() counts it. */
+static int sending(int fd, int socket) {
+    if (!rv_clock_ready()) return 0;
     rv_enter();
-    rv_charges *c = socket || is_channel(fd) ? rv_own_charges() : NULL;
+    int kind = socket ? FD_CHANNEL : fd_kind(fd);
+    rv_charges *c = kind == FD_CHANNEL ? rv_own_charges() : NULL;
     if (c) {
         rv_vtime_ns now = rv_vnow();
         uint64_t prev = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
@@ -76,6 +87,19 @@ static void sending(int fd, int socket) {
         atomic_fetch_add_explicit(&rv_world_get()->sends, 1, memory_order_release);
     }
     rv_leave();
+    return kind == FD_CHANNEL || kind == FD_EVENT;
+}
+
+/* After such a write (r: its result): it may end another thread's wait; a waiter doing its checks
+ * since counts as running (world.c). Counted after the write, so that a waiter whose real call began
+ * before the count is one the write may have woken. */
+static ssize_t sent(int ev, ssize_t r) {
+    if (ev && r >= 0) {
+        int e = errno;
+        rv_world_event();
+        errno = e;
+    }
+    return r;
 }
 
 /* The look itself (in a bracket): the latest stamp of every other process that sent since. */
@@ -130,6 +154,7 @@ typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+typedef int (*eventfd_write_fn)(int, eventfd_t);
 typedef int (*close_fn)(int);
 typedef int (*close_range_fn)(unsigned, unsigned, int);
 typedef int (*dup2_fn)(int, int);
@@ -148,36 +173,43 @@ typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 // write: a write to a pipe or socket is a message sent at this process's now
 RV_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     NEXT(write);
-    sending(fd, 0);
-    return real_(fd, buf, n);
+    int ev = sending(fd, 0);
+    return sent(ev, real_(fd, buf, n));
+}
+
+// eventfd_write: glibc's writes the eventfd itself (no interposed write): counted as an event that
+// can end a wait, as a write of an eventfd is
+RV_EXPORT int eventfd_write(int fd, eventfd_t value) {
+    NEXT(eventfd_write);
+    return (int)sent(rv_clock_ready(), real_(fd, value));
 }
 
 // writev: as write
 RV_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     NEXT(writev);
-    sending(fd, 0);
-    return real_(fd, iov, cnt);
+    int ev = sending(fd, 0);
+    return sent(ev, real_(fd, iov, cnt));
 }
 
 // send: a message sent at this process's now
 RV_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
     NEXT(send);
-    sending(fd, 1);
-    return real_(fd, buf, n, flags);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, buf, n, flags));
 }
 
 // sendto: as send
 RV_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tl) {
     NEXT(sendto);
-    sending(fd, 1);
-    return real_(fd, buf, n, flags, to, tl);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, buf, n, flags, to, tl));
 }
 
 // sendmsg: as send
 RV_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
     NEXT(sendmsg);
-    sending(fd, 1);
-    return real_(fd, m, flags);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, m, flags));
 }
 
 // read: data read from a pipe or socket raises this process's clock to its senders' send time

@@ -121,6 +121,7 @@ __attribute__((destructor)) static void world_unload(void) { rv_publish_high(); 
 void rv_collect_waiters(rv_world *w, waiter_set *s) {
     s->n = 0;
     s->events = atomic_load_explicit(&w->events, memory_order_acquire);
+    s->events_rule = 1;
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
         int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
@@ -155,7 +156,7 @@ static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
     for (int i = 0; i < s->n; ++i)
         if (s->tid[i] == tid && s->pid[i] == pid) {
             if (s->target[i] != RV_VTIME_INVALID) return 2;
-            return s->blocking[i] || s->events_seen[i] != s->events ? 1 : 2;
+            return s->blocking[i] || (s->events_rule && s->events_seen[i] != s->events) ? 1 : 2;
         }
     return 0;
 }

@@ -17,6 +17,8 @@ typedef struct waiter_set {
     int slot[RV_MAX_WAITERS];
     uint32_t events_seen[RV_MAX_WAITERS]; /* the world's events when each waiter's last real call began */
     uint32_t events;                      /* ... and when the set was collected */
+    int events_rule; /* 1: a waiter checking after an event counts as running (the idle test); 0 (the
+                        holds): it does not, since its checks do not advance its process's clock */
 } waiter_set;
 
 /* A snapshot of the waiter table. */

@@ -473,18 +473,22 @@ def export_direct(
         src, dst = launch_flows(np.flatnonzero(dev), np.flatnonzero(api), fid, sl.ts)
         flows = (src, dst, fid[src])
     del dev, api
-    ts, end = sl.ts - base, sl.end - base
-    default = p.default_uuid(sl.track)
-    order = p.event_order(ts, end, sl.track)
-    del ts, end
+    n, track, ts, end = len(sl.ts), sl.track, sl.ts, sl.end
+    del sl  # the slices' record indices, kinds, templates and streams: done with
+    ts -= base  # (the slices' own copies) relative to the run's first event
+    end -= base
+    default = p.default_uuid(track)
     bcode, bparts, ecode, eparts = p.slice_templates(
-        sl.track, name_code, cat_code, acode, (len(names), len(cats)), apackets, default
+        track, name_code, cat_code, acode, (len(names), len(cats)), apackets, default
     )
+    del name_code, cat_code, acode
+    order = p.event_order(ts, end, track)
+    del ts, end, track
     with open(out, "wb") as f:
         f.write(p.head_packets(names, cats, key_iids, strings, default, processes, tracks, []))
         p.write_packets(f, so, order, bcode, ecode + len(bparts), corr, flows, bparts + eparts)
     return {
-        "slices": len(sl.ts),
+        "slices": n,
         "flows": len(flows[0]),
         "overflow": 0,
         "tracks": len(tracks),

@@ -20,7 +20,6 @@ leaves as a line), partially overlapping slices (overflow lanes), streams that d
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from revati.exporters.launch_flows import flow_ids, launch_flows
 from revati.exporters.naming import (
     CATEGORY,
     CATS,
+    CORRELATION,
     DEVICE_PID_BASE,
     FIRST_TOKEN_SLICE,
     api_category,
@@ -63,7 +63,6 @@ HOST = ("api", "sync")
 # the order of track_frame's parts (revati.trace.validate): device kinds, then host kinds
 KINDS = (*DEVICE, *HOST)
 NOT_HANDLED = ("marker", "collective", "graph", *KINDS)  # as a JSON line: the general path
-CORRELATION = re.compile(r',?"correlation":-?\d+')  # as perfetto_fast.CORRELATION
 
 
 class NotHandled(Exception):

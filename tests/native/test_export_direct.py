@@ -151,3 +151,22 @@ def test_runs_it_does_not_handle_go_the_general_way(stand_in, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "j.pftrace").stat().st_size > 1000
+
+
+def test_a_manifests_ranks_and_device_name_the_tracks_either_way(stand_in, tmp_path):
+    """Ranks and the device name from manifest.json (as `revati record` writes it), not from the
+    proc lines: the same bytes, and the tracks carry them."""
+    from revati.trace import Manifest, write_manifest
+    from revati.trace.files import stream_files
+
+    run_dir = _record(stand_in, children=True)
+    pids = [pid for pid, _ in stream_files(run_dir / "events")]
+    procs = [{"pid": pid, "rank": 3 - 2 * i} for i, pid in enumerate(pids)]  # ranks 3, 1
+    write_manifest(run_dir, Manifest(device="TestGPU-80GB", num_gpus=1, processes=procs))
+    d = direct.read_direct(run_dir)
+    assert d is not None and d.ranks == [1, 3] and d.device == "TestGPU-80GB"
+    direct.export_direct(d, tmp_path / "direct.pftrace")
+    _general(run_dir, tmp_path / "general.pftrace")
+    got = (tmp_path / "direct.pftrace").read_bytes()
+    assert got == (tmp_path / "general.pftrace").read_bytes()
+    assert b"rank 3 GPU 0 (TestGPU-80GB)" in got and b"rank 1 host" in got

@@ -281,15 +281,16 @@ def _read_stream(
             others.append(_int(ev, "ts_ns"))
     if proc is None or last != "end":
         raise NotHandled(f"{path.name}: no proc line, or no end line")
-    rec = path.with_name(path.name[: -len(STREAM_SUFFIX)] + RECORDS_SUFFIX)
-    if not rec.exists():
-        raise NotHandled(f"{path.name}: no records")
     top = max(lane_of, default=0)
     lanes = np.full(top + 1, -1, np.int8)
     index = np.zeros(top + 1, np.int64)
     for i, lane in lane_of.items():
         lanes[i], index[i] = lane, where[i]
-    cols, rest = compact.decode(compact.read_records(rec), lanes)
+    rec = compact.records_path(path)  # none: a process that launched nothing (as the reader)
+    if rec is not None and not rec.name.endswith(RECORDS_SUFFIX):
+        raise NotHandled(f"{rec.name} did not finish")
+    records = compact.read_records(rec) if rec is not None else np.zeros(0, np.uint8)
+    cols, rest = compact.decode(records, lanes)
     if rest:
         raise NotHandled(f"{rec.name}: a record cut short")
     cols = dict(cols)

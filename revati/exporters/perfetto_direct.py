@@ -292,7 +292,7 @@ def _read_stream(
     records = compact.read_records(rec) if rec is not None else np.zeros(0, np.uint8)
     cols, rest = compact.decode(records, lanes)
     if rest:
-        raise NotHandled(f"{rec.name}: a record cut short")
+        raise NotHandled(f"{path.name}: a record cut short")
     cols = dict(cols)
     cols["tmpl"] = index[cols["id"]]
     return pid, proc, others, cols

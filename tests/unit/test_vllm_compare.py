@@ -324,3 +324,31 @@ def test_step_threads_splits_decode_steps_per_thread():
     assert rows["watchdog"]["cpu_ms"] == pytest.approx(4.0)  # two threads summed
     assert rows["watchdog"]["timeslices"] == 100
     assert rows["watchdog"]["syscalls"] == {"202": 4}
+
+
+def test_serve_steps_splits_benchmarks_and_kinds_of_step(tmp_path, capsys):
+    ss = _tool("serve_steps", "serve_steps.py")
+
+    def step(t, new, reqs, tokens, cpu, rv=0.0):
+        return {"t": t, "pid": 7, "num_reqs": reqs, "num_tokens": tokens, "num_new_reqs": new,
+                "cpu_thread": cpu, "revati_thread": rv}  # fmt: skip
+
+    # benchmark 1: a new prompt (40 ms, 30 ms CPU of which 10 revati's), two decode steps of 5 ms;
+    # then 10 s idle; benchmark 2: one decode step of 8 ms
+    steps = [step(0.0, 1, 1, 512, 0.0), step(0.040, 0, 1, 1, 0.030, 0.010),
+             step(0.045, 0, 1, 1, 0.034, 0.010), step(0.050, 0, 1, 1, 0.038, 0.010),
+             step(10.0, 0, 2, 2, 1.0), step(10.008, 0, 2, 2, 1.006)]  # fmt: skip
+    benches = ss.benchmarks(steps, 2.0)
+    assert [len(b) for b in benches] == [4, 2]
+    first = ss.summary(benches[0])
+    assert first["new"] == {"n": 1, "reqs": 1, "tokens": 512, "step_ms": 40.0, "cpu_ms": 20.0}
+    assert first["decode"]["n"] == 2 and first["decode"]["step_ms"] == 5.0
+    assert first["decode"]["cpu_ms"] == 4.0
+    assert ss.summary(benches[1])["decode"]["step_ms"] == 8.0
+    log = tmp_path / "s.jsonl"
+    log.write_text("\n".join(json.dumps(s) for s in steps) + "\n")
+    assert ss.main([str(log)]) == 0
+    assert "| 2 | decode | 1 | 2.0 | 2.0 | 8.0 | 6.0 |" in capsys.readouterr().out
+    log.write_text('{"t": 1}\n')
+    assert ss.main([str(log)]) == 1
+    assert "not a step log" in capsys.readouterr().err

@@ -4,6 +4,8 @@ In CUDA-graph decode vLLM passes FlashAttention-3 `max_model_len` as the KV leng
 reads the real lengths from device memory), so a profile of graph runs cannot say what its FA3
 decode launches did (docs/vllm.md, "vLLM's own kernels on the H200"). Run eagerly, every launch carries
 the batch's real longest KV length and FA3's own split heuristic, and one engine covers many shapes:
+torch.compile stays on (the same Triton kernels as vLLM's default runs, compiled for dynamic sizes)
+and only CUDA graphs are off (`--enforce-eager` turns compilation off too: vLLM's custom CUDA ops then);
 each (batch, input length) is one `generate` of random prompts with `--output-len` tokens each, so
 the decode steps sweep the KV length from the input length upwards. Usage (dummy weights; vLLM
 importable):
@@ -22,6 +24,7 @@ import random
 import time
 
 # (batch, input length): decode batches from 1 to 64 requests, prompts from 128 to 2048 tokens
+NO_GRAPHS = {"cudagraph_mode": "NONE"}
 SHAPES = [(1, 128), (1, 2048), (4, 512), (8, 1024), (16, 256), (16, 2048), (32, 512), (64, 1024)]
 
 
@@ -30,6 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", required=True)
     p.add_argument("--output-len", type=int, default=24)
     p.add_argument("--max-model-len", type=int, default=8192)
+    p.add_argument("--enforce-eager", action="store_true", help="no torch.compile either")
     p.add_argument(
         "--shapes",
         default=",".join(f"{b}x{i}" for b, i in SHAPES),
@@ -47,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         model=a.model,
         load_format="dummy",
         seed=0,
-        enforce_eager=True,
         max_model_len=a.max_model_len,
+        **({"enforce_eager": True} if a.enforce_eager else {"compilation_config": NO_GRAPHS}),
     )
     sp = SamplingParams(max_tokens=a.output_len, ignore_eos=True, temperature=0.0)
     rng = random.Random(0)

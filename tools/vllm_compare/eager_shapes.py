@@ -12,6 +12,11 @@ importable):
 
     revati profile --out P -- python tools/vllm_compare/eager_shapes.py --model examples/models/llama-3-8b
 
+The engine runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0` unless set): vLLM stops its
+separate EngineCore process with SIGTERM, which skips the exit handler where the profile shim flushes
+CUPTI's last activity buffer (8 MB, tens of thousands of kernels), so a multi-process run loses the
+end of its kernels (the first attempt lost every batch-32 and batch-64 decode).
+
 Prints one line per shape with its wall time. The engine's own start-up (its profile run) launches
 FA3 with `max_model_len`-long sequences too; `tools/vllm_compare/fa3_bound.py` drops such rows from
 the dataset made of P.
@@ -20,6 +25,7 @@ the dataset made of P.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
@@ -45,6 +51,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
     shapes = [tuple(int(x) for x in s.split("x")) for s in a.shapes.split(",") if s]
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     from vllm import LLM, SamplingParams
 
     llm = LLM(

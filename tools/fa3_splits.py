@@ -10,9 +10,18 @@ batch, all timed here on one GPU with CUDA events (per call, median of --repeats
   the KV length, launched eagerly (`graph-eager`) and replayed from a captured CUDA graph (`graph`)
 - `splits-N`: no metadata, N splits forced
 
-Writes a JSON list (one entry per shape and variant) to --out and prints a table. Run under `revati
-profile` too, the kernels' own durations and parameters (the `num_splits` word FA3's Params carry)
-come with it. Needs vLLM 0.24's `vllm.vllm_flash_attn` and a Hopper GPU.
+Writes a JSON list (one entry per shape and variant) to --out and prints a table. Needs vLLM 0.24's
+`vllm.vllm_flash_attn` and a Hopper GPU. An eager call's event time is the host's (about 25 µs a
+call through the Python wrapper, more than most of these kernels), so only the graph figure is the
+GPU's; run under `revati profile` too, the kernels' own durations and parameters (the `num_splits`
+word FA3's Params carry) come with it, and
+
+    python tools/fa3_splits.py --table PROFILE_DIR EVENTS_JSON
+
+prints, per head layout, batch and KV length, the median FA3 forward kernel time by the split count
+its Params carry (the launches of all eager variants; the graph variants, which carry vLLM's bound
+as KV length, are left out) beside the graph replay's time per call from EVENTS_JSON (which includes
+the split-KV combine kernel and the gap between graph nodes).
 """
 
 from __future__ import annotations
@@ -20,9 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
+from pathlib import Path
 from typing import Any
 
 BLOCK, HEAD_DIM = 16, 128
+BOUND = 8192  # max_model_len, as vLLM passes it in graphs (--bound)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batches", default="1,8,32,64,128")
     p.add_argument("--kv", default="512,1100,2048")
     p.add_argument("--forced", default="1,4,16")
-    p.add_argument("--bound", type=int, default=8192, help="the max_model_len graphs pass")
+    p.add_argument("--bound", type=int, default=BOUND, help="the max_model_len graphs pass")
     p.add_argument("--calls", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5)
     return p.parse_args(argv)
@@ -118,7 +130,51 @@ def shape_rows(
     return rows
 
 
+def _i32(w: int | None) -> tuple[int, int]:
+    w = w or 0
+    lo, hi = w & 0xFFFFFFFF, (w >> 32) & 0xFFFFFFFF
+    return tuple(x - (1 << 32) if x >= 1 << 31 else x for x in (lo, hi))  # type: ignore[return-value]
+
+
+def splits_of(words: list[int | None]) -> int | None:
+    """The num_splits FA3's Params carry, from a recorded `args` struct (device pointers masked as
+    None): the {window_size_right, num_splits} word that precedes nine pointer words (cu_seqlens_q a
+    device pointer) and {cp_world_size, cp_rank}, as native/features/attn_params.c finds it."""
+    for j in range(64, len(words) - 11):
+        wl, (wr, sp), (cp, rank) = _i32(words[j - 1])[1], _i32(words[j]), _i32(words[j + 10])
+        if wl < -1 or wr < -1 or not 0 <= sp <= 1024 or not 1 <= cp <= 1024 or not 0 <= rank < cp:
+            continue
+        if words[j + 2] is None and all(words[i] in (None, 0) for i in range(j + 1, j + 10)):
+            return sp
+    return None
+
+
+def table(profile: str, events: str) -> int:
+    import pandas as pd
+
+    from revati.predictors import dataset
+
+    k = dataset.load([Path(profile)]).kernels
+    f = k[k["name"].str.contains("FlashAttnFwdSm90") & ~k["name"].str.contains("Combine")].copy()
+    ops = [json.loads(o) for o in f["op"]]
+    f["heads"] = [o["heads"] for o in ops]
+    f["batch"] = [o["batch"] for o in ops]
+    f["kv"] = [o["seqlen_k"] for o in ops]
+    f["splits"] = [splits_of(json.loads(a)[0]) for a in f["args"]]
+    ev = pd.DataFrame(json.loads(Path(events).read_text())["rows"])
+    f = f[f["kv"] != BOUND]  # the graph variants carry the bound, not their KV length
+    g = f.groupby(["heads", "batch", "kv", "splits"])["dur_ns"].median().unstack("splits") / 1e3
+    g.columns = [f"{c} splits" for c in g.columns]
+    graph = ev[ev["variant"] == "graph"].set_index(["heads", "batch", "kv"])["us_per_call"]
+    g["graph, per call"] = [graph.get(i, float("nan")) for i in g.index]
+    print("FA3 forward kernel, median µs by the split count in its Params (CUPTI), and the graph")
+    print(g.round(1).to_string())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 4 and sys.argv[1] == "--table":
+        return table(sys.argv[2], sys.argv[3])
     a = parse(argv)
     import torch
     from vllm.vllm_flash_attn import flash_attn_interface as fa

@@ -1,49 +1,142 @@
 /* revati messages carry time: a message a process sends at its virtual time t, through a pipe or a
  * socket, is never received before t. Each write to a pipe or socket publishes the sender's virtual
- * now in its slot (and counts a send); a read of a pipe or socket that returns data, or an fd wait
- * that finds an fd ready, raises the receiver's clock (as adopted time) to the latest published now
- * of every other process that sent since the receiver last looked. revati does not read the data, so
- * it cannot tell which sender a message came from: the raise is conservative (a send to another
- * process counts too). docs/coordination.md ("Messages carry time"). */
+ * now as the stamp of that channel (a pipe or FIFO: its inode; a socket: its direction, from the
+ * two ends' addresses), and a read of a pipe or socket that returns data raises the receiver's clock
+ * (as adopted time) to the stamp of the channel it read. revati does not read the data, so the stamp
+ * is the channel's latest send, not the message's: conservative when a later send's data is not read
+ * yet, and channels that hash to one entry share it. Messages through shared memory, which revati
+ * does not see (vLLM's broadcast queue), stamp the sending process instead (revati_message_sent) and
+ * raise the receiver to the latest stamp of every other process that sent since it last looked.
+ * docs/coordination.md ("Messages carry time"). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
 
-/* What each fd number is, asked once (an fstat) and kept until the number may name something else:
- * forgotten when the fd is closed or replaced through the calls below (close, close_range, dup2,
- * dup3) and when one of the calls below hands the number out anew (socket, socketpair, pipe, pipe2,
- * accept, accept4), so a number closed behind revati's back (libc's own fclose) and reused by one of
- * those is asked again. Not covered: a number closed and reopened both behind revati's back (fclose,
- * then fopen or popen of libc's own): it keeps its old answer (docs/coordination.md). */
+/* What each fd number is, asked once (an fstat, and a socket's two addresses) and kept until the
+ * number may name something else: forgotten when the fd is closed or replaced through the calls
+ * below (close, close_range, dup2, dup3) and when one of the calls below hands the number out anew
+ * (socket, socketpair, pipe, pipe2, accept, accept4), so a number closed behind revati's back (libc's
+ * own fclose) and reused by one of those is asked again. Not covered: a number closed and reopened
+ * both behind revati's back (fclose, then fopen or popen of libc's own): it keeps its old answer
+ * (docs/coordination.md). The answer: 0 unknown; FD_KNOWN alone: not a channel; FD_KNOWN|FD_CHANNEL
+ * with the channel entry this end sends to (bits 12-23) and the one it receives from (bits 0-11). */
 #define FD_KINDS 65536
-enum { FD_UNKNOWN = 0, FD_CHANNEL = 1, FD_OTHER = 2 };
-static _Atomic uint8_t g_fd_kind[FD_KINDS];
+#define FD_KNOWN 0x80000000u
+#define FD_CHANNEL 0x40000000u
+#define SLOT_MASK 0xfffu
+_Static_assert(RV_CHANNELS == SLOT_MASK + 1, "channel entries: 12 bits");
+static _Atomic uint32_t g_fd_info[FD_KINDS];
 
 static void forget_fd(int fd) {
-    if (fd >= 0 && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], FD_UNKNOWN, memory_order_relaxed);
+    if (fd >= 0 && fd < FD_KINDS) atomic_store_explicit(&g_fd_info[fd], 0, memory_order_relaxed);
 }
 
-/* a pipe, a FIFO or a socket: what another process may be at the other end of */
-static int is_channel(int fd) {
-    if (fd >= 0 && fd < FD_KINDS) {
-        uint8_t k = atomic_load_explicit(&g_fd_kind[fd], memory_order_relaxed);
-        if (k != FD_UNKNOWN) return k == FD_CHANNEL;
-    }
-    struct stat st;
-    int e = errno;
-    int ok = fstat(fd, &st) == 0;
-    int r = ok && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
-    errno = e;
-    if (ok && fd < FD_KINDS) atomic_store_explicit(&g_fd_kind[fd], r ? FD_CHANNEL : FD_OTHER, memory_order_relaxed);
-    return r;
+/* FNV-1a over a few byte ranges: a channel's entry */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
 }
+#define FNV0 1469598103934665603ULL
+
+/* A connected socket's entries: its direction from this end is (own address, peer's address), the
+ * other end sees the same pair swapped, so the entry this end sends to is the one the other end
+ * receives from. Two unnamed Unix ends (a socketpair) have no addresses: their entry is the
+ * creator's pid (SO_PEERCRED, the same at both ends and in every process that inherits them), both
+ * directions. An unconnected socket (no peer) shares entry 0 with every other one. */
+static uint32_t socket_slots(int fd) {
+    struct sockaddr_storage a, b;
+    socklen_t la = sizeof a, lb = sizeof b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    if (getsockname(fd, (struct sockaddr *)&a, &la) != 0 || getpeername(fd, (struct sockaddr *)&b, &lb) != 0)
+        return 0;
+    if (la > sizeof a) la = sizeof a;
+    if (lb > sizeof b) lb = sizeof b;
+    if (a.ss_family == AF_UNIX && la <= sizeof(sa_family_t) && lb <= sizeof(sa_family_t)) {
+        struct ucred cr;
+        socklen_t lc = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &lc) != 0) cr.pid = 0;
+        uint32_t k = (uint32_t)fnv(fnv(FNV0, "pair", 4), &cr.pid, sizeof cr.pid) & SLOT_MASK;
+        return k << 12 | k;
+    }
+    uint32_t send = (uint32_t)fnv(fnv(FNV0, &a, la), &b, lb) & SLOT_MASK;
+    uint32_t recv = (uint32_t)fnv(fnv(FNV0, &b, lb), &a, la) & SLOT_MASK;
+    return send << 12 | recv;
+}
+
+/* fd's answer (asked now if unknown). socket: a socket call's fd, a socket without an fstat. */
+static uint32_t fd_info(int fd, int socket) {
+    if (fd >= 0 && fd < FD_KINDS) {
+        uint32_t k = atomic_load_explicit(&g_fd_info[fd], memory_order_relaxed);
+        if (k) return k;
+    }
+    int e = errno;
+    struct stat st;
+    uint32_t k = FD_KNOWN;
+    if (fstat(fd, &st) == 0) {
+        if (S_ISSOCK(st.st_mode) || (socket && !S_ISFIFO(st.st_mode))) {
+            k |= FD_CHANNEL | socket_slots(fd);
+        } else if (S_ISFIFO(st.st_mode)) { /* one direction: both ends name the same inode */
+            uint32_t s = (uint32_t)fnv(fnv(FNV0, &st.st_dev, sizeof st.st_dev), &st.st_ino, sizeof st.st_ino) & SLOT_MASK;
+            k |= FD_CHANNEL | s << 12 | s;
+        }
+    } else if (socket) {
+        k |= FD_CHANNEL; /* entry 0 */
+    } else {
+        errno = e;
+        return FD_KNOWN;
+    }
+    errno = e;
+    if (fd >= 0 && fd < FD_KINDS) atomic_store_explicit(&g_fd_info[fd], k, memory_order_relaxed);
+    return k;
+}
+
+/* Before a write to fd: publish this process's now as its channel's stamp (before, so that a
+ * receiver woken by the data finds it). */
+static void sending(int fd, int socket) {
+    if (!rv_clock_ready()) return;
+    uint32_t k = fd_info(fd, socket);
+    if (!(k & FD_CHANNEL)) return;
+    rv_enter();
+    _Atomic uint64_t *at = &rv_world_get()->chan_at[(k >> 12) & SLOT_MASK];
+    rv_vtime_ns now = rv_vnow();
+    uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
+    while (now > prev && !atomic_compare_exchange_weak(at, &prev, now)) {}
+    rv_leave();
+}
+
+/* the stamp of each entry that this process has already been raised to (or found behind it): its
+ * clock only grows, so the same stamp needs no second look */
+static _Atomic uint64_t g_chan_seen[RV_CHANNELS];
+
+/* After a read of fd that returned r: raise this process to the stamp of the channel read. */
+static void received(int fd, ssize_t r, int socket) {
+    if (r <= 0 || !rv_clock_ready()) return;
+    uint32_t k = fd_info(fd, socket);
+    if (!(k & FD_CHANNEL)) return;
+    uint32_t slot = k & SLOT_MASK;
+    uint64_t at = atomic_load_explicit(&rv_world_get()->chan_at[slot], memory_order_acquire);
+    if (!at || at == atomic_load_explicit(&g_chan_seen[slot], memory_order_relaxed)) return;
+    int e = errno;
+    rv_enter();
+    rv_vtime_ns now = rv_vnow_peek();
+    if (at > now) rv_adopt_charges(at - now);
+    atomic_store_explicit(&g_chan_seen[slot], at, memory_order_relaxed);
+    rv_leave();
+    errno = e;
+}
+
+/* ---- messages through shared memory: stamped per process ------------------------------------- */
 
 /* what this process saw at its last look: the world's send count, its own, and each slot's (a slot's
  * owner may change) */
@@ -61,12 +154,10 @@ static int others_sent(void) {
     return grew != own - atomic_load_explicit(&g_own_seen, memory_order_relaxed);
 }
 
-/* Before a write to fd: publish this process's now (before, so that a receiver woken by the data
- * finds it). socket: a socket call (send*, recv* below), whose fd is a channel without an fstat. */
-static void sending(int fd, int socket) {
+static void shm_sending(void) {
     if (!rv_clock_ready()) return;
     rv_enter();
-    rv_charges *c = socket || is_channel(fd) ? rv_own_charges() : NULL;
+    rv_charges *c = rv_own_charges();
     if (c) {
         rv_vtime_ns now = rv_vnow();
         uint64_t prev = atomic_load_explicit(&c->sent_at, memory_order_relaxed);
@@ -106,16 +197,6 @@ void rv_msg_received(void) {
     int e = errno;
     rv_enter();
     look();
-    rv_leave();
-    errno = e;
-}
-
-/* after a read of fd that returned r (socket as for sending) */
-static void received(int fd, ssize_t r, int socket) {
-    if (r <= 0 || !rv_clock_ready() || !others_sent()) return;
-    int e = errno;
-    rv_enter();
-    if (socket || is_channel(fd)) look();
     rv_leave();
     errno = e;
 }
@@ -222,7 +303,7 @@ RV_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags) {
 
 // revati_message_sent: a message leaves this process through a channel revati does not see (shared
 // memory: vLLM's broadcast queue, through its plugin): stamped as a write to a socket is
-RV_EXPORT void revati_message_sent(void) { sending(-1, 1); }
+RV_EXPORT void revati_message_sent(void) { shm_sending(); }
 
 // revati_message_received: a message came through such a channel: this process is raised to its
 // senders' send time as for a read of a socket

@@ -346,6 +346,36 @@ rv_idle_token rv_idle_begin(void) {
     return t;
 }
 
+/* What this process has adopted of each other process's charges: the value of its slot's charges
+ * up to which some thread's idle wait already adopted their growth. Threads wait in parallel (an API
+ * server's event loop and its message threads), each from its own snapshot; without this, each one
+ * whose wait ended adopted the same growth again, and the process ran ahead of the one it waited for
+ * by a multiple of it. Under g_adopt_lock (a spinlock: taken only for a scan of the slots). */
+static int32_t g_adopt_pid[RV_MAX_PROCS];
+static uint64_t g_adopt_ns[RV_MAX_PROCS];
+static atomic_flag g_adopt_lock = ATOMIC_FLAG_INIT;
+
+/* The largest growth of one other process's charges since the later of this thread's snapshot and
+ * what the process has adopted; claim: it is adopted now (the process's marks move to the present). */
+static uint64_t charge_growth(int claim) {
+    rv_world *w = rv_world_get();
+    int32_t me = (int32_t)getpid();
+    uint64_t best = 0;
+    while (atomic_flag_test_and_set_explicit(&g_adopt_lock, memory_order_acquire)) sched_yield();
+    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+        int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
+        if (!pid || pid == me) continue;
+        /* a slot claimed during the wait started from 0 then */
+        uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
+        if (pid == g_adopt_pid[i] && g_adopt_ns[i] > base) base = g_adopt_ns[i];
+        uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
+        if (ns > base && ns - base > best) best = ns - base;
+        if (claim) g_adopt_pid[i] = pid, g_adopt_ns[i] = ns > base ? ns : base;
+    }
+    atomic_flag_clear_explicit(&g_adopt_lock, memory_order_release);
+    return best;
+}
+
 void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     if (t.ok == 2) return;
     t_snap_depth--;
@@ -354,28 +384,15 @@ void rv_idle_end(rv_idle_token t, rv_vtime_ns floor) {
     uint64_t du = rv_overhead_union_ns() - t.union_ns, dself = rv_overhead_ns() - t.own_ns;
     uint64_t foreign = du > dself && !rv_deterministic() ? du - dself : 0;
     /* others' modelled charges: the largest growth of any one process (parallel processes charged
-     * in parallel); this process's own slot is not counted */
-    uint64_t best = 0;
-    if (t_snap) {
-        rv_world *w = rv_world_get();
-        int32_t me = (int32_t)getpid();
-        for (int i = 0; i < RV_MAX_PROCS; ++i) {
-            int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
-            if (!pid || pid == me) continue;
-            /* a slot claimed during the wait started from 0 then */
-            uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
-            uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
-            if (ns > base && ns - base > best) best = ns - base;
-        }
-    }
-    /* only a process that was idle: no other thread of it runs now (checked only when there is
-     * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
+     * in parallel) not yet adopted by this process; this process's own slot is not counted */
     /* a wait that timed out (floor: its deadline) ends at its deadline: nothing came from the others,
      * so their charges meanwhile ran beside it (adopted, a 50 ms sleep would end later by them) */
-    if (floor) best = 0;
+    uint64_t best = t_snap && !floor ? charge_growth(0) : 0;
+    /* only a process that was idle: no other thread of it runs now (checked only when there is
+     * something to apply: a scan of /proc/self/task per wait would cost more than the wait) */
     if ((foreign || best) && !rv_own_others_run()) {
         if (foreign) rv_exclude_foreign(foreign, floor);
-        rv_adopt_charges(best);
+        if (best) rv_adopt_charges(charge_growth(1));
     }
     rv_leave();
 }

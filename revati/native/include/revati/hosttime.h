@@ -10,9 +10,10 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 9u
+#define RV_WORLD_VERSION 10u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
+#define RV_CHANNELS 4096 /* message stamps: one per channel, channels hashed to them (messages.c) */
 
 /* One process's published clock terms, on its own cache line: its modelled charges (its own, not
  * adopted ones: idle processes adopt their growth), and what else separates its clock from the
@@ -20,12 +21,12 @@
  * (rv_proc_clock: reference + charges + adopted - (overhead + foreign) x host speed). */
 typedef struct rv_charges {
     _Atomic int32_t pid;
-    _Atomic uint32_t sends;    /* messages sent (writes to pipes and sockets): bumped at each */
+    _Atomic uint32_t sends;    /* messages sent through shared memory (revati_message_sent): bumped at each */
     _Atomic uint64_t ns;       /* own modelled charges and own jumps */
     _Atomic uint64_t adopted;  /* others' charges adopted at the end of idle waits */
     _Atomic uint64_t overhead; /* revati's own real ns, excluded */
     _Atomic uint64_t foreign;  /* others' overhead excluded while idle (real ns) */
-    _Atomic uint64_t sent_at;  /* the process's virtual now at its latest send (messages.c) */
+    _Atomic uint64_t sent_at;  /* the process's virtual now at its latest such send (messages.c) */
     /* the fast advance (world.c, docs/coordination.md): the process's live threads as counted by the
      * pthread_create interposer (threads.c), how many of them are parked (published as blocked in a
      * wait revati sees), a generation bumped whenever one unparks or a thread ends, and the kernel's
@@ -80,7 +81,7 @@ typedef struct rv_world {
                                         checks, pauses, wake-up latency): excluded from every clock */
     _Atomic uint64_t idle_upto;      /* real ns up to which idle time has been counted in I */
     _Atomic uint32_t idle_lock;      /* spinlock over idle_real/idle_upto */
-    _Atomic uint32_t sends;          /* bumped at every message sent by any process (messages.c) */
+    _Atomic uint32_t sends;          /* bumped at every such send by any process (messages.c) */
     _Atomic uint64_t wake_target;    /* the last idle jump: its target (a waiter's deadline) */
     _Atomic uint64_t wake_real;      /* ... and the real ns when it was made */
     _Atomic uint64_t ov_union;       /* U: real ns covered by some process's overhead bracket (the
@@ -101,6 +102,9 @@ typedef struct rv_world {
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];
+    /* messages.c: the latest virtual send time of each channel (a pipe, a socket's direction), by
+     * hash; channels that share an entry share its stamp (a receiver may be raised needlessly) */
+    _Atomic uint64_t chan_at[RV_CHANNELS];
 } rv_world;
 
 /* The world (mapped on first use; never NULL after it). */
@@ -183,9 +187,11 @@ RV_API void rv_blocked_end(rv_blocked *b);
 RV_API rv_charges *rv_own_charges(void);
 /* Whether the clock is set up (interposers called during its set-up pass straight through). */
 RV_API int rv_clock_ready(void);
-/* Messages carry time (messages.c): a write to a pipe or socket publishes the sender's now; a read
- * or an fd wait that finds data raises the receiver's clock to the latest such now of every process
- * that sent since the receiver last looked. */
+/* Messages carry time (messages.c): a write to a pipe or socket publishes the sender's now as its
+ * channel's stamp, and a read that returns data raises the receiver to the stamp of the channel it
+ * read. Messages through shared memory (revati_message_sent) stamp the sending process instead: this
+ * call (a revati_message_received, an fd wait that finds an fd ready) raises the caller to the latest
+ * such stamp of every process that sent since it last looked. */
 RV_API void rv_msg_received(void);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
 RV_API void rv_publish_high(void);

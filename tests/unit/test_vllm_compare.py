@@ -363,3 +363,19 @@ def test_fa3_splits_reads_the_split_count_of_the_sweeps_graph_style_launches():
     splits = [mod.splits_of(json.loads(a)[0]) for a in f["args"]]
     assert all(s is not None and 1 <= s <= 32 for s in splits)
     assert splits.count(32) > 0 and len(set(splits)) > 2
+
+
+def test_fa3_bound_keeps_only_the_families_asked_for(tmp_path, capsys):
+    from revati.predictors import dataset, features
+
+    src = ROOT / "revati/profiles/data/h200-vllm024-llama3-8b"
+    tool = _tool("fa3_bound", "fa3_bound.py")
+    out = tmp_path / "d"
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "gemm"]) == 0
+    ds = dataset.load([out])
+    fams = features.matrix(ds.kernels, ds.device)[:, 0].astype(int)
+    assert len(fams) > 0 and all(features.FAMILIES[f] == "gemm" for f in fams)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kept_families"]["rows_of_other_families"] > 0
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "nope"]) == 1
+    assert "unknown family nope" in capsys.readouterr().err

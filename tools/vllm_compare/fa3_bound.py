@@ -7,9 +7,13 @@ says `max_model_len` keys a sequence and does not describe its work (docs/vllm.m
 on the H200"). Usage:
 
     python tools/vllm_compare/fa3_bound.py PROFILE_DIR OUT_DIR --max-model-len N [--note TEXT]
+        [--families attention,...]
 
 Writes OUT_DIR/kernels.parquet (the profile's rows less those) and OUT_DIR/meta.json (the profile's,
-with a `dropped` entry saying how many and why). Host costs are not kept: a traced run's include
+with a `dropped` entry saying how many and why). `--families` keeps only the rows of those predictor
+families (`kept_families` in meta.json): vLLM run without CUDA graphs compiles its Triton kernels for
+dynamic sizes, so their launches differ from those of vLLM's default graph runs, and only its
+attention rows are wanted for training (docs/vllm.md, "vLLM run without CUDA graphs"). Host costs are not kept: a traced run's include
 CUPTI's work (docs/profile.md). Exit 1 on unreadable input.
 """
 
@@ -43,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--max-model-len", type=int, required=True)
     p.add_argument("--note", default="", help="added to meta.json as `note`")
+    p.add_argument("--families", default="", help="comma-separated families to keep (default: all)")
     a = p.parse_args(argv)
     import pandas as pd
 
     from revati.errors import RevatiError
-    from revati.predictors import dataset
+    from revati.predictors import dataset, features
 
     try:
         meta = json.loads((a.profile / "meta.json").read_text())
@@ -64,6 +69,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     drop = bound_rows(list(k["op"]), list(k["name"]), a.max_model_len)
     n = sum(drop)
+    fams = [f for f in a.families.split(",") if f]
+    if fams:
+        bad = [f for f in fams if f not in features.FAMILIES]
+        if bad:
+            print(f"fa3_bound: unknown family {bad[0]} (one of {', '.join(features.FAMILIES)})",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        try:
+            dev = dataset.device_of(meta, a.profile)
+        except RevatiError as e:
+            print(f"fa3_bound: {e}", file=sys.stderr)
+            return 1
+        fam = features.matrix(k, dev)[:, 0].astype(int)
+        other = [features.FAMILIES[f] not in fams for f in fam]
+        meta["kept_families"] = {"families": fams, "rows_of_other_families": int(sum(other))}
+        drop = [d or o for d, o in zip(drop, other, strict=True)]
     kept = raw[[not d for d in drop]].reset_index(drop=True)
     meta["dropped"] = {
         "rows": n,

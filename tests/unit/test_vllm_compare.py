@@ -352,3 +352,58 @@ def test_serve_steps_splits_benchmarks_and_kinds_of_step(tmp_path, capsys):
     log.write_text('{"t": 1}\n')
     assert ss.main([str(log)]) == 1
     assert "not a step log" in capsys.readouterr().err
+
+
+def test_fa3_bound_drops_the_rows_whose_kv_length_is_the_bound(tmp_path):
+    """fa3_bound.py keeps every row but the FA3 forward launches that say `bound` keys."""
+    from revati.predictors import dataset
+
+    src = ROOT / "revati/profiles/data/h200-vllm024-eager-qwen2.5-7b"
+    k = dataset.load([src]).kernels
+    fa3 = k["name"].str.contains("FlashAttnFwdSm90") & ~k["name"].str.contains("Combine")
+    lens = [json.loads(o)["seqlen_k"] for o in k.loc[fa3, "op"]]
+    bound = max(set(lens), key=lens.count)
+    out = tmp_path / "d"
+    assert (
+        _tool("fa3_bound", "fa3_bound.py").main([str(src), str(out), "--max-model-len", str(bound)])
+        == 0
+    )
+    kept = dataset.load([out]).kernels
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["dropped"]["rows"] == lens.count(bound) > 0
+    assert len(kept) == len(k) - lens.count(bound)
+    assert (~kept["name"].str.contains("FlashAttnFwdSm90")).sum() == (~fa3).sum()
+
+
+def test_fa3_splits_reads_the_split_count_of_the_sweeps_graph_style_launches():
+    """The FA3 sweep's graph-style decode launches carry num_splits 32 (vLLM's cap), the eager
+    ones the heuristic's count, found in their recorded args as the C decoder finds it."""
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("fa3_splits", ROOT / "tools" / "fa3_splits.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    k = pd.read_parquet(
+        ROOT / "revati/profiles/data/h200/kernels.parquet", columns=["name", "args"]
+    )
+    f = k[k["name"].str.contains("FlashAttnFwdSm90") & ~k["name"].str.contains("Combine")]
+    splits = [mod.splits_of(json.loads(a)[0]) for a in f["args"]]
+    assert all(s is not None and 1 <= s <= 32 for s in splits)
+    assert splits.count(32) > 0 and len(set(splits)) > 2
+
+
+def test_fa3_bound_keeps_only_the_families_asked_for(tmp_path, capsys):
+    from revati.predictors import dataset, features
+
+    src = ROOT / "revati/profiles/data/h200-vllm024-llama3-8b"
+    tool = _tool("fa3_bound", "fa3_bound.py")
+    out = tmp_path / "d"
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "gemm"]) == 0
+    ds = dataset.load([out])
+    fams = features.matrix(ds.kernels, ds.device)[:, 0].astype(int)
+    assert len(fams) > 0 and all(features.FAMILIES[f] == "gemm" for f in fams)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kept_families"]["rows_of_other_families"] > 0
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "nope"]) == 1
+    assert "unknown family nope" in capsys.readouterr().err

@@ -201,7 +201,7 @@ static void look(void) {
     atomic_store_explicit(&g_own_seen, atomic_load_explicit(&g_own_sends, memory_order_relaxed), memory_order_relaxed);
     rv_charges *mine = rv_own_charges();
     rv_vtime_ns latest = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         rv_charges *c = &w->charges[i];
         int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
         if (!pid || c == mine) continue;

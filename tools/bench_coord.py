@@ -3,14 +3,21 @@
     python tools/bench_coord.py [--procs 2,4,8] [--advances 200] [--allreduces 200] [--no-nccl]
 
 Global advance: N processes of one world (librevati.so preloaded, one run directory) each sleep
-1 ms of virtual time, `--advances` times. Every sleep ends by a jump of the world clock once all N
-are blocked (docs/coordination.md): the real time per sleep is the cost of one advance with N
-participants, wall time: the coordinator's own work (the fast path's look at the published counts,
-or the /proc path's scans and pauses), the futex wake of the due process and the host's scheduling
-of it, and the Python loop itself. The fast path's own CPU time per advance (the advancing
-thread's: what the load of the host does not inflate) is printed beside it, split into the look
-(parking, the published counts, the epoch claimed) and the jump with the futex wake of the due
-process.
+1 ms of virtual time, `--advances` times. A sleep ends by a jump of the world clock once all N
+are blocked (docs/coordination.md), or, when another process's jump left its deadline a few
+microseconds ahead, by its clock reaching it while the woken process runs. Printed per N: the
+real time per advance (the whole loop's wall time over the world's advances in it: the look, the
+jump, the futex wake of the due process and its scheduling, and the Python loop of the woken
+process until it parks again), the real time per sleep of a process (median), the advances per
+sleep, the CPU time of all processes per advance (their loops, wait slices and revati's work: less
+inflated by the host's load than wall time), and the advancing thread's own CPU time per fast
+advance, split into the look (parking, the published counts, the epoch claimed) and the jump with
+the wake of the due waiters, and the virtual time a sleep of the loop takes beyond its 1 ms
+(median of the processes: the loop's own host time, and whatever real time leaked into virtual
+time). Beside it, the floor: a bare futex ping-pong between two processes
+(no revati), real time per hand-over, which every advance with N >= 2 pays at least once (on a VM
+that halts idle cores, a wake-up of another core's process costs tens of microseconds). The load
+average is printed with each line: the wall figures move with it.
 
 All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
 all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
@@ -40,15 +47,51 @@ def advances():
     f, s, ns, wk = (ctypes.c_ulonglong() for _ in range(4))
     lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns), ctypes.byref(wk))
     return [f.value, s.value, ns.value, wk.value]
+for _ in range(50):  # warm-up: first-use costs (the trace's first window, the waiter slot)
+    time.sleep(0.001)
 print("ready", flush=True)
 sys.stdin.read(1)  # all started: they sleep together from here
 a0 = advances()
+c0 = time.process_time_ns()
+v0 = time.monotonic_ns()  # virtual under revati
 t0 = real()
 for _ in range(n):
     time.sleep(0.001)
-per = (real() - t0) / n
+t1 = real()
+v1 = time.monotonic_ns()
+c1 = time.process_time_ns()
 a1 = advances()
-print(json.dumps([per] + [y - x for x, y in zip(a0, a1)]))
+print(json.dumps([t0, t1, a0, a1, c1 - c0, v1 - v0]))
+"""
+
+PINGPONG = """
+import ctypes, mmap, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+n = int(sys.argv[1])
+buf = mmap.mmap(-1, 4096)  # shared with the fork child
+word = ctypes.c_uint32.from_buffer(buf)
+addr = ctypes.addressof(word)
+SYS_futex, WAIT, WAKE = 202, 0, 1
+def wait_for(v):
+    while (cur := word.value) != v:  # one read: the value the kernel compares is the one tested
+        libc.syscall(SYS_futex, ctypes.c_void_p(addr), WAIT, ctypes.c_uint32(cur), None, None, 0)
+def put(v):
+    word.value = v
+    libc.syscall(SYS_futex, ctypes.c_void_p(addr), WAKE, 1, None, None, 0)
+pid = os.fork()
+if pid == 0:
+    for i in range(n):
+        wait_for(2 * i + 1)
+        put(2 * i + 2)
+    os._exit(0)
+time.sleep(0.05)
+t0 = time.perf_counter_ns()
+for i in range(n):
+    put(2 * i + 1)
+    wait_for(2 * i + 2)
+t1 = time.perf_counter_ns()
+os.waitpid(pid, 0)
+print((t1 - t0) / (2 * n))
 """
 
 ALLREDUCE = """
@@ -83,13 +126,12 @@ sys.exit(max(p.wait() for p in procs))
 """
 
 
-def advance_cost(
-    nprocs: int, advances: int, extra_env: dict[str, str]
-) -> tuple[float, int, int, float, float]:
-    """Median real ns per 1 ms virtual sleep over nprocs processes sleeping together; the world's
-    advances by the fast path and by the /proc path; CPU ns per fast advance (the advancing thread's
-    own): its look (from its parking to the advance epoch claimed) and its jump and wake of the due
-    waiters (a futex wake of another process: the kernel's work)."""
+def advance_cost(nprocs: int, advances: int, extra_env: dict[str, str]) -> dict[str, float]:
+    """nprocs processes of one world sleeping 1 ms together `advances` times: real ns per advance
+    (the loop's wall time over the world's advances in it), the CPU time of all processes per advance,
+    median real ns per sleep of a process,
+    advances per sleep, the fast and /proc path's advances, and CPU ns per fast advance (the
+    advancing thread's own): its look and its jump and wake of the due waiters."""
     from revati.devices.profiles import get_profile
     from revati.launch.env import run_env
     from revati.native import build
@@ -115,12 +157,39 @@ def advance_cost(
             p.stdin.write("g")
             p.stdin.flush()
         rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-    per = sorted(r[0] for r in rows)
-    fast, slow, look_ns, wake_ns = max(
-        (r[1], r[2], r[3], r[4]) for r in rows
-    )  # world-wide counts: the last reader
+    # the world's counters are shared: from the first reading before the loops to the last after
+    a0 = [min(r[2][k] for r in rows) for k in range(4)]
+    a1 = [max(r[3][k] for r in rows) for k in range(4)]
+    fast, slow, look_ns, wake_ns = (y - x for x, y in zip(a0, a1, strict=True))
+    wall = max(r[1] for r in rows) - min(r[0] for r in rows)
+    per_sleep = sorted((r[1] - r[0]) / advances for r in rows)
     each = fast if fast else 1
-    return per[len(per) // 2], fast, slow, look_ns / each, wake_ns / each
+    return {
+        "cpu_per_advance_ns": sum(r[4] for r in rows) / max(fast + slow, 1),
+        "virtual_over_ns": sorted(r[5] / advances - 1_000_000 for r in rows)[len(rows) // 2],
+        "per_advance_ns": wall / max(fast + slow, 1),
+        "per_sleep_ns": per_sleep[len(per_sleep) // 2],
+        "advances_per_sleep": (fast + slow) / (advances * nprocs),
+        "fast": fast,
+        "slow": slow,
+        "look_ns": look_ns / each,
+        "wake_ns": wake_ns / each,
+    }
+
+
+def futex_floor(rounds: int = 2000) -> float:
+    """Real ns per hand-over of a bare futex ping-pong between two processes (no revati)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    r = subprocess.run(
+        [sys.executable, "-c", PINGPONG, str(rounds)], capture_output=True, text=True, env=env
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"futex ping-pong failed: {r.stderr[-500:]}")
+    return float(r.stdout.strip())
+
+
+def load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
 def allreduce_cost(ranks: int, calls: int) -> list[float]:
@@ -145,19 +214,32 @@ def main() -> None:
     ap.add_argument("--no-nccl", action="store_true", help="skip the all-reduce runs (no torch)")
     ap.add_argument("--no-fast", action="store_true", help="global advances by the /proc path only")
     args = ap.parse_args()
-    out: dict[str, object] = {"advance_us": {}, "fast_advance_cpu_us": {}, "allreduce_us": {}}
+    out: dict[str, object] = {
+        "advance_us": {},
+        "sleep_us": {},
+        "fast_advance_cpu_us": {},
+        "allreduce_us": {},
+    }
+    floor = futex_floor()
+    out["futex_floor_us"] = round(floor / 1e3, 1)
+    print(
+        f"floor: futex ping-pong between two processes {floor / 1e3:.1f} us per hand-over ({load()})",
+        flush=True,
+    )
     for n in (int(x) for x in args.procs.split(",")):
-        ns, fast, slow, look_ns, wake_ns = advance_cost(
-            n, args.advances, {"REVATI_FAST_ADVANCE": "0" if args.no_fast else "1"}
-        )
-        us = ns / 1e3
-        out["advance_us"][n] = round(us, 1)  # type: ignore[index]
-        out["fast_advance_cpu_us"][n] = [round(look_ns / 1e3, 1), round(wake_ns / 1e3, 1)]  # type: ignore[index]
+        r = advance_cost(n, args.advances, {"REVATI_FAST_ADVANCE": "0" if args.no_fast else "1"})
+        adv, sleep = r["per_advance_ns"] / 1e3, r["per_sleep_ns"] / 1e3
+        look, wake = r["look_ns"] / 1e3, r["wake_ns"] / 1e3
+        out["advance_us"][n] = round(adv, 1)  # type: ignore[index]
+        out["sleep_us"][n] = round(sleep, 1)  # type: ignore[index]
+        out["fast_advance_cpu_us"][n] = [round(look, 1), round(wake, 1)]  # type: ignore[index]
         print(
-            f"global advance, {n} participants: {us:8.1f} us per advance (wall); "
-            f"{fast} by the fast path (CPU each: {look_ns / 1e3:.1f} us to look, "
-            f"{wake_ns / 1e3:.1f} us to jump and wake), "
-            f"{slow} by the /proc path",
+            f"global advance, {n} participants: {adv:7.1f} us per advance (wall; floor {floor / 1e3:.1f}), "
+            f"{sleep:7.1f} us per sleep, {r['advances_per_sleep']:.2f} advances per sleep, "
+            f"{r['cpu_per_advance_ns'] / 1e3:.1f} us of CPU per advance (all processes); "
+            f"{r['fast']:.0f} by the fast path (CPU each: {look:.1f} us to look, {wake:.1f} us to jump and wake), "
+            f"{r['slow']:.0f} by the /proc path; virtual time per sleep 1 ms + "
+            f"{r['virtual_over_ns'] / 1e3:.1f} us ({load()})",
             flush=True,
         )
     if not args.no_nccl:

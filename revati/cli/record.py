@@ -68,8 +68,9 @@ def _default_out(command: list[str]) -> Path:
     "--host-speed",
     default="auto",
     show_default=True,
-    help="Factor from this host's CPU time to the target host's: a number, or auto (calibrated "
-    "once per machine against the reference host, cached; see revati calibrate).",
+    help="Factor from this host's CPU time to the target host's: a number, auto (calibrated "
+    "once per machine against the reference host, cached; see revati calibrate), or now "
+    "(calibrated at this run's start, not cached: a loaded shared host).",
 )
 @click.option(
     "--host-clock",

@@ -80,12 +80,16 @@ def export_run(run: Run, fmt: str, out: Path | str, **kw: Any) -> dict[str, int]
     unwritable folder) leaves no partial export; it raises RevatiError in one line.
     """
     write = get_format(fmt).exporter()
-    out = Path(out)
+    return write_atomically(Path(out), lambda tmp: write(run, tmp, **kw))
+
+
+def write_atomically(out: Path, write: Callable[[Path], dict[str, int]]) -> dict[str, int]:
+    """write(tmp) to a file beside `out`, renamed to `out` when complete (export_run's way)."""
     if out.is_dir():
         raise RevatiError(f"cannot write {out}: it is a directory; name a file with --out")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        counts = write(run, tmp, **kw)
+        counts = write(tmp)
         # a rename over an existing file makes ext4 write the new file's data out first (0.1 to
         # 0.5 s of waiting for a 200 MB export here); an export needs no such guarantee
         out.unlink(missing_ok=True)
@@ -99,4 +103,12 @@ def export_run(run: Run, fmt: str, out: Path | str, **kw: Any) -> dict[str, int]
     return counts
 
 
-__all__ = ["FORMATS", "ExportFormat", "export_run", "format_names", "get_format", "register"]
+__all__ = [
+    "FORMATS",
+    "ExportFormat",
+    "export_run",
+    "format_names",
+    "get_format",
+    "register",
+    "write_atomically",
+]

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from revati.exporters import rows as rows_mod
 from revati.exporters.layout import Layout, build_layout, kind_rows, whole
+from revati.exporters.naming import FIRST_TOKEN_SLICE
 from revati.exporters.rows import Coded, Seg, coded_json, coded_strings, render, take, write_rows
 from revati.trace.reader import Run
 
@@ -117,9 +118,6 @@ def slice_arg_segs(run: Run, kind: str, rows: np.ndarray) -> list[Seg]:
 def slice_args(run: Run, kind: str, rows: np.ndarray) -> pa.Array:
     """The args of each slice of one kind, as JSON text: the Perfetto export carries the same."""
     return render(slice_arg_segs(run, kind, rows), len(rows))
-
-
-FIRST_TOKEN_SLICE = "until first token"  # a request's child slice: arrival -> first token
 
 
 def request_args(req: str, rank: int, ts: int = 0, first: int = -1) -> dict[str, Any]:

@@ -18,6 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revati.exporters.launch_flows import flow_ids, launch_flows
+from revati.exporters.naming import (
+    CATEGORY,
+    CATS,
+    DEVICE_LANE_TID,
+    DEVICE_PID_BASE,
+    HOST_LANE_TID,
+    api_category,
+    process_name,
+    thread_name,
+)
+from revati.trace.codes import first_rows
 from revati.trace.names import demangle
 from revati.trace.reader import Run
 from revati.trace.schema import MARK_ARRIVAL, MARK_FINISH, MARK_FIRST_TOKEN, SERVING_MARKERS
@@ -25,29 +37,7 @@ from revati.trace.validate import collective_groups, group_codes, track_frame
 
 log = logging.getLogger(__name__)
 
-DEVICE_PID_BASE = 10_000_000
-DEVICE_LANE_TID = 1_000_000
-HOST_LANE_TID = 10_000_000
 COLLECTIVE_FLOW_BASE = 1 << 50
-
-CATEGORY = {
-    "kernel": "kernel",
-    "memcpy": "gpu_memcpy",
-    "memset": "gpu_memset",
-    "collective": "collective_comm",
-    "graph": "cuda_graph",
-    "sync": "cuda_sync",
-    "marker": "user_annotation",
-}
-CATS = ["cuda_driver", "cuda_runtime", *sorted(set(CATEGORY.values()))]
-
-
-def api_category(name: str) -> str:
-    if name.startswith("cuda"):
-        return "cuda_runtime"
-    if name.startswith("nccl"):
-        return "collective_comm"
-    return "cuda_driver"
 
 
 def request_spans(run: Run, base: int, ranks: list[int] | None = None) -> pd.DataFrame:
@@ -95,14 +85,6 @@ def kind_rows(t: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
         codes, uniq = pd.factorize(col.to_numpy())
         names = [str(c) for c in uniq]
     return [(names[k], np.flatnonzero(codes == k)) for k in pd.unique(codes).tolist()]
-
-
-def first_rows(codes: np.ndarray, k: int) -> np.ndarray:
-    """Per code 0..k-1 the first row that has it (len(codes) for a code no row has); one pass,
-    no sort."""
-    first = np.full(k, len(codes), np.int64)
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    return first
 
 
 def whole(rows: np.ndarray, n: int) -> np.ndarray | slice:
@@ -205,15 +187,9 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     for h, r, aa, bb, ln in zip(
         host.tolist(), rank.tolist(), a.tolist(), b.tolist(), lane.tolist(), strict=True
     ):
-        if h:
-            base_name = f"main thread {bb}" if aa == bb else f"thread {bb}"
-            pnames.append(f"rank {r} host (pid {aa})")
-            psort.append(r * 100)
-        else:
-            base_name = f"stream {bb}"
-            pnames.append(f"rank {r} GPU {aa} ({device})")
-            psort.append(r * 100 + 1 + aa)
-        tnames.append(base_name if ln == 0 else f"{base_name} (overlap {ln})")
+        pnames.append(process_name(h, r, aa, device))
+        psort.append(r * 100 if h else r * 100 + 1 + aa)
+        tnames.append(thread_name(h, aa, bb, ln))
     tracks["tname"] = tnames
     tracks["pname"] = pnames
     tracks["psort"] = psort
@@ -245,19 +221,6 @@ def build_layout(run: Run, *, ranks: list[int] | None = None) -> Layout:
     )
 
 
-def _increasing(a: np.ndarray) -> bool:
-    """Whether every value is larger than the one before it."""
-    return bool((a[1:] > a[:-1]).all())
-
-
-def _by_time(rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Row indices (ascending) stably sorted by their time; no sort when already in time order."""
-    t = ts[rows]
-    if bool((t[1:] >= t[:-1]).all()):
-        return rows
-    return rows[np.argsort(t, kind="stable")]
-
-
 def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     """Launch -> device-op flows (id from the correlation id) and rank -> rank collective flows."""
     idx = np.arange(len(t))
@@ -271,31 +234,8 @@ def _flows(run: Run, t: pd.DataFrame) -> pd.DataFrame:
     api_mask = kind_mask(t, ("api",), kinds_at) & (corr != 0)
     if dev_mask.any() and api_mask.any():
         d, h = np.flatnonzero(dev_mask), np.flatnonzero(api_mask)
-        # the flow id: the process's index among the run's, then the correlation id
-        one = len(pids) == 1 and bool((pid == pids[0]).all())  # index 0: the id is corr
-        fid = corr if one else (np.searchsorted(pids, pid).astype(np.int64) << 32) | corr
-        # a graph launch's kernels share one correlation id: the arrow goes to the first of them
-        d = _by_time(d, ts)  # d ascending: ties stay in index order
-        dkeys, dfirst = fid[d], d
-        if not _increasing(dkeys):  # else each id once, in id order (one process's launches)
-            dcode = group_codes([dkeys])
-            at = first_rows(dcode, int(dcode.max()) + 1)
-            dkeys, dfirst = dkeys[at], d[at]
-        # an API call enclosing another with the same id (ncclAllReduce -> cuLaunchKernel):
-        # the innermost (latest-starting) one launched it; arrows in that call's (ts, index) order
-        h = _by_time(h, ts)
-        src = h
-        if not _increasing(fid[h]):  # else each id once: every call is its id's last
-            hcode = group_codes([fid[h]])
-            last = np.zeros(len(h), bool)  # per id its last call in (ts, index) order, in order
-            last[len(h) - 1 - first_rows(hcode[::-1], int(hcode.max()) + 1)] = True
-            src = h[last]
-        if np.array_equal(fid[src], dkeys):  # every launch met its one device op
-            dst = dfirst
-        else:
-            pos = np.minimum(np.searchsorted(dkeys, fid[src]), len(dkeys) - 1)
-            ok = dkeys[pos] == fid[src]
-            src, dst = src[ok], dfirst[pos[ok]]
+        fid = flow_ids(pid, corr, pids)
+        src, dst = launch_flows(d, h, fid, ts, pd.factorize)
         parts.append(
             {
                 "src": src,

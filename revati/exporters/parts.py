@@ -30,7 +30,7 @@ class Part:
     events: int
 
 
-def _starts(run: Run) -> list[np.ndarray]:
+def starts(run: Run) -> list[np.ndarray]:
     """Per kind, the start time of each event that has one (what becomes a slice or an instant)."""
     return [
         df["ts_ns"].to_numpy("int64")
@@ -42,9 +42,13 @@ def _starts(run: Run) -> list[np.ndarray]:
 def plan(run: Run, max_slices: int) -> list[Part]:
     """Windows of at most about `max_slices` events each, covering the run; one part when it fits
     (or max_slices <= 0). A window never cuts between events of the same start time."""
+    return plan_starts(starts(run), max_slices)
+
+
+def plan_starts(starts: list[np.ndarray], max_slices: int) -> list[Part]:
+    """plan() from the start times of a run's events, per kind."""
     import numpy as np  # not at import: `revati export` reads MAX_SLICES before numpy may load
 
-    starts = _starts(run)
     total = sum(len(s) for s in starts)
     if max_slices <= 0 or total <= max_slices:  # one part: no need to sort the starts
         lo = min((int(s.min()) for s in starts), default=0)

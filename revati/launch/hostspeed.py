@@ -1,4 +1,6 @@
-"""--host-speed: a number, or `auto` (this machine calibrated once against the reference host, cached)."""
+"""--host-speed: a number, `auto` (this machine calibrated once against the reference host, cached),
+or `now` (calibrated at the run's start, not cached: a shared host's load slows its CPU, caches and
+memory bandwidth included, so a factor cached on a quiet host overstates its speed under load)."""
 
 from __future__ import annotations
 
@@ -55,17 +57,28 @@ def auto(reference: Path | None = None) -> float:
     return factor
 
 
+def now(reference: Path | None = None) -> float:
+    """This machine's factor against the reference host as it is now (measured, not cached)."""
+    from revati import calibrate
+
+    ref_path = reference or calibrate.DEFAULT_REFERENCE
+    ref = calibrate.load_reference(ref_path)
+    factor = calibrate.factors(calibrate.measure(5, with_torch=True), ref)["overall"]
+    log.warning("host speed now: %.3f against '%s'", factor, ref.get("name"))
+    return factor
+
+
 def resolve(value: str, deterministic: bool = False) -> tuple[float, str]:
-    """(factor, how): a positive number as given; `auto` calibrated (1.0 in deterministic mode,
-    where CPU gaps are modelled, not measured)."""
-    if value == "auto":
+    """(factor, how): a positive number as given; `auto` calibrated once and cached, `now`
+    calibrated now (both 1.0 in deterministic mode, where CPU gaps are modelled, not measured)."""
+    if value in ("auto", "now"):
         if deterministic:
             return 1.0, "deterministic"
-        return auto(), "auto"
+        return (auto(), "auto") if value == "auto" else (now(), "now")
     try:
         f = float(value)
     except ValueError:
-        raise RevatiError(f"--host-speed {value!r} is neither a number nor 'auto'") from None
+        raise RevatiError(f"--host-speed {value!r} is not a number, 'auto' or 'now'") from None
     if not f > 0:
         raise RevatiError(f"--host-speed {value} must be positive")
     return f, "given"

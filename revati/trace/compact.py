@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from revati.errors import TraceError
 from revati.trace.schema import (
@@ -37,11 +37,14 @@ from revati.trace.schema import (
     STREAM_TMP_SUFFIX,
 )
 
+if TYPE_CHECKING:  # pyarrow only where records become tables (expand), not to decode them
+    import pyarrow as pa
+
 FIELDS_PER_RECORD = 6
 _TEMPLATE = re.compile(rb'^\{"k":"tmpl","id":(\d+),"line":(\{"k":"([a-z-]+)".*\})\}\s*$', re.S)
 
 # parses the lines of one kind (joined by newlines) into that kind's Arrow table
-ParseLines = Callable[[str, bytes], pa.Table]
+ParseLines = Callable[[str, bytes], "pa.Table"]
 
 
 def records_path(stream: Path) -> Path | None:
@@ -197,6 +200,8 @@ def expand(
 ) -> dict[str, pa.Table]:
     """Per kind, the Arrow table of the records' events (in record order, seq assigned);
     `records` is the records file's bytes (read_records)."""
+    import pyarrow as pa
+
     by_kind: dict[str, list[tuple[int, bytes]]] = {}
     for line in template_lines:
         m = _TEMPLATE.match(line)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revati.trace import codes
+from revati.trace.nesting import in_nest_order, nest_lanes, nest_parents
 from revati.trace.reader import Run
 from revati.trace.schema import DEVICE_KINDS, KIND_FIELDS, SPAN_BEGIN
 
@@ -29,69 +31,6 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message} ({self.count})"
-
-
-def nest_order(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Indices sorting slices by start, longer first at equal starts (parents before children)."""
-    return np.lexsort((-ends, starts))
-
-
-def nest_lanes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Lane per slice of one track (inputs in `nest_order`): 0 where it nests, k>0 for overflow.
-
-    A slice goes to the first lane where it is disjoint from or nested in what is open there.
-    """
-    n = len(starts)
-    lanes = np.zeros(n, dtype=np.int64)
-    if n < 2 or bool(np.all(starts[1:] >= ends[:-1])):
-        return lanes  # the usual device stream: back-to-back slices, nothing nested
-    stacks: list[list[int]] = [[]]
-    s_list = starts.tolist()
-    e_list = ends.tolist()
-    for i in range(n):
-        s, e = s_list[i], e_list[i]
-        for lane, stack in enumerate(stacks):
-            while stack and stack[-1] <= s:
-                stack.pop()
-            if not stack or e <= stack[-1]:
-                stack.append(e)
-                lanes[i] = lane
-                break
-        else:
-            stacks.append([e])
-            lanes[i] = len(stacks) - 1
-    return lanes
-
-
-def nest_parents(starts: np.ndarray, ends: np.ndarray, track: np.ndarray) -> np.ndarray:
-    """Index of each slice's enclosing slice on its track (-1 for none), vectorised.
-
-    Input sorted by (track, start, -end). Each slice's candidate starts as the slice before it;
-    a candidate that ended by this slice's start is replaced by the candidate's own enclosing
-    candidate, all slices at once, until none moves (pointer jumping: O(log n) rounds). Up to
-    the first partial overlap this equals the stack walk, so `end > ends[parent]` anywhere
-    means some slice overlaps partially.
-    """
-    n = len(starts)
-    par = np.arange(n, dtype=np.int64) - 1
-    if n:
-        par[0] = -1
-        par[1:][track[1:] != track[:-1]] = -1
-        # a slice that starts when every earlier slice of its track has ended has no parent
-        # (the usual case: back-to-back launches and calls); only the others need the jumps
-        bounds = np.flatnonzero(np.diff(track)) + 1
-        open_end = np.empty(n, dtype=ends.dtype)
-        for i0, i1 in zip(np.r_[0, bounds].tolist(), np.r_[bounds, n].tolist(), strict=True):
-            open_end[i0:i1] = np.maximum.accumulate(ends[i0:i1])
-        free = np.zeros(n, dtype=bool)
-        free[1:] = starts[1:] >= open_end[:-1]
-        par[free] = -1
-    while True:
-        cand = np.flatnonzero(par >= 0)
-        closed = cand[ends[par[cand]] <= starts[cand]]
-        if not len(closed):
-            return par
-        par[closed] = par[par[closed]]
 
 
 def validate_run(run: Run) -> list[Issue]:
@@ -161,44 +100,14 @@ def marker_begins(m: pd.DataFrame) -> np.ndarray:
 
 
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Codes of values numbered in sorted order of the distinct values, and how many there are."""
-    if values.dtype == bool:
-        values = values.view(np.uint8)
-    if len(values) and values.dtype.kind in "iu":
-        lo, hi = int(values.min()), int(values.max())
-        if lo == hi:  # one value (a run's only rank, a part's host flag): no table, no gather
-            return np.zeros(len(values), np.int64), 1
-        if hi - lo < max(len(values), 1 << 16):  # a narrow range: mark the values present
-            off = values - lo if lo else values
-            present = np.zeros(hi - lo + 1, bool)
-            present[off] = True
-            rank = np.cumsum(present, dtype=np.int64) - 1
-            return rank[off], int(rank[-1]) + 1
-    codes, uniq = pd.factorize(values)  # hashing: the few distinct values are sorted after
-    rank = np.empty(len(uniq), np.int64)
-    rank[np.argsort(np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
-    return rank[codes], len(uniq)
+    """Codes of values numbered in sorted order of the distinct values (revati.trace.codes)."""
+    return codes.sorted_codes(values, pd.factorize)
 
 
 def group_codes(columns: list[np.ndarray]) -> np.ndarray:
     """Per row the number of its group of equal values, groups in sorted order (as a sorted
-    groupby's ngroup)."""
-    key = np.zeros(len(columns[0]) if columns else 0, np.int64)
-    span = 1  # key < span
-    dense = True  # key numbers the groups so far 0.. in sorted order, every number used
-    for c in columns:
-        codes, n = _sorted_codes(c)
-        if n == 1:  # a constant column splits no group
-            continue
-        if span == 1:  # the first column that varies: its codes are the key
-            key, span = codes, n
-            continue
-        if span * n >= 1 << 62:  # renumber the key densely before it could overflow
-            key, span = _sorted_codes(key)
-        key = key * n + codes
-        span *= n
-        dense = False
-    return key if dense else _sorted_codes(key)[0]
+    groupby's ngroup; revati.trace.codes, distinct values found by pandas' hashing)."""
+    return codes.group_codes(columns, pd.factorize)
 
 
 TRACK_COLUMNS = ["kind", "row", "host", "rank", "pid", "a", "b", "ts", "end", "corr"]
@@ -235,21 +144,6 @@ def _track_parts(run: Run) -> list[dict[str, object]]:
     return parts
 
 
-def _in_nest_order(track: np.ndarray, ts: np.ndarray, end: np.ndarray) -> bool:
-    """Whether rows are already sorted by (track, ts, -end), so that a stable sort by those keys
-    would leave them where they are."""
-    if len(track) < 2:
-        return True
-    d_track, d_ts = np.diff(track), np.diff(ts)
-    if bool((d_track < 0).any()):
-        return False
-    same = d_track == 0
-    if bool((same & (d_ts < 0)).any()):
-        return False
-    tie = same & (d_ts == 0)
-    return not bool((tie & (end[1:] > end[:-1])).any())
-
-
 def track_frame(run: Run) -> pd.DataFrame:
     """Every span of the run with its track: host (pid, tid) or device (rank, dev, stream)."""
     parts = _track_parts(run)
@@ -269,7 +163,7 @@ def track_frame(run: Run) -> pd.DataFrame:
     # already in order (one kind per track, in time order): no sort, no copies
     order: np.ndarray | slice = (
         slice(None)
-        if _in_nest_order(track, cols["ts"], cols["end"])
+        if in_nest_order(track, cols["ts"], cols["end"])
         else np.lexsort((-cols["end"], cols["ts"], track))
     )
     part_kinds = [str(p["kind"]) for p in parts]

@@ -4,12 +4,15 @@ Perfetto UI (about 2 GB of browser memory) cannot open whole."""
 from __future__ import annotations
 
 from dataclasses import replace
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from revati.errors import RevatiError
-from revati.trace.reader import Run
 from revati.units import NS_PER_MS
+
+if TYPE_CHECKING:  # parse_window is read by `revati export` before it knows it needs pandas
+    import pandas as pd
+
+    from revati.trace.reader import Run
 
 
 def parse_window(text: str) -> tuple[float, float]:

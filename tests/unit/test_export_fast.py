@@ -82,8 +82,8 @@ def test_flows_shortcuts_equal_the_general_path(
     graphs: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One process's launches, each id once in time order, skip the grouping and the id search
-    (layout._flows); forced through the general path, the flows are the same."""
-    from revati.exporters import layout
+    (launch_flows.py); forced through the general path, the flows are the same."""
+    from revati.exporters import launch_flows, layout
     from revati.trace.validate import track_frame
 
     make_serving_run(tmp_path / "run", ranks=1, requests=3, layers=3, graphs=graphs, seed=2)
@@ -91,9 +91,9 @@ def test_flows_shortcuts_equal_the_general_path(
     t = track_frame(r)
     fast = layout._flows(r, t)
     assert (fast["kind"] == "ac2g").sum() > 0
-    monkeypatch.setattr(layout, "_increasing", lambda a: False)
+    monkeypatch.setattr(launch_flows, "_increasing", lambda a: False)
     monkeypatch.setattr(
-        layout, "_by_time", lambda rows, ts: rows[np.argsort(ts[rows], kind="stable")]
+        launch_flows, "by_time", lambda rows, ts: rows[np.argsort(ts[rows], kind="stable")]
     )
     general = layout._flows(r, t)
     for c in ("src", "dst", "id"):

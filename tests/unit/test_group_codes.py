@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from revati.exporters.layout import first_rows
+from revati.trace.codes import first_rows
 from revati.trace.validate import group_codes
 
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from revati.report import summarize
 from revati.trace import load_run
-from revati.trace.validate import nest_lanes, nest_order, nest_parents, validate_run
+from revati.trace.nesting import nest_lanes, nest_order, nest_parents
+from revati.trace.validate import validate_run
 
 SAMPLE = Path(__file__).resolve().parents[2] / "traces" / "sample-run"
 

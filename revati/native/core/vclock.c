@@ -183,6 +183,7 @@ static rv_world *map_world_file(const char *dir) {
     for (int i = 0; i < RV_MAX_PROCS && !joined; ++i) {
         int32_t zero = 0;
         joined = atomic_compare_exchange_strong(&w->procs[i], &zero, (int32_t)getpid());
+        if (joined) rv_raise_hi(&w->procs_hi, i + 1);
     }
     flock(fd, LOCK_UN);
     close(fd);
@@ -301,6 +302,7 @@ static void init_once(void) {
         if (w == MAP_FAILED) rv_fatal("cannot map the virtual clock: %s", strerror(errno));
         world_fill(w);
         atomic_store(&w->procs[0], (int32_t)getpid());
+        rv_raise_hi(&w->procs_hi, 1);
     }
     g_world = w;
     atomic_store(&g_ready, 1);
@@ -435,6 +437,7 @@ static rv_charges *pub_slot(void) {
                 atomic_fetch_add(&c->pgen, 1);
                 atomic_store(&c->checked, 0);
                 atomic_store(&c->flags, 0);
+                rv_raise_hi(&w->charges_hi, i + 1);
                 g_pub = c;
                 g_pub_pid = me;
                 errno = saved_errno;
@@ -506,7 +509,8 @@ static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
         clamp_last(t);
         atomic_fetch_add(&g_world->jumps_made, 1);
         atomic_fetch_add(&g_world->gen, 1);
-        futex_wake_all(&g_world->gen);
+        /* the count is raised before a waiter's futex reads gen, and read here after the bump */
+        if (atomic_load(&g_world->gen_waiters)) futex_wake_all(&g_world->gen);
         if (!world) {
             /* this process's sleeping threads look at their deadlines (the world's advance wakes the
              * waiters it makes due itself: hosttime/world.c) */
@@ -707,7 +711,8 @@ void rv_exclude_own(uint64_t ns) {
 int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
     ensure_init();
     rv_world *w = g_world;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    int hi = rv_charges_hi(w);
+    for (int i = 0; i < hi; ++i) {
         rv_charges *c = &w->charges[i];
         if (atomic_load_explicit(&c->pid, memory_order_relaxed) != pid) continue;
         int64_t plus = (int64_t)(atomic_load_explicit(&c->ns, memory_order_relaxed) +

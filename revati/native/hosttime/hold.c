@@ -49,7 +49,7 @@ typedef struct clock_table {
 
 static void read_clocks(rv_world *w, rv_vtime_ns ref, clock_table *ct) {
     ct->n = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
         if (!pid) continue;
         rv_vtime_ns c;
@@ -96,12 +96,12 @@ static int laggard(rv_world *w, rv_vtime_ns t) {
 static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
     if (!t_scratch) t_scratch = malloc(sizeof *t_scratch);
     if (!t_scratch) return 0;
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     rv_vtime_ns ref = rv_world_ref_live();
     /* who is behind t: cheap (published terms); only those are looked at further */
     int behind[RV_MAX_PROCS], nb = 0, others = 0;
     int have_clocks = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid || pid == me) continue;
         if (!have_clocks) {
@@ -163,8 +163,8 @@ int rv_laggard_before(rv_vtime_ns t) {
 
 /* Whether the world has a process besides this one (a hold is a no-op otherwise). */
 static int world_has_others(rv_world *w) {
-    int32_t me = (int32_t)getpid();
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    int32_t me = (int32_t)rv_pid();
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (pid && pid != me) return 1;
     }
@@ -246,7 +246,7 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         struct timespec ts;
         rv_ns_to_ts(slice, &ts);
         uint32_t gen = atomic_load(&w->gen);
-        rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, gen, &ts, NULL, 0);
+        rv_gen_wait(w, gen, &ts);
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
         rv_blocked_mark(&blk);
         slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -51,6 +52,30 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 #define FNV0 1469598103934665603ULL
 
+/* An address as both ends see it: the family, and for IP the port and address only (an IPv4
+ * address mapped into IPv6, as a dual-stack listener's accepted sockets show the peer, is taken as
+ * IPv4; flow labels and padding are left out); for Unix sockets the name. */
+static uint64_t hash_addr(uint64_t h, const struct sockaddr_storage *a, socklen_t len) {
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    sa_family_t f = a->ss_family;
+    if (f == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+        if (memcmp(s6->sin6_addr.s6_addr, v4mapped, 12) == 0) {
+            f = AF_INET;
+            h = fnv(fnv(h, &f, sizeof f), &s6->sin6_port, sizeof s6->sin6_port);
+            return fnv(h, s6->sin6_addr.s6_addr + 12, 4);
+        }
+        h = fnv(fnv(h, &f, sizeof f), &s6->sin6_port, sizeof s6->sin6_port);
+        return fnv(h, s6->sin6_addr.s6_addr, 16);
+    }
+    if (f == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+        h = fnv(fnv(h, &f, sizeof f), &s4->sin_port, sizeof s4->sin_port);
+        return fnv(h, &s4->sin_addr, sizeof s4->sin_addr);
+    }
+    return fnv(h, a, len);
+}
+
 /* A connected socket's entries: its direction from this end is (own address, peer's address), the
  * other end sees the same pair swapped, so the entry this end sends to is the one the other end
  * receives from. Two unnamed Unix ends (a socketpair) have no addresses: their entry is the
@@ -72,8 +97,8 @@ static uint32_t socket_slots(int fd) {
         uint32_t k = (uint32_t)fnv(fnv(FNV0, "pair", 4), &cr.pid, sizeof cr.pid) & SLOT_MASK;
         return k << 12 | k;
     }
-    uint32_t send = (uint32_t)fnv(fnv(FNV0, &a, la), &b, lb) & SLOT_MASK;
-    uint32_t recv = (uint32_t)fnv(fnv(FNV0, &b, lb), &a, la) & SLOT_MASK;
+    uint32_t send = (uint32_t)hash_addr(hash_addr(FNV0, &a, la), &b, lb) & SLOT_MASK;
+    uint32_t recv = (uint32_t)hash_addr(hash_addr(FNV0, &b, lb), &a, la) & SLOT_MASK;
     return send << 12 | recv;
 }
 
@@ -195,7 +220,7 @@ static void look(void) {
     atomic_store_explicit(&g_own_seen, atomic_load_explicit(&g_own_sends, memory_order_relaxed), memory_order_relaxed);
     rv_charges *mine = rv_own_charges();
     rv_vtime_ns latest = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         rv_charges *c = &w->charges[i];
         int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
         if (!pid || c == mine) continue;

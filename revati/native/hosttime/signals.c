@@ -49,7 +49,7 @@ static _Atomic int g_main_in_check;                /* the main thread is in a wa
 static _Atomic unsigned long long g_main_prog_mask; /* its program mask meanwhile (bit sig-1) */
 
 void rv_signals_main_check_begin(const sigset_t *program_mask) {
-    if (syscall(SYS_gettid) != getpid()) return;
+    if (rv_tid() != rv_pid()) return;
     unsigned long long m = 0;
     for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
         if (sigismember(program_mask, sig) == 1) m |= 1ULL << (sig - 1);
@@ -58,7 +58,7 @@ void rv_signals_main_check_begin(const sigset_t *program_mask) {
 }
 
 void rv_signals_main_check_end(void) {
-    if (syscall(SYS_gettid) == getpid()) atomic_store(&g_main_in_check, 0);
+    if (rv_tid() == rv_pid()) atomic_store(&g_main_in_check, 0);
 }
 
 static int read_status(const char *path, const char *const keys[], unsigned long long out[], int n, char *state);

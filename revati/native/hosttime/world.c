@@ -74,7 +74,7 @@ void rv_world_register_self(void) { rv_world_register_pid((int32_t)getpid()); }
 
 /* The slot of world process pid in w->procs, or -1 when it is not in the world. */
 static int proc_slot(rv_world *w, int32_t pid) {
-    for (int i = 0; i < RV_MAX_PROCS; ++i)
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i)
         if (atomic_load(&w->procs[i]) == pid) return i;
     return -1;
 }
@@ -86,6 +86,7 @@ void rv_world_register_pid(int32_t me) {
     for (int i = 0; i < RV_MAX_PROCS; ++i) {
         int32_t zero = 0;
         if (atomic_compare_exchange_strong(&w->procs[i], &zero, me)) {
+            rv_raise_hi(&w->procs_hi, i + 1);
             /* the parent (after fork) and the child (at fork) may both register it: keep one */
             for (int j = 0; j < i; ++j)
                 if (atomic_load(&w->procs[j]) == me) {
@@ -225,7 +226,7 @@ int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
             off += d->d_reclen;
             if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
             int32_t tid = (int32_t)atoi(d->d_name);
-            if (tid == rv_tid() && pid == getpid()) continue;
+            if (tid == rv_tid() && pid == rv_pid()) continue;
             /* a waiter doing its checks is revati's bookkeeping, not the program running; a waiter in
              * its real call that the kernel shows runnable was just woken, maybe by a real event that
              * it has not handled yet: it runs */
@@ -301,7 +302,7 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
     int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
     int bi = busy ? proc_slot(w, busy) : -1;
     if (bi >= 0 && rv_proc_runs(w, bi, busy, ws)) return 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid || pid == busy) continue;
         if (rv_proc_runs(w, i, pid, ws)) return 0;
@@ -383,6 +384,7 @@ RV_EXPORT int revati_own_others_run(void) {
 
 /* Each thread's snapshot of the world's published charges at the start of its idle wait. */
 typedef struct charge_snap {
+    int n; /* slots below rv_charges_hi at the snapshot: those above were claimed since */
     int32_t pid[RV_MAX_PROCS];
     uint64_t ns[RV_MAX_PROCS];
 } charge_snap;
@@ -396,7 +398,8 @@ rv_idle_token rv_idle_begin(void) {
         if (!t_snap) t_snap = malloc(sizeof *t_snap);
         if (t_snap) {
             rv_world *w = rv_world_get();
-            for (int i = 0; i < RV_MAX_PROCS; ++i) {
+            t_snap->n = rv_charges_hi(w);
+            for (int i = 0; i < t_snap->n; ++i) {
                 t_snap->pid[i] = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
                 t_snap->ns[i] = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
             }
@@ -421,14 +424,14 @@ static atomic_flag g_adopt_lock = ATOMIC_FLAG_INIT;
  * what the process has adopted; claim: it is adopted now (the process's marks move to the present). */
 static uint64_t charge_growth(int claim) {
     rv_world *w = rv_world_get();
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     uint64_t best = 0;
     while (atomic_flag_test_and_set_explicit(&g_adopt_lock, memory_order_acquire)) sched_yield();
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
         if (!pid || pid == me) continue;
         /* a slot claimed during the wait started from 0 then */
-        uint64_t base = pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
+        uint64_t base = i < t_snap->n && pid == t_snap->pid[i] ? t_snap->ns[i] : 0;
         if (pid == g_adopt_pid[i] && g_adopt_ns[i] > base) base = g_adopt_ns[i];
         uint64_t ns = atomic_load_explicit(&w->charges[i].ns, memory_order_relaxed);
         if (ns > base && ns - base > best) best = ns - base;
@@ -538,7 +541,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     if (wt->length >= LONG_WAIT_NS && rv_log_enabled(RV_LOG_INFO)) rv_clock_terms_now(&wt->start);
     wt->slot = -1;
     wt->reg = to_reference(deadline);
-    int32_t me = (int32_t)getpid(), tid = (int32_t)rv_tid();
+    int32_t me = (int32_t)rv_pid(), tid = (int32_t)rv_tid();
     wt->sleeper = 0;
     wt->fast_look = 0;
     wt->jumps0 = atomic_load(&w->jumps_made);
@@ -550,7 +553,7 @@ void rv_wait_end(rv_wait *wt) {
     t_wait_ns += rv_real_ns() - wt->real_start;
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
-    unpark_slot(w, wt->slot, (int32_t)getpid());
+    unpark_slot(w, wt->slot, (int32_t)rv_pid());
     rv_waiter *s = &w->waiters[wt->slot];
     atomic_store(&s->blocking, 0);
     atomic_store(&s->hold, 0);
@@ -598,9 +601,9 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
  * that reads the clock) does not count, nor does real time. */
 static uint64_t det_progress(rv_world *w, rv_vtime_ns deadline) {
     rv_vtime_ns ref = rv_world_ref_live();
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     uint64_t sum = atomic_load_explicit(&w->jump, memory_order_relaxed);
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         rv_charges *c = &w->charges[i];
         int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
         if (!pid) continue;
@@ -716,7 +719,7 @@ static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
         rv_debug("  waiter pid %d tid %d deadline %llu blocking %u", (int)pid, (int)atomic_load(&w->waiters[i].tid),
                  (unsigned long long)atomic_load(&w->waiters[i].deadline), (unsigned)atomic_load(&w->waiters[i].blocking));
     }
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load(&w->procs[i]);
         if (!pid) continue;
         char path[64];
@@ -803,7 +806,7 @@ static _Atomic int16_t g_charges_hint[RV_MAX_PROCS];
 static rv_charges *charges_of(rv_world *w, int i, int32_t pid) {
     int h = (i >= 0 ? atomic_load_explicit(&g_charges_hint[i], memory_order_relaxed) : 0) - 1;
     if (h >= 0 && atomic_load_explicit(&w->charges[h].pid, memory_order_relaxed) == pid) return &w->charges[h];
-    for (int k = 0; k < RV_MAX_PROCS; ++k)
+    for (int k = 0, hi_ = rv_charges_hi(w); k < hi_; ++k)
         if (atomic_load_explicit(&w->charges[k].pid, memory_order_relaxed) == pid) {
             if (i >= 0) atomic_store_explicit(&g_charges_hint[i], (int16_t)(k + 1), memory_order_relaxed);
             return &w->charges[k];
@@ -826,7 +829,7 @@ static int proc_full(rv_charges *c, uint32_t *gen) {
  * read the kernel's count of its threads. */
 static void check_full(rv_world *w, rv_charges *c) {
     uint32_t gen = atomic_load(&c->pgen);
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     int hi = waiters_hi(w);
     for (int k = 0; k < hi; ++k) {
         rv_waiter *s = &w->waiters[k];
@@ -862,7 +865,7 @@ static void park_slot(rv_world *w, int slot, int verify) {
 static void unpark_slot(rv_world *w, int slot, int32_t pid) {
     rv_waiter *s = &w->waiters[slot];
     if (!atomic_exchange(&s->parked, 0)) return;
-    rv_charges *c = pid == (int32_t)getpid() ? rv_own_charges() : charges_of(w, -1, pid);
+    rv_charges *c = pid == (int32_t)rv_pid() ? rv_own_charges() : charges_of(w, -1, pid);
     if (!c) return;
     atomic_fetch_add(&c->pgen, 1);
     atomic_fetch_sub(&c->parked, 1);
@@ -876,8 +879,8 @@ void rv_world_thread_ends(void) {
     if (slot < 0) return;
     rv_world *w = rv_world_get();
     rv_waiter *s = &w->waiters[slot];
-    if (atomic_load(&s->tid) != (int32_t)rv_tid() || atomic_load(&s->pid) != (int32_t)getpid()) return;
-    unpark_slot(w, slot, (int32_t)getpid());
+    if (atomic_load(&s->tid) != (int32_t)rv_tid() || atomic_load(&s->pid) != (int32_t)rv_pid()) return;
+    unpark_slot(w, slot, (int32_t)rv_pid());
 }
 
 /* Whether the kernel shows thread tid of pid running or runnable (or gone: 0). */
@@ -911,7 +914,7 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
     uint32_t gens[RV_MAX_PROCS];
     int32_t pids[RV_MAX_PROCS];
     int n = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid) continue;
         rv_charges *c = charges_of(w, i, pid);
@@ -941,7 +944,7 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
     if (best == RV_VTIME_INVALID) return 0;
     /* nothing moved meanwhile: no thread unparked (its process's generation), no process joined */
     int m = 0;
-    for (int i = 0; i < RV_MAX_PROCS; ++i) {
+    for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid) continue;
         rv_charges *c = charges_of(w, i, pid);
@@ -958,6 +961,15 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
     return 1;
 }
 
+/* Wake a parked sleep: bump its word, and make the futex call only if it is in its real wait (the
+ * advancer's own wait, or one between slices, is not: it reads the bumped word before it blocks
+ * again, so its wait returns at once). Its blocking flag is set before its futex reads the word,
+ * and read here after the bump (both sequentially consistent): one of the two sees the other. */
+static void wake_sleep(rv_waiter *s) {
+    atomic_fetch_add(&s->wake, 1);
+    if (atomic_load(&s->blocking)) rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
 /* After an advance to ref_target: the waiters due are unparked on their owners' behalf, and sleeps
  * among them woken through their own futex words (the others notice at their slice's end). */
 static void wake_due(rv_world *w, rv_vtime_ns ref_target) {
@@ -968,28 +980,24 @@ static void wake_due(rv_world *w, rv_vtime_ns ref_target) {
         if (pid <= 0 || atomic_load(&s->deadline) > ref_target) continue;
         if (!atomic_load(&s->parked)) continue;
         unpark_slot(w, k, pid);
-        if (!atomic_load(&s->verify)) {
-            atomic_fetch_add(&s->wake, 1);
-            rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
-        }
+        if (!atomic_load(&s->verify)) wake_sleep(s);
     }
 }
 
 /* A jump of this process's own clock: its parked sleeps look at their deadlines again. */
 static void own_jumped(void) {
     rv_world *w = rv_world_get();
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     int hi = waiters_hi(w);
     for (int k = 0; k < hi; ++k) {
         rv_waiter *s = &w->waiters[k];
         if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me || atomic_load(&s->verify)) continue;
-        atomic_fetch_add(&s->wake, 1);
-        rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+        wake_sleep(s);
     }
 }
 
 static int any_zmq(rv_world *w) {
-    for (int k = 0; k < RV_MAX_PROCS; ++k)
+    for (int k = 0, hi_ = rv_charges_hi(w); k < hi_; ++k)
         if (atomic_load_explicit(&w->charges[k].pid, memory_order_relaxed) &&
             (atomic_load_explicit(&w->charges[k].flags, memory_order_relaxed) & RV_PROC_ZMQ))
             return 1;
@@ -1065,7 +1073,7 @@ void rv_park_begin(rv_park *p, const char *why) {
     if (!fast_on() || !rv_clock_ready()) return;
     rv_enter();
     rv_world *w = rv_world_get();
-    p->slot = claim_slot(w, (int32_t)getpid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
+    p->slot = claim_slot(w, (int32_t)rv_pid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
     if (p->slot >= 0) {
         atomic_store(&w->waiters[p->slot].blocking, 1);
         /* no advance from here: the wait's own event may be there already (only the real call can
@@ -1079,7 +1087,7 @@ void rv_park_end(rv_park *p) {
     if (p->slot < 0) return;
     rv_enter();
     rv_world *w = rv_world_get();
-    unpark_slot(w, p->slot, (int32_t)getpid());
+    unpark_slot(w, p->slot, (int32_t)rv_pid());
     rv_waiter *s = &w->waiters[p->slot];
     atomic_store(&s->blocking, 0);
     atomic_store(&s->deadline, RV_VTIME_INVALID);
@@ -1362,6 +1370,15 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     return step_done(wt, 0, 1, &old); /* the world runs: this check ran in parallel with it */
 }
 
+long rv_gen_wait(rv_world *w, uint32_t seen, const struct timespec *ts) {
+    atomic_fetch_add(&w->gen_waiters, 1);
+    long r = rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, seen, ts, NULL, 0);
+    int e = errno;
+    atomic_fetch_sub(&w->gen_waiters, 1);
+    errno = e;
+    return r;
+}
+
 int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
     rv_world *w = rv_world_get();
     struct timespec ts;
@@ -1370,7 +1387,7 @@ int rv_wait_sleep(rv_wait *wt, uint64_t slice_ns) {
      * of this process's clock, all of its sleeps); otherwise on the world's jump word */
     long r = wt->slot >= 0 && fast_on()
                  ? rv_real_futex((uint32_t *)&w->waiters[wt->slot].wake, FUTEX_WAIT, wt->wake_seen, &ts, NULL, 0)
-                 : rv_real_futex((uint32_t *)&w->gen, FUTEX_WAIT, wt->gen_seen, &ts, NULL, 0);
+                 : rv_gen_wait(w, wt->gen_seen, &ts);
     if (r < 0 && errno == EINTR) {
         rv_debug("sleep interrupted by a signal");
         return -1;

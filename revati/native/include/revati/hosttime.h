@@ -4,6 +4,7 @@
 #define REVATI_HOSTTIME_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -95,6 +96,9 @@ typedef struct rv_world {
     _Atomic uint32_t signals_sent;   /* signals sent by world processes (kill, tgkill, ...) */
     _Atomic uint32_t signals_seen;   /* ... up to the last idle advance: the fast advance needs none since */
     _Atomic int32_t waiters_hi;      /* waiter slots in use are below this */
+    _Atomic int32_t procs_hi;        /* procs[] entries ever claimed are below this (rv_procs_hi) */
+    _Atomic int32_t charges_hi;      /* charges[] slots ever claimed are below this (rv_charges_hi) */
+    _Atomic uint32_t gen_waiters;    /* threads in a futex wait on gen: a jump wakes them only if any */
     _Atomic uint64_t fast_jumps;     /* idle advances taken by the fast path */
     _Atomic uint64_t slow_jumps;     /* ... and by the /proc path */
     _Atomic uint64_t fast_ns;        /* CPU ns the fast advances' looks took (the advancer's, from its
@@ -111,6 +115,24 @@ typedef struct rv_world {
      * hash; channels that share an entry share its stamp (a receiver may be raised needlessly) */
     _Atomic uint64_t chan_at[RV_CHANNELS];
 } rv_world;
+
+/* Bounds of the scans of procs[] and charges[]: slots are claimed lowest free first and never
+ * above these, so that a look at the world touches the slots in use, not all RV_MAX_PROCS. A
+ * claimer raises the bound after its claim, before its process can park (world.c, vclock.c). */
+static inline int rv_hi_of(_Atomic int32_t *hi) {
+    int h = atomic_load_explicit(hi, memory_order_acquire);
+    return h < 0 ? 0 : h > RV_MAX_PROCS ? RV_MAX_PROCS : h;
+}
+static inline int rv_procs_hi(struct rv_world *w) { return rv_hi_of(&w->procs_hi); }
+static inline int rv_charges_hi(struct rv_world *w) { return rv_hi_of(&w->charges_hi); }
+static inline void rv_raise_hi(_Atomic int32_t *hi, int v) {
+    int32_t h = atomic_load(hi);
+    while (h < v && !atomic_compare_exchange_weak(hi, &h, v)) {}
+}
+
+/* A futex wait on the world's jump word (gen) for at most ts, counted in gen_waiters so that a jump
+ * makes the wake call only when someone waits. */
+RV_API long rv_gen_wait(struct rv_world *w, uint32_t seen, const struct timespec *ts);
 
 /* The world (mapped on first use; never NULL after it). */
 RV_API rv_world *rv_world_get(void);

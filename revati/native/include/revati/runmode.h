@@ -8,5 +8,8 @@
 RV_API int rv_deterministic(void);
 /* Current thread id (gettid), cached per thread and reset in a fork child. */
 RV_API int rv_tid(void);
+/* Current process id, cached at load and in a fork child (a vfork child, which shares the parent's
+ * memory until its exec, reads the parent's: the wait engine uses it, which such a child does not run). */
+RV_API int rv_pid(void);
 
 #endif

@@ -10,6 +10,9 @@ about 450 kernels, like vLLM's decode graph). Each launch is timed alone around 
 before each launch) and busy (behind a ~1 ms kernel). Prints one line per graph: kernels, median,
 p10 and p90 of the call in us, less a ctypes call of cuCtxGetCurrent (printed too). With --cupti
 the same again inside torch.profiler (CUPTI activity tracing on), as `revati profile` measured it.
+With --cpu each call is timed with the calling thread's CPU time instead, which revati does not
+virtualise: under `revati record` that is the emulator's own cost of a replay (its wall time on an
+idle core), while the default clock there reads virtual time.
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ def nodes(g: torch.cuda.CUDAGraph, cuda: Any) -> int:
     return n.value
 
 
-def time_launches(g: torch.cuda.CUDAGraph, cuda: Any, reps: int, busy: bool) -> list[float]:
+def time_launches(
+    g: torch.cuda.CUDAGraph, cuda: Any, reps: int, busy: bool, clock: Any = time.perf_counter_ns
+) -> list[float]:
     exec_ = ctypes.c_void_p(g.raw_cuda_graph_exec())
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
     out = []
@@ -93,9 +98,9 @@ def time_launches(g: torch.cuda.CUDAGraph, cuda: Any, reps: int, busy: bool) -> 
         torch.cuda.synchronize()
         if busy:
             torch.cuda._sleep(2_000_000)  # ~1 ms at 1.98 GHz: the GPU is still busy at the launch
-        t0 = time.perf_counter_ns()
+        t0 = clock()
         rc = cuda.cuGraphLaunch(exec_, stream)
-        t1 = time.perf_counter_ns()
+        t1 = clock()
         assert rc == 0, rc
         if i >= 10:
             out.append((t1 - t0) / 1e3)
@@ -103,13 +108,13 @@ def time_launches(g: torch.cuda.CUDAGraph, cuda: Any, reps: int, busy: bool) -> 
     return out
 
 
-def ctypes_floor(cuda: Any, reps: int) -> float:
+def ctypes_floor(cuda: Any, reps: int, clock: Any = time.perf_counter_ns) -> float:
     ctx = ctypes.c_void_p()
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter_ns()
+        t0 = clock()
         cuda.cuCtxGetCurrent(ctypes.byref(ctx))
-        ts.append((time.perf_counter_ns() - t0) / 1e3)
+        ts.append((clock() - t0) / 1e3)
     return statistics.median(ts)
 
 
@@ -121,6 +126,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=300)
     p.add_argument("--cupti", action="store_true", help="also inside torch.profiler (CUPTI on)")
+    p.add_argument(
+        "--cpu", action="store_true", help="time with the thread's CPU time (the emulator's cost)"
+    )
     a = p.parse_args()
     if a.reps < 1:
         p.error("--reps must be positive")
@@ -132,8 +140,11 @@ def main() -> None:
     print(f"device {props.name}, torch {torch.__version__}, CUDA {torch.version.cuda}")
     graphs = [(f"chain-{n}", *chain(n)) for n in (1, 16, 128, 450, 1024, 2048)]
     graphs.append(("llama3-8b-b1-decode", *llama_decode()))
-    floor = ctypes_floor(cuda, 2000)
+    clock = time.thread_time_ns if a.cpu else time.perf_counter_ns
+    floor = ctypes_floor(cuda, 2000, clock)
     print(f"ctypes call floor (cuCtxGetCurrent): {floor:.2f} us (subtracted below)")
+    if a.cpu:
+        print("clock: the calling thread's CPU time")
     modes = [("untraced", False)] + ([("cupti", True)] if a.cupti else [])
     for mode, traced in modes:
         prof = None
@@ -143,7 +154,7 @@ def main() -> None:
         for name, g, _keep in graphs:
             n = nodes(g, cuda)
             for busy in (False, True):
-                ts = [t - floor for t in time_launches(g, cuda, a.reps, busy)]
+                ts = [t - floor for t in time_launches(g, cuda, a.reps, busy, clock)]
                 print(
                     f"{mode:8s} {name:22s} nodes={n:5d} gpu={'busy' if busy else 'idle'} "
                     f"median={statistics.median(ts):8.2f} us p10={pct(ts, 0.1):8.2f} p90={pct(ts, 0.9):8.2f}",

@@ -3,7 +3,7 @@
     python tools/bench_messages.py [--calls 200000] [--repeat 7]
 
 A small C program (compiled here with the system compiler) times, in real time, a loop of 1-byte
-write+read pairs through a pipe (a channel: the write publishes the sender's now) and a loop of
+write+read pairs through a pipe (a channel: the write stamps it with the sender's now) and a loop of
 1-byte writes to /dev/null (not a channel: revati only asks what the fd is), fastest of --repeat
 rounds, natively and with librevati.so preloaded. The difference is revati's cost per call.
 """

@@ -13,6 +13,7 @@ schema 1.1; its export takes the general path), `compact` (the default) the hot 
 Usage:
     python tools/bench_volume.py [--launches 1000000] [--polls 100000] [--format compact|jsonl]
                                  [--repeat 3]
+    python tools/bench_volume.py --run RUN [--repeat 3]   # only the two commands, on RUN
 """
 
 from __future__ import annotations
@@ -94,16 +95,43 @@ def launches(work: Path, lib: Path, n: int, fmt: str, repeat: int) -> dict[str, 
             out[f"{fmt}_mb"] = (work / f"t.{ext}").stat().st_size / 1e6
         del run
     load_run(run_dir)  # the columnar cache, which `revati record` leaves beside a run
-    out["perfetto_cli"], out["general_cli"] = [], []
+    out.update(commands(run_dir, work, repeat))
+    out["perfetto_same"] = (work / "c.pftrace").read_bytes() == (work / "t.pftrace").read_bytes()
+    out["chrome_cli"] = [cli_export(run_dir, "chrome", work / "c.json")]
+    return out
+
+
+def commands(run_dir: Path, work: Path, repeat: int) -> dict[str, Any]:
+    """`revati export --format perfetto --max-slices 0` through the direct path and through the
+    general one (from the columnar cache), alternated `repeat` times."""
+    out: dict[str, Any] = {"perfetto_cli": [], "general_cli": []}
     for _ in range(repeat):  # alternated: the host's load changes from minute to minute
         d = cli_export(run_dir, "perfetto", work / "c.pftrace", "--max-slices", "0")
         out["perfetto_cli"].append(d)
         g = cli_export(run_dir, "perfetto", work / "g.pftrace", "--max-slices", "0", general=True)
         out["general_cli"].append(g)
     out["perfetto_cli_mb"] = (work / "c.pftrace").stat().st_size / 1e6
-    out["perfetto_same"] = (work / "c.pftrace").read_bytes() == (work / "t.pftrace").read_bytes()
-    out["chrome_cli"] = [cli_export(run_dir, "chrome", work / "c.json")]
+    out["cli_same"] = (work / "c.pftrace").read_bytes() == (work / "g.pftrace").read_bytes()
     return out
+
+
+def print_commands(r: dict[str, Any], direct: bool) -> None:
+    runs = r["perfetto_cli"]
+    path = "direct path" if direct else "general path"
+    print(
+        f"`revati export --format perfetto --max-slices 0` ({path}, its own process, imports "
+        f"included), {len(runs)} runs: {_spread(runs, 'cpu')} s CPU (user "
+        f"{_spread(runs, 'user')}, sys {_spread(runs, 'sys')}), {_spread(runs, 'wall')} s "
+        f"wall, peak RSS {_spread(runs, 'rss_gb')} GB; {r['perfetto_cli_mb']:.0f} MB"
+    )
+    runs = r["general_cli"]
+    print(
+        f"the same through the general path (load_run from the columnar cache, pandas), "
+        f"{len(runs)} runs alternated with those: {_spread(runs, 'cpu')} s CPU (user "
+        f"{_spread(runs, 'user')}, sys {_spread(runs, 'sys')}), {_spread(runs, 'wall')} s wall, "
+        f"peak RSS {_spread(runs, 'rss_gb')} GB; "
+        + ("the same bytes" if r["cli_same"] else "DIFFERENT BYTES")
+    )
 
 
 # `revati export` with the direct Perfetto path turned off: the general path (load_run, its
@@ -165,10 +193,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--polls", type=int, default=100_000)
     ap.add_argument("--format", choices=("compact", "jsonl"), default="compact")
     ap.add_argument("--repeat", type=int, default=3, help="runs of `revati export` timed")
+    ap.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        help="time only the `revati export` commands, on this run (e.g. one the probe wrote)",
+    )
     args = ap.parse_args(argv)
     if args.launches <= 0 or args.polls <= 0 or args.repeat <= 0:
         print("error: --launches, --polls and --repeat must be positive", file=sys.stderr)
         return 2
+    if args.run is not None:
+        if not (args.run / "events").is_dir():
+            print(f"error: {args.run}: not a run directory", file=sys.stderr)
+            return 2
+        from revati.trace import load_run
+
+        load_run(args.run)  # its columnar cache, for the general path
+        with tempfile.TemporaryDirectory() as tmp:
+            print_commands(commands(args.run, Path(tmp), args.repeat), True)
+        _load()
+        return 0
     lib = native_build.lib_dir()
     with tempfile.TemporaryDirectory() as tmp:
         r = launches(Path(tmp), lib, args.launches, args.format, args.repeat)
@@ -184,23 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['perfetto_cpu']:.2f} s CPU ({r['perfetto_s']:.2f} s, {r['perfetto_mb']:.0f} MB); "
             f"load + Perfetto export {r['load_cpu'] + r['perfetto_cpu']:.2f} s CPU"
         )
-        runs = r["perfetto_cli"]
-        path = "direct path" if args.format == "compact" else "general path"
-        print(
-            f"`revati export --format perfetto --max-slices 0` ({path}, its own process, imports "
-            f"included), {len(runs)} runs: {_spread(runs, 'cpu')} s CPU (user "
-            f"{_spread(runs, 'user')}, sys {_spread(runs, 'sys')}), {_spread(runs, 'wall')} s "
-            f"wall, peak RSS {_spread(runs, 'rss_gb')} GB; {r['perfetto_cli_mb']:.0f} MB, "
-            + ("the same bytes as" if r["perfetto_same"] else "DIFFERENT BYTES FROM")
-            + " the general path's"
-        )
-        runs = r["general_cli"]
-        print(
-            f"the same through the general path (load_run from the columnar cache, pandas), "
-            f"{len(runs)} runs: {_spread(runs, 'cpu')} s CPU (user {_spread(runs, 'user')}, sys "
-            f"{_spread(runs, 'sys')}), {_spread(runs, 'wall')} s wall, peak RSS "
-            f"{_spread(runs, 'rss_gb')} GB"
-        )
+        print_commands(r, args.format == "compact")
+        if not r["perfetto_same"]:
+            print("the command's Perfetto file DIFFERS from the in-process general export's")
         c = r["chrome_cli"][0]
         print(
             f"`revati export --format chrome` (from the cache): {c['cpu']:.2f} s CPU "
@@ -211,9 +242,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.polls} cuCtxGetDevice polls: {q['default_bytes_per_poll']:.2f} bytes per poll "
             f"at the default level, {q['verbose_bytes_per_poll']:.0f} verbose"
         )
+    _load()
+    return 0
+
+
+def _load() -> None:
     with open("/proc/loadavg") as f:
         print(f"load average {f.read().split()[0]} on {len(os.sched_getaffinity(0))} cores")
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ markers) against the wall time that span took here. Usage:
 
     python tools/vllm_serve_bench.py --rates 2,16 --num-prompts 16 --out runs/serve-bench \
         [--model examples/models/tiny-llama] [--input-len 128 --output-len 32] [--gpus 2] \
+        [--num-warmups 2] \
         [-- --enforce-eager -tp 2]
     python tools/vllm_serve_bench.py --runs runs/serve-bench
 
@@ -75,7 +76,8 @@ def record(a: argparse.Namespace, serve_args: list[str]) -> float:
         "--out", str(a.out), "--",
         sys.executable, str(REPO / "examples" / "vllm_serve.py"), "--model", a.model,
         "--port", str(a.port), "--request-rate", a.rates, "--num-prompts", str(a.num_prompts),
-        "--input-len", str(a.input_len), "--output-len", str(a.output_len), "--", *serve_args,
+        "--input-len", str(a.input_len), "--output-len", str(a.output_len),
+        "--num-warmups", str(a.num_warmups), "--", *serve_args,
     ]  # fmt: skip
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     t0 = time.monotonic()
@@ -189,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--rates", default="2,16", help="request rates (req/s), comma-separated")
     p.add_argument("--port", type=int, default=18100)
+    p.add_argument(
+        "--num-warmups", type=int, default=0,
+        help="vllm bench serve --num-warmups: unmeasured requests before each rate's benchmark",
+    )  # fmt: skip
     p.add_argument("--gpus", type=int, default=1, help="revati record --gpus (2 with `-- -tp 2`)")
     a = p.parse_args(argv)
     if a.runs:
@@ -200,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             rates = []
         if not rates or min(rates) <= 0:
             p.error(f"--rates {a.rates!r}: give positive numbers, comma-separated")
+        if a.num_warmups < 0:
+            p.error(f"--num-warmups {a.num_warmups}: give a count of 0 or more")
         record(a, serve_args)
         dirs = [a.out]
     rows = []

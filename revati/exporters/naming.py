@@ -8,6 +8,8 @@ pid); a stream's tid is its stream id. Overflow lanes get tid + lane * 1,000,000
 
 from __future__ import annotations
 
+import re
+
 DEVICE_PID_BASE = 10_000_000
 DEVICE_LANE_TID = 1_000_000
 HOST_LANE_TID = 10_000_000
@@ -22,6 +24,8 @@ CATEGORY = {
     "marker": "user_annotation",
 }
 CATS = ["cuda_driver", "cuda_runtime", *sorted(set(CATEGORY.values()))]
+# a slice's correlation id in its args text: the Perfetto export carries it as correlation_id
+CORRELATION = re.compile(r',?"correlation":-?\d+')
 FIRST_TOKEN_SLICE = "until first token"  # a request's child slice: arrival -> first token
 
 

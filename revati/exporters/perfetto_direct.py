@@ -20,7 +20,6 @@ leaves as a line), partially overlapping slices (overflow lanes), streams that d
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from revati.exporters.launch_flows import flow_ids, launch_flows
 from revati.exporters.naming import (
     CATEGORY,
     CATS,
+    CORRELATION,
     DEVICE_PID_BASE,
     FIRST_TOKEN_SLICE,
     api_category,
@@ -63,7 +63,6 @@ HOST = ("api", "sync")
 # the order of track_frame's parts (revati.trace.validate): device kinds, then host kinds
 KINDS = (*DEVICE, *HOST)
 NOT_HANDLED = ("marker", "collective", "graph", *KINDS)  # as a JSON line: the general path
-CORRELATION = re.compile(r',?"correlation":-?\d+')  # as perfetto_fast.CORRELATION
 
 
 class NotHandled(Exception):
@@ -282,17 +281,18 @@ def _read_stream(
             others.append(_int(ev, "ts_ns"))
     if proc is None or last != "end":
         raise NotHandled(f"{path.name}: no proc line, or no end line")
-    rec = path.with_name(path.name[: -len(STREAM_SUFFIX)] + RECORDS_SUFFIX)
-    if not rec.exists():
-        raise NotHandled(f"{path.name}: no records")
     top = max(lane_of, default=0)
     lanes = np.full(top + 1, -1, np.int8)
     index = np.zeros(top + 1, np.int64)
     for i, lane in lane_of.items():
         lanes[i], index[i] = lane, where[i]
-    cols, rest = compact.decode(compact.read_records(rec), lanes)
+    rec = compact.records_path(path)  # none: a process that launched nothing (as the reader)
+    if rec is not None and not rec.name.endswith(RECORDS_SUFFIX):
+        raise NotHandled(f"{rec.name} did not finish")
+    records = compact.read_records(rec) if rec is not None else np.zeros(0, np.uint8)
+    cols, rest = compact.decode(records, lanes)
     if rest:
-        raise NotHandled(f"{rec.name}: a record cut short")
+        raise NotHandled(f"{path.name}: a record cut short")
     cols = dict(cols)
     cols["tmpl"] = index[cols["id"]]
     return pid, proc, others, cols
@@ -473,18 +473,22 @@ def export_direct(
         src, dst = launch_flows(np.flatnonzero(dev), np.flatnonzero(api), fid, sl.ts)
         flows = (src, dst, fid[src])
     del dev, api
-    ts, end = sl.ts - base, sl.end - base
-    default = p.default_uuid(sl.track)
-    order = p.event_order(ts, end, sl.track)
-    del ts, end
+    n, track, ts, end = len(sl.ts), sl.track, sl.ts, sl.end
+    del sl  # the slices' record indices, kinds, templates and streams: done with
+    ts -= base  # (the slices' own copies) relative to the run's first event
+    end -= base
+    default = p.default_uuid(track)
     bcode, bparts, ecode, eparts = p.slice_templates(
-        sl.track, name_code, cat_code, acode, (len(names), len(cats)), apackets, default
+        track, name_code, cat_code, acode, (len(names), len(cats)), apackets, default
     )
+    del name_code, cat_code, acode
+    order = p.event_order(ts, end, track)
+    del ts, end, track
     with open(out, "wb") as f:
         f.write(p.head_packets(names, cats, key_iids, strings, default, processes, tracks, []))
         p.write_packets(f, so, order, bcode, ecode + len(bparts), corr, flows, bparts + eparts)
     return {
-        "slices": len(sl.ts),
+        "slices": n,
         "flows": len(flows[0]),
         "overflow": 0,
         "tracks": len(tracks),

@@ -5,19 +5,17 @@ from the args' columns (not their text); the slice packets are written by librvr
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import orjson
 
 from revati.exporters.chrome_json import slice_arg_segs
+from revati.exporters.naming import CORRELATION
 from revati.exporters.rows import Seg, render, take
 from revati.trace.codes import first_rows
 from revati.trace.reader import Run
 from revati.trace.validate import group_codes
-
-CORRELATION = re.compile(r',?"correlation":-?\d+')  # the args keep it in correlation_id instead
 
 
 def _combos(segs: list[Seg], n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ not at all. A result saved without the details gives the client's own figures on
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,14 +148,27 @@ def _requests(obj: dict[str, Any], path: Path) -> tuple[ClientRequest, ...] | No
         raise TraceError(path, f"a per-request value is not a number ({e})") from None
 
 
+def _loads(data: bytes) -> Any:
+    """JSON as Python's json module writes it: orjson, or, for what orjson refuses and Python's
+    json writes (a lone UTF-16 surrogate escaped, "\\ud800", as a client's generated text cut
+    inside a character can hold), the json module."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise e from None
+
+
 def read_client_results(path: Path) -> list[ClientResult]:
     """The benchmark results in one file; [] when it holds none (another kind of JSON)."""
     data = path.read_bytes()
     try:
-        objs = [orjson.loads(data)]
+        objs = [_loads(data)]
     except orjson.JSONDecodeError:
         try:  # --append-result: one object per line
-            objs = [orjson.loads(ln) for ln in data.splitlines() if ln.strip()]
+            objs = [_loads(ln) for ln in data.splitlines() if ln.strip()]
         except orjson.JSONDecodeError as e:
             raise TraceError(path, f"not JSON ({e})") from None
     out = []

@@ -157,3 +157,49 @@ def test_busy_polling_pair_does_not_deadlock(stand_in) -> None:
     assert r.returncode == 0, r.stderr
     assert r.result()[0] >= 0
     assert time.monotonic() - t0 < 60
+
+
+# A process (the parent) whose eight threads hold far ahead (jumps of 100 s, held while the child runs
+# behind), as a TP worker's gloo and NCCL watchdog threads hold at their timeouts. Its main thread
+# asks whether another of its threads runs, 2000 times, then makes a held 1 s jump of its own that
+# ends once the child (0.5 s of CPU work, then a 5 s charge) has passed it. The child then runs 1.5 s
+# more and exits, which ends the eight holds.
+HOLDING_THREADS = r"""
+import ctypes, json, os, sys, threading, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+lib.revati_advance_ns.argtypes = lib.revati_charge_ns.argtypes = [ctypes.c_ulonglong]
+def spin(s):
+    c = time.process_time()
+    while time.process_time() - c < s:
+        pass
+pid = os.fork()
+if pid == 0:
+    spin(0.5)
+    lib.revati_charge_ns(5_000_000_000)
+    spin(1.5)
+    os._exit(0)
+threads = [threading.Thread(target=lib.revati_advance_ns, args=(100_000_000_000,)) for _ in range(8)]
+for t in threads:
+    t.start()
+time.sleep(0.03)  # the world runs (the child): 30 ms of real time, the threads hold by then
+t0 = time.monotonic()
+lib.revati_advance_ns(1_000_000_000)
+t1 = time.monotonic()
+seen = sum(lib.revati_own_others_run() for _ in range(2000))
+for t in threads:
+    t.join()
+os.waitpid(pid, 0)
+print("RESULT", json.dumps([seen, t1 - t0]))
+"""
+
+
+def test_holding_threads_are_not_the_process_running(stand_in) -> None:
+    """Threads that hold are blocked in virtual time, not the process running: the main thread never
+    finds one of them running (counted as running, 1,852-2,000 of 2,000 looks found one, caught at
+    its slice's end), and its own held 1 s jump, which waits about 0.5 s of real time for the child,
+    keeps that wait out of its clock."""
+    r = stand_in(HOLDING_THREADS, timeout=120, env={"REVATI_HOLD": "1"})
+    assert r.returncode == 0, r.stderr
+    seen, jump = r.result()
+    assert seen == 0
+    assert 1.0 <= jump < 1.01

@@ -151,3 +151,47 @@ def test_runs_it_does_not_handle_go_the_general_way(stand_in, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "j.pftrace").stat().st_size > 1000
+
+
+def test_a_manifests_ranks_and_device_name_the_tracks_either_way(stand_in, tmp_path):
+    """Ranks and the device name from manifest.json (as `revati record` writes it), not from the
+    proc lines: the same bytes, and the tracks carry them."""
+    from revati.trace import Manifest, write_manifest
+    from revati.trace.files import stream_files
+
+    run_dir = _record(stand_in, children=True)
+    pids = [pid for pid, _ in stream_files(run_dir / "events")]
+    procs = [{"pid": pid, "rank": 3 - 2 * i} for i, pid in enumerate(pids)]  # ranks 3, 1
+    write_manifest(run_dir, Manifest(device="TestGPU-80GB", num_gpus=1, processes=procs))
+    d = direct.read_direct(run_dir)
+    assert d is not None and d.ranks == [1, 3] and d.device == "TestGPU-80GB"
+    direct.export_direct(d, tmp_path / "direct.pftrace")
+    _general(run_dir, tmp_path / "general.pftrace")
+    got = (tmp_path / "direct.pftrace").read_bytes()
+    assert got == (tmp_path / "general.pftrace").read_bytes()
+    assert b"rank 3 GPU 0 (TestGPU-80GB)" in got and b"rank 1 host" in got
+
+
+def test_a_process_that_launched_nothing_stays_on_the_direct_path(stand_in, tmp_path):
+    """A parent that only asks the driver's version (a query: counted, not written) and starts the
+    worker: its records file holds none."""
+    from revati.trace.schema import RECORDS_MAGIC
+
+    code = (
+        f"CODE = {PROGRAM!r}\n"
+        "import ctypes, subprocess, sys\n"
+        "v = ctypes.c_int()\n"
+        "assert ctypes.CDLL('libcuda.so.1').cuDriverGetVersion(ctypes.byref(v)) == 0\n"
+        "subprocess.run([sys.executable, '-c', CODE], check=True)\n"
+    )
+    r = stand_in(code, env={"REVATI_TRACE_LEVEL": "default", "REVATI_DETERMINISTIC": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    events = r.run_dir / "events"
+    sizes = sorted(p.stat().st_size for p in events.glob("*.bin"))
+    assert len(list(events.glob("*.jsonl"))) == 2 and len(sizes) == 2
+    assert sizes[0] <= len(RECORDS_MAGIC) < sizes[1]
+    d = direct.read_direct(r.run_dir)
+    assert d is not None
+    direct.export_direct(d, tmp_path / "direct.pftrace")
+    _general(r.run_dir, tmp_path / "general.pftrace")
+    assert (tmp_path / "direct.pftrace").read_bytes() == (tmp_path / "general.pftrace").read_bytes()

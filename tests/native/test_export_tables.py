@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -175,11 +177,17 @@ TABLE_SCRIPT = textwrap.dedent(
     out["wrapped"] = [check_wrapped(ctx, ctypes.byref(wrapped), None), wrapped.value]
     out["flag"] = fn(checks[3], ctypes.c_uint32)()
     hooks = words(tables["TOOLS_RUNTIME_CALLBACK_HOOKS"], 7)
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("fname", ctypes.c_char_p), ("fbase", P), ("sname", ctypes.c_char_p), ("saddr", P)]
+    dladdr = ctypes.CDLL(None).dladdr
+    dladdr.argtypes = [P, ctypes.POINTER(DlInfo)]
     sizes = []
     for slot in (2, 6):
         buf, size = P(), ctypes.c_size_t(0)
         fn(hooks[slot], None, ctypes.POINTER(P), SIZEP)(ctypes.byref(buf), ctypes.byref(size))
-        sizes.append([buf.value is not None, size.value])
+        info = DlInfo()
+        dladdr(buf, ctypes.byref(info))  # where in the library the buffer lies
+        sizes.append([buf.value is not None, size.value, buf.value - info.fbase])
     out["hook_buffers"] = sizes
     # context-local storage: put / get / delete, then a destructor run by a primary-context reset
     cls = words(tables["CONTEXT_LOCAL_STORAGE"], 4)
@@ -315,11 +323,60 @@ def test_tools_tls_and_context_id_slots(tables):
 
 
 def test_context_checks_and_hook_buffers(tables):
-    """Contexts are never wrapped; the tools buffers are 1024 and 14 bytes."""
+    """Contexts are never wrapped; the tools buffers hold 1024 and 14 32-bit words."""
     out, _ = tables
     assert out["wrapped"] == [CUDA_SUCCESS, 0]
     assert out["flag"] == 0
-    assert out["hook_buffers"] == [[True, 1024], [True, 14]]
+    assert [b[:2] for b in out["hook_buffers"]] == [[True, 1024], [True, 14]]
+
+
+def _symbol_sizes(lib: Path) -> list[tuple[int, int, str]]:
+    """(offset, size, name) of each sized symbol in lib's symbol table (statics included)."""
+    nm = shutil.which("nm")
+    if not nm:
+        pytest.skip("nm (binutils) not installed")
+    listing = subprocess.run([nm, "-S", "--defined-only", str(lib)], capture_output=True, text=True)
+    syms = []
+    for line in listing.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            syms.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    return syms
+
+
+def _runtime_callback_ids() -> int | None:
+    """CUPTI_RUNTIME_TRACE_CBID_SIZE from the CUDA wheel's headers, if they are installed."""
+    try:
+        import nvidia
+    except ImportError:
+        return None
+    for base in nvidia.__path__:
+        h = Path(base) / "cu13" / "include" / "cupti_runtime_cbid.h"
+        if h.exists():
+            m = re.search(r"CUPTI_RUNTIME_TRACE_CBID_SIZE\s*=\s*(\d+)", h.read_text())
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def test_hook_buffers_hold_every_word_the_runtime_reads(tables, mini_dir):
+    """The runtime reads hook buffer 1 as one 32-bit word per runtime-API callback id (523 in CUDA
+    13.0) and buffer 2 past its 14th byte: each buffer is an object of at least as many 32-bit words
+    as its slot answers, so no read lands in the driver's other static data. (Byte-sized buffers of
+    1024 and 14 did not: whether NCCL's teardown then called the stub slots 1 and 4 depended on what
+    the linker placed after them; docs/export-tables.md.)"""
+    out, _ = tables
+    syms = _symbol_sizes(mini_dir / "libcuda.so.1")
+    cbids = _runtime_callback_ids()
+    for present, words, offset in out["hook_buffers"]:
+        assert present
+        owner = [(o, n, name) for o, n, name in syms if o <= offset < o + n]
+        assert owner, f"no symbol holds the buffer at offset {offset:#x}"
+        start, size, name = owner[0]
+        assert start == offset, name  # the buffer is the start of its own object
+        assert size >= 4 * words, f"{name}: {size} bytes, answered as {words} words"
+    if cbids is not None:
+        assert out["hook_buffers"][0][1] >= cbids  # one word per runtime-API callback id
 
 
 def test_context_local_storage(tables):

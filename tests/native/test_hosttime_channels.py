@@ -9,6 +9,8 @@ waited for, and pushed it late when it sent to it in turn."""
 
 from __future__ import annotations
 
+import pytest
+
 # A child moves 1 s ahead (a modelled charge) and sends on a pipe of its own, then leaves a file;
 # the parent, once it sees the file, sends and reads on a pipe of its own: nothing came to it from
 # the child, so its clock must not move by the child's second.
@@ -84,3 +86,48 @@ def test_threads_waiting_together_adopt_anothers_charges_once(stand_in, tmp_path
     sent, now = r.result()
     assert now >= sent
     assert now - sent < 0.5, f"the parent is {now - sent:.3f} s past the child's last send"
+
+
+# The benchmark client talks to the API server over TCP. The sender (the parent) listens, the
+# receiver (its child) connects; the sender moves 1 s ahead and sends its now; the receiver, waiting,
+# reads it. "dual": the listener is IPv6 dual-stack, so its accepted socket names the IPv4 receiver
+# as ::ffff:127.0.0.1 while the receiver names itself 127.0.0.1: the two ends must still agree.
+TCP = r"""
+import ctypes, json, os, select, socket, subprocess, sys, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+if len(sys.argv) > 2:  # the receiver
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    c.sendall(b"r")
+    select.select([c], [], [])
+    sent = float(c.recv(64).decode())
+    print("RECV", json.dumps([sent, time.monotonic()]), flush=True)
+    sys.exit(0)
+fam = socket.AF_INET6 if sys.argv[1] == "dual" else socket.AF_INET
+srv = socket.socket(fam, socket.SOCK_STREAM)
+if fam == socket.AF_INET6:
+    srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+srv.bind(("::" if fam == socket.AF_INET6 else "127.0.0.1", 0)); srv.listen(1)
+p = subprocess.Popen([sys.executable, __file__, sys.argv[1], str(srv.getsockname()[1])],
+                     stdout=subprocess.PIPE, text=True)
+conn, _ = srv.accept()
+conn.recv(1)
+lib.revati_charge_ns(1_000_000_000)
+conn.sendall(repr(time.monotonic()).encode())
+out = p.stdout.read()
+p.wait()
+print("RESULT", out.split("RECV ", 1)[1].strip())
+"""
+
+
+@pytest.mark.parametrize("listener", ["ipv4", "dual"])
+def test_a_tcp_message_is_not_received_before_it_was_sent(stand_in, tmp_path, listener) -> None:
+    script = tmp_path / "tcp.py"
+    script.write_text(TCP)
+    code = (
+        f"import runpy, sys; sys.argv = [{str(script)!r}, {listener!r}]; "
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    r = stand_in(code, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sent, received = r.result()
+    assert received >= sent, f"received {sent - received:.6f} s before it was sent"

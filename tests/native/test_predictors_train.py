@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import subprocess
 import sys
@@ -42,6 +43,26 @@ def test_family_from_name_and_op() -> None:
     assert features.family("cudnn_generated_fort_native_sdpa_sm80", sdpa) == "attention"
     # a helper kernel launched inside the attention call is classified by its own name
     assert features.family("_ZN5cudnn6fusion21lean_reduction_kernelILb0E", sdpa) == "reduce"
+
+
+def test_family_answers_are_kept_by_contents() -> None:
+    """The native core keeps each (name, op) answer: asking again, with the same name under another
+    op, or through one buffer whose text changed in between, still answers by the strings' contents."""
+    lib = native.lib()
+    cublas = b'{"lib":"cublasLt","op":"matmul","m":1}'
+    for _ in range(3):
+        assert features.family("xyz") == "other"
+        assert features.family("xyz", cublas.decode()) == "gemm"
+    buf = ctypes.create_string_buffer(64)
+    names = [b"ncclDevKernel_AllReduce", b"flash_fwd_kernel", b"plain_kernel", b"reduce_kernel"]
+    for name in names * 2:  # one address, four texts, twice over
+        buf.value = name
+        assert features.FAMILIES[lib.rv_pf_family(buf, None)] == features.family(name.decode())
+    assert [features.family(n.decode()) for n in names] == ["comm", "attention", "other", "reduce"]
+    for i in range(2000):  # more distinct names than the native table holds: entries are replaced
+        assert features.family(f"k{i}_gemm" if i % 2 else f"k{i}_softmax") == (
+            "gemm" if i % 2 else "reduce"
+        )
 
 
 def _feature(name: str, args: str, feature: str, grid=(264, 2, 1), block=(512, 1, 1)) -> float:

@@ -129,3 +129,21 @@ def test_mismatched_lists_are_an_error(tmp_path: Path) -> None:
     p.write_bytes(orjson.dumps(obj))
     with pytest.raises(TraceError, match="itls"):
         read_client_results(p)
+
+
+def test_a_lone_surrogate_in_a_generated_text_is_read(tmp_path: Path) -> None:
+    """Python's json writes a lone UTF-16 surrogate as an escape, which orjson refuses: such a
+    result (a generated text cut inside a character) is still read, and so are appended ones."""
+    import json
+
+    obj = orjson.loads(RESULT.read_bytes())
+    obj["generated_texts"] = ["ok", "cut \ud83d"]
+    text = json.dumps(obj)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(text)
+    p = tmp_path / "r.json"
+    p.write_text(text)
+    (res,) = read_client_results(p)
+    assert res.summary["mean_ttft_ms"] == obj["mean_ttft_ms"]
+    p.write_text(text + "\n" + text + "\n")
+    assert len(read_client_results(p)) == 2

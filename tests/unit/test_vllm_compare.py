@@ -324,3 +324,86 @@ def test_step_threads_splits_decode_steps_per_thread():
     assert rows["watchdog"]["cpu_ms"] == pytest.approx(4.0)  # two threads summed
     assert rows["watchdog"]["timeslices"] == 100
     assert rows["watchdog"]["syscalls"] == {"202": 4}
+
+
+def test_serve_steps_splits_benchmarks_and_kinds_of_step(tmp_path, capsys):
+    ss = _tool("serve_steps", "serve_steps.py")
+
+    def step(t, new, reqs, tokens, cpu, rv=0.0):
+        return {"t": t, "pid": 7, "num_reqs": reqs, "num_tokens": tokens, "num_new_reqs": new,
+                "cpu_thread": cpu, "revati_thread": rv}  # fmt: skip
+
+    # benchmark 1: a new prompt (40 ms, 30 ms CPU of which 10 revati's), two decode steps of 5 ms;
+    # then 10 s idle; benchmark 2: one decode step of 8 ms
+    steps = [step(0.0, 1, 1, 512, 0.0), step(0.040, 0, 1, 1, 0.030, 0.010),
+             step(0.045, 0, 1, 1, 0.034, 0.010), step(0.050, 0, 1, 1, 0.038, 0.010),
+             step(10.0, 0, 2, 2, 1.0), step(10.008, 0, 2, 2, 1.006)]  # fmt: skip
+    benches = ss.benchmarks(steps, 2.0)
+    assert [len(b) for b in benches] == [4, 2]
+    first = ss.summary(benches[0])
+    assert first["new"] == {"n": 1, "reqs": 1, "tokens": 512, "step_ms": 40.0, "cpu_ms": 20.0}
+    assert first["decode"]["n"] == 2 and first["decode"]["step_ms"] == 5.0
+    assert first["decode"]["cpu_ms"] == 4.0
+    assert ss.summary(benches[1])["decode"]["step_ms"] == 8.0
+    log = tmp_path / "s.jsonl"
+    log.write_text("\n".join(json.dumps(s) for s in steps) + "\n")
+    assert ss.main([str(log)]) == 0
+    assert "| 2 | decode | 1 | 2.0 | 2.0 | 8.0 | 6.0 |" in capsys.readouterr().out
+    log.write_text('{"t": 1}\n')
+    assert ss.main([str(log)]) == 1
+    assert "not a step log" in capsys.readouterr().err
+
+
+def test_fa3_bound_drops_the_rows_whose_kv_length_is_the_bound(tmp_path):
+    """fa3_bound.py keeps every row but the FA3 forward launches that say `bound` keys."""
+    from revati.predictors import dataset
+
+    src = ROOT / "revati/profiles/data/h200-vllm024-eager-qwen2.5-7b"
+    k = dataset.load([src]).kernels
+    fa3 = k["name"].str.contains("FlashAttnFwdSm90") & ~k["name"].str.contains("Combine")
+    lens = [json.loads(o)["seqlen_k"] for o in k.loc[fa3, "op"]]
+    bound = max(set(lens), key=lens.count)
+    out = tmp_path / "d"
+    assert (
+        _tool("fa3_bound", "fa3_bound.py").main([str(src), str(out), "--max-model-len", str(bound)])
+        == 0
+    )
+    kept = dataset.load([out]).kernels
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["dropped"]["rows"] == lens.count(bound) > 0
+    assert len(kept) == len(k) - lens.count(bound)
+    assert (~kept["name"].str.contains("FlashAttnFwdSm90")).sum() == (~fa3).sum()
+
+
+def test_fa3_splits_reads_the_split_count_of_the_sweeps_graph_style_launches():
+    """The FA3 sweep's graph-style decode launches carry num_splits 32 (vLLM's cap), the eager
+    ones the heuristic's count, found in their recorded args as the C decoder finds it."""
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("fa3_splits", ROOT / "tools" / "fa3_splits.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    k = pd.read_parquet(
+        ROOT / "revati/profiles/data/h200/kernels.parquet", columns=["name", "args"]
+    )
+    f = k[k["name"].str.contains("FlashAttnFwdSm90") & ~k["name"].str.contains("Combine")]
+    splits = [mod.splits_of(json.loads(a)[0]) for a in f["args"]]
+    assert all(s is not None and 1 <= s <= 32 for s in splits)
+    assert splits.count(32) > 0 and len(set(splits)) > 2
+
+
+def test_fa3_bound_keeps_only_the_families_asked_for(tmp_path, capsys):
+    from revati.predictors import dataset, features
+
+    src = ROOT / "revati/profiles/data/h200-vllm024-llama3-8b"
+    tool = _tool("fa3_bound", "fa3_bound.py")
+    out = tmp_path / "d"
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "gemm"]) == 0
+    ds = dataset.load([out])
+    fams = features.matrix(ds.kernels, ds.device)[:, 0].astype(int)
+    assert len(fams) > 0 and all(features.FAMILIES[f] == "gemm" for f in fams)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kept_families"]["rows_of_other_families"] > 0
+    assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "nope"]) == 1
+    assert "unknown family nope" in capsys.readouterr().err

@@ -151,21 +151,28 @@ static const void *const CUDART_INTERFACE[13] = {
 
 /* ------------------------------------------------------------------------------------------------
  * TOOLS_RUNTIME_CALLBACK_HOOKS {a094798c-2e74-2e74-93f2-0800200c0a66}: 7 slots. Slots 2 and 6 hand
- * the runtime two preallocated buffers (1024 and 14 bytes) that tools fill; nobody fills them here. */
+ * the runtime two preallocated buffers of 32-bit words (1024 and 14 words) that tools fill; nobody
+ * fills them here. The size answered is a count of words, not bytes: the runtime reads buffer 1 as
+ * one word per runtime-API callback id (523 of them in CUDA 13.0, cupti_runtime_cbid.h) and calls
+ * slot 1 before and slot 4 after each API call whose word is nonzero. Buffers of 1024 and 14 bytes
+ * (as served until 2026-12) let it read past their end into whatever static data the linker placed
+ * there: NCCL's teardown called the stub slots 1 and 4 as soon as that data was nonzero
+ * (docs/export-tables.md). */
 
-static unsigned char g_hooks_buf1[1024];
-static unsigned char g_hooks_buf2[14];
+enum { HOOKS_BUF1_WORDS = 1024, HOOKS_BUF2_WORDS = 14 };
+static uint32_t g_hooks_buf1[HOOKS_BUF1_WORDS];
+static uint32_t g_hooks_buf2[HOOKS_BUF2_WORDS];
 
-// slot 2: the first tools buffer
+// slot 2: the first tools buffer (its size in 32-bit words)
 static void hooks_buffer1(void **ptr, size_t *size) {
     if (ptr) *ptr = g_hooks_buf1;
-    if (size) *size = sizeof g_hooks_buf1;
+    if (size) *size = HOOKS_BUF1_WORDS;
 }
 
-// slot 6: the second tools buffer
+// slot 6: the second tools buffer (its size in 32-bit words)
 static void hooks_buffer2(void **ptr, size_t *size) {
     if (ptr) *ptr = g_hooks_buf2;
-    if (size) *size = sizeof g_hooks_buf2;
+    if (size) *size = HOOKS_BUF2_WORDS;
 }
 
 SLOT_STUB(hooks, 1)

@@ -140,6 +140,32 @@ static rv_vdur_ns analytical(const unsigned grid[3], const unsigned block[3], un
     return c->kernel_base_ns + waves * c->kernel_wave_ns;
 }
 
+/* The cross-device factor of a launch is a function of what rv_pf_key hashes (the launch's sig:
+ * name, shape, shared memory, args, op) and of the two fixed devices, and costs two rooflines (the
+ * op's JSON parsed twice): it is kept by that key, as the model keeps its predictions. */
+enum { XF_SLOTS = 4096 };
+static struct {
+    uint64_t key;
+    double factor;
+    int used;
+} g_xf[XF_SLOTS];
+static pthread_mutex_t g_xf_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static double cross_factor(const rv_pkernel *pk) {
+    uint64_t key = rv_pf_key(pk);
+    unsigned slot = (unsigned)(key % XF_SLOTS);
+    pthread_mutex_lock(&g_xf_mu);
+    int hit = g_xf[slot].used && g_xf[slot].key == key;
+    double f = g_xf[slot].factor;
+    pthread_mutex_unlock(&g_xf_mu);
+    if (hit) return f;
+    f = rv_pf_cross_factor(pk, rv_model_pdev(g_model), &g_dev);
+    pthread_mutex_lock(&g_xf_mu);
+    g_xf[slot].key = key, g_xf[slot].factor = f, g_xf[slot].used = 1;
+    pthread_mutex_unlock(&g_xf_mu);
+    return f;
+}
+
 /* The launch as the predictor core sees it: with the features the launch path computed (kfeatures.c). */
 static rv_pkernel pkernel(const rv_kernel_op *k) {
     rv_pkernel p = {k->f && k->f->name ? k->f->name : "", {k->grid[0], k->grid[1], k->grid[2]},
@@ -163,7 +189,7 @@ rv_pred rv_predict_kernel(const rv_kernel_op *k, unsigned long long stream, int 
         rv_pmres r = rv_model_predict(g_model, &pk);
         if (r.dur_ns > 0) {
             double d = r.dur_ns;
-            if (g_xdev) d *= rv_pf_cross_factor(&pk, rv_model_pdev(g_model), &g_dev), p.xdev = 1;
+            if (g_xdev) d *= cross_factor(&pk), p.xdev = 1;
             p.dur = (rv_vdur_ns)llround(d > 1 ? d : 1);
             p.src = r.src, p.how = rv_how_name(r.how);
             return p;

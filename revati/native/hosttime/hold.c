@@ -115,6 +115,10 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
     /* a timed wait of another process that ends before t: that process runs again before t */
     waiter_set *ws = &t_scratch->waiters;
     rv_collect_waiters(w, ws);
+    /* a waiter checking after an event is not a laggard here: its checks do not advance its clock, so
+     * a hold waiting on it waited for as long as the world's events kept coming (GIL signals, gloo's
+     * traffic): SGLang's TP2 scheduler held for minutes after its warm-up request */
+    ws->events_rule = 0;
     for (int k = 0; k < ws->n; ++k) {
         int32_t pid = ws->pid[k];
         if (pid <= 0 || pid == me || ws->deadline[k] == RV_VTIME_INVALID) continue;

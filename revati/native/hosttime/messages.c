@@ -12,14 +12,17 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
+#include "world_scan.h"
 
 /* What each fd number is, asked once (an fstat, and a socket's two addresses) and kept until the
  * number may name something else: forgotten when the fd is closed or replaced through the calls
@@ -32,6 +35,7 @@
 #define FD_KINDS 65536
 #define FD_KNOWN 0x80000000u
 #define FD_CHANNEL 0x40000000u
+#define FD_EVENT 0x20000000u /* an fd of no file type (an anonymous inode): its writes are eventfd signals */
 #define SLOT_MASK 0xfffu
 _Static_assert(RV_CHANNELS == SLOT_MASK + 1, "channel entries: 12 bits");
 static _Atomic uint32_t g_fd_info[FD_KINDS];
@@ -47,6 +51,30 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 #define FNV0 1469598103934665603ULL
+
+/* An address as both ends see it: the family, and for IP the port and address only (an IPv4
+ * address mapped into IPv6, as a dual-stack listener's accepted sockets show the peer, is taken as
+ * IPv4; flow labels and padding are left out); for Unix sockets the name. */
+static uint64_t hash_addr(uint64_t h, const struct sockaddr_storage *a, socklen_t len) {
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    sa_family_t f = a->ss_family;
+    if (f == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+        if (memcmp(s6->sin6_addr.s6_addr, v4mapped, 12) == 0) {
+            f = AF_INET;
+            h = fnv(fnv(h, &f, sizeof f), &s6->sin6_port, sizeof s6->sin6_port);
+            return fnv(h, s6->sin6_addr.s6_addr + 12, 4);
+        }
+        h = fnv(fnv(h, &f, sizeof f), &s6->sin6_port, sizeof s6->sin6_port);
+        return fnv(h, s6->sin6_addr.s6_addr, 16);
+    }
+    if (f == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+        h = fnv(fnv(h, &f, sizeof f), &s4->sin_port, sizeof s4->sin_port);
+        return fnv(h, &s4->sin_addr, sizeof s4->sin_addr);
+    }
+    return fnv(h, a, len);
+}
 
 /* A connected socket's entries: its direction from this end is (own address, peer's address), the
  * other end sees the same pair swapped, so the entry this end sends to is the one the other end
@@ -69,8 +97,8 @@ static uint32_t socket_slots(int fd) {
         uint32_t k = (uint32_t)fnv(fnv(FNV0, "pair", 4), &cr.pid, sizeof cr.pid) & SLOT_MASK;
         return k << 12 | k;
     }
-    uint32_t send = (uint32_t)fnv(fnv(FNV0, &a, la), &b, lb) & SLOT_MASK;
-    uint32_t recv = (uint32_t)fnv(fnv(FNV0, &b, lb), &a, la) & SLOT_MASK;
+    uint32_t send = (uint32_t)hash_addr(hash_addr(FNV0, &a, la), &b, lb) & SLOT_MASK;
+    uint32_t recv = (uint32_t)hash_addr(hash_addr(FNV0, &b, lb), &a, la) & SLOT_MASK;
     return send << 12 | recv;
 }
 
@@ -89,6 +117,8 @@ static uint32_t fd_info(int fd, int socket) {
         } else if (S_ISFIFO(st.st_mode)) { /* one direction: both ends name the same inode */
             uint32_t s = (uint32_t)fnv(fnv(FNV0, &st.st_dev, sizeof st.st_dev), &st.st_ino, sizeof st.st_ino) & SLOT_MASK;
             k |= FD_CHANNEL | s << 12 | s;
+        } else if ((st.st_mode & S_IFMT) == 0) { /* libzmq's mailboxes wake their I/O threads so */
+            k |= FD_EVENT;
         }
     } else if (socket) {
         k |= FD_CHANNEL; /* entry 0 */
@@ -102,17 +132,31 @@ static uint32_t fd_info(int fd, int socket) {
 }
 
 /* Before a write to fd: publish this process's now as its channel's stamp (before, so that a
- * receiver woken by the data finds it). */
-static void sending(int fd, int socket) {
-    if (!rv_clock_ready()) return;
+ * receiver woken by the data finds it). Returns whether the write can end a wait (a message, an
+ * eventfd signal): sent() counts it. */
+static int sending(int fd, int socket) {
+    if (!rv_clock_ready()) return 0;
     uint32_t k = fd_info(fd, socket);
-    if (!(k & FD_CHANNEL)) return;
+    if (!(k & FD_CHANNEL)) return (k & FD_EVENT) != 0;
     rv_enter();
     _Atomic uint64_t *at = &rv_world_get()->chan_at[(k >> 12) & SLOT_MASK];
     rv_vtime_ns now = rv_vnow();
     uint64_t prev = atomic_load_explicit(at, memory_order_relaxed);
     while (now > prev && !atomic_compare_exchange_weak(at, &prev, now)) {}
     rv_leave();
+    return 1;
+}
+
+/* After such a write (r: its result): it may end another thread's wait; a waiter doing its checks
+ * since counts as running (world.c). Counted after the write, so that a waiter whose real call began
+ * before the count is one the write may have woken. */
+static ssize_t sent(int ev, ssize_t r) {
+    if (ev && r >= 0) {
+        int e = errno;
+        rv_world_event();
+        errno = e;
+    }
+    return r;
 }
 
 /* the stamp of each entry that this process has already been raised to (or found behind it): its
@@ -211,6 +255,7 @@ typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+typedef int (*eventfd_write_fn)(int, eventfd_t);
 typedef int (*close_fn)(int);
 typedef int (*close_range_fn)(unsigned, unsigned, int);
 typedef int (*dup2_fn)(int, int);
@@ -229,36 +274,43 @@ typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 // write: a write to a pipe or socket is a message sent at this process's now
 RV_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     NEXT(write);
-    sending(fd, 0);
-    return real_(fd, buf, n);
+    int ev = sending(fd, 0);
+    return sent(ev, real_(fd, buf, n));
+}
+
+// eventfd_write: glibc's writes the eventfd itself (no interposed write): counted as an event that
+// can end a wait, as a write of an eventfd is
+RV_EXPORT int eventfd_write(int fd, eventfd_t value) {
+    NEXT(eventfd_write);
+    return (int)sent(rv_clock_ready(), real_(fd, value));
 }
 
 // writev: as write
 RV_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     NEXT(writev);
-    sending(fd, 0);
-    return real_(fd, iov, cnt);
+    int ev = sending(fd, 0);
+    return sent(ev, real_(fd, iov, cnt));
 }
 
 // send: a message sent at this process's now
 RV_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
     NEXT(send);
-    sending(fd, 1);
-    return real_(fd, buf, n, flags);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, buf, n, flags));
 }
 
 // sendto: as send
 RV_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tl) {
     NEXT(sendto);
-    sending(fd, 1);
-    return real_(fd, buf, n, flags, to, tl);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, buf, n, flags, to, tl));
 }
 
 // sendmsg: as send
 RV_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags) {
     NEXT(sendmsg);
-    sending(fd, 1);
-    return real_(fd, m, flags);
+    int ev = sending(fd, 1);
+    return sent(ev, real_(fd, m, flags));
 }
 
 // read: data read from a pipe or socket raises this process's clock to its senders' send time

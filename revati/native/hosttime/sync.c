@@ -15,6 +15,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
+#include "world_scan.h"
 
 typedef int (*cond_timedwait_fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
 typedef int (*cond_clockwait_fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
@@ -134,6 +135,7 @@ RV_EXPORT int pthread_cond_signal(pthread_cond_t *c) {
     static cond_signal_fn real;
     if (!real) real = next_cond_fn("pthread_cond_signal");
     atomic_fetch_add(signal_count(c), 1);
+    rv_world_event();
     return real(c);
 }
 
@@ -142,6 +144,7 @@ RV_EXPORT int pthread_cond_broadcast(pthread_cond_t *c) {
     static cond_signal_fn real;
     if (!real) real = next_cond_fn("pthread_cond_broadcast");
     atomic_fetch_add(signal_count(c), 1);
+    rv_world_event();
     return real(c);
 }
 

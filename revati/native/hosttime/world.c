@@ -121,6 +121,8 @@ __attribute__((destructor)) static void world_unload(void) { rv_publish_high(); 
 
 void rv_collect_waiters(rv_world *w, waiter_set *s) {
     s->n = 0;
+    s->events = atomic_load_explicit(&w->events, memory_order_acquire);
+    s->events_rule = 1;
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
         int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
@@ -132,21 +134,36 @@ void rv_collect_waiters(rv_world *w, waiter_set *s) {
         s->target[s->n] = atomic_load_explicit(&w->waiters[i].hold, memory_order_relaxed)
                               ? atomic_load_explicit(&w->waiters[i].target, memory_order_relaxed)
                               : RV_VTIME_INVALID;
+        s->events_seen[s->n] = atomic_load_explicit(&w->waiters[i].events_seen, memory_order_relaxed);
         s->slot[s->n] = i;
         s->n++;
     }
 }
 
-/* 0: not a registered waiter; 1: a waiter in its real blocking call; 2: a waiter doing its checks,
- * or a hold (rv_hold_until): only revati's own futex or its slice's end wakes a hold, so a hold the
- * kernel shows runnable was not woken by the program. Counted as running, the holds of two processes
- * behind each other's targets kept each other waiting (each looked runnable at its slice's end, more
- * often the busier the host): vLLM's serving run stopped advancing on a loaded host. */
+/* 0: not a registered waiter; 1: a waiter in its real blocking call, or doing its checks after an
+ * event of the world (a message, an eventfd write, a condition signal) came since its last real call
+ * began; 2: a waiter doing its checks otherwise, or a hold (rv_hold_until). A 1 is decided by the
+ * kernel's state of the thread; a 2 does not run the program.
+ * - A hold: only revati's own futex or its slice's end wakes it, so a hold the kernel shows runnable
+ *   was not woken by the program. Counted as running, the holds of two processes behind each other's
+ *   targets kept each other waiting (each looked runnable at its slice's end, more often the busier
+ *   the host): vLLM's serving run stopped advancing on a loaded host.
+ * - A waiter in its checks after an event: the event may be its own (its real call returned with it,
+ *   or would at once): it is about to run the program. Counted as bookkeeping, a libzmq I/O thread
+ *   that its main thread had just handed a message (an eventfd write), caught in its checks (held off
+ *   its core on a loaded host), let the world advance to a long poll's deadline: the message reached
+ *   the other process only after it, seconds late in virtual time. */
 static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
     for (int i = 0; i < s->n; ++i)
-        if (s->tid[i] == tid && s->pid[i] == pid)
-            return s->blocking[i] && s->target[i] == RV_VTIME_INVALID ? 1 : 2;
+        if (s->tid[i] == tid && s->pid[i] == pid) {
+            if (s->target[i] != RV_VTIME_INVALID) return 2;
+            return s->blocking[i] || (s->events_rule && s->events_seen[i] != s->events) ? 1 : 2;
+        }
     return 0;
+}
+
+void rv_world_event(void) {
+    if (rv_clock_ready()) atomic_fetch_add_explicit(&rv_world_get()->events, 1, memory_order_release);
 }
 
 /* The scheduler state letter of a thread ('R' running or runnable, 'S' sleeping, 'D' disk wait,
@@ -302,22 +319,67 @@ int rv_world_idle(void) {
 
 /* ---- others' overhead while this process waits ------------------------------------------------ */
 
-/* Whether a thread of this process other than the caller is running (or runnable). */
+/* Whether a thread of this process other than the caller is running (or runnable). A thread that
+ * holds (rv_hold_until) is not: only revati's futex or its slice's end wakes it, and between slices
+ * it runs revati's look at the others, not the program. Counted, a TP worker's gloo and NCCL
+ * watchdog threads, which hold at every timeout, made the process "run" whenever one of them was
+ * caught at a slice's end (the busier the host, the more often): its holds' real time stayed in its
+ * clock. A positive answer (with the thread found) is shared by the process's threads for
+ * OWN_RUN_REUSE_NS: the dozens of holding threads of such a process each asked at every slice, each
+ * reading every thread's state, which is what kept them runnable. */
+#define OWN_RUN_REUSE_NS 200000ULL
+static _Atomic uint64_t g_own_run_real; /* real ns of the last positive answer */
+static _Atomic int32_t g_own_run_tid;   /* ... and the thread found running then */
+
+/* The threads of this process that hold now (at most n of them). */
+static int own_holders(rv_world *w, int32_t *tids, int n) {
+    int32_t me = (int32_t)getpid();
+    int hi = waiters_hi(w), k = 0;
+    for (int i = 0; i < hi && k < n; ++i) {
+        rv_waiter *s = &w->waiters[i];
+        if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me) continue;
+        if (!atomic_load_explicit(&s->hold, memory_order_relaxed)) continue;
+        tids[k++] = atomic_load_explicit(&s->tid, memory_order_relaxed);
+    }
+    return k;
+}
+
 int rv_own_others_run(void) {
+    int me = rv_tid();
+    uint64_t now = rv_real_ns(), at = atomic_load_explicit(&g_own_run_real, memory_order_acquire);
+    if (at && now - at < OWN_RUN_REUSE_NS && atomic_load_explicit(&g_own_run_tid, memory_order_relaxed) != me)
+        return 1;
     int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 1;
-    int me = rv_tid(), runs = 0;
+    int32_t holders[64];
+    int nh = own_holders(rv_world_get(), holders, 64);
+    int runs = 0;
     char buf[4096];
     long n;
     while (!runs && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
         for (long off = 0; off < n && !runs;) {
             struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
             off += d->d_reclen;
-            if (d->d_name[0] < '0' || d->d_name[0] > '9' || atoi(d->d_name) == me) continue;
-            runs = state_runs(thread_state(dfd, d->d_name));
+            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+            int tid = atoi(d->d_name), held = 0;
+            if (tid == me) continue;
+            for (int k = 0; k < nh && !held; ++k) held = holders[k] == tid;
+            if (held || !state_runs(thread_state(dfd, d->d_name))) continue;
+            runs = 1;
+            atomic_store_explicit(&g_own_run_tid, tid, memory_order_relaxed);
+            atomic_store_explicit(&g_own_run_real, rv_real_ns(), memory_order_release);
         }
     close(dfd);
     return runs;
+}
+
+// revati_own_others_run: whether a thread of this process other than the caller runs, as the
+// exclusion of blocked time sees it (holding threads do not) (for tests and tools)
+RV_EXPORT int revati_own_others_run(void) {
+    rv_enter();
+    int r = rv_own_others_run();
+    rv_leave();
+    return r;
 }
 
 /* Each thread's snapshot of the world's published charges at the start of its idle wait. */
@@ -444,6 +506,8 @@ static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns reg, rv_
             atomic_store(&w->waiters[i].hold, 0);
             atomic_store(&w->waiters[i].parked, 0);
             atomic_store(&w->waiters[i].verify, 1);
+            /* the wait's caller looked before it began (its real call with no timeout) */
+            atomic_store(&w->waiters[i].events_seen, atomic_load(&w->events));
             atomic_store(&w->waiters[i].own_deadline, own);
             atomic_store(&w->waiters[i].deadline, reg);
             int32_t hi = atomic_load(&w->waiters_hi);
@@ -975,7 +1039,15 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
     } else if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 1)) {
         return 0;
     }
-    if (any_zmq(w)) settle_after_jump(); /* libzmq's clock cache (above) */
+    if (any_zmq(w)) {
+        settle_after_jump(); /* libzmq's clock cache (above) */
+        /* the world may have moved during the pause (a sleep that expired in real time, its thread
+         * running again): no advance on this look */
+        rv_vtime_ns t2;
+        uint32_t s2, e2;
+        uint64_t g2;
+        if (!fast_idle(w, slot, rv_world_ref(), &t2, &s2, &g2, &e2, 0) || g2 != gens || t2 != ref_target) return 0;
+    }
     rv_leave_discard(); /* the world was idle: excluded from every clock below, not as overhead here */
     uint64_t t1 = rv_real_ns();
     rv_exclude_idle(since, t1);
@@ -1050,7 +1122,17 @@ RV_EXPORT void revati_advances(unsigned long long *fast, unsigned long long *slo
 }
 
 static void set_blocking(rv_wait *wt, uint32_t v) {
-    if (wt->slot >= 0) atomic_store(&rv_world_get()->waiters[wt->slot].blocking, v);
+    if (wt->slot < 0) return;
+    rv_world *w = rv_world_get();
+    /* the real call begins: the events until now are ones it sees */
+    if (v) atomic_store(&w->waiters[wt->slot].events_seen, atomic_load(&w->events));
+    atomic_store(&w->waiters[wt->slot].blocking, v);
+}
+
+/* Whether an event of the world came since this waiter's last real call began: its own may be
+ * among them (only the real call can tell), so it does not advance the world on this look. */
+static int events_since_call(rv_world *w, const rv_wait *wt) {
+    return wt->slot >= 0 && atomic_load(&w->events) != atomic_load(&w->waiters[wt->slot].events_seen);
 }
 
 /* Whether a signal that the caller's mask lets through is pending (it arrived during the checks,
@@ -1114,6 +1196,27 @@ static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
     return r;
 }
 
+/* Real ns this thread's wait checks spin before they decide (revati_checks_spin_ns: tests hold a
+ * thread in its checks, as a host that keeps it off its core does). */
+static __thread uint64_t t_checks_spin_ns;
+
+// revati_checks_spin_ns: the calling thread's wait checks spin this many real ns before they decide,
+// as a thread held off its core in them (for tests)
+RV_EXPORT void revati_checks_spin_ns(unsigned long long ns) { t_checks_spin_ns = ns; }
+
+/* The /proc path's pause before its jump (settle_after_jump), then whether the world stayed as the
+ * idle test saw it: no waiter left a wait and no event came meanwhile. Before, the jump's target was
+ * taken after the pause, from the deadlines left then: a sleep that had expired in real time during
+ * it (its process's clock runs while another of its threads is in a bracket) was gone from them, its
+ * thread ran again (it handed its I/O thread a message), and the world jumped to a 5 s poll's
+ * deadline past it. */
+static int settled_unmoved(rv_world *w, const rv_wait *wt, uint32_t act) {
+    settle_after_jump();
+    if (atomic_load(&w->activity) == act && !events_since_call(w, wt)) return 1;
+    rv_debug("the world moved during the pause before a jump: no jump on this look");
+    return 0;
+}
+
 int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     rv_world *w = rv_world_get();
     uint64_t t0 = rv_real_ns();
@@ -1124,6 +1227,8 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     pthread_sigmask(SIG_BLOCK, &all, &old);
     rv_signals_main_check_begin(&old);
     set_blocking(wt, 0);
+    if (t_checks_spin_ns)
+        while (rv_real_ns() - t0 < t_checks_spin_ns) {}
     if (wt->slot >= 0) wt->wake_seen = atomic_load(&w->waiters[wt->slot].wake);
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;
@@ -1184,9 +1289,9 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
-        if (wt->idle_seen && act == wt->activity && !signal_waiting(&old) &&
-            atomic_compare_exchange_strong(&w->adv_epoch, &wt->epoch, wt->epoch + 1)) {
-            settle_after_jump();
+        if (wt->idle_seen && act == wt->activity && !signal_waiting(&old) && !events_since_call(w, wt) &&
+            atomic_compare_exchange_strong(&w->adv_epoch, &wt->epoch, wt->epoch + 1) &&
+            settled_unmoved(w, wt, act)) {
             /* the world has been idle since the first observation: that real time (checks, the
              * pause between them, the settle) is excluded from every clock, not from this
              * process's alone; the bracket is dropped so that it is not excluded twice here */

@@ -15,6 +15,10 @@ typedef struct waiter_set {
     rv_vtime_ns deadline[RV_MAX_WAITERS];
     rv_vtime_ns target[RV_MAX_WAITERS]; /* a hold's absolute target; RV_VTIME_INVALID: not a hold */
     int slot[RV_MAX_WAITERS];
+    uint32_t events_seen[RV_MAX_WAITERS]; /* the world's events when each waiter's last real call began */
+    uint32_t events;                      /* ... and when the set was collected */
+    int events_rule; /* 1: a waiter checking after an event counts as running (the idle test); 0 (the
+                        holds): it does not, since its checks do not advance its process's clock */
 } waiter_set;
 
 /* A snapshot of the waiter table. */
@@ -29,7 +33,12 @@ void rv_wait_park(rv_wait *wt, int verify);
 /* A counted thread ends (threads.c): a wait it never left is unparked. */
 void rv_world_thread_ends(void);
 
-/* Whether a thread of this process other than the caller runs (or is runnable). */
+/* Whether a thread of this process other than the caller and its holding threads runs (or is
+ * runnable). */
 int rv_own_others_run(void);
+
+/* An event that can end another thread's wait happened (a message, an eventfd write, a condition
+ * signal): counted in the world, so that a waiter doing its checks since then counts as running. */
+void rv_world_event(void);
 
 #endif

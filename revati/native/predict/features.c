@@ -1,5 +1,7 @@
 /* revati predictor core: kernel family and the numeric feature vector (schema RV_PF_SCHEMA). */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,8 +73,8 @@ static const char *const W_ELEM[] = {"elementwise", "vectorized", "copy", "fill"
 static const char *const W_LIB_GEMM[] = {"cublas", NULL};
 static const char *const W_OP_ATTN[] = {"attention", "sdpa", "flash", NULL};
 
-// rv_pf_family: the op's library first (the launch came from a known library call), else the name
-int rv_pf_family(const char *name, const char *op) {
+// the family by the words of name and op, uncached
+static int family_of(const char *name, const char *op) {
     if (op && *op) {
         if (json_str_is(op, "lib", W_COMM)) return RV_FAM_COMM;
         if (json_str_is(op, "lib", W_LIB_GEMM)) return RV_FAM_GEMM;
@@ -87,6 +89,53 @@ int rv_pf_family(const char *name, const char *op) {
     if (has_any(name, W_REDUCE)) return RV_FAM_REDUCE;
     if (has_any(name, W_ELEM)) return RV_FAM_ELEMENTWISE;
     return RV_FAM_OTHER;
+}
+
+/* The family is a function of the two strings alone, and each prediction asks for it up to three
+ * times (features, and the roofline of the cross-device factor on both devices) with the same ones:
+ * a few dozen case-insensitive word searches through a mangled name of hundreds of characters, most
+ * of a graph replay's prediction time. So answers are kept, keyed by the strings' contents (a hash
+ * to find the entry, the kept copies compared in full to accept it). */
+enum { FAM_CACHE = 512 };
+typedef struct fam_entry {
+    uint64_t h;
+    char *name, *op; /* copies; NULL for a NULL argument */
+    int fam, used;
+} fam_entry;
+static fam_entry g_fam[FAM_CACHE];
+static pthread_mutex_t g_fam_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t str_hash(uint64_t h, const char *s) {
+    if (!s) return (h ^ 0xff) * 1099511628211ULL;
+    for (; *s; ++s) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0xfe) * 1099511628211ULL;
+}
+
+static int same(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+// rv_pf_family: the op's library first (the launch came from a known library call), else the name
+int rv_pf_family(const char *name, const char *op) {
+    uint64_t h = str_hash(str_hash(1469598103934665603ULL, name), op);
+    fam_entry *e = &g_fam[h % FAM_CACHE];
+    pthread_mutex_lock(&g_fam_mu);
+    int hit = e->used && e->h == h && same(e->name, name) && same(e->op, op);
+    int fam = hit ? e->fam : -1;
+    pthread_mutex_unlock(&g_fam_mu);
+    if (hit) return fam;
+    fam = family_of(name, op);
+    char *n = name ? strdup(name) : NULL, *o = op ? strdup(op) : NULL;
+    if ((name && !n) || (op && !o)) { /* out of memory: answer without keeping it */
+        free(n);
+        free(o);
+        return fam;
+    }
+    pthread_mutex_lock(&g_fam_mu);
+    char *old_n = e->name, *old_o = e->op;
+    e->h = h, e->name = n, e->op = o, e->fam = fam, e->used = 1;
+    pthread_mutex_unlock(&g_fam_mu);
+    free(old_n);
+    free(old_o);
+    return fam;
 }
 
 static double dtype_bytes(const char *op) {

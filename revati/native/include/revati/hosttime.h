@@ -11,7 +11,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 11u
+#define RV_WORLD_VERSION 12u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 #define RV_CHANNELS 4096 /* message stamps: one per channel, channels hashed to them (messages.c) */
@@ -61,7 +61,8 @@ typedef struct rv_waiter {
                                   state of the thread is read before an advance; 0: only a deadline or
                                   a signal ends it (sleeps, holds) */
     _Atomic uint32_t wake;     /* futex word of a parked sleep: bumped when an advance makes it due */
-    uint32_t pad;
+    _Atomic uint32_t events_seen; /* the world's `events` when the waiter's last real call began: a
+                                     waiter doing its checks after an event came counts as running */
 } rv_waiter;
 
 /* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
@@ -103,6 +104,10 @@ typedef struct rv_world {
     _Atomic uint64_t fast_ns;        /* CPU ns the fast advances' looks took (the advancer's, from its
                                         parking to the epoch claimed; their real time is excluded) */
     _Atomic uint64_t fast_wake_ns;   /* ... and their jumps and wakes of the due waiters */
+    _Atomic uint32_t events;         /* bumped at every event that can end another thread's wait: a
+                                        message sent (pipe, socket), an eventfd written, a condition
+                                        signalled (world.c: a waiter's checks after one are running) */
+    uint32_t pad_events;
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];

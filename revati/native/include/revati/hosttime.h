@@ -11,7 +11,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 12u
+#define RV_WORLD_VERSION 13u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 #define RV_CHANNELS 4096 /* message stamps: one per channel, channels hashed to them (messages.c) */

@@ -79,3 +79,21 @@ def stand_in(lib_dir: Path, tmp_path: Path):
         return StandInRun(p.returncode, p.stdout, p.stderr, run_dir, read_events(run_dir))
 
     return run
+
+
+@pytest.fixture
+def stand_in_script(stand_in, tmp_path: Path):
+    """run(source, *argv, **stand_in_kw) writes source as a script file (for the subprocesses that
+    re-run it through __file__) and runs it as __main__ with sys.argv[1:] = argv under stand_in."""
+    counter = iter(range(1000))
+
+    def run(source: str, *argv: str, **kw: Any) -> StandInRun:
+        script = tmp_path / f"script{next(counter)}.py"
+        script.write_text(source)
+        code = (
+            f"import runpy, sys; sys.argv = {[str(script), *argv]!r}; "
+            f"runpy.run_path({str(script)!r}, run_name='__main__')"
+        )
+        return stand_in(code, **kw)
+
+    return run

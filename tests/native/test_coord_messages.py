@@ -55,14 +55,8 @@ print("RESULT", out.split("RECV ", 1)[1].strip())
 @pytest.mark.parametrize("chan", ["pipe", "socket"])
 @pytest.mark.parametrize("how", ["sync", "charge"])
 @pytest.mark.parametrize("when", ["waiting", "busy"])
-def test_message_is_not_received_before_it_was_sent(stand_in, tmp_path, chan, how, when) -> None:
-    script = tmp_path / "msg.py"
-    script.write_text(SENDER_RECEIVER)
-    code = (
-        f"import runpy, sys; sys.argv = [{str(script)!r}, {how!r}, {chan!r}, {when!r}]; "
-        f"runpy.run_path({str(script)!r}, run_name='__main__')"
-    )
-    r = stand_in(code, timeout=120)
+def test_message_is_not_received_before_it_was_sent(stand_in_script, chan, how, when) -> None:
+    r = stand_in_script(SENDER_RECEIVER, how, chan, when, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     sent, received = r.result()
     assert received >= sent, (
@@ -102,12 +96,10 @@ print("RESULT", out.split("RECV ", 1)[1].strip())
 """
 
 
-def test_shared_memory_message_stamped_by_the_program(stand_in, tmp_path) -> None:
+def test_shared_memory_message_stamped_by_the_program(stand_in_script) -> None:
     """A reader of shared memory that spins until the message is there reads it before the sender's
     time (revati cannot see the channel); revati_message_received raises it to at least that."""
-    script = tmp_path / "shm.py"
-    script.write_text(SHARED_MEMORY)
-    r = stand_in(f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')")
+    r = stand_in_script(SHARED_MEMORY)
     assert r.returncode == 0, r.stderr[-3000:]
     sent, before, after = r.result()
     assert before < sent <= after

@@ -38,10 +38,8 @@ print("RESULT", json.dumps([before, after]))
 """
 
 
-def test_a_read_is_not_raised_by_another_channels_send(stand_in, tmp_path) -> None:
-    script = tmp_path / "unrelated.py"
-    script.write_text(UNRELATED_SENDER)
-    r = stand_in(f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')", timeout=120)
+def test_a_read_is_not_raised_by_another_channels_send(stand_in_script) -> None:
+    r = stand_in_script(UNRELATED_SENDER, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     before, after = r.result()
     assert after - before < 0.1, f"a read of its own pipe moved the clock {after - before:.3f} s"
@@ -78,10 +76,8 @@ print("RESULT", json.dumps([float(got["b"].decode()), now]))
 """
 
 
-def test_threads_waiting_together_adopt_anothers_charges_once(stand_in, tmp_path) -> None:
-    script = tmp_path / "two.py"
-    script.write_text(TWO_WAITERS)
-    r = stand_in(f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')", timeout=120)
+def test_threads_waiting_together_adopt_anothers_charges_once(stand_in_script) -> None:
+    r = stand_in_script(TWO_WAITERS, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     sent, now = r.result()
     assert now >= sent
@@ -120,14 +116,8 @@ print("RESULT", out.split("RECV ", 1)[1].strip())
 
 
 @pytest.mark.parametrize("listener", ["ipv4", "dual"])
-def test_a_tcp_message_is_not_received_before_it_was_sent(stand_in, tmp_path, listener) -> None:
-    script = tmp_path / "tcp.py"
-    script.write_text(TCP)
-    code = (
-        f"import runpy, sys; sys.argv = [{str(script)!r}, {listener!r}]; "
-        f"runpy.run_path({str(script)!r}, run_name='__main__')"
-    )
-    r = stand_in(code, timeout=120)
+def test_a_tcp_message_is_not_received_before_it_was_sent(stand_in_script, listener) -> None:
+    r = stand_in_script(TCP, listener, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     sent, received = r.result()
     assert received >= sent, f"received {sent - received:.6f} s before it was sent"

@@ -333,7 +333,7 @@ static _Atomic int32_t g_own_run_tid;   /* ... and the thread found running then
 
 /* The threads of this process that hold now (at most n of them). */
 static int own_holders(rv_world *w, int32_t *tids, int n) {
-    int32_t me = (int32_t)getpid();
+    int32_t me = (int32_t)rv_pid();
     int hi = waiters_hi(w), k = 0;
     for (int i = 0; i < hi && k < n; ++i) {
         rv_waiter *s = &w->waiters[i];

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 # A process (the parent) hands a message to its I/O thread through an eventfd, as libzmq's sockets do;
 # the I/O thread sends it on through a pipe to the child, which answers through another pipe. All
 # three wait with 5 s timeouts. The I/O thread spins 20 ms of real time in the checks of each wait

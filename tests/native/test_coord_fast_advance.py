@@ -10,9 +10,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from ccompile import compile_c
 
 from revati.launch.env import run_env
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
 
 PROBES = Path(__file__).parent / "probes"
 FAST = {"REVATI_FAST_ADVANCE": "1"}  # the default, explicit: an environment of 0 stays out

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 # The engine (the first process) gets request 1 from the front end (its child), then moves its clock
 # ahead by 1 s, either by a GPU-sync-like jump (held) or by a modelled charge (not held), then looks
 # for request 2 without blocking. The front end sends request 2 after 50 ms of host work: in virtual

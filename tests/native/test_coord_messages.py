@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 # The sender (the parent) moves its clock 1 s ahead, then sends its virtual now; the receiver (its
 # child) waits for it on a pipe or a socket and prints its own virtual now once the message is in.
 # "busy": the receiver runs 50 ms of host work before it starts to wait (so it is running, behind,

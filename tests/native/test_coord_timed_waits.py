@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 SLEEP_BESIDE_CHARGES = r"""
 import ctypes, json, os, subprocess, sys, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 
 def timed(stand_in, code: str, **kw):
     t0 = time.monotonic()

@@ -11,6 +11,8 @@ import pytest
 
 from revati.calibrate import DEFAULT_REFERENCE, factors, load_reference
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 # A child moves 1 s ahead (a modelled charge) and sends on a pipe of its own, then leaves a file;
 # the parent, once it sees the file, sends and reads on a pipe of its own: nothing came to it from
 # the child, so its clock must not move by the child's second.

@@ -9,9 +9,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from ccompile import compile_c
 
 from revati.launch.env import run_env
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
 
 PROBES = Path(__file__).parent / "probes"
 

@@ -15,10 +15,13 @@ from contextlib import contextmanager
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/proc/thread-self/schedstat"),
-    reason="needs the kernel's per-thread schedstat",
-)
+pytestmark = [
+    pytest.mark.realtime,
+    pytest.mark.skipif(
+        not os.path.exists("/proc/thread-self/schedstat"),
+        reason="needs the kernel's per-thread schedstat",
+    ),
+]
 
 NICE = 10  # competitors and the measured program alike: polite to the rest of the machine
 CORE = min(os.sched_getaffinity(0))
@@ -80,11 +83,13 @@ def test_load_does_not_leak_into_virtual_time(stand_in) -> None:
     # with the whole machine at load 30); the wall clock reads about three times the CPU time here
     assert alone == pytest.approx(alone_cpu, rel=0.25)
     assert loaded == pytest.approx(loaded_cpu, rel=0.25)
-    # and the same work reads the same duration (the CPU time itself moves a little with the cache
-    # sharing on the core)
-    assert loaded == pytest.approx(alone, rel=0.25)
     # the control: the competitors held the core (wall time leaks their share)
     assert wall > 1.8 * wall_cpu
+    # and under the same load the virtual clock reads far less than the wall clock did for the same
+    # work. Not compared with the run alone: the work's CPU time itself grows beside busy neighbours
+    # on a shared or virtual host (cache sharing, steal time; 32 ms alone against 44 ms loaded in a
+    # CI run of 2026-12-04, both read right by the virtual clock)
+    assert loaded < wall / 1.5
 
 
 # a thread reads the clock (so revati has its run delay at the start of its stretch of host code),

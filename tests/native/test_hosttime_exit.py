@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 PROBE = Path(__file__).resolve().parent / "probes" / "exit_spin_probe.c"
 
 # The parent starts the probe (which spins 1 s of real time in the phase under test) and sleeps 0.5 s

@@ -10,7 +10,10 @@ import time
 import pytest
 
 SYS_FUTEX = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
-pytestmark = pytest.mark.skipif(SYS_FUTEX is None, reason="futex syscall number unknown here")
+pytestmark = [
+    pytest.mark.realtime,
+    pytest.mark.skipif(SYS_FUTEX is None, reason="futex syscall number unknown here"),
+]
 
 PRELUDE = f"""
 import ctypes, json, threading, time

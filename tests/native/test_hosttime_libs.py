@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 
 def test_uvloop_sleep_and_loop_time(stand_in) -> None:
     """uvloop (libuv: epoll and its own clock_gettime reads) sleeps and reads loop.time() virtually."""

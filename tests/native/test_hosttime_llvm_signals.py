@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 pytest.importorskip("triton")
 
 PROGRAM = """

@@ -8,6 +8,10 @@ reading after the bracket ended: revati's time leaked into virtual time (open_br
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 OPEN_BRACKET = """
 import ctypes, json, os, threading, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])

@@ -11,6 +11,10 @@ parked and the handler never ran: about one attempt in three failed before the f
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 PROGRAM = """
 import os, queue, signal, sys, threading, time
 

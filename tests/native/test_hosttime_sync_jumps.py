@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 # The child: 20 memsets of 60 GiB (about 18 ms each at the H100's memory bandwidth), each followed by
 # a stream sync that jumps its clock; then it reports its clock on stdout.
 CHILD = textwrap.dedent(

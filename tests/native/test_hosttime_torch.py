@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 pytest.importorskip("torch")
 
 MATMULS = """

@@ -9,6 +9,10 @@ decode step, taken from the scheduling thread on a 2-core host (docs/host-time.m
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.realtime  # measures real time: conftest.py reruns it
+
 WAITERS = """
 import ctypes, json, os, threading, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])

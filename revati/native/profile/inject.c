@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "term.h"
 #include "revati/features.h"
 
 
@@ -250,6 +251,13 @@ static void at_exit(void) {
     rp_out_close();
 }
 
+/* SIGTERM (term.c): the same records, the stream flushed but left open (other threads run on) */
+static void at_term(void) {
+    if (!started) return;
+    rp_activity_flush();
+    rp_out_flush();
+}
+
 /* InitializeInjection: called by the real driver inside cuInit when CUDA_INJECTION64_PATH names us */
 __attribute__((visibility("default"))) int InitializeInjection(void) {
     if (started) return 1;
@@ -266,6 +274,9 @@ __attribute__((visibility("default"))) int InitializeInjection(void) {
     const char *host_only = getenv("REVATI_PROFILE_HOST_ONLY");
     if (!host_only || strcmp(host_only, "1") != 0) rp_activity_start();
     atexit(at_exit);
+    /* REVATI_PROFILE_NO_SIGTERM=1 leaves SIGTERM alone */
+    const char *no_term = getenv("REVATI_PROFILE_NO_SIGTERM");
+    if (!no_term || strcmp(no_term, "1") != 0) rp_term_install(at_term);
     char buf[256];
     uint32_t ver = 0;
     cuptiGetVersion(&ver);

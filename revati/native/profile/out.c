@@ -42,6 +42,12 @@ void rp_out_write(const char *line, size_t n) {
     pthread_mutex_unlock(&out_mu);
 }
 
+void rp_out_flush(void) {
+    pthread_mutex_lock(&out_mu);
+    if (out_f && out_pid == getpid()) fflush(out_f);
+    pthread_mutex_unlock(&out_mu);
+}
+
 void rp_out_close(void) {
     pthread_mutex_lock(&out_mu);
     if (out_f && out_pid == getpid()) fclose(out_f);

@@ -27,6 +27,7 @@ extern __thread int rp_busy;
 
 /* out.c: the per-process stream (thread-safe, buffered, reopened after fork) */
 void rp_out_write(const char *line, size_t n);
+void rp_out_flush(void);
 void rp_out_close(void);
 
 /* a small line builder: appends, never overflows (truncated lines are marked by the caller) */

@@ -363,6 +363,29 @@ static inline uint64_t clamp_last(uint64_t v) {
     return last;
 }
 
+/* How much real time can still be excluded from this process's clock now without pulling it below
+ * what the program has read (g_last): the clock as another thread would read it at this instant
+ * (not the calling thread's frozen bracket entry), less g_last, in real ns. An exclusion made after
+ * the fact (a hold's blocked time, measured at its wake-ups) may cover a stretch in which another
+ * thread read the clock; pulled below that reading, the clock stood
+ * still (the no-going-back clamp) until real time caught up, for seconds under load: every token of
+ * a serving benchmark then arrived at one instant (docs/limitations.md). */
+static uint64_t live_room(void) {
+    if (g_det) return 0;
+    uint64_t real = rv_real_ns();
+    uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
+                 atomic_load_explicit(&g_adopted, memory_order_relaxed);
+    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
+                    atomic_load_explicit(&g_foreign, memory_order_relaxed) +
+                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed) + rv_open_part(real);
+    uint64_t ran = real > base ? real - base : 0;
+    uint64_t v = (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c +
+                 atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
+    uint64_t room = v > last ? v - last : 0;
+    return g_speed_one ? room : (uint64_t)((double)room / g_speed);
+}
+
 rv_vtime_ns rv_vnow(void) {
     ensure_init();
     uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
@@ -696,16 +719,21 @@ void rv_bracket_blocked(void) {
     if (t_depth > 0) rv_open_move(0);
 }
 
-void rv_exclude_own(uint64_t ns) {
-    if (!ns) return;
+uint64_t rv_exclude_own(uint64_t ns) {
+    if (!ns) return 0;
     ensure_init();
+    /* not below what the program has read: a stretch another thread read the clock in stays counted */
+    uint64_t room = live_room();
+    if (ns > room) ns = room;
+    if (!ns) return 0;
     if (t_depth > 0) {
-        /* the bracket's span will be measured from a later entry: the hold is not in the union */
+        /* the bracket's span will be measured from a later entry: the hold is not in the union; its
+         * open slot stays as it is (a hold's stays paused, rv_bracket_blocked, until rv_bracket_skip) */
         t_entry_real += ns;
     }
     uint64_t v = atomic_fetch_add_explicit(&g_overhead, ns, memory_order_relaxed) + ns;
     if (g_pub) atomic_store_explicit(&g_pub->overhead, v, memory_order_relaxed);
-    if (t_depth > 0) rv_open_move(t_entry_real);
+    return ns;
 }
 
 int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {

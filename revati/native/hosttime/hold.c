@@ -201,7 +201,10 @@ void rv_blocked_mark(rv_blocked *b) {
         uint64_t part = now - from;
         /* the world's idle time is excluded from every clock already */
         part = part > idle_d ? part - idle_d : 0;
-        b->excluded += part;
+        /* excluded now, not when the wait ends: another thread of this process that reads the clock
+         * later in the wait must not count it (pulled back below that reading at the end, the
+         * process's clock stood still for as long: a serving benchmark's tokens came at one instant) */
+        b->excluded += rv_exclude_own(part);
     }
     b->mark = now;
     b->idle_real = idle;
@@ -210,10 +213,9 @@ void rv_blocked_mark(rv_blocked *b) {
 void rv_blocked_end(rv_blocked *b) {
     rv_blocked_mark(b);
     uint64_t span = b->mark > b->start ? b->mark - b->start : 0;
-    if (b->excluded > span) b->excluded = span;
-    rv_exclude_own(b->excluded);
-    /* inside a bracket, the rest ran beside other threads of this process: not revati's time */
-    rv_bracket_skip(span - b->excluded);
+    /* inside a bracket, the rest ran beside other threads of this process (or was read by them): not
+     * revati's time; this also ends the bracket's pause */
+    rv_bracket_skip(span > b->excluded ? span - b->excluded : 0);
 }
 
 int rv_hold_until(rv_vtime_ns t, const char *why) {

@@ -189,15 +189,16 @@ RV_API double rv_host_speed(void);
  * 0 with *clock untouched when it has published none. Conservative within a bracket of that process
  * (its clock is frozen there while this reads it as running). */
 RV_API int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock);
-/* Exclude ns of real time from this process's clock only (not from the world's overhead union): a
- * hold's wait for other processes, during which this process is blocked in virtual time. Inside a
- * bracket, the bracket's measured span shrinks by the same amount. */
-RV_API void rv_exclude_own(uint64_t ns);
+/* Exclude up to ns of real time from this process's clock only (not from the world's overhead
+ * union): a hold's wait for other processes, during which this process is blocked in virtual time;
+ * never below what the program has already read. Returns the real ns excluded. Inside a bracket,
+ * the bracket's measured span shrinks by the same amount (its open slot is left as it is). */
+RV_API uint64_t rv_exclude_own(uint64_t ns);
 /* Inside a bracket: the last ns of real time were not revati's (a thread blocked while other threads
  * of its process ran): the bracket's measured span shrinks by ns, nothing is excluded. */
 RV_API void rv_bracket_skip(uint64_t ns);
 /* Inside a bracket: the thread blocks from now on (a hold), so other threads' clock readings stop
- * counting its bracket as revati's time until rv_bracket_skip (or rv_exclude_own) says where the
+ * counting its bracket as revati's time until rv_bracket_skip says where the
  * counted part resumes; blocked time is excluded, or not, by rv_blocked_* (open_brackets.h). */
 RV_API void rv_bracket_blocked(void);
 /* Real time a thread spends blocked for other processes (a hold, a collective's rendezvous): excluded

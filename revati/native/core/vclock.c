@@ -392,6 +392,11 @@ rv_vtime_ns rv_vnow(void) {
     return clamp_last(v);
 }
 
+void rv_vnow_reached(rv_vtime_ns t) {
+    ensure_init();
+    if (t != RV_VTIME_INVALID) clamp_last(t);
+}
+
 rv_vtime_ns rv_vnow_peek(void) {
     ensure_init();
     uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);

@@ -1180,6 +1180,9 @@ static int leave_to_main_thread(const sigset_t *callers_mask) {
  * call (signals are blocked during the checks, so none is handled where no call could report it);
  * restoring the mask runs its handler. discard: the checks ran while the world ran. */
 static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
+    /* the deadline is reached: the program's clock never reads below it again (the exclusions made
+     * after the check, at the wait's end or by other processes, are floored there) */
+    if (r == 1) rv_vnow_reached(wt->deadline);
     if (leave_to_main_thread(old)) discard = 1;
     rv_signals_main_check_end();
     if (r == 0 && signal_waiting(old)) {
@@ -1249,9 +1252,16 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     if (now >= wt->deadline && wt->idle_tracked && settle_foreign(&wt->idle)) now = rv_vnow_peek();
     if (now >= wt->deadline) {
         /* woken by another waiter's idle jump to this very deadline: the real time until this
-         * thread noticed (at most a slice) was dead time for the whole world */
+         * thread noticed (at most a slice) was dead time for the whole world; but no more of it
+         * than this clock's lead over the deadline, since the wait ends here: what the others'
+         * overhead excluded meanwhile (settle_foreign) overlaps it, and excluding both pulled the
+         * clock below the deadline after the wait had seen it reached (a 1 ms sleep read short) */
         uint64_t wake_real = atomic_load(&w->wake_real);
-        if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step) rv_exclude_idle(wake_real, t0);
+        if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step && t0 > wake_real) {
+            uint64_t lead = now - wt->deadline;
+            if (rv_host_speed() != 1.0) lead = (uint64_t)((double)lead / rv_host_speed()); /* real ns */
+            rv_exclude_idle(t0 - wake_real > lead ? t0 - lead : wake_real, t0);
+        }
         explain_long_timeout(wt);
         return step_done(wt, 1, 0, &old);
     }

@@ -151,6 +151,9 @@ RV_API void rv_vtick(void);
 /* The virtual now without recording it as seen (the wait engine's own reads: the program has not
  * seen that value, so later exclusions of idle time may still pull the clock below it). */
 RV_API rv_vtime_ns rv_vnow_peek(void);
+/* A wait that timed out returns at its deadline t: t counts as seen (the clock never reads below it
+ * again in this process), as a clock read of t would; later exclusions are floored there. */
+RV_API void rv_vnow_reached(rv_vtime_ns t);
 /* The world's reference clock: run time since the epoch less the world's idle time, plus the world
  * jumps J, without this process's overhead, charges and own jumps. Processes' clocks differ from it
  * by rv_clock_delta() (vnow - reference); the wait engine compares deadlines of different processes

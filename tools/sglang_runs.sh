@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full SGLang runs under revati (docs/sglang.md); CI runs only tests/unit/test_sglang_integration.py.
 #   SGLANG_PY=~/venv-sglang/bin/python bash tools/sglang_runs.sh [OUT_DIR] [STAGE...]
-# STAGE: eager graphs 8b serve prefix (default: all; prefix: the shared-prefix serving workload). Each stage is one `revati record`; a table of exit
+# STAGE: eager graphs 8b serve prefix tp2 (default: all; prefix: the shared-prefix serving workload;
+# tp2: the serving run with --tp 2 on 2 virtual GPUs). WALL_LIMIT (s, default 2400) ends a stage
+# that hangs or crawls (revati record --wall-limit). Each stage is one `revati record`; a table of exit
 # status, wall and virtual time follows. SGLANG_PY is the interpreter of a venv with sglang==0.5.23
 # (`pip install -e '.[sglang]'`); revati itself runs from that venv too (or set REVATI="python -m revati"
 # with PYTHONPATH naming this tree). Long: ~2-7 min a stage on 2 cores, plus SGLang's first JIT builds.
@@ -11,7 +13,8 @@ PY=${SGLANG_PY:-python}
 REVATI=${REVATI:-"$PY -m revati"}
 OUT=${1:-runs/sglang}
 shift || true
-STAGES=${*:-eager graphs 8b serve prefix}
+STAGES=${*:-eager graphs 8b serve prefix tp2}
+WALL_LIMIT=${WALL_LIMIT:-2400}
 mkdir -p "$OUT"
 # SGLang JIT-compiles some kernels with nvcc: without a toolkit, lay one out from its NVIDIA wheels
 if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
@@ -20,10 +23,13 @@ if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
 fi
 ONE_BATCH=(-m sglang.benchmark.one_batch --load-format dummy --batch-size 4 --input-len 32 --output-len 32)
 
-record() {  # record NAME -- COMMAND...  (one_batch also appends its result to OUT/NAME.jsonl)
-    local name=$1; shift 2
+record() {  # record NAME [REVATI OPTIONS] -- COMMAND...  (one_batch also appends its result to OUT/NAME.jsonl)
+    local name=$1; shift
+    local opts=()
+    while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+    shift
     echo "== $name: $*"
-    $REVATI record --out "$OUT/$name" --overwrite -- "$@" >"$OUT/$name.log" 2>&1
+    $REVATI record --out "$OUT/$name" --overwrite --wall-limit "$WALL_LIMIT" "${opts[@]}" -- "$@" >"$OUT/$name.log" 2>&1
     echo "   exit $? (log $OUT/$name.log)"
 }
 
@@ -37,7 +43,9 @@ for stage in $STAGES; do
         prefix) record tiny-prefix -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
             --port 18201 --request-rate 4 64 --dataset shared-prefix --num-prompts 64 --prefix-groups 8 \
             --prefix-len 512 --input-len 64 --output-len 32 ;;
-        *) echo "unknown stage '$stage' (eager graphs 8b serve prefix)" >&2; exit 2 ;;
+        tp2) record tiny-serve-tp2 --gpus 2 -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
+            --port 18202 --request-rate 4 32 --num-prompts 32 --input-len 128 --output-len 32 -- --tp 2 ;;
+        *) echo "unknown stage '$stage' (eager graphs 8b serve prefix tp2)" >&2; exit 2 ;;
     esac
 done
 

@@ -105,6 +105,14 @@ def _default_out(command: list[str]) -> Path:
     help="default: pure driver queries (context, device, attribute lookups) are counted per name "
     "and thread, not written; verbose: every call is written.",
 )
+@click.option(
+    "--wall-limit",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="End the run with an error after this many seconds of wall time (0: no limit): a run that "
+    "hangs, or crawls, stops with a clear message instead of running on.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(
     device_name: str,
@@ -122,6 +130,7 @@ def record(
     token_policy: str,
     token_exclude: str,
     trace_level: str,
+    wall_limit: float,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stand-in CUDA driver and write its trace.
@@ -139,7 +148,7 @@ def record(
         predictor = "table" if kernel_table is not None else registry.default_name(model)
     run_command(
         list(command), out, device_name, gpus, predictor, opts, overwrite, host_speed,
-        deterministic, seed, trace_level, token_policy, exclude, host_clock,
+        deterministic, seed, trace_level, token_policy, exclude, host_clock, wall_limit,
     )  # fmt: skip
 
 
@@ -158,6 +167,7 @@ def run_command(
     token_policy: str = "uniform",
     token_exclude: tuple[int, ...] = (),
     host_clock: str = "cpu",
+    wall_limit: float = 0.0,
 ) -> None:
     """Record cmd with a predictor (shared by record and replay); exits with the command's status."""
     chosen = registry.resolve(predictor, opts)
@@ -181,6 +191,7 @@ def run_command(
         token_policy=token_policy,
         token_exclude=token_exclude,
         trace_level=trace_level,
+        wall_limit_s=wall_limit,
     )
     from revati.native import build  # deferred: compiling is only needed to record
 

@@ -60,6 +60,8 @@ class RunConfig:
     token_policy: str = "uniform"
     token_exclude: tuple[int, ...] = ()
     trace_level: str = "default"
+    # wall seconds after which the supervisor ends the run with an error (0: none)
+    wall_limit_s: float = 0.0
     extra_env: dict[str, str] = field(default_factory=dict)
     # the predictor's driver settings, computed once the run directory exists (it may write files there)
     predictor_env: Callable[[Path], dict[str, str]] | None = None
@@ -80,6 +82,8 @@ class RunConfig:
         check_token_policy(self.token_policy)
         if any(t < 0 for t in self.token_exclude):
             raise RevatiError(f"--token-exclude {self.token_exclude}: ids must be non-negative")
+        if not self.wall_limit_s >= 0:
+            raise RevatiError(f"--wall-limit {self.wall_limit_s}: give seconds, 0 or more")
         if self.trace_level not in TRACE_LEVELS:
             raise RevatiError(
                 f"--trace-level {self.trace_level!r}: choose one of {', '.join(TRACE_LEVELS)}"
@@ -286,7 +290,8 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     crashed: list[str] = []
     try:
-        rc = _wait(proc, None if cfg.deterministic else CrashWatch(cfg.out), crashed)
+        watch = None if cfg.deterministic else CrashWatch(cfg.out)
+        rc = _wait(proc, watch, crashed, cfg.wall_limit_s)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -294,7 +299,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     wall_ns = time.monotonic_ns() - t0
     exit_status = rc if rc >= 0 else 128 - rc
     procs, problems = scan_streams(cfg.out, root=(proc.pid, rc), reaped=reaped)
-    if crashed:
+    if crashed and not crashed[0].startswith(WALL_LIMIT_PREFIX):
         problems.insert(
             0, f"{crashed[0]} died without closing its trace (crashed or killed); run ended"
         )
@@ -302,15 +307,27 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         problems.append("the command ended with revati's fatal-error status (86); see its stderr")
     if rc < 0:
         problems.insert(0, f"the command was killed by signal {-rc} ({signal_name(-rc)})")
+    if crashed and crashed[0].startswith(WALL_LIMIT_PREFIX):
+        problems.insert(0, crashed[0])  # the cause first: the signal above was the limit's
     result = RunResult(cfg.out, exit_status, wall_ns, procs, problems)
     _write_manifest(cfg, result, start_ns)
     _build_cache(cfg.out)
     return result
 
 
-def _wait(proc: subprocess.Popen[bytes], watch: CrashWatch | None, crashed: list[str]) -> int:
-    """Wait for the command; a process of the run that dies without closing its trace ends the run."""
+WALL_LIMIT_PREFIX = "the run passed its wall-time limit"
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    watch: CrashWatch | None,
+    crashed: list[str],
+    wall_limit_s: float = 0.0,
+) -> int:
+    """Wait for the command; a process of the run that dies without closing its trace ends the run,
+    and so does the wall-time limit (a hang, or a run too slow to finish: never waited on forever)."""
     kill_at = None
+    limit_at = time.monotonic() + wall_limit_s if wall_limit_s > 0 else None
     while True:
         try:
             return proc.wait(timeout=POLL_S)
@@ -319,6 +336,15 @@ def _wait(proc: subprocess.Popen[bytes], watch: CrashWatch | None, crashed: list
         if kill_at is not None and time.monotonic() > kill_at:
             kill_group(proc.pid, signal.SIGKILL)
             kill_at = None
+        if limit_at is not None and time.monotonic() > limit_at and not crashed:
+            crashed.append(
+                f"{WALL_LIMIT_PREFIX} (--wall-limit {wall_limit_s:g} s) and was stopped: "
+                "it hung or ran too slowly; the trace is kept up to the stop"
+            )
+            print(f"revati: {crashed[0]}", file=sys.stderr)
+            kill_group(proc.pid, signal.SIGTERM)
+            kill_at = time.monotonic() + GRACE_S
+            limit_at = None
         dead = watch.dead() if watch else []
         if dead and not crashed:
             crashed.extend(dead)

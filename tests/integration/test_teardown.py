@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -103,3 +104,22 @@ def test_killed_rank_ends_the_run_naming_it(tmp_path: Path) -> None:
     assert f"rank 1 (pid {pids[2]}) died without closing its trace" in err, err[-2000:]
     assert took < 10, f"the run took {took:.1f} s to end after the crash"
     assert not _wait_gone(pids, timeout=2)
+
+
+# A program that blocks forever where virtual time cannot help it (an untimed event wait that
+# nothing sets): only the wall-time limit ends the run.
+HANG = "import threading; threading.Event().wait()"
+
+
+def test_wall_limit_ends_a_hanging_run(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "revati", "record", "--wall-limit", "3", "--out",
+           str(tmp_path / "run"), "--", sys.executable, "-c", HANG]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - t0
+    assert p.returncode != 0, p.stderr[-2000:]
+    assert "wall-time limit (--wall-limit 3 s)" in p.stderr, p.stderr[-2000:]
+    assert took < 60, took  # the limit plus the grace, not the 120 s of this test's own timeout
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["problems"][0].startswith("the run passed its wall-time limit"), manifest

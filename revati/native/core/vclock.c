@@ -418,6 +418,35 @@ rv_vtime_ns rv_world_ref(void) { return world_ref_at(1); }
 
 rv_vtime_ns rv_world_ref_live(void) { return world_ref_at(0); }
 
+void rv_publish_exit(void) {
+    ensure_init();
+    rv_charges *p = pub_slot();
+    if (p) atomic_store(&p->exit_at, rv_vnow());
+}
+
+int rv_proc_exit_at(int32_t pid, rv_vtime_ns *at) {
+    ensure_init();
+    rv_world *w = g_world;
+    for (int i = 0, hi = rv_charges_hi(w); i < hi; ++i) {
+        rv_charges *c = &w->charges[i];
+        if (atomic_load_explicit(&c->pid, memory_order_relaxed) != pid) continue;
+        uint64_t x = atomic_load(&c->exit_at);
+        if (!x) return 0;
+        *at = x;
+        return 1;
+    }
+    return 0;
+}
+
+void rv_wake_at(rv_vtime_ns t) {
+    ensure_init();
+    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    if (v > t)
+        rv_exclude_foreign(UINT64_MAX / 4, t); /* capped at what lies above max(t, what was read) */
+    else if (v < t)
+        rv_adopt_charges(t - v);
+}
+
 int64_t rv_clock_delta(void) { return (int64_t)rv_vnow_peek() - (int64_t)rv_world_ref(); }
 
 void rv_exclude_idle(uint64_t from, uint64_t to) {
@@ -465,6 +494,7 @@ static rv_charges *pub_slot(void) {
                 atomic_fetch_add(&c->pgen, 1);
                 atomic_store(&c->checked, 0);
                 atomic_store(&c->flags, 0);
+                atomic_store(&c->exit_at, 0);
                 rv_raise_hi(&w->charges_hi, i + 1);
                 g_pub = c;
                 g_pub_pid = me;

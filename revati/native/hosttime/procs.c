@@ -15,6 +15,7 @@
 
 #include "revati/hosttime.h"
 #include "revati/vclock.h"
+#include "world_scan.h"
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*execv_fn)(const char *, char *const[]);
@@ -99,16 +100,41 @@ RV_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 }
 
 /* A wait for a child: parked meanwhile (a child's exit ends it, and the kernel shows the waiter
- * runnable from then on, as for any wait a real event ends). */
-#define PARKED(why, call)              \
-    do {                               \
-        rv_park park_;                 \
-        rv_park_begin(&park_, why);    \
-        __typeof__(call) r_ = (call);  \
-        int e_ = errno;                \
-        rv_park_end(&park_);           \
-        errno = e_;                    \
-        return r_;                     \
+ * runnable from then on, as for any wait a real event ends). When it returns a child's exit and no
+ * other thread of this process runs, the waiter's clock is set to when the child exited (never below
+ * where it was when the wait began, nor below what the program read): natively the parent wakes
+ * then. Before, the waiter's clock ran on with the world's reference clock meanwhile, which a busy
+ * world lags by everything it excludes (holds, revati's own time, stalls): sglang_serve.py's launcher
+ * came out of its wait for the rate-4 client hundreds of virtual seconds ahead of SGLang's TP2
+ * schedulers, started the rate-32 client there, and every zero-timeout poll after the client's first
+ * request then held until the schedulers' idle loop caught up (the rate-32 warm-up "hang"). */
+static rv_vtime_ns wait_begins(void) { return rv_clock_ready() ? rv_vnow_peek() : RV_VTIME_INVALID; }
+
+static void woken_by_exit(pid_t child, rv_vtime_ns began) {
+    rv_vtime_ns at;
+    if (child <= 0 || began == RV_VTIME_INVALID || !rv_proc_exit_at((int32_t)child, &at)) return;
+    rv_enter();
+    if (!rv_own_others_run()) rv_wake_at(at > began ? at : began);
+    rv_leave();
+}
+
+/* Whether a wait's answer is a child's exit: without WUNTRACED or WCONTINUED it can be nothing else */
+static int exited(int options, const int *status) {
+    if (!(options & (WUNTRACED | WCONTINUED))) return 1;
+    return status && (WIFEXITED(*status) || WIFSIGNALED(*status));
+}
+
+#define PARKED(why, call, child_of)            \
+    do {                                       \
+        rv_park park_;                         \
+        rv_vtime_ns began_ = wait_begins();    \
+        rv_park_begin(&park_, why);            \
+        __typeof__(call) r_ = (call);          \
+        int e_ = errno;                        \
+        rv_park_end(&park_);                   \
+        woken_by_exit(child_of(r_), began_);   \
+        errno = e_;                            \
+        return r_;                             \
     } while (0)
 
 typedef pid_t (*waitpid_fn)(pid_t, int *, int);
@@ -121,32 +147,39 @@ typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
 RV_EXPORT pid_t waitpid(pid_t pid, int *status, int options) {
     REAL(waitpid_fn, "waitpid");
     if (options & WNOHANG) return real(pid, status, options);
-    PARKED("waitpid", real(pid, status, options));
+#define CHILD(r) ((r) > 0 && exited(options, status) ? (r) : 0)
+    PARKED("waitpid", real(pid, status, options), CHILD);
 }
 
 // wait4: a blocking wait for a child is parked meanwhile
 RV_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
     REAL(wait4_fn, "wait4");
     if (options & WNOHANG) return real(pid, status, options, ru);
-    PARKED("wait4", real(pid, status, options, ru));
+    PARKED("wait4", real(pid, status, options, ru), CHILD);
 }
 
 // wait3: a blocking wait for a child is parked meanwhile
 RV_EXPORT pid_t wait3(int *status, int options, struct rusage *ru) {
     REAL(wait3_fn, "wait3");
     if (options & WNOHANG) return real(status, options, ru);
-    PARKED("wait3", real(status, options, ru));
+    PARKED("wait3", real(status, options, ru), CHILD);
 }
 
 // wait: a blocking wait for a child is parked meanwhile
 RV_EXPORT pid_t wait(int *status) {
     REAL(wait_fn, "wait");
-    PARKED("wait", real(status));
+    int options = 0;
+    PARKED("wait", real(status), CHILD);
 }
 
 // waitid: a blocking wait for a child is parked meanwhile
 RV_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options) {
     REAL(waitid_fn, "waitid");
     if (options & WNOHANG) return real(idtype, id, info, options);
-    PARKED("waitid", real(idtype, id, info, options));
+#define WAITID_CHILD(r)                                                                                        \
+    ((r) == 0 && info && info->si_pid > 0 &&                                                                   \
+             (info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)       \
+         ? info->si_pid                                                                                        \
+         : 0)
+    PARKED("waitid", real(idtype, id, info, options), WAITID_CHILD);
 }

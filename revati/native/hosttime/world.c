@@ -115,7 +115,10 @@ __attribute__((constructor)) static void world_load(void) {
 /* The process stays in the world past this point: exit handlers, other libraries' destructors and
  * other threads may still run host code (an interpreter's teardown, after its trace's end line). It
  * leaves when the kernel shows it gone (proc_runs). */
-__attribute__((destructor)) static void world_unload(void) { rv_publish_high(); }
+__attribute__((destructor)) static void world_unload(void) {
+    rv_publish_high();
+    rv_publish_exit(); /* a parent waiting for this process wakes at this instant (procs.c) */
+}
 
 /* ---- the idle test ---------------------------------------------------------------------------- */
 

@@ -38,7 +38,10 @@ typedef struct rv_charges {
     _Atomic uint32_t pgen;
     _Atomic uint32_t flags;   /* RV_PROC_ZMQ: libzmq is loaded (a jump needs the settle pause) */
     _Atomic uint64_t checked; /* pgen << 32 | kernel thread count, when the process was last full */
-    char pad[56];
+    _Atomic uint64_t exit_at; /* the process's virtual now when it exited (its exit handlers began); 0
+                                 while it runs, or when it ended without them (a kill): a parent's wait
+                                 for it ends there (procs.c) */
+    char pad[48];
 } rv_charges;
 
 #define RV_PROC_ZMQ 1u
@@ -226,6 +229,14 @@ RV_API int rv_clock_ready(void);
 RV_API void rv_msg_received(void);
 /* Publish this process's virtual now as the world's high-water mark (before exec/spawn, at exit). */
 RV_API void rv_publish_high(void);
+/* At exit: publish this process's virtual now as its exit time (rv_charges.exit_at). */
+RV_API void rv_publish_exit(void);
+/* The exit time that process pid published (1), or 0 if it published none. */
+RV_API int rv_proc_exit_at(int32_t pid, rv_vtime_ns *at);
+/* An untimed wait that one known event ended (a child's exit) took this process's clock to t: the
+ * clock is set to t, lowered by excluding the difference (not below what the program has read) or
+ * raised by adopting it. */
+RV_API void rv_wake_at(rv_vtime_ns t);
 /* Leave a bracket without counting its real time as overhead (time that ran in parallel with
  * running threads of the world, e.g. a waiter's scan that found the world busy). */
 RV_API void rv_leave_discard(void);

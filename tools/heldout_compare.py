@@ -8,7 +8,9 @@ each dataset (xgb MAPE / GPU-time-weighted |error|, %, per family):
 
     python tools/heldout_compare.py --base D1 D2 ... --more D3 D4 ...
 
-`--base` is the first training set, `--more` what the second adds to it. Exit 1 on bad input.
+`--base` is the first training set, `--more` what the second adds to it. `--extra D5 ...` are added
+to both training sets whole and never held out (a new dataset judged on the same held-out rows as a
+run without it). Exit 1 on bad input.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", nargs="+", type=Path, required=True)
     p.add_argument("--more", nargs="+", type=Path, required=True)
+    p.add_argument("--extra", nargs="*", type=Path, default=[])
     p.add_argument("--holdout", type=float, default=0.2)
     a = p.parse_args(argv)
     from revati.errors import RevatiError
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         ds = dataset.load([*a.base, *a.more])
+        if a.extra:
+            dataset.load(a.extra)
     except RevatiError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -51,11 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     test = train.split_by_shape(k, fams, a.holdout)
     in_base = np.isin(origin, [d.name for d in a.base])
     held = k[test].reset_index(drop=True)
+    extra = dataset.load(a.extra).kernels if a.extra else k.iloc[:0]
     rows = []
     for label, sel in (("base", in_base & ~test), ("base+more", ~test)):
         tmp = Path(tempfile.mkdtemp(prefix="revati-heldout-compare-"))
         try:
-            train.build(tmp, ds, k[sel].reset_index(drop=True), {}, True)
+            fit = pd.concat([k[sel], extra], ignore_index=True)
+            train.build(tmp, ds, fit, {}, True)
             err = train.evaluate(tmp, held, ("xgb",))["xgb"]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

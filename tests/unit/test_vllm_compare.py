@@ -407,3 +407,20 @@ def test_fa3_bound_keeps_only_the_families_asked_for(tmp_path, capsys):
     assert meta["kept_families"]["rows_of_other_families"] > 0
     assert tool.main([str(src), str(out), "--max-model-len", "8192", "--families", "nope"]) == 1
     assert "unknown family nope" in capsys.readouterr().err
+
+
+def test_attention_kinds_splits_a_vllm_dataset_by_kind_of_launch(capsys):
+    """attention_kinds.py: every attention row of vLLM's eager llama run falls in one kind, decodes by
+    batch; bad input is a one-line error and exit 1."""
+    tool = _tool("attention_kinds", "attention_kinds.py")
+    assert tool.kind("x", "") == "no op: other"
+    assert tool.kind("FlashAttnFwdSm90", '{"lib":"fa3","seqlen_q":1,"seqlen_k":4,"batch":8}') == (
+        "capture warm-up"
+    )
+    data = ROOT / "revati/profiles/data/h200-vllm024-eager-llama3-8b"
+    model = ROOT / "revati/predictors/models/default"
+    assert tool.main([str(data), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "decode b001" in out and "prefill / mixed" in out
+    assert tool.main([str(ROOT / "no-such-dataset"), "--model", str(model)]) == 1
+    assert capsys.readouterr().err.startswith("error:")

@@ -22,7 +22,8 @@ average is printed with each line: the wall figures move with it.
 All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
 all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
 per-call figure is what revati's rendezvous plus the real NCCL host path cost per collective;
-`--ranks 1` gives the same loop without a peer.
+`--ranks 1` gives the same loop without a peer. tools/bench_collectives.py runs the same loop with
+more sizes and prints each rank's CPU time per call too.
 """
 
 from __future__ import annotations
@@ -35,10 +36,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 SLEEPER = """
-import ctypes, json, sys, time
+import ctypes, json, resource, sys, time
 lib = ctypes.CDLL(None)
 real = lib.revati_real_ns
 real.restype = ctypes.c_ulonglong
@@ -47,11 +46,19 @@ def advances():
     f, s, ns, wk = (ctypes.c_ulonglong() for _ in range(4))
     lib.revati_advances(ctypes.byref(f), ctypes.byref(s), ctypes.byref(ns), ctypes.byref(wk))
     return [f.value, s.value, ns.value, wk.value]
+def steps():
+    w, st = ctypes.c_ulonglong(), ctypes.c_ulonglong()
+    lib.revati_thread_waits(ctypes.byref(w), ctypes.byref(st))
+    return st.value
+def switches():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return [r.ru_nvcsw, r.ru_nivcsw]
 for _ in range(50):  # warm-up: first-use costs (the trace's first window, the waiter slot)
     time.sleep(0.001)
 print("ready", flush=True)
 sys.stdin.read(1)  # all started: they sleep together from here
 a0 = advances()
+s0, w0 = steps(), switches()
 c0 = time.process_time_ns()
 v0 = time.monotonic_ns()  # virtual under revati
 t0 = real()
@@ -60,8 +67,9 @@ for _ in range(n):
 t1 = real()
 v1 = time.monotonic_ns()
 c1 = time.process_time_ns()
+s1, w1 = steps(), switches()
 a1 = advances()
-print(json.dumps([t0, t1, a0, a1, c1 - c0, v1 - v0]))
+print(json.dumps([t0, t1, a0, a1, c1 - c0, v1 - v0, s1 - s0, w1[0] - w0[0], w1[1] - w0[1]]))
 """
 
 PINGPONG = """
@@ -70,6 +78,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 n = int(sys.argv[1])
 buf = mmap.mmap(-1, 4096)  # shared with the fork child
 word = ctypes.c_uint32.from_buffer(buf)
+child_cpu = ctypes.c_uint64.from_buffer(buf, 8)
 addr = ctypes.addressof(word)
 SYS_futex, WAIT, WAKE = 202, 0, 1
 def wait_for(v):
@@ -80,49 +89,24 @@ def put(v):
     libc.syscall(SYS_futex, ctypes.c_void_p(addr), WAKE, 1, None, None, 0)
 pid = os.fork()
 if pid == 0:
-    for i in range(n):
+    wait_for(1)
+    c0 = time.process_time_ns()
+    put(2)
+    for i in range(1, n):
         wait_for(2 * i + 1)
         put(2 * i + 2)
+    child_cpu.value = time.process_time_ns() - c0
     os._exit(0)
 time.sleep(0.05)
-t0 = time.perf_counter_ns()
-for i in range(n):
+put(1)
+wait_for(2)
+c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+for i in range(1, n):
     put(2 * i + 1)
     wait_for(2 * i + 2)
-t1 = time.perf_counter_ns()
+t1, c1 = time.perf_counter_ns(), time.process_time_ns()
 os.waitpid(pid, 0)
-print((t1 - t0) / (2 * n))
-"""
-
-ALLREDUCE = """
-import ctypes, sys, torch, torch.distributed as dist
-real = ctypes.CDLL(None).revati_real_ns
-real.restype = ctypes.c_ulonglong
-n = int(sys.argv[1])
-dist.init_process_group("nccl")
-rank = dist.get_rank()
-torch.cuda.set_device(rank)
-x = torch.ones(256, device="cuda")
-for _ in range(5):
-    dist.all_reduce(x)
-torch.cuda.synchronize()
-t0 = real()
-for _ in range(n):
-    dist.all_reduce(x)
-torch.cuda.synchronize()
-print("RESULT", rank, (real() - t0) / n, flush=True)
-dist.destroy_process_group()
-"""
-
-LAUNCH = """
-import os, socket, subprocess, sys
-n = int(sys.argv[1])
-s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-procs = [subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]],
-                          env=dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(n),
-                                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)))
-         for r in range(n)]
-sys.exit(max(p.wait() for p in procs))
+print((t1 - t0) / (2 * (n - 1)), (c1 - c0 + child_cpu.value) / (2 * (n - 1)))
 """
 
 
@@ -174,18 +158,23 @@ def advance_cost(nprocs: int, advances: int, extra_env: dict[str, str]) -> dict[
         "slow": slow,
         "look_ns": look_ns / each,
         "wake_ns": wake_ns / each,
+        "steps_per_sleep": sum(r[6] for r in rows) / (advances * nprocs),
+        "vcsw_per_advance": sum(r[7] for r in rows) / max(fast + slow, 1),
+        "ivcsw_per_advance": sum(r[8] for r in rows) / max(fast + slow, 1),
     }
 
 
-def futex_floor(rounds: int = 2000) -> float:
-    """Real ns per hand-over of a bare futex ping-pong between two processes (no revati)."""
+def futex_floor(rounds: int = 2000) -> tuple[float, float]:
+    """Real ns per hand-over of a bare futex ping-pong between two processes (no revati), and the CPU
+    ns of both processes per hand-over."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     r = subprocess.run(
         [sys.executable, "-c", PINGPONG, str(rounds)], capture_output=True, text=True, env=env
     )
     if r.returncode != 0:
         raise SystemExit(f"futex ping-pong failed: {r.stderr[-500:]}")
-    return float(r.stdout.strip())
+    wall, cpu = (float(x) for x in r.stdout.split())
+    return wall, cpu
 
 
 def load() -> str:
@@ -193,16 +182,10 @@ def load() -> str:
 
 
 def allreduce_cost(ranks: int, calls: int) -> list[float]:
-    """Real ns per all-reduce, per rank, under revati record."""
-    with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "revati", "record", "--gpus", str(ranks), "--out", d,
-               "--overwrite", "--", sys.executable, "-c", LAUNCH, str(ranks), ALLREDUCE, str(calls)]  # fmt: skip
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        if r.returncode != 0:
-            raise SystemExit(f"all-reduce run failed: {r.stderr[-2000:]}")
-        rows = [ln.split() for ln in r.stdout.splitlines() if ln.startswith("RESULT")]
-    return [float(x[2]) for x in sorted(rows, key=lambda x: int(x[1]))]
+    """Real ns per all-reduce of 1 KiB, per rank, under revati record (tools/bench_collectives.py)."""
+    from bench_collectives import run
+
+    return [r["1024"]["real_ns"] for r in run(ranks, calls, [1024], 900)]
 
 
 def main() -> None:
@@ -220,10 +203,12 @@ def main() -> None:
         "fast_advance_cpu_us": {},
         "allreduce_us": {},
     }
-    floor = futex_floor()
+    floor, floor_cpu = futex_floor()
     out["futex_floor_us"] = round(floor / 1e3, 1)
+    out["futex_floor_cpu_us"] = round(floor_cpu / 1e3, 1)
     print(
-        f"floor: futex ping-pong between two processes {floor / 1e3:.1f} us per hand-over ({load()})",
+        f"floor: futex ping-pong between two processes {floor / 1e3:.1f} us per hand-over (wall), "
+        f"{floor_cpu / 1e3:.1f} us of CPU per hand-over (both processes) ({load()})",
         flush=True,
     )
     for n in (int(x) for x in args.procs.split(",")):
@@ -238,7 +223,9 @@ def main() -> None:
             f"{sleep:7.1f} us per sleep, {r['advances_per_sleep']:.2f} advances per sleep, "
             f"{r['cpu_per_advance_ns'] / 1e3:.1f} us of CPU per advance (all processes); "
             f"{r['fast']:.0f} by the fast path (CPU each: {look:.1f} us to look, {wake:.1f} us to jump and wake), "
-            f"{r['slow']:.0f} by the /proc path; virtual time per sleep 1 ms + "
+            f"{r['slow']:.0f} by the /proc path; {r['steps_per_sleep']:.2f} wait steps per sleep, "
+            f"{r['vcsw_per_advance']:.2f} voluntary and {r['ivcsw_per_advance']:.2f} involuntary context "
+            f"switches per advance (all processes); virtual time per sleep 1 ms + "
             f"{r['virtual_over_ns'] / 1e3:.1f} us ({load()})",
             flush=True,
         )

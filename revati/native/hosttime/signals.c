@@ -221,7 +221,7 @@ static int read_status(const char *path, const char *const keys[], unsigned long
 
 int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out) {
     sigemptyset(out);
-    pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+    pid_t pid = (pid_t)rv_pid(), tid = (pid_t)rv_tid(); /* cached: this runs at every wait step */
     if (tid == pid) return 0;
     sigset_t pend;
     if (sigpending(&pend) != 0) return 0;

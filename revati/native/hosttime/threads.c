@@ -67,7 +67,7 @@ int rv_real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(vo
     return rc;
 }
 
-int rv_own_threads(void) { return atomic_load(&g_own_pid) == getpid() ? atomic_load(&g_own) : 0; }
+int rv_own_threads(void) { return atomic_load(&g_own_pid) == (pid_t)rv_pid() ? atomic_load(&g_own) : 0; }
 
 int rv_thread_is_own(void) { return t_own; }
 
@@ -133,7 +133,7 @@ static ino_t g_task_ino;
 static dev_t g_task_dev;
 
 int rv_kernel_threads(void) {
-    pid_t me = getpid();
+    pid_t me = (pid_t)rv_pid();
     for (int attempt = 0; attempt < 2; ++attempt) {
         struct stat st;
         if (g_task_fd < 0 || g_task_pid != me || attempt) {

@@ -1,7 +1,7 @@
 """Host time of one cuGraphLaunch on a real GPU (no revati, no profiler unless asked): the real
 driver's host cost that revati charges per graph launch (the bundled model's `host` row).
 
-    python tools/bench_graph_launch.py [--reps 300] [--cupti]
+    python tools/bench_graph_launch.py [--reps 300] [--cupti] [--graphs chain-16,llama3-8b-b1-decode]
 
 Graphs captured with torch: chains of N small kernels (N = 1 ... 2048) and a Llama-3-8B-shaped b1
 decode step (32 layers of norm, QKV/O/gate-up/down GEMMs, attention over 512 keys, activations;
@@ -24,6 +24,8 @@ import time
 from typing import Any
 
 import torch
+
+CHAINS = (1, 16, 128, 450, 1024, 2048)
 
 
 def chain(n: int) -> tuple[torch.cuda.CUDAGraph, list[torch.Tensor]]:
@@ -129,17 +131,29 @@ def main() -> None:
     p.add_argument(
         "--cpu", action="store_true", help="time with the thread's CPU time (the emulator's cost)"
     )
+    p.add_argument(
+        "--graphs",
+        default="",
+        help="comma-separated graph names to time (default: all): "
+        + ",".join([f"chain-{n}" for n in CHAINS] + ["llama3-8b-b1-decode"]),
+    )
     a = p.parse_args()
     if a.reps < 1:
         p.error("--reps must be positive")
+    known = [f"chain-{n}" for n in CHAINS] + ["llama3-8b-b1-decode"]
+    wanted = [g for g in a.graphs.split(",") if g] or known
+    for g in wanted:
+        if g not in known:
+            p.error(f"unknown graph {g!r}; known: {', '.join(known)}")
     if not torch.cuda.is_available():
         raise SystemExit("error: no CUDA device")
     cuda = ctypes.CDLL("libcuda.so.1")
     torch.zeros(1, device="cuda")
     props = torch.cuda.get_device_properties(0)
     print(f"device {props.name}, torch {torch.__version__}, CUDA {torch.version.cuda}")
-    graphs = [(f"chain-{n}", *chain(n)) for n in (1, 16, 128, 450, 1024, 2048)]
-    graphs.append(("llama3-8b-b1-decode", *llama_decode()))
+    graphs = [(f"chain-{n}", *chain(n)) for n in CHAINS if f"chain-{n}" in wanted]
+    if "llama3-8b-b1-decode" in wanted:
+        graphs.append(("llama3-8b-b1-decode", *llama_decode()))
     clock = time.thread_time_ns if a.cpu else time.perf_counter_ns
     floor = ctypes_floor(cuda, 2000, clock)
     print(f"ctypes call floor (cuCtxGetCurrent): {floor:.2f} us (subtracted below)")

@@ -76,3 +76,59 @@ def test_user_object_released_when_the_graph_and_its_exec_are_gone(stand_in):
     )
     # CUDA_ERROR_INVALID_VALUE = 1
     assert stand_in(code).result() == [1, [], [42]]
+
+
+def test_replays_write_from_kept_templates_the_events_a_formatted_trace_holds(stand_in):
+    """A replay writes each node's compact record from the template its node kept at the first replay
+    (no JSON formatted or parsed): the events read back are the ones a JSON-lines trace of the same
+    program holds, replay after replay, and a node whose launch the exec changes
+    (cuGraphExecKernelNodeSetParams) is written with its new grid from then on."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
+            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
+                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
+                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
+                        ("ctx", ctypes.c_void_p)]
+        class MP(ctypes.Structure):  # CUDA_MEMSET_NODE_PARAMS
+            _fields_ = [("dst", ctypes.c_uint64), ("pitch", ctypes.c_size_t), ("value", ctypes.c_uint),
+                        ("elem", ctypes.c_uint), ("width", ctypes.c_size_t), ("height", ctypes.c_size_t)]
+        buf = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(buf), ctypes.c_size_t(4096)))
+        g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
+        a, b, m = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+        fb = kernel(b"second")
+        ok(cu.cuGraphAddKernelNode_v2(ctypes.byref(a), g, None, ctypes.c_size_t(0),
+                                      ctypes.byref(KP(kernel(b"first"), 4, 1, 1, 128, 1, 1))))
+        ok(cu.cuGraphAddKernelNode_v2(ctypes.byref(b), g, ctypes.byref(a), ctypes.c_size_t(1),
+                                      ctypes.byref(KP(fb, 8, 2, 1, 256, 1, 1))))
+        ok(cu.cuGraphAddMemsetNode(ctypes.byref(m), g, ctypes.byref(b), ctypes.c_size_t(1),
+                                   ctypes.byref(MP(buf.value, 0, 7, 1, 1000, 1)), ctx))
+        ex = ctypes.c_void_p(); ok(cu.cuGraphInstantiateWithFlags(ctypes.byref(ex), g, ctypes.c_uint64(0)))
+        for _ in range(3):
+            ok(cu.cuGraphLaunch(ex, None))
+        ok(cu.cuGraphExecKernelNodeSetParams_v2(ex, b, ctypes.byref(KP(fb, 16, 2, 1, 256, 1, 1))))
+        for _ in range(2):
+            ok(cu.cuGraphLaunch(ex, None))
+        ok(cu.cuCtxSynchronize())
+        print("RESULT", json.dumps(1))
+        """
+    )
+    varying = {"ts_ns", "end_ns", "corr", "seq", "tid", "pid", "rank"}
+
+    def events(env: dict[str, str]) -> tuple[list[dict], list[dict], object]:
+        r = stand_in(code, env=env)
+        assert r.result() == 1
+        ks = [{k: v for k, v in e.items() if k not in varying} for e in r.of("kernel")]
+        ms = [{k: v for k, v in e.items() if k not in varying} for e in r.of("memset")]
+        return ks, ms, r
+
+    compact, compact_memsets, r = events({})
+    assert any((r.run_dir / "events").glob("*.bin"))  # written as compact records
+    lines, line_memsets, _ = events({"REVATI_TRACE_FORMAT": "jsonl"})
+    assert compact == lines and compact_memsets == line_memsets
+    assert [k["name"] for k in compact] == ["first", "second"] * 5
+    grids = [k["grid_x"] if "grid_x" in k else k["grid"][0] for k in compact[1::2]]
+    assert grids == [8, 8, 8, 16, 16]
+    assert [m["bytes"] for m in compact_memsets] == [1000] * 5
+    corrs = [e["corr"] for e in r.of("kernel")]
+    assert len(set(corrs)) == 5 and corrs[0] == corrs[1]  # one correlation id per replay

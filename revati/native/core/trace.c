@@ -285,7 +285,7 @@ static int open_locked(void) {
 static int put_line_cb(const char *line, size_t n) { return put_line_locked(line, n); }
 
 /* A hot kind as a compact record; 1 when written (or lost to a full disk), 0 to write the line. */
-static int emit_compact_locked(const char *kind, const char *fmt, va_list ap) {
+static int emit_compact_locked(const char *kind, const char *fmt, va_list ap, uint32_t *tmpl_id) {
     int lane = rv_compact_lane(kind);
     if (lane < 0) return 0;
     static char body[16384];
@@ -294,7 +294,7 @@ static int emit_compact_locked(const char *kind, const char *fmt, va_list ap) {
     int n = vsnprintf(body, sizeof body, fmt, ap2);
     va_end(ap2);
     if (n < 0 || (size_t)n >= sizeof body) return 0;
-    int rc = rv_compact_put(&g_bin, lane, trace_tid(), body, (size_t)n, put_line_cb);
+    int rc = rv_compact_put(&g_bin, lane, trace_tid(), body, (size_t)n, put_line_cb, tmpl_id);
     if (rc < 0) {
         stream_full_locked();
         return 1;
@@ -303,9 +303,9 @@ static int emit_compact_locked(const char *kind, const char *fmt, va_list ap) {
     return rc;
 }
 
-static void emit_locked(const char *kind, const char *fmt, va_list ap) {
+static void emit_locked(const char *kind, const char *fmt, va_list ap, uint32_t *tmpl_id) {
     if (g_dropped) { g_dropped++; return; }
-    if (g_bin_open && emit_compact_locked(kind, fmt, ap)) return;
+    if (g_bin_open && emit_compact_locked(kind, fmt, ap, tmpl_id)) return;
     char head[96];
     int hn = snprintf(head, sizeof head, "{\"k\":\"%s\",\"seq\":%llu,\"tid\":%d,", kind,
                       (unsigned long long)g_seq, trace_tid());
@@ -335,10 +335,43 @@ void rv_trace_emit(const char *kind, const char *fmt, ...) {
     if (open_locked()) {
         va_list ap;
         va_start(ap, fmt);
-        emit_locked(kind, fmt, ap);
+        emit_locked(kind, fmt, ap, NULL);
         va_end(ap);
     }
     pthread_mutex_unlock(&g_mu);
+}
+
+void rv_trace_emit_keep(rv_trace_tmpl *c, const char *kind, const char *fmt, ...) {
+    c->id = 0;
+    pthread_mutex_lock(&g_mu);
+    if (open_locked()) {
+        uint32_t id = 0;
+        va_list ap;
+        va_start(ap, fmt);
+        emit_locked(kind, fmt, ap, &id);
+        va_end(ap);
+        if (id && g_bin_open) c->id = id, c->tid = trace_tid(), c->gen = rv_compact_gen();
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+int rv_trace_emit_kept(const rv_trace_tmpl *c, const char *kind, uint64_t ts, uint64_t end, uint64_t corr,
+                       uint64_t x) {
+    int done = 0;
+    pthread_mutex_lock(&g_mu);
+    if (c->id && g_state == 1 && g_bin_open && c->gen == rv_compact_gen() && c->tid == trace_tid()) {
+        if (g_dropped) {
+            g_dropped++;
+            done = 1;
+        } else {
+            int rc = rv_compact_put_id(&g_bin, rv_compact_lane(kind), c->id, ts, end, corr, 0, x);
+            if (rc < 0) stream_full_locked();
+            else if (rc > 0) g_seq++;
+            done = rc != 0;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    return done;
 }
 
 int rv_trace_thread(void) { return trace_tid(); }

@@ -31,6 +31,7 @@ static char *g_arena;      /* per template: lane (1 byte), tid (4), body length 
 static size_t g_arena_len, g_arena_cap;
 static uint32_t g_n_templates;
 static uint64_t g_prev_end[N_LANES], g_last_corr, g_last_wt;
+static uint64_t g_gen = 1; /* bumped by every reset: template ids of an earlier stream are void */
 
 int rv_compact_lane(const char *kind) {
     for (int i = 0; i < N_LANES; ++i)
@@ -55,7 +56,10 @@ void rv_compact_reset(void) {
     g_n_templates = 0;
     memset(g_prev_end, 0, sizeof g_prev_end);
     g_last_corr = g_last_wt = 0;
+    g_gen++;
 }
+
+uint64_t rv_compact_gen(void) { return g_gen; }
 
 int rv_compact_start(rv_sink *bin) {
     rv_compact_reset();
@@ -239,16 +243,8 @@ static uint64_t code_of(uint64_t v, uint64_t *last) {
     return c;
 }
 
-int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, rv_put_line_fn put_line) {
-    static char t[MAX_BODY];
-    uint64_t v[N_VALUES];
-    if (lane < 0 || lane >= N_LANES || n >= MAX_BODY) return 0;
-    size_t tn = make_template(lane, body, n, t, v);
-    if (!tn) return 0;
-    int err = 0;
-    uint32_t id = intern(lane, tid, t, tn, put_line, &err);
-    if (err) return -1;
-    if (!id) return 0;
+/* The record of an event whose template is id (its values given). */
+static int put_record(rv_sink *bin, int lane, uint32_t id, const uint64_t v[N_VALUES]) {
     size_t avail;
     unsigned char *dst = (unsigned char *)rv_sink_room(bin, 6 * 10, &avail);
     if (!dst) return -1;
@@ -263,4 +259,26 @@ int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, 
     g_prev_end[lane] = end;
     rv_sink_commit(bin, o);
     return 1;
+}
+
+int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, rv_put_line_fn put_line,
+                   uint32_t *tmpl_id) {
+    static char t[MAX_BODY];
+    uint64_t v[N_VALUES];
+    if (lane < 0 || lane >= N_LANES || n >= MAX_BODY) return 0;
+    size_t tn = make_template(lane, body, n, t, v);
+    if (!tn) return 0;
+    int err = 0;
+    uint32_t id = intern(lane, tid, t, tn, put_line, &err);
+    if (err) return -1;
+    if (!id) return 0;
+    if (tmpl_id) *tmpl_id = id;
+    return put_record(bin, lane, id, v);
+}
+
+int rv_compact_put_id(rv_sink *bin, int lane, uint32_t id, uint64_t ts, uint64_t end, uint64_t corr, uint64_t wt,
+                      uint64_t x) {
+    if (lane < 0 || lane >= N_LANES || !id || id > g_n_templates) return 0;
+    const uint64_t v[N_VALUES] = {ts, end, corr, wt, x};
+    return put_record(bin, lane, id, v);
 }

@@ -6,6 +6,7 @@
 #define REVATI_TRACE_COMPACT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "trace_sink.h"
 
@@ -18,9 +19,18 @@ int rv_compact_enabled(void);
 typedef int (*rv_put_line_fn)(const char *line, size_t n);
 
 /* Write the event (lane, thread tid, body = the fields after "tid":T, as the JSON line would hold
- * them) as a record into bin. 1: written; 0: not written (a body the template cannot hold, or the
- * template table is full), so the caller writes the JSON line; -1: a sink could not grow. */
-int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, rv_put_line_fn put_line);
+ * them) as a record into bin. 1: written (its template's id in *tmpl_id when not NULL); 0: not
+ * written (a body the template cannot hold, or the template table is full), so the caller writes the
+ * JSON line; -1: a sink could not grow. */
+int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, rv_put_line_fn put_line,
+                   uint32_t *tmpl_id);
+/* Write a record of template id (interned by rv_compact_put in this stream, for this lane and the
+ * calling thread) with these values: the bytes rv_compact_put writes for the same event, without
+ * formatting or parsing its body. 1: written; 0: id is not a template of this stream; -1: full. */
+int rv_compact_put_id(rv_sink *bin, int lane, uint32_t id, uint64_t ts, uint64_t end, uint64_t corr, uint64_t wt,
+                      uint64_t x);
+/* The stream's generation: changes at every reset (template ids kept from before are void). */
+uint64_t rv_compact_gen(void);
 
 /* Start a new stream's records (writes the file magic into bin); 0, or -1 when bin is full. */
 int rv_compact_start(rv_sink *bin);

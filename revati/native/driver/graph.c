@@ -8,6 +8,25 @@
 #include "revati/nccl_graph.h"
 #include "values/values.h"
 
+/* What a node's event held when its template was kept: the template stands while these are the same
+ * (the node's own launch, copy and graph id do not change between replays: the calls that change them
+ * reset the keep). A kernel whose op depends on device memory (FA3) is described anew at each replay
+ * and keeps none. */
+typedef struct node_keep {
+    rv_trace_tmpl t;
+    const void *feat;
+    const char *pred, *src, *how, *pv, *model;
+    int xdev, dev;
+    unsigned long long track;
+    rv_values_memo vm; /* its value tracking's lookups */
+} node_keep;
+
+/* Forget what the node kept (its launch changed, or the exec goes away). */
+static void keep_reset(node_keep *nk) {
+    rv_values_memo_reset(&nk->vm);
+    memset(nk, 0, sizeof *nk);
+}
+
 typedef struct rv_exec {
     uint32_t magic;
     unsigned long long id;
@@ -16,6 +35,8 @@ typedef struct rv_exec {
     int **dep_idx; /* per node: indices (into nodes) of its dependencies */
     int *ndep;
     int n;
+    node_keep *keep; /* per node: what its replays keep (used by one replay at a time: keep_mu) */
+    pthread_mutex_t keep_mu;
     rv_uobj_refs uobjs; /* its own references to the graph's user objects */
 } rv_exec;
 
@@ -302,6 +323,8 @@ static CUresult instantiate(CUgraphExec *out, CUgraph hGraph) {
     e->orig = calloc((size_t)(n ? n : 1), sizeof *e->orig);
     e->dep_idx = calloc((size_t)(n ? n : 1), sizeof *e->dep_idx);
     e->ndep = calloc((size_t)(n ? n : 1), sizeof *e->ndep);
+    e->keep = calloc((size_t)(n ? n : 1), sizeof *e->keep);
+    pthread_mutex_init(&e->keep_mu, NULL);
     for (int k = 0; k < n; ++k) {
         gnode *src = g->nodes[order[k]];
         e->nodes[k] = *src;
@@ -355,7 +378,13 @@ RV_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUg
     rv_exec *e = exec_from(hGraphExec);
     if (!e || !nodeParams) API_RETURN(CUDA_ERROR_INVALID_VALUE);
     for (int i = 0; i < e->n; ++i)
-        if (e->orig[i] == (gnode *)hNode && e->nodes[i].type == N_KERNEL) API_RETURN(kernel_params(&e->nodes[i].k, nodeParams, op_of(&e->nodes[i].k)));
+        if (e->orig[i] == (gnode *)hNode && e->nodes[i].type == N_KERNEL) {
+            pthread_mutex_lock(&e->keep_mu);
+            keep_reset(&e->keep[i]);
+            CUresult r = kernel_params(&e->nodes[i].k, nodeParams, op_of(&e->nodes[i].k));
+            pthread_mutex_unlock(&e->keep_mu);
+            API_RETURN(r);
+        }
     API_RETURN(CUDA_ERROR_INVALID_VALUE);
 }
 
@@ -371,6 +400,9 @@ RV_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, 
         ok = k < g->n && e->nodes[i].type == g->nodes[k]->type && e->ndep[i] == g->nodes[k]->ndeps;
         if (ok) e->nodes[i] = *g->nodes[k], e->nodes[i].deps = NULL, e->orig[i] = g->nodes[k];
     }
+    pthread_mutex_lock(&e->keep_mu);
+    for (int i = 0; i < e->n; ++i) keep_reset(&e->keep[i]);
+    pthread_mutex_unlock(&e->keep_mu);
     if (resultInfo) {
         memset(resultInfo, 0, sizeof *resultInfo);
         resultInfo->result = ok ? CU_GRAPH_EXEC_UPDATE_SUCCESS : CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
@@ -395,6 +427,21 @@ static void replay_copy(const gnode *n, int dev) {
     rv_values_clear(n->dst, n->bytes);
 }
 
+/* The node's kept template when its event is the one kept, else a reset keep (filled by this replay);
+ * NULL for a kernel described anew at each replay. */
+static rv_trace_tmpl *kept_kernel(node_keep *nk, const rv_kernel_op *now, const rv_pred *p, int dev,
+                                  unsigned long long track) {
+    if (now->feat && now->feat->reads_mem) return NULL;
+    const char *pv = rv_predictor_version(), *model = rv_predictor_model_hash();
+    if (nk->feat != now->feat || nk->pred != p->pred || nk->src != p->src || nk->how != p->how || nk->pv != pv ||
+        nk->model != model || nk->xdev != p->xdev || nk->dev != dev || nk->track != track) {
+        memset(&nk->t, 0, sizeof nk->t);
+        nk->feat = now->feat, nk->pred = p->pred, nk->src = p->src, nk->how = p->how, nk->pv = pv, nk->model = model;
+        nk->xdev = p->xdev, nk->dev = dev, nk->track = track;
+    }
+    return &nk->t;
+}
+
 // cuGraphLaunch: each node starts at max(launch start, end of its dependencies + the device's graph gap);
 // the stream is ready at the last end
 RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
@@ -408,6 +455,8 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     rv_vtime_ns ready = rv_stream_ready(s), now = rv_vnow();
     rv_vtime_ns t0 = ready > now ? ready : now, last = t0;
     rv_vtime_ns *end = malloc((size_t)(e->n ? e->n : 1) * sizeof *end);
+    /* another thread replaying this exec now has its keep: this replay works without */
+    int kept = pthread_mutex_trylock(&e->keep_mu) == 0;
     /* a node that waits for another starts graph_gap_ns after it ends on a real GPU (the work
      * distributor's latency between dependent nodes, docs/predictors.md); empty and host nodes pass
      * their dependencies' ends on unchanged, so a chain through them pays the gap once */
@@ -427,8 +476,10 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
             if (n->k.feat && n->k.feat->reads_mem) now.feat = rv_kfeat_replay(&n->k);
             rv_pred p = rv_predict_kernel(&now, track, s->dev);
             end[i] = start + p.dur;
-            rv_values_kernel(s->dev, &n->k, rv__call.corr);
-            rv_emit_kernel(s->dev, track, &now, p, start, end[i], rv__call.corr, e->id);
+            node_keep *nk = kept ? &e->keep[i] : NULL;
+            rv_values_kernel_memo(s->dev, &n->k, rv__call.corr, nk ? &nk->vm : NULL);
+            rv_emit_kernel_kept(nk ? kept_kernel(nk, &now, &p, s->dev, track) : NULL, s->dev, track, &now, p, start,
+                                end[i], rv__call.corr, e->id);
             void *met = n->coll ? rv_nccl_replay_publish(n->coll, s->dev, track, start) : NULL;
             if (met) { /* NCCL's kernel: it ends no earlier than its ranks' rendezvous (a real wait) */
                 rv_leave();
@@ -440,7 +491,10 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
             replay_copy(n, s->dev);
             rv_vdur_ns d = n->type == N_COPY ? rv_predict_copy(n->kind, n->bytes, s->dev) : rv_predict_memset(n->bytes, s->dev);
             end[i] = start + d;
-            rv_emit_copy(s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i], rv__call.corr, e->id);
+            node_keep *nk = kept ? &e->keep[i] : NULL;
+            if (nk && (nk->dev != s->dev || nk->track != track)) keep_reset(nk), nk->dev = s->dev, nk->track = track;
+            rv_emit_copy_kept(nk ? &nk->t : NULL, s->dev, track, n->type == N_COPY ? n->kind : NULL, n->bytes, start, end[i],
+                              rv__call.corr, e->id);
         } else {
             if (n->type == N_EVENT_WAIT) {
                 rv_vtime_ns t = rv_event_wait_time(n->event);
@@ -457,6 +511,7 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
         if (end[i] > last) last = end[i];
     }
     free(end);
+    if (kept) pthread_mutex_unlock(&e->keep_mu);
     rv_stream_wait_until(s, last);
     rv_trace_graph("launch", e->id, s, e->n, t0, last);
     API_RETURN(CUDA_SUCCESS);
@@ -480,6 +535,9 @@ RV_EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec) {
     for (int i = 0; i < e->n; ++i) free(e->dep_idx[i]);
     free(e->dep_idx);
     free(e->ndep);
+    for (int i = 0; i < e->n; ++i) keep_reset(&e->keep[i]);
+    free(e->keep);
+    pthread_mutex_destroy(&e->keep_mu);
     free(e->nodes);
     free(e->orig);
     free(e);

@@ -170,6 +170,9 @@ int rv_alloc_remove(uint64_t base, rv_alloc *out);
 int rv_host_alloc_may_hold(uint64_t v);
 /* The allocation holding ptr (by value); 0 when ptr is not known. */
 int rv_alloc_find(uint64_t ptr, rv_alloc *out);
+/* Changes whenever an allocation is added or removed: what was looked up in the registry still holds
+ * while it is the same. */
+uint64_t rv_alloc_gen(void);
 /* Device memory of bytesize on the current device (pool: the stream-ordered pool it came from). */
 CUresult rv_dev_alloc(CUdeviceptr *dptr, size_t bytesize, int kind, void *pool);
 /* Free a device allocation; *freed receives what it was. */
@@ -305,6 +308,14 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
                     rv_vtime_ns end, uint64_t corr, unsigned long long graph);
 void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
                   uint64_t corr, unsigned long long graph);
+/* The same for a graph node that writes the same event at every replay but for its times and corr: keep
+ * holds the event's compact template from an earlier replay, so the record is written without its body
+ * being formatted or parsed; it is filled when it holds none. The caller resets keep (id 0) when any
+ * other field of the event may have changed. */
+void rv_emit_kernel_kept(rv_trace_tmpl *keep, int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p,
+                         rv_vtime_ns start, rv_vtime_ns end, uint64_t corr, unsigned long long graph);
+void rv_emit_copy_kept(rv_trace_tmpl *keep, int dev, unsigned long long stream, const char *kind, uint64_t bytes,
+                       rv_vtime_ns start, rv_vtime_ns end, uint64_t corr, unsigned long long graph);
 
 /* Capturing streams record instead of execute. */
 int rv_graph_capture_kernel(rv_stream *s, const rv_kernel_op *k);

@@ -6,9 +6,9 @@
 #include "internal.h"
 #include "values/values.h"
 
-void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
-                    rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
-    if (!rv_tracing()) return;
+/* The kernel event's body; keep: write it through rv_trace_emit_keep into *keep. */
+static void emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
+                        rv_vtime_ns end, uint64_t corr, unsigned long long graph, rv_trace_tmpl *keep) {
     /* formatted by hand: this line is written once per launch and printf dominated its cost */
     const rv_kfeat *ft = k->feat;
     size_t need = 1024 + (k->f && k->f->json_name ? strlen(k->f->json_name) : 0) +
@@ -53,21 +53,36 @@ void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, r
         rv_put(&l, ",\"sig\":\""), rv_put(&l, ft->sig), rv_put(&l, "\"");
     }
     *l.p = 0;
-    rv_trace_emit("kernel", "%s", buf);
+    if (keep) rv_trace_emit_keep(keep, "kernel", "%s", buf);
+    else rv_trace_emit("kernel", "%s", buf);
     if (buf != small) free(buf);
 }
 
-void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
-                  uint64_t corr, unsigned long long graph) {
+void rv_emit_kernel(int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p, rv_vtime_ns start,
+                    rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
+    if (rv_tracing()) emit_kernel(dev, stream, k, p, start, end, corr, graph, NULL);
+}
+
+void rv_emit_kernel_kept(rv_trace_tmpl *keep, int dev, unsigned long long stream, const rv_kernel_op *k, rv_pred p,
+                         rv_vtime_ns start, rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
+    if (!rv_tracing() || (keep && rv_trace_emit_kept(keep, "kernel", start, end, corr, 0))) return;
+    emit_kernel(dev, stream, k, p, start, end, corr, graph, keep);
+}
+
+void rv_emit_copy_kept(rv_trace_tmpl *keep, int dev, unsigned long long stream, const char *kind, uint64_t bytes,
+                       rv_vtime_ns start, rv_vtime_ns end, uint64_t corr, unsigned long long graph) {
     if (!rv_tracing()) return;
+    rv_trace_tmpl none;
+    if (!keep) keep = &none;
+    else if (rv_trace_emit_kept(keep, kind ? "memcpy" : "memset", start, end, corr, bytes)) return;
     if (kind)
-        rv_trace_emit("memcpy",
+        rv_trace_emit_keep(keep, "memcpy",
                       "\"kind\":\"%s\",\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,"
                       "\"end_ns\":%llu,\"graph\":%llu",
                       kind, (unsigned long long)bytes, dev, stream, (unsigned long long)corr, (unsigned long long)start,
                       (unsigned long long)end, graph);
     else
-        rv_trace_emit("memset",
+        rv_trace_emit_keep(keep, "memset",
                       "\"bytes\":%llu,\"dev\":%d,\"stream\":%llu,\"corr\":%llu,\"ts_ns\":%llu,\"end_ns\":%llu,"
                       "\"graph\":%llu",
                       (unsigned long long)bytes, dev, stream, (unsigned long long)corr, (unsigned long long)start,
@@ -81,6 +96,11 @@ void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned 
     rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, rv_conf()->eager_gap_ns, &end);
     rv_values_kernel(s->dev, k, corr);
     rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);
+}
+
+void rv_emit_copy(int dev, unsigned long long stream, const char *kind, uint64_t bytes, rv_vtime_ns start, rv_vtime_ns end,
+                  uint64_t corr, unsigned long long graph) {
+    rv_emit_copy_kept(NULL, dev, stream, kind, bytes, start, end, corr, graph);
 }
 
 rv_vtime_ns rv_copy_now(rv_stream *s, const char *kind, uint64_t bytes, uint64_t corr, unsigned long long graph) {

@@ -161,6 +161,10 @@ static int reg_lower_bound(uint64_t base) {
  * rv_host_alloc_may_hold, asked for many parameter words per launch. */
 static _Atomic uint64_t g_host_lo = UINT64_MAX, g_host_hi;
 
+static _Atomic uint64_t g_reg_gen; /* bumped at every change of the registry */
+
+uint64_t rv_alloc_gen(void) { return atomic_load_explicit(&g_reg_gen, memory_order_acquire); }
+
 int rv_host_alloc_may_hold(uint64_t v) { return v >= atomic_load(&g_host_lo) && v < atomic_load(&g_host_hi); }
 
 void rv_alloc_add(const rv_alloc *a) {
@@ -184,6 +188,7 @@ void rv_alloc_add(const rv_alloc *a) {
     g_reg[i] = *a;
     if (!g_reg[i].id) g_reg[i].id = atomic_fetch_add(&g_alloc_id, 1);
     g_nreg++;
+    atomic_fetch_add_explicit(&g_reg_gen, 1, memory_order_release);
     pthread_rwlock_unlock(&g_reg_mu);
 }
 
@@ -195,6 +200,7 @@ int rv_alloc_remove(uint64_t base, rv_alloc *out) {
         if (out) *out = g_reg[i];
         memmove(&g_reg[i], &g_reg[i + 1], (size_t)(g_nreg - i - 1) * sizeof *g_reg);
         g_nreg--;
+        atomic_fetch_add_explicit(&g_reg_gen, 1, memory_order_release);
     }
     pthread_rwlock_unlock(&g_reg_mu);
     return ok;

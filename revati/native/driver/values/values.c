@@ -36,36 +36,65 @@ int rv_values_flash_kernel(const char *name) {
     return name && (!strncmp(name, "_ZN5flash", 9) || !strncmp(name, "_ZN7cutlass13device_kernelIN5flash", 34));
 }
 
-/* The words of a parameter buffer that point into device (or mapped host) memory: each may be written,
- * over a guessed extent (REVATI_TAINT_SPAN bytes, within its allocation, and short of the next pointer
- * the kernel received: tensors passed together do not overlap, and each keeps its own origin). */
-static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr) {
-    uint64_t ptr[128], lim[128];
+/* The words of a parameter buffer that point into device (or mapped host) memory, as (pointer, limit of
+ * its allocation) pairs sorted by pointer; their number. */
+static int pointer_words(const rv_kernel_op *k, uint64_t pair[][2]) {
     int n = 0;
-    for (uint32_t o = 0; o + 8 <= k->param_bytes && n < 128; o += 8) {
+    for (uint32_t o = 0; o + 8 <= k->param_bytes && n < RV_VALUES_MAX_PTRS; o += 8) {
         uint64_t w;
         memcpy(&w, k->params + o, 8);
         rv_alloc a;
         if (w < 4096 || !rv_alloc_find(w, &a)) continue;
-        ptr[n] = w, lim[n] = a.base + a.size;
+        pair[n][0] = w, pair[n][1] = a.base + a.size;
         ++n;
     }
-    if (n > 1) { /* sort (pointer, limit) pairs by pointer */
-        uint64_t pair[128][2];
-        for (int i = 0; i < n; ++i) pair[i][0] = ptr[i], pair[i][1] = lim[i];
-        qsort(pair, (size_t)n, sizeof pair[0], cmp_ptr);
-        for (int i = 0; i < n; ++i) ptr[i] = pair[i][0], lim[i] = pair[i][1];
-    }
+    if (n > 1) qsort(pair, (size_t)n, sizeof pair[0], cmp_ptr);
+    return n;
+}
+
+/* Each pointer word may be written, over a guessed extent (REVATI_TAINT_SPAN bytes, within its
+ * allocation, and short of the next pointer the kernel received: tensors passed together do not
+ * overlap, and each keeps its own origin). */
+static void taint_words(const rv_kernel_op *k, const uint64_t pair[][2], int n, uint64_t seq, uint64_t corr) {
     int reader = rv_values_flash_kernel(k->f->name);
     for (int i = 0; i < n; ++i) {
-        if (i + 1 < n && ptr[i + 1] == ptr[i]) continue;
-        uint64_t end = ptr[i] + g_span;
-        if (end > lim[i]) end = lim[i];
-        if (i + 1 < n && ptr[i + 1] < end) end = ptr[i + 1];
-        if (reader && rv_taint_find(ptr[i], end, 0, NULL)) continue; /* keep the stale bytes' real producer */
-        rv_taint t = {ptr[i], end, ptr[i], k->f, seq, corr, 0, 0, 0};
+        uint64_t p = pair[i][0];
+        if (i + 1 < n && pair[i + 1][0] == p) continue;
+        uint64_t end = p + g_span;
+        if (end > pair[i][1]) end = pair[i][1];
+        if (i + 1 < n && pair[i + 1][0] < end) end = pair[i + 1][0];
+        if (reader && rv_taint_find(p, end, 0, NULL)) continue; /* keep the stale bytes' real producer */
+        rv_taint t = {p, end, p, k->f, seq, corr, 0, 0, 0};
         rv_taint_mark(&t);
     }
+}
+
+/* The pointer words of k: a graph node's memo holds them from an earlier replay while no allocation
+ * has been added or removed since (its parameter buffer is its own and does not change). */
+static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr, rv_values_memo *m) {
+    uint64_t local[RV_VALUES_MAX_PTRS][2];
+    if (m) {
+        uint64_t gen = rv_alloc_gen();
+        if (!m->filled || m->gen != gen) {
+            int n = pointer_words(k, local);
+            uint64_t(*pl)[2] = n ? realloc(m->pl, (size_t)n * sizeof *pl) : m->pl;
+            if (n && !pl) {
+                taint_words(k, (const uint64_t(*)[2])local, n, seq, corr);
+                return;
+            }
+            if (n) memcpy(pl, local, (size_t)n * sizeof *pl);
+            m->pl = pl, m->n = n, m->gen = gen, m->filled = 1;
+        }
+        taint_words(k, (const uint64_t(*)[2])m->pl, m->n, seq, corr);
+        return;
+    }
+    int n = pointer_words(k, local);
+    taint_words(k, (const uint64_t(*)[2])local, n, seq, corr);
+}
+
+void rv_values_memo_reset(rv_values_memo *m) {
+    free(m->pl);
+    memset(m, 0, sizeof *m);
 }
 
 static void warn_unknown_params(const rv_func *f) {
@@ -96,7 +125,7 @@ uint64_t rv_values_take_tag(void) {
     return t;
 }
 
-static void track(const rv_kernel_op *k, uint64_t corr) {
+static void track(const rv_kernel_op *k, uint64_t corr, rv_values_memo *m) {
     uint64_t seq = __atomic_add_fetch(&g_kseq, 1, __ATOMIC_RELAXED);
     if (k->host_tag && g_runner && g_runner(k->host_tag) == 1) { /* the runner computed it */
         rv_values_count_computed();
@@ -107,17 +136,19 @@ static void track(const rv_kernel_op *k, uint64_t corr) {
         return;
     }
     if (rv_values_compute(k, seq, corr)) return;
-    taint_pointers(k, seq, corr);
+    taint_pointers(k, seq, corr, m);
 }
 
-void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) {
+void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr) { rv_values_kernel_memo(dev, k, corr, NULL); }
+
+void rv_values_kernel_memo(int dev, const rv_kernel_op *k, uint64_t corr, rv_values_memo *m) {
     if (!rv_values_on()) return;
     if (!g_stats) {
-        track(k, corr);
+        track(k, corr, m);
         return;
     }
     uint64_t t0 = rv_real_ns();
-    track(k, corr);
+    track(k, corr, m);
     __atomic_add_fetch(&g_stat_ns, rv_real_ns() - t0, __ATOMIC_RELAXED);
     __atomic_add_fetch(&g_stat_calls, 1, __ATOMIC_RELAXED);
 }

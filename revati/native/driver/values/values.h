@@ -9,6 +9,19 @@
 /* A kernel runs (a launch or a graph replay's node): computed on the host when its family is known
  * (values/families.c), else every device range it may write is tainted with it as the producer. */
 void rv_values_kernel(int dev, const rv_kernel_op *k, uint64_t corr);
+/* At most this many pointer words of a parameter buffer are tainted. */
+#define RV_VALUES_MAX_PTRS 128
+/* What a graph node's tracking looks up once and reuses at its replays: its parameter words that point
+ * into allocations (valid while rv_alloc_gen() is gen). Zeroed: empty. */
+typedef struct rv_values_memo {
+    uint64_t gen;
+    uint64_t (*pl)[2]; /* (pointer, limit of its allocation), sorted by pointer */
+    int n, filled;
+} rv_values_memo;
+/* rv_values_kernel for a graph node whose parameter buffer stays the same between calls, with its memo. */
+void rv_values_kernel_memo(int dev, const rv_kernel_op *k, uint64_t corr, rv_values_memo *m);
+/* Empty the memo (its node's launch changed, or the node goes away). */
+void rv_values_memo_reset(rv_values_memo *m);
 /* A copy of n bytes from src to dst of kind HtoD/DtoH/DtoD/PtoP/HtoH happened; site is the API name.
  * HtoD clears the destination's taint, DtoD/PtoP carry the source's taint over, DtoH of tainted bytes
  * is a value read (a `value-read` event; the token policy may write the bytes the host receives). */

@@ -222,7 +222,7 @@ def main() -> None:
             f"global advance, {n} participants: {adv:7.1f} us per advance (wall; floor {floor / 1e3:.1f}), "
             f"{sleep:7.1f} us per sleep, {r['advances_per_sleep']:.2f} advances per sleep, "
             f"{r['cpu_per_advance_ns'] / 1e3:.1f} us of CPU per advance (all processes); "
-            f"{r['fast']:.0f} by the fast path (CPU each: {look:.1f} us to look, {wake:.1f} us to jump and wake), "
+            f"{r['fast']:.0f} by the fast path (each: {look:.1f} us to look, {wake:.1f} us to jump and wake, real time), "
             f"{r['slow']:.0f} by the /proc path; {r['steps_per_sleep']:.2f} wait steps per sleep, "
             f"{r['vcsw_per_advance']:.2f} voluntary and {r['ivcsw_per_advance']:.2f} involuntary context "
             f"switches per advance (all processes); virtual time per sleep 1 ms + "

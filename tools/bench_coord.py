@@ -10,12 +10,14 @@ real time per advance (the whole loop's wall time over the world's advances in i
 jump, the futex wake of the due process and its scheduling, and the Python loop of the woken
 process until it parks again), the real time per sleep of a process (median), the advances per
 sleep, the CPU time of all processes per advance (their loops, wait slices and revati's work: less
-inflated by the host's load than wall time), and the advancing thread's own CPU time per fast
+inflated by the host's load than wall time), and the advancing thread's own real time per fast
 advance, split into the look (parking, the published counts, the epoch claimed) and the jump with
-the wake of the due waiters, and the virtual time a sleep of the loop takes beyond its 1 ms
+the wake of the due waiters, the wait steps per sleep (2 at least when another process wakes it),
+the context switches per advance of all processes (getrusage: one voluntary switch per advance is a
+single hand-over), and the virtual time a sleep of the loop takes beyond its 1 ms
 (median of the processes: the loop's own host time, and whatever real time leaked into virtual
 time). Beside it, the floor: a bare futex ping-pong between two processes
-(no revati), real time per hand-over, which every advance with N >= 2 pays at least once (on a VM
+(no revati), real and CPU time per hand-over, which every advance with N >= 2 pays at least once (on a VM
 that halts idle cores, a wake-up of another core's process costs tens of microseconds). The load
 average is printed with each line: the wall figures move with it.
 

@@ -10,12 +10,14 @@ real time per advance (the whole loop's wall time over the world's advances in i
 jump, the futex wake of the due process and its scheduling, and the Python loop of the woken
 process until it parks again), the real time per sleep of a process (median), the advances per
 sleep, the CPU time of all processes per advance (their loops, wait slices and revati's work: less
-inflated by the host's load than wall time), and the advancing thread's own CPU time per fast
+inflated by the host's load than wall time), and the advancing thread's own real time per fast
 advance, split into the look (parking, the published counts, the epoch claimed) and the jump with
-the wake of the due waiters, and the virtual time a sleep of the loop takes beyond its 1 ms
+the wake of the due waiters, the wait steps per sleep (2 at least when another process wakes it),
+the context switches per advance of all processes (getrusage: one voluntary switch per advance is a
+single hand-over), and the virtual time a sleep of the loop takes beyond its 1 ms
 (median of the processes: the loop's own host time, and whatever real time leaked into virtual
 time). Beside it, the floor: a bare futex ping-pong between two processes
-(no revati), real time per hand-over, which every advance with N >= 2 pays at least once (on a VM
+(no revati), real and CPU time per hand-over, which every advance with N >= 2 pays at least once (on a VM
 that halts idle cores, a wake-up of another core's process costs tens of microseconds). The load
 average is printed with each line: the wall figures move with it.
 
@@ -222,7 +224,7 @@ def main() -> None:
             f"global advance, {n} participants: {adv:7.1f} us per advance (wall; floor {floor / 1e3:.1f}), "
             f"{sleep:7.1f} us per sleep, {r['advances_per_sleep']:.2f} advances per sleep, "
             f"{r['cpu_per_advance_ns'] / 1e3:.1f} us of CPU per advance (all processes); "
-            f"{r['fast']:.0f} by the fast path (CPU each: {look:.1f} us to look, {wake:.1f} us to jump and wake), "
+            f"{r['fast']:.0f} by the fast path (each: {look:.1f} us to look, {wake:.1f} us to jump and wake, real time), "
             f"{r['slow']:.0f} by the /proc path; {r['steps_per_sleep']:.2f} wait steps per sleep, "
             f"{r['vcsw_per_advance']:.2f} voluntary and {r['ivcsw_per_advance']:.2f} involuntary context "
             f"switches per advance (all processes); virtual time per sleep 1 ms + "

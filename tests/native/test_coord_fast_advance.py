@@ -2,7 +2,7 @@
 of every process of the world is parked in a wait revati sees, the world advances at once, without
 /proc scans or pauses; a thread revati cannot see blocked (in an uninterposed call) leaves the
 advance to the /proc path, which still advances; a running thread is never jumped past. The
-counts come from revati_advances (fast, /proc path, CPU ns of the fast ones' looks and wakes)."""
+counts come from revati_advances (fast, /proc path, real ns of the fast ones' looks and wakes)."""
 
 from __future__ import annotations
 

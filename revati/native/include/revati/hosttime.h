@@ -104,7 +104,7 @@ typedef struct rv_world {
     _Atomic uint32_t gen_waiters;    /* threads in a futex wait on gen: a jump wakes them only if any */
     _Atomic uint64_t fast_jumps;     /* idle advances taken by the fast path */
     _Atomic uint64_t slow_jumps;     /* ... and by the /proc path */
-    _Atomic uint64_t fast_ns;        /* CPU ns the fast advances' looks took (the advancer's, from its
+    _Atomic uint64_t fast_ns;        /* real ns the fast advances' looks took (the advancer's, from its
                                         parking to the epoch claimed; their real time is excluded) */
     _Atomic uint64_t fast_wake_ns;   /* ... and their jumps and wakes of the due waiters */
     _Atomic uint32_t events;         /* bumped at every event that can end another thread's wait: a

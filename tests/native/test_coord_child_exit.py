@@ -16,7 +16,7 @@ pytestmark = pytest.mark.realtime  # the child's lag is real time spent in revat
 # parent waits for it (Popen.wait: waitpid), then starts a second child that reads its clock once.
 LAUNCHER = r"""
 import ctypes, json, os, subprocess, sys, time
-LAG_S = 1.5
+LAG_S = 3.0
 if sys.argv[1:] == ["busy"]:
     lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
     lib.revati_real_ns.restype = ctypes.c_ulonglong
@@ -45,7 +45,7 @@ def test_parent_wakes_when_its_child_exited(stand_in) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     # the child's clock lagged the real time it ran by most of it (its brackets are excluded)
-    assert res["real"] >= 1_500_000_000, res
+    assert res["real"] >= 3_000_000_000, res
     assert res["virtual"] < res["real"] - 700_000_000, res
     # the parent wakes where the child exited (its interpreter's teardown after its last read: tens
     # of ms); before the fix it woke at the reference clock, about as far past the child's end as

@@ -16,11 +16,6 @@ def test_event_wait_node_starts_after_the_record_node_of_another_graph(stand_in)
     nodes), not at B's launch."""
     code = PRELUDE + textwrap.dedent(
         """
-        class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
-            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
-                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
-                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
-                        ("ctx", ctypes.c_void_p)]
         ev = ctypes.c_void_p(); ok(cu.cuEventCreate(ctypes.byref(ev), 0))
         def graph(first_kind, name, grid):
             g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
@@ -85,11 +80,6 @@ def test_replays_write_from_kept_templates_the_events_a_formatted_trace_holds(st
     (cuGraphExecKernelNodeSetParams) is written with its new grid from then on."""
     code = PRELUDE + textwrap.dedent(
         """
-        class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
-            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
-                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
-                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
-                        ("ctx", ctypes.c_void_p)]
         class MP(ctypes.Structure):  # CUDA_MEMSET_NODE_PARAMS
             _fields_ = [("dst", ctypes.c_uint64), ("pitch", ctypes.c_size_t), ("value", ctypes.c_uint),
                         ("elem", ctypes.c_uint), ("width", ctypes.c_size_t), ("height", ctypes.c_size_t)]

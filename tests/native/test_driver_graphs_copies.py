@@ -14,11 +14,6 @@ def test_explicit_graph_build_instantiate_launch(stand_in):
     """A graph built node by node replays its kernels in order on the launch stream, tagged with the exec id."""
     code = PRELUDE + textwrap.dedent(
         """
-        class KP(ctypes.Structure):  # CUDA_KERNEL_NODE_PARAMS_v2
-            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
-                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
-                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
-                        ("ctx", ctypes.c_void_p)]
         fa, fb = kernel(b"node_a"), kernel(b"node_b")
         g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
         n1 = ctypes.c_void_p(); n2 = ctypes.c_void_p()
@@ -49,11 +44,6 @@ def test_graph_branches_overlap(stand_in):
     each dependent node starts the device's graph gap after what it waits for."""
     code = PRELUDE + textwrap.dedent(
         """
-        class KP(ctypes.Structure):
-            _fields_ = [("func", ctypes.c_void_p), ("gx", ctypes.c_uint), ("gy", ctypes.c_uint), ("gz", ctypes.c_uint),
-                        ("bx", ctypes.c_uint), ("by", ctypes.c_uint), ("bz", ctypes.c_uint), ("smem", ctypes.c_uint),
-                        ("params", ctypes.c_void_p), ("extra", ctypes.c_void_p), ("kern", ctypes.c_void_p),
-                        ("ctx", ctypes.c_void_p)]
         g = ctypes.c_void_p(); ok(cu.cuGraphCreate(ctypes.byref(g), 0))
         def node(name, grid, deps):
             n = ctypes.c_void_p()

@@ -202,6 +202,8 @@ def expand(
     `records` is the records file's bytes (read_records)."""
     import pyarrow as pa
 
+    from revati.trace.take import take
+
     by_kind: dict[str, list[tuple[int, bytes]]] = {}
     for line in template_lines:
         m = _TEMPLATE.match(line)
@@ -236,7 +238,7 @@ def expand(
         sel = np.flatnonzero(lanes == lane)
         if not len(sel):
             continue
-        t = templates[kind].take(pa.array(row_of[ids[sel]]))
+        t = take(templates[kind], row_of[ids[sel]])
         values = {"seq": seqs[sel]}
         for f in RECORD_VALUE_FIELDS:
             if f in KIND_FIELDS[kind]:

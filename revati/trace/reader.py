@@ -47,6 +47,7 @@ from revati.trace.schema import (
     field_type,
 )
 from revati.trace.stream import Stream
+from revati.trace.take import take
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ def _add_records(
     for kind, t in expanded.items():
         if kind in tables and tables[kind].num_rows:
             both = pa.concat_tables([tables[kind], t])
-            t = both.take(pc.sort_indices(both.column("seq")))
+            t = take(both, pc.sort_indices(both.column("seq")).to_numpy())
         tables[kind] = t
     return sum(t.num_rows for t in expanded.values())
 

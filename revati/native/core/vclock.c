@@ -341,11 +341,11 @@ uint64_t rv_overhead_ns(void) { return atomic_load(&g_overhead); }
  * overhead includes the part of other threads' open brackets that ran before this reading's instant
  * (open_brackets.h): it is added to g_overhead only when they end, and a reading that counted it
  * would stay, through the no-going-back clamp, after they did. */
-static inline uint64_t own_part(void) {
+/* This process's part of its clock as read at real instant `real` (without the world's jumps). */
+static inline uint64_t own_part_at(uint64_t real) {
     uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
                  atomic_load_explicit(&g_adopted, memory_order_relaxed);
     if (g_det) return c;
-    uint64_t real = t_depth > 0 ? t_entry_real : rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
                     atomic_load_explicit(&g_foreign, memory_order_relaxed) +
                     atomic_load_explicit(&g_world->idle_real, memory_order_relaxed) + rv_open_part(real);
@@ -353,6 +353,9 @@ static inline uint64_t own_part(void) {
     uint64_t ran = real - base;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c;
 }
+
+/* ... as the calling thread reads it: frozen at its bracket's entry inside one */
+static inline uint64_t own_part(void) { return own_part_at(t_depth > 0 ? t_entry_real : rv_real_ns()); }
 
 static inline uint64_t clamp_last(uint64_t v) {
     uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
@@ -372,15 +375,7 @@ static inline uint64_t clamp_last(uint64_t v) {
  * a serving benchmark then arrived at one instant (docs/limitations.md). */
 static uint64_t live_room(void) {
     if (g_det) return 0;
-    uint64_t real = rv_real_ns();
-    uint64_t c = atomic_load_explicit(&g_charge, memory_order_relaxed) +
-                 atomic_load_explicit(&g_adopted, memory_order_relaxed);
-    uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_overhead, memory_order_relaxed) +
-                    atomic_load_explicit(&g_foreign, memory_order_relaxed) +
-                    atomic_load_explicit(&g_world->idle_real, memory_order_relaxed) + rv_open_part(real);
-    uint64_t ran = real > base ? real - base : 0;
-    uint64_t v = (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + c +
-                 atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t v = own_part_at(rv_real_ns()) + atomic_load_explicit(&g_world->jump, memory_order_acquire);
     uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
     uint64_t room = v > last ? v - last : 0;
     return g_speed_one ? room : (uint64_t)((double)room / g_speed);
@@ -424,18 +419,21 @@ void rv_publish_exit(void) {
     if (p) atomic_store(&p->exit_at, rv_vnow());
 }
 
+/* The charges slot process pid published, or NULL. */
+static rv_charges *slot_of(int32_t pid) {
+    rv_world *w = g_world;
+    for (int i = 0, hi = rv_charges_hi(w); i < hi; ++i)
+        if (atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed) == pid) return &w->charges[i];
+    return NULL;
+}
+
 int rv_proc_exit_at(int32_t pid, rv_vtime_ns *at) {
     ensure_init();
-    rv_world *w = g_world;
-    for (int i = 0, hi = rv_charges_hi(w); i < hi; ++i) {
-        rv_charges *c = &w->charges[i];
-        if (atomic_load_explicit(&c->pid, memory_order_relaxed) != pid) continue;
-        uint64_t x = atomic_load(&c->exit_at);
-        if (!x) return 0;
-        *at = x;
-        return 1;
-    }
-    return 0;
+    rv_charges *c = slot_of(pid);
+    uint64_t x = c ? atomic_load(&c->exit_at) : 0;
+    if (!x) return 0;
+    *at = x;
+    return 1;
 }
 
 void rv_wake_at(rv_vtime_ns t) {
@@ -773,24 +771,19 @@ uint64_t rv_exclude_own(uint64_t ns) {
 
 int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
     ensure_init();
-    rv_world *w = g_world;
-    int hi = rv_charges_hi(w);
-    for (int i = 0; i < hi; ++i) {
-        rv_charges *c = &w->charges[i];
-        if (atomic_load_explicit(&c->pid, memory_order_relaxed) != pid) continue;
-        int64_t plus = (int64_t)(atomic_load_explicit(&c->ns, memory_order_relaxed) +
-                                 atomic_load_explicit(&c->adopted, memory_order_relaxed));
-        int64_t minus = 0;
-        if (!g_det) {
-            uint64_t ex = atomic_load_explicit(&c->overhead, memory_order_relaxed) +
-                          atomic_load_explicit(&c->foreign, memory_order_relaxed);
-            minus = g_speed_one ? (int64_t)ex : (int64_t)((double)ex * g_speed);
-        }
-        int64_t v = (int64_t)ref_now + plus - minus;
-        *clock = v < 0 ? 0 : (rv_vtime_ns)v;
-        return 1;
+    rv_charges *c = slot_of(pid);
+    if (!c) return 0;
+    int64_t plus = (int64_t)(atomic_load_explicit(&c->ns, memory_order_relaxed) +
+                             atomic_load_explicit(&c->adopted, memory_order_relaxed));
+    int64_t minus = 0;
+    if (!g_det) {
+        uint64_t ex = atomic_load_explicit(&c->overhead, memory_order_relaxed) +
+                      atomic_load_explicit(&c->foreign, memory_order_relaxed);
+        minus = g_speed_one ? (int64_t)ex : (int64_t)((double)ex * g_speed);
     }
-    return 0;
+    int64_t v = (int64_t)ref_now + plus - minus;
+    *clock = v < 0 ? 0 : (rv_vtime_ns)v;
+    return 1;
 }
 
 void rv_leave_discard(void) {

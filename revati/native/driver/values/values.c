@@ -72,24 +72,19 @@ static void taint_words(const rv_kernel_op *k, const uint64_t pair[][2], int n, 
 /* The pointer words of k: a graph node's memo holds them from an earlier replay while no allocation
  * has been added or removed since (its parameter buffer is its own and does not change). */
 static void taint_pointers(const rv_kernel_op *k, uint64_t seq, uint64_t corr, rv_values_memo *m) {
-    uint64_t local[RV_VALUES_MAX_PTRS][2];
-    if (m) {
-        uint64_t gen = rv_alloc_gen();
-        if (!m->filled || m->gen != gen) {
-            int n = pointer_words(k, local);
-            uint64_t(*pl)[2] = n ? realloc(m->pl, (size_t)n * sizeof *pl) : m->pl;
-            if (n && !pl) {
-                taint_words(k, (const uint64_t(*)[2])local, n, seq, corr);
-                return;
-            }
-            if (n) memcpy(pl, local, (size_t)n * sizeof *pl);
-            m->pl = pl, m->n = n, m->gen = gen, m->filled = 1;
-        }
+    uint64_t gen = m ? rv_alloc_gen() : 0; /* read before the lookups it vouches for */
+    if (m && m->filled && m->gen == gen) {
         taint_words(k, (const uint64_t(*)[2])m->pl, m->n, seq, corr);
         return;
     }
+    uint64_t local[RV_VALUES_MAX_PTRS][2];
     int n = pointer_words(k, local);
     taint_words(k, (const uint64_t(*)[2])local, n, seq, corr);
+    if (!m) return;
+    uint64_t(*pl)[2] = n ? realloc(m->pl, (size_t)n * sizeof *pl) : m->pl;
+    if (n && !pl) return; /* out of memory: no memo, looked up again next time */
+    if (n) memcpy(pl, local, (size_t)n * sizeof *pl);
+    m->pl = pl, m->n = n, m->gen = gen, m->filled = 1;
 }
 
 void rv_values_memo_reset(rv_values_memo *m) {

@@ -40,6 +40,8 @@ static int holds_enabled(void) {
     return g_enabled;
 }
 
+int rv_holds_enabled(void) { return holds_enabled(); }
+
 /* Every process's clock now, from the published terms (pid 0: free slot). */
 typedef struct clock_table {
     int n;

@@ -1269,7 +1269,7 @@ static int own_advance(rv_world *w, rv_wait *wt) {
     wt->own_look_real = real;
     if (!own_earliest(w, wt)) return 0;
     if (rv_own_others_run()) return 0;
-    if (rv_laggard_before(wt->deadline)) return 0;
+    if (rv_laggard_before_strict(wt->deadline)) return 0;
     /* nothing can reach this process before its deadline: it jumps there (its other threads wait) */
     rv_vadvance_unheld(wt->deadline, wt->why);
     atomic_fetch_add(&w->own_advances, 1);

@@ -339,6 +339,9 @@ RV_API int rv_world_idle(void);
 RV_API int rv_hold_until(rv_vtime_ns t, const char *why);
 /* Whether another process of the world could act before t (the test rv_hold_until repeats). */
 RV_API int rv_laggard_before(rv_vtime_ns t);
+/* The same, counting a waiter doing its checks after an event of the world as running (the own
+ * advance of a blocked process, world.c). */
+RV_API int rv_laggard_before_strict(rv_vtime_ns t);
 /* Whether holds are on (REVATI_HOLD, default on); the own advance of a blocked process needs them. */
 RV_API int rv_holds_enabled(void);
 

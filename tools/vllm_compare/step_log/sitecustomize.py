@@ -16,6 +16,11 @@ spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read fr
 "real" (real monotonic seconds: "t" is virtual under revati), and "revati_wait" and "revati_wait_steps" (real seconds the scheduling thread spent in revati's timed
 waits, e.g. the GIL's, and how many real slices they took). Every line has "sched": the scheduling
 thread's /proc schedstat (CPU ns, run delay ns: waiting for a core, timeslices). With
+every line also has Python's garbage collections so far ("gc_n", "gc_cpu": per generation, their
+number and CPU seconds in all threads; "gc_n_sched", "gc_cpu_sched": in the scheduling thread; "gc_count":
+gc.get_count(); on the first line only, "gc_frozen": objects gc.freeze() put aside, which CPython 3.11 counts by
+walking them); with REVATI_STEP_LOG_GC_OBJECTS=N every Nth
+line has "gc_objects", the objects tracked in each generation (a scan of the heap: a diagnostic). With
 REVATI_STEP_LOG_THREADS=1 each line also has "threads": for every thread of the process, tid ->
 [name, CPU ns, run delay ns, timeslices, the system call it is in now] (a diagnostic: reading them
 costs the step a fraction of a millisecond).
@@ -28,11 +33,13 @@ split across engine steps on a real GPU too?).
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -71,6 +78,41 @@ def _revati_counters() -> Any:
 
 _REVATI = _revati_counters()
 _THREADS = os.environ.get("REVATI_STEP_LOG_THREADS") == "1"
+_OBJECTS_EVERY = int(os.environ.get("REVATI_STEP_LOG_GC_OBJECTS", "0") or 0)
+
+
+class _GcClock:
+    """Python's garbage collections in this process: per generation, how many and the CPU time
+    they took (time.thread_time of the collecting thread, real CPU under revati too), in all
+    threads and in the scheduling thread (the one that logs steps) alone."""
+
+    def __init__(self) -> None:
+        self.n = [0, 0, 0]
+        self.cpu = [0.0, 0.0, 0.0]
+        self.n_sched = [0, 0, 0]
+        self.cpu_sched = [0.0, 0.0, 0.0]
+        self.sched = 0  # the scheduling thread's ident, set at its first step
+        self._start: dict[int, float] = {}
+        gc.callbacks.append(self.callback)
+
+    def callback(self, phase: str, info: dict[str, Any]) -> None:
+        tid = threading.get_ident()
+        if phase == "start":
+            self._start[tid] = time.thread_time()
+            return
+        t0 = self._start.pop(tid, None)
+        if t0 is None:
+            return
+        g, dt = int(info.get("generation", 2)), time.thread_time() - t0
+        self.n[g] += 1
+        self.cpu[g] += dt
+        if tid == self.sched:
+            self.n_sched[g] += 1
+            self.cpu_sched[g] += dt
+
+
+_GC: _GcClock | None = None
+_STEPS = 0
 
 
 def _read(path: str) -> str:
@@ -121,6 +163,18 @@ def _log_step(fd: int, out: Any) -> None:
             rec["revati_wait"] = wait_ns / 1e9
             rec["revati_wait_steps"] = steps
     rec["sched"] = _schedstat("/proc/thread-self/schedstat")
+    global _GC, _STEPS
+    if _GC is None:
+        _GC = _GcClock()
+        _GC.sched = threading.get_ident()
+    rec["gc_n"], rec["gc_cpu"] = list(_GC.n), [round(x, 6) for x in _GC.cpu]
+    rec["gc_n_sched"], rec["gc_cpu_sched"] = list(_GC.n_sched), [round(x, 6) for x in _GC.cpu_sched]
+    rec["gc_count"] = list(gc.get_count())
+    if _STEPS == 0:  # a walk of the frozen list: only once
+        rec["gc_frozen"] = gc.get_freeze_count()
+    if _OBJECTS_EVERY and _STEPS % _OBJECTS_EVERY == 0:
+        rec["gc_objects"] = [len(gc.get_objects(g)) for g in range(3)]
+    _STEPS += 1
     if _THREADS:
         rec["threads"] = _threads()
     os.write(fd, (json.dumps(rec) + "\n").encode())

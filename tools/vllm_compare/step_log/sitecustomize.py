@@ -16,7 +16,10 @@ spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read fr
 "real" (real monotonic seconds: "t" is virtual under revati), and "revati_wait" and "revati_wait_steps" (real seconds the scheduling thread spent in revati's timed
 waits, e.g. the GIL's, and how many real slices they took). Every line has "sched": the scheduling
 thread's /proc schedstat (CPU ns, run delay ns: waiting for a core, timeslices). With
-every line also has Python's garbage collections so far ("gc_n", "gc_cpu": per generation, their
+every line also has "exec": the model runner's execute_model calls so far (vLLM V2, wrapped after the
+engine's start-up), [calls, thread CPU s, s in revati's brackets, real s], summed: its host code (input
+preparation, the forward's launches), which on a GPU host runs ahead of the GPU, so its CPU there is host
+work, comparable with the CPU here less revati's brackets. Every line also has Python's garbage collections so far ("gc_n", "gc_cpu": per generation, their
 number and CPU seconds in all threads; "gc_n_sched", "gc_cpu_sched": in the scheduling thread; "gc_count":
 gc.get_count(); on the first line only, "gc_frozen": objects gc.freeze() put aside, which CPython 3.11 counts by
 walking them); with REVATI_STEP_LOG_GC_OBJECTS=N every Nth
@@ -113,6 +116,40 @@ class _GcClock:
 
 _GC: _GcClock | None = None
 _STEPS = 0
+# the model runner's execute_model (input preparation and the forward's launches; sampling is
+# sample_tokens): calls, and their thread CPU, time in revati's brackets and real time, summed
+_EXEC = [0, 0.0, 0.0, 0.0]
+
+
+def _real_s() -> float:
+    """Real seconds (under revati, perf_counter is virtual)."""
+    return _REVATI[3]() / 1e9 if _REVATI else time.perf_counter()
+
+
+def _wrap_execute_model() -> None:
+    """Time vLLM V2's GPUModelRunner.execute_model (once): its host code, which on a GPU host runs
+    ahead of the GPU (launches are asynchronous), so its CPU there is the host's own work."""
+    try:
+        from vllm.v1.worker.gpu.model_runner import GPUModelRunner
+    except ImportError:
+        return
+    run = GPUModelRunner.execute_model
+    if getattr(run, "_step_log", False):
+        return
+
+    def execute_model(self: Any, *a: Any, **k: Any) -> Any:
+        c0, r0 = time.thread_time(), _real_s()
+        b0 = _REVATI[2]() / 1e9 if _REVATI else 0.0
+        try:
+            return run(self, *a, **k)
+        finally:
+            _EXEC[0] += 1
+            _EXEC[1] += time.thread_time() - c0
+            _EXEC[2] += (_REVATI[2]() / 1e9 if _REVATI else 0.0) - b0
+            _EXEC[3] += _real_s() - r0
+
+    execute_model._step_log = True  # type: ignore[attr-defined]
+    GPUModelRunner.execute_model = execute_model
 
 
 def _read(path: str) -> str:
@@ -172,6 +209,7 @@ def _log_step(fd: int, out: Any) -> None:
     rec["gc_count"] = list(gc.get_count())
     if _STEPS == 0:  # a walk of the frozen list: only once
         rec["gc_frozen"] = gc.get_freeze_count()
+    rec["exec"] = [_EXEC[0], round(_EXEC[1], 6), round(_EXEC[2], 6), round(_EXEC[3], 6)]
     if _OBJECTS_EVERY and _STEPS % _OBJECTS_EVERY == 0:
         rec["gc_objects"] = [len(gc.get_objects(g)) for g in range(3)]
     _STEPS += 1
@@ -187,6 +225,7 @@ def _patch(module: Any, path: str) -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
+        _wrap_execute_model()  # after start-up: its warm-up and capture runs are not steps
         schedule = self.scheduler.schedule
 
         def logged_schedule(*a: Any, **k: Any) -> Any:

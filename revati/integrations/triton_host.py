@@ -8,8 +8,10 @@ stand-in's memory), so its outputs hold what a GPU would have written, and tells
 known (`revati.values.supply`, a `value-supply` event by `triton-host:<kernel>`).
 
 - Where: `JITFunction.run` is wrapped; the launch itself still goes through the driver as before
-  (the kernel event and its modelled time are unchanged). The host run is revati's own time
-  (bracketed as overhead), so it never reaches the program's virtual clock.
+  (the kernel event and its modelled time are unchanged). The hook's own work (whether the stream
+  is capturing, the grid, the inputs' taint, the host run) is revati's own time
+  (`revati.markers.begin_own`: excluded, and the driver calls it makes are not charged), so it
+  never reaches the program's virtual clock.
 - When: not a warm-up, at most REVATI_TRITON_HOST_PROGRAMS programs (default 1024) and
   REVATI_TRITON_HOST_BYTES bytes over all tensor arguments' elements (default 1 MiB), and no tensor
   argument's elements tainted before the launch (so inputs are known; outputs are overwritten). A
@@ -47,17 +49,10 @@ def stats() -> dict[str, int]:
     return dict(_stats)
 
 
-def _overhead() -> Any:
-    try:
-        lib = ctypes.CDLL(None)
-        return lib.rv_enter, lib.rv_leave
-    except (OSError, AttributeError):
-        return None
-
-
 def install() -> bool:
     """Wrap Triton's JITFunction.run; False when Triton or the values API is missing, or it is turned off."""
     from revati import values
+    from revati.markers import begin_own, end_own
 
     global _off
     if os.environ.get("REVATI_TRITON_HOST", "1") == "0":
@@ -79,7 +74,6 @@ def install() -> bool:
     )
     interpreted: dict[int, Any] = {}
     captured: dict[int, tuple[Any, tuple[int, int, int], tuple[Any, ...], dict[str, Any]]] = {}
-    brackets = _overhead()
 
     def interpreter(jit: Any) -> Any:
         fn = interpreted.get(id(jit))
@@ -87,34 +81,47 @@ def install() -> bool:
             fn = interpreted[id(jit)] = InterpretedFunction(jit.fn)
         return fn
 
-    def replay(tag: int) -> bool:  # inside the driver's graph launch: already revati's own time
-        jit, g, args, kwargs = captured[tag]
-        if not _known(args, kwargs):
-            return False
-        return _host_run(jit, interpreter(jit), g, args, kwargs)
+    def replay(tag: int) -> bool:  # inside the driver's graph launch: revati's own work
+        begin_own()
+        try:
+            jit, g, args, kwargs = captured[tag]
+            if not _known(args, kwargs):
+                return False
+            return _host_run(jit, interpreter(jit), g, args, kwargs)
+        finally:
+            end_own()
 
     def run(self: Any, *args: Any, grid: Any, warmup: bool, **kwargs: Any) -> Any:
-        on = not warmup and values.available()
-        if on and _capturing():  # run at each replay, not now
-            g = _grid(self, args, kwargs, grid, limits)
-            if g is not None:
-                tag = len(captured) + 1
-                captured[tag] = (self, g, args, kwargs)
-                values.tag_next_launch(tag)
+        # The hook's checks (is the stream capturing, the grid, the inputs' taint) and its host run
+        # are revati's own work, not the program's: they run in own time (no virtual time, and the
+        # driver calls they make are not charged), around the program's launch.
+        begin_own()
+        try:
+            on = not warmup and values.available()
+            capturing = on and _capturing()
+            plan = None
+            if capturing:  # run at each replay, not now
+                g = _grid(self, args, kwargs, grid, limits)
+                if g is not None:
+                    tag = len(captured) + 1
+                    captured[tag] = (self, g, args, kwargs)
+                    values.tag_next_launch(tag)
+            elif on:
+                plan = _plan(self, args, kwargs, grid, limits)
+        finally:
+            end_own()
+        if capturing:
             try:
                 return original(self, *args, grid=grid, warmup=warmup, **kwargs)
             finally:
                 values.tag_next_launch(0)  # a launch that did not happen leaves no tag behind
-        plan = _plan(self, args, kwargs, grid, limits) if on else None
         ret = original(self, *args, grid=grid, warmup=warmup, **kwargs)
         if plan is not None:
-            if brackets:
-                brackets[0]()
+            begin_own()
             try:
                 _host_run(self, interpreter(self), plan, args, kwargs)
             finally:
-                if brackets:
-                    brackets[1]()
+                end_own()
         return ret
 
     run._revati = True  # type: ignore[attr-defined]

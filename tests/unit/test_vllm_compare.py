@@ -362,6 +362,26 @@ def test_serve_steps_splits_benchmarks_and_kinds_of_step(tmp_path, capsys):
     assert "not a step log" in capsys.readouterr().err
 
 
+def test_serve_steps_gives_execute_models_cpu_where_logged():
+    """With the step log's "exec" counters ([calls, CPU s, s in revati's brackets, real s], summed),
+    each kind of step also gets the CPU of its execute_model calls less revati's brackets."""
+    ss = _tool("serve_steps", "serve_steps.py")
+
+    def step(t, new, cpu, exec_cpu, exec_rv):
+        return {"t": t, "pid": 7, "num_reqs": 1, "num_tokens": 512 if new else 1,
+                "num_new_reqs": new, "cpu_thread": cpu, "exec": [0, exec_cpu, exec_rv, 0.0]}  # fmt: skip
+
+    steps = [step(0.0, 1, 0.0, 0.0, 0.0), step(0.040, 0, 0.030, 0.025, 0.005),
+             step(0.045, 0, 0.034, 0.027, 0.006)]  # fmt: skip
+    out = ss.summary(steps)
+    assert out["new"]["exec_cpu_ms"] == 20.0  # 25 ms of execute_model's CPU, 5 in brackets
+    assert out["decode"]["exec_cpu_ms"] == 1.0
+    assert (
+        "exec_cpu_ms"
+        not in ss.summary([{k: v for k, v in s.items() if k != "exec"} for s in steps])["new"]
+    )
+
+
 def test_fa3_bound_drops_the_rows_whose_kv_length_is_the_bound(tmp_path):
     """fa3_bound.py keeps every row but the FA3 forward launches that say `bound` keys."""
     from revati.predictors import dataset

@@ -34,8 +34,10 @@ def benchmarks(steps: list[dict[str, Any]], gap: float) -> list[list[dict[str, A
 
 
 def summary(bench: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per kind of step ("decode", "new"): n, mean requests, tokens, step ms and vLLM CPU ms."""
-    rows: dict[str, list[tuple[float, float, float, float]]] = {"decode": [], "new": []}
+    """Per kind of step ("decode", "new"): n, mean requests, tokens, step ms and vLLM CPU ms; with
+    the log's "exec" counters also exec_cpu_ms, the CPU of the model runner's execute_model calls in
+    the step (less revati's brackets)."""
+    rows: dict[str, list[tuple[float, ...]]] = {"decode": [], "new": []}
     for a, b in zip(bench, bench[1:], strict=False):
         cpu = (
             b["cpu_thread"]
@@ -43,14 +45,23 @@ def summary(bench: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             - (b.get("revati_thread", 0) - a.get("revati_thread", 0))
         )
         kind = "new" if a["num_new_reqs"] else "decode"
-        rows[kind].append((a["num_reqs"], a["num_tokens"], (b["t"] - a["t"]) * 1e3, cpu * 1e3))
+        row: tuple[float, ...] = (
+            a["num_reqs"],
+            a["num_tokens"],
+            (b["t"] - a["t"]) * 1e3,
+            cpu * 1e3,
+        )
+        if "exec" in a and "exec" in b:
+            row += (((b["exec"][1] - a["exec"][1]) - (b["exec"][2] - a["exec"][2])) * 1e3,)
+        rows[kind].append(row)
     out = {}
+    names = ("reqs", "tokens", "step_ms", "cpu_ms", "exec_cpu_ms")
     for kind, v in rows.items():
         if v:
-            cols = list(zip(*v, strict=True))
+            width = min(len(r) for r in v)
+            cols = list(zip(*(r[:width] for r in v), strict=True))
             out[kind] = {"n": len(v)} | {
-                k: round(statistics.fmean(c), 2)
-                for k, c in zip(("reqs", "tokens", "step_ms", "cpu_ms"), cols, strict=True)
+                k: round(statistics.fmean(c), 2) for k, c in zip(names, cols, strict=False)
             }
     return out
 
@@ -70,12 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"error: {a.log}: {e}", file=sys.stderr)
         return 1
-    print("| benchmark | kind | steps | requests | tokens | step (ms) | vLLM CPU (ms) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| benchmark | kind | steps | requests | tokens | step (ms) | vLLM CPU (ms) "
+        "| of it in execute_model (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for i, bench in enumerate(benchmarks(steps, a.gap), 1):
         for kind, r in summary(bench).items():
             print(
-                f"| {i} | {kind} | {r['n']:.0f} | {r['reqs']} | {r['tokens']} | {r['step_ms']} | {r['cpu_ms']} |"
+                f"| {i} | {kind} | {r['n']:.0f} | {r['reqs']} | {r['tokens']} | {r['step_ms']} "
+                f"| {r['cpu_ms']} | {r.get('exec_cpu_ms', '-')} |"
             )
     return 0
 

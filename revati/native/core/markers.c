@@ -18,9 +18,10 @@ RV_EXPORT void revati_mark(const char *name, const char *args_json) {
 RV_EXPORT unsigned long long revati_vnow_ns(void) { return (unsigned long long)rv_vnow(); }
 
 // revati_own_begin: from here to revati_own_end, this thread's real time is revati's own (excluded
-// from virtual time, as any interposed call's); for Python-side bookkeeping such as the vLLM
-// plugin's request observer. Pairs nest.
-RV_EXPORT void revati_own_begin(void) { rv_enter(); }
+// from virtual time, as any interposed call's), and the modelled costs of what it calls (driver
+// calls' host costs, clock reads) are not charged; for Python-side bookkeeping such as the vLLM
+// plugin's hooks. Pairs nest.
+RV_EXPORT void revati_own_begin(void) { rv_own_enter(); }
 
 // revati_own_end: closes revati_own_begin
-RV_EXPORT void revati_own_end(void) { rv_leave(); }
+RV_EXPORT void revati_own_end(void) { rv_own_leave(); }

@@ -61,6 +61,7 @@ static uint64_t g_read_charge; /* charged per interposed read: g_read_ns less th
 static __thread int t_depth;
 static __thread uint64_t t_entry_real;
 static __thread uint64_t t_own_ns; /* real ns this thread spent in its brackets (revati_thread_overhead_ns) */
+static __thread int t_own_work;    /* open rv_own_enter sections: no modelled charges in them */
 
 /* The CPU host clock: a gap of host code (between a thread's brackets) or a bracket at least this long
  * reads the thread's run delay; shorter ones leave theirs to the next reading (a preemption makes the
@@ -512,13 +513,23 @@ static inline void charge(uint64_t d) {
 
 void rv_vcharge(rv_vdur_ns d) {
     ensure_init();
-    if (d) charge(d);
+    if (d && !t_own_work) charge(d);
 }
 
 void rv_vtick(void) {
     ensure_init();
     uint64_t d = g_det ? g_gap_ns : g_read_charge;
-    if (d) charge(d);
+    if (d && !t_own_work) charge(d);
+}
+
+void rv_own_enter(void) {
+    rv_enter();
+    t_own_work++;
+}
+
+void rv_own_leave(void) {
+    if (t_own_work > 0) t_own_work--;
+    rv_leave();
 }
 
 rv_charges *rv_own_charges(void) {

@@ -27,8 +27,14 @@ RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);
  * return 1; else return 0. */
 RV_API int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from);
 RV_API int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from);
-/* Charge modelled host time (e.g. the host cost of a driver call). */
+/* Charge modelled host time (e.g. the host cost of a driver call). Nothing is charged while the
+ * thread is in revati's own work (rv_own_enter): a call revati's own code makes is not the program's. */
 RV_API void rv_vcharge(rv_vdur_ns d);
+/* revati's own work on this thread (the Python side's begin_own/end_own: an engine plugin's hooks, host
+ * runs of kernels): a bracket, and inside it modelled costs (driver calls' host costs, clock reads'
+ * charges) are not charged either. Pairs nest. */
+RV_API void rv_own_enter(void);
+RV_API void rv_own_leave(void);
 /* Bracket every interposed entry point: the real time between them is revati's overhead. */
 RV_API void rv_enter(void);
 RV_API void rv_leave(void);

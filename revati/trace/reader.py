@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -47,7 +47,7 @@ from revati.trace.schema import (
     field_type,
 )
 from revati.trace.stream import Stream
-from revati.trace.take import take
+from revati.trace.take import encode_text, take
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ def _add_records(
     expanded = compact.expand(path, template_lines, records, json_seqs, parse, warnings)
     for kind, t in expanded.items():
         if kind in tables and tables[kind].num_rows:
-            both = pa.concat_tables([tables[kind], t])
+            both = pa.concat_tables([encode_text(tables[kind]), t])
             t = take(both, pc.sort_indices(both.column("seq")).to_numpy())
         tables[kind] = t
     return sum(t.num_rows for t in expanded.values())
@@ -530,11 +530,19 @@ def _check_required(s: Stream) -> None:
                     )
 
 
-def load_run(path: Path | str, *, cache: bool = True) -> Run:
+def load_run(
+    path: Path | str,
+    *,
+    cache: bool = True,
+    columns: Mapping[str, Collection[str]] | None = None,
+) -> Run:
     """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
 
     With `cache`, the parsed columns are kept in RUN/.cache/ (Arrow IPC) and reused while the
     event streams and manifest are unchanged (same names, sizes, modification times).
+    `columns`: per columnar kind, the frame columns a caller needs (pid and rank always come);
+    the others are not built, and a cached run's stay on disk unread (`revati report` leaves a
+    kernel's args, op and sig out). The cache, when written, holds every column.
     """
     run_dir = Path(path)
     if not run_dir.exists():
@@ -591,7 +599,7 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     if manifest is None:
         _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
         manifest = _synthesize_manifest(streams)
-    return Run(run_dir, manifest, build_frames(streams, tables, warnings), warnings)
+    return Run(run_dir, manifest, build_frames(streams, tables, warnings, columns), warnings)
 
 
 def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:

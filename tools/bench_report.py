@@ -10,7 +10,9 @@ request markers of a few requests. `revati report RUN` then runs in its own proc
 peak RSS (the child's ru_maxrss), and at the end the ratio of the peak to the run's size on disk.
 Usage:
     python tools/bench_report.py [--launches 1000000] [--unique 0.074] [--work DIR] [--keep]
-Run it at two sizes to see how the peak grows (e.g. --launches 500000 and 2000000).
+                                 [--tree DIR ...]
+Run it at two sizes to see how the peak grows (e.g. --launches 500000 and 2000000); `--tree` twice
+(an earlier checkout, then this one) compares two versions on the same run.
 """
 
 from __future__ import annotations
@@ -126,13 +128,14 @@ def write_run(run: Path, launches: int, unique: float, seed: int = 0) -> dict[st
     }
 
 
-def report(run: Path) -> dict[str, float]:
-    """`revati report RUN` in its own process: wall, CPU (user + sys) and peak RSS (bytes)."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+def report(run: Path, tree: Path = ROOT) -> dict[str, float]:
+    """`revati report RUN` in its own process, from the source tree `tree`: wall, CPU (user +
+    sys) and peak RSS (bytes)."""
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     t0 = time.perf_counter()
     p = subprocess.Popen(
-        [sys.executable, "-m", "revati", "report", str(run)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "revati", "report", str(run.resolve())],
+        env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
@@ -150,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         "--work", type=Path, default=None, help="where to write the run (default: a temp dir)"
     )
     ap.add_argument("--keep", action="store_true", help="keep the run")
+    ap.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        help="a revati source tree whose `revati report` to measure (repeatable; default: this "
+        "one), e.g. a checkout of an earlier commit to compare with",
+    )
     a = ap.parse_args(argv)
     work = a.work or Path(tempfile.mkdtemp(prefix="bench-report-"))
     run = work / f"run-{a.launches}"
@@ -161,13 +171,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{a.unique:.3f} of kernels as JSON lines), {sizes['bytes'] / 1e6:.1f} MB on disk, "
           f"written in {time.perf_counter() - t0:.1f} s; load {os.getloadavg()[0]:.2f}")  # fmt: skip
     try:
-        for name in ("cold (no cache)", "warm (cache)"):
-            r = report(run)
-            print(f"revati report, {name}: wall {r['wall']:.2f} s, CPU {r['cpu']:.2f} s, "
-                  f"peak RSS {r['rss'] / 2**30:.2f} GiB ({r['rss'] / sizes['bytes']:.1f}x the run's "
-                  f"streams); load {os.getloadavg()[0]:.2f}")  # fmt: skip
-        cache = sum(p.stat().st_size for p in (run / ".cache").iterdir())
-        print(f"cache: {cache / 1e6:.1f} MB")
+        for tree in a.tree or [ROOT]:
+            shutil.rmtree(run / ".cache", ignore_errors=True)
+            for name in ("cold (no cache)", "warm (cache)"):
+                r = report(run, tree.resolve())
+                print(f"revati report ({tree}), {name}: wall {r['wall']:.2f} s, CPU {r['cpu']:.2f} s, "
+                      f"peak RSS {r['rss'] / 2**30:.2f} GiB ({r['rss'] / sizes['bytes']:.1f}x the "
+                      f"run's streams); load {os.getloadavg()[0]:.2f}")  # fmt: skip
+            cache = sum(p.stat().st_size for p in (run / ".cache").iterdir())
+            print(f"cache: {cache / 1e6:.1f} MB")
     finally:
         if not a.keep and a.work is None:
             shutil.rmtree(work, ignore_errors=True)

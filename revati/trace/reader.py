@@ -364,15 +364,20 @@ def _parse_columnar(
     # only the main kind's lines are left unblanked, so a key found in `data` is one of theirs
     present = any(data.find(key, 0, size) >= 0 for key in _JSON_KEYS[kind])
     rows = np.flatnonzero(columnar & (code == main))
-    tables[kind] = _attach_json(
-        kind,
-        t,
-        lambda: [
-            bytes(data[a:b])
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ],
-        present,
-    )
+
+    def lines() -> pa.Array:
+        # the main kind's lines where they lie in `data`, no copy: each runs on to the next one's
+        # start over lines blanked above (spaces and newlines, which _json_columns allows)
+        offsets = np.empty(len(rows) + 1, np.int64)
+        offsets[:-1] = starts[rows]
+        offsets[-1] = ends[rows[-1]] + 1 if len(rows) else 0
+        return pa.Array.from_buffers(
+            pa.large_binary(),
+            len(rows),
+            [None, pa.py_buffer(offsets), pa.py_buffer(data)],
+        )
+
+    tables[kind] = _attach_json(kind, t, lines, present)
     return tables
 
 
@@ -411,7 +416,7 @@ _OTHER_KEYS = {
 }
 
 
-def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
+def _json_columns(kind: str, lines: list[bytes] | pa.Array) -> dict[str, pa.Array]:
     """The kind's json fields as JSON-text columns, one row per line.
 
     Arrow cannot type these fields (a kernel's args mix integers, nulls and lists), and decoding
@@ -421,7 +426,10 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
     with orjson instead.
     """
     fields = _JSON_FIELDS[kind]
-    arr = pa.array(lines, pa.binary()).cast(pa.string())
+    if isinstance(lines, pa.Array):  # (binary lines, possibly followed by blank ones)
+        arr = lines.cast(pa.large_string())
+    else:
+        arr = pa.array(lines, pa.binary()).cast(pa.string())
     cols: dict[str, pa.Array] = {}
     bad = np.zeros(len(lines), bool)
     pattern = _TAIL.get(kind)
@@ -439,7 +447,12 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
         bad[:] = True
     if bad.any():
         rows = np.flatnonzero(bad)
-        evs = orjson.loads(b"[" + b",".join(lines[i] for i in rows.tolist()) + b"]")
+        bad_lines = (
+            lines.take(pa.array(rows)).to_pylist()
+            if isinstance(lines, pa.Array)
+            else [lines[i] for i in rows.tolist()]
+        )
+        evs = orjson.loads(b"[" + b",".join(bad_lines) + b"]")
         for f in fields:
             fixed = [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs]
             if f not in cols:
@@ -452,7 +465,7 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
 
 
 def _attach_json(
-    kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
+    kind: str, t: pa.Table, lines: Callable[[], list[bytes] | pa.Array], present: bool
 ) -> pa.Table:
     """The parsed table `t` with the kind's json fields added as JSON-text columns (null where a
     line lacks one), in schema order; the lines are read again only when `present`."""

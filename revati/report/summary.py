@@ -30,6 +30,8 @@ REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "api": ("seq", "tid", "corr", "ts_ns", "end_ns", "wt_ns"),
 }  # fmt: skip
+# and the one long text it reads, a kernel's name, as a Categorical (a code per launch)
+REPORT_CATEGORICAL: dict[str, tuple[str, ...]] = {"kernel": ("name",)}
 
 
 def union_ns(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -465,4 +467,11 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     return "\n".join(L) + "\n"
 
 
-__all__ = ["REPORT_COLUMNS", "format_text", "summarize", "union_ns", "NS_PER_S"]
+__all__ = [
+    "REPORT_CATEGORICAL",
+    "REPORT_COLUMNS",
+    "format_text",
+    "summarize",
+    "union_ns",
+    "NS_PER_S",
+]

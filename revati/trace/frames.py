@@ -86,7 +86,10 @@ def _table_fields(kind: str, frame_columns: list[str]) -> set[str]:
 
 
 def _columnar_frame(
-    kind: str, t: pa.Table | None, keep: Collection[str] | None = None
+    kind: str,
+    t: pa.Table | None,
+    keep: Collection[str] | None = None,
+    categorical: Collection[str] = (),
 ) -> pd.DataFrame:
     want = _kept(kind, keep)
     if t is None:
@@ -118,6 +121,12 @@ def _columnar_frame(
             cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
         elif f in lists:
             cols[f] = pd.Series(col.to_pylist(), dtype=object)
+        elif f in categorical and (
+            pa.types.is_dictionary(col.type) or pa.types.is_large_string(col.type)
+        ):
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col)
+            cols[f] = col.to_pandas()  # a Categorical: each distinct text once, a code per row
         else:
             if pa.types.is_dictionary(col.type):  # text kept once per value (TEXT): as text here
                 col = col.cast(col.type.value_type)
@@ -169,15 +178,18 @@ def build_frames(
     tables: dict[str, pa.Table | None],
     warnings: list[str],
     columns: Mapping[str, Collection[str]] | None = None,
+    categorical: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """One DataFrame per kind (every declared kind, empty if absent; unknown kinds too, with a
     warning appended to `warnings`). `columns`: per columnar kind, the only frame columns to build
-    (with pid and rank; see load_run)."""
+    (with pid and rank); `categorical`: per columnar kind, text columns built as pandas
+    Categoricals (see load_run)."""
     frames = {}
     for kind in KINDS:
         if kind in COLUMNAR_KINDS:
             keep = columns.get(kind) if columns else None
-            frames[kind] = _columnar_frame(kind, tables.get(kind), keep)
+            cats = categorical.get(kind, ()) if categorical else ()
+            frames[kind] = _columnar_frame(kind, tables.get(kind), keep, cats)
         else:
             frames[kind] = _object_frame(kind, streams)
     for s in streams:

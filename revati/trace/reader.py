@@ -548,6 +548,7 @@ def load_run(
     *,
     cache: bool = True,
     columns: Mapping[str, Collection[str]] | None = None,
+    categorical: Mapping[str, Collection[str]] | None = None,
 ) -> Run:
     """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
 
@@ -555,7 +556,9 @@ def load_run(
     event streams and manifest are unchanged (same names, sizes, modification times).
     `columns`: per columnar kind, the frame columns a caller needs (pid and rank always come);
     the others are not built, and a cached run's stay on disk unread (`revati report` leaves a
-    kernel's args, op and sig out). The cache, when written, holds every column.
+    kernel's args, op and sig out). The cache, when written, holds every column. `categorical`:
+    per columnar kind, text columns to build as pandas Categoricals (each distinct text once, a
+    code per row) instead of `str` columns (a text per row).
     """
     run_dir = Path(path)
     if not run_dir.exists():
@@ -612,7 +615,9 @@ def load_run(
     if manifest is None:
         _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
         manifest = _synthesize_manifest(streams)
-    return Run(run_dir, manifest, build_frames(streams, tables, warnings, columns), warnings)
+    return Run(
+        run_dir, manifest, build_frames(streams, tables, warnings, columns, categorical), warnings
+    )
 
 
 def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:

@@ -103,7 +103,9 @@ def test_a_full_template_table_starts_over_and_no_launch_falls_back(probe, lib_d
         d = _run_dir(tmp_path, fmt)
         env = run_env(d, lib_dir, deterministic=True)
         env["REVATI_TRACE_FORMAT"] = fmt
-        subprocess.run([str(probe), str(n), str(distinct)], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(probe), str(n), str(distinct)], env=env, check=True, capture_output=True
+        )
     (stream,) = (tmp_path / "compact" / "events").glob("*.jsonl")
     lines = stream.read_bytes().splitlines()
     assert not [ln for ln in lines if ln.startswith(b'{"k":"kernel"')]

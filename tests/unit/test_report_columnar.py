@@ -13,12 +13,14 @@ import pyarrow as pa
 import pytest
 
 from revati.report import format_text, summarize
-from revati.report.summary import REPORT_COLUMNS
+from revati.report.summary import REPORT_CATEGORICAL, REPORT_COLUMNS
 from revati.trace import load_run
 from revati.trace.compact_write import compact_run
 from revati.trace.schema import COLUMNAR_KINDS, RECORDS_MAGIC
 from revati.trace.synthetic import make_serving_run
 from revati.trace.take import TEXT
+
+LEAN = {"columns": REPORT_COLUMNS, "categorical": REPORT_CATEGORICAL}  # as `revati report` loads
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +74,23 @@ def test_text_is_held_once_per_distinct_value(runs):
 
 @pytest.mark.parametrize("form", ["jsonl", "compact"])
 def test_the_report_from_its_columns_is_the_whole_frames_report(runs, form):
-    """`revati report` loads only REPORT_COLUMNS: the same text, and the JSON figures the same, as
-    from every column; the kernel frame it reads has no args, op or sig."""
-    lean = load_run(runs[form], columns=REPORT_COLUMNS)
-    assert not {"args", "op", "sig", "grid_x"} & set(lean.frames["kernel"].columns)
-    assert list(lean.frames["kernel"].columns) == [*REPORT_COLUMNS["kernel"], "pid", "rank"]
+    """`revati report` loads only REPORT_COLUMNS, a kernel's name as a Categorical: the same text,
+    and the JSON figures the same, as from every column as text; the kernel frame it reads has no
+    args, op or sig."""
+    lean = load_run(runs[form], **LEAN)  # type: ignore[arg-type]
+    k = lean.frames["kernel"]
+    assert not {"args", "op", "sig", "grid_x"} & set(k.columns)
+    assert list(k.columns) == [*REPORT_COLUMNS["kernel"], "pid", "rank"]
+    assert isinstance(k["name"].dtype, pd.CategoricalDtype)
+    assert k["name"].astype(str).tolist() == load_run(runs[form]).frames["kernel"]["name"].tolist()
     whole = summarize(load_run(runs[form]))
     assert summarize(lean) == whole
     assert whole["serving"]["requests"] == 5 and whole["top_kernels"]
-    assert _text(runs[form], columns=REPORT_COLUMNS) == _text(runs[form])
+    assert _text(runs[form], **LEAN) == _text(runs[form])
 
 
 def test_both_forms_report_the_same(runs):
-    assert _text(runs["compact"], columns=REPORT_COLUMNS) == _text(runs["jsonl"], cache=False)
+    assert _text(runs["compact"], **LEAN) == _text(runs["jsonl"], cache=False)
 
 
 def test_columns_of_other_kinds_and_unknown_names(runs):

@@ -102,3 +102,17 @@ def test_columns_of_other_kinds_and_unknown_names(runs):
     for kind in COLUMNAR_KINDS:
         if kind != "kernel":
             pd.testing.assert_frame_equal(r.frames[kind], whole.frames[kind])
+
+
+def test_a_projected_load_still_caches_every_column(runs, tmp_path):
+    """The supervisor loads a finished run with no columns (only to write its cache): the cache
+    holds every column, and a later whole load from it gives the uncached frames."""
+    d = tmp_path / "run"
+    shutil.copytree(runs["compact"], d, ignore=shutil.ignore_patterns(".cache"))
+    r = load_run(d, columns={kind: () for kind in COLUMNAR_KINDS})
+    assert list(r.frames["kernel"].columns) == ["pid", "rank"]
+    t = pa.ipc.open_file(str(d / ".cache" / "kernel.arrow")).read_all()
+    assert {"args", "op", "sig", "name", "grid"} <= set(t.column_names)
+    want = load_run(d, cache=False).frames
+    for kind, df in load_run(d).frames.items():
+        pd.testing.assert_frame_equal(df, want[kind], obj=kind)

@@ -284,6 +284,9 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
     )
     count = len(ends) - len(template_lines)
+    # the stream's bytes are parsed: let them go before the records expand (a long serving run's
+    # engine stream is hundreds of MB, and the expansion is the load's largest step)
+    del data, buf, text, other_lines, starts, ends, code
     rec_path = compact.records_path(path)
     if rec_path is not None or template_lines:
         count += _add_records(path, rec_path, template_lines, tables, objects, warnings)

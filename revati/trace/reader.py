@@ -221,6 +221,15 @@ def _trim_zero_tail(data: bytearray, size: int) -> int:
     return end
 
 
+def _line_texts(
+    data: bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+) -> list[bytes]:
+    """The lines `rows` of `data`, each copied."""
+    return [
+        bytes(data[a:b]) for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+    ]
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
@@ -242,12 +251,6 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     code = scan.classify(buf, starts, ends, _LINE_KINDS)
     columnar = np.isin(code, _COLUMNAR_CODES)
 
-    def text(rows: np.ndarray) -> list[bytes]:
-        return [
-            bytes(data[a:b])
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ]
-
     nonblank = np.flatnonzero(ends > starts)
     last = b""
     for row in nonblank[::-1][:64].tolist():  # the last line that is not blank
@@ -257,7 +260,7 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     # the few other lines (proc, marker, end, fatal, lines outside the writers' layout) are
     # taken out, then blanked, so that one Arrow read parses the rest of the stream in place
     other = np.flatnonzero(~columnar)
-    other_lines = text(other)
+    other_lines = _line_texts(data, starts, ends, other)
     other_code = code[other]
     template_lines = [
         ln for ln, c in zip(other_lines, other_code.tolist(), strict=True) if c == _TEMPLATE_CODE
@@ -286,7 +289,7 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     count = len(ends) - len(template_lines)
     # the stream's bytes are parsed: let them go before the records expand (a long serving run's
     # engine stream is hundreds of MB, and the expansion is the load's largest step)
-    del data, buf, text, other_lines, starts, ends, code
+    del data, buf, other_lines, starts, ends, code
     rec_path = compact.records_path(path)
     if rec_path is not None or template_lines:
         count += _add_records(path, rec_path, template_lines, tables, objects, warnings)

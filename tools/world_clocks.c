@@ -66,9 +66,9 @@ int main(int argc, char **argv) {
     uint64_t real = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     uint64_t ran = real > w->epoch_real + w->idle_real ? real - w->epoch_real - w->idle_real : 0;
     int64_t ref = (int64_t)((double)ran * speed) + (int64_t)w->jump;
-    printf("reference %.6f s  jumps %.6f s (%llu: fast %llu, /proc %llu)  idle %.3f s\n", (double)ref / 1e9,
+    printf("reference %.6f s  jumps %.6f s (%llu: fast %llu, /proc %llu, own %u)  idle %.3f s\n", (double)ref / 1e9,
            secs(w->jump), (unsigned long long)w->jumps_made, (unsigned long long)w->fast_jumps,
-           (unsigned long long)w->slow_jumps, secs(w->idle_real));
+           (unsigned long long)w->slow_jumps, (unsigned)w->own_advances, secs(w->idle_real));
     int hi = w->charges_hi < RV_MAX_PROCS ? w->charges_hi : RV_MAX_PROCS;
     for (int i = 0; i < hi && !holds_only; ++i) {
         rv_charges *c = &w->charges[i];

@@ -259,8 +259,11 @@ def test_bad_host_speed_is_one_line(stand_in) -> None:
 
 
 def test_other_process_running_keeps_real_time(stand_in) -> None:
-    """The world spans processes: while a child computes, the parent's sleep waits in real time (no
-    jump); once the child blocks, the parent's long sleep jumps."""
+    """The world spans processes: while a child computes behind the parent's deadline, the parent's
+    sleep waits in real time (it may jump to its deadline only once the child is past it or blocked:
+    the own advance, docs/coordination.md; the child starts at the parent's clock plus its own
+    start-up, which on a loaded host can already be past the 0.2 s); once the child blocks, the
+    parent's long sleep jumps."""
     code = (
         "import subprocess, sys, time, json\n"
         "child = subprocess.Popen([sys.executable, '-c',\n"
@@ -281,7 +284,13 @@ def test_other_process_running_keeps_real_time(stand_in) -> None:
     assert 50.0 <= long < 50.5
     assert wall < 5.0
     syncs = [s for s in r.of("sync") if s["why"] == "clock_nanosleep"]
-    assert len(syncs) == 1 and syncs[0]["end_ns"] - syncs[0]["ts_ns"] > 49_000_000_000
+    long_syncs = [s for s in syncs if s["end_ns"] - s["ts_ns"] > 1_000_000_000]
+    assert (
+        len(long_syncs) == 1 and long_syncs[0]["end_ns"] - long_syncs[0]["ts_ns"] > 49_000_000_000
+    )
+    assert len(syncs) <= 2 and all(
+        s["end_ns"] - s["ts_ns"] <= 200_000_000 for s in syncs if s not in long_syncs
+    )
 
 
 def test_deterministic_spin_wait_does_not_hang(stand_in) -> None:

@@ -209,6 +209,14 @@ def test_table_errors_and_the_median_of_gpu_paced_figures(tmp_path, capsys):
     assert t.main(["--real", str(real), str(rerun), "--revati", str(rev1), str(rev2)]) == 0
     out = capsys.readouterr().out
     assert "| 4 | TTFT median (ms) | 80.00 [80.00-80.00] | 99.00 | +23.8% |" in out
+    # --pool: the two real files' repeats together (a failed point's empty latencies left out)
+    more = _results(tmp_path / "real3.json", {"lat-b8-x": (0, [2.6]), "lat-b1-x": (1, [])}, [])
+    args = ["--real", str(real), str(rerun), str(more), "--revati", str(rev1), str(rev2)]
+    assert t.main([*args, "--pool"]) == 0
+    out = capsys.readouterr().out
+    assert "| 4 | TTFT median (ms) | 66.67 [50.00-80.00] | 99.00 | +48.5% |" in out
+    assert "| lat-b8-x | 2.1500 [1.8000-2.6000] | 2.2000 | +2.3% | 100 |" in out
+    assert "| lat-b1-x | 1.0000 [1.0000-1.0000] | 1.0300 | +3.0% | 100 |" in out
 
 
 def test_table_refuses_a_file_that_is_not_a_result(tmp_path, capsys):

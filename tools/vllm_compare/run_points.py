@@ -11,10 +11,12 @@ Latency points: `vllm bench latency ... --num-iters-warmup 1 --num-iters R --out
 command a point (R = repeats: each repeat is one timed iteration). Serving: one command,
 examples/vllm_serve.py (one `vllm serve`, then `vllm bench serve` R times per rate, each with its
 own seed). `--prefix` words go before each of these commands; `{name}` in them becomes the point's
-name (`serve` for the serving point). With `--step-log`, every latency command runs with
-step_log/ on PYTHONPATH and REVATI_STEP_LOG set: the engine's steps (time, requests, tokens) of each
-point land beside the results and are summarised per `generate` call (prefill steps and decode
-steps). Exit status: 0 when every command exited 0, else 1 (the JSON is written either way).
+name (`serve` for the serving point). With `--step-log`, every command (the latency points and
+the serving point) runs with step_log/ on PYTHONPATH and REVATI_STEP_LOG set: the engine's steps
+(time, requests, tokens) land beside the results as NAME.steps.jsonl; a latency point's are
+summarised per `generate` call (prefill and decode steps), the serving point's (serve.steps.jsonl,
+the engine core's) by serve_steps.py per benchmark. Exit status: 0 when every command exited 0,
+else 1 (the JSON is written either way).
 """
 
 from __future__ import annotations
@@ -153,6 +155,20 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
     return calls
 
 
+def step_env(a: argparse.Namespace, work: Path, name: str) -> tuple[dict[str, str], Path]:
+    """The environment of a point's command: with --step-log, step_log/ first on PYTHONPATH and
+    REVATI_STEP_LOG naming WORK/NAME.steps.jsonl (emptied first), the file returned beside it."""
+    env = dict(os.environ)
+    steps = work / f"{name}.steps.jsonl"
+    if a.step_log:
+        steps.unlink(missing_ok=True)
+        env["REVATI_STEP_LOG"] = str(steps.resolve())
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(STEP_LOG_DIR), env.get("PYTHONPATH", "")) if p
+        )
+    return env, steps
+
+
 def latency_point(a: argparse.Namespace, pt: dict[str, Any], common: list[str], model: str,
                   repeats: int, vllm: list[str], work: Path) -> dict[str, Any]:  # fmt: skip
     name = pt["name"]
@@ -162,14 +178,7 @@ def latency_point(a: argparse.Namespace, pt: dict[str, Any], common: list[str], 
            "--batch-size", str(pt["batch_size"]), "--input-len", str(pt["input_len"]),
            "--output-len", str(pt["output_len"]), "--num-iters-warmup", "1",
            "--num-iters", str(repeats), "--output-json", str(out.resolve())]  # fmt: skip
-    env = dict(os.environ)
-    steps = work / f"{name}.steps.jsonl"
-    if a.step_log:
-        steps.unlink(missing_ok=True)
-        env["REVATI_STEP_LOG"] = str(steps.resolve())
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(STEP_LOG_DIR), env.get("PYTHONPATH", "")) if p
-        )
+    env, steps = step_env(a, work, name)
     res = run(prefixed(a.prefix, name) + cmd, work / f"{name}.log", a.timeout, env)
     res["point"] = pt
     if out.is_file():
@@ -194,7 +203,8 @@ def serve_point(a: argparse.Namespace, serve: dict[str, Any], common: list[str],
            "--input-len", str(serve["input_len"]), "--output-len", str(serve["output_len"]),
            "--seed", _seed(common), "--result-dir", str(bench.resolve()),
            "--stop-timeout", "60", "--", *serve_args]  # fmt: skip
-    res = run(prefixed(a.prefix, "serve") + cmd, work / "serve.log", a.timeout, dict(os.environ))
+    env, _ = step_env(a, work, "serve")  # the engine core's steps (serve_steps.py summarises them)
+    res = run(prefixed(a.prefix, "serve") + cmd, work / "serve.log", a.timeout, env)
     res["point"] = serve
     res["runs"] = serve_results(bench, serve["request_rates"], repeats)
     return res

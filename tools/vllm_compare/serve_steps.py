@@ -1,11 +1,11 @@
 """The engine core's steps in a serving run, per benchmark: from a step log written with
-tools/vllm_compare/step_log on PYTHONPATH and REVATI_STEP_LOG set for the serving command (run_points
-sets it for the latency points only), split into benchmarks where the engine was idle for more than
---gap seconds (between `vllm bench serve` runs). Per benchmark, for decode steps (no new request)
-and for steps with a new request (a prompt's prefill beside the running decodes): the mean number
-of running requests and tokens, the mean step time (the `t` gap to the next step: virtual under
-revati) and the mean CPU time of vLLM's scheduling thread in it (less revati's own brackets, when
-the log has them). Gaps longer than --gap are idle time, not steps.
+tools/vllm_compare/step_log on PYTHONPATH and REVATI_STEP_LOG set for the serving command
+(`run_points.py --step-log` sets both; a `.gz` log is read as it is), split into benchmarks where
+the engine was idle for more than --gap seconds (between `vllm bench serve` runs). Per benchmark,
+for decode steps (no new request) and for steps with a new request (a prompt's prefill beside the
+running decodes): the mean number of running requests and tokens, the mean step time (the `t` gap to
+the next step: virtual under revati) and the mean CPU time of vLLM's scheduling thread in it (less
+revati's own brackets, when the log has them). Gaps longer than --gap are idle time, not steps.
 
     python tools/vllm_compare/serve_steps.py serve.steps.jsonl
 """
@@ -13,6 +13,7 @@ the log has them). Gaps longer than --gap are idle time, not steps.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import statistics
 import sys
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=2.0, help="idle seconds that end a benchmark")
     a = p.parse_args(argv)
     try:
-        steps = [json.loads(ln) for ln in a.log.read_text().splitlines() if ln.strip()]
+        raw = a.log.read_bytes()
+        text = (gzip.decompress(raw) if a.log.suffix == ".gz" else raw).decode()
+        steps = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
         need = ("t", "pid", "num_reqs", "num_tokens", "num_new_reqs", "cpu_thread")
         if not steps or any(k not in s for s in steps for k in need):
             raise ValueError(f"not a step log with {', '.join(need)}")

@@ -14,8 +14,11 @@ markdown.
   latency point (each is 128 decode steps of an 8B model at batch 1-32 under CUDA graphs) and the
   TPOT median and mean at each rate. Their median |error| is issue 10's target (within 5%).
 
-A figure one side lacks (a failed command) is shown as `-` and left out of the median. Exit status 1
-on unreadable input.
+Several files per side: a later file's latency point or serving rate replaces an earlier one's (a
+rerun); with `--pool` the real side's repeats of a point or rate from all its files are pooled (the
+same points measured in several sessions: the real side moves between sessions, docs/vllm.md "The
+real side again"; revati's side changes with the code, so its later file still replaces). A figure one side lacks
+(a failed command) is shown as `-` and left out of the median. Exit status 1 on unreadable input.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ SERVE_FIGURES = (  # (key in vllm bench serve's result, label, GPU-paced)
 )
 
 
-def load(paths: list[Path]) -> dict[str, Any]:
+def load(paths: list[Path], pool: bool = False) -> dict[str, Any]:
     """run_points.py results, merged: latency points by name, serving runs by rate (a later
-    file's runs at a rate replace an earlier file's: a rerun of the serving point)."""
+    file's runs at a rate replace an earlier file's: a rerun of the serving point); with `pool`,
+    a point's latencies and a rate's runs from every file are kept together (failed commands left
+    out)."""
     merged: dict[str, Any] = {"latency": {}, "serve_runs": [], "vllm_version": set(), "gpu": set()}
     for p in paths:
         try:
@@ -52,10 +57,26 @@ def load(paths: list[Path]) -> dict[str, Any]:
             raise SystemExit(f"error: {p}: not a readable results JSON ({e})") from None
         if not isinstance(r, dict) or "latency" not in r:
             raise SystemExit(f"error: {p}: not a run_points.py result (no 'latency')")
-        merged["latency"].update(r["latency"])
         runs = (r.get("serve") or {}).get("runs", [])
-        rates = {float(x["rate"]) for x in runs}  # a later file's rate replaces an earlier one's
-        merged["serve_runs"] = [x for x in merged["serve_runs"] if float(x["rate"]) not in rates]
+        if pool:
+            for name, res in r["latency"].items():
+                have = merged["latency"].get(name)
+                if have is None or not latencies(have):
+                    merged["latency"][name] = res
+                elif latencies(res):
+                    merged["latency"][name] = {
+                        **res,
+                        "latencies": latencies(have) + latencies(res),
+                        "wall_s": res.get("wall_s"),
+                    }
+        else:
+            merged["latency"].update(r["latency"])
+            rates = {
+                float(x["rate"]) for x in runs
+            }  # a later file's rate replaces an earlier one's
+            merged["serve_runs"] = [
+                x for x in merged["serve_runs"] if float(x["rate"]) not in rates
+            ]
         merged["serve_runs"] += runs
         # `vllm --version` needs a GPU (run_points.py asks it outside revati): then points.json's
         merged["vllm_version"].add(
@@ -166,9 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--real", type=Path, nargs="+", required=True, help="run_points.py results")
     p.add_argument("--revati", type=Path, nargs="+", required=True, help="the same under revati")
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="pool the real side's repeats of a point or rate found in several files (else the "
+        "later file's replace the earlier's, as they always do on revati's side)",
+    )
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        real, rev = load(a.real), load(a.revati)
+        real, rev = load(a.real, a.pool), load(a.revati)
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 1

@@ -40,6 +40,8 @@ static int holds_enabled(void) {
     return g_enabled;
 }
 
+int rv_holds_enabled(void) { return holds_enabled(); }
+
 /* Every process's clock now, from the published terms (pid 0: free slot). */
 typedef struct clock_table {
     int n;
@@ -82,18 +84,28 @@ static __thread hold_scratch *t_scratch;
 static _Atomic uint64_t g_lag_real;
 static _Atomic rv_vtime_ns g_lag_t;
 
-static int laggard_uncached(rv_world *w, rv_vtime_ns t);
+static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule);
 
-static int laggard(rv_world *w, rv_vtime_ns t) {
+/* events_rule: a waiter doing its checks after an event of the world counts as running (the idle
+ * test's rule, world.c); holds leave it out (below), the own advance of a blocked process keeps it:
+ * such a waiter may be about to send (an I/O thread handed a message through an eventfd), and the
+ * own advance, unlike a hold, does not wait for the real time its clock takes to the target. A
+ * positive answer without the rule is one with it too, so the shared answer serves both; only answers
+ * without it are shared. */
+static int laggard_rule(rv_world *w, rv_vtime_ns t, int events_rule) {
     uint64_t now = rv_real_ns(), at = atomic_load_explicit(&g_lag_real, memory_order_acquire);
     if (at && now - at < LAGGARD_REUSE_NS && atomic_load_explicit(&g_lag_t, memory_order_relaxed) <= t) return 1;
-    if (!laggard_uncached(w, t)) return 0;
-    atomic_store_explicit(&g_lag_t, t, memory_order_relaxed);
-    atomic_store_explicit(&g_lag_real, now, memory_order_release);
+    if (!laggard_uncached(w, t, events_rule)) return 0;
+    if (!events_rule) {
+        atomic_store_explicit(&g_lag_t, t, memory_order_relaxed);
+        atomic_store_explicit(&g_lag_real, now, memory_order_release);
+    }
     return 1;
 }
 
-static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
+static int laggard(rv_world *w, rv_vtime_ns t) { return laggard_rule(w, t, 0); }
+
+static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
     if (!t_scratch) t_scratch = malloc(sizeof *t_scratch);
     if (!t_scratch) return 0;
     int32_t me = (int32_t)rv_pid();
@@ -115,10 +127,10 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
     /* a timed wait of another process that ends before t: that process runs again before t */
     waiter_set *ws = &t_scratch->waiters;
     rv_collect_waiters(w, ws);
-    /* a waiter checking after an event is not a laggard here: its checks do not advance its clock, so
-     * a hold waiting on it waited for as long as the world's events kept coming (GIL signals, gloo's
-     * traffic): SGLang's TP2 scheduler held for minutes after its warm-up request */
-    ws->events_rule = 0;
+    /* a waiter checking after an event is not a laggard for a hold: its checks do not advance its
+     * clock, so a hold waiting on it waited for as long as the world's events kept coming (GIL signals,
+     * gloo's traffic): SGLang's TP2 scheduler held for minutes after its warm-up request */
+    ws->events_rule = events_rule;
     for (int k = 0; k < ws->n; ++k) {
         int32_t pid = ws->pid[k];
         if (pid <= 0 || pid == me || ws->deadline[k] == RV_VTIME_INVALID) continue;
@@ -157,6 +169,13 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t) {
 int rv_laggard_before(rv_vtime_ns t) {
     rv_enter();
     int r = laggard(rv_world_get(), t);
+    rv_leave();
+    return r;
+}
+
+int rv_laggard_before_strict(rv_vtime_ns t) {
+    rv_enter();
+    int r = laggard_rule(rv_world_get(), t, 1);
     rv_leave();
     return r;
 }

@@ -551,6 +551,8 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     int32_t me = (int32_t)rv_pid(), tid = (int32_t)rv_tid();
     wt->sleeper = 0;
     wt->fast_look = 0;
+    wt->looked = 0;
+    wt->own_look_real = 0;
     wt->jumps0 = atomic_load(&w->jumps_made);
     wt->slot = claim_slot(w, me, tid, wt->reg, deadline);
 }
@@ -1196,7 +1198,10 @@ static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
         r = -1;
     }
     wt->signals = rv_signals_handled(); /* a handler that runs from here on ends the wait */
-    if (r == 0) set_blocking(wt, 1);
+    if (r == 0) {
+        set_blocking(wt, 1);
+        wt->looked = 1; /* the real call looks next; back here, it found nothing */
+    }
     pthread_sigmask(SIG_SETMASK, old, NULL);
     if (discard)
         rv_leave_discard();
@@ -1224,6 +1229,51 @@ static int settled_unmoved(rv_world *w, const rv_wait *wt, uint32_t act) {
     if (atomic_load(&w->activity) == act && !events_since_call(w, wt)) return 1;
     rv_debug("the world moved during the pause before a jump: no jump on this look");
     return 0;
+}
+
+/* ---- the own advance of a blocked process ------------------------------------------------------
+ *
+ * A timed wait whose process does nothing else (every other thread of it waits: in a wait revati sees,
+ * in a hold, or blocked in the kernel) is reached by a jump of its own process, as a GPU sync's held
+ * jump is, once no other process could act before its deadline (hold.c's test), even while the world
+ * runs. Before, such a wait was reached only by the world's idle jump (never, while any process of the
+ * world ran) or by its process's clock in real time, which stands still while a thread of the process
+ * holds (the hold's real time is excluded) and moves only by others' time it adopts: SGLang's TP2 rank 1,
+ * idle in gloo's broadcast with its gloo loops at their 10 ms timeouts, held rank 0's hold at the
+ * rate-32 warm-up for minutes (docs/coordination.md, "The own advance"). Only the process's earliest
+ * wait advances it (a later one would pass the earlier deadline), and a wait that a real event can end
+ * only after its real call has looked and no event of the world came since that call began (its own
+ * event may be among them). */
+#define OWN_LOOK_MIN_NS 20000ULL /* one look per wait per this much real time */
+
+static int own_earliest(rv_world *w, const rv_wait *wt) {
+    int32_t me = (int32_t)rv_pid();
+    int hi = waiters_hi(w);
+    for (int i = 0; i < hi; ++i) {
+        if (i == wt->slot) continue;
+        rv_waiter *s = &w->waiters[i];
+        if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me) continue;
+        if (atomic_load_explicit(&s->hold, memory_order_relaxed)) continue; /* blocked until others move */
+        rv_vtime_ns d = atomic_load_explicit(&s->deadline, memory_order_relaxed);
+        if (d == RV_VTIME_INVALID) continue; /* an untimed wait: only an event ends it */
+        if (d < wt->reg || (d == wt->reg && i < wt->slot)) return 0;
+    }
+    return 1;
+}
+
+static int own_advance(rv_world *w, rv_wait *wt) {
+    if (wt->slot < 0 || wt->deadline == RV_VTIME_INVALID || !rv_holds_enabled()) return 0;
+    if (!wt->sleeper && (!wt->looked || events_since_call(w, wt))) return 0;
+    uint64_t real = rv_real_ns();
+    if (wt->own_look_real && real - wt->own_look_real < OWN_LOOK_MIN_NS) return 0;
+    wt->own_look_real = real;
+    if (!own_earliest(w, wt)) return 0;
+    if (rv_own_others_run()) return 0;
+    if (rv_laggard_before_strict(wt->deadline)) return 0;
+    /* nothing can reach this process before its deadline: it jumps there (its other threads wait) */
+    rv_vadvance_unheld(wt->deadline, wt->why);
+    atomic_fetch_add(&w->own_advances, 1);
+    return 1;
 }
 
 int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
@@ -1350,6 +1400,10 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     }
     wt->idle_seen = 0;
     wt->gen_seen = gen;
+    if (own_advance(w, wt)) {
+        explain_long_timeout(wt);
+        return step_done(wt, 1, 1, &old);
+    }
     if (rv_deterministic() && det_stuck(w, wt, rv_real_ns()) && det_expiry_turn(w, wt, ref_now)) {
         /* deterministic mode: other threads keep running without charging time (a busy loop that
          * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the

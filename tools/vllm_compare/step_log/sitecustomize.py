@@ -20,6 +20,12 @@ REVATI_STEP_LOG_THREADS=1 each line also has "threads": for every thread of the 
 [name, CPU ns, run delay ns, timeslices, the system call it is in now] (a diagnostic: reading them
 costs the step a fraction of a millisecond).
 
+With REVATI_STEP_LOG_BLOCKING_SYNC=1 (a GPU host only) the engine process asks the CUDA driver, before
+its engine starts, for blocking synchronisation on every device's primary context
+(`cuDevicePrimaryCtxSetFlags(CU_CTX_SCHED_BLOCKING_SYNC)`): a thread waiting for the GPU then sleeps
+instead of spinning, so a step's thread CPU is its host work alone (by default CUDA spins, and on
+the H200 host the scheduling thread's CPU equalled the step's time). The driver's answer is printed.
+
 It wraps the scheduler's `schedule` of each EngineCore (vLLM 0.24 and 0.33: vllm/v1/engine/core.py)
 once the module is imported; nothing else changes. tools/vllm_compare/run_points.py --step-log
 puts this folder on PYTHONPATH for the latency points (issue 12: is the first iteration's prefill
@@ -126,12 +132,35 @@ def _log_step(fd: int, out: Any) -> None:
     os.write(fd, (json.dumps(rec) + "\n").encode())
 
 
+def _blocking_sync() -> None:
+    """Ask for blocking synchronisation on every device's primary context (before CUDA starts)."""
+    import ctypes
+
+    try:
+        cu = ctypes.CDLL("libcuda.so.1")
+    except OSError as e:
+        print(f"step log: no libcuda for blocking sync: {e}", file=sys.stderr)
+        return
+    count = ctypes.c_int()
+    rcs = [cu.cuInit(0), cu.cuDeviceGetCount(ctypes.byref(count))]
+    set_flags = getattr(cu, "cuDevicePrimaryCtxSetFlags_v2", None) or cu.cuDevicePrimaryCtxSetFlags
+    for dev in range(count.value):
+        handle = ctypes.c_int()
+        rcs.append(cu.cuDeviceGet(ctypes.byref(handle), dev))
+        rcs.append(set_flags(handle, 0x04))  # CU_CTX_SCHED_BLOCKING_SYNC
+    print(
+        f"step log: blocking sync on {count.value} devices, driver results {rcs}", file=sys.stderr
+    )
+
+
 def _patch(module: Any, path: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     cls = module.EngineCore
     init = cls.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if os.environ.get("REVATI_STEP_LOG_BLOCKING_SYNC") == "1":
+            _blocking_sync()
         init(self, *args, **kwargs)
         schedule = self.scheduler.schedule
 

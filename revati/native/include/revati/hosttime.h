@@ -110,7 +110,8 @@ typedef struct rv_world {
     _Atomic uint32_t events;         /* bumped at every event that can end another thread's wait: a
                                         message sent (pipe, socket), an eventfd written, a condition
                                         signalled (world.c: a waiter's checks after one are running) */
-    uint32_t pad_events;
+    _Atomic uint32_t own_advances;   /* jumps of one blocked process to its own earliest deadline (world.c,
+                                        own_advance; in the padding after events: the layout is unchanged) */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];
@@ -302,6 +303,9 @@ typedef struct rv_wait {
                             rule and let the real call look once (it found nothing if we are back) */
     uint64_t fast_gens;  /* ... the sum of the processes' generations then, and the advance epoch */
     uint32_t fast_epoch;
+    int looked;          /* a real call of this wait has looked for its event and found none since the
+                            wait began (the own advance needs it: world.c, own_advance) */
+    uint64_t own_look_real; /* real ns of this wait's last own-advance look */
     const char *why;
     rv_clock_terms start; /* REVATI_LOG=info, waits of at least 1 s: the clock's terms at the start */
 } rv_wait;
@@ -335,6 +339,11 @@ RV_API int rv_world_idle(void);
 RV_API int rv_hold_until(rv_vtime_ns t, const char *why);
 /* Whether another process of the world could act before t (the test rv_hold_until repeats). */
 RV_API int rv_laggard_before(rv_vtime_ns t);
+/* The same, counting a waiter doing its checks after an event of the world as running (the own
+ * advance of a blocked process, world.c). */
+RV_API int rv_laggard_before_strict(rv_vtime_ns t);
+/* Whether holds are on (REVATI_HOLD, default on); the own advance of a blocked process needs them. */
+RV_API int rv_holds_enabled(void);
 
 /* Conversions. */
 static inline uint64_t rv_ts_to_ns(const struct timespec *ts) {

@@ -44,10 +44,11 @@ def report(run: Path, as_json: bool, top: int, percentiles: str, wide: bool) -> 
 
     pcts = parse_percentiles(percentiles)
     from revati.report import format_text, summarize
+    from revati.report.summary import REPORT_CATEGORICAL, REPORT_COLUMNS
     from revati.trace import load_run
 
     with step(f"loading {run}"):
-        r = load_run(run)
+        r = load_run(run, columns=REPORT_COLUMNS, categorical=REPORT_CATEGORICAL)
     with step("computing the report"):
         s = summarize(r, top=top, percentiles=pcts)
     if as_json:

@@ -356,9 +356,10 @@ def _wait(
 def _build_cache(run_dir: Path) -> None:
     """Parse the streams once into the run's columnar cache, so reports and exports load fast."""
     from revati.trace import load_run  # deferred: pandas/pyarrow are not needed to run the command
+    from revati.trace.schema import COLUMNAR_KINDS
 
-    try:
-        load_run(run_dir)
+    try:  # the cache holds every column; the frames, thrown away here, get none of the text
+        load_run(run_dir, columns={kind: () for kind in COLUMNAR_KINDS})
     except RevatiError as e:
         log.warning("the run's trace could not be loaded: %s", e)
 

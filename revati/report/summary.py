@@ -21,6 +21,18 @@ from revati.trace.schema import DEVICE_KINDS
 from revati.trace.validate import validate_run
 from revati.units import NS_PER_MS, NS_PER_S
 
+# the frame columns summarize() reads (with validate_run), for load_run(columns=...): a kernel's
+# args, op, sig, its predictor's names and shape, and an api call's name and args are left out,
+# so a long run's report never holds their text (docs/trace-format.md, "Loading")
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "kernel": (
+        "seq", "tid", "name", "dev", "stream", "corr", "ts_ns", "end_ns", "src", "how", "xdev",
+    ),
+    "api": ("seq", "tid", "corr", "ts_ns", "end_ns", "wt_ns"),
+}  # fmt: skip
+# and the one long text it reads, a kernel's name, as a Categorical (a code per launch)
+REPORT_CATEGORICAL: dict[str, tuple[str, ...]] = {"kernel": ("name",)}
+
 
 def union_ns(starts: np.ndarray, ends: np.ndarray) -> int:
     """Total length of the union of intervals [start, end)."""
@@ -455,4 +467,11 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     return "\n".join(L) + "\n"
 
 
-__all__ = ["format_text", "summarize", "union_ns", "NS_PER_S"]
+__all__ = [
+    "REPORT_CATEGORICAL",
+    "REPORT_COLUMNS",
+    "format_text",
+    "summarize",
+    "union_ns",
+    "NS_PER_S",
+]

@@ -30,7 +30,8 @@ from revati.trace.stream import Stream
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-CACHE_VERSION = 4  # 2: json fields (kernel args, op) as JSON text; 3: compact records; 4: no LZ4
+CACHE_VERSION = 5  # 2: json fields (kernel args, op) as JSON text; 3: compact records; 4: no LZ4;
+# 5: text columns as dictionaries (revati/trace/take.py, TEXT)
 KEY_FILE = "key.json"
 
 

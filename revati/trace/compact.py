@@ -202,8 +202,6 @@ def expand(
     `records` is the records file's bytes (read_records)."""
     import pyarrow as pa
 
-    from revati.trace.take import take
-
     by_kind: dict[str, list[tuple[int, bytes]]] = {}
     for line in template_lines:
         m = _TEMPLATE.match(line)
@@ -238,7 +236,7 @@ def expand(
         sel = np.flatnonzero(lanes == lane)
         if not len(sel):
             continue
-        t = take(templates[kind], row_of[ids[sel]])
+        t = _rows_of(templates[kind], row_of[ids[sel]])
         values = {"seq": seqs[sel]}
         for f in RECORD_VALUE_FIELDS:
             if f in KIND_FIELDS[kind]:
@@ -249,3 +247,26 @@ def expand(
             t = t.set_column(t.schema.get_field_index(name), name, pa.array(arr, pa.int64()))
         out[kind] = t
     return out
+
+
+def _rows_of(templates: pa.Table, rows: np.ndarray) -> pa.Table:
+    """The templates' rows `rows` (one per record): numbers taken, text as dictionaries over the
+    templates' own text (an index per record, no text copied: revati/trace/take.py, TEXT)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from revati.trace.take import TEXT
+
+    index = pa.array(rows.astype(np.int32))
+    fields, cols = [], []
+    for f, col in zip(templates.schema, templates.columns, strict=True):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            # the templates' distinct texts (no nulls: a template without the field is a null
+            # index), and per record its template's index: the take moves indices only
+            text = pc.dictionary_encode(col.combine_chunks().cast(pa.large_string()))
+            cols.append(text.take(index))
+            fields.append(f.with_type(TEXT))
+        else:
+            cols.append(col.take(index))
+            fields.append(f)
+    return pa.table(cols, schema=pa.schema(fields))

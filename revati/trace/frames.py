@@ -7,6 +7,7 @@ own rank as coll_rank, missing integers as 0.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revati.trace.schema import (
+    ADDED_COLUMNS,
     COLUMNAR_KINDS,
     KIND_FIELDS,
     KINDS,
@@ -23,6 +25,7 @@ from revati.trace.schema import (
     fields_of_type,
 )
 from revati.trace.stream import Stream
+from revati.trace.take import encode_text
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,10 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
         parts.append(t)
     if not parts:
         return None
-    t = pa.concat_tables(parts)
-    # pandas keeps strings as large_string: cast once here, so that a table read back from the
-    # cache (revati/trace/cache.py) becomes a frame without another copy of every string
-    for i, f in enumerate(t.schema):
-        if pa.types.is_string(f.type):
-            t = t.set_column(i, f.name, t.column(i).cast(pa.large_string()))
-    return t
+    # text as dictionaries (revati/trace/take.py, TEXT): each distinct text once per run, so the
+    # table and its cache (revati/trace/cache.py, which needs one dictionary a column) stay the
+    # size of the numbers; frames get the text back column by column (_columnar_frame)
+    return pa.concat_tables([encode_text(p) for p in parts]).unify_dictionaries()
 
 
 def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
@@ -68,9 +68,35 @@ def _xyz_fast(col: pa.ChunkedArray) -> np.ndarray | None:
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
+def _kept(kind: str, keep: Collection[str] | None) -> list[str]:
+    """The frame columns of `kind` (schema.columns) that `keep` names, in their order; all of them
+    when `keep` is None. pid and rank are always kept."""
+    cols = columns(kind)
+    if keep is None:
+        return cols
+    return [c for c in cols if c in keep or c in ADDED_COLUMNS]
+
+
+def _table_fields(kind: str, frame_columns: list[str]) -> set[str]:
+    """The table fields that frame columns come from (grid for grid_x; the tables already call a
+    collective's own rank coll_rank)."""
+    out = set(frame_columns)
+    out |= {c[:-2] for c in frame_columns if c[-2:] in ("_x", "_y", "_z")}
+    return out
+
+
+def _columnar_frame(
+    kind: str,
+    t: pa.Table | None,
+    keep: Collection[str] | None = None,
+    categorical: Collection[str] = (),
+) -> pd.DataFrame:
+    want = _kept(kind, keep)
     if t is None:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns(kind)})
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in want})
+    if keep is not None:  # a column left out is never read (a cached run's stays on disk)
+        fields = _table_fields(kind, want)
+        t = t.select([c for c in t.column_names if c in fields])
     cols: dict[str, Any] = {}
     ints, lists = fields_of_type(kind, "int") | {"seq", "tid"}, fields_of_type(kind, "ints")
     for f in t.column_names:
@@ -95,10 +121,18 @@ def _columnar_frame(kind: str, t: pa.Table | None) -> pd.DataFrame:
             cols[f] = (pc.fill_null(col, 0) if col.null_count else col).to_numpy()
         elif f in lists:
             cols[f] = pd.Series(col.to_pylist(), dtype=object)
+        elif f in categorical and (
+            pa.types.is_dictionary(col.type) or pa.types.is_large_string(col.type)
+        ):
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col)
+            cols[f] = col.to_pandas()  # a Categorical: each distinct text once, a code per row
         else:
+            if pa.types.is_dictionary(col.type):  # text kept once per value (TEXT): as text here
+                col = col.cast(col.type.value_type)
             cols[f] = col.to_pandas()
     df = pd.DataFrame(cols, copy=False)
-    return df[columns(kind)]
+    return df[want]
 
 
 def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
@@ -140,14 +174,22 @@ def _object_frame(kind: str, streams: list[Stream]) -> pd.DataFrame:
 
 
 def build_frames(
-    streams: list[Stream], tables: dict[str, pa.Table | None], warnings: list[str]
+    streams: list[Stream],
+    tables: dict[str, pa.Table | None],
+    warnings: list[str],
+    columns: Mapping[str, Collection[str]] | None = None,
+    categorical: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """One DataFrame per kind (every declared kind, empty if absent; unknown kinds too, with a
-    warning appended to `warnings`)."""
+    warning appended to `warnings`). `columns`: per columnar kind, the only frame columns to build
+    (with pid and rank); `categorical`: per columnar kind, text columns built as pandas
+    Categoricals (see load_run)."""
     frames = {}
     for kind in KINDS:
         if kind in COLUMNAR_KINDS:
-            frames[kind] = _columnar_frame(kind, tables.get(kind))
+            keep = columns.get(kind) if columns else None
+            cats = categorical.get(kind, ()) if categorical else ()
+            frames[kind] = _columnar_frame(kind, tables.get(kind), keep, cats)
         else:
             frames[kind] = _object_frame(kind, streams)
     for s in streams:

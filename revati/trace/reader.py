@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -47,7 +47,7 @@ from revati.trace.schema import (
     field_type,
 )
 from revati.trace.stream import Stream
-from revati.trace.take import take
+from revati.trace.take import encode_text, take
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,15 @@ def _trim_zero_tail(data: bytearray, size: int) -> int:
     return end
 
 
+def _line_texts(
+    data: bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
+) -> list[bytes]:
+    """The lines `rows` of `data`, each copied."""
+    return [
+        bytes(data[a:b]) for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+    ]
+
+
 def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     """Parse one JSON Lines stream; None when it is empty."""
     data, size = _read(path)
@@ -242,12 +251,6 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     code = scan.classify(buf, starts, ends, _LINE_KINDS)
     columnar = np.isin(code, _COLUMNAR_CODES)
 
-    def text(rows: np.ndarray) -> list[bytes]:
-        return [
-            bytes(data[a:b])
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ]
-
     nonblank = np.flatnonzero(ends > starts)
     last = b""
     for row in nonblank[::-1][:64].tolist():  # the last line that is not blank
@@ -257,7 +260,7 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
     # the few other lines (proc, marker, end, fatal, lines outside the writers' layout) are
     # taken out, then blanked, so that one Arrow read parses the rest of the stream in place
     other = np.flatnonzero(~columnar)
-    other_lines = text(other)
+    other_lines = _line_texts(data, starts, ends, other)
     other_code = code[other]
     template_lines = [
         ln for ln, c in zip(other_lines, other_code.tolist(), strict=True) if c == _TEMPLATE_CODE
@@ -284,6 +287,9 @@ def read_stream(path: Path, warnings: list[str]) -> Stream | None:
         last.strip() != b"" and orjson.loads(last).get("k") == "end"
     )
     count = len(ends) - len(template_lines)
+    # the stream's bytes are parsed: let them go before the records expand (a long serving run's
+    # engine stream is hundreds of MB, and the expansion is the load's largest step)
+    del data, buf, other_lines, starts, ends, code
     rec_path = compact.records_path(path)
     if rec_path is not None or template_lines:
         count += _add_records(path, rec_path, template_lines, tables, objects, warnings)
@@ -319,7 +325,7 @@ def _add_records(
     expanded = compact.expand(path, template_lines, records, json_seqs, parse, warnings)
     for kind, t in expanded.items():
         if kind in tables and tables[kind].num_rows:
-            both = pa.concat_tables([tables[kind], t])
+            both = pa.concat_tables([encode_text(tables[kind]), t])
             t = take(both, pc.sort_indices(both.column("seq")).to_numpy())
         tables[kind] = t
     return sum(t.num_rows for t in expanded.values())
@@ -364,15 +370,20 @@ def _parse_columnar(
     # only the main kind's lines are left unblanked, so a key found in `data` is one of theirs
     present = any(data.find(key, 0, size) >= 0 for key in _JSON_KEYS[kind])
     rows = np.flatnonzero(columnar & (code == main))
-    tables[kind] = _attach_json(
-        kind,
-        t,
-        lambda: [
-            bytes(data[a:b])
-            for a, b in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-        ],
-        present,
-    )
+
+    def lines() -> pa.Array:
+        # the main kind's lines where they lie in `data`, no copy: each runs on to the next one's
+        # start over lines blanked above (spaces and newlines, which _json_columns allows)
+        offsets = np.empty(len(rows) + 1, np.int64)
+        offsets[:-1] = starts[rows]
+        offsets[-1] = ends[rows[-1]] + 1 if len(rows) else 0
+        return pa.Array.from_buffers(
+            pa.large_binary(),
+            len(rows),
+            [None, pa.py_buffer(offsets), pa.py_buffer(data)],
+        )
+
+    tables[kind] = _attach_json(kind, t, lines, present)
     return tables
 
 
@@ -411,7 +422,7 @@ _OTHER_KEYS = {
 }
 
 
-def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
+def _json_columns(kind: str, lines: list[bytes] | pa.Array) -> dict[str, pa.Array]:
     """The kind's json fields as JSON-text columns, one row per line.
 
     Arrow cannot type these fields (a kernel's args mix integers, nulls and lists), and decoding
@@ -421,7 +432,10 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
     with orjson instead.
     """
     fields = _JSON_FIELDS[kind]
-    arr = pa.array(lines, pa.binary()).cast(pa.string())
+    if isinstance(lines, pa.Array):  # (binary lines, possibly followed by blank ones)
+        arr = lines.cast(pa.large_string())
+    else:
+        arr = pa.array(lines, pa.binary()).cast(pa.string())
     cols: dict[str, pa.Array] = {}
     bad = np.zeros(len(lines), bool)
     pattern = _TAIL.get(kind)
@@ -439,7 +453,12 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
         bad[:] = True
     if bad.any():
         rows = np.flatnonzero(bad)
-        evs = orjson.loads(b"[" + b",".join(lines[i] for i in rows.tolist()) + b"]")
+        bad_lines = (
+            lines.take(pa.array(rows)).to_pylist()
+            if isinstance(lines, pa.Array)
+            else [lines[i] for i in rows.tolist()]
+        )
+        evs = orjson.loads(b"[" + b",".join(bad_lines) + b"]")
         for f in fields:
             fixed = [orjson.dumps(ev[f]).decode() if f in ev else None for ev in evs]
             if f not in cols:
@@ -452,7 +471,7 @@ def _json_columns(kind: str, lines: list[bytes]) -> dict[str, pa.Array]:
 
 
 def _attach_json(
-    kind: str, t: pa.Table, lines: Callable[[], list[bytes]], present: bool
+    kind: str, t: pa.Table, lines: Callable[[], list[bytes] | pa.Array], present: bool
 ) -> pa.Table:
     """The parsed table `t` with the kind's json fields added as JSON-text columns (null where a
     line lacks one), in schema order; the lines are read again only when `present`."""
@@ -530,11 +549,22 @@ def _check_required(s: Stream) -> None:
                     )
 
 
-def load_run(path: Path | str, *, cache: bool = True) -> Run:
+def load_run(
+    path: Path | str,
+    *,
+    cache: bool = True,
+    columns: Mapping[str, Collection[str]] | None = None,
+    categorical: Mapping[str, Collection[str]] | None = None,
+) -> Run:
     """Load a run directory (see docs/trace-format.md). Raises TraceError on unreadable input.
 
     With `cache`, the parsed columns are kept in RUN/.cache/ (Arrow IPC) and reused while the
     event streams and manifest are unchanged (same names, sizes, modification times).
+    `columns`: per columnar kind, the frame columns a caller needs (pid and rank always come);
+    the others are not built, and a cached run's stay on disk unread (`revati report` leaves a
+    kernel's args, op and sig out). The cache, when written, holds every column. `categorical`:
+    per columnar kind, text columns to build as pandas Categoricals (each distinct text once, a
+    code per row) instead of `str` columns (a text per row).
     """
     run_dir = Path(path)
     if not run_dir.exists():
@@ -591,7 +621,9 @@ def load_run(path: Path | str, *, cache: bool = True) -> Run:
     if manifest is None:
         _warn(warnings, f"{run_dir}: no {MANIFEST_FILE}; using what the event streams say")
         manifest = _synthesize_manifest(streams)
-    return Run(run_dir, manifest, build_frames(streams, tables, warnings), warnings)
+    return Run(
+        run_dir, manifest, build_frames(streams, tables, warnings, columns, categorical), warnings
+    )
 
 
 def _assign_ranks(streams: list[Stream], manifest: Manifest | None) -> None:

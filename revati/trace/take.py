@@ -5,6 +5,10 @@ take concatenates a chunked column's chunks first and builds one array for the r
 serving run's kernel table (4.2M launches, 2.1 GB of `args` text in a 10-minute vLLM run, 2026-12-04)
 fails with "offset overflow". `take` here gives the same table as `Table.take`, in chunks that each
 stay under the limit, when either side would pass it.
+
+The reader keeps its tables' text as dictionaries (`encode_text`: each distinct text once, an int32
+index per row), so its own takes (templates into rows, the merge in seq order) move indices, never
+text, and measure no lengths: a table without string or binary columns takes Arrow's path at once.
 """
 
 from __future__ import annotations
@@ -29,12 +33,27 @@ def _text_lengths(table: pa.Table) -> list[np.ndarray]:
     return out
 
 
+TEXT = pa.dictionary(pa.int32(), pa.large_string())  # how the reader's tables hold text
+
+
+def encode_text(table: pa.Table) -> pa.Table:
+    """`table` with every string column as a dictionary of large strings (TEXT): the same values,
+    each distinct text stored once. Columns already so are kept."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = table.column(i)
+            if pa.types.is_string(f.type):
+                col = col.cast(pa.large_string())
+            table = table.set_column(i, f.name, pc.dictionary_encode(col))
+    return table
+
+
 def take(table: pa.Table, indices: np.ndarray) -> pa.Table:
     """table.take(indices), for any size of text (indices: a numpy array of row numbers)."""
+    if not any(f.type in _WIDE for f in table.schema):  # no text (TEXT columns): nothing to measure
+        return table.take(pa.array(indices))
     lengths = _text_lengths(table)
-    if not lengths or all(
-        int(n.sum()) <= LIMIT and int(n[indices].sum()) <= LIMIT for n in lengths
-    ):
+    if all(int(n.sum()) <= LIMIT and int(n[indices].sum()) <= LIMIT for n in lengths):
         return table.take(pa.array(indices))
     # text columns widened to 64-bit offsets (per chunk: no concatenation), taken in slices whose
     # text stays under CHUNK, each cast back: the same schema, more chunks

@@ -93,6 +93,33 @@ def test_a_launch_costs_under_20_bytes_and_loads_whole(probe, lib_dir, tmp_path)
     assert (k["end_ns"] - k["ts_ns"] > 0).all() and k["seq"].is_monotonic_increasing
 
 
+def test_a_full_template_table_starts_over_and_no_launch_falls_back(probe, lib_dir, tmp_path):
+    """More distinct kernel launches than the writer's template table holds (131,071): it forgets
+    its templates and goes on, so every launch is still a record (no kernel JSON line), template
+    ids never repeat, a body met again after the restart writes its template again, and the run
+    loads to the JSON-lines form's frames."""
+    n, distinct = 140_000, 135_000
+    for fmt in ("jsonl", "compact"):
+        d = _run_dir(tmp_path, fmt)
+        env = run_env(d, lib_dir, deterministic=True)
+        env["REVATI_TRACE_FORMAT"] = fmt
+        subprocess.run(
+            [str(probe), str(n), str(distinct)], env=env, check=True, capture_output=True
+        )
+    (stream,) = (tmp_path / "compact" / "events").glob("*.jsonl")
+    lines = stream.read_bytes().splitlines()
+    assert not [ln for ln in lines if ln.startswith(b'{"k":"kernel"')]
+    tmpl = [ln for ln in lines if ln.startswith(b'{"k":"tmpl"')]
+    ids = [int(ln.split(b'"id":', 1)[1].split(b",", 1)[0]) for ln in tmpl]
+    assert ids == list(range(1, len(ids) + 1))
+    kernel_tmpl = [ln.split(b'"line":', 1)[1] for ln in tmpl if b'"line":{"k":"kernel"' in ln]
+    assert len(kernel_tmpl) > distinct  # some bodies written twice: after the restart
+    assert len(set(kernel_tmpl)) == distinct  # (the warm-up launches' grid is one of them)
+    _frames_equal(tmp_path / "jsonl", tmp_path / "compact")
+    k = load_run(tmp_path / "compact", cache=False).frames["kernel"]
+    assert len(k) == n + 1000 and k["grid_x"].nunique() == distinct
+
+
 def test_a_killed_writer_keeps_every_whole_record(probe, lib_dir, tmp_path):
     """SIGKILL while launching: the .jsonl.tmp and .bin.tmp streams load, every record loaded is
     whole (seq unique, each kernel's launch call present), with no error."""

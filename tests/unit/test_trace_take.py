@@ -60,3 +60,25 @@ def test_an_empty_selection_keeps_the_schema() -> None:
     t = _table()
     got = take_mod.take(t, np.zeros(0, np.int64))
     assert got.num_rows == 0 and got.schema == t.schema
+
+
+def test_text_as_dictionaries_is_taken_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's tables hold text as dictionaries (encode_text): the same values, each distinct
+    text once; their takes go straight to Arrow, with no per-row length measured."""
+    t = _table().drop_columns(["raw"])
+    enc = take_mod.encode_text(t)
+    assert enc.schema.field("args").type == take_mod.TEXT
+    assert enc.column("args").cast(pa.large_string()).to_pylist() == t.column("args").to_pylist()
+    assert take_mod.encode_text(enc).equals(enc)  # already encoded: kept
+
+    def measured(_: pa.Table) -> list[np.ndarray]:
+        raise AssertionError("text lengths measured")
+
+    monkeypatch.setattr(take_mod, "_text_lengths", measured)
+    idx = np.arange(40)[::-1].copy()
+    got = take_mod.take(enc, idx)
+    assert got.column("args").cast(pa.large_string()).to_pylist() == (
+        t.take(pa.array(idx)).column("args").to_pylist()
+    )
+    with pytest.raises(AssertionError, match="measured"):
+        take_mod.take(t, idx)  # plain text is still measured (the 2 GiB limit)

@@ -29,7 +29,8 @@ static const char *const g_lane_x[N_LANES] = {NULL, NULL, "bytes", "bytes", NULL
 static struct { uint64_t hash; uint32_t id; uint32_t off; } g_slot[SLOTS]; /* id 0: empty */
 static char *g_arena;      /* per template: lane (1 byte), tid (4), body length (4), body */
 static size_t g_arena_len, g_arena_cap;
-static uint32_t g_n_templates;
+static uint32_t g_n_templates; /* ids given in this stream (ids stay valid: their lines are written) */
+static uint32_t g_n_live;      /* of them, those the table still recognises */
 static uint64_t g_prev_end[N_LANES], g_last_corr, g_last_wt;
 static uint64_t g_gen = 1; /* bumped by every reset: template ids of an earlier stream are void */
 
@@ -53,7 +54,7 @@ void rv_compact_reset(void) {
     free(g_arena);
     g_arena = NULL;
     g_arena_len = g_arena_cap = 0;
-    g_n_templates = 0;
+    g_n_templates = g_n_live = 0;
     memset(g_prev_end, 0, sizeof g_prev_end);
     g_last_corr = g_last_wt = 0;
     g_gen++;
@@ -173,8 +174,19 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
     return h ^ (h >> 32);
 }
 
-/* The template's id (from 1), interning it (and writing its line) when new; 0 when the table is full
- * or the line could not be written (-1 through *err). */
+/* Forget the templates the table recognises, keeping their ids given: when the table or its arena is
+ * full (a long run meets new bodies without end: FlashAttention-3's per-replay KV lengths, the eager
+ * launches of each new batch shape), it starts over, and a body met again writes its template line
+ * again under a new id. Ids never repeat in a stream, and an id kept by a graph node stays valid
+ * (rv_compact_put_id): its line is in the stream. Memory stays within SLOTS and ARENA_MAX. */
+static void forget_templates(void) {
+    memset(g_slot, 0, sizeof g_slot);
+    g_arena_len = 0;
+    g_n_live = 0;
+}
+
+/* The template's id (from 1), interning it (and writing its line) when new; 0 when the body cannot
+ * be held (over ARENA_MAX, or no memory) or the line could not be written (-1 through *err). */
 static uint32_t intern(int lane, int tid, const char *t, size_t n, rv_put_line_fn put_line, int *err) {
     uint64_t h = hash_bytes(((uint64_t)(unsigned)lane << 32) | (uint32_t)tid, t, n);
     size_t s = (size_t)(h & (SLOTS - 1));
@@ -188,7 +200,11 @@ static uint32_t intern(int lane, int tid, const char *t, size_t n, rv_put_line_f
         memcpy(&alen, a + 5, 4);
         if (a[0] == (char)lane && atid == tid && alen == n && !memcmp(a + 9, t, n)) return g_slot[s].id;
     }
-    if (g_n_templates + 1 >= MAX_TEMPLATES || g_arena_len + n + 9 > ARENA_MAX) return 0;
+    if (n + 9 > ARENA_MAX || g_n_templates == UINT32_MAX - 1) return 0;
+    if (g_n_live + 1 >= MAX_TEMPLATES || g_arena_len + n + 9 > ARENA_MAX) {
+        forget_templates();
+        s = (size_t)(h & (SLOTS - 1)); /* the table is empty: the first probe slot is free */
+    }
     if (g_arena_len + n + 9 > g_arena_cap) {
         size_t cap = g_arena_cap ? g_arena_cap * 2 : (1u << 16);
         while (cap < g_arena_len + n + 9) cap *= 2;
@@ -218,6 +234,7 @@ static uint32_t intern(int lane, int tid, const char *t, size_t n, rv_put_line_f
     g_slot[s].off = (uint32_t)g_arena_len;
     g_arena_len += n + 9;
     g_n_templates = id;
+    g_n_live++;
     return id;
 }
 

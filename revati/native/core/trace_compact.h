@@ -20,8 +20,8 @@ typedef int (*rv_put_line_fn)(const char *line, size_t n);
 
 /* Write the event (lane, thread tid, body = the fields after "tid":T, as the JSON line would hold
  * them) as a record into bin. 1: written (its template's id in *tmpl_id when not NULL); 0: not
- * written (a body the template cannot hold, or the template table is full), so the caller writes the
- * JSON line; -1: a sink could not grow. */
+ * written (a body the template cannot hold: not flat, or over the arena), so the caller writes the
+ * JSON line; -1: a sink could not grow. A full template table forgets its templates and goes on. */
 int rv_compact_put(rv_sink *bin, int lane, int tid, const char *body, size_t n, rv_put_line_fn put_line,
                    uint32_t *tmpl_id);
 /* Write a record of template id (interned by rv_compact_put in this stream, for this lane and the

@@ -42,6 +42,8 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 100000;
+    /* with a second argument D: launch i's grid is 1 + i % D, so D distinct kernel templates */
+    int distinct = argc > 2 ? atoi(argv[2]) : 0;
     if (n <= 0) {
         fprintf(stderr, "launch_probe: the launch count must be positive\n");
         return 2;
@@ -62,7 +64,8 @@ int main(int argc, char **argv) {
     uint64_t r0 = real_ns(), t0 = ticks();
     for (int i = 0; i < n; ++i) {
         uint64_t a = ticks();
-        cuLaunchKernel(fn, 128 + (unsigned)(i & 7), 1, 1, 256, 1, 1, 0, s, NULL, NULL);
+        unsigned gx = distinct > 0 ? 1 + (unsigned)(i % distinct) : 128 + (unsigned)(i & 7);
+        cuLaunchKernel(fn, gx, 1, 1, 256, 1, 1, 0, s, NULL, NULL);
         dt[i] = ticks() - a;
     }
     uint64_t r1 = real_ns(), t1 = ticks();

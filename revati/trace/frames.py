@@ -25,7 +25,7 @@ from revati.trace.schema import (
     fields_of_type,
 )
 from revati.trace.stream import Stream
-from revati.trace.take import encode_text
+from revati.trace.take import DICT_SUFFIX, encode_text
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,10 @@ def _columnar_frame(
     want = _kept(kind, keep)
     if t is None:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in want})
+    # a cached table's text columns come with their dictionary form beside them (cache.py)
+    coded = {c[: -len(DICT_SUFFIX)]: t.column(c) for c in t.column_names if c.endswith(DICT_SUFFIX)}
+    if coded:
+        t = t.drop_columns([c + DICT_SUFFIX for c in coded])
     if keep is not None:  # a column left out is never read (a cached run's stays on disk)
         fields = _table_fields(kind, want)
         t = t.select([c for c in t.column_names if c in fields])
@@ -124,7 +128,9 @@ def _columnar_frame(
         elif f in categorical and (
             pa.types.is_dictionary(col.type) or pa.types.is_large_string(col.type)
         ):
-            if not pa.types.is_dictionary(col.type):
+            if f in coded:
+                col = coded[f]
+            elif not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col)
             cols[f] = col.to_pandas()  # a Categorical: each distinct text once, a code per row
         else:

@@ -45,9 +45,10 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
         parts.append(t)
     if not parts:
         return None
-    # text as dictionaries (revati/trace/take.py, TEXT): each distinct text once per run, so the
-    # table and its cache (revati/trace/cache.py, which needs one dictionary a column) stay the
-    # size of the numbers; frames get the text back column by column (_columnar_frame)
+    # text as dictionaries (revati/trace/take.py, TEXT): each distinct text once per run (one
+    # dictionary a column, as the cache's dictionary columns need), so the table stays the size of
+    # its numbers; the cache writes the text plain a batch at a time (revati/trace/cache.py), and
+    # frames get it back column by column (_columnar_frame)
     return pa.concat_tables([encode_text(p) for p in parts]).unify_dictionaries()
 
 

@@ -5,7 +5,12 @@ It is derived data: the event streams stay the record, and the cache is rebuilt 
 stream or the manifest changes (name, size or modification time), or the reader's version does.
 
 The files are uncompressed and memory-mapped when read: the loaded columns are the page cache's
-pages, never copied, and a column nobody reads costs nothing. Decompressing LZ4 instead put every
+pages, never copied, and a column nobody reads costs nothing. Text is written as plain strings
+(the loaded tables hold it as dictionaries, revati/trace/take.py), a batch of rows at a time, so
+that a frame's text column is the mapped file's pages (an exporter that reads a kernel's `args`
+for a few rows touches only theirs) and writing never holds a long run's text at once; beside
+each text column, its dictionary form (4 bytes a row), from which a Categorical is built without
+reading the text (`revati report`'s kernel names). Decompressing LZ4 instead put every
 column into freshly zeroed memory (a 1M-launch run: 0.3 s user and 1-2 s of kernel time on a busy
 machine, against 0.05-0.1 s user and 0.05 s kernel mapped), for files about 5x larger (432 MB
 against 77 MB for that run, beside its 15 MB of trace). A file is written beside its name and
@@ -26,12 +31,15 @@ import pyarrow as pa
 from revati.trace.compact import records_path
 from revati.trace.schema import COLUMNAR_KINDS, EVENTS_DIR, MANIFEST_FILE, SCHEMA_VERSION
 from revati.trace.stream import Stream
+from revati.trace.take import DICT_SUFFIX
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".cache"
-CACHE_VERSION = 5  # 2: json fields (kernel args, op) as JSON text; 3: compact records; 4: no LZ4;
-# 5: text columns as dictionaries (revati/trace/take.py, TEXT)
+CACHE_VERSION = 6  # 2: json fields (kernel args, op) as JSON text; 3: compact records; 4: no LZ4;
+# 5: text as dictionaries; 6: text plain again, written a batch of rows at a time, and beside it
+# its dictionary form (an int32 per row: Categoricals, revati/trace/take.py DICT_SUFFIX)
+CACHE_BATCH_ROWS = 1 << 16  # rows whose text is decoded at once when the cache is written
 KEY_FILE = "key.json"
 
 
@@ -83,6 +91,30 @@ def read_cache(
     return streams, tables, list(meta.get("warnings", []))
 
 
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its dictionary columns (the loaded tables' text: revati/trace/take.py, TEXT)
+    as their values' type, each followed by its dictionary form named with DICT_SUFFIX."""
+    fields = []
+    for f in schema:
+        if pa.types.is_dictionary(f.type):
+            fields += [f.with_type(f.type.value_type), f.with_name(f.name + DICT_SUFFIX)]
+        else:
+            fields.append(f)
+    return pa.schema(fields)
+
+
+def _plain(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with its dictionary columns decoded (only its own rows' text), each followed by
+    itself (as plain_schema lays them out)."""
+    cols = []
+    for c in batch.columns:
+        if pa.types.is_dictionary(c.type):
+            cols += [c.cast(c.type.value_type), c]
+        else:
+            cols.append(c)
+    return pa.record_batch(cols, schema=schema)
+
+
 def write_cache(
     run_dir: Path,
     key: dict[str, Any],
@@ -101,8 +133,10 @@ def write_cache(
                 p.unlink(missing_ok=True)
                 continue
             part = p.with_name(p.name + ".tmp")
-            with pa.OSFile(str(part), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
-                w.write_table(t)
+            schema = plain_schema(t.schema)
+            with pa.OSFile(str(part), "wb") as f, pa.ipc.new_file(f, schema) as w:
+                for batch in t.to_batches(max_chunksize=CACHE_BATCH_ROWS):
+                    w.write_batch(_plain(batch, schema))
             os.replace(part, p)
         meta = {
             "key": key,

@@ -25,7 +25,7 @@ from revati.trace.schema import (
     fields_of_type,
 )
 from revati.trace.stream import Stream
-from revati.trace.take import encode_text
+from revati.trace.take import DICT_SUFFIX, encode_text
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ def concat_columnar(kind: str, streams: list[Stream]) -> pa.Table | None:
         parts.append(t)
     if not parts:
         return None
-    # text as dictionaries (revati/trace/take.py, TEXT): each distinct text once per run, so the
-    # table and its cache (revati/trace/cache.py, which needs one dictionary a column) stay the
-    # size of the numbers; frames get the text back column by column (_columnar_frame)
+    # text as dictionaries (revati/trace/take.py, TEXT): each distinct text once per run (one
+    # dictionary a column, as the cache's dictionary columns need), so the table stays the size of
+    # its numbers; the cache writes the text plain a batch at a time (revati/trace/cache.py), and
+    # frames get it back column by column (_columnar_frame)
     return pa.concat_tables([encode_text(p) for p in parts]).unify_dictionaries()
 
 
@@ -94,6 +95,10 @@ def _columnar_frame(
     want = _kept(kind, keep)
     if t is None:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in want})
+    # a cached table's text columns come with their dictionary form beside them (cache.py)
+    coded = {c[: -len(DICT_SUFFIX)]: t.column(c) for c in t.column_names if c.endswith(DICT_SUFFIX)}
+    if coded:
+        t = t.drop_columns([c + DICT_SUFFIX for c in coded])
     if keep is not None:  # a column left out is never read (a cached run's stays on disk)
         fields = _table_fields(kind, want)
         t = t.select([c for c in t.column_names if c in fields])
@@ -124,7 +129,9 @@ def _columnar_frame(
         elif f in categorical and (
             pa.types.is_dictionary(col.type) or pa.types.is_large_string(col.type)
         ):
-            if not pa.types.is_dictionary(col.type):
+            if f in coded:
+                col = coded[f]
+            elif not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col)
             cols[f] = col.to_pandas()  # a Categorical: each distinct text once, a code per row
         else:

@@ -34,6 +34,9 @@ def _text_lengths(table: pa.Table) -> list[np.ndarray]:
 
 
 TEXT = pa.dictionary(pa.int32(), pa.large_string())  # how the reader's tables hold text
+# the columnar cache keeps text plain (mapped, read where read) and, beside each text column f, its
+# dictionary form as f + DICT_SUFFIX (an int32 per row): what a Categorical is built from
+DICT_SUFFIX = "#dict"
 
 
 def encode_text(table: pa.Table) -> pa.Table:

@@ -16,9 +16,10 @@ from revati.report import format_text, summarize
 from revati.report.summary import REPORT_CATEGORICAL, REPORT_COLUMNS
 from revati.trace import load_run
 from revati.trace.compact_write import compact_run
+from revati.trace.reader import read_stream
 from revati.trace.schema import COLUMNAR_KINDS, RECORDS_MAGIC
 from revati.trace.synthetic import make_serving_run
-from revati.trace.take import TEXT
+from revati.trace.take import DICT_SUFFIX, TEXT
 
 LEAN = {"columns": REPORT_COLUMNS, "categorical": REPORT_CATEGORICAL}  # as `revati report` loads
 
@@ -58,18 +59,26 @@ def test_the_compacted_run_has_records_and_loads_to_the_same_frames(runs):
     assert (runs["compact"] / ".cache" / "kernel.arrow").exists()
 
 
-def test_text_is_held_once_per_distinct_value(runs):
-    """The loaded tables (here the cache) hold text as dictionaries: a kernel's name and args once
-    per distinct value, not once per launch."""
-    load_run(runs["compact"])  # writes the cache
-    t = pa.ipc.open_file(str(runs["compact"] / ".cache" / "kernel.arrow")).read_all()
-    for col in ("name", "args", "sig"):
+def test_text_is_held_once_per_distinct_value_and_cached_plain(runs):
+    """The parsed tables hold text as dictionaries: a kernel's name and predictor once per distinct
+    value, not once per launch. The cache holds it plain (mapped, read only where read), written
+    in batches, and frames from it are the same."""
+    stream = sorted((runs["compact"] / "events").glob("*.jsonl"))[0]
+    t = read_stream(stream, []).tables["kernel"]
+    for col in ("name", "src", "args"):
         assert t.schema.field(col).type == TEXT
         dictionary = t.column(col).chunks[0].dictionary
         assert len(dictionary) == len(set(dictionary.to_pylist()))
         assert len(dictionary) < t.num_rows / 4
-    names = load_run(runs["compact"]).frames["kernel"]["name"]
-    assert len(dictionary) < len(names) and names.nunique() == len(t.column("name").unique())
+    load_run(runs["compact"])  # writes the cache
+    cached = pa.ipc.open_file(str(runs["compact"] / ".cache" / "kernel.arrow")).read_all()
+    assert cached.schema.field("name").type == pa.large_string()
+    assert cached.schema.field("name" + DICT_SUFFIX).type == TEXT  # for Categoricals
+    lean = load_run(runs["compact"], **LEAN).frames["kernel"]["name"]  # type: ignore[arg-type]
+    assert lean.astype(str).tolist() == cached.column("name").to_pylist()
+    frame = load_run(runs["compact"], cache=False).frames["kernel"]
+    assert cached.column("name").to_pylist() == frame["name"].tolist()
+    assert cached.column("src").to_pylist() == frame["src"].tolist()
 
 
 @pytest.mark.parametrize("form", ["jsonl", "compact"])

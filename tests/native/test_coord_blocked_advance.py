@@ -11,6 +11,8 @@ import pytest
 
 pytestmark = pytest.mark.realtime  # measures the real time a hold takes
 
+OWN_ADVANCE = {"REVATI_OWN_ADVANCE": "1"}  # opt-in (docs/coordination.md: why it is off by default)
+
 # Two "ranks" (the parent and its fork child), each with an event-loop thread in 10 ms timed waits
 # on a pipe nobody writes (gloo's transport loop), and a third process far ahead that keeps running
 # (the world is never idle, so no idle jump helps). Rank 0 makes a held jump of JUMP_S (a GPU sync):
@@ -73,7 +75,7 @@ def test_hold_for_a_blocked_process_ends(stand_in) -> None:
     process from deadline to deadline); before, it took 7-13 s of real time per virtual second
     (2026-12-04, load 6), so about 100 s, past the timeout. Rank 1 reads rank 0's message at no less
     than its send time."""
-    r = stand_in(BLOCKED_RANK, timeout=90)
+    r = stand_in(BLOCKED_RANK, timeout=90, env=OWN_ADVANCE)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert 10_000_000_000 <= res["jump"] < 10_010_000_000, res
@@ -116,7 +118,7 @@ os._exit(0)
 def test_a_process_whose_thread_runs_is_not_advanced(stand_in) -> None:
     """The main thread's 0.3 s of CPU work reads as host time, not as the 1 s wait of its sibling
     jumped ahead; the wait still ends at its deadline."""
-    r = stand_in(RUNNING_SIBLING, timeout=90)
+    r = stand_in(RUNNING_SIBLING, timeout=90, env=OWN_ADVANCE)
     assert r.returncode == 0, r.stderr[-2000:]
     res = r.result()
     assert 200_000_000 <= res["spin"] < 900_000_000, res

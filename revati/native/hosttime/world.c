@@ -1261,8 +1261,21 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
     return 1;
 }
 
+/* The own advance is opt-in (REVATI_OWN_ADVANCE=1; read once): on by default it let vLLM's idle engine
+ * core jump to its waits' deadlines past requests the client had not sent yet (the README's serving
+ * run, 2026-12-04: TTFT at 2 requests/s 203 ms mean with it, 21 ms without; docs/coordination.md). */
+static int own_advance_enabled(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *s = getenv("REVATI_OWN_ADVANCE");
+        on = s && !strcmp(s, "1");
+    }
+    return on;
+}
+
 static int own_advance(rv_world *w, rv_wait *wt) {
-    if (wt->slot < 0 || wt->deadline == RV_VTIME_INVALID || !rv_holds_enabled()) return 0;
+    if (wt->slot < 0 || wt->deadline == RV_VTIME_INVALID || !rv_holds_enabled() || !own_advance_enabled())
+        return 0;
     if (!wt->sleeper && (!wt->looked || events_since_call(w, wt))) return 0;
     uint64_t real = rv_real_ns();
     if (wt->own_look_real && real - wt->own_look_real < OWN_LOOK_MIN_NS) return 0;

@@ -13,8 +13,10 @@ microseconds per call per rank (the rank's whole process: torch, NCCL's host pat
 stand-in driver, revati's rendezvous and its wait engine). With one rank there is no peer: NCCL's
 host path and the one-rank model only; the difference at R > 1 is what meeting the other ranks
 costs (publishing the arrival, the futex wait for the last rank, the other ranks' host work on a
-host with fewer cores than ranks). The virtual duration of each call (the communication model's)
-is printed beside it, from the trace's collective events. The load average is printed with each
+host with fewer cores than ranks). Beside them, each rank's virtual time per call (its loop's, by its
+own clock): the host path's own time (the real time less revati's, less waits for a core) or the
+communication model's duration, whichever paces the chain of collectives (docs/coordination.md,
+"A collective's virtual time"). The load average is printed with each
 line: the wall figures move with it.
 """
 
@@ -144,15 +146,16 @@ def main() -> None:
             per = [r[str(size)] for r in rows]
             real = [p["real_ns"] / 1e3 for p in per]
             cpu = [p["cpu_ns"] / 1e3 for p in per]
-            virt = per[0]["virtual_ns"] / 1e3
+            virt = [p["virtual_ns"] / 1e3 for p in per]
             out[f"{n}x{size}"] = {
                 "real_us": [round(x, 1) for x in real],
                 "cpu_us": [round(x, 1) for x in cpu],
+                "virtual_us": [round(x, 1) for x in virt],
             }
             print(
                 f"all-reduce of {size} B, {n} rank(s): real {', '.join(f'{x:.1f}' for x in real)} us per call per "
-                f"rank; CPU {', '.join(f'{x:.1f}' for x in cpu)} us per call per rank; virtual {virt:.1f} us per "
-                f"call ({load()})",
+                f"rank; CPU {', '.join(f'{x:.1f}' for x in cpu)} us per call per rank; virtual "
+                f"{', '.join(f'{x:.1f}' for x in virt)} us per call per rank ({load()})",
                 flush=True,
             )
     print(json.dumps(out))

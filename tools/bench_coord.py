@@ -18,8 +18,11 @@ single hand-over), and the virtual time a sleep of the loop takes beyond its 1 m
 (median of the processes: the loop's own host time, and whatever real time leaked into virtual
 time). Beside it, the floor: a bare futex ping-pong between two processes
 (no revati), real and CPU time per hand-over, which every advance with N >= 2 pays at least once (on a VM
-that halts idle cores, a wake-up of another core's process costs tens of microseconds). The load
-average is printed with each line: the wall figures move with it.
+that halts idle cores, a wake-up of another core's process costs tens of microseconds); and, per N,
+the same hand-over round a ring of N processes in C (tools/futex_ring.c, compiled with the system
+compiler; skipped without one), each waking the next through its own futex word as an advance wakes
+the due sleep: the floor without Python's loop. The load average is printed with each line: the
+wall figures move with it.
 
 All-reduce: `revati record --gpus R` of R ranks (torch.distributed, NCCL) doing `--allreduces`
 all-reduces of 1 KiB after a warm-up; each rank times its loop in real time (revati_real_ns). The
@@ -179,6 +182,30 @@ def futex_floor(rounds: int = 2000) -> tuple[float, float]:
     return wall, cpu
 
 
+def futex_ring(nprocs: int, rounds: int = 2000) -> tuple[float, float] | None:
+    """Real ns per hand-over round a futex ring of nprocs processes in C (tools/futex_ring.c, no
+    revati), and the CPU ns of all of them per hand-over; None without a C compiler."""
+    import shutil
+
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    if not cc:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        exe = Path(d) / "futex_ring"
+        src = Path(__file__).resolve().parent / "futex_ring.c"
+        b = subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True, text=True)
+        if b.returncode != 0:
+            raise SystemExit(f"cannot compile {src}: {b.stderr[-500:]}")
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        r = subprocess.run(
+            [str(exe), str(nprocs), str(rounds)], capture_output=True, text=True, env=env
+        )
+        if r.returncode != 0:
+            raise SystemExit(f"futex ring failed: {r.stderr[-500:]}")
+    wall, cpu = (float(x) for x in r.stdout.split())
+    return wall, cpu
+
+
 def load() -> str:
     return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
@@ -204,6 +231,7 @@ def main() -> None:
         "sleep_us": {},
         "fast_advance_cpu_us": {},
         "allreduce_us": {},
+        "futex_ring_us": {},
     }
     floor, floor_cpu = futex_floor()
     out["futex_floor_us"] = round(floor / 1e3, 1)
@@ -214,6 +242,14 @@ def main() -> None:
         flush=True,
     )
     for n in (int(x) for x in args.procs.split(",")):
+        ring = futex_ring(n) if n >= 2 else None
+        if ring:
+            out["futex_ring_us"][n] = [round(ring[0] / 1e3, 1), round(ring[1] / 1e3, 1)]  # type: ignore[index]
+            print(
+                f"floor: futex ring of {n} processes (C) {ring[0] / 1e3:.1f} us per hand-over (wall), "
+                f"{ring[1] / 1e3:.1f} us of CPU per hand-over (all processes) ({load()})",
+                flush=True,
+            )
         r = advance_cost(n, args.advances, {"REVATI_FAST_ADVANCE": "0" if args.no_fast else "1"})
         adv, sleep = r["per_advance_ns"] / 1e3, r["per_sleep_ns"] / 1e3
         look, wake = r["look_ns"] / 1e3, r["wake_ns"] / 1e3

@@ -704,6 +704,17 @@ void rv_stall_wait_leave(rv_vtime_ns deadline) {
     }
 }
 
+void rv_stall_blocked_begin(void) {
+    if (!g_cpu_clock || t_depth > 0 || !t_leave_real) return;
+    uint64_t now = rv_real_ns();
+    uint64_t s = rv_stall_gap(now > t_leave_real ? now - t_leave_real : 0);
+    if (s) commit_stall(now - s, now);
+}
+
+void rv_stall_blocked_end(void) {
+    if (g_cpu_clock) rv_stall_rebase();
+}
+
 int rv_stall_commit_others(void) {
     if (!g_cpu_clock) return 0;
     uint64_t now = rv_real_ns();

@@ -18,6 +18,7 @@
 #include "revati/hosttime.h"
 #include "revati/log.h"
 #include "revati/runmode.h"
+#include "revati/stall.h"
 #include "revati/vclock.h"
 #include "world_scan.h"
 
@@ -195,6 +196,7 @@ static int world_has_others(rv_world *w) {
 static _Atomic uint64_t g_excluded_upto; /* real ns up to which this process's blocked time is excluded */
 
 void rv_blocked_begin(rv_blocked *b) {
+    rv_stall_blocked_begin();
     rv_bracket_blocked();
     b->start = b->mark = rv_real_ns();
     b->idle_real = atomic_load_explicit(&rv_world_get()->idle_real, memory_order_relaxed);
@@ -231,6 +233,7 @@ void rv_blocked_mark(rv_blocked *b) {
 
 void rv_blocked_end(rv_blocked *b) {
     rv_blocked_mark(b);
+    rv_stall_blocked_end();
     uint64_t span = b->mark > b->start ? b->mark - b->start : 0;
     /* inside a bracket, the rest ran beside other threads of this process (or was read by them): not
      * revati's time; this also ends the bracket's pause */

@@ -35,6 +35,14 @@ RV_API void rv_stall_wait_leave(rv_vtime_ns deadline);
 /* A waiter whose deadline came: exclude the stalls of the process's other threads in their current
  * gaps (rv_stall_take_others) now; whether any was. */
 RV_API int rv_stall_commit_others(void);
+/* vclock.c: around a stretch blocked for other processes (rv_blocked_begin / rv_blocked_end, hold.c),
+ * whose real time rv_blocked excludes itself. Begin: outside a bracket, the stall of the host gap
+ * that ends there is taken now (as rv_enter takes a gap's). End: the run delay accrued while blocked
+ * (the wait for a core after the wake, a hold's slices) is dropped, not left to the next gap, where
+ * it was excluded a second time (a collective's rendezvous at 4 ranks on 2 cores lost its host time:
+ * docs/coordination.md, "A collective's virtual time"). */
+RV_API void rv_stall_blocked_begin(void);
+RV_API void rv_stall_blocked_end(void);
 RV_API uint64_t rv_stall_ns(void);
 RV_API int rv_host_clock_cpu(void);
 

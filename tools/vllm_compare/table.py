@@ -17,8 +17,9 @@ markdown.
 Several files per side: a later file's latency point or serving rate replaces an earlier one's (a
 rerun); with `--pool` the real side's repeats of a point or rate from all its files are pooled (the
 same points measured in several sessions: the real side moves between sessions, docs/vllm.md "The
-real side again"; revati's side changes with the code, so its later file still replaces). A figure one side lacks
-(a failed command) is shown as `-` and left out of the median. Exit status 1 on unreadable input.
+real side again"; revati's side changes with the code, so its later file still replaces). A figure
+one side lacks (a failed command) is shown as `-` and left out of the median. Exit status 1 on
+unreadable input.
 """
 
 from __future__ import annotations
@@ -64,16 +65,11 @@ def load(paths: list[Path], pool: bool = False) -> dict[str, Any]:
                 if have is None or not latencies(have):
                     merged["latency"][name] = res
                 elif latencies(res):
-                    merged["latency"][name] = {
-                        **res,
-                        "latencies": latencies(have) + latencies(res),
-                        "wall_s": res.get("wall_s"),
-                    }
+                    merged["latency"][name] = {**res, "latencies": latencies(have) + latencies(res)}
         else:
             merged["latency"].update(r["latency"])
-            rates = {
-                float(x["rate"]) for x in runs
-            }  # a later file's rate replaces an earlier one's
+            # a later file's runs at a rate replace an earlier one's
+            rates = {float(x["rate"]) for x in runs}
             merged["serve_runs"] = [
                 x for x in merged["serve_runs"] if float(x["rate"]) not in rates
             ]

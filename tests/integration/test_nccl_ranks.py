@@ -100,8 +100,15 @@ def _record(
          *det, "--out", str(run), "--", *command],
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.returncode == 0, _failure(r.stderr)
     return run
+
+
+def _failure(stderr: str) -> str:
+    """What a failed run printed, without the C++ stack frames that torch's errors end with: each
+    rank's own lines stay in view (once, a rank's 30-frame trace filled the whole message)."""
+    lines = [ln for ln in stderr.splitlines() if "frame #" not in ln]
+    return "\n".join(lines)[-6000:]
 
 
 def _events(run: Path, kind: str) -> list[dict]:

@@ -43,9 +43,9 @@ for stage in $STAGES; do
         prefix) record tiny-prefix -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
             --port 18201 --request-rate 4 64 --dataset shared-prefix --num-prompts 64 --prefix-groups 8 \
             --prefix-len 512 --input-len 64 --output-len 32 ;;
-        # the own advance (opt-in, docs/coordination.md) lets rank 1, idle in gloo, reach its waits'
-        # deadlines while rank 0 holds for it: without it the rate-32 warm-up stalls
-        tp2) REVATI_OWN_ADVANCE=1 record tiny-serve-tp2 --gpus 2 -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
+        # the own advance (on by default, docs/coordination.md) lets rank 1, idle in gloo, reach its
+        # waits' deadlines while rank 0 holds for it: without it the rate-32 warm-up stalls
+        tp2) record tiny-serve-tp2 --gpus 2 -- "$PY" examples/sglang_serve.py --model examples/models/tiny-llama \
             --port 18202 --request-rate 4 32 --num-prompts 32 --input-len 128 --output-len 32 -- --tp 2 ;;
         *) echo "unknown stage '$stage' (eager graphs 8b serve prefix tp2)" >&2; exit 2 ;;
     esac

@@ -1,10 +1,12 @@
-"""An idle server receives a request at the instant it was sent (docs/coordination.md, "The own advance
-of a blocked process": why it is opt-in). The server's main thread blocks in an untimed read of a pipe
-and another of its threads loops in 0.3 s timed waits (a watchdog, a poll loop with a timeout); the
-client sleeps 0.5 s between messages, each carrying its send time. Each message must be read at its
-send time. With the own advance on (`REVATI_OWN_ADVANCE=1`) some are read 100-300 ms late, at the
-heartbeat's deadline (24 messages: 3 of 3 runs had such delays on 2026-12-04; the broken step of the
-causality argument is not found yet): this test keeps the default safe, and is the reproduction."""
+"""An idle server receives a request at the instant it was sent (docs/coordination.md, "Idle jumps move
+each process to the target"). The server's main thread blocks in an untimed read of a pipe and another
+of its threads loops in 0.3 s timed waits (a watchdog, a poll loop with a timeout); the client sleeps
+0.5 s between messages, each carrying its send time. Each message must be read at its send time.
+
+Until 2026-12-04 an idle jump of the world moved every process by the same amount, so a server that
+was ahead of its client (here by its heartbeat's own advances, with `REVATI_OWN_ADVANCE=1`) was
+carried past the client's send times, to its heartbeat's deadlines: messages were read 100-300 ms late
+(3 runs of 3 with the own advance on, 24 messages each; the old tree still fails the "1" case)."""
 
 from __future__ import annotations
 
@@ -41,10 +43,12 @@ print("RESULT", json.dumps(delays))
 """
 
 
-def test_a_request_reaches_an_idle_server_when_it_is_sent(stand_in) -> None:
-    r = stand_in(IDLE_SERVER, timeout=120)
+@pytest.mark.parametrize("own_advance", ["0", "1"])
+def test_a_request_reaches_an_idle_server_when_it_is_sent(stand_in, own_advance: str) -> None:
+    r = stand_in(IDLE_SERVER, timeout=120, env={"REVATI_OWN_ADVANCE": own_advance})
     assert r.returncode == 0, r.stderr[-2000:]
     delays = r.result()
     assert len(delays) == 24, delays
     late = [d for d in delays if d > 50_000_000]  # the heartbeat's steps are 100 ms and more
     assert not late, f"read late (ns): {late}"
+

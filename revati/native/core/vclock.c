@@ -51,6 +51,12 @@ static _Atomic uint64_t g_charge;   /* modelled ns charged by this process */
 static _Atomic uint64_t g_last;     /* last value returned: this process's clock never goes back */
 static _Atomic uint64_t g_foreign;  /* others' overhead excluded while this process was idle */
 static _Atomic uint64_t g_adopted;  /* others' charges adopted while this process was idle */
+/* E, the idle lead: this process's clock is its own part plus max(J, E), J the world's jump term (no
+ * longer moved). Idle jumps raise E: the world's (raise_world: every process to the target, each by
+ * its own lead) and this process's own advance to its wait's deadline (hosttime/world.c). It lives in
+ * the process's slot of the shared file, since other processes raise it; this copy is the value the
+ * process starts with before it has a slot (a fork child's: its parent's). */
+static _Atomic uint64_t g_lead_until;
 static rv_charges *g_pub;           /* this process's slot for publishing its clock terms */
 static int32_t g_pub_pid;
 
@@ -254,6 +260,7 @@ static void calibrate_leak(void) {
 
 /* A fork child publishes its charges in a slot of its own (claimed at its first charge). */
 static void pub_atfork_child(void) {
+    if (g_pub) atomic_store(&g_lead_until, atomic_load(&g_pub->lead_until)); /* the parent's lead: the child's */
     g_pub = NULL;
     g_pub_pid = 0;
     rv_open_atfork_child();
@@ -265,13 +272,14 @@ static void pub_atfork_child(void) {
  * parent. It starts instead where the world's published high-water mark h is (its parent published
  * its now there when it started it) plus the CPU time it has used so far (its start-up). */
 static inline uint64_t own_part(void);
+static inline uint64_t jump_term(void);
 static void union_add_plus(uint64_t a, uint64_t b, uint64_t extra);
 
 static void start_after_parent(uint64_t h) {
     struct timespec ts;
     if (rv_real_clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return;
     uint64_t target = h + (uint64_t)((double)rv_ts_to_ns(&ts) * g_speed);
-    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t v = own_part() + jump_term();
     if (v <= target) return;
     uint64_t ns = (uint64_t)((double)(v - target) / g_speed);
     atomic_fetch_add(&g_foreign, ns); /* others' exclusions: published as foreign */
@@ -358,6 +366,21 @@ static inline uint64_t own_part_at(uint64_t real) {
 /* ... as the calling thread reads it: frozen at its bracket's entry inside one */
 static inline uint64_t own_part(void) { return own_part_at(t_depth > 0 ? t_entry_real : rv_real_ns()); }
 
+/* The jump term of this process's clock: the world's J, or this process's idle lead E (above) while
+ * J has not passed it. */
+static inline uint64_t lead_until(void) {
+    /* in the shared slot (the world's idle jumps raise it from other processes), else the value this
+     * process started with (a fork child's, from its parent) */
+    return g_pub ? atomic_load_explicit(&g_pub->lead_until, memory_order_acquire)
+                 : atomic_load_explicit(&g_lead_until, memory_order_relaxed);
+}
+
+static inline uint64_t jump_term(void) {
+    uint64_t j = atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t e = lead_until();
+    return e > j ? e : j;
+}
+
 static inline uint64_t clamp_last(uint64_t v) {
     uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
     while (v > last) {
@@ -376,7 +399,7 @@ static inline uint64_t clamp_last(uint64_t v) {
  * a serving benchmark then arrived at one instant (docs/limitations.md). */
 static uint64_t live_room(void) {
     if (g_det) return 0;
-    uint64_t v = own_part_at(rv_real_ns()) + atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t v = own_part_at(rv_real_ns()) + jump_term();
     uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
     uint64_t room = v > last ? v - last : 0;
     return g_speed_one ? room : (uint64_t)((double)room / g_speed);
@@ -384,7 +407,7 @@ static uint64_t live_room(void) {
 
 rv_vtime_ns rv_vnow(void) {
     ensure_init();
-    uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t v = own_part() + jump_term();
     return clamp_last(v);
 }
 
@@ -395,7 +418,7 @@ void rv_vnow_reached(rv_vtime_ns t) {
 
 rv_vtime_ns rv_vnow_peek(void) {
     ensure_init();
-    uint64_t v = own_part() + atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    uint64_t v = own_part() + jump_term();
     uint64_t last = atomic_load_explicit(&g_last, memory_order_relaxed);
     return v > last ? v : last;
 }
@@ -439,14 +462,13 @@ int rv_proc_exit_at(int32_t pid, rv_vtime_ns *at) {
 
 void rv_wake_at(rv_vtime_ns t) {
     ensure_init();
-    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t v = own_part() + jump_term();
     if (v > t)
         rv_exclude_foreign(UINT64_MAX / 4, t); /* capped at what lies above max(t, what was read) */
     else if (v < t)
         rv_adopt_charges(t - v);
 }
 
-int64_t rv_clock_delta(void) { return (int64_t)rv_vnow_peek() - (int64_t)rv_world_ref(); }
 
 void rv_exclude_idle(uint64_t from, uint64_t to) {
     ensure_init();
@@ -494,6 +516,7 @@ static rv_charges *pub_slot(void) {
                 atomic_store(&c->checked, 0);
                 atomic_store(&c->flags, 0);
                 atomic_store(&c->exit_at, 0);
+                atomic_store(&c->lead_until, atomic_load(&g_lead_until));
                 rv_raise_hi(&w->charges_hi, i + 1);
                 g_pub = c;
                 g_pub_pid = me;
@@ -554,44 +577,81 @@ static void (*_Atomic g_own_jump_hook)(void);
 
 void rv_set_own_jump_hook(void (*fn)(void)) { atomic_store(&g_own_jump_hook, fn); }
 
-static int jump(rv_vtime_ns t, rv_vtime_ns *from, int world) {
+enum jump_kind { JUMP_CHARGED, JUMP_WORLD, JUMP_IDLE };
+
+/* Raise a process's idle lead (its slot's, or this process's own before it has one) to at least e. */
+static void raise_lead(rv_charges *c, uint64_t e) {
+    _Atomic uint64_t *at = c ? &c->lead_until : &g_lead_until;
+    uint64_t cur = atomic_load(at);
+    while (cur < e && !atomic_compare_exchange_weak(at, &cur, e)) {}
+}
+
+static uint64_t clock_nolead(rv_charges *c, rv_vtime_ns ref_now);
+
+/* The world's idle jump to t (every thread of the world blocked in a wait): every process's clock to
+ * t at least, each by its own lead (raised to t less its clock without the lead); a process already
+ * past t stays where it is. Before, the jump raised J, which every clock adds: a process ahead of the
+ * others by its own jumps (a GPU sync, the own advance) was carried as far past the target as it was
+ * ahead, beyond the instant at which a process behind would send to it (an idle server, ahead by its
+ * heartbeat's own advances, read a client's request 100-300 ms after it was sent:
+ * tests/native/test_coord_idle_server.py). t also becomes the world's floor. */
+static void raise_world(rv_vtime_ns t) {
+    rv_world *w = g_world;
+    uint64_t f = atomic_load(&w->floor);
+    while (f < t && !atomic_compare_exchange_weak(&w->floor, &f, t)) {}
+    uint64_t j = atomic_load(&w->jump);
+    rv_vtime_ns ref = world_ref_at(0);
+    rv_charges *mine = pub_slot();
+    for (int i = 0, hi = rv_charges_hi(w); i < hi; ++i) {
+        rv_charges *c = &w->charges[i];
+        if (!atomic_load_explicit(&c->pid, memory_order_relaxed)) continue;
+        uint64_t base = c == mine ? own_part() + j : clock_nolead(c, ref); /* its clock without the lead */
+        if (base < t) raise_lead(c, t - base + j);
+    }
+    if (!mine) raise_lead(NULL, t - own_part());
+}
+
+static int jump(rv_vtime_ns t, rv_vtime_ns *from, enum jump_kind kind) {
     ensure_init();
     if (t == RV_VTIME_INVALID) return 0;
     rv_vtime_ns now = rv_vnow();
     *from = now;
-    if (t > now) {
-        uint64_t own = own_part();
-        if (world) {
-            /* absolute target: raise J to at least t - own (a CAS max), so two processes advancing to
-             * the same instant do not add up */
-            uint64_t need = t > own ? t - own : 0;
-            uint64_t j = atomic_load(&g_world->jump);
-            while (j < need && !atomic_compare_exchange_weak(&g_world->jump, &j, need)) {}
-        } else {
-            /* this process only: the jump is charged (and published like a charge, so that a process
-             * idle meanwhile adopts it); a GPU sync in one rank does not move the others */
-            uint64_t cur = own + atomic_load(&g_world->jump);
-            if (t > cur) charge(t - cur);
-        }
-        clamp_last(t);
-        atomic_fetch_add(&g_world->jumps_made, 1);
-        atomic_fetch_add(&g_world->gen, 1);
-        /* the count is raised before a waiter's futex reads gen, and read here after the bump */
-        if (atomic_load(&g_world->gen_waiters)) futex_wake_all(&g_world->gen);
-        if (!world) {
-            /* this process's sleeping threads look at their deadlines (the world's advance wakes the
-             * waiters it makes due itself: hosttime/world.c) */
-            void (*hook)(void) = atomic_load(&g_own_jump_hook);
-            if (hook) hook();
-        }
-        return 1;
+    if (kind == JUMP_WORLD) {
+        /* the others move even when this process is past t already */
+        raise_world(t);
+    } else if (t <= now) {
+        return 0;
+    } else if (kind == JUMP_IDLE) {
+        /* this process only, by its lead: idle time, not work (no other process adopts it), and
+         * absorbed by the world's later idle jumps until they pass it */
+        raise_lead(pub_slot(), t - own_part());
+    } else {
+        /* this process only: the jump is charged (and published like a charge, so that a process
+         * idle meanwhile adopts it); a GPU sync in one rank does not move the others */
+        uint64_t cur = own_part() + jump_term();
+        if (t > cur) charge(t - cur);
     }
-    return 0;
+    if (t > now) clamp_last(t);
+    if (kind != JUMP_WORLD) {
+        /* this process's waiters: their deadlines registered in reference terms move with its clock,
+         * and its sleeping threads look at their deadlines (the world's advance wakes the waiters it
+         * makes due itself: hosttime/world.c). Before the bump below, so that the others it wakes
+         * read the registrations current */
+        void (*hook)(void) = atomic_load(&g_own_jump_hook);
+        if (hook) hook();
+    }
+    atomic_fetch_add(&g_world->jumps_made, 1);
+    atomic_fetch_add(&g_world->gen, 1);
+    /* the count is raised before a waiter's futex reads gen, and read here after the bump */
+    if (atomic_load(&g_world->gen_waiters)) futex_wake_all(&g_world->gen);
+    return t > now;
 }
 
-int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, 0); }
+int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_CHARGED); }
 
-int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, 1); }
+int rv_vjump_idle(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_IDLE); }
+
+int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_WORLD); }
 
 void rv_publish_high(void) {
     ensure_init();
@@ -692,7 +752,7 @@ void rv_stall_wait_leave(rv_vtime_ns deadline) {
     if (!s) return;
     /* not below what the program has read, nor below the deadline of a wait that reached it: the
      * wake's delay is excluded from the time after the deadline, not from the wait's length */
-    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t v = own_part() + jump_term();
     uint64_t floor = atomic_load(&g_last);
     if (deadline != RV_VTIME_INVALID && deadline <= v && deadline > floor) floor = deadline;
     uint64_t room = v > floor ? v - floor : 0;
@@ -754,7 +814,7 @@ void rv_exclude_foreign(uint64_t ns, rv_vtime_ns floor) {
     if (g_det || !ns) return;
     uint64_t seen = atomic_load(&g_last);
     if (floor < seen) floor = seen;
-    uint64_t v = own_part() + atomic_load(&g_world->jump);
+    uint64_t v = own_part() + jump_term();
     uint64_t room = v > floor ? v - floor : 0;
     if (g_speed != 1.0) room = (uint64_t)((double)room / g_speed); /* in real ns, as the exclusion */
     if (ns > room) ns = room;
@@ -791,10 +851,8 @@ uint64_t rv_exclude_own(uint64_t ns) {
     return ns;
 }
 
-int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
-    ensure_init();
-    rv_charges *c = slot_of(pid);
-    if (!c) return 0;
+/* A process's clock from its published terms, without its idle lead: its own part plus J. */
+static uint64_t clock_nolead(rv_charges *c, rv_vtime_ns ref_now) {
     int64_t plus = (int64_t)(atomic_load_explicit(&c->ns, memory_order_relaxed) +
                              atomic_load_explicit(&c->adopted, memory_order_relaxed));
     int64_t minus = 0;
@@ -804,7 +862,18 @@ int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
         minus = g_speed_one ? (int64_t)ex : (int64_t)((double)ex * g_speed);
     }
     int64_t v = (int64_t)ref_now + plus - minus;
-    *clock = v < 0 ? 0 : (rv_vtime_ns)v;
+    return v < 0 ? 0 : (uint64_t)v;
+}
+
+int rv_proc_clock(int32_t pid, rv_vtime_ns ref_now, rv_vtime_ns *clock) {
+    ensure_init();
+    rv_charges *c = slot_of(pid);
+    if (!c) return 0;
+    uint64_t v = clock_nolead(c, ref_now);
+    /* its idle lead over the world's jump term */
+    uint64_t e = atomic_load_explicit(&c->lead_until, memory_order_acquire),
+             j = atomic_load_explicit(&g_world->jump, memory_order_acquire);
+    *clock = v + (e > j ? e - j : 0);
     return 1;
 }
 

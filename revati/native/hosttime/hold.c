@@ -142,9 +142,11 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
              * comparison through the holder's moving clock delta would not keep */
             d = (int64_t)ws->target[k];
         } else {
-            rv_vtime_ns c = clock_of(&t_scratch->clocks, pid, ref);
-            /* registered in reference terms: the owner's deadline is reg + (its clock - reference) */
-            d = (int64_t)ws->deadline[k] + ((int64_t)c - (int64_t)ref);
+            /* the deadline on the owner's clock, as the owner published it. Before, it was taken from
+             * the registration in reference terms plus the owner's clock delta now, which reads late
+             * by whatever moved that delta since the registration (an own jump of the owner, its idle
+             * lead) */
+            d = (int64_t)ws->deadline[k];
         }
         if (d >= (int64_t)t) continue;
         char path[64];

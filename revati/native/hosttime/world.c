@@ -255,12 +255,42 @@ int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
     return runs;
 }
 
+/* Processes' clocks now, looked up once per scan (deadlines are compared on their owners' clocks: the
+ * world's idle jumps move each process by its own amount, core/vclock.c, raise_world). */
+typedef struct owner_clocks {
+    int n;
+    int32_t pid[RV_MAX_PROCS];
+    rv_vtime_ns clock[RV_MAX_PROCS];
+} owner_clocks;
+
+static rv_vtime_ns owner_clock(owner_clocks *oc, int32_t pid) {
+    for (int i = 0; i < oc->n; ++i)
+        if (oc->pid[i] == pid) return oc->clock[i];
+    rv_vtime_ns c = 0;
+    if (pid == (int32_t)rv_pid())
+        c = rv_vnow_peek();
+    else if (!rv_proc_clock(pid, rv_world_ref_live(), &c))
+        c = 0; /* no published terms yet: its waits count as not due */
+    if (oc->n < RV_MAX_PROCS) {
+        oc->pid[oc->n] = pid;
+        oc->clock[oc->n] = c;
+        oc->n++;
+    }
+    return c;
+}
+
+/* Whether a waiter's deadline (on its owner's clock) has come. */
+static int owner_due(owner_clocks *oc, int32_t pid, rv_vtime_ns own) {
+    return own != RV_VTIME_INVALID && own <= owner_clock(oc, pid);
+}
+
 /* A waiter whose deadline has passed is about to return: it runs (if its thread still exists; the
  * slot of a thread that is gone, e.g. cancelled inside a wait, is reclaimed). */
-static int due_waiter_runs(rv_world *w, const waiter_set *ws, rv_vtime_ns now) {
+static int due_waiter_runs(rv_world *w, const waiter_set *ws) {
     int32_t me = (int32_t)rv_tid();
+    owner_clocks oc = {0};
     for (int i = 0; i < ws->n; ++i) {
-        if (ws->deadline[i] > now || ws->pid[i] <= 0 || ws->tid[i] == me) continue;
+        if (ws->pid[i] <= 0 || ws->tid[i] == me || !owner_due(&oc, ws->pid[i], ws->deadline[i])) continue;
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task/%d", (int)ws->pid[i], (int)ws->tid[i]);
         if (access(path, F_OK) == 0) return 1;
@@ -276,31 +306,31 @@ static int due_waiter_runs(rv_world *w, const waiter_set *ws, rv_vtime_ns now) {
 
 #define BUSY_REUSE_NS 200000ULL
 
-static int scan_idle_uncached(rv_world *w, rv_vtime_ns now);
+static int scan_idle_uncached(rv_world *w);
 
 /* Only "busy" answers are shared (a fresh one is as good as a scan for deciding to wait a slice
  * more); "idle" is always looked at anew, since it leads to a jump. */
 static _Atomic uint64_t g_scan_cost; /* real ns of this process's last scan */
 
-static int scan_idle(rv_world *w, rv_vtime_ns now) {
+static int scan_idle(rv_world *w) {
     uint64_t real = rv_real_ns();
     /* reuse a recent "busy" for 200 us, or 5x what a scan costs here (hundreds of threads) */
     uint64_t reuse = 5 * atomic_load_explicit(&g_scan_cost, memory_order_relaxed);
     if (reuse < BUSY_REUSE_NS) reuse = BUSY_REUSE_NS;
     if (real - atomic_load_explicit(&w->busy_seen_real, memory_order_relaxed) < reuse) return 0;
-    int idle = scan_idle_uncached(w, now);
+    int idle = scan_idle_uncached(w);
     uint64_t end = rv_real_ns();
     atomic_store_explicit(&g_scan_cost, end - real, memory_order_relaxed);
     if (!idle) atomic_store_explicit(&w->busy_seen_real, end, memory_order_relaxed);
     return idle;
 }
 
-static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
+static int scan_idle_uncached(rv_world *w) {
     static __thread waiter_set *ws;
     if (!ws) ws = malloc(sizeof *ws);
     if (!ws) return 0;
     rv_collect_waiters(w, ws);
-    if (due_waiter_runs(w, ws, now)) return 0;
+    if (due_waiter_runs(w, ws)) return 0;
     /* the process where something ran last time first */
     int32_t busy = atomic_load_explicit(&g_last_busy_pid, memory_order_relaxed);
     int bi = busy ? proc_slot(w, busy) : -1;
@@ -315,7 +345,7 @@ static int scan_idle_uncached(rv_world *w, rv_vtime_ns now) {
 
 int rv_world_idle(void) {
     rv_enter();
-    int idle = scan_idle(rv_world_get(), rv_world_ref());
+    int idle = scan_idle(rv_world_get());
     rv_leave();
     return idle;
 }
@@ -490,17 +520,9 @@ static int settle_foreign(rv_idle_token *t) {
 
 /* ---- the wait engine -------------------------------------------------------------------------- */
 
-/* A deadline of this process's clock in the world's reference terms (comparable across processes,
- * whose clocks differ by their own jumps, charges and overhead). */
-static rv_vtime_ns to_reference(rv_vtime_ns d) {
-    if (d == RV_VTIME_INVALID) return d;
-    int64_t v = (int64_t)d - rv_clock_delta();
-    return v < 1 ? 1 : (rv_vtime_ns)v;
-}
-
 /* A slot of the waiter table for this thread (lowest free first, so that scans stop at waiters_hi);
  * -1 when the table is full. */
-static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns reg, rv_vtime_ns own) {
+static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns deadline) {
     int start = t_slot_hint >= 0 ? t_slot_hint : 0;
     for (int k = 0; k < RV_MAX_WAITERS; ++k) {
         int i = (start + k) % RV_MAX_WAITERS;
@@ -515,8 +537,7 @@ static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns reg, rv_
             atomic_store(&w->waiters[i].verify, 1);
             /* the wait's caller looked before it began (its real call with no timeout) */
             atomic_store(&w->waiters[i].events_seen, atomic_load(&w->events));
-            atomic_store(&w->waiters[i].own_deadline, own);
-            atomic_store(&w->waiters[i].deadline, reg);
+            atomic_store(&w->waiters[i].deadline, deadline);
             int32_t hi = atomic_load(&w->waiters_hi);
             while (hi < i + 1 && !atomic_compare_exchange_weak(&w->waiters_hi, &hi, i + 1)) {}
             atomic_store(&w->waiters[i].pid, me);
@@ -547,14 +568,13 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->start.real = 0;
     if (wt->length >= LONG_WAIT_NS && rv_log_enabled(RV_LOG_INFO)) rv_clock_terms_now(&wt->start);
     wt->slot = -1;
-    wt->reg = to_reference(deadline);
     int32_t me = (int32_t)rv_pid(), tid = (int32_t)rv_tid();
     wt->sleeper = 0;
     wt->fast_look = 0;
     wt->looked = 0;
     wt->own_look_real = 0;
     wt->jumps0 = atomic_load(&w->jumps_made);
-    wt->slot = claim_slot(w, me, tid, wt->reg, deadline);
+    wt->slot = claim_slot(w, me, tid, deadline);
 }
 
 void rv_wait_end(rv_wait *wt) {
@@ -573,27 +593,30 @@ void rv_wait_end(rv_wait *wt) {
     wt->slot = -1;
 }
 
-/* Whether another registered waiter's deadline (reference terms) comes before reg (of equal ones, the
- * waiter of the lower slot comes first: one of them keeps looking). */
-static int behind_another(rv_world *w, int my_slot, rv_vtime_ns reg) {
+/* Whether another registered waiter's deadline comes before mine (deadlines on their owners' clocks,
+ * which are instants of one virtual time; of equal ones, the waiter of the lower slot comes first: one
+ * of them keeps looking). */
+static int behind_another(rv_world *w, int my_slot, rv_vtime_ns mine) {
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
         if (i == my_slot || !atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
         rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
-        if (d < reg || (d == reg && i < my_slot)) return 1;
+        if (d < mine || (d == mine && i < my_slot)) return 1;
     }
     return 0;
 }
 
-/* The earliest registered deadline later than now (RV_VTIME_INVALID if none); waiters already due
- * count as running (the world is not idle while they exist). */
-static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
+/* The earliest deadline of a waiter not yet due on its owner's clock (RV_VTIME_INVALID if none); waiters
+ * already due count as running (the world is not idle while they exist). */
+static rv_vtime_ns earliest_deadline(rv_world *w) {
     rv_vtime_ns best = RV_VTIME_INVALID;
+    owner_clocks oc = {0};
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
-        if (!atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed)) continue;
+        int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
+        if (pid <= 0) continue;
         rv_vtime_ns d = atomic_load_explicit(&w->waiters[i].deadline, memory_order_relaxed);
-        if (d > now && d < best) best = d;
+        if (d < best && !owner_due(&oc, pid, d)) best = d;
     }
     return best;
 }
@@ -611,13 +634,14 @@ static rv_vtime_ns earliest_deadline(rv_world *w, rv_vtime_ns now) {
 static uint64_t det_progress(rv_world *w, rv_vtime_ns deadline) {
     rv_vtime_ns ref = rv_world_ref_live();
     int32_t me = (int32_t)rv_pid();
-    uint64_t sum = atomic_load_explicit(&w->jump, memory_order_relaxed);
+    uint64_t sum = atomic_load_explicit(&w->jump, memory_order_relaxed) + atomic_load_explicit(&w->floor, memory_order_relaxed);
     for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
         rv_charges *c = &w->charges[i];
         int32_t pid = atomic_load_explicit(&c->pid, memory_order_relaxed);
         if (!pid) continue;
         uint64_t ns = atomic_load_explicit(&c->ns, memory_order_relaxed) +
-                      atomic_load_explicit(&c->adopted, memory_order_relaxed);
+                      atomic_load_explicit(&c->adopted, memory_order_relaxed) +
+                      atomic_load_explicit(&c->lead_until, memory_order_relaxed);
         if (pid != me && ref + ns >= deadline) continue;
         sum += ns;
     }
@@ -644,10 +668,10 @@ static int det_stuck(rv_world *w, rv_wait *wt, uint64_t real_now) {
  * one thread (torch's watchdog) expiring in real time does not carry its process past the earlier
  * deadline of another (a 50 ms sleep), in whatever order real time ran them. A waiter that never
  * steps (its process stopped) holds the order for at most DET_ORDER_BACKSTOP_NS (10 s) more. */
-static int det_expiry_turn(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
+static int det_expiry_turn(rv_world *w, const rv_wait *wt) {
     if (rv_real_ns() - wt->real_start >= wt->length + DET_ORDER_BACKSTOP_NS) return 1;
-    rv_vtime_ns first = earliest_deadline(w, ref_now);
-    return first == RV_VTIME_INVALID || wt->reg <= first;
+    rv_vtime_ns first = earliest_deadline(w);
+    return first == RV_VTIME_INVALID || wt->deadline <= first;
 }
 
 
@@ -744,8 +768,8 @@ static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
 
 /* REVATI_LOG=info: a wait that expires in real time in deterministic mode, and the thread the idle
  * test last found running (what kept the world from being idle). */
-static void explain_real_expiry(rv_world *w, const rv_wait *wt, rv_vtime_ns ref_now) {
-    (void)scan_idle_uncached(w, ref_now);
+static void explain_real_expiry(rv_world *w, const rv_wait *wt) {
+    (void)scan_idle_uncached(w);
     char me[160], busy[160];
     describe_thread((int32_t)getpid(), (int32_t)rv_tid(), me, sizeof me);
     describe_thread(atomic_load(&g_last_busy_pid), atomic_load(&g_last_busy_tid), busy, sizeof busy);
@@ -833,19 +857,11 @@ static int proc_full(rv_charges *c, uint32_t *gen) {
     return (uint32_t)(ck >> 32) == *gen && (int32_t)(uint32_t)ck == th;
 }
 
-/* The process became full (its last thread parked, the caller): bring its waiters' registered
- * deadlines up to date (its clock's delta against the reference moved while its threads ran) and
- * read the kernel's count of its threads. */
+/* The process became full (its last thread parked, the caller): read the kernel's count of its
+ * threads. */
 static void check_full(rv_world *w, rv_charges *c) {
+    (void)w;
     uint32_t gen = atomic_load(&c->pgen);
-    int32_t me = (int32_t)rv_pid();
-    int hi = waiters_hi(w);
-    for (int k = 0; k < hi; ++k) {
-        rv_waiter *s = &w->waiters[k];
-        if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me || !atomic_load(&s->parked)) continue;
-        rv_vtime_ns own = atomic_load(&s->own_deadline);
-        if (own != RV_VTIME_INVALID && !atomic_load(&s->hold)) atomic_store(&s->deadline, to_reference(own));
-    }
     if (rv_zmq_loaded())
         atomic_fetch_or(&c->flags, RV_PROC_ZMQ);
     else
@@ -907,9 +923,9 @@ static int thread_runs(int32_t pid, int32_t tid) {
 
 /* Whether every process of the world is full, no parked waiter is due (about to run) other than
  * the caller's, no waiter whose wait a real event ends was woken by one, and no signal was sent
- * since the last advance; then the advance epoch is claimed and *ref_target is the earliest
+ * since the last advance; then the advance epoch is claimed and *target is the earliest
  * deadline in reference terms (0 and nothing claimed otherwise, or when no wait has a deadline). */
-static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns *ref_target, uint32_t *sigs,
+static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns *target, uint32_t *sigs,
                      uint64_t *gens_sum, uint32_t *epoch_seen, int claim) {
     uint32_t epoch = atomic_load(&w->adv_epoch);
     *epoch_seen = epoch;
@@ -939,6 +955,7 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
     /* every thread is parked: no program code runs; what could still run is a waiter that a real
      * event woke before its waker parked (the kernel shows it runnable) or one that is due */
     rv_vtime_ns best = RV_VTIME_INVALID;
+    owner_clocks oc = {0};
     int hi = waiters_hi(w);
     for (int k = 0; k < hi; ++k) {
         rv_waiter *s = &w->waiters[k];
@@ -946,8 +963,13 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
         if (!pid) continue;
         if (pid < 0 || !atomic_load(&s->parked)) return 0; /* a thread entering or leaving a wait */
         rv_vtime_ns d = atomic_load(&s->deadline);
-        if (k != my_slot && d <= ref_now) return 0;
-        if (d > ref_now && d < best) best = d;
+        if (d != RV_VTIME_INVALID) {
+            if (!owner_due(&oc, pid, d)) {
+                if (d < best) best = d;
+            } else if (k != my_slot) {
+                return 0; /* due: about to run */
+            }
+        }
         if (k != my_slot && atomic_load(&s->verify) && thread_runs(pid, atomic_load(&s->tid))) return 0;
     }
     if (best == RV_VTIME_INVALID) return 0;
@@ -966,7 +988,7 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns ref_now, rv_vtime_ns 
     for (int i = 0; i < n; ++i) sum += gens[i];
     *gens_sum = sum;
     if (claim && !atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
-    *ref_target = best;
+    *target = best;
     return 1;
 }
 
@@ -979,14 +1001,14 @@ static void wake_sleep(rv_waiter *s) {
     if (atomic_load(&s->blocking)) rv_real_futex((uint32_t *)&s->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* After an advance to ref_target: the waiters due are unparked on their owners' behalf, and sleeps
+/* After an advance to target: the waiters due are unparked on their owners' behalf, and sleeps
  * among them woken through their own futex words (the others notice at their slice's end). */
-static void wake_due(rv_world *w, rv_vtime_ns ref_target) {
+static void wake_due(rv_world *w, rv_vtime_ns target) {
     int hi = waiters_hi(w);
     for (int k = 0; k < hi; ++k) {
         rv_waiter *s = &w->waiters[k];
         int32_t pid = atomic_load(&s->pid);
-        if (pid <= 0 || atomic_load(&s->deadline) > ref_target) continue;
+        if (pid <= 0 || atomic_load(&s->deadline) > target) continue;
         if (!atomic_load(&s->parked)) continue;
         unpark_slot(w, k, pid);
         if (!atomic_load(&s->verify)) wake_sleep(s);
@@ -1013,9 +1035,8 @@ static int any_zmq(rv_world *w) {
     return 0;
 }
 
-/* Inside a bracket, the caller parked in slot (its own deadline `mine`, `my_reg` in reference terms;
- * RV_VTIME_INVALID for an untimed wait): if the world is idle by the fast rule, advance it to the
- * earliest deadline and wake the waiters due. since: real ns from which the world has been idle (the
+/* Inside a bracket, the caller parked in slot: if the world is idle by the fast rule, advance it to
+ * the earliest deadline and wake the waiters due. since: real ns from which the world has been idle (the
  * caller's check began). Returns 1 when it advanced. */
 
 /* wt: a wait that a real event ends (fast_look: its own event may have come, from a thread that ran
@@ -1023,20 +1044,20 @@ static int any_zmq(rv_world *w) {
  * look once, with no timeout (returns -1), and the advance is made at the next step, if the real call
  * found nothing and nothing of the world moved meanwhile (the same generations, the same epoch).
  * NULL: a sleep or a hold, which only a deadline or a signal ends. */
-static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_reg, uint64_t since, const char *why,
+static int fast_advance(rv_world *w, int slot, uint64_t since, const char *why,
                         rv_wait *wt) {
     if (slot < 0 || !fast_on()) return 0;
     /* the look's and the jump's costs, counted for tools/bench_coord.py, in real time: a read of the
      * thread's CPU clock is a system call that took the runqueue lock (about 1 us each on this VM,
      * three per advance) */
     uint64_t cpu_since = rv_real_ns();
-    rv_vtime_ns ref_target;
+    rv_vtime_ns target;
     uint32_t sigs, epoch;
     uint64_t gens;
     if (wt) {
         int again = wt->fast_look;
         wt->fast_look = 0;
-        if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 0)) return 0;
+        if (!fast_idle(w, slot, &target, &sigs, &gens, &epoch, 0)) return 0;
         if (!again || gens != wt->fast_gens || epoch != wt->fast_epoch) {
             wt->fast_look = 1;
             wt->fast_gens = gens;
@@ -1044,7 +1065,7 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
             return -1;
         }
         if (!atomic_compare_exchange_strong(&w->adv_epoch, &epoch, epoch + 1)) return 0;
-    } else if (!fast_idle(w, slot, rv_world_ref(), &ref_target, &sigs, &gens, &epoch, 1)) {
+    } else if (!fast_idle(w, slot, &target, &sigs, &gens, &epoch, 1)) {
         return 0;
     }
     if (any_zmq(w)) {
@@ -1054,19 +1075,17 @@ static int fast_advance(rv_world *w, int slot, rv_vtime_ns mine, rv_vtime_ns my_
         rv_vtime_ns t2;
         uint32_t s2, e2;
         uint64_t g2;
-        if (!fast_idle(w, slot, rv_world_ref(), &t2, &s2, &g2, &e2, 0) || g2 != gens || t2 != ref_target) return 0;
+        if (!fast_idle(w, slot, &t2, &s2, &g2, &e2, 0) || g2 != gens || t2 != target) return 0;
     }
     rv_leave_discard(); /* the world was idle: excluded from every clock below, not as overhead here */
     uint64_t t1 = rv_real_ns();
     rv_exclude_idle(since, t1);
-    int64_t delta = rv_clock_delta();
-    rv_vtime_ns target = ref_target == my_reg && mine != RV_VTIME_INVALID ? mine : (rv_vtime_ns)((int64_t)ref_target + delta);
     if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, rv_vnow_peek(), target);
     atomic_store(&w->wake_real, t1);
-    atomic_store(&w->wake_target, ref_target);
+    atomic_store(&w->wake_target, target);
     uint64_t cpu_look = rv_real_ns();
     rv_vadvance_world(target, why);
-    wake_due(w, ref_target);
+    wake_due(w, target);
     atomic_store(&w->signals_seen, sigs);
     atomic_fetch_add(&w->fast_ns, cpu_look - cpu_since);
     atomic_fetch_add(&w->fast_wake_ns, rv_real_ns() - cpu_look);
@@ -1081,7 +1100,7 @@ void rv_park_begin(rv_park *p, const char *why) {
     if (!fast_on() || !rv_clock_ready()) return;
     rv_enter();
     rv_world *w = rv_world_get();
-    p->slot = claim_slot(w, (int32_t)rv_pid(), (int32_t)rv_tid(), RV_VTIME_INVALID, RV_VTIME_INVALID);
+    p->slot = claim_slot(w, (int32_t)rv_pid(), (int32_t)rv_tid(), RV_VTIME_INVALID);
     if (p->slot >= 0) {
         atomic_store(&w->waiters[p->slot].blocking, 1);
         /* no advance from here: the wait's own event may be there already (only the real call can
@@ -1256,19 +1275,19 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
         if (atomic_load_explicit(&s->hold, memory_order_relaxed)) continue; /* blocked until others move */
         rv_vtime_ns d = atomic_load_explicit(&s->deadline, memory_order_relaxed);
         if (d == RV_VTIME_INVALID) continue; /* an untimed wait: only an event ends it */
-        if (d < wt->reg || (d == wt->reg && i < wt->slot)) return 0;
+        if (d < wt->deadline || (d == wt->deadline && i < wt->slot)) return 0;
     }
     return 1;
 }
 
-/* The own advance is opt-in (REVATI_OWN_ADVANCE=1; read once): on by default it let vLLM's idle engine
- * core jump to its waits' deadlines past requests the client had not sent yet (the README's serving
- * run, 2026-12-04: TTFT at 2 requests/s 203 ms mean with it, 21 ms without; docs/coordination.md). */
+/* The own advance is on unless REVATI_OWN_ADVANCE=0 (read once). It was opt-in for a while: with the
+ * world's idle jumps moving every process by one amount, a process it had put ahead was carried past
+ * the others' sends (docs/coordination.md, "Idle jumps move each process to the target"). */
 static int own_advance_enabled(void) {
     static int on = -1;
     if (on < 0) {
         const char *s = getenv("REVATI_OWN_ADVANCE");
-        on = s && !strcmp(s, "1");
+        on = !(s && s[0] == '0');
     }
     return on;
 }
@@ -1283,7 +1302,14 @@ static int own_advance(rv_world *w, rv_wait *wt) {
     if (!own_earliest(w, wt)) return 0;
     if (rv_own_others_run()) return 0;
     if (rv_laggard_before_strict(wt->deadline)) return 0;
-    /* nothing can reach this process before its deadline: it jumps there (its other threads wait) */
+    /* nothing can reach this process before its deadline: it jumps there (its other threads wait).
+     * From the jump on, this thread is about to run the program: it shows so first (unparked, and its
+     * state the kernel's), since a parked waiter in its checks reads as not running, and its deadline,
+     * registered before the jump, as not due: a process that looked in between (woken by this very
+     * jump) saw nothing that could act before its own deadline and jumped past this one (an idle
+     * server read a request 100-300 ms after it was sent: test_coord_idle_server.py) */
+    unpark_slot(w, wt->slot, (int32_t)rv_pid());
+    atomic_store(&w->waiters[wt->slot].blocking, 1);
     rv_vadvance_unheld(wt->deadline, wt->why);
     atomic_fetch_add(&w->own_advances, 1);
     return 1;
@@ -1305,11 +1331,12 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;
     rv_vtime_ns now = rv_vnow_peek();
-    rv_vtime_ns ref_now = rv_world_ref();
-    if (wt->slot >= 0) { /* the clock's delta moves (own overhead, jumps): keep the registration current */
-        wt->reg = to_reference(wt->deadline);
-        atomic_store(&w->waiters[wt->slot].own_deadline, wt->deadline);
-        atomic_store(&w->waiters[wt->slot].deadline, wt->reg);
+    if (now < wt->deadline && wt->deadline <= atomic_load(&w->floor)) {
+        /* the world's idle jump reached this deadline: it raised this process's clock from its
+         * published terms, which may lag its own by a bracket still open; the wait is due */
+        rv_vtime_ns from;
+        rv_vjump_idle(wt->deadline, &from);
+        now = rv_vnow_peek();
     }
     if (now >= wt->deadline && rv_stall_commit_others()) {
         /* another thread of this process that waited for a core in its current stretch of host code
@@ -1326,7 +1353,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
          * overhead excluded meanwhile (settle_foreign) overlaps it, and excluding both pulled the
          * clock below the deadline after the wait had seen it reached (a 1 ms sleep read short) */
         uint64_t wake_real = atomic_load(&w->wake_real);
-        if (atomic_load(&w->wake_target) == wt->reg && wake_real >= prev_step && t0 > wake_real) {
+        if (atomic_load(&w->wake_target) == wt->deadline && wake_real >= prev_step && t0 > wake_real) {
             uint64_t lead = now - wt->deadline;
             if (rv_host_speed() != 1.0) lead = (uint64_t)((double)lead / rv_host_speed()); /* real ns */
             rv_exclude_idle(t0 - wake_real > lead ? t0 - lead : wake_real, t0);
@@ -1347,7 +1374,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         park_slot(w, wt->slot, !wt->sleeper);
         int f = signal_waiting(&old)
                     ? 0
-                    : fast_advance(w, wt->slot, wt->deadline, wt->reg, t0, wt->why, wt->sleeper ? NULL : wt);
+                    : fast_advance(w, wt->slot, t0, wt->why, wt->sleeper ? NULL : wt);
         if (f < 0) {
             /* let the real call look for this wait's own event once, at once */
             wt->gen_seen = gen;
@@ -1364,7 +1391,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             return step_done(wt, 0, 1, &old);
         }
     }
-    if (scan_idle(w, ref_now)) {
+    if (scan_idle(w)) {
         /* two idle observations in a row, separated by a short real wait (which releases the
          * mutex of a condition wait, so that threads blocked on it get to run) and with no waiter
          * leaving in between, before the clock jumps */
@@ -1378,16 +1405,13 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             uint64_t t1 = rv_real_ns();
             rv_exclude_idle(wt->idle_since, t1);
             rv_vtime_ns now1 = rv_vnow_peek();
-            int64_t delta = rv_clock_delta();
-            rv_vtime_ns ref_target = earliest_deadline(w, (rv_vtime_ns)((int64_t)now1 - delta));
-            if (wt->reg < ref_target) ref_target = wt->reg;
-            /* in this process's clock (the deadline itself when it is this waiter's) */
-            rv_vtime_ns target = ref_target == wt->reg ? wt->deadline : (rv_vtime_ns)((int64_t)ref_target + delta);
+            rv_vtime_ns target = earliest_deadline(w); /* an instant of virtual time */
+            if (wt->deadline < target) target = wt->deadline;
             if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now1, target);
             atomic_store(&w->wake_real, t1);
-            atomic_store(&w->wake_target, ref_target);
+            atomic_store(&w->wake_target, target);
             rv_vadvance_world(target, wt->why);
-            wake_due(w, ref_target);
+            wake_due(w, target);
             atomic_store(&w->signals_seen, wt->sigs);
             atomic_fetch_add(&w->slow_jumps, 1);
             rv_enter();
@@ -1417,12 +1441,12 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         explain_long_timeout(wt);
         return step_done(wt, 1, 1, &old);
     }
-    if (rv_deterministic() && det_stuck(w, wt, rv_real_ns()) && det_expiry_turn(w, wt, ref_now)) {
+    if (rv_deterministic() && det_stuck(w, wt, rv_real_ns()) && det_expiry_turn(w, wt)) {
         /* deterministic mode: other threads keep running without charging time (a busy loop that
          * never reads the clock, e.g. spinning on a flag that this waiter's side must set, with the
          * GIL): let the wait expire after its length in real time, as natively, rather than hang */
         static _Atomic int warned;
-        if (rv_log_enabled(RV_LOG_INFO)) explain_real_expiry(w, wt, ref_now);
+        if (rv_log_enabled(RV_LOG_INFO)) explain_real_expiry(w, wt);
         if (!atomic_exchange(&warned, 1))
             rv_warn("deterministic mode: a %s expired in real time while other threads ran without reading "
                     "the clock; virtual times may differ between runs",
@@ -1436,7 +1460,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
         left = (uint64_t)((double)(wt->deadline - now) / rv_host_speed()) + 1;
     uint64_t cap = SLICE_MAX_NS;
     if (!rv_deterministic() && wt->slot >= 0 && left / SLICE_BEHIND_SHARE > cap &&
-        behind_another(w, wt->slot, wt->reg)) {
+        behind_another(w, wt->slot, wt->deadline)) {
         /* another waiter's deadline comes first: if the world goes idle, that waiter jumps to it, and
          * this one is not due before then, so it need not look for idleness every 250 us (each look
          * costs a wake-up and a bracket, CPU taken from the threads that run: with a few waiters on

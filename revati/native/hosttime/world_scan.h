@@ -12,7 +12,7 @@ typedef struct waiter_set {
     int32_t pid[RV_MAX_WAITERS];
     int32_t tid[RV_MAX_WAITERS];
     uint8_t blocking[RV_MAX_WAITERS];
-    rv_vtime_ns deadline[RV_MAX_WAITERS];
+    rv_vtime_ns deadline[RV_MAX_WAITERS]; /* on its owner's clock (an instant of the one virtual time) */
     rv_vtime_ns target[RV_MAX_WAITERS]; /* a hold's absolute target; RV_VTIME_INVALID: not a hold */
     int slot[RV_MAX_WAITERS];
     uint32_t events_seen[RV_MAX_WAITERS]; /* the world's events when each waiter's last real call began */

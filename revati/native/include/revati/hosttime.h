@@ -11,7 +11,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 13u
+#define RV_WORLD_VERSION 14u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 #define RV_CHANNELS 4096 /* message stamps: one per channel, channels hashed to them (messages.c) */
@@ -41,7 +41,9 @@ typedef struct rv_charges {
     _Atomic uint64_t exit_at; /* the process's virtual now when it exited (its exit handlers began); 0
                                  while it runs, or when it ended without them (a kill): a parent's wait
                                  for it ends there (procs.c) */
-    char pad[48];
+    _Atomic uint64_t lead_until; /* the process's idle lead: its clock's jump term is max(J, this)
+                                    (core/vclock.c, g_lead_until) */
+    char pad[40];
 } rv_charges;
 
 #define RV_PROC_ZMQ 1u
@@ -50,15 +52,15 @@ typedef struct rv_charges {
 typedef struct rv_waiter {
     _Atomic int32_t pid;
     _Atomic int32_t tid;
-    _Atomic uint64_t deadline; /* virtual ns in reference terms (rv_world_ref: the owner's deadline less
-                                  its clock delta); RV_VTIME_INVALID: none */
+    _Atomic uint64_t deadline; /* virtual ns on the owner's clock: an instant of the one virtual time,
+                                  comparable across processes (each moved to the target by the world's
+                                  idle jumps); RV_VTIME_INVALID: none */
     _Atomic uint32_t blocking; /* 1 while in the real blocking call: if the kernel then shows the
                                   thread runnable, something (an event, its slice's end) woke it */
     _Atomic uint32_t hold;     /* 1: a conservative hold (hold.c), whose target is `target` */
     _Atomic uint64_t target;   /* a hold's target: the owner's virtual instant itself, not in reference
                                   terms (the owner's clock moves against the reference while it holds,
                                   and holds are ordered by their targets) */
-    _Atomic uint64_t own_deadline; /* the deadline on the owner's clock (deadline is refreshed from it) */
     _Atomic uint32_t parked;   /* 1: published as blocked (counted in its process's parked) */
     _Atomic uint32_t verify;   /* 1: a real event can end the wait (fd, condition, futex): the kernel's
                                   state of the thread is read before an advance; 0: only a deadline or
@@ -111,7 +113,9 @@ typedef struct rv_world {
                                         message sent (pipe, socket), an eventfd written, a condition
                                         signalled (world.c: a waiter's checks after one are running) */
     _Atomic uint32_t own_advances;   /* jumps of one blocked process to its own earliest deadline (world.c,
-                                        own_advance; in the padding after events: the layout is unchanged) */
+                                        own_advance) */
+    _Atomic uint64_t floor;          /* the latest idle jump of the world: every process's clock is at it at
+                                        least from then on (core/vclock.c, raise_world) */
     _Atomic int32_t procs[RV_MAX_PROCS];
     rv_waiter waiters[RV_MAX_WAITERS];
     rv_charges charges[RV_MAX_PROCS];
@@ -159,14 +163,12 @@ RV_API rv_vtime_ns rv_vnow_peek(void);
  * again in this process), as a clock read of t would; later exclusions are floored there. */
 RV_API void rv_vnow_reached(rv_vtime_ns t);
 /* The world's reference clock: run time since the epoch less the world's idle time, plus the world
- * jumps J, without this process's overhead, charges and own jumps. Processes' clocks differ from it
- * by rv_clock_delta() (vnow - reference); the wait engine compares deadlines of different processes
- * in reference terms (deadline - delta of its owner). */
+ * jump term J, without any process's overhead, charges and jumps: what other processes' clocks are
+ * computed from (rv_proc_clock). */
 RV_API rv_vtime_ns rv_world_ref(void);
 /* The same at the real present, also inside a bracket (where rv_world_ref stays at the bracket's
  * entry): what another process's running clock is measured against. */
 RV_API rv_vtime_ns rv_world_ref_live(void);
-RV_API int64_t rv_clock_delta(void);
 /* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
  * Overlaps with intervals already counted are counted once. */
 RV_API void rv_exclude_idle(uint64_t from_real, uint64_t to_real);
@@ -293,7 +295,6 @@ typedef struct rv_wait {
     uint64_t length;     /* virtual ns from the start of the wait to its deadline */
     uint64_t progress;      /* deterministic mode: the world's progress towards the deadline (det_progress) */
     uint64_t progress_real; /* ... and the real ns when it last moved (0: not looked at yet) */
-    rv_vtime_ns reg;     /* the deadline as registered in the world's table: in reference terms */
     int sleeper;         /* 1: only the deadline or a signal ends it (set after rv_wait_begin) */
     uint32_t wake_seen;  /* the slot's wake word when the step decided to block */
     uint32_t epoch;      /* the world's advance epoch at the first idle observation */

@@ -27,6 +27,9 @@ RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);
  * return 1; else return 0. */
 RV_API int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from);
 RV_API int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from);
+/* rv_vjump_to for time that passed while the process was blocked (its own wait's deadline): adopted
+ * time, not a charge (other processes do not adopt it) */
+RV_API int rv_vjump_idle(rv_vtime_ns t, rv_vtime_ns *from);
 /* Charge modelled host time (e.g. the host cost of a driver call). Nothing is charged while the
  * thread is in revati's own work (rv_own_enter): a call revati's own code makes is not the program's. */
 RV_API void rv_vcharge(rv_vdur_ns d);

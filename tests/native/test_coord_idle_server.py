@@ -51,4 +51,3 @@ def test_a_request_reaches_an_idle_server_when_it_is_sent(stand_in, own_advance:
     assert len(delays) == 24, delays
     late = [d for d in delays if d > 50_000_000]  # the heartbeat's steps are 100 ms and more
     assert not late, f"read late (ns): {late}"
-

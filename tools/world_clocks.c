@@ -66,8 +66,8 @@ int main(int argc, char **argv) {
     uint64_t real = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     uint64_t ran = real > w->epoch_real + w->idle_real ? real - w->epoch_real - w->idle_real : 0;
     int64_t ref = (int64_t)((double)ran * speed) + (int64_t)w->jump;
-    printf("reference %.6f s  jumps %.6f s (%llu: fast %llu, /proc %llu, own %u)  idle %.3f s\n", (double)ref / 1e9,
-           secs(w->jump), (unsigned long long)w->jumps_made, (unsigned long long)w->fast_jumps,
+    printf("reference %.6f s  floor %.6f s  jumps %llu (fast %llu, /proc %llu, own %u)  idle %.3f s\n",
+           (double)ref / 1e9, secs(w->floor), (unsigned long long)w->jumps_made, (unsigned long long)w->fast_jumps,
            (unsigned long long)w->slow_jumps, (unsigned)w->own_advances, secs(w->idle_real));
     int hi = w->charges_hi < RV_MAX_PROCS ? w->charges_hi : RV_MAX_PROCS;
     for (int i = 0; i < hi && !holds_only; ++i) {
@@ -75,10 +75,12 @@ int main(int argc, char **argv) {
         if (!c->pid) continue;
         char name[40];
         thread_name(c->pid, c->pid, name, sizeof name);
-        int64_t clock = ref + (int64_t)(c->ns + c->adopted) - (int64_t)((double)(c->overhead + c->foreign) * speed);
-        printf("process %7d %-16s clock %12.6f  charges %.3f adopted %.3f overhead %.3f foreign %.3f  "
+        /* its idle lead over the world's jump term (the idle jumps' and its own advances') */
+        uint64_t lead = c->lead_until > w->jump ? c->lead_until - w->jump : 0;
+        int64_t clock = ref + (int64_t)(c->ns + c->adopted + lead) - (int64_t)((double)(c->overhead + c->foreign) * speed);
+        printf("process %7d %-16s clock %12.6f  charges %.3f adopted %.3f lead %.3f overhead %.3f foreign %.3f  "
                "threads %d parked %d%s\n",
-               (int)c->pid, name, (double)clock / 1e9, secs(c->ns), secs(c->adopted), secs(c->overhead),
+               (int)c->pid, name, (double)clock / 1e9, secs(c->ns), secs(c->adopted), secs(lead), secs(c->overhead),
                secs(c->foreign), (int)c->threads, (int)c->parked, c->exit_at ? "  exited" : "");
     }
     int wh = w->waiters_hi < RV_MAX_WAITERS ? w->waiters_hi : RV_MAX_WAITERS;
@@ -92,7 +94,7 @@ int main(int argc, char **argv) {
                    secs(x->target));
         else
             printf("wait    %7d/%-7d %-16s deadline %.6f (its own clock; -1: none)  parked %u\n", (int)x->pid,
-                   (int)x->tid, name, secs(x->own_deadline), x->parked);
+                   (int)x->tid, name, secs(x->deadline), x->parked);
     }
     return 0;
 }

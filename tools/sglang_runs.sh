@@ -16,8 +16,10 @@ shift || true
 STAGES=${*:-eager graphs 8b serve prefix tp2}
 WALL_LIMIT=${WALL_LIMIT:-2400}
 mkdir -p "$OUT"
-# SGLang JIT-compiles some kernels with nvcc: without a toolkit, lay one out from its NVIDIA wheels
-if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null; then
+# SGLang JIT-compiles some kernels with nvcc and links them against libcudart: unless CUDA_HOME names
+# a toolkit, lay one out from its NVIDIA wheels (a system `nvcc` alone is not enough: on a host whose
+# nvcc had no lib64 beside it the link failed, "cannot find -lcudart", and the TP2 stage died)
+if [ -z "${CUDA_HOME:-}" ]; then
     CUDA_HOME=$("$PY" -m revati.integrations.sglang.cuda_home) || exit 1
     export CUDA_HOME
 fi

@@ -649,6 +649,12 @@ static int jump(rv_vtime_ns t, rv_vtime_ns *from, enum jump_kind kind) {
 
 int rv_vjump_to(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_CHARGED); }
 
+void rv_vreach_floor(rv_vtime_ns t) {
+    ensure_init();
+    uint64_t own = own_part();
+    if (t != RV_VTIME_INVALID && t > own + jump_term()) raise_lead(pub_slot(), t - own);
+}
+
 int rv_vjump_idle(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_IDLE); }
 
 int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from) { return jump(t, from, JUMP_WORLD); }

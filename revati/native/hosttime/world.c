@@ -1333,9 +1333,10 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     rv_vtime_ns now = rv_vnow_peek();
     if (now < wt->deadline && wt->deadline <= atomic_load(&w->floor)) {
         /* the world's idle jump reached this deadline: it raised this process's clock from its
-         * published terms, which may lag its own by a bracket still open; the wait is due */
-        rv_vtime_ns from;
-        rv_vjump_idle(wt->deadline, &from);
+         * published terms, which may lag its own by a bracket still open; the wait is due (quietly:
+         * the jump woke whom it made due; a jump of its own here would wake every waiter on the
+         * world's word again) */
+        rv_vreach_floor(wt->deadline);
         now = rv_vnow_peek();
     }
     if (now >= wt->deadline && rv_stall_commit_others()) {

@@ -30,6 +30,10 @@ RV_API int rv_vjump_world(rv_vtime_ns t, rv_vtime_ns *from);
 /* rv_vjump_to for time that passed while the process was blocked (its own wait's deadline): adopted
  * time, not a charge (other processes do not adopt it) */
 RV_API int rv_vjump_idle(rv_vtime_ns t, rv_vtime_ns *from);
+/* This process's clock raised to t by its lead, quietly: no trace event, no wake-ups (the world's idle
+ * jump to t, which woke whom it made due, already moved the process there from its published terms;
+ * this makes up what those lagged by) */
+RV_API void rv_vreach_floor(rv_vtime_ns t);
 /* Charge modelled host time (e.g. the host cost of a driver call). Nothing is charged while the
  * thread is in revati's own work (rv_own_enter): a call revati's own code makes is not the program's. */
 RV_API void rv_vcharge(rv_vdur_ns d);

@@ -423,19 +423,15 @@ rv_vtime_ns rv_vnow_peek(void) {
     return v > last ? v : last;
 }
 
-static rv_vtime_ns world_ref_at(int frozen) {
+rv_vtime_ns rv_world_ref_live(void) {
     ensure_init();
     uint64_t j = atomic_load_explicit(&g_world->jump, memory_order_acquire);
     if (g_det) return j;
-    uint64_t real = frozen && t_depth > 0 ? t_entry_real : rv_real_ns();
+    uint64_t real = rv_real_ns();
     uint64_t base = g_world->epoch_real + atomic_load_explicit(&g_world->idle_real, memory_order_relaxed);
     uint64_t ran = real > base ? real - base : 0;
     return (g_speed_one ? ran : (uint64_t)((double)ran * g_speed)) + j;
 }
-
-rv_vtime_ns rv_world_ref(void) { return world_ref_at(1); }
-
-rv_vtime_ns rv_world_ref_live(void) { return world_ref_at(0); }
 
 void rv_publish_exit(void) {
     ensure_init();
@@ -600,15 +596,16 @@ static void raise_world(rv_vtime_ns t) {
     uint64_t f = atomic_load(&w->floor);
     while (f < t && !atomic_compare_exchange_weak(&w->floor, &f, t)) {}
     uint64_t j = atomic_load(&w->jump);
-    rv_vtime_ns ref = world_ref_at(0);
+    rv_vtime_ns ref = rv_world_ref_live();
     rv_charges *mine = pub_slot();
+    uint64_t own = own_part();
     for (int i = 0, hi = rv_charges_hi(w); i < hi; ++i) {
         rv_charges *c = &w->charges[i];
         if (!atomic_load_explicit(&c->pid, memory_order_relaxed)) continue;
-        uint64_t base = c == mine ? own_part() + j : clock_nolead(c, ref); /* its clock without the lead */
+        uint64_t base = c == mine ? own + j : clock_nolead(c, ref); /* its clock without the lead */
         if (base < t) raise_lead(c, t - base + j);
     }
-    if (!mine) raise_lead(NULL, t - own_part());
+    if (!mine && own < t) raise_lead(NULL, t - own); /* no slot (the table full): its own copy */
 }
 
 static int jump(rv_vtime_ns t, rv_vtime_ns *from, enum jump_kind kind) {
@@ -633,10 +630,8 @@ static int jump(rv_vtime_ns t, rv_vtime_ns *from, enum jump_kind kind) {
     }
     if (t > now) clamp_last(t);
     if (kind != JUMP_WORLD) {
-        /* this process's waiters: their deadlines registered in reference terms move with its clock,
-         * and its sleeping threads look at their deadlines (the world's advance wakes the waiters it
-         * makes due itself: hosttime/world.c). Before the bump below, so that the others it wakes
-         * read the registrations current */
+        /* this process's sleeping threads look at their deadlines (the world's advance wakes the
+         * waiters it makes due itself: hosttime/world.c) */
         void (*hook)(void) = atomic_load(&g_own_jump_hook);
         if (hook) hook();
     }

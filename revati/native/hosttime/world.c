@@ -859,8 +859,7 @@ static int proc_full(rv_charges *c, uint32_t *gen) {
 
 /* The process became full (its last thread parked, the caller): read the kernel's count of its
  * threads. */
-static void check_full(rv_world *w, rv_charges *c) {
-    (void)w;
+static void check_full(rv_charges *c) {
     uint32_t gen = atomic_load(&c->pgen);
     if (rv_zmq_loaded())
         atomic_fetch_or(&c->flags, RV_PROC_ZMQ);
@@ -882,7 +881,7 @@ static void park_slot(rv_world *w, int slot, int verify) {
         return;
     }
     int32_t p = atomic_fetch_add(&c->parked, 1) + 1;
-    if (p == atomic_load(&c->threads)) check_full(w, c);
+    if (p == atomic_load(&c->threads)) check_full(c);
 }
 
 /* The wait in slot is over, or an advance made it due (then the advancer unparks it on its owner's
@@ -923,8 +922,8 @@ static int thread_runs(int32_t pid, int32_t tid) {
 
 /* Whether every process of the world is full, no parked waiter is due (about to run) other than
  * the caller's, no waiter whose wait a real event ends was woken by one, and no signal was sent
- * since the last advance; then the advance epoch is claimed and *target is the earliest
- * deadline in reference terms (0 and nothing claimed otherwise, or when no wait has a deadline). */
+ * since the last advance; then the advance epoch is claimed and *target is the earliest deadline of
+ * a waiter not yet due (0 and nothing claimed otherwise, or when no wait has a deadline). */
 static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns *target, uint32_t *sigs,
                      uint64_t *gens_sum, uint32_t *epoch_seen, int claim) {
     uint32_t epoch = atomic_load(&w->adv_epoch);

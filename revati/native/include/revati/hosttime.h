@@ -162,12 +162,9 @@ RV_API rv_vtime_ns rv_vnow_peek(void);
 /* A wait that timed out returns at its deadline t: t counts as seen (the clock never reads below it
  * again in this process), as a clock read of t would; later exclusions are floored there. */
 RV_API void rv_vnow_reached(rv_vtime_ns t);
-/* The world's reference clock: run time since the epoch less the world's idle time, plus the world
- * jump term J, without any process's overhead, charges and jumps: what other processes' clocks are
- * computed from (rv_proc_clock). */
-RV_API rv_vtime_ns rv_world_ref(void);
-/* The same at the real present, also inside a bracket (where rv_world_ref stays at the bracket's
- * entry): what another process's running clock is measured against. */
+/* The world's reference clock at the real present (also inside a bracket): run time since the epoch
+ * less the world's idle time, plus the world jump term J, without any process's overhead, charges and
+ * jumps: what other processes' clocks are computed from (rv_proc_clock). */
 RV_API rv_vtime_ns rv_world_ref_live(void);
 /* Exclude the real interval [from, to] from every process's clock: the whole world was idle in it.
  * Overlaps with intervals already counted are counted once. */

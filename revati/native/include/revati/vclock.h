@@ -20,8 +20,9 @@ RV_API void rv_set_jump_hold(void (*hold)(rv_vtime_ns t, const char *why));
 /* Called after each jump of this process's own clock (hosttime/world.c wakes its sleeping threads). */
 RV_API void rv_set_own_jump_hook(void (*fn)(void));
 /* The same for the whole world: every process's clock moves by the jump (the wait engine, once no
- * thread of the world runs). */
-RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why);
+ * thread of the world runs); then wake(t), if not NULL, wakes the waiters it made due, before the
+ * jump's trace event is written (that formatting is off the hand-over's critical path). */
+RV_API void rv_vadvance_world(rv_vtime_ns t, const char *why, void (*wake)(rv_vtime_ns t));
 /* The jump alone, inside an rv_enter/rv_leave bracket: if t is later than now, move this process's
  * clock (rv_vjump_to) or the world clock (rv_vjump_world) to t, set *from to the time before, and
  * return 1; else return 0. */

@@ -54,3 +54,50 @@ def test_parent_wakes_when_its_child_exited(stand_in) -> None:
     # the next child starts after the parent's now, not at the reference clock either (its start is
     # its own CPU time of start-up, well under the child's lag)
     assert res["after"] <= res["next"] < res["after"] + 500_000_000, res
+
+
+# A parent with a second thread: its child runs ahead of it (a charge of modelled host time, as
+# vLLM's benchmark client's background compile helpers ran busy ahead of a world that excluded its
+# own overhead), a background thread reaps it (Popen.wait: waitpid) while the main thread sleeps in
+# 10 ms steps. The reaper's wait ends at the child's exit; the main thread's steps go on at their own
+# times meanwhile.
+REAPER = r"""
+import ctypes, json, os, subprocess, sys, threading, time
+AHEAD_NS = 600_000_000
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+if sys.argv[1:] == ["ahead"]:
+    # runs ahead and exits at once: no clock read after the charge (a read there would hold until the
+    # parent caught up), C's exit (revati's destructor publishes the exit time; Python's teardown is
+    # skipped, as it reads clocks)
+    lib.revati_charge_ns(ctypes.c_ulonglong(AHEAD_NS))
+    ctypes.CDLL(None).exit(0)
+start = time.monotonic_ns()
+child = subprocess.Popen([sys.executable, "-c", CODE, "ahead"])
+reaped = {}
+def reap():
+    child.wait()
+    reaped["at"] = time.monotonic_ns()
+t = threading.Thread(target=reap)
+t.start()
+steps = [time.monotonic_ns()]
+while t.is_alive():
+    time.sleep(0.01)
+    steps.append(time.monotonic_ns())
+gaps = [b - a for a, b in zip(steps, steps[1:])]
+print("RESULT", json.dumps({"start": start, "reaped": reaped["at"], "max_gap": max(gaps), "steps": len(steps)}))
+"""
+
+
+def test_reaper_thread_does_not_move_the_other_threads(stand_in) -> None:
+    code = REAPER.replace("CODE", repr(REAPER))
+    r = stand_in(code, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = r.result()
+    # the reaper sees the exit no earlier than it happened (the child's exit is at least its charge
+    # after the parent's start); before the fix, with the main thread running, it saw it at once
+    assert res["reaped"] >= res["start"] + 600_000_000, res
+    # the main thread's 10 ms sleeps went on meanwhile; before the fix, with the main thread blocked,
+    # the reaper's wake raised the process's one clock to the child's exit, and one step read the
+    # whole lead at once (> 0.5 s)
+    assert res["max_gap"] < 150_000_000, res
+    assert res["steps"] > 30, res

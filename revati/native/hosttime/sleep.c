@@ -42,6 +42,8 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     return rc;
 }
 
+int rv_sleep_until(rv_vtime_ns deadline, const char *why) { return vsleep_until(deadline, why, NULL); }
+
 static int valid_ts(const struct timespec *ts) {
     return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L && ts->tv_sec >= 0;
 }

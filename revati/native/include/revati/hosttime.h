@@ -237,6 +237,9 @@ RV_API int rv_proc_exit_at(int32_t pid, rv_vtime_ns *at);
  * clock is set to t, lowered by excluding the difference (not below what the program has read) or
  * raised by adopting it. */
 RV_API void rv_wake_at(rv_vtime_ns t);
+/* The calling thread sleeps until virtual time deadline, as a sleep of the program does (parked with
+ * that deadline; the rest of the process runs on meanwhile). 0, or EINTR (a signal ended it). */
+RV_API int rv_sleep_until(rv_vtime_ns deadline, const char *why);
 /* Leave a bracket without counting its real time as overhead (time that ran in parallel with
  * running threads of the world, e.g. a waiter's scan that found the world busy). */
 RV_API void rv_leave_discard(void);

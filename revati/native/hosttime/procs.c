@@ -117,8 +117,8 @@ static rv_vtime_ns wait_begins(void) { return rv_clock_ready() ? rv_vnow_peek() 
  * thread the compile helpers its import of humming starts in the background, which ran busy beside
  * a world that excluded its own overhead and exited 0.6-1 s of virtual time ahead of it; each token
  * the API server streamed meanwhile reached the client's event loop after that jump (a 0.3-1 s
- * gap in the last requests of the README's rate-32 benchmark, limitations.md). Natively the other
- * threads run on while the waiter's wait lasts. */
+ * gap in the last requests of the README's rate-32 benchmark; docs/coordination.md, "A wait for a
+ * child"). Natively the other threads run on while the waiter's wait lasts. */
 static void woken_by_exit(pid_t child, rv_vtime_ns began) {
     rv_vtime_ns at;
     if (child <= 0 || began == RV_VTIME_INVALID || !rv_proc_exit_at((int32_t)child, &at)) return;

@@ -465,7 +465,6 @@ void rv_wake_at(rv_vtime_ns t) {
         rv_adopt_charges(t - v);
 }
 
-
 void rv_exclude_idle(uint64_t from, uint64_t to) {
     ensure_init();
     if (g_det || to <= from) return;

@@ -43,35 +43,8 @@ static int holds_enabled(void) {
 
 int rv_holds_enabled(void) { return holds_enabled(); }
 
-/* Every process's clock now, from the published terms (pid 0: free slot). */
-typedef struct clock_table {
-    int n;
-    int32_t pid[RV_MAX_PROCS];
-    rv_vtime_ns clock[RV_MAX_PROCS];
-} clock_table;
-
-static void read_clocks(rv_world *w, rv_vtime_ns ref, clock_table *ct) {
-    ct->n = 0;
-    for (int i = 0, hi_ = rv_charges_hi(w); i < hi_; ++i) {
-        int32_t pid = atomic_load_explicit(&w->charges[i].pid, memory_order_relaxed);
-        if (!pid) continue;
-        rv_vtime_ns c;
-        if (!rv_proc_clock(pid, ref, &c)) continue;
-        ct->pid[ct->n] = pid;
-        ct->clock[ct->n] = c;
-        ct->n++;
-    }
-}
-
-/* A process without published terms reads as the reference clock. */
-static rv_vtime_ns clock_of(const clock_table *ct, int32_t pid, rv_vtime_ns ref) {
-    for (int i = 0; i < ct->n; ++i)
-        if (ct->pid[i] == pid) return ct->clock[i];
-    return ref;
-}
-
 typedef struct hold_scratch {
-    clock_table clocks;
+    rv_clock_cache clocks;
     waiter_set waiters;
 } hold_scratch;
 
@@ -110,19 +83,15 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
     if (!t_scratch) t_scratch = malloc(sizeof *t_scratch);
     if (!t_scratch) return 0;
     int32_t me = (int32_t)rv_pid();
-    rv_vtime_ns ref = rv_world_ref_live();
-    /* who is behind t: cheap (published terms); only those are looked at further */
+    /* who is behind t: cheap (published terms; a process without them reads as the reference clock);
+     * only those are looked at further */
     int behind[RV_MAX_PROCS], nb = 0, others = 0;
-    int have_clocks = 0;
+    t_scratch->clocks.n = 0;
     for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load_explicit(&w->procs[i], memory_order_relaxed);
         if (!pid || pid == me) continue;
-        if (!have_clocks) {
-            read_clocks(w, ref, &t_scratch->clocks);
-            have_clocks = 1;
-        }
         others++;
-        if (clock_of(&t_scratch->clocks, pid, ref) < t) behind[nb++] = i;
+        if (rv_clock_cache_get(&t_scratch->clocks, pid, 1) < t) behind[nb++] = i;
     }
     if (!others) return 0;
     /* a timed wait of another process that ends before t: that process runs again before t */
@@ -162,7 +131,7 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
         int32_t pid = atomic_load_explicit(&w->procs[behind[k]], memory_order_relaxed);
         if (pid && pid != me && rv_proc_runs(w, behind[k], pid, ws)) {
             rv_debug("hold: process %d runs at %llu, before %llu", (int)pid,
-                     (unsigned long long)clock_of(&t_scratch->clocks, pid, ref), (unsigned long long)t);
+                     (unsigned long long)rv_clock_cache_get(&t_scratch->clocks, pid, 1), (unsigned long long)t);
             return 1;
         }
     }

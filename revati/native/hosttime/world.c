@@ -255,40 +255,35 @@ int rv_proc_runs(rv_world *w, int idx, int32_t pid, const waiter_set *ws) {
     return runs;
 }
 
-/* Processes' clocks now, looked up once per scan (deadlines are compared on their owners' clocks: the
- * world's idle jumps move each process by its own amount, core/vclock.c, raise_world). */
-typedef struct owner_clocks {
-    int n;
-    int32_t pid[RV_MAX_PROCS];
-    rv_vtime_ns clock[RV_MAX_PROCS];
-} owner_clocks;
-
-static rv_vtime_ns owner_clock(owner_clocks *oc, int32_t pid) {
-    for (int i = 0; i < oc->n; ++i)
-        if (oc->pid[i] == pid) return oc->clock[i];
-    rv_vtime_ns c = 0;
+rv_vtime_ns rv_clock_cache_get(rv_clock_cache *cc, int32_t pid, int ref_if_missing) {
+    for (int i = 0; i < cc->n; ++i)
+        if (cc->pid[i] == pid) return cc->clock[i];
+    if (cc->n == 0) cc->ref = rv_world_ref_live();
+    rv_vtime_ns c;
     if (pid == (int32_t)rv_pid())
         c = rv_vnow_peek();
-    else if (!rv_proc_clock(pid, rv_world_ref_live(), &c))
-        c = 0; /* no published terms yet: its waits count as not due */
-    if (oc->n < RV_MAX_PROCS) {
-        oc->pid[oc->n] = pid;
-        oc->clock[oc->n] = c;
-        oc->n++;
+    else if (!rv_proc_clock(pid, cc->ref, &c))
+        c = ref_if_missing ? cc->ref : 0;
+    if (cc->n < RV_MAX_PROCS) {
+        cc->pid[cc->n] = pid;
+        cc->clock[cc->n] = c;
+        cc->n++;
     }
     return c;
 }
 
 /* Whether a waiter's deadline (on its owner's clock) has come. */
-static int owner_due(owner_clocks *oc, int32_t pid, rv_vtime_ns own) {
-    return own != RV_VTIME_INVALID && own <= owner_clock(oc, pid);
+static int owner_due(rv_clock_cache *oc, int32_t pid, rv_vtime_ns own) {
+    /* an owner with no published terms yet: its waits count as not due */
+    return own != RV_VTIME_INVALID && own <= rv_clock_cache_get(oc, pid, 0);
 }
 
 /* A waiter whose deadline has passed is about to return: it runs (if its thread still exists; the
  * slot of a thread that is gone, e.g. cancelled inside a wait, is reclaimed). */
 static int due_waiter_runs(rv_world *w, const waiter_set *ws) {
     int32_t me = (int32_t)rv_tid();
-    owner_clocks oc = {0};
+    rv_clock_cache oc;
+    oc.n = 0;
     for (int i = 0; i < ws->n; ++i) {
         if (ws->pid[i] <= 0 || ws->tid[i] == me || !owner_due(&oc, ws->pid[i], ws->deadline[i])) continue;
         char path[64];
@@ -610,7 +605,8 @@ static int behind_another(rv_world *w, int my_slot, rv_vtime_ns mine) {
  * already due count as running (the world is not idle while they exist). */
 static rv_vtime_ns earliest_deadline(rv_world *w) {
     rv_vtime_ns best = RV_VTIME_INVALID;
-    owner_clocks oc = {0};
+    rv_clock_cache oc;
+    oc.n = 0;
     int hi = waiters_hi(w);
     for (int i = 0; i < hi; ++i) {
         int32_t pid = atomic_load_explicit(&w->waiters[i].pid, memory_order_relaxed);
@@ -954,7 +950,8 @@ static int fast_idle(rv_world *w, int my_slot, rv_vtime_ns *target, uint32_t *si
     /* every thread is parked: no program code runs; what could still run is a waiter that a real
      * event woke before its waker parked (the kernel shows it runnable) or one that is due */
     rv_vtime_ns best = RV_VTIME_INVALID;
-    owner_clocks oc = {0};
+    rv_clock_cache oc;
+    oc.n = 0;
     int hi = waiters_hi(w);
     for (int k = 0; k < hi; ++k) {
         rv_waiter *s = &w->waiters[k];

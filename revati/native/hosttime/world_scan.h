@@ -21,6 +21,20 @@ typedef struct waiter_set {
                         holds): it does not, since its checks do not advance its process's clock */
 } waiter_set;
 
+/* Processes' clocks, each looked up once per scan, all against one reading of the world's reference
+ * (deadlines and hold targets are instants on their owners' clocks: the world's idle jumps move each
+ * process by its own amount, core/vclock.c, raise_world). Set n to 0 before a scan. */
+typedef struct rv_clock_cache {
+    int n;
+    rv_vtime_ns ref; /* read at the scan's first lookup of another process */
+    int32_t pid[RV_MAX_PROCS];
+    rv_vtime_ns clock[RV_MAX_PROCS];
+} rv_clock_cache;
+
+/* Process pid's clock now: this process's as it reads it, another's from its published terms; for a
+ * process that has published none, the reference clock itself (ref_if_missing) or 0. */
+rv_vtime_ns rv_clock_cache_get(rv_clock_cache *cc, int32_t pid, int ref_if_missing);
+
 /* A snapshot of the waiter table. */
 void rv_collect_waiters(rv_world *w, waiter_set *s);
 /* Whether a thread of world process pid (slot idx of w->procs), other than the registered waiters

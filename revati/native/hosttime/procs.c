@@ -123,7 +123,7 @@ static void woken_by_exit(pid_t child, rv_vtime_ns began) {
     rv_vtime_ns at;
     if (child <= 0 || began == RV_VTIME_INVALID || !rv_proc_exit_at((int32_t)child, &at)) return;
     rv_enter();
-    int later = at > rv_vnow_peek() && rv_kernel_threads() - rv_own_threads() > 1;
+    int later = at > rv_vnow_peek() && rv_program_threads() > 1;
     if (!later && !rv_own_others_run()) rv_wake_at(at > began ? at : began);
     rv_leave();
     if (later) rv_sleep_until(at, "child exit");

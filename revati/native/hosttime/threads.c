@@ -150,6 +150,11 @@ int rv_kernel_threads(void) {
     return -1;
 }
 
+int rv_program_threads(void) {
+    int k = rv_kernel_threads();
+    return k < 0 ? -1 : k - rv_own_threads();
+}
+
 /* Whether a loaded object's name contains "libzmq" (pyzmq's bundled copy is libzmq-<hash>.so.5). */
 static int has_zmq(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;

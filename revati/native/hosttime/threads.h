@@ -12,6 +12,8 @@ int rv_own_threads(void);
 int rv_thread_is_own(void);
 /* The kernel's count of this process's threads (-1 if unreadable). */
 int rv_kernel_threads(void);
+/* ... less revati's own: the threads that may run the program (-1 if unreadable). */
+int rv_program_threads(void);
 /* Whether libzmq is loaded in this process (its clock cache needs real time to pass after a jump). */
 int rv_zmq_loaded(void);
 

@@ -380,7 +380,7 @@ int rv_own_others_run(void) {
     /* the caller is the process's only thread besides revati's own (which never run the program):
      * one fstat of a kept descriptor instead of a scan of /proc/self/task (an open, its listing and a
      * close: tens of microseconds on a VM, at every wait's end in a world of several processes) */
-    if (rv_kernel_threads() - rv_own_threads() == 1) return 0;
+    if (rv_program_threads() == 1) return 0;
     int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 1;
     int32_t holders[64];
@@ -861,7 +861,7 @@ static void check_full(rv_charges *c) {
         atomic_fetch_or(&c->flags, RV_PROC_ZMQ);
     else
         atomic_fetch_and(&c->flags, ~RV_PROC_ZMQ);
-    int n = rv_kernel_threads() - rv_own_threads(); /* revati's own threads never park */
+    int n = rv_program_threads(); /* revati's own threads never park */
     if (n > 0) atomic_store(&c->checked, (uint64_t)gen << 32 | (uint32_t)n);
 }
 

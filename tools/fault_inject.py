@@ -30,6 +30,9 @@ FAULTS = ("sigkill", "sigterm", "sigint", "segv", "abort", "ext-kill", "fsize")
 PROGRAM = r"""
 import ctypes, os, resource, signal, sys
 import revati.markers as m
+# Python leaves SIGINT ignored when it started so (a job put in the background by a non-interactive
+# shell, such as `bash -c '... &'`): the fault needs the handler that raises KeyboardInterrupt
+signal.signal(signal.SIGINT, signal.default_int_handler)
 fault, at, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if fault == "fsize":
     lim = 3 << 20

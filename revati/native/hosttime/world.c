@@ -1226,13 +1226,19 @@ static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
     return r;
 }
 
-/* Real ns this thread's wait checks spin before they decide (revati_checks_spin_ns: tests hold a
- * thread in its checks, as a host that keeps it off its core does). */
+/* Real ns this thread's wait checks, and its holds' looks, spin before they decide
+ * (revati_checks_spin_ns: tests hold a thread in its checks, as a host that keeps it off its core
+ * does). */
 static __thread uint64_t t_checks_spin_ns;
 
-// revati_checks_spin_ns: the calling thread's wait checks spin this many real ns before they decide,
-// as a thread held off its core in them (for tests)
+// revati_checks_spin_ns: the calling thread's wait checks and hold looks spin this many real ns before
+// they decide, as a thread held off its core in them (for tests)
 RV_EXPORT void revati_checks_spin_ns(unsigned long long ns) { t_checks_spin_ns = ns; }
+
+void rv_checks_spin(uint64_t t0) {
+    if (t_checks_spin_ns)
+        while (rv_real_ns() - t0 < t_checks_spin_ns) {}
+}
 
 /* The /proc path's pause before its jump (settle_after_jump), then whether the world stayed as the
  * idle test saw it: no waiter left a wait and no event came meanwhile. Before, the jump's target was
@@ -1257,9 +1263,9 @@ static int settled_unmoved(rv_world *w, const rv_wait *wt, uint32_t act) {
  * holds (the hold's real time is excluded) and moves only by others' time it adopts: SGLang's TP2 rank 1,
  * idle in gloo's broadcast with its gloo loops at their 10 ms timeouts, held rank 0's hold at the
  * rate-32 warm-up for minutes (docs/coordination.md, "The own advance"). Only the process's earliest
- * wait advances it (a later one would pass the earlier deadline), and a wait that a real event can end
- * only after its real call has looked and no event of the world came since that call began (its own
- * event may be among them). */
+ * wait, its holds' targets included, advances it (a later one would pass the earlier deadline), and
+ * a wait that a real event can end only after its real call has looked and no event of the world
+ * came since that call began (its own event may be among them). */
 #define OWN_LOOK_MIN_NS 20000ULL /* one look per wait per this much real time */
 
 static int own_earliest(rv_world *w, const rv_wait *wt) {
@@ -1269,7 +1275,11 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
         if (i == wt->slot) continue;
         rv_waiter *s = &w->waiters[i];
         if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me) continue;
-        if (atomic_load_explicit(&s->hold, memory_order_relaxed)) continue; /* blocked until others move */
+        /* a hold counts at its target, where its thread acts again (a GPU sync's jump returns, a
+         * "nothing arrived" hold looks once more at what reached it meanwhile): passing it, the jump
+         * would answer for that thread. Once set aside here, a rank's NCCL watchdog carried the rank
+         * past its main thread's sync hold, and a TCPStore master's poll jumped to its 600 s timeout
+         * while its server thread, holding at its epoll timeout, had the request in its socket */
         rv_vtime_ns d = atomic_load_explicit(&s->deadline, memory_order_relaxed);
         if (d == RV_VTIME_INVALID) continue; /* an untimed wait: only an event ends it */
         if (d < wt->deadline || (d == wt->deadline && i < wt->slot)) return 0;
@@ -1322,8 +1332,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
     pthread_sigmask(SIG_BLOCK, &all, &old);
     rv_signals_main_check_begin(&old);
     set_blocking(wt, 0);
-    if (t_checks_spin_ns)
-        while (rv_real_ns() - t0 < t_checks_spin_ns) {}
+    rv_checks_spin(t0);
     if (wt->slot >= 0) wt->wake_seen = atomic_load(&w->waiters[wt->slot].wake);
     uint64_t prev_step = wt->step_real;
     wt->step_real = t0;

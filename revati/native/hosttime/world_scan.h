@@ -54,5 +54,8 @@ int rv_own_others_run(void);
 /* An event that can end another thread's wait happened (a message, an eventfd write, a condition
  * signal): counted in the world, so that a waiter doing its checks since then counts as running. */
 void rv_world_event(void);
+/* Spin until t0 + the thread's revati_checks_spin_ns (0 unless a test set it): a thread kept off its
+ * core in its wait checks or its hold's looks. */
+void rv_checks_spin(uint64_t t0);
 
 #endif

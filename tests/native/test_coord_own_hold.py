@@ -1,0 +1,76 @@
+"""The own advance never passes a hold of its own process (docs/coordination.md, "The own advance",
+rule 1). A thread that holds at `T` acts again at `T` (a GPU sync's held jump returns, a "nothing
+arrived" hold looks once more), so another thread of the process whose timed wait ends at `d > T`
+must not jump the process to `d` meanwhile. It did, in the window between the hold's last reason
+going away and the hold's next look (its slices grow to 2 ms): in CI, a rank's NCCL watchdog (100 ms
+condition waits) carried its rank past its main thread's sync hold by 81 ms
+(test_nccl_ranks.py's graph replay), and a TCPStore master's 600 s poll for its own server thread's
+reply jumped to its timeout while that thread held at its epoll timeout with the request already in
+its socket (init_process_group failed after 3 s of wall)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.realtime  # the window is one of real time
+
+# The process's holder thread makes a held 1 s jump (a GPU sync) while a child runs behind it; the
+# child then blocks in a read revati does not see as a wait, so nothing but the hold's own look
+# keeps the holder from ending its hold; it then writes to the main thread, whose 10 s select waits
+# for that message. The main thread must read it at 1 s, not time out at 10 s.
+OWN_HOLD = r"""
+import ctypes, json, os, select, threading, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+lib.revati_advance_ns.argtypes = lib.revati_charge_ns.argtypes = [ctypes.c_ulonglong]
+lib.revati_checks_spin_ns.argtypes = [ctypes.c_ulonglong]
+spinners = []
+for _ in range(2):  # far ahead and running to the end, a core each: the world is never idle
+    spinners.append(os.fork())
+    if spinners[-1] == 0:
+        lib.revati_charge_ns(1000_000_000_000)
+        while True:  # no call at all (a Python loop of calls signals the GIL's condition, an event)
+            pass
+go_r, go_w = os.pipe()
+spun_r, spun_w = os.pipe()
+pid = os.fork()
+if pid == 0:  # runs 0.2 s of its clock (behind the hold's target), then blocks, unseen
+    end = time.monotonic() + 0.2
+    while time.monotonic() < end:
+        pass
+    os.write(spun_w, b"s")
+    os.read(go_r, 1)
+    os._exit(0)
+msg_r, msg_w = os.pipe()
+def holder():
+    # kept off its core for 0.3 s at each of its hold's looks, as on a loaded host: it notices late
+    # that the hold's reason is gone
+    lib.revati_checks_spin_ns(300_000_000)
+    lib.revati_advance_ns(1_000_000_000)
+    os.write(msg_w, b"m")
+v0 = time.monotonic_ns()
+th = threading.Thread(target=holder)
+th.start()
+ready, _, _ = select.select([msg_r], [], [], 10.0)
+v1 = time.monotonic_ns()
+th.join()
+os.write(go_w, b"g")
+for p in spinners:
+    os.kill(p, 9)
+for _ in range(3):
+    os.wait()
+print("RESULT", json.dumps({"ready": bool(ready), "waited": v1 - v0}))
+"""
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_own_advance_does_not_pass_a_hold_of_its_process(stand_in, round_: int) -> None:
+    """The main thread reads the holder's message at the hold's target (1 s after it began), three
+    rounds; before the fix the select timed out at 10 s (9 of 9 rounds, reruns included)."""
+    r = stand_in(OWN_HOLD, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT "))
+    res = json.loads(line.split(" ", 1)[1])
+    assert res["ready"], res
+    assert 1_000_000_000 <= res["waited"] < 1_100_000_000, res

@@ -60,9 +60,11 @@ def test_nccl_abort_when_virtual_time_lags_real_time(tmp_path: Path) -> None:
     """torch waits for its NCCL abort thread with std::future::wait_for(the group's timeout), a futex
     wait made through syscall(2): with virtual time behind real time by more than that timeout it
     timed out at once ('Future for ProcessGroup abort timed out'); it must wait in virtual time.
-    The abort itself takes about 0.98 s of virtual time here (NCCL's proxy threads leave their 500 ms
-    polls one after the other): with a 1 s timeout it passed by 25 ms, and failed once in CI when a
-    third poll step came first; so the group's timeout is 2 s."""
+    The abort itself takes about 0.97 s of virtual time here: it waits for NCCL's proxy threads to
+    leave their polls, and the last one (one thread's 500 ms poll, then another's, begun when the
+    group was made, 1 s after its start) ends about 1 s after the group was made, 50 ms before the
+    abort; natively that wait depends on where the polls stand when the abort comes. With a 1 s
+    timeout the test passed by 25 ms, and failed once in CI; so the group's timeout is 2 s."""
     run = tmp_path / "run"
     r = subprocess.run(
         [sys.executable, "-m", "revati", "record", "--host-speed", "0.01", "--out", str(run), "--",

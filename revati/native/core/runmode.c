@@ -20,6 +20,16 @@ int rv_deterministic(void) {
     return g_det;
 }
 
+int rv_env_switch(const char *name, int *cache) {
+    int v = __atomic_load_n(cache, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *s = getenv(name);
+        v = !(s && s[0] == '0');
+        __atomic_store_n(cache, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 /* Set when the library loads and in a fork child, never lazily: a vfork child (posix_spawn, Python's
  * subprocess) shares the parent's memory and runs no fork handlers, so a store of its own pid there
  * would become the parent's (it reads the parent's value, which it uses for nothing but exec). */

@@ -32,14 +32,8 @@
 
 static int g_enabled = -1;
 
-static int holds_enabled(void) {
-    if (g_enabled < 0) {
-        /* on unless REVATI_HOLD=0 (which shows what a run does without them) */
-        const char *s = getenv("REVATI_HOLD");
-        g_enabled = !(s && s[0] == '0');
-    }
-    return g_enabled;
-}
+/* on unless REVATI_HOLD=0 (which shows what a run does without them) */
+static int holds_enabled(void) { return rv_env_switch("REVATI_HOLD", &g_enabled); }
 
 int rv_holds_enabled(void) { return holds_enabled(); }
 

@@ -821,13 +821,7 @@ static void explain_long_timeout(const rv_wait *wt) {
 
 static int g_fast = -1;
 
-static int fast_on(void) {
-    if (g_fast < 0) {
-        const char *s = getenv("REVATI_FAST_ADVANCE");
-        g_fast = !(s && s[0] == '0');
-    }
-    return g_fast;
-}
+static int fast_on(void) { return rv_env_switch("REVATI_FAST_ADVANCE", &g_fast); }
 
 /* The published slot of world process pid (procs index i: a hint is kept per index). */
 static _Atomic int16_t g_charges_hint[RV_MAX_PROCS];
@@ -1292,11 +1286,7 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
  * the others' sends (docs/coordination.md, "Idle jumps move each process to the target"). */
 static int own_advance_enabled(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *s = getenv("REVATI_OWN_ADVANCE");
-        on = !(s && s[0] == '0');
-    }
-    return on;
+    return rv_env_switch("REVATI_OWN_ADVANCE", &on);
 }
 
 static int own_advance(rv_world *w, rv_wait *wt) {

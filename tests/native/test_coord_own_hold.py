@@ -2,11 +2,9 @@
 rule 1). A thread that holds at `T` acts again at `T` (a GPU sync's held jump returns, a "nothing
 arrived" hold looks once more), so another thread of the process whose timed wait ends at `d > T`
 must not jump the process to `d` meanwhile. It did, in the window between the hold's last reason
-going away and the hold's next look (its slices grow to 2 ms): in CI, a rank's NCCL watchdog (100 ms
-condition waits) carried its rank past its main thread's sync hold by 81 ms
-(test_nccl_ranks.py's graph replay), and a TCPStore master's 600 s poll for its own server thread's
-reply jumped to its timeout while that thread held at its epoll timeout with the request already in
-its socket (init_process_group failed after 3 s of wall)."""
+going away and the hold's next look (its slices grow to 2 ms). The likely cause of a CI failure of
+test_nccl_ranks.py's graph replay (an all-reduce 81 ms late: a rank's NCCL watchdog, in 100 ms
+condition waits, carrying its rank past its main thread's sync hold; inferred from the figures)."""
 
 from __future__ import annotations
 

@@ -1271,9 +1271,8 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
         if (atomic_load_explicit(&s->pid, memory_order_relaxed) != me) continue;
         /* a hold counts at its target, where its thread acts again (a GPU sync's jump returns, a
          * "nothing arrived" hold looks once more at what reached it meanwhile): passing it, the jump
-         * would answer for that thread. Once set aside here, a rank's NCCL watchdog carried the rank
-         * past its main thread's sync hold, and a TCPStore master's poll jumped to its 600 s timeout
-         * while its server thread, holding at its epoll timeout, had the request in its socket */
+         * would answer for that thread (set aside here, a rank's NCCL watchdog could carry the rank
+         * past its main thread's sync hold: test_coord_own_hold.py) */
         rv_vtime_ns d = atomic_load_explicit(&s->deadline, memory_order_relaxed);
         if (d == RV_VTIME_INVALID) continue; /* an untimed wait: only an event ends it */
         if (d < wt->deadline || (d == wt->deadline && i < wt->slot)) return 0;

@@ -1295,9 +1295,13 @@ static int own_advance(rv_world *w, rv_wait *wt) {
     uint64_t real = rv_real_ns();
     if (wt->own_look_real && real - wt->own_look_real < OWN_LOOK_MIN_NS) return 0;
     wt->own_look_real = real;
-    if (!own_earliest(w, wt)) return 0;
+    /* rule 3 before rule 1: a thread that rule 3 sets aside as holding registered its target before
+     * it held, so rule 1 sees it; in the other order a thread that began to hold between the two
+     * (a TCPStore server's zero-timeout epoll, with the master's request on its way) was neither */
     if (rv_own_others_run()) return 0;
+    if (!own_earliest(w, wt)) return 0;
     if (rv_laggard_before_strict(wt->deadline)) return 0;
+    if (!own_earliest(w, wt)) return 0; /* a hold begun during the look at the others */
     /* nothing can reach this process before its deadline: it jumps there (its other threads wait).
      * From the jump on, this thread is about to run the program: it shows so first (unparked, and its
      * state the kernel's), since a parked waiter in its checks reads as not running, and its deadline,

@@ -237,7 +237,7 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         uint32_t gen = atomic_load(&w->gen);
         rv_gen_wait(w, gen, &ts);
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 0);
-        rv_checks_spin(rv_real_ns());
+        rv_checks_spin(0);
         rv_blocked_mark(&blk);
         slice = slice * 2 > HOLD_SLICE_MAX_NS ? HOLD_SLICE_MAX_NS : slice * 2;
         /* an idle jump of the world (another waiter's engine) may have carried this clock to t */

@@ -1230,8 +1230,9 @@ static __thread uint64_t t_checks_spin_ns;
 RV_EXPORT void revati_checks_spin_ns(unsigned long long ns) { t_checks_spin_ns = ns; }
 
 void rv_checks_spin(uint64_t t0) {
-    if (t_checks_spin_ns)
-        while (rv_real_ns() - t0 < t_checks_spin_ns) {}
+    if (!t_checks_spin_ns) return;
+    if (!t0) t0 = rv_real_ns();
+    while (rv_real_ns() - t0 < t_checks_spin_ns) {}
 }
 
 /* The /proc path's pause before its jump (settle_after_jump), then whether the world stayed as the
@@ -1295,16 +1296,16 @@ static int own_advance(rv_world *w, rv_wait *wt) {
     uint64_t real = rv_real_ns();
     if (wt->own_look_real && real - wt->own_look_real < OWN_LOOK_MIN_NS) return 0;
     wt->own_look_real = real;
-    /* rule 3 before rules 2 and 1, which are read again after it: a thread that rule 3 finds not
-     * running has counted the event of its last write (counted right after the write) and registered
-     * the target of a hold it is in. Read only before, a reply written by another thread between the
-     * first reading of rule 2 and rule 3 (that thread back in its poll by then) was seen by neither:
-     * a TCPStore master's 600 s poll for its own server thread's reply jumped to its timeout */
+    /* rules 2 and 1 decide only as read after rule 3 (the reading above, and rule 1 here, are early
+     * exits before the scans): a thread that rule 3 finds not running has counted the event of its
+     * last write (counted right after the write) and registered the target of a hold it is in. Read
+     * only before, a reply written by another thread between the first reading of rule 2 and rule 3
+     * (that thread back in its poll by then) was seen by neither: a TCPStore master's 600 s poll for
+     * its own server thread's reply jumped to its timeout */
     if (rv_own_others_run()) return 0;
-    if (!wt->sleeper && events_since_call(w, wt)) return 0;
     if (!own_earliest(w, wt)) return 0;
     if (rv_laggard_before_strict(wt->deadline)) return 0;
-    if (!own_earliest(w, wt) || (!wt->sleeper && events_since_call(w, wt))) return 0; /* meanwhile */
+    if (!own_earliest(w, wt) || (!wt->sleeper && events_since_call(w, wt))) return 0;
     /* nothing can reach this process before its deadline: it jumps there (its other threads wait).
      * From the jump on, this thread is about to run the program: it shows so first (unparked, and its
      * state the kernel's), since a parked waiter in its checks reads as not running, and its deadline,

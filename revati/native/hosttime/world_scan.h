@@ -26,7 +26,7 @@ typedef struct waiter_set {
  * process by its own amount, core/vclock.c, raise_world). Set n to 0 before a scan. */
 typedef struct rv_clock_cache {
     int n;
-    rv_vtime_ns ref; /* read at the scan's first lookup of another process */
+    rv_vtime_ns ref; /* read at the scan's first lookup */
     int32_t pid[RV_MAX_PROCS];
     rv_vtime_ns clock[RV_MAX_PROCS];
 } rv_clock_cache;
@@ -54,8 +54,8 @@ int rv_own_others_run(void);
 /* An event that can end another thread's wait happened (a message, an eventfd write, a condition
  * signal): counted in the world, so that a waiter doing its checks since then counts as running. */
 void rv_world_event(void);
-/* Spin until t0 + the thread's revati_checks_spin_ns (0 unless a test set it): a thread kept off its
- * core in its wait checks or its hold's looks. */
+/* Spin until t0 (0: now) + the thread's revati_checks_spin_ns (0 unless a test set it, and then no
+ * clock is read): a thread kept off its core in its wait checks or its hold's looks. */
 void rv_checks_spin(uint64_t t0);
 
 #endif

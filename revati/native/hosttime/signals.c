@@ -48,12 +48,19 @@ static sigaction_fn real_sigaction(void) {
 static _Atomic int g_main_in_check;                /* the main thread is in a wait engine check */
 static _Atomic unsigned long long g_main_prog_mask; /* its program mask meanwhile (bit sig-1) */
 
+_Static_assert(NSIG <= 65, "Linux's signals are 1..64: one word of a sigset_t holds them");
+
+unsigned long long rv_sigset_bits(const sigset_t *set) {
+    /* glibc's sigset_t on Linux: signal sig is bit sig-1 of its first word (signals 1..64 are all
+     * Linux has); one load instead of 64 sigismember calls at every wait step */
+    unsigned long long bits;
+    memcpy(&bits, set, sizeof bits);
+    return bits;
+}
+
 void rv_signals_main_check_begin(const sigset_t *program_mask) {
     if (rv_tid() != rv_pid()) return;
-    unsigned long long m = 0;
-    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
-        if (sigismember(program_mask, sig) == 1) m |= 1ULL << (sig - 1);
-    atomic_store(&g_main_prog_mask, m);
+    atomic_store(&g_main_prog_mask, rv_sigset_bits(program_mask));
     atomic_store(&g_main_in_check, 1);
 }
 
@@ -225,10 +232,8 @@ int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out) {
     if (tid == pid) return 0;
     sigset_t pend;
     if (sigpending(&pend) != 0) return 0;
-    unsigned long long cand = 0;
-    for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
-        if (sigismember(&pend, sig) == 1 && sigismember(callers_mask, sig) != 1 && sig != SIGKILL && sig != SIGSTOP)
-            cand |= 1ULL << (sig - 1);
+    unsigned long long cand = rv_sigset_bits(&pend) & ~rv_sigset_bits(callers_mask) &
+                              ~(1ULL << (SIGKILL - 1)) & ~(1ULL << (SIGSTOP - 1));
     if (!cand) return 0;
     /* process-directed (shared) and not this thread's own; the main thread alive and not blocking it */
     static const char *const mine_keys[] = {"SigPnd:", "ShdPnd:"};

@@ -255,6 +255,8 @@ RV_API void rv_signal_reset_default(int sig);
  * kernel hands to the main thread natively (it prefers the main thread when it accepts the signal).
  * Returns whether there is any; reads /proc only when a signal is pending. */
 RV_API int rv_signals_for_main_thread(const sigset_t *callers_mask, sigset_t *out);
+/* Signals 1..64 of set as bits: signal sig is bit sig-1 (glibc's layout on Linux). */
+RV_API unsigned long long rv_sigset_bits(const sigset_t *set);
 /* The main thread brackets its wait engine's checks (all signals blocked) with these, publishing
  * the program's own mask meanwhile: a kill() the kernel handed to another thread because the main
  * thread was in revati's check is forwarded to the main thread by the handler trampoline. */

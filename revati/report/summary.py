@@ -51,6 +51,27 @@ def union_ns(starts: np.ndarray, ends: np.ndarray) -> int:
     return int(np.sum(bend - bstart))
 
 
+def peer_wait_ns(coll: pd.DataFrame) -> dict[tuple[int, int], int]:
+    """Per (rank, device): the virtual ns its collectives spent waiting for their last rank to
+    arrive (a collective ends at the latest arrival plus its modelled transfer, model_ns, so the
+    rest of its span is that wait). Part of the device's busy time, as a real NCCL kernel spins
+    while its peers are late: two ranks with the same kernels differ in busy time by it."""
+    if not len(coll) or "model_ns" not in coll.columns:
+        return {}
+    c = coll.dropna(subset=["model_ns"])
+    wait = (c["end_ns"] - c["ts_ns"] - c["model_ns"]).clip(lower=0)
+    got = wait.groupby([c["rank"], c["dev"]]).sum()
+    return {(int(r), int(d)): int(v) for (r, d), v in got.items()}
+
+
+def ranks_text(ranks: list[int]) -> str:
+    """The trace's ranks (one per process) as text: a range when they are consecutive."""
+    n = len(ranks)
+    if n > 2 and ranks == list(range(ranks[0], ranks[0] + n)):
+        return f"{ranks[0]}-{ranks[-1]} ({n} processes)"
+    return ", ".join(str(r) for r in ranks) + (f" ({n} processes)" if n > 1 else "")
+
+
 def wall_ns(run: Run) -> int | None:
     if run.manifest.wall_duration_ns:
         return int(run.manifest.wall_duration_ns)
@@ -203,6 +224,7 @@ def summarize(
         if len(run.frames[k])
     ]
     ker = run.frames["kernel"]
+    peer_waits = peer_wait_ns(run.frames["collective"])
     if parts:
         d = pd.concat(parts, ignore_index=True)
         for (rank, dev), g in d.groupby(["rank", "dev"], sort=True):
@@ -217,6 +239,7 @@ def summarize(
                     "kernels": nk,
                     "memcpy": int((g["kind"] == "memcpy").sum()),
                     "collectives": int((g["kind"] == "collective").sum()),
+                    "peer_wait_ns": peer_waits.get((int(rank), int(dev)), 0),
                 }
             )
     out["devices"] = devs
@@ -348,7 +371,7 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     pred = s.get("predictor") or {}
     L.append(f"run        {s['run']}")
     L.append(
-        f"device     {s['device']} x{s['num_gpus']}, ranks {s['ranks']}, predictor "
+        f"device     {s['device']} x{s['num_gpus']}, ranks {ranks_text(s['ranks'])}, predictor "
         f"{pred.get('name', '?')} {pred.get('version', '')}".rstrip()
     )
     L.append(f"virtual    {_ms(s['virtual_ns'])}")
@@ -357,12 +380,16 @@ def format_text(s: dict[str, Any], *, wide: bool = False) -> str:
     else:
         L.append("wall       unknown")
     L.append("")
-    L.append("devices    rank dev   busy            busy%   kernels  memcpy  collectives")
+    coll = any(d["collectives"] for d in s["devices"])
+    L.append(
+        "devices    rank dev   busy            busy%   kernels  memcpy  collectives"
+        + ("  of busy: waiting for peers" if coll else "")
+    )
     for d in s["devices"]:
         L.append(
             f"           {d['rank']:>4} {d['dev']:>3}  {_ms(d['busy_ns']):>14}  "
             f"{d['busy_pct']:6.1f}  {d['kernels']:>8}  {d['memcpy']:>6}  "
-            f"{d['collectives']:>11}"
+            f"{d['collectives']:>11}" + (f"  {_ms(d.get('peer_wait_ns', 0)):>14}" if coll else "")
         )
     if s["top_kernels"]:
         L.append("")

@@ -230,7 +230,9 @@ class StreamWriter:
         stream: int = 0,
         corr: int = 0,
         tid: int | None = None,
+        model_ns: int | None = None,
     ) -> dict[str, Any]:
+        extra = {} if model_ns is None else {"model_ns": model_ns}
         return self.emit(
             "collective",
             tid,
@@ -246,6 +248,7 @@ class StreamWriter:
             corr=corr,
             ts_ns=ts_ns,
             end_ns=end_ns,
+            **extra,
         )
 
     def graph(

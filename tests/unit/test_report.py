@@ -170,3 +170,30 @@ def test_a_run_with_no_operations_still_reports_exports_and_diffs(tmp_path: Path
     assert orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
     assert export_run(run, "perfetto", tmp_path / "t.pftrace")["slices"] == 0
     assert compare_runs(run, run)["passed"]
+
+
+def test_collectives_peer_wait_is_shown_per_device(tmp_path: Path) -> None:
+    """Two ranks with the same collective: rank 0 arrived at 100, rank 1 at 400, both end at 400 +
+    model 50. Rank 0's device waited 300 ns of its 350 ns busy time for its peer, rank 1's none;
+    the text names the wait, and the header gives the ranks as a range with the process count."""
+    w = RunWriter(tmp_path / "run")
+    for rank, arrive in ((0, 100), (1, 400)):
+        p = w.process(100 + rank, rank, num_gpus=2)
+        p.collective("allreduce", 4096, arrive, 450, comm=1, rank=rank, nranks=2, dev=rank,
+                     model_ns=50)  # fmt: skip
+        p.end(500)
+    p = w.process(300, 2, num_gpus=2)  # a third process (an API server), no device work
+    p.end(500)
+    w.finish(device="H100-SXM-80GB", num_gpus=2)
+    s = summarize(load_run(tmp_path / "run", cache=False))
+    devs = {(d["rank"], d["dev"]): d for d in s["devices"]}
+    assert devs[(0, 0)]["busy_ns"] == 350 and devs[(0, 0)]["peer_wait_ns"] == 300
+    assert devs[(1, 1)]["busy_ns"] == 50 and devs[(1, 1)]["peer_wait_ns"] == 0
+    t = format_text(s)
+    assert "waiting for peers" in t and "ranks 0-2 (3 processes)" in t
+
+
+def test_no_collectives_no_peer_wait_column(hand_run: Path) -> None:
+    """A run without collectives keeps the devices table as it was."""
+    t = format_text(summarize(load_run(hand_run, cache=False)))
+    assert "busy" in t and "waiting for peers" not in t and "ranks 0, 1 (2 processes)" in t

@@ -807,6 +807,17 @@ static void explain_long_timeout(const rv_wait *wt) {
     close(dfd);
 }
 
+/* REVATI_LOG=info: a jump of LONG_WAIT_NS or more names its path (the world's fast or /proc advance,
+ * the own advance, the world's floor reached) and the waiter it serves: the clock terms of
+ * explain_long_timeout cannot tell these apart (each raises a process's lead). */
+static void explain_long_jump(const char *path, rv_vtime_ns target, const char *why) {
+    if (!rv_log_enabled(RV_LOG_INFO)) return;
+    rv_vtime_ns now = rv_vnow_peek();
+    if (target == RV_VTIME_INVALID || target < now + LONG_WAIT_NS) return;
+    rv_info("%s: %+.3f s to %llu for a %s of thread %d", path, (double)(target - now) / 1e9,
+            (unsigned long long)target, why ? why : "?", (int)rv_tid());
+}
+
 /* ---- the fast advance -------------------------------------------------------------------------- */
 
 /* Every thread that enters a wait revati sees parks: it publishes in the shared file that it is
@@ -1073,6 +1084,7 @@ static int fast_advance(rv_world *w, int slot, uint64_t since, const char *why,
     uint64_t t1 = rv_real_ns();
     rv_exclude_idle(since, t1);
     if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, rv_vnow_peek(), target);
+    explain_long_jump("fast advance of the world", target, why);
     atomic_store(&w->wake_real, t1);
     atomic_store(&w->wake_target, target);
     uint64_t cpu_look = rv_real_ns();
@@ -1312,6 +1324,7 @@ static int own_advance(rv_world *w, rv_wait *wt) {
      * server read a request 100-300 ms after it was sent: test_coord_idle_server.py) */
     unpark_slot(w, wt->slot, (int32_t)rv_pid());
     atomic_store(&w->waiters[wt->slot].blocking, 1);
+    explain_long_jump("own advance of this process", wt->deadline, wt->why);
     rv_vadvance_unheld(wt->deadline, wt->why);
     atomic_fetch_add(&w->own_advances, 1);
     return 1;
@@ -1342,6 +1355,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
          * published terms, which may lag its own by a bracket still open; the wait is due (quietly:
          * the jump woke whom it made due; a jump of its own here would wake every waiter on the
          * world's word again) */
+        explain_long_jump("the world's floor reached", wt->deadline, wt->why);
         rv_vreach_floor(wt->deadline);
         now = rv_vnow_peek();
     }
@@ -1414,6 +1428,7 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
             rv_vtime_ns target = earliest_deadline(w); /* an instant of virtual time */
             if (wt->deadline < target) target = wt->deadline;
             if (rv_log_enabled(RV_LOG_DEBUG)) debug_dump(w, now1, target);
+            explain_long_jump("advance of the world (/proc path)", target, wt->why);
             atomic_store(&w->wake_real, t1);
             atomic_store(&w->wake_target, target);
             rv_vadvance_world(target, wt->why, wake_due_now);

@@ -716,11 +716,15 @@ static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
     snprintf(out, n, "%d/%d (%s, state %c, syscall %s)", (int)pid, (int)tid, comm, st ? st : '?', sc);
 }
 
+/* The level the world dump below writes at: debug at every jump, info for a long one (explain_long_jump). */
+static __thread int t_dump_level = RV_LOG_DEBUG;
+#define dump_line(...) rv_log_at(t_dump_level, __FILE__, __LINE__, __VA_ARGS__)
+
 static void debug_thread(void *pid, int dfd, const char *tid) {
     (void)dfd;
     char desc[160];
     describe_thread(*(int32_t *)pid, (int32_t)atoi(tid), desc, sizeof desc);
-    rv_debug("  thread %s", desc);
+    dump_line("  thread %s", desc);
 }
 
 /* REVATI_LOG=debug: children of world process pid that are not in the world (a static binary, a
@@ -735,22 +739,27 @@ static void debug_outside_children(rv_world *w, int32_t pid) {
         if (proc_slot(w, kid) >= 0) continue;
         char desc[160];
         describe_thread(kid, kid, desc, sizeof desc);
-        rv_debug("  child of %d outside the world: %s", (int)pid, desc);
+        dump_line("  child of %d outside the world: %s", (int)pid, desc);
     }
 }
 
 /* REVATI_LOG=debug: the waiters and every world thread's state at a jump. */
 static void debug_dump(rv_world *w, rv_vtime_ns now, rv_vtime_ns target) {
-    rv_debug("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
+    dump_line("jump %llu -> %llu", (unsigned long long)now, (unsigned long long)target);
     for (int i = 0; i < RV_MAX_WAITERS; ++i) {
         int32_t pid = atomic_load(&w->waiters[i].pid);
         if (!pid) continue;
-        rv_debug("  waiter pid %d tid %d deadline %llu blocking %u", (int)pid, (int)atomic_load(&w->waiters[i].tid),
-                 (unsigned long long)atomic_load(&w->waiters[i].deadline), (unsigned)atomic_load(&w->waiters[i].blocking));
+        dump_line("  waiter pid %d tid %d deadline %llu blocking %u parked %u hold %u", (int)pid,
+                  (int)atomic_load(&w->waiters[i].tid), (unsigned long long)atomic_load(&w->waiters[i].deadline),
+                  (unsigned)atomic_load(&w->waiters[i].blocking), (unsigned)atomic_load(&w->waiters[i].parked),
+                  (unsigned)atomic_load(&w->waiters[i].hold));
     }
+    rv_clock_cache oc;
+    oc.n = 0;
     for (int i = 0, hi_ = rv_procs_hi(w); i < hi_; ++i) {
         int32_t pid = atomic_load(&w->procs[i]);
         if (!pid) continue;
+        dump_line("  process %d, clock %llu", (int)pid, (unsigned long long)rv_clock_cache_get(&oc, pid, 1));
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
         int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -814,8 +823,11 @@ static void explain_long_jump(const char *path, rv_vtime_ns target, const char *
     if (!rv_log_enabled(RV_LOG_INFO)) return;
     rv_vtime_ns now = rv_vnow_peek();
     if (target == RV_VTIME_INVALID || target < now + LONG_WAIT_NS) return;
-    rv_info("%s: %+.3f s to %llu for a %s of thread %d", path, (double)(target - now) / 1e9,
+    rv_info("%s: %+.3f s to %llu for a %s of thread %d; the world:", path, (double)(target - now) / 1e9,
             (unsigned long long)target, why ? why : "?", (int)rv_tid());
+    t_dump_level = RV_LOG_INFO;
+    debug_dump(rv_world_get(), now, target);
+    t_dump_level = RV_LOG_DEBUG;
 }
 
 /* ---- the fast advance -------------------------------------------------------------------------- */

@@ -452,3 +452,30 @@ def test_attention_kinds_splits_a_vllm_dataset_by_kind_of_launch(capsys):
     assert "decode b001" in out and "prefill / mixed" in out
     assert tool.main([str(ROOT / "no-such-dataset"), "--model", str(model)]) == 1
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_step_speed_iterations_and_gaps(tmp_path: Path) -> None:
+    """Two iterations of 3 steps (new requests, then decode steps): each one's virtual and wall span
+    and their ratio, and the gap before the second (from the first's last step) with the engine's
+    CPU meanwhile; a real-GPU log without `real` gets no ratio."""
+    ss = _tool("step_speed", "step_speed.py")
+
+    def step(t: float, real: float, new: int, cpu: float) -> dict:
+        return {"t": t, "real": real, "num_new_reqs": new, "cpu_proc": cpu}
+
+    rows = [step(1.0, 10.0, 4, 0.0), step(1.5, 10.1, 0, 0.1), step(2.0, 10.2, 0, 0.2),
+            step(3.0, 11.2, 4, 1.7), step(3.5, 11.3, 0, 1.8), step(4.0, 11.4, 0, 1.9)]  # fmt: skip
+    its = ss.summary(rows)
+    assert [it["steps"] for it in its] == [3, 3]
+    assert its[0]["virtual_s"] == pytest.approx(1.0) and its[0]["wall_s"] == pytest.approx(0.2)
+    assert its[0]["speed"] == pytest.approx(5.0) and "gap_virtual_ms" not in its[0]
+    assert its[1]["gap_virtual_ms"] == pytest.approx(1000.0)
+    assert its[1]["gap_wall_ms"] == pytest.approx(1000.0)
+    assert its[1]["gap_engine_cpu_ms"] == pytest.approx(1500.0)
+    real = ss.summary([{k: v for k, v in r.items() if k != "real"} for r in rows])
+    assert "speed" not in real[0] and "gap_wall_ms" not in real[1]
+    f = tmp_path / "x.steps.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert ss.main([str(f)]) == 0
+    (tmp_path / "empty.jsonl").write_text("")
+    assert ss.main([str(tmp_path / "empty.jsonl")]) == 1

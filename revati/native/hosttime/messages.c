@@ -266,6 +266,7 @@ typedef int (*pipe_fn)(int[2]);
 typedef int (*pipe2_fn)(int[2], int);
 typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
 typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 
 #define NEXT(name)        \
     static name##_fn real_; \
@@ -436,5 +437,17 @@ RV_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) 
     NEXT(accept4);
     int r = real_(fd, addr, len, flags);
     forget_fd(r);
+    return r;
+}
+
+// connect: the listener's wait may end (its fd turns readable), so it is counted as an event of the
+// world, after the call, as a send is; the socket is asked anew what it is (its peer is known now)
+RV_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    NEXT(connect);
+    int r = real_(fd, addr, len);
+    int e = errno;
+    forget_fd(fd);
+    if ((r == 0 || e == EINPROGRESS) && rv_clock_ready()) rv_world_event();
+    errno = e;
     return r;
 }

@@ -1251,6 +1251,21 @@ static __thread uint64_t t_checks_spin_ns;
 // they decide, as a thread held off its core in them (for tests)
 RV_EXPORT void revati_checks_spin_ns(unsigned long long ns) { t_checks_spin_ns = ns; }
 
+/* Real ns an own advance of this thread spins between its first reading of rule 3 and rule 4
+ * (revati_own_spin_ns: tests open that window as a host that keeps the thread off its core there
+ * does). */
+static __thread uint64_t t_own_spin_ns;
+
+// revati_own_spin_ns: the calling thread's own advances spin this many real ns between their look at
+// the process's other threads and their look at the other processes (for tests)
+RV_EXPORT void revati_own_spin_ns(unsigned long long ns) { t_own_spin_ns = ns; }
+
+static void own_spin(void) {
+    if (!t_own_spin_ns) return;
+    uint64_t t0 = rv_real_ns();
+    while (rv_real_ns() - t0 < t_own_spin_ns) {}
+}
+
 void rv_checks_spin(uint64_t t0) {
     if (!t_checks_spin_ns) return;
     if (!t0) t0 = rv_real_ns();
@@ -1326,6 +1341,7 @@ static int own_advance(rv_world *w, rv_wait *wt) {
      * its own server thread's reply jumped to its timeout */
     if (rv_own_others_run()) return 0;
     if (!own_earliest(w, wt)) return 0;
+    own_spin();
     if (rv_laggard_before_strict(wt->deadline)) return 0;
     /* rule 3 once more, after rule 4's scans of the other processes: a thread of this process that the
      * kernel woke meanwhile (a peer's connect or message reached a thread whose poll revati does not

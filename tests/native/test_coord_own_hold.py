@@ -9,9 +9,8 @@ recordings of that test's script under load)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from own_select import SPINNERS_START, SPINNERS_STOP, select_result
 
 pytestmark = pytest.mark.realtime  # the window is one of real time
 
@@ -19,18 +18,15 @@ pytestmark = pytest.mark.realtime  # the window is one of real time
 # child then blocks in a read revati does not see as a wait, so nothing but the hold's own look
 # keeps the holder from ending its hold; it then writes to the main thread, whose 10 s select waits
 # for that message. The main thread must read it at 1 s, not time out at 10 s.
-OWN_HOLD = r"""
+OWN_HOLD = (
+    r"""
 import ctypes, json, os, select, threading, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
 lib.revati_advance_ns.argtypes = lib.revati_charge_ns.argtypes = [ctypes.c_ulonglong]
 lib.revati_checks_spin_ns.argtypes = [ctypes.c_ulonglong]
-spinners = []
-for _ in range(2):  # far ahead and running to the end, a core each: the world is never idle
-    spinners.append(os.fork())
-    if spinners[-1] == 0:
-        lib.revati_charge_ns(1000_000_000_000)
-        while True:  # no call at all (a Python loop of calls signals the GIL's condition, an event)
-            pass
+"""
+    + SPINNERS_START
+    + r"""
 go_r, go_w = os.pipe()
 spun_r, spun_w = os.pipe()
 pid = os.fork()
@@ -57,12 +53,9 @@ ready, _, _ = select.select([msg_r], [], [], 10.0)
 v1 = time.monotonic_ns()
 th.join()
 os.write(go_w, b"g")
-for p in spinners:
-    os.kill(p, 9)
-for _ in range(3):
-    os.wait()
-print("RESULT", json.dumps({"ready": bool(ready), "waited": v1 - v0}))
 """
+    + SPINNERS_STOP
+)
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -70,8 +63,6 @@ def test_own_advance_does_not_pass_a_hold_of_its_process(stand_in, round_: int) 
     """The main thread reads the holder's message at the hold's target (1 s after it began), three
     rounds; before the fix the select timed out at 10 s (9 of 9 rounds, reruns included)."""
     r = stand_in(OWN_HOLD, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT "))
-    res = json.loads(line.split(" ", 1)[1])
+    res = select_result(r.returncode, r.stdout, r.stderr)
     assert res["ready"], res
     assert 1_000_000_000 <= res["waited"] < 1_100_000_000, res

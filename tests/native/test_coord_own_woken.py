@@ -8,11 +8,11 @@ server thread running right after the jump)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from ccompile import compile_c
+from own_select import SPINNERS_START, SPINNERS_STOP, select_result
 
 pytestmark = pytest.mark.realtime  # the window is one of real time
 
@@ -79,7 +79,8 @@ __attribute__((visibility("default"))) void connect_after(int port, long long bu
 # (revati_own_spin_ns), so the first one looks at its process before the connect and at the child
 # after it, while the server still works. The main thread must read the byte after the server's
 # work, not time out at 10 s.
-OWN_WOKEN = r"""
+OWN_WOKEN = (
+    r"""
 import ctypes, json, os, select, socket, sys, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
 lib.revati_charge_ns.argtypes = lib.revati_own_spin_ns.argtypes = [ctypes.c_ulonglong]
@@ -88,13 +89,9 @@ srv_lib.start_server.restype = ctypes.c_ulong
 srv_lib.start_server.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong]
 srv_lib.join_server.argtypes = [ctypes.c_ulong]
 srv_lib.connect_after.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
-spinners = []
-for _ in range(2):  # far ahead and running to the end, a core each: the world is never idle
-    spinners.append(os.fork())
-    if spinners[-1] == 0:
-        lib.revati_charge_ns(1000_000_000_000)
-        while True:  # no call at all (a Python loop of calls signals the GIL's condition, an event)
-            pass
+"""
+    + SPINNERS_START
+    + r"""
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
 srv.listen(1)
@@ -114,12 +111,9 @@ v1 = time.monotonic_ns()
 lib.revati_own_spin_ns(0)
 srv_lib.join_server(th)
 os.write(go_w, b"g")
-for p in spinners:
-    os.kill(p, 9)
-for _ in range(3):
-    os.wait()
-print("RESULT", json.dumps({"ready": bool(ready), "waited": v1 - v0}))
 """
+    + SPINNERS_STOP
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +131,6 @@ def test_own_advance_does_not_pass_a_thread_woken_meanwhile(
     """The main thread reads the server thread's byte after its 0.5 s of work, three rounds; with
     rule 3 read only before rule 4 and connect() not counted, its select timed out at 10 s."""
     r = stand_in_script(OWN_WOKEN, str(server_lib), timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT "))
-    res = json.loads(line.split(" ", 1)[1])
+    res = select_result(r.returncode, r.stdout, r.stderr)
     assert res["ready"], res
     assert res["waited"] < 2_000_000_000, res

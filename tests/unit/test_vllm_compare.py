@@ -460,10 +460,15 @@ def test_step_speed_iterations_and_gaps(tmp_path: Path) -> None:
     CPU meanwhile; a real-GPU log without `real` gets no ratio."""
     ss = _tool("step_speed", "step_speed.py")
 
-    def step(t: float, real: float, new: int, cpu: float) -> dict:
-        return {"t": t, "real": real, "num_new_reqs": new, "cpu_proc": cpu}
+    def step(t: float, real: float, new: int, cpu: float, tokens: int = 8) -> dict:
+        # a call begins where all 4 requests are new; a step of no token (the engine's last, as the
+        # requests finish) is no call's
+        reqs = 4 if tokens else 0
+        return {"t": t, "real": real, "num_new_reqs": new, "num_reqs": reqs, "num_tokens": tokens,
+                "cpu_proc": cpu}  # fmt: skip
 
     rows = [step(1.0, 10.0, 4, 0.0), step(1.5, 10.1, 0, 0.1), step(2.0, 10.2, 0, 0.2),
+            step(2.1, 10.3, 0, 0.25, tokens=0),
             step(3.0, 11.2, 4, 1.7), step(3.5, 11.3, 0, 1.8), step(4.0, 11.4, 0, 1.9)]  # fmt: skip
     its = ss.summary(rows)
     assert [it["steps"] for it in its] == [3, 3]

@@ -100,6 +100,21 @@ def run(cmd: list[str], log: Path, timeout: float, env: dict[str, str]) -> dict[
     return {"command": cmd, "rc": rc, "timed_out": timed_out, "wall_s": round(wall, 3)}
 
 
+def generate_calls(steps: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The engine's steps per `generate` call: a call starts at a step whose requests are all new
+    (the engine was idle); steps that schedule no token, and those before the first call, are left
+    out."""
+    calls: list[list[dict[str, Any]]] = []
+    for s in steps:
+        if s["num_tokens"] == 0:
+            continue
+        if s["num_new_reqs"] == s["num_reqs"]:
+            calls.append([])
+        if calls:
+            calls[-1].append(s)
+    return calls
+
+
 def step_summary(path: Path) -> list[dict[str, Any]]:
     """Per `generate` call (from a step whose requests are all new: the engine was idle) its
     prefill steps (new requests, or a request given more than one token: a chunk of a prompt),
@@ -112,46 +127,37 @@ def step_summary(path: Path) -> list[dict[str, Any]]:
         return []
     steps = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     calls: list[dict[str, Any]] = []
-    gaps: list[dict[str, list[float]]] = []
-    prev: dict[str, Any] | None = None
-    for s in steps:
-        if s["num_tokens"] == 0:
-            continue
-        prefill = s["num_new_reqs"] > 0 or s["max_tokens"] > 1
-        if s["num_new_reqs"] == s["num_reqs"]:
-            calls.append({"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []})
-            gaps.append(
-                {
-                    k: []
-                    for k in (
-                        "t",
-                        "cpu_thread",
-                        "cpu_proc",
-                        "revati_excluded",
-                        "revati_stall",
-                        "revati_thread",
-                    )
-                }
+    for group in generate_calls(steps):
+        c: dict[str, Any] = {"prefill_steps": 0, "decode_steps": 0, "new_reqs": [], "tokens": []}
+        gaps: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "t",
+                "cpu_thread",
+                "cpu_proc",
+                "revati_excluded",
+                "revati_stall",
+                "revati_thread",
             )
-            prev = None
-        if not calls:  # before the first new request: no generate call's
-            continue
-        c = calls[-1]
-        if prefill:
-            c["prefill_steps"] += 1
-            c["new_reqs"].append(s["num_new_reqs"])
-            c["tokens"].append(s["num_tokens"])
-        else:
-            c["decode_steps"] += 1
-            if prev is not None and prev["pid"] == s["pid"]:
-                for k, v in gaps[-1].items():
-                    if k in s and k in prev:
-                        v.append((s[k] - prev[k]) * 1e3)
-        prev = None if prefill else s
-    for c, g in zip(calls, gaps, strict=True):
-        for k, v in g.items():
+        }
+        prev: dict[str, Any] | None = None
+        for s in group:
+            prefill = s["num_new_reqs"] > 0 or s["max_tokens"] > 1
+            if prefill:
+                c["prefill_steps"] += 1
+                c["new_reqs"].append(s["num_new_reqs"])
+                c["tokens"].append(s["num_tokens"])
+            else:
+                c["decode_steps"] += 1
+                if prev is not None and prev["pid"] == s["pid"]:
+                    for k, v in gaps.items():
+                        if k in s and k in prev:
+                            v.append((s[k] - prev[k]) * 1e3)
+            prev = None if prefill else s
+        for k, v in gaps.items():
             if v:
                 c[f"decode_{k}_ms"] = round(statistics.median(v), 4)
+        calls.append(c)
     return calls
 
 

@@ -7,8 +7,8 @@ ratio is left out.
 
     python tools/vllm_compare/step_speed.py RUN.d/lat-b32-i4096-o16.steps.jsonl [...]
 
-An iteration starts at a step with new requests after a step without any. Exit 1 on a file that
-has no step.
+Iterations are `run_points.generate_calls`'s (the one rule of where a `generate` call begins). Exit
+1 on a file that has no step.
 """
 
 from __future__ import annotations
@@ -19,20 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def iterations(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    its: list[list[dict[str, Any]]] = []
-    for r in rows:
-        if not its or (r["num_new_reqs"] > 0 and its[-1][-1]["num_new_reqs"] == 0):
-            its.append([])
-        its[-1].append(r)
-    return its
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_points import generate_calls  # noqa: E402
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     prev = None
-    for it in iterations(rows):
+    for it in generate_calls(rows):
         first, last = it[0], it[-1]
         fig: dict[str, Any] = {"steps": len(it), "virtual_s": last["t"] - first["t"]}
         if "real" in first:

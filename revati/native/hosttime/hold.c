@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,16 @@ static _Atomic uint64_t g_lag_real;
 static _Atomic rv_vtime_ns g_lag_t;
 
 static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule);
+
+/* What this thread's last look found before t (REVATI_LOG=info names it for a hold of 20 ms or more
+ * of real time: which process kept it, and how) */
+#define HOLD_EXPLAIN_NS 20000000ULL
+enum { LAG_NONE, LAG_WAIT, LAG_HOLD, LAG_RUNS };
+static __thread struct {
+    int kind;
+    int32_t pid, tid;
+    rv_vtime_ns at; /* the laggard's deadline, hold target or clock */
+} t_lag;
 
 /* events_rule: a waiter doing its checks after an event of the world counts as running (the idle
  * test's rule, world.c); holds leave it out (below), the own advance of a blocked process keeps it:
@@ -98,6 +109,8 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
     for (int k = 0; k < ws->n; ++k) {
         int32_t pid = ws->pid[k];
         if (pid <= 0 || pid == me || ws->deadline[k] == RV_VTIME_INVALID) continue;
+        /* an inert timed wait (world.c): at its timeout its thread waits again, doing nothing */
+        if (ws->inert[k] && ws->target[k] == RV_VTIME_INVALID) continue;
         int64_t d;
         if (ws->target[k] != RV_VTIME_INVALID) {
             /* another hold: it ends, and its process acts again, at its target itself. Holds are
@@ -117,6 +130,10 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
         if (access(path, F_OK) == 0) {
             rv_debug("hold: waiter %d/%d ends at %lld, before %llu", (int)pid, (int)ws->tid[k], (long long)d,
                      (unsigned long long)t);
+            t_lag.kind = ws->target[k] != RV_VTIME_INVALID ? LAG_HOLD : LAG_WAIT;
+            t_lag.pid = pid;
+            t_lag.tid = ws->tid[k];
+            t_lag.at = (rv_vtime_ns)d;
             return 1; /* (a slot whose thread is gone: the engine reclaims it) */
         }
     }
@@ -126,6 +143,10 @@ static int laggard_uncached(rv_world *w, rv_vtime_ns t, int events_rule) {
         if (pid && pid != me && rv_proc_runs(w, behind[k], pid, ws)) {
             rv_debug("hold: process %d runs at %llu, before %llu", (int)pid,
                      (unsigned long long)rv_clock_cache_get(&t_scratch->clocks, pid, 1), (unsigned long long)t);
+            t_lag.kind = LAG_RUNS;
+            t_lag.pid = pid;
+            t_lag.tid = rv_last_busy_tid();
+            t_lag.at = rv_clock_cache_get(&t_scratch->clocks, pid, 1);
             return 1;
         }
     }
@@ -205,6 +226,27 @@ void rv_blocked_end(rv_blocked *b) {
     rv_bracket_skip(span > b->excluded ? span - b->excluded : 0);
 }
 
+/* A long hold, named at info level: its real length, its target, and the last laggard this thread's
+ * own looks found (a shared answer from another thread's look leaves it unnamed). */
+static void explain_hold(uint64_t start, rv_vtime_ns v0, rv_vtime_ns t, const char *why, unsigned looks) {
+    static const char *const kinds[] = {"none found by this thread (a shared answer)", "a timed wait ending at",
+                                        "a hold to", "a running thread, its process's clock at"};
+    char comm[32] = "?";
+    if (t_lag.kind != LAG_NONE) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)t_lag.pid, (int)t_lag.tid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
+            fclose(f);
+        }
+    }
+    rv_info("hold (%s) of %.1f ms of real time, %u looks, from %.3f ms to %.3f ms: last laggard %s %.3f ms, "
+            "process %d thread %d (%s)",
+            why, (double)(rv_real_ns() - start) / 1e6, looks, (double)v0 / 1e6, (double)t / 1e6,
+            kinds[t_lag.kind], (double)t_lag.at / 1e6, (int)t_lag.pid, (int)t_lag.tid, comm);
+}
+
 int rv_hold_until(rv_vtime_ns t, const char *why) {
     if (!holds_enabled()) return 0;
     rv_enter();
@@ -221,6 +263,7 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
     rv_blocked_begin(&blk);
     rv_vtime_ns v0 = rv_vnow_peek(); /* frozen in this bracket: only a jump of the world moves it */
     rv_wait wt;
+    rv_hold_scope(1); /* the hold's own wait does not count in its thread's inert streak */
     rv_wait_begin(&wt, t, why); /* registered: the engine's idle jumps reach t in order */
     if (wt.slot >= 0) {
         atomic_store(&w->waiters[wt.slot].target, t);
@@ -230,7 +273,10 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
     rv_wait_park(&wt, 0);
     rv_debug("hold at %llu (%s): another process could act before it", (unsigned long long)t, why);
     uint64_t slice = HOLD_SLICE_MIN_NS;
+    unsigned looks = 0;
+    t_lag.kind = LAG_NONE;
     for (;;) {
+        looks++;
         if (wt.slot >= 0) atomic_store(&w->waiters[wt.slot].blocking, 1);
         struct timespec ts;
         rv_ns_to_ts(slice, &ts);
@@ -252,6 +298,8 @@ int rv_hold_until(rv_vtime_ns t, const char *why) {
         }
     }
     rv_wait_end(&wt);
+    rv_hold_scope(0);
+    if (rv_real_ns() - start >= HOLD_EXPLAIN_NS && rv_log_enabled(RV_LOG_INFO)) explain_hold(start, v0, t, why, looks);
     /* this process was blocked in virtual time meanwhile: the hold's real time is not its time,
      * except while another of its threads ran (then the process ran; one clock per process, and two
      * threads holding at once must not both take their time off it) */

@@ -95,7 +95,7 @@ static void hold_at_timeout(rv_wait *w) {
     rv_enter();
     rv_wait_end(w);
     rv_leave();
-    rv_hold_until(w->deadline, w->why);
+    if (!w->inert) rv_hold_until(w->deadline, w->why); /* an inert poll acts on nothing it saw */
 }
 
 /* A zero-timeout call: if it finds nothing, hold, and look once more if the hold waited. */

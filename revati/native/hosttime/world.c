@@ -58,6 +58,64 @@ static void settle_after_jump(void) {
 static __thread int t_slot_hint = -1;
 static __thread uint64_t t_wait_ns;    /* real ns this thread spent in the engine's waits (begin to end) */
 static __thread uint64_t t_wait_steps; /* its wait steps: one per real slice it woke from */
+
+/* ---- inert timed waits ---------------------------------------------------------------------------
+ *
+ * A thread that waits with a timeout, times out, does nothing any other thread could see (no write to
+ * a socket, pipe or eventfd, no connect, no condition signal: rv_world_event) and waits again the same
+ * way (the same call, a timeout of the same length) is polling: gloo's TCP loops wait 10 ms at a time
+ * for as long as the process lives, torch's NCCL watchdogs wait on their conditions. From its third
+ * such wait on, its wait is inert: its timeout makes no other process wait for it (a hold, or another
+ * process's own advance, would otherwise stop at every one of its deadlines: vLLM's engine has six
+ * such loops, a deadline every 1.7 ms of virtual time, and a 380 ms prefill step's GPU sync crawled
+ * through them for up to 350 ms of real time), it does not advance its own process, and its timeout
+ * holds for nothing (what it saw arrive or not by then makes it do nothing). It still ends at its
+ * deadline, or at once on its event; a later timeout of the same poll may come late in virtual time
+ * (when its process's clock passes the deadline by a jump), as a busy host's scheduler may wake a
+ * thread late. REVATI_INERT=0 turns this off; deterministic mode never uses it. */
+static __thread uint64_t t_events_caused; /* world events this thread caused (rv_world_event) */
+static __thread struct {
+    int timed_out;   /* this thread's last timed wait (not a hold) reached its deadline */
+    uint64_t length; /* ... its length, its call, and the events this thread had caused then */
+    const char *why;
+    uint64_t events;
+    unsigned streak; /* timed waits in a row that repeated the one before after a timeout, quietly */
+} t_inert;
+static __thread int t_in_hold; /* a hold's own wait (rv_hold_until) is no wait of the program's */
+#define INERT_STREAK 2
+
+static int inert_enabled(void) {
+    static int on = -1;
+    return !rv_deterministic() && rv_env_switch("REVATI_INERT", &on);
+}
+
+void rv_hold_scope(int on) { t_in_hold = on; }
+
+/* Whether a wait of length `length` and call `why` beginning now repeats this thread's last one. */
+static int inert_begin(uint64_t length, const char *why) {
+    if (t_in_hold) return 0;
+    uint64_t d = length > t_inert.length ? length - t_inert.length : t_inert.length - length;
+    if (t_inert.timed_out && t_inert.why == why && t_inert.events == t_events_caused && d <= t_inert.length / 16)
+        t_inert.streak++;
+    else
+        t_inert.streak = 0;
+    t_inert.timed_out = 0;
+    return t_inert.streak >= INERT_STREAK && inert_enabled();
+}
+
+static void inert_end(rv_wait *wt) {
+    if (t_in_hold || wt->noted) return;
+    wt->noted = 1;
+    if (!wt->timed_out) {
+        t_inert.timed_out = 0;
+        t_inert.streak = 0;
+        return;
+    }
+    t_inert.timed_out = 1;
+    t_inert.length = wt->length;
+    t_inert.why = wt->why;
+    t_inert.events = t_events_caused;
+}
 #define LONG_WAIT_NS 1000000000ULL /* REVATI_LOG=info explains timeouts of waits this long */
 
 static void unpark_slot(rv_world *w, int slot, int32_t pid);
@@ -138,6 +196,7 @@ void rv_collect_waiters(rv_world *w, waiter_set *s) {
                               ? atomic_load_explicit(&w->waiters[i].target, memory_order_relaxed)
                               : RV_VTIME_INVALID;
         s->events_seen[s->n] = atomic_load_explicit(&w->waiters[i].events_seen, memory_order_relaxed);
+        s->inert[s->n] = (uint8_t)atomic_load_explicit(&w->waiters[i].inert, memory_order_relaxed);
         s->slot[s->n] = i;
         s->n++;
     }
@@ -166,6 +225,7 @@ static int is_waiter(const waiter_set *s, int32_t pid, int32_t tid) {
 }
 
 void rv_world_event(void) {
+    t_events_caused++;
     if (rv_clock_ready()) atomic_fetch_add_explicit(&rv_world_get()->events, 1, memory_order_release);
 }
 
@@ -337,6 +397,8 @@ static int scan_idle_uncached(rv_world *w) {
     }
     return 1;
 }
+
+int32_t rv_last_busy_tid(void) { return atomic_load_explicit(&g_last_busy_tid, memory_order_relaxed); }
 
 int rv_world_idle(void) {
     rv_enter();
@@ -528,6 +590,7 @@ static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns deadline
             atomic_store(&w->waiters[i].tid, tid);
             atomic_store(&w->waiters[i].blocking, 0);
             atomic_store(&w->waiters[i].hold, 0);
+            atomic_store(&w->waiters[i].inert, 0);
             atomic_store(&w->waiters[i].parked, 0);
             atomic_store(&w->waiters[i].verify, 1);
             /* the wait's caller looked before it began (its real call with no timeout) */
@@ -569,18 +632,24 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->looked = 0;
     wt->own_look_real = 0;
     wt->jumps0 = atomic_load(&w->jumps_made);
+    wt->timed_out = 0;
+    wt->noted = 0;
+    wt->inert = inert_begin(wt->length, why);
     wt->slot = claim_slot(w, me, tid, deadline);
+    if (wt->slot >= 0) atomic_store(&w->waiters[wt->slot].inert, (uint32_t)wt->inert);
 }
 
 void rv_wait_end(rv_wait *wt) {
     rv_stall_wait_leave(wt->deadline); /* ... but the wake that ends the wait is */
     t_wait_ns += rv_real_ns() - wt->real_start;
+    inert_end(wt);
     if (wt->slot < 0) return;
     rv_world *w = rv_world_get();
     unpark_slot(w, wt->slot, (int32_t)rv_pid());
     rv_waiter *s = &w->waiters[wt->slot];
     atomic_store(&s->blocking, 0);
     atomic_store(&s->hold, 0);
+    atomic_store(&s->inert, 0);
     atomic_store(&s->deadline, RV_VTIME_INVALID);
     atomic_store(&s->tid, 0);
     atomic_store(&s->pid, 0);
@@ -1121,6 +1190,7 @@ static int fast_advance(rv_world *w, int slot, uint64_t since, const char *why,
 void rv_park_begin(rv_park *p, const char *why) {
     (void)why;
     p->slot = -1;
+    if (!t_in_hold) t_inert.timed_out = 0; /* an untimed wait between two timed ones: not a poll loop */
     if (!fast_on() || !rv_clock_ready()) return;
     rv_enter();
     rv_world *w = rv_world_get();
@@ -1228,7 +1298,10 @@ static int leave_to_main_thread(const sigset_t *callers_mask) {
 static int step_done(rv_wait *wt, int r, int discard, const sigset_t *old) {
     /* the deadline is reached: the program's clock never reads below it again (the exclusions made
      * after the check, at the wait's end or by other processes, are floored there) */
-    if (r == 1) rv_vnow_reached(wt->deadline);
+    if (r == 1) {
+        rv_vnow_reached(wt->deadline);
+        wt->timed_out = 1;
+    }
     if (leave_to_main_thread(old)) discard = 1;
     rv_signals_main_check_end();
     if (r == 0 && signal_waiting(old)) {
@@ -1316,6 +1389,7 @@ static int own_earliest(rv_world *w, const rv_wait *wt) {
          * past its main thread's sync hold: test_coord_own_hold.py) */
         rv_vtime_ns d = atomic_load_explicit(&s->deadline, memory_order_relaxed);
         if (d == RV_VTIME_INVALID) continue; /* an untimed wait: only an event ends it */
+        if (atomic_load_explicit(&s->inert, memory_order_relaxed)) continue; /* passed, it does nothing */
         if (d < wt->deadline || (d == wt->deadline && i < wt->slot)) return 0;
     }
     return 1;
@@ -1330,7 +1404,8 @@ static int own_advance_enabled(void) {
 }
 
 static int own_advance(rv_world *w, rv_wait *wt) {
-    if (wt->slot < 0 || wt->deadline == RV_VTIME_INVALID || !rv_holds_enabled() || !own_advance_enabled())
+    if (wt->slot < 0 || wt->deadline == RV_VTIME_INVALID || wt->inert || !rv_holds_enabled() ||
+        !own_advance_enabled())
         return 0;
     if (!wt->sleeper && (!wt->looked || events_since_call(w, wt))) return 0;
     uint64_t real = rv_real_ns();
@@ -1524,6 +1599,11 @@ int rv_wait_step(rv_wait *wt, uint64_t *real_slice_ns) {
          * late by then, and 20 ms. Not in deterministic mode, where the clock moves by charges alone,
          * so that noticing later would end the wait later in virtual time. */
         cap = left / SLICE_BEHIND_SHARE < SLICE_BEHIND_MAX_NS ? left / SLICE_BEHIND_SHARE : SLICE_BEHIND_MAX_NS;
+        /* and it takes that slice at once: the short first slices that double are for the earliest
+         * waiter, which looks for the world going idle; a waiter behind it doubling from 50 us took
+         * five extra wake-ups for each of its waits (gloo's six TCP loops wait 10 ms at a time, over
+         * and over: ~1,850 wake-ups a second each in vLLM's engine) */
+        slice = cap;
     }
     wt->slice_ns = slice * 2 > cap ? cap : slice * 2;
     if (left < slice) slice = left;

@@ -7,11 +7,15 @@
 
 #include "revati/hosttime.h"
 
+/* The thread where the last scan found the program running (a hint, shared by the scans). */
+int32_t rv_last_busy_tid(void);
+
 typedef struct waiter_set {
     int n;
     int32_t pid[RV_MAX_WAITERS];
     int32_t tid[RV_MAX_WAITERS];
     uint8_t blocking[RV_MAX_WAITERS];
+    uint8_t inert[RV_MAX_WAITERS]; /* an inert timed wait (world.c): no laggard for a hold */
     rv_vtime_ns deadline[RV_MAX_WAITERS]; /* on its owner's clock (an instant of the one virtual time) */
     rv_vtime_ns target[RV_MAX_WAITERS]; /* a hold's absolute target; RV_VTIME_INVALID: not a hold */
     int slot[RV_MAX_WAITERS];
@@ -54,6 +58,8 @@ int rv_own_others_run(void);
 /* An event that can end another thread's wait happened (a message, an eventfd write, a condition
  * signal): counted in the world, so that a waiter doing its checks since then counts as running. */
 void rv_world_event(void);
+/* A hold's own wait begins (1) or ends (0) in this thread: it is no wait of the program's (world.c). */
+void rv_hold_scope(int on);
 /* Spin until t0 (0: now) + the thread's revati_checks_spin_ns (0 unless a test set it, and then no
  * clock is read): a thread kept off its core in its wait checks or its hold's looks. */
 void rv_checks_spin(uint64_t t0);

@@ -14,7 +14,8 @@ excluded so far as revati's own: its brackets, and holds' blocked time) and "rev
 for a core excluded by the CPU host clock) and "revati_thread" (real seconds the scheduling thread
 spent in revati's brackets: its cpu_thread less this is vLLM's own CPU), read from librevati.so,
 "real" (real monotonic seconds: "t" is virtual under revati), and "revati_wait" and "revati_wait_steps" (real seconds the scheduling thread spent in revati's timed
-waits, e.g. the GIL's, and how many real slices they took). Every line has "sched": the scheduling
+waits, e.g. the GIL's, and how many real slices they took), and "revati_advances" (the world's idle
+advances so far: [by the fast path, by the /proc path]). Every line has "sched": the scheduling
 thread's /proc schedstat (CPU ns, run delay ns: waiting for a core, timeslices). With
 every line also has "exec": the model runner's execute_model calls so far (vLLM V2, wrapped after the
 engine's start-up), [calls, thread CPU s, s in revati's brackets, real s], summed: its host code (input
@@ -88,6 +89,15 @@ def _revati_counters() -> Any:
             return wait_ns.value, steps.value
 
         fns.append(thread_waits)
+    advances = getattr(lib, "revati_advances", None)
+    if advances is not None:
+        adv = [ctypes.c_ulonglong() for _ in range(4)]
+
+        def world_advances() -> list[int]:
+            advances(*(ctypes.byref(a) for a in adv))
+            return [a.value for a in adv[:2]]
+
+        fns.append(world_advances)
     return fns
 
 
@@ -227,6 +237,8 @@ def _log_step(fd: int, out: Any) -> None:
             wait_ns, steps = _REVATI[4]()
             rec["revati_wait"] = wait_ns / 1e9
             rec["revati_wait_steps"] = steps
+        if len(_REVATI) > 5:
+            rec["revati_advances"] = _REVATI[5]()
     rec["sched"] = _schedstat("/proc/thread-self/schedstat")
     global _GC, _STEPS
     if _GC is None:

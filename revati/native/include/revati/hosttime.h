@@ -11,7 +11,7 @@
 #include "revati/types.h"
 
 #define RV_WORLD_MAGIC 0x52565457u /* "RVTW" */
-#define RV_WORLD_VERSION 14u
+#define RV_WORLD_VERSION 15u
 #define RV_MAX_PROCS 512
 #define RV_MAX_WAITERS 2048
 #define RV_CHANNELS 4096 /* message stamps: one per channel, channels hashed to them (messages.c) */
@@ -68,6 +68,8 @@ typedef struct rv_waiter {
     _Atomic uint32_t wake;     /* futex word of a parked sleep: bumped when an advance makes it due */
     _Atomic uint32_t events_seen; /* the world's `events` when the waiter's last real call began: a
                                      waiter doing its checks after an event came counts as running */
+    _Atomic uint32_t inert;       /* 1: an inert timed wait (world.c, "Inert timed waits"): its timeout
+                                     makes no other process wait for it */
 } rv_waiter;
 
 /* The shared state: $REVATI_RUN_DIR/clock.shm mapped MAP_SHARED by every process of the run (or an
@@ -309,6 +311,10 @@ typedef struct rv_wait {
     int looked;          /* a real call of this wait has looked for its event and found none since the
                             wait began (the own advance needs it: world.c, own_advance) */
     uint64_t own_look_real; /* real ns of this wait's last own-advance look */
+    int inert;           /* this thread's timed waits like this one timed out and it did nothing the
+                            world sees in between, twice in a row (world.c, "Inert timed waits") */
+    int timed_out;       /* the wait reached its deadline (its last step said so) */
+    int noted;           /* rv_wait_end has taken its outcome into the thread's inert streak */
     const char *why;
     rv_clock_terms start; /* REVATI_LOG=info, waits of at least 1 s: the clock's terms at the start */
 } rv_wait;

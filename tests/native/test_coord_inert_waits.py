@@ -1,0 +1,118 @@
+"""Inert timed waits (host-time.md, "Inert timed waits"; world.c): a thread that polls with a timeout,
+times out, does nothing another thread could see and polls again the same way makes no other
+process wait for its timeouts. vLLM's engine has six gloo TCP loops in 10 ms `epoll_wait`s; a held
+GPU sync of the engine or of another process had to let the loops' process step through every one
+of their deadlines first (its own advance, one deadline at a time), and a 380 ms prefill step's sync
+took up to 350 ms of real time (docs/vllm.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ccompile import compile_c
+
+pytestmark = pytest.mark.realtime  # real time of a hold against the work it avoids
+
+# Threads in C, as gloo's loops are (a Python thread signals the GIL's condition when it wakes: an
+# event, which no inert poll makes): each waits period_ms in epoll_wait on an empty epoll set, over
+# and over; a chatty one also writes a byte to a pipe after each timeout (an event of the world).
+LOOPS_C = r"""
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+static int g_period, g_chatty, g_pipe[2];
+static atomic_int g_stop;
+
+static void *loop(void *arg) {
+    (void)arg;
+    int ep = epoll_create1(0);
+    struct epoll_event ev;
+    while (!atomic_load(&g_stop)) {
+        if (epoll_wait(ep, &ev, 1, g_period) == 0 && g_chatty) {
+            char b = 'x';
+            if (write(g_pipe[1], &b, 1) != 1) break;
+            if (read(g_pipe[0], &b, 1) != 1) break;
+        }
+    }
+    close(ep);
+    return NULL;
+}
+
+__attribute__((visibility("default"))) void start_loops(int n, int period_ms, int chatty) {
+    g_period = period_ms, g_chatty = chatty;
+    if (pipe(g_pipe) != 0) return;
+    for (int i = 0; i < n; ++i) {
+        pthread_t t;
+        pthread_create(&t, NULL, loop, NULL);
+        pthread_detach(t);
+    }
+}
+"""
+
+# The child starts the loops and blocks in a read of a pipe (an untimed wait) while its loops poll;
+# the parent then makes a held 2 s jump (a GPU sync): it reports the jump's virtual length and the
+# real time the hold took.
+SCRIPT = r"""
+import ctypes, json, os, sys, time
+lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
+lib.revati_advance_ns.argtypes = [ctypes.c_ulonglong]
+lib.revati_real_ns.restype = ctypes.c_ulonglong
+loops_path, chatty = sys.argv[1], int(sys.argv[2])
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(loops_path).start_loops(4, 1, chatty)
+    time.sleep(0.05)  # a few rounds of each loop: from its third timeout on, a quiet one is inert
+    os.write(ready_w, b"r")
+    os.read(go_r, 1)
+    os._exit(0)
+os.read(ready_r, 1)
+v0, r0 = time.monotonic_ns(), lib.revati_real_ns()
+lib.revati_advance_ns(2_000_000_000)
+v1, r1 = time.monotonic_ns(), lib.revati_real_ns()
+os.write(go_w, b"g")
+os.waitpid(pid, 0)
+print("RESULT " + json.dumps({"virtual": v1 - v0, "real": r1 - r0}))
+"""
+
+
+@pytest.fixture(scope="module")
+def loops_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("inert")
+    src = d / "loops.c"
+    src.write_text(LOOPS_C)
+    return compile_c(d / "libloops.so", [src], ["-lpthread"])
+
+
+def hold(
+    stand_in_script, loops: Path, chatty: int, env: dict[str, str] | None = None
+) -> dict[str, int]:
+    r = stand_in_script(SCRIPT, str(loops), str(chatty), env=env, timeout=120)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert r.returncode == 0 and lines, r.stderr[-3000:]
+    return json.loads(lines[-1][7:])
+
+
+def test_quiet_polls_do_not_hold_a_jump(stand_in_script, loops_lib: Path) -> None:
+    """Four 1 ms polling loops in another process: the 2 s held jump takes little real time (with
+    inert waits off, the hold waits for the loops' process to step through ~8,000 deadlines)."""
+    on = hold(stand_in_script, loops_lib, 0)
+    off = hold(stand_in_script, loops_lib, 0, env={"REVATI_INERT": "0"})
+    for res in (on, off):
+        assert 2_000_000_000 <= res["virtual"] < 2_050_000_000, res
+    assert on["real"] < 100_000_000, (on, off)
+    assert off["real"] > 3 * on["real"], (on, off)
+
+
+def test_chatty_polls_still_hold_a_jump(stand_in_script, loops_lib: Path) -> None:
+    """The same loops writing to a pipe after each timeout are not inert (what they write, another
+    thread could read): the jump still waits for their process as it did with inert waits off."""
+    quiet = hold(stand_in_script, loops_lib, 0)
+    chatty = hold(stand_in_script, loops_lib, 1)
+    assert 2_000_000_000 <= chatty["virtual"] < 2_050_000_000, chatty
+    assert chatty["real"] > 3 * quiet["real"], (quiet, chatty)

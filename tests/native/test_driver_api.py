@@ -386,6 +386,33 @@ def test_spinning_on_a_query_converges(stand_in):
     assert all(b >= a for a, b in zip(steps, steps[1:], strict=False))  # doubling, plus host time
 
 
+def test_queries_among_other_work_are_no_spin(stand_in):
+    """A query of the same pending event at every step of other work (torch's pinned-memory
+    allocator queries its oldest block's event at each allocation, with copies between) is no spin:
+    it never moves the clock, however often it finds the event not ready. Before, each query after
+    the first was the next poll of a spin, a held jump that doubled (2026-12-05)."""
+    code = PRELUDE + textwrap.dedent(
+        """
+        fn = kernel()
+        e = ctypes.c_void_p(); ok(cu.cuEventCreate(ctypes.byref(e), 0))
+        ok(launch(fn, (1 << 24, 1, 1), (1024, 1, 1)))
+        ok(cu.cuEventRecord(e, None))
+        d = ctypes.c_uint64(); ok(cu.cuMemAlloc_v2(ctypes.byref(d), ctypes.c_size_t(4096)))
+        src = (ctypes.c_uint8 * 16)()
+        answers = []
+        for _ in range(30):
+            answers.append(cu.cuEventQuery(e))
+            s = ctypes.c_void_p(); ok(cu.cuStreamCreate(ctypes.byref(s), 1))
+            ok(cu.cuMemcpyHtoDAsync_v2(d, src, ctypes.c_size_t(16), s))
+            ok(cu.cuStreamDestroy_v2(s))
+        print("RESULT", json.dumps(answers))
+        """
+    )
+    r = stand_in(code)
+    assert r.result() == [600] * 30  # never ready: the host did not move to the kernel's end
+    assert not [s for s in r.of("sync") if s["why"] == "cuEventQuery"]
+
+
 def test_bad_setting_is_one_clear_line(stand_in):
     """A malformed REVATI_MATERIALIZE_MAX stops the run with one line naming it, never a silent default."""
     code = PRELUDE + textwrap.dedent(

@@ -85,7 +85,14 @@ int rv_tracing(void) {
     return v;
 }
 
+/* driver calls this thread made that are not pure queries (rv_is_query): a poll of an event or a
+ * stream with none of them between it and the last poll of the same object is a spin (stream.c) */
+static __thread uint64_t t_effect_calls;
+
+uint64_t rv_api_effect_calls(void) { return t_effect_calls; }
+
 CUresult rv_api_leave(rv_api_call *c, CUresult res) {
+    if (!rv_is_query(c->name)) t_effect_calls++;
     /* the real driver's host time for this call (the model's host-cost rows, else the profile's) */
     rv_vdur_ns host = rv_host_cost(c->name, c->bytes);
     if (host) rv_vcharge(host);

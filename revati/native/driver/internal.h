@@ -52,6 +52,8 @@ typedef struct rv_api_call {
 #define API_ARGS(...) snprintf(rv__call.args, sizeof rv__call.args, __VA_ARGS__)
 
 CUresult rv_api_leave(rv_api_call *c, CUresult res);
+/* Driver calls of this thread so far that were not pure queries (init.c). */
+uint64_t rv_api_effect_calls(void);
 
 /* An unsigned integer setting from the environment (dflt when unset); anything else is fatal, one line. */
 uint64_t rv_env_u64(const char *name, uint64_t dflt);

@@ -113,12 +113,17 @@ void rv_stream_wait_until(rv_stream *s, rv_vtime_ns t) {
 }
 
 /* Polling (cuStreamQuery/cuEventQuery). A not-ready answer costs the host nothing extra the first
- * time; repeated not-ready answers for the same object on the same thread move the host clock by
- * REVATI_POLL_NS (default 1 us), then twice that, and so on (never past the ready time). A single
- * query (an allocator checking its events) is not charged, and a spin loop reaches the ready time in
- * a logarithmic number of polls instead of burning real time at host speed. */
+ * time; repeated not-ready answers for the same object on the same thread, with no other driver call
+ * but pure queries between them (a spin), move the host clock by REVATI_POLL_NS (default 1 us), then
+ * twice that, and so on (never past the ready time): a spin loop reaches the ready time in a
+ * logarithmic number of polls instead of burning real time at host speed. A query among other work
+ * is not a spin and is not charged: torch's pinned-memory allocator queries the event of its oldest
+ * block at every allocation, and with copies between them each allocation's query counted as the
+ * next poll of a spin, a held jump made with the GIL held (a prefill step's allocations stepped the
+ * engine's clock while its other Python threads waited for the GIL, 2026-12-05). */
 static __thread const void *t_poll_obj;
 static __thread unsigned t_poll_n;
+static __thread uint64_t t_poll_calls; /* rv_api_effect_calls() at the last not-ready poll */
 
 static rv_vdur_ns poll_base(void) {
     static rv_vdur_ns q = 0;
@@ -130,9 +135,11 @@ static rv_vdur_ns poll_base(void) {
 }
 
 void rv_poll_not_ready(const void *obj, rv_vtime_ns ready, const char *why) {
-    if (t_poll_obj != obj) {
+    uint64_t calls = rv_api_effect_calls();
+    if (t_poll_obj != obj || calls != t_poll_calls) {
         t_poll_obj = obj;
         t_poll_n = 0;
+        t_poll_calls = calls;
         return;
     }
     unsigned n = t_poll_n < 40 ? t_poll_n++ : 40;

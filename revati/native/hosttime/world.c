@@ -92,6 +92,11 @@ static int inert_enabled(void) {
 void rv_hold_scope(int on) { t_in_hold = on; }
 
 /* Whether a wait of length `length` and call `why` beginning now repeats this thread's last one. */
+static _Atomic uint64_t g_inert_waits; /* inert waits begun in this process (revati_inert_waits) */
+
+// revati_inert_waits: how many inert timed waits this process has begun (for tests and tools)
+RV_EXPORT unsigned long long revati_inert_waits(void) { return (unsigned long long)atomic_load(&g_inert_waits); }
+
 static int inert_begin(uint64_t length, const char *why) {
     if (t_in_hold) return 0;
     uint64_t d = length > t_inert.length ? length - t_inert.length : t_inert.length - length;
@@ -100,7 +105,9 @@ static int inert_begin(uint64_t length, const char *why) {
     else
         t_inert.streak = 0;
     t_inert.timed_out = 0;
-    return t_inert.streak >= INERT_STREAK && inert_enabled();
+    if (t_inert.streak < INERT_STREAK || !inert_enabled()) return 0;
+    atomic_fetch_add_explicit(&g_inert_waits, 1, memory_order_relaxed);
+    return 1;
 }
 
 static void inert_end(rv_wait *wt) {

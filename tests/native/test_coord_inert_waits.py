@@ -15,17 +15,39 @@ from ccompile import compile_c
 
 pytestmark = pytest.mark.realtime  # real time of a hold against the work it avoids
 
-# Threads in C, as gloo's loops are (a Python thread signals the GIL's condition when it wakes: an
-# event, which no inert poll makes): each waits period_ms in epoll_wait on an empty epoll set, over
-# and over; a chatty one also writes a byte to a pipe after each timeout (an event of the world).
+# Threads in C, as gloo's loops are: each waits period_ms in epoll_wait on an empty epoll set, over
+# and over; a chatty one (mode 1) also writes a byte to a pipe after each timeout (an event of the
+# world); mode 2 waits on a condition instead (its own, with its mutex held between waits, as a
+# thread waiting for CPython's GIL does), which is never inert.
 LOOPS_C = r"""
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 static int g_period, g_chatty, g_pipe[2];
 static atomic_int g_stop;
+
+static void *cond_loop(void *arg) {
+    (void)arg;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c;
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&c, &a);
+    pthread_mutex_lock(&m);
+    while (!atomic_load(&g_stop)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += g_period * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec += 1, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&c, &m, &ts);
+    }
+    pthread_mutex_unlock(&m);
+    return NULL;
+}
 
 static void *loop(void *arg) {
     (void)arg;
@@ -47,7 +69,7 @@ __attribute__((visibility("default"))) void start_loops(int n, int period_ms, in
     if (pipe(g_pipe) != 0) return;
     for (int i = 0; i < n; ++i) {
         pthread_t t;
-        pthread_create(&t, NULL, loop, NULL);
+        pthread_create(&t, NULL, chatty == 2 ? cond_loop : loop, NULL);
         pthread_detach(t);
     }
 }
@@ -116,3 +138,13 @@ def test_chatty_polls_still_hold_a_jump(stand_in_script, loops_lib: Path) -> Non
     chatty = hold(stand_in_script, loops_lib, 1)
     assert 2_000_000_000 <= chatty["virtual"] < 2_050_000_000, chatty
     assert chatty["real"] > 3 * quiet["real"], (quiet, chatty)
+
+
+def test_condition_waits_are_never_inert(stand_in_script, loops_lib: Path) -> None:
+    """The same loops in 1 ms condition waits (a thread waiting for the GIL times out every 5 ms and
+    then asks the holder to drop it: its timeout is its action, with no event to show it): still
+    waited for, as without inert waits."""
+    quiet = hold(stand_in_script, loops_lib, 0)
+    cond = hold(stand_in_script, loops_lib, 2)
+    assert 2_000_000_000 <= cond["virtual"] < 2_050_000_000, cond
+    assert cond["real"] > 3 * quiet["real"], (quiet, cond)

@@ -16,7 +16,7 @@ static int vsleep_until(rv_vtime_ns deadline, const char *why, uint64_t *left) {
     rv_idle_token idle = rv_idle_begin();
     rv_enter();
     rv_debug("%s until %llu (now %llu)", why, (unsigned long long)deadline, (unsigned long long)rv_vnow());
-    rv_wait_begin(&w, deadline, why);
+    rv_wait_begin_poll(&w, deadline, why);
     w.idle = idle;
     w.idle_tracked = 1;
     w.sleeper = 1; /* only the deadline or a signal ends it: no kernel state to check before an advance */

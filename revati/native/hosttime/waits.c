@@ -37,7 +37,7 @@ static rv_vtime_ns deadline_after(uint64_t ns) {
 static void begin(rv_wait *w, rv_vtime_ns deadline, const char *why) {
     w->idle = rv_idle_begin();
     rv_enter();
-    rv_wait_begin(w, deadline, why);
+    rv_wait_begin_poll(w, deadline, why);
     w->idle_tracked = 1;
     rv_leave();
 }

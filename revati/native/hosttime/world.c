@@ -61,18 +61,22 @@ static __thread uint64_t t_wait_steps; /* its wait steps: one per real slice it 
 
 /* ---- inert timed waits ---------------------------------------------------------------------------
  *
- * A thread that waits with a timeout, times out, does nothing any other thread could see (no write to
- * a socket, pipe or eventfd, no connect, no condition signal: rv_world_event) and waits again the same
- * way (the same call, a timeout of the same length) is polling: gloo's TCP loops wait 10 ms at a time
- * for as long as the process lives, torch's NCCL watchdogs wait on their conditions. From its third
- * such wait on, its wait is inert: its timeout makes no other process wait for it (a hold, or another
+ * A thread that waits on fds or sleeps with a timeout, times out, does nothing any other thread could
+ * see (no write to a socket, pipe or eventfd, no connect, no signal of a condition some thread waits
+ * on: rv_world_event) and waits again the same way (the same call, a timeout of the same length) is
+ * polling: gloo's TCP loops wait 10 ms at a time for as long as the process lives. From its third such
+ * wait on, its wait is inert: its timeout makes no other process wait for it (a hold, or another
  * process's own advance, would otherwise stop at every one of its deadlines: vLLM's engine has six
  * such loops, a deadline every 1.7 ms of virtual time, and a 380 ms prefill step's GPU sync crawled
- * through them for up to 350 ms of real time), it does not advance its own process, and its timeout
- * holds for nothing (what it saw arrive or not by then makes it do nothing). It still ends at its
- * deadline, or at once on its event; a later timeout of the same poll may come late in virtual time
- * (when its process's clock passes the deadline by a jump), as a busy host's scheduler may wake a
- * thread late. REVATI_INERT=0 turns this off; deterministic mode never uses it. */
+ * through them), it does not advance its own process, and its timeout holds for nothing (what it saw
+ * arrive or not by then makes it do nothing). It still ends at its deadline, or at once on its event;
+ * a later timeout of the same poll may come late in virtual time (when its process's clock passes the
+ * deadline by a jump), as a busy host's scheduler may wake a thread late. Condition, semaphore, mutex
+ * and futex waits never are (rv_wait_begin, not rv_wait_begin_poll): their timeout may itself be the
+ * action, with no event to show it (a thread waiting for the GIL asks its holder to drop it when its
+ * 5 ms wait times out; classified inert, a vLLM front end's GIL waits came late and an iteration
+ * started 60-200 ms late in virtual time). REVATI_INERT=0 turns this off; deterministic mode never
+ * uses it. */
 static __thread uint64_t t_events_caused; /* world events this thread caused (rv_world_event) */
 static __thread struct {
     int timed_out;   /* this thread's last timed wait (not a hold) reached its deadline */
@@ -97,7 +101,7 @@ static _Atomic uint64_t g_inert_waits; /* inert waits begun in this process (rev
 // revati_inert_waits: how many inert timed waits this process has begun (for tests and tools)
 RV_EXPORT unsigned long long revati_inert_waits(void) { return (unsigned long long)atomic_load(&g_inert_waits); }
 
-static int inert_begin(uint64_t length, const char *why) {
+static int inert_begin(uint64_t length, const char *why, int poll) {
     if (t_in_hold) return 0;
     uint64_t d = length > t_inert.length ? length - t_inert.length : t_inert.length - length;
     if (t_inert.timed_out && t_inert.why == why && t_inert.events == t_events_caused && d <= t_inert.length / 16)
@@ -105,8 +109,20 @@ static int inert_begin(uint64_t length, const char *why) {
     else
         t_inert.streak = 0;
     t_inert.timed_out = 0;
-    if (t_inert.streak < INERT_STREAK || !inert_enabled()) return 0;
+    if (!poll || t_inert.streak < INERT_STREAK || !inert_enabled()) return 0;
     atomic_fetch_add_explicit(&g_inert_waits, 1, memory_order_relaxed);
+    if (t_inert.streak == INERT_STREAK && rv_log_enabled(RV_LOG_INFO)) {
+        char comm[32] = "?";
+        int fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, comm, sizeof comm - 1);
+            close(fd);
+            comm[n > 0 ? n : 0] = 0;
+            comm[strcspn(comm, "\n")] = 0;
+        }
+        rv_info("inert: thread %d (%s) polls (%s, %.3f ms a wait): its timeouts hold nobody from now on",
+                (int)rv_tid(), comm, why, (double)length / 1e6);
+    }
     return 1;
 }
 
@@ -613,7 +629,13 @@ static int claim_slot(rv_world *w, int32_t me, int32_t tid, rv_vtime_ns deadline
     return -1;
 }
 
-void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
+static void wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why, int poll);
+
+void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) { wait_begin(wt, deadline, why, 0); }
+
+void rv_wait_begin_poll(rv_wait *wt, rv_vtime_ns deadline, const char *why) { wait_begin(wt, deadline, why, 1); }
+
+static void wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why, int poll) {
     rv_world *w = rv_world_get();
     rv_stall_wait_enter(); /* the CPU host clock: a waiter's slices are not the program's stalls */
     wt->deadline = deadline;
@@ -641,7 +663,7 @@ void rv_wait_begin(rv_wait *wt, rv_vtime_ns deadline, const char *why) {
     wt->jumps0 = atomic_load(&w->jumps_made);
     wt->timed_out = 0;
     wt->noted = 0;
-    wt->inert = inert_begin(wt->length, why);
+    wt->inert = inert_begin(wt->length, why, poll);
     wt->slot = claim_slot(w, me, tid, deadline);
     if (wt->slot >= 0) atomic_store(&w->waiters[wt->slot].inert, (uint32_t)wt->inert);
 }

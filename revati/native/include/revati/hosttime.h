@@ -319,6 +319,10 @@ typedef struct rv_wait {
     rv_clock_terms start; /* REVATI_LOG=info, waits of at least 1 s: the clock's terms at the start */
 } rv_wait;
 RV_API void rv_wait_begin(rv_wait *w, rv_vtime_ns deadline, const char *why);
+/* The same for a wait that may be an inert poll (world.c, "Inert timed waits"): an fd wait or a
+ * sleep. A condition, semaphore, mutex or futex wait never is: its timeout may be the action (the
+ * GIL's 5 ms wait asks the holder to drop the GIL when it times out, a change no event shows). */
+RV_API void rv_wait_begin_poll(rv_wait *w, rv_vtime_ns deadline, const char *why);
 RV_API int rv_wait_step(rv_wait *w, uint64_t *real_slice_ns);
 RV_API void rv_wait_end(rv_wait *w);
 /* Block on the world's futex for at most slice ns (sleep-type waits); returns -1/EINTR on a signal. */

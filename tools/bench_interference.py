@@ -178,6 +178,8 @@ def main() -> int:
         raise SystemExit(
             f"bench_interference: --waiters takes integers: {args.waiters!r}"
         ) from None
+    if 0 not in counts:
+        counts.insert(0, 0)  # the reference for "x revati W=0"
     kinds = args.kinds.split(",")
     bad = [k for k in kinds if k not in KINDS]
     if bad:

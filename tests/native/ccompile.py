@@ -21,3 +21,10 @@ def compile_c(out: Path, sources: list[Path], extra: list[str], shared: bool = T
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
     return out
+
+
+def compile_c_text(out: Path, text: str, extra: list[str]) -> Path:
+    """Write C source text beside out (out's stem, `.c`) and compile it into the shared library out."""
+    src = out.with_suffix(".c")
+    src.write_text(text)
+    return compile_c(out, [src], extra)

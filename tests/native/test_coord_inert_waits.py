@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ccompile import compile_c
+from ccompile import compile_c_text
 
 pytestmark = pytest.mark.realtime  # real time of a hold against the work it avoids
 
@@ -105,10 +105,7 @@ print("RESULT " + json.dumps({"virtual": v1 - v0, "real": r1 - r0}))
 
 @pytest.fixture(scope="module")
 def loops_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("inert")
-    src = d / "loops.c"
-    src.write_text(LOOPS_C)
-    return compile_c(d / "libloops.so", [src], ["-lpthread"])
+    return compile_c_text(tmp_path_factory.mktemp("inert") / "libloops.so", LOOPS_C, ["-lpthread"])
 
 
 def hold(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ccompile import compile_c
+from ccompile import compile_c_text
 from own_select import SPINNERS_START, SPINNERS_STOP, select_result
 
 pytestmark = pytest.mark.realtime  # the window is one of real time
@@ -118,10 +118,9 @@ os.write(go_w, b"g")
 
 @pytest.fixture(scope="module")
 def server_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("own_woken")
-    src = d / "server.c"
-    src.write_text(SERVER_C)
-    return compile_c(d / "libownserver.so", [src], ["-lpthread"])
+    return compile_c_text(
+        tmp_path_factory.mktemp("own_woken") / "libownserver.so", SERVER_C, ["-lpthread"]
+    )
 
 
 @pytest.mark.parametrize("round_", range(3))

@@ -95,12 +95,13 @@ static int inert_enabled(void) {
 
 void rv_hold_scope(int on) { t_in_hold = on; }
 
-/* Whether a wait of length `length` and call `why` beginning now repeats this thread's last one. */
 static _Atomic uint64_t g_inert_waits; /* inert waits begun in this process (revati_inert_waits) */
 
 // revati_inert_waits: how many inert timed waits this process has begun (for tests and tools)
 RV_EXPORT unsigned long long revati_inert_waits(void) { return (unsigned long long)atomic_load(&g_inert_waits); }
 
+/* Whether a wait of length `length` and call `why` beginning now is inert: a poll (an fd wait or a
+ * sleep) that repeats this thread's last timed wait after its quiet timeout, the third in a row. */
 static int inert_begin(uint64_t length, const char *why, int poll) {
     if (t_in_hold) return 0;
     uint64_t d = length > t_inert.length ? length - t_inert.length : t_inert.length - length;

@@ -117,29 +117,9 @@ static int let_contenders_in(pthread_cond_t *c, pthread_mutex_t *m) {
 #define SIGNAL_SLOTS 4096
 static _Atomic uint32_t g_signals[SIGNAL_SLOTS];
 
-/* Threads in a wait on a condition of each slot (the same hash as the signals): a signal of a
- * condition that no thread waits on wakes nobody and is no event of the world. CPython signals the
- * GIL's condition at every release of the GIL, waited on or not: counted, every Python thread's
- * wake-up anywhere was an event, which refused the own advance of every other waiter whose real call
- * began before it (world.c, rule 2) for as long as Python threads ran, and a GPU sync's hold then
- * waited in real time for the other process's clock to reach its deadline. */
-static _Atomic int32_t g_cond_waiters[SIGNAL_SLOTS];
-
-static unsigned signal_slot(const pthread_cond_t *c) {
+static _Atomic uint32_t *signal_count(const pthread_cond_t *c) {
     uint64_t h = ((uintptr_t)c >> 3) * 0x9E3779B97F4A7C15ULL;
-    return (unsigned)(h >> 52); /* the top 12 bits: SIGNAL_SLOTS entries */
-}
-
-static _Atomic uint32_t *signal_count(const pthread_cond_t *c) { return &g_signals[signal_slot(c)]; }
-
-static _Atomic int32_t *cond_waiters(const pthread_cond_t *c) { return &g_cond_waiters[signal_slot(c)]; }
-
-/* A signal or broadcast of c: counted for its waiters' slices, and an event of the world if a thread
- * waits on a condition of its slot (a waiter counts itself before its real wait releases the mutex,
- * so a signal sent under the mutex after the predicate changed sees it). */
-static void signalled(const pthread_cond_t *c) {
-    atomic_fetch_add(signal_count(c), 1);
-    if (atomic_load(cond_waiters(c)) > 0) rv_world_event();
+    return &g_signals[h >> 52]; /* the top 12 bits: SIGNAL_SLOTS entries */
 }
 
 typedef int (*cond_signal_fn)(pthread_cond_t *);
@@ -154,7 +134,8 @@ static cond_signal_fn next_cond_fn(const char *name) {
 RV_EXPORT int pthread_cond_signal(pthread_cond_t *c) {
     static cond_signal_fn real;
     if (!real) real = next_cond_fn("pthread_cond_signal");
-    signalled(c);
+    atomic_fetch_add(signal_count(c), 1);
+    rv_world_event();
     return real(c);
 }
 
@@ -162,14 +143,14 @@ RV_EXPORT int pthread_cond_signal(pthread_cond_t *c) {
 RV_EXPORT int pthread_cond_broadcast(pthread_cond_t *c) {
     static cond_signal_fn real;
     if (!real) real = next_cond_fn("pthread_cond_broadcast");
-    signalled(c);
+    atomic_fetch_add(signal_count(c), 1);
+    rv_world_event();
     return real(c);
 }
 
 /* A condition wait until virtual deadline d. The mutex is held between slices; a slice woken, or
  * timed out after a signal of c since the wait began, returns 0 (a wakeup) at once. */
 static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const char *why) {
-    atomic_fetch_add(cond_waiters(c), 1);
     uint32_t signals = atomic_load(signal_count(c));
     rv_wait w;
     rv_enter();
@@ -197,7 +178,6 @@ static int vcond_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t d, const ch
     rv_enter();
     rv_wait_end(&w);
     rv_leave();
-    atomic_fetch_sub(cond_waiters(c), 1);
     return rc;
 }
 
@@ -210,12 +190,10 @@ RV_EXPORT int pthread_cond_wait(pthread_cond_t *restrict c, pthread_mutex_t *res
         real = (cond_wait_fn)dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
         if (!real) real = (cond_wait_fn)dlsym(RTLD_NEXT, "pthread_cond_wait");
     }
-    atomic_fetch_add(cond_waiters(c), 1);
     rv_park p;
     rv_park_begin(&p, "pthread_cond_wait");
     int rc = real(c, m);
     rv_park_end(&p);
-    atomic_fetch_sub(cond_waiters(c), 1);
     return rc;
 }
 

@@ -62,8 +62,8 @@ static __thread uint64_t t_wait_steps; /* its wait steps: one per real slice it 
 /* ---- inert timed waits ---------------------------------------------------------------------------
  *
  * A thread that waits on fds or sleeps with a timeout, times out, does nothing any other thread could
- * see (no write to a socket, pipe or eventfd, no connect, no signal of a condition some thread waits
- * on: rv_world_event) and waits again the same way (the same call, a timeout of the same length) is
+ * see (no write to a socket, pipe or eventfd, no connect, no condition signal: rv_world_event) and
+ * waits again the same way (the same call, a timeout of the same length) is
  * polling: gloo's TCP loops wait 10 ms at a time for as long as the process lives. From its third such
  * wait on, its wait is inert: its timeout makes no other process wait for it (a hold, or another
  * process's own advance, would otherwise stop at every one of its deadlines: vLLM's engine has six

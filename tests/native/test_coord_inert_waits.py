@@ -76,30 +76,34 @@ __attribute__((visibility("default"))) void start_loops(int n, int period_ms, in
 """
 
 # The child starts the loops and blocks in a read of a pipe (an untimed wait) while its loops poll;
-# the parent then makes a held 2 s jump (a GPU sync): it reports the jump's virtual length and the
-# real time the hold took.
+# the parent then makes a held 2 s jump (a GPU sync): it reports the jump's virtual length, the
+# real time the hold took and how many inert waits the child had begun by then (revati_inert_waits).
 SCRIPT = r"""
 import ctypes, json, os, sys, time
 lib = ctypes.CDLL(os.environ["LD_PRELOAD"].split()[0])
 lib.revati_advance_ns.argtypes = [ctypes.c_ulonglong]
 lib.revati_real_ns.restype = ctypes.c_ulonglong
+lib.revati_inert_waits.restype = ctypes.c_ulonglong
 loops_path, chatty = sys.argv[1], int(sys.argv[2])
 ready_r, ready_w = os.pipe()
 go_r, go_w = os.pipe()
+count_r, count_w = os.pipe()
 pid = os.fork()
 if pid == 0:
     ctypes.CDLL(loops_path).start_loops(4, 1, chatty)
     time.sleep(0.05)  # a few rounds of each loop: from its third timeout on, a quiet one is inert
     os.write(ready_w, b"r")
     os.read(go_r, 1)
+    os.write(count_w, str(lib.revati_inert_waits()).encode())
     os._exit(0)
 os.read(ready_r, 1)
 v0, r0 = time.monotonic_ns(), lib.revati_real_ns()
 lib.revati_advance_ns(2_000_000_000)
 v1, r1 = time.monotonic_ns(), lib.revati_real_ns()
 os.write(go_w, b"g")
+inert = int(os.read(count_r, 32))
 os.waitpid(pid, 0)
-print("RESULT " + json.dumps({"virtual": v1 - v0, "real": r1 - r0}))
+print("RESULT " + json.dumps({"virtual": v1 - v0, "real": r1 - r0, "inert": inert}))
 """
 
 
@@ -126,6 +130,7 @@ def test_quiet_polls_do_not_hold_a_jump(stand_in_script, loops_lib: Path) -> Non
         assert 2_000_000_000 <= res["virtual"] < 2_050_000_000, res
     assert on["real"] < 100_000_000, (on, off)
     assert off["real"] > 3 * on["real"], (on, off)
+    assert on["inert"] > 0 and off["inert"] == 0, (on, off)
 
 
 def test_chatty_polls_still_hold_a_jump(stand_in_script, loops_lib: Path) -> None:
@@ -135,6 +140,7 @@ def test_chatty_polls_still_hold_a_jump(stand_in_script, loops_lib: Path) -> Non
     chatty = hold(stand_in_script, loops_lib, 1)
     assert 2_000_000_000 <= chatty["virtual"] < 2_050_000_000, chatty
     assert chatty["real"] > 3 * quiet["real"], (quiet, chatty)
+    assert quiet["inert"] > 0 and chatty["inert"] == 0, (quiet, chatty)
 
 
 def test_condition_waits_are_never_inert(stand_in_script, loops_lib: Path) -> None:
@@ -145,3 +151,4 @@ def test_condition_waits_are_never_inert(stand_in_script, loops_lib: Path) -> No
     cond = hold(stand_in_script, loops_lib, 2)
     assert 2_000_000_000 <= cond["virtual"] < 2_050_000_000, cond
     assert cond["real"] > 3 * quiet["real"], (quiet, cond)
+    assert quiet["inert"] > 0 and cond["inert"] == 0, (quiet, cond)

@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,11 +234,7 @@ static void explain_hold(uint64_t start, rv_vtime_ns v0, rv_vtime_ns t, const ch
     if (t_lag.kind != LAG_NONE) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)t_lag.pid, (int)t_lag.tid);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
-            fclose(f);
-        }
+        rv_read_proc_line(path, comm, sizeof comm);
     }
     rv_info("hold (%s) of %.1f ms of real time, %u looks, from %.3f ms to %.3f ms: last laggard %s %.3f ms, "
             "process %d thread %d (%s)",

@@ -114,13 +114,7 @@ static int inert_begin(uint64_t length, const char *why, int poll) {
     atomic_fetch_add_explicit(&g_inert_waits, 1, memory_order_relaxed);
     if (t_inert.streak == INERT_STREAK && rv_log_enabled(RV_LOG_INFO)) {
         char comm[32] = "?";
-        int fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, comm, sizeof comm - 1);
-            close(fd);
-            comm[n > 0 ? n : 0] = 0;
-            comm[strcspn(comm, "\n")] = 0;
-        }
+        rv_read_proc_line("/proc/thread-self/comm", comm, sizeof comm);
         rv_info("inert: thread %d (%s) polls (%s, %.3f ms a wait): its timeouts hold nobody from now on",
                 (int)rv_tid(), comm, why, (double)length / 1e6);
     }
@@ -782,8 +776,7 @@ static void for_each_task(int dfd, void (*fn)(void *, int, const char *), void *
         }
 }
 
-/* A small /proc file's first line into buf (left as it is when the file cannot be read). */
-static void read_proc_line(const char *path, char *buf, size_t n) {
+void rv_read_proc_line(const char *path, char *buf, size_t n) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     ssize_t k = read(fd, buf, n - 1);
@@ -798,9 +791,9 @@ static void read_proc_line(const char *path, char *buf, size_t n) {
 static void describe_thread(int32_t pid, int32_t tid, char *out, size_t n) {
     char path[64], comm[32] = "?", sc[64] = "?";
     snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-    read_proc_line(path, comm, sizeof comm);
+    rv_read_proc_line(path, comm, sizeof comm);
     snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-    read_proc_line(path, sc, sizeof sc);
+    rv_read_proc_line(path, sc, sizeof sc);
     char *sp = strchr(sc, ' '); /* the call's number only */
     if (sp) *sp = 0;
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -831,7 +824,7 @@ static void debug_thread(void *pid, int dfd, const char *tid) {
 static void debug_outside_children(rv_world *w, int32_t pid) {
     char path[64], kids[512] = "";
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    read_proc_line(path, kids, sizeof kids);
+    rv_read_proc_line(path, kids, sizeof kids);
     for (char *p = kids; *p;) {
         int32_t kid = (int32_t)strtol(p, &p, 10);
         if (kid <= 0) break;
@@ -889,7 +882,7 @@ static void info_thread(void *unused, int dfd, const char *tid) {
     char desc[160], path[96], sched[96] = "?";
     describe_thread((int32_t)getpid(), (int32_t)atoi(tid), desc, sizeof desc);
     snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", tid);
-    read_proc_line(path, sched, sizeof sched);
+    rv_read_proc_line(path, sched, sizeof sched);
     rv_info("  thread %s, schedstat (cpu ns, run delay ns, slices) %s", desc, sched);
 }
 

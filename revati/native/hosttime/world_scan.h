@@ -7,6 +7,9 @@
 
 #include "revati/hosttime.h"
 
+/* A small /proc file's first line into buf (left as it is when the file cannot be read). */
+void rv_read_proc_line(const char *path, char *buf, size_t n);
+
 /* The thread where the last scan found the program running (a hint, shared by the scans). */
 int32_t rv_last_busy_tid(void);
 

@@ -63,7 +63,9 @@ TARGET = "vllm.v1.engine.core"
 
 
 def _revati_counters() -> Any:
-    """librevati.so's excluded-time counters (real ns) when it is preloaded, else None."""
+    """librevati.so's excluded-time counters (real ns) when it is preloaded, else None: four readers,
+    then the thread's timed waits and the world's advances, each None where this librevati lacks it
+    (fixed positions: an older library without the first must not shift the second into its place)."""
     if "librevati.so" not in os.environ.get("LD_PRELOAD", ""):
         return None
     import ctypes
@@ -81,6 +83,7 @@ def _revati_counters() -> Any:
     for f in fns:
         f.restype = ctypes.c_ulonglong
     waits = getattr(lib, "revati_thread_waits", None)
+    thread_waits = world_advances = None
     if waits is not None:
         wait_ns, steps = ctypes.c_ulonglong(), ctypes.c_ulonglong()
 
@@ -88,7 +91,6 @@ def _revati_counters() -> Any:
             waits(ctypes.byref(wait_ns), ctypes.byref(steps))
             return wait_ns.value, steps.value
 
-        fns.append(thread_waits)
     advances = getattr(lib, "revati_advances", None)
     if advances is not None:
         adv = [ctypes.c_ulonglong() for _ in range(4)]
@@ -97,8 +99,7 @@ def _revati_counters() -> Any:
             advances(*(ctypes.byref(a) for a in adv))
             return [a.value for a in adv[:2]]
 
-        fns.append(world_advances)
-    return fns
+    return [*fns, thread_waits, world_advances]
 
 
 _REVATI = _revati_counters()
@@ -233,11 +234,11 @@ def _log_step(fd: int, out: Any) -> None:
         rec["revati_stall"] = _REVATI[1]() / 1e9
         rec["revati_thread"] = _REVATI[2]() / 1e9
         rec["real"] = _REVATI[3]() / 1e9
-        if len(_REVATI) > 4:
+        if _REVATI[4]:
             wait_ns, steps = _REVATI[4]()
             rec["revati_wait"] = wait_ns / 1e9
             rec["revati_wait_steps"] = steps
-        if len(_REVATI) > 5:
+        if _REVATI[5]:
             rec["revati_advances"] = _REVATI[5]()
     rec["sched"] = _schedstat("/proc/thread-self/schedstat")
     global _GC, _STEPS

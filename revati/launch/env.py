@@ -19,13 +19,15 @@ def run_env(
     kernel_table: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
     preload: bool = True,
+    plugins: str | os.PathLike[str] | None = None,
 ) -> dict[str, str]:
     """Return the environment for a process of an emulated run.
 
     The stand-in libcuda.so.1 / libnvidia-ml.so.1 are found first on LD_LIBRARY_PATH (the runtime and
     torch dlopen them by soname); librevati.so is preloaded so libc's clocks, sleeps and waits read
     virtual time, and librevati_libcalls.so so that kernels know the cuBLAS/cuBLASLt/cuDNN/NCCL call that
-    launched them (the `op` of kernel events). Children inherit all of it.
+    launched them (the `op` of kernel events). `plugins` (launch/plugins.py's folder) goes first on
+    PYTHONPATH so that engines find revati's plugins installed or not. Children inherit all of it.
     """
     env = dict(os.environ if base is None else base)
     lib = str(Path(lib_dir).resolve())
@@ -35,6 +37,8 @@ def run_env(
         for name in ("librevati_libcalls.so", "librevati.so"):  # librevati.so ends up first
             preloads = _prepend(str(Path(lib) / name), preloads, sep=" ")
         env["LD_PRELOAD"] = preloads
+    if plugins is not None:
+        env["PYTHONPATH"] = _prepend(str(Path(plugins).resolve()), env.get("PYTHONPATH"))
     env["REVATI_RUN_DIR"] = str(Path(run_dir).resolve())
     env["REVATI_GPUS"] = str(int(gpus))
     env["REVATI_HOST_SPEED"] = repr(float(host_speed))

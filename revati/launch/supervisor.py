@@ -18,6 +18,7 @@ from revati.devices import DeviceProfile
 from revati.errors import RevatiError, RunError
 from revati.launch.env import run_env
 from revati.launch.liveness import POLL_S, CrashWatch, die_with_parent, kill_group
+from revati.launch.plugins import plugin_path
 from revati.trace.files import StreamHead, scan_heads
 from revati.trace.manifest import Manifest, write_manifest
 from revati.trace.repair import trim_zero_tail
@@ -251,6 +252,15 @@ def _write_manifest(cfg: RunConfig, result: RunResult | None, start_ns: int) -> 
     write_manifest(cfg.out, manifest)
 
 
+def _plugin_path(run_dir: Path) -> Path | None:
+    """The folder that declares revati's engine plugins (launch/plugins.py): in revati's cache, else
+    in the run directory where the cache cannot be written."""
+    try:
+        return plugin_path()
+    except OSError:
+        return plugin_path(run_dir / "python")
+
+
 def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
     """Run cfg.command under the stand-in driver; return when it and its stragglers have ended."""
     cmd = _resolve_command(cfg.command)
@@ -264,6 +274,7 @@ def record(cfg: RunConfig, lib_dir: Path, overwrite: bool = False) -> RunResult:
         deterministic=cfg.deterministic,
         host_clock=cfg.host_clock,
         kernel_table=cfg.kernel_table,
+        plugins=_plugin_path(cfg.out),
     )
     env["REVATI_SEED"] = str(cfg.seed)
     if cfg.predictor_env is not None:

@@ -6,14 +6,18 @@ import logging
 import os
 
 log = logging.getLogger(__name__)
+# register() runs once a process (an installed revati and launch/plugins.py's copy both declare it)
+_registered = False
 
 
 def register() -> None:
     """Called by SGLang's `load_plugins()` in its server processes; a no-op on a real GPU host."""
     from revati import markers
 
-    if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
+    global _registered
+    if _registered or not os.environ.get("REVATI_RUN_DIR") or not markers.active():
         return
+    _registered = True
     from revati.integrations.sglang import allreduce, sampled, scheduler, shutdown
 
     if sampled.install():

@@ -6,14 +6,18 @@ import logging
 import os
 
 log = logging.getLogger(__name__)
+# register() runs once a process (an installed revati and launch/plugins.py's copy both declare it)
+_registered = False
 
 
 def register() -> None:
     """Called by vLLM in each of its processes; installs the value supply when revati is underneath."""
     from revati import markers
 
-    if not os.environ.get("REVATI_RUN_DIR") or not markers.active():
-        return  # a real GPU: nothing to do
+    global _registered
+    if _registered or not os.environ.get("REVATI_RUN_DIR") or not markers.active():
+        return  # done already, or a real GPU: nothing to do
+    _registered = True
     from revati.integrations import triton_host
     from revati.integrations.hooks import Hooks
     from revati.integrations.vllm import allreduce, requests, sampled, seq_lens, shm_queue, shutdown

@@ -185,6 +185,23 @@ def test_plugin_does_nothing_outside_a_revati_run(monkeypatch):
     assert called == []
 
 
+def test_plugin_registers_once_a_process(monkeypatch, tmp_path):
+    """An installed revati and the launcher's plugin folder both declare the plugin: the hooks go
+    in once however often the engine calls register()."""
+    from revati import markers
+    from revati.integrations.sglang import allreduce, plugin, sampled, scheduler, shutdown
+
+    monkeypatch.setenv("REVATI_RUN_DIR", str(tmp_path))
+    monkeypatch.setattr(markers, "active", lambda: True)
+    monkeypatch.setattr(plugin, "_registered", False)
+    called = []
+    for mod in (sampled, scheduler, allreduce, shutdown):
+        monkeypatch.setattr(mod, "install", lambda m=mod: called.append(m.__name__) or False)
+    plugin.register()
+    plugin.register()
+    assert sorted(called) == sorted(m.__name__ for m in (sampled, scheduler, allreduce, shutdown))
+
+
 def test_host_ids_become_valid_ids_of_the_vocabulary():
     torch = pytest.importorskip("torch")
     from revati.integrations.sglang import sampled

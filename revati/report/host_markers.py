@@ -10,10 +10,14 @@ time, and prefix-cache hits.
 - Engine plugin hooks (`integration_hooks` markers, one per process where a plugin loaded): per
   engine and version, which hooks were in place in how many processes, and each missing hook with
   why (revati/integrations/hooks.py): a hook an engine release gave no target for is never silent.
+  And a plugin that never loaded is not silent either (`plugin_not_loaded`): vLLM ran (a process's
+  command is its CLI or one of its modules) and no process wrote vLLM's marker, so the values the
+  host reads were never supplied (docs/vllm.md: a run on the H200 machine's host that way read +30%).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -22,7 +26,14 @@ import pandas as pd
 from revati.trace.reader import Run
 from revati.trace.schema import DEVICE_KINDS, MARK_HOOKS, MARK_PREFIX_CACHE, SPAN_BEGIN
 
-__all__ = ["host_spans", "prefix_cache", "plugin_hooks", "merged_intervals", "overlap_ns"]
+__all__ = [
+    "host_spans",
+    "prefix_cache",
+    "plugin_hooks",
+    "plugin_not_loaded",
+    "merged_intervals",
+    "overlap_ns",
+]
 
 
 def merged_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +162,30 @@ def plugin_hooks(run: Run) -> list[dict[str, Any]]:
     return [out[k] for k in sorted(out)]
 
 
+def _runs_vllm(argv: Any) -> bool:
+    """A command line of vLLM itself: its `vllm` CLI, or `python -m vllm.<module>`."""
+    if not isinstance(argv, list | tuple):
+        return False
+    return any(
+        isinstance(a, str) and (os.path.basename(a) == "vllm" or a.startswith("vllm."))
+        for a in argv
+    )
+
+
+def plugin_not_loaded(run: Run) -> list[dict[str, Any]]:
+    """Engines that ran without revati's plugin: [{"engine", "pids"}] (vLLM: its plugin writes the
+    `integration_hooks` marker in every process it loads in)."""
+    procs = run.frames.get("proc")
+    if procs is None or not len(procs) or "argv" not in procs.columns:
+        return []
+    if any(h["engine"] == "vllm" for h in plugin_hooks(run)):
+        return []
+    pids = sorted(
+        {int(p) for p, a in zip(procs["pid"], procs["argv"], strict=True) if _runs_vllm(a)}
+    )
+    return [{"engine": "vllm", "pids": pids}] if pids else []
+
+
 def format_lines(s: dict[str, Any]) -> list[str]:
     """The report's text for the figures above (`s`: the summary dict)."""
     L: list[str] = []
@@ -178,4 +213,12 @@ def format_lines(s: dict[str, Any]) -> list[str]:
         ]
         for hook, reasons in h["missing"].items():
             L.append(f"  MISSING {hook}: {'; '.join(reasons)}")
+    for m in s.get("plugin_not_loaded") or []:
+        L += [
+            "",
+            f"engine plugin hooks: NONE: {m['engine']} ran (pid {', '.join(map(str, m['pids']))}) "
+            "but revati's plugin did not load there: the values the host reads (sampled ids, "
+            "sequence lengths) were not supplied and the figures are not to be trusted "
+            "(docs/vllm.md; VLLM_PLUGINS must allow `revati`)",
+        ]
     return L

@@ -121,3 +121,30 @@ def test_report_lists_plugin_hooks_and_names_missing_ones(tmp_path: Path) -> Non
     text = format_text(s)
     assert "engine plugin hooks: vllm 0.24.0 (2 processes): sampler x2" in text
     assert "  MISSING requests: gone; renamed" in text
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_report_says_when_vllm_ran_without_the_plugin(tmp_path: Path, hooked: bool) -> None:
+    """vLLM's CLI or one of its modules ran and no process wrote vLLM's hooks marker: the report
+    names those processes (their values were never supplied); with the marker, nothing is said. A
+    command that only names a file with vllm in it (examples/vllm_serve.py) is not vLLM itself."""
+    w = RunWriter(tmp_path / "run")
+    cmds = {
+        100: ["python", "examples/vllm_serve.py", "--model", "m"],
+        101: ["/venv/bin/python", "/venv/bin/vllm", "serve", "m"],
+        102: ["python", "-m", "vllm.entrypoints.cli.main", "bench", "latency"],
+        103: ["python", "-c", "from multiprocessing.spawn import spawn_main"],
+    }
+    for pid, argv in cmds.items():
+        r = w.process(pid, 0, num_gpus=1, argv=argv)
+        if hooked and pid == 103:
+            r.marker(schema.MARK_HOOKS, 6, {"engine": "vllm", "version": "0.24.0", "installed": []})
+        r.end(10)
+    w.finish(wall_duration_ns=20, device="H100-SXM-80GB", num_gpus=1)
+    s = summarize(load_run(tmp_path / "run", cache=False))
+    text = format_text(s)
+    if hooked:
+        assert s["plugin_not_loaded"] == [] and "NONE" not in text
+    else:
+        assert s["plugin_not_loaded"] == [{"engine": "vllm", "pids": [101, 102]}]
+        assert "engine plugin hooks: NONE: vllm ran (pid 101, 102)" in text

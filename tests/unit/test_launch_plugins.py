@@ -87,3 +87,17 @@ def test_recorded_python_finds_the_plugins_without_an_install(
     )
     assert record(cfg, lib_dir).exit_status == 0
     assert set(out.read_text().splitlines()) == EXPECTED
+
+
+def test_unwritable_cache_puts_the_folder_in_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache that cannot be written (here a file where its folder should be): the dist-info goes
+    into the run directory's python/ instead, and the run still gets its plugins."""
+    from revati.launch import supervisor
+
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("REVATI_CACHE_DIR", str(tmp_path / "not-a-folder"))
+    folder = supervisor._plugin_path(tmp_path / "run")
+    assert folder is not None and folder.parent == tmp_path / "run" / "python" / "plugins"
+    assert len(list(folder.glob("*.dist-info/entry_points.txt"))) == 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import tomllib
 from importlib import metadata
@@ -94,8 +95,5 @@ def plugin_path(cache: Path | None = None) -> Path | None:
     except OSError:
         if not (info / "entry_points.txt").is_file():
             raise
-        for f in tmp_info.iterdir():
-            f.unlink()
-        tmp_info.rmdir()
-        tmp.rmdir()
+        shutil.rmtree(tmp)  # another launcher's copy is in place
     return folder

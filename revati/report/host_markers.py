@@ -172,13 +172,14 @@ def _runs_vllm(argv: Any) -> bool:
     )
 
 
-def plugin_not_loaded(run: Run) -> list[dict[str, Any]]:
-    """Engines that ran without revati's plugin: [{"engine", "pids"}] (vLLM: its plugin writes the
-    `integration_hooks` marker in every process it loads in)."""
+def plugin_not_loaded(run: Run, hooks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Engines that ran without revati's plugin: [{"engine", "pids"}], given the run's
+    `plugin_hooks` (vLLM: its plugin writes the `integration_hooks` marker in every process it
+    loads in)."""
     procs = run.frames.get("proc")
     if procs is None or not len(procs) or "argv" not in procs.columns:
         return []
-    if any(h["engine"] == "vllm" for h in plugin_hooks(run)):
+    if any(h["engine"] == "vllm" for h in hooks):
         return []
     pids = sorted(
         {int(p) for p, a in zip(procs["pid"], procs["argv"], strict=True) if _runs_vllm(a)}

@@ -286,7 +286,7 @@ def summarize(
     out["host_spans"] = host_markers.host_spans(run)
     out["prefix_cache"] = host_markers.prefix_cache(run)
     out["plugin_hooks"] = host_markers.plugin_hooks(run)
-    out["plugin_not_loaded"] = host_markers.plugin_not_loaded(run)
+    out["plugin_not_loaded"] = host_markers.plugin_not_loaded(run, out["plugin_hooks"])
     if check:
         out["issues"] = [
             {"code": i.code, "count": i.count, "message": i.message} for i in validate_run(run)

@@ -21,6 +21,11 @@ known (`revati.values.supply`, a `value-supply` event by `triton-host:<kernel>`)
   it (`revati.values.tag_next_launch`) and keeps its arguments, and at each replay the driver asks
   this hook (`revati.values.set_replay_runner`) to run it, under the same conditions, on the bytes
   the graph's static tensors hold then.
+- Given up per kernel: a kernel whose first REVATI_TRITON_HOST_PATIENCE launches (default 64; 0:
+  never give up) were all skipped, none computed, is not looked at again (its launches go straight
+  to Triton, and its later captures are not tagged). Its checks cost wall time on every launch: in
+  vLLM's decode loop, where the input-preparation and sampling kernels all read uncomputed bytes,
+  they were about a tenth of the scheduling thread's time (py-spy) and computed nothing.
 - Installed only under revati, by `install()`: the vLLM plugin calls it (its motivating case is
   `_get_num_sampled_and_rejected_kernel`); other programs can call it themselves.
   REVATI_TRITON_HOST=0 turns it off.
@@ -35,7 +40,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_stats = {"computed": 0, "skipped": 0, "failed": 0}
+_stats = {"computed": 0, "skipped": 0, "failed": 0, "given_up": 0}
+# per kernel (id of its JITFunction): [launches skipped, launches computed]; a kernel with no
+# computed launch after `patience` skipped ones is given up (the module's doc)
+_seen: dict[int, list[int]] = {}
+_given_up: set[int] = set()
 _off = ""  # why the last install() put no hook in place
 
 
@@ -45,8 +54,25 @@ def why_off() -> str:
 
 
 def stats() -> dict[str, int]:
-    """How many launches were computed on the host, skipped (too large or inputs uncomputed), or failed."""
+    """How many launches were computed on the host, skipped (too large or inputs uncomputed), or
+    failed, and how many kernels were given up (no longer looked at)."""
     return dict(_stats)
+
+
+def _tally(jit: Any, computed: bool, patience: int) -> None:
+    """Count a launch of kernel jit that the hook looked at; give the kernel up when its first
+    `patience` launches were all skipped."""
+    seen = _seen.setdefault(id(jit), [0, 0])
+    seen[1 if computed else 0] += 1
+    if patience and not seen[1] and seen[0] >= patience:
+        _given_up.add(id(jit))
+        _stats["given_up"] += 1
+        name = getattr(getattr(jit, "fn", None), "__name__", None) or getattr(jit, "__name__", "?")
+        log.info(
+            "revati: Triton kernel %s not run on the host again (%d launches skipped)",
+            name,
+            seen[0],
+        )
 
 
 def install() -> bool:
@@ -72,6 +98,7 @@ def install() -> bool:
         int(os.environ.get("REVATI_TRITON_HOST_PROGRAMS", "1024")),
         int(os.environ.get("REVATI_TRITON_HOST_BYTES", str(1 << 20))),
     )
+    patience = int(os.environ.get("REVATI_TRITON_HOST_PATIENCE", "64"))
     interpreted: dict[int, Any] = {}
     captured: dict[int, tuple[Any, tuple[int, int, int], tuple[Any, ...], dict[str, Any]]] = {}
 
@@ -85,9 +112,14 @@ def install() -> bool:
         begin_own()
         try:
             jit, g, args, kwargs = captured[tag]
-            if not _known(args, kwargs):
+            if id(jit) in _given_up:
                 return False
-            return _host_run(jit, interpreter(jit), g, args, kwargs)
+            if not _known(args, kwargs):
+                _tally(jit, False, patience)
+                return False
+            ok = _host_run(jit, interpreter(jit), g, args, kwargs)
+            _tally(jit, ok, patience)
+            return ok
         finally:
             end_own()
 
@@ -95,6 +127,8 @@ def install() -> bool:
         # The hook's checks (is the stream capturing, the grid, the inputs' taint) and its host run
         # are revati's own work, not the program's: they run in own time (no virtual time, and the
         # driver calls they make are not charged), around the program's launch.
+        if id(self) in _given_up:
+            return original(self, *args, grid=grid, warmup=warmup, **kwargs)
         begin_own()
         try:
             on = not warmup and values.available()
@@ -108,6 +142,8 @@ def install() -> bool:
                     values.tag_next_launch(tag)
             elif on:
                 plan = _plan(self, args, kwargs, grid, limits)
+                if plan is None:
+                    _tally(self, False, patience)
         finally:
             end_own()
         if capturing:
@@ -119,7 +155,7 @@ def install() -> bool:
         if plan is not None:
             begin_own()
             try:
-                _host_run(self, interpreter(self), plan, args, kwargs)
+                _tally(self, _host_run(self, interpreter(self), plan, args, kwargs), patience)
             finally:
                 end_own()
         return ret

@@ -68,3 +68,37 @@ def test_taint_map_matches_a_byte_reference(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
     # the map was exercised with many ranges at once, not a handful
     assert int(r.stdout.split()[1]) > 100, r.stdout
+
+
+GUESS = r"""
+#include "driver/values/taint.c"
+#include <stdio.h>
+
+int main(void) {
+    const uint64_t b = 1ULL << 32;
+    rv_taint other = {b + 1536, b + 1552, b + 1536, NULL, 1, 0, 1, 0, 0}; /* a tensor's own taint */
+    rv_taint_mark(&other);
+    rv_taint guess = {b + 1024, b + 1024 + 4096, b + 1024, NULL, 2, 0, 0, 0, 0}; /* a pointer's guess */
+    rv_taint_mark_guess(&guess);
+    rv_taint_clear(b + 1024, b + 1040); /* the guess's own tensor supplied */
+    rv_taint out;
+    int kept = rv_taint_find(b + 1536, b + 1552, 1, &out) && out.seq == 1;
+    int tail = rv_taint_find(b + 1040, b + 1536, 0, &out) && out.seq == 2 && out.end == b + 1536;
+    rv_taint_mark_guess(&guess); /* again: the same clipped range (no growth) */
+    int n = rv_taint_count();
+    printf("%d %d %d\n", kept, tail, n);
+    return 0;
+}
+"""
+
+
+def test_a_guessed_extent_stops_at_another_tensor(tmp_path: Path) -> None:
+    """A Triton launch's guessed output extent reaching into a neighbouring tensor does not replace
+    that tensor's own taint: supplying the launch's own tensor afterwards left the neighbour looking
+    computed to a strong lookup (and a host run of a kernel reading it computed on stale bytes)."""
+    src = tmp_path / "guess.c"
+    src.write_text(GUESS)
+    exe = compile_c(tmp_path / "guess", [src], ["-I", str(NATIVE), "-lpthread"], shared=False)
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1", "2"], r.stdout

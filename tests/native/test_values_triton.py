@@ -110,3 +110,87 @@ def test_triton_launch_in_a_cuda_graph_runs_at_each_replay(stand_in, tmp_path):
     assert r["stats"]["computed"] == 3 and r["stats"]["skipped"] == 1 and r["stats"]["failed"] == 0
     reads = run.of("value-read")
     assert len(reads) == 1 and reads[0]["producer"] == "add_one"
+
+
+GIVE_UP = textwrap.dedent(
+    """
+    import json, torch, triton, triton.language as tl
+    from revati.integrations import triton_host
+    triton_host.install()
+
+    @triton.jit
+    def add_one(x_ptr, y_ptr, n: tl.constexpr):
+        i = tl.arange(0, n)
+        tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
+
+    @triton.jit
+    def twice(x_ptr, y_ptr, n: tl.constexpr):
+        i = tl.arange(0, n)
+        tl.store(y_ptr + i, tl.load(x_ptr + i) * 2)
+
+    known = torch.zeros(4, dtype=torch.int32, device="cuda")
+    y, z = torch.zeros_like(known), torch.zeros_like(known)
+    r = {"stats": []}
+    for _ in range(6):
+        # inputs never computed (a matmul's result): skipped, then given up
+        stale = (torch.ones(4, 4, device="cuda") @ torch.ones(4, 4, device="cuda"))[:, 0].to(torch.int32)
+        add_one[(1,)](stale, y, 4)
+        twice[(1,)](known, z, 4)  # computed at every launch: never given up
+        r["stats"].append(triton_host.stats())
+    known.copy_(torch.full((4,), 5, dtype=torch.int32))
+    twice[(1,)](known, z, 4)
+    r["z"] = z.tolist()
+    print("RESULT", json.dumps(r))
+    """
+)
+
+
+def test_a_kernel_never_computed_is_given_up(stand_in, tmp_path):
+    """A kernel whose first REVATI_TRITON_HOST_PATIENCE launches were all skipped is not looked at
+    again (its launches still reach the driver); one that computes keeps being run on the host."""
+    script = tmp_path / "give_up.py"
+    script.write_text(GIVE_UP)
+    run = stand_in(
+        f"import runpy; runpy.run_path({str(script)!r})", env={"REVATI_TRITON_HOST_PATIENCE": "3"}
+    )
+    r = run.result()
+    assert [s["skipped"] for s in r["stats"]] == [1, 2, 3, 3, 3, 3]  # no checks after the third
+    assert [s["given_up"] for s in r["stats"]] == [0, 0, 1, 1, 1, 1]
+    assert r["stats"][-1]["computed"] == 6 and r["z"] == [10, 10, 10, 10]
+    names = [k["name"] for k in run.of("kernel")]
+    assert names.count("add_one") == 6 and names.count("twice") == 7  # every launch still launched
+
+
+NEIGHBOURS = textwrap.dedent(
+    """
+    import json, torch, triton, triton.language as tl
+    from revati.integrations import triton_host
+    from revati import values
+    triton_host.install()
+
+    @triton.jit
+    def add_one(x_ptr, y_ptr, n: tl.constexpr):
+        i = tl.arange(0, n)
+        tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
+
+    known = torch.zeros(4, dtype=torch.int32, device="cuda")
+    y, z = torch.zeros_like(known), torch.zeros_like(known)
+    stale = (torch.ones(4, 4, device="cuda") @ torch.ones(4, 4, device="cuda"))[:, 0].to(torch.int32)
+    add_one[(1,)](stale, y, 4)  # skipped: stale holds uncomputed bytes, and so does y now
+    add_one[(1,)](known, z, 4)  # computed; its guessed extents reach the tensors allocated after it
+    r = {"tainted": [values.tainted(t.data_ptr(), 16) for t in (stale, y, known, z)]}
+    add_one[(1,)](stale, y, 4)  # still skipped
+    r["stats"] = triton_host.stats()
+    print("RESULT", json.dumps(r))
+    """
+)
+
+
+def test_a_host_run_leaves_its_neighbours_uncomputed(stand_in, tmp_path):
+    """Supplying what a host run computed does not make the tensors beside its arguments look
+    computed: a later launch reading them is skipped, not run on stale bytes."""
+    script = tmp_path / "neighbours.py"
+    script.write_text(NEIGHBOURS)
+    r = stand_in(f"import runpy; runpy.run_path({str(script)!r})").result()
+    assert r["tainted"] == [True, True, False, False]
+    assert r["stats"]["computed"] == 1 and r["stats"]["skipped"] == 2

@@ -484,3 +484,31 @@ def test_step_speed_iterations_and_gaps(tmp_path: Path) -> None:
     assert ss.main([str(f)]) == 0
     (tmp_path / "empty.jsonl").write_text("")
     assert ss.main([str(tmp_path / "empty.jsonl")]) == 1
+
+
+def test_step_gpu_cuts_eager_stretches_at_graphs_and_idle_gaps():
+    """step_gpu.py: a stretch's busy time is the union of its kernels' intervals, a graph replay or
+    a long idle gap ends it, short stretches are dropped, and the busiest process is the engine."""
+    import pandas as pd
+
+    sg = _tool("step_gpu", "step_gpu.py")
+    ms = 1_000_000
+    rows = [  # (pid, start, end, graph), in ms
+        (1, 0, 2, 0),
+        (1, 1, 3, 0),
+        (1, 5, 6, 0),  # busy 3 + 1 over a 6 ms span
+        (1, 6, 7, 1),
+        (1, 7, 8, 1),  # a graph replay ends it
+        (1, 8, 12, 0),  # busy 4
+        (1, 20, 21, 0),  # 8 ms idle: a new stretch, 1 ms busy: dropped at --min-ms 2
+        (2, 0, 50, 0),  # another process, fewer kernels: not the engine
+    ]
+    kern = pd.DataFrame(
+        [{"pid": p, "ts_ns": a * ms, "end_ns": b * ms, "graph": g} for p, a, b, g in rows]
+    )
+    got = sg.stretches(kern, cut_ns=5 * ms, min_ns=2 * ms)
+    assert [(r["kernels"], r["span_ns"] // ms, r["busy_ns"] // ms) for r in got] == [
+        (3, 6, 4),
+        (1, 4, 4),
+    ]
+    assert sg.summary(got)["busy_over_span"] == round((4 / 6 + 1) / 2, 3)

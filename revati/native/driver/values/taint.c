@@ -83,10 +83,22 @@ static int cut(uint64_t start, uint64_t end) {
     return i;
 }
 
-void rv_taint_mark(const rv_taint *t) {
+static void mark(const rv_taint *t, int guess) {
     if (t->end <= t->start) return;
     pthread_mutex_lock(&g_mu);
     int i = first_after(t->start);
+    rv_taint v;
+    if (guess) {
+        /* a guessed extent stops where another tensor's marked range begins (its origin lies past the
+         * guess's start): it must not replace that tensor's own taint, which a later supply of the
+         * guess's own tensor would then cut away with it */
+        uint64_t end = t->end;
+        for (int j = i; j < g_n && g_r[j]->start < end; ++j)
+            if (g_r[j]->origin > t->start && g_r[j]->origin < end) end = g_r[j]->origin;
+        v = *t;
+        v.end = end;
+        t = &v;
+    }
     if (i < g_n && g_r[i]->start == t->start && g_r[i]->end == t->end) { /* the same tensor again: the hot path */
         *g_r[i] = *t;
     } else {
@@ -100,6 +112,10 @@ void rv_taint_mark(const rv_taint *t) {
     }
     pthread_mutex_unlock(&g_mu);
 }
+
+void rv_taint_mark(const rv_taint *t) { mark(t, 0); }
+
+void rv_taint_mark_guess(const rv_taint *t) { mark(t, 1); }
 
 void rv_taint_clear(uint64_t start, uint64_t end) {
     if (end <= start) return;

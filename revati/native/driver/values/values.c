@@ -65,7 +65,7 @@ static void taint_words(const rv_kernel_op *k, const uint64_t pair[][2], int n, 
         if (i + 1 < n && pair[i + 1][0] < end) end = pair[i + 1][0];
         if (reader && rv_taint_find(p, end, 0, NULL)) continue; /* keep the stale bytes' real producer */
         rv_taint t = {p, end, p, k->f, seq, corr, 0, 0, 0};
-        rv_taint_mark(&t);
+        rv_taint_mark_guess(&t);
     }
 }
 

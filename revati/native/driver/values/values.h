@@ -53,6 +53,9 @@ typedef struct rv_taint {
 } rv_taint;
 
 void rv_taint_mark(const rv_taint *t);
+/* Mark a guessed extent: as rv_taint_mark, but ended before any marked range that belongs to another
+ * tensor (whose origin lies inside the guess past its start), so that tensor keeps its own taint. */
+void rv_taint_mark_guess(const rv_taint *t);
 void rv_taint_clear(uint64_t start, uint64_t end);
 /* The first tainted range overlapping [start, end): 1 and *out, else 0. With strong set, only a range
  * that is exact, or whose producer received a pointer inside [start, end), counts: a guessed extent

@@ -62,7 +62,8 @@ def test_triton_kernel_runs_on_the_host(stand_in, tmp_path):
     ) == 2  # both still launched
 
 
-GRAPH = textwrap.dedent(
+# the start of the scripts below: the hook installed, and a kernel small enough for the host
+ADD_ONE = textwrap.dedent(
     """
     import json, torch, triton, triton.language as tl
     from revati.integrations import triton_host
@@ -72,6 +73,11 @@ GRAPH = textwrap.dedent(
     def add_one(x_ptr, y_ptr, n: tl.constexpr):
         i = tl.arange(0, n)
         tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
+    """
+)
+
+GRAPH = ADD_ONE + textwrap.dedent(
+    """
 
     x = torch.zeros(4, dtype=torch.int32, device="cuda")
     y = torch.zeros_like(x)
@@ -112,16 +118,8 @@ def test_triton_launch_in_a_cuda_graph_runs_at_each_replay(stand_in, tmp_path):
     assert len(reads) == 1 and reads[0]["producer"] == "add_one"
 
 
-GIVE_UP = textwrap.dedent(
+GIVE_UP = ADD_ONE + textwrap.dedent(
     """
-    import json, torch, triton, triton.language as tl
-    from revati.integrations import triton_host
-    triton_host.install()
-
-    @triton.jit
-    def add_one(x_ptr, y_ptr, n: tl.constexpr):
-        i = tl.arange(0, n)
-        tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
 
     @triton.jit
     def twice(x_ptr, y_ptr, n: tl.constexpr):
@@ -161,17 +159,9 @@ def test_a_kernel_never_computed_is_given_up(stand_in, tmp_path):
     assert names.count("add_one") == 6 and names.count("twice") == 7  # every launch still launched
 
 
-NEIGHBOURS = textwrap.dedent(
+NEIGHBOURS = ADD_ONE + textwrap.dedent(
     """
-    import json, torch, triton, triton.language as tl
-    from revati.integrations import triton_host
     from revati import values
-    triton_host.install()
-
-    @triton.jit
-    def add_one(x_ptr, y_ptr, n: tl.constexpr):
-        i = tl.arange(0, n)
-        tl.store(y_ptr + i, tl.load(x_ptr + i) + 1)
 
     known = torch.zeros(4, dtype=torch.int32, device="cuda")
     y, z = torch.zeros_like(known), torch.zeros_like(known)

@@ -41,10 +41,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _stats = {"computed": 0, "skipped": 0, "failed": 0, "given_up": 0}
-# per kernel (id of its JITFunction): [launches skipped, launches computed]; a kernel with no
-# computed launch after `patience` skipped ones is given up (the module's doc)
-_seen: dict[int, list[int]] = {}
-_given_up: set[int] = set()
+# per kernel, on its JITFunction (not keyed by id(): a kernel's id can be reused after it is gone):
+# [launches skipped, launches computed]; a kernel with no computed launch after `patience` skipped
+# ones is given up (the module's doc)
+_SEEN = "_revati_host_seen"
+_GIVEN_UP = "_revati_host_given_up"
 _off = ""  # why the last install() put no hook in place
 
 
@@ -62,10 +63,13 @@ def stats() -> dict[str, int]:
 def _tally(jit: Any, computed: bool, patience: int) -> None:
     """Count a launch of kernel jit that the hook looked at; give the kernel up when its first
     `patience` launches were all skipped."""
-    seen = _seen.setdefault(id(jit), [0, 0])
+    seen = getattr(jit, _SEEN, None)
+    if seen is None:
+        seen = [0, 0]
+        setattr(jit, _SEEN, seen)
     seen[1 if computed else 0] += 1
     if patience and not seen[1] and seen[0] >= patience:
-        _given_up.add(id(jit))
+        setattr(jit, _GIVEN_UP, True)
         _stats["given_up"] += 1
         name = getattr(getattr(jit, "fn", None), "__name__", None) or getattr(jit, "__name__", "?")
         log.info(
@@ -112,7 +116,7 @@ def install() -> bool:
         begin_own()
         try:
             jit, g, args, kwargs = captured[tag]
-            if id(jit) in _given_up:
+            if getattr(jit, _GIVEN_UP, False):
                 return False
             if not _known(args, kwargs):
                 _tally(jit, False, patience)
@@ -127,7 +131,7 @@ def install() -> bool:
         # The hook's checks (is the stream capturing, the grid, the inputs' taint) and its host run
         # are revati's own work, not the program's: they run in own time (no virtual time, and the
         # driver calls they make are not charged), around the program's launch.
-        if id(self) in _given_up:
+        if getattr(self, _GIVEN_UP, False):
             return original(self, *args, grid=grid, warmup=warmup, **kwargs)
         begin_own()
         try:

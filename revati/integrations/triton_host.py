@@ -23,7 +23,8 @@ known (`revati.values.supply`, a `value-supply` event by `triton-host:<kernel>`)
   the graph's static tensors hold then.
 - Given up per kernel: a kernel whose first REVATI_TRITON_HOST_PATIENCE launches (default 64; 0:
   never give up) were all skipped, none computed, is not looked at again (its launches go straight
-  to Triton, and its later captures are not tagged). Its checks cost wall time on every launch: in
+  to Triton, and its later captures are not tagged); a `marker` event `triton_host.given_up`
+  (`kernel`, `skipped`) says so in the trace. Its checks cost wall time on every launch: in
   vLLM's decode loop, where the input-preparation and sampling kernels all read uncomputed bytes,
   they were about a tenth of the scheduling thread's time (py-spy) and computed nothing.
 - Installed only under revati, by `install()`: the vLLM plugin calls it (its motivating case is
@@ -72,6 +73,9 @@ def _tally(jit: Any, computed: bool, patience: int) -> None:
         setattr(jit, _GIVEN_UP, True)
         _stats["given_up"] += 1
         name = getattr(getattr(jit, "fn", None), "__name__", None) or getattr(jit, "__name__", "?")
+        from revati import markers
+
+        markers.mark("triton_host.given_up", kernel=name, skipped=seen[0])
         log.info(
             "revati: Triton kernel %s not run on the host again (%d launches skipped)",
             name,

@@ -157,6 +157,8 @@ def test_a_kernel_never_computed_is_given_up(stand_in, tmp_path):
     assert r["stats"][-1]["computed"] == 6 and r["z"] == [10, 10, 10, 10]
     names = [k["name"] for k in run.of("kernel")]
     assert names.count("add_one") == 6 and names.count("twice") == 7  # every launch still launched
+    gave = [m for m in run.of("marker") if m["name"] == "triton_host.given_up"]
+    assert len(gave) == 1 and gave[0]["args"] == {"kernel": "add_one", "skipped": 3}
 
 
 NEIGHBOURS = ADD_ONE + textwrap.dedent(

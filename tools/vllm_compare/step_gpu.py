@@ -29,6 +29,8 @@ import numpy as np
 
 def stretches(kern: Any, cut_ns: int, min_ns: int) -> list[dict[str, Any]]:
     """The engine's eager stretches (see the module's doc) from a kernel frame."""
+    from revati.report.host_markers import merged_intervals
+
     if kern.empty:
         return []
     pid = kern["pid"].value_counts().idxmax()
@@ -44,13 +46,8 @@ def stretches(kern: Any, cut_ns: int, min_ns: int) -> list[dict[str, Any]]:
         if not cur:
             return
         s, e = ts[cur], end[cur]
-        busy = 0
-        hi = -1
-        for a, b in zip(s, e, strict=True):  # union of [a, b) in start order
-            if b <= hi:
-                continue
-            busy += b - max(a, hi)
-            hi = b
+        us, ue = merged_intervals(s, e)
+        busy = int((ue - us).sum())
         if busy >= min_ns:
             span = int(e.max() - s.min())
             out.append(
@@ -103,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows[-a.last :]
     s = summary(rows)
     print(f"{a.run}: {json.dumps(s)}")
+    part = sorted(rows, key=lambda r: r["busy_ns"])
     for lo, hi in ((0, 25), (25, 50), (50, 75), (75, 100)):
-        part = sorted(rows, key=lambda r: r["busy_ns"])
         sl = part[len(part) * lo // 100 : len(part) * hi // 100]
         if sl:
             print(f"  busy quartile {lo}-{hi}%: {json.dumps(summary(sl))}")

@@ -69,12 +69,15 @@ def lib() -> ctypes.CDLL:
         ctypes.POINTER(ctypes.c_double),
     ]
     so.rv_pf_features.restype = None
+    so.rv_pf_roofline_ns.argtypes = [ctypes.POINTER(PKernel), ctypes.POINTER(PDev)]
+    so.rv_pf_roofline_ns.restype = ctypes.c_double
     so.rv_pf_key.argtypes = [ctypes.POINTER(PKernel)]
     so.rv_pf_key.restype = ctypes.c_uint64
     so.rv_pf_cross_factor.argtypes = [
         ctypes.POINTER(PKernel),
         ctypes.POINTER(PDev),
         ctypes.POINTER(PDev),
+        ctypes.c_double,
     ]
     so.rv_pf_cross_factor.restype = ctypes.c_double
     so.rv_model_load.argtypes = [
@@ -86,6 +89,8 @@ def lib() -> ctypes.CDLL:
     ]
     so.rv_model_load.restype = ctypes.c_void_p
     so.rv_model_free.argtypes = [ctypes.c_void_p]
+    so.rv_model_pdev.argtypes = [ctypes.c_void_p]
+    so.rv_model_pdev.restype = ctypes.POINTER(PDev)
     for fn in ("rv_model_predict", "rv_model_predict_uncached"):
         f = getattr(so, fn)
         f.argtypes = [ctypes.c_void_p, ctypes.POINTER(PKernel)]
@@ -245,6 +250,12 @@ class NativeModel:
         fn = self._so.rv_model_predict if cached else self._so.rv_model_predict_uncached
         r = fn(self._h, ctypes.byref(k))
         return r.dur_ns, self._so.rv_how_name(r.how).decode(), r.src.decode()
+
+    def cross_factor(self, k: PKernel, to: PDev, src_ns: float) -> float:
+        """What the driver multiplies this model's prediction `src_ns` by on another device `to`
+        (`xdev`, rv_pf_cross_factor)."""
+        src = self._so.rv_model_pdev(self._h)
+        return float(self._so.rv_pf_cross_factor(ctypes.byref(k), src, ctypes.byref(to), src_ns))
 
     def cache_stats(self) -> dict[str, int]:
         """Predictions so far answered by the launch's key, by its features, or computed."""

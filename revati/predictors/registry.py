@@ -59,6 +59,18 @@ def default_name(model: Path | None = None) -> str:
     return best[0] if best else "table"
 
 
-def bundled_model_dir() -> Path:
-    """The model shipped with revati (trained by `revati train`, see its model.json)."""
-    return Path(__file__).with_name("models") / "default"
+def bundled_model_dir(device: str | None = None) -> Path:
+    """The model shipped with revati (trained by `revati train`, see its model.json): with a
+    device (a profile key or alias), a bundled model trained on that device's own data if there is
+    one, else the default one (H200 data, scaled to other devices as what-if predictions)."""
+    models = Path(__file__).with_name("models")
+    if device is not None:
+        from revati.devices import get_profile
+        from revati.predictors import model_file
+
+        key = get_profile(device).key
+        for d in sorted(models.iterdir()):
+            if d.name != "default" and (d / model_file.MODEL_JSON).is_file():
+                if model_file.read_info(d).get("device") == key:
+                    return d
+    return models / "default"

@@ -143,17 +143,41 @@ def evaluate(model_dir: Path, k: pd.DataFrame, modes: tuple[str, ...]) -> dict[s
     return out
 
 
-def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = True) -> TrainResult:
-    """Train on the datasets, evaluate on held-out shapes, write the model to out."""
+def train(
+    paths: list[Path],
+    out: Path,
+    holdout: float = 0.2,
+    with_xgb: bool = True,
+    scaled: list[Path] | None = None,
+) -> TrainResult:
+    """Train on the datasets, evaluate on held-out shapes, write the model to out. `scaled`:
+    datasets of another device whose launches the datasets lack, scaled to their device
+    (`transfer.scaled_rows`); always trained on, never held out."""
     if not 0 < holdout < 1:
         raise RevatiError(f"--holdout {holdout} must be between 0 and 1")
     ds = dataset.load(paths)
-    k = ds.kernels
-    if len(k) == 0:
+    if len(ds.kernels) == 0:
         raise RevatiError("the datasets hold no kernel rows")
+    if scaled:
+        from revati.predictors import transfer
+
+        extra = transfer.scaled_rows(scaled, ds.device, ds.kernels)
+        other = dataset.load(scaled)
+        ds = dataset.Dataset(
+            pd.concat(
+                [ds.kernels.assign(**{transfer.SCALED_COLUMN: ""}), extra], ignore_index=True
+            ),
+            transfer.host_rows(ds.hostcost, other.hostcost),
+            ds.device,
+            hashlib.sha256((ds.digest + other.digest).encode()).hexdigest(),
+            ds.meta + [{**m, "scaled_to": ds.device.key} for m in other.meta],
+        )
+    k = ds.kernels
     feats = features.matrix(k, ds.device)
     fams = feats[:, 0].astype(int)
     test = split_by_shape(k, fams, holdout)
+    if scaled:
+        test &= k["scaled_from"].to_numpy() == ""  # judged on the device's own measurements
     modes = MODES if with_xgb else MODES[:2]
     scores: list[FamilyScore] = []
     if test.any() and (~test).any():
@@ -201,6 +225,7 @@ def train(paths: list[Path], out: Path, holdout: float = 0.2, with_xgb: bool = T
             for fam, s in _subgroups(scores)
         },
         "datasets": [str(p) for p in paths],
+        "scaled_datasets": [str(p) for p in scaled or []],
         "datasets_meta": ds.meta,
         "rows": int(len(k)),
         "holdout": holdout,

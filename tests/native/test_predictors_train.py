@@ -221,18 +221,35 @@ def test_xgb_generalises_to_an_unseen_large_gemm(trained) -> None:
 
 
 def test_cross_device_factor_follows_the_profiles() -> None:
-    """H200 -> H100: a memory-bound launch scales by the bandwidth ratio, a large GEMM by the
-    compute ratio (equal peaks: factor 1)."""
+    """H200 -> H100: a memory-bound launch at its roofline scales by the bandwidth ratio, a large
+    GEMM by the compute ratio (equal peaks: factor 1)."""
     so = native.lib()
     h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
     ew = native.pkernel(
         "vectorized_elementwise_kernel", (1024, 1, 1), (128, 1, 1), 0, "[268435456,null]"
     )
-    f = so.rv_pf_cross_factor(ew, h200, h100)
+    f = so.rv_pf_cross_factor(ew, h200, h100, 0.0)
     assert f == pytest.approx(4800.0 / 3352.0, rel=1e-6)
     op = json.dumps({"lib": "cublasLt", "op": "matmul", "m": 8192, "n": 8192, "k": 8192})
     gemm = native.pkernel("nvjet", (64, 64, 1), (384, 1, 1), 0, None, op)
-    assert so.rv_pf_cross_factor(gemm, h200, h100) == pytest.approx(1.0)
+    assert so.rv_pf_cross_factor(gemm, h200, h100, 0.0) == pytest.approx(1.0)
+
+
+def test_cross_device_factor_moves_only_the_roofline_share() -> None:
+    """A launch that takes twice its roofline time on the H200 keeps the other half on the H100:
+    only its roofline time is replaced by the H100's (memory-bound: x bandwidth ratio)."""
+    so = native.lib()
+    h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
+    ew = native.pkernel(
+        "vectorized_elementwise_kernel", (1024, 1, 1), (128, 1, 1), 0, "[268435456,null]"
+    )
+    a = so.rv_pf_roofline_ns(ew, h200)
+    ratio = 4800.0 / 3352.0
+    assert so.rv_pf_roofline_ns(ew, h100) == pytest.approx(a * ratio, rel=1e-6)
+    assert so.rv_pf_cross_factor(ew, h200, h100, 2 * a) == pytest.approx((1 + ratio) / 2, rel=1e-6)
+    # far from its roofline: hardly moves; at or under it: the whole ratio
+    assert so.rv_pf_cross_factor(ew, h200, h100, 100 * a) == pytest.approx(1 + (ratio - 1) / 100)
+    assert so.rv_pf_cross_factor(ew, h200, h100, 0.5 * a) == pytest.approx(ratio, rel=1e-6)
 
 
 def test_host_costs_interpolate_over_bytes(trained) -> None:

@@ -141,8 +141,9 @@ static rv_vdur_ns analytical(const unsigned grid[3], const unsigned block[3], un
 }
 
 /* The cross-device factor of a launch is a function of what rv_pf_key hashes (the launch's sig:
- * name, shape, shared memory, args, op) and of the two fixed devices, and costs two rooflines (the
- * op's JSON parsed twice): it is kept by that key, as the model keeps its predictions. */
+ * name, shape, shared memory, args, op), of the model's prediction for it (itself a function of that
+ * key) and of the two fixed devices, and costs two rooflines (the op's JSON parsed twice): it is kept
+ * by that key, as the model keeps its predictions. */
 enum { XF_SLOTS = 4096 };
 static struct {
     uint64_t key;
@@ -151,7 +152,7 @@ static struct {
 } g_xf[XF_SLOTS];
 static pthread_mutex_t g_xf_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double cross_factor(const rv_pkernel *pk) {
+static double cross_factor(const rv_pkernel *pk, double src_ns) {
     uint64_t key = rv_pf_key(pk);
     unsigned slot = (unsigned)(key % XF_SLOTS);
     pthread_mutex_lock(&g_xf_mu);
@@ -159,7 +160,7 @@ static double cross_factor(const rv_pkernel *pk) {
     double f = g_xf[slot].factor;
     pthread_mutex_unlock(&g_xf_mu);
     if (hit) return f;
-    f = rv_pf_cross_factor(pk, rv_model_pdev(g_model), &g_dev);
+    f = rv_pf_cross_factor(pk, rv_model_pdev(g_model), &g_dev, src_ns);
     pthread_mutex_lock(&g_xf_mu);
     g_xf[slot].key = key, g_xf[slot].factor = f, g_xf[slot].used = 1;
     pthread_mutex_unlock(&g_xf_mu);
@@ -189,7 +190,7 @@ rv_pred rv_predict_kernel(const rv_kernel_op *k, unsigned long long stream, int 
         rv_pmres r = rv_model_predict(g_model, &pk);
         if (r.dur_ns > 0) {
             double d = r.dur_ns;
-            if (g_xdev) d *= cross_factor(&pk), p.xdev = 1;
+            if (g_xdev) d *= cross_factor(&pk, d), p.xdev = 1;
             p.dur = (rv_vdur_ns)llround(d > 1 ? d : 1);
             p.src = r.src, p.how = rv_how_name(r.how);
             return p;

@@ -344,9 +344,11 @@ uint64_t rv_pf_key(const rv_pkernel *k) {
     return h;
 }
 
-double rv_pf_cross_factor(const rv_pkernel *k, const rv_pdev *from, const rv_pdev *to) {
+double rv_pf_cross_factor(const rv_pkernel *k, const rv_pdev *from, const rv_pdev *to, double src_ns) {
     double a = rv_pf_roofline_ns(k, from), b = rv_pf_roofline_ns(k, to);
-    if (a > 0 && b > 0) return b / a;
+    /* Only the roofline share of the launch's time moves with the device: a kernel far from its
+     * roofline on `from` (latency, tail, a bound the roofline does not see) keeps the rest. */
+    if (a > 0 && b > 0) return src_ns > a ? (src_ns - a + b) / src_ns : b / a;
     int fam = rv_pf_family(k->name, k->op);
     if (fam == RV_FAM_GEMM || fam == RV_FAM_ATTENTION)
         return to->peak_bf16_tflops > 0 ? from->peak_bf16_tflops / to->peak_bf16_tflops : 1;

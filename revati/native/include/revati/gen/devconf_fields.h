@@ -9,44 +9,44 @@
  * STR(name, size, value) a char[size]; INT(name, value) an int; U64(name, value) a
  * uint64_t; DBL(name, value) a double. */
 #define RV_DEVCONF_FIELDS(STR, INT, U64, DBL) \
-    STR(name, 96, "NVIDIA H100 80GB HBM3")             /* what the driver and NVML report, e.g. "NVIDIA H100 80GB HBM3" */ \
-    STR(profile, 64, "H100-SXM-80GB")                  /* profile key, e.g. "H100-SXM-80GB" */ \
-    INT(count, 1)                                      /* devices visible to each process */ \
-    U64(mem_bytes, 85520809984ULL)                     /* physical device memory: NVML's total */ \
-    U64(reserved_bytes, 491651072ULL)                  /* kept by the driver: CUDA's total is mem_bytes - reserved_bytes */ \
-    U64(context_bytes, 552402944ULL)                   /* a fresh context: free = CUDA total - context - allocations */ \
-    INT(sm_count, 132)                                 /* streaming multiprocessors */ \
-    INT(cc_major, 9)                                   /* compute capability, major */ \
-    INT(cc_minor, 0)                                   /* compute capability, minor */ \
-    INT(clock_khz, 1980000)                            /* SM clock, kHz */ \
-    INT(mem_clock_khz, 2619000)                        /* memory clock, kHz */ \
-    INT(mem_bus_width, 5120)                           /* memory bus width, bits */ \
-    INT(l2_bytes, 52428800)                            /* L2 cache, bytes */ \
-    INT(smem_per_block_optin, 232448)                  /* shared memory per block with opt-in, bytes */ \
-    INT(smem_per_sm, 233472)                           /* shared memory per SM, bytes */ \
-    INT(regs_per_sm, 65536)                            /* 32-bit registers per SM */ \
-    INT(max_threads_per_sm, 2048)                      /* resident threads per SM */ \
-    DBL(peak_bf16_tflops, 989.4)                       /* dense BF16 tensor peak, TFLOP/s */ \
-    DBL(peak_fp16_tflops, 989.4)                       /* dense FP16 tensor peak, TFLOP/s */ \
-    DBL(peak_fp32_tflops, 66.9)                        /* FP32 peak, TFLOP/s */ \
-    DBL(peak_fp8_tflops, 1978.9)                       /* dense FP8 tensor peak, TFLOP/s (0: none) */ \
-    DBL(mem_bw_gbs, 3352.0)                            /* HBM bandwidth, GB/s */ \
-    DBL(h2d_bw_gbs, 55.0)                              /* host<->device copy bandwidth, GB/s */ \
-    DBL(d2d_bw_gbs, 1500.0)                            /* device-local copy bandwidth, GB/s */ \
-    DBL(nvlink_bw_gbs, 450.0)                          /* per-GPU interconnect bandwidth, GB/s */ \
-    U64(nvlink_latency_ns, 2000ULL)                    /* collectives: cost of one step between GPUs, ns */ \
-    DBL(nccl_bw_eff, 0.8)                              /* collectives: fraction of nvlink_bw_gbs NCCL achieves */ \
-    U64(kernel_base_ns, 3000ULL)                       /* analytical predictor: per-launch constant, ns */ \
-    U64(kernel_wave_ns, 2000ULL)                       /* analytical predictor: cost per wave of blocks, ns */ \
-    U64(api_host_ns, 0ULL)                             /* modelled host cost of one driver call, ns */ \
-    U64(graph_gap_ns, 496ULL)                          /* GPU time between a node of a replayed CUDA graph and the node that waits for it, ns */ \
-    U64(eager_gap_ns, 850ULL)                          /* GPU time between the end of a stream's work and a kernel already queued behind it (eager launches on a busy stream), ns */ \
-    INT(pci_bus_base, 24)                              /* PCI bus id of device 0; device i gets base + i */ \
-    INT(pci_device_id, 9008)                           /* PCI device id of the product (NVML's pciDeviceId >> 16) */ \
-    INT(pcie_gen, 5)                                   /* PCIe generation of the host link */ \
-    INT(nvlinks, 18)                                   /* NVLink links per GPU */ \
-    INT(power_limit_mw, 700000)                        /* board power limit, mW */ \
-    STR(cluster_gpc_sms, 64, "18,18,16,16,16,16,16,8") /* SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs */ \
-    STR(tpc_gpc, 256, "")                              /* the GPC of each TPC in the driver's order, comma-separated (export table 1734dc26[4], which cuBLASLt reads); empty: not known, answered NULL */
+    STR(name, 96, "NVIDIA H100 80GB HBM3")                                                                                                                       /* what the driver and NVML report, e.g. "NVIDIA H100 80GB HBM3" */ \
+    STR(profile, 64, "H100-SXM-80GB")                                                                                                                            /* profile key, e.g. "H100-SXM-80GB" */ \
+    INT(count, 1)                                                                                                                                                /* devices visible to each process */ \
+    U64(mem_bytes, 85520809984ULL)                                                                                                                               /* physical device memory: NVML's total */ \
+    U64(reserved_bytes, 503316480ULL)                                                                                                                            /* kept by the driver: CUDA's total is mem_bytes - reserved_bytes */ \
+    U64(context_bytes, 552402944ULL)                                                                                                                             /* a fresh context: free = CUDA total - context - allocations */ \
+    INT(sm_count, 132)                                                                                                                                           /* streaming multiprocessors */ \
+    INT(cc_major, 9)                                                                                                                                             /* compute capability, major */ \
+    INT(cc_minor, 0)                                                                                                                                             /* compute capability, minor */ \
+    INT(clock_khz, 1980000)                                                                                                                                      /* SM clock, kHz */ \
+    INT(mem_clock_khz, 2619000)                                                                                                                                  /* memory clock, kHz */ \
+    INT(mem_bus_width, 5120)                                                                                                                                     /* memory bus width, bits */ \
+    INT(l2_bytes, 52428800)                                                                                                                                      /* L2 cache, bytes */ \
+    INT(smem_per_block_optin, 232448)                                                                                                                            /* shared memory per block with opt-in, bytes */ \
+    INT(smem_per_sm, 233472)                                                                                                                                     /* shared memory per SM, bytes */ \
+    INT(regs_per_sm, 65536)                                                                                                                                      /* 32-bit registers per SM */ \
+    INT(max_threads_per_sm, 2048)                                                                                                                                /* resident threads per SM */ \
+    DBL(peak_bf16_tflops, 989.4)                                                                                                                                 /* dense BF16 tensor peak, TFLOP/s */ \
+    DBL(peak_fp16_tflops, 989.4)                                                                                                                                 /* dense FP16 tensor peak, TFLOP/s */ \
+    DBL(peak_fp32_tflops, 66.9)                                                                                                                                  /* FP32 peak, TFLOP/s */ \
+    DBL(peak_fp8_tflops, 1978.9)                                                                                                                                 /* dense FP8 tensor peak, TFLOP/s (0: none) */ \
+    DBL(mem_bw_gbs, 3352.0)                                                                                                                                      /* HBM bandwidth, GB/s */ \
+    DBL(h2d_bw_gbs, 55.0)                                                                                                                                        /* host<->device copy bandwidth, GB/s */ \
+    DBL(d2d_bw_gbs, 1500.0)                                                                                                                                      /* device-local copy bandwidth, GB/s */ \
+    DBL(nvlink_bw_gbs, 450.0)                                                                                                                                    /* per-GPU interconnect bandwidth, GB/s */ \
+    U64(nvlink_latency_ns, 2000ULL)                                                                                                                              /* collectives: cost of one step between GPUs, ns */ \
+    DBL(nccl_bw_eff, 0.8)                                                                                                                                        /* collectives: fraction of nvlink_bw_gbs NCCL achieves */ \
+    U64(kernel_base_ns, 3000ULL)                                                                                                                                 /* analytical predictor: per-launch constant, ns */ \
+    U64(kernel_wave_ns, 2000ULL)                                                                                                                                 /* analytical predictor: cost per wave of blocks, ns */ \
+    U64(api_host_ns, 0ULL)                                                                                                                                       /* modelled host cost of one driver call, ns */ \
+    U64(graph_gap_ns, 478ULL)                                                                                                                                    /* GPU time between a node of a replayed CUDA graph and the node that waits for it, ns */ \
+    U64(eager_gap_ns, 917ULL)                                                                                                                                    /* GPU time between the end of a stream's work and a kernel already queued behind it (eager launches on a busy stream), ns */ \
+    INT(pci_bus_base, 24)                                                                                                                                        /* PCI bus id of device 0; device i gets base + i */ \
+    INT(pci_device_id, 9008)                                                                                                                                     /* PCI device id of the product (NVML's pciDeviceId >> 16) */ \
+    INT(pcie_gen, 5)                                                                                                                                             /* PCIe generation of the host link */ \
+    INT(nvlinks, 18)                                                                                                                                             /* NVLink links per GPU */ \
+    INT(power_limit_mw, 700000)                                                                                                                                  /* board power limit, mW */ \
+    STR(cluster_gpc_sms, 64, "18,18,16,16,16,16,16,8")                                                                                                           /* SMs per GPC as cluster placement sees them, comma-separated; empty: GPCs of 16 SMs */ \
+    STR(tpc_gpc, 256, "0,1,2,3,4,5,6,7,0,1,2,3,4,5,6,7,0,1,2,3,4,5,6,7,0,1,2,3,4,5,6,7,1,2,3,4,5,6,7,1,2,3,4,5,6,7,1,2,3,4,5,6,7,1,2,3,4,5,6,7,6,7,11,14,17,19") /* the GPC of each TPC in the driver's order, comma-separated (export table 1734dc26[4], which cuBLASLt reads); empty: not known, answered NULL */
 
 #endif

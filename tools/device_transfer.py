@@ -1,0 +1,149 @@
+"""How well one device's model times another device's real kernels (what-if hardware), against a
+model trained on that device's own data, judged on the same held-out shapes.
+
+    python tools/device_transfer.py --model revati/predictors/models/default \\
+        --data revati/profiles/data/h100 [--data MORE ...] [--holdout 0.2] [--no-train]
+    python tools/device_transfer.py --model M --data TARGET --own D1 [D2 ...]
+
+`--data` is a profile dataset (or several) of the target device. Each of its rows is timed through
+the C core by `--model`, multiplied by the factor the driver applies when the model's device is
+not the run's (`rv_pf_cross_factor`, the `xdev` of docs/predictors.md): "what-if" below. Unless
+`--no-train`, the target's shapes are split once (`train.split_by_shape`, `--holdout` of each
+family's shapes), a model is trained on the rest of the target data, and both are scored on the
+held-out rows: "own". With `--own D...` the target's own model is trained on those datasets
+(of the target device, none of `--data`'s rows held out) and both are scored on every `--data` row:
+a workload the own model never saw against the other device's data scaled. Printed per family (and all families): rows, MAPE, p90 |error|, the
+GPU-time-weighted |error| (each row weighted by its real duration times its launches) and the
+weighted bias (sum predicted / sum real - 1, launches counted), in %. `--json F` writes the same.
+Exit 1 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def predict_scaled(model_dir: Path, k: pd.DataFrame, to: Any) -> np.ndarray:
+    """Each row's prediction by the model at `model_dir`, scaled to device profile `to` as the
+    driver scales it (1x when the model is from that device); NaN where the model has no answer."""
+    from revati.predictors import features, native, xgb
+
+    m = native.NativeModel(model_dir, "xgb", xgb.lib_path())
+    target = native.pdev(to)
+    out = np.full(len(k), np.nan)
+    try:
+        for i, pk in enumerate(features.launches(k)):
+            d, _, _ = m.predict(pk, cached=False)
+            if d > 0:
+                out[i] = d * m.cross_factor(pk, target, d)
+    finally:
+        m.close()
+    return out
+
+
+def score(pred: np.ndarray, k: pd.DataFrame) -> dict[str, float]:
+    dur = k["dur_ns"].to_numpy(float)
+    n = k["n"].to_numpy(float) if "n" in k else np.ones(len(k))
+    ok = ~np.isnan(pred)
+    if not ok.any():
+        return {"rows": 0}
+    e = np.abs(pred[ok] - dur[ok]) / dur[ok] * 100
+    w = dur[ok] * n[ok]
+    return {
+        "rows": int(ok.sum()),
+        "mape": float(np.mean(e)),
+        "p90": float(np.percentile(e, 90)),
+        "weighted": float(np.sum(e * w) / np.sum(w)),
+        "bias": float((np.sum(pred[ok] * n[ok]) / np.sum(dur[ok] * n[ok]) - 1) * 100),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, required=True, help="a model directory (revati train)")
+    p.add_argument(
+        "--also", type=Path, action="append", default=[], help="another model to score on every row"
+    )
+    p.add_argument("--data", type=Path, action="append", required=True, help="target dataset")
+    p.add_argument("--holdout", type=float, default=0.2)
+    p.add_argument("--no-train", action="store_true", help="score the what-if model on all rows")
+    p.add_argument("--own", type=Path, nargs="+", default=None, help="train the own model on these")
+    p.add_argument("--json", type=Path, default=None)
+    a = p.parse_args(argv)
+    from revati.errors import RevatiError
+    from revati.predictors import dataset, features, model_file, train
+
+    try:
+        ds = dataset.load(a.data)
+        src = str(model_file.read_info(a.model).get("device", "?"))
+    except (RevatiError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    k = ds.kernels.reset_index(drop=True)
+    fams = features.matrix(k, ds.device)[:, 0].astype(int)
+    whatif = predict_scaled(a.model, k, ds.device)
+    rows: list[dict[str, Any]] = []
+
+    def add(label: str, pred: np.ndarray, sel: np.ndarray) -> None:
+        for f in [*np.unique(fams[sel]), -1]:
+            m = sel & ((fams == f) if f >= 0 else True)
+            name = features.FAMILIES[f] if f >= 0 else "all"
+            rows.append({"model": label, "family": name, **score(pred[m], k[m])})
+
+    print(f"target {ds.device.key} ({len(k)} rows); what-if model from {src}")
+    every = np.ones(len(k), dtype=bool)
+    if a.no_train:
+        add("what-if", whatif, every)
+    elif a.own:
+        try:
+            od = dataset.load(a.own)
+        except RevatiError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        if od.device.key != ds.device.key:
+            print(
+                f"error: --own is from {od.device.key}, --data from {ds.device.key}",
+                file=sys.stderr,
+            )
+            return 1
+        tmp = Path(tempfile.mkdtemp(prefix="revati-device-transfer-"))
+        try:
+            train.build(tmp, od, od.kernels.reset_index(drop=True), {}, True)
+            own = predict_scaled(tmp, k, ds.device)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        add("what-if", whatif, every)
+        add("own", own, every)
+    else:
+        test = train.split_by_shape(k, fams, a.holdout)
+        tmp = Path(tempfile.mkdtemp(prefix="revati-device-transfer-"))
+        try:
+            train.build(tmp, ds, k[~test].reset_index(drop=True), {}, True)
+            own = np.full(len(k), np.nan)
+            own[test] = predict_scaled(tmp, k[test].reset_index(drop=True), ds.device)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        add("what-if", whatif, test)
+        add("own", own, test)
+        add("what-if, all rows", whatif, every)
+    for extra in a.also:
+        add(extra.name, predict_scaled(extra, k, ds.device), every)
+    t = pd.DataFrame(rows)
+    pd.set_option("display.width", 200)
+    print(t.round(1).to_string(index=False))
+    if a.json:
+        a.json.write_text(json.dumps({"target": ds.device.key, "model_device": src, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

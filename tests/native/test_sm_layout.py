@@ -1,9 +1,10 @@
-"""cuBLASLt's nvjet GEMM kernels get the same SM-order table under the stand-in as on a real H200.
+"""cuBLASLt's nvjet GEMM kernels get the same SM-order table under the stand-in as on a real H200 or H100.
 
 cuBLASLt reads the TPC layout from export-table slot `1734dc26`[4] and builds a 128-byte table (the
 order of the kernel's clusters, GPC by GPC) into every nvjet kernel's parameters. The stand-in answers
-the H200's layout (`tpc_gpc` in profiles.toml); these GEMMs launch the same kernels with the same
-grids as in the H200 dataset (revati/profiles/data/h200), and their tables must equal the real ones.
+the card's layout (`tpc_gpc` in profiles.toml); these GEMMs launch the same kernels with the same
+grids as in the card's dataset (revati/profiles/data/h200, h100), and their tables must equal the real
+ones.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from revati.trace import load_run
 
 pytest.importorskip("torch")
 
-DATASET = Path(__file__).resolve().parents[2] / "revati" / "profiles" / "data" / "h200"
+DATA = Path(__file__).resolve().parents[2] / "revati" / "profiles" / "data"
 TABLE_WORD = 6  # the table's first 8-byte word among an nvjet kernel's parameter words
 SCRIPT = textwrap.dedent(
     """
@@ -54,17 +55,18 @@ def _keyed(df: pd.DataFrame, gx: str, gy: str) -> pd.Series:
     return pd.Series([_table(a) for a in df["args"]], index=key).groupby(level=0).first()
 
 
-def test_nvjet_tables_match_the_h200(lib_dir: Path, tmp_path: Path) -> None:
-    (tmp_path / "device.conf").write_text(get_profile("h200").device_conf(1))
+@pytest.mark.parametrize("card", ["h200", "h100"])
+def test_nvjet_tables_match_the_real_card(card: str, lib_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "device.conf").write_text(get_profile(card).device_conf(1))
     env = run_env(tmp_path, lib_dir, gpus=1)
     env.pop("CUDA_VISIBLE_DEVICES", None)
     p = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
                        timeout=600)  # fmt: skip
     assert p.returncode == 0 and "RESULT" in p.stdout, p.stderr[-3000:]
     sim = _keyed(load_run(tmp_path).frames["kernel"], "grid_x", "grid_y")
-    real = _keyed(pd.read_parquet(DATASET / "kernels.parquet"), "gx", "gy")
+    real = _keyed(pd.read_parquet(DATA / card / "kernels.parquet"), "gx", "gy")
     both = sim.index.intersection(real.index)
-    assert len(both) >= 3, f"only {len(both)} of {len(sim)} nvjet launches are in the H200 dataset"
+    assert len(both) >= 3, f"only {len(both)} of {len(sim)} nvjet launches are in the {card} dataset"
     differ = [k for k in both if sim[k] != real[k]]
     assert not differ, [(k[:70], sim[k][:24], real[k][:24]) for k in differ]
     assert any(real[k] != tuple(range(128)) for k in both)  # the real card's order, not identity

@@ -252,6 +252,23 @@ def test_cross_device_factor_moves_only_the_roofline_share() -> None:
     assert so.rv_pf_cross_factor(ew, h200, h100, 0.5 * a) == pytest.approx(ratio, rel=1e-6)
 
 
+def test_cross_device_factor_scales_a_gemm_past_its_fixed_latency() -> None:
+    """A memory-bound GEMM (a decode GEMV reading its weights) keeps its efficiency on the other
+    card: all its time but the first 2 us scales by the roofline ratio, however far from the
+    roofline it runs; a GEMM shorter than that does not move."""
+    so = native.lib()
+    h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
+    op = json.dumps({"lib": "cublas", "op": "gemm", "m": 8192, "n": 1, "k": 8192, "dtype": "bf16"})
+    gemv = native.pkernel("nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT", (2, 64, 1), (384, 1, 1), 0, None, op)
+    a = so.rv_pf_roofline_ns(gemv, h200)
+    ratio = so.rv_pf_roofline_ns(gemv, h100) / a
+    assert ratio == pytest.approx(4800.0 / 3352.0, rel=0.01)  # bound by reading the weights
+    for src in (1.25 * a, 3 * a):
+        want = (2000 + (src - 2000) * ratio) / src
+        assert so.rv_pf_cross_factor(gemv, h200, h100, src) == pytest.approx(want, rel=1e-9)
+    assert so.rv_pf_cross_factor(gemv, h200, h100, 1500.0) == pytest.approx(ratio)  # under a
+
+
 def test_host_costs_interpolate_over_bytes(trained) -> None:
     """Host cost rows: per call, interpolated over bytes; unknown calls have none."""
     _, model, _ = trained

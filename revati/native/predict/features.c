@@ -346,10 +346,19 @@ uint64_t rv_pf_key(const rv_pkernel *k) {
 
 double rv_pf_cross_factor(const rv_pkernel *k, const rv_pdev *from, const rv_pdev *to, double src_ns) {
     double a = rv_pf_roofline_ns(k, from), b = rv_pf_roofline_ns(k, to);
-    /* Only the roofline share of the launch's time moves with the device: a kernel far from its
-     * roofline on `from` (latency, tail, a bound the roofline does not see) keeps the rest. */
-    if (a > 0 && b > 0) return src_ns > a ? (src_ns - a + b) / src_ns : b / a;
     int fam = rv_pf_family(k->name, k->op);
+    if (a > 0 && b > 0) {
+        if (src_ns <= a) return b / a;
+        /* A GEMM's shortfall from its roofline is its tiling's efficiency, which the same kernel keeps
+         * on a card of the same SMs: all but a launch's fixed latency scales with the roofline. Other
+         * launches fall short for latency and caching, which do not move: only their roofline time
+         * is replaced (docs/predictors.md, "What-if devices"). */
+        if (fam == RV_FAM_GEMM) {
+            double fixed = src_ns < RV_PF_GEMM_FIXED_NS ? src_ns : RV_PF_GEMM_FIXED_NS;
+            return (fixed + (src_ns - fixed) * b / a) / src_ns;
+        }
+        return (src_ns - a + b) / src_ns;
+    }
     if (fam == RV_FAM_GEMM || fam == RV_FAM_ATTENTION)
         return to->peak_bf16_tflops > 0 ? from->peak_bf16_tflops / to->peak_bf16_tflops : 1;
     if (fam == RV_FAM_COMM) return 1;

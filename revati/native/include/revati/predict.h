@@ -119,9 +119,11 @@ RV_API double rv_xgb_base_ns(const double f[RV_PF_N]);
 /* Host time (ns) of a driver call on the profiled machine, interpolated over bytes; < 0 if unknown. */
 RV_API double rv_model_host_ns(const rv_model *m, const char *call, uint64_t bytes);
 /* Cross-device factor: predicted time on `to` over time on `from` for a launch that takes `src_ns`
- * on `from`. With known flops and bytes the launch's roofline time on `from` is replaced by that on
- * `to` and the rest of `src_ns` kept (the plain roofline ratio when `src_ns` is at or under the
- * roofline, or <= 0); else the compute or bandwidth ratio by family. */
+ * on `from`. With known flops and bytes: a GEMM's time past its first RV_PF_GEMM_FIXED_NS scales by
+ * the roofline ratio; any other launch's roofline time on `from` is replaced by that on `to` and the
+ * rest of `src_ns` kept (the plain roofline ratio when `src_ns` is at or under the roofline, or <= 0).
+ * Else the compute or bandwidth ratio by family. */
+#define RV_PF_GEMM_FIXED_NS 2000.0
 RV_API double rv_pf_cross_factor(const rv_pkernel *k, const rv_pdev *from, const rv_pdev *to, double src_ns);
 
 #endif

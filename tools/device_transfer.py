@@ -4,6 +4,7 @@ model trained on that device's own data, judged on the same held-out shapes.
     python tools/device_transfer.py --model revati/predictors/models/default \\
         --data revati/profiles/data/h100 [--data MORE ...] [--holdout 0.2] [--no-train]
     python tools/device_transfer.py --model M --data TARGET --own D1 [D2 ...]
+    python tools/device_transfer.py --model M --data TARGET --run RUN [--graphs] [--also M2 ...]
 
 `--data` is a profile dataset (or several) of the target device. Each of its rows is timed through
 the C core by `--model`, multiplied by the factor the driver applies when the model's device is
@@ -15,7 +16,10 @@ held-out rows: "own". With `--own D...` the target's own model is trained on tho
 a workload the own model never saw against the other device's data scaled. Printed per family (and all families): rows, MAPE, p90 |error|, the
 GPU-time-weighted |error| (each row weighted by its real duration times its launches) and the
 weighted bias (sum predicted / sum real - 1, launches counted), in %. `--json F` writes the same.
-Exit 1 on bad input.
+With `--run RUN` (a `revati record` run of the workload the target dataset profiled) the rows are
+instead weighted by how often the run launched each signature (`--graphs`: only launches replayed in
+CUDA graphs), and the real and predicted GPU time of those launches are printed per family: what a
+step of that workload would take by each model. Exit 1 on bad input.
 """
 
 from __future__ import annotations
@@ -67,6 +71,39 @@ def score(pred: np.ndarray, k: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def run_totals(a: argparse.Namespace, k: pd.DataFrame, fams: np.ndarray, whatif: np.ndarray,
+               device: Any) -> int:  # fmt: skip
+    """Per family: the run's launches that the target profiled, their real and predicted time."""
+    from revati.errors import RevatiError
+    from revati.predictors import features
+    from revati.trace import load_run
+
+    try:
+        kern = load_run(a.run, columns={"kernel": ["sig", "graph"]}).frames["kernel"]
+    except (RevatiError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if a.graphs:
+        kern = kern[kern["graph"].astype(str).str.len() > 0]
+    count = k["sig"].map(kern.groupby("sig").size()).fillna(0).to_numpy(float)
+    models = {"what-if": whatif, **{m.name: predict_scaled(m, k, device) for m in a.also}}
+    dur = k["dur_ns"].to_numpy(float)
+    print(f"{a.run}: {int(count.sum())} of {len(kern)} launches profiled on the target")
+    out = []
+    for f in [*np.unique(fams[count > 0]), -1]:
+        m = (count > 0) & ((fams == f) if f >= 0 else True)
+        real = float(np.sum(dur[m] * count[m]))
+        row = {"family": features.FAMILIES[f] if f >= 0 else "all", "launches": int(count[m].sum()),
+               "real_ms": real / 1e6}  # fmt: skip
+        for name, pred in models.items():
+            got = float(np.nansum(pred[m] * count[m]))
+            row[f"{name}_ms"], row[f"{name}_%"] = got / 1e6, (got / real - 1) * 100
+        out.append(row)
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(out).round(1).to_string(index=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, required=True, help="a model directory (revati train)")
@@ -77,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--no-train", action="store_true", help="score the what-if model on all rows")
     p.add_argument("--own", type=Path, nargs="+", default=None, help="train the own model on these")
+    p.add_argument("--run", type=Path, default=None, help="weight rows by this run's launches")
+    p.add_argument("--graphs", action="store_true", help="with --run: graph launches only")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     from revati.errors import RevatiError
@@ -101,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"target {ds.device.key} ({len(k)} rows); what-if model from {src}")
     every = np.ones(len(k), dtype=bool)
+    if a.run is not None:
+        return run_totals(a, k, fams, whatif, ds.device)
     if a.no_train:
         add("what-if", whatif, every)
     elif a.own:

@@ -79,8 +79,10 @@ def run_revati(
 
 
 def table(gpu: dict, rev: dict) -> str:
+    cards = {r.get("device") for rs in gpu["results"].values() for r in rs} - {None}
+    card = " / ".join(sorted(c.replace("NVIDIA ", "") for c in cards)) or "GPU"
     lines = [
-        "| workload | real H200 median ms (min-max, n) | revati ms | error |",
+        f"| workload | real {card} median ms (min-max, n) | revati ms | error |",
         "|---|---|---|---|",
     ]
     for w in WORKLOADS:

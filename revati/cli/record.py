@@ -143,8 +143,8 @@ def record(
         raise click.BadParameter(
             f"{token_exclude!r} is not a comma-separated list of ids", param_hint="--token-exclude"
         ) from None
-    if model is None and kernel_table is None and predictor in (None, "table", "roofline", "xgb"):
-        model = registry.bundled_model_dir(device_name)  # the run's device's own, if bundled
+    if kernel_table is None:
+        model = registry.run_model(model, device_name, predictor)  # the device's own, if bundled
     opts = PredictorOptions(model=model, kernel_table=kernel_table, host_costs=host_costs)
     if predictor is None:
         predictor = "table" if kernel_table is not None else registry.default_name(model)

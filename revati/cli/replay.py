@@ -71,6 +71,7 @@ def replay(
     if model is None and predictor == "recorded" and m.predictor.get("host_costs"):
         # the same host costs as the recording, or the timeline could not repeat
         model = Path(str(m.predictor.get("model")))
+    model = registry.run_model(model, device_name or m.device, predictor)
     opts = PredictorOptions(
         model=model.resolve() if model else None,
         recorded_run=run.resolve() if predictor == "recorded" else None,

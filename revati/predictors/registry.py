@@ -74,3 +74,14 @@ def bundled_model_dir(device: str | None = None) -> Path:
                 if model_file.read_info(d).get("device") == key:
                     return d
     return models / "default"
+
+
+MODEL_PREDICTORS = ("table", "roofline", "xgb")
+
+
+def run_model(model: Path | None, device: str, predictor: str | None) -> Path | None:
+    """The model a run uses: --model, else (for a model-based predictor or the default one) the
+    bundled model of the run's device; None where the predictor needs none."""
+    if model is not None or (predictor is not None and predictor not in MODEL_PREDICTORS):
+        return model
+    return bundled_model_dir(device)

@@ -161,8 +161,8 @@ def train(
     if scaled:
         from revati.predictors import transfer
 
-        extra = transfer.scaled_rows(scaled, ds.device, ds.kernels)
         other = dataset.load(scaled)
+        extra = transfer.scaled_rows(other, ds.device, ds.kernels)
         ds = dataset.Dataset(
             pd.concat(
                 [ds.kernels.assign(**{transfer.SCALED_COLUMN: ""}), extra], ignore_index=True
@@ -176,14 +176,18 @@ def train(
     feats = features.matrix(k, ds.device)
     fams = feats[:, 0].astype(int)
     test = split_by_shape(k, fams, holdout)
+    fit = ~test
     if scaled:
         test &= k["scaled_from"].to_numpy() == ""  # judged on the device's own measurements
+        # ... and a held-out shape is not trained on through the other device's rows either
+        shapes = np.array([dataset.shape_key(r) for r in k.itertuples(index=False)], dtype=object)
+        fit = ~test & ~np.isin(shapes, shapes[test])
     modes = MODES if with_xgb else MODES[:2]
     scores: list[FamilyScore] = []
-    if test.any() and (~test).any():
+    if test.any() and fit.any():
         tmp = Path(tempfile.mkdtemp(prefix="revati-heldout-"))
         try:
-            build(tmp, ds, k[~test].reset_index(drop=True), {}, with_xgb)
+            build(tmp, ds, k[fit].reset_index(drop=True), {}, with_xgb)
             errs = evaluate(tmp, k[test].reset_index(drop=True), modes)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

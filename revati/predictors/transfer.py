@@ -9,7 +9,6 @@ coverage of a richer device's sweeps; where it measured a launch itself, its own
 from __future__ import annotations
 
 import ctypes
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,13 +20,12 @@ from revati.predictors import dataset, features, native
 SCALED_COLUMN = "scaled_from"  # the source device's profile key; "" on the device's own rows
 
 
-def scaled_rows(paths: list[Path], target: DeviceProfile, own: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the datasets at `paths` (one other device) whose launch (`dataset.launch_key`)
-    is not in `own`, their durations scaled to `target`; `SCALED_COLUMN` names their device."""
-    src = dataset.load(paths)
+def scaled_rows(src: dataset.Dataset, target: DeviceProfile, own: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `src` (another device's datasets) whose launch (`dataset.launch_key`) is not in
+    `own`, their durations scaled to `target`; `SCALED_COLUMN` names their device."""
     if src.device.key == target.key:
         raise RevatiError(
-            f"{paths[0]} is from {target.key} itself: give it as a dataset, not to scale"
+            f"--scaled data is from {target.key} itself: give it as a dataset, not to scale"
         )
     have = {dataset.launch_key(r) for r in own.itertuples(index=False)}
     k = src.kernels

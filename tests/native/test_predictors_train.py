@@ -259,7 +259,9 @@ def test_cross_device_factor_scales_a_gemm_past_its_fixed_latency() -> None:
     so = native.lib()
     h200, h100 = native.pdev(get_profile("h200")), native.pdev(get_profile("h100"))
     op = json.dumps({"lib": "cublas", "op": "gemm", "m": 8192, "n": 1, "k": 8192, "dtype": "bf16"})
-    gemv = native.pkernel("nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT", (2, 64, 1), (384, 1, 1), 0, None, op)
+    gemv = native.pkernel(
+        "nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT", (2, 64, 1), (384, 1, 1), 0, None, op
+    )
     a = so.rv_pf_roofline_ns(gemv, h200)
     ratio = so.rv_pf_roofline_ns(gemv, h100) / a
     assert ratio == pytest.approx(4800.0 / 3352.0, rel=0.01)  # bound by reading the weights

@@ -35,7 +35,7 @@ def test_scaled_rows_fill_only_the_launches_the_device_lacks(tmp_path: Path) -> 
         tmp_path / "h200", [_ew(1 << 24, 40_000.0), _ew(1 << 26, 150_000.0), _ew(1 << 12, 2_000.0)]
     )
     h100 = get_profile("h100")
-    rows = transfer.scaled_rows([other], h100, dataset.load([own]).kernels)
+    rows = transfer.scaled_rows(dataset.load([other]), h100, dataset.load([own]).kernels)
     assert sorted(rows["args"]) == sorted([f"[{1 << 26},null,null]", f"[{1 << 12},null,null]"])
     assert set(rows[transfer.SCALED_COLUMN]) == {"H200-SXM-141GB"}
     so = native.lib()
@@ -53,8 +53,9 @@ def test_scaled_rows_fill_only_the_launches_the_device_lacks(tmp_path: Path) -> 
 
 def test_scaling_a_devices_own_data_is_refused(tmp_path: Path) -> None:
     ds = profile_data.write_rows(tmp_path / "h200", [_ew(1 << 20, 9_000.0)])
+    d = dataset.load([ds])
     with pytest.raises(Exception, match="give it as a dataset"):
-        transfer.scaled_rows([ds], get_profile("h200"), dataset.load([ds]).kernels)
+        transfer.scaled_rows(d, get_profile("h200"), d.kernels)
 
 
 def test_host_rows_prefer_an_untraced_measurement_from_either_device() -> None:
@@ -117,3 +118,15 @@ def test_a_runs_device_picks_its_own_bundled_model() -> None:
     assert info["data_sha256"] == hashlib.sha256((own.digest + other.digest).encode()).hexdigest()
     assert registry.bundled_model_dir("a100") == registry.bundled_model_dir()
     assert registry.bundled_model_dir("H200") == registry.bundled_model_dir()
+
+
+def test_record_and_replay_take_the_devices_model_unless_told() -> None:
+    """`revati record` and `revati replay` resolve the model the same way: --model wins; a
+    model-based predictor (or none named) gets the run's device's bundled model; the others none."""
+    h100 = registry.bundled_model_dir("h100")
+    assert registry.run_model(None, "H100-SXM-80GB", None) == h100
+    assert registry.run_model(None, "h100", "xgb") == h100
+    assert registry.run_model(None, "a100", "roofline") == registry.bundled_model_dir()
+    assert registry.run_model(None, "h100", "analytical") is None
+    assert registry.run_model(None, "h100", "recorded") is None
+    assert registry.run_model(Path("/x"), "h100", "xgb") == Path("/x")

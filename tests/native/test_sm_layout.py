@@ -66,7 +66,9 @@ def test_nvjet_tables_match_the_real_card(card: str, lib_dir: Path, tmp_path: Pa
     sim = _keyed(load_run(tmp_path).frames["kernel"], "grid_x", "grid_y")
     real = _keyed(pd.read_parquet(DATA / card / "kernels.parquet"), "gx", "gy")
     both = sim.index.intersection(real.index)
-    assert len(both) >= 3, f"only {len(both)} of {len(sim)} nvjet launches are in the {card} dataset"
+    assert len(both) >= 3, (
+        f"only {len(both)} of {len(sim)} nvjet launches are in the {card} dataset"
+    )
     differ = [k for k in both if sim[k] != real[k]]
     assert not differ, [(k[:70], sim[k][:24], real[k][:24]) for k in differ]
     assert any(real[k] != tuple(range(128)) for k in both)  # the real card's order, not identity

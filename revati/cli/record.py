@@ -43,7 +43,8 @@ def _default_out(command: list[str]) -> Path:
     "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model directory from revati train, for table/roofline/xgb (default: the bundled model).",
+    help="Model directory from revati train, for table/roofline/xgb (default: the bundled model of "
+    "--device if there is one, else the H200 one scaled to it).",
 )
 @click.option(
     "--kernel-table",

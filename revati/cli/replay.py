@@ -23,7 +23,8 @@ from revati.predictors.base import PredictorOptions
     "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model directory from revati train (default: the bundled model).",
+    help="Model directory from revati train (default: the bundled model of the run's device, "
+    "else the H200 one).",
 )
 @click.option(
     "--device",

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--host-speed", default="auto", help="a number, or auto (calibrated, cached)")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--workloads", default=",".join(WORKLOADS))
-    r.add_argument("--model", help="model directory (default: the bundled model)")
+    r.add_argument("--model", help="model directory (default: the device's bundled model)")
     t = sub.add_parser("table")
     t.add_argument("gpu", type=Path, nargs="+", help="real-GPU result files (their runs pooled)")
     t.add_argument("revati", type=Path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,34 +12,22 @@ import pytest
 
 from revati.predictors import train
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "device_transfer", ROOT / "tools/device_transfer.py"
-    )
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_score_weighs_by_gpu_time_and_counts_launches() -> None:
+def test_score_weighs_by_gpu_time_and_counts_launches(load_tool) -> None:
     k = pd.DataFrame({"dur_ns": [100.0, 1000.0, 50.0], "n": [1, 3, 1]})
-    s = _tool().score(np.array([110.0, 900.0, np.nan]), k)
+    s = load_tool("device_transfer").score(np.array([110.0, 900.0, np.nan]), k)
     assert s["rows"] == 2 and s["mape"] == pytest.approx(10.0)
     assert s["weighted"] == pytest.approx((10 * 100 + 10 * 3000) / 3100)
     assert s["bias"] == pytest.approx(((110 + 900 * 3) / (100 + 3000) - 1) * 100)
 
 
-def test_a_model_scored_on_its_own_device_and_on_another(tmp_path: Path) -> None:
+def test_a_model_scored_on_its_own_device_and_on_another(tmp_path: Path, load_tool) -> None:
     """On rows of its own device a model is not scaled (its exact rows come back as measured);
     the same rows relabelled as another device's are predicted through the what-if factor."""
     ds = profile_data.write(tmp_path / "h200")
     model = tmp_path / "model"
     train.train([ds], model)
-    tool = _tool()
+    tool = load_tool("device_transfer")
     out = tmp_path / "same.json"
     assert (
         tool.main(["--model", str(model), "--data", str(ds), "--no-train", "--json", str(out)]) == 0
@@ -63,6 +50,11 @@ def test_a_model_scored_on_its_own_device_and_on_another(tmp_path: Path) -> None
     assert abs(rows2["gemm"]["bias"]) < rows2["elementwise"]["bias"]
 
 
-def test_bad_dataset_is_one_line_error(tmp_path: Path, capsys) -> None:
-    assert _tool().main(["--model", str(tmp_path), "--data", str(tmp_path), "--no-train"]) == 1
+def test_bad_dataset_is_one_line_error(tmp_path: Path, capsys, load_tool) -> None:
+    assert (
+        load_tool("device_transfer").main(
+            ["--model", str(tmp_path), "--data", str(tmp_path), "--no-train"]
+        )
+        == 1
+    )
     assert "not a profile dataset" in capsys.readouterr().err

@@ -54,6 +54,18 @@ def predict_scaled(model_dir: Path, k: pd.DataFrame, to: Any) -> np.ndarray:
     return out
 
 
+def own_predictions(ds: Any, fit: pd.DataFrame, k: pd.DataFrame) -> np.ndarray:
+    """Rows `k` timed by a model trained (in a temporary directory) on rows `fit` of dataset `ds`."""
+    from revati.predictors import train
+
+    tmp = Path(tempfile.mkdtemp(prefix="revati-device-transfer-"))
+    try:
+        train.build(tmp, ds, fit.reset_index(drop=True), {}, True)
+        return predict_scaled(tmp, k.reset_index(drop=True), ds.device)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def score(pred: np.ndarray, k: pd.DataFrame) -> dict[str, float]:
     dur = k["dur_ns"].to_numpy(float)
     n = k["n"].to_numpy(float) if "n" in k else np.ones(len(k))
@@ -156,23 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        tmp = Path(tempfile.mkdtemp(prefix="revati-device-transfer-"))
-        try:
-            train.build(tmp, od, od.kernels.reset_index(drop=True), {}, True)
-            own = predict_scaled(tmp, k, ds.device)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        own = own_predictions(od, od.kernels, k)
         add("what-if", whatif, every)
         add("own", own, every)
     else:
         test = train.split_by_shape(k, fams, a.holdout)
-        tmp = Path(tempfile.mkdtemp(prefix="revati-device-transfer-"))
-        try:
-            train.build(tmp, ds, k[~test].reset_index(drop=True), {}, True)
-            own = np.full(len(k), np.nan)
-            own[test] = predict_scaled(tmp, k[test].reset_index(drop=True), ds.device)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        own = np.full(len(k), np.nan)
+        own[test] = own_predictions(ds, k[~test], k[test])
         add("what-if", whatif, test)
         add("own", own, test)
         add("what-if, all rows", whatif, every)

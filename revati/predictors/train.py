@@ -47,9 +47,17 @@ class TrainResult:
     scores: list[FamilyScore]
 
 
-def split_by_shape(k: pd.DataFrame, fams: np.ndarray, holdout: float) -> np.ndarray:
-    """A test mask: per family, the shapes whose hash ranks lowest, about `holdout` of them."""
-    keys = np.array([dataset.shape_key(r) for r in k.itertuples(index=False)], dtype=object)
+def shape_keys(k: pd.DataFrame) -> np.ndarray:
+    """Each row's `dataset.shape_key`."""
+    return np.array([dataset.shape_key(r) for r in k.itertuples(index=False)], dtype=object)
+
+
+def split_by_shape(
+    k: pd.DataFrame, fams: np.ndarray, holdout: float, keys: np.ndarray | None = None
+) -> np.ndarray:
+    """A test mask: per family, the shapes whose hash ranks lowest, about `holdout` of them.
+    `keys`: the rows' `shape_keys`, if the caller has them."""
+    keys = shape_keys(k) if keys is None else keys
     test = np.zeros(len(k), dtype=bool)
     for f in np.unique(fams):
         idx = np.flatnonzero(fams == f)
@@ -175,12 +183,12 @@ def train(
     k = ds.kernels
     feats = features.matrix(k, ds.device)
     fams = feats[:, 0].astype(int)
-    test = split_by_shape(k, fams, holdout)
+    shapes = shape_keys(k)
+    test = split_by_shape(k, fams, holdout, shapes)
     fit = ~test
     if scaled:
-        test &= k["scaled_from"].to_numpy() == ""  # judged on the device's own measurements
+        test &= k[transfer.SCALED_COLUMN].to_numpy() == ""  # judged on the device's own rows
         # ... and a held-out shape is not trained on through the other device's rows either
-        shapes = np.array([dataset.shape_key(r) for r in k.itertuples(index=False)], dtype=object)
         fit = ~test & ~np.isin(shapes, shapes[test])
     modes = MODES if with_xgb else MODES[:2]
     scores: list[FamilyScore] = []
@@ -194,7 +202,7 @@ def train(
         tf = fams[test]
         known = ~np.isnan(feats[test][:, features.ROOF])
         short = k["dur_ns"].to_numpy(dtype=float)[test] < SHORT_NS
-        keys = [dataset.shape_key(r) for r in k[test].itertuples(index=False)]
+        keys = list(shapes[test])
         for f in np.unique(tf):
             fam = tf == f
             groups = [(features.FAMILIES[f], fam)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import sys
 import time
@@ -472,35 +471,23 @@ GEMM_TOKENS = list(range(256, 2049, 16))
 
 
 def gemm_token_cases(torch, quick: bool) -> Iterator[Case]:
-    """Each weight cycled among copies that together pass twice the L2, as a model's layers do:
-    a repeated weight would be read from the L2 (docs/predictors.md)."""
-    F = torch.nn.functional
-    l2 = torch.cuda.get_device_properties(0).L2_cache_size if torch.cuda.is_available() else 0
-
-    def mm(m, n, k):
-        def setup():
-            copies = max(1, -(-2 * l2 // (n * k * 2)))
-            a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
-            ws = [torch.randn(n, k, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
-            turn = itertools.cycle(ws)
-            return lambda: F.linear(a, next(turn))
-
-        return setup
-
+    """Each weight cycled among copies that together pass twice the L2 (`cold_linear`)."""
     for model, layer, n, k in GEMM_TOKEN_SHAPES[:1] if quick else GEMM_TOKEN_SHAPES:
         for m in GEMM_TOKENS[::32] if quick else GEMM_TOKENS:
             shape = {"m": m, "n": n, "k": k, "model": model, "layer": layer}
-            yield Case("gemm_tokens", "linear", "bf16", shape, mm(m, n, k))
+            yield Case("gemm_tokens", "linear", "bf16", shape, cold_linear(torch, m, n, k))
 
 
 # case numbers run over the families in this order: a new family goes last, so that the numbers of
 from sweep_fa3 import fa3_cases  # noqa: E402  (vLLM's FA3 kernels; needs vllm_flash_attn when run)
+from sweep_gemm_models import cold_linear, gemm_model_cases  # noqa: E402
 
 # the shipped dataset's cases (revati/profiles/data/h200/sweep.csv) stay what they were
 FAMILIES = {"gemm": gemm_cases, "attention": attention_cases, "memory": memory_cases,
             "copy": copy_cases, "attention_heads": attention_head_cases,
             "memory_more": memory_more_cases, "torch_ops": torch_ops_cases,
-            "vllm_fa3": fa3_cases, "gemm_tokens": gemm_token_cases}  # fmt: skip
+            "vllm_fa3": fa3_cases, "gemm_tokens": gemm_token_cases,
+            "gemm_models": gemm_model_cases}  # fmt: skip
 
 
 def run(families: list[str], quick: bool, csv_path: Path, warmup: int, budget_s: float) -> int:

@@ -9,6 +9,8 @@ clock are virtual); tools/accuracy/run.py compares the two. Workloads:
   graph_decode_qwen  a Qwen2.5-7B-shaped decode step (batch 16, KV 2048, 28 heads / 4 KV heads), CUDA graph;
                 ms per replay
   prefill_qwen  a Qwen2.5-7B-shaped forward over 4096 tokens (causal SDPA, no KV cache); ms
+  heldout_*     the same steps for models and sizes no profile dataset holds (HELDOUT below): a check
+                that the predictors generalise, so never profiled into a dataset that models train on
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -47,14 +50,15 @@ class DecodeStep:
     """A Llama-1B-shaped decode step over static KV caches: graph-capturable (no host decisions)."""
 
     def __init__(self, batch=8, kv_len=1024, hidden=2048, layers=16, heads=32, kv_heads=8,
-                 inter=8192, vocab=128256, q_len=1):  # fmt: skip
+                 inter=8192, vocab=128256, q_len=1, head_dim=None):  # fmt: skip
         dt, dev = torch.bfloat16, "cuda"
-        self.heads, self.kv_heads, self.d = heads, kv_heads, hidden // heads
+        self.heads, self.kv_heads, self.d = heads, kv_heads, head_dim or hidden // heads
+        q_dim = heads * self.d
         self.layers = []
         for _ in range(layers):
             self.layers.append({
-                "qkv": torch.randn(hidden + 2 * kv_heads * self.d, hidden, device=dev, dtype=dt) * 0.02,
-                "o": torch.randn(hidden, hidden, device=dev, dtype=dt) * 0.02,
+                "qkv": torch.randn(q_dim + 2 * kv_heads * self.d, hidden, device=dev, dtype=dt) * 0.02,
+                "o": torch.randn(hidden, q_dim, device=dev, dtype=dt) * 0.02,
                 "gate_up": torch.randn(2 * inter, hidden, device=dev, dtype=dt) * 0.02,
                 "down": torch.randn(hidden, inter, device=dev, dtype=dt) * 0.02,
                 "n1": torch.ones(hidden, device=dev, dtype=dt),
@@ -109,9 +113,28 @@ def graph_decode_qwen() -> dict:
     return _graph_replays(DecodeStep(batch=16, kv_len=2048, **QWEN_7B))
 
 
-@torch.inference_mode()
 def prefill_qwen() -> dict:
-    step = DecodeStep(batch=1, kv_len=1, q_len=4096, **QWEN_7B)
+    return _prefill_once(DecodeStep(batch=1, kv_len=1, q_len=4096, **QWEN_7B))
+
+
+# (step kind, DecodeStep arguments): models' published shapes (a 70B's tensor-parallel rank alone:
+# its eighth of the heads, MLP and vocabulary, no all-reduce), batch and lengths off the powers of two
+HELDOUT = {
+    "heldout_decode_phi3": ("graph", dict(batch=24, kv_len=1500, hidden=3072, layers=32, heads=32,
+                                          kv_heads=32, head_dim=96, inter=8192, vocab=32064)),
+    "heldout_decode_qwen14b": ("graph", dict(batch=48, kv_len=1000, hidden=5120, layers=48, heads=40,
+                                             kv_heads=8, inter=13824, vocab=152064)),
+    "heldout_decode_70b_tp8": ("graph", dict(batch=64, kv_len=2000, hidden=8192, layers=80, heads=8,
+                                             kv_heads=1, head_dim=128, inter=3584, vocab=16032)),
+    "heldout_prefill_llama3b": ("prefill", dict(q_len=1536, hidden=3072, layers=28, heads=24,
+                                                kv_heads=8, head_dim=128, inter=8192)),
+    "heldout_prefill_gemma9b": ("prefill", dict(q_len=3000, hidden=3584, layers=42, heads=16,
+                                                kv_heads=8, head_dim=256, inter=14336, vocab=256000)),
+}  # fmt: skip
+
+
+@torch.inference_mode()
+def _prefill_once(step: DecodeStep) -> dict:
     step()
     torch.cuda.synchronize()
     b, e = _events()
@@ -119,7 +142,14 @@ def prefill_qwen() -> dict:
     step()
     e.record()
     torch.cuda.synchronize()
-    return {"ms": b.elapsed_time(e), "tokens": 4096}
+    return {"ms": b.elapsed_time(e), "tokens": step.x.shape[0] * step.x.shape[1]}
+
+
+def _heldout(name: str) -> Callable[[], dict]:
+    kind, kw = HELDOUT[name]
+    if kind == "graph":
+        return lambda: _graph_replays(DecodeStep(**kw))
+    return lambda: _prefill_once(DecodeStep(batch=1, kv_len=1, **kw))
 
 
 def _graph_replays(step: DecodeStep) -> dict:
@@ -194,7 +224,7 @@ def eager_decode() -> dict:
 
 WORKLOADS = {"gemm_loop": gemm_loop, "graph_decode": graph_decode, "prefill": prefill,
              "eager_decode": eager_decode, "graph_decode_qwen": graph_decode_qwen,
-             "prefill_qwen": prefill_qwen}  # fmt: skip
+             "prefill_qwen": prefill_qwen, **{name: _heldout(name) for name in HELDOUT}}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

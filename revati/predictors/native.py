@@ -10,8 +10,20 @@ from pathlib import Path
 from revati.devices import DeviceProfile
 from revati.errors import NativeBuildError, RevatiError
 
-FEATURE_COUNT = 18  # RV_PF_N in native/include/revati/predict.h
-SCHEMA_VERSION = 4  # RV_PF_SCHEMA
+PREDICT_H = Path(__file__).resolve().parents[1] / "native" / "include" / "revati" / "predict.h"
+
+
+def header_define(name: str, header: Path = PREDICT_H) -> int:
+    """The integer a C header `#define`s as `name`: the C core's constants have one source."""
+    for line in header.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "#define" and parts[1] == name:
+            return int(parts[2])
+    raise NativeBuildError(f"{header} defines no {name}")
+
+
+FEATURE_COUNT = header_define("RV_PF_N")  # the length of the feature vector
+SCHEMA_VERSION = header_define("RV_PF_SCHEMA")  # what a trained model records and the driver checks
 
 
 class PDev(ctypes.Structure):

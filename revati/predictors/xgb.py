@@ -29,6 +29,9 @@ PARAMS = {
     "seed": 0,
 }
 ROUNDS = 200
+# the work a launch does, everything else equal: where the target is its raw duration (the families
+# without a roofline base), the model is held to a duration that does not fall as these grow
+MORE_WORK = {"log_flops", "log_bytes", "log_roof_ns", "log_elems"}
 MIN_ROWS = 4
 
 
@@ -61,7 +64,12 @@ def fit(
     m = xgb.DMatrix(
         feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan, weight=weight
     )
-    booster = xgb.train(PARAMS, m, num_boost_round=ROUNDS)
+    params = dict(PARAMS)
+    if np.all(features.base_ns(feats) == 1):  # a raw duration: never shorter for more work
+        params["monotone_constraints"] = "(" + ",".join(
+            "1" if n in MORE_WORK else "0" for n in features.FEATURE_NAMES
+        ) + ")"
+    booster = xgb.train(params, m, num_boost_round=ROUNDS)
     booster.save_model(str(out_file))
     write_trees(json.loads(out_file.read_text()), out_file.with_suffix(".trees"))
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import profile_data
 import pytest
 
 from revati.devices import get_profile
-from revati.errors import RevatiError, UnknownNameError
+from revati.errors import NativeBuildError, RevatiError, UnknownNameError
 from revati.predictors import dataset, features, native, registry, train
 from revati.predictors.base import PredictorOptions
 
@@ -91,6 +92,63 @@ def test_elementwise_work_features() -> None:
     assert np.exp2(
         _feature("randperm_kernel", "[null,null,68719476735,97656]", "log_elems")
     ) - 1 == (pytest.approx(97656))
+
+
+def test_layer_norm_work_is_its_rows_times_their_length() -> None:
+    """torch's vectorized_layer_norm_kernel leads with the row length N; one block per row: the
+    element count is N x rows, and rows and N are its dimensions (a float kernel: 4-byte elements)."""
+    ln = ("_ZN2at6native53_GLOBAL__N__21739cd4_20_layer_norm_kernel_cu_9c5ada8a28vectorized_layer_"
+          "norm_kernelIN3c108BFloat16EfLb1EEEviT0_PKT_S8_S8_PS5_S9_PS6_")  # fmt: skip
+    args = "[8192,925353388,null,null,0,0,null,null]"
+    grid, block = (64, 1, 1), (32, 4, 1)
+    assert np.exp2(_feature(ln, args, "log_elems", grid, block)) - 1 == pytest.approx(8192 * 64)
+    assert np.exp2(_feature(ln, args, "log_d0", grid, block)) - 1 == pytest.approx(64)
+    assert np.exp2(_feature(ln, args, "log_d1", grid, block)) - 1 == pytest.approx(8192)
+    assert _feature(ln, args, "log_elems_per_thread", grid, block) == pytest.approx(np.log2(64))
+    assert _feature(ln, args, "dtype_bytes", grid, block) == 2
+    fp32 = ln.replace(
+        "kernelIN3c108BFloat16EfLb1EEEviT0_PKT_S8_S8_PS5_S9_PS6_",
+        "kernelIffLb1EEEviT0_PKT_S6_S6_PS3_S7_PS4_",
+    )
+    assert _feature(fp32, args, "dtype_bytes", grid, block) == 4
+    # any other kernel keeps the leading scalar as its element count
+    assert np.exp2(_feature("my_rms_norm_kernel", args, "log_elems", grid, block)) - 1 == (
+        pytest.approx(8192)
+    )
+
+
+def test_feature_constants_come_from_the_c_header() -> None:
+    """Python reads RV_PF_N and RV_PF_SCHEMA from predict.h, the header the driver is built with."""
+    text = native.PREDICT_H.read_text()
+    assert f"#define RV_PF_SCHEMA {features.SCHEMA_VERSION} " in text
+    assert native.FEATURE_COUNT == len(features.FEATURE_NAMES)
+    with pytest.raises(NativeBuildError, match="RV_PF_NOPE"):
+        native.header_define("RV_PF_NOPE")
+
+
+def test_xgb_never_times_more_work_shorter(tmp_path: Path) -> None:
+    """Where xgb learns raw durations (elementwise, reduce), its answer does not fall as the element
+    count grows with the rest of the launch unchanged, even past noisy rows that would teach it to."""
+    from revati.predictors import xgb
+
+    rng = np.random.default_rng(1)
+    n = rng.integers(10, 26, 400).astype(float)  # log2 elements
+    feats = np.full((400, native.FEATURE_COUNT), np.nan)
+    feats[:, 0] = features.FAMILIES.index("reduce")
+    feats[:, features.FEATURE_NAMES.index("log_elems")] = n
+    feats[:, features.FEATURE_NAMES.index("threads")] = 128
+    dur = 2000 + np.exp2(n) / 4 * rng.uniform(0.5, 2.0, 400)
+    dur[np.abs(n - 20) < 0.5] *= 50  # a few slow outliers in the middle
+    assert xgb.fit(feats, dur, tmp_path / "m.json")
+    import xgboost
+
+    booster = xgboost.Booster(model_file=str(tmp_path / "m.json"))
+    grid = np.full((61, native.FEATURE_COUNT), np.nan)
+    grid[:, 0] = feats[0, 0]
+    grid[:, features.FEATURE_NAMES.index("log_elems")] = np.linspace(10, 26, 61)
+    grid[:, features.FEATURE_NAMES.index("threads")] = 128
+    pred = booster.predict(xgboost.DMatrix(grid.astype(np.float32), missing=np.nan))
+    assert np.all(np.diff(pred) >= -1e-6)
 
 
 def test_attention_bytes_count_kv_heads_once() -> None:
@@ -395,8 +453,13 @@ def test_bundled_model_is_trained_on_the_shipped_dataset() -> None:
     d = registry.bundled_model_dir()
     info = json.loads((d / "model.json").read_text())
     assert "revati/profiles/data/h200" in info["datasets"]
-    assert all((root / p).is_dir() for p in info["datasets"])  # shipped, named from the repo root
-    assert info["data_sha256"] == dataset.load([root / p for p in info["datasets"]]).digest
+    named = info["datasets"] + info.get("scaled_datasets", [])
+    assert all((root / p).is_dir() for p in named)  # shipped, named from the repo root
+    digest = dataset.load([root / p for p in info["datasets"]]).digest
+    if info.get("scaled_datasets"):  # other devices' data scaled in (revati train --scaled)
+        other = dataset.load([root / p for p in info["scaled_datasets"]]).digest
+        digest = hashlib.sha256((digest + other).encode()).hexdigest()
+    assert info["data_sha256"] == digest
     assert info["device"] == "H200-SXM-141GB" and info["feature_schema"] == features.SCHEMA_VERSION
     assert registry.default_name() == "xgb"
 

@@ -218,6 +218,22 @@ static double cat_elems(const char *name, const char *args, double *dt) {
     return n >= 1 ? n : NAN;
 }
 
+/* torch's vectorized_layer_norm_kernel<T, T_ACC, rms>(int N, T_ACC eps, X, ...) (layer_norm and
+ * rms_norm): one block per row of N elements, grid.x rows. Its leading scalar is the row length, not
+ * the element count: the count is N x rows, and rows and N are its two dimensions (a row is one
+ * block's serial work: inside a model, up to a wave of rows, the time grows with N alone). NaN when
+ * the name or the arguments do not fit. */
+static double layer_norm_elems(const rv_pkernel *k, double dims[4], double *dt) {
+    const char *t = k->name ? strstr(k->name, "vectorized_layer_norm_kernelI") : NULL;
+    if (!t) return NAN;
+    double n = first_scalar_arg(k->args);
+    double rows = (double)k->grid[0] * k->grid[1] * k->grid[2];
+    if (isnan(n) || rows < 1) return NAN;
+    dims[0] = rows, dims[1] = n;
+    if (t[strlen("vectorized_layer_norm_kernelI")] == 'f') *dt = 4; /* <float, ...>; else Half or BFloat16 */
+    return n * rows;
+}
+
 /* flops, bytes and dtype size of a launch; NaN where unknown. */
 static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, double *dt, double dims[4],
                  double *causal, double *elems, double *vec) {
@@ -227,6 +243,7 @@ static void work(const rv_pkernel *k, int fam, double *flops, double *bytes, dou
     *dt = op ? dtype_bytes(op) : 2;
     *elems = NAN;
     if (!op && k->name && strstr(k->name, "CatArrayBatchedCopy")) *elems = cat_elems(k->name, k->args, dt);
+    if (isnan(*elems)) *elems = layer_norm_elems(k, dims, dt);
     if (isnan(*elems)) *elems = first_scalar_arg(k->args);
     long v = k->name ? tmpl_int(k->name, "vectorized_elementwise_kernelILi") : 0;
     if (v > 0 && v <= 16) {

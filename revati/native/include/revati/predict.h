@@ -15,7 +15,7 @@
 
 #include "revati/types.h"
 
-#define RV_PF_SCHEMA 4 /* bump when the feature vector below changes meaning: models record it */
+#define RV_PF_SCHEMA 5 /* bump when the feature vector below changes meaning: models record it */
 #define RV_PF_N 18     /* length of the feature vector */
 
 /* Kernel families: each has its own curves and its own XGBoost model. */

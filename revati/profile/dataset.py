@@ -197,19 +197,47 @@ def merge_datasets(base: Path, more: list[Path]) -> dict[str, Any]:
     return summary
 
 
+def keep_kernels(path: Path, drop: str | None = None, calls_only: bool = False) -> int:
+    """Keep only some kernel rows of the dataset at `path`, in place: without those whose name
+    matches the regular expression `drop`, and with `calls_only` only launches made inside a library
+    call (a non-empty `op`: a GEMM sweep's cuBLAS kernels, not the kernels that filled its inputs).
+    Returns the rows left."""
+    k = pd.read_parquet(Path(path) / KERNELS_FILE)
+    keep = np.ones(len(k), dtype=bool)
+    if drop:
+        keep &= ~k["name"].str.contains(drop, regex=True).to_numpy()
+    if calls_only:
+        keep &= (k["op"].fillna("").str.len() > 0).to_numpy()
+    k[keep].reset_index(drop=True).to_parquet(Path(path) / KERNELS_FILE, index=False)
+    return int(keep.sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m revati.profile.dataset",
+        description="A dataset from `revati profile` directories, or datasets added to one.",
+        usage="%(prog)s [--drop REGEX] [--calls-only] OUT PROFILE_DIR...\n"
+        "       %(prog)s --add BASE DATASET...",
+    )
+    ap.add_argument("--add", action="store_true", help="add the DATASETs to BASE in place")
+    ap.add_argument("--drop", help="leave out kernels whose name matches this regular expression")
+    ap.add_argument("--calls-only", action="store_true", help="keep launches inside library calls")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("dirs", type=Path, nargs="+")
+    args = ap.parse_args(argv)
+    if args.add:
+        print(merge_datasets(args.out, args.dirs))
+        return 0
+    summary = merge_profiles(args.dirs, args.out)
+    if args.drop or args.calls_only:
+        summary["signatures_kept"] = keep_kernels(args.out, args.drop, args.calls_only)
+    print(summary)
+    return 0
+
+
 if __name__ == "__main__":
-    # python -m revati.profile.dataset OUT PROFILE_DIR...       (raw profile directories -> dataset)
-    # python -m revati.profile.dataset --add BASE DATASET...    (datasets added to BASE in place)
     import sys
 
-    if len(sys.argv) < 3 or (sys.argv[1] == "--add" and len(sys.argv) < 4):
-        print(
-            "usage: python -m revati.profile.dataset OUT PROFILE_DIR...\n"
-            "       python -m revati.profile.dataset --add BASE DATASET...",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    if sys.argv[1] == "--add":
-        print(merge_datasets(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]))
-    else:
-        print(merge_profiles([Path(p) for p in sys.argv[2:]], Path(sys.argv[1])))
+    sys.exit(main())

@@ -167,3 +167,23 @@ def test_datasets_added_in_place(tmp_path: Path) -> None:
     assert dict(zip(k["sig"], k["dur_ns"], strict=True)) == {"a": 100.0, "b": 250.0, "c": 300.0}
     assert hc["host_ns"].tolist() == [5000.0]
     assert meta["sources"] == ["first", "second"] and summary["signatures"] == 3
+
+
+def test_keep_kernels_drops_by_name_and_keeps_library_calls(tmp_path: Path) -> None:
+    """`--drop REGEX` leaves out kernels by name (a sweep's input-filling random-number kernels),
+    `--calls-only` keeps the launches made inside a library call (a non-empty op)."""
+    from revati.profile.dataset import keep_kernels
+
+    rows = [("nvjet_sm90_tst_64x8", '{"lib":"cublas"}'), ("DistributionNormal_kernel", ""),
+            ("cublasLt_splitKreduce", '{"lib":"cublasLt"}'), ("vectorized_layer_norm", "")]  # fmt: skip
+    k = pd.DataFrame([{"name": n, "op": op, "sig": str(i), "dur_ns": 1.0, "n": 1}
+                      for i, (n, op) in enumerate(rows)])  # fmt: skip
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        k.to_parquet(tmp_path / d / "kernels.parquet", index=False)
+    assert keep_kernels(tmp_path / "a", drop="Distribution") == 3
+    kept = pd.read_parquet(tmp_path / "a" / "kernels.parquet")["name"].tolist()
+    assert kept == ["nvjet_sm90_tst_64x8", "cublasLt_splitKreduce", "vectorized_layer_norm"]
+    assert keep_kernels(tmp_path / "b", calls_only=True) == 2
+    kept = pd.read_parquet(tmp_path / "b" / "kernels.parquet")["name"].tolist()
+    assert kept == ["nvjet_sm90_tst_64x8", "cublasLt_splitKreduce"]

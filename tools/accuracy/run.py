@@ -34,6 +34,11 @@ WORKLOADS = [
     "heldout_decode_70b_tp8",
     "heldout_prefill_llama3b",
     "heldout_prefill_gemma9b",
+    "heldout_decode_nemo12b",
+    "heldout_decode_granite8b",
+    "heldout_decode_yi9b",
+    "heldout_prefill_nemo12b",
+    "heldout_prefill_deepseek7b",
 ]
 # host-bound on the real H200 too: eager steps of small batches, and the eager 1B prefill of 2048
 # tokens (about 6 ms of GEMM work in runs of 17.5-26 ms: the rest is torch's dispatch on the host)

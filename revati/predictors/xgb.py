@@ -66,9 +66,9 @@ def fit(
     )
     params = dict(PARAMS)
     if np.all(features.base_ns(feats) == 1):  # a raw duration: never shorter for more work
-        params["monotone_constraints"] = "(" + ",".join(
-            "1" if n in MORE_WORK else "0" for n in features.FEATURE_NAMES
-        ) + ")"
+        params["monotone_constraints"] = (
+            "(" + ",".join("1" if n in MORE_WORK else "0" for n in features.FEATURE_NAMES) + ")"
+        )
     booster = xgb.train(params, m, num_boost_round=ROUNDS)
     booster.save_model(str(out_file))
     write_trees(json.loads(out_file.read_text()), out_file.with_suffix(".trees"))

@@ -82,6 +82,18 @@ FIELDS: tuple[ProfileField, ...] = (
         "GPU time between the end of a stream's work and a kernel already queued behind it "
         "(eager launches on a busy stream), ns",
     ),
+    _f(
+        "power_tau_ns",
+        "u64",
+        "power limit: time constant of the share of GPU time in compute-bound kernels, ns",
+    ),
+    _f("power_onset", "double", "power limit: the share past which compute-bound kernels slow"),
+    _f(
+        "power_stretch",
+        "double",
+        "power limit: how much longer a compute-bound kernel runs on a fully loaded card "
+        "(0: never)",
+    ),
     _f("pci_bus_base", "int", "PCI bus id of device 0; device i gets base + i"),
     _f("pci_device_id", "int", "PCI device id of the product (NVML's pciDeviceId >> 16)"),
     _f("pcie_gen", "int", "PCIe generation of the host link"),

@@ -475,6 +475,7 @@ RV_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
             rv_kernel_op now = n->k; /* a kernel whose work device memory sets is described as it is now */
             if (n->k.feat && n->k.feat->reads_mem) now.feat = rv_kfeat_replay(&n->k);
             rv_pred p = rv_predict_kernel(&now, track, s->dev);
+            p.dur = rv_power_stretch(s->dev, start, p.dur, p.heavy);
             end[i] = start + p.dur;
             node_keep *nk = kept ? &e->keep[i] : NULL;
             rv_values_kernel_memo(s->dev, &n->k, rv__call.corr, nk ? &nk->vm : NULL);

@@ -139,6 +139,9 @@ rv_stream *rv_stream_resolve(CUstream s);
  * after the end of the work it waits for (on s, or the legacy stream's implicit synchronisation),
  * whichever is later. */
 rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vtime_ns *end);
+/* power.c: a kernel starting at `start` for `dur` on device `dev`, `heavy` when compute-bound: its
+ * duration at the card's clock then (sustained compute-bound work holds a card at its power limit) */
+rv_vdur_ns rv_power_stretch(int dev, rv_vtime_ns start, rv_vdur_ns dur, int heavy);
 /* When all work enqueued on s completes (including what it must wait for). */
 rv_vtime_ns rv_stream_ready(rv_stream *s);
 /* Completion of all work of a device. */
@@ -232,7 +235,11 @@ typedef struct rv_pred {
     const char *src;  /* what produced this duration: table, roofline, xgb, recorded, analytical */
     const char *how;  /* exact, interpolated, model or fallback */
     int xdev;         /* 1: scaled from another device's data (what-if hardware) */
+    int heavy;        /* 1: a compute-bound GEMM or attention the model timed (power.c stretches it) */
 } rv_pred;
+
+/* the same for a kernel: its duration stretched by the card's power state at its start (power.c) */
+rv_vtime_ns rv_stream_enqueue_kernel(rv_stream *s, rv_pred *p, rv_vdur_ns gap, rv_vtime_ns *end);
 
 struct rv_kernel_op;
 /* Time one kernel launched on `stream` (the trace's stream/track id) of device dev. */

@@ -93,7 +93,7 @@ void rv_launch_now(rv_stream *s, const rv_kernel_op *k, uint64_t corr, unsigned 
     rv_pred p = rv_predict_kernel(k, s->id, s->dev);
     /* a kernel queued behind earlier work starts eager_gap_ns after it ends, as on a real GPU (the
      * work distributor sees the dependency resolved, then launches the grid; docs/predictors.md) */
-    rv_vtime_ns end, start = rv_stream_enqueue(s, p.dur, rv_conf()->eager_gap_ns, &end);
+    rv_vtime_ns end, start = rv_stream_enqueue_kernel(s, &p, rv_conf()->eager_gap_ns, &end);
     rv_values_kernel(s->dev, k, corr);
     rv_emit_kernel(s->dev, s->id, k, p, start, end, corr, graph);
 }

@@ -167,6 +167,29 @@ static double cross_factor(const rv_pkernel *pk, double src_ns) {
     return f;
 }
 
+/* rv_pf_compute_bound on the run's device, kept per launch key (graph replays ask for the same
+ * launches over and over); a collision just asks the core again. */
+#define CB_SLOTS 4096
+static struct {
+    uint64_t key;
+    int heavy, used;
+} g_cb[CB_SLOTS];
+static pthread_mutex_t g_cb_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int compute_bound(const rv_pkernel *pk) {
+    uint64_t key = rv_pf_key(pk);
+    unsigned slot = (unsigned)(key % CB_SLOTS);
+    pthread_mutex_lock(&g_cb_mu);
+    int hit = g_cb[slot].used && g_cb[slot].key == key, heavy = g_cb[slot].heavy;
+    pthread_mutex_unlock(&g_cb_mu);
+    if (hit) return heavy;
+    heavy = rv_pf_compute_bound(pk, &g_dev);
+    pthread_mutex_lock(&g_cb_mu);
+    g_cb[slot].key = key, g_cb[slot].heavy = heavy, g_cb[slot].used = 1;
+    pthread_mutex_unlock(&g_cb_mu);
+    return heavy;
+}
+
 /* The launch as the predictor core sees it: with the features the launch path computed (kfeatures.c). */
 static rv_pkernel pkernel(const rv_kernel_op *k) {
     rv_pkernel p = {k->f && k->f->name ? k->f->name : "", {k->grid[0], k->grid[1], k->grid[2]},
@@ -183,7 +206,7 @@ static rv_pkernel pkernel(const rv_kernel_op *k) {
 rv_pred rv_predict_kernel(const rv_kernel_op *k, unsigned long long stream, int dev) {
     pthread_once(&g_once, init);
     const rv_devconf *c = rv_conf();
-    rv_pred p = {0, g_name, "analytical", "model", 0};
+    rv_pred p = {0, g_name, "analytical", "model", 0, 0};
     const char *name = k->f && k->f->name ? k->f->name : "";
     if (g_model) {
         rv_pkernel pk = pkernel(k);
@@ -192,6 +215,7 @@ rv_pred rv_predict_kernel(const rv_kernel_op *k, unsigned long long stream, int 
             double d = r.dur_ns;
             if (g_xdev) d *= cross_factor(&pk, d), p.xdev = 1;
             p.dur = (rv_vdur_ns)llround(d > 1 ? d : 1);
+            p.heavy = compute_bound(&pk);
             p.src = r.src, p.how = rv_how_name(r.how);
             return p;
         }

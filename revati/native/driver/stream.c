@@ -65,7 +65,7 @@ static void note_ready(rv_stream *s) {
         g_blocking_ready[s->dev] = s->ready;
 }
 
-rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vtime_ns *end) {
+static rv_vtime_ns enqueue(rv_stream *s, rv_vdur_ns *dur, int heavy, rv_vdur_ns gap, rv_vtime_ns *end) {
     rv_vtime_ns now = rv_vnow();
     pthread_mutex_lock(&rv_sched_mu);
     rv_vtime_ns after = s->ready;
@@ -79,11 +79,20 @@ rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vti
      * at its launch time); a stream that never ran anything has nothing to wait for */
     if (after) after += gap;
     rv_vtime_ns start = after > now ? after : now;
-    s->ready = start + d;
+    if (heavy >= 0) *dur = rv_power_stretch(s->dev, start, *dur, heavy);
+    s->ready = start + *dur;
     note_ready(s);
     pthread_mutex_unlock(&rv_sched_mu);
-    if (end) *end = start + d;
+    if (end) *end = start + *dur;
     return start;
+}
+
+rv_vtime_ns rv_stream_enqueue(rv_stream *s, rv_vdur_ns d, rv_vdur_ns gap, rv_vtime_ns *end) {
+    return enqueue(s, &d, -1, gap, end);
+}
+
+rv_vtime_ns rv_stream_enqueue_kernel(rv_stream *s, rv_pred *p, rv_vdur_ns gap, rv_vtime_ns *end) {
+    return enqueue(s, &p->dur, p->heavy, gap, end);
 }
 
 rv_vtime_ns rv_stream_ready(rv_stream *s) {

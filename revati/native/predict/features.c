@@ -301,6 +301,15 @@ static double roofline(double flops, double bytes, double dt, int fam, const rv_
     return t;
 }
 
+int rv_pf_compute_bound(const rv_pkernel *k, const rv_pdev *d) {
+    double flops, bytes, dt, dims[4], causal, elems, vec;
+    int fam = rv_pf_family(k->name, k->op);
+    if (fam != RV_FAM_GEMM && fam != RV_FAM_ATTENTION) return 0;
+    work(k, fam, &flops, &bytes, &dt, dims, &causal, &elems, &vec);
+    if (isnan(flops) || isnan(bytes) || d->mem_bw_gbs <= 0) return 0;
+    return flops / peak_flops_per_ns(d, dt, fam) > bytes / d->mem_bw_gbs;
+}
+
 double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d) {
     double flops, bytes, dt, dims[4], causal, elems, vec;
     int fam = rv_pf_family(k->name, k->op);

@@ -65,6 +65,9 @@ RV_API const char *rv_pf_family_name(int fam);
 RV_API void rv_pf_features(const rv_pkernel *k, const rv_pdev *d, double out[RV_PF_N]);
 /* Roofline time (ns) from a feature vector's flops and bytes on device d; 0 when neither is known. */
 RV_API double rv_pf_roofline_ns(const rv_pkernel *k, const rv_pdev *d);
+/* 1 when a GEMM or attention launch is compute-bound on device d (its FLOPs at the tensor peak take
+ * longer than its bytes at the HBM bandwidth): the launches that draw a card to its power limit. */
+RV_API int rv_pf_compute_bound(const rv_pkernel *k, const rv_pdev *d);
 /* The cache key of a launch: its sig when given, else FNV-1a over name, grid, block, smem, args, op. */
 RV_API uint64_t rv_pf_key(const rv_pkernel *k);
 /* The op the kernel-features unit decodes from a kernel's own parameters (rv_feat_kernel_op), for a

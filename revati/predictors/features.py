@@ -1,11 +1,13 @@
 """Kernel features for training: the C core's feature vector (one implementation, shared with the driver).
 
 A launch is classified into a family (gemm, attention, elementwise, reduce, comm, other) from its
-library-call context (`op`) or its name, and described by 16 numbers with physical meaning: FLOPs,
-bytes, roofline time on the profiled device, waves over the SMs, GEMM m/n/k/batch or attention
-batch*heads/query/key lengths/head dim, dtype size, an element-count proxy from the scalar arguments
-(decoded for cat), the vector width of vectorized elementwise kernels and elements per thread.
-Models learn log2(duration / roofline time), an efficiency, so they carry over to shapes they never saw.
+library-call context (`op`) or its name, and described by FEATURE_NAMES' numbers with physical
+meaning: FLOPs, bytes, roofline time on the profiled device, waves over the SMs, GEMM m/n/k/batch,
+attention batch*heads/query/key lengths/head dim or a layer norm's rows/row length, dtype size, an
+element-count proxy from the scalar arguments (decoded for cat and layer norms), the vector width of
+vectorized elementwise kernels and elements per thread (docs/predictors.md, "Features"). Models learn
+log2(duration / roofline time), an efficiency, where FLOPs and bytes come from a library call, so they
+carry over to shapes they never saw.
 """
 
 from __future__ import annotations

@@ -140,54 +140,50 @@ static rv_vdur_ns analytical(const unsigned grid[3], const unsigned block[3], un
     return c->kernel_base_ns + waves * c->kernel_wave_ns;
 }
 
-/* The cross-device factor of a launch is a function of what rv_pf_key hashes (the launch's sig:
- * name, shape, shared memory, args, op), of the model's prediction for it (itself a function of that
- * key) and of the two fixed devices, and costs two rooflines (the op's JSON parsed twice): it is kept
- * by that key, as the model keeps its predictions. */
-enum { XF_SLOTS = 4096 };
-static struct {
+/* Facts of a launch that are functions of what rv_pf_key hashes (the launch's sig: name, shape,
+ * shared memory, args, op) and of the run's fixed devices, kept by that key as the model keeps its
+ * predictions; a collision just replaces the slot. The cross-device factor costs two rooflines (the
+ * op's JSON parsed twice; it also depends on the model's prediction, itself a function of the key),
+ * the compute-bound test one; graph replays ask for the same launches over and over. */
+enum { KEPT_SLOTS = 4096 };
+typedef struct {
     uint64_t key;
-    double factor;
+    double v;
     int used;
-} g_xf[XF_SLOTS];
-static pthread_mutex_t g_xf_mu = PTHREAD_MUTEX_INITIALIZER;
+} kept_slot;
+typedef struct {
+    kept_slot slot[KEPT_SLOTS];
+    pthread_mutex_t mu;
+} kept_table;
+static kept_table g_xf = {.mu = PTHREAD_MUTEX_INITIALIZER}, g_cb = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static double cross_factor(const rv_pkernel *pk, double src_ns) {
-    uint64_t key = rv_pf_key(pk);
-    unsigned slot = (unsigned)(key % XF_SLOTS);
-    pthread_mutex_lock(&g_xf_mu);
-    int hit = g_xf[slot].used && g_xf[slot].key == key;
-    double f = g_xf[slot].factor;
-    pthread_mutex_unlock(&g_xf_mu);
-    if (hit) return f;
-    f = rv_pf_cross_factor(pk, rv_model_pdev(g_model), &g_dev, src_ns);
-    pthread_mutex_lock(&g_xf_mu);
-    g_xf[slot].key = key, g_xf[slot].factor = f, g_xf[slot].used = 1;
-    pthread_mutex_unlock(&g_xf_mu);
-    return f;
+static int kept_get(kept_table *t, uint64_t key, double *v) {
+    kept_slot *s = &t->slot[key % KEPT_SLOTS];
+    pthread_mutex_lock(&t->mu);
+    int hit = s->used && s->key == key;
+    if (hit) *v = s->v;
+    pthread_mutex_unlock(&t->mu);
+    return hit;
 }
 
-/* rv_pf_compute_bound on the run's device, kept per launch key (graph replays ask for the same
- * launches over and over); a collision just asks the core again. */
-#define CB_SLOTS 4096
-static struct {
-    uint64_t key;
-    int heavy, used;
-} g_cb[CB_SLOTS];
-static pthread_mutex_t g_cb_mu = PTHREAD_MUTEX_INITIALIZER;
+static double kept_put(kept_table *t, uint64_t key, double v) {
+    kept_slot *s = &t->slot[key % KEPT_SLOTS];
+    pthread_mutex_lock(&t->mu);
+    s->key = key, s->v = v, s->used = 1;
+    pthread_mutex_unlock(&t->mu);
+    return v;
+}
 
-static int compute_bound(const rv_pkernel *pk) {
-    uint64_t key = rv_pf_key(pk);
-    unsigned slot = (unsigned)(key % CB_SLOTS);
-    pthread_mutex_lock(&g_cb_mu);
-    int hit = g_cb[slot].used && g_cb[slot].key == key, heavy = g_cb[slot].heavy;
-    pthread_mutex_unlock(&g_cb_mu);
-    if (hit) return heavy;
-    heavy = rv_pf_compute_bound(pk, &g_dev);
-    pthread_mutex_lock(&g_cb_mu);
-    g_cb[slot].key = key, g_cb[slot].heavy = heavy, g_cb[slot].used = 1;
-    pthread_mutex_unlock(&g_cb_mu);
-    return heavy;
+static double cross_factor(const rv_pkernel *pk, uint64_t key, double src_ns) {
+    double f;
+    if (kept_get(&g_xf, key, &f)) return f;
+    return kept_put(&g_xf, key, rv_pf_cross_factor(pk, rv_model_pdev(g_model), &g_dev, src_ns));
+}
+
+static int compute_bound(const rv_pkernel *pk, uint64_t key) {
+    double heavy;
+    if (kept_get(&g_cb, key, &heavy)) return heavy != 0;
+    return kept_put(&g_cb, key, rv_pf_compute_bound(pk, &g_dev)) != 0;
 }
 
 /* The launch as the predictor core sees it: with the features the launch path computed (kfeatures.c). */
@@ -213,9 +209,10 @@ rv_pred rv_predict_kernel(const rv_kernel_op *k, unsigned long long stream, int 
         rv_pmres r = rv_model_predict(g_model, &pk);
         if (r.dur_ns > 0) {
             double d = r.dur_ns;
-            if (g_xdev) d *= cross_factor(&pk, d), p.xdev = 1;
+            uint64_t key = g_xdev || c->power_stretch > 0 ? rv_pf_key(&pk) : 0;
+            if (g_xdev) d *= cross_factor(&pk, key, d), p.xdev = 1;
             p.dur = (rv_vdur_ns)llround(d > 1 ? d : 1);
-            p.heavy = compute_bound(&pk);
+            p.heavy = c->power_stretch > 0 && compute_bound(&pk, key); /* power.c stretches it */
             p.src = r.src, p.how = rv_how_name(r.how);
             return p;
         }

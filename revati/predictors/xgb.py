@@ -47,10 +47,6 @@ def lib_path() -> str:
     raise RevatiError("xgboost is installed without lib/libxgboost.so; reinstall xgboost")
 
 
-def target(feats: np.ndarray, dur_ns: np.ndarray) -> np.ndarray:
-    return np.log2(dur_ns / features.base_ns(feats))
-
-
 def fit(
     feats: np.ndarray, dur_ns: np.ndarray, out_file: Path, weight: np.ndarray | None = None
 ) -> bool:
@@ -61,11 +57,12 @@ def fit(
         return False
     import xgboost as xgb
 
+    base = features.base_ns(feats)  # the target is log2(duration / base)
     m = xgb.DMatrix(
-        feats.astype(np.float32), label=target(feats, dur_ns), missing=np.nan, weight=weight
+        feats.astype(np.float32), label=np.log2(dur_ns / base), missing=np.nan, weight=weight
     )
     params = dict(PARAMS)
-    if np.all(features.base_ns(feats) == 1):  # a raw duration: never shorter for more work
+    if np.all(base == 1):  # a raw duration: never shorter for more work
         params["monotone_constraints"] = (
             "(" + ",".join("1" if n in MORE_WORK else "0" for n in features.FEATURE_NAMES) + ")"
         )

@@ -6,7 +6,7 @@ repeated call (docs/predictors.md, "Held-out models"). So besides the sweeps the
 from whole steps: `tools/accuracy/workloads.py`'s DecodeStep (norms, fused QKV, SDPA with grouped KV
 heads, SiLU MLP, LM head and argmax) for the public configurations of `sweep_gemm_models.MODELS` (a
 70B or 32B as one tensor-parallel rank), each decoded in a CUDA graph at a few batch and KV lengths
-and run as a causal prefill. The held-out workloads' models (workloads.py's HELDOUT) are left out,
+and run as a causal prefill. The held-out workloads' models (tools/accuracy/heldout.py) are left out,
 so that those stay a test of generalisation. Layers are capped at LAYERS: a kernel's time does not
 depend on how many layers follow it, and the weights of the capped stack still pass the L2 many times.
 
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE / "accuracy"))
     import torch
-    from workloads import HELDOUT, DecodeStep, _graph_replays, _prefill_once
+    from heldout import HELDOUT
+    from workloads import DecodeStep, _graph_replays, _prefill_once
 
     held = {f"{k['hidden']}-{k['heads']}-{k['inter']}" for _, k in HELDOUT.values()}
     torch.manual_seed(0)

@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from heldout import HELDOUT  # beside this script
+
 HERE = Path(__file__).resolve().parent
 WORKLOADS = [
     "gemm_loop",
@@ -28,17 +30,8 @@ WORKLOADS = [
     "eager_decode",
     "graph_decode_qwen",
     "prefill_qwen",
-    # models and sizes no dataset holds (workloads.py's HELDOUT): generalisation
-    "heldout_decode_phi3",
-    "heldout_decode_qwen14b",
-    "heldout_decode_70b_tp8",
-    "heldout_prefill_llama3b",
-    "heldout_prefill_gemma9b",
-    "heldout_decode_nemo12b",
-    "heldout_decode_granite8b",
-    "heldout_decode_yi9b",
-    "heldout_prefill_nemo12b",
-    "heldout_prefill_deepseek7b",
+    # models and sizes no dataset holds (heldout.py): generalisation
+    *HELDOUT,
 ]
 # host-bound on the real H200 too: eager steps of small batches, and the eager 1B prefill of 2048
 # tokens (about 6 ms of GEMM work in runs of 17.5-26 ms: the rest is torch's dispatch on the host)

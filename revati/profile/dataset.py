@@ -102,10 +102,31 @@ def copies_table(procs: list[RawProcess]) -> pd.DataFrame:
     return out
 
 
-def write_dataset(procs: list[RawProcess], out: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write the three files into out; return a summary (kernels, distinct signatures, calls)."""
+def keep_kernels(
+    k: pd.DataFrame, drop: str | None = None, calls_only: bool = False
+) -> pd.DataFrame:
+    """The kernel rows `k` without those whose name matches the regular expression `drop` and, with
+    `calls_only`, only the launches made inside a library call (a non-empty `op`: a GEMM sweep's
+    cuBLAS kernels, not the kernels that filled its inputs)."""
+    keep = np.ones(len(k), dtype=bool)
+    if drop:
+        keep &= ~k["name"].str.contains(drop, regex=True).to_numpy()
+    if calls_only:
+        keep &= (k["op"].fillna("").str.len() > 0).to_numpy()
+    return k if keep.all() else k[keep].reset_index(drop=True)
+
+
+def write_dataset(
+    procs: list[RawProcess],
+    out: Path,
+    meta: dict[str, Any],
+    drop: str | None = None,
+    calls_only: bool = False,
+) -> dict[str, Any]:
+    """Write the three files into out; return a summary (kernels, distinct signatures, calls).
+    `drop`, `calls_only`: the kernel rows left out (`keep_kernels`), before anything is counted."""
     out.mkdir(parents=True, exist_ok=True)
-    kt = kernels_table(procs)
+    kt = keep_kernels(kernels_table(procs), drop, calls_only)
     ht = hostcost_table(procs)
     kt.to_parquet(out / KERNELS_FILE, index=False)
     ht.to_parquet(out / HOSTCOST_FILE, index=False)
@@ -130,7 +151,9 @@ def load_dataset(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]
     return pd.read_parquet(path / KERNELS_FILE), pd.read_parquet(path / HOSTCOST_FILE), meta
 
 
-def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
+def merge_profiles(
+    dirs: list[Path], out: Path, drop: str | None = None, calls_only: bool = False
+) -> dict[str, Any]:
     """One dataset from several `revati profile` directories of the same card (their raw streams).
 
     Host cost comes from the `--host-only` directories where they measured a (call, bytes) pair
@@ -155,7 +178,9 @@ def merge_profiles(dirs: list[Path], out: Path) -> dict[str, Any]:
         {"command": m.get("command"), "date": m.get("date"), "host_only": bool(m.get("host_only"))}
         for m in metas
     ]
-    summary = write_dataset(traced, out, meta)
+    if drop or calls_only:
+        meta["kept"] = {"drop": drop, "calls_only": calls_only}
+    summary = write_dataset(traced, out, meta, drop, calls_only)
     if host_tables:  # per (call, bytes), the host-only table with the most samples
         ht = pd.concat(host_tables).sort_values("n", ascending=False).assign(mode="host_only")
         tt = hostcost_table(traced).assign(mode="traced")
@@ -197,21 +222,6 @@ def merge_datasets(base: Path, more: list[Path]) -> dict[str, Any]:
     return summary
 
 
-def keep_kernels(path: Path, drop: str | None = None, calls_only: bool = False) -> int:
-    """Keep only some kernel rows of the dataset at `path`, in place: without those whose name
-    matches the regular expression `drop`, and with `calls_only` only launches made inside a library
-    call (a non-empty `op`: a GEMM sweep's cuBLAS kernels, not the kernels that filled its inputs).
-    Returns the rows left."""
-    k = pd.read_parquet(Path(path) / KERNELS_FILE)
-    keep = np.ones(len(k), dtype=bool)
-    if drop:
-        keep &= ~k["name"].str.contains(drop, regex=True).to_numpy()
-    if calls_only:
-        keep &= (k["op"].fillna("").str.len() > 0).to_numpy()
-    k[keep].reset_index(drop=True).to_parquet(Path(path) / KERNELS_FILE, index=False)
-    return int(keep.sum())
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -230,10 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.add:
         print(merge_datasets(args.out, args.dirs))
         return 0
-    summary = merge_profiles(args.dirs, args.out)
-    if args.drop or args.calls_only:
-        summary["signatures_kept"] = keep_kernels(args.out, args.drop, args.calls_only)
-    print(summary)
+    print(merge_profiles(args.dirs, args.out, args.drop, args.calls_only))
     return 0
 
 

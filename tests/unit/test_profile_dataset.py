@@ -169,7 +169,7 @@ def test_datasets_added_in_place(tmp_path: Path) -> None:
     assert meta["sources"] == ["first", "second"] and summary["signatures"] == 3
 
 
-def test_keep_kernels_drops_by_name_and_keeps_library_calls(tmp_path: Path) -> None:
+def test_keep_kernels_drops_by_name_and_keeps_library_calls() -> None:
     """`--drop REGEX` leaves out kernels by name (a sweep's input-filling random-number kernels),
     `--calls-only` keeps the launches made inside a library call (a non-empty op)."""
     from revati.profile.dataset import keep_kernels
@@ -178,12 +178,21 @@ def test_keep_kernels_drops_by_name_and_keeps_library_calls(tmp_path: Path) -> N
             ("cublasLt_splitKreduce", '{"lib":"cublasLt"}'), ("vectorized_layer_norm", "")]  # fmt: skip
     k = pd.DataFrame([{"name": n, "op": op, "sig": str(i), "dur_ns": 1.0, "n": 1}
                       for i, (n, op) in enumerate(rows)])  # fmt: skip
-    for d in ("a", "b"):
-        (tmp_path / d).mkdir()
-        k.to_parquet(tmp_path / d / "kernels.parquet", index=False)
-    assert keep_kernels(tmp_path / "a", drop="Distribution") == 3
-    kept = pd.read_parquet(tmp_path / "a" / "kernels.parquet")["name"].tolist()
+    kept = keep_kernels(k, drop="Distribution")["name"].tolist()
     assert kept == ["nvjet_sm90_tst_64x8", "cublasLt_splitKreduce", "vectorized_layer_norm"]
-    assert keep_kernels(tmp_path / "b", calls_only=True) == 2
-    kept = pd.read_parquet(tmp_path / "b" / "kernels.parquet")["name"].tolist()
+    kept = keep_kernels(k, calls_only=True)["name"].tolist()
     assert kept == ["nvjet_sm90_tst_64x8", "cublasLt_splitKreduce"]
+
+
+def test_write_dataset_counts_the_kept_rows_only(tmp_path: Path) -> None:
+    """With a filter, kernels.parquet and meta.json's summary both hold the kept rows only."""
+    procs = read_raw(_raw(tmp_path))
+    everything = write_dataset(procs, tmp_path / "all", {"gpu": "NVIDIA H200"})
+    calls = write_dataset(procs, tmp_path / "calls", {"gpu": "NVIDIA H200"}, calls_only=True)
+    all_k, _, _ = load_dataset(tmp_path / "all")
+    k, _, meta = load_dataset(tmp_path / "calls")
+    with_op = all_k[all_k["op"].str.len() > 0]
+    assert everything["signatures"] == 2 and 0 < len(with_op) < 2
+    assert calls["signatures"] == len(k) == len(with_op) and list(k["sig"]) == list(with_op["sig"])
+    assert calls["kernels"] == int(with_op["n"].sum()) < everything["kernels"]
+    assert meta["summary"] == calls and calls["api_calls"] == everything["api_calls"]

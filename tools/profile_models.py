@@ -21,6 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sweep_gemm_models import MODELS  # beside this script
+
 HERE = Path(__file__).resolve().parent
 LAYERS = 6
 # (config name, tensor-parallel ranks): the rank's share of heads, KV heads, MLP and vocabulary
@@ -36,9 +38,6 @@ PREFILL = [(1, 900), (1, 2500), (3, 1000)]
 
 
 def step_args(name: str, tp: int) -> dict:
-    sys.path.insert(0, str(HERE))
-    from sweep_gemm_models import MODELS
-
     h, inter, heads, kv, hd = MODELS[name]
     vocab = next(v for prefix, v in VOCAB.items() if name.startswith(prefix))
     return dict(hidden=h, layers=LAYERS, heads=heads // tp, kv_heads=max(1, kv // tp),
